@@ -1,0 +1,31 @@
+/**
+ * Typed errors with a reason (STYLE.md 11). Callers branch on `reason`, never on message text.
+ * Each area declares its own subclass with a closed set of reasons, e.g.
+ *
+ *   export class SshError extends ReasonedError<SshErrorReason> { override readonly name = "SshError"; }
+ *   if (SshError.is(err, "hostKeyChanged")) …
+ */
+export abstract class ReasonedError<R extends string> extends Error {
+  constructor(
+    readonly reason: R,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** True when `err` is an instance of this class (and, if given, has that reason). */
+  static is<E extends ReasonedError<string>>(
+    this: abstract new (...args: never[]) => E,
+    err: unknown,
+    reason?: E["reason"],
+  ): err is E {
+    return err instanceof this && (reason === undefined || err.reason === reason);
+  }
+}
+
+/** The message of anything thrown, for one-line reports. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,10 @@
+import * as vscode from "vscode";
+
+// TODO(#5): the composition root (Ctx) replaces this: hosts model, tree, commands, terminals.
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel("Styrolite Zones", { log: true });
+  context.subscriptions.push(log);
+  log.info("Styrolite Zones activated");
+}
+
+export function deactivate(): void {}

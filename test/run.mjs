@@ -1,0 +1,70 @@
+// The one test entry point: `node test/run.mjs <tier>` with tier = unit | integration | e2e |
+// static | all | bench. `npm test` runs `all`: static checks, then every tier in order, stopping
+// at the first failure. Node 20's test runner takes no globs, so files are listed here.
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const tier = process.argv[2] ?? "all";
+const extra = process.argv.slice(3);
+
+function testFiles(dir) {
+  const out = [];
+  const walk = (d) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith(".test.ts")) out.push(p);
+    }
+  };
+  walk(join(root, dir));
+  return out;
+}
+
+function run(label, cmd, args, env = {}) {
+  const started = Date.now();
+  console.log(`\n=== ${label}: ${[cmd, ...args].join(" ").slice(0, 200)}`);
+  const result = spawnSync(cmd, args, { stdio: "inherit", cwd: root, env: { ...process.env, ...env } });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (result.status !== 0) {
+    console.error(`=== ${label} FAILED after ${seconds}s (exit ${result.status ?? result.signal})`);
+    process.exit(result.status || 1);
+  }
+  console.log(`=== ${label} passed in ${seconds}s`);
+}
+
+const nodeTest = (label, dir, concurrency) => {
+  const files = extra.length ? extra : testFiles(dir);
+  run(label, process.execPath, [
+    "--import", "tsx",
+    "--test", "--test-reporter=spec",
+    `--test-concurrency=${concurrency}`,
+    ...files,
+  ]);
+};
+
+const tiers = {
+  static: () => {
+    run("build", process.execPath, ["build.mjs"]);
+    run("typecheck", "npx", ["tsc", "--noEmit", "-p", "tsconfig.json"]);
+    run("typecheck webview", "npx", ["tsc", "--noEmit", "-p", "webview/tsconfig.json"]);
+    run("lint", "npx", ["eslint", "."]);
+  },
+  unit: () => nodeTest("unit", "test/unit", 2),
+  // Integration files each start their own sshd / dev host; two at a time on a 2-core machine.
+  integration: () => nodeTest("integration", "test/integration", 2),
+  e2e: () => run("e2e", process.execPath, ["--import", "tsx", "test/e2e/run.ts", ...extra]),
+  bench: () => run("bench", process.execPath, ["--import", "tsx", "bench/run.ts", ...extra]),
+};
+
+const order = tier === "all" ? ["static", "unit", "integration", "e2e"] : [tier];
+const startedAll = Date.now();
+for (const t of order) {
+  if (!tiers[t]) {
+    console.error(`unknown tier ${t}; use one of ${Object.keys(tiers).join(", ")}, all`);
+    process.exit(2);
+  }
+  tiers[t]();
+}
+console.log(`\nall requested tiers passed in ${((Date.now() - startedAll) / 1000).toFixed(1)}s`);
