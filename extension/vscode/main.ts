@@ -4,6 +4,7 @@ import * as vscode from "vscode";
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel("Styrolite Zones", { log: true });
   context.subscriptions.push(log);
+  context.subscriptions.push(vscode.commands.registerCommand("zones.log.show", () => log.show(true)));
   log.info("Styrolite Zones activated");
 }
 
