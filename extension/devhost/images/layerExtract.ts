@@ -1,0 +1,382 @@
+import { createHash } from "node:crypto";
+import { createReadStream, type Stats } from "node:fs";
+import { link, lchown, lstat, lutimes, mkdir, open, readdir, rm, symlink, chmod } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline, type Readable, type Transform } from "node:stream";
+import * as zlib from "node:zlib";
+import { Parser, type ReadEntry } from "tar";
+import { abortReason } from "../../core/abort";
+import { messageOf } from "../../core/errors";
+import { silentLogger, type Logger } from "../../core/log";
+import { ImageError } from "./imageError";
+import { cleanArchivePath, ensureDirectories, resolveInRoot } from "./safePath";
+
+/** How a layer is applied. */
+export interface ApplyLayerOptions {
+  /** Apply the owners recorded in the tar. Needs root; defaults to whether we are root. */
+  readonly preserveOwners?: boolean;
+  readonly logger?: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/** What applying one layer did. */
+export interface LayerStats {
+  /** Entries written (files, directories, links). */
+  entries: number;
+  /** Whiteouts applied (`.wh.<name>` and opaque markers). */
+  whiteouts: number;
+  /** Entries skipped because Node cannot create them (devices, FIFOs) or tar metadata we ignore. */
+  skipped: number;
+}
+
+const whiteoutPrefix = ".wh.";
+const opaqueMarker = ".wh..wh..opq";
+
+/**
+ * Applies one uncompressed layer (a tar stream) on top of `root`, with OCI whiteouts: `.wh.<name>`
+ * deletes `<name>` from lower layers, `.wh..wh..opq` hides everything lower layers put in its
+ * directory. Nothing is ever written outside `root`: entry paths and hard-link targets that climb
+ * out are refused (ImageError `unsafePath`), symlinks met on the way are resolved inside `root`,
+ * and existing symlinks at an entry's own path are replaced, never followed. Symlink targets are
+ * stored verbatim: they are only interpreted later, inside the workload's root.
+ *
+ * Not applied: extended attributes (file capabilities) and device nodes / FIFOs, which Node cannot
+ * create; directory mtimes, which later entries would change again anyway.
+ */
+export async function applyLayer(
+  root: string,
+  tarStream: AsyncIterable<Uint8Array>,
+  options: ApplyLayerOptions = {},
+): Promise<LayerStats> {
+  const applier = new LayerApplier(root, options);
+  return applier.run(tarStream);
+}
+
+/** Options for applying a stored (possibly compressed) layer blob. */
+export interface ApplyLayerBlobOptions extends ApplyLayerOptions {
+  /** The layer's uncompressed digest from the image config; checked after the last byte. */
+  readonly diffId?: string;
+  /** Called with the number of (compressed) blob bytes read so far. */
+  readonly onProgress?: (bytesRead: number) => void;
+}
+
+/**
+ * Applies a layer blob file: sniffs gzip / zstd / plain tar by magic bytes (media types lie in
+ * the wild), decompresses while streaming, and verifies the uncompressed digest (`diffId`).
+ * Returns the stats and the diff id it computed.
+ */
+export async function applyLayerBlob(
+  root: string,
+  blobPath: string,
+  options: ApplyLayerBlobOptions = {},
+): Promise<LayerStats & { diffId: string }> {
+  const head = Buffer.alloc(4);
+  const fh = await open(blobPath, "r");
+  try {
+    await fh.read(head, 0, 4, 0);
+  } finally {
+    await fh.close();
+  }
+  let decompressor: Transform | undefined;
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    decompressor = zlib.createGunzip();
+  } else if (head.readUInt32LE(0) === 0xfd2fb528) {
+    const zstd = (zlib as { createZstdDecompress?: () => Transform }).createZstdDecompress;
+    if (!zstd) throw new ImageError("unsupported", `zstd-compressed layers need Node 22.15 or newer (this is ${process.version})`);
+    decompressor = zstd();
+  }
+
+  let read = 0;
+  const source = createReadStream(blobPath, { highWaterMark: 256 * 1024 });
+  source.on("data", (chunk) => {
+    read += chunk.length;
+    options.onProgress?.(read);
+  });
+  const plain: Readable = decompressor ? pipeline(source, decompressor, () => {}) : source;
+  const hash = createHash("sha256");
+  async function* hashed(): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const chunk of plain as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    } catch (err) {
+      if (err instanceof ImageError) throw err;
+      throw new ImageError("invalidImage", `layer ${blobPath.split("/").pop()} cannot be decompressed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+  try {
+    const stats = await applyLayer(root, hashed(), options);
+    const diffId = `sha256:${hash.digest("hex")}`;
+    if (options.diffId !== undefined && options.diffId !== diffId) {
+      throw new ImageError("digestMismatch", `layer content is ${diffId}, but the image config says ${options.diffId}`);
+    }
+    return { ...stats, diffId };
+  } finally {
+    source.destroy();
+  }
+}
+
+class LayerApplier {
+  readonly #root: string;
+  readonly #preserveOwners: boolean;
+  readonly #logger: Logger;
+  readonly #signal: AbortSignal | undefined;
+  /** Paths this layer wrote, with their ancestors: whiteouts only hide what lower layers made. */
+  readonly #written = new Set<string>();
+  readonly #stats: LayerStats = { entries: 0, whiteouts: 0, skipped: 0 };
+
+  constructor(root: string, options: ApplyLayerOptions) {
+    this.#root = root;
+    this.#preserveOwners = options.preserveOwners ?? process.getuid?.() === 0;
+    this.#logger = options.logger ?? silentLogger;
+    this.#signal = options.signal;
+  }
+
+  async run(input: AsyncIterable<Uint8Array>): Promise<LayerStats> {
+    const parser = new Parser({ strict: false });
+    let failure: Error | undefined;
+    let chain = Promise.resolve();
+    // Resolves a pending wait for "drain": after a failure the parser may wait on an entry nobody reads.
+    let wake: (() => void) | undefined;
+    const fail = (err: unknown): void => {
+      failure ??= err instanceof Error ? err : new Error(messageOf(err));
+      wake?.();
+    };
+    let current: ReadEntry | undefined;
+    parser.on("entry", (entry: ReadEntry) => {
+      chain = chain.then(async () => {
+        if (failure !== undefined) {
+          entry.resume();
+          return;
+        }
+        current = entry;
+        try {
+          await this.#entry(entry);
+        } catch (err) {
+          fail(err);
+          entry.resume();
+        } finally {
+          current = undefined;
+        }
+      });
+    });
+    parser.on("warn", (code: string, message: string | Error) => {
+      const text = typeof message === "string" ? message : message.message;
+      // A missing end-of-archive marker is harmless (a short file is caught by its byte count);
+      // a corrupt header or something that is not tar at all is not.
+      if (code === "TAR_BAD_ARCHIVE" && text.startsWith("Truncated input")) {
+        this.#logger.debug(`layer tar ends early: ${text}`);
+        return;
+      }
+      if (code === "TAR_ENTRY_INVALID" || code === "TAR_BAD_ARCHIVE" || code === "TAR_ABORT") {
+        fail(new ImageError("invalidImage", `layer is not a valid tar stream: ${text}`));
+        return;
+      }
+      this.#logger.debug(`layer tar warning ${code}: ${text}`);
+    });
+    parser.on("error", (err: unknown) => fail(err));
+    const ended = new Promise<void>((resolve) => parser.on("end", () => resolve()));
+
+    for await (const chunk of input) {
+      if (this.#signal?.aborted) fail(abortReason(this.#signal));
+      if (failure !== undefined) break;
+      if (!parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            wake = undefined;
+            parser.off("drain", done);
+            resolve();
+          };
+          wake = done;
+          parser.once("drain", done);
+        });
+      }
+    }
+    if (failure === undefined) {
+      parser.end();
+      await ended;
+    } else {
+      parser.abort(failure);
+      // The parser stops feeding the entry being written; end it so its writer finishes.
+      current?.destroy();
+    }
+    await chain;
+    if (failure !== undefined) throw failure;
+    return this.#stats;
+  }
+
+  async #entry(entry: ReadEntry): Promise<void> {
+    if (this.#signal?.aborted) throw abortReason(this.#signal);
+    const components = cleanArchivePath(entry.path);
+    const name = components.at(-1);
+    if (name === undefined) {
+      entry.resume(); // the root directory itself: its owner and mode are the store's
+      return;
+    }
+    const parent = await resolveInRoot(this.#root, components.slice(0, -1));
+    if (name.startsWith(whiteoutPrefix)) {
+      entry.resume();
+      await this.#whiteout(parent, name);
+      return;
+    }
+    const rel = [...parent, name];
+    const target = join(this.#root, ...rel);
+    switch (entry.type) {
+      case "Directory":
+      case "GNUDumpDir":
+        entry.resume();
+        await ensureDirectories(this.#root, parent);
+        await this.#directory(target, entry);
+        break;
+      case "File":
+      case "OldFile":
+      case "ContiguousFile":
+        await ensureDirectories(this.#root, parent);
+        await this.#file(target, entry);
+        break;
+      case "SymbolicLink":
+        entry.resume();
+        await ensureDirectories(this.#root, parent);
+        await this.#symlink(target, entry);
+        break;
+      case "Link":
+        entry.resume();
+        await ensureDirectories(this.#root, parent);
+        await this.#hardlink(target, entry);
+        break;
+      default:
+        entry.resume();
+        this.#stats.skipped++;
+        this.#logger.debug(`layer entry ${entry.path} (${entry.type}) skipped: not supported by the dev host`);
+        return;
+    }
+    this.#stats.entries++;
+    this.#markWritten(rel);
+  }
+
+  #markWritten(rel: readonly string[]): void {
+    for (let i = 1; i <= rel.length; i++) this.#written.add(rel.slice(0, i).join("/"));
+  }
+
+  async #directory(target: string, entry: ReadEntry): Promise<void> {
+    const existing = await lstatOrUndefined(target);
+    if (existing && !existing.isDirectory()) await rm(target, { force: true, recursive: true });
+    if (!existing || !existing.isDirectory()) await mkdir(target, { mode: 0o700 });
+    await this.#owner(target, entry);
+    await chmod(target, this.#mode(entry, 0o755, true));
+  }
+
+  async #file(target: string, entry: ReadEntry): Promise<void> {
+    await this.#clear(target);
+    const fh = await open(target, "wx", 0o600);
+    let written = 0;
+    try {
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        await fh.write(chunk);
+        written += chunk.length;
+      }
+      if (written !== entry.size) {
+        throw new ImageError("invalidImage", `layer is truncated: ${entry.path} has ${written} of ${entry.size} bytes`);
+      }
+      if (this.#preserveOwners) await fh.chown(entry.uid ?? 0, entry.gid ?? 0);
+      // After chown, which clears set-id bits.
+      await fh.chmod(this.#mode(entry, 0o644, false));
+      if (entry.mtime) await fh.utimes(entry.atime ?? entry.mtime, entry.mtime);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async #symlink(target: string, entry: ReadEntry): Promise<void> {
+    if (!entry.linkpath) throw new ImageError("invalidImage", `symlink ${entry.path} has no target`);
+    await this.#clear(target);
+    await symlink(entry.linkpath, target);
+    await this.#owner(target, entry);
+    if (entry.mtime) await lutimes(target, entry.atime ?? entry.mtime, entry.mtime).catch(() => undefined);
+  }
+
+  async #hardlink(target: string, entry: ReadEntry): Promise<void> {
+    const linkComponents = cleanArchivePath(entry.linkpath ?? "", "hard link target");
+    const linkName = linkComponents.at(-1);
+    if (linkName === undefined) throw new ImageError("invalidImage", `hard link ${entry.path} has no target`);
+    const linkParent = await resolveInRoot(this.#root, linkComponents.slice(0, -1));
+    const source = join(this.#root, ...linkParent, linkName);
+    if (source === target) return;
+    const stat = await lstatOrUndefined(source);
+    if (!stat) throw new ImageError("invalidImage", `hard link ${entry.path} points at ${entry.linkpath ?? ""}, which the layer does not have`);
+    if (stat.isDirectory()) throw new ImageError("invalidImage", `hard link ${entry.path} points at a directory`);
+    await this.#clear(target);
+    // link(2) does not follow a symlink source on Linux: a link to a symlink stays inside root.
+    await link(source, target);
+  }
+
+  async #whiteout(parent: readonly string[], name: string): Promise<void> {
+    this.#stats.whiteouts++;
+    if (name === opaqueMarker) {
+      await this.#hideLower(parent);
+      return;
+    }
+    if (name.startsWith(`${whiteoutPrefix}${whiteoutPrefix}`)) {
+      this.#stats.whiteouts--;
+      this.#stats.skipped++; // other .wh..wh. names are AUFS bookkeeping, not whiteouts
+      return;
+    }
+    const hidden = name.slice(whiteoutPrefix.length);
+    if (hidden === "" || hidden === "." || hidden === "..") {
+      throw new ImageError("unsafePath", `whiteout "${[...parent, name].join("/")}" names no file`);
+    }
+    const rel = [...parent, hidden];
+    if (this.#written.has(rel.join("/"))) return; // whiteouts hide lower layers only
+    await rm(join(this.#root, ...rel), { force: true, recursive: true });
+  }
+
+  /** Removes everything under `dir` that this layer did not write (an opaque directory). */
+  async #hideLower(dir: readonly string[]): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.#root, ...dir));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return;
+      throw err;
+    }
+    for (const child of names) {
+      const rel = [...dir, child];
+      const key = rel.join("/");
+      if (!this.#written.has(key)) {
+        await rm(join(this.#root, ...rel), { force: true, recursive: true });
+      } else if ((await lstatOrUndefined(join(this.#root, ...rel)))?.isDirectory()) {
+        await this.#hideLower(rel);
+      }
+    }
+  }
+
+  /** Removes whatever is at `target` so a new entry can take its place (never follows it). */
+  async #clear(target: string): Promise<void> {
+    const existing = await lstatOrUndefined(target);
+    if (existing) await rm(target, { force: true, recursive: existing.isDirectory() });
+  }
+
+  async #owner(target: string, entry: ReadEntry): Promise<void> {
+    if (this.#preserveOwners) await lchown(target, entry.uid ?? 0, entry.gid ?? 0);
+  }
+
+  #mode(entry: ReadEntry, fallback: number, directory: boolean): number {
+    const mode = entry.mode !== undefined ? entry.mode & 0o7777 : fallback;
+    // Without root we must still be able to write into directories later layers fill.
+    return directory && !this.#preserveOwners ? mode | 0o700 : mode;
+  }
+}
+
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw err;
+  }
+}
