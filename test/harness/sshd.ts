@@ -37,6 +37,8 @@ export interface SshdOptions {
   readonly clientConfig?: readonly string[];
   /** The `Host` alias of the client config. Default `sshd-<port>`. */
   readonly alias?: string;
+  /** StrictHostKeyChecking in the client config. Default "yes" (tests should not trust silently). */
+  readonly strictHostKeyChecking?: "yes" | "no" | "ask" | "accept-new";
 }
 
 /** A running test sshd. */
@@ -132,7 +134,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
         `  IdentityFile ${clientKeyPath}`,
         `  IdentitiesOnly yes`,
         `  UserKnownHostsFile ${knownHostsPath}`,
-        `  StrictHostKeyChecking yes`,
+        `  StrictHostKeyChecking ${options.strictHostKeyChecking ?? "yes"}`,
         ...(options.clientConfig ?? []).map((l) => `  ${l}`),
         "",
       ].join("\n"),

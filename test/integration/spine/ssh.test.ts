@@ -1,0 +1,237 @@
+// core/ssh against a real OpenSSH sshd on loopback: exec, host keys, auth, ProxyJump, loss.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { SshConnection } from "../../../extension/core/ssh/connection";
+import type { SshConnectOptions } from "../../../extension/core/ssh/connection";
+import { SshError } from "../../../extension/core/ssh/errors";
+import { freePort, startSshd } from "../../harness/sshd";
+import type { Sshd } from "../../harness/sshd";
+
+const isolated = (sshd: Sshd, extra: Partial<SshConnectOptions> = {}): SshConnectOptions => ({
+  configFile: sshd.sshConfigPath,
+  env: {}, // no agent from the test runner's environment
+  homedir: sshd.dir,
+  ...extra,
+});
+
+async function rejectsWith(p: Promise<unknown>, reason: string): Promise<SshError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(SshError.is(err), `expected SshError, got ${String(err)}`);
+    assert.equal(err.reason, reason, err.message);
+    return err;
+  }
+  assert.fail(`expected SshError ${reason}, but it succeeded`);
+}
+
+describe("ssh connection to a real sshd", () => {
+  let sshd: Sshd;
+  before(async () => {
+    sshd = await startSshd();
+  });
+  after(async () => {
+    await sshd.stop();
+  });
+
+  test("exec reports output, exit codes and signals", async () => {
+    const conn = await SshConnection.connect(sshd.alias, isolated(sshd));
+    try {
+      assert.equal(conn.key, sshd.destination);
+      const ok = await conn.run("echo out; echo err >&2; exit 3");
+      assert.deepEqual(ok, { code: 3, signal: undefined, stdout: "out\n", stderr: "err\n" });
+      const killed = await conn.run("kill -TERM $$");
+      assert.equal(killed.signal, "SIGTERM");
+      assert.equal(killed.code, undefined);
+      const stdin = await conn.run("tr a-z A-Z", { stdin: "hello" });
+      assert.equal(stdin.stdout, "HELLO");
+    } finally {
+      conn.close();
+    }
+  });
+
+  test("user@host:port destinations work without an alias", async () => {
+    const conn = await SshConnection.connect(sshd.destination, isolated(sshd, { configFile: writeConfig(sshd, `IdentityFile ${sshd.clientKeyPath}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`) }));
+    try {
+      assert.equal((await conn.run("echo $USER")).code, 0);
+    } finally {
+      conn.close();
+    }
+  });
+
+  test("a refused TCP connection is connectFailed with the errno", async () => {
+    const port = await freePort();
+    const err = await rejectsWith(SshConnection.connect(`root@127.0.0.1:${port}`, isolated(sshd)), "connectFailed");
+    assert.equal(err.details.errno, "ECONNREFUSED");
+  });
+
+  test("a key the server does not accept is authFailed", async () => {
+    const other = join(sshd.dir, "stranger_key");
+    spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+    const config = writeConfig(sshd, `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${other}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`, "stranger");
+    await rejectsWith(SshConnection.connect("stranger", isolated(sshd, { configFile: config })), "authFailed");
+  });
+
+  test("a lost connection fires onDidClose with 'lost'", async () => {
+    const conn = await SshConnection.connect(sshd.alias, isolated(sshd, { keepaliveIntervalMs: 500, keepaliveCountMax: 2 }));
+    const closed = new Promise<SshError | undefined>((resolve) => conn.onDidClose(resolve));
+    assert.ok((await sshd.killSessions()) > 0);
+    const err = await closed;
+    assert.ok(SshError.is(err, "lost"), String(err));
+    assert.equal(conn.isConnected, false);
+    await rejectsWith(conn.run("true"), "lost");
+  });
+});
+
+describe("host keys", () => {
+  test("unknown key: the callback sees the fingerprint; yes records it, no refuses", async () => {
+    const sshd = await startSshd({ trustHostKey: false, strictHostKeyChecking: "ask" });
+    try {
+      const asked: { fingerprint: string; port: number; keyType: string }[] = [];
+      await rejectsWith(
+        SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async (q) => (asked.push(q), false) } })),
+        "hostKeyUnknown",
+      );
+      assert.equal(asked.length, 1);
+      assert.equal(asked[0]!.fingerprint, sshd.hostFingerprint());
+      assert.equal(asked[0]!.port, sshd.port);
+      assert.equal(asked[0]!.keyType, "ssh-ed25519");
+      assert.equal(readFileSync(sshd.knownHostsPath, "utf8"), "");
+
+      const conn = await SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async () => true } }));
+      conn.close();
+      assert.equal(readFileSync(sshd.knownHostsPath, "utf8"), `${sshd.knownHostsName} ${sshd.hostPublicKey()}\n`);
+      // Recorded: the next connection does not ask.
+      const again = await SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async () => assert.fail("asked again") } }));
+      again.close();
+      // OpenSSH agrees with what we wrote.
+      const ssh = spawnSync("ssh", ["-F", sshd.sshConfigPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", sshd.alias, "true"], { encoding: "utf8" });
+      assert.equal(ssh.status, 0, ssh.stderr);
+    } finally {
+      await sshd.stop();
+    }
+  });
+
+  test("StrictHostKeyChecking yes refuses an unknown key without asking", async () => {
+    const sshd = await startSshd({ trustHostKey: false, strictHostKeyChecking: "yes" });
+    try {
+      const err = await rejectsWith(SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async () => assert.fail("must not ask") } })), "hostKeyUnknown");
+      assert.equal(err.details.fingerprint, sshd.hostFingerprint());
+      assert.match(err.message, new RegExp(sshd.hostFingerprint().replace(/[+/]/g, "\\$&")));
+    } finally {
+      await sshd.stop();
+    }
+  });
+
+  test("a changed key is refused naming known_hosts file:line and both fingerprints, whatever the settings", async () => {
+    const sshd = await startSshd({ strictHostKeyChecking: "no" });
+    try {
+      appendFileSync(sshd.knownHostsPath, "# another entry\nother.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBYKZWz+Ja1RA7oUu0rHEqKLnhj4u6M8RVjGKxGpGsPc\n");
+      // Move the real entry to line 3 so the line number means something.
+      const lines = readFileSync(sshd.knownHostsPath, "utf8").split("\n");
+      writeFileSync(sshd.knownHostsPath, [lines[1], lines[2], lines[0], ""].join("\n"));
+      const old = sshd.hostFingerprint();
+      await sshd.rotateHostKey();
+      const err = await rejectsWith(SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async () => true } })), "hostKeyChanged");
+      assert.equal(err.details.knownHostsFile, sshd.knownHostsPath);
+      assert.equal(err.details.knownHostsLine, 3);
+      assert.equal(err.details.oldFingerprint, old);
+      assert.equal(err.details.fingerprint, sshd.hostFingerprint());
+      assert.notEqual(old, sshd.hostFingerprint());
+      assert.ok(err.message.includes(`${sshd.knownHostsPath}:3`), err.message);
+      // Nothing was written.
+      assert.ok(!readFileSync(sshd.knownHostsPath, "utf8").includes(sshd.hostPublicKey()));
+    } finally {
+      await sshd.stop();
+    }
+  });
+
+  test("a @revoked key is refused", async () => {
+    const sshd = await startSshd();
+    try {
+      appendFileSync(sshd.knownHostsPath, `@revoked * ${sshd.hostPublicKey()}\n`);
+      await rejectsWith(SshConnection.connect(sshd.alias, isolated(sshd)), "hostKeyRevoked");
+    } finally {
+      await sshd.stop();
+    }
+  });
+});
+
+describe("authentication", () => {
+  test("an encrypted key asks for its passphrase again after a wrong one", async () => {
+    const sshd = await startSshd({ clientKeyPassphrase: "correct horse" });
+    try {
+      const answers = ["wrong", "correct horse"];
+      const asked: number[] = [];
+      const lines: string[] = [];
+      const conn = await SshConnection.connect(
+        sshd.alias,
+        isolated(sshd, {
+          callbacks: { passphrase: async (r) => (asked.push(r.attempt), answers.shift()) },
+          logger: { trace: () => {}, debug: (m) => lines.push(m), info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) },
+        }),
+      );
+      conn.close();
+      assert.deepEqual(asked, [1, 2]);
+      assert.ok(!lines.join("\n").includes("correct horse"), "a passphrase reached the log");
+      assert.ok(lines.some((l) => /wrong passphrase/.test(l)));
+    } finally {
+      await sshd.stop();
+    }
+  });
+});
+
+describe("ProxyJump", () => {
+  test("reaches a host through a jump host, and loses it when the jump dies", async () => {
+    const jump = await startSshd({ alias: "jump-host", config: { LogLevel: "DEBUG1" } });
+    const target = await startSshd({ alias: "behind-jump", clientConfig: ["ProxyJump jump-host"] });
+    try {
+      // One config that includes both harness configs: Include is resolved by us.
+      const config = join(target.dir, "combined_config");
+      writeFileSync(config, `Include ${target.sshConfigPath}\nInclude ${jump.sshConfigPath}\n`);
+      const conn = await SshConnection.connect("behind-jump", { configFile: config, env: {}, homedir: target.dir });
+      try {
+        assert.equal((await conn.run("echo through")).stdout, "through\n");
+        // The jump sshd saw the direct-tcpip request for the target's port.
+        assert.match(jump.logs(), new RegExp(`direct-tcpip.*127\\.0\\.0\\.1 port ${target.port}|target 127\\.0\\.0\\.1 port ${target.port}`));
+        const closed = new Promise<SshError | undefined>((resolve) => conn.onDidClose(resolve));
+        await jump.killSessions();
+        assert.ok(SshError.is(await closed, "lost"));
+      } finally {
+        conn.close();
+      }
+    } finally {
+      await target.stop();
+      await jump.stop();
+    }
+  });
+});
+
+describe("channels", () => {
+  test("streamlocal denied by AllowTcpForwarding no is channelRefused, and the connection lives on", async () => {
+    const sshd = await startSshd({ config: { AllowTcpForwarding: "no" } });
+    try {
+      const conn = await SshConnection.connect(sshd.alias, isolated(sshd));
+      try {
+        const err = await rejectsWith(conn.openStreamLocal("/run/nothing.sock"), "channelRefused");
+        // OpenSSH answers "open failed" (SSH_OPEN_CONNECT_FAILED), the same as for a missing socket.
+        assert.equal(err.details.channelFailureCode, 2);
+        // The connection survives a refused channel.
+        assert.equal((await conn.run("echo still")).stdout, "still\n");
+      } finally {
+        conn.close();
+      }
+    } finally {
+      await sshd.stop();
+    }
+  });
+});
+
+function writeConfig(sshd: Sshd, body: string, alias = "*"): string {
+  const path = join(sshd.dir, `config_${alias.replace(/\W/g, "_")}`);
+  writeFileSync(path, `Host ${alias}\n${body.split("\n").map((l) => `  ${l}`).join("\n")}\n`);
+  return path;
+}
