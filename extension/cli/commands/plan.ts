@@ -1,0 +1,51 @@
+import { formatDiagnostic, sortDiagnostics } from "../../core/devcontainer/diagnostics";
+import { DevcontainerError } from "../../core/devcontainer/errors";
+import { planFromPath } from "../../core/devcontainer/load";
+import { planToJson } from "../../core/devcontainer/planJson";
+import { renderPlan } from "../../core/devcontainer/renderPlan";
+import type { Command } from "../command";
+
+/**
+ * `zonectl plan [PATH] [--config FILE] [--json]`: what `up` would do, computed locally; never
+ * talks to a host. Exit codes: 0 launchable, 3 a plan that cannot be launched (refusals),
+ * 1 the config is missing, ambiguous or invalid (every error printed as file:line:col), 2 usage.
+ */
+export const planCommand: Command = {
+  name: "plan",
+  summary: "show what `up` would create for a devcontainer.json (nothing is created)",
+  usage: "[PATH] [--config FILE] [--json]\n\nPATH: the project folder (default: current directory) or a devcontainer.json.\nExit: 0 launchable, 3 not launchable (see refusals), 1 config missing/ambiguous/invalid.",
+  options: {
+    config: { type: "string", short: "c" },
+  },
+  async run(ctx, { values, positionals }) {
+    if (positionals.length > 1) {
+      ctx.stderr.write(`zonectl plan: expected at most one PATH, got ${positionals.length}\nusage: zonectl plan ${planCommand.usage}\n`);
+      return 2;
+    }
+    const config = typeof values["config"] === "string" ? values["config"] : undefined;
+    try {
+      const { plan } = await planFromPath(positionals[0], { config, cwd: process.cwd(), env: ctx.env });
+      if (ctx.globals.json) ctx.stdout.write(`${JSON.stringify(planToJson(plan), null, 2)}\n`);
+      else ctx.stdout.write(renderPlan(plan));
+      return plan.launchable ? 0 : 3;
+    } catch (err) {
+      if (!DevcontainerError.is(err)) throw err;
+      if (ctx.globals.json) {
+        const error = {
+          reason: err.reason,
+          message: err.message,
+          ...(err.candidates.length ? { candidates: err.candidates } : {}),
+          diagnostics: sortDiagnostics(err.diagnostics),
+        };
+        ctx.stdout.write(`${JSON.stringify({ version: 1, error }, null, 2)}\n`);
+      } else if (err.diagnostics.length) {
+        for (const d of sortDiagnostics(err.diagnostics)) ctx.stderr.write(`${formatDiagnostic(d)}\n`);
+        const errors = err.diagnostics.filter((d) => d.severity === "error").length;
+        ctx.stderr.write(`zonectl plan: ${errors} error(s) in ${err.diagnostics[0]?.file ?? "devcontainer.json"}; nothing was created\n`);
+      } else {
+        ctx.stderr.write(`zonectl plan: ${err.message}\n`);
+      }
+      return 1;
+    }
+  },
+};

@@ -1,0 +1,92 @@
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { buildLaunchPlan } from "./buildPlan";
+import type { PlanOptions } from "./buildPlan";
+import { LineIndex, diagnosticAt, formatDiagnostic, hasErrors, sortDiagnostics } from "./diagnostics";
+import type { Diagnostic } from "./diagnostics";
+import { DevcontainerError } from "./errors";
+import { maxFileBytes, parseDevcontainerText } from "./jsonc";
+import type { ParsedDocument } from "./jsonc";
+import { locateConfig } from "./locate";
+import type { ConfigLocation } from "./locate";
+import type { LaunchPlan } from "./plan";
+import type { DevcontainerConfig } from "./schema";
+import { validateDevcontainer } from "./validate";
+
+/** A devcontainer.json read and checked: what the extension's Problems panel shows. */
+export interface CheckedConfig {
+  readonly doc: ParsedDocument;
+  /** Undefined when there are errors. */
+  readonly config: DevcontainerConfig | undefined;
+  /** Syntax, schema and encoding problems, sorted by position. */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Reads and validates one config file. Throws only when the file cannot be read at all. */
+export async function checkConfigFile(configFile: string): Promise<CheckedConfig> {
+  let bytes: Uint8Array;
+  try {
+    const info = await stat(configFile);
+    if (!info.isFile()) throw new DevcontainerError("unreadable", `${configFile} is not a file`);
+    if (info.size > maxFileBytes) {
+      const diagnostic = diagnosticAt(new LineIndex(""), configFile, 0, 0, "error", "tooLarge", `file is ${info.size} bytes; devcontainer.json files over ${maxFileBytes} bytes are refused`);
+      return { doc: parseDevcontainerText("", configFile), config: undefined, diagnostics: [diagnostic] };
+    }
+    bytes = await readFile(configFile);
+  } catch (err) {
+    if (DevcontainerError.is(err)) throw err;
+    throw new DevcontainerError("unreadable", `${configFile}: ${(err as NodeJS.ErrnoException).code ?? "cannot read"}`, { cause: err });
+  }
+  const doc = parseDevcontainerText(bytes, configFile);
+  const validation = validateDevcontainer(doc);
+  return { doc, config: validation.config, diagnostics: sortDiagnostics([...doc.diagnostics, ...validation.diagnostics]) };
+}
+
+/** Options of planFromPath. */
+export interface PlanFromPathOptions {
+  /** `--config`: a config file, relative to `cwd`. */
+  readonly config?: string | undefined;
+  readonly cwd: string;
+  /** This machine's environment (for `${localEnv:…}`). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly planOptions?: PlanOptions;
+}
+
+/**
+ * Locate → read → parse → validate → plan: `zonectl plan` in one call. Throws DevcontainerError
+ * (`notFound`, `ambiguous`, `unreadable`, or `invalid` with every located diagnostic); a config
+ * that parses but cannot be launched gives a plan with `launchable: false`, not an error.
+ */
+export async function planFromPath(path: string | undefined, options: PlanFromPathOptions): Promise<{ plan: LaunchPlan; location: ConfigLocation }> {
+  const location = await locateConfig(path, { config: options.config, cwd: options.cwd });
+  const checked = await checkConfigFile(location.configFile);
+  if (!checked.config || hasErrors(checked.diagnostics)) {
+    const errors = checked.diagnostics.filter((d) => d.severity === "error");
+    const first = errors[0];
+    throw new DevcontainerError(
+      "invalid",
+      first ? `${formatDiagnostic(first)}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""}` : `${location.configFile}: invalid`,
+      { diagnostics: checked.diagnostics },
+    );
+  }
+  const gitignore = await readGitignore(location.localFolder);
+  const plan = buildLaunchPlan({
+    doc: checked.doc,
+    config: checked.config,
+    diagnostics: checked.diagnostics,
+    localFolder: location.localFolder,
+    configFile: location.configFile,
+    env: options.env,
+    ...(gitignore ? { gitignore } : {}),
+    ...(options.planOptions ? { options: options.planOptions } : {}),
+  });
+  return { plan, location };
+}
+
+async function readGitignore(folder: string): Promise<string[] | undefined> {
+  try {
+    return (await readFile(join(folder, ".gitignore"), "utf8")).split(/\r?\n/);
+  } catch {
+    return undefined;
+  }
+}
