@@ -123,9 +123,8 @@ export function substituteDeep<T>(
     }
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
     if (v !== null && typeof v === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, item] of Object.entries(v)) out[k] = walk(item, [...path, k]);
-      return out;
+      // fromEntries defines properties, so a key named "__proto__" stays a plain key.
+      return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, [...path, k])]));
     }
     return v;
   };
