@@ -29,7 +29,7 @@ test("localEnv and env: set, empty, default, unset, default containing colons", 
   const unset = sub("x${localEnv:NOPE}y");
   assert.equal(unset.value, "xy");
   assert.equal(unset.problems[0]?.severity, "warning");
-  assert.match(unset.problems[0]!.message, /NOPE is not set/);
+  assert.match(unset.problems[0]?.message ?? "", /NOPE is not set/);
 });
 
 test("a localEnv without a name is an error; unknown variables stay exactly as written", () => {
