@@ -2,10 +2,12 @@ import { parseArgs } from "node:util";
 import { loggerFrom } from "../core/log";
 import type { Command, CliContext, GlobalOptions } from "./command";
 import { describeCliError } from "./errorReport";
+import { devHostCommand } from "./commands/devHost";
+import { planCommand } from "./commands/plan";
 
 // Every command, in the order `zonectl help` lists them. Add a command: one file under
 // commands/, one line here.
-const commands: Command[] = [];
+const commands: Command[] = [devHostCommand, planCommand];
 
 const globalOptions = {
   host: { type: "string", short: "H" },

@@ -1,0 +1,233 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { messageOf } from "../core/errors";
+import type { Logger } from "../core/log";
+import { ControlService } from "../proto/gen/protect/control/v1/control_pb";
+import { DevHostError } from "./errors";
+import { HostLog } from "./hostLog";
+import { wrapService } from "./rpc/wrap";
+import { zonesRpc } from "./rpc/zonesRpc";
+import { CgroupSystem } from "./sandbox/cgroups";
+import type { CgroupNode } from "./sandbox/cgroups";
+import { succeeds } from "./sandbox/exec";
+import type { Tools } from "./sandbox/launch";
+import { BridgeNetwork } from "./sandbox/network";
+import type { SandboxHost, SandboxMode } from "./sandbox/zoneSandbox";
+import { isSameProcess, processStartTime } from "./sandbox/procfs";
+import { GrpcServer } from "./server";
+import { StateStore } from "./stateStore";
+import { ZoneManager } from "./zones";
+import { devHostVersion } from "./version";
+
+/** Everything `zonectl dev-host` and the standalone entry accept. */
+export interface DevHostOptions {
+  /** Unix socket to serve ControlService on. Default: <stateDir>/daemon.socket. */
+  socketPath?: string | undefined;
+  /** Where zones, workloads and images are kept. */
+  stateDir: string;
+  /** "auto" (default): namespaces when root and the tools work, else plain process groups. */
+  sandbox?: "auto" | SandboxMode | undefined;
+  log: Logger;
+}
+
+interface HostFile {
+  hostUuid: string;
+  nextDomid: number;
+  lastStart?: string;
+  lastStop?: { at: string; clean: boolean } | undefined;
+}
+
+/**
+ * The dev host: one object owning the state store, the sandbox facilities, the zone and
+ * workload managers and the gRPC server, started and stopped as a unit.
+ */
+export class DevHost {
+  #server: GrpcServer | undefined;
+  #stopped = false;
+  #hostFile!: HostFile;
+  #cgroupBase: CgroupNode | undefined;
+  #network: BridgeNetwork | undefined;
+  #zones: ZoneManager | undefined;
+  readonly hostLog: HostLog;
+  readonly log: Logger;
+  readonly socketPath: string;
+  readonly stateDir: string;
+  #store!: StateStore;
+  #sandbox!: SandboxHost;
+
+  private constructor(private readonly options: DevHostOptions) {
+    this.hostLog = new HostLog(options.log);
+    this.log = this.hostLog.logger;
+    this.stateDir = resolve(options.stateDir);
+    this.socketPath = resolve(options.socketPath ?? join(this.stateDir, "daemon.socket"));
+  }
+
+  static async start(options: DevHostOptions): Promise<DevHost> {
+    const host = new DevHost(options);
+    try {
+      await host.#start();
+    } catch (err) {
+      await host.stop().catch(() => undefined);
+      throw err;
+    }
+    return host;
+  }
+
+  get sandboxMode(): SandboxMode {
+    return this.#sandbox.mode;
+  }
+
+  get zones(): ZoneManager {
+    if (!this.#zones) throw new DevHostError("unavailable", "the dev host is not running");
+    return this.#zones;
+  }
+
+  async #start(): Promise<void> {
+    this.#store = new StateStore(this.stateDir, this.log);
+    this.#lock();
+    this.#hostFile = this.#readHostFile();
+    const previousStop = describePreviousStop(this.#hostFile);
+    this.#hostFile.lastStart = new Date().toISOString();
+    this.#hostFile.lastStop = undefined;
+    this.#writeHostFile();
+
+    this.#sandbox = await this.#sandboxHost();
+    this.log.info(`dev host ${devHostVersion}: state ${this.stateDir}, sandbox ${this.#sandbox.mode}, ${this.#sandbox.cgroups.note}`);
+
+    const zones = new ZoneManager(
+      this.#store,
+      this.#sandbox,
+      {
+        hostUuid: this.#hostFile.hostUuid,
+        nextDomid: () => {
+          const id = this.#hostFile.nextDomid++;
+          this.#writeHostFile();
+          return id;
+        },
+      },
+      this.log,
+    );
+    this.#zones = zones;
+    await zones.restore(previousStop);
+
+    const impl = wrapService(
+      ControlService,
+      {
+        ...zonesRpc({
+          zones,
+          hostLog: this.hostLog,
+          hostStatus: () => ({
+            hostUuid: this.#hostFile.hostUuid,
+            version: devHostVersion,
+            ipv4: this.#network?.gateway ?? "127.0.0.1",
+            mac: "",
+          }),
+        }),
+      },
+      this.log,
+    );
+    this.#server = new GrpcServer(impl);
+    await this.#server.listen(this.socketPath);
+    this.log.info(`dev host: serving protect.control.v1.ControlService on ${this.socketPath}`);
+  }
+
+  async #sandboxHost(): Promise<SandboxHost> {
+    const tools = findTools();
+    const wanted = this.options.sandbox ?? "auto";
+    let mode: SandboxMode = "process";
+    let why = "";
+    if (wanted !== "process") {
+      if (process.getuid?.() !== 0) why = "not running as root";
+      else if (!tools) why = "nsenter/unshare not found";
+      else if (!(await succeeds(tools.unshare, ["--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "--mount-proc", "true"]))) why = "unshare of pid/mount/net namespaces fails here";
+      else mode = "namespaces";
+      if (wanted === "namespaces" && mode !== "namespaces") throw new DevHostError("failedPrecondition", `namespace sandboxes are unavailable: ${why}`);
+      if (why) this.log.warn(`dev host: zones run as plain process groups (${why})`);
+    }
+    const cgroups = mode === "namespaces" ? CgroupSystem.detect(this.log) : CgroupSystem.none("process mode: zones run unlimited");
+    this.#cgroupBase = cgroups.version === "none" ? undefined : cgroups.group(`styrolite-devhost-${process.pid}`);
+    this.#network = mode === "namespaces" ? await BridgeNetwork.plan(this.stateDir, this.log) : undefined;
+    return {
+      mode,
+      tools: tools ?? { sh: "/bin/sh", nsenter: "nsenter", unshare: "unshare", env: "env" },
+      cgroups,
+      cgroupBase: this.#cgroupBase,
+      network: this.#network,
+      log: this.log,
+    };
+  }
+
+  /** Stops everything this dev host started: zones, cgroups, bridge, socket. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const problems: string[] = [];
+    const step = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        problems.push(`${what}: ${messageOf(err)}`);
+      }
+    };
+    await step("server", () => this.#server?.close(this.socketPath));
+    await step("zones", () => this.#zones?.shutdown());
+    await step("network", () => this.#network?.down());
+    await step("cgroups", () => this.#cgroupBase?.destroy());
+    if (this.#hostFile) {
+      this.#hostFile.lastStop = { at: new Date().toISOString(), clean: problems.length === 0 };
+      await step("state", () => this.#writeHostFile());
+    }
+    await step("lock", () => this.#unlock());
+    if (problems.length) this.log.warn(`dev host: stopped with problems: ${problems.join("; ")}`);
+    else this.log.info("dev host: stopped cleanly");
+  }
+
+  #lock(): void {
+    const file = join(this.stateDir, "devhost.pid");
+    if (existsSync(file)) {
+      const [pidText, start] = readFileSync(file, "utf8").trim().split(" ");
+      const pid = Number(pidText);
+      if (pid > 0 && pid !== process.pid && isSameProcess(pid, start)) {
+        throw new DevHostError("alreadyExists", `another dev host (pid ${pid}) is using ${this.stateDir}`);
+      }
+    }
+    writeFileSync(file, `${process.pid} ${processStartTime(process.pid) ?? ""}\n`, { mode: 0o600 });
+  }
+
+  #unlock(): void {
+    rmSync(join(this.stateDir, "devhost.pid"), { force: true });
+  }
+
+  #readHostFile(): HostFile {
+    const data = this.#store.readFile("host.json") as Partial<HostFile> | undefined;
+    return {
+      hostUuid: typeof data?.hostUuid === "string" ? data.hostUuid : randomUUID(),
+      nextDomid: typeof data?.nextDomid === "number" ? data.nextDomid : 1,
+      ...(data?.lastStart ? { lastStart: data.lastStart } : {}),
+      lastStop: data?.lastStop,
+    };
+  }
+
+  #writeHostFile(): void {
+    this.#store.writeFile("host.json", this.#hostFile);
+  }
+}
+
+function describePreviousStop(file: HostFile): string {
+  if (file.lastStop) return `it stopped ${file.lastStop.clean ? "cleanly" : "with problems"} at ${file.lastStop.at}`;
+  if (file.lastStart) return `the run started at ${file.lastStart} ended without shutting down`;
+  return "no record of the previous run";
+}
+
+/** Finds the host tools the sandboxes use; undefined when any is missing. */
+function findTools(): Tools | undefined {
+  const dirs = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+  const find = (name: string): string | undefined => dirs.map((d) => join(d, name)).find((p) => existsSync(p));
+  const sh = find("sh");
+  const nsenter = find("nsenter");
+  const unshare = find("unshare");
+  const env = find("env");
+  if (!sh || !nsenter || !unshare || !env) return undefined;
+  return { sh, nsenter, unshare, env };
+}

@@ -1,0 +1,50 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "../core/log";
+import { DevHost } from "./devHost";
+import type { SandboxMode } from "./sandbox/zoneSandbox";
+
+/** What both entry points (`zonectl dev-host` and dist/devhost.js) accept. */
+export interface RunDevHostOptions {
+  socketPath?: string | undefined;
+  stateDir?: string | undefined;
+  /** "127.0.0.1:PORT" for the embedded SSH server. */
+  ssh?: string | undefined;
+  /** "127.0.0.1:PORT" for Prometheus text at /metrics/resource. */
+  prometheus?: string | undefined;
+  /** authorized_keys files for the embedded SSH server. */
+  authorizedKeys?: string[] | undefined;
+  sandbox?: "auto" | SandboxMode | undefined;
+  log: Logger;
+  /** Where the startup summary goes (the socket, fingerprints, key paths). */
+  out: (line: string) => void;
+  /** Aborted on SIGINT/SIGTERM: the dev host stops cleanly and the promise resolves. */
+  signal: AbortSignal;
+}
+
+/** The state directory when none is given: system-wide for root, per user otherwise. */
+export function defaultStateDir(): string {
+  if (process.getuid?.() === 0) return "/var/lib/styrolite-devhost";
+  return join(process.env["XDG_STATE_HOME"] ?? join(homedir(), ".local", "state"), "styrolite-devhost");
+}
+
+/**
+ * Runs a dev host until `signal` aborts, then shuts it down completely (zones, cgroups,
+ * bridge, socket). The one entry used by `zonectl dev-host` and by extension/devhost/main.ts.
+ */
+export async function runDevHost(options: RunDevHostOptions): Promise<void> {
+  const host = await DevHost.start({
+    stateDir: options.stateDir ?? defaultStateDir(),
+    socketPath: options.socketPath,
+    sandbox: options.sandbox,
+    log: options.log,
+  });
+  options.out(`dev host ready: socket ${host.socketPath} (state ${host.stateDir}, sandbox ${host.sandboxMode})`);
+  try {
+    if (!options.signal.aborted) {
+      await new Promise<void>((resolve) => options.signal.addEventListener("abort", () => resolve(), { once: true }));
+    }
+  } finally {
+    await host.stop();
+  }
+}

@@ -1,0 +1,256 @@
+import { delay } from "../../core/abort";
+import type { Logger } from "../../core/log";
+import type { ConsoleBuffer } from "../consoleBuffer";
+import { DevHostError } from "../errors";
+import type { CgroupLimits, CgroupNode, CgroupSystem } from "./cgroups";
+import { enterNamespaces, finalExec, initReadyMarker, withCgroups, withMountSetup, zoneInitArgv } from "./launch";
+import type { FinalProcess, SetupStep, Tools } from "./launch";
+import type { BridgeNetwork, ZoneAddress } from "./network";
+import { childrenOf, processStartTime } from "./procfs";
+import { exitCodeOf, startProcess } from "./processes";
+import type { ProcessExit, SandboxProcess } from "./processes";
+import { toolEnv } from "./exec";
+
+/**
+ * How zones are isolated. "namespaces": own pid/mount/uts/ipc/net namespaces, a cgroup with the
+ * zone's limits, a veth on the dev host bridge (needs root). "process": a plain process group on
+ * the host, no limits, no own network — what is possible without root.
+ */
+export type SandboxMode = "namespaces" | "process";
+
+/** Host-wide facilities every zone sandbox uses. */
+export interface SandboxHost {
+  readonly mode: SandboxMode;
+  readonly tools: Tools;
+  readonly cgroups: CgroupSystem;
+  /** The group all of this dev host's zones live under; undefined without cgroups. */
+  readonly cgroupBase: CgroupNode | undefined;
+  readonly network: BridgeNetwork | undefined;
+  readonly log: Logger;
+}
+
+/** What a previous dev host run needs to find and remove a zone's leftovers after a crash. */
+export interface ZoneRuntimeRecord {
+  mode: SandboxMode;
+  wrapperPid: number;
+  wrapperStartTime?: string | undefined;
+  initPid: number;
+  cgroupDirs: { controllers: string[]; dir: string }[];
+  hostInterface?: string | undefined;
+}
+
+/** Where a process is started: the zone itself, a running workload, or a new workload root. */
+export type LaunchTarget =
+  | { kind: "zone" }
+  | { kind: "workload"; mainPid: number }
+  | { kind: "newWorkload"; steps: SetupStep[] };
+
+export interface LaunchRequest {
+  target: LaunchTarget;
+  group: CgroupNode | undefined;
+  final: FinalProcess;
+  tty?: { columns: number; rows: number } | undefined;
+  stdin: boolean;
+}
+
+/**
+ * One zone's sandbox: its init process (whose output is the zone console), cgroup and network,
+ * and the means to start processes inside it.
+ */
+export class ZoneSandbox {
+  #stopped = false;
+
+  private constructor(
+    private readonly host: SandboxHost,
+    readonly zoneId: string,
+    readonly init: SandboxProcess,
+    /** Host pid of the zone's init (pid 1 inside the zone in namespace mode). */
+    readonly initPid: number,
+    readonly cgroup: CgroupNode | undefined,
+    private readonly initGroup: CgroupNode | undefined,
+    readonly address: ZoneAddress | undefined,
+    /** Resolves when the init has exited. */
+    readonly exited: Promise<ProcessExit>,
+  ) {}
+
+  get mode(): SandboxMode {
+    return this.host.mode;
+  }
+
+  /**
+   * Starts the zone's init and waits until it reports ready. `onCreated` runs once the
+   * sandbox exists (processes, namespaces, cgroup) and before the network and readiness.
+   */
+  static async boot(
+    host: SandboxHost,
+    options: {
+      zoneId: string;
+      hostname: string;
+      banner: string[];
+      limits: CgroupLimits;
+      console: ConsoleBuffer;
+      onCreated: (runtime: ZoneRuntimeRecord) => void;
+      readyTimeoutMs?: number;
+    },
+  ): Promise<ZoneSandbox> {
+    const namespaces = host.mode === "namespaces";
+    const short = options.zoneId.replace(/-/g, "").slice(0, 12);
+    let cgroup: CgroupNode | undefined;
+    let initGroup: CgroupNode | undefined;
+    let init: SandboxProcess | undefined;
+    let address: ZoneAddress | undefined;
+    try {
+      if (host.cgroupBase) {
+        cgroup = host.cgroupBase.child(`zone-${short}`);
+        cgroup.setLimits(options.limits);
+        initGroup = cgroup.child("init");
+      }
+      const argv = withCgroups(
+        host.tools,
+        initGroup?.procsFiles() ?? [],
+        zoneInitArgv(host.tools, { namespaces, hostname: options.hostname, banner: options.banner }),
+      );
+      init = startProcess(argv, { stdin: true, env: toolEnv(), cwd: "/", detached: !namespaces });
+      const started = init;
+      started.onStdout((d) => options.console.append(d));
+      started.onStderr((d) => options.console.append(d));
+      const exited = started.exited;
+      let gone = false;
+      void exited.then(() => (gone = true)); // polled below while waiting for the init's pid
+
+      const initPid = namespaces ? await findChild(started.pid, () => gone) : started.pid;
+      options.onCreated({
+        mode: host.mode,
+        wrapperPid: started.pid,
+        wrapperStartTime: processStartTime(started.pid),
+        initPid,
+        cgroupDirs: cgroup?.dirs ?? [],
+        hostInterface: undefined,
+      });
+      if (namespaces && host.network) address = await host.network.attach(options.zoneId, initPid);
+
+      const ready = waitForMarker(options.console, initReadyMarker);
+      started.write(Buffer.from("go\n"));
+      const timeout = options.readyTimeoutMs ?? 15_000;
+      const outcome = await Promise.race([
+        ready.promise.then(() => "ready" as const),
+        exited.then((e) => e),
+        delay(timeout).then(() => "timeout" as const),
+      ]);
+      ready.dispose();
+      if (outcome === "timeout") throw new DevHostError("unavailable", `zone init did not report ready within ${timeout / 1000}s`);
+      if (outcome !== "ready") throw new DevHostError("internal", `zone init exited during boot (exit ${exitCodeOf(outcome)}): ${lastLines(options.console)}`);
+      return new ZoneSandbox(host, options.zoneId, started, initPid, cgroup, initGroup, address, exited);
+    } catch (err) {
+      await teardown(host, { init, cgroup, address }).catch((e: unknown) => host.log.warn(`zone ${options.zoneId}: cleanup after failed boot`, e));
+      throw err;
+    }
+  }
+
+  runtimeRecord(): ZoneRuntimeRecord {
+    return {
+      mode: this.host.mode,
+      wrapperPid: this.init.pid,
+      wrapperStartTime: processStartTime(this.init.pid),
+      initPid: this.initPid,
+      cgroupDirs: this.cgroup?.dirs ?? [],
+      hostInterface: this.address?.hostInterface,
+    };
+  }
+
+  /** A child cgroup for one workload (its processes and execs), or undefined without cgroups. */
+  workloadGroup(workloadId: string): CgroupNode | undefined {
+    return this.cgroup?.child(`w-${workloadId.replace(/-/g, "").slice(0, 12)}`);
+  }
+
+  /** The group zone-level execs join. */
+  get execGroup(): CgroupNode | undefined {
+    return this.initGroup;
+  }
+
+  setLimits(limits: CgroupLimits): void {
+    if (!this.cgroup) throw new DevHostError("failedPrecondition", `zone ${this.zoneId} has no cgroup (${this.host.cgroups.note})`);
+    try {
+      this.cgroup.setLimits(limits);
+    } catch (err) {
+      throw new DevHostError("failedPrecondition", `cannot apply the new limits: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+  }
+
+  /** Starts a process in this zone (or in one of its workloads). */
+  launch(request: LaunchRequest): SandboxProcess {
+    if (this.#stopped) throw new DevHostError("failedPrecondition", `zone ${this.zoneId} is shutting down`);
+    const tools = this.host.tools;
+    let inner = finalExec(tools, request.final);
+    if (this.host.mode === "namespaces") {
+      if (request.target.kind === "newWorkload") inner = enterNamespaces(tools, this.initPid, { mount: false }, withMountSetup(tools, request.target.steps, inner));
+      else if (request.target.kind === "workload") inner = enterNamespaces(tools, request.target.mainPid, { mount: true }, inner);
+      else inner = enterNamespaces(tools, this.initPid, { mount: true }, inner);
+    }
+    const argv = withCgroups(tools, request.group?.procsFiles() ?? [], inner);
+    this.host.log.debug(`zone ${this.zoneId}: launch ${request.target.kind} (${request.final.command.length} argv words, tty=${Boolean(request.tty)})`);
+    return startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd: "/", detached: this.host.mode === "process" });
+  }
+
+  /** Stops the init (taking every zone process with it) and removes cgroup and network. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await teardown(this.host, { init: this.init, cgroup: this.cgroup, address: this.address });
+  }
+}
+
+async function teardown(
+  host: SandboxHost,
+  parts: { init: SandboxProcess | undefined; cgroup: CgroupNode | undefined; address: ZoneAddress | undefined },
+): Promise<void> {
+  if (parts.init) {
+    // Closing stdin is the init's orderly shutdown; as pid 1 its exit ends the whole zone.
+    parts.init.endInput();
+    const exited = await Promise.race([parts.init.exited.then(() => true), delay(2000).then(() => false)]);
+    if (!exited) {
+      parts.init.kill("SIGKILL");
+      if (host.mode === "process") killGroup(parts.init.pid);
+      await Promise.race([parts.init.exited, delay(2000)]);
+    }
+    if (host.mode === "process") killGroup(parts.init.pid);
+  }
+  if (parts.cgroup) await parts.cgroup.destroy();
+  if (parts.address && host.network) await host.network.detach(parts.address);
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // group already empty
+  }
+}
+
+async function findChild(pid: number, gone: () => boolean): Promise<number> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const child = childrenOf(pid)[0];
+    if (child !== undefined) return child;
+    if (gone()) throw new DevHostError("internal", "zone init exited before it started");
+    if (Date.now() > deadline) throw new DevHostError("internal", "zone init did not start within 5s");
+    await delay(5);
+  }
+}
+
+function waitForMarker(console: ConsoleBuffer, marker: string): { promise: Promise<void>; dispose(): void } {
+  let tail = console.history().subarray(-4096).toString("utf8");
+  let sub: { dispose(): unknown } | undefined;
+  const promise = new Promise<void>((resolve) => {
+    if (tail.includes(marker)) return resolve();
+    sub = console.onData((d) => {
+      tail = (tail + d.toString("utf8")).slice(-4096);
+      if (tail.includes(marker)) resolve();
+    });
+  });
+  return { promise, dispose: () => sub?.dispose() };
+}
+
+function lastLines(console: ConsoleBuffer): string {
+  return console.history().subarray(-400).toString("utf8").trim().split("\n").slice(-3).join(" | ");
+}

@@ -1,0 +1,87 @@
+import { connect } from "node:net";
+import type { Socket } from "node:net";
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
+import * as http2 from "node:http2";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { ControlService } from "../proto/gen/protect/control/v1/control_pb";
+import { ControlService as ControlServiceDesc } from "../proto/gen/protect/control/v1/control_pb";
+import { DevHostError } from "./errors";
+
+/**
+ * The gRPC endpoint: HTTP/2 cleartext on a unix socket (mode 0600, like protect-daemon's
+ * root-owned socket), serving ControlService through Connect's node adapter. Methods missing
+ * from `impl` are answered UNIMPLEMENTED by Connect.
+ */
+export class GrpcServer {
+  readonly #server: http2.Http2Server;
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #sockets = new Set<Socket>();
+  readonly #shutdown = new AbortController();
+
+  constructor(impl: Partial<ServiceImpl<typeof ControlService>>) {
+    const handler = connectNodeAdapter({
+      routes: (router) => router.service(ControlServiceDesc, impl),
+      // Aborts every handler's signal at shutdown, so long-lived streams (WatchEvents) end.
+      shutdownSignal: this.#shutdown.signal,
+    });
+    this.#server = http2.createServer({}, handler);
+    this.#server.on("session", (s) => {
+      this.#sessions.add(s);
+      s.on("close", () => this.#sessions.delete(s));
+    });
+    this.#server.on("connection", (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.on("close", () => this.#sockets.delete(socket));
+    });
+  }
+
+  async listen(socketPath: string): Promise<void> {
+    const dir = dirname(socketPath);
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (existsSync(socketPath)) {
+      if (await answers(socketPath)) throw new DevHostError("alreadyExists", `another daemon is already serving ${socketPath}`);
+      unlinkSync(socketPath); // stale socket of a process that is gone
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(socketPath, () => {
+        this.#server.off("error", reject);
+        resolve();
+      });
+    });
+    chmodSync(socketPath, 0o600);
+  }
+
+  /** Stops accepting, ends open streams (WatchEvents would otherwise hold the server open). */
+  async close(socketPath: string | undefined): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#shutdown.abort(new DevHostError("unavailable", "the dev host is shutting down"));
+    for (const s of this.#sessions) s.close();
+    const timer = setTimeout(() => {
+      for (const s of this.#sessions) s.destroy();
+      for (const sock of this.#sockets) sock.destroy();
+    }, 1000);
+    await closed;
+    clearTimeout(timer);
+    if (socketPath) {
+      try {
+        unlinkSync(socketPath);
+      } catch {
+        // already removed
+      }
+    }
+  }
+}
+
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(socketPath);
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+}

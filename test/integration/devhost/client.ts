@@ -1,0 +1,20 @@
+// A plain Connect client for the dev host's unix socket, used by the dev host's own tests (the
+// product's client lives in extension/core/protect; these tests must not depend on it).
+import { connect } from "node:net";
+import { createClient } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { ControlService } from "../../../extension/proto/gen/protect/control/v1/control_pb";
+
+export interface UnixClient {
+  client: Client<typeof ControlService>;
+  close(): void;
+}
+
+export function connectUnix(socketPath: string): UnixClient {
+  const sessionManager = new Http2SessionManager("http://localhost", { idleConnectionTimeoutMs: 60_000 }, {
+    createConnection: () => connect(socketPath),
+  });
+  const transport = createGrpcTransport({ baseUrl: "http://localhost", sessionManager });
+  return { client: createClient(ControlService, transport), close: () => sessionManager.abort() };
+}
