@@ -33,7 +33,6 @@ test("a zone goes CREATING → CREATED → READY with events, an address, limits
   const { client } = conn;
   const seen: { id: string; state: ZoneState }[] = [];
   const watch = new AbortController();
-  let zoneId: string;
   const watching = (async () => {
     try {
       for await (const reply of client.watchEvents({}, { signal: watch.signal })) {
@@ -47,7 +46,7 @@ test("a zone goes CREATING → CREATED → READY with events, an address, limits
   await new Promise((r) => setTimeout(r, 100));
 
   const started = Date.now();
-  ({ zoneId } = await client.createZone({ spec: { name: "lifecycle", initialResources: { targetCpus: 1, targetMemory: 192n } } }));
+  const { zoneId } = await client.createZone({ spec: { name: "lifecycle", initialResources: { targetCpus: 1, targetMemory: 192n } } });
   const zone = await waitForZone(client, zoneId, [ZoneState.READY, ZoneState.FAILED]);
   const readyMs = Date.now() - started;
   assert.equal(zone.status!.state, ZoneState.READY, zone.status?.errorStatus?.message);
