@@ -515,6 +515,8 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
         for (const v of runArgs.verdicts) {
           const mount = mountVerdicts.find((m) => m.path[0] === "runArgs" && m.path[1] === v.index);
           if (mount) verdict(["runArgs", v.index], mount.status, `${v.text}: ${mount.detail}`);
+          else if (v.status === "translated" && v.flag === "--cpus" && cpuSource !== "runArgs --cpus") verdict(["runArgs", v.index], "ignored", `${v.text}: ${cpuSource} sets the zone's vCPUs`);
+          else if (v.status === "translated" && v.flag === "--memory" && memorySource !== "runArgs --memory") verdict(["runArgs", v.index], "ignored", `${v.text}: ${memorySource} sets the zone's memory`);
           else verdict(["runArgs", v.index], v.status, `${v.text}: ${v.detail}`);
         }
         break;

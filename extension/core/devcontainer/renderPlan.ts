@@ -43,7 +43,9 @@ export function renderPlan(plan: LaunchPlan): string {
   const command = w.process?.command ?? [];
   more(`command: ${command.length === 0 ? "the image's own" : command.join(" ") === keepAliveCommand.join(" ") ? "keep-alive loop (overrideCommand)" : command.join(" ")}`);
   const user = w.process?.user?.idOrName;
-  more(`user: ${user?.case ? String(user.value) : "the image's"}; working directory ${w.process?.workingDirectory ?? ""}`);
+  const group = w.process?.group?.idOrName;
+  const who = user?.case ? `${String(user.value)}${group?.case ? `:${String(group.value)}` : ""}` : "the image's";
+  more(`user: ${who}; working directory ${w.process?.workingDirectory ?? ""}`);
   const env = w.process?.environment ?? [];
   if (env.length) more(`env: ${env.map((e) => e.key).join(", ")}`);
   const security = w.security;

@@ -10,6 +10,8 @@ export interface RunArgVerdict {
   readonly index: number;
   /** The flag as written, with its value. */
   readonly text: string;
+  /** The flag's long name (`-m` → `--memory`), for callers that refine a verdict. */
+  readonly flag: string;
   readonly status: "translated" | "ignored" | "refused";
   readonly detail: string;
 }
@@ -87,8 +89,9 @@ export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Rec
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const index = i;
+    let canonicalFlag = arg;
     const say = (status: RunArgVerdict["status"], detail: string, text: string): void => {
-      verdicts.push({ index, text, status, detail });
+      verdicts.push({ index, text, flag: canonicalFlag, status, detail });
     };
 
     if (!arg.startsWith("-") || arg === "-" || arg === "--") {
@@ -106,7 +109,7 @@ export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Rec
     } else if (!arg.startsWith("--") && arg.length > 2) {
       const letters = arg.slice(1).split("");
       if (letters.every((l) => combinableShort.has(l))) {
-        say("ignored", `${arg}: terminals are attached on demand (zonectl shell), not at creation`, arg);
+        say("ignored", "terminals are attached on demand (zonectl shell), not at creation", arg);
         continue;
       }
       if (valueFlags[arg.slice(0, 2)]) {
@@ -115,6 +118,7 @@ export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Rec
       }
     }
     const canonical = valueFlags[flag] ?? flag;
+    canonicalFlag = canonical;
     const takesValue = valueFlags[flag] !== undefined || (!booleanFlags.has(flag) && flag.startsWith("--"));
     let text = arg;
     if (takesValue && value === undefined) {
@@ -217,7 +221,7 @@ export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Rec
         say("translated", "GPU device request", text);
         break;
       default:
-        say("ignored", `${flag}: ${ignoredReasons[canonical] ?? "a docker run option with no meaning for a zone workload"}`, text);
+        say("ignored", ignoredReasons[canonical] ?? `${flag} is a docker run option with no meaning for a zone workload`, text);
     }
   }
   return { effects, verdicts };
