@@ -1,0 +1,94 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ImageError } from "../../../../extension/devhost/images/imageError";
+import { formatReference, normalizeName, parseReference, storedName } from "../../../../extension/devhost/images/reference";
+import { isLoopbackRegistry, parseChallenge, registryBaseUrl } from "../../../../extension/devhost/images/registryClient";
+
+const digest = `sha256:${"ab".repeat(32)}`;
+
+describe("parseReference normalises like docker pull", () => {
+  const cases: [string, string][] = [
+    ["busybox", "docker.io/library/busybox:latest"],
+    ["busybox:1.36", "docker.io/library/busybox:1.36"],
+    ["library/busybox", "docker.io/library/busybox:latest"],
+    ["user/app", "docker.io/user/app:latest"],
+    ["index.docker.io/user/app:v1", "docker.io/user/app:v1"],
+    ["docker.io/busybox", "docker.io/library/busybox:latest"],
+    ["ghcr.io/edera-dev/thing:1.0", "ghcr.io/edera-dev/thing:1.0"],
+    ["localhost/app", "localhost/app:latest"],
+    ["localhost:5000/app", "localhost:5000/app:latest"],
+    ["127.0.0.1:5000/test/busybox:1", "127.0.0.1:5000/test/busybox:1"],
+    ["Registry.Example/app", "Registry.Example/app:latest"],
+    ["a/b/c/d:tag", "docker.io/a/b/c/d:tag"],
+    ["my-app__x.y", "docker.io/library/my-app__x.y:latest"],
+    [`busybox@${digest}`, `docker.io/library/busybox@${digest}`],
+    [`busybox:1@${digest}`, `docker.io/library/busybox:1@${digest}`],
+  ];
+  for (const [input, expected] of cases) {
+    test(`${input} → ${expected}`, () => assert.equal(formatReference(parseReference(input)), expected));
+  }
+
+  test("a port is not mistaken for a tag", () => {
+    const ref = parseReference("localhost:5000/app");
+    assert.equal(ref.domain, "localhost:5000");
+    assert.equal(ref.path, "app");
+    assert.equal(ref.tag, "latest");
+  });
+
+  test("a pinned digest keeps no default tag", () => {
+    const ref = parseReference(`busybox@${digest}`);
+    assert.equal(ref.tag, undefined);
+    assert.equal(ref.digest, digest);
+  });
+});
+
+describe("parseReference refuses what Docker refuses", () => {
+  const bad = ["", "  ", "Busybox", "user/App", "busybox:", "busybox:-bad", "busybox@sha256:abc", "busybox@notadigest", "a//b", "-a/b", "a/b-", "a:b:c", `x:${"t".repeat(129)}`, "bad host!/x"];
+  for (const input of bad) {
+    test(JSON.stringify(input), () => {
+      assert.throws(
+        () => parseReference(input),
+        (err) => ImageError.is(err, "invalidReference") && err.message.includes("invalid image reference"),
+      );
+    });
+  }
+});
+
+describe("stored names", () => {
+  test("a tag wins over a pinned digest; a digest alone stays", () => {
+    assert.equal(storedName(parseReference(`busybox:1@${digest}`)), "docker.io/library/busybox:1");
+    assert.equal(storedName(parseReference(`busybox@${digest}`)), `docker.io/library/busybox@${digest}`);
+  });
+  test("normalizeName says undefined for garbage instead of throwing", () => {
+    assert.equal(normalizeName("busybox"), "docker.io/library/busybox:latest");
+    assert.equal(normalizeName("Not Valid"), undefined);
+  });
+});
+
+describe("registry endpoints", () => {
+  test("plain HTTP only for loopback, like Docker's insecure default", () => {
+    assert.equal(registryBaseUrl("127.0.0.1:5000"), "http://127.0.0.1:5000");
+    assert.equal(registryBaseUrl("localhost:5000"), "http://localhost:5000");
+    assert.equal(registryBaseUrl("127.1.2.3"), "http://127.1.2.3");
+    assert.equal(registryBaseUrl("[::1]:5000"), "http://[::1]:5000");
+    assert.equal(registryBaseUrl("registry.example:5000"), "https://registry.example:5000");
+    assert.equal(registryBaseUrl("127.0.0.1.nip.io"), "https://127.0.0.1.nip.io");
+    assert.equal(registryBaseUrl("docker.io"), "https://registry-1.docker.io");
+    assert.equal(isLoopbackRegistry("localhostile.example"), false);
+  });
+
+  test("WWW-Authenticate challenges parse, quoted commas included", () => {
+    const c = parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"');
+    assert.deepEqual(c, {
+      scheme: "bearer",
+      params: { realm: "https://auth.example/token", service: "registry.example", scope: "repository:a/b:pull,push" },
+    });
+    assert.deepEqual(parseChallenge('Basic realm="Registry Realm"'), { scheme: "basic", params: { realm: "Registry Realm" } });
+    assert.deepEqual(parseChallenge("Bearer realm=unquoted, error=insufficient_scope"), {
+      scheme: "bearer",
+      params: { realm: "unquoted", error: "insufficient_scope" },
+    });
+    assert.equal(parseChallenge(""), undefined);
+    assert.equal(parseChallenge(null), undefined);
+  });
+});
