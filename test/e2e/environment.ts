@@ -16,6 +16,8 @@ export interface E2eEnvironment {
   env: Record<string, string>;
   /** Extra environment only the extension-host test run sees. */
   extensionHostEnv: Record<string, string>;
+  /** A socket path nobody serves (its host must show as failed). */
+  missingSocket?: string;
   stop(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
     settings: { "zones.hosts": [`unix://${missingSocket}`] },
     env: {},
     extensionHostEnv: { ZONES_TEST_MISSING_SOCKET: missingSocket },
+    missingSocket,
     stop: async () => undefined,
   };
 }

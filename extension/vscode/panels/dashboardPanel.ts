@@ -32,8 +32,7 @@ import {
   SamplesNotification,
   StatusNotification,
   ZoneNamesNotification,
-  dashboardStateSchema,
-  dashboardWebviewMessageSchema,
+  dashboardSchemas,
   type DashboardState,
   type DashboardTarget,
   type DashboardWebviewMessage,
@@ -155,7 +154,7 @@ export class DashboardPanel extends Disposable {
   handleMessage(raw: unknown): void {
     let message: DashboardWebviewMessage;
     try {
-      const parsed = dashboardWebviewMessageSchema.safeParse(raw);
+      const parsed = dashboardSchemas.webviewMessage.safeParse(raw);
       if (!parsed.success) {
         this.#invalid.warn(this.#log, `dashboard: ignored a malformed message from the webview (${describeRaw(raw)})`);
         return;
@@ -319,7 +318,7 @@ export class DashboardPanels extends Disposable {
     this.#deps = deps;
     this.serializer = {
       deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown): Promise<void> => {
-        const parsed = dashboardStateSchema.safeParse(state);
+        const parsed = dashboardSchemas.state.safeParse(state);
         if (!parsed.success) {
           env.logger.warn("dashboard: a restored panel had no usable state; closing it");
           panel.dispose();

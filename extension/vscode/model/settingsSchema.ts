@@ -1,0 +1,84 @@
+/**
+ * The extension's settings, validated (STYLE.md 7, 13). Pure: no `vscode` import, so the
+ * schema is unit-tested and the VS Code glue (../settings.ts) only reads raw values.
+ * package.json `contributes.configuration` describes the same keys to the user.
+ */
+import { z } from "zod";
+
+/** Path of protect-daemon's socket on a real host. */
+export const defaultDaemonSocket = "/var/lib/edera/protect/daemon.socket";
+/** `{socket}` is replaced by the shell-quoted socket path. */
+export const defaultBridgeCommand = "sudo -n socat - UNIX-CONNECT:{socket}";
+
+const schemas = {
+  hosts: z.array(z.string().trim().min(1)).default([]),
+  "ssh.configFile": z.string().default(""),
+  daemonSocket: z.string().trim().startsWith("/", "must be an absolute path").default(defaultDaemonSocket),
+  bridgeCommand: z.string().trim().min(1).default(defaultBridgeCommand),
+  connectTimeoutSeconds: z.number().int().min(1).max(300).default(15),
+  "reconnect.maxAttempts": z.number().int().min(0).max(1000).default(8),
+  "reconnect.maxDelaySeconds": z.number().min(1).max(600).default(30),
+  "defaultResources.cpus": z.number().int().min(1).max(256).default(1),
+  "defaultResources.memoryMiB": z.number().int().min(64).max(1024 * 1024).default(1024),
+  "terminal.shell": z.string().default(""),
+} as const;
+
+/** Every setting key under `zones.`. */
+export type SettingKey = keyof typeof schemas;
+export const settingKeys = Object.keys(schemas) as SettingKey[];
+
+/** Validated settings. */
+export interface ZonesSettings {
+  /** Entries of `zones.hosts` as written (ssh destinations, aliases, `unix://` sockets). */
+  readonly hosts: readonly string[];
+  /** ssh config file; empty means ~/.ssh/config. */
+  readonly sshConfigFile: string;
+  readonly daemonSocket: string;
+  readonly bridgeCommand: string;
+  readonly connectTimeoutSeconds: number;
+  readonly reconnect: { readonly maxAttempts: number; readonly maxDelaySeconds: number };
+  readonly defaultResources: { readonly cpus: number; readonly memoryMiB: number };
+  /** Shell for zone terminals; empty means bash when the image has it, else sh. */
+  readonly terminalShell: string;
+}
+
+/**
+ * Keys whose new value only applies to new connections: changing one offers "Reconnect now".
+ * `hosts` is not among them — added and removed hosts connect and disconnect by themselves.
+ */
+export const reconnectKeys: readonly SettingKey[] = ["ssh.configFile", "daemonSocket", "bridgeCommand", "connectTimeoutSeconds"];
+
+/** A setting that failed validation; its default is used instead. */
+export interface SettingProblem {
+  readonly key: SettingKey;
+  readonly message: string;
+}
+
+/**
+ * Validates raw values key by key, so one bad value falls back to its default alone.
+ * `read(key)` returns the value as configured, or undefined when not set.
+ */
+export function parseSettings(read: (key: SettingKey) => unknown): { settings: ZonesSettings; problems: SettingProblem[] } {
+  const problems: SettingProblem[] = [];
+  const get = <K extends SettingKey>(key: K): z.output<(typeof schemas)[K]> => {
+    const schema = schemas[key];
+    const result = schema.safeParse(read(key));
+    if (result.success) return result.data as z.output<(typeof schemas)[K]>;
+    problems.push({ key, message: result.error.issues.map((i) => `${i.path.length ? `[${i.path.join(".")}] ` : ""}${i.message}`).join("; ") });
+    return schema.parse(undefined) as z.output<(typeof schemas)[K]>;
+  };
+  const hosts = [...new Set(get("hosts"))];
+  return {
+    settings: {
+      hosts,
+      sshConfigFile: get("ssh.configFile"),
+      daemonSocket: get("daemonSocket"),
+      bridgeCommand: get("bridgeCommand"),
+      connectTimeoutSeconds: get("connectTimeoutSeconds"),
+      reconnect: { maxAttempts: get("reconnect.maxAttempts"), maxDelaySeconds: get("reconnect.maxDelaySeconds") },
+      defaultResources: { cpus: get("defaultResources.cpus"), memoryMiB: get("defaultResources.memoryMiB") },
+      terminalShell: get("terminal.shell"),
+    },
+    problems,
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * How zones and workloads look: state icons and colours, one-line descriptions, Markdown
+ * tooltips. Everything a host sent is escaped before it reaches Markdown.
+ */
+import * as vscode from "vscode";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { WorkloadState, ZoneNetworkIpVersion, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
+import type { Workload, Zone, ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
+
+/** The state's name without its enum prefix, lower case: "ready", "failed". */
+export function zoneStateName(zone: Zone): string {
+  return (ZoneState[zone.status?.state ?? ZoneState.UNKNOWN] ?? "unknown").toLowerCase();
+}
+
+export function workloadStateName(workload: Workload): string {
+  return (WorkloadState[workload.status?.state ?? WorkloadState.UNKNOWN] ?? "unknown").toLowerCase();
+}
+
+export function zoneIcon(zone: Zone): vscode.ThemeIcon {
+  switch (zone.status?.state) {
+    case ZoneState.READY:
+      return new vscode.ThemeIcon("vm-running", new vscode.ThemeColor("charts.green"));
+    case ZoneState.CREATING:
+    case ZoneState.DESTROYING:
+      return new vscode.ThemeIcon("loading~spin");
+    case ZoneState.CREATED:
+      return new vscode.ThemeIcon("vm-outline", new vscode.ThemeColor("charts.yellow"));
+    case ZoneState.EXITED:
+      return new vscode.ThemeIcon("vm-outline", new vscode.ThemeColor("disabledForeground"));
+    case ZoneState.FAILED:
+      return new vscode.ThemeIcon("error", new vscode.ThemeColor("errorForeground"));
+    default:
+      return new vscode.ThemeIcon("question");
+  }
+}
+
+export function workloadIcon(workload: Workload): vscode.ThemeIcon {
+  switch (workload.status?.state) {
+    case WorkloadState.RUNNING:
+      return new vscode.ThemeIcon("package", new vscode.ThemeColor("charts.green"));
+    case WorkloadState.CREATING:
+    case WorkloadState.DESTROYING:
+      return new vscode.ThemeIcon("loading~spin");
+    case WorkloadState.CREATED:
+      return new vscode.ThemeIcon("package", new vscode.ThemeColor("charts.yellow"));
+    case WorkloadState.COMPLETED:
+      return (workload.status?.exitStatus?.code ?? 0) === 0
+        ? new vscode.ThemeIcon("pass", new vscode.ThemeColor("disabledForeground"))
+        : new vscode.ThemeIcon("error", new vscode.ThemeColor("charts.orange"));
+    case WorkloadState.FAILED:
+      return new vscode.ThemeIcon("error", new vscode.ThemeColor("errorForeground"));
+    default:
+      return new vscode.ThemeIcon("question");
+  }
+}
+
+/** The zone's first IPv4 address without its prefix length, or its first address at all. */
+export function zoneIp(zone: Zone): string | undefined {
+  const ips = (zone.status?.networkStatus?.interfaces ?? []).flatMap((i) => i.ips);
+  const pick = ips.find((ip) => ip.version === ZoneNetworkIpVersion.V4) ?? ips[0];
+  return pick?.address ? pick.address.replace(/\/\d+$/, "") : undefined;
+}
+
+/** Resources in force: what the host reports as active, else what the zone was created with. */
+export function zoneResources(zone: Zone): ZoneResourcesSpec | undefined {
+  return zone.status?.resourceStatus?.activeResources ?? zone.spec?.initialResources;
+}
+
+/** MiB (the API's memory unit) as a short human figure. */
+export function formatMiB(mib: bigint): string {
+  const n = Number(mib);
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} GiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} GiB`;
+  return `${n} MiB`;
+}
+
+/** "10.75.0.2 · 2 vCPU · 1 GiB". */
+export function zoneDescription(zone: Zone): string {
+  const parts: string[] = [];
+  const ip = zoneIp(zone);
+  if (ip) parts.push(ip);
+  const r = zoneResources(zone);
+  if (r?.targetCpus) parts.push(`${r.targetCpus} vCPU`);
+  if (r && r.targetMemory > 0n) parts.push(formatMiB(r.targetMemory));
+  const state = zone.status?.state;
+  if (state !== ZoneState.READY) parts.push(zoneStateName(zone));
+  if (state === ZoneState.EXITED && zone.status?.exitStatus) parts.push(`exit ${zone.status.exitStatus.code}`);
+  return parts.join(" · ");
+}
+
+/** "busybox:latest · running", "… · exit 3". */
+export function workloadDescription(workload: Workload): string {
+  const parts: string[] = [];
+  const image = imageLabel(workload);
+  if (image) parts.push(image);
+  parts.push(workloadStateName(workload));
+  const exit = workload.status?.exitStatus;
+  if (exit && workload.status?.state === WorkloadState.COMPLETED) parts.push(`exit ${exit.code}`);
+  return parts.join(" · ");
+}
+
+/** The image a workload runs: its name annotation when the host set one, else a short digest. */
+export function imageLabel(workload: Workload): string | undefined {
+  const named = workload.spec?.annotations.find((a) => a.key === "org.opencontainers.image.ref.name" || a.key === "image");
+  if (named?.value) return named.value;
+  const digest = workload.spec?.image?.digest;
+  return digest ? shortDigest(digest) : undefined;
+}
+
+export function shortDigest(digest: string): string {
+  const [algo, hex] = digest.includes(":") ? (digest.split(":", 2) as [string, string]) : ["", digest];
+  return `${algo ? `${algo}:` : ""}${hex.slice(0, 12)}`;
+}
+
+/** Escapes text for Markdown so host-supplied names cannot inject links or formatting. */
+export function md(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, "\\$&");
+}
+
+function when(ts: Timestamp | undefined): string | undefined {
+  if (!ts) return undefined;
+  const ms = Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6);
+  return new Date(ms).toLocaleString();
+}
+
+function range(target: string, max: string): string {
+  return max && max !== target ? `${target} (max ${max})` : target;
+}
+
+export function zoneTooltip(zone: Zone, hostLabel: string): vscode.MarkdownString {
+  const t = new vscode.MarkdownString(undefined, true);
+  const name = zone.spec?.name || zone.id;
+  t.appendMarkdown(`**${md(name)}** — ${md(zoneStateName(zone))}\n\n`);
+  const rows: [string, string][] = [["ID", `\`${zone.id.replace(/`/g, "")}\``], ["Host", md(hostLabel)]];
+  const since = when(zone.status?.readyAt) ?? when(zone.status?.createdAt);
+  if (since) rows.push([zone.status?.readyAt ? "Ready since" : "Created", md(since)]);
+  const r = zoneResources(zone);
+  if (r) {
+    rows.push(["vCPUs", md(range(String(r.targetCpus), r.maxCpus ? String(r.maxCpus) : ""))]);
+    rows.push(["Memory", md(range(formatMiB(r.targetMemory), r.maxMemory > 0n ? formatMiB(r.maxMemory) : ""))]);
+  }
+  const kernel = zone.spec?.kernel?.digest;
+  if (kernel) rows.push(["Kernel", `\`${shortDigest(kernel)}\``]);
+  for (const iface of zone.status?.networkStatus?.interfaces ?? []) {
+    const ips = iface.ips.map((ip) => ip.address + (ip.gateway ? ` via ${ip.gateway}` : "")).join(", ");
+    rows.push([`Network ${md(iface.zoneInterface || iface.hostInterface || "")}`.trim(), md([ips, iface.zoneMac].filter(Boolean).join(" · "))]);
+  }
+  const devices = zone.spec?.devices.map((d) => d.name).filter(Boolean) ?? [];
+  if (devices.length) rows.push(["Devices", md(devices.join(", "))]);
+  if (zone.status?.exitStatus && zone.status.state === ZoneState.EXITED) rows.push(["Exit code", String(zone.status.exitStatus.code)]);
+  if (zone.status?.errorStatus?.message) rows.push(["Error", md(zone.status.errorStatus.message)]);
+  t.appendMarkdown(table(rows));
+  return t;
+}
+
+export function workloadTooltip(workload: Workload): vscode.MarkdownString {
+  const t = new vscode.MarkdownString(undefined, true);
+  t.appendMarkdown(`**${md(workload.spec?.name || workload.id)}** — ${md(workloadStateName(workload))}\n\n`);
+  const rows: [string, string][] = [["ID", `\`${workload.id.replace(/`/g, "")}\``]];
+  const image = imageLabel(workload);
+  if (image) rows.push(["Image", md(image)]);
+  const args = workload.spec?.process?.command ?? [];
+  if (args.length) rows.push(["Command", `\`${args.join(" ").replace(/`/g, "")}\``]);
+  const created = when(workload.status?.createdAt);
+  if (created) rows.push(["Created", md(created)]);
+  if (workload.status?.exitStatus && workload.status.state === WorkloadState.COMPLETED) rows.push(["Exit code", String(workload.status.exitStatus.code)]);
+  if (workload.status?.errorStatus?.message) rows.push(["Error", md(workload.status.errorStatus.message)]);
+  t.appendMarkdown(table(rows));
+  return t;
+}
+
+function table(rows: readonly [string, string][]): string {
+  return ["| | |", "|---|---|", ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\n/g, " ")} |`)].join("\n");
+}

@@ -1,0 +1,44 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { defaultDaemonSocket, parseSettings } from "../../../extension/vscode/model/settingsSchema";
+import type { SettingKey } from "../../../extension/vscode/model/settingsSchema";
+import { parseHostEntry } from "../../../extension/vscode/model/hostEntry";
+
+const read = (values: Partial<Record<SettingKey, unknown>>) => (key: SettingKey) => values[key];
+
+test("unset settings take their defaults", () => {
+  const { settings, problems } = parseSettings(read({}));
+  assert.deepEqual(problems, []);
+  assert.deepEqual(settings.hosts, []);
+  assert.equal(settings.daemonSocket, defaultDaemonSocket);
+  assert.equal(settings.reconnect.maxAttempts, 8);
+  assert.equal(settings.defaultResources.memoryMiB, 1024);
+});
+
+test("a bad value falls back alone, with a problem naming the key", () => {
+  const { settings, problems } = parseSettings(read({ daemonSocket: "relative/path", "reconnect.maxAttempts": -1, hosts: ["a", "a", "b"] }));
+  assert.equal(settings.daemonSocket, defaultDaemonSocket);
+  assert.equal(settings.reconnect.maxAttempts, 8);
+  assert.deepEqual(settings.hosts, ["a", "b"], "duplicates collapse");
+  assert.deepEqual(problems.map((p) => p.key).sort(), ["daemonSocket", "reconnect.maxAttempts"]);
+  assert.match(problems.find((p) => p.key === "daemonSocket")!.message, /absolute/);
+});
+
+test("hosts must be a list of non-empty strings", () => {
+  const { settings, problems } = parseSettings(read({ hosts: "just-a-string" }));
+  assert.deepEqual(settings.hosts, []);
+  assert.equal(problems[0]?.key, "hosts");
+});
+
+test("host entries: ssh destinations, aliases, sockets, and unusable text with a reason", () => {
+  assert.deepEqual(parseHostEntry("unix:///run/zones/dev.socket"), { kind: "unix", id: "unix:///run/zones/dev.socket", label: "/run/zones/dev.socket", socketPath: "/run/zones/dev.socket" });
+  const ssh = parseHostEntry("root@10.0.0.5:2222");
+  assert.equal(ssh.kind, "ssh");
+  assert.deepEqual(ssh.kind === "ssh" && ssh.destination, { host: "10.0.0.5", user: "root", port: 2222 });
+  assert.equal(parseHostEntry("myalias").kind, "ssh");
+  const relative = parseHostEntry("unix://run/x.socket");
+  assert.equal(relative.kind, "invalid");
+  assert.match(relative.kind === "invalid" ? relative.message : "", /absolute path/);
+  const injected = parseHostEntry("host;rm -rf /");
+  assert.equal(injected.kind, "invalid");
+});
