@@ -176,7 +176,7 @@ describe("ImageStore.import", () => {
 });
 
 describe("importImage RPC handler", () => {
-  async function* requests(archive: Buffer, head: Partial<ImportImageRequest>, opts: { last?: boolean } = {}): AsyncGenerator<ImportImageRequest> {
+  async function* requests(archive: Buffer, head: { image?: string; digest?: string; wantMetadata?: boolean }, opts: { last?: boolean } = {}): AsyncGenerator<ImportImageRequest> {
     const size = 256 * 1024;
     for (let i = 0; i < archive.length; i += size) {
       const chunk = archive.subarray(i, i + size);
