@@ -1,0 +1,454 @@
+/**
+ * ProtectHost: the one typed facade over a Protect daemon that the CLI, the launch code and the
+ * VS Code extension use. It owns the SSH connection (or shares one from a pool), the gRPC
+ * transport over it, and offers typed calls with deadlines and typed errors, plus an event
+ * stream that survives reconnects.
+ *
+ *   const host = await ProtectHost.open("styro-1", { logger, callbacks });
+ *   try { for (const z of await host.listZones()) … } finally { host.close(); }
+ *
+ * Errors: calls reject with {@link ProtectError} (daemon-level) or {@link SshError} (connecting:
+ * host keys, authentication, network). Streaming RPCs not wrapped here (exec, consoles, metrics,
+ * dial, images) go through {@link ProtectHost.client}; wrap their errors with `toProtectError`.
+ */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import type { CallOptions, Client, Interceptor } from "@connectrpc/connect";
+import { anySignal, delay, isAbortError } from "../abort";
+import { Emitter } from "../events";
+import type { Event } from "../events";
+import { Disposable } from "../lifecycle";
+import type { Logger } from "../log";
+import { scopedLogger, silentLogger } from "../log";
+import type { SshCallbacks, SshConnection } from "../ssh/connection";
+import { SshError } from "../ssh/errors";
+import { ManagedSshConnection, isRetryable } from "../ssh/managed";
+import type { ManagedSshOptions, SshConnectionPool, SshConnectionState } from "../ssh/managed";
+import type { Workload, Zone, ZoneSpecSchema } from "../../proto/gen/protect/control/v1/common_pb";
+import { ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
+import { ControlService } from "../../proto/gen/protect/control/v1/control_pb";
+import type { GetHostStatusReply } from "../../proto/gen/protect/control/v1/control_pb";
+import { ProtectError, toProtectError } from "./errors";
+import { parseTarget } from "./target";
+import type { ProtectTarget } from "./target";
+import type { ChannelMode, DaemonRoute, DaemonTransport } from "./transport";
+import { createSshTransport, createUnixTransport, defaultSocketPath } from "./transport";
+
+/** The raw Connect client of ControlService, for streaming RPCs the facade does not wrap. */
+export type ControlClient = Client<typeof ControlService>;
+
+/** Options for {@link ProtectHost.open}. SSH config options (configFile, homedir, env…) apply to SSH targets. */
+export interface ProtectHostOptions extends ManagedSshOptions {
+  readonly logger?: Logger;
+  /** Host key, passphrase and password questions. */
+  readonly callbacks?: SshCallbacks;
+  /** The daemon socket on an SSH host. Default /var/lib/edera/protect/daemon.socket. */
+  readonly socketPath?: string;
+  /** Bridge command template with `{socket}`. Default `sudo -n socat - UNIX-CONNECT:{socket}`. */
+  readonly bridgeCommand?: string;
+  /** Force streamlocal or the bridge instead of trying streamlocal first. */
+  readonly channelMode?: ChannelMode;
+  /** Cancels open() (not the host's later life: use close() for that). */
+  readonly signal?: AbortSignal;
+  /** Deadline of each unary call. Default 30 s. */
+  readonly deadlineMs?: number;
+  /** Share SSH connections with other users of the pool (the pool owns them; close() leaves them open). */
+  readonly pool?: SshConnectionPool;
+}
+
+/** One item of {@link ProtectHost.watch}. */
+export type HostEvent =
+  /** The full lists: at the start, and after every reconnect. Replace your model with them. */
+  | { readonly type: "resync"; readonly reason: "start" | "reconnect"; readonly zones: readonly Zone[]; readonly workloads: readonly Workload[] }
+  /** A zone changed (upsert by id; a DESTROYED zone is about to disappear). */
+  | { readonly type: "zone"; readonly zone: Zone }
+  | { readonly type: "workload"; readonly workload: Workload }
+  /** The stream broke and a reconnect is under way; a `resync` follows when it is back. */
+  | { readonly type: "disconnected"; readonly error: ProtectError | SshError };
+
+/** Options for unary calls. */
+export interface CallOpts {
+  readonly signal?: AbortSignal;
+  /** Overrides the host's deadline for this call. */
+  readonly timeoutMs?: number;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A connection to one Protect daemon. */
+export class ProtectHost extends Disposable {
+  readonly target: ProtectTarget;
+  /** The raw Connect client (exec, consoles, metrics, dial, images). */
+  readonly client: ControlClient;
+  readonly #transport: DaemonTransport;
+  readonly #ssh: ManagedSshConnection | undefined;
+  readonly #log: Logger;
+  readonly #deadlineMs: number;
+  readonly #onDidChangeState = this.register(new Emitter<SshConnectionState>());
+  #closed = false;
+
+  /** SSH connection state changes (connecting, connected, lost, reconnecting, failed, closed). Never fires for unix targets. */
+  readonly onDidChangeState: Event<SshConnectionState> = this.#onDidChangeState.event;
+
+  private constructor(target: ProtectTarget, transport: DaemonTransport, ssh: ManagedSshConnection | undefined, ownsSsh: boolean, options: ProtectHostOptions) {
+    super();
+    this.target = target;
+    this.#transport = transport;
+    this.#ssh = ssh;
+    this.#log = scopedLogger(options.logger ?? silentLogger, target.display);
+    this.#deadlineMs = options.deadlineMs ?? 30_000;
+    if (ssh) {
+      this.register(ssh.onDidChangeState((s) => this.#onDidChangeState.fire(s)));
+      if (ownsSsh) this.register(ssh);
+    }
+    this.client = createClient(ControlService, transport.transport);
+    this.register({ dispose: () => transport.close() });
+  }
+
+  /**
+   * Connects to a target: `unix:///path` (a local socket) or an SSH destination. For SSH the
+   * connection is established before this resolves (host key and auth errors surface here);
+   * the daemon is first contacted by the first call.
+   */
+  static async open(target: string | ProtectTarget, options: ProtectHostOptions = {}): Promise<ProtectHost> {
+    const parsed = typeof target === "string" ? parseTarget(target) : target;
+    const log = scopedLogger(options.logger ?? silentLogger, parsed.display);
+    const logCalls: Interceptor = (next) => (req) => {
+      log.debug(`rpc ${req.method.name}`);
+      return next(req);
+    };
+    if (parsed.kind === "unix") {
+      return new ProtectHost(parsed, createUnixTransport(parsed.socketPath, [logCalls]), undefined, false, options);
+    }
+    const ssh = options.pool ? options.pool.get(parsed.destination) : new ManagedSshConnection(parsed.destination, options);
+    try {
+      await ssh.connection(options.signal);
+    } catch (err) {
+      if (!options.pool) ssh.dispose();
+      throw err;
+    }
+    // During a reconnect, calls wait for the new connection instead of failing at once.
+    const waitForSsh: Interceptor = (next) => async (req) => {
+      if (!ssh.current) await ssh.connection(req.signal);
+      return next(req);
+    };
+    const transport = createSshTransport(() => ssh.current, {
+      socketPath: options.socketPath ?? defaultSocketPath,
+      ...(options.bridgeCommand !== undefined ? { bridgeCommand: options.bridgeCommand } : {}),
+      ...(options.channelMode !== undefined ? { mode: options.channelMode } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      interceptors: [logCalls, waitForSsh],
+    });
+    return new ProtectHost(parsed, transport, ssh, !options.pool, options);
+  }
+
+  /** "unix:///path" or "user@host:port" as typed. */
+  get name(): string {
+    return this.target.display;
+  }
+
+  /** The live SSH connection (SFTP, forwards, exec on the host), undefined for unix targets or while reconnecting. */
+  get ssh(): SshConnection | undefined {
+    return this.#ssh?.current;
+  }
+
+  /** The managed SSH connection (state, reconnect now), undefined for unix targets. */
+  get sshConnection(): ManagedSshConnection | undefined {
+    return this.#ssh;
+  }
+
+  /** How the daemon is reached right now: unix, streamlocal or bridge (undefined before the first call). */
+  get route(): DaemonRoute | undefined {
+    return this.#transport.route;
+  }
+
+  /** GetHostStatus. */
+  status(opts: CallOpts = {}): Promise<GetHostStatusReply> {
+    return this.#unary("GetHostStatus", (o) => this.client.getHostStatus({}, o), opts);
+  }
+
+  /** ListZones, with every streamed batch merged (a later copy of an id replaces an earlier one). */
+  listZones(opts: CallOpts = {}): Promise<Zone[]> {
+    return this.#unary(
+      "ListZones",
+      async (o) => {
+        const byId = new Map<string, Zone>();
+        for await (const reply of this.client.listZones({}, o)) for (const zone of reply.zones) byId.set(zone.id, zone);
+        return [...byId.values()];
+      },
+      opts,
+    );
+  }
+
+  /** GetZone by id; ProtectError `notFound` if there is none. */
+  getZone(id: string, opts: CallOpts = {}): Promise<Zone> {
+    return this.#unary(
+      "GetZone",
+      async (o) => {
+        const reply = await this.client.getZone({ zoneId: id }, o);
+        if (!reply.zone) throw new ProtectError("notFound", `GetZone on ${this.name}: no zone ${id}.`, { host: this.name, operation: "GetZone" });
+        return reply.zone;
+      },
+      opts,
+    );
+  }
+
+  /**
+   * A zone by id or name. Names go through ResolveZoneIds (ResolveZoneId on daemons without it);
+   * several matches reject with `ambiguous` listing the ids, none with `notFound`.
+   */
+  async resolveZone(nameOrId: string, opts: CallOpts = {}): Promise<Zone> {
+    if (uuidPattern.test(nameOrId)) {
+      try {
+        return await this.getZone(nameOrId, opts);
+      } catch (err) {
+        if (!ProtectError.is(err, "notFound")) throw err;
+      }
+    }
+    const ids = await this.#resolveIds(
+      "zone",
+      nameOrId,
+      (o) => this.client.resolveZoneIds({ name: nameOrId }, o).then((r) => r.zoneIds),
+      (o) => this.client.resolveZoneId({ name: nameOrId }, o).then((r) => (r.zoneId ? [r.zoneId] : [])),
+      opts,
+    );
+    return this.getZone(ids[0]!, opts);
+  }
+
+  /** ListWorkloads, batches merged. */
+  listWorkloads(opts: CallOpts = {}): Promise<Workload[]> {
+    return this.#unary(
+      "ListWorkloads",
+      async (o) => {
+        const byId = new Map<string, Workload>();
+        for await (const reply of this.client.listWorkloads({}, o)) for (const w of reply.workloads) byId.set(w.id, w);
+        return [...byId.values()];
+      },
+      opts,
+    );
+  }
+
+  getWorkload(id: string, opts: CallOpts = {}): Promise<Workload> {
+    return this.#unary(
+      "GetWorkload",
+      async (o) => {
+        const reply = await this.client.getWorkload({ workloadId: id }, o);
+        if (!reply.workload) throw new ProtectError("notFound", `GetWorkload on ${this.name}: no workload ${id}.`, { host: this.name, operation: "GetWorkload" });
+        return reply.workload;
+      },
+      opts,
+    );
+  }
+
+  /** A workload by id or name (ResolveWorkloadIds, falling back to ResolveWorkloadId). */
+  async resolveWorkload(nameOrId: string, opts: CallOpts = {}): Promise<Workload> {
+    if (uuidPattern.test(nameOrId)) {
+      try {
+        return await this.getWorkload(nameOrId, opts);
+      } catch (err) {
+        if (!ProtectError.is(err, "notFound")) throw err;
+      }
+    }
+    const ids = await this.#resolveIds(
+      "workload",
+      nameOrId,
+      (o) => this.client.resolveWorkloadIds({ name: nameOrId }, o).then((r) => r.workloadIds),
+      (o) => this.client.resolveWorkloadId({ name: nameOrId }, o).then((r) => (r.workloadId ? [r.workloadId] : [])),
+      opts,
+    );
+    return this.getWorkload(ids[0]!, opts);
+  }
+
+  /** CreateZone; resolves with the new zone's id (the zone is then CREATING: see waitForZone). */
+  createZone(spec: MessageInitShape<typeof ZoneSpecSchema>, opts: CallOpts = {}): Promise<string> {
+    return this.#unary(
+      "CreateZone",
+      async (o) => {
+        const reply = await this.client.createZone({ spec }, o);
+        if (!reply.zoneId) throw new ProtectError("invalidReply", `CreateZone on ${this.name}: the daemon returned no zone id.`, { host: this.name, operation: "CreateZone" });
+        return reply.zoneId;
+      },
+      opts,
+    );
+  }
+
+  /** DestroyZone (asynchronous on the host: the zone goes DESTROYING, DESTROYED, then disappears). */
+  async destroyZone(id: string, opts: CallOpts = {}): Promise<void> {
+    await this.#unary("DestroyZone", (o) => this.client.destroyZone({ zoneId: id }, o), opts);
+  }
+
+  /**
+   * WatchEvents as an async iterable that survives reconnects: it starts with a `resync`
+   * carrying the full zone and workload lists, then yields changes; when the stream or the
+   * connection breaks it yields `disconnected`, waits for the connection to come back (with
+   * backoff), re-subscribes, re-lists and yields another `resync`. Treat `resync` as "replace
+   * everything" and changes as upserts by id: nothing is lost and nothing counts twice.
+   * Ends when `signal` aborts; throws on errors a retry cannot fix (permission, host key…).
+   */
+  async *watch(signal?: AbortSignal): AsyncGenerator<HostEvent, void, undefined> {
+    let reason: "start" | "reconnect" = "start";
+    let failures = 0;
+    while (!signal?.aborted && !this.#closed) {
+      const attempt = new AbortController();
+      const attemptSignal = anySignal(signal, attempt.signal);
+      const queue = new AsyncQueue<HostEvent>();
+      try {
+        // Subscribe first, list second: a change made while we list is then not lost (it
+        // arrives as an event after the resync, and upserting it again is harmless).
+        const stream = this.client.watchEvents({}, { signal: attemptSignal });
+        void (async () => {
+          try {
+            for await (const reply of stream) {
+              const ev = reply.event;
+              if (ev.case === "zoneChanged" && ev.value.zone) queue.push({ type: "zone", zone: ev.value.zone });
+              else if (ev.case === "workloadChanged" && ev.value.workload) queue.push({ type: "workload", workload: ev.value.workload });
+            }
+            queue.fail(new ProtectError("lost", `WatchEvents on ${this.name}: the daemon ended the stream.`, { host: this.name, operation: "WatchEvents" }));
+          } catch (err) {
+            queue.fail(err);
+          }
+        })(); // the pump's outcome reaches the consumer through the queue
+        const [zones, workloads] = await Promise.all([this.listZones({ signal: attemptSignal }), this.#listWorkloadsIfSupported(attemptSignal)]);
+        yield { type: "resync", reason, zones, workloads };
+        failures = 0;
+        for (;;) yield await queue.next();
+      } catch (err) {
+        if (signal?.aborted || this.#closed) return;
+        const error = toProtectError(err, "WatchEvents", this.name);
+        if (!isRetryableHostError(error)) throw error;
+        this.#log.info(`watch interrupted: ${error.message}; reconnecting`);
+        yield { type: "disconnected", error };
+        failures++;
+        try {
+          await delay(Math.min(10_000, 250 * 2 ** (failures - 1)), signal);
+          if (this.#ssh) await this.#ssh.connection(signal);
+        } catch (waitErr) {
+          if (signal?.aborted || isAbortError(waitErr)) return;
+          throw waitErr;
+        }
+        reason = "reconnect";
+      } finally {
+        attempt.abort();
+      }
+    }
+  }
+
+  /**
+   * Resolves with the zone once `predicate` holds for it (checked against every resync and
+   * change; `undefined` means the zone is gone: not listed, or reported DESTROYED). Rejects with
+   * `deadline` after timeoutMs (default 120 s), `cancelled` on abort.
+   */
+  async waitForZone(id: string, predicate: (zone: Zone | undefined) => boolean, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Zone | undefined> {
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const timer = new AbortController();
+    const handle = setTimeout(() => timer.abort(), timeoutMs);
+    try {
+      for await (const ev of this.watch(anySignal(options.signal, timer.signal))) {
+        if (ev.type === "resync") {
+          const zone = ev.zones.find((z) => z.id === id);
+          if (predicate(zone)) return zone;
+        } else if (ev.type === "zone" && ev.zone.id === id) {
+          // A DESTROYED zone is about to vanish from the list: to the predicate it is gone.
+          const zone = ev.zone.status?.state === ZoneState.DESTROYED ? undefined : ev.zone;
+          if (predicate(zone)) return zone;
+        }
+      }
+    } finally {
+      clearTimeout(handle);
+    }
+    if (options.signal?.aborted) throw new ProtectError("cancelled", `waiting for zone ${id} on ${this.name} was cancelled.`, { host: this.name });
+    throw new ProtectError("deadline", `zone ${id} on ${this.name} did not reach the expected state within ${Math.round(timeoutMs / 1000)} s.`, { host: this.name });
+  }
+
+  /** Closes the transport and (unless pooled) the SSH connection. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.dispose();
+  }
+
+  async #listWorkloadsIfSupported(signal: AbortSignal): Promise<Workload[]> {
+    try {
+      return await this.listWorkloads({ signal });
+    } catch (err) {
+      if (ProtectError.is(err, "unimplemented")) {
+        this.#log.debug("ListWorkloads is not implemented by this daemon; watching zones only");
+        return [];
+      }
+      throw err;
+    }
+  }
+
+  async #resolveIds(
+    kind: "zone" | "workload",
+    name: string,
+    many: (o: CallOptions) => Promise<string[]>,
+    one: (o: CallOptions) => Promise<string[]>,
+    opts: CallOpts,
+  ): Promise<string[]> {
+    const op = kind === "zone" ? "ResolveZoneIds" : "ResolveWorkloadIds";
+    let ids: string[];
+    try {
+      ids = await this.#unary(op, many, opts);
+    } catch (err) {
+      if (!ProtectError.is(err, "unimplemented")) throw err;
+      ids = await this.#unary(kind === "zone" ? "ResolveZoneId" : "ResolveWorkloadId", one, opts);
+    }
+    ids = [...new Set(ids.filter(Boolean))];
+    if (ids.length === 0) throw new ProtectError("notFound", `no ${kind} named '${name}' on ${this.name}.`, { host: this.name, operation: op });
+    if (ids.length > 1) {
+      throw new ProtectError("ambiguous", `'${name}' matches ${ids.length} ${kind}s on ${this.name} (${ids.join(", ")}); use an id.`, { host: this.name, operation: op, candidates: ids });
+    }
+    return ids;
+  }
+
+  async #unary<T>(operation: string, call: (o: CallOptions) => Promise<T>, opts: CallOpts): Promise<T> {
+    if (this.#closed) throw new ProtectError("cancelled", `${operation} on ${this.name}: the host connection is closed.`, { host: this.name, operation });
+    try {
+      return await call({ timeoutMs: opts.timeoutMs ?? this.#deadlineMs, ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (err) {
+      throw toProtectError(err, operation, this.name);
+    }
+  }
+}
+
+/** Errors a watch retries through: the connection or daemon went away, not "you may not". */
+function isRetryableHostError(err: ProtectError | SshError): boolean {
+  if (SshError.is(err)) return isRetryable(err);
+  return err.reason === "lost" || err.reason === "unreachable" || err.reason === "deadline";
+}
+
+/** A single-consumer queue whose reader awaits the next item or the failure that ended it. */
+class AsyncQueue<T> {
+  #items: T[] = [];
+  #failure: { error: Error } | undefined;
+  #waiter: { resolve: (v: T) => void; reject: (e: Error) => void } | undefined;
+
+  push(item: T): void {
+    if (this.#failure) return;
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w.resolve(item);
+    } else {
+      this.#items.push(item);
+    }
+  }
+
+  fail(cause: unknown): void {
+    if (this.#failure) return;
+    const error = cause instanceof Error ? cause : new Error(String(cause));
+    this.#failure = { error };
+    if (this.#waiter && !this.#items.length) {
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w.reject(error);
+    }
+  }
+
+  next(): Promise<T> {
+    if (this.#items.length) return Promise.resolve(this.#items.shift()!);
+    if (this.#failure) return Promise.reject(this.#failure.error);
+    return new Promise<T>((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Plain, stable views of zones and workloads: camelCase fields, string states ("ready"),
+ * numbers instead of bigints, ISO dates — what `zonectl ls --json` prints and what UIs can rely
+ * on without knowing protobuf. States are looked up by enum *name* in the descriptor, so a
+ * daemon whose numbering differs still maps (see the protect-api README).
+ */
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
+import { WorkloadStateSchema, ZoneNetworkIpVersion, ZoneStateSchema } from "../../proto/gen/protect/control/v1/common_pb";
+import type { GetHostStatusReply } from "../../proto/gen/protect/control/v1/control_pb";
+
+/** Zone states as lower-case words: the enum value names without the ZONE_STATE_ prefix. */
+export type ZoneStateName = "unknown" | "creating" | "created" | "ready" | "exited" | "destroying" | "destroyed" | "failed";
+
+/** Workload states as lower-case words. */
+export type WorkloadStateName = "unknown" | "creating" | "created" | "running" | "completed" | "destroying" | "destroyed" | "failed";
+
+/** A zone as `zonectl ls --json` prints it. Fields are stable; new ones may be added. */
+export interface ZoneView {
+  readonly id: string;
+  readonly name: string;
+  /** "unknown" also for a state number this build does not know. */
+  readonly state: ZoneStateName;
+  /** First IPv4 address of the zone (without prefix length), or null. */
+  readonly ipv4: string | null;
+  readonly ipv6: string | null;
+  /** Active vCPUs (target), falling back to the initial spec; null if unknown. */
+  readonly vcpus: number | null;
+  /** Active target memory in MiB, falling back to the initial spec; null if unknown. */
+  readonly memoryMiB: number | null;
+  /** ISO 8601, or null. */
+  readonly createdAt: string | null;
+  readonly readyAt: string | null;
+  /** The error message of a FAILED zone, else null. */
+  readonly error: string | null;
+  readonly exitCode: number | null;
+  readonly domid: number | null;
+}
+
+/** A workload as printed in JSON. */
+export interface WorkloadView {
+  readonly id: string;
+  readonly name: string;
+  readonly zoneId: string;
+  readonly state: WorkloadStateName;
+  readonly image: string | null;
+  readonly createdAt: string | null;
+  readonly error: string | null;
+  readonly exitCode: number | null;
+}
+
+/** Host status as printed in JSON. */
+export interface HostStatusView {
+  readonly hostUuid: string;
+  readonly hostDomid: number;
+  readonly protectVersion: string;
+  readonly hostIpv4: string;
+  readonly hostIpv6: string;
+  readonly hostMac: string;
+  /** Free hypervisor memory in bytes, as a number (exact up to 2^53), or null if not reported. */
+  readonly hypervisorFreeMemory: number | null;
+}
+
+const zoneStateNames: readonly ZoneStateName[] = ["unknown", "creating", "created", "ready", "exited", "destroying", "destroyed", "failed"];
+const workloadStateNames: readonly WorkloadStateName[] = ["unknown", "creating", "created", "running", "completed", "destroying", "destroyed", "failed"];
+
+/** The lower-case name of a zone state number ("ready"); "unknown" for a number we do not know. */
+export function zoneStateName(state: number): ZoneStateName {
+  return enumWord(ZoneStateSchema.values, "ZONE_STATE_", state, zoneStateNames);
+}
+
+export function workloadStateName(state: number): WorkloadStateName {
+  return enumWord(WorkloadStateSchema.values, "WORKLOAD_STATE_", state, workloadStateNames);
+}
+
+function enumWord<N extends string>(values: readonly { number: number; name: string }[], prefix: string, n: number, names: readonly N[]): N {
+  const word = values.find((v) => v.number === n)?.name.replace(prefix, "").toLowerCase();
+  return names.find((name) => name === word) ?? names[0]!;
+}
+
+export function zoneView(zone: Zone): ZoneView {
+  const status = zone.status;
+  const ips = status?.networkStatus?.interfaces.flatMap((i) => i.ips) ?? [];
+  const ip = (version: ZoneNetworkIpVersion): string | null => {
+    const found = ips.find((i) => i.version === version && i.address);
+    return found ? found.address.replace(/\/\d+$/, "") : null;
+  };
+  const active = status?.resourceStatus?.activeResources;
+  const initial = zone.spec?.initialResources;
+  const cpus = active?.targetCpus || initial?.targetCpus || active?.maxCpus || initial?.maxCpus || 0;
+  const mem = active?.targetMemory || initial?.targetMemory || active?.maxMemory || initial?.maxMemory || 0n;
+  return {
+    id: zone.id,
+    name: zone.spec?.name ?? "",
+    state: zoneStateName(status?.state ?? 0),
+    ipv4: ip(ZoneNetworkIpVersion.V4),
+    ipv6: ip(ZoneNetworkIpVersion.V6),
+    vcpus: cpus || null,
+    memoryMiB: mem ? Number(mem) : null,
+    createdAt: iso(status?.createdAt),
+    readyAt: iso(status?.readyAt),
+    error: status?.errorStatus?.message || null,
+    exitCode: status?.exitStatus ? status.exitStatus.code : null,
+    domid: status?.domid || null,
+  };
+}
+
+export function workloadView(workload: Workload): WorkloadView {
+  const status = workload.status;
+  return {
+    id: workload.id,
+    name: workload.spec?.name ?? "",
+    zoneId: workload.spec?.zoneId ?? "",
+    state: workloadStateName(status?.state ?? 0),
+    image: workload.spec?.image?.digest || null,
+    createdAt: iso(status?.createdAt),
+    error: status?.errorStatus?.message || null,
+    exitCode: status?.exitStatus ? status.exitStatus.code : null,
+  };
+}
+
+export function hostStatusView(reply: GetHostStatusReply): HostStatusView {
+  return {
+    hostUuid: reply.hostUuid,
+    hostDomid: reply.hostDomid,
+    protectVersion: reply.protectVersion,
+    hostIpv4: reply.hostIpv4,
+    hostIpv6: reply.hostIpv6,
+    hostMac: reply.hostMac,
+    hypervisorFreeMemory: reply.hypFreeMem === undefined ? null : Number(reply.hypFreeMem),
+  };
+}
+
+function iso(ts: Timestamp | undefined): string | null {
+  if (!ts || (ts.seconds === 0n && ts.nanos === 0)) return null;
+  return timestampDate(ts).toISOString();
+}
+
+/** "3s", "5m", "2h", "4d" — the age column of `zonectl ls`. */
+export function formatAge(fromIso: string | null, now: Date = new Date()): string {
+  if (!fromIso) return "-";
+  const seconds = Math.max(0, Math.floor((now.getTime() - Date.parse(fromIso)) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 172800) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86400)}d`;
+}
