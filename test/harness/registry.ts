@@ -57,8 +57,12 @@ export interface TestRegistry {
   readonly tokenRequests: readonly TokenRequest[];
   /** Token mode: signs a registry token for a scope such as `repository:test/busybox:pull`. */
   issueToken(scope: string, options?: { expiresInSeconds?: number }): string;
-  /** Copies `layoutDir:layoutTag` to `<host>/<repository>:<tag>`; `all` pushes a whole index. */
-  push(layoutDir: string, layoutTag: string, repository: string, tag: string, options?: { all?: boolean }): Promise<string>;
+  /**
+   * Copies the layout's image tagged `from` (default: `tag`) to `<host>/<repository>:<tag>` with
+   * skopeo, digests preserved; `all` pushes a whole index with every platform. Returns the
+   * reference pushed, e.g. `127.0.0.1:PORT/test/busybox:1`.
+   */
+  push(layoutDir: string, repository: string, tag: string, options?: { from?: string; all?: boolean }): Promise<string>;
   /** The registry's own log so far (for failure messages). */
   log(): string;
   stop(): Promise<void>;
@@ -157,13 +161,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       ...(identityToken !== undefined ? { identityToken } : {}),
       tokenRequests,
       issueToken,
-      async push(layoutDir, layoutTag, repository, tag, pushOptions = {}) {
+      async push(layoutDir, repository, tag, pushOptions = {}) {
         const dest = `${host}/${repository}:${tag}`;
         const args = [
           "--insecure-policy", "copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false",
           ...(username !== undefined ? ["--dest-creds", `${username}:${password!}`] : ["--dest-no-creds"]),
           ...(pushOptions.all ? ["--all"] : []),
-          `oci:${layoutDir}:${layoutTag}`, `docker://${dest}`,
+          `oci:${layoutDir}:${pushOptions.from ?? tag}`, `docker://${dest}`,
         ];
         // Its own HOME: skopeo must not read or write the machine's container auth files.
         await execFileAsync("skopeo", args, { env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir } }).catch((err: Error & { stderr?: string }) => {
@@ -182,8 +186,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
 
 /** Pushes the test image as `test/busybox:1` and its two-platform index as `test/busybox:multi`. */
 export async function pushTestImage(registry: TestRegistry, image: TestImage, repository = "test/busybox"): Promise<{ single: string; multi: string }> {
-  const single = await registry.push(image.layoutDir, image.tag, repository, "1");
-  const multi = await registry.push(image.layoutDir, image.multiTag, repository, "multi", { all: true });
+  const single = await registry.push(image.layoutDir, repository, "1", { from: image.tag });
+  const multi = await registry.push(image.layoutDir, repository, "multi", { from: image.multiTag, all: true });
   return { single, multi };
 }
 
