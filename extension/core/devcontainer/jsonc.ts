@@ -1,5 +1,7 @@
-import { createScanner, findNodeAtLocation, getNodeValue, parseTree } from "jsonc-parser";
-import type { Node, ParseError } from "jsonc-parser";
+// The ESM build, named explicitly: the package's "main" is a UMD file whose dynamic requires
+// esbuild cannot follow (microsoft/node-jsonc-parser#57), which breaks the bundles at run time.
+import { createScanner, findNodeAtLocation, getNodeValue, parseTree } from "jsonc-parser/lib/esm/main.js";
+import type { Node, ParseError } from "jsonc-parser/lib/esm/main.js";
 import { LineIndex, diagnosticAt } from "./diagnostics";
 import type { Diagnostic, DiagnosticSeverity, JsonPathSegment } from "./diagnostics";
 

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { build } from "esbuild";
 import { PassThrough } from "node:stream";
 import { planCommand } from "../../../extension/cli/commands/plan";
 import type { CliContext } from "../../../extension/cli/command";
@@ -84,4 +86,28 @@ test("the real zonectl: a broken devcontainer.json gives file:line:col for every
   const error = (JSON.parse(json.stdout) as { error: { reason: string; diagnostics: Array<{ line: number; column: number }> } }).error;
   assert.equal(error.reason, "invalid");
   assert.deepEqual(error.diagnostics.map((d) => [d.line, d.column]), [[5, 3], [6, 25]]);
+});
+
+test("the esbuild bundle of zonectl plans too (the JSONC parser survives bundling)", async (t) => {
+  // Inside the repository, like dist/, so externals (node-pty) resolve from node_modules.
+  mkdirSync(join(root, "test/.artifacts"), { recursive: true });
+  const out = mkdtempSync(join(root, "test/.artifacts/zones-bundle-"));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  // The same options build.mjs gives the CLI bundle.
+  await build({
+    entryPoints: [join(root, "extension/cli/main.ts")],
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["cpu-features", "*.node", "node-pty"],
+    outfile: join(out, "zonectl.js"),
+    logLevel: "error",
+  });
+  const result = spawnSync(process.execPath, [join(out, "zonectl.js"), "--json", "plan", join(fixtures, "hooks")], { cwd: out, encoding: "utf8" });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal((JSON.parse(result.stdout) as LaunchPlanJson).hooks.length, 6);
+  const broken = spawnSync(process.execPath, [join(out, "zonectl.js"), "plan", join(fixtures, "broken")], { cwd: out, encoding: "utf8" });
+  assert.equal(broken.status, 1);
+  assert.match(broken.stderr, /devcontainer\.json:5:3: error: ',' expected/);
 });
