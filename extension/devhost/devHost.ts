@@ -18,6 +18,12 @@ import { isSameProcess, processStartTime } from "./sandbox/procfs";
 import { GrpcServer } from "./server";
 import { StateStore } from "./stateStore";
 import { ZoneManager } from "./zones";
+import { WorkloadManager } from "./workloads";
+import { workloadsRpc } from "./rpc/workloadsRpc";
+import { execRpc } from "./rpc/execRpc";
+import { ImageStore } from "./images/imageStore";
+import { importImage, listImages, pullImage, removeImage } from "./images/imageService";
+import { overlayWorks } from "./sandbox/overlay";
 import { devHostVersion } from "./version";
 
 /** Everything `zonectl dev-host` and the standalone entry accept. */
@@ -49,6 +55,7 @@ export class DevHost {
   #cgroupBase: CgroupNode | undefined;
   #network: BridgeNetwork | undefined;
   #zones: ZoneManager | undefined;
+  #workloads: WorkloadManager | undefined;
   readonly hostLog: HostLog;
   readonly log: Logger;
   readonly socketPath: string;
@@ -111,6 +118,14 @@ export class DevHost {
     this.#zones = zones;
     await zones.restore(previousStop);
 
+    const images = await ImageStore.open(join(this.stateDir, "images"), this.log);
+    const overlay = this.#sandbox.mode === "namespaces" && (await overlayWorks(this.#sandbox.tools, this.#store.runDir));
+    if (this.#sandbox.mode === "namespaces" && !overlay) this.log.warn("dev host: overlayfs is unavailable here; each workload gets a copy of its image root");
+    const workloads = new WorkloadManager({ store: this.#store, zones, images, mode: this.#sandbox.mode, overlay, log: this.log });
+    this.#workloads = workloads;
+    workloads.restore();
+    zones.beforeDestroy = (zoneId) => workloads.destroyAllIn(zoneId);
+
     const impl = wrapService(
       ControlService,
       {
@@ -123,7 +138,14 @@ export class DevHost {
             ipv4: this.#network?.gateway ?? "127.0.0.1",
             mac: "",
           }),
+          workloadEvents: workloads.onDidChange,
         }),
+        ...workloadsRpc(workloads),
+        ...execRpc(zones, workloads),
+        pullImage: (req, ctx) => pullImage(images, req, ctx.signal),
+        importImage: (reqs, ctx) => importImage(images, reqs, ctx.signal),
+        listImages: () => listImages(images),
+        removeImage: (req) => removeImage(images, req),
       },
       this.log,
     );
@@ -171,6 +193,7 @@ export class DevHost {
       }
     };
     await step("server", () => this.#server?.close(this.socketPath));
+    await step("workloads", () => this.#workloads?.shutdown());
     await step("zones", () => this.#zones?.shutdown());
     await step("network", () => this.#network?.down());
     await step("cgroups", () => this.#cgroupBase?.destroy());

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { delay } from "../../core/abort";
 import type { Logger } from "../../core/log";
 import type { ConsoleBuffer } from "../consoleBuffer";
@@ -5,6 +6,7 @@ import { DevHostError } from "../errors";
 import type { CgroupLimits, CgroupNode, CgroupSystem } from "./cgroups";
 import { enterNamespaces, finalExec, initReadyMarker, withCgroups, withMountSetup, zoneInitArgv } from "./launch";
 import type { FinalProcess, SetupStep, Tools } from "./launch";
+import { socatTcpAddress } from "./network";
 import type { BridgeNetwork, ZoneAddress } from "./network";
 import { childrenOf, processStartTime } from "./procfs";
 import { exitCodeOf, startProcess } from "./processes";
@@ -181,15 +183,35 @@ export class ZoneSandbox {
   launch(request: LaunchRequest): SandboxProcess {
     if (this.#stopped) throw new DevHostError("failedPrecondition", `zone ${this.zoneId} is shutting down`);
     const tools = this.host.tools;
-    let inner = finalExec(tools, request.final);
-    if (this.host.mode === "namespaces") {
-      if (request.target.kind === "newWorkload") inner = enterNamespaces(tools, this.initPid, { mount: false }, withMountSetup(tools, request.target.steps, inner));
-      else if (request.target.kind === "workload") inner = enterNamespaces(tools, request.target.mainPid, { mount: true }, inner);
-      else inner = enterNamespaces(tools, this.initPid, { mount: true }, inner);
+    if (this.host.mode === "process") {
+      // No root: no chroot, no identity change, no namespaces. The process runs on the host as
+      // the dev host's user, which the zone's annotations say.
+      const argv = [tools.env, "-i", ...request.final.env.map(([k, v]) => `${k}=${v}`), ...request.final.command];
+      const cwd = existsSync(request.final.cwd) ? request.final.cwd : "/";
+      return startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd, detached: true });
     }
+    const final = finalExec(tools, request.final);
+    const t = request.target;
+    const inner =
+      t.kind === "newWorkload"
+        ? enterNamespaces(tools, this.initPid, { mount: false }, withMountSetup(tools, t.steps, final))
+        : enterNamespaces(tools, t.kind === "workload" ? t.mainPid : this.initPid, { mount: true }, final);
     const argv = withCgroups(tools, request.group?.procsFiles() ?? [], inner);
     this.host.log.debug(`zone ${this.zoneId}: launch ${request.target.kind} (${request.final.command.length} argv words, tty=${Boolean(request.tty)})`);
-    return startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd: "/", detached: this.host.mode === "process" });
+    return startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd: "/" });
+  }
+
+  /**
+   * A TCP connection to address:port made from inside the zone's network namespace (socat
+   * joined to it with nsenter), so listeners bound to the zone's loopback are reachable too.
+   * In process mode the zone shares the host network and the dev host connects itself.
+   */
+  dial(address: string, port: number): SandboxProcess {
+    if (this.#stopped) throw new DevHostError("failedPrecondition", `zone ${this.zoneId} is shutting down`);
+    const target = socatTcpAddress(address, port);
+    const inner = this.host.mode === "namespaces" ? [this.host.tools.nsenter, "-t", String(this.initPid), "-n", "--", "socat", "-", target] : ["socat", "-", target];
+    const argv = withCgroups(this.host.tools, this.initGroup?.procsFiles() ?? [], inner);
+    return startProcess(argv, { stdin: true, env: toolEnv(), cwd: "/" });
   }
 
   /** Stops the init (taking every zone process with it) and removes cgroup and network. */

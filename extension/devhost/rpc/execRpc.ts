@@ -1,0 +1,165 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { ControlService, ExecuteZoneCommandRequest } from "../../proto/gen/protect/control/v1/control_pb";
+import type { ProcessSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import { AsyncQueue } from "../asyncQueue";
+import { DevHostError } from "../errors";
+import type { LaunchTarget } from "../sandbox/zoneSandbox";
+import { exitCodeOf } from "../sandbox/processes";
+import { resolveIdentity } from "../sandbox/users";
+import { mergeEnv, normalizeAbsolute } from "../workloadPlan";
+import type { WorkloadManager } from "../workloads";
+import type { ZoneManager } from "../zones";
+
+type Impl = Partial<ServiceImpl<typeof ControlService>>;
+
+type ExecReply =
+  | { reply: { case: "output"; value: { stdout?: Uint8Array; stderr?: Uint8Array } } }
+  | { reply: { case: "exited"; value: { exitCode: number } } };
+
+/** ExecuteZoneCommand and DialNetworkSocket: processes and TCP streams inside a zone. */
+export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
+  return {
+    async *executeZoneCommand(requests, ctx) {
+      const input = requests[Symbol.asyncIterator]();
+      const first = await input.next();
+      if (first.done) return;
+      if (first.value.request.case !== "start") throw new DevHostError("invalidArgument", "the first ExecuteZoneCommand request must be start");
+      const start = first.value.request.value;
+      const spec = start.process;
+      if (!spec || spec.command.length === 0) throw new DevHostError("invalidArgument", "ExecuteZoneCommand needs process.command");
+
+      const launch = planExec(zones, workloads, start.zoneId, start.workloadId, spec);
+      const proc = launch.sandbox.launch({
+        target: launch.target,
+        group: launch.group,
+        final: launch.final,
+        tty: spec.tty ? { columns: spec.terminalSize?.columns || 80, rows: spec.terminalSize?.rows || 24 } : undefined,
+        stdin: true,
+      });
+      const queue = new AsyncQueue<ExecReply>(100_000);
+      proc.onStdout((d) => queue.push({ reply: { case: "output", value: { stdout: d } } }));
+      proc.onStderr((d) => queue.push({ reply: { case: "output", value: { stderr: d } } }));
+      void proc.exited.then((exit) => {
+        queue.push({ reply: { case: "exited", value: { exitCode: exitCodeOf(exit) } } });
+        queue.end();
+      }); // the exit ends the reply stream after all output
+
+      const apply = (req: ExecuteZoneCommandRequest): void => {
+        if (req.request.case === "stdin") {
+          if (req.request.value.stdin.length > 0) proc.write(Buffer.from(req.request.value.stdin));
+          if (req.request.value.closed) proc.endInput();
+        } else if (req.request.case === "terminalResize") {
+          const size = req.request.value.size;
+          if (size && size.columns > 0) proc.resize(size.columns, size.rows);
+        }
+      };
+      void (async () => {
+        try {
+          for (let next = await input.next(); !next.done; next = await input.next()) apply(next.value);
+        } catch {
+          // the client went away: the abort handler below ends the process
+        }
+      })(); // input is pumped alongside the output stream
+
+      // A client that goes away takes its process with it, as an SSH session would (SIGHUP).
+      const onAbort = (): void => {
+        proc.kill("SIGHUP");
+        setTimeout(() => proc.kill("SIGKILL"), 2000).unref();
+      };
+      ctx.signal.addEventListener("abort", onAbort);
+      try {
+        yield* queue;
+      } finally {
+        ctx.signal.removeEventListener("abort", onAbort);
+      }
+    },
+
+    async *dialNetworkSocket(requests, ctx) {
+      const input = requests[Symbol.asyncIterator]();
+      const first = await input.next();
+      if (first.done) return;
+      if (first.value.request.case !== "start") throw new DevHostError("invalidArgument", "the first DialNetworkSocket request must be start");
+      const { zoneId, address, port } = first.value.request.value;
+      const proc = zones.sandbox(zoneId).dial(address, port);
+      const queue = new AsyncQueue<Buffer>(100_000);
+      const errors: Buffer[] = [];
+      proc.onStdout((d) => queue.push(d));
+      proc.onStderr((d) => errors.push(d));
+      void proc.exited.then((exit) => {
+        if (exitCodeOf(exit) === 0) queue.end();
+        else {
+          const detail = Buffer.concat(errors).toString("utf8").trim().split("\n").pop() ?? "";
+          queue.fail(new DevHostError("unavailable", `cannot connect to ${address || "127.0.0.1"}:${port} in zone ${zoneId}: ${detail.replace(/^.*E /, "") || `exit ${exitCodeOf(exit)}`}`));
+        }
+      }); // the connection's end (or failure) ends the reply stream
+
+      void (async () => {
+        try {
+          for (let next = await input.next(); !next.done; next = await input.next()) {
+            if (next.value.request.case === "data") proc.write(Buffer.from(next.value.request.value.content));
+          }
+          proc.endInput(); // the client half-closed: so does the TCP connection
+        } catch {
+          proc.kill("SIGTERM");
+        }
+      })(); // client → zone bytes flow alongside zone → client
+
+      const onAbort = (): void => proc.kill("SIGTERM");
+      ctx.signal.addEventListener("abort", onAbort);
+      try {
+        for await (const chunk of queue) yield { data: { content: chunk } };
+      } finally {
+        ctx.signal.removeEventListener("abort", onAbort);
+        proc.kill("SIGTERM");
+      }
+    },
+  };
+}
+
+/** Where and how an exec runs: in a running workload (its root, env, user) or in the zone. */
+function planExec(zones: ZoneManager, workloads: WorkloadManager, zoneId: string, workloadId: string, spec: ProcessSpec) {
+  const user = spec.user?.idOrName.value;
+  const group = spec.group?.idOrName.value;
+  const overrides = spec.environment.map((e): [string, string] => [e.key, e.value]);
+  if (workloadId) {
+    const w = workloads.execContext(workloadId);
+    if (zoneId && w.sandbox.zoneId !== zoneId) throw new DevHostError("invalidArgument", `workload ${workloadId} is not in zone ${zoneId}`);
+    const identity = user !== undefined || group !== undefined ? resolveIdentity(w.image.rootfsDir, user ?? w.plan.uid, group) : { uid: w.plan.uid, gid: w.plan.gid, home: undefined };
+    const env = mergeEnv(
+      w.plan.env.map(([k, v]) => `${k}=${v}`),
+      overrides,
+      { home: identity.home, tty: spec.tty },
+    );
+    const target: LaunchTarget = { kind: "workload", mainPid: w.mainPid };
+    return {
+      sandbox: w.sandbox,
+      target,
+      group: w.group,
+      final: {
+        root: w.root,
+        cwd: spec.workingDirectory ? normalizeAbsolute(spec.workingDirectory, "working directory") : w.plan.cwd,
+        uid: identity.uid,
+        gid: identity.gid,
+        env,
+        command: [...spec.command],
+      },
+    };
+  }
+  const sandbox = zones.sandbox(zoneId);
+  // A zone-level exec sees the host's filesystem (the zone shares it), so names resolve there.
+  const identity = resolveIdentity("/", user, group);
+  const target: LaunchTarget = { kind: "zone" };
+  return {
+    sandbox,
+    target,
+    group: sandbox.execGroup,
+    final: {
+      root: "/",
+      cwd: spec.workingDirectory ? normalizeAbsolute(spec.workingDirectory, "working directory") : "/",
+      uid: identity.uid,
+      gid: identity.gid,
+      env: mergeEnv([], overrides, { home: identity.home, tty: spec.tty }),
+      command: [...spec.command],
+    },
+  };
+}

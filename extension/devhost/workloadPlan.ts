@@ -1,0 +1,197 @@
+import { lstatSync, statSync } from "node:fs";
+import { dirname, join, posix } from "node:path";
+import type { WorkloadSpec } from "../proto/gen/protect/control/v1/common_pb";
+import type { ImageRuntimeConfig } from "./images/manifest";
+import { DevHostError } from "./errors";
+import type { SetupStep } from "./sandbox/launch";
+import { resolveIdentity, splitUserSpec } from "./sandbox/users";
+
+/** What the dev host needs of an image to run a workload from it. */
+export interface WorkloadImage {
+  digest: string;
+  rootfsDir: string;
+  config: ImageRuntimeConfig;
+}
+
+/** The process a workload (or an exec) runs, resolved against its image. */
+export interface ProcessPlan {
+  command: string[];
+  env: [string, string][];
+  cwd: string;
+  uid: number;
+  gid: number;
+  tty: boolean;
+  stdin: boolean;
+  terminal: { columns: number; rows: number } | undefined;
+}
+
+export interface WorkloadPlan extends ProcessPlan {
+  mounts: { hostPath: string; targetPath: string; directory: boolean }[];
+  readOnlyRootfs: boolean;
+}
+
+export const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The directories of one workload under the dev host's run folder. */
+export interface WorkloadPaths {
+  dir: string;
+  upper: string;
+  work: string;
+  /** The workload's root as seen inside its mount namespace. */
+  root: string;
+  hosts: string;
+}
+
+export function workloadPaths(runDir: string, workloadId: string): WorkloadPaths {
+  const dir = join(runDir, "workloads", workloadId);
+  return { dir, upper: join(dir, "upper"), work: join(dir, "work"), root: join(dir, "rootfs"), hosts: join(dir, "hosts") };
+}
+
+/**
+ * Resolves a WorkloadSpec against its image the way container runtimes do: a non-empty
+ * `process.command` replaces the image's Entrypoint+Cmd; the spec's environment overrides the
+ * image's Env by key; working directory and user fall back to the image's WorkingDir and User.
+ * Everything is validated here, before anything runs.
+ */
+export function planWorkload(spec: WorkloadSpec, image: WorkloadImage): WorkloadPlan {
+  const p = spec.process;
+  const command = p && p.command.length > 0 ? [...p.command] : [...(image.config.entrypoint ?? []), ...(image.config.cmd ?? [])];
+  if (command.length === 0) throw new DevHostError("invalidArgument", "the workload has no command and its image has no Entrypoint or Cmd");
+  const imageUser = splitUserSpec(image.config.user);
+  const identity = resolveIdentity(image.rootfsDir, idOrName(p?.user) ?? imageUser.user, idOrName(p?.group) ?? imageUser.group);
+  const env = mergeEnv(image.config.env ?? [], (p?.environment ?? []).map((e) => [e.key, e.value]), {
+    home: identity.home,
+    tty: Boolean(p?.tty),
+  });
+  const cwd = normalizeAbsolute(p?.workingDirectory || image.config.workingDir || "/", "working directory");
+  const mounts = spec.mounts.map((m) => {
+    if (!m.hostPath.startsWith("/")) throw new DevHostError("invalidArgument", `mount host_path must be absolute: ${JSON.stringify(m.hostPath)}`);
+    let directory: boolean;
+    try {
+      directory = statSync(m.hostPath).isDirectory();
+    } catch {
+      throw new DevHostError("invalidArgument", `mount host_path ${m.hostPath} does not exist on the dev host`);
+    }
+    const targetPath = normalizeAbsolute(m.targetPath, "mount target_path");
+    if (targetPath === "/") throw new DevHostError("invalidArgument", "a mount cannot replace the workload's root");
+    return { hostPath: m.hostPath, targetPath, directory };
+  });
+  for (const part of [...command, ...env.flat(), cwd]) assertNoNul(part);
+  return {
+    command,
+    env,
+    cwd,
+    uid: identity.uid,
+    gid: identity.gid,
+    tty: Boolean(p?.tty),
+    stdin: Boolean(p?.stdin || p?.tty),
+    terminal: p?.terminalSize && p.terminalSize.columns > 0 ? { columns: p.terminalSize.columns, rows: p.terminalSize.rows } : undefined,
+    mounts,
+    readOnlyRootfs: Boolean(spec.security?.readOnlyRootfs),
+  };
+}
+
+/** Image Env, then overrides by key, then PATH/HOME/TERM defaults where nothing set them. */
+export function mergeEnv(imageEnv: readonly string[], overrides: readonly [string, string][], defaults: { home?: string | undefined; tty: boolean }): [string, string][] {
+  const env = new Map<string, string>();
+  for (const entry of imageEnv) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  for (const [key, value] of overrides) {
+    assertEnvKey(key);
+    env.set(key, value);
+  }
+  if (!env.has("PATH")) env.set("PATH", defaultPath);
+  if (!env.has("HOME") && defaults.home) env.set("HOME", defaults.home);
+  if (!env.has("TERM") && defaults.tty) env.set("TERM", "xterm-256color");
+  return [...env.entries()];
+}
+
+/** Environment names travel as `KEY=value` argv words to env(1): no '=', no NUL, no leading '-'. */
+export function assertEnvKey(key: string): void {
+  if (key === "" || key.includes("=") || key.includes("\0") || key.startsWith("-")) {
+    throw new DevHostError("invalidArgument", `invalid environment variable name ${JSON.stringify(key)}`);
+  }
+}
+
+function assertNoNul(value: string): void {
+  if (value.includes("\0")) throw new DevHostError("invalidArgument", "arguments and environment values cannot contain NUL bytes");
+}
+
+/** An absolute path with `.`/`..` resolved lexically; `..` cannot climb above `/`. */
+export function normalizeAbsolute(path: string, what: string): string {
+  if (!path.startsWith("/")) throw new DevHostError("invalidArgument", `${what} must be an absolute path: ${JSON.stringify(path)}`);
+  assertNoNul(path);
+  return posix.normalize(path).replace(/\/+$/, "") || "/";
+}
+
+/**
+ * Refuses a path whose components are symlinks in the image (lower) or the workload's upper
+ * layer: mounts are set up before the chroot, so a symlink would point them at the host.
+ */
+export function assertNoSymlinks(layers: string[], path: string, what: string): void {
+  const parts = path.split("/").filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const rel = parts.slice(0, i).join("/");
+    for (const layer of layers) {
+      try {
+        if (lstatSync(join(layer, rel)).isSymbolicLink()) {
+          throw new DevHostError("invalidArgument", `${what} /${rel} is a symbolic link in the image; mount points must be real directories or files`);
+        }
+        break; // the topmost layer that has the entry decides
+      } catch (err) {
+        if (DevHostError.is(err)) throw err;
+      }
+    }
+  }
+}
+
+function idOrName(v: { idOrName: { case: "id"; value: number } | { case: "name"; value: string } | { case: undefined; value?: undefined } } | undefined): string | number | undefined {
+  if (!v) return undefined;
+  if (v.idOrName.case === "id") return v.idOrName.value;
+  if (v.idOrName.case === "name") return v.idOrName.value;
+  return undefined;
+}
+
+/**
+ * The mount steps that turn an image into a workload's root inside a fresh mount namespace:
+ * overlay (or the copied root), /proc of the zone, read-only /sys, a small /dev with the usual
+ * nodes and the host's pts (so terminals work), /etc/hosts, then the spec's bind mounts.
+ */
+export function setupSteps(plan: WorkloadPlan, image: WorkloadImage, paths: WorkloadPaths, options: { overlay: boolean }): SetupStep[] {
+  const r = paths.root;
+  const at = (p: string): string => join(r, p);
+  const layers = options.overlay ? [paths.upper, image.rootfsDir] : [paths.root];
+  for (const p of ["/proc", "/sys", "/dev", "/etc", "/etc/hosts"]) assertNoSymlinks(layers, p, "image path");
+  for (const m of plan.mounts) assertNoSymlinks(layers, m.targetPath, "mount target");
+
+  const steps: SetupStep[] = [];
+  if (options.overlay) steps.push({ op: "overlay", lower: image.rootfsDir, upper: paths.upper, work: paths.work, target: r });
+  else steps.push({ op: "bind", source: r, target: r });
+  steps.push({ op: "mkdir", path: at("proc") }, { op: "fs", fstype: "proc", options: "nosuid,nodev,noexec", target: at("proc") });
+  steps.push({ op: "mkdir", path: at("sys") }, { op: "fs", fstype: "sysfs", options: "ro,nosuid,nodev,noexec", target: at("sys") });
+  steps.push({ op: "mkdir", path: at("dev") }, { op: "fs", fstype: "tmpfs", options: "mode=755,nosuid,size=65536k", target: at("dev") });
+  for (const node of ["null", "zero", "full", "random", "urandom", "tty", "ptmx"]) {
+    steps.push({ op: "touch", path: at(`dev/${node}`) }, { op: "bind", source: `/dev/${node}`, target: at(`dev/${node}`) });
+  }
+  steps.push({ op: "mkdir", path: at("dev/pts") }, { op: "bind", source: "/dev/pts", target: at("dev/pts") });
+  steps.push({ op: "mkdir", path: at("dev/shm") }, { op: "fs", fstype: "tmpfs", options: "mode=1777,nosuid,nodev", target: at("dev/shm") });
+  for (const [name, target] of [
+    ["fd", "/proc/self/fd"],
+    ["stdin", "/proc/self/fd/0"],
+    ["stdout", "/proc/self/fd/1"],
+    ["stderr", "/proc/self/fd/2"],
+  ] as const) {
+    steps.push({ op: "symlink", target, link: at(`dev/${name}`) });
+  }
+  steps.push({ op: "mkdir", path: at("etc") }, { op: "touch", path: at("etc/hosts") }, { op: "bind", source: paths.hosts, target: at("etc/hosts") });
+  for (const m of plan.mounts) {
+    const target = at(m.targetPath.slice(1));
+    if (m.directory) steps.push({ op: "mkdir", path: target });
+    else steps.push({ op: "mkdir", path: dirname(target) }, { op: "touch", path: target });
+    steps.push({ op: "bind", source: m.hostPath, target });
+  }
+  if (plan.readOnlyRootfs) steps.push({ op: "ro", target: r });
+  return steps;
+}
