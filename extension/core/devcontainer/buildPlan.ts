@@ -517,6 +517,7 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
           if (mount) verdict(["runArgs", v.index], mount.status, `${v.text}: ${mount.detail}`);
           else if (v.status === "translated" && v.flag === "--cpus" && cpuSource !== "runArgs --cpus") verdict(["runArgs", v.index], "ignored", `${v.text}: ${cpuSource} sets the zone's vCPUs`);
           else if (v.status === "translated" && v.flag === "--memory" && memorySource !== "runArgs --memory") verdict(["runArgs", v.index], "ignored", `${v.text}: ${memorySource} sets the zone's memory`);
+          else if (v.status === "translated" && v.flag === "--user" && c.containerUser !== undefined) verdict(["runArgs", v.index], "ignored", `${v.text}: containerUser sets the workload user`);
           else verdict(["runArgs", v.index], v.status, `${v.text}: ${v.detail}`);
         }
         break;

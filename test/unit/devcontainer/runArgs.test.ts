@@ -60,4 +60,8 @@ test("in a plan, runArgs rows carry the flag and what it became; -v binds outsid
   const overridden = planOf({ image: "x", hostRequirements: { cpus: 8 }, runArgs: ["--cpus", "3"] });
   assert.equal(overridden.zoneSpec.initialResources?.targetCpus, 8);
   assert.equal(row(overridden, "runArgs[0]").status, "ignored");
+  const user = planOf({ image: "x", containerUser: "node", runArgs: ["-u", "root"] });
+  assert.deepEqual(user.workloadSpec.process?.user?.idOrName, { case: "name", value: "node" });
+  assert.equal(row(user, "runArgs[0]").detail, "-u root: containerUser sets the workload user");
+  assert.deepEqual(planOf({ image: "x", runArgs: ["-u", "1000"] }).workloadSpec.process?.user?.idOrName, { case: "id", value: 1000 });
 });
