@@ -37,7 +37,12 @@ export async function checkConfigFile(configFile: string): Promise<CheckedConfig
     if (DevcontainerError.is(err)) throw err;
     throw new DevcontainerError("unreadable", `${configFile}: ${(err as NodeJS.ErrnoException).code ?? "cannot read"}`, { cause: err });
   }
-  const doc = parseDevcontainerText(bytes, configFile);
+  return checkConfigText(bytes, configFile);
+}
+
+/** Parses and validates text already in memory (an editor's unsaved buffer, say). Never throws. */
+export function checkConfigText(input: Uint8Array | string, configFile: string): CheckedConfig {
+  const doc = parseDevcontainerText(input, configFile);
   const validation = validateDevcontainer(doc);
   return { doc, config: validation.config, diagnostics: sortDiagnostics([...doc.diagnostics, ...validation.diagnostics]) };
 }
