@@ -127,6 +127,8 @@ class LayerApplier {
   /** Paths this layer wrote, with their ancestors: whiteouts only hide what lower layers made. */
   readonly #written = new Set<string>();
   readonly #stats: LayerStats = { entries: 0, whiteouts: 0, skipped: 0 };
+  /** Archive parent path → its resolved, existing directory (see #parentDirectory). */
+  readonly #dirCache = new Map<string, string[]>();
 
   constructor(root: string, options: ApplyLayerOptions) {
     this.#root = root;
@@ -216,35 +218,34 @@ class LayerApplier {
       entry.resume(); // the root directory itself: its owner and mode are the store's
       return;
     }
-    const parent = await resolveInRoot(this.#root, components.slice(0, -1));
+    const parentComponents = components.slice(0, -1);
     if (name.startsWith(whiteoutPrefix)) {
       entry.resume();
+      const parent = this.#dirCache.get(parentComponents.join("/")) ?? (await resolveInRoot(this.#root, parentComponents));
       await this.#whiteout(parent, name);
       return;
     }
+    const parent = await this.#parentDirectory(parentComponents);
     const rel = [...parent, name];
     const target = join(this.#root, ...rel);
     switch (entry.type) {
       case "Directory":
       case "GNUDumpDir":
         entry.resume();
-        await ensureDirectories(this.#root, parent);
         await this.#directory(target, entry);
+        this.#dirCache.set(components.join("/"), rel);
         break;
       case "File":
       case "OldFile":
       case "ContiguousFile":
-        await ensureDirectories(this.#root, parent);
         await this.#file(target, entry);
         break;
       case "SymbolicLink":
         entry.resume();
-        await ensureDirectories(this.#root, parent);
         await this.#symlink(target, entry);
         break;
       case "Link":
         entry.resume();
-        await ensureDirectories(this.#root, parent);
         await this.#hardlink(target, entry);
         break;
       default:
@@ -257,13 +258,31 @@ class LayerApplier {
     this.#markWritten(rel);
   }
 
+  /**
+   * Resolves an entry's parent directory inside root and makes it exist. Layers list thousands of
+   * entries in a few directories, so resolved parents are remembered; any removal or replacement
+   * of a directory or symlink forgets them all, as either can change where a path leads.
+   */
+  async #parentDirectory(components: readonly string[]): Promise<string[]> {
+    const key = components.join("/");
+    const cached = this.#dirCache.get(key);
+    if (cached) return cached;
+    const parent = await resolveInRoot(this.#root, components);
+    await ensureDirectories(this.#root, parent);
+    this.#dirCache.set(key, parent);
+    return parent;
+  }
+
   #markWritten(rel: readonly string[]): void {
     for (let i = 1; i <= rel.length; i++) this.#written.add(rel.slice(0, i).join("/"));
   }
 
   async #directory(target: string, entry: ReadEntry): Promise<void> {
     const existing = await lstatOrUndefined(target);
-    if (existing && !existing.isDirectory()) await rm(target, { force: true, recursive: true });
+    if (existing && !existing.isDirectory()) {
+      if (existing.isSymbolicLink()) this.#dirCache.clear();
+      await rm(target, { force: true, recursive: true });
+    }
     if (!existing || !existing.isDirectory()) await mkdir(target, { mode: 0o700 });
     await this.#owner(target, entry);
     await chmod(target, this.#mode(entry, 0o755, true));
@@ -330,6 +349,7 @@ class LayerApplier {
     }
     const rel = [...parent, hidden];
     if (this.#written.has(rel.join("/"))) return; // whiteouts hide lower layers only
+    this.#dirCache.clear();
     await rm(join(this.#root, ...rel), { force: true, recursive: true });
   }
 
@@ -347,6 +367,7 @@ class LayerApplier {
       const rel = [...dir, child];
       const key = rel.join("/");
       if (!this.#written.has(key)) {
+        this.#dirCache.clear();
         await rm(join(this.#root, ...rel), { force: true, recursive: true });
       } else if ((await lstatOrUndefined(join(this.#root, ...rel)))?.isDirectory()) {
         await this.#hideLower(rel);
@@ -357,7 +378,9 @@ class LayerApplier {
   /** Removes whatever is at `target` so a new entry can take its place (never follows it). */
   async #clear(target: string): Promise<void> {
     const existing = await lstatOrUndefined(target);
-    if (existing) await rm(target, { force: true, recursive: existing.isDirectory() });
+    if (!existing) return;
+    if (existing.isDirectory() || existing.isSymbolicLink()) this.#dirCache.clear();
+    await rm(target, { force: true, recursive: existing.isDirectory() });
   }
 
   async #owner(target: string, entry: ReadEntry): Promise<void> {

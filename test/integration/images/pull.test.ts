@@ -270,6 +270,51 @@ describe("pull with token auth (bearer challenge)", () => {
   });
 });
 
+describe("concurrency and cancellation", () => {
+  let server: ImageServer;
+  before(async () => {
+    server = await startImageServer();
+  });
+  after(async () => server?.close());
+
+  const tmpEntries = (): string[] => readdirSync(join(server.storeDir, "tmp"));
+
+  test("a client that cancels mid-pull stops the pull and leaves nothing half-done", async () => {
+    const controller = new AbortController();
+    const seen: OciImageProgressPhase[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const reply of server.client.pullImage({ image: `${anonymous.host}/test/busybox:1` }, { signal: controller.signal })) {
+          if (reply.progress) seen.push(reply.progress.phase);
+          if (reply.progress?.phase === P.RESOLVING) controller.abort();
+        }
+      })(),
+      (err) => ConnectError.from(err).code === Code.Canceled,
+    );
+    assert.equal(seen.includes(P.COMPLETE), false);
+    // The server notices the reset stream, aborts the pull and cleans its staging area.
+    const deadline = Date.now() + 5000;
+    while (tmpEntries().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(tmpEntries(), []);
+    // Longer than a whole pull takes here: had the server not stopped, the image would be in.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(server.store.get(image.manifestDigest), undefined);
+    assert.deepEqual(readdirSync(join(server.storeDir, "rootfs")), []);
+  });
+
+  test("two pulls of the same image at once both succeed and share one root filesystem", async () => {
+    const [a, b] = await Promise.all([
+      pull(server.client, { image: `${anonymous.host}/test/busybox:1` }),
+      pull(server.client, { image: `${anonymous.host}/test/busybox:multi` }),
+    ]);
+    assert.equal(a.replies.at(-1)?.spec?.digest, image.manifestDigest);
+    assert.equal(b.replies.at(-1)?.spec?.digest, image.manifestDigest);
+    assert.deepEqual(readdirSync(join(server.storeDir, "rootfs")), [image.manifestDigest.slice(7)]);
+    assert.deepEqual(server.store.get(image.manifestDigest)?.names.sort(), [`${anonymous.host}/test/busybox:1`, `${anonymous.host}/test/busybox:multi`]);
+    assert.deepEqual(tmpEntries(), []);
+  });
+});
+
 async function closedPort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", () => resolve()));

@@ -165,6 +165,19 @@ describe("nothing escapes the root", () => {
     assert.equal(readlinkSync(join(root, "abs")), outside, "the symlink itself is kept verbatim");
   });
 
+  test("a directory turned into a symlink mid-layer is not written through afterwards", async () => {
+    const outside = freshRoot();
+    const root = freshRoot();
+    await apply(root, [
+      { path: "lib/", type: "dir" },
+      { path: "lib/a", data: "1" }, // lib is now a known directory
+      { path: "lib", type: "symlink", linkpath: outside },
+      { path: "lib/b", data: "must stay inside" },
+    ]);
+    assert.deepEqual(readdirSync(outside), []);
+    assert.equal(readFileSync(join(root, outside, "b"), "utf8"), "must stay inside");
+  });
+
   test("an existing symlink at an entry's path is replaced, never written through", async () => {
     const outside = freshRoot();
     const victim = join(outside, "victim");
