@@ -24,6 +24,10 @@ import { execRpc } from "./rpc/execRpc";
 import { ImageStore } from "./images/imageStore";
 import { importImage, listImages, pullImage, removeImage } from "./images/imageService";
 import { overlayWorks } from "./sandbox/overlay";
+import { MetricsSampler, prometheusText, startPrometheus } from "./metrics";
+import { metricsRpc } from "./rpc/metricsRpc";
+import type { Server } from "node:http";
+import { ZoneState } from "../proto/gen/protect/control/v1/common_pb";
 import { devHostVersion } from "./version";
 
 /** Everything `zonectl dev-host` and the standalone entry accept. */
@@ -34,6 +38,8 @@ export interface DevHostOptions {
   stateDir: string;
   /** "auto" (default): namespaces when root and the tools work, else plain process groups. */
   sandbox?: "auto" | SandboxMode | undefined;
+  /** "127.0.0.1:PORT": Prometheus text at /metrics/resource. */
+  prometheus?: string | undefined;
   log: Logger;
 }
 
@@ -56,6 +62,8 @@ export class DevHost {
   #network: BridgeNetwork | undefined;
   #zones: ZoneManager | undefined;
   #workloads: WorkloadManager | undefined;
+  #prometheus: Server | undefined;
+  readonly #sampler = new MetricsSampler();
   readonly hostLog: HostLog;
   readonly log: Logger;
   readonly socketPath: string;
@@ -142,6 +150,7 @@ export class DevHost {
         }),
         ...workloadsRpc(workloads),
         ...execRpc(zones, workloads),
+        ...metricsRpc(zones, this.#sampler),
         pullImage: (req, ctx) => pullImage(images, req, ctx.signal),
         importImage: (reqs, ctx) => importImage(images, reqs, ctx.signal),
         listImages: () => listImages(images),
@@ -152,6 +161,30 @@ export class DevHost {
     this.#server = new GrpcServer(impl);
     await this.#server.listen(this.socketPath);
     this.log.info(`dev host: serving protect.control.v1.ControlService on ${this.socketPath}`);
+    zones.onDidChange((z) => {
+      if (z.status?.state !== ZoneState.READY) this.#sampler.forget(z.id);
+    });
+
+    if (this.options.prometheus) {
+      this.#prometheus = await startPrometheus(this.options.prometheus, () => this.#scrape(), this.log);
+      const a = this.#prometheus.address();
+      this.prometheusUrl = a && typeof a === "object" ? `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/metrics/resource` : undefined;
+      this.log.info(`dev host: Prometheus text at ${this.prometheusUrl}`);
+    }
+  }
+
+  /** Where Prometheus text is served, when --prometheus was given. */
+  prometheusUrl: string | undefined;
+
+  async #scrape(): Promise<string> {
+    const zones = this.zones
+      .list()
+      .filter((z) => z.status?.state === ZoneState.READY)
+      .flatMap((z) => {
+        const sandbox = this.zones.maybeSandbox(z.id);
+        return sandbox ? [{ zoneId: z.id, sandbox, cpus: z.status?.resourceStatus?.activeResources?.targetCpus ?? 1 }] : [];
+      });
+    return prometheusText(this.#sampler, zones);
   }
 
   async #sandboxHost(): Promise<SandboxHost> {
@@ -193,6 +226,11 @@ export class DevHost {
       }
     };
     await step("server", () => this.#server?.close(this.socketPath));
+    await step("prometheus", () => new Promise<void>((resolve) => {
+      if (!this.#prometheus) return resolve();
+      this.#prometheus.close(() => resolve());
+      this.#prometheus.closeAllConnections();
+    }));
     await step("workloads", () => this.#workloads?.shutdown());
     await step("zones", () => this.#zones?.shutdown());
     await step("network", () => this.#network?.down());

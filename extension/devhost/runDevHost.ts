@@ -37,9 +37,11 @@ export async function runDevHost(options: RunDevHostOptions): Promise<void> {
     stateDir: options.stateDir ?? defaultStateDir(),
     socketPath: options.socketPath,
     sandbox: options.sandbox,
+    prometheus: options.prometheus,
     log: options.log,
   });
   options.out(`dev host ready: socket ${host.socketPath} (state ${host.stateDir}, sandbox ${host.sandboxMode})`);
+  if (host.prometheusUrl) options.out(`prometheus: ${host.prometheusUrl}`);
   try {
     if (!options.signal.aborted) {
       await new Promise<void>((resolve) => options.signal.addEventListener("abort", () => resolve(), { once: true }));

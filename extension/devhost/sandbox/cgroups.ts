@@ -166,6 +166,15 @@ export class CgroupNode {
     return { used: used ?? 0, limit: raw && raw !== "max" ? Number(raw) : undefined };
   }
 
+  /** Page cache the kernel can reclaim at once; "used" memory leaves it out, as docker stats does. */
+  inactiveFileBytes(): number {
+    const dir = this.#dir("memory");
+    if (!dir) return 0;
+    const stat = readText(join(dir, "memory.stat")) ?? "";
+    const key = this.version === "v1" ? "total_inactive_file" : "inactive_file";
+    return Number(stat.match(new RegExp(`^${key} (\\d+)$`, "m"))?.[1] ?? 0);
+  }
+
   /** Total CPU time used by the group, in nanoseconds. */
   cpuUsageNs(): bigint | undefined {
     if (this.version === "v1") {
