@@ -106,41 +106,47 @@ export interface ResizeParams {
 export const resizeBounds = { minCpus: 1, maxCpus: 256, minMemoryMiB: 32, maxMemoryMiB: 4 * 1024 * 1024 } as const;
 
 // ── validation (host side) ───────────────────────────────────────────────────────────────────
-// Strict objects: an unknown key is as suspicious as a wrong type. `/* @__PURE__ */` lets the
-// webview bundle, which imports only the descriptors, drop zod entirely.
+// Strict objects: an unknown key is as suspicious as a wrong type. Built inside one function
+// whose call is marked pure, so the webview bundle — which imports only the descriptors —
+// drops zod entirely.
 
-const idSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const hostIdSchema = z.string().min(1).max(512);
-const zoneIdSchema = z.string().min(1).max(256);
-const windowSchema = z.union([z.literal(60), z.literal(900), z.literal(3600)]);
-
-/** Every message the webview may send. Anything else is ignored and logged. */
-export const dashboardWebviewMessageSchema = /* @__PURE__ */ z.discriminatedUnion("method", [
-  z.object({ method: z.literal(ReadyCommand.method), params: z.object({}).strict() }).strict(),
-  z.object({ method: z.literal(WindowChangedCommand.method), params: z.object({ windowSeconds: windowSchema }).strict() }).strict(),
-  z
-    .object({
-      method: z.literal(ResizeRequest.method),
-      id: idSchema,
-      params: z
+function buildSchemas() {
+  const idSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+  const hostIdSchema = z.string().min(1).max(512);
+  const zoneIdSchema = z.string().min(1).max(256);
+  const windowSchema = z.union([z.literal(60), z.literal(900), z.literal(3600)]);
+  return {
+    /** Every message the webview may send. Anything else is ignored and logged. */
+    webviewMessage: z.discriminatedUnion("method", [
+      z.object({ method: z.literal(ReadyCommand.method), params: z.object({}).strict() }).strict(),
+      z.object({ method: z.literal(WindowChangedCommand.method), params: z.object({ windowSeconds: windowSchema }).strict() }).strict(),
+      z
         .object({
-          targetCpus: z.number().int().min(resizeBounds.minCpus).max(resizeBounds.maxCpus),
-          targetMemoryMiB: z.number().int().min(resizeBounds.minMemoryMiB).max(resizeBounds.maxMemoryMiB),
+          method: z.literal(ResizeRequest.method),
+          id: idSchema,
+          params: z
+            .object({
+              targetCpus: z.number().int().min(resizeBounds.minCpus).max(resizeBounds.maxCpus),
+              targetMemoryMiB: z.number().int().min(resizeBounds.minMemoryMiB).max(resizeBounds.maxMemoryMiB),
+            })
+            .strict(),
         })
         .strict(),
-    })
-    .strict(),
-]);
-
-export type DashboardWebviewMessage = z.infer<typeof dashboardWebviewMessageSchema>;
-
-/** The persisted state, checked before a restored panel trusts it. */
-export const dashboardStateSchema = /* @__PURE__ */ z
-  .object({
-    target: z.discriminatedUnion("kind", [
-      z.object({ kind: z.literal("zone"), hostId: hostIdSchema, zoneId: zoneIdSchema }).strict(),
-      z.object({ kind: z.literal("host"), hostId: hostIdSchema }).strict(),
     ]),
-    windowSeconds: windowSchema,
-  })
-  .strict();
+    /** The persisted state, checked before a restored panel trusts it. */
+    state: z
+      .object({
+        target: z.discriminatedUnion("kind", [
+          z.object({ kind: z.literal("zone"), hostId: hostIdSchema, zoneId: zoneIdSchema }).strict(),
+          z.object({ kind: z.literal("host"), hostId: hostIdSchema }).strict(),
+        ]),
+        windowSeconds: windowSchema,
+      })
+      .strict(),
+  };
+}
+
+/** The host side's validators: `webviewMessage` for every incoming message, `state` for restored panels. */
+export const dashboardSchemas = /* @__PURE__ */ buildSchemas();
+
+export type DashboardWebviewMessage = z.infer<typeof dashboardSchemas.webviewMessage>;

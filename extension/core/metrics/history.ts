@@ -16,7 +16,11 @@ export const Column = {
   processes: "procs",
   /** Per-vCPU (zone) or per-CPU (host) use: `cpu.0`, `cpu.1`, … */
   cpuAt: (index: number): string => `cpu.${index}`,
-  /** A zone's CPU use inside a host history, for the stacked view. */
+  /**
+   * A zone's CPU inside a host history, for the stacked view: its share of the whole host's
+   * capacity, 0–100 (the sum of its per-vCPU figures over the host's CPU count), so the
+   * zones stack up under the host's own line.
+   */
   zoneCpu: (zoneId: string): string => `zone.${zoneId}.cpu`,
   /** A zone's used memory inside a host history, for the stacked view. */
   zoneMemory: (zoneId: string): string => `zone.${zoneId}.mem`,
@@ -83,7 +87,7 @@ export class MetricsHistory {
   }
 
   /** Appends a host sample with each zone's CPU and memory for the stacked view. */
-  addHostSample(sample: HostSample, zones: ReadonlyMap<string, { cpuPercent: number | null; memoryUsed: number | null }>): void {
+  addHostSample(sample: HostSample, zones: ReadonlyMap<string, { cpuPercent: number | null; cpuPerVcpu?: number[]; memoryUsed: number | null }>): void {
     const row: Record<string, number> = {
       [Column.cpu]: orNaN(sample.cpuPercent),
       [Column.memoryUsed]: orNaN(sample.memoryUsed),
@@ -92,8 +96,11 @@ export class MetricsHistory {
       [Column.processes]: Number.NaN,
     };
     sample.cpuPerCpu?.forEach((v, i) => (row[Column.cpuAt(i)] = v));
+    const hostCpus = sample.cpuPerCpu?.length || 1;
     for (const [zoneId, z] of zones) {
-      row[Column.zoneCpu(zoneId)] = orNaN(z.cpuPercent);
+      // Without a per-vCPU breakdown the zone's mean counts as one vCPU's worth.
+      const used = z.cpuPerVcpu ? z.cpuPerVcpu.reduce((a, v) => a + (Number.isNaN(v) ? 0 : v), 0) : z.cpuPercent;
+      row[Column.zoneCpu(zoneId)] = used === null ? Number.NaN : Math.min(100, used / hostCpus);
       row[Column.zoneMemory(zoneId)] = orNaN(z.memoryUsed);
     }
     this.#pushRow(sample.time, row);
