@@ -1,4 +1,55 @@
 import { messageOf } from "../core/errors";
+import { DevcontainerError } from "../core/devcontainer/errors";
+import { ProtectError } from "../core/protect/errors";
+import { SshError } from "../core/ssh/errors";
+import type { SshErrorReason } from "../core/ssh/errors";
+
+/**
+ * zonectl's exit codes, one per failure class, so scripts can tell failures apart. Stable:
+ * add new codes, never renumber. (2 is a usage error, set by main.ts.)
+ */
+export const exitCodes = {
+  unexpected: 1,
+  usage: 2,
+  // SSH
+  hostKeyUnknown: 10,
+  hostKeyChanged: 11,
+  hostKeyRevoked: 12,
+  authFailed: 13,
+  connectFailed: 14,
+  sshTimeout: 15,
+  sshLost: 16,
+  channelRefused: 17,
+  sshConfigInvalid: 18,
+  // The Protect daemon
+  socketMissing: 20,
+  daemonNotRunning: 21,
+  daemonUnreachable: 22,
+  permissionDenied: 23,
+  notFound: 24,
+  ambiguous: 25,
+  unimplemented: 26,
+  deadline: 27,
+  daemonLost: 28,
+  daemonError: 29,
+  rejected: 30,
+  // devcontainer.json
+  devcontainer: 40,
+  cancelled: 130,
+} as const;
+
+const sshCodes: Record<SshErrorReason, number> = {
+  hostKeyUnknown: exitCodes.hostKeyUnknown,
+  hostKeyChanged: exitCodes.hostKeyChanged,
+  hostKeyRevoked: exitCodes.hostKeyRevoked,
+  authFailed: exitCodes.authFailed,
+  connectFailed: exitCodes.connectFailed,
+  timeout: exitCodes.sshTimeout,
+  lost: exitCodes.sshLost,
+  channelRefused: exitCodes.channelRefused,
+  configInvalid: exitCodes.sshConfigInvalid,
+  cancelled: exitCodes.cancelled,
+};
 
 /**
  * Turns anything a command throws into one clear line and an exit code. Each typed error
@@ -6,5 +57,49 @@ import { messageOf } from "../core/errors";
  * failures apart; the table grows with the error types.
  */
 export function describeCliError(err: unknown): { message: string; exitCode: number } {
-  return { message: messageOf(err), exitCode: 1 };
+  if (SshError.is(err)) {
+    let message = err.message;
+    if (err.reason === "hostKeyUnknown" && /no way to ask/.test(message)) {
+      message += " Run zonectl on a terminal to confirm it, or add the key to known_hosts (e.g. connect once with ssh).";
+    }
+    return { message, exitCode: sshCodes[err.reason] };
+  }
+  if (ProtectError.is(err)) {
+    return { message: err.message, exitCode: protectCode(err) };
+  }
+  if (DevcontainerError.is(err)) {
+    return { message: err.message, exitCode: exitCodes.devcontainer };
+  }
+  if (err instanceof Error && err.name === "AbortError") {
+    return { message: err.message, exitCode: exitCodes.cancelled };
+  }
+  return { message: messageOf(err), exitCode: exitCodes.unexpected };
+}
+
+function protectCode(err: ProtectError): number {
+  switch (err.reason) {
+    case "unreachable":
+      return err.details.unreachable === "socketMissing" ? exitCodes.socketMissing : err.details.unreachable === "daemonNotRunning" ? exitCodes.daemonNotRunning : exitCodes.daemonUnreachable;
+    case "permissionDenied":
+      return exitCodes.permissionDenied;
+    case "notFound":
+      return exitCodes.notFound;
+    case "ambiguous":
+      return exitCodes.ambiguous;
+    case "unimplemented":
+      return exitCodes.unimplemented;
+    case "deadline":
+      return exitCodes.deadline;
+    case "lost":
+      return exitCodes.daemonLost;
+    case "cancelled":
+      return exitCodes.cancelled;
+    case "invalidArgument":
+    case "alreadyExists":
+    case "failedPrecondition":
+      return exitCodes.rejected;
+    case "invalidReply":
+    case "server":
+      return exitCodes.daemonError;
+  }
 }

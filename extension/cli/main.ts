@@ -4,10 +4,13 @@ import type { Command, CliContext, GlobalOptions } from "./command";
 import { describeCliError } from "./errorReport";
 import { devHostCommand } from "./commands/devHost";
 import { planCommand } from "./commands/plan";
+import { lsCommand } from "./commands/ls";
+import { rmCommand } from "./commands/rm";
+import { statusCommand } from "./commands/status";
 
 // Every command, in the order `zonectl help` lists them. Add a command: one file under
 // commands/, one line here.
-const commands: Command[] = [devHostCommand, planCommand];
+const commands: Command[] = [statusCommand, lsCommand, rmCommand, devHostCommand, planCommand];
 
 const globalOptions = {
   host: { type: "string", short: "H" },

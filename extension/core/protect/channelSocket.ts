@@ -8,6 +8,7 @@
  * Failure handling (each line is a trap a prototype hit):
  * - a channel that closes while we did not ask for it destroys this stream with a
  *   TransportFailure whose code is ECONNREFUSED, so Connect reports Unavailable, not Canceled;
+ *   the far side's EOF is held back until 'close' so that http2 hears the reason first;
  * - ssh2 never calls back a write once its channel is closed, so pending write callbacks are
  *   failed on 'close' or HTTP/2 would wait forever;
  * - open failures are delivered on a later turn (setImmediate), after http2 attached its handlers;
@@ -92,8 +93,9 @@ export class ChannelSocket extends Duplex {
       if (!this.push(data)) channel.pause();
     });
     channel.on("end", () => {
+      // Not passed on yet: an EOF reaching http2 now would reset the streams with CANCEL before
+      // 'close' tells us (exit status, stderr) why the far side went away.
       this.#remoteEnded = true;
-      this.push(null);
     });
     channel.stderr.on("data", (data: Buffer) => {
       this.#stderrTail = (this.#stderrTail + data.toString("utf8")).slice(-stderrTailBytes);

@@ -443,7 +443,7 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
       const result = knownHosts.check(khName, keyBlob);
       const refuse = (err: SshError): void => {
         failure = err;
-        log.warn(err.message);
+        log.debug(err.message); // the caller reports the error itself
         verify(false);
       };
       const accept = (why: string): void => {
