@@ -28,7 +28,9 @@ export type ImageErrorReason =
   /** A valid image we cannot handle here (schema 1 manifest, zstd layers on this Node). */
   | "unsupported"
   /** A manifest list / index without an entry for this platform. */
-  | "noMatchingPlatform";
+  | "noMatchingPlatform"
+  /** The image cannot be removed: a workload runs from it. */
+  | "inUse";
 
 /** A failed pull, import, extraction or store operation, with its reason. */
 export class ImageError extends ReasonedError<ImageErrorReason> {

@@ -137,12 +137,17 @@ export async function* listImages(store: ImageStore, batchSize = 32): AsyncGener
 
 /**
  * RemoveImage: removes by digest (a name is accepted too, for the CLI's sake). `removed` is false
- * when there was no such image; an empty digest is InvalidArgument.
+ * when there was no such image; an empty digest is InvalidArgument; an image a workload runs
+ * from is FailedPrecondition (see ImageStore.setRemovalGuard).
  */
 export function removeImage(store: ImageStore, req: RemoveImageRequest): RemoveImageReply {
   if (req.digest.trim() === "") throw new ConnectError("RemoveImage needs a digest", Code.InvalidArgument);
   const image = store.get(req.digest) ?? store.findByName(req.digest);
-  return create(RemoveImageReplySchema, { removed: image ? store.remove(image.digest) : false });
+  try {
+    return create(RemoveImageReplySchema, { removed: image ? store.remove(image.digest) : false });
+  } catch (err) {
+    throw toConnectError(err);
+  }
 }
 
 /** The store's credentials from the wire's OciRegistryAuthentication (undefined: anonymous). */
@@ -175,13 +180,14 @@ const codeFor: Record<ImageErrorReason, Code> = {
   registryError: Code.Unavailable,
   digestMismatch: Code.DataLoss,
   unsupported: Code.Unimplemented,
+  inUse: Code.FailedPrecondition,
 };
 
 /**
  * Maps a failure onto gRPC: ImageError reasons to their codes (bad reference or archive →
  * InvalidArgument, unknown image/manifest → NotFound, registry auth → Unauthenticated /
  * PermissionDenied, registry down → Unavailable, corrupt content → DataLoss, unsupported →
- * Unimplemented), cancellation to Canceled, anything else to Internal.
+ * Unimplemented, in use → FailedPrecondition), cancellation to Canceled, anything else to Internal.
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;

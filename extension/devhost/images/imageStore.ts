@@ -100,6 +100,7 @@ export class ImageStore {
   readonly #images = new Map<string, Entry>();
   /** Blobs an operation in flight relies on: garbage collection leaves them alone. */
   readonly #pinned = new Map<string, number>();
+  #removalGuard: ((digest: string) => string | undefined) | undefined;
 
   private constructor(dir: string, logger: Logger) {
     this.dir = dir;
@@ -148,12 +149,23 @@ export class ImageStore {
   }
 
   /**
+   * Lets the owner of running workloads veto removals: `guard(digest)` returns why the image is
+   * still needed (e.g. "workload web-1 runs from it"), or undefined to allow it.
+   */
+  setRemovalGuard(guard: (digest: string) => string | undefined): void {
+    this.#removalGuard = guard;
+  }
+
+  /**
    * Forgets an image and deletes its root filesystem; blobs no other image shares follow in the
-   * background. Returns false when there is no such image.
+   * background. Returns false when there is no such image; throws ImageError `inUse` when the
+   * removal guard says a workload still needs it.
    */
   remove(digest: string): boolean {
     const entry = this.#images.get(digest);
     if (!entry) return false;
+    const busy = this.#removalGuard?.(digest);
+    if (busy !== undefined) throw new ImageError("inUse", `image ${entry.names[0] ?? digest} is in use: ${busy}`);
     this.#images.delete(digest);
     this.#persist();
     const rootfs = this.#rootfsPath(digest);

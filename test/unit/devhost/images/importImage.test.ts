@@ -7,10 +7,10 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ImageError } from "../../../../extension/devhost/images/imageError";
 import { ImageStore } from "../../../../extension/devhost/images/imageStore";
-import { importImage } from "../../../../extension/devhost/images/imageService";
+import { importImage, removeImage } from "../../../../extension/devhost/images/imageService";
 import { mediaTypes } from "../../../../extension/devhost/images/manifest";
 import { OciImageFormat, OciImageProgressLayerPhase, OciImageProgressPhase, type OciImageProgress } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
-import { ImportImageRequestSchema, type ImportImageReply, type ImportImageRequest } from "../../../../extension/proto/gen/protect/control/v1/control_pb";
+import { ImportImageRequestSchema, RemoveImageRequestSchema, type ImportImageReply, type ImportImageRequest } from "../../../../extension/proto/gen/protect/control/v1/control_pb";
 import { buildTar, buildTestImage, type TarEntrySpec, type TestImage } from "../../../harness/testImage";
 
 let work: string;
@@ -172,6 +172,24 @@ describe("ImageStore.import", () => {
     await assert.rejects(store.import(chunked(readFileSync(image.ociArchive)), { name: "Bad Name" }), (e) => ImageError.is(e, "invalidReference"));
     assert.deepEqual(readdirSync(join(store.dir, "tmp")), []);
     assert.deepEqual(store.list(), []);
+  });
+});
+
+describe("removal", () => {
+  test("a removal guard keeps an image a workload needs, with its reason on the wire", async () => {
+    const store = await freshStore();
+    const stored = await store.import(chunked(readFileSync(image.ociArchive)));
+    let inUse = true;
+    store.setRemovalGuard((digest) => (inUse && digest === stored.digest ? "workload web-1 runs from it" : undefined));
+    assert.throws(() => store.remove(stored.digest), (err) => ImageError.is(err, "inUse") && /web-1/.test(err.message));
+    assert.throws(
+      () => removeImage(store, create(RemoveImageRequestSchema, { digest: stored.digest })),
+      (err) => err instanceof ConnectError && err.code === Code.FailedPrecondition && /web-1/.test(err.message),
+    );
+    assert.ok(existsSync(stored.rootfsDir));
+    inUse = false;
+    assert.equal(store.remove(stored.digest), true);
+    assert.equal(existsSync(stored.rootfsDir), false);
   });
 });
 
