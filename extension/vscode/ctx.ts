@@ -41,6 +41,8 @@ const commands: readonly ZonesCommand[] = [
 
 /** What activate() returns: the live parts tests and other extensions may read. */
 export interface ZonesApi {
+  /** Milliseconds from activation until the first host was connected and listed (undefined until then). */
+  readonly populatedAfterMs: number | undefined;
   readonly model: ZonesModel;
   readonly connections: HostConnections;
   readonly tree: ZonesTreeProvider;
@@ -48,6 +50,8 @@ export interface ZonesApi {
 }
 
 export class Ctx extends Disposable implements ZonesApi {
+  readonly #activatedAt = Date.now();
+  populatedAfterMs: number | undefined;
   readonly log: vscode.LogOutputChannel;
   readonly logger: Logger;
   readonly settings: Settings;
@@ -81,6 +85,14 @@ export class Ctx extends Disposable implements ZonesApi {
     this.tree = this.register(new ZonesTreeProvider(this.model));
     this.treeView = this.register(vscode.window.createTreeView("zones.hosts", { treeDataProvider: this.tree, showCollapseAll: true, canSelectMany: true }));
     this.register(new ZonesStatusBar(this.model));
+    const populated = this.register(
+      this.model.onDidChange(() => {
+        if (this.populatedAfterMs !== undefined || !this.model.hosts().some((h) => h.connection.kind === "connected")) return;
+        this.populatedAfterMs = Date.now() - this.#activatedAt;
+        this.logger.info(`tree populated ${this.populatedAfterMs} ms after activation`);
+        populated.dispose();
+      }),
+    );
     for (const command of commands) {
       this.register(vscode.commands.registerCommand(command.id, (...args: unknown[]) => command.run(this, ...args)));
     }

@@ -9,9 +9,10 @@ import { messageOf, ReasonedError } from "../core/errors";
 import { Disposable, toDisposable } from "../core/lifecycle";
 import type { Logger } from "../core/log";
 import { scopedLogger } from "../core/log";
+import { ProtectError } from "../core/protect/errors";
 import { SshError } from "../core/ssh/errors";
 import type { HostEntry } from "./model/hostEntry";
-import type { ConnectPrompts, HostConnector, HostEvent, HostSession } from "./model/hostSession";
+import type { ConnectPrompts, HostConnector, HostSession } from "./model/hostSession";
 import type { ZonesSettings } from "./model/settingsSchema";
 import type { ZonesModel } from "./model/zonesModel";
 
@@ -21,9 +22,13 @@ export type RefreshReason = "connect" | "reconnect" | "manual";
 /** Errors a retry cannot fix: the user or the configuration has to act first. */
 const finalSshReasons = new Set(["hostKeyChanged", "hostKeyUnknown", "hostKeyRevoked", "authFailed", "configInvalid", "cancelled"]);
 
+/** Daemon answers a retry can outlast: it was away, slow, or the link dropped. */
+const retryableProtectReasons = new Set(["unreachable", "lost", "deadline"]);
+
 /** True when waiting and trying again may succeed. */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof SshError) return !finalSshReasons.has(err.reason);
+  if (err instanceof ProtectError) return retryableProtectReasons.has(err.reason);
   if (err instanceof HostEntryError) return false;
   return true;
 }
@@ -210,9 +215,10 @@ class HostLifetime extends Disposable {
   }
 
   /**
-   * Watches first and lists second, buffering events until the lists are in: an event that
-   * raced the list is applied after it, so nothing is lost between the two. Resolves with the
-   * reason the session ended.
+   * Follows the session's event stream: a `resync` replaces the host's zones and workloads
+   * (the first one marks the host connected), changes are applied as they come, and an
+   * interruption the session recovers from by itself shows as "connecting" until the next
+   * resync. Resolves with the reason the session ended and whether it ever listed.
    */
   async #serve(session: HostSession): Promise<{ error: Error; listed: boolean }> {
     const { model } = this.services;
@@ -220,11 +226,6 @@ class HostLifetime extends Disposable {
     const streamAbort = new AbortController();
     const signal = AbortSignal.any([this.#abort.signal, streamAbort.signal]);
     let listed = false;
-    const buffered: HostEvent[] = [];
-    const apply = (event: HostEvent): void => {
-      if (event.kind === "zone") model.applyZone(id, event.zone);
-      else model.applyWorkload(id, event.workload);
-    };
     const ended = new Promise<Error>((resolve) => {
       const sub = session.onDidDisconnect((err) => {
         sub.dispose();
@@ -235,8 +236,27 @@ class HostLifetime extends Disposable {
       void (async () => {
         try {
           for await (const event of session.watch(signal)) {
-            if (listed) apply(event);
-            else buffered.push(event);
+            switch (event.kind) {
+              case "resync":
+                if (!listed || model.host(id)?.connection.kind !== "connected") {
+                  this.#session = session;
+                  model.setConnection(id, { kind: "connected", info: session.info, since: Date.now() });
+                }
+                model.replaceAll(id, event.zones, event.workloads);
+                this.#log.debug(`${listed ? "re-listed after an interruption" : "listed"}: ${event.zones.length} zones, ${event.workloads.length} workloads; following events`);
+                listed = true;
+                break;
+              case "zone":
+                model.applyZone(id, event.zone);
+                break;
+              case "workload":
+                model.applyWorkload(id, event.workload);
+                break;
+              case "interrupted":
+                this.#log.warn(`event stream interrupted: ${event.error.message}; the session is reconnecting`);
+                model.setConnection(id, { kind: "connecting", attempt: 1 });
+                break;
+            }
           }
           resolve(new Error("the host closed the event stream"));
         } catch (err) {
@@ -244,21 +264,9 @@ class HostLifetime extends Disposable {
         }
       })(); // settles `ended`; errors are its value
     });
-    try {
-      const [zones, workloads] = await Promise.all([session.listZones(signal), session.listWorkloads(signal)]);
-      this.#session = session;
-      model.setConnection(id, { kind: "connected", info: session.info, since: Date.now() });
-      model.replaceAll(id, zones, workloads);
-      listed = true;
-      for (const event of buffered.splice(0)) apply(event);
-      this.#log.debug(`listed ${zones.length} zones, ${workloads.length} workloads; following events`);
-    } catch (err) {
-      streamAbort.abort();
-      if (isAbortError(err) && this.#abort.signal.aborted) return { error: abortReason(this.#abort.signal), listed: false };
-      return { error: err instanceof Error ? err : new Error(messageOf(err)), listed: false };
-    }
     const error = await ended;
     streamAbort.abort();
-    return { error, listed: true };
+    if (isAbortError(error) && this.#abort.signal.aborted) return { error: abortReason(this.#abort.signal), listed };
+    return { error, listed };
   }
 }

@@ -1,10 +1,15 @@
 /**
- * What the extension under test talks to in the e2e tier, and how it is told about it: a
- * workspace folder (a copy of the sample project), user settings for code-server, and
- * environment variables for the extension host (read by the extension-host suites).
+ * What the extension under test talks to in the e2e tier, and how it is told about it: the dev
+ * host (a real separate process serving protect.control.v1 on a unix socket) behind a real
+ * OpenSSH sshd on loopback, a workspace folder (a copy of the sample project), user settings
+ * for code-server, and environment variables for the extension-host suites.
  */
 import { cp, mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { startDevHost } from "../harness/devHost";
+import type { StartedDevHost } from "../harness/devHost";
+import { startSshd } from "../harness/sshd";
+import type { Sshd } from "../harness/sshd";
 
 /** A started e2e environment; `stop()` ends everything it started. */
 export interface E2eEnvironment {
@@ -16,8 +21,10 @@ export interface E2eEnvironment {
   env: Record<string, string>;
   /** Extra environment only the extension-host test run sees. */
   extensionHostEnv: Record<string, string>;
-  /** A socket path nobody serves (its host must show as failed). */
-  missingSocket?: string;
+  /** The `zones.hosts` entry of the dev host: the sshd's ssh config alias (or its socket, see below). */
+  hostId: string;
+  devHost: StartedDevHost;
+  sshd: Sshd;
   stop(): Promise<void>;
 }
 
@@ -27,14 +34,38 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
   await mkdir(dir, { recursive: true });
   const workspace = join(dir, "workspace");
   await cp(sampleProject, workspace, { recursive: true });
-  // A socket path nobody serves: the host must show up as a failed connection with its reason.
-  const missingSocket = join(dir, "no-daemon.socket");
+  await mkdir(join(dir, "devhost"), { recursive: true });
+  const devHost = await startDevHost({ stateDir: join(dir, "devhost") });
+  let sshd: Sshd;
+  try {
+    sshd = await startSshd({ alias: "zones-e2e" });
+  } catch (err) {
+    await devHost.stop();
+    throw err;
+  }
+  // ZONES_E2E_TRANSPORT=unix points the extension at the dev host's socket directly instead of
+  // through sshd: a diagnostic for telling SSH-transport trouble from everything else.
+  const direct = process.env.ZONES_E2E_TRANSPORT === "unix";
+  const hostId = direct ? `unix://${devHost.socketPath}` : sshd.alias;
   return {
     workspace,
-    settings: { "zones.hosts": [`unix://${missingSocket}`] },
+    settings: {
+      "zones.hosts": [hostId],
+      "zones.ssh.configFile": sshd.sshConfigPath,
+      "zones.daemonSocket": devHost.socketPath,
+    },
     env: {},
-    extensionHostEnv: { ZONES_TEST_MISSING_SOCKET: missingSocket },
-    missingSocket,
-    stop: async () => undefined,
+    extensionHostEnv: {
+      ZONES_TEST_HOST_ID: hostId,
+      ZONES_TEST_DEVHOST_SOCKET: devHost.socketPath,
+      ZONES_TEST_MISSING_SOCKET: join(dir, "no-daemon.socket"),
+    },
+    hostId,
+    devHost,
+    sshd,
+    stop: async () => {
+      await sshd.stop().catch(() => undefined);
+      await devHost.stop();
+    },
   };
 }

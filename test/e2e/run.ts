@@ -60,7 +60,8 @@ async function compileExtensionTests(outDir: string): Promise<void> {
     format: "cjs",
     target: "node20",
     sourcemap: "inline",
-    external: ["vscode"],
+    // Suites may use core (ssh2 and its optional native helpers stay out, as in build.mjs).
+    external: ["vscode", "cpu-features", "*.node"],
     logLevel: "warning",
     // mocha's parallel-mode worker pool is never used here.
     logOverride: { "require-resolve-not-external": "silent" },

@@ -21,15 +21,26 @@ export interface HostInfo {
   readonly hostIpv4?: string;
 }
 
-/** A change pushed by WatchEvents. */
-export type HostEvent = { readonly kind: "zone"; readonly zone: Zone } | { readonly kind: "workload"; readonly workload: Workload };
+/**
+ * What a session's watch yields: first a `resync` with the full lists, then changes pushed by
+ * WatchEvents. When the stream breaks and the session is reconnecting by itself it yields
+ * `interrupted`, then a fresh `resync` once back.
+ */
+export type HostEvent =
+  | { readonly kind: "resync"; readonly zones: readonly Zone[]; readonly workloads: readonly Workload[] }
+  | { readonly kind: "zone"; readonly zone: Zone }
+  | { readonly kind: "workload"; readonly workload: Workload }
+  | { readonly kind: "interrupted"; readonly error: Error };
 
 /** One live connection to a host; disposing it closes the connection. */
 export interface HostSession extends DisposableLike {
   readonly info: HostInfo;
   listZones(signal: AbortSignal): Promise<Zone[]>;
   listWorkloads(signal: AbortSignal): Promise<Workload[]>;
-  /** WatchEvents: ends (returns or throws) when the stream or the connection ends. */
+  /**
+   * The event stream: `resync` first. Ends (returns or throws) when the session cannot go on;
+   * the owner then disposes it and connects anew.
+   */
   watch(signal: AbortSignal): AsyncIterable<HostEvent>;
   /** Fires once when the underlying connection is lost (not when disposed). */
   readonly onDidDisconnect: Event<Error>;

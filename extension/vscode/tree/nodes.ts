@@ -50,7 +50,7 @@ export class HostNode {
       case "connected": {
         const { info } = connection;
         item.iconPath = new vscode.ThemeIcon("vm-active", new vscode.ThemeColor("charts.green"));
-        item.description = info.devHost ? `${info.version} · dev host` : `Protect ${info.version}`;
+        item.description = info.devHost ? `dev host ${info.version}` : `Protect ${info.version}`;
         const tip = new vscode.MarkdownString(undefined, true);
         tip.appendMarkdown(`**${md(record?.entry.label ?? this.hostId)}** — connected\n\n`);
         tip.appendMarkdown(info.devHost ? `Dev host ${md(info.version)}: zones share this machine's kernel — for development, not isolation.` : `Edera Protect ${md(info.version)}`);

@@ -4,7 +4,7 @@
  */
 import * as assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { eventually, openWorkbench, screenshot, treeItems, treeTexts, viewPane } from "../../harness/browser";
+import { eventually, openWorkbench, runCommand, screenshot, treeTexts, viewPane } from "../../harness/browser";
 import type { CodeServer } from "../../harness/codeServer";
 import type { E2eEnvironment } from "../environment";
 
@@ -35,24 +35,26 @@ export async function panelText(page: Page): Promise<string> {
 
 export const uiSpecs: UiSpec[] = [
   {
-    name: "zones view, failed host with actions, status bar, log channel",
+    name: "host connected over ssh, status bar, log channel",
     async run({ page, codeServer, environment, timings }) {
       timings.workbenchReadyMs = await openWorkbench(page, codeServer.folderUrl(environment.workspace));
       const opened = Date.now();
       await openZonesView(page);
-      // The configured host's socket does not exist: the host shows the reason and what to do.
-      const rows = await eventually("the failed host with its actions", async () => {
-        const texts = await treeTexts(page, "Hosts");
-        return texts.some((t) => t.startsWith("Retry")) && texts.includes("Show Log") ? texts : undefined;
-      });
-      timings.viewToHostFailureShownMs = Date.now() - opened;
-      assert.ok(rows[0]?.includes(environment.missingSocket ?? "no-daemon.socket"), `host row: ${rows[0]}`);
-      assert.ok(!rows.includes("Edit SSH Config"), "a socket host has no ssh config to edit");
-      const status = page.locator(".statusbar-item", { hasText: "zones" });
-      assert.match(await status.first().innerText(), /0\/1 · 0 zones/);
-      await screenshot(page, "zones-view-failed-host");
-      await treeItems(page, "Hosts", "Show Log").click();
-      await eventually("the Styrolite Zones log", async () => (await panelText(page)).includes("Styrolite Zones") && (await panelText(page)).includes("activated"));
+      const host = await eventually(
+        "the host connected",
+        async () => {
+          const texts = await treeTexts(page, "Hosts");
+          return texts.find((t) => t.startsWith(environment.hostId.replace(/^unix:\/\//, "")) && t.includes("dev host"));
+        },
+        30_000,
+      );
+      timings.viewOpenToHostConnectedMs = Date.now() - opened;
+      assert.match(host, /dev host \d/);
+      const status = page.locator(".statusbar-item", { hasText: "zones" }).first();
+      assert.match(await status.innerText(), /1\/1 · \d+ zones?/);
+      await screenshot(page, "host-connected");
+      await runCommand(page, "Zones: Show Log");
+      await eventually("the Styrolite Zones log", async () => (await panelText(page)).includes("activated"));
       await screenshot(page, "zones-log");
     },
   },

@@ -57,6 +57,7 @@ class ScriptedSession implements HostSession {
   }
 
   async *watch(signal: AbortSignal): AsyncIterable<HostEvent> {
+    yield { kind: "resync", zones: [...this.host.zones], workloads: [...this.host.workloads] };
     while (!signal.aborted) {
       const next = this.#queue.shift() ?? (await new Promise<HostEvent | Error>((resolve) => (this.#push = resolve)));
       this.#push = undefined;
@@ -214,6 +215,23 @@ test("disconnect closes the session and stops; removing the host from settings d
     connections.sync([]);
     await until("second session disposed", () => host.sessions[1]!.disposed);
     assert.equal(model.hosts().length, 0);
+  } finally {
+    connections.dispose();
+  }
+});
+
+test("an interruption the session recovers from shows as connecting, then reconciles on resync", async () => {
+  const host = new ScriptedHost();
+  host.zones = [zone("z1", "alpha")];
+  const { model, connections } = start(host);
+  try {
+    await until("connected", () => model.host(hostId)?.connection.kind === "connected");
+    host.sessions[0]!.emit({ kind: "interrupted", error: new Error("stream reset") });
+    await until("connecting", () => model.host(hostId)?.connection.kind === "connecting");
+    host.sessions[0]!.emit({ kind: "resync", zones: [zone("z2", "beta")], workloads: [] });
+    await until("connected again", () => model.host(hostId)?.connection.kind === "connected");
+    assert.deepEqual(model.zones(hostId).map((z) => z.id), ["z2"]);
+    assert.equal(host.connects, 1, "the same session carried on");
   } finally {
     connections.dispose();
   }
