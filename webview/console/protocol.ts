@@ -68,30 +68,37 @@ export const CopyCommand = new IpcCommand<"console/copy", { text: string }>("con
 export const consoleLimits = { maxInputChars: 64 * 1024, maxCopyChars: 4 * 1024 * 1024, maxCols: 1000, maxRows: 500 } as const;
 
 // ── validation (host side) ───────────────────────────────────────────────────────────────────
-const hostIdSchema = z.string().min(1).max(512);
-const idSchema = z.string().min(1).max(256);
+// Built in one function whose call is marked pure, so the webview bundle drops zod entirely.
 
-/** Every message the webview may send. Anything else is ignored and logged. */
-export const consoleWebviewMessageSchema = /* @__PURE__ */ z.discriminatedUnion("method", [
-  z.object({ method: z.literal(ConsoleReadyCommand.method), params: z.object({ shownOffset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict() }).strict(),
-  z.object({ method: z.literal(InputCommand.method), params: z.object({ data: z.string().min(1).max(consoleLimits.maxInputChars) }).strict() }).strict(),
-  z
-    .object({
-      method: z.literal(ResizeCommand.method),
-      params: z.object({ cols: z.number().int().min(1).max(consoleLimits.maxCols), rows: z.number().int().min(1).max(consoleLimits.maxRows) }).strict(),
-    })
-    .strict(),
-  z.object({ method: z.literal(CopyCommand.method), params: z.object({ text: z.string().max(consoleLimits.maxCopyChars) }).strict() }).strict(),
-]);
-
-export type ConsoleWebviewMessage = z.infer<typeof consoleWebviewMessageSchema>;
-
-/** The persisted state, checked before a restored panel trusts it. */
-export const consoleStateSchema = /* @__PURE__ */ z
-  .object({
-    target: z.discriminatedUnion("kind", [
-      z.object({ kind: z.literal("zone"), hostId: hostIdSchema, zoneId: idSchema }).strict(),
-      z.object({ kind: z.literal("workload"), hostId: hostIdSchema, workloadId: idSchema }).strict(),
+function buildSchemas() {
+  const hostIdSchema = z.string().min(1).max(512);
+  const idSchema = z.string().min(1).max(256);
+  return {
+    /** Every message the webview may send. Anything else is ignored and logged. */
+    webviewMessage: z.discriminatedUnion("method", [
+      z.object({ method: z.literal(ConsoleReadyCommand.method), params: z.object({ shownOffset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict() }).strict(),
+      z.object({ method: z.literal(InputCommand.method), params: z.object({ data: z.string().min(1).max(consoleLimits.maxInputChars) }).strict() }).strict(),
+      z
+        .object({
+          method: z.literal(ResizeCommand.method),
+          params: z.object({ cols: z.number().int().min(1).max(consoleLimits.maxCols), rows: z.number().int().min(1).max(consoleLimits.maxRows) }).strict(),
+        })
+        .strict(),
+      z.object({ method: z.literal(CopyCommand.method), params: z.object({ text: z.string().max(consoleLimits.maxCopyChars) }).strict() }).strict(),
     ]),
-  })
-  .strict();
+    /** The persisted state, checked before a restored panel trusts it. */
+    state: z
+      .object({
+        target: z.discriminatedUnion("kind", [
+          z.object({ kind: z.literal("zone"), hostId: hostIdSchema, zoneId: idSchema }).strict(),
+          z.object({ kind: z.literal("workload"), hostId: hostIdSchema, workloadId: idSchema }).strict(),
+        ]),
+      })
+      .strict(),
+  };
+}
+
+/** The host side's validators: `webviewMessage` for every incoming message, `state` for restored panels. */
+export const consoleSchemas = /* @__PURE__ */ buildSchemas();
+
+export type ConsoleWebviewMessage = z.infer<typeof consoleSchemas.webviewMessage>;
