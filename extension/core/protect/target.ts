@@ -13,9 +13,10 @@ export type ProtectTarget =
 /** Parses a target; throws ProtectError `invalidArgument` (or SshError `configInvalid`) when it cannot be one. */
 export function parseTarget(text: string): ProtectTarget {
   const trimmed = text.trim();
-  const unix = /^unix:(?:\/\/)?(\/.*)$/i.exec(trimmed);
+  // unix:///abs/path (empty authority) or unix:/abs/path; unix://relative is an error.
+  const unix = /^unix:(?:\/\/(\/.*)|(\/(?!\/).*))$/i.exec(trimmed);
   if (unix) {
-    const socketPath = decodeURIComponent(unix[1]!);
+    const socketPath = decodeURIComponent((unix[1] ?? unix[2])!);
     return { kind: "unix", socketPath, display: `unix://${socketPath}` };
   }
   if (/^unix:/i.test(trimmed)) {

@@ -1,0 +1,196 @@
+// The pieces of the transport that can be checked without a network: the channel Duplex (with a
+// fake ssh2 channel at the boundary), bridge failure classification, quoting, error mapping.
+import assert from "node:assert/strict";
+import { Duplex } from "node:stream";
+import { describe, test } from "node:test";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { ClientChannel } from "ssh2";
+import { ChannelSocket } from "../../../extension/core/protect/channelSocket";
+import { ProtectError, TransportFailure, toProtectError } from "../../../extension/core/protect/errors";
+import { parseTarget } from "../../../extension/core/protect/target";
+import { bridgeCommandFor, classifyBridgeExit, defaultBridgeCommand } from "../../../extension/core/protect/transport";
+import { SshError } from "../../../extension/core/ssh/errors";
+import { shellQuote } from "../../../extension/core/ssh/shellQuote";
+
+/** Enough of an ssh2 ClientChannel: a Duplex with a stderr stream, exit/close events, close(). */
+class FakeChannel extends Duplex {
+  readonly stderr = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+  written: Buffer[] = [];
+  /** Hold write callbacks, like ssh2 does when the window is exhausted. */
+  holdWrites = false;
+  held: (() => void)[] = [];
+  isClosed = false;
+
+  override _read(): void {}
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.written.push(chunk);
+    if (this.holdWrites) this.held.push(() => cb());
+    else cb();
+  }
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.emit("close");
+  }
+  /** The far side exits and closes, as OpenSSH sends it: exit-status, EOF, close. */
+  remoteExit(code: number, stderr = ""): void {
+    if (stderr) this.stderr.push(Buffer.from(stderr));
+    this.emit("exit", code);
+    this.push(null);
+    setImmediate(() => this.close());
+  }
+}
+
+function socketWith(channel: FakeChannel, bridge = false): ChannelSocket {
+  return new ChannelSocket(async () => channel as unknown as ClientChannel, {
+    describe: "the test socket",
+    ...(bridge ? { onBridgeExit: (exit) => classifyBridgeExit(exit, "/run/d.sock", "host", "sudo -n socat") } : {}),
+  });
+}
+
+const nextTurn = () => new Promise((r) => setImmediate(r));
+
+describe("ChannelSocket", () => {
+  test("writes made before the channel opens are queued and delivered in order", async () => {
+    const channel = new FakeChannel();
+    let open!: (c: ClientChannel) => void;
+    const socket = new ChannelSocket(() => new Promise((r) => (open = r)), { describe: "x" });
+    socket.write("one ");
+    socket.write("two");
+    assert.equal(channel.written.length, 0);
+    open(channel as unknown as ClientChannel);
+    await nextTurn();
+    assert.equal(Buffer.concat(channel.written).toString(), "one two");
+    channel.push("reply");
+    const data = await new Promise<Buffer>((r) => socket.once("data", r));
+    assert.equal(data.toString(), "reply");
+    socket.destroy();
+    assert.ok(channel.isClosed);
+  });
+
+  test("an unexpected close fails the socket with an ECONNREFUSED TransportFailure (lost, not cancelled)", async () => {
+    const channel = new FakeChannel();
+    const socket = socketWith(channel);
+    await nextTurn();
+    const error = new Promise<Error>((r) => socket.once("error", r));
+    channel.close();
+    const err = await error;
+    assert.ok(err instanceof TransportFailure);
+    assert.equal(err.reason, "lost");
+    assert.equal((err as unknown as { code: string }).code, "ECONNREFUSED");
+  });
+
+  test("write callbacks held by a full SSH window fail when the channel closes (ssh2 never calls them)", async () => {
+    const channel = new FakeChannel();
+    channel.holdWrites = true;
+    const socket = socketWith(channel);
+    socket.on("error", () => {});
+    await nextTurn();
+    const result = new Promise<Error | null | undefined>((r) => socket.write("stuck", r));
+    await nextTurn();
+    channel.close();
+    const err = await result;
+    assert.ok(err instanceof Error, "the write callback must fail, not hang");
+  });
+
+  test("a bridge that exits non-zero reports what it said on stderr, and the EOF does not get ahead of it", async () => {
+    const channel = new FakeChannel();
+    const socket = socketWith(channel, true);
+    await nextTurn();
+    let sawEnd = false;
+    socket.on("end", () => (sawEnd = true));
+    socket.resume();
+    const error = new Promise<Error>((r) => socket.once("error", r));
+    channel.remoteExit(1, "sudo: a password is required\n");
+    const err = await error;
+    assert.ok(err instanceof TransportFailure);
+    assert.equal(err.reason, "permissionDenied");
+    assert.match(err.message, /password is required/);
+    assert.equal(sawEnd, false, "EOF reached the reader before the failure");
+  });
+
+  test("an open failure is reported on a later turn, after listeners can be attached", async () => {
+    const socket = new ChannelSocket(() => Promise.reject(new SshError("channelRefused", "refused")), { describe: "x" });
+    // http2 attaches its listeners synchronously; a few microtasks later must still be in time
+    // (an 'error' emitted with no listener would crash this test process).
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    const err = await new Promise<Error>((r) => socket.once("error", r));
+    assert.ok(err instanceof TransportFailure);
+    assert.match(err.message, /refused/);
+  });
+});
+
+describe("bridge", () => {
+  test("the default command quotes the socket path for the shell", () => {
+    assert.equal(bridgeCommandFor(defaultBridgeCommand, "/var/lib/edera/protect/daemon.socket"), "sudo -n socat - UNIX-CONNECT:/var/lib/edera/protect/daemon.socket");
+    assert.equal(bridgeCommandFor("nc -U {socket}", "/run/a b.sock".replace(" ", "_")), "nc -U /run/a_b.sock");
+  });
+
+  test("socket paths socat or the shell would misread are refused", () => {
+    for (const bad of ["/run/a,b.sock", "/run/x:y", "/run/$(reboot)", "/run/a b", "/run/'q'"]) {
+      assert.throws(() => bridgeCommandFor(defaultBridgeCommand, bad), (e: unknown) => ProtectError.is(e, "invalidArgument"), bad);
+    }
+    assert.throws(() => bridgeCommandFor("socat - UNIX-CONNECT:/fixed", "/run/x"), (e: unknown) => ProtectError.is(e, "invalidArgument"));
+  });
+
+  test("shellQuote survives quotes and metacharacters", () => {
+    assert.equal(shellQuote("plain/path.sock"), "plain/path.sock");
+    assert.equal(shellQuote("it's $(x)"), `'it'\\''s $(x)'`);
+    assert.equal(shellQuote(""), "''");
+  });
+
+  test("bridge exits are classified from what sudo and socat print", () => {
+    const c = (code: number, stderr: string) => classifyBridgeExit({ code, signal: undefined, stderr }, "/run/d.sock", "h", "sudo -n socat");
+    assert.equal(c(1, "sudo: a password is required").reason, "permissionDenied");
+    assert.equal(c(1, "2024/01/01 socat[12] E connect(5, AF=1 \"/run/d.sock\", 13): No such file or directory").unreachable, "socketMissing");
+    assert.equal(c(1, "socat[12] E connect(5, AF=1 \"/run/d.sock\", 13): Connection refused").unreachable, "daemonNotRunning");
+    assert.equal(c(1, "socat[12] E connect(5, AF=1 \"/run/d.sock\", 13): Permission denied").reason, "permissionDenied");
+    assert.equal(c(127, "sh: 1: sudo: not found").unreachable, "bridgeFailed");
+    const other = c(3, "something odd");
+    assert.equal(other.reason, "unreachable");
+    assert.match(other.message, /exited with 3: something odd/);
+  });
+});
+
+describe("error mapping", () => {
+  test("transport failures keep their reason through Connect's wrapping", () => {
+    const wrapped = new ConnectError("unavailable", Code.Unavailable, undefined, undefined, new TransportFailure("unreachable", "socket missing", "socketMissing"));
+    const e = toProtectError(wrapped, "ListZones", "h");
+    assert.ok(ProtectError.is(e, "unreachable"));
+    assert.equal(e.details.unreachable, "socketMissing");
+  });
+
+  test("errno codes of a local socket", () => {
+    const errno = (code: string) => Object.assign(new Error(code), { code });
+    const map = (code: string) => toProtectError(new ConnectError("x", Code.Internal, undefined, undefined, errno(code)), "Op", "h");
+    assert.equal((map("ENOENT") as ProtectError).details.unreachable, "socketMissing");
+    assert.equal((map("ECONNREFUSED") as ProtectError).details.unreachable, "daemonNotRunning");
+    assert.ok(ProtectError.is(map("EACCES"), "permissionDenied"));
+  });
+
+  test("daemon status codes, with the daemon's message", () => {
+    const e = toProtectError(new ConnectError("zone abc not found", Code.NotFound), "GetZone", "h");
+    assert.ok(ProtectError.is(e, "notFound"));
+    assert.match(e.message, /zone abc not found/);
+    assert.ok(ProtectError.is(toProtectError(new ConnectError("x", Code.Unimplemented), "Op", "h"), "unimplemented"));
+    assert.ok(ProtectError.is(toProtectError(new ConnectError("x", Code.DeadlineExceeded), "Op", "h"), "deadline"));
+    assert.ok(ProtectError.is(toProtectError(new ConnectError("x", Code.Internal), "Op", "h"), "server"));
+  });
+
+  test("SSH errors stay SSH errors, except a lost connection", () => {
+    const key = new SshError("hostKeyChanged", "changed");
+    assert.equal(toProtectError(key, "Op", "h"), key);
+    assert.ok(ProtectError.is(toProtectError(new SshError("lost", "gone"), "Op", "h"), "lost"));
+  });
+});
+
+describe("targets", () => {
+  test("unix:///path and ssh destinations", () => {
+    assert.deepEqual(parseTarget("unix:///var/run/d.sock"), { kind: "unix", socketPath: "/var/run/d.sock", display: "unix:///var/run/d.sock" });
+    const ssh = parseTarget("root@styro:2222");
+    assert.equal(ssh.kind, "ssh");
+    assert.equal(ssh.display, "root@styro:2222");
+    assert.equal(parseTarget("unix:/run/d.sock").kind, "unix");
+    assert.throws(() => parseTarget("unix://relative"), (e: unknown) => ProtectError.is(e, "invalidArgument"));
+  });
+});
