@@ -25,6 +25,8 @@ export interface E2eEnvironment {
   hostId: string;
   devHost: StartedDevHost;
   sshd: Sshd;
+  /** A second sshd whose host key nobody trusts yet (the unknown-key prompt). */
+  untrustedSshd: Sshd;
   stop(): Promise<void>;
 }
 
@@ -36,10 +38,13 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
   await cp(sampleProject, workspace, { recursive: true });
   await mkdir(join(dir, "devhost"), { recursive: true });
   const devHost = await startDevHost({ stateDir: join(dir, "devhost") });
-  let sshd: Sshd;
+  let sshd: Sshd | undefined;
+  let untrustedSshd: Sshd;
   try {
     sshd = await startSshd({ alias: "zones-e2e" });
+    untrustedSshd = await startSshd({ alias: "zones-untrusted", trustHostKey: false });
   } catch (err) {
+    await sshd?.stop();
     await devHost.stop();
     throw err;
   }
@@ -63,7 +68,9 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
     hostId,
     devHost,
     sshd,
+    untrustedSshd,
     stop: async () => {
+      await untrustedSshd.stop().catch(() => undefined);
       await sshd.stop().catch(() => undefined);
       await devHost.stop();
     },

@@ -81,7 +81,7 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
     await page.keyboard.press("F1");
     await input.waitFor({ state: "visible" });
     await input.fill(`>${title}`);
-    const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+    const row = page.locator(".quick-input-list .monaco-list-row:visible", { hasText: title }).first();
     try {
       await row.waitFor({ state: "visible", timeout: 2000 });
       // The palette filters fuzzily: make sure the row's label is the command, not a neighbour.
@@ -97,6 +97,31 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
     if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette`);
     await page.waitForTimeout(500);
   }
+}
+
+/** The modal dialog of the workbench (VS Code draws `{ modal: true }` messages in the page). */
+export function modalDialog(page: Page): Locator {
+  return page.locator(".monaco-dialog-box");
+}
+
+/** Text of the open modal dialog: message and detail, with Monaco's no-break spaces normalised. */
+export async function modalText(page: Page): Promise<string> {
+  return (await modalDialog(page).innerText()).replace(/\u00a0/g, " ");
+}
+
+/** Clicks a button of the open modal dialog by its label. */
+export async function clickDialogButton(page: Page, label: string): Promise<void> {
+  await modalDialog(page).locator(".dialog-buttons a.monaco-button", { hasText: label }).first().click();
+  await modalDialog(page).waitFor({ state: "hidden" });
+}
+
+/** Types into the open quick pick / input box and accepts it. */
+export async function answerQuickInput(page: Page, text: string, expectRow?: string): Promise<void> {
+  const input = page.locator(".quick-input-widget input.input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(text);
+  if (expectRow) await page.locator(".quick-input-list .monaco-list-row:visible", { hasText: expectRow }).first().waitFor({ state: "visible" });
+  await page.keyboard.press("Enter");
 }
 
 /** The pane of a view in the side bar, found by its title (e.g. "Hosts"). */

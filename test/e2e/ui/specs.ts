@@ -4,7 +4,8 @@
  */
 import * as assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { eventually, openWorkbench, runCommand, screenshot, treeTexts, viewPane } from "../../harness/browser";
+import { ProtectHost } from "../../../extension/core/protect/host";
+import { answerQuickInput, clickDialogButton, eventually, modalDialog, modalText, openWorkbench, runCommand, screenshot, treeItems, treeTexts, viewPane } from "../../harness/browser";
 import type { CodeServer } from "../../harness/codeServer";
 import type { E2eEnvironment } from "../environment";
 
@@ -33,21 +34,33 @@ export async function panelText(page: Page): Promise<string> {
   return (await page.locator(".part.panel").innerText()).replace(/\u00a0/g, " ");
 }
 
+/** Opens the workbench on the sample project with the Zones view showing; returns when ready. */
+async function openZones(ctx: UiSpecContext): Promise<void> {
+  await openWorkbench(ctx.page, ctx.codeServer.folderUrl(ctx.environment.workspace));
+  await openZonesView(ctx.page);
+}
+
+/** The label the tree shows for the dev host's entry. */
+function hostLabel(environment: E2eEnvironment): string {
+  return environment.hostId.replace(/^unix:\/\//, "");
+}
+
+async function waitForConnectedHost(page: Page, environment: E2eEnvironment): Promise<string> {
+  return eventually(
+    "the host connected",
+    async () => (await treeTexts(page, "Hosts")).find((t) => t.startsWith(hostLabel(environment)) && t.includes("dev host")),
+    30_000,
+  );
+}
+
 export const uiSpecs: UiSpec[] = [
   {
-    name: "host connected over ssh, status bar, log channel",
+    name: "host connected, status bar, log channel",
     async run({ page, codeServer, environment, timings }) {
       timings.workbenchReadyMs = await openWorkbench(page, codeServer.folderUrl(environment.workspace));
       const opened = Date.now();
       await openZonesView(page);
-      const host = await eventually(
-        "the host connected",
-        async () => {
-          const texts = await treeTexts(page, "Hosts");
-          return texts.find((t) => t.startsWith(environment.hostId.replace(/^unix:\/\//, "")) && t.includes("dev host"));
-        },
-        30_000,
-      );
+      const host = await waitForConnectedHost(page, environment);
       timings.viewOpenToHostConnectedMs = Date.now() - opened;
       assert.match(host, /dev host \d/);
       const status = page.locator(".statusbar-item", { hasText: "zones" }).first();
@@ -56,6 +69,81 @@ export const uiSpecs: UiSpec[] = [
       await runCommand(page, "Zones: Show Log");
       await eventually("the Styrolite Zones log", async () => (await panelText(page)).includes("activated"));
       await screenshot(page, "zones-log");
+    },
+  },
+  {
+    name: "a zone created by another client appears without a refresh, and goes when destroyed",
+    async run(ctx) {
+      const { page, environment, timings } = ctx;
+      await openZones(ctx);
+      await waitForConnectedHost(page, environment);
+      // Another client on the host, like zonectl in a terminal.
+      const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
+      try {
+        const started = Date.now();
+        const id = await other.createZone({ name: "made-elsewhere", initialResources: { targetCpus: 1, targetMemory: 128n } });
+        try {
+          await eventually("the zone row", async () => (await treeItems(page, "Hosts", "made-elsewhere").count()) > 0, 10_000, 50);
+          timings.zoneCreatedToRowShownMs = Date.now() - started;
+          await eventually("the zone ready with its address", async () => {
+            const text = await treeItems(page, "Hosts", "made-elsewhere").first().innerText();
+            return /\d+\.\d+\.\d+\.\d+ · 1 vCPU · 128 MiB/.test(text.replace(/\s+/g, " "));
+          });
+          await screenshot(page, "zone-made-elsewhere");
+        } finally {
+          await other.destroyZone(id);
+        }
+        await eventually("the zone row gone", async () => (await treeItems(page, "Hosts", "made-elsewhere").count()) === 0, 10_000);
+      } finally {
+        other.close();
+      }
+    },
+  },
+  {
+    name: "an unknown host key is asked about with its SHA256 fingerprint",
+    async run(ctx) {
+      const { page, environment } = ctx;
+      const target = `root@127.0.0.1:${environment.untrustedSshd.port}`;
+      await openZones(ctx);
+      await runCommand(page, "Zones: Add Host…");
+      await answerQuickInput(page, "Enter an SSH destination", "Enter an SSH destination");
+      await page.locator(".quick-input-widget", { hasText: "SSH destination or ssh config alias" }).waitFor({ state: "visible" });
+      await answerQuickInput(page, target);
+      await modalDialog(page).waitFor({ state: "visible", timeout: 20_000 });
+      const text = await modalText(page);
+      assert.match(text, /authenticity of host 127\.0\.0\.1 port \d+ can't be established/);
+      assert.ok(text.includes(environment.untrustedSshd.hostFingerprint()), `dialog: ${text}`);
+      await screenshot(page, "host-key-unknown");
+      await clickDialogButton(page, "Cancel");
+      // Refused: the host shows as failed and nothing was connected.
+      await eventually("the refused host failed", async () => (await treeTexts(page, "Hosts")).some((t) => t.startsWith(target) && t.includes("failed")));
+    },
+  },
+  {
+    // Last: it leaves the main sshd with a key known_hosts does not hold.
+    name: "a changed host key is refused with both fingerprints and the known_hosts line",
+    async run(ctx) {
+      const { page, environment } = ctx;
+      const { sshd } = environment;
+      const oldFingerprint = sshd.hostFingerprint();
+      await sshd.rotateHostKey();
+      const newFingerprint = sshd.hostFingerprint();
+      await openZones(ctx);
+      if (!environment.hostId.startsWith("unix://")) {
+        // Already configured: connecting (or reconnecting) meets the new key by itself.
+      } else {
+        await runCommand(page, "Zones: Add Host…");
+        await answerQuickInput(page, sshd.alias, sshd.alias);
+      }
+      await modalDialog(page).waitFor({ state: "visible", timeout: 30_000 });
+      const text = await modalText(page);
+      assert.match(text, new RegExp(`host key of ${sshd.alias} has changed`));
+      assert.ok(text.includes(`${sshd.knownHostsPath}:1`), `dialog: ${text}`);
+      assert.ok(text.includes(oldFingerprint), "the recorded fingerprint is shown");
+      assert.ok(text.includes(newFingerprint), "the presented fingerprint is shown");
+      await screenshot(page, "host-key-changed");
+      await clickDialogButton(page, "Cancel");
+      await eventually("the host failed, not connected", async () => (await treeTexts(page, "Hosts")).some((t) => t.startsWith(sshd.alias) && t.includes("failed")));
     },
   },
 ];
