@@ -84,6 +84,32 @@ describe("applying the test image's layers", () => {
   });
 });
 
+describe("owners and modes", { skip: !isRoot && "needs root to set owners" }, () => {
+  test("owners from the tar win, also inside a set-group-ID directory of a lower layer", async () => {
+    const root = freshRoot();
+    await apply(root, [{ path: "shared/", type: "dir", mode: 0o2775, gid: 50 }]);
+    await apply(root, [
+      { path: "shared/root-file", data: "x", uid: 0, gid: 0 },
+      { path: "shared/user-file", data: "y", uid: 1000, gid: 1000 },
+      { path: "setuid", data: "z", mode: 0o4755, uid: 0, gid: 0 },
+    ]);
+    assert.equal(statSync(join(root, "shared")).gid, 50);
+    assert.equal(statSync(join(root, "shared")).mode & 0o7777, 0o2775);
+    assert.equal(statSync(join(root, "shared/root-file")).gid, 0, "not the directory's group");
+    assert.deepEqual([statSync(join(root, "shared/user-file")).uid, statSync(join(root, "shared/user-file")).gid], [1000, 1000]);
+    assert.equal(statSync(join(root, "setuid")).mode & 0o7777, 0o4755, "set-user-ID survives chown");
+  });
+
+  test("a directory entry over an existing directory takes the new owner and mode", async () => {
+    const root = freshRoot();
+    await apply(root, [{ path: "d/", type: "dir", mode: 0o755, uid: 1000, gid: 1000 }, { path: "d/keep", data: "1" }]);
+    await apply(root, [{ path: "d/", type: "dir", mode: 0o700, uid: 0, gid: 0 }]);
+    const st = statSync(join(root, "d"));
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [0, 0, 0o700]);
+    assert.deepEqual(readdirSync(join(root, "d")), ["keep"]);
+  });
+});
+
 describe("whiteouts", () => {
   test(".wh.<name> deletes a lower file or whole directory", async () => {
     const root = freshRoot();
