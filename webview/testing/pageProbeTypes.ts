@@ -18,6 +18,8 @@ export interface ImageStats {
   /** Share of pixels that differ from the most common colour. */
   nonBackground: number;
   colours: number;
+  /** The most common colour, "#rrggbb". */
+  background: string;
 }
 
 export interface PageProbes {
@@ -51,6 +53,6 @@ export interface PageProbes {
   bodyBackground(): string;
   /** The text of every visible row of an xterm.js terminal, trailing spaces trimmed. */
   terminalLines(): string[];
-  /** Selects all terminal text (xterm API) and returns it. */
-  selectAllTerminal(): string;
+  /** How many bytes of console output the console page has written. */
+  consoleShownOffset(): number;
 }

@@ -106,15 +106,20 @@ w.zonesProbes = {
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     const total = data.length / 4;
-    return { width: bitmap.width, height: bitmap.height, nonBackground: (total - Math.max(...counts.values())) / total, colours: counts.size };
+    let background = 0;
+    let most = 0;
+    for (const [colour, count] of counts) {
+      if (count > most) {
+        most = count;
+        background = colour;
+      }
+    }
+    return { width: bitmap.width, height: bitmap.height, nonBackground: (total - most) / total, colours: counts.size, background: `#${background.toString(16).padStart(6, "0")}` };
   },
   bodyBackground: () => getComputedStyle(document.body).backgroundColor,
   terminalLines: () => {
     const rows = document.querySelectorAll(".xterm-rows > div");
     return [...rows].map((row) => (row.textContent ?? "").replace(/\s+$/, ""));
   },
-  selectAllTerminal: () => {
-    const api = (window as unknown as { zonesConsole?: { selectAll(): string } }).zonesConsole;
-    return api ? api.selectAll() : "";
-  },
+  consoleShownOffset: () => (window as unknown as { zonesConsole?: { shownOffset(): number } }).zonesConsole?.shownOffset() ?? -1,
 };
