@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdir, open, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { abortReason, anySignal } from "../../core/abort";
@@ -505,24 +505,31 @@ export class ImageStore {
   /** Deletes blobs no image refers to and no operation in flight holds. */
   async #collectGarbage(): Promise<void> {
     try {
-      const keep = new Set(this.#pinned.keys());
-      for (const e of this.#images.values()) {
-        keep.add(e.digest);
-        keep.add(e.configDigest);
-        for (const l of e.layers) keep.add(l);
-      }
       const dir = join(this.dir, "blobs", "sha256");
       let freed = 0;
       for (const hex of await readdir(dir)) {
-        if (keep.has(`sha256:${hex}`)) continue;
+        // Decided and deleted synchronously, per blob: a pull may pin a blob between two awaits.
+        if (this.#isReferenced(`sha256:${hex}`)) continue;
         const path = join(dir, hex);
-        freed += (await stat(path).catch(() => undefined))?.size ?? 0;
-        await rm(path, { force: true });
+        try {
+          freed += statSync(path).size;
+          rmSync(path, { force: true });
+        } catch {
+          // gone already
+        }
       }
       if (freed > 0) this.#logger.debug(`image store: freed ${formatBytes(freed)} of unused blobs`);
     } catch (err) {
       this.#logger.warn(`image store: garbage collection failed: ${messageOf(err)}`);
     }
+  }
+
+  #isReferenced(digest: string): boolean {
+    if (this.#pinned.has(digest)) return true;
+    for (const e of this.#images.values()) {
+      if (e.digest === digest || e.configDigest === digest || e.layers.includes(digest)) return true;
+    }
+    return false;
   }
 
   async #discard(path: string): Promise<void> {
