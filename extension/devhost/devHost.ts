@@ -218,12 +218,15 @@ export class DevHost {
     if (this.#stopped) return;
     this.#stopped = true;
     const problems: string[] = [];
+    const timings: string[] = [];
     const step = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
+      const started = Date.now();
       try {
         await fn();
       } catch (err) {
         problems.push(`${what}: ${messageOf(err)}`);
       }
+      timings.push(`${what} ${Date.now() - started} ms`);
     };
     await step("server", () => this.#server?.close(this.socketPath));
     await step("prometheus", () => new Promise<void>((resolve) => {
@@ -241,7 +244,7 @@ export class DevHost {
     }
     await step("lock", () => this.#unlock());
     if (problems.length) this.log.warn(`dev host: stopped with problems: ${problems.join("; ")}`);
-    else this.log.info("dev host: stopped cleanly");
+    else this.log.info(`dev host: stopped cleanly (${timings.join(", ")})`);
   }
 
   #lock(): void {

@@ -22,6 +22,7 @@ import type { StateStore } from "./stateStore";
 import { planWorkload, setupSteps, workloadPaths } from "./workloadPlan";
 import type { WorkloadImage, WorkloadPaths, WorkloadPlan } from "./workloadPlan";
 import type { ZoneManager } from "./zones";
+import { withTimeout } from "./timeout";
 
 /** Where workload images come from (the dev host's ImageStore). */
 export interface ImageLookup {
@@ -308,7 +309,7 @@ export class WorkloadManager {
       // already gone
     }
     const seconds = timeoutSeconds > 0 ? timeoutSeconds : defaultStopTimeoutSeconds;
-    const done = await Promise.race([run.process.exited.then(() => true), delay(seconds * 1000).then(() => false)]);
+    const done = (await withTimeout(run.process.exited, seconds * 1000)) !== "timeout";
     if (!done) {
       run.group?.signalAll("SIGKILL");
       run.process.kill("SIGKILL");

@@ -2,7 +2,7 @@
 // waits until its socket answers GetHostStatus, and stops it with SIGTERM, verifying it exits.
 // Its stdout/stderr go to <stateDir>/devhost.log for post-mortems.
 import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connectUnix } from "../integration/devhost/client";
@@ -20,6 +20,7 @@ export async function startDevHost(options: { stateDir?: string; socketPath?: st
   const ownStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "devhost-"));
   const socketPath = options.socketPath ?? join(stateDir, "daemon.socket");
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const logFile = join(stateDir, "devhost.log");
   const logFd = openSync(logFile, "a");
   const child = spawn(

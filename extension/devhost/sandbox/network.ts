@@ -33,11 +33,14 @@ export class BridgeNetwork {
   /** Picks a bridge name and a subnet no route on this machine uses yet. */
   static async plan(seed: string, log: Logger): Promise<BridgeNetwork> {
     const hash = createHash("sha256").update(seed).digest();
+    const bridge = `szdh${hash.subarray(2, 5).toString("hex")}`;
+    // The name follows the (locked) state directory: one that exists was left by a killed run.
+    await deleteLinkIfPresent(bridge);
     const taken = await takenSubnets();
     const start = hash[0]! * 2 + (hash[1]! & 1);
     for (let i = 0; i < 512; i++) {
       const index = (start + i) % 512;
-      if (!taken.has(index)) return new BridgeNetwork(`szdh${hash.subarray(2, 5).toString("hex")}`, index, log);
+      if (!taken.has(index)) return new BridgeNetwork(bridge, index, log);
     }
     throw new DevHostError("unavailable", "no free /24 left in 198.18.0.0/15 for the dev host bridge");
   }
@@ -52,8 +55,6 @@ export class BridgeNetwork {
 
   async up(): Promise<void> {
     if (this.#up) return;
-    // A bridge left by a dev host that was killed reuses the same name: start from scratch.
-    await run("ip", ["link", "del", this.bridge]).catch(() => undefined);
     await run("ip", ["link", "add", "name", this.bridge, "type", "bridge"]);
     await run("ip", ["addr", "add", `${this.gateway}/24`, "dev", this.bridge]);
     await run("ip", ["link", "set", this.bridge, "up"]);

@@ -12,6 +12,7 @@ import { childrenOf, processStartTime } from "./procfs";
 import { exitCodeOf, startProcess } from "./processes";
 import type { ProcessExit, SandboxProcess } from "./processes";
 import { toolEnv } from "./exec";
+import { withTimeout } from "../timeout";
 
 /**
  * How zones are isolated. "namespaces": own pid/mount/uts/ipc/net namespaces, a cgroup with the
@@ -134,11 +135,7 @@ export class ZoneSandbox {
       const ready = waitForMarker(options.console, initReadyMarker);
       started.write(Buffer.from("go\n"));
       const timeout = options.readyTimeoutMs ?? 15_000;
-      const outcome = await Promise.race([
-        ready.promise.then(() => "ready" as const),
-        exited.then((e) => e),
-        delay(timeout).then(() => "timeout" as const),
-      ]);
+      const outcome = await withTimeout(Promise.race([ready.promise.then(() => "ready" as const), exited]), timeout);
       ready.dispose();
       if (outcome === "timeout") throw new DevHostError("unavailable", `zone init did not report ready within ${timeout / 1000}s`);
       if (outcome !== "ready") throw new DevHostError("internal", `zone init exited during boot (exit ${exitCodeOf(outcome)}): ${lastLines(options.console)}`);
@@ -218,27 +215,48 @@ export class ZoneSandbox {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    await teardown(this.host, { init: this.init, cgroup: this.cgroup, address: this.address });
+    await teardown(this.host, { init: this.init, initPid: this.host.mode === "namespaces" ? this.initPid : undefined, cgroup: this.cgroup, address: this.address });
   }
 }
 
 async function teardown(
   host: SandboxHost,
-  parts: { init: SandboxProcess | undefined; cgroup: CgroupNode | undefined; address: ZoneAddress | undefined },
+  parts: { init: SandboxProcess | undefined; initPid?: number | undefined; cgroup: CgroupNode | undefined; address: ZoneAddress | undefined },
 ): Promise<void> {
+  const started = Date.now();
   if (parts.init) {
     // Closing stdin is the init's orderly shutdown; as pid 1 its exit ends the whole zone.
     parts.init.endInput();
-    const exited = await Promise.race([parts.init.exited.then(() => true), delay(2000).then(() => false)]);
+    // dash as pid 1 can sit in `wait` for a while after its last job ended; a zone that was
+    // asked to stop gets a short grace, then is powered off (SIGKILL to pid 1 ends the zone).
+    const exited = (await withTimeout(parts.init.exited, 250)) !== "timeout";
     if (!exited) {
-      parts.init.kill("SIGKILL");
-      if (host.mode === "process") killGroup(parts.init.pid);
-      await Promise.race([parts.init.exited, delay(2000)]);
+      if (parts.initPid !== undefined) {
+        // Kill pid 1 and let its parent (unshare) reap it: unshare exits only once the zone's
+        // pid namespace is fully torn down, so nothing of the zone outlives this step.
+        killPid(parts.initPid);
+        if ((await withTimeout(parts.init.exited, 2000)) === "timeout") parts.init.kill("SIGKILL");
+      } else {
+        parts.init.kill("SIGKILL");
+        if (host.mode === "process") killGroup(parts.init.pid);
+      }
+      await withTimeout(parts.init.exited, 2000);
     }
     if (host.mode === "process") killGroup(parts.init.pid);
   }
+  const initDone = Date.now();
   if (parts.cgroup) await parts.cgroup.destroy();
+  const cgroupDone = Date.now();
   if (parts.address && host.network) await host.network.detach(parts.address);
+  host.log.debug(`zone teardown: init ${initDone - started} ms, cgroup ${cgroupDone - initDone} ms, network ${Date.now() - cgroupDone} ms`);
+}
+
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }
 
 function killGroup(pid: number): void {

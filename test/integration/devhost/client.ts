@@ -8,7 +8,7 @@ import { ControlService } from "../../../extension/proto/gen/protect/control/v1/
 
 export interface UnixClient {
   client: Client<typeof ControlService>;
-  close(): void;
+  close: () => void;
 }
 
 export function connectUnix(socketPath: string): UnixClient {
