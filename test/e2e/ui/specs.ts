@@ -117,6 +117,9 @@ export const uiSpecs: UiSpec[] = [
       await clickDialogButton(page, "Cancel");
       // Refused: the host shows as failed and nothing was connected.
       await eventually("the refused host failed", async () => (await treeTexts(page, "Hosts")).some((t) => t.startsWith(target) && t.includes("failed")));
+      // Later windows must not meet this host's question again.
+      await ctx.codeServer.writeSettings(environment.settings);
+      await eventually("the host removed", async () => !(await treeTexts(page, "Hosts")).some((t) => t.startsWith(target)));
     },
   },
   {
