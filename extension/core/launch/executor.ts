@@ -1,0 +1,609 @@
+import { clone, create } from "@bufbuild/protobuf";
+import { isAbortError } from "../abort";
+import { messageOf } from "../errors";
+import { Emitter } from "../events";
+import type { Event } from "../events";
+import { displayCommand } from "../devcontainer/hooks";
+import type { HookCommand, HookStep } from "../devcontainer/hooks";
+import type { LaunchPlan } from "../devcontainer/plan";
+import { resolveContainerEnv } from "../devcontainer/variables";
+import { ForwardError } from "../forward/errors";
+import { ForwardSet, PortForward } from "../forward/portForward";
+import type { Logger } from "../log";
+import { silentLogger } from "../log";
+import { ProtectError } from "../protect/errors";
+import { workloadStateName, zoneStateName, zoneView } from "../protect/views";
+import { SshError } from "../ssh/errors";
+import { AnnotationSpecSchema, DeviceReferenceSpecSchema, WorkloadSpecSchema, WorkloadState, ZoneSpecSchema, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
+import type { Workload, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import { LaunchError } from "./errors";
+import type { LaunchErrorReason } from "./errors";
+import type { LaunchEvent, LaunchStep, StepTiming } from "./events";
+import { launchAnnotationKeys, workloadsOfDevcontainer, zonesOfDevcontainer } from "./existing";
+import type { HostFiles } from "./hostFiles";
+import type { LaunchHost } from "./launchHost";
+import { spawnLocal } from "./localRunner";
+import type { LocalRunner } from "./localRunner";
+import { formatBytes } from "./progressText";
+import { ensureHostDirectory, pushWorkspace, removeHostTree } from "./workspaceSync";
+import type { SyncResult } from "./workspaceSync";
+
+/** Options of a launch. */
+export interface LaunchOptions {
+  /** Ctrl-C: stops the current step and rolls back what this launch created. */
+  readonly signal?: AbortSignal;
+  /** Destroy an existing zone of this devcontainer and create a new one. */
+  readonly recreate?: boolean;
+  /** Leave what was created in place when the launch fails (to look at it). */
+  readonly keepOnFailure?: boolean;
+  /** A terminal attaches right after: run postAttachCommand. */
+  readonly attach?: boolean;
+  /** Open the plan's port forwards (the caller keeps running and closes them). */
+  readonly forwardPorts?: boolean;
+  /** How long a zone may take to become READY. Default 180 s. */
+  readonly zoneTimeoutMs?: number;
+  /** How long a workload may take to run. Default 120 s. */
+  readonly workloadTimeoutMs?: number;
+  /** Runs initializeCommand here. Default: spawn without a shell. */
+  readonly runLocal?: LocalRunner;
+  /** The environment of initializeCommand. Default process.env. */
+  readonly localEnv?: Readonly<Record<string, string | undefined>>;
+  readonly logger?: Logger;
+}
+
+/** What a finished launch made, and how long each step took. */
+export interface LaunchResult {
+  readonly zoneId: string;
+  readonly zoneName: string;
+  readonly workloadId: string;
+  readonly workloadName: string;
+  /** The zone existed before this launch (found by its devcontainer id annotation). */
+  readonly reusedZone: boolean;
+  /** The workload was created by this launch: the first-launch hooks ran. */
+  readonly firstLaunch: boolean;
+  /** The workspace copy on the host. */
+  readonly hostPath: string;
+  /** Where the workspace is inside the workload. */
+  readonly workspaceFolder: string;
+  /** User and environment for terminals (remoteUser, remoteEnv resolved). */
+  readonly remoteUser: string | undefined;
+  readonly remoteEnv: Readonly<Record<string, string>>;
+  /** Open forwards when `forwardPorts` was set; the caller closes them. */
+  readonly forwards: ForwardSet | undefined;
+  readonly sync: SyncResult | undefined;
+  readonly timings: readonly StepTiming[];
+  readonly totalMs: number;
+}
+
+class Skip {
+  constructor(
+    readonly reason: string,
+    readonly value?: unknown,
+  ) {}
+}
+
+interface Undo {
+  readonly what: string;
+  run(signal: AbortSignal): Promise<void>;
+}
+
+const rollbackTimeoutMs = 120_000;
+
+const workloadHooks = ["onCreateCommand", "updateContentCommand", "postCreateCommand", "postStartCommand", "postAttachCommand"] as const;
+
+/**
+ * Carries out a LaunchPlan step by step (the order is in plan.ts and events.ts), reporting
+ * every step, pull, state change, sync tally and hook output through `onEvent`. On failure or
+ * abort it undoes, in reverse order, exactly what this run created — forwards, workload, zone,
+ * the host workspace folder — unless `keepOnFailure`. Knows nothing of VS Code or terminals.
+ */
+export class LaunchExecutor {
+  readonly #plan: LaunchPlan;
+  readonly #host: LaunchHost;
+  readonly #options: LaunchOptions;
+  readonly #log: Logger;
+  readonly #onEvent = new Emitter<LaunchEvent>();
+  readonly #timings: StepTiming[] = [];
+  readonly #undo: Undo[] = [];
+  #ran = false;
+
+  /** Progress, as plain data. Listeners must not throw (a throwing one is ignored). */
+  readonly onEvent: Event<LaunchEvent> = this.#onEvent.event;
+
+  constructor(plan: LaunchPlan, host: LaunchHost, options: LaunchOptions = {}) {
+    this.#plan = plan;
+    this.#host = host;
+    this.#options = options;
+    this.#log = options.logger ?? silentLogger;
+  }
+
+  /** Runs the launch once. Rejects with LaunchError (or the ProtectError/SshError that stopped it) after rolling back. */
+  async run(): Promise<LaunchResult> {
+    if (this.#ran) throw new Error("a LaunchExecutor runs once");
+    this.#ran = true;
+    const started = Date.now();
+    const plan = this.#plan;
+    if (!plan.launchable) {
+      throw new LaunchError("notLaunchable", `this devcontainer cannot be launched: ${plan.refusals.join("; ")}`);
+    }
+    let files: HostFiles | undefined;
+    try {
+      return await this.#launch(started, (f) => (files = f));
+    } catch (err) {
+      const error = this.#classify(err);
+      if (this.#options.keepOnFailure) {
+        if (this.#undo.length) this.#emit({ type: "warning", message: `--keep-on-failure: left in place: ${this.#undo.map((u) => u.what).join(", ")}` });
+      } else {
+        await this.#rollback();
+      }
+      throw error;
+    } finally {
+      files?.close();
+    }
+  }
+
+  async #launch(started: number, setFiles: (f: HostFiles) => void): Promise<LaunchResult> {
+    const plan = this.#plan;
+    const host = this.#host;
+    const signal = this.#options.signal;
+
+    await this.#step("initializeCommand", async () => {
+      const hooks = plan.hooks.filter((h) => h.runsOn === "local");
+      if (!hooks.length) return new Skip("no initializeCommand");
+      for (const hook of hooks) await this.#runHook(hook, "initializeFailed", (command, output) => this.#runLocal(command, hook, output));
+      return undefined;
+    });
+
+    // --- the zone: reuse, replace or create ------------------------------------------------
+    let knownZoneIds = new Set<string>();
+    const existing = await this.#step("findExisting", async () => {
+      const zones = await host.listZones(signal);
+      knownZoneIds = new Set(zones.map((z) => z.id));
+      const mine = zonesOfDevcontainer(zones, plan.devcontainerId);
+      if (mine.length > 1) {
+        throw new LaunchError("ambiguous", `${mine.length} zones on ${host.name} carry this devcontainer's id (${mine.map((z) => `${z.spec?.name ?? "?"} ${z.id}`).join(", ")}); remove the extra ones with zonectl down ZONE`, {
+          candidates: mine.map((z) => z.id),
+        });
+      }
+      const zone = mine[0];
+      return zone ? { value: zone, detail: `found zone ${zone.spec?.name ?? ""} (${zone.id}), ${zoneStateName(zone.status?.state ?? 0)}` } : { value: undefined, detail: "none: a new zone will be created" };
+    });
+
+    let reusable = existing;
+    await this.#step("destroyExisting", async () => {
+      if (!existing) return new Skip("nothing to replace");
+      const state = existing.status?.state;
+      if (!this.#options.recreate) {
+        if (state === ZoneState.FAILED || state === ZoneState.EXITED) {
+          const why = existing.status?.errorStatus?.message;
+          throw new LaunchError("zoneFailed", `zone ${existing.spec?.name ?? ""} (${existing.id}) is ${zoneStateName(state)}${why ? `: ${why}` : ""}; run up --recreate to replace it`);
+        }
+        return new Skip("reusing the existing zone");
+      }
+      await host.destroyZone(existing.id, signal);
+      await host.waitZone(existing.id, (z) => z === undefined, { timeoutMs: this.#zoneTimeout, ...(signal ? { signal } : {}) });
+      reusable = undefined;
+      return { value: undefined, detail: `destroyed ${existing.spec?.name ?? ""} (${existing.id})` };
+    });
+
+    const zoneSpec = clone(ZoneSpecSchema, plan.zoneSpec);
+    await this.#step("pullKernel", async () => {
+      const images = plan.images.filter((i) => i.role !== "workload");
+      if (reusable) return new Skip("the zone exists");
+      if (!images.length) return new Skip("the host's default kernel");
+      for (const image of images) {
+        const pulled = await this.#pull(image.role, image.reference, image.format);
+        const spec = { digest: pulled.digest, format: pulled.format };
+        if (image.fills === "zoneSpec.kernel") zoneSpec.kernel = { ...zoneSpec.kernel!, ...spec };
+        if (image.fills === "zoneSpec.initrd") zoneSpec.initrd = { ...zoneSpec.initrd!, ...spec };
+      }
+      return undefined;
+    });
+
+    let zoneId = reusable?.id ?? "";
+    await this.#step("createZone", async () => {
+      if (reusable) return new Skip(`reusing ${reusable.spec?.name ?? ""} (${reusable.id})`);
+      await this.#resolveDevices(zoneSpec);
+      zoneSpec.annotations.push(create(AnnotationSpecSchema, { key: launchAnnotationKeys.hostWorkspace, value: plan.sync.hostPath }));
+      try {
+        zoneId = await host.createZone(zoneSpec, signal);
+      } catch (err) {
+        // Cancelled mid-call: the daemon may have created it anyway. Find it by our annotation.
+        this.#undo.push({ what: "a zone created while cancelling", run: (s) => this.#destroyStrayZones(knownZoneIds, s) });
+        throw err;
+      }
+      const id = zoneId;
+      this.#undo.push({ what: `zone ${plan.zoneName} (${id})`, run: (s) => this.#destroyZone(id, s) });
+      return { value: undefined, detail: `${plan.zoneName} (${id})` };
+    });
+
+    const zone = await this.#step("waitZoneReady", async () => {
+      let last: number | undefined;
+      const z = await host.waitZone(
+        zoneId,
+        (z) => z === undefined || [ZoneState.READY, ZoneState.FAILED, ZoneState.EXITED].includes(z.status?.state ?? ZoneState.UNKNOWN),
+        {
+          timeoutMs: this.#zoneTimeout,
+          ...(signal ? { signal } : {}),
+          onChange: (z) => {
+            const state = z?.status?.state ?? ZoneState.DESTROYED;
+            if (state === last) return;
+            last = state;
+            this.#emit({ type: "zoneState", zoneId, state: zoneStateName(state) });
+          },
+        },
+      );
+      if (!z) throw new LaunchError("zoneFailed", `zone ${plan.zoneName} (${zoneId}) disappeared from ${host.name} before it was ready`);
+      if (z.status?.state !== ZoneState.READY) {
+        const why = z.status?.errorStatus?.message;
+        throw new LaunchError("zoneFailed", `zone ${plan.zoneName} (${zoneId}) ${zoneStateName(z.status?.state ?? 0)} on ${host.name}${why ? `: ${why}` : ""}`);
+      }
+      const view = zoneView(z);
+      return { value: z, detail: `ready${view.ipv4 ? ` at ${view.ipv4}` : ""}` };
+    });
+
+    // --- the workspace ---------------------------------------------------------------------
+    const sync = await this.#step("syncWorkspace", async () => {
+      const f = await host.openFiles();
+      setFiles(f);
+      for (const volume of plan.volumes) await ensureHostDirectory(f, volume.hostPath);
+      const result = await pushWorkspace({
+        files: f,
+        sync: plan.sync,
+        ...(signal ? { signal } : {}),
+        onProgress: (progress) => this.#emit({ type: "sync", progress }),
+      });
+      if (result.createdRoot) this.#undo.push({ what: `host folder ${plan.sync.hostPath}`, run: () => removeHostTree(f, plan.sync.hostPath) });
+      for (const path of result.conflicts) this.#emit({ type: "warning", message: `${path} changed on the host after it was copied there; not overwritten (zonectl sync --pull brings it back)` });
+      return {
+        value: result,
+        detail: `${result.filesCopied} of ${result.filesTotal} files copied (${formatBytes(result.bytesCopied)}) to ${f.description}:${plan.sync.hostPath}`,
+      };
+    });
+
+    // --- the workload ----------------------------------------------------------------------
+    let current: Workload | undefined;
+    if (reusable) {
+      const found = workloadsOfDevcontainer(await host.listWorkloads(signal), zoneId, plan.devcontainerId);
+      if (found.length > 1) this.#emit({ type: "warning", message: `zone ${plan.zoneName} has ${found.length} workloads of this devcontainer; using the newest` });
+      current = found.sort((a, b) => Number((b.status?.createdAt?.seconds ?? 0n) - (a.status?.createdAt?.seconds ?? 0n)))[0];
+      if (current?.status?.state === WorkloadState.FAILED) {
+        this.#emit({ type: "warning", message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it` });
+        await host.destroyWorkload(current.id, signal);
+        current = undefined;
+      }
+    }
+
+    const workloadSpec = clone(WorkloadSpecSchema, plan.workloadSpec);
+    workloadSpec.zoneId = zoneId;
+    await this.#step("pullImage", async () => {
+      if (current) return new Skip(`the workload exists (${current.spec?.image?.digest ?? "its image"})`);
+      const image = plan.images.find((i) => i.role === "workload");
+      if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
+      const pulled = await this.#pull("workload", image.reference, image.format);
+      workloadSpec.image = { ...workloadSpec.image!, digest: pulled.digest, format: pulled.format };
+      return { value: undefined, detail: `${image.reference} → ${pulled.digest}` };
+    });
+
+    let knownWorkloadIds = new Set<string>();
+    let workloadId = current?.id ?? "";
+    await this.#step("createWorkload", async () => {
+      if (current) return new Skip(`reusing ${current.spec?.name ?? ""} (${current.id})`);
+      knownWorkloadIds = new Set((await host.listWorkloads(signal)).map((w) => w.id));
+      try {
+        workloadId = await host.createWorkload(workloadSpec, signal);
+      } catch (err) {
+        if (reusable) this.#undo.push({ what: "a workload created while cancelling", run: (s) => this.#destroyStrayWorkloads(zoneId, knownWorkloadIds, s) });
+        throw err;
+      }
+      const id = workloadId;
+      // A zone this run created takes its workloads with it; destroy the workload first anyway so a half-failed zone destroy leaves nothing running.
+      this.#undo.push({ what: `workload ${plan.workloadName} (${id})`, run: (s) => this.#destroyWorkload(id, s) });
+      return { value: undefined, detail: `${plan.workloadName} (${id})` };
+    });
+    const firstLaunch = !current;
+
+    await this.#step("waitWorkloadRunning", async () => {
+      let last: number | undefined;
+      let started = false;
+      const onChange = (w: Workload | undefined): void => {
+        const state = w?.status?.state ?? WorkloadState.DESTROYED;
+        if (state === last) return;
+        last = state;
+        this.#emit({ type: "workloadState", workloadId, state: workloadStateName(state) });
+      };
+      const settled = (w: Workload | undefined): boolean =>
+        w === undefined || [WorkloadState.RUNNING, WorkloadState.FAILED, WorkloadState.COMPLETED, WorkloadState.CREATED].includes(w.status?.state ?? WorkloadState.UNKNOWN);
+      const waitOptions = { timeoutMs: this.#workloadTimeout, ...(signal ? { signal } : {}), onChange };
+      let w = await host.waitWorkload(workloadId, settled, waitOptions);
+      // A daemon that does not start workloads on create leaves them CREATED; a stopped one is COMPLETED.
+      if (w && (w.status?.state === WorkloadState.CREATED || (!firstLaunch && w.status?.state === WorkloadState.COMPLETED))) {
+        await host.startWorkload(workloadId, signal);
+        started = true;
+        w = await host.waitWorkload(workloadId, (x) => x === undefined || (settled(x) && x.status?.state !== WorkloadState.CREATED && (x.status?.state !== WorkloadState.COMPLETED || !started)), waitOptions);
+      }
+      if (!w) throw new LaunchError("workloadFailed", `workload ${plan.workloadName} (${workloadId}) disappeared before it ran`);
+      const state = w.status?.state;
+      if (state !== WorkloadState.RUNNING) {
+        const why = w.status?.errorStatus?.message;
+        const exit = w.status?.exitStatus ? ` with exit code ${w.status.exitStatus.code}` : "";
+        const hint = state === WorkloadState.COMPLETED ? " (its command ended: with overrideCommand false the image's command must keep running)" : "";
+        throw new LaunchError("workloadFailed", `workload ${plan.workloadName} (${workloadId}) ${workloadStateName(state ?? 0)}${exit}${why ? `: ${why}` : ""}${hint}`);
+      }
+      return { value: undefined, detail: started && !firstLaunch ? "started again" : "running" };
+    });
+
+    // --- remote environment and hooks ------------------------------------------------------
+    const remoteEnv = await this.#step("resolveRemoteEnv", async () => {
+      const env: Record<string, string> = {};
+      const unset: string[] = [];
+      const deferred = plan.remote.env.filter((e) => e.deferred);
+      let containerEnv: Record<string, string> = {};
+      if (deferred.length) containerEnv = await this.#readContainerEnv(zoneId, workloadId, workloadSpec.process?.environment ?? []);
+      for (const v of plan.remote.env) {
+        if (v.value === null) unset.push(v.name);
+        else env[v.name] = v.deferred ? resolveContainerEnv(v.value, containerEnv) : v.value;
+      }
+      if (unset.length) this.#emit({ type: "warning", message: `remoteEnv: ${unset.join(", ")} set to null cannot be unset through the exec API; they keep the workload's value` });
+      if (!plan.remote.env.length) return new Skip("no remoteEnv", env);
+      return { value: env, detail: `${Object.keys(env).length} variable(s)${deferred.length ? `, ${deferred.length} from \${containerEnv:…}` : ""}` };
+    });
+
+    for (const name of workloadHooks) {
+      const hook = plan.hooks.find((h) => h.hook === name && h.runsOn === "workload");
+      await this.#step(name, async () => {
+        if (!hook) return new Skip("not in devcontainer.json");
+        if (hook.when === "firstLaunch" && !firstLaunch) return new Skip("not the first launch of this workload");
+        if (hook.when === "everyAttach" && !this.#options.attach) return new Skip("runs when a terminal attaches (up --shell, up --forward)");
+        await this.#runHook(hook, "hookFailed", (command, output) =>
+          host.exec(
+            {
+              zoneId,
+              workloadId,
+              command: command.argv,
+              env: remoteEnv,
+              workingDirectory: hook.workingDirectory,
+              ...(this.#plan.remote.user !== undefined ? { user: this.#plan.remote.user } : {}),
+            },
+            output,
+            signal,
+          ),
+        );
+        return undefined;
+      });
+    }
+
+    const openForwards = await this.#step("forwardPorts", async () => {
+      if (!plan.forwards.length) return new Skip("no ports to forward");
+      if (!this.#options.forwardPorts) return new Skip("not attached: zonectl forward ZONE PORT opens one");
+      const set = new ForwardSet();
+      this.#undo.push({ what: "port forwards", run: () => set.closeAll() });
+      for (const f of plan.forwards) {
+        const spec = { localAddress: f.localAddress ?? "127.0.0.1", localPort: f.localPort, remote: `${plan.zoneName}:${f.containerPort}`, ...(f.label !== undefined ? { label: f.label } : {}) };
+        const dial = host.dialer(zone, f.containerPort);
+        try {
+          set.add(await PortForward.open(spec, dial, { logger: this.#log }));
+        } catch (err) {
+          if (!ForwardError.is(err, "portInUse") || f.requireLocalPort) throw err;
+          const forward = set.add(await PortForward.open({ ...spec, localPort: 0 }, dial, { logger: this.#log }));
+          this.#emit({ type: "warning", message: `local port ${f.localPort} is in use; forwarding ${spec.remote} from ${forward.info.localAddress}:${forward.info.localPort} instead` });
+        }
+      }
+      return { value: set, detail: set.list().map((f) => `${f.localAddress}:${f.localPort} → ${f.remote}`).join(", ") };
+    });
+
+    return {
+      zoneId,
+      zoneName: zone.spec?.name ?? plan.zoneName,
+      workloadId,
+      workloadName: plan.workloadName,
+      reusedZone: reusable !== undefined,
+      firstLaunch,
+      hostPath: plan.sync.hostPath,
+      workspaceFolder: plan.sync.targetPath,
+      remoteUser: plan.remote.user,
+      remoteEnv,
+      forwards: openForwards,
+      sync,
+      timings: [...this.#timings],
+      totalMs: Date.now() - started,
+    };
+  }
+
+  get #zoneTimeout(): number {
+    return this.#options.zoneTimeoutMs ?? 180_000;
+  }
+
+  get #workloadTimeout(): number {
+    return this.#options.workloadTimeoutMs ?? 120_000;
+  }
+
+  #emit(event: LaunchEvent): void {
+    this.#onEvent.fire(event);
+  }
+
+  /** Runs one step with its events and timing. The body returns a Skip, undefined, or `{ value, detail }`. */
+  async #step<T>(step: LaunchStep, body: () => Promise<Skip | { value: T; detail?: string } | undefined>): Promise<T> {
+    if (this.#options.signal?.aborted) throw this.#cancelled();
+    const started = Date.now();
+    this.#emit({ type: "stepStarted", step });
+    try {
+      const out = await body();
+      const ms = Date.now() - started;
+      if (out instanceof Skip) {
+        this.#timings.push({ step, ms, outcome: "skipped" });
+        this.#emit({ type: "stepFinished", step, ms, outcome: "skipped", detail: out.reason });
+        return out.value as T;
+      }
+      this.#timings.push({ step, ms, outcome: "done" });
+      this.#emit({ type: "stepFinished", step, ms, outcome: "done", ...(out?.detail !== undefined ? { detail: out.detail } : {}) });
+      return out?.value as T;
+    } catch (err) {
+      const ms = Date.now() - started;
+      const error = this.#classify(err);
+      this.#timings.push({ step, ms, outcome: "failed" });
+      this.#emit({ type: "stepFailed", step, ms, message: error.message });
+      throw error;
+    }
+  }
+
+  #cancelled(): LaunchError {
+    return new LaunchError("cancelled", "the launch was cancelled");
+  }
+
+  /** Aborts become LaunchError `cancelled`; host-side timeouts become `timeout`; the rest passes through. */
+  #classify(err: unknown): Error {
+    if (LaunchError.is(err)) return err;
+    if (this.#options.signal?.aborted && (isAbortError(err) || ProtectError.is(err, "cancelled") || SshError.is(err, "cancelled") || err === this.#options.signal.reason)) {
+      return this.#cancelled();
+    }
+    if (this.#options.signal?.aborted) return this.#cancelled();
+    if (ProtectError.is(err, "deadline")) return new LaunchError("timeout", err.message, {}, { cause: err });
+    return err instanceof Error ? err : new Error(messageOf(err));
+  }
+
+  async #pull(role: "workload" | "kernel" | "initrd", reference: string, format: Parameters<LaunchHost["pullImage"]>[1]): Promise<{ digest: string; format: typeof format }> {
+    try {
+      return await this.#host.pullImage(reference, format, (p) => this.#emit({ type: "imagePull", role, reference, ...p }), this.#options.signal);
+    } catch (err) {
+      if (this.#options.signal?.aborted) throw err;
+      if (ProtectError.is(err)) throw new LaunchError("pullFailed", err.message, {}, { cause: err });
+      throw err;
+    }
+  }
+
+  async #resolveDevices(zoneSpec: ZoneSpec): Promise<void> {
+    const requests = this.#plan.deviceRequests;
+    if (!requests.length) return;
+    const devices = await this.#host.listDevices(this.#options.signal);
+    const free = devices.filter((d) => !d.claimed && /gpu|nvidia|amdgpu|render|dri/i.test(d.name) && !zoneSpec.devices.some((x) => x.name === d.name));
+    for (const request of requests) {
+      const device = free.shift();
+      if (device) {
+        zoneSpec.devices.push(create(DeviceReferenceSpecSchema, { name: device.name }));
+      } else if (request.optional) {
+        this.#emit({ type: "warning", message: `${request.source}: no free GPU on ${this.#host.name}; launching without one (it was optional)` });
+      } else {
+        throw new LaunchError("device", `${request.source}: ${this.#host.name} has no free GPU device (ListDevices shows ${devices.length ? devices.map((d) => `${d.name}${d.claimed ? " (claimed)" : ""}`).join(", ") : "none"})`);
+      }
+    }
+  }
+
+  async #runLocal(command: HookCommand, hook: HookStep, output: { onStdout(d: Uint8Array): void; onStderr(d: Uint8Array): void }): Promise<number> {
+    const run = this.#options.runLocal ?? spawnLocal;
+    return run(command.argv, {
+      cwd: hook.workingDirectory,
+      env: this.#options.localEnv ?? process.env,
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      ...output,
+    });
+  }
+
+  /** Runs a hook's commands (all at once for the object form), streaming output; the first non-zero exit fails it. */
+  async #runHook(
+    hook: HookStep,
+    reason: LaunchErrorReason,
+    exec: (command: HookCommand, output: { onStdout(d: Uint8Array): void; onStderr(d: Uint8Array): void }) => Promise<number>,
+  ): Promise<void> {
+    const one = async (command: HookCommand): Promise<{ command: HookCommand; exitCode: number }> => {
+      const started = Date.now();
+      this.#emit({ type: "hookStarted", hook: hook.hook, label: command.label, command: displayCommand(command) });
+      const exitCode = await exec(command, {
+        onStdout: (data) => this.#emit({ type: "hookOutput", hook: hook.hook, label: command.label, stream: "stdout", data }),
+        onStderr: (data) => this.#emit({ type: "hookOutput", hook: hook.hook, label: command.label, stream: "stderr", data }),
+      });
+      this.#emit({ type: "hookExited", hook: hook.hook, label: command.label, exitCode, ms: Date.now() - started });
+      return { command, exitCode };
+    };
+    let results: { command: HookCommand; exitCode: number }[];
+    if (hook.parallel) {
+      // Every command of the object form runs to its end; then the first failure is reported.
+      const settled = await Promise.allSettled(hook.commands.map(one));
+      const rejected = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+      if (rejected) throw rejected.reason;
+      results = settled.map((s) => (s as PromiseFulfilledResult<{ command: HookCommand; exitCode: number }>).value);
+    } else {
+      results = [];
+      for (const command of hook.commands) {
+        const r = await one(command);
+        results.push(r);
+        if (r.exitCode !== 0) break;
+      }
+    }
+    const failed = results.find((r) => r.exitCode !== 0);
+    if (failed) {
+      const label = failed.command.label;
+      throw new LaunchError(reason, `${hook.hook}${label ? ` (${label})` : ""} failed with exit code ${failed.exitCode}: ${displayCommand(failed.command)}${reason === "hookFailed" ? "; later hooks were not run" : ""}`, {
+        hook: hook.hook,
+        ...(label !== undefined ? { label } : {}),
+        exitCode: failed.exitCode,
+      });
+    }
+  }
+
+  /** The workload's environment as its processes see it (for `${containerEnv:…}`). */
+  async #readContainerEnv(zoneId: string, workloadId: string, specEnv: readonly { key: string; value: string }[]): Promise<Record<string, string>> {
+    const chunks: Buffer[] = [];
+    try {
+      // cat of its own environ: exactly the environment an exec in the workload gets, NUL-separated, no shell.
+      const code = await this.#host.exec({ zoneId, workloadId, command: ["cat", "/proc/self/environ"] }, { onStdout: (d) => chunks.push(Buffer.from(d)) }, this.#options.signal);
+      if (code === 0) {
+        const env: Record<string, string> = {};
+        for (const entry of Buffer.concat(chunks).toString("utf8").split("\0")) {
+          const eq = entry.indexOf("=");
+          if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+        }
+        return env;
+      }
+    } catch (err) {
+      if (this.#options.signal?.aborted) throw err;
+      this.#log.debug(`reading the workload environment failed: ${messageOf(err)}`);
+    }
+    this.#emit({ type: "warning", message: "could not read the workload's environment; ${containerEnv:…} resolves from containerEnv only" });
+    return Object.fromEntries(specEnv.map((e) => [e.key, e.value]));
+  }
+
+  async #destroyZone(id: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#host.destroyZone(id, signal);
+    } catch (err) {
+      if (ProtectError.is(err, "notFound")) return;
+      throw err;
+    }
+    await this.#host.waitZone(id, (z) => z === undefined, { timeoutMs: rollbackTimeoutMs, signal });
+  }
+
+  async #destroyWorkload(id: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#host.destroyWorkload(id, signal);
+    } catch (err) {
+      if (ProtectError.is(err, "notFound")) return;
+      throw err;
+    }
+    await this.#host.waitWorkload(id, (w) => w === undefined, { timeoutMs: rollbackTimeoutMs, signal });
+  }
+
+  async #destroyStrayZones(known: ReadonlySet<string>, signal: AbortSignal): Promise<void> {
+    const stray = zonesOfDevcontainer(await this.#host.listZones(signal), this.#plan.devcontainerId).filter((z) => !known.has(z.id));
+    for (const z of stray) await this.#destroyZone(z.id, signal);
+  }
+
+  async #destroyStrayWorkloads(zoneId: string, known: ReadonlySet<string>, signal: AbortSignal): Promise<void> {
+    const stray = workloadsOfDevcontainer(await this.#host.listWorkloads(signal), zoneId, this.#plan.devcontainerId).filter((w) => !known.has(w.id));
+    for (const w of stray) await this.#destroyWorkload(w.id, signal);
+  }
+
+  /** Undoes what this run created, newest first. Every undo is tried; failures are reported, not thrown. */
+  async #rollback(): Promise<void> {
+    const signal = AbortSignal.timeout(rollbackTimeoutMs);
+    while (this.#undo.length) {
+      const undo = this.#undo.pop()!;
+      try {
+        await undo.run(signal);
+        this.#emit({ type: "rollback", action: `removed ${undo.what}`, ok: true });
+      } catch (err) {
+        this.#emit({ type: "rollback", action: `removing ${undo.what}`, ok: false, message: messageOf(err) });
+      }
+    }
+  }
+}
