@@ -77,6 +77,22 @@ async function main(): Promise<number> {
   let environment: E2eEnvironment | undefined;
   let codeServer: CodeServer | undefined;
   let browser: Browser | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      await browser?.close();
+      await codeServer?.stop();
+      await environment?.stop();
+      if (!flag("--keep")) await rm(work, { recursive: true, force: true });
+      else console.log(`e2e: kept ${work}`);
+    })());
+  // Ctrl-C: the dev host and sshd are plain children, so they are stopped here, not left behind.
+  const onSignal = (): void => {
+    console.log("\ne2e: interrupted; stopping everything");
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     step("build + package", "npm", ["run", "--silent", "package"]);
     const vsix = join(root, "dist", "styrolite-zones.vsix");
@@ -134,11 +150,9 @@ async function main(): Promise<number> {
   } catch (err) {
     outcomes.push({ name: "e2e setup", ok: false, ms: Date.now() - startedAll, detail: err instanceof Error ? err.stack ?? err.message : String(err) });
   } finally {
-    await browser?.close();
-    await codeServer?.stop();
-    await environment?.stop();
-    if (!flag("--keep")) await rm(work, { recursive: true, force: true });
-    else console.log(`e2e: kept ${work}`);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await cleanup();
   }
 
   console.log("\n=== e2e summary");

@@ -29,6 +29,11 @@ export class Browser {
       headless: true,
       viewport: { width: 1400, height: 900 },
       env: { ...process.env, HOME: join(profileDir, "home") },
+      // Our runners stop the browser themselves on Ctrl-C, after which they stop the dev host and
+      // sshd; Playwright's own handler would exit the process before that could happen.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
       args: [
         "--no-sandbox",
         "--disable-gpu",
