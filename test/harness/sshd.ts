@@ -91,6 +91,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const knownHostsPath = join(dir, "known_hosts");
   const sshConfigPath = join(dir, "ssh_config");
   const sshdConfigPath = join(dir, "sshd_config");
+  const sessionHome = join(dir, "home");
+  mkdirSync(sessionHome, { mode: 0o777 });
+  chmodSync(sessionHome, 0o777); // any login user, root or not, may write its dotfiles here
 
   try {
     keygen(hostKeyPath, hostKeyType, "");
@@ -121,6 +124,10 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
       AllowStreamLocalForwarding: "yes",
       LogLevel: "VERBOSE",
       PrintMotd: "no",
+      // Sessions get a HOME of their own, so the login user's real rc files (root's .bashrc
+      // here runs pyenv, which leaves a stale lock that hangs every later shell when a test
+      // kills a session mid-rehash) never run, and tests do not depend on the machine's dotfiles.
+      SetEnv: `HOME=${sessionHome}`,
       ...options.config,
     };
     writeFileSync(sshdConfigPath, Object.entries(base).map(([k, v]) => `${k} ${v}\n`).join(""));

@@ -182,7 +182,8 @@ async function probeSocket(conn: SshConnection, socketPath: string, log: Logger)
     `elif [ -e "$p" ]; then echo notSocket; ` +
     `else d=$(dirname "$p"); while [ ! -d "$d" ]; do d=$(dirname "$d"); done; if [ -x "$d" ] && [ -r "$d" ]; then echo missing; else echo hidden; fi; fi`;
   try {
-    const result = await conn.run(script);
+    // A login shell with heavy rc files can take long (or hang): do not let the probe block the fallback.
+    const result = await conn.run(script, { signal: AbortSignal.timeout(10_000) });
     const answer = result.stdout.trim();
     if (["missing", "notSocket", "writable", "denied", "hidden"].includes(answer)) return answer as SocketProbe;
     log.debug(`ssh ${conn.key}: socket probe said '${answer}' (exit ${result.code})`);
