@@ -4,7 +4,7 @@
  * OpenSSH sshd on loopback, a workspace folder (a copy of the sample project), user settings
  * for code-server, and environment variables for the extension-host suites.
  */
-import { cp, mkdir } from "node:fs/promises";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startDevHost } from "../harness/devHost";
 import type { StartedDevHost } from "../harness/devHost";
@@ -27,6 +27,9 @@ export interface E2eEnvironment {
   sshd: Sshd;
   /** A second sshd whose host key nobody trusts yet (the unknown-key prompt). */
   untrustedSshd: Sshd;
+  /** A third sshd whose client key is encrypted with {@link lockedPassphrase} (the passphrase prompt). */
+  lockedSshd: Sshd;
+  lockedPassphrase: string;
   stop(): Promise<void>;
 }
 
@@ -39,15 +42,22 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
   await mkdir(join(dir, "devhost"), { recursive: true });
   const devHost = await startDevHost({ stateDir: join(dir, "devhost") });
   let sshd: Sshd | undefined;
-  let untrustedSshd: Sshd;
+  let untrustedSshd: Sshd | undefined;
+  let lockedSshd: Sshd;
+  const lockedPassphrase = "correct horse battery staple";
   try {
     sshd = await startSshd({ alias: "zones-e2e" });
     untrustedSshd = await startSshd({ alias: "zones-untrusted", trustHostKey: false });
+    lockedSshd = await startSshd({ alias: "zones-locked", clientKeyPassphrase: lockedPassphrase });
   } catch (err) {
+    await untrustedSshd?.stop();
     await sshd?.stop();
     await devHost.stop();
     throw err;
   }
+  // One ssh config for the extension, as a user's ~/.ssh/config would hold several hosts.
+  const sshConfig = join(dir, "ssh_config");
+  await writeFile(sshConfig, (await readFile(sshd.sshConfigPath, "utf8")) + "\n" + (await readFile(lockedSshd.sshConfigPath, "utf8")));
   // ZONES_E2E_TRANSPORT=unix points the extension at the dev host's socket directly instead of
   // through sshd: a diagnostic for telling SSH-transport trouble from everything else.
   const direct = process.env.ZONES_E2E_TRANSPORT === "unix";
@@ -56,7 +66,7 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
     workspace,
     settings: {
       "zones.hosts": [hostId],
-      "zones.ssh.configFile": sshd.sshConfigPath,
+      "zones.ssh.configFile": sshConfig,
       "zones.daemonSocket": devHost.socketPath,
     },
     env: {},
@@ -69,7 +79,10 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
     devHost,
     sshd,
     untrustedSshd,
+    lockedSshd,
+    lockedPassphrase,
     stop: async () => {
+      await lockedSshd.stop().catch(() => undefined);
       await untrustedSshd.stop().catch(() => undefined);
       await sshd.stop().catch(() => undefined);
       await devHost.stop();

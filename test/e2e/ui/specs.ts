@@ -123,6 +123,43 @@ export const uiSpecs: UiSpec[] = [
     },
   },
   {
+    name: "a key passphrase is asked in an input box, retried when wrong, and remembered when ticked",
+    async run(ctx) {
+      const { page, environment, codeServer } = ctx;
+      const { lockedSshd, lockedPassphrase } = environment;
+      const passphraseBox = page.locator(".quick-input-widget:visible", { hasText: "Passphrase for" });
+      const sshConnected = `[root@127.0.0.1:${lockedSshd.port}] connected`;
+      await openZones(ctx);
+      await runCommand(page, "Zones: Add Host…");
+      await answerQuickInput(page, lockedSshd.alias, lockedSshd.alias);
+      await passphraseBox.waitFor({ state: "visible", timeout: 20_000 });
+      assert.ok((await passphraseBox.innerText()).includes(lockedSshd.clientKeyPath), "the prompt names the key file");
+      assert.equal(await page.locator(".quick-input-widget input.input").getAttribute("type"), "password");
+      await answerQuickInput(page, "not the passphrase");
+      await page.locator(".quick-input-widget:visible", { hasText: "did not unlock" }).waitFor({ state: "visible", timeout: 10_000 });
+      await screenshot(page, "passphrase-retry");
+      await page.locator(".quick-input-widget:visible [aria-label^='Remember in VS Code']").first().click();
+      await page.locator(".quick-input-widget:visible [aria-label^='Will be remembered']").first().waitFor({ state: "visible" });
+      await answerQuickInput(page, lockedPassphrase);
+      await runCommand(page, "Zones: Show Log");
+      await eventually("the SSH connection made with the passphrase", async () => (await panelText(page)).includes(sshConnected), 20_000);
+
+      // A new window: the remembered passphrase is used without asking.
+      const second = await ctx.page.context().newPage();
+      try {
+        await openWorkbench(second, codeServer.folderUrl(environment.workspace));
+        await openZonesView(second);
+        await runCommand(second, "Zones: Show Log");
+        await eventually("connected again without a prompt", async () => (await panelText(second)).includes(sshConnected), 20_000);
+        assert.equal(await second.locator(".quick-input-widget:visible", { hasText: "Passphrase for" }).count(), 0, "no passphrase prompt");
+        await screenshot(second, "passphrase-remembered");
+      } finally {
+        await second.close();
+        await codeServer.writeSettings(environment.settings);
+      }
+    },
+  },
+  {
     // Last: it leaves the main sshd with a key known_hosts does not hold.
     name: "a changed host key is refused with both fingerprints and the known_hosts line",
     async run(ctx) {
