@@ -70,6 +70,8 @@ export interface Sshd {
   rotateHostKey(): Promise<void>;
   /** Kills the per-connection sshd processes (dropping every open connection); the listener stays. */
   killSessions(): Promise<number>;
+  /** Pids of the per-connection sshd processes and their children (e.g. to SIGSTOP a connection). */
+  sessionPids(): number[];
   /** sshd's stderr (-e) so far, for failure messages. */
   logs(): string;
   /** Kills sshd and everything it started, removes the temp directory. Idempotent. */
@@ -250,6 +252,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
       await new Promise((r) => setTimeout(r, 50));
       return n;
     },
+    sessionPids: () => (child?.pid ? childrenOf(child.pid) : []),
     logs: () => log,
     async stop() {
       if (stopped) return;

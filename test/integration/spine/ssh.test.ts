@@ -4,7 +4,10 @@ import { spawnSync } from "node:child_process";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { spawn } from "node:child_process";
 import { SshConnection } from "../../../extension/core/ssh/connection";
+import { ManagedSshConnection } from "../../../extension/core/ssh/managed";
+import type { SshConnectionState } from "../../../extension/core/ssh/managed";
 import type { SshConnectOptions } from "../../../extension/core/ssh/connection";
 import { SshError } from "../../../extension/core/ssh/errors";
 import { freePort, startSshd } from "../../harness/sshd";
@@ -184,6 +187,81 @@ describe("authentication", () => {
   });
 });
 
+describe("agent", () => {
+  test("keys from a real ssh-agent are tried first; IdentitiesOnly limits them to IdentityFile", async () => {
+    const sshd = await startSshd();
+    const agentSocket = join(sshd.dir, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", agentSocket], { stdio: "ignore" });
+    try {
+      await waitFor(() => spawnSync("test", ["-S", agentSocket]).status === 0);
+      const added = spawnSync("ssh-add", [sshd.clientKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: agentSocket }, encoding: "utf8" });
+      assert.equal(added.status, 0, added.stderr);
+      // No usable identity file: only the agent can authenticate.
+      const agentOnly = writeConfig(sshd, `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${join(sshd.dir, "absent_key")}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`, "via-agent");
+      const conn = await SshConnection.connect("via-agent", { configFile: agentOnly, env: { SSH_AUTH_SOCK: agentSocket }, homedir: sshd.dir });
+      conn.close();
+
+      // IdentitiesOnly with an IdentityFile the agent does not hold: the agent's key is not offered.
+      const other = join(sshd.dir, "other_key");
+      spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+      const only = writeConfig(sshd, `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${other}\nIdentitiesOnly yes\nUserKnownHostsFile ${sshd.knownHostsPath}\n`, "only-other");
+      await rejectsWith(SshConnection.connect("only-other", { configFile: only, env: { SSH_AUTH_SOCK: agentSocket }, homedir: sshd.dir }), "authFailed");
+    } finally {
+      agent.kill();
+      await sshd.stop();
+    }
+  });
+});
+
+describe("keepalive and reconnect", () => {
+  test("a half-dead link (server frozen, TCP open) is noticed by keepalive", async () => {
+    const sshd = await startSshd();
+    const conn = await SshConnection.connect(sshd.alias, isolated(sshd, { keepaliveIntervalMs: 500, keepaliveCountMax: 2 }));
+    const pids = sshd.sessionPids();
+    try {
+      const closed = new Promise<SshError | undefined>((resolve) => conn.onDidClose(resolve));
+      const started = Date.now();
+      for (const pid of pids) process.kill(pid, "SIGSTOP");
+      const err = await closed;
+      assert.ok(SshError.is(err, "lost"), String(err));
+      assert.match(err.message, /keepalive/);
+      assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+    } finally {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGCONT");
+        } catch {
+          // gone
+        }
+      }
+      conn.close();
+      await sshd.stop();
+    }
+  });
+
+  test("a reconnect that meets a changed host key stops at 'failed' and never accepts it", async () => {
+    const sshd = await startSshd();
+    const managed = new ManagedSshConnection(sshd.alias, { ...isolated(sshd), reconnect: { initialDelayMs: 100, maxAttempts: 5 }, callbacks: { confirmHostKey: async () => true } });
+    const states: SshConnectionState[] = [];
+    managed.onDidChangeState((s) => states.push(s));
+    try {
+      await managed.connection();
+      await sshd.rotateHostKey();
+      await waitFor(() => managed.state.state === "failed", 15_000);
+      const failed = managed.state;
+      assert.ok(failed.state === "failed" && SshError.is(failed.error, "hostKeyChanged"), JSON.stringify(failed));
+      assert.deepEqual(
+        states.map((s) => s.state),
+        ["connecting", "connected", "lost", "reconnecting", "failed"],
+      );
+      await rejectsWith(managed.connection(), "hostKeyChanged");
+    } finally {
+      managed.dispose();
+      await sshd.stop();
+    }
+  });
+});
+
 describe("ProxyJump", () => {
   test("reaches a host through a jump host, and loses it when the jump dies", async () => {
     const jump = await startSshd({ alias: "jump-host", config: { LogLevel: "DEBUG1" } });
@@ -229,6 +307,14 @@ describe("channels", () => {
     }
   });
 });
+
+async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 function writeConfig(sshd: Sshd, body: string, alias = "*"): string {
   const path = join(sshd.dir, `config_${alias.replace(/\W/g, "_")}`);
