@@ -27,6 +27,8 @@ import { overlayWorks } from "./sandbox/overlay";
 import { MetricsSampler, prometheusText, startPrometheus } from "./metrics";
 import { metricsRpc } from "./rpc/metricsRpc";
 import type { Server } from "node:http";
+import { startEmbeddedSsh } from "./ssh/sshServer";
+import type { EmbeddedSsh } from "./ssh/sshServer";
 import { ZoneState } from "../proto/gen/protect/control/v1/common_pb";
 import { devHostVersion } from "./version";
 
@@ -40,6 +42,10 @@ export interface DevHostOptions {
   sandbox?: "auto" | SandboxMode | undefined;
   /** "127.0.0.1:PORT": Prometheus text at /metrics/resource. */
   prometheus?: string | undefined;
+  /** "127.0.0.1:PORT": the embedded SSH server. */
+  ssh?: string | undefined;
+  /** authorized_keys files for the embedded SSH server (default: the user's). */
+  authorizedKeys?: string[] | undefined;
   log: Logger;
 }
 
@@ -63,6 +69,7 @@ export class DevHost {
   #zones: ZoneManager | undefined;
   #workloads: WorkloadManager | undefined;
   #prometheus: Server | undefined;
+  #ssh: EmbeddedSsh | undefined;
   readonly #sampler = new MetricsSampler();
   readonly hostLog: HostLog;
   readonly log: Logger;
@@ -132,6 +139,7 @@ export class DevHost {
     const workloads = new WorkloadManager({ store: this.#store, zones, images, mode: this.#sandbox.mode, overlay, log: this.log });
     this.#workloads = workloads;
     workloads.restore();
+    images.setRemovalGuard((digest) => workloads.imageInUse(digest));
     zones.beforeDestroy = (zoneId) => workloads.destroyAllIn(zoneId);
 
     const impl = wrapService(
@@ -171,6 +179,20 @@ export class DevHost {
       this.prometheusUrl = a && typeof a === "object" ? `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/metrics/resource` : undefined;
       this.log.info(`dev host: Prometheus text at ${this.prometheusUrl}`);
     }
+    if (this.options.ssh) {
+      this.#ssh = await startEmbeddedSsh({
+        address: this.options.ssh,
+        stateDir: this.stateDir,
+        socketPath: this.socketPath,
+        authorizedKeyFiles: this.options.authorizedKeys,
+        log: this.log,
+      });
+    }
+  }
+
+  /** The embedded SSH server, when --ssh was given. */
+  get ssh(): EmbeddedSsh | undefined {
+    return this.#ssh;
   }
 
   /** Where Prometheus text is served, when --prometheus was given. */
@@ -228,6 +250,7 @@ export class DevHost {
       }
       timings.push(`${what} ${Date.now() - started} ms`);
     };
+    await step("ssh", () => this.#ssh?.close());
     await step("server", () => this.#server?.close(this.socketPath));
     await step("prometheus", () => new Promise<void>((resolve) => {
       if (!this.#prometheus) return resolve();

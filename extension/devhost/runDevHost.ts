@@ -38,10 +38,16 @@ export async function runDevHost(options: RunDevHostOptions): Promise<void> {
     socketPath: options.socketPath,
     sandbox: options.sandbox,
     prometheus: options.prometheus,
+    ssh: options.ssh,
+    authorizedKeys: options.authorizedKeys,
     log: options.log,
   });
   options.out(`dev host ready: socket ${host.socketPath} (state ${host.stateDir}, sandbox ${host.sandboxMode})`);
   if (host.prometheusUrl) options.out(`prometheus: ${host.prometheusUrl}`);
+  if (host.ssh) {
+    options.out(`ssh: ${host.ssh.host}:${host.ssh.port}, host key ${host.ssh.hostFingerprint}`);
+    options.out(`ssh: client key ${host.ssh.clientKeyPath} (always accepted, besides your authorized keys)`);
+  }
   try {
     if (!options.signal.aborted) {
       await new Promise<void>((resolve) => options.signal.addEventListener("abort", () => resolve(), { once: true }));

@@ -139,6 +139,14 @@ export class WorkloadManager {
     return [...this.#workloads.values()].filter((e) => e.record.spec.zoneId === zoneId).map((e) => e.record.id);
   }
 
+  /** Why an image cannot be removed (workloads still use it as their root), or undefined. */
+  imageInUse(digest: string): string | undefined {
+    const users = [...this.#workloads.values()].filter((e) => e.record.spec.image?.digest === digest);
+    if (users.length === 0) return undefined;
+    const names = users.slice(0, 3).map((e) => e.record.spec.name || e.record.id);
+    return `${users.length} workload${users.length === 1 ? "" : "s"} use${users.length === 1 ? "s" : ""} it as root (${names.join(", ")}${users.length > 3 ? ", …" : ""}); destroy them first`;
+  }
+
   output(id: string): ConsoleBuffer {
     return this.#entry(id).output;
   }

@@ -3,6 +3,7 @@
 import { connect } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
+import type { Client as SshClient, ClientChannel } from "ssh2";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ControlService } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 
@@ -17,4 +18,25 @@ export function connectUnix(socketPath: string): UnixClient {
   });
   const transport = createGrpcTransport({ baseUrl: "http://localhost", sessionManager });
   return { client: createClient(ControlService, transport), close: () => sessionManager.abort() };
+}
+
+/**
+ * A client whose HTTP/2 connection is one SSH channel to the daemon socket
+ * (direct-streamlocal@openssh.com), opened before the session starts.
+ */
+export async function connectOverSsh(ssh: SshClient, socketPath: string): Promise<UnixClient> {
+  const channel = await new Promise<ClientChannel>((resolve, reject) =>
+    ssh.openssh_forwardOutStreamLocal(socketPath, (err, ch) => (err ? reject(err) : resolve(ch))),
+  );
+  const sessionManager = new Http2SessionManager("http://localhost", { idleConnectionTimeoutMs: 60_000 }, {
+    createConnection: () => channel,
+  });
+  const transport = createGrpcTransport({ baseUrl: "http://localhost", sessionManager });
+  return {
+    client: createClient(ControlService, transport),
+    close: () => {
+      sessionManager.abort();
+      channel.close();
+    },
+  };
 }

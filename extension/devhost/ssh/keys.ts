@@ -1,0 +1,108 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { utils } from "ssh2";
+import type { ParsedKey } from "ssh2";
+import { DevHostError } from "../errors";
+
+/** The host key and the client key the embedded SSH server keeps in `<stateDir>/ssh/`. */
+export interface SshKeyFiles {
+  hostPrivateKey: Buffer;
+  hostFingerprint: string;
+  hostPublicKey: string;
+  clientKeyPath: string;
+  clientPublicKey: string;
+}
+
+/**
+ * Loads the host key and the generated client key, creating each once (ed25519). The host key
+ * must stay the same across restarts or every client's known_hosts would flag a changed key.
+ */
+export function ensureSshKeys(stateDir: string): SshKeyFiles {
+  const dir = join(stateDir, "ssh");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const host = ensurePair(join(dir, "ssh_host_ed25519_key"), "styrolite-devhost host key");
+  const client = ensurePair(join(dir, "client_ed25519_key"), "styrolite-devhost client key");
+  return {
+    hostPrivateKey: host.privateKey,
+    hostFingerprint: fingerprint(host.publicKey),
+    hostPublicKey: host.publicKey,
+    clientKeyPath: join(dir, "client_ed25519_key"),
+    clientPublicKey: client.publicKey,
+  };
+}
+
+function ensurePair(path: string, comment: string): { privateKey: Buffer; publicKey: string } {
+  if (!existsSync(path)) {
+    const pair = utils.generateKeyPairSync("ed25519", { comment });
+    writeFileSync(path, pair.private, { mode: 0o600 });
+    writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
+  }
+  const privateKey = readFileSync(path);
+  const parsed = parseOne(privateKey, path);
+  return { privateKey, publicKey: `${parsed.type} ${parsed.getPublicSSH().toString("base64")}` };
+}
+
+function parseOne(data: Buffer | string, what: string): ParsedKey {
+  const parsed = utils.parseKey(data);
+  if (parsed instanceof Error) throw new DevHostError("invalidArgument", `cannot read key ${what}: ${parsed.message}`);
+  const key = firstKey(parsed);
+  if (!key) throw new DevHostError("invalidArgument", `no key in ${what}`);
+  return key;
+}
+
+/** OpenSSH's fingerprint of a public key line: SHA256 of the key blob, unpadded base64. */
+export function fingerprint(publicKeyLine: string): string {
+  const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? "", "base64");
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
+
+/** The files whose keys may log in when none are named: the user's authorized_keys and id_*.pub. */
+export function defaultAuthorizedKeyFiles(): string[] {
+  const ssh = join(process.env["HOME"] ?? homedir(), ".ssh");
+  const out = [join(ssh, "authorized_keys")];
+  try {
+    for (const name of readdirSync(ssh).sort()) if (/^id_.*\.pub$/.test(name)) out.push(join(ssh, name));
+  } catch {
+    // no ~/.ssh
+  }
+  return out.filter((f) => existsSync(f));
+}
+
+/** A public key allowed to log in: its type and blob, and where it came from (for the log). */
+export interface AllowedKey {
+  type: string;
+  blob: Buffer;
+  key: ParsedKey;
+  source: string;
+}
+
+const keyTypes = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
+
+/**
+ * Reads authorized_keys-format lines (options before the key type are allowed and ignored —
+ * the embedded server honours none of them, so it also refuses no key for carrying them).
+ */
+export function parseAuthorizedKeys(text: string, source: string): AllowedKey[] {
+  const out: AllowedKey[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const tokens = line.split(/\s+/);
+    const at = tokens.findIndex((t) => keyTypes.test(t));
+    const type = tokens[at];
+    const data = tokens[at + 1];
+    if (at < 0 || !type || !data) continue;
+    const parsed = utils.parseKey(`${type} ${data}`);
+    if (parsed instanceof Error) continue;
+    const key = firstKey(parsed);
+    if (key) out.push({ type: key.type, blob: key.getPublicSSH(), key, source });
+  }
+  return out;
+}
+
+/** parseKey returns an array for some OpenSSH key files; the first key is the one. */
+function firstKey(parsed: ParsedKey | ParsedKey[]): ParsedKey | undefined {
+  return Array.isArray(parsed) ? parsed[0] : parsed;
+}

@@ -1,0 +1,187 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "ssh2";
+import { utils } from "ssh2";
+import { startDevHost } from "../../harness/devHost";
+import type { StartedDevHost } from "../../harness/devHost";
+import { freePort } from "../../harness/sshd";
+import { connectOverSsh } from "./client";
+
+let host: StartedDevHost;
+let work: string;
+let port: number;
+let clientKey: string;
+let knownHosts: string;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), "devhost-ssh-"));
+  port = await freePort();
+  const emptyKeys = join(work, "authorized_keys");
+  writeFileSync(emptyKeys, "");
+  host = await startDevHost({ args: ["--ssh", `127.0.0.1:${port}`, "--authorized-keys", emptyKeys] });
+  clientKey = join(host.stateDir, "ssh", "client_ed25519_key");
+  knownHosts = join(work, "known_hosts");
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(join(host.stateDir, "ssh", "ssh_host_ed25519_key.pub"), "utf8")}`);
+});
+
+after(async () => {
+  await host?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** The real OpenSSH client, with strict host key checking against the dev host's key. */
+function ssh(args: string[], options: { key?: string; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      "ssh",
+      [
+        "-F", "/dev/null",
+        "-i", options.key ?? clientKey,
+        "-o", "IdentitiesOnly=yes",
+        "-o", `UserKnownHostsFile=${knownHosts}`,
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "BatchMode=yes",
+        "-p", String(port),
+        ...args,
+      ],
+      { timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(options.input ?? "");
+  });
+}
+
+function ssh2Connect(): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const c = new Client();
+    const expected = readFileSync(join(host.stateDir, "ssh", "ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/)[1];
+    c.on("ready", () => resolve(c)).on("error", reject);
+    c.connect({
+      host: "127.0.0.1",
+      port,
+      username: "root",
+      privateKey: readFileSync(clientKey),
+      hostVerifier: (key: Buffer) => key.toString("base64") === expected,
+    });
+  });
+}
+
+test("the dev host prints a stable host key and OpenSSH's ssh runs commands with their exit codes", async () => {
+  const log = readFileSync(join(host.stateDir, "devhost.log"), "utf8");
+  assert.match(log, /host key SHA256:[A-Za-z0-9+/]{43}/);
+  const r = await ssh(["root@127.0.0.1", "echo hello from $(hostname); exit 3"]);
+  assert.equal(r.stdout.trim().startsWith("hello from"), true, r.stderr);
+  assert.equal(r.code, 3);
+  const input = await ssh(["root@127.0.0.1", "wc -c"], { input: "twelve bytes" });
+  assert.equal(input.stdout.trim(), "12", "stdin reaches the command and EOF ends it");
+});
+
+test("keys that are not authorized are refused", async () => {
+  const other = join(work, "other_key");
+  const pair = utils.generateKeyPairSync("ed25519");
+  writeFileSync(other, pair.private, { mode: 0o600 });
+  const r = await ssh(["root@127.0.0.1", "true"], { key: other });
+  assert.equal(r.code, 255);
+  assert.match(r.stderr, /Permission denied \(publickey\)/);
+});
+
+test("a PTY session sees its size and a resize", async () => {
+  const c = await ssh2Connect();
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      c.exec("stty size; read x; stty size", { pty: { rows: 24, cols: 80, term: "xterm" } }, (err, stream) => {
+        if (err) return reject(err);
+        let text = "";
+        stream.on("data", (d: Buffer) => {
+          text += d.toString();
+          if (text.includes("24 80") && !text.includes("resized")) {
+            text += "resized";
+            stream.setWindow(50, 132, 0, 0);
+            setTimeout(() => stream.write("\n"), 100);
+          }
+        });
+        stream.on("exit", (code: number) => (code === 0 ? undefined : reject(new Error(`exit ${code}`))));
+        stream.on("close", () => resolve(text));
+      });
+    });
+    assert.match(out, /24 80/);
+    assert.match(out, /50 132/);
+  } finally {
+    c.end();
+  }
+});
+
+test("OpenSSH's sftp client works against the embedded SFTP server", async () => {
+  const dir = join(work, "sftp");
+  mkdirSync(dir);
+  const local = join(work, "upload.txt");
+  writeFileSync(local, "sftp payload\n");
+  const batch = join(work, "batch");
+  writeFileSync(
+    batch,
+    [`mkdir ${dir}/sub`, `put ${local} ${dir}/sub/a.txt`, `rename ${dir}/sub/a.txt ${dir}/sub/b.txt`, `ls -l ${dir}/sub`, `get ${dir}/sub/b.txt ${work}/back.txt`, `chmod 600 ${dir}/sub/b.txt`, ""].join("\n"),
+  );
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      "sftp",
+      ["-F", "/dev/null", "-i", clientKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-P", String(port), "-b", batch, "root@127.0.0.1"],
+      { timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }),
+    ),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /b\.txt/);
+  assert.equal(readFileSync(join(work, "back.txt"), "utf8"), "sftp payload\n");
+  assert.equal(existsSync(join(dir, "sub", "a.txt")), false);
+  const { statSync } = await import("node:fs");
+  assert.equal(statSync(join(dir, "sub", "b.txt")).mode & 0o777, 0o600);
+});
+
+test("direct-streamlocal reaches the dev host's own socket (also under Protect's path) and nothing else", async () => {
+  const c = await ssh2Connect();
+  try {
+    for (const path of [host.socketPath, "/var/lib/edera/protect/daemon.socket"]) {
+      const conn = await connectOverSsh(c, path);
+      try {
+        const status = await conn.client.getHostStatus({});
+        assert.match(status.protectVersion, /^devhost-/);
+      } finally {
+        conn.close();
+      }
+    }
+    await assert.rejects(connectOverSsh(c, "/run/systemd/private"), /open failed|rejected|Administratively|failure/i);
+  } finally {
+    c.end();
+  }
+});
+
+test("direct-tcpip goes to loopback only", async () => {
+  const { createServer } = await import("node:net");
+  const echo = createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => echo.listen(0, "127.0.0.1", () => r()));
+  const echoPort = (echo.address() as { port: number }).port;
+  const c = await ssh2Connect();
+  try {
+    const reply = await new Promise<string>((resolve, reject) =>
+      c.forwardOut("127.0.0.1", 0, "127.0.0.1", echoPort, (err, ch) => {
+        if (err) return reject(err);
+        ch.once("data", (d: Buffer) => {
+          resolve(d.toString());
+          ch.close();
+        });
+        ch.write("over ssh");
+      }),
+    );
+    assert.equal(reply, "over ssh");
+    await assert.rejects(
+      new Promise((resolve, reject) => c.forwardOut("127.0.0.1", 0, "192.0.2.10", 80, (err, ch) => (err ? reject(err) : resolve(ch)))),
+    );
+  } finally {
+    c.end();
+    echo.close();
+  }
+});
