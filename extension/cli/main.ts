@@ -7,10 +7,21 @@ import { planCommand } from "./commands/plan";
 import { lsCommand } from "./commands/ls";
 import { rmCommand } from "./commands/rm";
 import { statusCommand } from "./commands/status";
+import { upCommand } from "./commands/up";
+import { execCommand } from "./commands/exec";
+import { shellCommand } from "./commands/shell";
+import { attachCommand } from "./commands/attach";
+import { logsCommand } from "./commands/logs";
+import { topCommand } from "./commands/top";
+import { forwardCommand } from "./commands/forward";
+import { resizeCommand } from "./commands/resize";
+import { stopCommand } from "./commands/stop";
+import { downCommand } from "./commands/down";
+import { syncCommand } from "./commands/sync";
 
 // Every command, in the order `zonectl help` lists them. Add a command: one file under
 // commands/, one line here.
-const commands: Command[] = [statusCommand, lsCommand, rmCommand, devHostCommand, planCommand];
+const commands: Command[] = [statusCommand, lsCommand, rmCommand, devHostCommand, planCommand, upCommand, execCommand, shellCommand, attachCommand, logsCommand, topCommand, forwardCommand, resizeCommand, stopCommand, downCommand, syncCommand];
 
 const globalOptions = {
   host: { type: "string", short: "H" },

@@ -276,6 +276,7 @@ export class LaunchExecutor {
 
     const workloadSpec = clone(WorkloadSpecSchema, plan.workloadSpec);
     workloadSpec.zoneId = zoneId;
+    if (plan.remote.user !== undefined) workloadSpec.annotations.push(create(AnnotationSpecSchema, { key: launchAnnotationKeys.remoteUser, value: plan.remote.user }));
     await this.#step("pullImage", async () => {
       if (current) return new Skip(`the workload exists (${current.spec?.image?.digest ?? "its image"})`);
       const image = plan.images.find((i) => i.role === "workload");

@@ -6,6 +6,8 @@ import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_p
 export const launchAnnotationKeys = {
   /** The host folder holding the workspace copy, so `down ZONE` can remove it without the project at hand. */
   hostWorkspace: "zones.styrolite.dev/host-workspace",
+  /** remoteUser/containerUser of the devcontainer, so `zonectl shell` opens terminals as that user. */
+  remoteUser: "zones.styrolite.dev/remote-user",
 } as const;
 
 /** An annotation's value on a zone or workload spec. */

@@ -1,0 +1,207 @@
+import { formatDiagnostic, sortDiagnostics } from "../../core/devcontainer/diagnostics";
+import { DevcontainerError } from "../../core/devcontainer/errors";
+import { planFromPath } from "../../core/devcontainer/load";
+import type { LaunchPlan } from "../../core/devcontainer/plan";
+import { LaunchError } from "../../core/launch/errors";
+import type { LaunchErrorReason } from "../../core/launch/errors";
+import { LaunchExecutor } from "../../core/launch/executor";
+import type { LaunchResult } from "../../core/launch/executor";
+import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
+import { LaunchProgressText, formatMs, timingTable } from "../../core/launch/progressText";
+import type { ProtectHost } from "../../core/protect/host";
+import { pickShell, runTerminalSession } from "../../core/terminal/terminalSession";
+import type { CliContext, Command } from "../command";
+import { describeCliError, exitCodes } from "../errorReport";
+import { openHost } from "../hostTarget";
+
+/** Exit codes of launch failures (stable; 3 and 40 as `zonectl plan` uses them). */
+export const launchExitCodes: Record<LaunchErrorReason, number> = {
+  notLaunchable: 3,
+  initializeFailed: 41,
+  hookFailed: 42,
+  zoneFailed: 43,
+  workloadFailed: 44,
+  timeout: 45,
+  syncFailed: 46,
+  pullFailed: 47,
+  device: 48,
+  unsafePath: 49,
+  ambiguous: exitCodes.ambiguous,
+  cancelled: exitCodes.cancelled,
+};
+
+/** One line and an exit code for anything a launch-related command throws. */
+export function describeLaunchError(err: unknown): { message: string; exitCode: number } {
+  if (LaunchError.is(err)) return { message: err.message, exitCode: launchExitCodes[err.reason] };
+  return describeCliError(err);
+}
+
+/** The plan for PATH, or undefined after printing why there is none (located errors, refusals). */
+export async function loadPlan(ctx: CliContext, command: string, path: string | undefined, values: Record<string, unknown>): Promise<{ plan: LaunchPlan } | { exitCode: number }> {
+  const config = typeof values["config"] === "string" ? values["config"] : undefined;
+  const workspaceRoot = typeof values["workspace-root"] === "string" ? values["workspace-root"] : ctx.env["ZONECTL_WORKSPACE_ROOT"];
+  try {
+    const { plan } = await planFromPath(path, { config, cwd: process.cwd(), env: ctx.env, ...(workspaceRoot ? { planOptions: { workspaceRoot } } : {}) });
+    return { plan };
+  } catch (err) {
+    if (!DevcontainerError.is(err)) throw err;
+    if (err.diagnostics.length) {
+      for (const d of sortDiagnostics(err.diagnostics)) ctx.stderr.write(`${formatDiagnostic(d)}\n`);
+      const errors = err.diagnostics.filter((d) => d.severity === "error").length;
+      ctx.stderr.write(`zonectl ${command}: ${errors} error(s) in ${err.diagnostics[0]?.file ?? "devcontainer.json"}; nothing was created\n`);
+    } else {
+      ctx.stderr.write(`zonectl ${command}: ${err.message}\n`);
+    }
+    return { exitCode: exitCodes.devcontainer };
+  }
+}
+
+/** `PATH` options shared by up, down, stop and sync. */
+export const planOptions = {
+  config: { type: "string", short: "c" },
+  "workspace-root": { type: "string" },
+} as const;
+
+/**
+ * `zonectl up [PATH]`: launches the project's devcontainer into a zone — or reuses the zone it
+ * launched before — and reports every step with its duration on stderr. Ctrl-C rolls back what
+ * this run created. `--forward` keeps running with the forwards open until Ctrl-C; `--shell`
+ * opens a terminal in the workload at the end. `--json` prints the result on stdout:
+ * `{ zoneId, zoneName, workloadId, workloadName, reusedZone, firstLaunch, hostPath,
+ * workspaceFolder, remoteUser, forwards, sync, timings: [{ step, ms, outcome }], totalMs }`.
+ */
+export const upCommand: Command = {
+  name: "up",
+  summary: "launch a devcontainer into a zone (or reuse the one launched before)",
+  usage:
+    "[PATH] [--config FILE] [--recreate] [--keep-on-failure] [--forward] [--shell] [--timeout SECONDS] [--workspace-root DIR] [--forward-via dial|ssh]\n\n" +
+    "PATH: the project folder (default: current directory) or a devcontainer.json.\n" +
+    "--recreate          destroy this project's zone and create a new one\n" +
+    "--keep-on-failure   leave what was created in place when the launch fails\n" +
+    "--forward           open the configured port forwards and keep running until Ctrl-C\n" +
+    "--shell             open an interactive shell in the workload when it is up\n" +
+    "--workspace-root    host folder for workspace copies (also $ZONECTL_WORKSPACE_ROOT)\n" +
+    "Exit: 0 up, 3 not launchable, 40 invalid devcontainer.json, 41 initializeCommand failed, 42 a hook failed,\n" +
+    "43 zone failed, 44 workload failed, 45 timeout, 46 sync failed, 47 pull failed, 130 cancelled (rolled back).",
+  options: {
+    ...planOptions,
+    recreate: { type: "boolean" },
+    "keep-on-failure": { type: "boolean" },
+    forward: { type: "boolean" },
+    shell: { type: "boolean" },
+    timeout: { type: "string" },
+    "forward-via": { type: "string" },
+  },
+  async run(ctx, { values, positionals }) {
+    if (positionals.length > 1) {
+      ctx.stderr.write(`zonectl up: expected at most one PATH\nusage: zonectl up ${upCommand.usage}\n`);
+      return 2;
+    }
+    const timeoutText = typeof values["timeout"] === "string" ? values["timeout"] : "180";
+    const via = typeof values["forward-via"] === "string" ? values["forward-via"] : "dial";
+    if (!/^\d+$/.test(timeoutText) || (via !== "dial" && via !== "ssh")) {
+      ctx.stderr.write(`zonectl up: --timeout takes whole seconds and --forward-via dial or ssh\n`);
+      return 2;
+    }
+    const loaded = await loadPlan(ctx, "up", positionals[0], values);
+    if ("exitCode" in loaded) return loaded.exitCode;
+    const { plan } = loaded;
+    if (!plan.launchable) {
+      ctx.stderr.write(`zonectl up: ${plan.configFile} cannot be launched; nothing was created:\n${plan.refusals.map((r) => `  - ${r}`).join("\n")}\n`);
+      return launchExitCodes.notLaunchable;
+    }
+
+    const forward = values["forward"] === true;
+    const shell = values["shell"] === true;
+    const host = await openHost(ctx);
+    try {
+      const executor = new LaunchExecutor(plan, new ProtectLaunchHost(host, via), {
+        signal: ctx.signal,
+        recreate: values["recreate"] === true,
+        keepOnFailure: values["keep-on-failure"] === true,
+        attach: forward || shell,
+        forwardPorts: forward,
+        zoneTimeoutMs: Number(timeoutText) * 1000,
+        localEnv: ctx.env,
+        logger: ctx.log,
+      });
+      const printer = new LaunchProgressText((line) => ctx.stderr.write(`${line}\n`));
+      executor.onEvent((e) => printer.handle(e));
+      ctx.stderr.write(`launching ${plan.displayName ?? plan.zoneName} on ${host.name}\n`);
+      let result: LaunchResult;
+      try {
+        result = await executor.run();
+      } catch (err) {
+        const report = describeLaunchError(err);
+        ctx.stderr.write(`zonectl up: ${report.message}${LaunchError.is(err, "cancelled") ? " (rolled back)" : ""}\n`);
+        return report.exitCode;
+      }
+      ctx.stderr.write(`up in ${formatMs(result.totalMs)}:\n${timingTable(result.timings, result.totalMs)}\n`);
+      if (ctx.globals.json) ctx.stdout.write(`${JSON.stringify(resultJson(result), null, 2)}\n`);
+      else ctx.stdout.write(summary(result, plan, host));
+      try {
+        if (shell) {
+          const command = await pickShell(host.client, { zoneId: result.zoneId, workloadId: result.workloadId, ...(result.remoteUser ? { user: result.remoteUser } : {}) }, ctx.signal);
+          return await runTerminalSession(
+            host.client,
+            {
+              zoneId: result.zoneId,
+              workloadId: result.workloadId,
+              command,
+              env: { TERM: ctx.env["TERM"] || "xterm-256color", ...result.remoteEnv },
+              workingDirectory: result.workspaceFolder,
+              ...(result.remoteUser ? { user: result.remoteUser } : {}),
+            },
+            { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr },
+            { tty: true, stdin: true, signal: ctx.signal, hostName: host.name },
+          );
+        }
+        if (forward && result.forwards) {
+          for (const f of result.forwards.list()) ctx.stderr.write(`forwarding ${f.localAddress}:${f.localPort} → ${f.remote}${f.label ? ` (${f.label})` : ""}\n`);
+          ctx.stderr.write("forwards open; Ctrl-C to stop (the zone keeps running)\n");
+          await new Promise<void>((resolve) => {
+            if (ctx.signal.aborted) resolve();
+            else ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+          });
+        }
+        return 0;
+      } finally {
+        await result.forwards?.closeAll();
+      }
+    } finally {
+      host.close();
+    }
+  },
+};
+
+function resultJson(r: LaunchResult): unknown {
+  return {
+    zoneId: r.zoneId,
+    zoneName: r.zoneName,
+    workloadId: r.workloadId,
+    workloadName: r.workloadName,
+    reusedZone: r.reusedZone,
+    firstLaunch: r.firstLaunch,
+    hostPath: r.hostPath,
+    workspaceFolder: r.workspaceFolder,
+    remoteUser: r.remoteUser ?? null,
+    forwards: r.forwards?.list().map((f) => ({ localAddress: f.localAddress, localPort: f.localPort, remote: f.remote, label: f.label ?? null })) ?? [],
+    sync: r.sync ? { filesTotal: r.sync.filesTotal, filesCopied: r.sync.filesCopied, bytesCopied: r.sync.bytesCopied, conflicts: r.sync.conflicts, ms: r.sync.ms } : null,
+    timings: r.timings,
+    totalMs: r.totalMs,
+  };
+}
+
+function summary(r: LaunchResult, plan: LaunchPlan, host: ProtectHost): string {
+  const target = host.target.kind === "ssh" ? ` --host ${host.name}` : "";
+  const lines = [
+    `zone      ${r.zoneName} (${r.zoneId})${r.reusedZone ? ", reused" : ""}`,
+    `workload  ${r.workloadName} (${r.workloadId})`,
+    `workspace ${r.workspaceFolder} (host copy ${r.hostPath})`,
+    `shell     zonectl${target} shell ${r.zoneName}`,
+  ];
+  if (plan.forwards.length && !r.forwards) {
+    lines.push(...plan.forwards.map((f) => `forward   zonectl${target} forward ${r.zoneName} ${f.containerPort}${f.localPort !== f.containerPort ? `:${f.localPort}` : ""}`));
+  }
+  return `${lines.join("\n")}\n`;
+}

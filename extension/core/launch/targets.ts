@@ -1,0 +1,54 @@
+import { annotationKeys } from "../devcontainer/plan";
+import { ProtectError } from "../protect/errors";
+import type { ProtectHost } from "../protect/host";
+import { WorkloadState } from "../../proto/gen/protect/control/v1/common_pb";
+import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
+import { annotationOf, launchAnnotationKeys } from "./existing";
+
+/** Where `exec`/`shell` run: a zone, and the workload in it (undefined: the zone itself). */
+export interface ExecTarget {
+  readonly zone: Zone;
+  readonly workload: Workload | undefined;
+  /** The devcontainer's remoteUser when `up` made the workload. */
+  readonly user: string | undefined;
+  /** The workload's working directory (the workspace folder for a devcontainer). */
+  readonly workingDirectory: string | undefined;
+}
+
+/**
+ * Resolves `ZONE[/WORKLOAD]` (names or ids). With only ZONE: its one running workload; the
+ * devcontainer's workload when several run; the zone itself when none does; otherwise an
+ * `ambiguous` error naming the candidates.
+ */
+export async function resolveExecTarget(host: ProtectHost, text: string, signal?: AbortSignal): Promise<ExecTarget> {
+  const slash = text.indexOf("/");
+  const zoneText = slash < 0 ? text : text.slice(0, slash);
+  const workloadText = slash < 0 ? undefined : text.slice(slash + 1);
+  if (!zoneText) throw new ProtectError("invalidArgument", `'${text}' names no zone (ZONE or ZONE/WORKLOAD).`);
+  const opts = signal ? { signal } : {};
+  const zone = await host.resolveZone(zoneText, opts);
+  const inZone = (await host.listWorkloads(opts)).filter((w) => w.spec?.zoneId === zone.id && w.status?.state !== WorkloadState.DESTROYED);
+  let workload: Workload | undefined;
+  if (workloadText) {
+    const matches = inZone.filter((w) => w.id === workloadText || w.spec?.name === workloadText);
+    if (!matches.length) throw new ProtectError("notFound", `zone ${zone.spec?.name || zone.id} has no workload '${workloadText}' (it has: ${inZone.map((w) => w.spec?.name || w.id).join(", ") || "none"}).`);
+    if (matches.length > 1) throw new ProtectError("ambiguous", `'${workloadText}' matches ${matches.length} workloads in zone ${zone.spec?.name || zone.id}; use an id (${matches.map((w) => w.id).join(", ")}).`, { candidates: matches.map((w) => w.id) });
+    workload = matches[0];
+  } else {
+    const running = inZone.filter((w) => w.status?.state === WorkloadState.RUNNING);
+    const devcontainerId = annotationOf(zone.spec, annotationKeys.devcontainerId);
+    const ours = running.filter((w) => devcontainerId !== undefined && annotationOf(w.spec, annotationKeys.devcontainerId) === devcontainerId);
+    if (running.length === 1) workload = running[0];
+    else if (ours.length === 1) workload = ours[0];
+    else if (running.length > 1) {
+      throw new ProtectError("ambiguous", `zone ${zone.spec?.name || zone.id} runs ${running.length} workloads (${running.map((w) => w.spec?.name || w.id).join(", ")}); say which: ZONE/WORKLOAD.`, { candidates: running.map((w) => w.id) });
+    }
+  }
+  const devcontainer = workload ? annotationOf(workload.spec, annotationKeys.devcontainerId) !== undefined : false;
+  return {
+    zone,
+    workload,
+    user: workload ? annotationOf(workload.spec, launchAnnotationKeys.remoteUser) : undefined,
+    workingDirectory: devcontainer ? workload?.spec?.process?.workingDirectory || undefined : undefined,
+  };
+}
