@@ -9,6 +9,7 @@ import { resolveIdentity } from "../sandbox/users";
 import { mergeEnv, normalizeAbsolute } from "../workloadPlan";
 import type { WorkloadManager } from "../workloads";
 import type { ZoneManager } from "../zones";
+import { withTimeout } from "../timeout";
 
 type Impl = Partial<ServiceImpl<typeof ControlService>>;
 
@@ -53,13 +54,13 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
           if (size && size.columns > 0) proc.resize(size.columns, size.rows);
         }
       };
-      void (async () => {
+      const inputDone = (async () => {
         try {
           for (let next = await input.next(); !next.done; next = await input.next()) apply(next.value);
         } catch {
           // the client went away: the abort handler below ends the process
         }
-      })(); // input is pumped alongside the output stream
+      })();
 
       // A client that goes away takes its process with it, as an SSH session would (SIGHUP).
       const onAbort = (): void => {
@@ -69,6 +70,7 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
       ctx.signal.addEventListener("abort", onAbort);
       try {
         yield* queue;
+        await lingerForHalfClose(inputDone);
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
       }
@@ -93,7 +95,7 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
         }
       }); // the connection's end (or failure) ends the reply stream
 
-      void (async () => {
+      const inputDone = (async () => {
         try {
           for (let next = await input.next(); !next.done; next = await input.next()) {
             if (next.value.request.case === "data") proc.write(Buffer.from(next.value.request.value.content));
@@ -102,18 +104,29 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
         } catch {
           proc.kill("SIGTERM");
         }
-      })(); // client → zone bytes flow alongside zone → client
+      })();
 
       const onAbort = (): void => proc.kill("SIGTERM");
       ctx.signal.addEventListener("abort", onAbort);
       try {
         for await (const chunk of queue) yield { data: { content: chunk } };
+        await lingerForHalfClose(inputDone);
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
         proc.kill("SIGTERM");
       }
     },
   };
+}
+
+/**
+ * After the last reply of a bidi stream, give the client a moment to close its side first.
+ * Ending the HTTP/2 stream while the client is still sending makes the server reset the
+ * request half, which some clients (Connect for Node among them) report as an error even
+ * though every reply, and the exit code, arrived.
+ */
+export async function lingerForHalfClose(inputDone: Promise<void>, ms = 2000): Promise<void> {
+  await withTimeout(inputDone, ms);
 }
 
 /** Where and how an exec runs: in a running workload (its root, env, user) or in the zone. */

@@ -5,6 +5,7 @@ import type { OutputTag } from "../consoleBuffer";
 import { DevHostError } from "../errors";
 import type { WorkloadManager } from "../workloads";
 import { listBatchSize } from "./zonesRpc";
+import { lingerForHalfClose } from "./execRpc";
 
 type Impl = Partial<ServiceImpl<typeof ControlService>>;
 
@@ -75,16 +76,17 @@ export function workloadsRpc(workloads: WorkloadManager): Impl {
         if (req.stdinClosed) proc.endInput();
       };
       apply(first.value);
-      void (async () => {
+      const inputDone = (async () => {
         try {
           for (let next = await input.next(); !next.done; next = await input.next()) apply(next.value);
         } catch {
           // the client went away; the output side ends through the abort signal
         }
-      })(); // input is pumped alongside the output stream
+      })();
 
       try {
         for await (const chunk of queue) yield chunk.tag === 2 ? { stderr: chunk.data } : { stdout: chunk.data };
+        if (!ctx.signal.aborted) await lingerForHalfClose(inputDone);
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
         sub.dispose();

@@ -6,6 +6,7 @@ import type { Client } from "@connectrpc/connect";
 import type { Client as SshClient, ClientChannel } from "ssh2";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ControlService } from "../../../extension/proto/gen/protect/control/v1/control_pb";
+import { ChannelSocket } from "../../../extension/core/protect/channelSocket";
 
 export interface UnixClient {
   client: Client<typeof ControlService>;
@@ -22,21 +23,16 @@ export function connectUnix(socketPath: string): UnixClient {
 
 /**
  * A client whose HTTP/2 connection is one SSH channel to the daemon socket
- * (direct-streamlocal@openssh.com), opened before the session starts.
+ * (direct-streamlocal@openssh.com), through the product's ChannelSocket adapter.
  */
 export async function connectOverSsh(ssh: SshClient, socketPath: string): Promise<UnixClient> {
-  const channel = await new Promise<ClientChannel>((resolve, reject) =>
-    ssh.openssh_forwardOutStreamLocal(socketPath, (err, ch) => (err ? reject(err) : resolve(ch))),
-  );
+  const open = (): Promise<ClientChannel> =>
+    new Promise<ClientChannel>((resolve, reject) => ssh.openssh_forwardOutStreamLocal(socketPath, (err, ch) => (err ? reject(err) : resolve(ch))));
+  // Fail fast (like the product's transport does on its first call) when the server refuses.
+  (await open()).close();
   const sessionManager = new Http2SessionManager("http://localhost", { idleConnectionTimeoutMs: 60_000 }, {
-    createConnection: () => channel,
+    createConnection: () => new ChannelSocket(open, { describe: `unix socket ${socketPath} over ssh` }),
   });
   const transport = createGrpcTransport({ baseUrl: "http://localhost", sessionManager });
-  return {
-    client: createClient(ControlService, transport),
-    close: () => {
-      sessionManager.abort();
-      channel.close();
-    },
-  };
+  return { client: createClient(ControlService, transport), close: () => sessionManager.abort() };
 }

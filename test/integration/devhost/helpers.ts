@@ -2,7 +2,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import type { Client } from "@connectrpc/connect";
-import type { ControlService } from "../../../extension/proto/gen/protect/control/v1/control_pb";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ControlService, ExecuteZoneCommandRequest, ExecuteZoneCommandRequestSchema } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 
@@ -82,3 +83,79 @@ export function processesMatching(needle: string): number[] {
   }
   return out;
 }
+
+export type ExecInit = MessageInitShape<typeof ExecuteZoneCommandRequestSchema>;
+
+/** What an exec starts with. */
+export interface ExecStart {
+  workloadId?: string;
+  command: string[];
+  env?: Record<string, string>;
+  tty?: { rows: number; columns: number };
+  cwd?: string;
+  user?: string;
+}
+
+/** Feeds requests after start; sees output as it arrives. */
+export type ExecScript = (send: (req: ExecInit) => void, output: () => string) => Promise<void>;
+
+/** Runs an exec over ExecuteZoneCommand; `script` feeds requests after start. */
+export async function runExec(
+  client: ControlClient,
+  zoneId: string,
+  start: ExecStart,
+  script?: ExecScript,
+): Promise<{ stdout: string; stderr: string; exitCode: number | undefined; ms: number }> {
+  const pending: ExecInit[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  const send = (req: ExecInit): void => {
+    pending.push(req);
+    wake?.();
+  };
+  async function* requests(): AsyncGenerator<ExecInit> {
+    yield {
+      request: {
+        case: "start",
+        value: {
+          zoneId,
+          workloadId: start.workloadId ?? "",
+          process: {
+            command: start.command,
+            environment: Object.entries(start.env ?? {}).map(([key, value]) => ({ key, value })),
+            tty: Boolean(start.tty),
+            ...(start.tty ? { terminalSize: start.tty } : {}),
+            workingDirectory: start.cwd ?? "",
+            ...(start.user ? { user: { idOrName: { case: "name" as const, value: start.user } } } : {}),
+          },
+        },
+      },
+    };
+    while (!done) {
+      while (pending.length) yield pending.shift()!;
+      await new Promise<void>((r) => (wake = r));
+    }
+  }
+  let stdout = "";
+  let stderr = "";
+  let exitCode: number | undefined;
+  const started = Date.now();
+  const scripted = script?.(send, () => stdout);
+  for await (const reply of client.executeZoneCommand(requests() as AsyncIterable<ExecuteZoneCommandRequest>)) {
+    if (reply.reply.case === "output") {
+      stdout += Buffer.from(reply.reply.value.stdout).toString("utf8");
+      stderr += Buffer.from(reply.reply.value.stderr).toString("utf8");
+    } else if (reply.reply.case === "exited") {
+      exitCode = reply.reply.value.exitCode;
+      // Nothing more to send once the process is gone: half-close, as a terminal client does.
+      done = true;
+      wake?.();
+    }
+  }
+  const ms = Date.now() - started;
+  done = true;
+  wake?.();
+  await scripted;
+  return { stdout, stderr, exitCode, ms };
+}
+

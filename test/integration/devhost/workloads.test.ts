@@ -5,14 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import type { ExecuteZoneCommandRequest } from "../../../extension/proto/gen/protect/control/v1/control_pb";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ExecuteZoneCommandRequestSchema } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import { startDevHost } from "../../harness/devHost";
 import type { StartedDevHost } from "../../harness/devHost";
 import { connectUnix } from "./client";
 import type { UnixClient } from "./client";
-import { waitForWorkload, waitForZone } from "./helpers";
+import { runExec, waitForWorkload, waitForZone } from "./helpers";
+import type { ExecScript, ExecStart } from "./helpers";
 import { importTestImage } from "./image";
 
 let host: StartedDevHost;
@@ -36,59 +34,8 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-type ExecInit = MessageInitShape<typeof ExecuteZoneCommandRequestSchema>;
-
-/** Runs an exec; `script` feeds requests after start and gets told about output as it arrives. */
-async function exec(
-  start: { workloadId?: string; command: string[]; env?: Record<string, string>; tty?: { rows: number; columns: number }; cwd?: string; user?: string },
-  script?: (send: (req: ExecInit) => void, output: () => string) => Promise<void>,
-): Promise<{ stdout: string; stderr: string; exitCode: number | undefined; ms: number }> {
-  const pending: ExecInit[] = [];
-  let wake: (() => void) | undefined;
-  let done = false;
-  const send = (req: ExecInit): void => {
-    pending.push(req);
-    wake?.();
-  };
-  async function* requests(): AsyncGenerator<ExecInit> {
-    yield {
-      request: {
-        case: "start",
-        value: {
-          zoneId,
-          workloadId: start.workloadId ?? "",
-          process: {
-            command: start.command,
-            environment: Object.entries(start.env ?? {}).map(([key, value]) => ({ key, value })),
-            tty: Boolean(start.tty),
-            ...(start.tty ? { terminalSize: start.tty } : {}),
-            workingDirectory: start.cwd ?? "",
-            ...(start.user ? { user: { idOrName: { case: "name" as const, value: start.user } } } : {}),
-          },
-        },
-      },
-    };
-    while (!done) {
-      while (pending.length) yield pending.shift()!;
-      await new Promise<void>((r) => (wake = r));
-    }
-  }
-  let stdout = "";
-  let stderr = "";
-  let exitCode: number | undefined;
-  const started = Date.now();
-  const scripted = script?.(send, () => stdout);
-  for await (const reply of conn.client.executeZoneCommand(requests() as AsyncIterable<ExecuteZoneCommandRequest>)) {
-    if (reply.reply.case === "output") {
-      stdout += Buffer.from(reply.reply.value.stdout).toString("utf8");
-      stderr += Buffer.from(reply.reply.value.stderr).toString("utf8");
-    } else if (reply.reply.case === "exited") exitCode = reply.reply.value.exitCode;
-  }
-  const ms = Date.now() - started;
-  done = true;
-  wake?.();
-  await scripted;
-  return { stdout, stderr, exitCode, ms };
+function exec(start: ExecStart, script?: ExecScript): ReturnType<typeof runExec> {
+  return runExec(conn.client, zoneId, start, script);
 }
 
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
