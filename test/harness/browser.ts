@@ -142,11 +142,8 @@ export function treeItems(page: Page, viewTitle: string, label?: string): Locato
 
 /** Text of the visible tree rows of a view (label and description), top to bottom. */
 export async function treeTexts(page: Page, viewTitle: string): Promise<string[]> {
-  const rows = treeItems(page, viewTitle);
-  const count = await rows.count();
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) out.push(((await rows.nth(i).innerText()) ?? "").replace(/\s+/g, " ").trim());
-  return out;
+  // One read of all rows: the tree re-renders under us, and a row read by index may be gone.
+  return (await treeItems(page, viewTitle).allInnerTexts()).map((t) => t.replace(/\s+/g, " ").trim());
 }
 
 /** Polls `probe` until it returns a truthy value, or fails with `what`. */

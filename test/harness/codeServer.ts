@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { codeServerInstall, isInstalled } from "../../scripts/codeServer.mjs";
 import type { CodeServerInstall } from "../../scripts/codeServer.mjs";
@@ -152,11 +152,6 @@ export class CodeServer {
   /** A `vscode-remote://` URI for a local path, as the extension host test payload wants it. */
   remoteUri(path: string): string {
     return `vscode-remote://127.0.0.1:${this.port}${path}`;
-  }
-
-  /** Replaces the user settings; the running workbench picks the change up from the file. */
-  writeSettings(settings: Record<string, unknown>): Promise<void> {
-    return writeUserSettings(dirname(this.dirs.userDataDir), settings);
   }
 
   stop(): Promise<void> {
