@@ -127,6 +127,7 @@ onHostMessage((message) => {
     canWrite = params.canWrite;
     canResize = params.canResize;
     terminal.options.disableStdin = !canWrite;
+    terminal.options.convertEol = params.convertEol;
     showStatus(params.status);
     fit.fit();
     reportSize(terminal.cols, terminal.rows);

@@ -35,6 +35,11 @@ export interface ConsoleInitParams {
   canResize: boolean;
   /** Whether input is accepted. */
   canWrite: boolean;
+  /**
+   * Whether a bare LF starts a new line. True for streams that are not a terminal (the dev
+   * host's zone console is a pipe); a PTY's output goes to xterm untouched.
+   */
+  convertEol: boolean;
   status: ConsoleStatusPayload;
 }
 

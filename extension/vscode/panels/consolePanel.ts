@@ -54,6 +54,8 @@ export interface ConsoleSource extends DisposableLike {
   /** Whether terminal resizes reach the other side (terminal_resize). */
   readonly canResize: boolean;
   readonly canWrite: boolean;
+  /** Whether the stream is a terminal (PTY); if not, a bare LF in its output starts a new line. */
+  readonly isTerminal: boolean;
   readonly status: ConsoleStatus;
   readonly onStatus: Event<ConsoleStatus>;
   /** Live output, in order, with absolute offsets (a chunk may overlap what came before). */
@@ -203,6 +205,7 @@ export class ConsolePanel extends Disposable {
         title: this.#title(),
         canResize: source?.canResize ?? false,
         canWrite: source?.canWrite ?? false,
+        convertEol: !(source?.isTerminal ?? false),
         status,
       }),
     );

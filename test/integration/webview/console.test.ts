@@ -12,7 +12,7 @@ const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
 const output = (offset: number, text: string) => ({ method: "console/output", params: { offset, data: b64(text) } });
 const init = (canResize = true) => ({
   method: "console/init",
-  params: { state: { target: { kind: "zone", hostId: "devhost", zoneId: "z1" } }, title: "Console: web", canResize, canWrite: true, status: { state: "connected" } },
+  params: { state: { target: { kind: "zone", hostId: "devhost", zoneId: "z1" } }, title: "Console: web", canResize, canWrite: true, convertEol: false, status: { state: "connected" } },
 });
 
 describe("console webview", () => {
@@ -104,6 +104,17 @@ describe("console webview", () => {
     await wp.page.click("#clear");
     assert.deepEqual(await lines(wp), [], "cleared");
     await wp.page.close();
+  });
+
+  it("starts a new line at a bare LF only when the stream is not a terminal", async () => {
+    for (const convertEol of [true, false]) {
+      const wp = await open();
+      await wp.send({ method: "console/init", params: { ...init().params, convertEol } });
+      await wp.send(output(0, "first\nsecond\n"));
+      const shown = await lines(wp);
+      assert.deepEqual(shown, convertEol ? ["first", "second"] : ["first", "     second"]);
+      await wp.page.close();
+    }
   });
 
   it("does not report sizes when the stream cannot resize", async () => {

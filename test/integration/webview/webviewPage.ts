@@ -114,8 +114,15 @@ export interface WebviewPage {
   setTheme(theme: ThemeName): Promise<void>;
 }
 
+export interface OpenOptions {
+  /** The page to serve instead of one rendered here, e.g. the HTML a panel host produced. */
+  html?: string;
+  /** Receives every message the page posts, as a panel host's onDidReceiveMessage would. */
+  hostReceive?: (message: unknown) => void;
+}
+
 /** Opens `panel`'s bundle from `bundleDir` under the production CSP. */
-export async function openWebview(browser: Browser, bundleDir: string, panel: "dashboard" | "console", theme: ThemeName): Promise<WebviewPage> {
+export async function openWebview(browser: Browser, bundleDir: string, panel: "dashboard" | "console", theme: ThemeName, options: OpenOptions = {}): Promise<WebviewPage> {
   const page = await browser.newPage();
   const cspViolations: string[] = [];
   const pageErrors: string[] = [];
@@ -125,15 +132,17 @@ export async function openWebview(browser: Browser, bundleDir: string, panel: "d
   });
   await page.exposeFunction("__reportCspViolation", (text: string) => cspViolations.push(text));
 
+  const hostReceive = options.hostReceive;
+  if (hostReceive) await page.exposeFunction("__hostReceive", (message: unknown) => hostReceive(message));
   const nonce = createNonce();
-  const html = renderWebviewHtml({
+  const html = (options.html ?? renderWebviewHtml({
     title: panel,
     nonce,
     cspSource: origin,
     scriptUri: `${origin}/dist/webview/${panel}.js`,
     styleUris: (panel === "dashboard" ? ["uPlot.min.css", "dashboard.css"] : ["xterm.css", "console.css"]).map((f) => `${origin}/dist/webview/${f}`),
     noncedStyles: panel === "console",
-  }).replace("<body>", `<body class="${themes[theme].bodyClass}">`);
+  })).replace("<body>", `<body class="${themes[theme].bodyClass}">`);
 
   await page.route(`${origin}/**`, async (route) => {
     const url = new URL(route.request().url());
@@ -141,7 +150,8 @@ export async function openWebview(browser: Browser, bundleDir: string, panel: "d
       await route.fulfill({ status: 200, contentType: "text/html", body: html });
       return;
     }
-    const match = /^\/dist\/webview\/([\w.-]+)$/.exec(url.pathname);
+    // Bundles under any prefix: a panel host's URIs carry the extension's path.
+    const match = /^(?:\/[\w.-]+)*\/dist\/webview\/([\w.-]+)$/.exec(url.pathname);
     if (!match) {
       await route.fulfill({ status: 404, body: "not found" });
       return;
@@ -166,7 +176,11 @@ export async function openWebview(browser: Browser, bundleDir: string, panel: "d
       if (acquired) throw new Error("acquireVsCodeApi called twice");
       acquired = true;
       return {
-        postMessage: (m) => window.__posted.push(JSON.parse(JSON.stringify(m))),
+        postMessage: (m) => {
+          const copy = JSON.parse(JSON.stringify(m));
+          window.__posted.push(copy);
+          if (window.__hostReceive) void window.__hostReceive(copy);
+        },
         getState: () => window.__state,
         setState: (s) => { window.__state = JSON.parse(JSON.stringify(s)); },
       };

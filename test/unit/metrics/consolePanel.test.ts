@@ -86,6 +86,7 @@ describe("ConsoleTranscript", () => {
 /** A console source driven by the test. */
 class FakeSource implements ConsoleSource {
   readonly title = "Console: web";
+  readonly isTerminal = false;
   readonly transcript = new ConsoleTranscript();
   status: ConsoleStatus = { state: "connected" };
   readonly #onStatus = new Emitter<ConsoleStatus>();
