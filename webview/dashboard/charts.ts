@@ -176,11 +176,13 @@ export class Chart {
       c.stroke();
       c.setLineDash([]);
       c.fillStyle = line.color;
-      c.textAlign = "right";
+      // Target at the right, max at the left: close limits must not print over each other.
+      const atRight = line.key === "target";
+      c.textAlign = atRight ? "right" : "left";
       // Above the line, unless that would leave the plot; then below it.
       const labelAbove = y - top > 14 * dpr;
       c.textBaseline = labelAbove ? "bottom" : "top";
-      c.fillText(line.label, left + width - 4 * dpr, labelAbove ? y - 2 * dpr : y + 3 * dpr);
+      c.fillText(line.label, atRight ? left + width - 4 * dpr : left + 4 * dpr, labelAbove ? y - 2 * dpr : y + 3 * dpr);
     }
     if (!this.#spec.limitLines) {
       delete this.element.dataset["targetY"];
