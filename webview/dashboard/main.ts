@@ -350,6 +350,8 @@ function render(): void {
     const current = specs;
     charts.forEach((chart, i) => chart.update(min, end, withData ? { times: store.times, spec: current[i]! } : undefined));
     drawnView = view;
+    // Where the view ends, for tests and tooling (the charts' own state is inside uPlot).
+    chartsElement.dataset["viewEnd"] = String(end);
     updateScroller(end);
   } else {
     return;

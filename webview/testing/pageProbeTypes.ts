@@ -35,6 +35,8 @@ export interface PageProbes {
   paintedShare(chart: string): number;
   /** Pixels on canvas rows [row-1, row+1] within `tolerance` of an RGB colour. */
   colourOnRow(chart: string, row: number, rgb: [number, number, number], tolerance: number): number;
+  /** Opaque pixels of a chart within `tolerance` of an RGB colour. */
+  colourCount(chart: string, rgb: [number, number, number], tolerance: number): number;
   /** Opaque pixels darker than `max` in every channel. */
   darkPixels(chart: string, max: number): number;
   /** A data attribute of a chart element (e.g. "targetY"). */

@@ -67,6 +67,14 @@ w.zonesProbes = {
     }
     return hits;
   },
+  colourCount: (chart, [r, g, b], tolerance) => {
+    const data = pixels(canvasOf(chart));
+    let hits = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3]! > 128 && Math.abs(data[i]! - r) <= tolerance && Math.abs(data[i + 1]! - g) <= tolerance && Math.abs(data[i + 2]! - b) <= tolerance) hits++;
+    }
+    return hits;
+  },
   darkPixels: (chart, max) => {
     const data = pixels(canvasOf(chart));
     let dark = 0;

@@ -145,6 +145,42 @@ describe("dashboard webview", () => {
     await wp.page.close();
   });
 
+  it("draws state and OOM markers on the time axis", async () => {
+    const wp = await openWebview(browser, bundles.dir, "dashboard", "dark");
+    await wp.waitForPosted("dashboard/ready");
+    const message = init(600);
+    message.params.markers = [];
+    await wp.send(message);
+    await wp.page.locator("[data-chart] canvas").nth(2).waitFor();
+    await wp.probe("frames", 2);
+    const red: [number, number, number] = [0xf1, 0x4c, 0x4c];
+    const before = await wp.probe("colourCount", "processes", red, 30);
+    await wp.send({ method: "dashboard/marker", params: { marker: { time: T0 + 400_000, kind: "oom", label: "OOM", reason: "out of memory" } } });
+    await wp.probe("frames", 2);
+    const after = await wp.probe("colourCount", "processes", red, 30);
+    assert.ok(after - before > 40, `an OOM marker adds a red line (${before} → ${after} red pixels)`);
+    await wp.page.close();
+  });
+
+  it("freezes the view while paused and follows the newest samples again on Resume", async () => {
+    const wp = await openWebview(browser, bundles.dir, "dashboard", "dark");
+    await wp.waitForPosted("dashboard/ready");
+    await wp.send(init(120));
+    await wp.probe("frames", 2);
+    const viewEnd = async () => Number(await wp.page.getAttribute(".charts", "data-view-end"));
+    const live = await viewEnd();
+    assert.equal(live, T0 + 119_000);
+    await wp.page.click("#pause");
+    for (let i = 0; i < 5; i++) await wp.send({ method: "dashboard/samples", params: { series: { times: [T0 + (120 + i) * 1000], columns: { cpu: [10] } } } });
+    await wp.probe("frames", 3);
+    assert.equal(await viewEnd(), live, "paused: the view stays put");
+    assert.equal(await wp.page.textContent("#pause"), "Resume");
+    await wp.page.click("#pause");
+    await wp.probe("frames", 3);
+    assert.equal(await viewEnd(), T0 + 124_000, "resumed: the view jumps to the newest sample");
+    await wp.page.close();
+  });
+
   it("keeps the chosen window in its persisted state and tells the host", async () => {
     const wp = await openWebview(browser, bundles.dir, "dashboard", "dark");
     await wp.waitForPosted("dashboard/ready");
