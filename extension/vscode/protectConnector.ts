@@ -40,31 +40,31 @@ class ProtectSession implements HostSession {
   readonly onDidDisconnect = this.#onDidDisconnect.event;
 
   constructor(
-    readonly host: ProtectHost,
+    readonly protect: ProtectHost,
     readonly info: HostInfo,
   ) {
     // A managed SSH connection that gives up (or is closed under us) ends the session; losses it
     // recovers from surface through watch() as `interrupted`.
-    host.onDidChangeState((state: SshConnectionState) => {
+    protect.onDidChangeState((state: SshConnectionState) => {
       if (state.state === "failed") this.#onDidDisconnect.fire(state.error);
     });
   }
 
   listZones(signal: AbortSignal): Promise<Zone[]> {
-    return this.host.listZones({ signal });
+    return this.protect.listZones({ signal });
   }
 
   listWorkloads(signal: AbortSignal): Promise<Workload[]> {
-    return this.host.listWorkloads({ signal });
+    return this.protect.listWorkloads({ signal });
   }
 
   async *watch(signal: AbortSignal): AsyncIterable<HostEvent> {
-    for await (const event of this.host.watch(signal)) yield toHostEvent(event);
+    for await (const event of this.protect.watch(signal)) yield toHostEvent(event);
   }
 
   dispose(): void {
     this.#onDidDisconnect.dispose();
-    this.host.close();
+    this.protect.close();
   }
 }
 

@@ -5,6 +5,7 @@
  * the generated protect.control.v1 messages: they are the API's data, not transport.
  */
 import type { DisposableLike } from "../../core/lifecycle";
+import type { ProtectHost } from "../../core/protect/host";
 import type { Event } from "../../core/events";
 import type { Logger } from "../../core/log";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
@@ -35,6 +36,11 @@ export type HostEvent =
 /** One live connection to a host; disposing it closes the connection. */
 export interface HostSession extends DisposableLike {
   readonly info: HostInfo;
+  /**
+   * The core facade behind the session, for commands and panels that act on the host (exec,
+   * consoles, metrics, forwards). Undefined only for test doubles of this port.
+   */
+  readonly protect: ProtectHost | undefined;
   listZones(signal: AbortSignal): Promise<Zone[]>;
   listWorkloads(signal: AbortSignal): Promise<Workload[]>;
   /**

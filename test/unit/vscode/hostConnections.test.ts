@@ -40,6 +40,7 @@ class ScriptedHost {
 
 class ScriptedSession implements HostSession {
   readonly info = { version: "test 1", devHost: true };
+  readonly protect = undefined;
   readonly #disconnect = new Emitter<Error>();
   readonly onDidDisconnect = this.#disconnect.event;
   #push: ((e: HostEvent | Error) => void) | undefined;
