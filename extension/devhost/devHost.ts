@@ -26,6 +26,7 @@ import { importImage, listImages, pullImage, removeImage } from "./images/imageS
 import { overlayWorks } from "./sandbox/overlay";
 import { MetricsSampler, prometheusText, startPrometheus } from "./metrics";
 import { metricsRpc } from "./rpc/metricsRpc";
+import { hostRpc } from "./rpc/hostRpc";
 import type { Server } from "node:http";
 import { startEmbeddedSsh } from "./ssh/sshServer";
 import type { EmbeddedSsh } from "./ssh/sshServer";
@@ -159,6 +160,7 @@ export class DevHost {
         ...workloadsRpc(workloads),
         ...execRpc(zones, workloads),
         ...metricsRpc(zones, this.#sampler),
+        ...hostRpc(),
         pullImage: (req, ctx) => pullImage(images, req, ctx.signal),
         importImage: (reqs, ctx) => importImage(images, reqs, ctx.signal),
         listImages: () => listImages(images),

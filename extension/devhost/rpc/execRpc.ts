@@ -121,11 +121,13 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
 
 /**
  * After the last reply of a bidi stream, give the client a moment to close its side first.
- * Ending the HTTP/2 stream while the client is still sending makes the server reset the
- * request half, which some clients (Connect for Node among them) report as an error even
- * though every reply, and the exit code, arrived.
+ * Ending the HTTP/2 stream while the client's request half is open makes Node's server reset
+ * that half (RST_STREAM NO_ERROR, as RFC 9113 allows); Connect for Node reports "Premature
+ * close" when the reset lands before it has taken in the trailers, although every reply and the
+ * exit code arrived. A client that half-closes after `exited` ends the wait at once; one that
+ * does not waits at most `ms` (measured over SSH: 0 ms fails 9 of 10 times, 100 ms 0 of 10).
  */
-export async function lingerForHalfClose(inputDone: Promise<void>, ms = 2000): Promise<void> {
+export async function lingerForHalfClose(inputDone: Promise<void>, ms = 250): Promise<void> {
   await withTimeout(inputDone, ms);
 }
 
