@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { spawn } from "node:child_process";
@@ -54,6 +56,49 @@ describe("ssh connection to a real sshd", () => {
     } finally {
       conn.close();
     }
+  });
+
+  test("PTY shell, SFTP and a TCP forward share the one connection", async () => {
+    const conn = await SshConnection.connect(sshd.alias, isolated(sshd));
+    const server = createServer((sock) => sock.end("hello from the far side\n"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const shell = await conn.shell({ rows: 33, cols: 101, term: "xterm" });
+      let screen = "";
+      shell.on("data", (d: Buffer) => (screen += d.toString()));
+      shell.write("stty size; exit\n");
+      await new Promise((r) => shell.on("close", r));
+      assert.match(screen, /33 101/);
+
+      const sftp = await conn.sftp();
+      const remote = join(sshd.dir, "sftp-file");
+      await new Promise<void>((res, rej) => sftp.writeFile(remote, "via sftp", (e) => (e ? rej(e) : res())));
+      assert.equal(readFileSync(remote, "utf8"), "via sftp");
+      sftp.end();
+
+      const port = (server.address() as AddressInfo).port;
+      const channel = await conn.forwardOut("127.0.0.1", port);
+      let got = "";
+      channel.on("data", (d: Buffer) => (got += d.toString()));
+      // The far side ends its half; the channel closes once ours ends too.
+      await new Promise((r) => channel.on("end", r));
+      channel.end();
+      assert.equal(got, "hello from the far side\n");
+    } finally {
+      server.close();
+      conn.close();
+    }
+  });
+
+  test("a key file that cannot be parsed is skipped with a log line; the next one is used", async () => {
+    const garbage = join(sshd.dir, "garbage_key");
+    writeFileSync(garbage, "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n");
+    const config = writeConfig(sshd, `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${garbage}\nIdentityFile ${sshd.clientKeyPath}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`, "two-keys");
+    const lines: string[] = [];
+    const log = (m: string): void => void lines.push(m);
+    const conn = await SshConnection.connect("two-keys", isolated(sshd, { configFile: config, logger: { trace: log, debug: log, info: log, warn: log, error: log } }));
+    conn.close();
+    assert.ok(lines.some((l) => l.includes(garbage) && /cannot be parsed/.test(l)), lines.join("\n"));
   });
 
   test("user@host:port destinations work without an alias", async () => {

@@ -162,6 +162,23 @@ describe("watch over SSH", () => {
     }
   });
 
+  test("30 concurrent calls over the exec bridge fit in MaxSessions 3: one bridge carries them all", async () => {
+    const sshd = await startSshd({ config: { AllowTcpForwarding: "no", MaxSessions: "3", LogLevel: "DEBUG1" } });
+    const host = await openOverSsh(sshd, [], 200);
+    try {
+      const replies = await Promise.all(Array.from({ length: 30 }, () => host.status()));
+      assert.equal(replies.length, 30);
+      assert.ok(replies.every((r) => r.protectVersion === replies[0]!.protectVersion));
+      assert.equal(host.route, "bridge");
+      const bridges = sshd.logs().split("\n").filter((l) => /session_input_channel_req: session \d+ req exec/.test(l)).length;
+      // The no-delay exec, the socket probe, the bridge: never one per call.
+      assert.ok(bridges <= 3, `${bridges} exec channels for 30 calls`);
+    } finally {
+      host.close();
+      await sshd.stop();
+    }
+  });
+
   test("an sshd restart: calls made while reconnecting wait for the new connection", async () => {
     const sshd = await startSshd();
     const states: string[] = [];
