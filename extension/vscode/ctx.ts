@@ -11,6 +11,7 @@ import type { ZonesCommand } from "./commands/command";
 import { connectHostCommand } from "./commands/connectHost";
 import { copyIdCommand } from "./commands/copyId";
 import { copyIpCommand } from "./commands/copyIp";
+import { destroyZoneCommand } from "./commands/destroyZone";
 import { disconnectHostCommand } from "./commands/disconnectHost";
 import { editSshConfigCommand } from "./commands/editSshConfig";
 import { refreshTreeCommand } from "./commands/refreshTree";
@@ -37,6 +38,7 @@ const commands: readonly ZonesCommand[] = [
   editSshConfigCommand,
   copyIdCommand,
   copyIpCommand,
+  destroyZoneCommand,
 ];
 
 /** What activate() returns: the live parts tests and other extensions may read. */

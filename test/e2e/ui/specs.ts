@@ -110,6 +110,42 @@ export const uiSpecs: UiSpec[] = [
     },
   },
   {
+    name: "zones multi-selected in the tree are destroyed after one confirmation and disappear",
+    async run(ctx) {
+      const { page, environment } = ctx;
+      await openZones(ctx);
+      await waitForConnectedHost(page, environment);
+      const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
+      try {
+        const spec = { initialResources: { targetCpus: 1, targetMemory: 128n } };
+        const ids = [await other.createZone({ name: "doomed-a", ...spec }), await other.createZone({ name: "doomed-b", ...spec })];
+        const a = treeItems(page, "Hosts", "doomed-a").first();
+        const b = treeItems(page, "Hosts", "doomed-b").first();
+        await a.waitFor({ state: "visible", timeout: 10_000 });
+        await b.waitFor({ state: "visible", timeout: 10_000 });
+        await a.click();
+        await b.click({ modifiers: ["Control"] });
+        await b.click({ button: "right" });
+        // The menu ignores a click that lands right as it opens; hover, then choose with Enter.
+        await page.locator(".context-view .action-label", { hasText: "Destroy Zone…" }).first().hover();
+        await page.keyboard.press("Enter");
+        await modalDialog(page).waitFor({ state: "visible" });
+        const text = await modalText(page);
+        assert.match(text, /Destroy 2 zones\?/);
+        assert.ok(text.includes("doomed-a") && text.includes("doomed-b"), `dialog: ${text}`);
+        await screenshot(page, "zones-destroy-confirm");
+        const clicked = Date.now();
+        await clickDialogButton(page, "Destroy");
+        await eventually("both rows gone", async () => (await treeTexts(page, "Hosts")).every((t) => !t.startsWith("doomed-")), 15_000, 50);
+        ctx.timings.destroyClickToRowsGoneMs = Date.now() - clicked;
+        const left = (await other.listZones()).map((z) => z.id);
+        assert.ok(ids.every((id) => !left.includes(id)), "the host no longer has the zones");
+      } finally {
+        other.close();
+      }
+    },
+  },
+  {
     name: "an unknown host key is asked about with its SHA256 fingerprint",
     async run(ctx) {
       const { page, environment } = ctx;
