@@ -81,6 +81,9 @@ export interface WorkloadManagerOptions {
   log: Logger;
 }
 
+/** The annotation that says how a dev host workload gets its root filesystem. */
+export const rootAnnotation = "dev.styrolite.devhost/root";
+
 /** How long a workload's main process gets after SIGTERM when no timeout is given. */
 export const defaultStopTimeoutSeconds = 10;
 
@@ -427,9 +430,21 @@ export class WorkloadManager {
 
   #toProto(entry: WorkloadEntry): Workload {
     const r = entry.record;
+    const spec = create(WorkloadSpecSchema, r.spec);
+    spec.annotations = [
+      ...r.spec.annotations.filter((a) => a.key !== rootAnnotation),
+      {
+        $typeName: "protect.control.v1.AnnotationSpec",
+        key: rootAnnotation,
+        value:
+          this.o.mode === "process"
+            ? "process mode: runs on the host filesystem as the dev host's user, not in the image's root"
+            : `image ${r.spec.image?.digest ?? "?"} as root filesystem (${this.o.overlay ? "overlayfs, writable upper layer" : "private copy"})`,
+      },
+    ];
     return create(WorkloadSchema, {
       id: r.id,
-      spec: r.spec,
+      spec,
       status: {
         state: r.state,
         createdAt: timestampFromDate(r.createdAt),

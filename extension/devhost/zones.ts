@@ -303,7 +303,7 @@ export class ZoneManager {
     const mode =
       this.sandboxHost.mode === "namespaces"
         ? "namespaces: pid, mount, uts, ipc, net; veth on the dev host bridge"
-        : "process group: no isolation, host network (not running as root)";
+        : "process group: no isolation, no limits, host network, host filesystem";
     const spec = create(ZoneSpecSchema, r.spec);
     spec.annotations = [
       ...r.spec.annotations,

@@ -51,6 +51,9 @@ export interface StartOptions {
   detached?: boolean;
 }
 
+/** How long output may still arrive after a piped process exited (see startPiped). */
+const exitDrainMs = 200;
+
 /** Starts argv[0] with argv[1…]; never through a shell. */
 export function startProcess(argv: string[], options: StartOptions): SandboxProcess {
   const [file, ...args] = argv;
@@ -76,8 +79,17 @@ function startPiped(file: string, args: string[], options: StartOptions): Sandbo
       stderr.fire(Buffer.from(`${err.message}\n`));
       resolve({ code: 127, signal: undefined });
     });
-    // 'close' comes after 'exit' once stdout/stderr are drained: no output is lost.
+    // 'close' comes after 'exit' once stdout/stderr are drained, so no output is lost. But a
+    // background process the command left behind keeps the pipes open: like `docker exec`, the
+    // exit counts once its output had a moment to drain, and the pipes are let go.
     child.on("close", (code, signal) => resolve({ code: code ?? undefined, signal: signal ?? undefined }));
+    child.on("exit", (code, signal) => {
+      setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        resolve({ code: code ?? undefined, signal: signal ?? undefined });
+      }, exitDrainMs).unref();
+    });
   });
   return {
     pid: child.pid ?? -1,

@@ -185,7 +185,7 @@ export class ZoneSandbox {
       // the dev host's user, which the zone's annotations say.
       const argv = [tools.env, "-i", ...request.final.env.map(([k, v]) => `${k}=${v}`), ...request.final.command];
       const cwd = existsSync(request.final.cwd) ? request.final.cwd : "/";
-      return startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd, detached: true });
+      return this.#track(startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd, detached: true }));
     }
     const final = finalExec(tools, request.final);
     const t = request.target;
@@ -195,7 +195,19 @@ export class ZoneSandbox {
         : enterNamespaces(tools, t.kind === "workload" ? t.mainPid : this.initPid, { mount: true }, final);
     const argv = withCgroups(tools, request.group?.procsFiles() ?? [], inner);
     this.host.log.debug(`zone ${this.zoneId}: launch ${request.target.kind} (${request.final.command.length} argv words, tty=${Boolean(request.tty)})`);
-    return startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd: "/" });
+    return this.#track(startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd: "/" }));
+  }
+
+  /** Processes started in this zone that still run; stop() ends them even without a pid namespace. */
+  readonly #launched = new Set<SandboxProcess>();
+  /** Process mode: every group a launch created — what a command leaves behind stays in it. */
+  readonly #groups = new Set<number>();
+
+  #track(proc: SandboxProcess): SandboxProcess {
+    this.#launched.add(proc);
+    if (this.host.mode === "process" && proc.pid > 0) this.#groups.add(proc.pid);
+    void proc.exited.then(() => this.#launched.delete(proc)); // forget it once it is gone
+    return proc;
   }
 
   /**
@@ -208,13 +220,15 @@ export class ZoneSandbox {
     const target = socatTcpAddress(address, port);
     const inner = this.host.mode === "namespaces" ? [this.host.tools.nsenter, "-t", String(this.initPid), "-n", "--", "socat", "-", target] : ["socat", "-", target];
     const argv = withCgroups(this.host.tools, this.initGroup?.procsFiles() ?? [], inner);
-    return startProcess(argv, { stdin: true, env: toolEnv(), cwd: "/" });
+    return this.#track(startProcess(argv, { stdin: true, env: toolEnv(), cwd: "/" }));
   }
 
   /** Stops the init (taking every zone process with it) and removes cgroup and network. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    for (const proc of this.#launched) proc.kill("SIGKILL");
+    for (const pgid of this.#groups) killGroup(pgid);
     await teardown(this.host, { init: this.init, initPid: this.host.mode === "namespaces" ? this.initPid : undefined, cgroup: this.cgroup, address: this.address });
   }
 }
