@@ -136,3 +136,19 @@ async function readConsole(zoneId: string, replay: boolean, ms: number): Promise
   }
   return Buffer.concat(chunks).toString("utf8");
 }
+
+test("a zone whose init dies on its own shows FAILED with the reason, and its sandbox is cleaned up", async () => {
+  const { client } = conn;
+  const { zoneId } = await client.createZone({ spec: { name: "crashing" } });
+  const zone = await waitForZone(client, zoneId, [ZoneState.READY]);
+  const record = JSON.parse(readFileSync(`${host.stateDir}/zones/${zoneId}.json`, "utf8")) as { runtime: { initPid: number } };
+  process.kill(record.runtime.initPid, "SIGKILL");
+  const failed = await waitForZone(client, zoneId, [ZoneState.FAILED]);
+  assert.match(failed.status!.errorStatus!.message, /init exited unexpectedly \(signal SIGKILL\)/);
+  const short = zoneId.replace(/-/g, "").slice(0, 12);
+  const deadline = Date.now() + 5000;
+  while (cgroupDirsMatching(`zone-${short}`).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(cgroupDirsMatching(`zone-${short}`), []);
+  assert.deepEqual(linksWithPrefix(zone.status!.networkStatus!.interfaces[0]!.hostInterface), []);
+  await client.destroyZone({ zoneId });
+});
