@@ -17,6 +17,7 @@
  */
 import { Duplex } from "node:stream";
 import type { ClientChannel } from "ssh2";
+import { exitOf } from "../ssh/connection";
 import { TransportFailure } from "./errors";
 
 /** How the bridge ended, for classifying its failure. */
@@ -130,7 +131,7 @@ export class ChannelSocket extends Duplex {
 
   /** Undefined when the close was the orderly end of a conversation we ended. */
   #closeFailure(): TransportFailure | undefined {
-    const exit = this.#exit;
+    const exit = this.#exit ?? (this.#channel ? exitOf(this.#channel) : undefined);
     if (this.#options.onBridgeExit && exit && (exit.code !== 0 || exit.signal)) {
       return this.#options.onBridgeExit({ ...exit, stderr: this.#stderrTail });
     }

@@ -324,7 +324,9 @@ export class ProtectHost extends Disposable {
           if (this.#ssh) await this.#ssh.connection(signal);
         } catch (waitErr) {
           if (signal?.aborted || isAbortError(waitErr)) return;
-          throw waitErr;
+          // Still unreachable: keep trying (the next round reports it again); give up only on
+          // what retrying cannot fix, such as a changed host key.
+          if (!(SshError.is(waitErr) && isRetryable(waitErr))) throw waitErr;
         }
         reason = "reconnect";
       } finally {

@@ -65,6 +65,17 @@ export interface RunResult extends ExecExit {
 
 const maxJumpDepth = 8;
 
+const exits = new WeakMap<ClientChannel, ExecExit>();
+
+/**
+ * How the command of a channel from {@link SshConnection.exec} ended, once the server said so
+ * (undefined before). Prefer this to an 'exit' listener added after awaiting exec(): by then the
+ * event may have fired already.
+ */
+export function exitOf(channel: ClientChannel): ExecExit | undefined {
+  return exits.get(channel);
+}
+
 /** A live SSH connection. Create with {@link SshConnection.connect}. */
 export class SshConnection extends Disposable {
   readonly #client: Client;
@@ -119,13 +130,20 @@ export class SshConnection extends Disposable {
     return connectAt(typeof destination === "string" ? parseDestination(destination) : destination, options, 0);
   }
 
-  /** Starts a command. The channel's 'exit' event carries code or signal; see also {@link run}. */
+  /** Starts a command. Read how it ended with {@link exitOf} once the channel closes; see also {@link run}. */
   exec(command: string, options: { pty?: PseudoTtyOptions | boolean; env?: Record<string, string> } = {}): Promise<ClientChannel> {
     this.#log.debug(`ssh ${this.key}: exec ${command}`);
     const execOptions: ExecOptions = {};
     if (options.pty) execOptions.pty = options.pty === true ? {} : options.pty;
     if (options.env) execOptions.env = options.env;
-    return this.#open("exec", (cb) => this.#client.exec(command, execOptions, cb));
+    return this.#open<ClientChannel>("exec", (cb) =>
+      this.#client.exec(command, execOptions, (err, channel) => {
+        // Recorded before anyone awaits the channel: a fast command's exit-status can arrive in
+        // the same packet batch as the channel confirmation, before a later listener exists.
+        if (!err) channel.once("exit", (code: number | null, signal?: string) => exits.set(channel, { code: code ?? undefined, signal: signal ?? undefined }));
+        cb(err, channel);
+      }),
+    );
   }
 
   /** Runs a command to completion, collecting output (capped at 1 MiB per stream). */
@@ -136,7 +154,6 @@ export class SshConnection extends Disposable {
       const err: Buffer[] = [];
       let outLen = 0;
       let errLen = 0;
-      let exit: ExecExit = { code: undefined, signal: undefined };
       const cap = 1 << 20;
       channel.on("data", (d: Buffer) => {
         if (outLen < cap) out.push(d);
@@ -146,16 +163,18 @@ export class SshConnection extends Disposable {
         if (errLen < cap) err.push(d);
         errLen += d.length;
       });
-      channel.on("exit", (code: number | null, signal?: string) => {
-        exit = { code: code ?? undefined, signal: signal ?? undefined };
-      });
       const onAbort = (): void => {
         channel.close();
         reject(new SshError("cancelled", `ssh ${this.key}: '${command}' was cancelled.`, { host: this.key }));
       };
       options.signal?.addEventListener("abort", onAbort, { once: true });
+      channel.on("error", (e: Error) => {
+        options.signal?.removeEventListener("abort", onAbort);
+        reject(new SshError("lost", `ssh ${this.key}: '${command}' failed: ${e.message}.`, { host: this.key }, { cause: e }));
+      });
       channel.on("close", () => {
         options.signal?.removeEventListener("abort", onAbort);
+        const exit = exitOf(channel) ?? { code: undefined, signal: undefined };
         resolve({ ...exit, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
       });
       if (options.stdin !== undefined) channel.end(options.stdin);

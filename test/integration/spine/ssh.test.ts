@@ -266,7 +266,13 @@ describe("keepalive and reconnect", () => {
     try {
       const closed = new Promise<SshError | undefined>((resolve) => conn.onDidClose(resolve));
       const started = Date.now();
-      for (const pid of pids) process.kill(pid, "SIGSTOP");
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGSTOP");
+        } catch {
+          // a short-lived child (the no-delay exec) already exited
+        }
+      }
       const err = await closed;
       assert.ok(SshError.is(err, "lost"), String(err));
       assert.match(err.message, /keepalive/);
@@ -295,10 +301,8 @@ describe("keepalive and reconnect", () => {
       await waitFor(() => managed.state.state === "failed", 15_000);
       const failed = managed.state;
       assert.ok(failed.state === "failed" && SshError.is(failed.error, "hostKeyChanged"), JSON.stringify(failed));
-      assert.deepEqual(
-        states.map((s) => s.state),
-        ["connecting", "connected", "lost", "reconnecting", "failed"],
-      );
+      // While sshd restarts an attempt may meet a closed port first (retried); the changed key is not.
+      assert.match(states.map((s) => s.state).join(" "), /^connecting connected lost (reconnecting )+failed$/);
       await rejectsWith(managed.connection(), "hostKeyChanged");
     } finally {
       managed.dispose();
