@@ -8,7 +8,7 @@ import { messageOf } from "../core/errors";
 import { Emitter } from "../core/events";
 import type { Event } from "../core/events";
 import type { Logger } from "../core/log";
-import { WorkloadSchema, WorkloadSpecSchema, WorkloadState, ZoneState } from "../proto/gen/protect/control/v1/common_pb";
+import { WorkloadSchema, WorkloadSpecSchema, WorkloadState } from "../proto/gen/protect/control/v1/common_pb";
 import type { Workload, WorkloadSpec } from "../proto/gen/protect/control/v1/common_pb";
 import { ConsoleBuffer } from "./consoleBuffer";
 import { DevHostError } from "./errors";
@@ -455,9 +455,6 @@ export class WorkloadManager {
     });
   }
 }
-
-/** Zone states in which a zone's workloads can run. */
-export const runnableZoneStates = [ZoneState.READY];
 
 function rootOf(pid: number): string | undefined {
   try {
