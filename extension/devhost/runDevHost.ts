@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../core/log";
 import { DevHost } from "./devHost";
+import { protectSocketPath } from "./ssh/sshServer";
 import type { SandboxMode } from "./sandbox/zoneSandbox";
 
 /** What both entry points (`zonectl dev-host` and dist/devhost.js) accept. */
@@ -29,13 +30,23 @@ export function defaultStateDir(): string {
 }
 
 /**
+ * The socket when none is given: as root, protect-daemon's own path, so `zonectl` and the
+ * extension reach the dev host with their defaults, locally and through any sshd; otherwise a
+ * socket in the state directory.
+ */
+export function defaultSocketPath(stateDir: string): string {
+  return process.getuid?.() === 0 ? protectSocketPath : join(stateDir, "daemon.socket");
+}
+
+/**
  * Runs a dev host until `signal` aborts, then shuts it down completely (zones, cgroups,
  * bridge, socket). The one entry used by `zonectl dev-host` and by extension/devhost/main.ts.
  */
 export async function runDevHost(options: RunDevHostOptions): Promise<void> {
+  const stateDir = options.stateDir ?? defaultStateDir();
   const host = await DevHost.start({
-    stateDir: options.stateDir ?? defaultStateDir(),
-    socketPath: options.socketPath,
+    stateDir,
+    socketPath: options.socketPath ?? defaultSocketPath(stateDir),
     sandbox: options.sandbox,
     prometheus: options.prometheus,
     ssh: options.ssh,

@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import type { Socket } from "node:net";
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import * as http2 from "node:http2";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -19,6 +19,7 @@ export class GrpcServer {
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   readonly #sockets = new Set<Socket>();
   readonly #shutdown = new AbortController();
+  #createdDirs: { top: string | undefined; leaf: string } | undefined;
 
   constructor(impl: Partial<ServiceImpl<typeof ControlService>>) {
     const handler = connectNodeAdapter({
@@ -39,7 +40,8 @@ export class GrpcServer {
 
   async listen(socketPath: string): Promise<void> {
     const dir = dirname(socketPath);
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Remember what we created (e.g. /var/lib/edera/protect), to leave no empty folders behind.
+    if (!existsSync(dir)) this.#createdDirs = { top: mkdirSync(dir, { recursive: true, mode: 0o700 }), leaf: dir };
     if (existsSync(socketPath)) {
       if (await answers(socketPath)) throw new DevHostError("alreadyExists", `another daemon is already serving ${socketPath}`);
       unlinkSync(socketPath); // stale socket of a process that is gone
@@ -70,6 +72,16 @@ export class GrpcServer {
         unlinkSync(socketPath);
       } catch {
         // already removed
+      }
+    }
+    const created = this.#createdDirs;
+    if (created?.top) {
+      for (let d = created.leaf; d.startsWith(created.top); d = dirname(d)) {
+        try {
+          rmdirSync(d);
+        } catch {
+          break; // not empty (someone else's files): keep it and its parents
+        }
       }
     }
   }
