@@ -319,11 +319,11 @@ async function connectAt(destination: SshDestination, options: SshConnectOptions
       jumps.push(hop);
       for (const next of rest) {
         const nextConfig = { ...resolveSshConfig(next, { ...options, logger: baseLog }), proxyJump: [] };
-        const channel = await hop.forwardOut(nextConfig.hostName, nextConfig.port);
+        const channel = await forwardWithTimeout(hop, nextConfig, options);
         hop = await handshake(nextConfig, channel, options, [], `via ${hop.key}`);
         jumps.push(hop);
       }
-      sock = await hop.forwardOut(config.hostName, config.port);
+      sock = await forwardWithTimeout(hop, config, options);
     } else {
       sock = await tcpConnect(config, options);
     }
@@ -332,6 +332,40 @@ async function connectAt(destination: SshDestination, options: SshConnectOptions
     for (const jump of jumps.reverse()) jump.close();
     throw err;
   }
+}
+
+/** The jump host's TCP connect to the next hop, bounded like our own connect (ConnectTimeout). */
+function forwardWithTimeout(hop: SshConnection, config: ResolvedSshConfig, options: SshConnectOptions): Promise<Duplex> {
+  const timeoutMs = timeoutMsOf(config, options);
+  const key = connectionKey(config);
+  return new Promise<Duplex>((resolve, reject) => {
+    let done = false;
+    const finish = (err: SshError | undefined, channel?: Duplex): void => {
+      if (done) {
+        channel?.destroy(); // arrived too late
+        return;
+      }
+      done = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      if (err) reject(err);
+      else resolve(channel!);
+    };
+    const onAbort = (): void => finish(cancelled(config));
+    const timer = setTimeout(() => finish(new SshError("timeout", `ssh ${key}: the jump host ${hop.key} did not reach ${config.hostName} port ${config.port} within ${Math.round(timeoutMs / 1000)} s.`, { host: key })), timeoutMs);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    hop.forwardOut(config.hostName, config.port).then(
+      (channel) => finish(undefined, channel),
+      (err: unknown) =>
+        finish(
+          SshError.is(err, "channelRefused")
+            ? new SshError("connectFailed", `ssh ${key}: the jump host ${hop.key} could not connect to ${config.hostName} port ${config.port} (${err.details.channelFailureDescription ?? "refused"}).`, { host: key }, { cause: err })
+            : SshError.is(err)
+              ? err
+              : new SshError("connectFailed", `ssh ${key}: ${(err as Error).message}`, { host: key }, { cause: err }),
+        ),
+    );
+  });
 }
 
 function cancelled(config: ResolvedSshConfig): SshError {

@@ -337,6 +337,22 @@ describe("ProxyJump", () => {
   });
 });
 
+describe("ProxyJump failures", () => {
+  test("a jump host that cannot reach the target reports connectFailed naming the jump host", async () => {
+    const jump = await startSshd({ alias: "jump-only" });
+    try {
+      const deadPort = await freePort();
+      const config = join(jump.dir, "dead_target");
+      // The Include comes first: after a Host line it would belong to that block (as in OpenSSH).
+      writeFileSync(config, `Include ${jump.sshConfigPath}\nHost dead-target\n  HostName 127.0.0.1\n  Port ${deadPort}\n  ProxyJump jump-only\n`);
+      const err = await rejectsWith(SshConnection.connect("dead-target", { configFile: config, env: {}, homedir: jump.dir }), "connectFailed");
+      assert.ok(err.message.includes(jump.destination), err.message);
+    } finally {
+      await jump.stop();
+    }
+  });
+});
+
 describe("channels", () => {
   test("streamlocal denied by AllowTcpForwarding no is channelRefused, and the connection lives on", async () => {
     const sshd = await startSshd({ config: { AllowTcpForwarding: "no" } });
