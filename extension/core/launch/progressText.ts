@@ -9,6 +9,7 @@ export class LaunchProgressText {
   readonly #write: (line: string) => void;
   readonly #partial = new Map<string, string>();
   #lastPull = "";
+  #pullDone = 0;
 
   constructor(write: (line: string) => void) {
     this.#write = write;
@@ -28,9 +29,11 @@ export class LaunchProgressText {
         this.#write(`✗ ${event.step} failed after ${formatMs(event.ms)}: ${event.message}`);
         break;
       case "imagePull": {
+        // Layers go downloaded → extracting → extracted: count the furthest any got, so the tally never runs backwards.
         const done = event.layers.filter((l) => l.phase === "extracted" || l.phase === "downloaded").length;
-        const key = `${event.phase}/${done}`;
-        if (key === this.#lastPull) break;
+        const key = `${event.reference} ${event.phase}`;
+        if (key === this.#lastPull && done <= this.#pullDone) break;
+        this.#pullDone = key === this.#lastPull ? Math.max(done, this.#pullDone) : done;
         this.#lastPull = key;
         const bytes = event.isBytes && event.total ? ` ${formatBytes(event.current ?? 0)}/${formatBytes(event.total)}` : "";
         this.#write(`  pull ${event.reference}: ${event.phase.replace(/_/g, " ")}${event.layers.length ? ` (${done}/${event.layers.length} layers)` : ""}${bytes}`);
