@@ -85,6 +85,9 @@ export class ExecSession {
             if (stderr.length) options.onStderr?.(stderr);
           } else if (reply.reply.case === "exited") {
             exitCode = reply.reply.value.exitCode;
+            // Nothing more to send once the process is gone: half-close now, so the host can
+            // finish the call at once instead of waiting for our side to end the stream.
+            this.#requests.end();
           }
         }
       } catch (err) {
