@@ -208,9 +208,18 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     child = undefined;
   };
 
+  // If the test process exits without stop() (a crash, a forgotten after()), take sshd along.
+  const onExit = (): void => {
+    killSessionProcesses();
+    child?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once("exit", onExit);
+
   try {
     await launch(true);
   } catch (err) {
+    process.off("exit", onExit);
     await shutdown();
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -257,6 +266,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off("exit", onExit);
       await shutdown();
       rmSync(dir, { recursive: true, force: true });
     },
