@@ -232,6 +232,37 @@ describe("authentication", () => {
   });
 });
 
+describe("password authentication", () => {
+  test("the password callback is asked again after a wrong password; the password never reaches the log", async () => {
+    const user = `zp${process.pid % 100000}`;
+    assert.equal(spawnSync("useradd", ["--create-home", "--shell", "/bin/sh", user]).status, 0);
+    spawnSync("chpasswd", [], { input: `${user}:s3cret-pass\n` });
+    const sshd = await startSshd({ user, config: { PasswordAuthentication: "yes", PubkeyAuthentication: "no" } });
+    try {
+      const answers = ["wrong-pass", "s3cret-pass"];
+      const asked: number[] = [];
+      const lines: string[] = [];
+      const log = (m: string): void => void lines.push(m);
+      const conn = await SshConnection.connect(
+        sshd.alias,
+        isolated(sshd, { callbacks: { password: async (r) => (asked.push(r.attempt), answers.shift()) }, logger: { trace: log, debug: log, info: log, warn: log, error: log } }),
+      );
+      try {
+        assert.equal((await conn.run("id -un")).stdout.trim(), user);
+      } finally {
+        conn.close();
+      }
+      assert.deepEqual(asked, [1, 2]);
+      assert.ok(!lines.join("\n").includes("s3cret-pass") && !lines.join("\n").includes("wrong-pass"), "a password reached the log");
+      // Giving up (undefined) ends with authFailed, not a hang.
+      await rejectsWith(SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { password: async () => undefined } })), "authFailed");
+    } finally {
+      await sshd.stop();
+      spawnSync("userdel", ["--remove", user]);
+    }
+  });
+});
+
 describe("agent", () => {
   test("keys from a real ssh-agent are tried first; IdentitiesOnly limits them to IdentityFile", async () => {
     const sshd = await startSshd();
