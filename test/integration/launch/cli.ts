@@ -53,13 +53,13 @@ export class CliRun {
     for (const w of this.#waiters.splice(0)) w();
   }
 
-  /** Resolves once stdout+stderr match; rejects if the process ends first or on timeout. */
-  async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+  /** Resolves once stdout+stderr (or only stdout) match; rejects if the process ends first or on timeout. */
+  async waitFor(pattern: RegExp, timeoutMs = 60_000, only?: "stdout"): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     let exited = false;
     void this.done.then(() => (exited = true));
     for (;;) {
-      const m = (this.stdout + this.stderr).match(pattern);
+      const m = (only === "stdout" ? this.stdout : this.stdout + this.stderr).match(pattern);
       if (m) return m;
       if (exited) throw new Error(`zonectl ended before ${pattern}:\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);

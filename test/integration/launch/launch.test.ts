@@ -111,6 +111,7 @@ describe("zonectl up through a real sshd against the dev host", () => {
     const run = new CliRun(["--json", "up", project, "--forward"], env, { timeoutMs: 180_000 });
     try {
       await run.waitFor(/forwards open; Ctrl-C to stop/, 120_000);
+      await run.waitFor(/"totalMs": \d+\s*\}\s*$/, 10_000, "stdout"); // stdout and stderr are separate pipes: either may arrive first
       up = parseUp(run.stdout);
       assert.equal(up.firstLaunch, true);
       assert.equal(up.reusedZone, false);
@@ -260,6 +261,20 @@ describe("zonectl up through a real sshd against the dev host", () => {
     assert.match(r.stderr, /started again/);
   });
 
+  test("attach shows a workload's output from the start and ends when it exits", async () => {
+    const digest = (await api.getWorkload(up.workloadId)).spec?.image?.digest ?? "";
+    const { workloadId } = await api.client.createWorkload({
+      spec: { name: "talker", zoneId: up.zoneId, image: { digest }, process: { command: ["sh", "-c", "echo first line; sleep 1; echo second line >&2; exit 3"], stdout: true, stderr: true } },
+    });
+    await api.client.startWorkload({ workloadId }).catch(() => undefined); // a daemon that starts on create says so
+    const r = await zonectl(["attach", "talker"], env, { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /first line/, "output from before the attach is replayed");
+    assert.match(r.stderr, /second line/, "stderr stays stderr");
+    assert.match(r.stderr, /workload talker is failed \(exit 3\)/);
+    await api.client.destroyWorkload({ workloadId });
+  });
+
   test("down leaves no zone, workload or host folder behind", async () => {
     const hostPath = up.hostPath;
     assert.ok(existsSync(hostPath), "the SFTP copy is on the host");
@@ -277,6 +292,8 @@ describe("zonectl up through a real sshd against the dev host", () => {
   test("Ctrl-C during up rolls back: no zone, workload or host folder left", async () => {
     const slow = join(work, "slow");
     cpSync(join(fixtures, "slow"), slow, { recursive: true });
+    const root = env["ZONECTL_WORKSPACE_ROOT"]!;
+    const copiesBefore = existsSync(root) ? readdirSync(root).sort() : [];
     const run = new CliRun(["--json", "up", slow], env, { timeoutMs: 120_000 });
     try {
       await run.waitFor(/\[onCreateCommand\] \$ sleep 60/);
@@ -294,8 +311,7 @@ describe("zonectl up through a real sshd against the dev host", () => {
       assert.match(done.stderr, /cancelled \(rolled back\)/);
       assert.deepEqual(await zonesOf(slow), []);
       assert.deepEqual(await workloadsIn(zoneId), []);
-      const root = env["ZONECTL_WORKSPACE_ROOT"]!;
-      assert.deepEqual(existsSync(root) ? readdirSync(root) : [], [], "no workspace copy left on the host");
+      assert.deepEqual(existsSync(root) ? readdirSync(root).sort() : [], copiesBefore, "the slow project's workspace copy is gone");
     } finally {
       run.child.kill("SIGKILL");
     }
