@@ -49,4 +49,7 @@ if (watch) {
   // xterm and uPlot ship their own stylesheets; webviews load them from dist/webview.
   await cp("node_modules/@xterm/xterm/css/xterm.css", "dist/webview/xterm.css").catch(() => {});
   await cp("node_modules/uplot/dist/uPlot.min.css", "dist/webview/uPlot.min.css").catch(() => {});
+  // The devcontainer.json schema for customizations.styrolite, published through jsonValidation.
+  await mkdir("dist/schema", { recursive: true });
+  await cp("extension/core/devcontainer/styrolite.schema.json", "dist/schema/styrolite.schema.json");
 }

@@ -7,6 +7,20 @@ import * as vscode from "vscode";
 import { Disposable, toDisposable } from "../core/lifecycle";
 import type { Logger } from "../core/log";
 import { addHostCommand } from "./commands/addHost";
+import { attachConsoleCommand } from "./commands/attachConsole";
+import { clearTreeFilterCommand } from "./commands/clearTreeFilter";
+import { filterTreeCommand } from "./commands/filterTree";
+import { forwardPortCommand } from "./commands/forwardPort";
+import { groupTreeByStateCommand, ungroupTreeCommand } from "./commands/groupTree";
+import { launchDevcontainerCommand } from "./commands/launchDevcontainer";
+import { listForwardsCommand } from "./commands/listForwards";
+import { openDashboardCommand } from "./commands/openDashboard";
+import { openTerminalCommand } from "./commands/openTerminal";
+import { resizeZone, resizeZoneCommand } from "./commands/resizeZone";
+import { showLogsCommand } from "./commands/showLogs";
+import { showPlanCommand } from "./commands/showPlan";
+import { sortTreeCommand } from "./commands/sortTree";
+import { stopForwardCommand } from "./commands/stopForward";
 import type { ZonesCommand } from "./commands/command";
 import { connectHostCommand } from "./commands/connectHost";
 import { copyIdCommand } from "./commands/copyId";
@@ -17,7 +31,19 @@ import { editSshConfigCommand } from "./commands/editSshConfig";
 import { refreshTreeCommand } from "./commands/refreshTree";
 import { removeHostCommand } from "./commands/removeHost";
 import { showLogCommand } from "./commands/showLog";
+import { DevcontainerDiagnostics } from "./devcontainer/devcontainerDiagnostics";
+import { LaunchCodeLens } from "./devcontainer/launchCodeLens";
+import { ZoneForwards } from "./forwards";
+import { HostAccess } from "./hostAccess";
 import { HostConnections } from "./hostConnections";
+import { Launcher } from "./launch/launcher";
+import { PlanDocuments } from "./launch/planDocuments";
+import { HostSamplers } from "./metrics/hostSamplers";
+import { ConsolePanel, ConsolePanels } from "./panels/consolePanel";
+import { openConsoleSource } from "./panels/consoleSources";
+import { DashboardPanel, DashboardPanels } from "./panels/dashboardPanel";
+import { ZoneTerminals } from "./terminal/zoneTerminals";
+import { TreeArrangement } from "./tree/treeArrangement";
 import { channelLogger } from "./log";
 import { parseHostEntry } from "./model/hostEntry";
 import type { HostConnector } from "./model/hostSession";
@@ -39,6 +65,21 @@ const commands: readonly ZonesCommand[] = [
   copyIdCommand,
   copyIpCommand,
   destroyZoneCommand,
+  launchDevcontainerCommand,
+  showPlanCommand,
+  openTerminalCommand,
+  attachConsoleCommand,
+  showLogsCommand,
+  forwardPortCommand,
+  listForwardsCommand,
+  stopForwardCommand,
+  resizeZoneCommand,
+  openDashboardCommand,
+  filterTreeCommand,
+  clearTreeFilterCommand,
+  sortTreeCommand,
+  groupTreeByStateCommand,
+  ungroupTreeCommand,
 ];
 
 /** What activate() returns: the live parts tests and other extensions may read. */
@@ -49,6 +90,15 @@ export interface ZonesApi {
   readonly connections: HostConnections;
   readonly tree: ZonesTreeProvider;
   readonly treeView: vscode.TreeView<ZonesNode>;
+  readonly hosts: HostAccess;
+  readonly terminals: ZoneTerminals;
+  readonly forwards: ZoneForwards;
+  readonly launcher: Launcher;
+  readonly samplers: HostSamplers;
+  readonly dashboards: DashboardPanels;
+  readonly consoles: ConsolePanels;
+  readonly diagnostics: DevcontainerDiagnostics;
+  readonly arrangement: TreeArrangement;
 }
 
 export class Ctx extends Disposable implements ZonesApi {
@@ -61,6 +111,18 @@ export class Ctx extends Disposable implements ZonesApi {
   readonly connections: HostConnections;
   readonly tree: ZonesTreeProvider;
   readonly treeView: vscode.TreeView<ZonesNode>;
+  readonly hosts: HostAccess;
+  readonly terminals: ZoneTerminals;
+  readonly forwards: ZoneForwards;
+  readonly launcher: Launcher;
+  /** Where launches print their steps and hook output. */
+  readonly launchOutput: vscode.OutputChannel;
+  readonly plans: PlanDocuments;
+  readonly samplers: HostSamplers;
+  readonly dashboards: DashboardPanels;
+  readonly consoles: ConsolePanels;
+  readonly diagnostics: DevcontainerDiagnostics;
+  readonly arrangement: TreeArrangement;
 
   constructor(
     readonly extension: vscode.ExtensionContext,
@@ -87,6 +149,39 @@ export class Ctx extends Disposable implements ZonesApi {
     this.tree = this.register(new ZonesTreeProvider(this.model));
     this.treeView = this.register(vscode.window.createTreeView("zones.hosts", { treeDataProvider: this.tree, showCollapseAll: true, canSelectMany: true }));
     this.register(new ZonesStatusBar(this.model));
+    this.arrangement = this.register(new TreeArrangement(extension.workspaceState, this.tree, this.treeView));
+
+    this.hosts = new HostAccess(this.model, this.connections);
+    this.terminals = this.register(new ZoneTerminals(this.hosts, this.logger));
+    this.forwards = this.register(new ZoneForwards(this.model, this.hosts, this.logger));
+    this.launchOutput = this.register(vscode.window.createOutputChannel("Styrolite Zones: Launch"));
+    this.plans = this.register(new PlanDocuments());
+    const planOptions = () => ({
+      defaultCpus: this.settings.current.defaultResources.cpus,
+      defaultMemoryMiB: this.settings.current.defaultResources.memoryMiB,
+      ...(this.settings.current.launchWorkspaceRoot ? { workspaceRoot: this.settings.current.launchWorkspaceRoot } : {}),
+    });
+    this.launcher = new Launcher({ hosts: this.hosts, forwards: this.forwards, settings: () => this.settings.current, logger: this.logger });
+    this.diagnostics = this.register(new DevcontainerDiagnostics(this.logger, planOptions));
+    this.register(vscode.languages.registerCodeLensProvider({ scheme: "file", pattern: "**/{.devcontainer/devcontainer.json,.devcontainer.json,.devcontainer/*/devcontainer.json}" }, new LaunchCodeLens()));
+
+    this.samplers = this.register(new HostSamplers(this.model, this.hosts, this.logger, this.settings.current.metricsIntervalSeconds * 1000));
+    const panelEnv = { window: vscode.window, extensionUri: extension.extensionUri, logger: this.logger };
+    this.dashboards = this.register(
+      new DashboardPanels(panelEnv, {
+        sampler: (hostId) => this.samplers.sampler(hostId),
+        resize: (hostId, zoneId, cpus, memoryMiB, signal) => resizeZone(this, hostId, zoneId, cpus, memoryMiB, signal),
+        hostLabel: (hostId) => this.hosts.label(hostId),
+      }),
+    );
+    this.register(vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, this.dashboards.serializer));
+    this.consoles = this.register(
+      new ConsolePanels(panelEnv, {
+        open: (target) => openConsoleSource(this.hosts, this.model, this.logger, target),
+        clipboard: vscode.env.clipboard,
+      }),
+    );
+    this.register(vscode.window.registerWebviewPanelSerializer(ConsolePanel.viewType, this.consoles.serializer));
     const populated = this.register(
       this.model.onDidChange(() => {
         if (this.populatedAfterMs !== undefined || !this.model.hosts().some((h) => h.connection.kind === "connected")) return;
@@ -100,6 +195,7 @@ export class Ctx extends Disposable implements ZonesApi {
     }
     this.register(this.settings.onDidChange(({ settings, keys }) => {
       if (keys.includes("hosts")) this.connections.sync(settings.hosts.map(parseHostEntry));
+      if (keys.includes("metrics.intervalSeconds")) this.samplers.setIntervalMs(settings.metricsIntervalSeconds * 1000);
     }));
     this.connections.sync(this.settings.current.hosts.map(parseHostEntry));
   }

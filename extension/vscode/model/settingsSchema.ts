@@ -21,6 +21,8 @@ const schemas = {
   "defaultResources.cpus": z.number().int().min(1).max(256).default(1),
   "defaultResources.memoryMiB": z.number().int().min(64).max(1024 * 1024).default(1024),
   "terminal.shell": z.string().default(""),
+  "launch.workspaceRoot": z.union([z.literal(""), z.string().trim().startsWith("/", "must be an absolute path on the host")]).default(""),
+  "metrics.intervalSeconds": z.number().min(0.2).max(60).default(1),
 } as const;
 
 /** Every setting key under `zones.`. */
@@ -40,6 +42,10 @@ export interface ZonesSettings {
   readonly defaultResources: { readonly cpus: number; readonly memoryMiB: number };
   /** Shell for zone terminals; empty means bash when the image has it, else sh. */
   readonly terminalShell: string;
+  /** Host folder for launched workspaces; empty means the plan's default. */
+  readonly launchWorkspaceRoot: string;
+  /** Seconds between metric samples of a graphed zone. */
+  readonly metricsIntervalSeconds: number;
 }
 
 /**
@@ -78,6 +84,8 @@ export function parseSettings(read: (key: SettingKey) => unknown): { settings: Z
       reconnect: { maxAttempts: get("reconnect.maxAttempts"), maxDelaySeconds: get("reconnect.maxDelaySeconds") },
       defaultResources: { cpus: get("defaultResources.cpus"), memoryMiB: get("defaultResources.memoryMiB") },
       terminalShell: get("terminal.shell"),
+      launchWorkspaceRoot: get("launch.workspaceRoot"),
+      metricsIntervalSeconds: get("metrics.intervalSeconds"),
     },
     problems,
   };

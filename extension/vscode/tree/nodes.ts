@@ -18,7 +18,7 @@ import {
 } from "./presentation";
 
 /** Any node of the Zones tree. */
-export type ZonesNode = HostNode | ZoneNode | WorkloadNode | MessageNode;
+export type ZonesNode = HostNode | StateGroupNode | ZoneNode | WorkloadNode | MessageNode;
 
 /** A configured host. */
 export class HostNode {
@@ -75,21 +75,52 @@ export class HostNode {
   }
 }
 
-/** A zone on a host. */
-export class ZoneNode {
-  readonly kind = "zone";
+/** Zones of one state under a host, when the tree groups by state. */
+export class StateGroupNode {
+  readonly kind = "group";
   readonly id: string;
 
   constructor(
-    private readonly model: ZonesModel,
     readonly parent: HostNode,
-    readonly zoneId: string,
+    readonly state: string,
+    /** How many zones the group shows. */
+    public count: number,
   ) {
-    this.id = `zone:${parent.hostId}/${zoneId}`;
+    this.id = `group:${parent.hostId}/${state}`;
   }
 
   get hostId(): string {
     return this.parent.hostId;
+  }
+
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(this.state.charAt(0).toUpperCase() + this.state.slice(1), vscode.TreeItemCollapsibleState.Expanded);
+    item.id = this.id;
+    item.description = String(this.count);
+    item.contextValue = `group:${this.state}`;
+    item.iconPath = new vscode.ThemeIcon("symbol-folder");
+    return item;
+  }
+}
+
+/** A zone on a host. */
+export class ZoneNode {
+  readonly kind = "zone";
+  readonly id: string;
+  /** Where the tree shows it: under its host, or under a state group of it. */
+  parent: HostNode | StateGroupNode;
+
+  constructor(
+    private readonly model: ZonesModel,
+    readonly host: HostNode,
+    readonly zoneId: string,
+  ) {
+    this.id = `zone:${host.hostId}/${zoneId}`;
+    this.parent = host;
+  }
+
+  get hostId(): string {
+    return this.host.hostId;
   }
 
   get zone() {
@@ -104,7 +135,7 @@ export class ZoneNode {
     item.id = this.id;
     item.description = zoneDescription(zone);
     item.iconPath = zoneIcon(zone);
-    item.tooltip = zoneTooltip(zone, this.parent.record?.entry.label ?? this.hostId);
+    item.tooltip = zoneTooltip(zone, this.host.record?.entry.label ?? this.hostId);
     item.contextValue = `zone:${zoneStateName(zone)}`;
     item.accessibilityInformation = { label: `zone ${zone.spec?.name || zone.id}, ${zoneStateName(zone)}` };
     return item;

@@ -4,17 +4,13 @@
  */
 import * as vscode from "vscode";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { WorkloadState, ZoneNetworkIpVersion, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
+import { WorkloadState, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone, ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName } from "../model/zoneFacts";
 
-/** The state's name without its enum prefix, lower case: "ready", "failed". */
-export function zoneStateName(zone: Zone): string {
-  return (ZoneState[zone.status?.state ?? ZoneState.UNKNOWN] ?? "unknown").toLowerCase();
-}
+export { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName };
 
-export function workloadStateName(workload: Workload): string {
-  return (WorkloadState[workload.status?.state ?? WorkloadState.UNKNOWN] ?? "unknown").toLowerCase();
-}
+
 
 export function zoneIcon(zone: Zone): vscode.ThemeIcon {
   switch (zone.status?.state) {
@@ -54,12 +50,6 @@ export function workloadIcon(workload: Workload): vscode.ThemeIcon {
   }
 }
 
-/** The zone's first IPv4 address without its prefix length, or its first address at all. */
-export function zoneIp(zone: Zone): string | undefined {
-  const ips = (zone.status?.networkStatus?.interfaces ?? []).flatMap((i) => i.ips);
-  const pick = ips.find((ip) => ip.version === ZoneNetworkIpVersion.V4) ?? ips[0];
-  return pick?.address ? pick.address.replace(/\/\d+$/, "") : undefined;
-}
 
 /** Resources in force: what the host reports as active, else what the zone was created with. */
 export function zoneResources(zone: Zone): ZoneResourcesSpec | undefined {
@@ -99,18 +89,7 @@ export function workloadDescription(workload: Workload): string {
   return parts.join(" · ");
 }
 
-/** The image a workload runs: its name annotation when the host set one, else a short digest. */
-export function imageLabel(workload: Workload): string | undefined {
-  const named = workload.spec?.annotations.find((a) => a.key === "org.opencontainers.image.ref.name" || a.key === "image");
-  if (named?.value) return named.value;
-  const digest = workload.spec?.image?.digest;
-  return digest ? shortDigest(digest) : undefined;
-}
 
-export function shortDigest(digest: string): string {
-  const [algo, hex] = digest.includes(":") ? (digest.split(":", 2) as [string, string]) : ["", digest];
-  return `${algo ? `${algo}:` : ""}${hex.slice(0, 12)}`;
-}
 
 /** Escapes text for Markdown so host-supplied names cannot inject links or formatting. */
 export function md(text: string): string {

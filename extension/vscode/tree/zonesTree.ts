@@ -6,8 +6,11 @@
 import * as vscode from "vscode";
 import { Disposable, toDisposable } from "../../core/lifecycle";
 import type { ModelChange, ZonesModel } from "../model/zonesModel";
-import { HostNode, MessageNode, WorkloadNode, ZoneNode } from "./nodes";
+import { arrangeZones, defaultTreeOptions, stateOrder } from "../model/treeOptions";
+import type { TreeOptions } from "../model/treeOptions";
+import { HostNode, MessageNode, StateGroupNode, WorkloadNode, ZoneNode } from "./nodes";
 import type { ZonesNode } from "./nodes";
+import { zoneStateName } from "./presentation";
 
 /** How long changes are collected before the view is told. */
 const batchMs = 50;
@@ -19,11 +22,24 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
   #pending = new Set<ZonesNode>();
   #pendingRoot = false;
   #timer: NodeJS.Timeout | undefined;
+  #options: TreeOptions = defaultTreeOptions;
 
   constructor(private readonly model: ZonesModel) {
     super();
     this.register(model.onDidChange((change) => this.#queue(change)));
     this.register(toDisposable(() => clearTimeout(this.#timer)));
+  }
+
+  /** Filter, sort and grouping in force. */
+  get options(): TreeOptions {
+    return this.#options;
+  }
+
+  /** Changes filter, sort or grouping and redraws the whole tree. */
+  setOptions(options: TreeOptions): void {
+    this.#options = options;
+    this.#pendingRoot = true;
+    this.#timer ??= setTimeout(() => this.#flush(), 0);
   }
 
   getTreeItem(node: ZonesNode): vscode.TreeItem {
@@ -41,6 +57,7 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
       return [...hostIds].map((hostId) => this.#node(`host:${hostId}`, () => new HostNode(this.model, hostId)));
     }
     if (node instanceof HostNode) return this.#hostChildren(node);
+    if (node instanceof StateGroupNode) return this.#zoneNodes(node.parent, this.#arranged(node.hostId).filter((z) => zoneStateName(z) === node.state).map((z) => z.id), node);
     if (node instanceof ZoneNode) {
       const workloads = this.model.workloads(node.hostId, node.zoneId);
       const ids = new Set(workloads.map((w) => w.id));
@@ -61,16 +78,27 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
     const hostId = host.hostId;
     const connection = record.connection;
     if (connection.kind === "connected") {
-      const zoneIds = new Set(this.model.zones(hostId).map((z) => z.id));
-      this.#retainZones(hostId, zoneIds);
-      const zones = [...zoneIds].map((zoneId) => this.#node(`zone:${hostId}/${zoneId}`, () => new ZoneNode(this.model, host, zoneId)));
-      if (zones.length) return zones;
-      return [
-        new MessageNode(`msg:${hostId}:empty`, host, "No zones yet", {
-          icon: new vscode.ThemeIcon("info"),
-          tooltip: "Launch a devcontainer.json into a zone on this host.",
-        }),
-      ];
+      const arranged = this.#arranged(hostId);
+      this.#retainZones(hostId, new Set(arranged.map((z) => z.id)));
+      if (!arranged.length) {
+        const filtered = this.#options.filter !== "" && this.model.zones(hostId).length > 0;
+        return [
+          new MessageNode(`msg:${hostId}:empty`, host, filtered ? `No zones match “${this.#options.filter}”` : "No zones yet", {
+            icon: new vscode.ThemeIcon(filtered ? "filter" : "info"),
+            tooltip: filtered ? "Clear the filter to see every zone." : "Launch a devcontainer.json into a zone on this host.",
+          }),
+        ];
+      }
+      if (!this.#options.groupByState) return this.#zoneNodes(host, arranged.map((z) => z.id), host);
+      const counts = new Map<string, number>();
+      for (const z of arranged) counts.set(zoneStateName(z), (counts.get(zoneStateName(z)) ?? 0) + 1);
+      const states = [...counts.keys()].sort((a, b) => stateOrder(a) - stateOrder(b) || a.localeCompare(b));
+      this.#retain((n) => !(n instanceof StateGroupNode) || n.hostId !== hostId || counts.has(n.state));
+      return states.map((state) => {
+        const group = this.#node(`group:${hostId}/${state}`, () => new StateGroupNode(host, state, 0));
+        group.count = counts.get(state) ?? 0;
+        return group;
+      });
     }
     this.#retainZones(hostId, new Set());
     if (connection.kind === "failed") {
@@ -94,6 +122,19 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
     return [];
   }
 
+  /** The host's zones as the view shows them: filtered and sorted. */
+  #arranged(hostId: string) {
+    return arrangeZones(this.model.zones(hostId), (zoneId) => this.model.workloads(hostId, zoneId), this.#options);
+  }
+
+  #zoneNodes(host: HostNode, zoneIds: readonly string[], parent: HostNode | StateGroupNode): ZoneNode[] {
+    return zoneIds.map((zoneId) => {
+      const node = this.#node(`zone:${host.hostId}/${zoneId}`, () => new ZoneNode(this.model, host, zoneId));
+      node.parent = parent;
+      return node;
+    });
+  }
+
   #node<T extends ZonesNode>(id: string, create: () => T): T {
     let node = this.#nodes.get(id) as T | undefined;
     if (!node) {
@@ -104,15 +145,17 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
   }
 
   #retainZones(hostId: string, zoneIds: ReadonlySet<string>): void {
-    this.#retain((n) => n.hostId !== hostId || n instanceof HostNode || zoneIds.has(n instanceof ZoneNode ? n.zoneId : n.parent.zoneId));
+    this.#retain((n) => n.hostId !== hostId || n instanceof HostNode || (n instanceof StateGroupNode ? this.#options.groupByState : zoneIds.has(n instanceof ZoneNode ? n.zoneId : n.parent.zoneId)));
   }
 
   /** Forgets cached nodes `keep` rejects, so removed hosts, zones and workloads do not pile up. */
-  #retain(keep: (node: HostNode | ZoneNode | WorkloadNode) => boolean): void {
+  #retain(keep: (node: HostNode | StateGroupNode | ZoneNode | WorkloadNode) => boolean): void {
     for (const [id, node] of this.#nodes) if (node instanceof MessageNode || !keep(node)) this.#nodes.delete(id);
   }
 
   #queue(change: ModelChange): void {
+    // A zone's change may move it (another group or place, in or out of the filter): redraw its host.
+    if (change.scope === "zone" && (this.#options.groupByState || this.#options.filter !== "" || this.#options.sort !== "name")) change = { scope: "host", hostId: change.hostId };
     if (change.scope === "hosts") this.#pendingRoot = true;
     else {
       const node = change.scope === "host" ? this.#nodes.get(`host:${change.hostId}`) : this.#nodes.get(`zone:${change.hostId}/${change.zoneId}`);
