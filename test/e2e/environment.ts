@@ -6,10 +6,40 @@
  */
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { ProtectHost } from "../../extension/core/protect/host";
 import { startDevHost } from "../harness/devHost";
 import type { StartedDevHost } from "../harness/devHost";
 import { startSshd } from "../harness/sshd";
 import type { Sshd } from "../harness/sshd";
+import { buildTestImage } from "../harness/testImage";
+
+/** The image the sample project names; the dev host gets a busybox built here under that name (no registry is reachable). */
+export const sampleImage = "busybox:latest";
+
+/**
+ * Imports a busybox image built from Debian's busybox-static into the dev host's image store as
+ * `name`, so PullImage of that reference is served locally. Returns the digest.
+ */
+export async function seedImage(socketPath: string, dir: string, name = sampleImage): Promise<string> {
+  const image = await buildTestImage(dir);
+  const bytes = await readFile(image.dockerArchive);
+  const host = await ProtectHost.open(`unix://${socketPath}`);
+  try {
+    async function* upload() {
+      const size = 256 * 1024;
+      for (let i = 0; i < bytes.length; i += size) {
+        const lastChunk = i + size >= bytes.length;
+        yield i === 0 ? { image: name, chunk: bytes.subarray(i, i + size), lastChunk } : { chunk: bytes.subarray(i, i + size), lastChunk };
+      }
+    }
+    let digest = "";
+    for await (const reply of host.client.importImage(upload())) if (reply.spec?.digest) digest = reply.spec.digest;
+    if (!digest) throw new Error("ImportImage returned no digest");
+    return digest;
+  } finally {
+    host.close();
+  }
+}
 
 /** A started e2e environment; `stop()` ends everything it started. */
 export interface E2eEnvironment {
@@ -27,6 +57,10 @@ export interface E2eEnvironment {
   sshd: Sshd;
   /** A second sshd whose host key nobody trusts yet (the unknown-key prompt). */
   untrustedSshd: Sshd;
+  /** Digest of the busybox image the dev host serves as {@link sampleImage}. */
+  imageDigest: string;
+  /** Host folder launched workspaces are copied to (the dev host is this machine). */
+  workspaceRoot: string;
   /** A third sshd whose client key is encrypted with {@link lockedPassphrase} (the passphrase prompt). */
   lockedSshd: Sshd;
   lockedPassphrase: string;
@@ -41,6 +75,14 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
   await cp(sampleProject, workspace, { recursive: true });
   await mkdir(join(dir, "devhost"), { recursive: true });
   const devHost = await startDevHost({ stateDir: join(dir, "devhost") });
+  let imageDigest: string;
+  try {
+    imageDigest = await seedImage(devHost.socketPath, join(dir, "image"));
+  } catch (err) {
+    await devHost.stop();
+    throw err;
+  }
+  const workspaceRoot = join(dir, "host-workspaces");
   let sshd: Sshd | undefined;
   let untrustedSshd: Sshd | undefined;
   let lockedSshd: Sshd;
@@ -68,15 +110,19 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
       "zones.hosts": [hostId],
       "zones.ssh.configFile": sshConfig,
       "zones.daemonSocket": devHost.socketPath,
+      "zones.launch.workspaceRoot": workspaceRoot,
     },
     env: {},
     extensionHostEnv: {
       ZONES_TEST_HOST_ID: hostId,
       ZONES_TEST_DEVHOST_SOCKET: devHost.socketPath,
       ZONES_TEST_MISSING_SOCKET: join(dir, "no-daemon.socket"),
+      ZONES_TEST_IMAGE_DIGEST: imageDigest,
     },
     hostId,
     devHost,
+    imageDigest,
+    workspaceRoot,
     sshd,
     untrustedSshd,
     lockedSshd,
