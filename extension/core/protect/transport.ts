@@ -20,6 +20,7 @@ import { shellQuote } from "../ssh/shellQuote";
 import { ChannelSocket } from "./channelSocket";
 import type { BridgeExit } from "./channelSocket";
 import { ProtectError, TransportFailure } from "./errors";
+import { guardClientStream } from "./clientStream";
 
 /** Where protect-daemon listens on a Styrolite host. */
 export const defaultSocketPath = "/var/lib/edera/protect/daemon.socket";
@@ -43,15 +44,19 @@ export interface DaemonTransport {
 }
 
 /**
- * Connect's session manager, plus a no-op 'error' listener on every HTTP/2 session it hands
- * out: after abort() or a PING timeout a dead session may emit 'error' when nobody listens any
- * more, which would crash the process. Stream errors still reach the RPCs.
+ * Connect's session manager, with two guards on what it hands out:
+ * - a no-op 'error' listener on every HTTP/2 session: after abort() or a PING timeout a dead
+ *   session may emit 'error' when nobody listens any more, which would crash the process.
+ *   Stream errors still reach the RPCs;
+ * - every stream is guarded by {@link guardClientStream}: Node's own reading of a response
+ *   reports "Premature close" for complete responses in several ways (see clientStream.ts).
  */
 class GuardedSessionManager extends Http2SessionManager {
   readonly #guarded = new WeakSet<object>();
 
   override async request(method: string, path: string, headers: OutgoingHttpHeaders, options: Omit<ClientSessionRequestOptions, "signal">): Promise<ClientHttp2Stream> {
     const stream = await super.request(method, path, headers, options);
+    guardClientStream(stream);
     const session = stream.session;
     if (session && !this.#guarded.has(session)) {
       this.#guarded.add(session);
