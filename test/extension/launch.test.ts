@@ -1,0 +1,228 @@
+/**
+ * The packaged extension driving a real dev host (through a real sshd unless
+ * ZONES_E2E_TRANSPORT=unix): the sample project launched into a zone and relaunched onto the
+ * same zone, terminals whose size and resizes reach the remote process, Open Terminal as a VS
+ * Code terminal with its exit code, Forward Port / Stop, the dashboard's sampling lifetime, the
+ * console panels, devcontainer.json problems and lenses, and the tree's filter and grouping.
+ */
+import * as assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as vscode from "vscode";
+import { silentLogger } from "../../extension/core/log";
+import type { LaunchEvent } from "../../extension/core/launch/events";
+import { ProtectHost } from "../../extension/core/protect/host";
+import { startExec } from "../../extension/core/terminal/execSession";
+import type { ZonesApi } from "../../extension/vscode/ctx";
+import type { LaunchOutcome } from "../../extension/vscode/launch/launcher";
+import type { ZonesNode } from "../../extension/vscode/tree/nodes";
+import { terminalTargetFor } from "../../extension/vscode/terminal/targets";
+import { ZonePty } from "../../extension/vscode/terminal/zonePty";
+
+const alias = process.env.ZONES_TEST_HOST_ID;
+const socket = process.env.ZONES_TEST_DEVHOST_SOCKET;
+
+async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const label = (item: vscode.TreeItem): string => (typeof item.label === "string" ? item.label : (item.label?.label ?? ""));
+
+suite("launch, terminals, forwards and panels on the dev host", function () {
+  let zones: ZonesApi;
+  let other: ProtectHost;
+  let outcome: LaunchOutcome;
+  const scratch: string[] = [];
+
+  suiteSetup(async function () {
+    if (!alias || !socket) this.skip();
+    zones = await vscode.extensions.getExtension<ZonesApi>("styrolite.styrolite-zones")!.activate();
+    other = await ProtectHost.open(`unix://${socket}`);
+    await until("the host connected", () => zones.model.host(alias)?.connection.kind === "connected", 30_000);
+  });
+
+  suiteTeardown(async () => {
+    if (outcome) await other?.destroyZone(outcome.result.zoneId).catch(() => undefined);
+    other?.close();
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function zoneNode(): ZonesNode {
+    const host = zones.tree.getChildren().find((n) => n.kind === "host" && n.hostId === alias);
+    assert.ok(host);
+    const node = zones.tree.getChildren(host).find((n) => n.kind === "zone" && n.zoneId === outcome.result.zoneId);
+    assert.ok(node, "the launched zone is in the tree");
+    return node;
+  }
+
+  function workloadNode(): ZonesNode {
+    const node = zones.tree.getChildren(zoneNode()).find((n) => n.kind === "workload" && n.workloadId === outcome.result.workloadId);
+    assert.ok(node, "the launched workload is under its zone");
+    return node;
+  }
+
+  test("Launch: the sample project becomes a zone with a running workload, shown in the tree, its port forwarded", async () => {
+    const folder = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    const plan = await zones.launcher.plan(join(folder, ".devcontainer", "devcontainer.json"));
+    assert.equal(plan.launchable, true, plan.refusals.join("; "));
+    const events: LaunchEvent[] = [];
+    const started = Date.now();
+    outcome = await zones.launcher.launch(plan, alias!, { onEvent: (e) => events.push(e) });
+    console.log(`    (launch took ${Date.now() - started} ms: ${outcome.result.timings.filter((t) => t.outcome === "done").map((t) => `${t.step} ${t.ms}`).join(", ")})`);
+    assert.equal(outcome.result.reusedZone, false);
+    assert.ok(events.some((e) => e.type === "hookExited" && e.hook === "postCreateCommand" && e.exitCode === 0), "postCreateCommand ran");
+    await until("zone and workload in the model", () => zones.model.zone(alias!, outcome.result.zoneId) && zones.model.workload(alias!, outcome.result.workloadId), 5000);
+    const zoneItem = zones.tree.getTreeItem(zoneNode());
+    assert.equal(label(zoneItem), plan.zoneName);
+    await until("the workload running", () => zones.tree.getTreeItem(workloadNode()).contextValue === "workload:running", 5000);
+    const forwards = zones.forwards.list(alias, outcome.result.zoneId);
+    assert.deepEqual(forwards.map((f) => f.zonePort), [8080]);
+    assert.ok(forwards[0]!.info.localPort > 0);
+  });
+
+  test("Launch again: the project's zone is reused, not duplicated", async () => {
+    const folder = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    const plan = await zones.launcher.plan(join(folder, ".devcontainer", "devcontainer.json"));
+    const again = await zones.launcher.launch(plan, alias!);
+    assert.equal(again.result.reusedZone, true);
+    assert.equal(again.result.zoneId, outcome.result.zoneId);
+    assert.equal(again.result.workloadId, outcome.result.workloadId);
+    assert.equal(again.result.firstLaunch, false);
+    const ours = (await other.listZones()).filter((z) => z.spec?.name === plan.zoneName);
+    assert.equal(ours.length, 1);
+  });
+
+  test("a terminal's initial size and every resize reach the process (stty size in the workload)", async () => {
+    const target = terminalTargetFor(zones.model, { hostId: alias!, zoneId: outcome.result.zoneId, workloadId: outcome.result.workloadId }, { shell: "/bin/sh" })!;
+    const pty = new ZonePty(target, { client: async (signal) => (await zones.hosts.wait(alias!, signal)).client, logger: silentLogger });
+    let screen = "";
+    pty.onDidWrite((text) => (screen += text));
+    const closed: (number | void)[] = [];
+    pty.onDidClose((code) => closed.push(code));
+    pty.open({ rows: 24, columns: 80 });
+    await until("the shell running", () => pty.state === "running");
+    pty.handleInput("stty size\r");
+    await until("stty size at the opened size", () => /\b24 80\r?\n/.test(screen), 10_000);
+    pty.setDimensions({ rows: 37, columns: 111 });
+    pty.handleInput("stty size\r");
+    await until("stty size after the resize", () => /\b37 111\r?\n/.test(screen), 10_000);
+    pty.handleInput("exit 3\r");
+    await until("the exit", () => pty.state === "exited", 10_000);
+    assert.equal(pty.exitCode, 3);
+    assert.match(screen, /\[process exited with code 3\]/);
+    pty.handleInput("x");
+    assert.deepEqual(closed, [3]);
+  });
+
+  test("Open Terminal on a workload: a VS Code terminal running in the container; its exit code on close", async () => {
+    const terminal = await vscode.commands.executeCommand<vscode.Terminal>("zones.terminal.open", workloadNode());
+    assert.ok(terminal, "a terminal was opened");
+    const entry = zones.terminals.terminals.find((t) => t.terminal === terminal)!;
+    let screen = "";
+    entry.pty.onDidWrite((text) => (screen += text));
+    await until("the shell running", () => entry.pty.state === "running");
+    assert.equal(terminal.name, `${outcome.result.workloadName} (${outcome.result.zoneName})`);
+    terminal.sendText("echo $((6*7)) $GREETING");
+    await until("the answer", () => screen.includes("42 hello from a zone"), 10_000);
+    const closed = new Promise<vscode.Terminal>((resolve) => vscode.window.onDidCloseTerminal((t) => t === terminal && resolve(t)));
+    terminal.sendText("exit 7");
+    await until("the exit", () => entry.pty.state === "exited", 10_000);
+    terminal.sendText("x", false);
+    assert.equal((await closed).exitStatus?.code, 7);
+  });
+
+  test("Forward Port: a port inside the zone answers on the local address; Stop closes it", async () => {
+    const started = startExec(other.client, { zoneId: outcome.result.zoneId, workloadId: outcome.result.workloadId, command: ["httpd", "-p", "8081", "-h", outcome.result.workspaceFolder] });
+    started.endInput();
+    assert.equal(await started.exited, 0, "busybox httpd started");
+    const forward = await vscode.commands.executeCommand<{ info: { localAddress: string; localPort: number } } | undefined>("zones.forward.add", zoneNode(), "8081:0");
+    assert.ok(forward?.info.localPort, "the forward listens");
+    const body = await until("the page", async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${forward.info.localPort}/hello.sh`);
+        return res.ok ? await res.text() : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 10_000);
+    assert.match(body, /GREETING/);
+    await vscode.commands.executeCommand("zones.forward.stop", zoneNode());
+    assert.deepEqual(zones.forwards.list(alias, outcome.result.zoneId), []);
+    await assert.rejects(fetch(`http://127.0.0.1:${forward.info.localPort}/hello.sh`));
+  });
+
+  test("Open Dashboard samples the zone while it is open; Show Logs and Attach Console open console panels", async () => {
+    const zoneId = outcome.result.zoneId;
+    const sampler = zones.samplers.sampler(alias!)!;
+    const dashboard = await vscode.commands.executeCommand<vscode.Disposable>("zones.dashboard.open", zoneNode());
+    assert.equal(sampler.isSampling(zoneId), true);
+    await until("samples recorded", () => (sampler.history(zoneId)?.ring.snapshot().times.length ?? 0) >= 2, 10_000);
+    assert.equal(zones.dashboards.openPanels.length, 1);
+    dashboard.dispose();
+    assert.equal(sampler.isSampling(zoneId), false, "closing the dashboard stops sampling");
+    const logs = await vscode.commands.executeCommand<vscode.Disposable>("zones.zone.showLogs", zoneNode());
+    const attached = await vscode.commands.executeCommand<vscode.Disposable>("zones.workload.attachConsole", workloadNode());
+    assert.deepEqual(
+      zones.consoles.openPanels.map((p) => p.target.kind).sort(),
+      ["workload", "zone"],
+    );
+    logs.dispose();
+    attached.dispose();
+    assert.equal(zones.consoles.openPanels.length, 0);
+  });
+
+  test("devcontainer.json problems reach the Problems panel and follow edits; the file offers Launch in Zone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "zones-diag-"));
+    scratch.push(dir);
+    mkdirSync(join(dir, ".devcontainer"));
+    const file = join(dir, ".devcontainer", "devcontainer.json");
+    writeFileSync(file, '{\n  "image": "busybox:latest",\n  "init": true\n}\n');
+    const uri = vscode.Uri.file(file);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc);
+    const ignored = await until("the ignored property", () => vscode.languages.getDiagnostics(uri).find((d) => d.message.startsWith("init is ignored")));
+    assert.equal(ignored.severity, vscode.DiagnosticSeverity.Warning);
+    assert.equal(ignored.range.start.line, 2);
+    assert.equal(doc.getText(ignored.range), '"init"');
+    const edit = new vscode.WorkspaceEdit();
+    edit.replace(uri, new vscode.Range(0, 0, doc.lineCount, 0), '{\n  "image": "busybox:latest",\n  "forwardPorts": [8080 8081]\n}\n');
+    assert.ok(await vscode.workspace.applyEdit(edit));
+    // VS Code's JSON support reports the syntax error too; ours is the one with our source.
+    const error = await until("the syntax error", () => vscode.languages.getDiagnostics(uri).find((d) => d.source === "Styrolite Zones" && d.severity === vscode.DiagnosticSeverity.Error));
+    assert.equal(error.range.start.line, 2);
+    assert.ok(!vscode.languages.getDiagnostics(uri).some((d) => d.message.startsWith("init is ignored")), "the old problem is gone");
+    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>("vscode.executeCodeLensProvider", uri);
+    assert.ok(lenses.some((l) => l.command?.command === "zones.devcontainer.launch" && l.command.title.includes("Launch in Zone")));
+    await vscode.commands.executeCommand("workbench.action.revertAndCloseActiveEditor");
+  });
+
+  test("filter, sort and group by state rearrange the tree", async () => {
+    const host = zones.tree.getChildren().find((n) => n.kind === "host" && n.hostId === alias)!;
+    try {
+      await vscode.commands.executeCommand("zones.tree.filter", "no-zone-is-called-this");
+      const filtered = zones.tree.getChildren(host).map((n) => label(zones.tree.getTreeItem(n)));
+      assert.deepEqual(filtered, ["No zones match “no-zone-is-called-this”"]);
+      await vscode.commands.executeCommand("zones.tree.filter", outcome.result.zoneName);
+      assert.deepEqual(zones.tree.getChildren(host).map((n) => n.kind === "zone" && n.zoneId), [outcome.result.zoneId]);
+      await vscode.commands.executeCommand("zones.tree.clearFilter");
+      await vscode.commands.executeCommand("zones.tree.groupByState");
+      const groups = zones.tree.getChildren(host);
+      assert.ok(groups.length >= 1 && groups.every((g) => g.kind === "group"), JSON.stringify(groups.map((g) => g.kind)));
+      const ready = groups.find((g) => label(zones.tree.getTreeItem(g)) === "Ready")!;
+      const inReady = zones.tree.getChildren(ready).find((n) => n.kind === "zone" && n.zoneId === outcome.result.zoneId)!;
+      assert.equal(zones.tree.getParent(inReady), ready, "reveal() finds the zone under its group");
+      assert.equal(zones.arrangement.options.groupByState, true);
+    } finally {
+      await vscode.commands.executeCommand("zones.tree.clearFilter");
+      await vscode.commands.executeCommand("zones.tree.ungroup");
+    }
+    assert.ok(zones.tree.getChildren(host).some((n) => n.kind === "zone" && n.zoneId === outcome.result.zoneId));
+  });
+});
