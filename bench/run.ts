@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { startBenchEnv, repoRoot } from "./env";
 import { benchListing, removeAllZones } from "./listing";
 import { Report } from "./report";
+import { benchTerminal } from "./terminal";
 
 const sections = ["listing", "tree", "terminal", "idle", "launch", "size"] as const;
 type Section = (typeof sections)[number];
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
   const env = await startBenchEnv();
   try {
     if (wanted("listing")) await benchListing(env, report, sizes);
+    if (wanted("terminal")) await benchTerminal(env, report);
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) => console.error(`bench: removing zones: ${(err as Error).message}`));
     await env.cleanup.run();

@@ -153,6 +153,35 @@ test("an interactive shell in a TTY reports the code `exit N` gave", { todo: "de
   assert.equal(await t.session.exited, 7, t.output());
 });
 
+// TODO(issue 7): extension/devhost/sandbox/processes.ts startPty resolves `exited` on node-pty's
+// onExit, which can fire before the last onData: execRpc then sends `exited` and ends the
+// stream, and the tail of a TTY command's output (up to ~5 KB here) is silently lost, exit 0.
+// Seen on the local socket too, so not SSH. Expected: every byte the command wrote, then exit.
+test("a TTY command's whole output arrives before its exit status (10 runs)", { todo: "dev host TTY exec loses the tail of the output" }, async () => {
+  const short: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = terminal(["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x; echo; echo END-MARK"]);
+    assert.equal(await t.session.exited, 0);
+    const got = Buffer.byteLength(t.output());
+    if (!t.output().endsWith("END-MARK\r\n")) short.push(100_012 - got);
+  }
+  assert.deepEqual(short, [], "runs that lost the end of their output (bytes missing)");
+});
+
+// TODO(issue 7): extension/devhost/rpc/execRpc.ts waits at most 250 ms for the client's
+// half-close after `exited`, then ends the stream; a client still reading a large reply backlog
+// (ExecSession keeps its request side open for resizes until the reply stream ends) then gets
+// ERR_STREAM_PREMATURE_CLOSE — ProtectError `server`, "Premature close" — instead of its output
+// and exit code. Seen with 5 MB of TTY output on the local socket and 100 MiB over SSH. Either side could fix it: the
+// dev host by not cutting a stream whose replies are still queued, ExecSession by half-closing
+// as soon as stdin is closed and no resize can follow.
+test("20 MB of TTY output through an exec session ends with its exit code, not 'Premature close' (2 runs)", { todo: "dev host cuts the stream 250 ms after exit while the client still reads" }, async () => {
+  for (let i = 0; i < 2; i++) {
+    const session = startExec(host.client, { zoneId, command: ["sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' y"], tty: { rows: 24, columns: 80 } }, { hostName: host.name, onStdout: () => undefined });
+    assert.equal(await session.exited, 0);
+  }
+});
+
 describe("load on one connection", () => {
   test("20 concurrent interactive terminals: each answers its own input and reports its own exit code", async () => {
     const connectionsBefore = env.proxy.stats.connections;
