@@ -7,6 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,6 +16,7 @@ import type { Client } from "@connectrpc/connect";
 import { Http2SessionManager, createGrpcTransport } from "@connectrpc/connect-node";
 import { build } from "esbuild";
 import { ControlService } from "../extension/proto/gen/protect/control/v1/control_pb";
+import type { startExtensionModel } from "./extensionModel";
 import { startDevHost } from "../test/harness/devHost";
 import type { StartedDevHost } from "../test/harness/devHost";
 import { startSshd } from "../test/harness/sshd";
@@ -108,6 +110,44 @@ export async function startBenchEnv(options: { sandbox?: "process" | "namespaces
     await cleanup.run();
     throw err;
   }
+}
+
+/**
+ * Bundles bench/extensionModel.ts with `vscode` resolved to bench/vscodeStub.ts, into out/bench
+ * (inside the clone, so node_modules resolve). Returns the bundle's path.
+ */
+export async function bundleExtensionModel(): Promise<string> {
+  const outfile = join(repoRoot, "out", "bench", "extensionModel.cjs");
+  await build({
+    entryPoints: [join(repoRoot, "bench/extensionModel.ts")],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    logLevel: "warning",
+    external: ["cpu-features", "*.node", "node-pty"],
+    plugins: [
+      {
+        name: "vscode-stub",
+        setup(b) {
+          b.onResolve({ filter: /^vscode$/ }, () => ({ path: join(repoRoot, "bench/vscodeStub.ts") }));
+        },
+      },
+    ],
+  });
+  return outfile;
+}
+
+/** Loads the bundled extension model into this process. */
+export async function loadExtensionModel(): Promise<ExtensionModelModule> {
+  const path = await bundleExtensionModel();
+  return createRequire(import.meta.url)(path) as ExtensionModelModule;
+}
+
+/** The bundle's exports (typed from the source; the code comes from the bundle). */
+export interface ExtensionModelModule {
+  readonly startExtensionModel: typeof startExtensionModel;
 }
 
 /** Output of a finished child process. */

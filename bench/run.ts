@@ -15,6 +15,7 @@ import { startBenchEnv, repoRoot } from "./env";
 import { benchListing, removeAllZones } from "./listing";
 import { Report } from "./report";
 import { benchTerminal } from "./terminal";
+import { benchTree } from "./tree";
 
 const sections = ["listing", "tree", "terminal", "idle", "launch", "size"] as const;
 type Section = (typeof sections)[number];
@@ -39,6 +40,7 @@ async function main(): Promise<number> {
   const env = await startBenchEnv();
   try {
     if (wanted("listing")) await benchListing(env, report, sizes);
+    if (wanted("tree")) await benchTree(env, report, { zones: Math.max(...sizes) });
     if (wanted("terminal")) await benchTerminal(env, report);
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) => console.error(`bench: removing zones: ${(err as Error).message}`));
