@@ -131,19 +131,29 @@ export interface WindowResult {
   readonly samples?: number;
 }
 
+/** Options of a measuring run. */
+export interface WindowOptions extends ExtensionModelOptions {
+  readonly windowMs: number;
+  /** Time after connecting before the window opens (first list, first samples). */
+  readonly settleMs: number;
+  /** For `graph`: how many zones to graph (the first by name). Default all. */
+  readonly graphLimit?: number;
+}
+
 /**
  * `idle`: connect, list, render, then sit with the tree open for the window.
  * `graph`: the same, plus every zone subscribed on the host's sampler (what open dashboards
  * do) at the configured 1 s interval.
  */
-async function measureWindow(mode: "idle" | "graph", options: ExtensionModelOptions & { windowMs: number; settleMs: number }): Promise<WindowResult> {
+async function measureWindow(mode: "idle" | "graph", options: WindowOptions): Promise<WindowResult> {
   const ext = startExtensionModel(options);
   try {
     await ext.ready();
     ext.render();
     const subs: DisposableLike[] = [];
     const sampler = ext.samplers.sampler(options.hostId);
-    const zoneIds = ext.model.zones(options.hostId).map((z) => z.id);
+    const listed = ext.model.zones(options.hostId).map((z) => z.id);
+    const zoneIds = mode === "graph" ? listed.slice(0, options.graphLimit ?? listed.length) : listed;
     let samples = 0;
     if (mode === "graph") {
       if (!sampler) throw new Error("no sampler for the host");
@@ -152,6 +162,7 @@ async function measureWindow(mode: "idle" | "graph", options: ExtensionModelOpti
     await new Promise((r) => setTimeout(r, options.settleMs));
     const rpcsBefore = ext.rpcs();
     const samplesBefore = samples;
+    process.stdout.write("WINDOW START\n"); // the parent starts counting bytes now
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, options.windowMs));
@@ -169,7 +180,7 @@ async function measureWindow(mode: "idle" | "graph", options: ExtensionModelOpti
 // Run as a process: `node extensionModel.cjs idle|graph '<json options>'` prints `RESULT <json>`.
 const [mode, json] = process.argv.slice(2);
 if ((mode === "idle" || mode === "graph") && json) {
-  measureWindow(mode, JSON.parse(json) as ExtensionModelOptions & { windowMs: number; settleMs: number }).then(
+  measureWindow(mode, JSON.parse(json) as WindowOptions).then(
     (result) => {
       process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
       setTimeout(() => process.exit(0), 200).unref();

@@ -16,6 +16,7 @@ import { benchListing, removeAllZones } from "./listing";
 import { Report } from "./report";
 import { benchTerminal } from "./terminal";
 import { benchTree } from "./tree";
+import { benchIdle } from "./idle";
 
 const sections = ["listing", "tree", "terminal", "idle", "launch", "size"] as const;
 type Section = (typeof sections)[number];
@@ -42,6 +43,7 @@ async function main(): Promise<number> {
     if (wanted("listing")) await benchListing(env, report, sizes);
     if (wanted("tree")) await benchTree(env, report, { zones: Math.max(...sizes) });
     if (wanted("terminal")) await benchTerminal(env, report);
+    if (wanted("idle")) await benchIdle(env, report);
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) => console.error(`bench: removing zones: ${(err as Error).message}`));
     await env.cleanup.run();
