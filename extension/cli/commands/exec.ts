@@ -1,4 +1,4 @@
-import { resolveExecTarget } from "../../core/launch/targets";
+import { devcontainerRemoteEnv, resolveExecTarget } from "../../core/launch/targets";
 import { runTerminalSession } from "../../core/terminal/terminalSession";
 import type { Command } from "../command";
 import { openHost } from "../hostTarget";
@@ -6,7 +6,8 @@ import { openHost } from "../hostTarget";
 /**
  * `zonectl exec ZONE[/WORKLOAD] [-t] [-i] [-u USER] [-w DIR] [-e NAME=VALUE]… -- CMD…`: runs
  * CMD as an argv (no shell) in the workload — ZONE alone picks its running workload, or the
- * zone itself when none runs — and exits with CMD's exit code. Piped stdin is streamed and
+ * zone itself when none runs — and exits with CMD's exit code. A workload `up` made gets its
+ * devcontainer's remoteEnv (when its devcontainer.json is on this machine). Piped stdin is streamed and
  * closed at its end; a terminal stdin only with -i or -t. -t allocates a PTY of the local
  * terminal's size that follows it on resize.
  */
@@ -44,13 +45,14 @@ export const execCommand: Command = {
       const t = await resolveExecTarget(host, target, ctx.signal);
       const user = typeof values["user"] === "string" ? values["user"] : t.user;
       const workingDirectory = typeof values["workdir"] === "string" ? values["workdir"] : t.workingDirectory;
+      const remoteEnv = await devcontainerRemoteEnv(host, t, ctx.env, ctx.signal);
       return await runTerminalSession(
         host.client,
         {
           zoneId: t.zone.id,
           ...(t.workload ? { workloadId: t.workload.id } : {}),
           command,
-          env: tty ? { TERM: ctx.env["TERM"] || "xterm-256color", ...env } : env,
+          env: { ...(tty ? { TERM: ctx.env["TERM"] || "xterm-256color" } : {}), ...remoteEnv, ...env },
           ...(workingDirectory ? { workingDirectory } : {}),
           ...(user ? { user } : {}),
         },

@@ -1,4 +1,4 @@
-import { resolveExecTarget } from "../../core/launch/targets";
+import { devcontainerRemoteEnv, resolveExecTarget } from "../../core/launch/targets";
 import { pickShell, runTerminalSession } from "../../core/terminal/terminalSession";
 import type { Command } from "../command";
 import { openHost } from "../hostTarget";
@@ -6,7 +6,7 @@ import { openHost } from "../hostTarget";
 /**
  * `zonectl shell ZONE[/WORKLOAD] [-u USER]`: an interactive login shell (bash if the image has
  * it, else sh) on a PTY that follows the local terminal's size, as the devcontainer's
- * remoteUser in its workspace folder. Exits with the shell's exit code.
+ * remoteUser in its workspace folder with its remoteEnv. Exits with the shell's exit code.
  */
 export const shellCommand: Command = {
   name: "shell",
@@ -26,9 +26,10 @@ export const shellCommand: Command = {
       const user = typeof values["user"] === "string" ? values["user"] : t.user;
       const target = { zoneId: t.zone.id, ...(t.workload ? { workloadId: t.workload.id } : {}), ...(user ? { user } : {}) };
       const command = await pickShell(host.client, target, ctx.signal);
+      const remoteEnv = await devcontainerRemoteEnv(host, t, ctx.env, ctx.signal);
       return await runTerminalSession(
         host.client,
-        { ...target, command, env: { TERM: ctx.env["TERM"] || "xterm-256color" }, ...(t.workingDirectory ? { workingDirectory: t.workingDirectory } : {}) },
+        { ...target, command, env: { TERM: ctx.env["TERM"] || "xterm-256color", ...remoteEnv }, ...(t.workingDirectory ? { workingDirectory: t.workingDirectory } : {}) },
         { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr },
         { tty: true, stdin: true, signal: ctx.signal, hostName: host.name },
       );

@@ -6,7 +6,6 @@ import type { Event } from "../events";
 import { displayCommand } from "../devcontainer/hooks";
 import type { HookCommand, HookStep } from "../devcontainer/hooks";
 import type { LaunchPlan } from "../devcontainer/plan";
-import { resolveContainerEnv } from "../devcontainer/variables";
 import { ForwardError } from "../forward/errors";
 import { ForwardSet, PortForward } from "../forward/portForward";
 import type { Logger } from "../log";
@@ -25,6 +24,7 @@ import type { LaunchHost } from "./launchHost";
 import { spawnLocal } from "./localRunner";
 import type { LocalRunner } from "./localRunner";
 import { formatBytes } from "./progressText";
+import { readWorkloadEnv, resolveRemoteEnv } from "./remoteEnv";
 import { ensureHostDirectory, pushWorkspace, removeHostTree } from "./workspaceSync";
 import type { SyncResult } from "./workspaceSync";
 
@@ -336,15 +336,9 @@ export class LaunchExecutor {
 
     // --- remote environment and hooks ------------------------------------------------------
     const remoteEnv = await this.#step("resolveRemoteEnv", async () => {
-      const env: Record<string, string> = {};
-      const unset: string[] = [];
       const deferred = plan.remote.env.filter((e) => e.deferred);
-      let containerEnv: Record<string, string> = {};
-      if (deferred.length) containerEnv = await this.#readContainerEnv(zoneId, workloadId, workloadSpec.process?.environment ?? []);
-      for (const v of plan.remote.env) {
-        if (v.value === null) unset.push(v.name);
-        else env[v.name] = v.deferred ? resolveContainerEnv(v.value, containerEnv) : v.value;
-      }
+      const containerEnv = deferred.length ? await this.#readContainerEnv(zoneId, workloadId, workloadSpec.process?.environment ?? []) : {};
+      const { env, unset } = resolveRemoteEnv(plan.remote.env, containerEnv);
       if (unset.length) this.#emit({ type: "warning", message: `remoteEnv: ${unset.join(", ")} set to null cannot be unset through the exec API; they keep the workload's value` });
       if (!plan.remote.env.length) return new Skip("no remoteEnv", env);
       return { value: env, detail: `${Object.keys(env).length} variable(s)${deferred.length ? `, ${deferred.length} from \${containerEnv:…}` : ""}` };
@@ -544,18 +538,9 @@ export class LaunchExecutor {
 
   /** The workload's environment as its processes see it (for `${containerEnv:…}`). */
   async #readContainerEnv(zoneId: string, workloadId: string, specEnv: readonly { key: string; value: string }[]): Promise<Record<string, string>> {
-    const chunks: Buffer[] = [];
     try {
-      // cat of its own environ: exactly the environment an exec in the workload gets, NUL-separated, no shell.
-      const code = await this.#host.exec({ zoneId, workloadId, command: ["cat", "/proc/self/environ"] }, { onStdout: (d) => chunks.push(Buffer.from(d)) }, this.#options.signal);
-      if (code === 0) {
-        const env: Record<string, string> = {};
-        for (const entry of Buffer.concat(chunks).toString("utf8").split("\0")) {
-          const eq = entry.indexOf("=");
-          if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-        }
-        return env;
-      }
+      const env = await readWorkloadEnv((req, out) => this.#host.exec(req, out, this.#options.signal), { zoneId, workloadId });
+      if (env) return env;
     } catch (err) {
       if (this.#options.signal?.aborted) throw err;
       this.#log.debug(`reading the workload environment failed: ${messageOf(err)}`);

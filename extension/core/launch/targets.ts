@@ -1,9 +1,14 @@
+import { existsSync } from "node:fs";
+import { planFromPath } from "../devcontainer/load";
 import { annotationKeys } from "../devcontainer/plan";
+import { startExec } from "../terminal/execSession";
 import { ProtectError } from "../protect/errors";
 import type { ProtectHost } from "../protect/host";
 import { WorkloadState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
 import { annotationOf, launchAnnotationKeys } from "./existing";
+import { readWorkloadEnv, resolveRemoteEnv } from "./remoteEnv";
+import type { WorkloadExec } from "./remoteEnv";
 
 /** Where `exec`/`shell` run: a zone, and the workload in it (undefined: the zone itself). */
 export interface ExecTarget {
@@ -51,4 +56,35 @@ export async function resolveExecTarget(host: ProtectHost, text: string, signal?
     user: workload ? annotationOf(workload.spec, launchAnnotationKeys.remoteUser) : undefined,
     workingDirectory: devcontainer ? workload?.spec?.process?.workingDirectory || undefined : undefined,
   };
+}
+
+/**
+ * remoteEnv for a terminal or exec in a workload that `up` made: read again from the
+ * devcontainer.json its annotations name, when that file is on this machine and still yields
+ * the workload's devcontainer id (so a stale or foreign annotation is never trusted), with
+ * `${containerEnv:…}` resolved against the workload. remoteEnv may carry values from this
+ * machine's environment, so it is never stored on the host; empty when there is nothing to apply.
+ */
+export async function devcontainerRemoteEnv(host: ProtectHost, target: ExecTarget, localEnv: Readonly<Record<string, string | undefined>>, signal?: AbortSignal): Promise<Record<string, string>> {
+  const workload = target.workload;
+  if (!workload) return {};
+  const id = annotationOf(workload.spec, annotationKeys.devcontainerId);
+  const configFile = annotationOf(workload.spec, annotationKeys.configFile);
+  const localFolder = annotationOf(workload.spec, annotationKeys.localFolder);
+  if (!id || !configFile || !localFolder || !existsSync(configFile)) return {};
+  try {
+    const { plan } = await planFromPath(localFolder, { config: configFile, cwd: localFolder, env: localEnv });
+    if (plan.devcontainerId !== id || !plan.remote.env.length) return {};
+    const needsContainer = plan.remote.env.some((e) => e.deferred);
+    const exec: WorkloadExec = async (request, output) => {
+      const session = startExec(host.client, request, { hostName: host.name, ...(signal ? { signal } : {}), ...(output.onStdout ? { onStdout: output.onStdout } : {}) });
+      session.endInput();
+      return session.exited;
+    };
+    const containerEnv = needsContainer ? ((await readWorkloadEnv(exec, { zoneId: target.zone.id, workloadId: workload.id })) ?? {}) : {};
+    return resolveRemoteEnv(plan.remote.env, containerEnv).env;
+  } catch {
+    // An unreadable or now-invalid devcontainer.json: the terminal opens without remoteEnv rather than not at all.
+    return {};
+  }
 }

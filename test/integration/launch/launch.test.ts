@@ -185,6 +185,8 @@ describe("zonectl up through a real sshd against the dev host", () => {
     assert.equal(hostile.stdout, "$(touch /tmp/pwned)|a b|'q'|");
     const pwned = await zonectl(["exec", up.zoneName, "--", "test", "-e", "/tmp/pwned"], env);
     assert.equal(pwned.code, 1, "no argument went through a shell");
+    const remote = await zonectl(["exec", up.zoneName, "--", "sh", "-c", 'printf "%s" "$HOOK_VAR"'], env);
+    assert.equal(remote.stdout, "remote+hello from containerEnv", "remoteEnv applies to exec, ${containerEnv:…} resolved");
     const missing = await zonectl(["exec", `${up.zoneName}/no-such-workload`, "--", "true"], env);
     assert.equal(missing.code, 24);
     assert.match(missing.stderr, /no workload 'no-such-workload'/);
@@ -198,6 +200,8 @@ describe("zonectl up through a real sshd against the dev host", () => {
       measured["shellPromptMs"] = Date.now() - started;
       t.term.write("echo $((6*7))\r");
       at = await t.waitFor(/\r+\n42\r+\n/, at);
+      t.term.write("echo \"[$HOOK_VAR]\"\r");
+      at = await t.waitFor(/\[remote\+hello from containerEnv\]/, at);
       t.term.write("stty size\r");
       at = await t.waitFor(/30 100\r+\n/, at);
       t.term.resize(120, 40);
