@@ -111,6 +111,8 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
       "zones.ssh.configFile": sshConfig,
       "zones.daemonSocket": devHost.socketPath,
       "zones.launch.workspaceRoot": workspaceRoot,
+      // Terminals draw with the DOM renderer, so specs can read the screen as text.
+      "terminal.integrated.gpuAcceleration": "off",
     },
     env: {},
     extensionHostEnv: {

@@ -3,11 +3,16 @@
  * (a fresh window, so a fresh extension host) and records timings it measures.
  */
 import * as assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Frame, Page } from "playwright-core";
 import { ProtectHost } from "../../../extension/core/protect/host";
-import { answerQuickInput, clickDialogButton, eventually, modalDialog, modalText, openWorkbench, runCommand, screenshot, treeItems, treeTexts, viewPane } from "../../harness/browser";
+import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import { answerQuickInput, artifactsDir, clickDialogButton, eventually, modalDialog, modalText, openWorkbench, runCommand, screenshot, treeItems, treeTexts, viewPane } from "../../harness/browser";
 import type { CodeServer } from "../../harness/codeServer";
 import type { E2eEnvironment } from "../environment";
+import { chooseContextMenu, clickNotificationButton, imageLook, setColorTheme, terminalScreen, typeInTerminal, webviewElement, webviewFrame } from "./workbench";
+import type { ImageLook } from "./workbench";
 
 /** What a UI spec runs with. */
 export interface UiSpecContext {
@@ -62,6 +67,146 @@ async function waitForConnectedHost(page: Page, environment: E2eEnvironment): Pr
     30_000,
   );
 }
+
+
+/** Rows of the tree at a depth (1 hosts, 2 zones, 3 workloads) whose label contains `label`. */
+function rowsAt(page: Page, level: number, label: string) {
+  return treeItems(page, "Hosts", label).and(page.locator(`[aria-level="${level}"]`));
+}
+
+/** The zone a launch of the sample project made (found by its devcontainer id annotation's neighbour: the name). */
+async function sampleZone(environment: E2eEnvironment): Promise<{ id: string; name: string; workloadId: string } | undefined> {
+  const host = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
+  try {
+    const zone = (await host.listZones()).find((z) => z.spec?.annotations.some((a) => a.key === "zones.styrolite.dev/local-folder" && a.value === environment.workspace));
+    if (!zone) return undefined;
+    const workload = (await host.listWorkloads()).find((w) => w.spec?.zoneId === zone.id);
+    return { id: zone.id, name: zone.spec?.name ?? zone.id, workloadId: workload?.id ?? "" };
+  } finally {
+    host.close();
+  }
+}
+
+/** Hovers the newest point of the CPU chart and reads the total from the legend (percent). */
+async function cpuLegend(page: Page, frame: Frame): Promise<number> {
+  const over = await frame.locator("[data-chart=cpu] .u-over").boundingBox();
+  if (!over) return NaN;
+  await page.mouse.move(over.x + over.width - 2, over.y + over.height / 2);
+  const text = (await frame.locator("[data-chart=cpu] .u-legend .u-series").nth(1).locator(".u-value").textContent()) ?? "";
+  return Number.parseFloat(text);
+}
+
+const zoneSpecs: UiSpec[] = [
+  {
+    name: "launching the sample project from the palette creates its zone and workload; a terminal from the workload node shows 42",
+    async run(ctx) {
+      const { page, environment, timings } = ctx;
+      await openZones(ctx);
+      await waitForConnectedHost(page, environment);
+      await runCommand(page, "Zones: Launch from devcontainer.json…");
+      // The plan opens beside the editor before anything is created; then one question.
+      await modalDialog(page).waitFor({ state: "visible", timeout: 20_000 });
+      assert.match(await modalText(page), /Launch zones-sample on .+\?/);
+      await page.locator(".tabs-container .tab", { hasText: "Launch plan" }).first().waitFor({ state: "visible" });
+      await screenshot(page, "launch-plan");
+      const clicked = Date.now();
+      await clickDialogButton(page, "Launch");
+      await clickNotificationButton(page, /launched in/, "Open Terminal", 60_000);
+      timings.launchClickToDoneMs = Date.now() - clicked;
+      // The terminal the launch offered: time until its shell prompt shows.
+      await eventually("the prompt", async () => /[#$] $/m.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+      timings.launchClickToPromptMs = Date.now() - clicked;
+      const launched = await eventually("the launched zone", () => sampleZone(environment), 10_000);
+      await eventually("zone and workload rows", async () => (await rowsAt(page, 2, launched.name).count()) === 1 && (await rowsAt(page, 3, launched.name).count()) === 1, 10_000);
+      await screenshot(page, "launched-tree");
+
+      // A terminal opened from the workload's node.
+      await chooseContextMenu(page, rowsAt(page, 3, launched.name).first(), "Open Terminal");
+      await page.locator(".part.panel .terminal-tabs-entry, .part.panel .single-terminal-tab", { hasText: `${launched.name} (${launched.name})` }).first().waitFor({ state: "visible", timeout: 10_000 }).catch(() => undefined);
+      await eventually("a prompt in the new terminal", async () => /[#$] $/m.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+      await typeInTerminal(page, "echo $((6*7))\n");
+      await eventually("42 on the screen", async () => /^42\s*$/m.test(await terminalScreen(page)), 10_000, 50);
+      await screenshot(page, "terminal-42");
+    },
+  },
+  {
+    name: "dashboard: a CPU burner shows within 3 s, the memory limit line moves on Resize, light and dark themes; the console shows boot output and takes input",
+    async run(ctx) {
+      const { page, environment, timings } = ctx;
+      const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
+      const zoneId = await other.createZone({ name: "burner", initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n } });
+      try {
+        await other.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
+        await openZones(ctx);
+        await waitForConnectedHost(page, environment);
+        const row = rowsAt(page, 2, "burner").first();
+        await row.waitFor({ state: "visible", timeout: 10_000 });
+        await chooseContextMenu(page, row, "Open Dashboard");
+        const frame = await webviewFrame(page, "[data-chart=memory][data-target-y]");
+        const firstY = Number(await frame.locator("[data-chart=memory]").getAttribute("data-target-y"));
+        assert.ok(firstY > 0, "the memory target line is drawn");
+
+        // The burner starts only now, so the rise is timed from the moment it runs.
+        const { workloadId } = await other.client.createWorkload({ spec: { name: "spin", zoneId, image: { digest: environment.imageDigest }, process: { command: ["sh", "-c", "while :; do :; done"] } } });
+        const stateOf = async () => (await other.getWorkload(workloadId)).status?.state;
+        const created = await eventually("the burner created", async () => {
+          const state = await stateOf();
+          return state !== undefined && state >= WorkloadState.CREATED ? state : undefined;
+        }, 10_000, 20);
+        if (created === WorkloadState.CREATED) await other.client.startWorkload({ workloadId });
+        await eventually("the burner running", async () => (await stateOf()) === WorkloadState.RUNNING, 10_000, 20);
+        const started = Date.now();
+        await eventually("the CPU graph above 10 %", async () => (await cpuLegend(page, frame)) > 10, 10_000, 100);
+        timings.burnerToCpuGraphMs = Date.now() - started;
+        assert.ok(timings.burnerToCpuGraphMs <= 3000, `the CPU graph rose within 3 s (took ${timings.burnerToCpuGraphMs} ms)`);
+        await frame.locator(".processes td", { hasText: "while :" }).first().waitFor({ state: "visible", timeout: 10_000 });
+
+        // Resize Resources… from the tree: the memory target line moves up.
+        await chooseContextMenu(page, row, "Resize Resources…");
+        await page.locator(".quick-input-widget", { hasText: "now 1" }).waitFor({ state: "visible" });
+        await answerQuickInput(page, "2");
+        await page.locator(".quick-input-widget", { hasText: "now 256 MiB, max 512 MiB" }).waitFor({ state: "visible" });
+        await answerQuickInput(page, "448");
+        const movedY = await eventually("the target line moved", async () => {
+          const y = Number(await frame.locator("[data-chart=memory]").getAttribute("data-target-y"));
+          return y < firstY - 5 ? y : undefined;
+        }, 10_000, 100);
+        assert.ok(movedY < firstY, `target line ${firstY} → ${movedY}`);
+        assert.equal((await other.getZone(zoneId)).status?.resourceStatus?.activeResources?.targetMemory, 448n);
+
+        // The same dashboard in both themes, checked to be drawn (not blank) and themed.
+        const looks: Record<string, ImageLook> = {};
+        for (const [theme, name] of [["Dark Modern", "dark"], ["Light Modern", "light"]] as const) {
+          await setColorTheme(page, theme);
+          await page.waitForTimeout(800); // the webview re-reads the theme's colours and redraws
+          const element = await webviewElement(page, frame);
+          const png = await element.screenshot();
+          await mkdir(artifactsDir, { recursive: true });
+          await writeFile(join(artifactsDir, `dashboard-${name}.png`), png);
+          looks[name] = await imageLook(page, png);
+          assert.ok(looks[name].nonBackground > 0.03, `the ${name} dashboard is drawn: ${JSON.stringify(looks[name])}`);
+        }
+        assert.ok(looks.dark!.brightness < 100 && looks.light!.brightness > 150, `themes differ: ${JSON.stringify(looks)}`);
+        await screenshot(page, "dashboard-workbench-light");
+        await setColorTheme(page, "Dark Modern");
+
+        // Show Logs: the zone's console with its boot output, and input reaching it.
+        await chooseContextMenu(page, row, "Show Logs");
+        const console = await webviewFrame(page, ".xterm-rows");
+        const lines = async (): Promise<string> => ((await console.locator(".xterm-rows").innerText()) ?? "").replace(/\u00a0/g, " ");
+        await eventually("boot output", async () => (await lines()).includes("init: zone ready"), 15_000);
+        await console.locator(".xterm").first().click();
+        await page.keyboard.type("hello from the panel");
+        await page.keyboard.press("Control+j"); // the dev host's console is a pipe: a line ends with LF
+        await eventually("the console answered", async () => (await lines()).includes("console: hello from the panel"), 10_000);
+        await screenshot(page, "console-panel");
+      } finally {
+        await other.destroyZone(zoneId).catch(() => undefined);
+        other.close();
+      }
+    },
+  },
+];
 
 export const uiSpecs: UiSpec[] = [
   {
@@ -145,6 +290,7 @@ export const uiSpecs: UiSpec[] = [
       }
     },
   },
+  ...zoneSpecs,
   {
     name: "an unknown host key is asked about with its SHA256 fingerprint",
     async run(ctx) {
