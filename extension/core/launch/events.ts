@@ -77,6 +77,11 @@ export type LaunchEvent =
   | { readonly type: "hookStarted"; readonly hook: HookName; readonly label: string | undefined; readonly command: string }
   | { readonly type: "hookOutput"; readonly hook: HookName; readonly label: string | undefined; readonly stream: "stdout" | "stderr"; readonly data: Uint8Array }
   | { readonly type: "hookExited"; readonly hook: HookName; readonly label: string | undefined; readonly exitCode: number; readonly ms: number }
+  /**
+   * The devcontainer's `waitFor` hook is done: a tool may open terminals now while later hooks
+   * keep running (the extension does; the CLI waits for all of them). Fired once.
+   */
+  | { readonly type: "attachable"; readonly zoneId: string; readonly workloadId: string; readonly after: LaunchStep }
   | { readonly type: "warning"; readonly message: string }
   | { readonly type: "rollback"; readonly action: string; readonly ok: boolean; readonly message?: string };
 

@@ -344,6 +344,7 @@ export class LaunchExecutor {
       return { value: env, detail: `${Object.keys(env).length} variable(s)${deferred.length ? `, ${deferred.length} from \${containerEnv:…}` : ""}` };
     });
 
+    if (plan.waitFor === "initializeCommand") this.#emit({ type: "attachable", zoneId, workloadId, after: "resolveRemoteEnv" });
     for (const name of workloadHooks) {
       const hook = plan.hooks.find((h) => h.hook === name && h.runsOn === "workload");
       await this.#step(name, async () => {
@@ -366,6 +367,7 @@ export class LaunchExecutor {
         );
         return undefined;
       });
+      if (name === plan.waitFor) this.#emit({ type: "attachable", zoneId, workloadId, after: name });
     }
 
     const openForwards = await this.#step("forwardPorts", async () => {

@@ -57,6 +57,9 @@ export class LaunchProgressText {
         this.#flush(tag(event.hook, event.label));
         if (event.exitCode !== 0) this.#write(`  ${tag(event.hook, event.label)} exited with ${event.exitCode}`);
         break;
+      case "attachable":
+        this.#write(`  ready for terminals (waitFor: ${event.after})`);
+        break;
       case "warning":
         this.#write(`! ${event.message}`);
         break;

@@ -89,6 +89,11 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
   assert.equal(result.timings.length, 17, "every step has a timing, skipped ones included");
   assert.ok(events.some((e) => e.type === "imagePull" && e.phase === "layer_download" && e.total === 20));
   assert.ok(events.some((e) => e.type === "zoneState" && e.state === "ready"));
+  // waitFor defaults to updateContentCommand: terminals may attach before postCreateCommand runs.
+  const attachable = events.findIndex((e) => e.type === "attachable");
+  assert.ok(attachable > events.findIndex((e) => e.type === "stepFinished" && e.step === "updateContentCommand"));
+  assert.ok(attachable < events.findIndex((e) => e.type === "stepStarted" && e.step === "postCreateCommand"));
+  assert.equal(events.filter((e) => e.type === "attachable").length, 1);
   assert.ok(events.some((e) => e.type === "hookOutput" && e.hook === "initializeCommand" && Buffer.from(e.data).toString() === "local output\n"));
 });
 
