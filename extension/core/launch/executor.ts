@@ -246,13 +246,25 @@ export class LaunchExecutor {
     const sync = await this.#step("syncWorkspace", async () => {
       const f = await host.openFiles();
       setFiles(f);
-      for (const volume of plan.volumes) await ensureHostDirectory(f, volume.hostPath);
-      const result = await pushWorkspace({
-        files: f,
-        sync: plan.sync,
-        ...(signal ? { signal } : {}),
-        onProgress: (progress) => this.#emit({ type: "sync", progress }),
-      });
+      let result: SyncResult;
+      try {
+        for (const volume of plan.volumes) await ensureHostDirectory(f, volume.hostPath);
+        result = await pushWorkspace({
+          files: f,
+          sync: plan.sync,
+          ...(signal ? { signal } : {}),
+          onProgress: (progress) => this.#emit({ type: "sync", progress }),
+        });
+      } catch (err) {
+        if (signal?.aborted || !(err instanceof Error) || ProtectError.is(err) || SshError.is(err)) throw err;
+        const denied = /permission denied/i.test(err.message);
+        throw new LaunchError(
+          "syncFailed",
+          `copying the workspace to ${f.description}:${plan.sync.hostPath} failed: ${err.message}${denied ? " (set customizations.styrolite.workspaceRoot, or zonectl up --workspace-root, to a folder the SSH user may write)" : ""}`,
+          {},
+          { cause: err },
+        );
+      }
       if (result.createdRoot) this.#undo.push({ what: `host folder ${plan.sync.hostPath}`, run: () => removeHostTree(f, plan.sync.hostPath) });
       for (const path of result.conflicts) this.#emit({ type: "warning", message: `${path} changed on the host after it was copied there; not overwritten (zonectl sync --pull brings it back)` });
       return {
@@ -319,7 +331,12 @@ export class LaunchExecutor {
       let w = await host.waitWorkload(workloadId, settled, waitOptions);
       // A daemon that does not start workloads on create leaves them CREATED; a stopped one is COMPLETED.
       if (w && (w.status?.state === WorkloadState.CREATED || (!firstLaunch && w.status?.state === WorkloadState.COMPLETED))) {
-        await host.startWorkload(workloadId, signal);
+        try {
+          await host.startWorkload(workloadId, signal);
+        } catch (err) {
+          // A daemon that starts workloads by itself may get there first: then it is not ours to start.
+          if (!ProtectError.is(err, "failedPrecondition") && !ProtectError.is(err, "alreadyExists")) throw err;
+        }
         started = true;
         w = await host.waitWorkload(workloadId, (x) => x === undefined || (settled(x) && x.status?.state !== WorkloadState.CREATED && (x.status?.state !== WorkloadState.COMPLETED || !started)), waitOptions);
       }

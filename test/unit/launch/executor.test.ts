@@ -266,3 +266,14 @@ test("a workload whose command ends is reported, with the overrideCommand hint",
   host.workloadOutcome = { state: "failed", message: "exited with code 127" };
   await assert.rejects(launch(host, plan).run, (err: unknown) => LaunchError.is(err, "workloadFailed") && /exited with code 127/.test(err.message));
 });
+
+test("a workspace copy that cannot be written is a syncFailed error naming the host path, and the zone is rolled back", async () => {
+  const { plan, workspaceRoot } = projectPlan({ image: "busybox" });
+  const { mkdirSync: mk, writeFileSync: wf } = await import("node:fs");
+  mk(join(workspaceRoot, ".."), { recursive: true });
+  wf(workspaceRoot, "a file where the workspace root should be");
+  const host = new FakeHost();
+  await assert.rejects(launch(host, plan).run, (err: unknown) => LaunchError.is(err, "syncFailed") && err.message.includes(plan.sync.hostPath));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(host.zones.size, 0);
+});
