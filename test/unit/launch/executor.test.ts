@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { LaunchError } from "../../../extension/core/launch/errors";
 import type { LaunchEvent } from "../../../extension/core/launch/events";
 import { LaunchExecutor } from "../../../extension/core/launch/executor";
 import type { LaunchOptions } from "../../../extension/core/launch/executor";
 import type { LocalRunner } from "../../../extension/core/launch/localRunner";
 import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { FakeHost, projectPlan } from "./fakeHost";
+import { FakeHost, projectPlan, removeProjects } from "./fakeHost";
+
+after(removeProjects);
 
 const allHooks = {
   image: "registry.example/dev/app:1",

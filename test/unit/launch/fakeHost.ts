@@ -2,7 +2,7 @@
 // states on timers, a call log, scripted exec results, and steps that can be made to hang
 // until the caller aborts. Files go to a real temporary folder through LocalHostFiles.
 import { create } from "@bufbuild/protobuf";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildLaunchPlan } from "../../../extension/core/devcontainer/buildPlan";
@@ -20,9 +20,17 @@ import type { Workload, WorkloadSpec, Zone, ZoneSpec } from "../../../extension/
 
 export type FakeStep = "createZone" | "pullImage" | "createWorkload" | "exec" | "listZones";
 
+const made: string[] = [];
+
+/** Removes every folder projectPlan made (call from `after`). */
+export function removeProjects(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** A project folder on disk and a plan for it. */
 export function projectPlan(config: Record<string, unknown>, files: Record<string, string> = { "README.md": "hello\n" }): { plan: LaunchPlan; folder: string; workspaceRoot: string } {
   const base = mkdtempSync(join(tmpdir(), "launch-unit-"));
+  made.push(base);
   const folder = join(base, "project");
   const workspaceRoot = join(base, "host", "workspaces");
   mkdirSync(join(folder, ".devcontainer"), { recursive: true });

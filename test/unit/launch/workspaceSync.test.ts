@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { LocalHostFiles } from "../../../extension/core/launch/hostFiles";
 import { ensureHostDirectory, pullWorkspace, pushWorkspace, removeHostTree } from "../../../extension/core/launch/workspaceSync";
 import { isWorkspaceCopyPath } from "../../../extension/core/launch/teardown";
 
 function setup(files: Record<string, string>, gitignore?: string): { local: string; host: string; outside: string; sync: { localFolder: string; hostPath: string; exclude: string[]; respectGitignore: boolean } } {
   const base = mkdtempSync(join(tmpdir(), "sync-unit-"));
+  bases.push(base);
   const local = join(base, "project");
   const outside = join(base, "outside");
   mkdirSync(local);
@@ -22,6 +23,10 @@ function setup(files: Record<string, string>, gitignore?: string): { local: stri
 }
 
 const files = new LocalHostFiles();
+const bases: string[] = [];
+after(() => {
+  for (const b of bases) rmSync(b, { recursive: true, force: true });
+});
 
 test("push copies files, directories and symlinks, minus .git and .gitignore'd paths (root and nested)", async () => {
   const s = setup(
@@ -68,7 +73,6 @@ test("a symlink planted in the host copy is replaced, never written through", as
   await pushWorkspace({ files, sync: s.sync });
   writeFileSync(join(s.outside, "victim"), "precious");
   // The workload replaces a synced directory and a synced file with symlinks out of the copy.
-  const { rmSync } = await import("node:fs");
   rmSync(join(s.host, "etc"), { recursive: true });
   symlinkSync(s.outside, join(s.host, "etc"));
   rmSync(join(s.host, "data.txt"));
@@ -86,7 +90,6 @@ test("a symlink planted in the host copy is replaced, never written through", as
 test("pull brings host changes back, never deletes local files, leaves newer local edits and local symlinks alone", async () => {
   const s = setup({ "keep.txt": "only local after the host deletes it", "edited.txt": "v1", "newer-here.txt": "v1" });
   await pushWorkspace({ files, sync: s.sync });
-  const { rmSync } = await import("node:fs");
   rmSync(join(s.host, "keep.txt"));
   writeFileSync(join(s.host, "edited.txt"), "v2 from the zone");
   const future = Date.now() / 1000 + 120;
