@@ -249,6 +249,21 @@ export class LaunchExecutor {
       let result: SyncResult;
       try {
         for (const volume of plan.volumes) await ensureHostDirectory(f, volume.hostPath);
+        // Known before the copy starts: a copy that breaks halfway must still be undone.
+        if (!(await f.lstat(plan.sync.hostPath))) {
+          // A fresh session for the undo: the one that copied may have died with the connection.
+          this.#undo.push({
+            what: `host folder ${plan.sync.hostPath}`,
+            run: async () => {
+              const files = await host.openFiles();
+              try {
+                await removeHostTree(files, plan.sync.hostPath);
+              } finally {
+                files.close();
+              }
+            },
+          });
+        }
         result = await pushWorkspace({
           files: f,
           sync: plan.sync,
@@ -265,7 +280,6 @@ export class LaunchExecutor {
           { cause: err },
         );
       }
-      if (result.createdRoot) this.#undo.push({ what: `host folder ${plan.sync.hostPath}`, run: () => removeHostTree(f, plan.sync.hostPath) });
       for (const path of result.conflicts) this.#emit({ type: "warning", message: `${path} changed on the host after it was copied there; not overwritten (zonectl sync --pull brings it back)` });
       return {
         value: result,

@@ -1,6 +1,7 @@
 import type { SFTPWrapper, Stats } from "ssh2";
 import { chmod, rename, unlink, utimes } from "node:fs/promises";
 import type { SshConnection } from "../ssh/connection";
+import { SshError } from "../ssh/errors";
 import type { FileKind, HostFileInfo, HostFiles } from "./hostFiles";
 import { tempSibling } from "./hostFiles";
 
@@ -24,10 +25,16 @@ function isMissing(err: unknown): boolean {
 export class SftpHostFiles implements HostFiles {
   readonly description: string;
   readonly #sftp: SFTPWrapper;
+  readonly #key: string;
+  #gone = false;
 
   private constructor(sftp: SFTPWrapper, key: string) {
     this.#sftp = sftp;
+    this.#key = key;
     this.description = `sftp ${key}`;
+    // After the channel (or the whole connection) closes, every failure is the connection's, not the file's.
+    sftp.on("close", () => (this.#gone = true));
+    sftp.on("error", () => (this.#gone = true));
   }
 
   static async open(ssh: SshConnection): Promise<SftpHostFiles> {
@@ -39,7 +46,7 @@ export class SftpHostFiles implements HostFiles {
       return infoOf(await call<Stats>((cb) => this.#sftp.lstat(path, cb)));
     } catch (err) {
       if (isMissing(err)) return undefined;
-      throw describe(err, "lstat", path);
+      throw this.#describe(err, "lstat", path);
     }
   }
 
@@ -48,7 +55,7 @@ export class SftpHostFiles implements HostFiles {
       const entries = await call<{ filename: string; attrs: Stats }[]>((cb) => this.#sftp.readdir(path, cb));
       return entries.filter((e) => e.filename !== "." && e.filename !== "..").map((e) => ({ name: e.filename, info: infoOf(e.attrs) }));
     } catch (err) {
-      throw describe(err, "list", path);
+      throw this.#describe(err, "list", path);
     }
   }
 
@@ -58,7 +65,7 @@ export class SftpHostFiles implements HostFiles {
     } catch (err) {
       // SFTP v3 has no EEXIST: ask what is there.
       const info = await this.lstat(path);
-      if (info?.kind !== "directory") throw describe(err, "mkdir", path);
+      if (info?.kind !== "directory") throw this.#describe(err, "mkdir", path);
     }
   }
 
@@ -70,7 +77,7 @@ export class SftpHostFiles implements HostFiles {
       await this.#renameOver(temp, hostPath);
     } catch (err) {
       await call<void>((cb) => this.#sftp.unlink(temp, cb)).catch(() => undefined);
-      throw describe(err, "upload", hostPath);
+      throw this.#describe(err, "upload", hostPath);
     }
   }
 
@@ -83,7 +90,7 @@ export class SftpHostFiles implements HostFiles {
       await rename(temp, localPath);
     } catch (err) {
       await unlink(temp).catch(() => undefined);
-      throw describe(err, "download", hostPath);
+      throw this.#describe(err, "download", hostPath);
     }
   }
 
@@ -91,7 +98,7 @@ export class SftpHostFiles implements HostFiles {
     try {
       await call<void>((cb) => this.#sftp.symlink(target, path, cb));
     } catch (err) {
-      throw describe(err, "symlink", path);
+      throw this.#describe(err, "symlink", path);
     }
   }
 
@@ -99,7 +106,7 @@ export class SftpHostFiles implements HostFiles {
     try {
       return await call<string>((cb) => this.#sftp.readlink(path, cb));
     } catch (err) {
-      throw describe(err, "readlink", path);
+      throw this.#describe(err, "readlink", path);
     }
   }
 
@@ -107,7 +114,7 @@ export class SftpHostFiles implements HostFiles {
     try {
       await call<void>((cb) => this.#sftp.unlink(path, cb));
     } catch (err) {
-      throw describe(err, "remove", path);
+      throw this.#describe(err, "remove", path);
     }
   }
 
@@ -115,12 +122,17 @@ export class SftpHostFiles implements HostFiles {
     try {
       await call<void>((cb) => this.#sftp.rmdir(path, cb));
     } catch (err) {
-      throw describe(err, "rmdir", path);
+      throw this.#describe(err, "rmdir", path);
     }
   }
 
   close(): void {
     this.#sftp.end();
+  }
+
+  #describe(err: unknown, op: string, path: string): Error {
+    if (this.#gone) return new SshError("lost", `ssh ${this.#key}: the connection was lost while copying files (${op} ${path}).`, { host: this.#key }, { cause: err });
+    return describe(err, op, path);
   }
 
   /** Replaces `to` in one step (posix-rename@openssh.com); plain SFTP rename refuses an existing target. */
