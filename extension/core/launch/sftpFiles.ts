@@ -140,7 +140,8 @@ export class SftpHostFiles implements HostFiles {
     try {
       await call<void>((cb) => this.#sftp.ext_openssh_rename(from, to, cb));
     } catch (err) {
-      if (!/not supported|unsupported/i.test((err as Error).message)) throw err;
+      // ssh2 says "Server does not support this extended request" when the server (say, the dev host's own SFTP) did not offer it.
+      if (!/not supported|unsupported|does not support/i.test((err as Error).message)) throw err;
       await call<void>((cb) => this.#sftp.unlink(to, cb)).catch(() => undefined);
       await call<void>((cb) => this.#sftp.rename(from, to, cb));
     }
