@@ -4,7 +4,9 @@
 // Runs in the test process (Node 20) and, as a script, under code-server's Node 24:
 //
 //   node --import tsx test/integration/transport/rounds.ts '<RoundsOptions as JSON>'
-// prints one line of JSON: the RoundsReport.
+// prints one line of JSON: the RoundsReport. With `"loss": true` it runs the loss scenario
+// instead (see runLoss): it prints `stream open` when the test should cut the SSH connection,
+// then one line of JSON, the LossReport.
 import { createHash } from "node:crypto";
 import { ProtectHost } from "../../../extension/core/protect/host";
 import type { ChannelMode } from "../../../extension/core/protect/transport";
@@ -27,6 +29,20 @@ export interface RoundsOptions {
   readonly serverStreams: number;
   /** Exec streams of each bidi kind. */
   readonly bidi: number;
+  /** Run {@link runLoss} instead of the rounds. */
+  readonly loss?: boolean;
+}
+
+/** What a call in flight saw when the SSH connection died, and whether the host came back. */
+export interface LossReport {
+  readonly node: string;
+  /** ProtectError reason of the interrupted exec stream (must be `lost`, never `cancelled`). */
+  readonly streamReason: string | undefined;
+  readonly streamMessage: string;
+  /** From the cut (as the client noticed the stream's end) to the failure. */
+  readonly msToFail: number;
+  /** A unary call after the loss succeeded (the SSH connection reconnected underneath). */
+  readonly callAfterReconnect: boolean;
 }
 
 /** Outcome of one kind of call: how many passed, and each failure message with its count. */
@@ -183,8 +199,52 @@ export async function runRounds(options: RoundsOptions): Promise<RoundsReport> {
   }
 }
 
+/**
+ * An exec stream is open and answering; the test kills the SSH connection (on the `stream open`
+ * line). The stream must fail as `lost` — Connect would say Canceled if the channel's end were
+ * not turned into an error — and the next unary call must work once the connection is back.
+ */
+export async function runLoss(options: RoundsOptions, onOpen: () => void): Promise<LossReport> {
+  const host = await ProtectHost.open(options.target, {
+    ...(options.sshConfig ? { configFile: options.sshConfig, env: {} } : {}),
+    socketPath: options.socketPath,
+    ...(options.mode ? { channelMode: options.mode } : {}),
+    reconnect: { initialDelayMs: 100, maxDelayMs: 500 },
+  });
+  try {
+    let echoed!: () => void;
+    const answering = new Promise<void>((r) => (echoed = r));
+    const session = startExec(host.client, { zoneId, command: ["echo"] }, { onStdout: () => echoed() });
+    session.write("ping");
+    await answering;
+    onOpen();
+    let failedAt = 0;
+    const cutNoticed = performance.now();
+    let streamReason: string | undefined;
+    let streamMessage = "the stream did not fail";
+    try {
+      await session.exited;
+    } catch (err) {
+      failedAt = performance.now();
+      streamReason = (err as { reason?: string }).reason;
+      streamMessage = (err as Error).message;
+    }
+    let callAfterReconnect = false;
+    try {
+      callAfterReconnect = (await host.status({ timeoutMs: 20_000 })).protectVersion === "transport-fixture";
+    } catch {
+      // reported as false
+    }
+    return { node: process.version, streamReason, streamMessage, msToFail: Math.round(failedAt - cutNoticed), callAfterReconnect };
+  } finally {
+    host.close();
+  }
+}
+
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
-  runRounds(JSON.parse(process.argv[2] ?? "{}") as RoundsOptions).then(
+  const options = JSON.parse(process.argv[2] ?? "{}") as RoundsOptions;
+  const run: Promise<unknown> = options.loss ? runLoss(options, () => process.stdout.write("stream open\n")) : runRounds(options);
+  run.then(
     (report) => {
       process.stdout.write(`${JSON.stringify(report)}\n`);
       process.exit(0);

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { RoundsOptions, RoundsReport } from "./rounds";
-import { runRounds } from "./rounds";
+import type { LossReport, RoundsOptions, RoundsReport } from "./rounds";
+import { runLoss, runRounds } from "./rounds";
 import { startFixtureServer } from "./fixtureServer";
 import type { FixtureServer } from "./fixtureServer";
 import { startSshd } from "../../harness/sshd";
@@ -42,6 +42,12 @@ function assertClean(report: RoundsReport, route: Route): void {
   assert.equal(report.route, route, "the tunnel took the route under test");
 }
 
+function assertLoss(report: LossReport): void {
+  assert.equal(report.streamReason, "lost", `the interrupted stream failed with: ${report.streamMessage}`);
+  assert.ok(report.msToFail < 5000, `the stream failed ${report.msToFail} ms after the cut`);
+  assert.equal(report.callAfterReconnect, true, "a call after the reconnect works");
+}
+
 describe("gRPC transport under load", () => {
   let fixture: FixtureServer;
   let sshd: Sshd;
@@ -65,9 +71,18 @@ describe("gRPC transport under load", () => {
 
   describe(`on this Node (${process.version})`, () => {
     for (const route of ["unix", "streamlocal", "bridge"] as const) {
-      test(`${route}: unary, server streams, bidi calls the server ends first, a 256 KiB echo — no failures`, async () => {
+      test(`${route}: unary, server streams, bidi calls the server ends first, a 256 KiB echo — no failures`, async (t) => {
         const report = await runRounds(optionsFor(route));
+        t.diagnostic(`${report.node} ${route}: every call in ${report.ms} ms`);
         assertClean(report, route);
+      });
+    }
+    for (const route of ["streamlocal", "bridge"] as const) {
+      test(`${route}: an exec stream cut by a lost SSH connection fails as lost, and the host comes back`, async (t) => {
+        const server = route === "streamlocal" ? sshd : sshdNoForwarding;
+        const report = await runLoss(optionsFor(route), () => void server.killSessions());
+        t.diagnostic(`${report.node} ${route}: failed ${report.msToFail} ms after the cut: ${report.streamMessage}`);
+        assertLoss(report);
       });
     }
   });
@@ -83,22 +98,41 @@ describe("gRPC transport under load", () => {
           t.skip(reason);
           return;
         }
-        const report = await runUnderNode(node24, optionsFor(route));
+        const report = (await runUnderNode(node24, optionsFor(route))) as RoundsReport;
         assert.match(report.node, /^v24\./);
+        t.diagnostic(`${report.node} ${route}: every call in ${report.ms} ms`);
         assertClean(report, route);
+      });
+    }
+    for (const route of ["streamlocal", "bridge"] as const) {
+      test(`${route}: in a Node 24 process, a stream cut by a lost SSH connection fails as lost, and the host comes back`, async (t) => {
+        if (!existsSync(node24)) {
+          t.skip(`code-server's Node 24 is not installed at ${node24}`);
+          return;
+        }
+        const server = route === "streamlocal" ? sshd : sshdNoForwarding;
+        const report = (await runUnderNode(node24, { ...optionsFor(route), loss: true }, (line) => {
+          if (line === "stream open") void server.killSessions();
+        })) as LossReport;
+        assert.match(report.node, /^v24\./);
+        t.diagnostic(`${report.node} ${route}: failed ${report.msToFail} ms after the cut: ${report.streamMessage}`);
+        assertLoss(report);
       });
     }
   });
 });
 
-/** Runs rounds.ts under another Node binary; its one line of JSON is the report. */
-async function runUnderNode(node: string, options: RoundsOptions): Promise<RoundsReport> {
+/** Runs rounds.ts under another Node binary; its last line of JSON is the report. */
+async function runUnderNode(node: string, options: RoundsOptions, onLine?: (line: string) => void): Promise<RoundsReport | LossReport> {
   let output = "";
   const child = spawnGroup(node, ["--import", "tsx", roundsScript, JSON.stringify(options)], {
     label: "rounds under Node 24",
     cwd: root,
     env: { ...process.env, NODE_OPTIONS: "" },
-    onLine: (line) => (output += `${line}\n`),
+    onLine: (line) => {
+      output += `${line}\n`;
+      onLine?.(line);
+    },
   });
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -106,7 +140,7 @@ async function runUnderNode(node: string, options: RoundsOptions): Promise<Round
     assert.notEqual(code, "timeout", `rounds under ${node} did not finish within 120 s:\n${output}`);
     assert.equal(code, 0, `rounds under ${node} failed:\n${output}`);
     const last = output.trim().split("\n").pop() ?? "";
-    return JSON.parse(last) as RoundsReport;
+    return JSON.parse(last) as RoundsReport | LossReport;
   } finally {
     clearTimeout(timer);
     await child.stop();
