@@ -104,6 +104,20 @@ function* causes(err: unknown): Generator<unknown> {
   }
 }
 
+/** Codes Connect raises on its own side for a call that ended in time, by cancel or by loss: their meaning stands. */
+const callOutcomeCodes = new Set<Code>([Code.Canceled, Code.DeadlineExceeded, Code.Unavailable, Code.Aborted]);
+
+/**
+ * Connect reports a reply it could not decode (truncated or oversized envelope, bytes that are not
+ * the message, missing trailers, a foreign content type) with codes like InvalidArgument or
+ * Internal — the same codes a daemon sends about our request. Only `isWireError` tells them
+ * apart: a code the daemon sent is its answer; one Connect raised itself, with no Node error
+ * behind it, means the reply was unusable — the daemon's fault, not the caller's argument.
+ */
+function isUnusableReply(err: ConnectError): boolean {
+  return !err.isWireError && !callOutcomeCodes.has(err.code) && !(err.cause instanceof Error);
+}
+
 /**
  * Turns anything an RPC threw into a ProtectError (SshErrors from connecting stay SshErrors:
  * their reasons — host key, auth — are what the user must act on).
@@ -136,6 +150,9 @@ export function toProtectError(err: unknown, operation: string, host: string): P
     }
   }
   if (err instanceof ConnectError) {
+    if (isUnusableReply(err)) {
+      return new ProtectError("invalidReply", `${operation} on ${host}: the daemon's reply could not be read (${err.rawMessage || Code[err.code]}).`, { host, operation, code: err.code }, { cause: err });
+    }
     const reason = codeReasons[err.code] ?? (err.code === Code.Aborted ? "lost" : "server");
     const said = err.rawMessage || Code[err.code];
     return new ProtectError(reason, `${operation} on ${host}: ${said}`, { host, operation, code: err.code }, { cause: err });

@@ -168,13 +168,37 @@ describe("error mapping", () => {
     assert.ok(ProtectError.is(map("EACCES"), "permissionDenied"));
   });
 
+  /** An error as Connect decodes it from the daemon's grpc-status trailer. */
+  const fromDaemon = (message: string, code: Code): ConnectError => Object.assign(new ConnectError(message, code), { isWireError: true });
+
   test("daemon status codes, with the daemon's message", () => {
-    const e = toProtectError(new ConnectError("zone abc not found", Code.NotFound), "GetZone", "h");
+    const e = toProtectError(fromDaemon("zone abc not found", Code.NotFound), "GetZone", "h");
     assert.ok(ProtectError.is(e, "notFound"));
     assert.match(e.message, /zone abc not found/);
-    assert.ok(ProtectError.is(toProtectError(new ConnectError("x", Code.Unimplemented), "Op", "h"), "unimplemented"));
-    assert.ok(ProtectError.is(toProtectError(new ConnectError("x", Code.DeadlineExceeded), "Op", "h"), "deadline"));
-    assert.ok(ProtectError.is(toProtectError(new ConnectError("x", Code.Internal), "Op", "h"), "server"));
+    assert.ok(ProtectError.is(toProtectError(fromDaemon("x", Code.Unimplemented), "Op", "h"), "unimplemented"));
+    assert.ok(ProtectError.is(toProtectError(fromDaemon("bad name", Code.InvalidArgument), "Op", "h"), "invalidArgument"));
+    assert.ok(ProtectError.is(toProtectError(fromDaemon("x", Code.Internal), "Op", "h"), "server"));
+  });
+
+  test("a reply Connect could not decode is the daemon's fault (invalidReply), not the caller's argument", () => {
+    // Connect raises these itself, with the codes a daemon would use about our request.
+    for (const [message, code] of [
+      ["protocol error: promised 5 bytes, received 2", Code.InvalidArgument],
+      ["parse binary: premature EOF", Code.Internal],
+      ["protocol error: missing status", Code.Internal],
+      ["unsupported content type text/html", Code.Unknown],
+      ["message size 9999999 is larger than configured readMaxBytes", Code.ResourceExhausted],
+    ] as const) {
+      const e = toProtectError(new ConnectError(message, code), "GetHostStatus", "h");
+      assert.ok(ProtectError.is(e, "invalidReply"), `${message} → ${(e as ProtectError).reason}`);
+      assert.match(e.message, /reply could not be read/);
+    }
+  });
+
+  test("what happened to the call itself keeps its meaning: deadline, cancel, unavailable", () => {
+    assert.ok(ProtectError.is(toProtectError(new ConnectError("the operation timed out", Code.DeadlineExceeded), "Op", "h"), "deadline"));
+    assert.ok(ProtectError.is(toProtectError(new ConnectError("aborted", Code.Canceled), "Op", "h"), "cancelled"));
+    assert.ok(ProtectError.is(toProtectError(new ConnectError("HTTP 502", Code.Unavailable), "Op", "h"), "unreachable"));
   });
 
   test("SSH errors stay SSH errors, except a lost connection", () => {
