@@ -1,27 +1,31 @@
-// `npm start`, the main job: builds and packages the extension, starts the local dev host,
-// starts a real VS Code (code-server) with the packaged extension installed and the dev host
-// preconfigured, opens a copy of the sample project (it has a devcontainer.json), and prints the
-// URL. Ctrl-C stops everything it started and removes its temporary directory.
+// `npm start`, the main job: builds and packages the extension, starts the local dev host with
+// its embedded SSH server on loopback, seeds it with a busybox image (built here from Debian's
+// busybox-static: no registry is needed), starts a real VS Code (code-server) with the packaged
+// extension installed and the dev host preconfigured as an SSH host (strict known_hosts, the
+// dev host's generated client key), opens a copy of the sample project (it has a
+// devcontainer.json), and prints the URL. Ctrl-C stops everything and removes the temp dir.
 //
-//   npm start [-- --port 8080] [--ssh] [--keep]
+//   npm start [-- --port 8080] [--unix] [--keep]
 //
 //   --port N  bind code-server to 127.0.0.1:N (default 8080, or a free port when taken)
-//   --ssh     reach the dev host through a loopback OpenSSH sshd (the way a real host is
-//             reached) instead of its unix socket
+//   --unix    reach the dev host through its unix socket instead of SSH
+//   --ssh     the default: reach the dev host over SSH, the way a real host is reached
 //   --keep    keep the temporary directory (logs, dev host state) after Ctrl-C
 //
 // code-server listens on loopback without a password: from another machine, forward the port
 // (`ssh -L 8080:127.0.0.1:8080 this-machine`) rather than binding it wider.
 import { spawnSync } from "node:child_process";
-import { cp, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { tsImport } from "tsx/esm/api";
 import { install } from "./codeServer.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
+const usage = "usage: npm start [-- --port N] [--unix | --ssh] [--keep]";
 
 function fail(message) {
   console.error(`npm start: ${message}`);
@@ -36,20 +40,27 @@ function portFree(port) {
   });
 }
 
+/** `SHA256:…` of an OpenSSH public key line, as ssh-keygen -l prints it. */
+function fingerprint(publicKeyLine) {
+  const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? "", "base64");
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
+
 let options;
 try {
   ({ values: options } = parseArgs({
     args: process.argv.slice(2),
-    options: { port: { type: "string" }, ssh: { type: "boolean" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: { port: { type: "string" }, ssh: { type: "boolean" }, unix: { type: "boolean" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
     strict: true,
   }));
 } catch (err) {
-  fail(`${err instanceof Error ? err.message : String(err)}\nusage: npm start [-- --port N] [--ssh] [--keep]`);
+  fail(`${err instanceof Error ? err.message : String(err)}\n${usage}`);
 }
 if (options.help) {
-  console.log("usage: npm start [-- --port N] [--ssh] [--keep]");
+  console.log(usage);
   process.exit(0);
 }
+if (options.ssh && options.unix) fail(`--ssh and --unix exclude each other\n${usage}`);
 const requestedPort = options.port === undefined ? undefined : Number(options.port);
 if (requestedPort !== undefined && !(Number.isInteger(requestedPort) && requestedPort > 0 && requestedPort < 65536)) fail(`--port: '${options.port}' is not a port number`);
 
@@ -65,8 +76,8 @@ step("build + package", "npm", ["run", "--silent", "package"]);
 install();
 
 const { startDevHost } = await tsImport("../test/harness/devHost.ts", import.meta.url);
-const { startSshd } = await tsImport("../test/harness/sshd.ts", import.meta.url);
 const { startCodeServer, freePort } = await tsImport("../test/harness/codeServer.ts", import.meta.url);
+const { seedImage, sampleImage } = await tsImport("../test/e2e/environment.ts", import.meta.url);
 
 const work = await mkdtemp(join(tmpdir(), "zones-start-"));
 /** Undo steps, run last-first on Ctrl-C or on a failed start. */
@@ -94,14 +105,45 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => v
 try {
   const workspace = join(work, "sample");
   await cp(join(root, "test", "e2e", "sampleProject"), workspace, { recursive: true });
-  await mkdir(join(work, "devhost"), { recursive: true });
-  const devHost = await startDevHost({ stateDir: join(work, "devhost") });
+  const stateDir = join(work, "devhost");
+  await mkdir(stateDir, { recursive: true });
+  const viaSsh = !options.unix;
+  const sshPort = viaSsh ? await freePort() : undefined;
+  // Only the key generated for this run may log in: not whatever is in ~/.ssh/authorized_keys.
+  const authorizedKeys = join(work, "authorized_keys");
+  await writeFile(authorizedKeys, "");
+  const devHost = await startDevHost({ stateDir, args: viaSsh ? ["--ssh", `127.0.0.1:${sshPort}`, "--authorized-keys", authorizedKeys] : [] });
   undo.push(() => devHost.stop());
-  let settings = { "zones.hosts": [`unix://${devHost.socketPath}`] };
-  if (options.ssh) {
-    const sshd = await startSshd({ alias: "devhost" });
-    undo.push(() => sshd.stop());
-    settings = { "zones.hosts": [sshd.alias], "zones.ssh.configFile": sshd.sshConfigPath, "zones.daemonSocket": devHost.socketPath };
+  const digest = await seedImage(devHost.socketPath, join(work, "image"));
+  console.log(`npm start: dev host has ${sampleImage} (${digest.slice(0, 19)}…, busybox-static)`);
+
+  const settings = { "zones.launch.workspaceRoot": join(work, "host-workspaces") };
+  let hostLine = `unix://${devHost.socketPath}`;
+  if (viaSsh) {
+    const hostKey = (await readFile(join(stateDir, "ssh", "ssh_host_ed25519_key.pub"), "utf8")).trim();
+    const knownHosts = join(work, "known_hosts");
+    await writeFile(knownHosts, `[127.0.0.1]:${sshPort} ${hostKey}\n`, { mode: 0o600 });
+    const sshConfig = join(work, "ssh_config");
+    const clientKey = join(stateDir, "ssh", "client_ed25519_key");
+    await writeFile(
+      sshConfig,
+      [
+        "Host devhost",
+        "  HostName 127.0.0.1",
+        `  Port ${sshPort}`,
+        `  User ${userInfo().username}`,
+        `  IdentityFile ${clientKey}`,
+        "  IdentitiesOnly yes",
+        `  UserKnownHostsFile ${knownHosts}`,
+        "  StrictHostKeyChecking yes",
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+    Object.assign(settings, { "zones.hosts": ["devhost"], "zones.ssh.configFile": sshConfig, "zones.daemonSocket": devHost.socketPath });
+    hostLine = `devhost — ssh 127.0.0.1:${sshPort}, host key ${fingerprint(hostKey)}\n             client key ${clientKey}`;
+  } else {
+    Object.assign(settings, { "zones.hosts": [`unix://${devHost.socketPath}`] });
   }
   const port = requestedPort ?? ((await portFree(8080)) ? 8080 : await freePort());
   const vsix = join(root, "dist", "styrolite-zones.vsix");
@@ -112,11 +154,14 @@ try {
 Styrolite Zones is running (ready in ${((Date.now() - started) / 1000).toFixed(0)} s; .vsix ${(size / 1024).toFixed(0)} KiB)
 
   Open:      ${codeServer.folderUrl(workspace)}
-  Dev host:  ${devHost.socketPath}${options.ssh ? ` (reached over ssh as '${settings["zones.hosts"][0]}')` : ""}
+  Dev host:  ${hostLine}
+             socket ${devHost.socketPath}
   Logs:      ${work}
 
-In the browser: the Zones view (activity bar) shows the dev host; its zones share this
-machine's kernel — for development, not isolation. Press Ctrl-C here to stop everything.
+In the browser: the Zones view (activity bar) shows the dev host; launch the sample project with
+the rocket in its title bar (or "Zones: Launch from devcontainer.json…"), then open a terminal or
+the dashboard from the zone's context menu. Zones on the dev host share this machine's kernel —
+for development, not isolation. Press Ctrl-C here to stop everything.
 `);
 } catch (err) {
   console.error(`npm start: ${err instanceof Error ? err.message : String(err)}`);
