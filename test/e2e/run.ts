@@ -10,6 +10,7 @@
  *
  * Flags: `--only-ui`, `--only-host`, `--grep <text>` (mocha grep / UI spec name filter),
  * `--keep` (leave the temp directory for inspection; processes are stopped regardless).
+ * ZONES_E2E_MEASURE=1 adds the extension-host CPU measurement with 1/10/50 graphed zones.
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -30,6 +31,8 @@ const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(name);
 const grepIndex = args.indexOf("--grep");
 const grep = grepIndex >= 0 ? args[grepIndex + 1] : undefined;
+/** ZONES_E2E_MEASURE=1 also runs the extension-host CPU measurement (test/extension/metricsCost.test.ts). */
+const measure = process.env.ZONES_E2E_MEASURE === "1";
 
 interface Outcome {
   name: string;
@@ -120,7 +123,9 @@ async function main(): Promise<number> {
         codeServer,
         folder: environment.workspace,
         testsPath: join(testsOut, "index.js"),
-        env: { ...environment.extensionHostEnv, ...(grep ? { ZONES_TEST_GREP: grep } : {}) },
+        env: { ...environment.extensionHostEnv, ...(grep ? { ZONES_TEST_GREP: grep } : {}), ...(measure ? { ZONES_E2E_MEASURE: "1" } : {}) },
+        // The measurement suite (ZONES_E2E_MEASURE=1) creates 50 zones and samples for a while.
+        ...(measure ? { timeoutMs: 20 * 60_000 } : {}),
       });
       outcomes.push({
         name: `extension-host mocha (${result.passed} passed, ${result.failed} failed)`,
