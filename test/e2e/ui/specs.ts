@@ -69,6 +69,30 @@ async function waitForConnectedHost(page: Page, environment: E2eEnvironment): Pr
 }
 
 
+/**
+ * Closes editors and terminals a spec opened: the workspace is shared by every window, and the
+ * next one would restore its webview panels (their serializers work) and steal focus.
+ */
+async function closeEverything(page: Page, terminals = false): Promise<void> {
+  await runCommand(page, "View: Close All Editors", 5000).catch(() => undefined);
+  if (terminals) await runCommand(page, "Terminal: Kill All Terminals", 5000).catch(() => undefined);
+}
+
+/** A zone with a running busybox workload, made by another client; resolves with their ids. */
+async function zoneWithWorkload(other: ProtectHost, environment: E2eEnvironment, name: string, command: string[]): Promise<{ zoneId: string; workloadId: string }> {
+  const zoneId = await other.createZone({ name, initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n } });
+  await other.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
+  const { workloadId } = await other.client.createWorkload({ spec: { name, zoneId, image: { digest: environment.imageDigest }, process: { command } } });
+  const stateOf = async () => (await other.getWorkload(workloadId)).status?.state;
+  const created = await eventually("the workload created", async () => {
+    const state = await stateOf();
+    return state !== undefined && state >= WorkloadState.CREATED ? state : undefined;
+  }, 10_000, 20);
+  if (created === WorkloadState.CREATED) await other.client.startWorkload({ workloadId });
+  await eventually("the workload running", async () => (await stateOf()) === WorkloadState.RUNNING, 10_000, 20);
+  return { zoneId, workloadId };
+}
+
 /** Rows of the tree at a depth (1 hosts, 2 zones, 3 workloads) whose label contains `label`. */
 function rowsAt(page: Page, level: number, label: string) {
   return treeItems(page, "Hosts", label).and(page.locator(`[aria-level="${level}"]`));
@@ -127,6 +151,7 @@ const zoneSpecs: UiSpec[] = [
       await typeInTerminal(page, "echo $((6*7))\n");
       await eventually("42 on the screen", async () => /^42\s*$/m.test(await terminalScreen(page)), 10_000, 50);
       await screenshot(page, "terminal-42");
+      await closeEverything(page, true);
     },
   },
   {
@@ -200,6 +225,54 @@ const zoneSpecs: UiSpec[] = [
         await page.keyboard.press("Control+j"); // the dev host's console is a pipe: a line ends with LF
         await eventually("the console answered", async () => (await lines()).includes("console: hello from the panel"), 10_000);
         await screenshot(page, "console-panel");
+        await closeEverything(page);
+      } finally {
+        await other.destroyZone(zoneId).catch(() => undefined);
+        other.close();
+      }
+    },
+  },
+  {
+    name: "an SSH drop: the terminal says the connection was lost and Enter starts a new shell; the console re-attaches without repeating lines",
+    async run(ctx) {
+      const { page, environment, timings } = ctx;
+      if (environment.hostId.startsWith("unix://")) return; // there is no SSH connection to drop
+      const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
+      const { zoneId } = await zoneWithWorkload(other, environment, "dropped", ["sleep", "100000"]);
+      try {
+        await openZones(ctx);
+        await waitForConnectedHost(page, environment);
+        await rowsAt(page, 3, "dropped").first().waitFor({ state: "visible", timeout: 10_000 });
+        await chooseContextMenu(page, rowsAt(page, 3, "dropped").first(), "Open Terminal");
+        await eventually("a prompt", async () => /[#$] $/m.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+        await chooseContextMenu(page, rowsAt(page, 2, "dropped").first(), "Show Logs");
+        const console = await webviewFrame(page, ".xterm-rows");
+        const lines = async (): Promise<string> => ((await console.locator(".xterm-rows").innerText()) ?? "").replace(/\u00a0/g, " ");
+        await eventually("boot output", async () => (await lines()).includes("init: zone ready"), 15_000);
+
+        const dropped = Date.now();
+        assert.ok((await environment.sshd.killSessions()) > 0, "an SSH connection was dropped");
+        await eventually("the terminal reports the loss", async () => /connection to .+ lost/.test(await terminalScreen(page)), 15_000, 50);
+        timings.sshDropToTerminalNoticeMs = Date.now() - dropped;
+        assert.match(await terminalScreen(page), /Press Enter to start a new shell/);
+        await screenshot(page, "terminal-connection-lost");
+        await eventually("the host connected again", async () => (await treeTexts(page, "Hosts")).some((t) => t.startsWith(hostLabel(environment)) && t.includes("dev host")), 30_000);
+        await typeInTerminal(page, "\n");
+        await eventually("a new shell", async () => /Reconnecting to workload dropped/.test(await terminalScreen(page)) && /[#$] $/m.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+        await typeInTerminal(page, "echo $((6*7))\n");
+        await eventually("42 in the new shell", async () => /^42\s*$/m.test(await terminalScreen(page)), 10_000, 50);
+        timings.sshDropToNewShellMs = Date.now() - dropped;
+
+        // The console attached again by itself: input works, and the boot output is there once.
+        await console.locator("[data-state=connected]").first().waitFor({ state: "attached", timeout: 30_000 });
+        await console.locator(".xterm").first().click();
+        await page.keyboard.type("after the drop");
+        await page.keyboard.press("Control+j");
+        await eventually("the console answered after the drop", async () => (await lines()).includes("console: after the drop"), 10_000);
+        const shown = await lines();
+        assert.equal(shown.split("init: zone ready").length - 1, 1, `boot output once: ${shown}`);
+        await screenshot(page, "console-after-drop");
+        await closeEverything(page, true);
       } finally {
         await other.destroyZone(zoneId).catch(() => undefined);
         other.close();
