@@ -42,3 +42,16 @@ test("host entries: ssh destinations, aliases, sockets, and unusable text with a
   const injected = parseHostEntry("host;rm -rf /");
   assert.equal(injected.kind, "invalid");
 });
+
+test("launch workspace root: empty or an absolute host path; metrics interval: 0.2–60 s", () => {
+  const ok = parseSettings(read({ "launch.workspaceRoot": "/srv/zones", "metrics.intervalSeconds": 0.5 }));
+  assert.deepEqual(ok.problems, []);
+  assert.equal(ok.settings.launchWorkspaceRoot, "/srv/zones");
+  assert.equal(ok.settings.metricsIntervalSeconds, 0.5);
+  assert.equal(parseSettings(read({})).settings.launchWorkspaceRoot, "");
+  assert.equal(parseSettings(read({})).settings.metricsIntervalSeconds, 1);
+  const bad = parseSettings(read({ "launch.workspaceRoot": "relative", "metrics.intervalSeconds": 0.01 }));
+  assert.equal(bad.settings.launchWorkspaceRoot, "");
+  assert.equal(bad.settings.metricsIntervalSeconds, 1);
+  assert.deepEqual(bad.problems.map((p) => p.key).sort(), ["launch.workspaceRoot", "metrics.intervalSeconds"]);
+});
