@@ -99,6 +99,28 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
     assert.equal(ours.length, 1);
   });
 
+  test("a launch cancelled mid-hook rolls back: its zone is destroyed and nothing is forwarded", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "zones-cancel-"));
+    scratch.push(dir);
+    mkdirSync(join(dir, ".devcontainer"));
+    writeFileSync(join(dir, ".devcontainer", "devcontainer.json"), '{ "name": "cancelled", "image": "busybox:latest", "onCreateCommand": "sleep 60", "forwardPorts": [9090] }');
+    const plan = await zones.launcher.plan(dir);
+    const abort = new AbortController();
+    let zoneId = "";
+    const launching = zones.launcher.launch(plan, alias!, {
+      signal: abort.signal,
+      onEvent: (e) => {
+        if (e.type === "zoneState") zoneId = e.zoneId;
+        if (e.type === "hookStarted" && e.hook === "onCreateCommand") abort.abort();
+      },
+    });
+    await assert.rejects(launching, (err: Error & { reason?: string }) => err.reason === "cancelled");
+    assert.ok(zoneId, "the zone had been created");
+    await until("the zone gone from the model", () => !zones.model.zone(alias!, zoneId), 10_000);
+    assert.ok(!(await other.listZones()).some((z) => z.id === zoneId), "the host no longer has it");
+    assert.deepEqual(zones.forwards.list(alias, zoneId), []);
+  });
+
   test("a terminal's initial size and every resize reach the process (stty size in the workload)", async () => {
     const target = terminalTargetFor(zones.model, { hostId: alias!, zoneId: outcome.result.zoneId, workloadId: outcome.result.workloadId }, { shell: "/bin/sh" })!;
     const pty = new ZonePty(target, { client: async (signal) => (await zones.hosts.wait(alias!, signal)).client, logger: silentLogger });
@@ -191,6 +213,19 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
     assert.equal(ignored.severity, vscode.DiagnosticSeverity.Warning);
     assert.equal(ignored.range.start.line, 2);
     assert.equal(doc.getText(ignored.range), '"init"');
+    // The published schema reaches VS Code's JSON support through jsonValidation: it completes
+    // customizations.styrolite's properties. (VS Code also associates the Dev Containers spec
+    // schema from the network, which cannot load here; that only hides its validation errors.)
+    const typed = new vscode.WorkspaceEdit();
+    typed.replace(uri, new vscode.Range(0, 0, doc.lineCount, 0), '{\n  "image": "busybox:latest",\n  "customizations": { "styrolite": {  } }\n}\n');
+    assert.ok(await vscode.workspace.applyEdit(typed));
+    const inside = new vscode.Position(2, doc.lineAt(2).text.indexOf("{  }") + 2);
+    const completions = await until("completions from the schema", async () => {
+      const list = await vscode.commands.executeCommand<vscode.CompletionList>("vscode.executeCompletionItemProvider", uri, inside);
+      const labels = list.items.map((i) => (typeof i.label === "string" ? i.label : i.label.label));
+      return labels.some((l) => l.includes("kernel")) ? labels : undefined;
+    }, 15_000);
+    assert.ok(completions.some((l) => l.includes("scratchDisk") || l.includes("network")), JSON.stringify(completions));
     const edit = new vscode.WorkspaceEdit();
     edit.replace(uri, new vscode.Range(0, 0, doc.lineCount, 0), '{\n  "image": "busybox:latest",\n  "forwardPorts": [8080 8081]\n}\n');
     assert.ok(await vscode.workspace.applyEdit(edit));
