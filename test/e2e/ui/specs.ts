@@ -265,6 +265,7 @@ const zoneSpecs: UiSpec[] = [
 
         // The console attached again by itself: input works, and the boot output is there once.
         await console.locator("[data-state=connected]").first().waitFor({ state: "attached", timeout: 30_000 });
+        timings.sshDropToConsoleBackMs = Date.now() - dropped;
         await console.locator(".xterm").first().click();
         await page.keyboard.type("after the drop");
         await page.keyboard.press("Control+j");
