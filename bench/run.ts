@@ -17,6 +17,7 @@ import { Report } from "./report";
 import { benchTerminal } from "./terminal";
 import { benchTree } from "./tree";
 import { benchIdle } from "./idle";
+import { benchLaunch } from "./launch";
 
 const sections = ["listing", "tree", "terminal", "idle", "launch", "size"] as const;
 type Section = (typeof sections)[number];
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
     if (wanted("tree")) await benchTree(env, report, { zones: Math.max(...sizes) });
     if (wanted("terminal")) await benchTerminal(env, report);
     if (wanted("idle")) await benchIdle(env, report);
+    if (wanted("launch")) await benchLaunch(env, report);
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) => console.error(`bench: removing zones: ${(err as Error).message}`));
     await env.cleanup.run();
