@@ -165,7 +165,7 @@ export class Ctx extends Disposable implements ZonesApi {
     this.diagnostics = this.register(new DevcontainerDiagnostics(this.logger, planOptions));
     this.register(vscode.languages.registerCodeLensProvider({ scheme: "file", pattern: "**/{.devcontainer/devcontainer.json,.devcontainer.json,.devcontainer/*/devcontainer.json}" }, new LaunchCodeLens()));
 
-    this.samplers = this.register(new HostSamplers(this.model, this.hosts, this.logger, this.settings.current.metricsIntervalSeconds * 1000));
+    this.samplers = this.register(new HostSamplers(this.model, this.hosts, this.logger, this.settings.current.metricsIntervalSeconds * 1000, this.settings.current.metricsPrometheusPort));
     const panelEnv = { window: vscode.window, extensionUri: extension.extensionUri, logger: this.logger };
     this.dashboards = this.register(
       new DashboardPanels(panelEnv, {
@@ -196,6 +196,7 @@ export class Ctx extends Disposable implements ZonesApi {
     this.register(this.settings.onDidChange(({ settings, keys }) => {
       if (keys.includes("hosts")) this.connections.sync(settings.hosts.map(parseHostEntry));
       if (keys.includes("metrics.intervalSeconds")) this.samplers.setIntervalMs(settings.metricsIntervalSeconds * 1000);
+      if (keys.includes("metrics.prometheusPort")) this.samplers.setPrometheusPort(settings.metricsPrometheusPort);
     }));
     this.connections.sync(this.settings.current.hosts.map(parseHostEntry));
   }

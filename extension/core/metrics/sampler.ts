@@ -28,6 +28,8 @@ export interface MetricsSamplerOptions {
    * undefined when the endpoint is not reachable. Gives per-vCPU figures and the host view.
    */
   readPrometheus?: (signal: AbortSignal) => Promise<string | undefined>;
+  /** Where the Prometheus endpoint is looked for, for messages (e.g. "127.0.0.1:3035 on web1"). */
+  describePrometheus?: () => string;
   /** Sampling interval; default 1000 ms. */
   intervalMs?: number;
   /** Rows kept per zone; default 3600 (an hour at 1 s). */
@@ -62,6 +64,7 @@ const minIntervalMs = 100;
 export class MetricsSampler extends Disposable {
   readonly #read: MetricsSamplerOptions["readZoneMetrics"];
   readonly #readPrometheus: MetricsSamplerOptions["readPrometheus"];
+  readonly #describePrometheus: (() => string) | undefined;
   readonly #capacity: number;
   readonly #timeoutMs: number;
   readonly #prometheusRetryMs: number;
@@ -80,6 +83,7 @@ export class MetricsSampler extends Disposable {
     super();
     this.#read = options.readZoneMetrics;
     this.#readPrometheus = options.readPrometheus;
+    this.#describePrometheus = options.describePrometheus;
     this.#capacity = options.capacity ?? 3600;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#prometheusRetryMs = options.prometheusRetryMs ?? 30_000;
@@ -152,6 +156,14 @@ export class MetricsSampler extends Disposable {
       history.setStatus({ state: "stopped" });
       this.#stopIfIdle();
     });
+  }
+
+  /**
+   * Forgets that the Prometheus endpoint failed: the next tick scrapes again instead of waiting
+   * out the retry delay. For a new connection, where the endpoint may answer now.
+   */
+  retryPrometheusNow(): void {
+    this.#prometheusRetryAt = 0;
   }
 
   /** The history of a zone that has been subscribed at least once (and not destroyed). */
@@ -343,7 +355,8 @@ export class MetricsSampler extends Disposable {
       if (text === undefined) {
         this.#prometheusRetryAt = this.#clock.now() + this.#prometheusRetryMs;
         host?.addGap(time);
-        host?.setStatus({ state: "error", message: "The host's Prometheus endpoint is not reachable." });
+        const where = this.#describePrometheus ? ` (${this.#describePrometheus()})` : "";
+        host?.setStatus({ state: "error", message: `The host's Prometheus endpoint${where} is not reachable; the host view needs it.` });
         return undefined;
       }
       const parsed = parsePrometheusText(text);

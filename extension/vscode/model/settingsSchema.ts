@@ -23,6 +23,7 @@ const schemas = {
   "terminal.shell": z.string().default(""),
   "launch.workspaceRoot": z.union([z.literal(""), z.string().trim().startsWith("/", "must be an absolute path on the host")]).default(""),
   "metrics.intervalSeconds": z.number().min(0.2).max(60).default(1),
+  "metrics.prometheusPort": z.number().int().min(0).max(65535).default(3035),
 } as const;
 
 /** Every setting key under `zones.`. */
@@ -46,6 +47,8 @@ export interface ZonesSettings {
   readonly launchWorkspaceRoot: string;
   /** Seconds between metric samples of a graphed zone. */
   readonly metricsIntervalSeconds: number;
+  /** Host loopback port of Protect's Prometheus text (/metrics/resource); 0: not used. */
+  readonly metricsPrometheusPort: number;
 }
 
 /**
@@ -86,6 +89,7 @@ export function parseSettings(read: (key: SettingKey) => unknown): { settings: Z
       terminalShell: get("terminal.shell"),
       launchWorkspaceRoot: get("launch.workspaceRoot"),
       metricsIntervalSeconds: get("metrics.intervalSeconds"),
+      metricsPrometheusPort: get("metrics.prometheusPort"),
     },
     problems,
   };

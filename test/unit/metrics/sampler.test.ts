@@ -219,6 +219,12 @@ describe("MetricsSampler", () => {
     assert.match(JSON.stringify(sampler.hostHistory.status), /not reachable/);
     await clock.advance(30_000);
     assert.equal(scrapes, 2);
+    // A new connection: retryPrometheusNow skips the rest of the back-off.
+    await clock.advance(5_000);
+    assert.equal(scrapes, 2);
+    sampler.retryPrometheusNow();
+    await clock.advance(1_000);
+    assert.equal(scrapes, 3, "scraped at the next tick after retryPrometheusNow");
     sub.dispose();
     sampler.dispose();
   });

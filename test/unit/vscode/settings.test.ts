@@ -55,3 +55,11 @@ test("launch workspace root: empty or an absolute host path; metrics interval: 0
   assert.equal(bad.settings.metricsIntervalSeconds, 1);
   assert.deepEqual(bad.problems.map((p) => p.key).sort(), ["launch.workspaceRoot", "metrics.intervalSeconds"]);
 });
+
+test("metrics Prometheus port: 3035 by default, 0 turns it off, anything else out of range falls back", () => {
+  assert.equal(parseSettings(read({})).settings.metricsPrometheusPort, 3035);
+  assert.equal(parseSettings(read({ "metrics.prometheusPort": 0 })).settings.metricsPrometheusPort, 0);
+  const bad = parseSettings(read({ "metrics.prometheusPort": 70000 }));
+  assert.equal(bad.settings.metricsPrometheusPort, 3035);
+  assert.deepEqual(bad.problems.map((p) => p.key), ["metrics.prometheusPort"]);
+});
