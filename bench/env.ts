@@ -159,10 +159,10 @@ export interface ProcessResult {
 }
 
 /** Runs a program to completion (stdin closed unless given), timing it. */
-export function runProcess(cmd: string, args: readonly string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<ProcessResult> {
+export function runProcess(cmd: string, args: readonly string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<ProcessResult> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
-    const child = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...options.env }, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     let err = "";
     child.stdout?.on("data", (d: Buffer) => out.push(d));

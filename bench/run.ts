@@ -18,6 +18,7 @@ import { benchTerminal } from "./terminal";
 import { benchTree } from "./tree";
 import { benchIdle } from "./idle";
 import { benchLaunch } from "./launch";
+import { benchSize } from "./size";
 
 const sections = ["listing", "tree", "terminal", "idle", "launch", "size"] as const;
 type Section = (typeof sections)[number];
@@ -46,6 +47,7 @@ async function main(): Promise<number> {
     if (wanted("terminal")) await benchTerminal(env, report);
     if (wanted("idle")) await benchIdle(env, report);
     if (wanted("launch")) await benchLaunch(env, report);
+    if (wanted("size")) await benchSize(env, report);
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) => console.error(`bench: removing zones: ${(err as Error).message}`));
     await env.cleanup.run();
