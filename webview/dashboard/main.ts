@@ -39,6 +39,10 @@ interface DashboardStats {
   lastRenderMs: number;
   totalRenderMs: number;
   messages: number;
+  /** Rows held, and the times of the oldest and newest (ms), so a test sees what history arrived. */
+  rows: number;
+  firstTime: number | null;
+  lastTime: number | null;
 }
 
 declare global {
@@ -48,7 +52,7 @@ declare global {
 }
 
 const vscode = vscodeApi<DashboardState>();
-const stats: DashboardStats = { renders: 0, lastRenderMs: 0, totalRenderMs: 0, messages: 0 };
+const stats: DashboardStats = { renders: 0, lastRenderMs: 0, totalRenderMs: 0, messages: 0, rows: 0, firstTime: null, lastTime: null };
 window.zonesDashboardStats = stats;
 
 const store = new SeriesStore(3600);
@@ -120,13 +124,21 @@ const memoryInput = numberInput("resize-memory", resizeBounds.minMemoryMiB, resi
 const resizeButton = el("button");
 resizeButton.type = "submit";
 resizeButton.textContent = "Resize";
+/** The zone's limits as the host last reported them: target and max. */
+const resizeCurrent = el("span", "resize-current");
 const resizeResult = el("span", "resize-result");
 resizeResult.setAttribute("role", "status");
-resizeForm.append(label("Target vCPUs", cpuInput), label("Target memory (MiB)", memoryInput), resizeButton, resizeResult);
+resizeForm.append(label("Target vCPUs", cpuInput), label("Target memory (MiB)", memoryInput), resizeButton, resizeCurrent, resizeResult);
 resizeForm.addEventListener("submit", (event) => {
   event.preventDefault();
   submitResize();
 });
+/**
+ * Fields the user has typed into since they last showed the host's figures. New limits refill
+ * only the others, so a resize elsewhere (tree, CLI) never clobbers what is being typed.
+ */
+const edited = new Set<HTMLInputElement>();
+for (const input of [cpuInput, memoryInput]) input.addEventListener("input", () => edited.add(input));
 
 const chartsElement = el("div", "charts");
 const scroller = el("input", "scroller");
@@ -179,12 +191,14 @@ onHostMessage((message) => {
     markers.push(...message.params.markers);
     zoneNames = message.params.zoneNames;
     store.reset(message.params.series);
+    noteRows();
     processTable.setProcesses(message.params.processes);
     processTable.element.hidden = state.target.kind !== "zone";
     title.textContent = message.params.title;
     document.title = message.params.title;
     resizeForm.hidden = !message.params.canResize;
-    prefillResize();
+    edited.clear(); // a fresh document after being hidden, or a reload: the host's figures
+    showLimits();
     showStatus(message.params.status);
     live = true;
     chartsLayout = "";
@@ -193,11 +207,12 @@ onHostMessage((message) => {
     requestRender();
   } else if (SamplesNotification.is(message)) {
     store.append(message.params.series);
+    noteRows();
     dataChanged = true;
     requestRender();
   } else if (LimitsNotification.is(message)) {
     limits = message.params.limits;
-    prefillResize();
+    showLimits();
     requestRender(true);
   } else if (MarkerNotification.is(message)) {
     markers.push(message.params.marker);
@@ -218,6 +233,9 @@ onHostMessage((message) => {
     const reply = message.params;
     resizeResult.textContent = reply.ok ? "Requested; the limit lines move when the host applies it." : reply.message;
     resizeResult.classList.toggle("error", !reply.ok);
+    // What was typed has been sent: the next limits from the host (the zone's event after the
+    // resize) fill the fields again. Not refilled now, which would flash the old figures.
+    if (reply.ok) edited.clear();
   }
 });
 
@@ -225,6 +243,12 @@ vscode.postMessage(ReadyCommand.create({}));
 updateControls();
 
 // ── behaviour ────────────────────────────────────────────────────────────────────────────────
+function noteRows(): void {
+  stats.rows = store.length;
+  stats.firstTime = store.firstTime ?? null;
+  stats.lastTime = store.lastTime ?? null;
+}
+
 function windowMs(): number {
   return (state?.windowSeconds ?? 900) * 1000;
 }
@@ -285,10 +309,22 @@ function showStatus(s: StatusPayload): void {
   status.textContent = s.state === "error" ? s.message : s.state === "stopped" ? "Sampling has stopped." : "";
 }
 
-function prefillResize(): void {
-  // Only fill empty fields: never overwrite what the user is typing.
-  if (limits?.targetCpus && cpuInput.value === "") cpuInput.value = String(limits.targetCpus);
-  if (limits?.targetMemoryBytes && memoryInput.value === "") memoryInput.value = String(Math.round(limits.targetMemoryBytes / (1024 * 1024)));
+/** Shows the zone's current target and max, and puts the targets into fields the user is not editing. */
+function showLimits(): void {
+  const cpus = limits?.targetCpus ? String(limits.targetCpus) : null;
+  const memory = limits?.targetMemoryBytes ? String(Math.round(limits.targetMemoryBytes / (1024 * 1024))) : null;
+  for (const [input, value] of [[cpuInput, cpus], [memoryInput, memory]] as const) {
+    if (value === null) continue;
+    // A typed value the host now reports is no longer the user's own: let the next change through.
+    if (input.value === value) edited.delete(input);
+    else if (!edited.has(input) || input.value === "") input.value = value;
+  }
+  const parts: string[] = [];
+  if (limits?.targetCpus) parts.push(`${limits.targetCpus} vCPU${limits.targetCpus === 1 ? "" : "s"}${limits.maxCpus ? ` (max ${limits.maxCpus})` : ""}`);
+  if (limits?.targetMemoryBytes) parts.push(`${formatBytes(limits.targetMemoryBytes)}${limits.maxMemoryBytes ? ` (max ${formatBytes(limits.maxMemoryBytes)})` : ""}`);
+  resizeCurrent.textContent = parts.length ? `Now ${parts.join(", ")}` : "";
+  resizeCurrent.dataset["targetCpus"] = cpus ?? "";
+  resizeCurrent.dataset["targetMemoryMib"] = memory ?? "";
 }
 
 function submitResize(): void {

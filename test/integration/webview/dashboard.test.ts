@@ -145,6 +145,50 @@ describe("dashboard webview", () => {
     await wp.page.close();
   });
 
+  it("shows the new target and max in the Resize form when limits arrive, without clobbering what the user types", async () => {
+    const wp = await openWebview(browser, bundles.dir, "dashboard", "dark");
+    await wp.waitForPosted("dashboard/ready");
+    await wp.send(init(60));
+    await wp.page.waitForSelector("form.resize:not([hidden])");
+    const fields = async () => [await wp.page.inputValue("#resize-cpus"), await wp.page.inputValue("#resize-memory")];
+    const current = async () => (await wp.page.textContent(".resize-current"))!;
+    const limits = (targetCpus: number, maxCpus: number, targetMiB: number, maxMiB: number) => ({
+      method: "dashboard/limits",
+      params: { limits: { targetCpus, maxCpus, targetMemoryBytes: targetMiB * MiB, maxMemoryBytes: maxMiB * MiB } },
+    });
+    assert.deepEqual(await fields(), ["2", "512"]);
+    assert.equal(await current(), "Now 2 vCPUs (max 4), 512 MiB (max 1.0 GiB)");
+
+    // Resized elsewhere (the tree's Resize Resources…): the form follows.
+    await wp.send(limits(3, 4, 900, 1024));
+    await wp.page.waitForFunction(() => (document.querySelector("#resize-memory") as HTMLInputElement).value === "900");
+    assert.deepEqual(await fields(), ["3", "900"]);
+    assert.equal(await current(), "Now 3 vCPUs (max 4), 900 MiB (max 1.0 GiB)");
+
+    // The user is typing a memory figure when the host reports another change: the typed value stays.
+    await wp.page.fill("#resize-memory", "1536");
+    await wp.send(limits(4, 8, 960, 2048));
+    await wp.page.waitForFunction(() => (document.querySelector("#resize-cpus") as HTMLInputElement).value === "4");
+    assert.deepEqual(await fields(), ["4", "1536"], "vCPUs follow the host, the memory being typed is kept");
+    assert.equal(await current(), "Now 4 vCPUs (max 8), 960 MiB (max 2.0 GiB)");
+
+    // Submitted and accepted: the host's next figures fill the form again, including memory.
+    await wp.page.click("form.resize button[type=submit]");
+    await wp.waitForPosted("dashboard/resize");
+    const request = (await wp.posted()).find((m) => m.method === "dashboard/resize")!;
+    assert.deepEqual(request.params, { targetCpus: 4, targetMemoryMiB: 1536 });
+    await wp.send({ method: "dashboard/resize/response", id: request.id, params: { ok: true, result: null } });
+    await wp.page.locator(".resize-result", { hasText: "Requested" }).waitFor();
+    assert.deepEqual(await fields(), ["4", "1536"], "no flash of the old figures before the host applies it");
+    await wp.send(limits(4, 8, 1536, 2048));
+    await wp.page.locator(".resize-current", { hasText: "1.5 GiB" }).waitFor();
+    await wp.send(limits(2, 8, 1024, 2048)); // a later resize from elsewhere reaches both fields
+    await wp.page.waitForFunction(() => (document.querySelector("#resize-memory") as HTMLInputElement).value === "1024");
+    assert.deepEqual(await fields(), ["2", "1024"]);
+    assert.deepEqual(wp.pageErrors, []);
+    await wp.page.close();
+  });
+
   it("draws state and OOM markers on the time axis", async () => {
     const wp = await openWebview(browser, bundles.dir, "dashboard", "dark");
     await wp.waitForPosted("dashboard/ready");
