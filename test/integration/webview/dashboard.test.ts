@@ -152,6 +152,13 @@ describe("dashboard webview", () => {
     await wp.page.waitForSelector("form.resize:not([hidden])");
     const fields = async () => [await wp.page.inputValue("#resize-cpus"), await wp.page.inputValue("#resize-memory")];
     const current = async () => (await wp.page.textContent(".resize-current"))!;
+    const valueIs = async (selector: string, value: string) => {
+      const deadline = Date.now() + 5000;
+      while ((await wp.page.inputValue(selector)) !== value) {
+        if (Date.now() > deadline) assert.fail(`${selector} never showed ${value}`);
+        await wp.page.waitForTimeout(20);
+      }
+    };
     const limits = (targetCpus: number, maxCpus: number, targetMiB: number, maxMiB: number) => ({
       method: "dashboard/limits",
       params: { limits: { targetCpus, maxCpus, targetMemoryBytes: targetMiB * MiB, maxMemoryBytes: maxMiB * MiB } },
@@ -161,14 +168,14 @@ describe("dashboard webview", () => {
 
     // Resized elsewhere (the tree's Resize Resources…): the form follows.
     await wp.send(limits(3, 4, 900, 1024));
-    await wp.page.waitForFunction(() => (document.querySelector("#resize-memory") as HTMLInputElement).value === "900");
+    await valueIs("#resize-memory", "900");
     assert.deepEqual(await fields(), ["3", "900"]);
     assert.equal(await current(), "Now 3 vCPUs (max 4), 900 MiB (max 1.0 GiB)");
 
     // The user is typing a memory figure when the host reports another change: the typed value stays.
     await wp.page.fill("#resize-memory", "1536");
     await wp.send(limits(4, 8, 960, 2048));
-    await wp.page.waitForFunction(() => (document.querySelector("#resize-cpus") as HTMLInputElement).value === "4");
+    await valueIs("#resize-cpus", "4");
     assert.deepEqual(await fields(), ["4", "1536"], "vCPUs follow the host, the memory being typed is kept");
     assert.equal(await current(), "Now 4 vCPUs (max 8), 960 MiB (max 2.0 GiB)");
 
@@ -183,7 +190,7 @@ describe("dashboard webview", () => {
     await wp.send(limits(4, 8, 1536, 2048));
     await wp.page.locator(".resize-current", { hasText: "1.5 GiB" }).waitFor();
     await wp.send(limits(2, 8, 1024, 2048)); // a later resize from elsewhere reaches both fields
-    await wp.page.waitForFunction(() => (document.querySelector("#resize-memory") as HTMLInputElement).value === "1024");
+    await valueIs("#resize-memory", "1024");
     assert.deepEqual(await fields(), ["2", "1024"]);
     assert.deepEqual(wp.pageErrors, []);
     await wp.page.close();
