@@ -159,11 +159,8 @@ describe("malformed replies on the local socket", () => {
     assert.equal((JSON.parse(ok.stdout) as unknown[]).length, healthyZones.length);
   });
 
-  // TODO(issue 7): core/protect/errors.ts toProtectError maps Connect's client-side decoding
-  // failures (Code.InvalidArgument for a truncated or oversized envelope, Code.Internal for
-  // undecodable bytes) as if the daemon had said them, so a truncated reply reads as "invalid
-  // argument" — the user is blamed for the daemon's garbage. Expected: `invalidReply`.
-  test("a malformed reply is reported as the daemon's fault (invalidReply), never as the caller's bad argument", { todo: "core/protect/errors.ts classifies client-side decode failures by their Connect code" }, async () => {
+  // Fixed in c87defe (toProtectError: undecodable replies are invalidReply); found by this suite.
+  test("a malformed reply is reported as the daemon's fault (invalidReply), never as the caller's bad argument", async () => {
     const host = await ProtectHost.open(`unix://${daemon.socketPath}`, { deadlineMs });
     try {
       const wrong: string[] = [];
