@@ -50,7 +50,18 @@ export async function terminalScreen(page: Page): Promise<string> {
 
 /** Types into the visible terminal (focused first). */
 export async function typeInTerminal(page: Page, text: string): Promise<void> {
-  await page.locator(".part.panel .xterm").filter({ visible: true }).first().click();
+  // Opening a second terminal hides the first between finding and clicking it: find the visible
+  // one again on every try rather than waiting on an element that went away.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const terminal = page.locator(".part.panel .xterm").filter({ visible: true }).first();
+    try {
+      await terminal.click({ timeout: 1_000 });
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+  }
   await page.keyboard.type(text);
 }
 
