@@ -8,12 +8,10 @@ import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { once } from "node:events";
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ProtectHost } from "../extension/core/protect/host";
 import { startExec } from "../extension/core/terminal/execSession";
 import type { ExecSession } from "../extension/core/terminal/execSession";
 import { ZoneState } from "../extension/proto/gen/protect/control/v1/common_pb";
-import type { ExecuteZoneCommandRequestSchema } from "../extension/proto/gen/protect/control/v1/control_pb";
 import type { BenchEnv } from "./env";
 import type { Report } from "./report";
 import { median, percentile } from "./stats";
@@ -44,22 +42,13 @@ interface CatRun {
   readonly bytes: number;
 }
 
-/**
- * `cat file` through ExecuteZoneCommand with a TTY. The request stream is half-closed right
- * after `start` (cat reads no stdin): ExecSession keeps it open for resizes, and then a reply
- * backlog longer than the dev host's 250 ms half-close wait ends in "Premature close" (reported).
- */
+/** `cat file` through ExecuteZoneCommand with a TTY, as `zonectl exec -t` runs it (ExecSession). */
 async function catThroughExec(host: ProtectHost, zoneId: string, file: string): Promise<CatRun> {
   let bytes = 0;
-  let code: number | undefined;
   const t0 = performance.now();
-  async function* requests(): AsyncGenerator<MessageInitShape<typeof ExecuteZoneCommandRequestSchema>> {
-    yield { request: { case: "start", value: { zoneId, process: { command: ["cat", file], tty: true, terminalSize: { rows: 50, columns: 200 }, stdout: true, stderr: true } } } };
-  }
-  for await (const reply of host.client.executeZoneCommand(requests())) {
-    if (reply.reply.case === "output") bytes += reply.reply.value.stdout.length + reply.reply.value.stderr.length;
-    else if (reply.reply.case === "exited") code = reply.reply.value.exitCode;
-  }
+  const session = startExec(host.client, { zoneId, command: ["cat", file], tty: { rows: 50, columns: 200 } }, { onStdout: (d) => (bytes += d.length), onStderr: (d) => (bytes += d.length) });
+  session.endInput();
+  const code = await session.exited;
   const seconds = (performance.now() - t0) / 1000;
   if (code !== 0) throw new Error(`exec cat: exit ${code}`);
   return { seconds, bytes };
