@@ -218,7 +218,7 @@ export class DevHost {
     let why = "";
     if (wanted !== "process") {
       if (process.getuid?.() !== 0) why = "not running as root";
-      else if (!tools) why = "nsenter/unshare not found";
+      else if (!tools) why = "nsenter/unshare/setsid not found";
       else if (!(await succeeds(tools.unshare, ["--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "--mount-proc", "true"]))) why = "unshare of pid/mount/net namespaces fails here";
       else mode = "namespaces";
       if (wanted === "namespaces" && mode !== "namespaces") throw new DevHostError("failedPrecondition", `namespace sandboxes are unavailable: ${why}`);
@@ -229,7 +229,7 @@ export class DevHost {
     this.#network = mode === "namespaces" ? await BridgeNetwork.plan(this.stateDir, this.log) : undefined;
     return {
       mode,
-      tools: tools ?? { sh: "/bin/sh", nsenter: "nsenter", unshare: "unshare", env: "env" },
+      tools: tools ?? { sh: "/bin/sh", nsenter: "nsenter", unshare: "unshare", env: "env", setsid: "setsid" },
       cgroups,
       cgroupBase: this.#cgroupBase,
       network: this.#network,
@@ -317,6 +317,7 @@ function findTools(): Tools | undefined {
   const nsenter = find("nsenter");
   const unshare = find("unshare");
   const env = find("env");
-  if (!sh || !nsenter || !unshare || !env) return undefined;
-  return { sh, nsenter, unshare, env };
+  const setsid = find("setsid");
+  if (!sh || !nsenter || !unshare || !env || !setsid) return undefined;
+  return { sh, nsenter, unshare, env, setsid };
 }

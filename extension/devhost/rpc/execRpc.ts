@@ -1,15 +1,14 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ControlService, ExecuteZoneCommandRequest } from "../../proto/gen/protect/control/v1/control_pb";
 import type { ProcessSpec } from "../../proto/gen/protect/control/v1/common_pb";
-import { AsyncQueue } from "../asyncQueue";
 import { DevHostError } from "../errors";
+import { FlowQueue } from "../flowQueue";
 import type { LaunchTarget } from "../sandbox/zoneSandbox";
 import { exitCodeOf } from "../sandbox/processes";
 import { resolveIdentity } from "../sandbox/users";
 import { mergeEnv, normalizeAbsolute } from "../workloadPlan";
 import type { WorkloadManager } from "../workloads";
 import type { ZoneManager } from "../zones";
-import { withTimeout } from "../timeout";
 
 type Impl = Partial<ServiceImpl<typeof ControlService>>;
 
@@ -37,7 +36,10 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
         tty: spec.tty ? { columns: spec.terminalSize?.columns || 80, rows: spec.terminalSize?.rows || 24 } : undefined,
         stdin: true,
       });
-      const queue = new AsyncQueue<ExecReply>(100_000);
+      // Output flows to the client at the client's pace; `exited` is pushed only once the
+      // process's output is complete (SandboxProcess.exited waits for the PTY's last bytes), so
+      // it is always the last reply, and ending the call after it loses nothing.
+      const queue = new FlowQueue<ExecReply>(replyBytes, proc);
       proc.onStdout((d) => queue.push({ reply: { case: "output", value: { stdout: d } } }));
       proc.onStderr((d) => queue.push({ reply: { case: "output", value: { stderr: d } } }));
       void proc.exited.then((exit) => {
@@ -54,23 +56,26 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
           if (size && size.columns > 0) proc.resize(size.columns, size.rows);
         }
       };
-      const inputDone = (async () => {
+      void (async () => {
         try {
           for (let next = await input.next(); !next.done; next = await input.next()) apply(next.value);
         } catch {
-          // the client went away: the abort handler below ends the process
+          // the client went away (the abort handler below ends the process), or the call ended
         }
-      })();
+      })(); // requests are applied as they come, independently of the replies
 
-      // A client that goes away takes its process with it, as an SSH session would (SIGHUP).
+      // A client that goes away takes its process with it, as an SSH session would: the
+      // terminal is hung up (SIGHUP to its session), and what ignores that is killed.
       const onAbort = (): void => {
-        proc.kill("SIGHUP");
+        proc.hangUp();
         setTimeout(() => proc.kill("SIGKILL"), 2000).unref();
       };
       ctx.signal.addEventListener("abort", onAbort);
       try {
+        // Each reply is handed over once Connect has written the previous one; after `exited`
+        // the call ends at once, as protect-daemon's does, whether or not the client has
+        // half-closed (Connect then resets the request side with NO_ERROR after the trailers).
         yield* queue;
-        await lingerForHalfClose(inputDone);
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
       }
@@ -83,7 +88,7 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
       if (first.value.request.case !== "start") throw new DevHostError("invalidArgument", "the first DialNetworkSocket request must be start");
       const { zoneId, address, port } = first.value.request.value;
       const proc = zones.sandbox(zoneId).dial(address, port);
-      const queue = new AsyncQueue<Buffer>(100_000);
+      const queue = new FlowQueue<Buffer>((b) => b.length, proc);
       const errors: Buffer[] = [];
       proc.onStdout((d) => queue.push(d));
       proc.onStderr((d) => errors.push(d));
@@ -95,7 +100,7 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
         }
       }); // the connection's end (or failure) ends the reply stream
 
-      const inputDone = (async () => {
+      void (async () => {
         try {
           for (let next = await input.next(); !next.done; next = await input.next()) {
             if (next.value.request.case === "data") proc.write(Buffer.from(next.value.request.value.content));
@@ -104,13 +109,12 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
         } catch {
           proc.kill("SIGTERM");
         }
-      })();
+      })(); // requests are applied as they come, independently of the replies
 
       const onAbort = (): void => proc.kill("SIGTERM");
       ctx.signal.addEventListener("abort", onAbort);
       try {
         for await (const chunk of queue) yield { data: { content: chunk } };
-        await lingerForHalfClose(inputDone);
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
         proc.kill("SIGTERM");
@@ -119,16 +123,9 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
   };
 }
 
-/**
- * After the last reply of a bidi stream, give the client a moment to close its side first.
- * Ending the HTTP/2 stream while the client's request half is open makes Node's server reset
- * that half (RST_STREAM NO_ERROR, as RFC 9113 allows); Connect for Node reports "Premature
- * close" when the reset lands before it has taken in the trailers, although every reply and the
- * exit code arrived. A client that half-closes after `exited` ends the wait at once; one that
- * does not waits at most `ms` (measured over SSH: 0 ms fails 9 of 10 times, 100 ms 0 of 10).
- */
-export async function lingerForHalfClose(inputDone: Promise<void>, ms = 250): Promise<void> {
-  await withTimeout(inputDone, ms);
+/** Output bytes a reply carries (what back-pressure counts). */
+function replyBytes(reply: ExecReply): number {
+  return reply.reply.case === "output" ? (reply.reply.value.stdout?.length ?? 0) + (reply.reply.value.stderr?.length ?? 0) : 0;
 }
 
 /** Where and how an exec runs: in a running workload (its root, env, user) or in the zone. */

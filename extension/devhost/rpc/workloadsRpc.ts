@@ -5,7 +5,6 @@ import type { OutputTag } from "../consoleBuffer";
 import { DevHostError } from "../errors";
 import type { WorkloadManager } from "../workloads";
 import { listBatchSize } from "./zonesRpc";
-import { lingerForHalfClose } from "./execRpc";
 
 type Impl = Partial<ServiceImpl<typeof ControlService>>;
 
@@ -76,17 +75,19 @@ export function workloadsRpc(workloads: WorkloadManager): Impl {
         if (req.stdinClosed) proc.endInput();
       };
       apply(first.value);
-      const inputDone = (async () => {
+      void (async () => {
         try {
           for (let next = await input.next(); !next.done; next = await input.next()) apply(next.value);
         } catch {
-          // the client went away; the output side ends through the abort signal
+          // the client went away (the output side ends through the abort signal), or the call ended
         }
-      })();
+      })(); // requests are applied as they come, independently of the replies
 
       try {
+        // The console closes only after the workload's process has exited and its output is
+        // complete (SandboxProcess.exited drains a PTY first), so the call ends right after the
+        // last chunk, without waiting for the client to half-close: a real daemon does not wait.
         for await (const chunk of queue) yield chunk.tag === 2 ? { stderr: chunk.data } : { stdout: chunk.data };
-        if (!ctx.signal.aborted) await lingerForHalfClose(inputDone);
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
         sub.dispose();

@@ -11,6 +11,7 @@ export interface Tools {
   nsenter: string;
   unshare: string;
   env: string;
+  setsid: string;
 }
 
 /**
@@ -129,7 +130,7 @@ export function withMountSetup(tools: Tools, steps: SetupStep[], argv: string[])
   return [tools.unshare, "--mount", "--propagation", "private", "--", tools.sh, "-c", setupScript, "devhost-setup", ...steps.flatMap(stepWords), "--", ...argv];
 }
 
-/** What finally runs: a clean environment, the new root, working directory and identity. */
+/** What finally runs: its environment, root, working directory, identity and argv. */
 export interface FinalProcess {
   root: string;
   cwd: string;
@@ -139,11 +140,27 @@ export interface FinalProcess {
   command: string[];
 }
 
-export function finalExec(tools: Tools, p: FinalProcess): string[] {
+/**
+ * The last links of a chain: a clean environment, then (with a TTY) a new session that takes
+ * the terminal as its controlling TTY, then root, working directory and identity.
+ *
+ * The session step is what makes job control work. node-pty makes the chain's first process
+ * (outside the zone) the session leader and the PTY's foreground group; `nsenter -p` then
+ * forks to enter the zone's pid namespace, so the command would run in a session and a
+ * foreground group whose ids do not exist in its namespace: tcgetpgrp answers 0, an
+ * interactive shell cannot restore the foreground group ("Cannot set tty process group (No such
+ * process)") and exits 2 whatever `exit N` said. `setsid -c`, run after the fork and inside
+ * the namespace, starts a session there and takes the terminal (TIOCSCTTY, taken over from the
+ * wrapper's session, which needs CAP_SYS_ADMIN: namespace mode runs as root). It runs before
+ * the chroot and the identity change, as `docker exec -t` sets up its console before the user
+ * process.
+ */
+export function finalExec(tools: Tools, p: FinalProcess, options: { controllingTerminal?: boolean } = {}): string[] {
   return [
     tools.env,
     "-i",
     ...p.env.map(([k, v]) => `${k}=${v}`),
+    ...(options.controllingTerminal ? [tools.setsid, "--ctty"] : []),
     tools.unshare,
     `--root=${p.root}`,
     `--wd=${p.cwd}`,

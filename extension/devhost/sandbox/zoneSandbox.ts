@@ -187,7 +187,7 @@ export class ZoneSandbox {
       const cwd = existsSync(request.final.cwd) ? request.final.cwd : "/";
       return this.#track(startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd, detached: true }));
     }
-    const final = finalExec(tools, request.final);
+    const final = finalExec(tools, request.final, { controllingTerminal: request.tty !== undefined });
     const t = request.target;
     const inner =
       t.kind === "newWorkload"

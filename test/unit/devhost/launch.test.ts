@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { enterNamespaces, finalExec, setupScript, stepWords, withCgroups, withMountSetup, zoneInitArgv } from "../../../extension/devhost/sandbox/launch";
 import type { Tools } from "../../../extension/devhost/sandbox/launch";
 
-const tools: Tools = { sh: "/bin/sh", nsenter: "/usr/bin/nsenter", unshare: "/usr/bin/unshare", env: "/usr/bin/env" };
+const tools: Tools = { sh: "/bin/sh", nsenter: "/usr/bin/nsenter", unshare: "/usr/bin/unshare", env: "/usr/bin/env", setsid: "/usr/bin/setsid" };
 const hostile = ["$(touch /tmp/x)", "`id`", "'; rm -rf / #", '"q"', "a\nb", "--", "-n", "$1", "", " spaced "];
 
 test("every client value is its own argv word: command, env, paths", () => {
@@ -16,6 +16,18 @@ test("every client value is its own argv word: command, env, paths", () => {
   assert.ok(argv.includes(`A=${hostile.join("|")}`));
   assert.ok(argv.includes("--wd=/w $(x)"));
   assert.equal(argv[argv.length - hostile.length - 1], "--", "the command follows an option terminator");
+});
+
+test("with a TTY the final process starts its own session with the terminal, inside the namespaces and before the identity change", () => {
+  const p = { root: "/r", cwd: "/", uid: 1000, gid: 1000, env: [["TERM", "xterm"]] as [string, string][], command: ["sh"] };
+  const plain = finalExec(tools, p);
+  assert.ok(!plain.includes(tools.setsid), "no new session without a TTY");
+  const withTty = finalExec(tools, p, { controllingTerminal: true });
+  const at = withTty.indexOf(tools.setsid);
+  assert.deepEqual(withTty.slice(at, at + 3), [tools.setsid, "--ctty", tools.unshare], "setsid execs the chroot/setuid step");
+  assert.ok(withTty.indexOf("TERM=xterm") < at && at < withTty.indexOf("--setuid"));
+  const chain = enterNamespaces(tools, 42, { mount: true }, withTty);
+  assert.ok(chain.indexOf(tools.nsenter) < chain.indexOf(tools.setsid), "after nsenter's fork into the zone's pid namespace");
 });
 
 test("the join script writes its pid to each cgroup.procs file, then execs the rest unchanged", () => {
