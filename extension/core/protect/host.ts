@@ -121,25 +121,26 @@ export class ProtectHost extends Disposable {
       return new ProtectHost(parsed, createUnixTransport(parsed.socketPath, [logCalls]), undefined, false, options);
     }
     const ssh = options.pool ? options.pool.get(parsed.destination) : new ManagedSshConnection(parsed.destination, options);
+    let transport: DaemonTransport | undefined;
     try {
+      // Settings the transport refuses (a bad socket path or bridge template) are known before
+      // any network round trip: check them first, so a refusal costs no connection.
+      transport = createSshTransport(() => ssh.current, {
+        socketPath: options.socketPath ?? defaultSocketPath,
+        ...(options.bridgeCommand !== undefined ? { bridgeCommand: options.bridgeCommand } : {}),
+        ...(options.channelMode !== undefined ? { mode: options.channelMode } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+        interceptors: [logCalls, waitForSshOf(ssh)],
+      });
       await ssh.connection(options.signal);
+      return new ProtectHost(parsed, transport, ssh, !options.pool, options);
     } catch (err) {
+      // Whatever open() made must not outlive it: a connection left open keeps the CLI's
+      // event loop alive (it would hang after printing its error) and leaks in the extension.
+      transport?.close();
       if (!options.pool) ssh.dispose();
       throw err;
     }
-    // During a reconnect, calls wait for the new connection instead of failing at once.
-    const waitForSsh: Interceptor = (next) => async (req) => {
-      if (!ssh.current) await ssh.connection(req.signal);
-      return next(req);
-    };
-    const transport = createSshTransport(() => ssh.current, {
-      socketPath: options.socketPath ?? defaultSocketPath,
-      ...(options.bridgeCommand !== undefined ? { bridgeCommand: options.bridgeCommand } : {}),
-      ...(options.channelMode !== undefined ? { mode: options.channelMode } : {}),
-      ...(options.logger ? { logger: options.logger } : {}),
-      interceptors: [logCalls, waitForSsh],
-    });
-    return new ProtectHost(parsed, transport, ssh, !options.pool, options);
   }
 
   /** "unix:///path" or "user@host:port" as typed. */
@@ -412,6 +413,14 @@ export class ProtectHost extends Disposable {
       throw toProtectError(err, operation, this.name);
     }
   }
+}
+
+/** During a reconnect, calls wait for the new connection instead of failing at once. */
+function waitForSshOf(ssh: ManagedSshConnection): Interceptor {
+  return (next) => async (req) => {
+    if (!ssh.current) await ssh.connection(req.signal);
+    return next(req);
+  };
 }
 
 /** Errors a watch retries through: the connection or daemon went away, not "you may not". */

@@ -106,9 +106,15 @@ export interface SshTransportOptions {
 export function createSshTransport(current: () => SshConnection | undefined, options: SshTransportOptions = {}): DaemonTransport {
   const socketPath = options.socketPath ?? defaultSocketPath;
   const log = options.logger ?? silentLogger;
-  const bridge = bridgeCommandFor(options.bridgeCommand ?? defaultBridgeCommand, socketPath);
+  const template = options.bridgeCommand ?? defaultBridgeCommand;
+  checkSocketPath(socketPath);
   let mode: ChannelMode = options.mode ?? "auto";
+  if (mode !== "streamlocal") checkBridgeTemplate(template);
   let route: DaemonRoute | undefined;
+  // Expanded only when the bridge is the route: direct-streamlocal carries the path as protocol
+  // data, so a path the bridge cannot take must not stop streamlocal from working.
+  let bridge: string | undefined;
+  const bridgeCommand = (): string => (bridge ??= bridgeCommandFor(template, socketPath));
 
   const open = async (conn: SshConnection): Promise<ClientChannel> => {
     if (mode !== "bridge") {
@@ -134,7 +140,13 @@ export function createSshTransport(current: () => SshConnection | undefined, opt
         );
       }
     }
-    const channel = await conn.exec(bridge);
+    let command: string;
+    try {
+      command = bridgeCommand();
+    } catch (err) {
+      throw new TransportFailure("invalidArgument", (err as Error).message, undefined, { cause: err });
+    }
+    const channel = await conn.exec(command);
     route = "bridge";
     return channel;
   };
@@ -149,7 +161,7 @@ export function createSshTransport(current: () => SshConnection | undefined, opt
       const describe = `the daemon socket ${socketPath} on ${conn.key}`;
       return new ChannelSocket(() => open(conn), {
         describe,
-        onBridgeExit: (exit) => classifyBridgeExit(exit, socketPath, conn.config.hostName, bridge),
+        onBridgeExit: (exit) => classifyBridgeExit(exit, socketPath, conn.config.hostName, bridgeCommand()),
         onFirstData: () => {
           // The tunnel demonstrably works: keep using this route for later sessions.
           if (mode === "auto" && route === "bridge") {
@@ -164,16 +176,58 @@ export function createSshTransport(current: () => SshConnection | undefined, opt
   );
 }
 
-/** Expands the bridge template; refuses socket paths socat would misparse. */
-export function bridgeCommandFor(template: string, socketPath: string): string {
-  // socat splits addresses at ':' and ',' and treats '!!' specially; shell quoting cannot help with those.
-  if (!/^[A-Za-z0-9_./@+-]+$/.test(socketPath)) {
-    throw new ProtectError("invalidArgument", `the daemon socket path '${socketPath}' contains characters the bridge command cannot pass safely (allowed: letters, digits, _ . / @ + -).`);
+/**
+ * Refuses socket paths no route can take: empty, relative (it would resolve against whatever
+ * directory sshd or the bridge starts in, and a leading `-` could pass for an option), or with
+ * a NUL byte (the SSH string would be cut there).
+ */
+function checkSocketPath(socketPath: string): void {
+  if (!socketPath.startsWith("/") || socketPath.includes("\0")) {
+    throw new ProtectError("invalidArgument", `the daemon socket path ${JSON.stringify(socketPath)} must be an absolute path without NUL bytes.`);
   }
+}
+
+function checkBridgeTemplate(template: string): void {
   if (!template.includes("{socket}")) {
     throw new ProtectError("invalidArgument", `the bridge command '${template}' has no {socket} placeholder for the socket path.`);
   }
-  return template.split("{socket}").join(shellQuote(socketPath));
+}
+
+/**
+ * A socat address keyword right before the placeholder (`UNIX-CONNECT:{socket}`): the path is
+ * then parsed by socat as well as by the shell.
+ */
+const socatAddressBefore = /(?:^|[\s'"])[A-Za-z][A-Za-z0-9-]*:$/;
+
+/**
+ * Escapes what socat's address parser reads specially: `:` and `,` separate options, `!!`
+ * splits read and write addresses, quotes and brackets group (socat 1.7.4+), `%` and `\`
+ * escape. A backslash before any of them makes socat take it literally.
+ */
+export function socatEscape(value: string): string {
+  return value.replace(/[\\:,!"'()[\]{}%]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Expands the bridge template: `{socket}` becomes the socket path, shell-quoted (POSIX single
+ * quotes), and socat-escaped first when it follows a socat address keyword such as
+ * `UNIX-CONNECT:`. Any absolute path passes through unchanged and injects nothing; paths with a
+ * NUL, a newline or a carriage return are refused (login shells other than sh differ on
+ * newlines inside quotes).
+ */
+export function bridgeCommandFor(template: string, socketPath: string): string {
+  checkSocketPath(socketPath);
+  if (/[\n\r]/.test(socketPath)) {
+    throw new ProtectError("invalidArgument", `the daemon socket path ${JSON.stringify(socketPath)} contains a line break, which the bridge command cannot pass safely; use direct-streamlocal or another path.`);
+  }
+  checkBridgeTemplate(template);
+  const [first, ...rest] = template.split("{socket}");
+  let command = first ?? "";
+  for (const next of rest) {
+    const forSocat = socatAddressBefore.test(command);
+    command += shellQuote(forSocat ? socatEscape(socketPath) : socketPath) + next;
+  }
+  return command;
 }
 
 /** What the SSH user sees at the socket path. */

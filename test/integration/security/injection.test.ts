@@ -265,7 +265,7 @@ describe("the daemon socket path on the remote command line", () => {
   // a space or a quote is refused even over direct-streamlocal, where no shell is involved; and
   // the bridge could take such paths too (socat 1.7.4 accepts `\`-escaped : , ! ' " \ in
   // addresses, and shellQuote does the rest).
-  test("a socket path with spaces and quotes works over streamlocal and over the bridge", { todo: "transport.ts refuses such paths up front" }, async () => {
+  test("a socket path with spaces and quotes works over streamlocal and over the bridge", async () => {
     const bridgeSshd = await startSshd({ config: { AllowTcpForwarding: "no" } });
     try {
       for (const server of [sshd, bridgeSshd]) {

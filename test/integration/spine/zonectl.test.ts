@@ -2,8 +2,9 @@
 // and over the exec bridge; host-key handling as a user sees it; ProxyJump; typed failures.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, connect as netConnect } from "node:net";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ProtectHost } from "../../../extension/core/protect/host";
@@ -90,6 +91,36 @@ describe("zonectl ls through a real sshd", () => {
       assert.match(sshd.logs(), /session_input_channel_req: session \d+ req exec/);
     } finally {
       await sshd.stop();
+    }
+  });
+
+  test("a socket path full of quotes, spaces and $(…) works over streamlocal and over the bridge, running nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "odd-"));
+    chmodSync(dir, 0o755);
+    // A relay at the odd path in front of the dev host: the path is what is tested. Canaries
+    // are relative to the login shell's directory (the SSH user's home) and to the relay's.
+    const odd = join(dir, `s p'a"c$(touch c1)\`touch c2\`;x:y,z!!w`);
+    const relay = createServer((c) => {
+      const up = netConnect(devHost.socketPath);
+      c.pipe(up).pipe(c);
+      c.on("error", () => up.destroy());
+      up.on("error", () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(odd, r));
+    const plain = await startSshd();
+    const bridged = await startSshd({ config: { AllowTcpForwarding: "no" } });
+    try {
+      for (const [sshd, route] of [[plain, "streamlocal"], [bridged, "bridge"]] as const) {
+        const status = await zonectl(["--host", sshd.alias, "--json", "status"], envFor(sshd, { ZONECTL_SOCKET: odd }));
+        assert.equal(status.code, 0, status.stderr);
+        assert.equal((JSON.parse(status.stdout) as { route: string }).route, route);
+        assert.deepEqual([dir, homedir(), sshd.dir].flatMap((d) => readdirSync(d).filter((n) => /^c\d$/.test(n))), [], "the socket path was evaluated by a shell");
+      }
+    } finally {
+      await plain.stop();
+      await bridged.stop();
+      await new Promise<void>((r) => relay.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -182,6 +213,38 @@ describe("typed failures", () => {
       assert.equal(local.code, exitCodes.socketMissing, local.stderr);
     } finally {
       await sshd.stop();
+    }
+  });
+
+  test("settings no route can use are refused at once, in one line, with no connection left open", async () => {
+    const sshd = await startSshd();
+    const bridged = await startSshd({ config: { AllowTcpForwarding: "no" } });
+    const dir = mkdtempSync(join(tmpdir(), "nl-"));
+    // A real socket, so the host's probe finds it and the bridge becomes the route.
+    const twoLines = join(dir, "two\nlines.socket");
+    const listener = createServer((c) => c.destroy());
+    await new Promise<void>((r) => listener.listen(twoLines, r));
+    try {
+      const cases: [Sshd, Record<string, string>, RegExp][] = [
+        [sshd, { ZONECTL_SOCKET: "run/daemon.socket" }, /absolute path/],
+        [sshd, { ZONECTL_BRIDGE: "socat - UNIX-CONNECT:/fixed" }, /no \{socket\} placeholder/],
+        // Refused only once the bridge is the route (this sshd refuses streamlocal).
+        [bridged, { ZONECTL_SOCKET: twoLines }, /line break/],
+      ];
+      for (const [server, extra, message] of cases) {
+        const started = Date.now();
+        // A connection left open would keep zonectl running until this timeout.
+        const r = await zonectl(["--host", server.alias, "ls"], envFor(server, extra), 15_000);
+        assert.equal(r.code, exitCodes.rejected, r.stderr);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert.match(r.stderr, message);
+        assert.ok(Date.now() - started < 10_000, `zonectl took ${Date.now() - started} ms to give up`);
+      }
+    } finally {
+      await sshd.stop();
+      await bridged.stop();
+      await new Promise<void>((r) => listener.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,6 +1,11 @@
 // The pieces of the transport that can be checked without a network: the channel Duplex (with a
 // fake ssh2 channel at the boundary), bridge failure classification, quoting, error mapping.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Duplex } from "node:stream";
 import { describe, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -123,14 +128,47 @@ describe("ChannelSocket", () => {
 describe("bridge", () => {
   test("the default command quotes the socket path for the shell", () => {
     assert.equal(bridgeCommandFor(defaultBridgeCommand, "/var/lib/edera/protect/daemon.socket"), "sudo -n socat - UNIX-CONNECT:/var/lib/edera/protect/daemon.socket");
-    assert.equal(bridgeCommandFor("nc -U {socket}", "/run/a b.sock".replace(" ", "_")), "nc -U /run/a_b.sock");
+    assert.equal(bridgeCommandFor("nc -U {socket}", "/run/a b.sock"), "nc -U '/run/a b.sock'");
+    // socat reads ':' and ',' in its address; nc does not: only the socat form escapes them.
+    assert.equal(bridgeCommandFor("socat - UNIX-CONNECT:{socket}", "/run/x:y,z"), "socat - UNIX-CONNECT:'/run/x\\:y\\,z'");
+    assert.equal(bridgeCommandFor("nc -U {socket}", "/run/x:y,z"), "nc -U /run/x:y,z");
   });
 
-  test("socket paths socat or the shell would misread are refused", () => {
-    for (const bad of ["/run/a,b.sock", "/run/x:y", "/run/$(reboot)", "/run/a b", "/run/'q'"]) {
-      assert.throws(() => bridgeCommandFor(defaultBridgeCommand, bad), (e: unknown) => ProtectError.is(e, "invalidArgument"), bad);
+  test("socket paths no route can take are refused as invalid arguments", () => {
+    for (const bad of ["", "relative.sock", "-oProxyCommand=x", "/run/a\0b", "/run/a\nb", "/run/a\rb"]) {
+      assert.throws(() => bridgeCommandFor(defaultBridgeCommand, bad), (e: unknown) => ProtectError.is(e, "invalidArgument"), JSON.stringify(bad));
     }
     assert.throws(() => bridgeCommandFor("socat - UNIX-CONNECT:/fixed", "/run/x"), (e: unknown) => ProtectError.is(e, "invalidArgument"));
+  });
+
+  test("a path full of shell and socat syntax reaches the socket through a real sh and socat, running nothing", { skip: !existsSync("/usr/bin/socat") && "socat not installed" }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "zb-"));
+    const canaries = join(dir, "c");
+    mkdirSync(canaries);
+    try {
+      // Relative: a socket name cannot hold '/'; the shell runs in the canaries folder.
+      const touch = (n: number): string => `touch c${n}`;
+      const names = [`a b'"$(${touch(1)})`, `\`${touch(2)}\`;${touch(3)}`, `x:y,z!!w\\q`, `[1](2){3}%25 &|<>#~*?\t`, `'\\''"; ${touch(4)}; "`];
+      for (const name of names) {
+        const path = join(dir, name);
+        const server = createServer((c) => c.end("pong"));
+        await new Promise<void>((r) => server.listen(path, r));
+        try {
+          for (const template of [defaultBridgeCommand.replace("sudo -n ", ""), "socat STDIO UNIX-CONNECT:{socket},shut-none"]) {
+            const command = bridgeCommandFor(template, path);
+            const out = await new Promise<string>((resolve, reject) =>
+              execFile("/bin/sh", ["-c", command], { cwd: canaries, timeout: 5_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${command}: ${stderr}`)) : resolve(stdout))).stdin?.end(),
+            );
+            assert.equal(out, "pong", command);
+          }
+        } finally {
+          await new Promise<void>((r) => server.close(() => r()));
+        }
+      }
+      assert.deepEqual(readdirSync(canaries), [], "the socket path was evaluated by the shell");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("shellQuote survives quotes and metacharacters", () => {
