@@ -59,7 +59,7 @@ const sshCodes: Record<SshErrorReason, number> = {
 export function describeCliError(err: unknown): { message: string; exitCode: number } {
   if (SshError.is(err)) {
     let message = err.message;
-    if (err.reason === "hostKeyUnknown" && /no way to ask/.test(message)) {
+    if (err.reason === "hostKeyUnknown" && err.details.hostKeyUnknownCause === "noWayToAsk") {
       message += " Run zonectl on a terminal to confirm it, or add the key to known_hosts (e.g. connect once with ssh).";
     }
     return { message, exitCode: sshCodes[err.reason] };

@@ -21,6 +21,7 @@ import { resolveSshConfig } from "./config";
 import type { SshDestination } from "./destination";
 import { formatDestination, parseDestination } from "./destination";
 import { SshError, channelOpenFailure } from "./errors";
+import type { HostKeyUnknownCause } from "./errors";
 import type { HostKeyInfo } from "./knownHosts";
 import { KnownHosts, fingerprintOf, keyTypeOf, knownHostsNameFor, preferredHostKeyAlgorithms } from "./knownHosts";
 
@@ -538,11 +539,16 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
           return;
         }
         case "unknown": {
-          const unknownError = (why: string): SshError =>
-            new SshError("hostKeyUnknown", `ssh ${key}: the host key of ${khName} is not known (${info.keyType} ${info.fingerprint}) ${why}.`, { host: key, fingerprint: info.fingerprint, keyType: info.keyType });
+          const unknownError = (why: string, cause: HostKeyUnknownCause): SshError =>
+            new SshError("hostKeyUnknown", `ssh ${key}: the host key of ${khName} is not known (${info.keyType} ${info.fingerprint}) ${why}.`, {
+              host: key,
+              fingerprint: info.fingerprint,
+              keyType: info.keyType,
+              hostKeyUnknownCause: cause,
+            });
           if (result.otherKeyTypes.length) log.warn(`known_hosts holds ${result.otherKeyTypes.join(", ")} for ${khName}, but the server offered ${info.keyType}`);
           if (config.strictHostKeyChecking === "yes") {
-            refuse(unknownError("and StrictHostKeyChecking is yes"));
+            refuse(unknownError("and StrictHostKeyChecking is yes", "strictHostKeyChecking"));
             return;
           }
           if (config.strictHostKeyChecking === "no" || config.strictHostKeyChecking === "accept-new") {
@@ -550,7 +556,7 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
             return;
           }
           if (config.batchMode || !callbacks.confirmHostKey) {
-            refuse(unknownError("and there is no way to ask whether to trust it"));
+            refuse(unknownError("and there is no way to ask whether to trust it", "noWayToAsk"));
             return;
           }
           const confirm = callbacks.confirmHostKey.bind(callbacks);
@@ -561,7 +567,7 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
               timer.waiting(false);
               if (settled) return;
               if (ok) accept("trusted by the user");
-              else refuse(unknownError("and was not trusted"));
+              else refuse(unknownError("and was not trusted", "notTrusted"));
             });
           return;
         }

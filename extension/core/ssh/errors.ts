@@ -25,8 +25,16 @@ export type SshErrorReason =
   | "configInvalid"
   | "cancelled";
 
+/**
+ * Why a host key is unknown and refused: StrictHostKeyChecking yes, nobody could be asked (no
+ * terminal, BatchMode, no confirm callback), or the user was asked and said no.
+ */
+export type HostKeyUnknownCause = "strictHostKeyChecking" | "noWayToAsk" | "notTrusted";
+
 /** Extra facts some reasons carry, for messages and UIs. */
 export interface SshErrorDetails {
+  /** For hostKeyUnknown: why the key was refused (a UI offers a different remedy for each). */
+  readonly hostKeyUnknownCause?: HostKeyUnknownCause;
   /** `host:port` (or the alias) the error is about. */
   readonly host?: string;
   /** For connectFailed: the system error code (ECONNREFUSED, ENOTFOUND, EHOSTUNREACH, …). */

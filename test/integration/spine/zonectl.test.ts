@@ -149,6 +149,8 @@ describe("host keys as zonectl reports them", () => {
       assert.equal(r.code, exitCodes.hostKeyUnknown, r.stderr);
       assert.ok(r.stderr.includes(sshd.hostFingerprint()), r.stderr);
       assert.equal(r.stderr.trim().split("\n").length, 1, `expected one line, got:\n${r.stderr}`);
+      // The connection marks why it refused (nobody to ask); the CLI adds the remedy from that mark.
+      assert.match(r.stderr, /Run zonectl on a terminal/);
       assert.equal(readFileSync(sshd.knownHostsPath, "utf8"), "");
     } finally {
       await sshd.stop();

@@ -72,7 +72,7 @@ describe("zone views", () => {
 describe("zonectl exit codes", () => {
   test("each failure class has its own code and one line", () => {
     const cases: [unknown, number][] = [
-      [new SshError("hostKeyUnknown", "unknown key SHA256:x and there is no way to ask whether to trust it."), exitCodes.hostKeyUnknown],
+      [new SshError("hostKeyUnknown", "unknown key SHA256:x and there is no way to ask whether to trust it.", { hostKeyUnknownCause: "noWayToAsk" }), exitCodes.hostKeyUnknown],
       [new SshError("hostKeyChanged", "changed"), exitCodes.hostKeyChanged],
       [new SshError("authFailed", "denied"), exitCodes.authFailed],
       [new ProtectError("unreachable", "missing", { unreachable: "socketMissing" }), exitCodes.socketMissing],
@@ -89,5 +89,13 @@ describe("zonectl exit codes", () => {
     });
     assert.equal(new Set(codes).size, codes.length);
     assert.match(describeCliError(cases[0]![0]).message, /Run zonectl on a terminal/);
+  });
+
+  test("the terminal hint follows the error's cause, not its wording", () => {
+    const hint = /Run zonectl on a terminal/;
+    assert.match(describeCliError(new SshError("hostKeyUnknown", "key not known", { hostKeyUnknownCause: "noWayToAsk" })).message, hint);
+    // Asked and declined, or refused by StrictHostKeyChecking: a terminal would not help.
+    assert.doesNotMatch(describeCliError(new SshError("hostKeyUnknown", "key not known; no way to ask", { hostKeyUnknownCause: "notTrusted" })).message, hint);
+    assert.doesNotMatch(describeCliError(new SshError("hostKeyUnknown", "no way to ask", { hostKeyUnknownCause: "strictHostKeyChecking" })).message, hint);
   });
 });
