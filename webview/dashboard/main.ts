@@ -21,6 +21,7 @@ import {
   ResizeRequest,
   SamplesNotification,
   StatusNotification,
+  TitleNotification,
   WindowChangedCommand,
   ZoneNamesNotification,
   resizeBounds,
@@ -222,6 +223,9 @@ onHostMessage((message) => {
     processTable.setProcesses(message.params.processes);
   } else if (StatusNotification.is(message)) {
     showStatus(message.params.status);
+  } else if (TitleNotification.is(message)) {
+    title.textContent = message.params.title;
+    document.title = message.params.title;
   } else if (ZoneNamesNotification.is(message)) {
     zoneNames = message.params.zoneNames;
     chartsLayout = "";

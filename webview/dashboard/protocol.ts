@@ -88,6 +88,8 @@ export const MarkerNotification = new IpcNotification<"dashboard/marker", { mark
 export const ProcessesNotification = new IpcNotification<"dashboard/processes", { processes: ProcessPayload[] }>("dashboard/processes");
 export const StatusNotification = new IpcNotification<"dashboard/status", { status: StatusPayload }>("dashboard/status");
 export const ZoneNamesNotification = new IpcNotification<"dashboard/zoneNames", { zoneNames: Record<string, string> }>("dashboard/zoneNames");
+/** The panel's title changed (the zone's name became known, say after a restore). */
+export const TitleNotification = new IpcNotification<"dashboard/title", { title: string }>("dashboard/title");
 
 // ── webview → host ───────────────────────────────────────────────────────────────────────────
 /** The webview has loaded and listens; the host answers with `init`. */

@@ -31,6 +31,7 @@ import {
   ResizeRequest,
   SamplesNotification,
   StatusNotification,
+  TitleNotification,
   ZoneNamesNotification,
   dashboardSchemas,
   type DashboardState,
@@ -102,7 +103,7 @@ export class DashboardPanel extends Disposable {
     this.#sampler = deps.sampler(state.target.hostId);
 
     panel.webview.options = webviewOptions(env.extensionUri);
-    panel.title = this.#title();
+    this.#refreshTitle();
     panel.webview.html = renderWebviewHtml({
       title: panel.title,
       nonce: createNonce(),
@@ -200,7 +201,7 @@ export class DashboardPanel extends Disposable {
     this.#panel.webview.postMessage(
       InitNotification.create({
         state: this.#state,
-        title: this.#title(),
+        title: this.#panel.title,
         series,
         limits: history?.limits ? limitsPayload(history.limits) : null,
         markers: history ? history.markers.map(markerPayload) : [],
@@ -216,9 +217,25 @@ export class DashboardPanel extends Disposable {
     for (const message of held) this.#post(message);
   }
 
+  /**
+   * Names the tab after the zone once its name is known. A panel restored after a reload is
+   * revived before the host has listed its zones: it keeps the title VS Code saved until then.
+   */
+  #refreshTitle(): void {
+    const target = this.#state.target;
+    if (target.kind === "zone" && this.#sampler?.zoneName(target.zoneId) === null && this.#panel.title.startsWith("Resources: ")) return;
+    const title = this.#title();
+    if (this.#panel.title === title) return;
+    this.#panel.title = title;
+    if (this.#ready) this.#post(TitleNotification.create({ title }));
+  }
+
   #onHistoryChange(change: HistoryChange): void {
+    if (this.isDisposed) return;
+    // The name comes with the zone's events; a restored panel learns it after the host is listed.
+    this.#refreshTitle();
     // Before `ready` nothing is queued: the init message carries the whole history anyway.
-    if (!this.#ready || this.isDisposed) return;
+    if (!this.#ready) return;
     switch (change.kind) {
       case "sample": {
         const columns: Record<string, (number | null)[]> = {};

@@ -90,6 +90,8 @@ describe("dashboard webview", () => {
       assert.ok(share > 0.02, `${chart} chart has ${share} painted`);
     }
     assert.equal(await wp.page.textContent("h1"), "Resources: web (devhost)");
+    await wp.send({ method: "dashboard/title", params: { title: "Resources: web-renamed (devhost)" } });
+    await wp.page.locator("h1", { hasText: "web-renamed" }).waitFor();
     assert.match((await wp.page.textContent("[data-chart=cpu] h2"))!, /2 vCPUs/);
     // biggest resident memory first by default; clicking PID sorts by pid ascending
     const pids = () => wp.page.locator(".processes tbody tr td:first-child").allTextContents();

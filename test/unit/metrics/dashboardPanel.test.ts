@@ -204,6 +204,27 @@ describe("DashboardPanel", () => {
     sampler.dispose();
   });
 
+  it("a restored panel keeps its saved title until the zone's name is known, then names tab and page", async () => {
+    const { env, panels: created } = fakeEnvironment();
+    const clock = new FakeClock();
+    const sampler = new MetricsSampler({ readZoneMetrics: async () => tree(1), clock });
+    const panels = new DashboardPanels(env, { sampler: () => sampler, resize: async () => {}, hostLabel: () => "web1" });
+    const restored = new FakePanel(DashboardPanel.viewType, "Resources: api (web1)", {});
+    await panels.serializer.deserializeWebviewPanel(asPanel(restored), { target: { kind: "zone", hostId: "h", zoneId: "z9" }, windowSeconds: 900 });
+    assert.equal(restored.title, "Resources: api (web1)", "not replaced by the zone id while the host is not listed yet");
+    restored.webview.send({ method: "dashboard/ready", params: {} });
+    assert.equal(restored.webview.ofMethod("dashboard/init")[0]!.params.title, "Resources: api (web1)");
+    // The host is listed (the zone was renamed meanwhile): tab and page follow.
+    sampler.noteZone(create(ZoneSchema, { id: "z9", spec: { name: "api-v2" }, status: { state: ZoneState.READY, resourceStatus: { activeResources: { targetMemory: 256n, maxMemory: 512n, targetCpus: 1 } } } }));
+    assert.equal(restored.title, "Resources: api-v2 (web1)");
+    assert.deepEqual(restored.webview.ofMethod("dashboard/title").map((m) => m.params as unknown), [{ title: "Resources: api-v2 (web1)" }]);
+    // A new panel for a zone nobody has named is titled by its id.
+    panels.show({ kind: "zone", hostId: "h", zoneId: "0123456789abcdef" });
+    assert.equal(created[0]!.title, "Resources: 01234567 (web1)");
+    panels.dispose();
+    sampler.dispose();
+  });
+
   it("escapes what goes into the page", () => {
     const html = renderWebviewHtml({ title: "<x>", nonce: 'a"b', cspSource: "https://s", scriptUri: 'https://s/a.js"onload="x', styleUris: [] });
     assert.ok(!html.includes('"onload="'));
