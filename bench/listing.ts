@@ -83,6 +83,8 @@ export async function benchListing(env: BenchEnv, report: Report, sizes: readonl
           bare: () => bareList(bare),
           streamlocal: () => lsJson(streamlocal),
           bridge: () => lsJson(bridge),
+          // The same call without the rendering: how much of the difference is the tunnel.
+          listOnly: () => streamlocal.listZones(),
         },
         runs,
         3,
@@ -97,6 +99,14 @@ export async function benchListing(env: BenchEnv, report: Report, sizes: readonl
         baseline: { name: "bare ListZones, local socket", value: bareMs },
         target: { on: "ratio", op: "<=", limit: 1.2, text: "≤ 1.2× bare" },
         note,
+      });
+      report.add({
+        section,
+        name: `${n} zones: ListZones alone over SSH (facade, no rendering), warm`,
+        value: median(warm.listOnly),
+        unit: "ms",
+        baseline: { name: "bare ListZones, local socket", value: bareMs },
+        note: "the tunnel's share: ls --json adds zone views, sorting and JSON on top",
       });
       report.add({
         section,
