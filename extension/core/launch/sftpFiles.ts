@@ -2,6 +2,7 @@ import type { SFTPWrapper, Stats } from "ssh2";
 import { chmod, rename, unlink, utimes } from "node:fs/promises";
 import type { SshConnection } from "../ssh/connection";
 import { SshError } from "../ssh/errors";
+import type { SftpCallback } from "../ssh/sftpSession";
 import type { FileKind, HostFileInfo, HostFiles } from "./hostFiles";
 import { tempSibling } from "./hostFiles";
 
@@ -13,143 +14,141 @@ function infoOf(stats: Stats): HostFileInfo {
   return { kind, size: stats.size, mtime: stats.mtime, mode: stats.mode & 0o7777 };
 }
 
-function call<T>(start: (cb: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => start((err, value) => (err ? reject(err) : resolve(value))));
-}
-
 function isMissing(err: unknown): boolean {
   return (err as { code?: unknown }).code === noSuchFile;
 }
 
-/** The host's files over the SSH connection's SFTP subsystem. */
+/**
+ * The host's files over the SSH connection's shared SFTP session. Every call settles: when the
+ * session or the connection ends, pending and later calls reject with SshError `lost` (ssh2
+ * alone would leave them waiting for ever).
+ */
 export class SftpHostFiles implements HostFiles {
   readonly description: string;
-  readonly #sftp: SFTPWrapper;
-  readonly #key: string;
-  #gone = false;
+  readonly #ssh: SshConnection;
 
-  private constructor(sftp: SFTPWrapper, key: string) {
-    this.#sftp = sftp;
-    this.#key = key;
-    this.description = `sftp ${key}`;
-    // After the channel (or the whole connection) closes, every failure is the connection's, not the file's.
-    sftp.on("close", () => (this.#gone = true));
-    sftp.on("error", () => (this.#gone = true));
+  private constructor(ssh: SshConnection) {
+    this.#ssh = ssh;
+    this.description = `sftp ${ssh.key}`;
   }
 
+  /** Opens (or joins) the connection's SFTP session now, so a refusal surfaces here. */
   static async open(ssh: SshConnection): Promise<SftpHostFiles> {
-    return new SftpHostFiles(await ssh.sftp(), ssh.key);
+    await ssh.sftpSession();
+    return new SftpHostFiles(ssh);
   }
 
   async lstat(path: string): Promise<HostFileInfo | undefined> {
     try {
-      return infoOf(await call<Stats>((cb) => this.#sftp.lstat(path, cb)));
+      return infoOf(await this.#call<Stats>(`lstat ${path}`, (sftp, cb) => sftp.lstat(path, cb)));
     } catch (err) {
       if (isMissing(err)) return undefined;
-      throw this.#describe(err, "lstat", path);
+      throw describe(err, "lstat", path);
     }
   }
 
   async list(path: string): Promise<{ name: string; info: HostFileInfo }[]> {
     try {
-      const entries = await call<{ filename: string; attrs: Stats }[]>((cb) => this.#sftp.readdir(path, cb));
+      const entries = await this.#call<{ filename: string; attrs: Stats }[]>(`list ${path}`, (sftp, cb) => sftp.readdir(path, cb));
       return entries.filter((e) => e.filename !== "." && e.filename !== "..").map((e) => ({ name: e.filename, info: infoOf(e.attrs) }));
     } catch (err) {
-      throw this.#describe(err, "list", path);
+      throw describe(err, "list", path);
     }
   }
 
   async mkdir(path: string, mode: number): Promise<void> {
     try {
-      await call<void>((cb) => this.#sftp.mkdir(path, { mode }, cb));
+      await this.#call<void>(`mkdir ${path}`, (sftp, cb) => sftp.mkdir(path, { mode }, cb));
     } catch (err) {
+      if (SshError.is(err)) throw err;
       // SFTP v3 has no EEXIST: ask what is there.
       const info = await this.lstat(path);
-      if (info?.kind !== "directory") throw this.#describe(err, "mkdir", path);
+      if (info?.kind !== "directory") throw describe(err, "mkdir", path);
     }
   }
 
   async upload(localPath: string, hostPath: string, attrs: { mode: number; mtime: number }): Promise<void> {
     const temp = tempSibling(hostPath);
     try {
-      await call<void>((cb) => this.#sftp.fastPut(localPath, temp, { mode: attrs.mode & 0o7777, concurrency: 8 }, cb));
-      await call<void>((cb) => this.#sftp.utimes(temp, attrs.mtime, attrs.mtime, cb));
+      await this.#call<void>(`upload ${hostPath}`, (sftp, cb) => sftp.fastPut(localPath, temp, { mode: attrs.mode & 0o7777, concurrency: 8 }, cb));
+      await this.#call<void>(`utimes ${temp}`, (sftp, cb) => sftp.utimes(temp, attrs.mtime, attrs.mtime, cb));
       await this.#renameOver(temp, hostPath);
     } catch (err) {
-      await call<void>((cb) => this.#sftp.unlink(temp, cb)).catch(() => undefined);
-      throw this.#describe(err, "upload", hostPath);
+      await this.#call<void>(`unlink ${temp}`, (sftp, cb) => sftp.unlink(temp, cb)).catch(() => undefined);
+      throw describe(err, "upload", hostPath);
     }
   }
 
   async download(hostPath: string, localPath: string, attrs: { mode: number; mtime: number }): Promise<void> {
     const temp = tempSibling(localPath);
     try {
-      await call<void>((cb) => this.#sftp.fastGet(hostPath, temp, { mode: attrs.mode & 0o7777, concurrency: 8 }, cb));
+      await this.#call<void>(`download ${hostPath}`, (sftp, cb) => sftp.fastGet(hostPath, temp, { mode: attrs.mode & 0o7777, concurrency: 8 }, cb));
       await chmod(temp, attrs.mode & 0o7777);
       await utimes(temp, attrs.mtime, attrs.mtime);
       await rename(temp, localPath);
     } catch (err) {
       await unlink(temp).catch(() => undefined);
-      throw this.#describe(err, "download", hostPath);
+      throw describe(err, "download", hostPath);
     }
   }
 
   async symlink(target: string, path: string): Promise<void> {
     try {
-      await call<void>((cb) => this.#sftp.symlink(target, path, cb));
+      await this.#call<void>(`symlink ${path}`, (sftp, cb) => sftp.symlink(target, path, cb));
     } catch (err) {
-      throw this.#describe(err, "symlink", path);
+      throw describe(err, "symlink", path);
     }
   }
 
   async readlink(path: string): Promise<string> {
     try {
-      return await call<string>((cb) => this.#sftp.readlink(path, cb));
+      return await this.#call<string>(`readlink ${path}`, (sftp, cb) => sftp.readlink(path, cb));
     } catch (err) {
-      throw this.#describe(err, "readlink", path);
+      throw describe(err, "readlink", path);
     }
   }
 
   async removeFile(path: string): Promise<void> {
     try {
-      await call<void>((cb) => this.#sftp.unlink(path, cb));
+      await this.#call<void>(`remove ${path}`, (sftp, cb) => sftp.unlink(path, cb));
     } catch (err) {
-      throw this.#describe(err, "remove", path);
+      throw describe(err, "remove", path);
     }
   }
 
   async removeDirectory(path: string): Promise<void> {
     try {
-      await call<void>((cb) => this.#sftp.rmdir(path, cb));
+      await this.#call<void>(`rmdir ${path}`, (sftp, cb) => sftp.rmdir(path, cb));
     } catch (err) {
-      throw this.#describe(err, "rmdir", path);
+      throw describe(err, "rmdir", path);
     }
   }
 
-  close(): void {
-    this.#sftp.end();
-  }
+  /** The session is the connection's, shared with other users: it stays open (it closes with the connection). */
+  close(): void {}
 
-  #describe(err: unknown, op: string, path: string): Error {
-    if (this.#gone) return new SshError("lost", `ssh ${this.#key}: the connection was lost while copying files (${op} ${path}).`, { host: this.#key }, { cause: err });
-    return describe(err, op, path);
+  /** One request on the connection's current session (a new one if the last ended while the connection lives). */
+  async #call<T>(what: string, start: (sftp: SFTPWrapper, cb: SftpCallback<T>) => void): Promise<T> {
+    const session = await this.#ssh.sftpSession();
+    return session.request(what, start);
   }
 
   /** Replaces `to` in one step (posix-rename@openssh.com); plain SFTP rename refuses an existing target. */
   async #renameOver(from: string, to: string): Promise<void> {
     try {
-      await call<void>((cb) => this.#sftp.ext_openssh_rename(from, to, cb));
+      await this.#call<void>(`rename ${from}`, (sftp, cb) => sftp.ext_openssh_rename(from, to, cb));
     } catch (err) {
       // ssh2 says "Server does not support this extended request" when the server (say, the dev host's own SFTP) did not offer it.
-      if (!/not supported|unsupported|does not support/i.test((err as Error).message)) throw err;
-      await call<void>((cb) => this.#sftp.unlink(to, cb)).catch(() => undefined);
-      await call<void>((cb) => this.#sftp.rename(from, to, cb));
+      if (SshError.is(err) || !/not supported|unsupported|does not support/i.test((err as Error).message)) throw err;
+      await this.#call<void>(`unlink ${to}`, (sftp, cb) => sftp.unlink(to, cb)).catch(() => undefined);
+      await this.#call<void>(`rename ${from}`, (sftp, cb) => sftp.rename(from, to, cb));
     }
   }
 }
 
-/** Adds the operation and path to an SFTP error ("Permission denied" alone says too little). */
+/** Adds the operation and path to an SFTP error ("Permission denied" alone says too little); a lost session stays SshError `lost`. */
 function describe(err: unknown, op: string, path: string): Error {
+  if (SshError.is(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
   const wrapped = new Error(`${op} ${path}: ${message}`, { cause: err });
   (wrapped as { code?: unknown }).code = (err as { code?: unknown }).code;

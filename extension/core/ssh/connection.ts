@@ -23,6 +23,7 @@ import { formatDestination, parseDestination } from "./destination";
 import { SshError, channelOpenFailure } from "./errors";
 import type { HostKeyUnknownCause } from "./errors";
 import type { HostKeyInfo } from "./knownHosts";
+import { SftpSession } from "./sftpSession";
 import { KnownHosts, fingerprintOf, keyTypeOf, knownHostsNameFor, preferredHostKeyAlgorithms } from "./knownHosts";
 
 /** What the user is asked about a host key that is not in known_hosts. */
@@ -189,10 +190,50 @@ export class SshConnection extends Disposable {
     return this.#open("shell", (cb) => this.#client.shell(pty, cb));
   }
 
-  /** An SFTP session. */
+  /** A new SFTP session of its own (a channel: counts against sshd's MaxSessions). Prefer {@link sftpSession}. */
   sftp(): Promise<SFTPWrapper> {
     this.#log.debug(`ssh ${this.key}: sftp`);
     return this.#open("sftp", (cb) => this.#client.sftp(cb));
+  }
+
+  /**
+   * The connection's shared SFTP session: opened on first use, opened again when the previous
+   * one ended while the connection lives on, closed with the connection. Every user shares the
+   * one channel (sshd's MaxSessions would refuse one per user); its requests reject with
+   * SshError `lost` when it ends, instead of never settling. Do not close it: it is shared.
+   */
+  sftpSession(): Promise<SftpSession> {
+    const current = this.#sftpSession;
+    if (current) {
+      // A settled, still-open session is reused; a failed or ended one is replaced.
+      const reuse = current.then(
+        (s) => s.isOpen,
+        () => false,
+      );
+      return reuse.then((ok) => (ok ? current : this.#openSftpSession(current)));
+    }
+    return this.#openSftpSession(undefined);
+  }
+
+  #sftpSession: Promise<SftpSession> | undefined;
+  /** The opened session, for telling it synchronously that the connection closed (before ssh2 ends its channel). */
+  #sftpOpen: SftpSession | undefined;
+
+  #openSftpSession(replacing: Promise<SftpSession> | undefined): Promise<SftpSession> {
+    // Another caller may have replaced it while we checked: share theirs.
+    if (this.#sftpSession !== replacing && this.#sftpSession) return this.sftpSession();
+    const opening = this.sftp().then((raw) => {
+      const session = new SftpSession(raw, this.key);
+      if (this.#closed) session.connectionClosed(undefined);
+      else this.#sftpOpen = session;
+      return session;
+    });
+    this.#sftpSession = opening;
+    // A refused open is not remembered: the next caller tries again.
+    opening.catch(() => {
+      if (this.#sftpSession === opening) this.#sftpSession = undefined;
+    });
+    return opening;
   }
 
   /** A direct-tcpip channel to host:port as seen from the server. */
@@ -285,6 +326,9 @@ export class SshConnection extends Disposable {
       this.#log.debug(`ssh ${this.key}: closed`);
     }
     for (const jump of [...this.#jumps].reverse()) jump.close();
+    // Synchronously: ssh2 ends the channels right after this, and pending SFTP calls should
+    // hear that the connection died, not merely that their session ended.
+    this.#sftpOpen?.connectionClosed(error);
     this.#onDidClose.fire(error);
   }
 

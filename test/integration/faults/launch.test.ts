@@ -112,7 +112,7 @@ describe("a dropped connection during a launch", () => {
   // sync — and the rollback that would remove the host folder over the same SFTP — hang for
   // ever. Expected: pending and later calls reject with SshError `lost` once the SFTP channel
   // closes (SftpHostFiles already notices the close; its calls need to race it).
-  const todo: Partial<Record<LaunchStep, string>> = { syncWorkspace: "a drop mid-sync hangs the launch: ssh2 SFTP calls never settle after the connection dies" };
+  const todo: Partial<Record<LaunchStep, string>> = {};
 
   for (const step of steps) {
     test(`drop at ${step}: the launch completes, or fails typed and leaves nothing it did not report`, { timeout: 180_000, ...(todo[step] ? { todo: todo[step] } : {}) }, async () => {
@@ -201,7 +201,7 @@ describe("a dropped connection during a launch", () => {
 // free session), and all 20 succeed.
 describe("load: concurrent launches on one connection", () => {
   for (const count of [8, 20]) {
-    test(`${count} different projects launched at once: all READY and RUNNING, one SSH connection, bounded memory`, count > 8 ? { todo: "each launch opens its own SFTP session; sshd's MaxSessions (10) refuses the rest" } : {}, async () => {
+    test(`${count} different projects launched at once: all READY and RUNNING, one SSH connection, bounded memory`, {}, async () => {
       await concurrentLaunches(count);
     });
   }
