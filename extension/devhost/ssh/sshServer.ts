@@ -3,11 +3,11 @@ import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir, userInfo } from "node:os";
-import * as pty from "node-pty";
 import { Server } from "ssh2";
 import type { AuthContext, Connection, PseudoTtyInfo, ServerChannel } from "ssh2";
 import type { Logger } from "../../core/log";
 import { parseLoopbackAddress } from "../metrics";
+import { startProcess } from "../sandbox/processes";
 import { defaultAuthorizedKeyFiles, ensureSshKeys, parseAuthorizedKeys } from "./keys";
 import type { AllowedKey } from "./keys";
 import { serveSftp } from "./sftpServer";
@@ -213,20 +213,21 @@ function runSession(
 
   if (ptyInfo) {
     env["TERM"] = ptyInfo.term || "xterm-256color";
-    const term = pty.spawn(shell, args, { name: env["TERM"], cols: ptyInfo.cols || 80, rows: ptyInfo.rows || 24, cwd: user.homedir, env, encoding: null });
-    term.onData((d: string | Buffer) => channel.write(d));
-    channel.on("data", (d: Buffer) => term.write(d));
-    channel.on("close", () => term.kill("SIGHUP"));
-    term.onExit(({ exitCode, signal }) => finish(signal ? null : exitCode, signal ? signalNameOf(signal) : null));
+    // The dev host's PTY process: every byte the shell wrote reaches the channel before the
+    // exit status (node-pty's own wrapper drops a fast command's tail), a slow client slows
+    // the shell down instead of piling output up here, and a closed channel hangs it up.
+    const proc = startProcess([shell, ...args], { tty: { columns: ptyInfo.cols || 80, rows: ptyInfo.rows || 24 }, stdin: true, env, cwd: user.homedir });
+    proc.onStdout((d) => {
+      if (channel.write(d)) return;
+      proc.pause();
+      channel.once("drain", () => proc.resume());
+    });
+    channel.on("data", (d: Buffer) => proc.write(d));
+    channel.on("close", () => proc.hangUp());
+    void proc.exited.then((exit) => finish(exit.code ?? null, exit.signal ?? null)); // the exit status ends the channel
     return {
-      resize: (cols, rows) => {
-        try {
-          term.resize(cols, rows);
-        } catch {
-          // already exited
-        }
-      },
-      signal: (name) => term.kill(`SIG${name}`),
+      resize: (cols, rows) => proc.resize(cols, rows),
+      signal: (name) => proc.kill(`SIG${name}` as NodeJS.Signals),
     };
   }
 
@@ -253,9 +254,4 @@ function runSession(
       }
     },
   };
-}
-
-function signalNameOf(num: number): string {
-  const names: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 6: "SIGABRT", 9: "SIGKILL", 13: "SIGPIPE", 15: "SIGTERM" };
-  return names[num] ?? "SIGKILL";
 }

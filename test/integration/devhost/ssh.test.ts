@@ -115,6 +115,30 @@ test("a PTY session sees its size and a resize", async () => {
   }
 });
 
+test("a PTY session's whole output arrives before its exit status (10 runs, 100 KB each)", async () => {
+  const c = await ssh2Connect();
+  try {
+    const short: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const { text, code } = await new Promise<{ text: string; code: number | undefined }>((resolve, reject) => {
+        c.exec("head -c 100000 /dev/zero | tr '\\0' x; echo; echo END-MARK; exit 3", { pty: { rows: 24, cols: 80, term: "xterm" } }, (err, stream) => {
+          if (err) return reject(err);
+          let out = "";
+          let exit: number | undefined;
+          stream.on("data", (d: Buffer) => (out += d.toString()));
+          stream.on("exit", (n: number) => (exit = n));
+          stream.on("close", () => resolve({ text: out, code: exit }));
+        });
+      });
+      assert.equal(code, 3);
+      if (text.length !== 100_012 || !text.endsWith("x\r\nEND-MARK\r\n")) short.push(100_012 - text.length);
+    }
+    assert.deepEqual(short, [], "runs that lost the end of their output (bytes missing)");
+  } finally {
+    c.end();
+  }
+});
+
 test("OpenSSH's sftp client works against the embedded SFTP server", async () => {
   const dir = join(work, "sftp");
   mkdirSync(dir);
