@@ -112,12 +112,17 @@ try {
   // Only the key generated for this run may log in: not whatever is in ~/.ssh/authorized_keys.
   const authorizedKeys = join(work, "authorized_keys");
   await writeFile(authorizedKeys, "");
-  const devHost = await startDevHost({ stateDir, args: viaSsh ? ["--ssh", `127.0.0.1:${sshPort}`, "--authorized-keys", authorizedKeys] : [] });
+  // Prometheus text on loopback, like protect-daemon's :3035: the host dashboard graphs it.
+  const prometheusPort = await freePort();
+  const devHost = await startDevHost({
+    stateDir,
+    args: ["--prometheus", `127.0.0.1:${prometheusPort}`, ...(viaSsh ? ["--ssh", `127.0.0.1:${sshPort}`, "--authorized-keys", authorizedKeys] : [])],
+  });
   undo.push(() => devHost.stop());
   const digest = await seedImage(devHost.socketPath, join(work, "image"));
   console.log(`npm start: dev host has ${sampleImage} (${digest.slice(0, 19)}…, busybox-static)`);
 
-  const settings = { "zones.launch.workspaceRoot": join(work, "host-workspaces") };
+  const settings = { "zones.launch.workspaceRoot": join(work, "host-workspaces"), "zones.metrics.prometheusPort": prometheusPort };
   let hostLine = `unix://${devHost.socketPath}`;
   if (viaSsh) {
     const hostKey = (await readFile(join(stateDir, "ssh", "ssh_host_ed25519_key.pub"), "utf8")).trim();
@@ -156,6 +161,7 @@ Styrolite Zones is running (ready in ${((Date.now() - started) / 1000).toFixed(0
   Open:      ${codeServer.folderUrl(workspace)}
   Dev host:  ${hostLine}
              socket ${devHost.socketPath}
+             metrics http://127.0.0.1:${prometheusPort}/metrics/resource
   Logs:      ${work}
 
 In the browser: the Zones view (activity bar) shows the dev host; launch the sample project with

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { ProtectHost } from "../../extension/core/protect/host";
 import { startDevHost } from "../harness/devHost";
 import type { StartedDevHost } from "../harness/devHost";
-import { startSshd } from "../harness/sshd";
+import { freePort, startSshd } from "../harness/sshd";
 import type { Sshd } from "../harness/sshd";
 import { buildTestImage } from "../harness/testImage";
 
@@ -57,6 +57,8 @@ export interface E2eEnvironment {
   sshd: Sshd;
   /** A second sshd whose host key nobody trusts yet (the unknown-key prompt). */
   untrustedSshd: Sshd;
+  /** The dev host's Prometheus text is at 127.0.0.1:this/metrics/resource (`zones.metrics.prometheusPort`). */
+  prometheusPort: number;
   /** Digest of the busybox image the dev host serves as {@link sampleImage}. */
   imageDigest: string;
   /** Host folder launched workspaces are copied to (the dev host is this machine). */
@@ -74,7 +76,9 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
   const workspace = join(dir, "workspace");
   await cp(sampleProject, workspace, { recursive: true });
   await mkdir(join(dir, "devhost"), { recursive: true });
-  const devHost = await startDevHost({ stateDir: join(dir, "devhost") });
+  // Prometheus text on loopback, as protect-daemon serves it on :3035: the host dashboard reads it through sshd.
+  const prometheusPort = await freePort();
+  const devHost = await startDevHost({ stateDir: join(dir, "devhost"), args: ["--prometheus", `127.0.0.1:${prometheusPort}`] });
   let imageDigest: string;
   try {
     imageDigest = await seedImage(devHost.socketPath, join(dir, "image"));
@@ -111,6 +115,7 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
       "zones.ssh.configFile": sshConfig,
       "zones.daemonSocket": devHost.socketPath,
       "zones.launch.workspaceRoot": workspaceRoot,
+      "zones.metrics.prometheusPort": prometheusPort,
       // Terminals draw with the DOM renderer, so specs can read the screen as text.
       "terminal.integrated.gpuAcceleration": "off",
     },
@@ -123,6 +128,7 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
     },
     hostId,
     devHost,
+    prometheusPort,
     imageDigest,
     workspaceRoot,
     sshd,

@@ -120,6 +120,36 @@ async function cpuLegend(page: Page, frame: Frame): Promise<number> {
   return Number.parseFloat(text);
 }
 
+/** Hovers the newest point of a dashboard chart and reads one row of its legend (1 = first series). */
+async function legendValue(page: Page, frame: Frame, chart: string, row: number): Promise<string> {
+  const over = await frame.locator(`[data-chart=${chart}] .u-over`).boundingBox();
+  if (!over) return "";
+  await page.mouse.move(over.x + over.width - 2, over.y + over.height / 2);
+  return ((await frame.locator(`[data-chart=${chart}] .u-legend .u-series`).nth(row).locator(".u-value").textContent()) ?? "").trim();
+}
+
+/** The webview frame of the dashboard whose heading is `title` (another dashboard may be open). */
+async function dashboardFrame(page: Page, title: string, timeoutMs = 20_000): Promise<Frame> {
+  return eventually(
+    `the dashboard "${title}"`,
+    async () => {
+      for (const frame of page.frames()) {
+        if (frame === page.mainFrame() || frame.isDetached()) continue;
+        const heading = await frame.locator("h1.title").textContent({ timeout: 200 }).catch(() => null);
+        if (heading === title && (await frame.locator("[data-chart=memory]").count().catch(() => 0)) > 0) return frame;
+      }
+      return undefined;
+    },
+    timeoutMs,
+    100,
+  );
+}
+
+/** Reads the dashboard page's own counters (window.zonesDashboardStats). */
+async function dashboardStats(frame: Frame): Promise<{ renders: number; rows: number; firstTime: number | null; lastTime: number | null }> {
+  return frame.evaluate("({ ...window.zonesDashboardStats })");
+}
+
 const zoneSpecs: UiSpec[] = [
   {
     name: "launching the sample project from the palette creates its zone and workload; a terminal from the workload node shows 42",
@@ -198,6 +228,10 @@ const zoneSpecs: UiSpec[] = [
         }, 10_000, 100);
         assert.ok(movedY < firstY, `target line ${firstY} → ${movedY}`);
         assert.equal((await other.getZone(zoneId)).status?.resourceStatus?.activeResources?.targetMemory, 448n);
+        // The dashboard's own Resize form follows a resize made elsewhere.
+        await frame.locator(".resize-current", { hasText: "448 MiB" }).waitFor({ state: "visible", timeout: 10_000 });
+        assert.equal(await frame.locator("#resize-memory").inputValue(), "448", "the Resize form shows the new memory target");
+        assert.equal(await frame.locator("#resize-cpus").inputValue(), "2", "and the new vCPU target");
 
         // The same dashboard in both themes, checked to be drawn (not blank) and themed.
         const looks: Record<string, ImageLook> = {};
@@ -225,6 +259,121 @@ const zoneSpecs: UiSpec[] = [
         await page.keyboard.press("Control+j"); // the dev host's console is a pipe: a line ends with LF
         await eventually("the console answered", async () => (await lines()).includes("console: hello from the panel"), 10_000);
         await screenshot(page, "console-panel");
+        await closeEverything(page);
+      } finally {
+        await other.destroyZone(zoneId).catch(() => undefined);
+        other.close();
+      }
+    },
+  },
+  {
+    name: "host dashboard: host CPU and memory from the Prometheus text over SSH, zones stacked and named in the legend, light and dark themes",
+    async run(ctx) {
+      const { page, environment, timings } = ctx;
+      const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
+      const spec = { initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 128n, maxMemory: 128n } };
+      const ids = [await other.createZone({ name: "stack-a", ...spec }), await other.createZone({ name: "stack-b", ...spec })];
+      try {
+        for (const id of ids) await other.waitForZone(id, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
+        await openZones(ctx);
+        await waitForConnectedHost(page, environment);
+        const label = hostLabel(environment);
+        const opened = Date.now();
+        await chooseContextMenu(page, rowsAt(page, 1, label).first(), "Open Dashboard");
+        const frame = await dashboardFrame(page, `Resources: ${label}`);
+        // Host figures come only from the Prometheus text (the dev host's --prometheus, read through sshd).
+        const hostUsed = await eventually("host memory in the legend", async () => {
+          const text = await legendValue(page, frame, "memory", 1);
+          return /^\d+(\.\d)? (MiB|GiB)$/.test(text) ? text : undefined;
+        }, 15_000, 200);
+        timings.hostDashboardToHostMemoryMs = Date.now() - opened;
+        const hostCpu = Number.parseFloat(await legendValue(page, frame, "cpu", 1));
+        assert.ok(hostCpu >= 0 && hostCpu <= 100, `host CPU ${hostCpu} %`);
+        assert.equal(await frame.locator(".status").isHidden(), true, "no error banner: the endpoint answered");
+        // Both zones stacked, named from the tree's model.
+        for (const chart of ["cpu", "memory"]) {
+          await eventually(`both zones in the ${chart} legend`, async () => {
+            const legend = (await frame.locator(`[data-chart=${chart}] .u-legend`).textContent()) ?? "";
+            return legend.includes("stack-a") && legend.includes("stack-b");
+          }, 15_000);
+        }
+        assert.equal(await frame.locator("form.resize").isHidden(), true, "a host is not resized");
+
+        const looks: Record<string, ImageLook> = {};
+        for (const [theme, name] of [["Dark Modern", "dark"], ["Light Modern", "light"]] as const) {
+          await setColorTheme(page, theme);
+          await page.waitForTimeout(800); // the webview re-reads the theme's colours and redraws
+          const png = await (await webviewElement(page, frame)).screenshot();
+          await mkdir(artifactsDir, { recursive: true });
+          await writeFile(join(artifactsDir, `host-dashboard-${name}.png`), png);
+          looks[name] = await imageLook(page, png);
+          assert.ok(looks[name].nonBackground > 0.03, `the ${name} host dashboard is drawn: ${JSON.stringify(looks[name])}`);
+        }
+        assert.ok(looks.dark!.brightness < 100 && looks.light!.brightness > 150, `themes differ: ${JSON.stringify(looks)}`);
+        await setColorTheme(page, "Dark Modern");
+        console.log(`e2e: host dashboard shows host memory ${hostUsed}, CPU ${hostCpu} %`);
+        await closeEverything(page);
+      } finally {
+        for (const id of ids) await other.destroyZone(id).catch(() => undefined);
+        other.close();
+      }
+    },
+  },
+  {
+    name: "dashboard panels: a hidden one drops its page while the history grows, and comes back after a window reload for the same zone and window",
+    async run(ctx) {
+      const { page, environment, timings } = ctx;
+      const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
+      const zoneId = await other.createZone({ name: "restored", initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 128n, maxMemory: 256n } });
+      try {
+        await other.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
+        await openZones(ctx);
+        await waitForConnectedHost(page, environment);
+        const row = rowsAt(page, 2, "restored").first();
+        await row.waitFor({ state: "visible", timeout: 10_000 });
+        await chooseContextMenu(page, row, "Open Dashboard");
+        const title = `Resources: restored (${hostLabel(environment)})`;
+        let frame = await dashboardFrame(page, title);
+        await frame.locator("button[data-window='900']").click();
+        assert.equal(await frame.locator("button[data-window='900']").getAttribute("aria-pressed"), "true");
+        await eventually("a few samples", async () => (await dashboardStats(frame)).rows >= 3, 10_000);
+        await frame.evaluate("window.zonesTestMark = 'first page'");
+        const before = await dashboardStats(frame);
+
+        // Another editor in front: VS Code drops the hidden webview's page (retainContextWhenHidden off)…
+        // Quick Open (F1 without the ">"), as a user opens a file.
+        await page.keyboard.press("F1");
+        await answerQuickInput(page, "hello.sh", "hello.sh");
+        await page.locator(".tabs-container .tab.active", { hasText: "hello.sh" }).waitFor({ state: "visible", timeout: 10_000 });
+        const hiddenAt = Date.now();
+        await eventually("the hidden dashboard's page dropped", async () => frame.isDetached(), 10_000, 100);
+        await page.waitForTimeout(4000);
+        // …while the extension keeps sampling: shown again, a fresh page gets the whole history.
+        await page.locator(".tabs-container .tab", { hasText: "Resources: restored" }).first().click();
+        frame = await dashboardFrame(page, title);
+        timings.dashboardReshownMs = Date.now() - hiddenAt;
+        assert.equal(await frame.evaluate("window.zonesTestMark"), undefined, "a new page, not the old one kept alive");
+        const after = await dashboardStats(frame);
+        assert.ok(after.firstTime !== null && before.firstTime !== null && after.firstTime <= before.firstTime, `history from before hiding kept: ${JSON.stringify({ before, after })}`);
+        assert.ok(after.rows >= before.rows + 3, `samples taken while hidden arrived with the new page: ${before.rows} → ${after.rows}`);
+        assert.equal(await frame.locator("button[data-window='900']").getAttribute("aria-pressed"), "true", "the window choice survived");
+
+        // Reload the window: a new extension host; the serializer restores the panel from its UI state.
+        const reloaded = Date.now();
+        await page.reload();
+        await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: 60_000 });
+        // The tab comes back with the editors; VS Code revives a webview when it is shown, so
+        // show it should the workbench have restored another editor in front.
+        const tab = page.locator(".tabs-container .tab", { hasText: title }).first();
+        await tab.waitFor({ state: "visible", timeout: 60_000 });
+        await tab.click();
+        frame = await dashboardFrame(page, title, 30_000);
+        await page.locator(".tabs-container .tab.active", { hasText: title }).waitFor({ state: "visible", timeout: 10_000 });
+        assert.equal(await frame.locator("button[data-window='900']").getAttribute("aria-pressed"), "true", "restored with the 15-minute window");
+        await eventually("samples again after the reload", async () => (await dashboardStats(frame)).rows >= 2, 20_000);
+        await frame.locator("[data-chart=memory][data-target-y]").waitFor({ state: "attached", timeout: 10_000 });
+        timings.reloadToDashboardRestoredMs = Date.now() - reloaded;
+        await screenshot(page, "dashboard-restored-after-reload");
         await closeEverything(page);
       } finally {
         await other.destroyZone(zoneId).catch(() => undefined);
