@@ -10,7 +10,6 @@ import type { Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ProtectError } from "../../../extension/core/protect/errors";
 import { ProtectHost } from "../../../extension/core/protect/host";
 import { startExec } from "../../../extension/core/terminal/execSession";
 import type { ExecRequest } from "../../../extension/core/terminal/execSession";
@@ -217,23 +216,19 @@ describe("the daemon socket path on the remote command line", () => {
     }
   });
 
+  // Found by this suite; fixed in ff0b54c (streamlocal takes any absolute path, the bridge
+  // escapes it for socat and quotes it for the shell, ProtectHost.open leaks nothing on failure).
   for (const mode of ["streamlocal", "bridge"] as const) {
-    test(`over ${mode}: a socket path with spaces, quotes and $(…) either works or is refused as invalid, and never runs anything`, async () => {
+    test(`over ${mode}: a socket path with spaces, quotes, $(…) and backticks works and runs nothing`, async () => {
       const server = mode === "bridge" ? await startSshd({ config: { AllowTcpForwarding: "no" } }) : sshd;
       try {
-        let outcome: string;
+        const h = await ProtectHost.open(server.alias, { configFile: server.sshConfigPath, env: {}, socketPath: hostilePath(), channelMode: mode });
         try {
-          const h = await ProtectHost.open(server.alias, { configFile: server.sshConfigPath, env: {}, socketPath: hostilePath(), channelMode: mode === "bridge" ? "auto" : "streamlocal" });
-          try {
-            outcome = `listed ${(await h.listZones()).length} zones`;
-          } finally {
-            h.close();
-          }
-        } catch (err) {
-          assert.ok(ProtectError.is(err, "invalidArgument"), `neither worked nor refused cleanly: ${(err as Error).message}`);
-          outcome = `refused: ${err.message}`;
+          assert.ok((await h.listZones()).some((z) => z.id === zoneId));
+          assert.equal(h.route, mode);
+        } finally {
+          h.close();
         }
-        console.log(`${mode}: ${outcome}`);
         assert.deepEqual(canariesFound().filter((n) => !n.startsWith("s-")), []);
         assert.deepEqual(readdirSync(relayDir).filter((n) => n.startsWith("c")), [], "the socket path was evaluated by a shell");
       } finally {
@@ -242,42 +237,40 @@ describe("the daemon socket path on the remote command line", () => {
     });
   }
 
-  // TODO(issue 7): extension/core/protect/host.ts ProtectHost.open connects SSH first and then
-  // builds the transport; when that throws (here: the socket path is refused) the managed SSH
-  // connection it owns is never disposed, so `zonectl` prints its error and then hangs on the
-  // open connection instead of exiting (and the extension leaks a connection).
-  test("zonectl refusing a socket path exits at once with a clear error (no connection left open)", { todo: "ProtectHost.open leaks its SSH connection when the transport cannot be built" }, async () => {
-    for (const bridge of [undefined, "socat - UNIX-CONNECT:{socket}"]) {
-      const r = await zonectl(
-        ["--host", sshd.alias, "ls"],
-        { ZONECTL_SSH_CONFIG: sshd.sshConfigPath, ZONECTL_SOCKET: hostilePath(), ...(bridge ? { ZONECTL_BRIDGE: bridge } : {}) },
-        10_000,
-      );
-      assert.notEqual(r.code, 0, r.stdout);
-      assert.notEqual(r.code, exitCodes.unexpected, r.stderr);
-      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-    }
-    assert.deepEqual(readdirSync(relayDir).filter((n) => n.startsWith("c")), []);
-  });
-
-  // TODO(issue 7): extension/core/protect/transport.ts createSshTransport expands the bridge
-  // command (bridgeCommandFor) before it knows which route it will take, so a socket path with
-  // a space or a quote is refused even over direct-streamlocal, where no shell is involved; and
-  // the bridge could take such paths too (socat 1.7.4 accepts `\`-escaped : , ! ' " \ in
-  // addresses, and shellQuote does the rest).
-  test("a socket path with spaces and quotes works over streamlocal and over the bridge", async () => {
+  test("zonectl with that path: lists over streamlocal, the default sudo bridge and a custom bridge; a path no bridge can carry fails at once", async () => {
     const bridgeSshd = await startSshd({ config: { AllowTcpForwarding: "no" } });
     try {
-      for (const server of [sshd, bridgeSshd]) {
-        const h = await ProtectHost.open(server.alias, { configFile: server.sshConfigPath, env: {}, socketPath: hostilePath() });
-        try {
-          assert.ok((await h.listZones()).some((z) => z.id === zoneId));
-        } finally {
-          h.close();
-        }
+      const runs: [string, Record<string, string>][] = [
+        ["streamlocal", { ZONECTL_SSH_CONFIG: sshd.sshConfigPath }],
+        ["default bridge", { ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath }],
+        ["custom bridge", { ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath, ZONECTL_BRIDGE: "socat - UNIX-CONNECT:{socket}" }],
+      ];
+      for (const [what, extra] of runs) {
+        const alias = extra["ZONECTL_SSH_CONFIG"] === sshd.sshConfigPath ? sshd.alias : bridgeSshd.alias;
+        const r = await zonectl(["--host", alias, "--json", "ls"], { ...extra, ZONECTL_SOCKET: hostilePath() }, 30_000);
+        assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+        assert.ok((JSON.parse(r.stdout) as { id: string }[]).some((z) => z.id === zoneId), what);
       }
+      // A line break cannot go through the bridge's command line: refused (or found missing),
+      // and zonectl exits rather than hanging on the SSH connection it opened (the helper fails
+      // after 10 s).
+      const r = await zonectl(["--host", bridgeSshd.alias, "ls"], { ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath, ZONECTL_SOCKET: `${relayDir}/line\nbreak` }, 10_000);
+      assert.notEqual(r.code, 0, r.stdout);
+      assert.notEqual(r.code, exitCodes.unexpected, r.stderr);
+      assert.deepEqual(readdirSync(relayDir).filter((n) => n.startsWith("c")), []);
     } finally {
       await bridgeSshd.stop();
     }
+  });
+
+  // TODO(issue 7): error messages carry user-supplied paths raw (extension/core/protect/transport.ts
+  // and errors.ts interpolate the socket path as is), so a path with a line break or an escape
+  // sequence makes zonectl's "one clear line" two lines, or writes control characters to the
+  // terminal. Expected: such characters escaped (JSON-style) in messages.
+  test("an error naming a path with a line break is still one line", { todo: "paths are interpolated into messages unescaped" }, async () => {
+    const r = await zonectl(["--host", sshd.alias, "ls"], { ZONECTL_SSH_CONFIG: sshd.sshConfigPath, ZONECTL_SOCKET: `${relayDir}/line\nbreak\u001b[31m` }, 10_000);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, JSON.stringify(r.stderr));
+    assert.ok(!r.stderr.includes("\u001b"), JSON.stringify(r.stderr));
   });
 });
