@@ -101,3 +101,101 @@ test("a local port in use is a typed error; closing a set stops every listener",
   await set.closeAll();
   await assert.rejects(new Promise((resolve, reject) => connect(p, "127.0.0.1").on("connect", resolve).on("error", reject)));
 });
+
+/**
+ * A daemon whose zone-side server says its piece and closes the connection without reading
+ * what the client sends: the reply stream ends, the request stream is no longer pulled.
+ */
+function closingClient(greeting: string): ControlClient {
+  return {
+    async *dialNetworkSocket(requests: AsyncIterable<unknown>) {
+      const it = requests[Symbol.asyncIterator]();
+      await it.next(); // start
+      yield { data: { content: Buffer.from(greeting) } };
+    },
+  } as unknown as ControlClient;
+}
+
+test("after the host ends the stream, the stream closes once read, and a later write fails instead of waiting for ever", async () => {
+  const stream = await protectDialer(closingClient("bye"), "z", "127.0.0.1", 80, "fake")();
+  const received: Buffer[] = [];
+  stream.on("data", (d: Buffer) => received.push(d));
+  const errors: Error[] = [];
+  stream.on("error", (e: Error) => errors.push(e));
+  await new Promise((r) => stream.once("end", r));
+  assert.equal(Buffer.concat(received).toString(), "bye");
+  const written = await Promise.race([
+    new Promise<Error | null | undefined>((r) => stream.write(Buffer.alloc(1024), r)),
+    new Promise<"hung">((r) => setTimeout(() => r("hung"), 2_000)),
+  ]);
+  assert.notEqual(written, "hung", "the write never completed after the host ended the stream");
+  // Closed by now: Node's own ERR_STREAM_DESTROYED, as for a socket whose peer left.
+  assert.ok(written instanceof Error, "a write after the host ended the stream was reported as delivered");
+  if (!stream.destroyed) await new Promise((r) => stream.once("close", r));
+  assert.deepEqual(errors, [], "an ordinary close by the far side is not a stream error");
+});
+
+test("a write already waiting when the host ends the stream fails too", async () => {
+  let end: () => void = () => undefined;
+  const client = {
+    async *dialNetworkSocket(requests: AsyncIterable<unknown>) {
+      const it = requests[Symbol.asyncIterator]();
+      await it.next(); // start; data is never taken
+      await new Promise<void>((r) => (end = r));
+      yield* []; // ends without a reply
+    },
+  } as unknown as ControlClient;
+  const stream = await protectDialer(client, "z", "127.0.0.1", 80, "fake")();
+  stream.resume();
+  const written = new Promise<Error | null | undefined>((r) => stream.write(Buffer.from("never taken"), r));
+  await new Promise((r) => setTimeout(r, 20));
+  end();
+  const outcome = await Promise.race([written, new Promise<"hung">((r) => setTimeout(() => r("hung"), 2_000))]);
+  assert.ok(ProtectError.is(outcome, "lost"), `the waiting write ended as ${String(outcome)}`);
+  assert.match((outcome as Error).message, /11 byte\(s\) written were not delivered/);
+});
+
+test("through a forward: the local client gets the host's last bytes, then its connection closes although it keeps sending", async () => {
+  const forward = await PortForward.open({ localPort: 0, remote: "zone:80" }, protectDialer(closingClient("goodbye"), "z", "127.0.0.1", 80, "fake"));
+  const failures: Error[] = [];
+  forward.onDidFail((f) => failures.push(f.error));
+  try {
+    // Half-open allowed: the client's EOF from us must not close its side on its own.
+    const socket = connect({ port: forward.info.localPort, host: "127.0.0.1", allowHalfOpen: true });
+    socket.on("error", () => undefined); // a reset is a fine way to learn the peer is gone
+    let got = "";
+    socket.setEncoding("utf8").on("data", (d: string) => (got += d));
+    // The client keeps its write side open and keeps talking, as a pipelining client would.
+    const talker = setInterval(() => socket.writable && socket.write("more\n"), 5);
+    try {
+      const closed = await Promise.race([new Promise<true>((r) => socket.once("close", () => r(true))), new Promise<false>((r) => setTimeout(() => r(false), 3_000))]);
+      assert.ok(closed, "the local connection stayed open after the host ended the stream");
+    } finally {
+      clearInterval(talker);
+    }
+    assert.equal(got, "goodbye");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(forward.info.connections, 0);
+    assert.deepEqual(failures, []);
+  } finally {
+    await forward.close();
+  }
+});
+
+test("through a forward: a large last reply reaches a slow local client whole before its connection closes", async () => {
+  const size = 16 * 2 ** 20;
+  const forward = await PortForward.open({ localPort: 0, remote: "zone:80" }, protectDialer(closingClient("x".repeat(size)), "z", "127.0.0.1", 80, "fake"));
+  try {
+    const socket = connect({ port: forward.info.localPort, host: "127.0.0.1" });
+    socket.on("error", () => undefined);
+    socket.pause(); // slow reader: the forward has to hold what the host sent
+    await new Promise((r) => setTimeout(r, 200));
+    let got = 0;
+    socket.on("data", (d: Buffer) => (got += d.length));
+    socket.resume();
+    await new Promise((r) => socket.once("close", r));
+    assert.equal(got, size, "the tail of the reply was dropped when the connection closed");
+  } finally {
+    await forward.close();
+  }
+});
