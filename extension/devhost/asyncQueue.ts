@@ -59,6 +59,13 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     }
   }
 
+  /** The next item if one is already queued and `accept` takes it; never waits. */
+  shiftIf(accept: (item: T) => boolean): T | undefined {
+    const item = this.#items[0];
+    if (item === undefined || !accept(item)) return undefined;
+    return this.#items.shift();
+  }
+
   next(): Promise<IteratorResult<T>> {
     if (this.#items.length > 0) return Promise.resolve({ value: this.#items.shift()!, done: false });
     if (this.#ended) {

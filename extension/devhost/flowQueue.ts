@@ -22,10 +22,28 @@ export class FlowQueue<T> implements AsyncIterable<T> {
   constructor(
     private readonly sizeOf: (item: T) => number,
     private readonly producer: Pausable,
-    private readonly limits: { high: number; low: number } = { high: 1024 * 1024, low: 256 * 1024 },
-    itemLimit = 100_000,
+    private readonly options: {
+      high?: number;
+      low?: number;
+      /**
+       * How queued items join into one. Items already waiting when the consumer asks are
+       * handed over joined (up to `limit` bytes): a fast producer behind a slower consumer then
+       * costs one reply per batch instead of one per read, while an interactive trickle is
+       * still sent item by item, without delay.
+       */
+      batch?: { canJoin(first: T, next: T): boolean; join(items: T[]): T; limit?: number };
+      itemLimit?: number;
+    } = {},
   ) {
-    this.#queue = new AsyncQueue<T>(itemLimit);
+    this.#queue = new AsyncQueue<T>(options.itemLimit ?? 100_000);
+  }
+
+  get #high(): number {
+    return this.options.high ?? 1024 * 1024;
+  }
+
+  get #low(): number {
+    return this.options.low ?? 256 * 1024;
   }
 
   /** Bytes queued and not yet taken by the consumer. */
@@ -41,7 +59,7 @@ export class FlowQueue<T> implements AsyncIterable<T> {
     if (this.#queue.ended) return;
     this.#queue.push(item);
     this.#held += this.sizeOf(item);
-    if (!this.#paused && this.#held > this.limits.high) {
+    if (!this.#paused && this.#held > this.#high) {
       this.#paused = true;
       this.producer.pause();
     }
@@ -56,11 +74,28 @@ export class FlowQueue<T> implements AsyncIterable<T> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    const batch = this.options.batch;
+    const limit = batch?.limit ?? 256 * 1024;
     try {
-      for await (const item of this.#queue) {
+      for (;;) {
+        const next = await this.#queue.next();
+        if (next.done === true) return;
+        const first = next.value;
+        let item = first;
+        let bytes = this.sizeOf(first);
+        if (batch) {
+          const items = [first];
+          for (;;) {
+            const more = this.#queue.shiftIf((candidate) => bytes + this.sizeOf(candidate) <= limit && batch.canJoin(first, candidate));
+            if (more === undefined) break;
+            items.push(more);
+            bytes += this.sizeOf(more);
+          }
+          if (items.length > 1) item = batch.join(items);
+        }
         yield item;
-        this.#held -= this.sizeOf(item);
-        if (this.#paused && this.#held <= this.limits.low) {
+        this.#held -= bytes;
+        if (this.#paused && this.#held <= this.#low) {
           this.#paused = false;
           this.producer.resume();
         }
@@ -71,6 +106,7 @@ export class FlowQueue<T> implements AsyncIterable<T> {
         this.#paused = false;
         this.producer.resume();
       }
+      this.#queue.end();
     }
   }
 }

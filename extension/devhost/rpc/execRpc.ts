@@ -39,7 +39,7 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
       // Output flows to the client at the client's pace; `exited` is pushed only once the
       // process's output is complete (SandboxProcess.exited waits for the PTY's last bytes), so
       // it is always the last reply, and ending the call after it loses nothing.
-      const queue = new FlowQueue<ExecReply>(replyBytes, proc);
+      const queue = new FlowQueue<ExecReply>(replyBytes, proc, { batch: outputBatch });
       proc.onStdout((d) => queue.push({ reply: { case: "output", value: { stdout: d } } }));
       proc.onStderr((d) => queue.push({ reply: { case: "output", value: { stderr: d } } }));
       void proc.exited.then((exit) => {
@@ -88,7 +88,7 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
       if (first.value.request.case !== "start") throw new DevHostError("invalidArgument", "the first DialNetworkSocket request must be start");
       const { zoneId, address, port } = first.value.request.value;
       const proc = zones.sandbox(zoneId).dial(address, port);
-      const queue = new FlowQueue<Buffer>((b) => b.length, proc);
+      const queue = new FlowQueue<Buffer>((b) => b.length, proc, { batch: { canJoin: () => true, join: (chunks) => Buffer.concat(chunks) } });
       const errors: Buffer[] = [];
       proc.onStdout((d) => queue.push(d));
       proc.onStderr((d) => errors.push(d));
@@ -121,6 +121,28 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
       }
     },
   };
+}
+
+/**
+ * Output replies of the same stream join into one (a PTY is read 4 KB at a time; 100 MiB would
+ * otherwise be 25 600 replies). Only like with like, so stdout and stderr keep their order.
+ */
+const outputBatch = {
+  canJoin: (first: ExecReply, next: ExecReply): boolean => streamOf(first) !== undefined && streamOf(first) === streamOf(next),
+  join: (items: ExecReply[]): ExecReply => {
+    const stream = streamOf(items[0]!) ?? "stdout";
+    const data = Buffer.concat(items.map((r) => (r.reply.case === "output" ? (r.reply.value[stream] ?? new Uint8Array()) : new Uint8Array())));
+    return { reply: { case: "output", value: { [stream]: data } } };
+  },
+};
+
+/** Which one stream an output reply carries; undefined for `exited` or a reply with both. */
+function streamOf(reply: ExecReply): "stdout" | "stderr" | undefined {
+  if (reply.reply.case !== "output") return undefined;
+  const { stdout, stderr } = reply.reply.value;
+  if (stdout?.length && !stderr?.length) return "stdout";
+  if (stderr?.length && !stdout?.length) return "stderr";
+  return undefined;
 }
 
 /** Output bytes a reply carries (what back-pressure counts). */

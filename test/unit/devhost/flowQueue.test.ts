@@ -62,3 +62,26 @@ test("zero-size items (an exit status) never pause, and a failure reaches the co
   assert.deepEqual(got, [0, 3]);
   assert.deepEqual(producer.calls, []);
 });
+
+test("items already waiting are handed over joined, like with like and up to the limit; a lone item goes at once", async () => {
+  const producer = recorder();
+  type Item = { stream: "out" | "err" | "end"; data: string };
+  const queue = new FlowQueue<Item>((i) => i.data.length, producer, {
+    batch: { canJoin: (a, b) => a.stream !== "end" && a.stream === b.stream, join: (items) => ({ stream: items[0]!.stream, data: items.map((i) => i.data).join("") }), limit: 6 },
+  });
+  const it = queue[Symbol.asyncIterator]();
+  queue.push({ stream: "out", data: "a" });
+  assert.deepEqual((await it.next()).value, { stream: "out", data: "a" }, "nothing waits for company");
+  for (const [stream, data] of [["out", "bb"], ["out", "cc"], ["out", "dd"], ["out", "e"], ["err", "x"], ["err", "y"], ["out", "f"], ["end", ""]] as const) queue.push({ stream, data });
+  queue.end();
+  const got: Item[] = [];
+  for (let next = await it.next(); !next.done; next = await it.next()) got.push(next.value);
+  assert.deepEqual(got, [
+    { stream: "out", data: "bbccdd" }, // the limit (6 bytes) stops the batch
+    { stream: "out", data: "e" },
+    { stream: "err", data: "xy" },
+    { stream: "out", data: "f" },
+    { stream: "end", data: "" },
+  ]);
+  assert.equal(queue.held, 0);
+});
