@@ -140,12 +140,7 @@ describe("a dropped connection under a terminal", () => {
   });
 });
 
-// TODO(issue 7): the dev host runs a TTY exec through `nsenter -p`, which forks: the shell starts
-// with the PTY's foreground process group set to a host pid that does not exist in the zone's
-// pid namespace. An interactive dash then fails to restore it on exit ("Cannot set tty process
-// group (No such process)") and exits 2 whatever `exit N` said. OpenSSH gives N. Likely fix in
-// extension/devhost (exec path): make the exec'd process its own session leader with the PTY as
-// controlling terminal inside the namespace (e.g. `setsid -c`).
+// Found by this suite (dash exited 2 after `exit N`: its tty process group was a host pid); fixed in 7b0d13e.
 test("an interactive shell in a TTY reports the code `exit N` gave", async () => {
   const t = terminal(["sh"]);
   t.session.write("echo ready; exit 7\n");
@@ -153,10 +148,7 @@ test("an interactive shell in a TTY reports the code `exit N` gave", async () =>
   assert.equal(await t.session.exited, 7, t.output());
 });
 
-// TODO(issue 7): extension/devhost/sandbox/processes.ts startPty resolves `exited` on node-pty's
-// onExit, which can fire before the last onData: execRpc then sends `exited` and ends the
-// stream, and the tail of a TTY command's output (up to ~5 KB here) is silently lost, exit 0.
-// Seen on the local socket too, so not SSH. Expected: every byte the command wrote, then exit.
+// Found by the bench (a TTY command's last few KB were lost at exit, exit 0); fixed in 7b0d13e.
 test("a TTY command's whole output arrives before its exit status (10 runs)", async () => {
   const short: number[] = [];
   for (let i = 0; i < 10; i++) {
