@@ -2,6 +2,7 @@ import { messageOf } from "../core/errors";
 import { DevcontainerError } from "../core/devcontainer/errors";
 import { ProtectError } from "../core/protect/errors";
 import { SshError } from "../core/ssh/errors";
+import { printable } from "../core/ssh/printable";
 import type { SshErrorReason } from "../core/ssh/errors";
 
 /**
@@ -54,9 +55,16 @@ const sshCodes: Record<SshErrorReason, number> = {
 /**
  * Turns anything a command throws into one clear line and an exit code. Each typed error
  * (SshError, ProtectError, DevcontainerError, …) gets a distinct code so scripts can tell
- * failures apart; the table grows with the error types.
+ * failures apart; the table grows with the error types. Messages quote user and host values
+ * (paths, what a remote printed): their control characters are escaped, so the line stays one
+ * line and cannot drive the terminal.
  */
 export function describeCliError(err: unknown): { message: string; exitCode: number } {
+  const { message, exitCode } = describeError(err);
+  return { message: printable(message), exitCode };
+}
+
+function describeError(err: unknown): { message: string; exitCode: number } {
   if (SshError.is(err)) {
     let message = err.message;
     if (err.reason === "hostKeyUnknown" && err.details.hostKeyUnknownCause === "noWayToAsk") {

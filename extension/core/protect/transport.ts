@@ -16,6 +16,7 @@ import type { Logger } from "../log";
 import { silentLogger } from "../log";
 import type { SshConnection } from "../ssh/connection";
 import { SshError } from "../ssh/errors";
+import { printable } from "../ssh/printable";
 import { shellQuote } from "../ssh/shellQuote";
 import { ChannelSocket } from "./channelSocket";
 import type { BridgeExit } from "./channelSocket";
@@ -108,6 +109,8 @@ export function createSshTransport(current: () => SshConnection | undefined, opt
   const log = options.logger ?? silentLogger;
   const template = options.bridgeCommand ?? defaultBridgeCommand;
   checkSocketPath(socketPath);
+  // The path as messages show it: it is the user's, and may hold line breaks or escapes.
+  const shown = printable(socketPath);
   let mode: ChannelMode = options.mode ?? "auto";
   if (mode !== "streamlocal") checkBridgeTemplate(template);
   let route: DaemonRoute | undefined;
@@ -124,19 +127,19 @@ export function createSshTransport(current: () => SshConnection | undefined, opt
         return channel;
       } catch (err) {
         if (!SshError.is(err, "channelRefused") || mode === "streamlocal") {
-          throw new TransportFailure(SshError.is(err, "lost") ? "lost" : "unreachable", `cannot open the daemon socket ${socketPath} on ${conn.key}: ${(err as Error).message}`, "other", { cause: err });
+          throw new TransportFailure(SshError.is(err, "lost") ? "lost" : "unreachable", `cannot open the daemon socket ${shown} on ${conn.key}: ${(err as Error).message}`, "other", { cause: err });
         }
         // OpenSSH answers "open failed" alike for a missing socket, a socket we may not open,
         // and forwarding switched off: ask the host which it is.
         const probe = await probeSocket(conn, socketPath, log);
         if (probe === "missing") {
-          throw new TransportFailure("unreachable", `the daemon socket ${socketPath} does not exist on ${conn.config.hostName} (is protect-daemon running?)`, "socketMissing");
+          throw new TransportFailure("unreachable", `the daemon socket ${shown} does not exist on ${conn.config.hostName} (is protect-daemon running?)`, "socketMissing");
         }
         if (probe === "notSocket") {
-          throw new TransportFailure("unreachable", `${socketPath} on ${conn.config.hostName} is not a socket`, "other");
+          throw new TransportFailure("unreachable", `${shown} on ${conn.config.hostName} is not a socket`, "other");
         }
         log.info(
-          `ssh ${conn.key}: direct-streamlocal to ${socketPath} refused (${probe === "denied" ? "the SSH user may not open the socket" : probe === "writable" ? "forwarding disabled by sshd, or the daemon refused" : "the socket is not visible to the SSH user"}); using the exec bridge`,
+          `ssh ${conn.key}: direct-streamlocal to ${shown} refused (${probe === "denied" ? "the SSH user may not open the socket" : probe === "writable" ? "forwarding disabled by sshd, or the daemon refused" : "the socket is not visible to the SSH user"}); using the exec bridge`,
         );
       }
     }
@@ -158,7 +161,7 @@ export function createSshTransport(current: () => SshConnection | undefined, opt
         // Thrown synchronously on purpose: connect-node must not get a socket that is already dead.
         throw new TransportFailure("lost", "the SSH connection is down");
       }
-      const describe = `the daemon socket ${socketPath} on ${conn.key}`;
+      const describe = `the daemon socket ${shown} on ${conn.key}`;
       return new ChannelSocket(() => open(conn), {
         describe,
         onBridgeExit: (exit) => classifyBridgeExit(exit, socketPath, conn.config.hostName, bridgeCommand()),
@@ -253,8 +256,11 @@ async function probeSocket(conn: SshConnection, socketPath: string, log: Logger)
 }
 
 /** Turns a failed bridge (sudo, socat) into an error that says what to do. */
-export function classifyBridgeExit(exit: BridgeExit, socketPath: string, host: string, command: string): TransportFailure {
-  const said = exit.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" / ");
+export function classifyBridgeExit(exit: BridgeExit, path: string, host: string, bridgeCommand: string): TransportFailure {
+  // What the host printed, and the path it names, go into one line of the user's terminal.
+  const said = printable(exit.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" / "));
+  const socketPath = printable(path);
+  const command = printable(bridgeCommand);
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with ${exit.code ?? "no status"}`;
   const tail = said ? `: ${said}` : "";
   if (/password is required|a terminal is required|askpass|not in the sudoers|may not run sudo|not allowed to execute/i.test(said)) {

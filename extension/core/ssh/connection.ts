@@ -23,6 +23,7 @@ import { formatDestination, parseDestination } from "./destination";
 import { SshError, channelOpenFailure } from "./errors";
 import type { HostKeyUnknownCause } from "./errors";
 import type { HostKeyInfo } from "./knownHosts";
+import { printable } from "./printable";
 import { SftpSession } from "./sftpSession";
 import { KnownHosts, fingerprintOf, keyTypeOf, knownHostsNameFor, preferredHostKeyAlgorithms } from "./knownHosts";
 
@@ -244,8 +245,8 @@ export class SshConnection extends Disposable {
 
   /** A direct-streamlocal@openssh.com channel to a unix socket on the server. */
   openStreamLocal(socketPath: string): Promise<ClientChannel> {
-    this.#log.debug(`ssh ${this.key}: streamlocal to ${socketPath}`);
-    return this.#open(`unix socket ${socketPath}`, (cb) => this.#client.openssh_forwardOutStreamLocal(socketPath, cb));
+    this.#log.debug(`ssh ${this.key}: streamlocal to ${printable(socketPath)}`);
+    return this.#open(`unix socket ${printable(socketPath)}`, (cb) => this.#client.openssh_forwardOutStreamLocal(socketPath, cb));
   }
 
   /** Closes the connection (and its jump hosts). onDidClose fires with undefined. */

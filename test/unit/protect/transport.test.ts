@@ -15,6 +15,7 @@ import { ProtectError, TransportFailure, toProtectError } from "../../../extensi
 import { parseTarget } from "../../../extension/core/protect/target";
 import { bridgeCommandFor, classifyBridgeExit, defaultBridgeCommand } from "../../../extension/core/protect/transport";
 import { SshError } from "../../../extension/core/ssh/errors";
+import { printable } from "../../../extension/core/ssh/printable";
 import { shellQuote } from "../../../extension/core/ssh/shellQuote";
 
 /** Enough of an ssh2 ClientChannel: a Duplex with a stderr stream, exit/close events, close(). */
@@ -169,6 +170,16 @@ describe("bridge", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("paths and what the bridge printed cannot split a message or reach the terminal raw", () => {
+    const path = "/run/line\nbreak\u001b[31m";
+    const f = classifyBridgeExit({ code: 1, signal: undefined, stderr: `socat[1] E connect(5, AF=1 "${path}", 20): Permission denied\u001b]0;owned\u0007\n` }, path, "h", "socat");
+    assert.equal(f.reason, "permissionDenied");
+    assert.ok(![..."\n\r\u001b\u0007"].some((c) => f.message.includes(c)), JSON.stringify(f.message));
+    assert.match(f.message, /\/run\/line\\nbreak\\u001b\[31m/);
+    assert.equal(printable("/plain/päth sock"), "/plain/päth sock");
+    assert.equal(printable("a\u2028b\u009bc\td"), "a\\u2028b\\u009bc\\td");
   });
 
   test("shellQuote survives quotes and metacharacters", () => {

@@ -91,6 +91,12 @@ describe("zonectl exit codes", () => {
     assert.match(describeCliError(cases[0]![0]).message, /Run zonectl on a terminal/);
   });
 
+  test("a message quoting a path with a line break or an escape sequence stays one plain line", () => {
+    const r = describeCliError(new ProtectError("unreachable", "the daemon socket /x/line\nbreak\u001b[31m does not exist", { unreachable: "socketMissing" }));
+    assert.equal(r.exitCode, exitCodes.socketMissing);
+    assert.equal(r.message, "the daemon socket /x/line\\nbreak\\u001b[31m does not exist");
+  });
+
   test("the terminal hint follows the error's cause, not its wording", () => {
     const hint = /Run zonectl on a terminal/;
     assert.match(describeCliError(new SshError("hostKeyUnknown", "key not known", { hostKeyUnknownCause: "noWayToAsk" })).message, hint);
