@@ -1,7 +1,7 @@
 // Shared pieces of the fault suite: a real sshd reached through the fault proxy, a tally of
 // injected faults (printed per file and summed over the files of one `node --test` run), and a
 // watch consumer that keeps the model a tree view would and notices duplicates.
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ProtectHost } from "../../../extension/core/protect/host";
@@ -76,6 +76,7 @@ export class FaultTally {
     const line = (c: FaultCount): string => `injected ${c.injected}, recovered ${c.recovered}, lost ${c.lost}${c.known ? ` (+${c.known} in todo tests: known bugs)` : ""}`;
     for (const [kind, c] of this.#kinds) console.log(`faults ${name} ${kind}: ${line(c)}`);
     const t = this.totals();
+    removeStaleTallies();
     const runFile = join(tmpdir(), `zones-fault-tally-${process.ppid}.jsonl`);
     appendFileSync(runFile, `${JSON.stringify({ file: name, ...t })}\n`);
     const all = readFileSync(runFile, "utf8")
@@ -88,6 +89,19 @@ export class FaultTally {
     );
     console.log(`faults ${name}: ${line(t)}`);
     console.log(`faults, ${all.length} fault file(s) of this run so far: ${line(sum)}`);
+  }
+}
+
+/** Removes the tally files of test runs whose runner has exited. */
+function removeStaleTallies(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^zones-fault-tally-(\d+)\.jsonl$/.exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch {
+      rmSync(join(tmpdir(), name), { force: true });
+    }
   }
 }
 
