@@ -61,12 +61,19 @@ function state(pid: number): string | undefined {
   }
 }
 
-function netnsHolders(inode: string): number {
+/**
+ * Processes in the network namespace `inode` that are not another dev host's: once the zone's
+ * namespace is gone the kernel may hand its inode number to a new namespace, such as a zone of
+ * another test file's dev host running alongside; those processes sit in that dev host's cgroup.
+ */
+function netnsHolders(inode: string, devHostPid: number): number {
   let n = 0;
   for (const entry of readdirSync("/proc")) {
     if (!(Number(entry) > 0)) continue;
     try {
-      if (readlinkSync(`/proc/${entry}/ns/net`) === inode) n++;
+      if (readlinkSync(`/proc/${entry}/ns/net`) !== inode) continue;
+      const owner = /styrolite-devhost-(\d+)/.exec(readFileSync(`/proc/${entry}/cgroup`, "utf8"))?.[1];
+      if (owner === undefined || Number(owner) === devHostPid) n++;
     } catch {
       // gone or not ours to read
     }
@@ -124,7 +131,7 @@ async function populate(stateDir: string) {
     processes: stillAlive(procs).length,
     cgroups: cgroupDirsMatching(`styrolite-devhost-${host.pid}`).length,
     mounts: mountsUnder(stateDir).length,
-    namespaces: netnsHolders(netns),
+    namespaces: netnsHolders(netns, host.pid),
     links: linksWithPrefix(veth).length + linksWithPrefix(bridge).length,
   });
   return { host, client, close, zoneId, workloadId, leftovers, survivors };
