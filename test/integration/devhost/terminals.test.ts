@@ -176,10 +176,10 @@ test("a client that never half-closes gets every reply and the exit code, and th
 });
 
 /**
- * ExecuteZoneCommand over a bare HTTP/2 stream (no Connect client), so that "not reading" means
- * what it says: paused, the stream's flow-control window closes after 64 KiB. (Connect's Node
- * client pulls tens of MB of a stream into memory before its consumer asks; that would hide
- * what the dev host buffers.)
+ * ExecuteZoneCommand over a bare HTTP/2 stream (no Connect client, no compression offered), so
+ * that "not reading" means exactly this: paused, the stream's flow-control window closes after
+ * 64 KiB. (With gzip accepted, a server that compresses fits tens of MB of zeros in that window,
+ * which would hide what the dev host itself buffers.)
  */
 function rawExec(start: ExecInit): { paused(): Promise<void>; resume(): void; done: Promise<{ bytes: number; exitCode: number | undefined }> } {
   const session = http2.connect("http://localhost", { createConnection: () => netConnect(host.socketPath) });
