@@ -23,6 +23,7 @@ export interface ZoneAddress {
 export class BridgeNetwork {
   #used = new Set<number>();
   #up = false;
+  #upping: Promise<void> | undefined;
 
   private constructor(
     readonly bridge: string,
@@ -53,18 +54,35 @@ export class BridgeNetwork {
     return `${this.prefix}.1`;
   }
 
-  async up(): Promise<void> {
-    if (this.#up) return;
+  /**
+   * Creates the bridge once. Zones created back to back both get here before the first `ip link
+   * add` finishes, so the creation is shared as one promise (a failed attempt may be retried).
+   */
+  up(): Promise<void> {
+    this.#upping ??= this.#createBridge().then(
+      () => {
+        this.#up = true;
+      },
+      (err: unknown) => {
+        this.#upping = undefined;
+        throw err;
+      },
+    );
+    return this.#upping;
+  }
+
+  async #createBridge(): Promise<void> {
     await run("ip", ["link", "add", "name", this.bridge, "type", "bridge"]);
     await run("ip", ["addr", "add", `${this.gateway}/24`, "dev", this.bridge]);
     await run("ip", ["link", "set", this.bridge, "up"]);
-    this.#up = true;
     this.log.info(`network: bridge ${this.bridge} ${this.gateway}/24 (no NAT, loopback-only)`);
   }
 
   async down(): Promise<void> {
+    await this.#upping?.catch(() => undefined);
     if (!this.#up) return;
     this.#up = false;
+    this.#upping = undefined;
     await run("ip", ["link", "del", this.bridge]).catch((err: unknown) => this.log.warn(`network: cannot remove ${this.bridge}`, err));
   }
 
