@@ -240,13 +240,13 @@ export class SshConnection extends Disposable {
   /** A direct-tcpip channel to host:port as seen from the server. */
   forwardOut(host: string, port: number): Promise<ClientChannel> {
     this.#log.debug(`ssh ${this.key}: forward to ${host}:${port}`);
-    return this.#open(`forward to ${host}:${port}`, (cb) => this.#client.forwardOut("127.0.0.1", 0, host, port, cb));
+    return this.#open(`forward to ${host}:${port}`, (cb) => this.#client.forwardOut("127.0.0.1", 0, host, port, cb), "forward");
   }
 
   /** A direct-streamlocal@openssh.com channel to a unix socket on the server. */
   openStreamLocal(socketPath: string): Promise<ClientChannel> {
     this.#log.debug(`ssh ${this.key}: streamlocal to ${printable(socketPath)}`);
-    return this.#open(`unix socket ${printable(socketPath)}`, (cb) => this.#client.openssh_forwardOutStreamLocal(socketPath, cb));
+    return this.#open(`unix socket ${printable(socketPath)}`, (cb) => this.#client.openssh_forwardOutStreamLocal(socketPath, cb), "forward");
   }
 
   /** Closes the connection (and its jump hosts). onDidClose fires with undefined. */
@@ -270,7 +270,8 @@ export class SshConnection extends Disposable {
     this.#client.destroy();
   }
 
-  #open<T>(what: string, start: (cb: (err: Error | undefined, value: T) => void) => unknown): Promise<T> {
+  /** `kind`: exec, shell and sftp ride session channels; forwards have channels of their own. */
+  #open<T>(what: string, start: (cb: (err: Error | undefined, value: T) => void) => unknown, kind: "session" | "forward" = "session"): Promise<T> {
     if (this.#closed) {
       return Promise.reject(new SshError("lost", `ssh ${this.key}: cannot open ${what}: the connection is closed.`, { host: this.key }));
     }
@@ -290,7 +291,9 @@ export class SshConnection extends Disposable {
           code === channelOpenFailure.administrativelyProhibited
             ? "administratively prohibited by the server"
             : code === channelOpenFailure.connectFailed
-              ? "the server could not open it (forwarding disabled, or nothing listening there)"
+              ? kind === "session"
+                ? "the server could not open a session (OpenSSH answers this when MaxSessions is reached)"
+                : "the server could not open it (forwarding disabled, or nothing listening there)"
               : code === channelOpenFailure.resourceShortage
                 ? "the server is out of sessions (MaxSessions)"
                 : description;
