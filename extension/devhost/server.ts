@@ -26,11 +26,6 @@ export class GrpcServer {
       routes: (router) => router.service(ControlServiceDesc, impl),
       // Aborts every handler's signal at shutdown, so long-lived streams (WatchEvents) end.
       shutdownSignal: this.#shutdown.signal,
-      // Replies go uncompressed, as from a gRPC server that has not enabled compression (tonic's
-      // default). Connect's default would gzip every reply over 1 KB, which on a local socket or
-      // an SSH channel costs more CPU than it saves: 100 MiB through an exec TTY over SSH ran at
-      // 36 MiB/s gzipped, 47 MiB/s plain (bench terminal section).
-      acceptCompression: [],
     });
     this.#server = http2.createServer({}, handler);
     this.#server.on("session", (s) => {
