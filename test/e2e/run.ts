@@ -25,6 +25,7 @@ import { startEnvironment } from "./environment";
 import type { E2eEnvironment } from "./environment";
 import { runExtensionHostTests } from "./extensionHost";
 import { uiSpecs } from "./ui/specs";
+import { describeWindow, tidyWindow } from "./ui/workbench";
 
 const root = join(import.meta.dirname, "..", "..");
 const args = process.argv.slice(2);
@@ -109,6 +110,8 @@ async function main(): Promise<number> {
       dir: join(work, "code-server"),
       vsix: [vsix],
       smokeTestDriver: true,
+      // Each spec's window is closed when it ends; its extension host need not outlive it.
+      reconnectionGraceSeconds: 10,
       settings: environment.settings,
       env: environment.env,
     });
@@ -146,7 +149,9 @@ async function main(): Promise<number> {
           outcomes.push({ name: `ui: ${spec.name}`, ok: true, ms: Date.now() - specStarted });
         } catch (err) {
           const shot = await screenshot(page, `FAILED-${spec.name}`).catch(() => "(no screenshot)");
-          outcomes.push({ name: `ui: ${spec.name}`, ok: false, ms: Date.now() - specStarted, detail: `${err instanceof Error ? err.stack ?? err.message : String(err)}\nscreenshot: ${shot}` });
+          const shown = await describeWindow(page).catch((e: unknown) => `(window not readable: ${String(e)})`);
+          outcomes.push({ name: `ui: ${spec.name}`, ok: false, ms: Date.now() - specStarted, detail: `${err instanceof Error ? err.stack ?? err.message : String(err)}\nthe window showed:\n${shown}\nscreenshot: ${shot}` });
+          await tidyWindow(page);
         } finally {
           await page.close().catch(() => undefined);
         }

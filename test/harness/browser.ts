@@ -83,8 +83,14 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
   const deadline = Date.now() + timeoutMs;
   const input = page.locator(".quick-input-widget input.input");
   for (;;) {
+    await focusWorkbench(page);
     await page.keyboard.press("F1");
-    await input.waitFor({ state: "visible" });
+    try {
+      await input.waitFor({ state: "visible", timeout: 3000 });
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      continue;
+    }
     await input.fill(`>${title}`);
     const row = page.locator(".quick-input-list .monaco-list-row:visible", { hasText: title }).first();
     try {
@@ -102,6 +108,14 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
     if (Date.now() > deadline) throw new Error(`command "${title}" never appeared in the palette`);
     await page.waitForTimeout(500);
   }
+}
+
+/**
+ * Takes keyboard focus out of a webview: keys typed in one go to its page (our console's xterm
+ * keeps F1 for itself), not to the workbench's keybindings.
+ */
+export async function focusWorkbench(page: Page): Promise<void> {
+  await page.evaluate("document.activeElement instanceof HTMLIFrameElement && document.activeElement.blur()");
 }
 
 /** The modal dialog of the workbench (VS Code draws `{ modal: true }` messages in the page). */

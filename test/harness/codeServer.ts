@@ -29,6 +29,12 @@ export interface CodeServerOptions {
   env?: Record<string, string>;
   /** A fixed port (`npm start`); a free one otherwise. */
   port?: number;
+  /**
+   * How long the extension host of a closed window lives on, waiting for it to reconnect
+   * (code-server's default: 3 hours). Tests that open a window per spec set it short, or every
+   * closed window keeps its host connection, watch stream and samplers running to the end.
+   */
+  reconnectionGraceSeconds?: number;
   onLine?: (line: string) => void;
 }
 
@@ -180,6 +186,7 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     "--disable-workspace-trust",
     "--disable-getting-started-override",
     ...(options.smokeTestDriver ? ["--vscode-option", "enable-smoke-test-driver"] : []),
+    ...(options.reconnectionGraceSeconds !== undefined ? ["--reconnection-grace-time", String(options.reconnectionGraceSeconds)] : []),
   ];
   const group = spawnGroup(install.node, args, {
     label: "code-server",

@@ -141,3 +141,35 @@ const measureInPage = `async (base64) => {
 export async function imageLook(page: Page, png: Buffer): Promise<ImageLook> {
   return page.evaluate<ImageLook>(`(${measureInPage})(${JSON.stringify(png.toString("base64"))})`);
 }
+
+/**
+ * What the window shows that a failure message needs: an open modal, quick input, the last lines
+ * of the visible terminal and the notifications. CI keeps only the summary, not the screenshot.
+ */
+export async function describeWindow(page: Page): Promise<string> {
+  const visibleText = async (selector: string): Promise<string | undefined> => {
+    const found = page.locator(selector).filter({ visible: true }).first();
+    if (!(await found.count().catch(() => 0))) return undefined;
+    const text = await found.innerText({ timeout: 1000 }).catch(() => "");
+    return text.replace(/\u00a0/g, " ").replace(/\s*\n\s*/g, " | ").trim() || undefined;
+  };
+  const terminal = (await terminalScreen(page)).split("\n").map((l) => l.trimEnd()).filter(Boolean).slice(-8);
+  const parts = [
+    ["modal", await visibleText(".monaco-dialog-box")],
+    ["quick input", await visibleText(".quick-input-widget")],
+    ["notifications", await visibleText(".notifications-toasts")],
+    ["terminal (last lines)", terminal.length ? `\n${terminal.map((l) => `    ${l}`).join("\n")}` : undefined],
+  ] as const;
+  return parts.filter(([, text]) => text !== undefined).map(([what, text]) => `${what}: ${text}`).join("\n") || "(no modal, quick input, notification or terminal shown)";
+}
+
+/**
+ * After a failed spec: dismiss what is open, close editors and terminals. Every window opens the
+ * same workspace, and one left with a webview editor restores it in the next window, where the
+ * revived panel takes focus and closes that spec's quick input.
+ */
+export async function tidyWindow(page: Page): Promise<void> {
+  for (let i = 0; i < 3; i++) await page.keyboard.press("Escape").catch(() => undefined);
+  await runCommand(page, "View: Close All Editors", 5000).catch(() => undefined);
+  await runCommand(page, "Terminal: Kill All Terminals", 5000).catch(() => undefined);
+}
