@@ -269,7 +269,7 @@ export class ImageStore {
       }
 
       progress.phase(OciImageProgressPhase.ASSEMBLE, { kind: "spinner", message: "assembling root filesystem" });
-      const image = await this.#commit({
+      const image = this.#commit({
         digest,
         staging,
         manifestJson: fetched.bytes,
@@ -358,7 +358,7 @@ export class ImageStore {
         });
         progress.extracted(layer.digest);
       }
-      const stored = await this.#commit({
+      const stored = this.#commit({
         digest,
         staging,
         manifestJson: image.manifestBytes,
@@ -387,7 +387,7 @@ export class ImageStore {
     return this.#view(entry);
   }
 
-  async #commit(args: {
+  #commit(args: {
     digest: string;
     staging: string;
     manifestJson: Buffer;
@@ -396,17 +396,20 @@ export class ImageStore {
     layers: string[];
     names: readonly string[];
     overwrite: boolean;
-  }): Promise<StoredImage> {
+  }): StoredImage {
     const { digest } = args;
-    // A concurrent pull of the same image may have finished first: keep its tree.
+    // A concurrent pull of the same image may have finished first: keep its tree. The check and
+    // the swap are synchronous (renames within one directory tree are quick), so two commits of
+    // one image cannot interleave — with an await between them, the second found the first's
+    // tree on disk but not yet in the index, and replaced it.
     if (!this.#images.has(digest) || args.overwrite) {
       const target = this.#rootfsPath(digest);
       if (existsSync(target)) {
         const trash = join(this.dir, "tmp", `trash-${randomUUID()}`);
-        await rename(target, trash);
+        renameSync(target, trash);
         void this.#discard(trash); // background; open() sweeps leftovers
       }
-      await rename(args.staging, target);
+      renameSync(args.staging, target);
       const previous = this.#images.get(digest);
       this.#images.set(digest, {
         digest,
