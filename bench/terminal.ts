@@ -15,6 +15,7 @@ import { ZoneState } from "../extension/proto/gen/protect/control/v1/common_pb";
 import type { BenchEnv } from "./env";
 import type { Report } from "./report";
 import { median, percentile } from "./stats";
+import { startProxiedSshd } from "../test/integration/faults/faultEnv";
 
 const section = "terminal";
 
@@ -55,9 +56,9 @@ async function catThroughExec(host: ProtectHost, zoneId: string, file: string): 
 }
 
 /** Seconds for `ssh -tt host cat file` (OpenSSH's client, same sshd). */
-async function catThroughOpenSsh(env: BenchEnv, file: string, expected: number): Promise<CatRun> {
+async function catThroughOpenSsh(ssh: { readonly configFile: string; readonly alias: string }, file: string, expected: number): Promise<CatRun> {
   const t0 = performance.now();
-  const child = spawn("ssh", ["-tt", "-F", env.sshd.sshConfigPath, env.sshd.alias, "cat", file], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("ssh", ["-tt", "-F", ssh.configFile, ssh.alias, "cat", file], { stdio: ["pipe", "pipe", "pipe"] });
   let received = 0;
   child.stdout.on("data", (d: Buffer) => (received += d.length));
   child.stderr.resume();
@@ -160,7 +161,7 @@ export async function benchTerminal(env: BenchEnv, report: Report, options: { mi
     await catThroughExec(host, zoneId, file); // warm the page cache and the tunnel
     for (let i = 0; i < runs; i++) {
       ours.push(await catThroughExec(host, zoneId, file));
-      openssh.push(await catThroughOpenSsh(env, file, expected));
+      openssh.push(await catThroughOpenSsh({ configFile: env.sshd.sshConfigPath, alias: env.sshd.alias }, file, expected));
       direct.push(await catThroughExec(local, zoneId, file));
     }
     // Throughput of what arrived; a short count is reported, not hidden (see the note).
@@ -211,9 +212,47 @@ export async function benchTerminal(env: BenchEnv, report: Report, options: { mi
       baseline: { name: "OpenSSH ssh -tt, p99", value: percentile(sshEcho, 99) },
       note: `${samples} keystrokes each`,
     });
+    await farHost(env, report, zoneId);
   } finally {
     if (zoneId) await host.destroyZone(zoneId).catch(() => undefined);
     host.close();
     local.close();
+  }
+}
+
+/**
+ * The same TTY `cat` to a far host: a proxy in front of sshd adds `latencyMs` each way. What
+ * limits a stream there is how much may be in flight per round trip — SSH's channel window for
+ * OpenSSH, and HTTP/2's stream and connection windows (64 KiB by default) for us.
+ */
+async function farHost(env: BenchEnv, report: Report, zoneId: string, latencyMs = 20, mib = 8): Promise<void> {
+  const file = join(env.work, "terminal-far.txt");
+  const lines = await writeTextFile(file, mib);
+  const expected = mib * 2 ** 20 + lines;
+  const far = await startProxiedSshd({ serverAliveInterval: 15 });
+  let host: ProtectHost | undefined;
+  try {
+    host = await ProtectHost.open(far.alias, { configFile: far.configFile, env: {}, socketPath: env.devHost.socketPath });
+    await catThroughExec(host, zoneId, file); // connect and warm up at full speed
+    far.proxy.slow({ latencyMs });
+    const runs = 3;
+    const ours: CatRun[] = [];
+    const openssh: CatRun[] = [];
+    for (let i = 0; i < runs; i++) {
+      ours.push(await catThroughExec(host, zoneId, file));
+      openssh.push(await catThroughOpenSsh({ configFile: far.configFile, alias: far.alias }, file, expected));
+    }
+    const mibps = (r: readonly CatRun[]): number => median(r.map((x) => x.bytes / 2 ** 20 / x.seconds));
+    report.add({
+      section,
+      name: `${mib} MiB cat through an exec TTY, ${2 * latencyMs} ms round trip`,
+      value: mibps(ours),
+      unit: "MiB/s",
+      baseline: { name: "OpenSSH ssh -tt host cat, same link", value: mibps(openssh) },
+      note: `median of ${runs} interleaved runs through a proxy adding ${latencyMs} ms each way; with HTTP/2's default 64 KiB windows this was 0.91 MiB/s`,
+    });
+  } finally {
+    host?.close();
+    await far.stop();
   }
 }

@@ -33,6 +33,13 @@ export class FlowQueue<T> implements AsyncIterable<T> {
        */
       batch?: { canJoin(first: T, next: T): boolean; join(items: T[]): T; limit?: number };
       itemLimit?: number;
+      /**
+       * After handing over a batch of at least `afterBytes`, wait `ms` before taking the next:
+       * a producer that delivers bulk in small reads (a PTY gives 4 KB per read) then fills one
+       * big batch instead of many small ones, each costing a reply on both ends. Batches under
+       * `afterBytes` — keystroke echoes, prompts — are never held.
+       */
+      settle?: { afterBytes: number; ms: number };
     } = {},
   ) {
     this.#queue = new AsyncQueue<T>(options.itemLimit ?? 100_000);
@@ -76,8 +83,11 @@ export class FlowQueue<T> implements AsyncIterable<T> {
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     const batch = this.options.batch;
     const limit = batch?.limit ?? 256 * 1024;
+    const settle = this.options.settle;
+    let lastBytes = 0;
     try {
       for (;;) {
+        if (settle && lastBytes >= settle.afterBytes) await new Promise((resolve) => setTimeout(resolve, settle.ms));
         const next = await this.#queue.next();
         if (next.done === true) return;
         const first = next.value;
@@ -94,6 +104,7 @@ export class FlowQueue<T> implements AsyncIterable<T> {
           if (items.length > 1) item = batch.join(items);
         }
         yield item;
+        lastBytes = bytes;
         this.#held -= bytes;
         if (this.#paused && this.#held <= this.#low) {
           this.#paused = false;

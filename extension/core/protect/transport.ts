@@ -7,7 +7,7 @@
  * a new channel is opened only when the session manager reconnects.
  */
 import { connect as netConnect } from "node:net";
-import type { ClientHttp2Stream, ClientSessionRequestOptions, OutgoingHttpHeaders } from "node:http2";
+import type { ClientHttp2Stream, Http2Session, ClientSessionRequestOptions, OutgoingHttpHeaders } from "node:http2";
 import type { Duplex } from "node:stream";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import type { ClientChannel } from "ssh2";
@@ -62,13 +62,35 @@ class GuardedSessionManager extends Http2SessionManager {
     if (session && !this.#guarded.has(session)) {
       this.#guarded.add(session);
       session.on("error", () => {});
+      widenConnectionWindow(session);
     }
     return stream;
   }
 }
 
+/**
+ * HTTP/2 receive windows. The protocol's default, 64 KiB for a stream and for the whole
+ * connection, lets the daemon send only that much before our WINDOW_UPDATE comes back through
+ * the SSH channel: a terminal printing a big file then waits a round trip per 64 KiB. A stream
+ * may hold 1 MiB unread (what a slow reader can leave buffered per stream), the connection 8 MiB.
+ */
+export const streamWindowBytes = 1024 * 1024;
+export const connectionWindowBytes = 8 * 1024 * 1024;
+
+function widenConnectionWindow(session: Http2Session): void {
+  const apply = (): void => {
+    try {
+      session.setLocalWindowSize(connectionWindowBytes);
+    } catch {
+      // a session already closing: nothing to widen
+    }
+  };
+  if (session.connecting) session.once("connect", apply);
+  else apply();
+}
+
 function makeTransport(createConnection: () => Duplex, getRoute: () => DaemonRoute | undefined, interceptors: Interceptor[]): DaemonTransport {
-  const manager = new GuardedSessionManager("http://protect-daemon", undefined, { createConnection });
+  const manager = new GuardedSessionManager("http://protect-daemon", undefined, { createConnection, settings: { initialWindowSize: streamWindowBytes } });
   const transport = createGrpcTransport({ baseUrl: "http://protect-daemon", sessionManager: manager, interceptors });
   return {
     transport,

@@ -85,3 +85,28 @@ test("items already waiting are handed over joined, like with like and up to the
   ]);
   assert.equal(queue.held, 0);
 });
+
+test("after a bulk batch the next waits a moment, so a producer's small reads join; small batches are never held", async () => {
+  const producer = recorder();
+  const queue = new FlowQueue<Buffer>((b) => b.length, producer, {
+    batch: { canJoin: () => true, join: (items) => Buffer.concat(items) },
+    settle: { afterBytes: 4, ms: 20 },
+  });
+  const it = queue[Symbol.asyncIterator]();
+  // An echo: small, handed over without delay even though the next item comes later.
+  queue.push(Buffer.from("k"));
+  assert.equal((await it.next()).value?.toString(), "k");
+  queue.push(Buffer.from("x"));
+  assert.equal((await it.next()).value?.toString(), "x", "a small batch does not make the next one wait");
+  // Bulk: a full read; what arrives while the consumer settles goes out as one batch.
+  queue.push(Buffer.from("AAAA"));
+  assert.equal((await it.next()).value?.toString(), "AAAA");
+  const next = it.next();
+  for (const piece of ["BBBB", "CCCC", "DD"]) {
+    await new Promise((r) => setTimeout(r, 2));
+    queue.push(Buffer.from(piece));
+  }
+  assert.equal((await next).value?.toString(), "BBBBCCCCDD", "reads that came during the pause were joined");
+  queue.end();
+  assert.equal((await it.next()).done, true);
+});
