@@ -330,7 +330,7 @@ describe("zonectl up through a real sshd against the dev host", () => {
       let at = await t.waitFor(/\/workspaces\/project # /, 0, 120_000);
       measured["upToPromptMs"] = Date.now() - started;
       const table = /up in [^\r\n]*:\r?\n((?: {2}\S+ +[\d.]+ m?s\r?\n)+)/.exec(t.output);
-      if (table) measured["upToPromptSteps"] = table[1]!.trim().split(/\r?\n/).map((l) => l.trim().replace(/\s+/g, "=")).join(",");
+      if (table) measured["upToPromptSteps"] = table[1]!.trim().split(/\r?\n/).map((l) => l.trim().replace(/\s+(?=[\d.]+ m?s$)/, "=").replace(/ (m?s)$/, "$1")).join(",");
       t.term.write("echo $((6*7))\r");
       at = await t.waitFor(/\r+\n42\r+\n/, at);
       t.term.write("cat /tmp/hooks.log\r");
