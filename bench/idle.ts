@@ -29,7 +29,7 @@ function cpuSecondsOf(pid: number): number {
 /** Runs the extension model in its own process for a window; the proxy's counters cover exactly that window. */
 function runModelWindow(bundle: string, mode: "idle" | "graph", options: Record<string, unknown>, proxy: FaultProxy): Promise<{ result: WindowResult; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle, mode, JSON.stringify(options)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SSH_AUTH_SOCK: "" } });
+    const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), bundle, mode, JSON.stringify(options)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SSH_AUTH_SOCK: "" } });
     let out = "";
     let err = "";
     let bytesAtStart = 0;

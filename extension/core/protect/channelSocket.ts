@@ -156,6 +156,15 @@ export class ChannelSocket extends Duplex {
     else this.#writeToChannel(chunk, callback);
   }
 
+  /**
+   * HTTP/2 writes a call as several frames in one corked burst (HEADERS, DATA, WINDOW_UPDATE…):
+   * joined, they leave as one SSH packet and one socket write instead of one each.
+   */
+  override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
+    const data = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
+    this._write(data, "binary", callback);
+  }
+
   override _final(callback: (err?: Error | null) => void): void {
     this.#endRequested = true;
     this.#channel?.end();
