@@ -11,7 +11,7 @@ import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/c
 import { answerQuickInput, artifactsDir, clickDialogButton, eventually, modalDialog, modalText, openWorkbench, runCommand, screenshot, treeItems, treeTexts, viewPane } from "../../harness/browser";
 import type { CodeServer } from "../../harness/codeServer";
 import type { E2eEnvironment } from "../environment";
-import { chooseContextMenu, clickNotificationButton, imageLook, setColorTheme, terminalScreen, typeInTerminal, webviewElement, webviewFrame } from "./workbench";
+import { chooseContextMenu, clickNotificationButton, closeEverything, imageLook, setColorTheme, terminalScreen, typeInTerminal, webviewElement, webviewFrame } from "./workbench";
 import type { ImageLook } from "./workbench";
 
 /** What a UI spec runs with. */
@@ -69,14 +69,6 @@ async function waitForConnectedHost(page: Page, environment: E2eEnvironment): Pr
 }
 
 
-/**
- * Closes editors and terminals a spec opened: the workspace is shared by every window, and the
- * next one would restore its webview panels (their serializers work) and steal focus.
- */
-async function closeEverything(page: Page, terminals = false): Promise<void> {
-  await runCommand(page, "View: Close All Editors", 5000).catch(() => undefined);
-  if (terminals) await runCommand(page, "Terminal: Kill All Terminals", 5000).catch(() => undefined);
-}
 
 /** A zone with a running busybox workload, made by another client; resolves with their ids. */
 async function zoneWithWorkload(other: ProtectHost, environment: E2eEnvironment, name: string, command: string[]): Promise<{ zoneId: string; workloadId: string }> {

@@ -164,12 +164,16 @@ export async function describeWindow(page: Page): Promise<string> {
 }
 
 /**
- * After a failed spec: dismiss what is open, close editors and terminals. Every window opens the
- * same workspace, and one left with a webview editor restores it in the next window, where the
- * revived panel takes focus and closes that spec's quick input.
+ * Closes editors and terminals a spec opened: the workspace is shared by every window, and the
+ * next one would restore its webview panels (their serializers work) and steal focus.
  */
+export async function closeEverything(page: Page, terminals = false): Promise<void> {
+  await runCommand(page, "View: Close All Editors", 5000).catch(() => undefined);
+  if (terminals) await runCommand(page, "Terminal: Kill All Terminals", 5000).catch(() => undefined);
+}
+
+/** After a failed spec: dismiss what is open (a modal, a quick input), then close everything. */
 export async function tidyWindow(page: Page): Promise<void> {
   for (let i = 0; i < 3; i++) await page.keyboard.press("Escape").catch(() => undefined);
-  await runCommand(page, "View: Close All Editors", 5000).catch(() => undefined);
-  await runCommand(page, "Terminal: Kill All Terminals", 5000).catch(() => undefined);
+  await closeEverything(page, true);
 }
