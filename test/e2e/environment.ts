@@ -118,6 +118,10 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
       "zones.metrics.prometheusPort": prometheusPort,
       // Terminals draw with the DOM renderer, so specs can read the screen as text.
       "terminal.integrated.gpuAcceleration": "off",
+      // Every window opens the same folder: one whose terminal panel was open would start a local
+      // shell in the next, and a revived one can end up in front of the zone terminal a spec reads.
+      "terminal.integrated.hideOnStartup": "always",
+      "terminal.integrated.enablePersistentSessions": false,
     },
     env: {},
     extensionHostEnv: {

@@ -85,6 +85,12 @@ async function zoneWithWorkload(other: ProtectHost, environment: E2eEnvironment,
   return { zoneId, workloadId };
 }
 
+/**
+ * The workload shell's prompt (busybox sh: "/ # "), which a local shell's "user@host:dir# " is
+ * not: the terminal panel shows whichever terminal is in front, and it must be the zone's.
+ */
+const zonePrompt = /^[^@\n]*[#$] $/m;
+
 /** Rows of the tree at a depth (1 hosts, 2 zones, 3 workloads) whose label contains `label`. */
 function rowsAt(page: Page, level: number, label: string) {
   return treeItems(page, "Hosts", label).and(page.locator(`[aria-level="${level}"]`));
@@ -160,7 +166,7 @@ const zoneSpecs: UiSpec[] = [
       await clickNotificationButton(page, /launched in/, "Open Terminal", 60_000);
       timings.launchClickToDoneMs = Date.now() - clicked;
       // The terminal the launch offered: time until its shell prompt shows.
-      await eventually("the prompt", async () => /[#$] $/m.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+      await eventually("the prompt", async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
       timings.launchClickToPromptMs = Date.now() - clicked;
       const launched = await eventually("the launched zone", () => sampleZone(environment), 10_000);
       await eventually("zone and workload rows", async () => (await rowsAt(page, 2, launched.name).count()) === 1 && (await rowsAt(page, 3, launched.name).count()) === 1, 10_000);
@@ -169,7 +175,7 @@ const zoneSpecs: UiSpec[] = [
       // A terminal opened from the workload's node.
       await chooseContextMenu(page, rowsAt(page, 3, launched.name).first(), "Open Terminal");
       await page.locator(".part.panel .terminal-tabs-entry, .part.panel .single-terminal-tab", { hasText: `${launched.name} (${launched.name})` }).first().waitFor({ state: "visible", timeout: 10_000 }).catch(() => undefined);
-      await eventually("a prompt in the new terminal", async () => /[#$] $/m.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+      await eventually("a prompt in the new terminal", async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
       await typeInTerminal(page, "echo $((6*7))\n");
       await eventually("42 on the screen", async () => /^42\s*$/m.test(await terminalScreen(page)), 10_000, 50);
       await screenshot(page, "terminal-42");
@@ -385,7 +391,7 @@ const zoneSpecs: UiSpec[] = [
         await waitForConnectedHost(page, environment);
         await rowsAt(page, 3, "dropped").first().waitFor({ state: "visible", timeout: 10_000 });
         await chooseContextMenu(page, rowsAt(page, 3, "dropped").first(), "Open Terminal");
-        await eventually("a prompt", async () => /[#$] $/m.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+        await eventually("a prompt", async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
         await chooseContextMenu(page, rowsAt(page, 2, "dropped").first(), "Show Logs");
         const console = await webviewFrame(page, ".xterm-rows");
         const lines = async (): Promise<string> => ((await console.locator(".xterm-rows").innerText()) ?? "").replace(/\u00a0/g, " ");
@@ -399,7 +405,7 @@ const zoneSpecs: UiSpec[] = [
         await screenshot(page, "terminal-connection-lost");
         await eventually("the host connected again", async () => (await treeTexts(page, "Hosts")).some((t) => t.startsWith(hostLabel(environment)) && t.includes("dev host")), 30_000);
         await typeInTerminal(page, "\n");
-        await eventually("a new shell", async () => /Reconnecting to workload dropped/.test(await terminalScreen(page)) && /[#$] $/m.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+        await eventually("a new shell", async () => /Reconnecting to workload dropped/.test(await terminalScreen(page)) && zonePrompt.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
         await typeInTerminal(page, "echo $((6*7))\n");
         await eventually("42 in the new shell", async () => /^42\s*$/m.test(await terminalScreen(page)), 10_000, 50);
         timings.sshDropToNewShellMs = Date.now() - dropped;
