@@ -288,7 +288,13 @@ export class WorkloadManager {
     if (entry.destroying || this.#shuttingDown) return;
     const { record } = entry;
     record.exitCode = exitCodeOf(exit);
-    const wasRunning = record.state === WorkloadState.RUNNING;
+    let wasRunning = record.state === WorkloadState.RUNNING;
+    if (!wasRunning && ranBeforeSeen(exit, tail(output))) {
+      // The command ran and ended between two looks for its root switch (a short `sh -c`
+      // takes a few ms): it did start, so watchers see RUNNING before its end.
+      this.#setState(entry, WorkloadState.RUNNING);
+      wasRunning = true;
+    }
     if (exit.signal === "SIGKILL" && oom) {
       const limit = this.o.zones.get(record.spec.zoneId).status?.resourceStatus?.activeResources?.targetMemory;
       record.errorMessage = `out of memory: the zone's memory limit${limit ? ` (${limit} MiB)` : ""} was exceeded and the kernel OOM killer killed the workload`;
@@ -489,4 +495,15 @@ function parseRecord(data: unknown): WorkloadRecord {
     exitCode: typeof d["exitCode"] === "number" ? d["exitCode"] : undefined,
     createdAt: new Date(String(d["createdAt"])),
   };
+}
+
+/**
+ * Whether a process that exited before the dev host saw it enter the workload's root had
+ * started its command: the setup and exec steps fail with 125 (setup, with its message), 126 or
+ * 127 (cannot execute, not found), or die by the dev host's SIGKILL at the start deadline.
+ */
+function ranBeforeSeen(exit: ProcessExit, output: string): boolean {
+  if (exit.signal) return false;
+  const code = exitCodeOf(exit);
+  return code !== 125 && code !== 126 && code !== 127 && !output.includes("workload setup failed");
 }

@@ -212,6 +212,20 @@ test("a workload allocating past the zone's memory limit is OOM-killed and FAILE
   await conn.client.destroyWorkload({ workloadId });
 });
 
+test("a command that ends at once still ran: RUNNING, then COMPLETED with exit 0 (20 runs)", async () => {
+  // The dev host sees RUNNING when the process enters the workload root; `true` can be gone
+  // before it looks, which once made a finished workload FAILED "did not start".
+  for (let i = 0; i < 20; i++) {
+    const { workloadId } = await conn.client.createWorkload({ spec: { name: `quick-${i}`, zoneId, image: { digest }, process: { command: ["true"] } } });
+    await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
+    await conn.client.startWorkload({ workloadId });
+    const w = await waitForWorkload(conn.client, workloadId, [WorkloadState.COMPLETED, WorkloadState.FAILED]);
+    assert.equal(w.status!.state, WorkloadState.COMPLETED, `run ${i}: ${w.status?.errorStatus?.message}`);
+    assert.equal(w.status!.exitStatus!.code, 0);
+    await conn.client.destroyWorkload({ workloadId });
+  }
+});
+
 test("a workload whose command fails shows FAILED with its exit code; bad specs are refused", async () => {
   const { workloadId } = await conn.client.createWorkload({ spec: { name: "fails", zoneId, image: { digest }, process: { command: ["sh", "-c", "exit 3"] } } });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
