@@ -14,9 +14,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { build } from "esbuild";
 import { artifactsDir, Browser, screenshot } from "../harness/browser";
 import { startCodeServer } from "../harness/codeServer";
@@ -140,12 +140,14 @@ async function main(): Promise<number> {
     }
 
     if (!flag("--only-host")) {
-      for (const spec of uiSpecs) {
+      for (const [index, spec] of uiSpecs.entries()) {
         if (grep && !spec.name.includes(grep)) continue;
+        const folder = join(work, "windows", String(index), basename(environment.workspace));
+        await cp(environment.workspace, folder, { recursive: true });
         const page = await browser.newPage();
         const specStarted = Date.now();
         try {
-          await spec.run({ page, codeServer, environment, timings });
+          await spec.run({ page, codeServer, environment, folder, timings });
           outcomes.push({ name: `ui: ${spec.name}`, ok: true, ms: Date.now() - specStarted });
         } catch (err) {
           const shot = await screenshot(page, `FAILED-${spec.name}`).catch(() => "(no screenshot)");

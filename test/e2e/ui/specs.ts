@@ -19,6 +19,13 @@ export interface UiSpecContext {
   page: Page;
   codeServer: CodeServer;
   environment: E2eEnvironment;
+  /**
+   * The project folder this spec's window opens: a copy of the sample project of its own, so the
+   * window starts with no editors, panels or terminals restored from another spec's window (the
+   * workbench keeps that state per folder, and a webview editor revived late takes focus from
+   * whatever the spec is typing into).
+   */
+  folder: string;
   timings: Record<string, number>;
 }
 
@@ -41,7 +48,7 @@ export async function panelText(page: Page): Promise<string> {
 
 /** Opens the workbench on the sample project with the Zones view showing; returns when ready. */
 async function openZones(ctx: UiSpecContext): Promise<void> {
-  await openWorkbench(ctx.page, ctx.codeServer.folderUrl(ctx.environment.workspace));
+  await openWorkbench(ctx.page, ctx.codeServer.folderUrl(ctx.folder));
   await openZonesView(ctx.page);
 }
 
@@ -97,10 +104,10 @@ function rowsAt(page: Page, level: number, label: string) {
 }
 
 /** The zone a launch of the sample project made (found by its devcontainer id annotation's neighbour: the name). */
-async function sampleZone(environment: E2eEnvironment): Promise<{ id: string; name: string; workloadId: string } | undefined> {
+async function sampleZone(environment: E2eEnvironment, folder: string): Promise<{ id: string; name: string; workloadId: string } | undefined> {
   const host = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
   try {
-    const zone = (await host.listZones()).find((z) => z.spec?.annotations.some((a) => a.key === "zones.styrolite.dev/local-folder" && a.value === environment.workspace));
+    const zone = (await host.listZones()).find((z) => z.spec?.annotations.some((a) => a.key === "zones.styrolite.dev/local-folder" && a.value === folder));
     if (!zone) return undefined;
     const workload = (await host.listWorkloads()).find((w) => w.spec?.zoneId === zone.id);
     return { id: zone.id, name: zone.spec?.name ?? zone.id, workloadId: workload?.id ?? "" };
@@ -168,7 +175,7 @@ const zoneSpecs: UiSpec[] = [
       // The terminal the launch offered: time until its shell prompt shows.
       await eventually("the prompt", async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
       timings.launchClickToPromptMs = Date.now() - clicked;
-      const launched = await eventually("the launched zone", () => sampleZone(environment), 10_000);
+      const launched = await eventually("the launched zone", () => sampleZone(environment, ctx.folder), 10_000);
       await eventually("zone and workload rows", async () => (await rowsAt(page, 2, launched.name).count()) === 1 && (await rowsAt(page, 3, launched.name).count()) === 1, 10_000);
       await screenshot(page, "launched-tree");
 
@@ -432,8 +439,8 @@ const zoneSpecs: UiSpec[] = [
 export const uiSpecs: UiSpec[] = [
   {
     name: "host connected, status bar, log channel",
-    async run({ page, codeServer, environment, timings }) {
-      timings.workbenchReadyMs = await openWorkbench(page, codeServer.folderUrl(environment.workspace));
+    async run({ page, codeServer, environment, folder, timings }) {
+      timings.workbenchReadyMs = await openWorkbench(page, codeServer.folderUrl(folder));
       const opened = Date.now();
       await openZonesView(page);
       const host = await waitForConnectedHost(page, environment);
@@ -559,7 +566,7 @@ export const uiSpecs: UiSpec[] = [
       // A new window: the remembered passphrase is used without asking.
       const second = await ctx.page.context().newPage();
       try {
-        await openWorkbench(second, codeServer.folderUrl(environment.workspace));
+        await openWorkbench(second, codeServer.folderUrl(ctx.folder));
         await openZonesView(second);
         await runCommand(second, "Zones: Show Log");
         await eventually("connected again without a prompt", async () => (await panelText(second)).includes(sshConnected), 20_000);

@@ -1,38 +1,27 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus } from "node:os";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import { WorkloadState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import type { WorkloadConsoleRequestSchema } from "../../../extension/proto/gen/protect/control/v1/control_pb";
-import { startDevHost } from "../../harness/devHost";
-import type { StartedDevHost } from "../../harness/devHost";
-import { connectUnix } from "./client";
 import type { UnixClient } from "./client";
-import { waitForWorkload, waitForZone } from "./helpers";
-import { importTestImage } from "./image";
+import { waitForWorkload } from "./helpers";
+import { startZoneFixture } from "./zoneFixture";
+import type { ZoneFixture } from "./zoneFixture";
 
-let host: StartedDevHost;
 let conn: UnixClient;
 let digest: string;
 let zoneId: string;
-let work: string;
+let fixture: ZoneFixture | undefined;
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), "devhost-con-"));
-  host = await startDevHost();
-  conn = connectUnix(host.socketPath);
-  ({ digest } = await importTestImage(conn.client, join(work, "image")));
-  ({ zoneId } = await conn.client.createZone({ spec: { name: "consoles" } }));
-  await waitForZone(conn.client, zoneId, [ZoneState.READY]);
+  fixture = await startZoneFixture({ name: "consoles" });
+  ({ conn, digest, zoneId } = fixture);
 });
 
 after(async () => {
-  conn?.close();
-  await host?.stop();
-  rmSync(work, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 type ConsoleInit = MessageInitShape<typeof WorkloadConsoleRequestSchema>;

@@ -1,43 +1,31 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { MetricFormat, WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import { MetricFormat, WorkloadState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import type { MetricNode } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import { zoneSampleFromTree } from "../../../extension/core/metrics/metricTree";
 import { parsePrometheusText, protectResourceReading } from "../../../extension/core/metrics/prometheus";
-import { startDevHost } from "../../harness/devHost";
-import type { StartedDevHost } from "../../harness/devHost";
 import { freePort } from "../../harness/sshd";
-import { connectUnix } from "./client";
 import type { UnixClient } from "./client";
-import { waitForWorkload, waitForZone } from "./helpers";
-import { importTestImage } from "./image";
+import { waitForWorkload } from "./helpers";
+import { startZoneFixture } from "./zoneFixture";
+import type { ZoneFixture } from "./zoneFixture";
 
-let host: StartedDevHost;
 let conn: UnixClient;
 let digest: string;
 let zoneId: string;
-let work: string;
+let fixture: ZoneFixture | undefined;
 let promPort: number;
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), "devhost-obs-"));
   promPort = await freePort();
-  host = await startDevHost({ args: ["--prometheus", `127.0.0.1:${promPort}`] });
-  conn = connectUnix(host.socketPath);
-  ({ digest } = await importTestImage(conn.client, join(work, "image")));
-  ({ zoneId } = await conn.client.createZone({ spec: { name: "observed", initialResources: { targetCpus: 1, targetMemory: 200n } } }));
-  await waitForZone(conn.client, zoneId, [ZoneState.READY]);
+  fixture = await startZoneFixture({ name: "observed", targetCpus: 1, targetMemory: 200n, devHostArgs: ["--prometheus", `127.0.0.1:${promPort}`] });
+  ({ conn, digest, zoneId } = fixture);
 });
 
 after(async () => {
-  conn?.close();
-  await host?.stop();
-  rmSync(work, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 async function startWorkload(name: string, command: string[]): Promise<string> {

@@ -4,43 +4,36 @@
 // back-pressure from a client that stops reading, and a hang-up when the client goes away.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as http2 from "node:http2";
 import { connect as netConnect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import { WorkloadState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import { ExecuteZoneCommandReplySchema, ExecuteZoneCommandRequestSchema } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import type { ExecuteZoneCommandRequest } from "../../../extension/proto/gen/protect/control/v1/control_pb";
-import { startDevHost } from "../../harness/devHost";
 import type { StartedDevHost } from "../../harness/devHost";
-import { connectUnix } from "./client";
 import type { UnixClient } from "./client";
-import { runExec, waitForWorkload, waitForZone } from "./helpers";
+import { runExec, waitForWorkload } from "./helpers";
 import type { ExecInit, ExecStart } from "./helpers";
-import { importTestImage } from "./image";
+import { startZoneFixture } from "./zoneFixture";
+import type { ZoneFixture } from "./zoneFixture";
 
 let host: StartedDevHost;
 let conn: UnixClient;
 let digest: string;
 let zoneId: string;
 let work: string;
+let fixture: ZoneFixture | undefined;
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), "devhost-term-"));
-  host = await startDevHost();
-  conn = connectUnix(host.socketPath);
-  ({ digest } = await importTestImage(conn.client, join(work, "image")));
-  ({ zoneId } = await conn.client.createZone({ spec: { name: "terminals" } }));
-  await waitForZone(conn.client, zoneId, [ZoneState.READY]);
+  fixture = await startZoneFixture({ name: "terminals" });
+  ({ host, conn, digest, zoneId, work } = fixture);
 });
 
 after(async () => {
-  conn?.close();
-  await host?.stop();
-  rmSync(work, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 const tty = { rows: 24, columns: 100 };

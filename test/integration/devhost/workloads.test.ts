@@ -1,37 +1,28 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { startDevHost } from "../../harness/devHost";
-import type { StartedDevHost } from "../../harness/devHost";
-import { connectUnix } from "./client";
+import { WorkloadState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import type { UnixClient } from "./client";
-import { runExec, waitForWorkload, waitForZone } from "./helpers";
+import { runExec, waitForWorkload } from "./helpers";
 import type { ExecScript, ExecStart } from "./helpers";
-import { importTestImage } from "./image";
+import { startZoneFixture } from "./zoneFixture";
+import type { ZoneFixture } from "./zoneFixture";
 
-let host: StartedDevHost;
 let conn: UnixClient;
 let digest: string;
 let zoneId: string;
 let work: string;
+let fixture: ZoneFixture | undefined;
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), "devhost-wl-"));
-  host = await startDevHost();
-  conn = connectUnix(host.socketPath);
-  ({ digest } = await importTestImage(conn.client, join(work, "image")));
-  ({ zoneId } = await conn.client.createZone({ spec: { name: "work", initialResources: { targetCpus: 1, targetMemory: 96n } } }));
-  await waitForZone(conn.client, zoneId, [ZoneState.READY]);
+  fixture = await startZoneFixture({ name: "work", targetCpus: 1, targetMemory: 96n });
+  ({ conn, digest, zoneId, work } = fixture);
 });
 
 after(async () => {
-  conn?.close();
-  await host?.stop();
-  rmSync(work, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 function exec(start: ExecStart, script?: ExecScript): ReturnType<typeof runExec> {
