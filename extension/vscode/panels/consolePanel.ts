@@ -17,11 +17,9 @@
  * and package.json needs the activation event `onWebviewPanel:zones.console`.
  */
 import type * as vscode from "vscode";
-import { Disposable, toDisposable, type DisposableLike } from "../../core/lifecycle";
-import { Emitter, type Event } from "../../core/events";
+import type { DisposableLike } from "../../core/lifecycle";
+import type { Event } from "../../core/events";
 import { messageOf } from "../../core/errors";
-import type { Logger } from "../../core/log";
-import type { IpcMessage } from "../../../webview/shared/ipc";
 import {
   ConsoleInitNotification,
   ConsoleStatusNotification,
@@ -33,7 +31,7 @@ import {
   type ConsoleTarget,
   type ConsoleWebviewMessage,
 } from "../../../webview/console/protocol";
-import { RateLimitedWarning, createNonce, describeRaw, renderWebviewHtml, webviewFile, webviewOptions, type PanelEnvironment } from "./dashboardPanel";
+import { PanelRegistry, WebviewPanel, webviewOptions, type PanelEnvironment } from "./webviewPanel";
 
 /** Output at an absolute position in the console's byte stream. */
 export interface ConsoleChunk {
@@ -75,23 +73,14 @@ export interface ConsoleDependencies {
 
 /** Largest output message; bigger chunks are split so one message stays cheap to post. */
 const maxChunkBytes = 256 * 1024;
-const maxHeldMessages = 1000;
 
-export class ConsolePanel extends Disposable {
+export class ConsolePanel extends WebviewPanel<ConsoleState, ConsoleWebviewMessage> {
   static readonly viewType = "zones.console";
 
-  readonly #panel: vscode.WebviewPanel;
   readonly #deps: ConsoleDependencies;
-  readonly #log: Logger;
-  readonly #state: ConsoleState;
   readonly #source: ConsoleSource | undefined;
-  #ready = false;
   /** End offset of the output this webview document has been sent. */
   #delivered = 0;
-  #held: IpcMessage[] = [];
-  readonly #invalid = new RateLimitedWarning();
-  readonly #onDidDispose = this.register(new Emitter<void>());
-  readonly onDidDispose: Event<void> = this.#onDidDispose.event;
 
   static create(env: PanelEnvironment, deps: ConsoleDependencies, state: ConsoleState, viewColumn?: vscode.ViewColumn): ConsolePanel {
     const panel = env.window.createWebviewPanel(
@@ -104,86 +93,38 @@ export class ConsolePanel extends Disposable {
   }
 
   constructor(env: PanelEnvironment, deps: ConsoleDependencies, panel: vscode.WebviewPanel, state: ConsoleState) {
-    super();
-    this.#panel = panel;
+    super(env, panel, state, "console", consoleSchemas.webviewMessage);
     this.#deps = deps;
-    this.#log = env.logger;
-    this.#state = state;
     this.#source = deps.open(state.target);
-    if (this.#source) this.register(this.#source);
-
-    panel.webview.options = webviewOptions(env.extensionUri);
-    panel.title = this.#title();
-    panel.webview.html = renderWebviewHtml({
-      title: panel.title,
-      nonce: createNonce(),
-      cspSource: panel.webview.cspSource,
-      scriptUri: panel.webview.asWebviewUri(webviewFile(env.extensionUri, "console.js")).toString(),
-      styleUris: ["xterm.css", "console.css"].map((f) => panel.webview.asWebviewUri(webviewFile(env.extensionUri, f)).toString()),
-      noncedStyles: true,
-    });
-
-    this.register(panel.webview.onDidReceiveMessage((message: unknown) => this.handleMessage(message)));
-    this.register(
-      panel.onDidChangeViewState(() => {
-        // VS Code destroys a hidden webview's document; the next one says `ready` with what it shows.
-        if (!panel.visible) this.#ready = false;
-      }),
-    );
-    this.register(panel.onDidDispose(() => this.dispose()));
     if (this.#source) {
+      this.register(this.#source);
       this.register(this.#source.onOutput((chunk) => this.#deliver(chunk)));
-      this.register(this.#source.onStatus((status) => this.#post(ConsoleStatusNotification.create({ status }))));
+      this.register(this.#source.onStatus((status) => this.post(ConsoleStatusNotification.create({ status }))));
     }
-    this.register(toDisposable(() => this.#onDidDispose.fire()));
-    this.register(toDisposable(() => panel.dispose()));
+    panel.title = this.#title();
+    this.open({ title: panel.title, script: "console.js", styles: ["xterm.css", "console.css"], noncedStyles: true });
   }
 
-  get target(): ConsoleTarget {
-    return this.#state.target;
-  }
-
-  reveal(viewColumn?: vscode.ViewColumn): void {
-    this.#panel.reveal(viewColumn);
-  }
-
-  /** Handles one message from the webview. Public for tests; never throws; invalid messages do nothing. */
-  handleMessage(raw: unknown): void {
-    let message: ConsoleWebviewMessage;
-    try {
-      const parsed = consoleSchemas.webviewMessage.safeParse(raw);
-      if (!parsed.success) {
-        this.#invalid.warn(this.#log, `console: ignored a malformed message from the webview (${describeRaw(raw)})`);
-        return;
-      }
-      message = parsed.data;
-    } catch (err) {
-      this.#log.warn(`console: could not check a webview message: ${messageOf(err)}`);
-      return;
-    }
-    try {
-      switch (message.method) {
-        case "console/ready":
-          this.#onReady(message.params.shownOffset);
-          break;
-        case "console/input":
-          if (this.#source?.canWrite) void this.#call("input", () => this.#source!.write(message.params.data));
-          break;
-        case "console/resize":
-          // The zone kernel console has no size: a resize there changes only the local view.
-          if (this.#source?.canResize) void this.#call("resize", () => this.#source!.resize(message.params.cols, message.params.rows));
-          break;
-        case "console/copy":
-          void this.#call("copy", async () => this.#deps.clipboard.writeText(message.params.text));
-          break;
-      }
-    } catch (err) {
-      this.#log.error(`console: handling ${message.method} failed: ${messageOf(err)}`);
+  protected onMessage(message: ConsoleWebviewMessage): void {
+    switch (message.method) {
+      case "console/ready":
+        this.#onReady(message.params.shownOffset);
+        break;
+      case "console/input":
+        if (this.#source?.canWrite) void this.#call("input", () => this.#source!.write(message.params.data));
+        break;
+      case "console/resize":
+        // The zone kernel console has no size: a resize there changes only the local view.
+        if (this.#source?.canResize) void this.#call("resize", () => this.#source!.resize(message.params.cols, message.params.rows));
+        break;
+      case "console/copy":
+        void this.#call("copy", async () => this.#deps.clipboard.writeText(message.params.text));
+        break;
     }
   }
 
   #title(): string {
-    const t = this.#state.target;
+    const t = this.state.target;
     return this.#source?.title ?? (t.kind === "zone" ? `Console: zone ${t.zoneId.slice(0, 8)}` : `Console: workload ${t.workloadId.slice(0, 8)}`);
   }
 
@@ -191,17 +132,17 @@ export class ConsolePanel extends Disposable {
     try {
       await action();
     } catch (err) {
-      this.#log.warn(`console: ${what} failed: ${messageOf(err)}`);
+      this.log.warn(`console: ${what} failed: ${messageOf(err)}`);
     }
   }
 
   #onReady(shownOffset: number): void {
-    this.#ready = true;
+    this.markReady();
     const source = this.#source;
     const status: ConsoleStatus = source?.status ?? { state: "ended", message: "This console's host or zone is not known." };
-    this.#send(
+    this.send(
       ConsoleInitNotification.create({
-        state: this.#state,
+        state: this.state,
         title: this.#title(),
         canResize: source?.canResize ?? false,
         canWrite: source?.canWrite ?? false,
@@ -212,92 +153,42 @@ export class ConsolePanel extends Disposable {
     // The webview tells how much it already shows (zero when its document is new).
     this.#delivered = shownOffset;
     if (source) for (const chunk of source.replay(shownOffset)) this.#deliver(chunk);
-    const held = this.#held;
-    this.#held = [];
-    for (const message of held) this.#send(message);
+    this.flushHeld();
   }
 
   /** Sends the part of a chunk the webview has not had yet. */
   #deliver(chunk: ConsoleChunk): void {
-    if (!this.#ready || this.isDisposed) return; // `ready` replays from the source
+    if (!this.isReady || this.isDisposed) return; // `ready` replays from the source
     const end = chunk.offset + chunk.data.length;
     const skipped = chunk.offset > this.#delivered;
     const broken = chunk.gapBefore === true && chunk.offset === this.#delivered && this.#delivered > 0;
     if (skipped || broken) {
       const reason = chunk.gapBefore ? "Output may be missing here: the console was disconnected." : "Older output is no longer available.";
-      this.#send(DiscontinuityNotification.create({ offset: chunk.offset, reason }));
+      this.send(DiscontinuityNotification.create({ offset: chunk.offset, reason }));
       this.#delivered = chunk.offset;
     }
     if (end <= this.#delivered) return; // already shown
     for (let from = this.#delivered - chunk.offset; from < chunk.data.length; from += maxChunkBytes) {
       const to = Math.min(chunk.data.length, from + maxChunkBytes);
-      this.#send(OutputNotification.create({ offset: chunk.offset + from, data: Buffer.from(chunk.data.subarray(from, to)).toString("base64") }));
+      this.send(OutputNotification.create({ offset: chunk.offset + from, data: Buffer.from(chunk.data.subarray(from, to)).toString("base64") }));
     }
     this.#delivered = end;
-  }
-
-  #post(message: IpcMessage): void {
-    if (this.isDisposed) return;
-    if (!this.#ready) {
-      this.#held.push(message);
-      if (this.#held.length > maxHeldMessages) this.#held.splice(0, this.#held.length - maxHeldMessages);
-      return;
-    }
-    this.#send(message);
-  }
-
-  #send(message: IpcMessage): void {
-    this.#panel.webview.postMessage(message).then(undefined, (err: unknown) => this.#log.debug(`console: message not delivered: ${messageOf(err)}`));
   }
 }
 
 /** Opens one console per target, reveals it when asked again, restores panels after a reload. */
-export class ConsolePanels extends Disposable {
-  readonly #panels = new Map<string, ConsolePanel>();
+export class ConsolePanels extends PanelRegistry<ConsoleState, ConsolePanel> {
   readonly #env: PanelEnvironment;
   readonly #deps: ConsoleDependencies;
-  /** Register with `vscode.window.registerWebviewPanelSerializer(ConsolePanel.viewType, …)`. */
-  readonly serializer: vscode.WebviewPanelSerializer<unknown>;
 
   constructor(env: PanelEnvironment, deps: ConsoleDependencies) {
-    super();
+    super(env.logger, "console", consoleSchemas.state, (panel, state) => new ConsolePanel(env, deps, panel, state), targetKey);
     this.#env = env;
     this.#deps = deps;
-    this.serializer = {
-      deserializeWebviewPanel: async (panel: vscode.WebviewPanel, state: unknown): Promise<void> => {
-        const parsed = consoleSchemas.state.safeParse(state);
-        if (!parsed.success) {
-          env.logger.warn("console: a restored panel had no usable state; closing it");
-          panel.dispose();
-          return;
-        }
-        this.#adopt(new ConsolePanel(env, deps, panel, parsed.data));
-      },
-    };
-    this.register(toDisposable(() => [...this.#panels.values()].forEach((p) => p.dispose())));
   }
 
   show(target: ConsoleTarget, viewColumn?: vscode.ViewColumn): ConsolePanel {
-    const existing = this.#panels.get(targetKey(target));
-    if (existing) {
-      existing.reveal(viewColumn);
-      return existing;
-    }
-    return this.#adopt(ConsolePanel.create(this.#env, this.#deps, { target }, viewColumn));
-  }
-
-  get openPanels(): readonly ConsolePanel[] {
-    return [...this.#panels.values()];
-  }
-
-  #adopt(panel: ConsolePanel): ConsolePanel {
-    const key = targetKey(panel.target);
-    this.#panels.get(key)?.dispose();
-    this.#panels.set(key, panel);
-    panel.onDidDispose(() => {
-      if (this.#panels.get(key) === panel) this.#panels.delete(key);
-    });
-    return panel;
+    return this.showOrCreate(target, viewColumn, () => ConsolePanel.create(this.#env, this.#deps, { target }, viewColumn));
   }
 }
 

@@ -5,7 +5,7 @@
 import type * as vscode from "vscode";
 import { Emitter } from "../../../extension/core/events";
 import { loggerFrom, type Logger } from "../../../extension/core/log";
-import type { PanelEnvironment } from "../../../extension/vscode/panels/dashboardPanel";
+import type { PanelEnvironment } from "../../../extension/vscode/panels/webviewPanel";
 
 export class FakeUri {
   constructor(
