@@ -1,14 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import { z } from "zod";
-import { abortReason } from "../../core/abort";
-import { messageOf } from "../../core/errors";
 import { ImageError } from "./imageError";
 import { choosePlatform, imageIndexSchema, mediaTypes, parseManifest, type Descriptor, type ImageManifest } from "./manifest";
 import { normalizeName, parseReference } from "./reference";
 import { cleanArchivePath } from "./safePath";
+import { readTarStream } from "./tarStream";
 
 /** A regular file received from an uploaded archive, stored flat under the staging directory. */
 export interface ReceivedFile {
@@ -40,16 +39,6 @@ export async function receiveArchive(
   await mkdir(dir, { recursive: true });
   const files = new Map<string, ReceivedFile>();
   const links = new Map<string, string>();
-  const parser = new Parser({ strict: false });
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const fail = (err: unknown): void => {
-    failure ??= err instanceof Error ? err : new Error(messageOf(err));
-    wake?.();
-  };
-  let chain = Promise.resolve();
-  let current: ReadEntry | undefined;
-
   const handle = async (entry: ReadEntry): Promise<void> => {
     const components = cleanArchivePath(entry.path);
     const key = components.join("/");
@@ -91,60 +80,18 @@ export async function receiveArchive(
     }
   };
 
-  parser.on("entry", (entry: ReadEntry) => {
-    chain = chain.then(async () => {
-      if (failure !== undefined) {
-        entry.resume();
-        return;
-      }
-      current = entry;
+  const bytes = await readTarStream(chunks, {
+    async entry(entry) {
       try {
         await handle(entry);
       } catch (err) {
-        fail(ImageError.is(err, "unsafePath") ? new ImageError("invalidArchive", err.message) : err);
-        entry.resume();
-      } finally {
-        current = undefined;
+        throw ImageError.is(err, "unsafePath") ? new ImageError("invalidArchive", err.message) : err;
       }
-    });
+    },
+    invalid: (text) => new ImageError("invalidArchive", `the upload is not a valid tar archive: ${text}`),
+    ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
-  parser.on("warn", (code: string, message: string | Error) => {
-    const text = typeof message === "string" ? message : message.message;
-    if (code === "TAR_BAD_ARCHIVE" && text.startsWith("Truncated input")) return;
-    if (code === "TAR_ENTRY_INVALID" || code === "TAR_BAD_ARCHIVE") {
-      fail(new ImageError("invalidArchive", `the upload is not a valid tar archive: ${text}`));
-    }
-  });
-  parser.on("error", fail);
-  const ended = new Promise<void>((resolve) => parser.on("end", () => resolve()));
-
-  let bytes = 0;
-  for await (const chunk of chunks) {
-    if (options.signal?.aborted) fail(abortReason(options.signal));
-    if (failure !== undefined) break;
-    bytes += chunk.length;
-    options.onBytes?.(bytes);
-    if (!parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          wake = undefined;
-          parser.off("drain", done);
-          resolve();
-        };
-        wake = done;
-        parser.once("drain", done);
-      });
-    }
-  }
-  if (failure === undefined) {
-    parser.end();
-    await ended;
-  } else {
-    parser.abort(failure);
-    current?.destroy();
-  }
-  await chain;
-  if (failure !== undefined) throw failure;
   if (bytes === 0) throw new ImageError("invalidArchive", "the upload was empty");
   return { files, links, bytes };
 }

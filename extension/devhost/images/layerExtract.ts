@@ -21,12 +21,12 @@ import { open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline, type Readable, type Transform } from "node:stream";
 import * as zlib from "node:zlib";
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import { abortReason } from "../../core/abort";
-import { messageOf } from "../../core/errors";
 import { silentLogger, type Logger } from "../../core/log";
 import { ImageError } from "./imageError";
 import { cleanArchivePath, ensureDirectories, resolveInRoot } from "./safePath";
+import { readTarStream } from "./tarStream";
 
 /** How a layer is applied. */
 export interface ApplyLayerOptions {
@@ -163,75 +163,12 @@ class LayerApplier {
   }
 
   async run(input: AsyncIterable<Uint8Array>): Promise<LayerStats> {
-    const parser = new Parser({ strict: false });
-    let failure: Error | undefined;
-    let chain = Promise.resolve();
-    // Resolves a pending wait for "drain": after a failure the parser may wait on an entry nobody reads.
-    let wake: (() => void) | undefined;
-    const fail = (err: unknown): void => {
-      failure ??= err instanceof Error ? err : new Error(messageOf(err));
-      wake?.();
-    };
-    let current: ReadEntry | undefined;
-    parser.on("entry", (entry: ReadEntry) => {
-      chain = chain.then(async () => {
-        if (failure !== undefined) {
-          entry.resume();
-          return;
-        }
-        current = entry;
-        try {
-          await this.#entry(entry);
-        } catch (err) {
-          fail(err);
-          entry.resume();
-        } finally {
-          current = undefined;
-        }
-      });
+    await readTarStream(input, {
+      entry: (entry) => this.#entry(entry),
+      invalid: (text) => new ImageError("invalidImage", `layer is not a valid tar stream: ${text}`),
+      logger: this.#logger,
+      ...(this.#signal ? { signal: this.#signal } : {}),
     });
-    parser.on("warn", (code: string, message: string | Error) => {
-      const text = typeof message === "string" ? message : message.message;
-      // A missing end-of-archive marker is harmless (a short file is caught by its byte count);
-      // a corrupt header or something that is not tar at all is not.
-      if (code === "TAR_BAD_ARCHIVE" && text.startsWith("Truncated input")) {
-        this.#logger.debug(`layer tar ends early: ${text}`);
-        return;
-      }
-      if (code === "TAR_ENTRY_INVALID" || code === "TAR_BAD_ARCHIVE" || code === "TAR_ABORT") {
-        fail(new ImageError("invalidImage", `layer is not a valid tar stream: ${text}`));
-        return;
-      }
-      this.#logger.debug(`layer tar warning ${code}: ${text}`);
-    });
-    parser.on("error", (err: unknown) => fail(err));
-    const ended = new Promise<void>((resolve) => parser.on("end", () => resolve()));
-
-    for await (const chunk of input) {
-      if (this.#signal?.aborted) fail(abortReason(this.#signal));
-      if (failure !== undefined) break;
-      if (!parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            wake = undefined;
-            parser.off("drain", done);
-            resolve();
-          };
-          wake = done;
-          parser.once("drain", done);
-        });
-      }
-    }
-    if (failure === undefined) {
-      parser.end();
-      await ended;
-    } else {
-      parser.abort(failure);
-      // The parser stops feeding the entry being written; end it so its writer finishes.
-      current?.destroy();
-    }
-    await chain;
-    if (failure !== undefined) throw failure;
     return this.#stats;
   }
 

@@ -16,6 +16,7 @@ import { startDevHost } from "../../harness/devHost";
 import type { StartedDevHost } from "../../harness/devHost";
 import { zonectl } from "../spine/zonectl";
 import { FaultTally, WatchModel, diffIds, eventually, openThroughProxy, startProxiedSshd } from "./faultEnv";
+import type { ProxiedSshd, ProxiedSshdOptions } from "./faultEnv";
 
 const tally = new FaultTally(import.meta.filename);
 const stateDir = mkdtempSync(join(tmpdir(), "zones-faults-devhost-"));
@@ -42,6 +43,35 @@ after(async () => {
     tally.print();
   }
 });
+
+/** What a test gets from `withWatchThroughProxy`. */
+interface WatchThroughProxy {
+  env: ProxiedSshd;
+  host: ProtectHost;
+  /** The tree's view of the host, fed by the watch. */
+  model: WatchModel;
+  /** The SSH connection's states, in order. */
+  states: StateLog;
+}
+
+/**
+ * A ProtectHost through sshd behind the fault proxy, with a watch running; `body` injects faults.
+ * However it ends, the link is resumed and everything is stopped.
+ */
+async function withWatchThroughProxy(options: ProxiedSshdOptions, body: (watch: WatchThroughProxy) => Promise<void>): Promise<void> {
+  const env = await startProxiedSshd(options);
+  const states: StateLog = [];
+  const host = await openThroughProxy(env, socketPath, states);
+  const model = new WatchModel(host);
+  try {
+    await body({ env, host, model, states });
+  } finally {
+    env.proxy.resume();
+    await model.stop();
+    host.close();
+    await env.stop();
+  }
+}
 
 /** Restarts the dev host on the same state directory and socket (the harness waits until it answers). */
 async function restartDevHost(): Promise<void> {
@@ -73,11 +103,7 @@ async function settle(model: WatchModel, timeoutMs = 90_000): Promise<number> {
 
 describe("faults on the network between client and sshd", () => {
   test("drop during a watch, three times, with zones created and destroyed while disconnected: none lost, none twice", async () => {
-    const env = await startProxiedSshd();
-    const states: StateLog = [];
-    const host = await openThroughProxy(env, socketPath, states);
-    const model = new WatchModel(host);
-    try {
+    await withWatchThroughProxy({}, async ({ env, model, states }) => {
       await model.until("the first resync", () => model.resyncs().length === 1);
       const keep = await direct.createZone({ name: "drop-keep" });
       await model.until("zone drop-keep in the model", () => model.zones.has(keep));
@@ -106,19 +132,11 @@ describe("faults on the network between client and sshd", () => {
       const lostStates = states.filter((s) => s.state === "lost").length;
       assert.equal(lostStates, 3, states.map((s) => s.state).join(" → "));
       assert.equal(states[states.length - 1]?.state, "connected");
-    } finally {
-      await model.stop();
-      host.close();
-      await env.stop();
-    }
+    });
   });
 
   test("stall past keepalive: detected within ServerAliveInterval × (CountMax + 1), the call in flight fails typed, recovery after the link returns", async () => {
-    const env = await startProxiedSshd({ serverAliveInterval: 1, serverAliveCountMax: 3, connectTimeout: 2 });
-    const states: StateLog = [];
-    const host = await openThroughProxy(env, socketPath, states);
-    const model = new WatchModel(host);
-    try {
+    await withWatchThroughProxy({ serverAliveInterval: 1, serverAliveCountMax: 3, connectTimeout: 2 }, async ({ env, host, model, states }) => {
       await model.until("the first resync", () => model.resyncs().length === 1);
       await host.listZones(); // the tunnel is up and warm
       const stalledAt = performance.now();
@@ -156,20 +174,11 @@ describe("faults on the network between client and sshd", () => {
       assert.equal(lost, 0);
       assert.ok((await host.listZones()).length >= 0);
       tally.recovered("stall past keepalive");
-    } finally {
-      env.proxy.resume();
-      await model.stop();
-      host.close();
-      await env.stop();
-    }
+    });
   });
 
   test("a slow link (150 ms each way, 256 KiB/s) and a stall shorter than keepalive: no false loss, calls and the watch carry on", async () => {
-    const env = await startProxiedSshd({ serverAliveInterval: 1, serverAliveCountMax: 3 });
-    const states: StateLog = [];
-    const host = await openThroughProxy(env, socketPath, states);
-    const model = new WatchModel(host);
-    try {
+    await withWatchThroughProxy({ serverAliveInterval: 1, serverAliveCountMax: 3 }, async ({ env, host, model, states }) => {
       await model.until("the first resync", () => model.resyncs().length === 1);
       env.proxy.slow({ latencyMs: 150, bytesPerSecond: 256 * 1024 });
       tally.injected("slow link");
@@ -192,20 +201,11 @@ describe("faults on the network between client and sshd", () => {
       );
       assert.equal(model.disconnects().length, 0);
       tally.recovered("short stall");
-    } finally {
-      env.proxy.resume();
-      await model.stop();
-      host.close();
-      await env.stop();
-    }
+    });
   });
 
   test("sshd restarted while zones change: reconnect, re-list, none lost", async () => {
-    const env = await startProxiedSshd();
-    const states: StateLog = [];
-    const host = await openThroughProxy(env, socketPath, states);
-    const model = new WatchModel(host);
-    try {
+    await withWatchThroughProxy({}, async ({ env, model }) => {
       await model.until("the first resync", () => model.resyncs().length === 1);
       env.proxy.refuse(true);
       await env.sshd.restart();
@@ -219,21 +219,13 @@ describe("faults on the network between client and sshd", () => {
       assert.equal(lost, 0);
       assert.ok(model.zones.has(during));
       tally.recovered("sshd restart");
-    } finally {
-      await model.stop();
-      host.close();
-      await env.stop();
-    }
+    });
   });
 });
 
 describe("faults on the host: the daemon", () => {
   test("dev host restarted: the watch reports it, retries, and the zones come back (FAILED, with the reason)", async () => {
-    const env = await startProxiedSshd();
-    const states: StateLog = [];
-    const host = await openThroughProxy(env, socketPath, states);
-    const model = new WatchModel(host);
-    try {
+    await withWatchThroughProxy({}, async ({ model, states }) => {
       const a = await direct.createZone({ name: "survivor-a" });
       const b = await direct.createZone({ name: "survivor-b" });
       await direct.waitForZone(a, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 60_000 });
@@ -262,19 +254,11 @@ describe("faults on the host: the daemon", () => {
       // SSH itself was fine all along: only the daemon went away.
       assert.equal(states.filter((s) => s.state === "lost").length, 0);
       tally.recovered("dev host restart");
-    } finally {
-      await model.stop();
-      host.close();
-      await env.stop();
-    }
+    });
   });
 
   test("daemon socket removed: zonectl says so in one line (exit 20); a watch retries until the daemon is back", async () => {
-    const env = await startProxiedSshd();
-    const states: StateLog = [];
-    const host = await openThroughProxy(env, socketPath, states);
-    const model = new WatchModel(host);
-    try {
+    await withWatchThroughProxy({}, async ({ env, model }) => {
       await model.until("the first resync", () => model.resyncs().length === 1);
       unlinkSync(socketPath);
       tally.injected("daemon socket removed");
@@ -298,10 +282,6 @@ describe("faults on the host: the daemon", () => {
       tally.lost("daemon socket removed", lost);
       assert.equal(lost, 0);
       tally.recovered("daemon socket removed");
-    } finally {
-      await model.stop();
-      host.close();
-      await env.stop();
-    }
+    });
   });
 });
