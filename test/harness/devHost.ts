@@ -25,7 +25,7 @@ export async function startDevHost(options: { stateDir?: string; socketPath?: st
   const logFd = openSync(logFile, "a");
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(root, "extension/devhost/main.ts"), "--socket", socketPath, "--state", stateDir, ...(options.args ?? [])],
+    [...(process.env.ZONES_DEVHOST_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.ZONES_DEVHOST_PROF}`] : []), "--import", "tsx", join(root, "extension/devhost/main.ts"), "--socket", socketPath, "--state", stateDir, ...(options.args ?? [])],
     { cwd: root, stdio: ["ignore", logFd, logFd], env: { ...process.env, NODE_OPTIONS: "" } },
   );
   closeSync(logFd);

@@ -104,7 +104,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const server: Server = createServer({ pauseOnConnect: true }, (client) => {
     if (refusing || closed) {
       counters.refused++;
-      client.resetAndDestroy();
+      resetSocket(client);
       return;
     }
     counters.connections++;
@@ -160,6 +160,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
 }
 
+/**
+ * Ends a connection with a reset (RST), as a dropped link looks to both ends. Once `end()` has
+ * been called the reset is refused (EINVAL) and Node still marks the handle closing without
+ * closing it, which makes the process spin at 100 % CPU when it exits; such a socket is
+ * destroyed plainly (its FIN is already on the way).
+ */
+export function resetSocket(socket: Socket): void {
+  if (socket.writableEnded || socket.destroyed) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
 interface Conditions {
   readonly stalled: boolean;
   readonly slow: Required<SlowSettings>;
@@ -207,8 +218,8 @@ class Pair {
 
   reset(): void {
     if (this.#done) return;
-    this.#client.resetAndDestroy();
-    this.#upstream.resetAndDestroy();
+    resetSocket(this.#client);
+    resetSocket(this.#upstream);
   }
 
   kick(): void {
