@@ -24,6 +24,25 @@ export abstract class ReasonedError<R extends string> extends Error {
   }
 }
 
+/**
+ * A {@link ReasonedError} that carries facts for the caller beyond its message (which step,
+ * which host, which fingerprints), typed per error class:
+ *
+ *   export class SshError extends DetailedError<SshErrorReason, SshErrorDetails> { override readonly name = "SshError"; }
+ *
+ * `D` must have only optional fields: an error made without details gets `{}`.
+ */
+export abstract class DetailedError<R extends string, D extends object> extends ReasonedError<R> {
+  constructor(
+    reason: R,
+    message: string,
+    readonly details: D = {} as D,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, message, options);
+  }
+}
+
 /** The message of anything thrown, for one-line reports. */
 export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -1,4 +1,4 @@
-import { ReasonedError } from "../errors";
+import { DetailedError } from "../errors";
 
 /**
  * Why a launch (or a teardown) failed. Callers branch on these, never on message text.
@@ -41,15 +41,6 @@ export interface LaunchErrorDetails {
   readonly candidates?: readonly string[];
 }
 
-export class LaunchError extends ReasonedError<LaunchErrorReason> {
+export class LaunchError extends DetailedError<LaunchErrorReason, LaunchErrorDetails> {
   override readonly name = "LaunchError";
-
-  constructor(
-    reason: LaunchErrorReason,
-    message: string,
-    readonly details: LaunchErrorDetails = {},
-    options?: { cause?: unknown },
-  ) {
-    super(reason, message, options);
-  }
 }

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ReasonedError } from "../errors";
+import { DetailedError } from "../errors";
 import { SshError } from "../ssh/errors";
 
 /**
@@ -47,17 +47,8 @@ export interface ProtectErrorDetails {
 }
 
 /** A failed call to the Protect daemon. */
-export class ProtectError extends ReasonedError<ProtectErrorReason> {
+export class ProtectError extends DetailedError<ProtectErrorReason, ProtectErrorDetails> {
   override readonly name = "ProtectError";
-
-  constructor(
-    reason: ProtectErrorReason,
-    message: string,
-    readonly details: ProtectErrorDetails = {},
-    options?: { cause?: unknown },
-  ) {
-    super(reason, message, options);
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ReasonedError } from "../errors";
+import { DetailedError } from "../errors";
 
 /**
  * Why an SSH operation failed. Callers branch on these, never on message text.
@@ -52,17 +52,8 @@ export interface SshErrorDetails {
 }
 
 /** A failed SSH operation, with a reason from {@link SshErrorReason}. */
-export class SshError extends ReasonedError<SshErrorReason> {
+export class SshError extends DetailedError<SshErrorReason, SshErrorDetails> {
   override readonly name = "SshError";
-
-  constructor(
-    reason: SshErrorReason,
-    message: string,
-    readonly details: SshErrorDetails = {},
-    options?: { cause?: unknown },
-  ) {
-    super(reason, message, options);
-  }
 }
 
 /** SSH_MSG_CHANNEL_OPEN_FAILURE reason codes (RFC 4254 5.1). */
