@@ -57,7 +57,7 @@ export interface ResolvedSshConfig {
   readonly identityAgent: string | undefined;
   /** Jump hosts, first hop first. */
   readonly proxyJump: readonly SshDestination[];
-  /** Set when the config uses ProxyCommand (which we do not run). */
+  /** The config's ProxyCommand, as written (tokens unexpanded); unset when ProxyJump came first or it is `none`. */
   readonly proxyCommand: string | undefined;
   readonly connectTimeoutMs: number | undefined;
   /** 0 disables keepalive. */

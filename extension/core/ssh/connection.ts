@@ -24,6 +24,7 @@ import { SshError, channelOpenFailure } from "./errors";
 import type { HostKeyUnknownCause } from "./errors";
 import type { HostKeyInfo } from "./knownHosts";
 import { printable } from "./printable";
+import { startProxyCommand } from "./proxyCommand";
 import { SftpSession } from "./sftpSession";
 import { KnownHosts, fingerprintOf, keyTypeOf, knownHostsNameFor, preferredHostKeyAlgorithms } from "./knownHosts";
 
@@ -350,9 +351,6 @@ export function connectionKey(config: Pick<ResolvedSshConfig, "user" | "hostName
 async function connectAt(destination: SshDestination, options: SshConnectOptions, depth: number, configOverride?: ResolvedSshConfig): Promise<SshConnection> {
   const baseLog = options.logger ?? silentLogger;
   const config = configOverride ?? resolveSshConfig(destination, { ...options, logger: baseLog });
-  if (config.proxyCommand) {
-    throw new SshError("configInvalid", `ssh config for ${destination.host} uses ProxyCommand, which is not supported; use ProxyJump instead.`, { host: destination.host });
-  }
   if (options.signal?.aborted) throw cancelled(config);
   const jumps: SshConnection[] = [];
   try {
@@ -373,10 +371,13 @@ async function connectAt(destination: SshDestination, options: SshConnectOptions
         jumps.push(hop);
       }
       sock = await forwardWithTimeout(hop, config, options);
+    } else if (config.proxyCommand) {
+      sock = await startProxyCommand(config, connectionKey(config), baseLog);
     } else {
       sock = await tcpConnect(config, options);
     }
-    return await handshake(config, sock, options, jumps, jumps.length ? `via ${jumps.map((j) => j.key).join(" → ")}` : "");
+    const route = jumps.length ? `via ${jumps.map((j) => j.key).join(" → ")}` : config.proxyCommand && !config.proxyJump.length ? "via ProxyCommand" : "";
+    return await handshake(config, sock, options, jumps, route);
   } catch (err) {
     for (const jump of jumps.reverse()) jump.close();
     throw err;

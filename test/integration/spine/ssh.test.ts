@@ -1,7 +1,8 @@
-// core/ssh against a real OpenSSH sshd on loopback: exec, host keys, auth, ProxyJump, loss.
+// core/ssh against a real OpenSSH sshd on loopback: exec, host keys, auth, ProxyJump, ProxyCommand, loss.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -380,6 +381,40 @@ describe("ProxyJump failures", () => {
       assert.ok(err.message.includes(jump.destination), err.message);
     } finally {
       await jump.stop();
+    }
+  });
+});
+
+describe("ProxyCommand", () => {
+  test("connects over the command's stdio with %h %p expanded, and ends the command with the connection", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "zones-proxycommand-"));
+    const marker = join(dir, "pid");
+    // `exec` keeps the pid: the marker names the socat that carries the connection.
+    const target = await startSshd({ alias: "behind-command", clientConfig: [`ProxyCommand sh -c 'echo $$ > ${marker}; exec socat - TCP:"$0":"$1"' %h %p`] });
+    try {
+      const conn = await SshConnection.connect("behind-command", isolated(target));
+      let pid: number;
+      try {
+        assert.equal((await conn.run("echo through")).stdout, "through\n");
+        pid = Number(readFileSync(marker, "utf8").trim());
+        assert.ok(pid > 0 && existsSync(`/proc/${pid}`), "the ProxyCommand is running while connected");
+      } finally {
+        conn.close();
+      }
+      await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "));
+    } finally {
+      await target.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a ProxyCommand that fails is connectFailed with its exit status and what it printed", async () => {
+    const target = await startSshd({ alias: "bad-command", clientConfig: ["ProxyCommand sh -c 'echo no route to the bastion >&2; exit 3'"] });
+    try {
+      const err = await rejectsWith(SshConnection.connect("bad-command", isolated(target)), "connectFailed");
+      assert.match(err.message, /ProxyCommand \(sh\) exited with status 3: no route to the bastion/);
+    } finally {
+      await target.stop();
     }
   });
 });
