@@ -11,7 +11,7 @@ import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/c
 import { answerQuickInput, artifactsDir, clickDialogButton, eventually, modalDialog, modalText, openWorkbench, runCommand, screenshot, treeItems, treeTexts, viewPane } from "../../harness/browser";
 import type { CodeServer } from "../../harness/codeServer";
 import type { E2eEnvironment } from "../environment";
-import { chooseContextMenu, clickNotificationButton, closeEverything, imageLook, setColorTheme, terminalScreen, typeInTerminal, webviewElement, webviewFrame } from "./workbench";
+import { chooseContextMenu, clickNotificationButton, closeEverything, describeWindow, imageLook, setColorTheme, terminalScreen, typeInTerminal, webviewElement, webviewFrame } from "./workbench";
 import type { ImageLook } from "./workbench";
 
 /** What a UI spec runs with. */
@@ -569,8 +569,22 @@ export const uiSpecs: UiSpec[] = [
         await openWorkbench(second, codeServer.folderUrl(ctx.folder));
         await openZonesView(second);
         await runCommand(second, "Zones: Show Log");
-        await eventually("connected again without a prompt", async () => (await panelText(second)).includes(sshConnected), 20_000);
-        assert.equal(await second.locator(".quick-input-widget:visible", { hasText: "Passphrase for" }).count(), 0, "no passphrase prompt");
+        const secondPrompt = second.locator(".quick-input-widget:visible", { hasText: "Passphrase for" });
+        try {
+          await eventually(
+            "connected again without a prompt",
+            async () => {
+              if ((await secondPrompt.count()) > 0) throw new Error("the second window asked for the passphrase");
+              return (await panelText(second)).includes(sshConnected);
+            },
+            30_000,
+          );
+        } catch (err) {
+          // What the second window showed; the runner's report covers only the first.
+          const shot = await screenshot(second, "FAILED-passphrase-second-window").catch(() => "(none)");
+          const log = await panelText(second).catch(() => "(unreadable)");
+          throw new Error(`${err instanceof Error ? err.message : String(err)}\nsecond window:\n${await describeWindow(second).catch(() => "(unreadable)")}\npanel:\n${log.slice(-1500)}\nscreenshot: ${shot}`, { cause: err });
+        }
         await screenshot(second, "passphrase-remembered");
         await removeHost(second, lockedSshd.alias);
       } finally {
