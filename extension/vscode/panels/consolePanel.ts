@@ -31,7 +31,7 @@ import {
   type ConsoleTarget,
   type ConsoleWebviewMessage,
 } from "../../../webview/console/protocol";
-import { PanelRegistry, WebviewPanel, webviewOptions, type PanelEnvironment } from "./webviewPanel";
+import { PanelHost, PanelRegistry, webviewOptions, type PanelEnvironment } from "./panelHost";
 
 /** Output at an absolute position in the console's byte stream. */
 export interface ConsoleChunk {
@@ -74,7 +74,7 @@ export interface ConsoleDependencies {
 /** Largest output message; bigger chunks are split so one message stays cheap to post. */
 const maxChunkBytes = 256 * 1024;
 
-export class ConsolePanel extends WebviewPanel<ConsoleState, ConsoleWebviewMessage> {
+export class ConsolePanel extends PanelHost<ConsoleState, ConsoleWebviewMessage> {
   static readonly viewType = "zones.console";
 
   readonly #deps: ConsoleDependencies;

@@ -38,7 +38,7 @@ import {
   type SeriesPayload,
   type StatusPayload,
 } from "../../../webview/dashboard/protocol";
-import { PanelRegistry, WebviewPanel, webviewOptions, type PanelEnvironment } from "./webviewPanel";
+import { PanelHost, PanelRegistry, webviewOptions, type PanelEnvironment } from "./panelHost";
 
 /** The dashboard's data sources. */
 export interface DashboardDependencies {
@@ -53,7 +53,7 @@ export interface DashboardDependencies {
 /** Processes sent to the table at most; a zone running more shows the biggest by memory. */
 const maxProcessRows = 500;
 
-export class DashboardPanel extends WebviewPanel<DashboardState, DashboardWebviewMessage> {
+export class DashboardPanel extends PanelHost<DashboardState, DashboardWebviewMessage> {
   static readonly viewType = "zones.dashboard";
 
   readonly #deps: DashboardDependencies;

@@ -6,7 +6,7 @@
 import type * as vscode from "vscode";
 import { Emitter } from "../../../extension/core/events";
 import type { Logger } from "../../../extension/core/log";
-import type { PanelEnvironment } from "../../../extension/vscode/panels/webviewPanel";
+import type { PanelEnvironment } from "../../../extension/vscode/panels/panelHost";
 import type { Browser } from "../../harness/browser";
 import type { Posted } from "../../unit/metrics/fakeVscode";
 import { openWebview, type ThemeName, type WebviewPage } from "./webviewPage";

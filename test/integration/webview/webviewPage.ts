@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
 import type { Page } from "playwright-core";
-import { createNonce, renderWebviewHtml } from "../../../extension/vscode/panels/webviewPanel";
+import { createNonce, renderWebviewHtml } from "../../../extension/vscode/panels/panelHost";
 import type { Browser } from "../../harness/browser";
 import type { PageProbes } from "../../../webview/testing/pageProbeTypes";
 

@@ -5,7 +5,7 @@ import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { MetricFormat, MetricNodeSchema, ZoneSchema, ZoneState, type MetricNode } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import { MetricsSampler } from "../../../extension/core/metrics/sampler";
 import { DashboardPanel, DashboardPanels, type DashboardDependencies } from "../../../extension/vscode/panels/dashboardPanel";
-import { renderWebviewHtml } from "../../../extension/vscode/panels/webviewPanel";
+import { renderWebviewHtml } from "../../../extension/vscode/panels/panelHost";
 import type { DashboardState } from "../../../webview/dashboard/protocol";
 import { FakeClock, settle } from "./fakeClock";
 import { asPanel, FakePanel, fakeEnvironment, randomValue, seededRandom } from "./fakeVscode";

@@ -5,7 +5,7 @@
 import type * as vscode from "vscode";
 import { Emitter } from "../../../extension/core/events";
 import { loggerFrom, type Logger } from "../../../extension/core/log";
-import type { PanelEnvironment } from "../../../extension/vscode/panels/webviewPanel";
+import type { PanelEnvironment } from "../../../extension/vscode/panels/panelHost";
 
 export class FakeUri {
   constructor(

@@ -40,7 +40,7 @@ export interface PanelPage {
  * `open(page)`; it answers the webview's messages in `onMessage` (already validated) and, on the
  * webview's `ready`, calls `markReady()`, sends its init message with `send`, then `flushHeld()`.
  */
-export abstract class WebviewPanel<TState extends { target: unknown }, TMessage extends { method: string }> extends Disposable {
+export abstract class PanelHost<TState extends { target: unknown }, TMessage extends { method: string }> extends Disposable {
   protected readonly panel: vscode.WebviewPanel;
   protected readonly log: Logger;
   protected readonly state: TState;
@@ -162,7 +162,7 @@ export abstract class WebviewPanel<TState extends { target: unknown }, TMessage 
  * One panel per target: `show` reveals the open one or opens a new one, and `serializer`
  * revives panels VS Code restores after a reload (their saved state checked against `stateSchema`).
  */
-export class PanelRegistry<TState extends { target: unknown }, TPanel extends WebviewPanel<TState, { method: string }>> extends Disposable {
+export class PanelRegistry<TState extends { target: unknown }, TPanel extends PanelHost<TState, { method: string }>> extends Disposable {
   readonly #panels = new Map<string, TPanel>();
   readonly #key: (target: TState["target"]) => string;
   /** Register with `vscode.window.registerWebviewPanelSerializer(viewType, …)`. */
