@@ -25,8 +25,16 @@ const common = {
 
 const nodeBundles = [
   { entryPoints: { extension: "extension/vscode/main.ts" }, external: ["vscode", ...nodeExternals] },
-  { entryPoints: { zonectl: "extension/cli/main.ts" }, external: nodeExternals, banner: { js: "#!/usr/bin/env node" } },
-  { entryPoints: { devhost: "extension/devhost/main.ts" }, external: nodeExternals, banner: { js: "#!/usr/bin/env node" } },
+  {
+    entryPoints: { zonectl: "extension/cli/main.ts" },
+    external: nodeExternals,
+    banner: { js: "#!/usr/bin/env node" },
+  },
+  {
+    entryPoints: { devhost: "extension/devhost/main.ts" },
+    external: nodeExternals,
+    banner: { js: "#!/usr/bin/env node" },
+  },
 ].map((b) => ({ ...common, ...b, platform: "node", format: "cjs", target: "node20", outdir: "dist" }));
 
 const webviewEntries = Object.fromEntries(
@@ -35,7 +43,17 @@ const webviewEntries = Object.fromEntries(
     .map((name) => [name, `webview/${name}/main.ts`]),
 );
 const webviewBundles = Object.keys(webviewEntries).length
-  ? [{ ...common, entryPoints: webviewEntries, platform: "browser", format: "iife", target: "es2022", outdir: "dist/webview", loader: { ".css": "css" } }]
+  ? [
+      {
+        ...common,
+        entryPoints: webviewEntries,
+        platform: "browser",
+        format: "iife",
+        target: "es2022",
+        outdir: "dist/webview",
+        loader: { ".css": "css" },
+      },
+    ]
   : [];
 
 await mkdir("dist", { recursive: true });

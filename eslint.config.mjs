@@ -4,7 +4,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "extension/proto/gen/**", "out/**", ".cache/**", "test/.artifacts/**"] },
+  {
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "extension/proto/gen/**",
+      "out/**",
+      ".cache/**",
+      "test/.artifacts/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -14,20 +23,41 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-floating-promises": [
         "error",
-        { allowForKnownSafeCalls: [{ from: "package", package: "node:test", name: ["test", "it", "describe", "suite", "before", "after", "beforeEach", "afterEach"] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: "package",
+              package: "node:test",
+              name: ["test", "it", "describe", "suite", "before", "after", "beforeEach", "afterEach"],
+            },
+          ],
+        },
       ],
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "separate-type-imports" }],
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/require-await": "off",
       "@typescript-eslint/no-unsafe-enum-comparison": "off",
-      "no-restricted-syntax": ["error", { selector: "ExportDefaultDeclaration", message: "No default exports (STYLE.md 17)." }],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "ExportDefaultDeclaration", message: "No default exports (STYLE.md 17)." },
+      ],
     },
   },
   {
     files: ["extension/core/**/*.ts", "extension/cli/**/*.ts", "extension/devhost/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { paths: [{ name: "vscode", message: "core/, cli/ and devhost/ must not know VS Code (STYLE.md 1)." }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            { name: "vscode", message: "core/, cli/ and devhost/ must not know VS Code (STYLE.md 1)." },
+          ],
+        },
+      ],
     },
   },
   {
@@ -36,7 +66,14 @@ export default tseslint.config(
     rules: { ...tseslint.configs.disableTypeChecked.rules, "no-restricted-syntax": "off" },
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
-      globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", Buffer: "readonly" },
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        URL: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        Buffer: "readonly",
+      },
     },
   },
   {

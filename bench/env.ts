@@ -53,7 +53,11 @@ export interface BareClient {
 }
 
 export function bareClient(socketPath: string): BareClient {
-  const sessionManager = new Http2SessionManager("http://localhost", { idleConnectionTimeoutMs: 600_000 }, { createConnection: () => connect(socketPath) });
+  const sessionManager = new Http2SessionManager(
+    "http://localhost",
+    { idleConnectionTimeoutMs: 600_000 },
+    { createConnection: () => connect(socketPath) },
+  );
   const transport = createGrpcTransport({ baseUrl: "http://localhost", sessionManager });
   return { client: createClient(ControlService, transport), close: () => sessionManager.abort() };
 }
@@ -76,7 +80,9 @@ export interface BenchEnv {
  * sandboxed process group, but without its own namespaces, cgroup and veth — the dev host's
  * light mode, which is what makes 1000 real zones affordable on a 2-core machine.
  */
-export async function startBenchEnv(options: { sandbox?: "process" | "namespaces" | "auto"; sshd?: SshdOptions } = {}): Promise<BenchEnv> {
+export async function startBenchEnv(
+  options: { sandbox?: "process" | "namespaces" | "auto"; sshd?: SshdOptions } = {},
+): Promise<BenchEnv> {
   const cleanup = new Cleanup();
   const onSignal = (): void => {
     void cleanup.run().finally(() => process.exit(130)); // Ctrl-C: leave no dev host or sshd behind
@@ -103,7 +109,10 @@ export async function startBenchEnv(options: { sandbox?: "process" | "namespaces
     cleanup.add("dev host", () => devHost.stop());
     const sshd = await startSshd(options.sshd);
     cleanup.add("sshd", () => sshd.stop());
-    const sshdBridge = await startSshd({ ...options.sshd, config: { ...options.sshd?.config, AllowTcpForwarding: "no" } });
+    const sshdBridge = await startSshd({
+      ...options.sshd,
+      config: { ...options.sshd?.config, AllowTcpForwarding: "no" },
+    });
     cleanup.add("sshd (bridge)", () => sshdBridge.stop());
     return { work, devHost, sshd, sshdBridge, zonectlJs, cleanup };
   } catch (err) {
@@ -159,10 +168,18 @@ export interface ProcessResult {
 }
 
 /** Runs a program to completion (stdin closed unless given), timing it. */
-export function runProcess(cmd: string, args: readonly string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<ProcessResult> {
+export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<ProcessResult> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
-    const child = spawn(cmd, args, { cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, ...options.env },
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
     const out: Buffer[] = [];
     let err = "";
     child.stdout?.on("data", (d: Buffer) => out.push(d));
@@ -170,7 +187,9 @@ export function runProcess(cmd: string, args: readonly string[], options: { env?
     if (options.input !== undefined) child.stdin?.end(options.input);
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`${cmd} ${args.join(" ")} took longer than ${options.timeoutMs ?? 120_000} ms\n${err}`));
+      reject(
+        new Error(`${cmd} ${args.join(" ")} took longer than ${options.timeoutMs ?? 120_000} ms\n${err}`),
+      );
     }, options.timeoutMs ?? 120_000);
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -181,5 +200,10 @@ export function runProcess(cmd: string, args: readonly string[], options: { env?
 
 /** Environment for zonectl against the bench's sshd and dev host. */
 export function zonectlEnv(env: BenchEnv, sshd: Sshd): Record<string, string> {
-  return { SSH_AUTH_SOCK: "", ZONECTL_HOST: "", ZONECTL_SSH_CONFIG: sshd.sshConfigPath, ZONECTL_SOCKET: env.devHost.socketPath };
+  return {
+    SSH_AUTH_SOCK: "",
+    ZONECTL_HOST: "",
+    ZONECTL_SSH_CONFIG: sshd.sshConfigPath,
+    ZONECTL_SOCKET: env.devHost.socketPath,
+  };
 }

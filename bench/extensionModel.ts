@@ -57,19 +57,32 @@ export function startExtensionModel(options: ExtensionModelOptions): ExtensionMo
     const m = /\brpc (\w+)/.exec(line);
     if (m) rpcs.set(m[1]!, (rpcs.get(m[1]!) ?? 0) + 1);
   }, "debug");
-  const raw: Partial<Record<SettingKey, unknown>> = { hosts: [options.hostId], "ssh.configFile": options.sshConfigFile, daemonSocket: options.daemonSocket };
+  const raw: Partial<Record<SettingKey, unknown>> = {
+    hosts: [options.hostId],
+    "ssh.configFile": options.sshConfigFile,
+    daemonSocket: options.daemonSocket,
+  };
   const { settings } = parseSettings((key) => raw[key]);
   const model = new ZonesModel();
   const connections = new HostConnections({
     model,
     connector: protectConnector,
     settings: () => settings,
-    prompts: { confirmUnknownHostKey: async () => false, askPassphrase: async () => undefined, askPassword: async () => undefined },
+    prompts: {
+      confirmUnknownHostKey: async () => false,
+      askPassphrase: async () => undefined,
+      askPassword: async () => undefined,
+    },
     log,
     onFatalError: (_entry, err) => console.error(`extension model: ${(err as Error).message}`),
   });
   const tree = new ZonesTreeProvider(model);
-  const samplers = new HostSamplers(model, new HostAccess(model, connections), log, settings.metricsIntervalSeconds * 1000);
+  const samplers = new HostSamplers(
+    model,
+    new HostAccess(model, connections),
+    log,
+    settings.metricsIntervalSeconds * 1000,
+  );
   connections.sync([parseHostEntry(options.hostId)]);
 
   const renderWith = (provider: ZonesTreeProvider): Map<string, string> => {
@@ -96,7 +109,8 @@ export function startExtensionModel(options: ExtensionModelOptions): ExtensionMo
       const deadline = Date.now() + timeoutMs;
       while (model.host(options.hostId)?.connection.kind !== "connected") {
         const c = model.host(options.hostId)?.connection;
-        if (c?.kind === "failed" && Date.now() > deadline) throw new Error(`the host did not connect: ${c.message}`);
+        if (c?.kind === "failed" && Date.now() > deadline)
+          throw new Error(`the host did not connect: ${c.message}`);
         if (Date.now() > deadline) throw new Error("the host did not connect in time");
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -157,7 +171,8 @@ async function measureWindow(mode: "idle" | "graph", options: WindowOptions): Pr
     let samples = 0;
     if (mode === "graph") {
       if (!sampler) throw new Error("no sampler for the host");
-      for (const id of zoneIds) subs.push(sampler.subscribe(id, (change) => (change.kind === "sample" ? samples++ : undefined)));
+      for (const id of zoneIds)
+        subs.push(sampler.subscribe(id, (change) => (change.kind === "sample" ? samples++ : undefined)));
     }
     await new Promise((r) => setTimeout(r, options.settleMs));
     const rpcsBefore = ext.rpcs();
@@ -169,9 +184,16 @@ async function measureWindow(mode: "idle" | "graph", options: WindowOptions): Pr
     const cpu = process.cpuUsage(cpu0);
     const windowMs = performance.now() - t0;
     const rpcs: Record<string, number> = {};
-    for (const [k, v] of ext.rpcs()) if (v - (rpcsBefore.get(k) ?? 0) > 0) rpcs[k] = v - (rpcsBefore.get(k) ?? 0);
+    for (const [k, v] of ext.rpcs())
+      if (v - (rpcsBefore.get(k) ?? 0) > 0) rpcs[k] = v - (rpcsBefore.get(k) ?? 0);
     for (const s of subs) s.dispose();
-    return { windowMs, cpuMs: (cpu.user + cpu.system) / 1000, rpcs, zones: zoneIds.length, ...(mode === "graph" ? { samples: samples - samplesBefore } : {}) };
+    return {
+      windowMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      rpcs,
+      zones: zoneIds.length,
+      ...(mode === "graph" ? { samples: samples - samplesBefore } : {}),
+    };
   } finally {
     ext.dispose();
   }
@@ -186,7 +208,9 @@ if ((mode === "idle" || mode === "graph") && json) {
       setTimeout(() => process.exit(0), 200).unref();
     },
     (err: unknown) => {
-      process.stderr.write(`extension model: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `extension model: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     },
   );

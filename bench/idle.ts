@@ -27,15 +27,30 @@ function cpuSecondsOf(pid: number): number {
 }
 
 /** Runs the extension model in its own process for a window; the proxy's counters cover exactly that window. */
-function runModelWindow(bundle: string, mode: "idle" | "graph", options: Record<string, unknown>, proxy: FaultProxy): Promise<{ result: WindowResult; bytes: number }> {
+function runModelWindow(
+  bundle: string,
+  mode: "idle" | "graph",
+  options: Record<string, unknown>,
+  proxy: FaultProxy,
+): Promise<{ result: WindowResult; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []), bundle, mode, JSON.stringify(options)], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SSH_AUTH_SOCK: "" } });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+        bundle,
+        mode,
+        JSON.stringify(options),
+      ],
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SSH_AUTH_SOCK: "" } },
+    );
     let out = "";
     let err = "";
     let bytesAtStart = 0;
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       out += d;
-      if (out.includes("WINDOW START") && !bytesAtStart) bytesAtStart = proxy.stats.bytesUp + proxy.stats.bytesDown || 1;
+      if (out.includes("WINDOW START") && !bytesAtStart)
+        bytesAtStart = proxy.stats.bytesUp + proxy.stats.bytesDown || 1;
     });
     child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
     child.on("close", (code) => {
@@ -45,13 +60,22 @@ function runModelWindow(bundle: string, mode: "idle" | "graph", options: Record<
         return;
       }
       const bytesNow = proxy.stats.bytesUp + proxy.stats.bytesDown;
-      resolve({ result: JSON.parse(line.slice("RESULT ".length)) as WindowResult, bytes: bytesNow - (bytesAtStart || bytesNow) });
+      resolve({
+        result: JSON.parse(line.slice("RESULT ".length)) as WindowResult,
+        bytes: bytesNow - (bytesAtStart || bytesNow),
+      });
     });
   });
 }
 
 /** OpenSSH holding a connection open (`ssh -N`) through the proxy for a window. */
-async function openSshIdle(configFile: string, alias: string, proxy: FaultProxy, settleMs: number, windowMs: number): Promise<{ cpuMs: number; bytes: number; windowMs: number }> {
+async function openSshIdle(
+  configFile: string,
+  alias: string,
+  proxy: FaultProxy,
+  settleMs: number,
+  windowMs: number,
+): Promise<{ cpuMs: number; bytes: number; windowMs: number }> {
   const child = spawn("ssh", ["-N", "-F", configFile, alias], { stdio: ["ignore", "ignore", "pipe"] });
   child.stderr.resume();
   try {
@@ -61,16 +85,26 @@ async function openSshIdle(configFile: string, alias: string, proxy: FaultProxy,
     const bytes0 = proxy.stats.bytesUp + proxy.stats.bytesDown;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, windowMs));
-    return { cpuMs: (cpuSecondsOf(child.pid!) - cpu0) * 1000, bytes: proxy.stats.bytesUp + proxy.stats.bytesDown - bytes0, windowMs: performance.now() - t0 };
+    return {
+      cpuMs: (cpuSecondsOf(child.pid!) - cpu0) * 1000,
+      bytes: proxy.stats.bytesUp + proxy.stats.bytesDown - bytes0,
+      windowMs: performance.now() - t0,
+    };
   } finally {
     child.kill("SIGTERM");
   }
 }
 
-export async function benchIdle(env: BenchEnv, report: Report, options: { windowMs?: number; graphZones?: number } = {}): Promise<void> {
+export async function benchIdle(
+  env: BenchEnv,
+  report: Report,
+  options: { windowMs?: number; graphZones?: number } = {},
+): Promise<void> {
   const windowMs = options.windowMs ?? 60_000;
   const graphZones = options.graphZones ?? 50;
-  console.log(`\n${section}: ${windowMs / 1000} s idle with the tree open, then ${graphZones} zones graphed at 1 Hz`);
+  console.log(
+    `\n${section}: ${windowMs / 1000} s idle with the tree open, then ${graphZones} zones graphed at 1 Hz`,
+  );
   const bundle = await bundleExtensionModel();
   const bare = bareClient(env.devHost.socketPath);
   try {
@@ -87,10 +121,28 @@ export async function benchIdle(env: BenchEnv, report: Report, options: { window
     writeFileSync(knownHosts, `[127.0.0.1]:${proxy.port} ${env.sshd.hostPublicKey()}\n`);
     writeFileSync(
       configFile,
-      [`Host ${alias}`, "  HostName 127.0.0.1", `  Port ${proxy.port}`, `  User ${env.sshd.user}`, `  IdentityFile ${env.sshd.clientKeyPath}`, "  IdentitiesOnly yes", `  UserKnownHostsFile ${knownHosts}`, "  StrictHostKeyChecking yes", "  ServerAliveInterval 15", "  ServerAliveCountMax 3", ""].join("\n"),
+      [
+        `Host ${alias}`,
+        "  HostName 127.0.0.1",
+        `  Port ${proxy.port}`,
+        `  User ${env.sshd.user}`,
+        `  IdentityFile ${env.sshd.clientKeyPath}`,
+        "  IdentitiesOnly yes",
+        `  UserKnownHostsFile ${knownHosts}`,
+        "  StrictHostKeyChecking yes",
+        "  ServerAliveInterval 15",
+        "  ServerAliveCountMax 3",
+        "",
+      ].join("\n"),
     );
     const settleMs = 5_000;
-    const common = { hostId: alias, sshConfigFile: configFile, daemonSocket: env.devHost.socketPath, settleMs, windowMs };
+    const common = {
+      hostId: alias,
+      sshConfigFile: configFile,
+      daemonSocket: env.devHost.socketPath,
+      settleMs,
+      windowMs,
+    };
     const ours = await runModelWindow(bundle, "idle", common, proxy);
     const openssh = await openSshIdle(configFile, alias, proxy, settleMs, windowMs);
     const perMinute = (n: number, ms: number): number => (n * 60_000) / ms;
@@ -102,7 +154,9 @@ export async function benchIdle(env: BenchEnv, report: Report, options: { window
       unit: "RPC/min",
       baseline: { name: "the watch stream alone", value: 0 },
       target: { on: "value", op: "<=", limit: 0, text: "0 beyond the watch stream" },
-      note: rpcCount ? `RPCs seen: ${JSON.stringify(ours.result.rpcs)}` : `window ${(ours.result.windowMs / 1000).toFixed(0)} s; WatchEvents opened before it`,
+      note: rpcCount
+        ? `RPCs seen: ${JSON.stringify(ours.result.rpcs)}`
+        : `window ${(ours.result.windowMs / 1000).toFixed(0)} s; WatchEvents opened before it`,
     });
     report.add({
       section,
@@ -122,9 +176,15 @@ export async function benchIdle(env: BenchEnv, report: Report, options: { window
     });
 
     const graphWindow = Math.min(windowMs, 30_000);
-    const graph = await runModelWindow(bundle, "graph", { ...common, windowMs: graphWindow, graphLimit: graphZones }, proxy);
+    const graph = await runModelWindow(
+      bundle,
+      "graph",
+      { ...common, windowMs: graphWindow, graphLimit: graphZones },
+      proxy,
+    );
     const idleCpu = (ours.result.cpuMs / ours.result.windowMs) * 100;
-    const rate = ((graph.result.samples ?? 0) * 1000) / graph.result.windowMs / Math.max(1, graph.result.zones);
+    const rate =
+      ((graph.result.samples ?? 0) * 1000) / graph.result.windowMs / Math.max(1, graph.result.zones);
     report.add({
       section,
       name: `CPU with ${graph.result.zones} zones graphed at 1 Hz`,
@@ -134,7 +194,9 @@ export async function benchIdle(env: BenchEnv, report: Report, options: { window
       target: { on: "value", op: "<=", limit: 5, text: "≤ 5 % of one core" },
       note:
         `${graph.result.samples ?? 0} samples in ${(graph.result.windowMs / 1000).toFixed(0)} s, ${rate.toFixed(2)} per zone per second` +
-        (rate < 0.9 ? " — the sampler fell behind 1 Hz (slow ReadZoneMetrics on a loaded host), so this understates the cost at a full 1 Hz" : "") +
+        (rate < 0.9
+          ? " — the sampler fell behind 1 Hz (slow ReadZoneMetrics on a loaded host), so this understates the cost at a full 1 Hz"
+          : "") +
         `; ReadZoneMetrics ${graph.result.rpcs["ReadZoneMetrics"] ?? 0}; ${graph.result.zones} zones on the host`,
     });
   } finally {

@@ -13,7 +13,11 @@ import { ProtectLaunchHost } from "../extension/core/launch/protectLaunchHost";
 import { ProtectHost } from "../extension/core/protect/host";
 import { startExec } from "../extension/core/terminal/execSession";
 import type { ControlClient } from "../extension/core/protect/host";
-import { OciImageFormat, WorkloadState, ZoneState } from "../extension/proto/gen/protect/control/v1/common_pb";
+import {
+  OciImageFormat,
+  WorkloadState,
+  ZoneState,
+} from "../extension/proto/gen/protect/control/v1/common_pb";
 import { startDevHost } from "../test/harness/devHost";
 import { pushTestImage, startRegistry } from "../test/harness/registry";
 import { buildTestImage } from "../test/harness/testImage";
@@ -30,9 +34,22 @@ function makeProject(root: string, name: string, image: string): string {
   mkdirSync(join(dir, ".devcontainer"), { recursive: true });
   for (let d = 0; d < 10; d++) {
     mkdirSync(join(dir, "src", `pkg${d}`), { recursive: true });
-    for (let f = 0; f < 20; f++) writeFileSync(join(dir, "src", `pkg${d}`, `mod${f}.ts`), `export const value${f} = ${f};\n`.repeat(100));
+    for (let f = 0; f < 20; f++)
+      writeFileSync(
+        join(dir, "src", `pkg${d}`, `mod${f}.ts`),
+        `export const value${f} = ${f};\n`.repeat(100),
+      );
   }
-  writeFileSync(join(dir, ".devcontainer", "devcontainer.json"), JSON.stringify({ name, image, workspaceFolder: `/workspaces/${name}`, containerEnv: { PROJECT: name }, postCreateCommand: "true" }));
+  writeFileSync(
+    join(dir, ".devcontainer", "devcontainer.json"),
+    JSON.stringify({
+      name,
+      image,
+      workspaceFolder: `/workspaces/${name}`,
+      containerEnv: { PROJECT: name },
+      postCreateCommand: "true",
+    }),
+  );
   return dir;
 }
 
@@ -40,7 +57,11 @@ function makeProject(root: string, name: string, image: string): string {
 async function shellPrompt(client: ControlClient, zoneId: string, workloadId: string): Promise<number> {
   const t0 = performance.now();
   let out = "";
-  const session = startExec(client, { zoneId, workloadId, command: ["/bin/sh", "-i"], tty: { rows: 24, columns: 80 } }, { onStdout: (d) => (out += Buffer.from(d).toString("utf8")) });
+  const session = startExec(
+    client,
+    { zoneId, workloadId, command: ["/bin/sh", "-i"], tty: { rows: 24, columns: 80 } },
+    { onStdout: (d) => (out += Buffer.from(d).toString("utf8")) },
+  );
   const deadline = Date.now() + 30_000;
   // busybox ash asks for the cursor position (ESC [6n) right after printing its prompt.
   const cursorQuery = `${String.fromCharCode(27)}[6n`;
@@ -55,7 +76,18 @@ async function shellPrompt(client: ControlClient, zoneId: string, workloadId: st
 }
 
 /** The bare sequence on the local socket: the least the host must do for a running workload and a shell. */
-async function bareLaunch(local: ProtectHost, image: string, hostPath: string): Promise<{ zoneMs: number; pullMs: number; workloadMs: number; promptMs: number; totalMs: number; zoneId: string }> {
+async function bareLaunch(
+  local: ProtectHost,
+  image: string,
+  hostPath: string,
+): Promise<{
+  zoneMs: number;
+  pullMs: number;
+  workloadMs: number;
+  promptMs: number;
+  totalMs: number;
+  zoneId: string;
+}> {
   const t0 = performance.now();
   const zoneId = await local.createZone({ name: `bare-${Date.now()}` });
   await local.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 120_000 });
@@ -67,7 +99,13 @@ async function bareLaunch(local: ProtectHost, image: string, hostPath: string): 
   }
   const t2 = performance.now();
   const { workloadId } = await local.client.createWorkload({
-    spec: { name: `bare-${Date.now()}`, zoneId, image: { digest, format }, process: { command: ["sleep", "3600"] }, mounts: [{ hostPath, targetPath: "/workspaces/bare" }] },
+    spec: {
+      name: `bare-${Date.now()}`,
+      zoneId,
+      image: { digest, format },
+      process: { command: ["sleep", "3600"] },
+      mounts: [{ hostPath, targetPath: "/workspaces/bare" }],
+    },
   });
   await local.client.startWorkload({ workloadId });
   for (;;) {
@@ -78,10 +116,21 @@ async function bareLaunch(local: ProtectHost, image: string, hostPath: string): 
   }
   const t3 = performance.now();
   const promptMs = await shellPrompt(local.client, zoneId, workloadId);
-  return { zoneMs: t1 - t0, pullMs: t2 - t1, workloadMs: t3 - t2, promptMs, totalMs: performance.now() - t0, zoneId };
+  return {
+    zoneMs: t1 - t0,
+    pullMs: t2 - t1,
+    workloadMs: t3 - t2,
+    promptMs,
+    totalMs: performance.now() - t0,
+    zoneId,
+  };
 }
 
-export async function benchLaunch(env: BenchEnv, report: Report, options: { runs?: number } = {}): Promise<void> {
+export async function benchLaunch(
+  env: BenchEnv,
+  report: Report,
+  options: { runs?: number } = {},
+): Promise<void> {
   const runs = options.runs ?? 3;
   console.log(`\n${section}: zonectl up to a shell prompt, by step (${runs} runs)`);
   const image = await buildTestImage(join(env.work, "image"));
@@ -93,7 +142,11 @@ export async function benchLaunch(env: BenchEnv, report: Report, options: { runs
   // launch times depend on it, unlike the listing's light process-mode zones.
   const devHost = await startDevHost();
   env.cleanup.add("launch dev host", () => devHost.stop());
-  const host = await ProtectHost.open(env.sshd.alias, { configFile: env.sshd.sshConfigPath, env: {}, socketPath: devHost.socketPath });
+  const host = await ProtectHost.open(env.sshd.alias, {
+    configFile: env.sshd.sshConfigPath,
+    env: {},
+    socketPath: devHost.socketPath,
+  });
   const local = await ProtectHost.open(`unix://${devHost.socketPath}`);
   const created: string[] = [];
   try {
@@ -103,18 +156,32 @@ export async function benchLaunch(env: BenchEnv, report: Report, options: { runs
     const scp: number[] = [];
     for (let i = 0; i < runs; i++) {
       const dir = makeProject(join(env.work, "projects"), `bench-launch-${i}`, reference);
-      const { plan } = await planFromPath(dir, { cwd: dir, env: process.env, planOptions: { workspaceRoot: join(env.work, "host-workspaces") } });
+      const { plan } = await planFromPath(dir, {
+        cwd: dir,
+        env: process.env,
+        planOptions: { workspaceRoot: join(env.work, "host-workspaces") },
+      });
       const t0 = performance.now();
-      const result = await new LaunchExecutor(plan, new ProtectLaunchHost(host), { zoneTimeoutMs: 180_000 }).run();
+      const result = await new LaunchExecutor(plan, new ProtectLaunchHost(host), {
+        zoneTimeoutMs: 180_000,
+      }).run();
       created.push(result.zoneId);
       const promptMs = await shellPrompt(host.client, result.zoneId, result.workloadId);
       ours.push({ totalMs: performance.now() - t0, promptMs });
-      for (const t of result.timings) if (t.outcome === "done") steps.set(t.step, [...(steps.get(t.step) ?? []), t.ms]);
+      for (const t of result.timings)
+        if (t.outcome === "done") steps.set(t.step, [...(steps.get(t.step) ?? []), t.ms]);
 
       const b = await bareLaunch(local, reference, dir);
       created.push(b.zoneId);
       bare.push(b);
-      const s = await runProcess("scp", ["-q", "-r", "-F", env.sshd.sshConfigPath, dir, `${env.sshd.alias}:${join(env.work, `scp-copy-${i}`)}`]);
+      const s = await runProcess("scp", [
+        "-q",
+        "-r",
+        "-F",
+        env.sshd.sshConfigPath,
+        dir,
+        `${env.sshd.alias}:${join(env.work, `scp-copy-${i}`)}`,
+      ]);
       if (s.code !== 0) throw new Error(`scp failed: ${s.stderr}`);
       scp.push(s.ms);
     }
@@ -125,7 +192,10 @@ export async function benchLaunch(env: BenchEnv, report: Report, options: { runs
       name: "zonectl up → shell prompt, over SSH (first launch)",
       value: median(ours.map((o) => o.totalMs)),
       unit: "ms",
-      baseline: { name: "bare RPCs on the local socket (zone, pull, workload, shell)", value: median(bare.map((b) => b.totalMs)) },
+      baseline: {
+        name: "bare RPCs on the local socket (zone, pull, workload, shell)",
+        value: median(bare.map((b) => b.totalMs)),
+      },
       note: `median of ${runs}; dev host in its default (namespaces) sandbox; steps (ms): ${breakdown}, shell prompt ${median(ours.map((o) => o.promptMs)).toFixed(0)}`,
     });
     report.add({
@@ -166,7 +236,8 @@ export async function benchLaunch(env: BenchEnv, report: Report, options: { runs
     });
   } finally {
     for (const id of created) await local.destroyZone(id).catch(() => undefined);
-    for (const id of created) await local.waitForZone(id, (z) => z === undefined, { timeoutMs: 60_000 }).catch(() => undefined);
+    for (const id of created)
+      await local.waitForZone(id, (z) => z === undefined, { timeoutMs: 60_000 }).catch(() => undefined);
     host.close();
     local.close();
   }

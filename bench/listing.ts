@@ -33,7 +33,11 @@ export async function seedZones(bare: BareClient, n: number): Promise<void> {
   let { all } = await count();
   while (all < n) {
     const batch = Math.min(20, n - all);
-    await Promise.all(Array.from({ length: batch }, (_, i) => bare.client.createZone({ spec: { name: `bench-${String(all + i).padStart(4, "0")}` } })));
+    await Promise.all(
+      Array.from({ length: batch }, (_, i) =>
+        bare.client.createZone({ spec: { name: `bench-${String(all + i).padStart(4, "0")}` } }),
+      ),
+    );
     all += batch;
   }
   const deadline = Date.now() + 300_000;
@@ -48,7 +52,9 @@ export async function seedZones(bare: BareClient, n: number): Promise<void> {
 
 /** Exactly what `zonectl ls --json` does once it has a host. */
 async function lsJson(host: ProtectHost): Promise<string> {
-  const zones = (await host.listZones()).map(zoneView).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  const zones = (await host.listZones())
+    .map(zoneView)
+    .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
   return JSON.stringify(zones, null, 2);
 }
 
@@ -60,7 +66,9 @@ async function bareList(bare: BareClient): Promise<number> {
 
 /** The old way on an already-open SSH connection: an exec channel running the CLI on the host. */
 async function oldWay(conn: SshConnection, env: BenchEnv): Promise<string> {
-  const r = await conn.run(`${process.execPath} ${env.zonectlJs} --host unix://${env.devHost.socketPath} --json ls`);
+  const r = await conn.run(
+    `${process.execPath} ${env.zonectlJs} --host unix://${env.devHost.socketPath} --json ls`,
+  );
   if (r.code !== 0) throw new Error(`old way failed (exit ${r.code}): ${r.stderr}`);
   return r.stdout;
 }
@@ -68,7 +76,11 @@ async function oldWay(conn: SshConnection, env: BenchEnv): Promise<string> {
 export async function benchListing(env: BenchEnv, report: Report, sizes: readonly number[]): Promise<void> {
   console.log(`\n${section}: seeding and listing ${sizes.join(" / ")} zones`);
   const bare = bareClient(env.devHost.socketPath);
-  const sshOpts = (sshd: typeof env.sshd): Parameters<typeof ProtectHost.open>[1] => ({ configFile: sshd.sshConfigPath, env: {}, socketPath: env.devHost.socketPath });
+  const sshOpts = (sshd: typeof env.sshd): Parameters<typeof ProtectHost.open>[1] => ({
+    configFile: sshd.sshConfigPath,
+    env: {},
+    socketPath: env.devHost.socketPath,
+  });
   const streamlocal = await ProtectHost.open(env.sshd.alias, sshOpts(env.sshd));
   const bridge = await ProtectHost.open(env.sshdBridge.alias, sshOpts(env.sshdBridge));
   try {
@@ -76,7 +88,8 @@ export async function benchListing(env: BenchEnv, report: Report, sizes: readonl
       await seedZones(bare, n);
       const runs = n >= 1000 ? 15 : n >= 100 ? 30 : 50;
       const counted = { bare: await bareList(bare), ssh: JSON.parse(await lsJson(streamlocal)) as unknown[] };
-      if (counted.bare !== n || counted.ssh.length !== n) throw new Error(`expected ${n} zones, bare saw ${counted.bare}, ssh ${counted.ssh.length}`);
+      if (counted.bare !== n || counted.ssh.length !== n)
+        throw new Error(`expected ${n} zones, bare saw ${counted.bare}, ssh ${counted.ssh.length}`);
 
       const warm = await timeInterleaved(
         {
@@ -121,7 +134,11 @@ export async function benchListing(env: BenchEnv, report: Report, sizes: readonl
       const conn = streamlocal.ssh;
       if (!conn) throw new Error("no SSH connection");
       const oldRuns = n >= 1000 ? 5 : 8;
-      const old = await timeInterleaved({ ours: () => lsJson(streamlocal), old: () => oldWay(conn, env) }, oldRuns, 1);
+      const old = await timeInterleaved(
+        { ours: () => lsJson(streamlocal), old: () => oldWay(conn, env) },
+        oldRuns,
+        1,
+      );
       report.add({
         section,
         name: `${n} zones: old way (exec channel running a CLI on the host), warm connection`,
@@ -137,15 +154,30 @@ export async function benchListing(env: BenchEnv, report: Report, sizes: readonl
       const cold = await timeInterleaved(
         {
           ssh: async () => {
-            const r = await runProcess(process.execPath, [env.zonectlJs, "--host", env.sshd.alias, "--json", "ls"], { env: zonectlEnv(env, env.sshd) });
+            const r = await runProcess(
+              process.execPath,
+              [env.zonectlJs, "--host", env.sshd.alias, "--json", "ls"],
+              { env: zonectlEnv(env, env.sshd) },
+            );
             if (r.code !== 0) throw new Error(`zonectl ls over SSH failed: ${r.stderr}`);
           },
           local: async () => {
-            const r = await runProcess(process.execPath, [env.zonectlJs, "--host", `unix://${env.devHost.socketPath}`, "--json", "ls"]);
+            const r = await runProcess(process.execPath, [
+              env.zonectlJs,
+              "--host",
+              `unix://${env.devHost.socketPath}`,
+              "--json",
+              "ls",
+            ]);
             if (r.code !== 0) throw new Error(`zonectl ls on the socket failed: ${r.stderr}`);
           },
           openssh: async () => {
-            const r = await runProcess("ssh", ["-F", env.sshd.sshConfigPath, env.sshd.alias, `${process.execPath} ${env.zonectlJs} --host unix://${env.devHost.socketPath} --json ls`]);
+            const r = await runProcess("ssh", [
+              "-F",
+              env.sshd.sshConfigPath,
+              env.sshd.alias,
+              `${process.execPath} ${env.zonectlJs} --host unix://${env.devHost.socketPath} --json ls`,
+            ]);
             if (r.code !== 0) throw new Error(`ssh + remote CLI failed: ${r.stderr}`);
           },
         },
@@ -183,7 +215,10 @@ export async function removeAllZones(socketPath: string): Promise<void> {
   try {
     const ids: string[] = [];
     for await (const reply of bare.client.listZones({})) for (const z of reply.zones) ids.push(z.id);
-    for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((zoneId) => bare.client.destroyZone({ zoneId }).catch(() => undefined)));
+    for (let i = 0; i < ids.length; i += 50)
+      await Promise.all(
+        ids.slice(i, i + 50).map((zoneId) => bare.client.destroyZone({ zoneId }).catch(() => undefined)),
+      );
     const deadline = Date.now() + 300_000;
     while (Date.now() < deadline && (await bareList(bare)) > 0) await new Promise((r) => setTimeout(r, 250));
   } finally {

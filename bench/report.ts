@@ -44,12 +44,15 @@ export class Report {
     let met: boolean | undefined;
     if (figure.target) {
       const t = figure.target;
-      const subject = t.on === "ratio" ? ratio : t.on === "value" ? figure.value : figure.value - figure.baseline.value;
+      const subject =
+        t.on === "ratio" ? ratio : t.on === "value" ? figure.value : figure.value - figure.baseline.value;
       met = t.op === "<=" ? subject <= t.limit : subject >= t.limit;
     }
     const full: Figure = { ...figure, ratio, ...(met !== undefined ? { met } : {}) };
     this.figures.push(full);
-    console.log(`  ${full.section} / ${full.name}: ${fmt(full.value)} ${full.unit} vs ${full.baseline.name} ${fmt(full.baseline.value)} ${full.unit} → ${fmtRatio(ratio)}${met === undefined ? "" : met ? " (target met)" : " (target NOT met)"}`);
+    console.log(
+      `  ${full.section} / ${full.name}: ${fmt(full.value)} ${full.unit} vs ${full.baseline.name} ${fmt(full.baseline.value)} ${full.unit} → ${fmtRatio(ratio)}${met === undefined ? "" : met ? " (target met)" : " (target NOT met)"}`,
+    );
     return full;
   }
 
@@ -74,15 +77,28 @@ export class Report {
       ]),
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    const line = (r: string[]): string => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd();
+    const line = (r: string[]): string =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join("  ")
+        .trimEnd();
     const out = [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
     for (const s of this.skipped) out.push(`(${s.section}: not measured — ${s.reason})`);
     return out.join("\n");
   }
 
   write(path: string): void {
-    const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", memoryMiB: Math.round(totalmem() / 2 ** 20), loadAverage: loadavg(), node: process.version };
-    writeFileSync(path, `${JSON.stringify({ started: this.#started.toISOString(), finished: new Date().toISOString(), machine, figures: this.figures, skipped: this.skipped }, null, 2)}\n`);
+    const machine = {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "",
+      memoryMiB: Math.round(totalmem() / 2 ** 20),
+      loadAverage: loadavg(),
+      node: process.version,
+    };
+    writeFileSync(
+      path,
+      `${JSON.stringify({ started: this.#started.toISOString(), finished: new Date().toISOString(), machine, figures: this.figures, skipped: this.skipped }, null, 2)}\n`,
+    );
   }
 }
 

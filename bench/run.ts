@@ -54,7 +54,9 @@ async function main(): Promise<number> {
     if (wanted("launch")) await benchLaunch(env, report);
     if (wanted("size")) await benchSize(env, report);
   } finally {
-    await removeAllZones(env.devHost.socketPath).catch((err: unknown) => console.error(`bench: removing zones: ${(err as Error).message}`));
+    await removeAllZones(env.devHost.socketPath).catch((err: unknown) =>
+      console.error(`bench: removing zones: ${(err as Error).message}`),
+    );
     await env.cleanup.run();
   }
 
@@ -62,7 +64,9 @@ async function main(): Promise<number> {
   const out = join(repoRoot, "bench", "results.json");
   report.write(out);
   const withTarget = report.figures.filter((f) => f.met !== undefined);
-  console.log(`bench: ${report.figures.length} figures, ${withTarget.filter((f) => f.met).length} of ${withTarget.length} targets met, in ${((Date.now() - started) / 1000).toFixed(0)} s; written to ${out}`);
+  console.log(
+    `bench: ${report.figures.length} figures, ${withTarget.filter((f) => f.met).length} of ${withTarget.length} targets met, in ${((Date.now() - started) / 1000).toFixed(0)} s; written to ${out}`,
+  );
   return 0;
 }
 

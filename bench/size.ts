@@ -5,7 +5,16 @@
  * having built everything, read from VS Code's own extension-host log and our log channel,
  * against the time the workbench took to appear.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { Browser, openWorkbench } from "../test/harness/browser";
 import { startCodeServer } from "../test/harness/codeServer";
@@ -21,14 +30,35 @@ const section = "size";
 async function packageVsix(work: string): Promise<string> {
   const dir = join(work, "package");
   mkdirSync(dir, { recursive: true });
-  for (const entry of ["package.json", ".vscodeignore", "README.md", "LICENSE", "build.mjs", "media", "extension", "webview"]) {
-    if (existsSync(join(repoRoot, entry))) cpSync(join(repoRoot, entry), join(dir, entry), { recursive: true });
+  for (const entry of [
+    "package.json",
+    ".vscodeignore",
+    "README.md",
+    "LICENSE",
+    "build.mjs",
+    "media",
+    "extension",
+    "webview",
+  ]) {
+    if (existsSync(join(repoRoot, entry)))
+      cpSync(join(repoRoot, entry), join(dir, entry), { recursive: true });
   }
   symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));
   const build = await runProcess(process.execPath, ["build.mjs", "--production"], { cwd: dir });
   if (build.code !== 0) throw new Error(`build failed: ${build.stderr}`);
   const out = join(dir, "styrolite-zones.vsix");
-  const vsce = await runProcess(join(repoRoot, "node_modules/.bin/vsce"), ["package", "--no-dependencies", "--allow-missing-repository", "--no-rewrite-relative-links", "--out", out], { cwd: dir, input: "" });
+  const vsce = await runProcess(
+    join(repoRoot, "node_modules/.bin/vsce"),
+    [
+      "package",
+      "--no-dependencies",
+      "--allow-missing-repository",
+      "--no-rewrite-relative-links",
+      "--out",
+      out,
+    ],
+    { cwd: dir, input: "" },
+  );
   if (vsce.code !== 0) throw new Error(`vsce failed: ${vsce.stderr}${vsce.stdout.toString()}`);
   return out;
 }
@@ -36,7 +66,10 @@ async function packageVsix(work: string): Promise<string> {
 /** Bytes of every file of the production dependency tree, as `npm ls --omit=dev` lists it. */
 async function productionDependencyBytes(): Promise<number> {
   const r = await runProcess("npm", ["ls", "--omit=dev", "--all", "--parseable"]);
-  const dirs = r.stdout.toString().split("\n").filter((p) => p.includes("node_modules"));
+  const dirs = r.stdout
+    .toString()
+    .split("\n")
+    .filter((p) => p.includes("node_modules"));
   const seen = new Set<string>();
   let total = 0;
   const walk = (p: string): void => {
@@ -73,7 +106,11 @@ function logTime(line: string): number | undefined {
   return m ? Date.parse(`${m[1]}T${m[2]}`) : undefined;
 }
 
-export async function benchSize(env: BenchEnv, report: Report, options: { activations?: number } = {}): Promise<void> {
+export async function benchSize(
+  env: BenchEnv,
+  report: Report,
+  options: { activations?: number } = {},
+): Promise<void> {
   console.log(`\n${section}: .vsix size, activation in code-server`);
   const vsix = await packageVsix(env.work);
   const vsixBytes = statSync(vsix).size;
@@ -82,18 +119,27 @@ export async function benchSize(env: BenchEnv, report: Report, options: { activa
     name: ".vsix size",
     value: vsixBytes / 1024,
     unit: "KiB",
-    baseline: { name: "the production dependencies, unbundled", value: (await productionDependencyBytes()) / 1024 },
+    baseline: {
+      name: "the production dependencies, unbundled",
+      value: (await productionDependencyBytes()) / 1024,
+    },
     note: "production build (minified, no source maps), allow-listed files only",
   });
 
   if (!isInstalled()) {
-    report.skip(`${section} / activation`, "code-server is not installed (node scripts/codeServer.mjs install)");
+    report.skip(
+      `${section} / activation`,
+      "code-server is not installed (node scripts/codeServer.mjs install)",
+    );
     return;
   }
   const runs = options.activations ?? 3;
   const project = join(env.work, "activation-project");
   mkdirSync(join(project, ".devcontainer"), { recursive: true });
-  writeFileSync(join(project, ".devcontainer", "devcontainer.json"), JSON.stringify({ name: "activation", image: "busybox:latest" }));
+  writeFileSync(
+    join(project, ".devcontainer", "devcontainer.json"),
+    JSON.stringify({ name: "activation", image: "busybox:latest" }),
+  );
   const activation: number[] = [];
   const populated: number[] = [];
   const workbench: number[] = [];
@@ -102,7 +148,11 @@ export async function benchSize(env: BenchEnv, report: Report, options: { activa
   try {
     for (let i = 0; i < runs; i++) {
       const dir = join(env.work, `code-server-${i}`);
-      const server = await startCodeServer({ dir, vsix: [vsix], settings: { "zones.hosts": [`unix://${env.devHost.socketPath}`] } });
+      const server = await startCodeServer({
+        dir,
+        vsix: [vsix],
+        settings: { "zones.hosts": [`unix://${env.devHost.socketPath}`] },
+      });
       try {
         const page = await browser.newPage();
         try {
@@ -112,11 +162,15 @@ export async function benchSize(env: BenchEnv, report: Report, options: { activa
           let started: number | undefined;
           let activated: number | undefined;
           let tree: number | undefined;
-          while (Date.now() < deadline && (started === undefined || activated === undefined || tree === undefined)) {
+          while (
+            Date.now() < deadline &&
+            (started === undefined || activated === undefined || tree === undefined)
+          ) {
             await new Promise((r) => setTimeout(r, 250));
             const logs = join(server.dirs.userDataDir, "logs");
             for (const file of findFiles(logs, (n) => n.endsWith("exthost.log"))) {
-              for (const line of readFileSync(file, "utf8").split("\n")) if (/_doActivateExtension styrolite\.styrolite-zones/.test(line)) started ??= logTime(line);
+              for (const line of readFileSync(file, "utf8").split("\n"))
+                if (/_doActivateExtension styrolite\.styrolite-zones/.test(line)) started ??= logTime(line);
             }
             for (const file of findFiles(logs, (n) => /Styrolite Zones\.log$/.test(n))) {
               for (const line of readFileSync(file, "utf8").split("\n")) {
@@ -126,7 +180,8 @@ export async function benchSize(env: BenchEnv, report: Report, options: { activa
               }
             }
           }
-          if (started === undefined || activated === undefined) throw new Error(`activation not found in the logs (started ${started}, activated ${activated})`);
+          if (started === undefined || activated === undefined)
+            throw new Error(`activation not found in the logs (started ${started}, activated ${activated})`);
           activation.push(activated - started);
           if (tree !== undefined) populated.push(tree);
         } finally {

@@ -31,7 +31,11 @@ export async function time(fn: () => Promise<unknown>, runs: number, warmup = 2)
  * Times several contenders round-robin (A B C A B C …), so a load spike from the other
  * engineers' work on this shared machine lands on every contender rather than on one.
  */
-export async function timeInterleaved<K extends string>(contenders: Record<K, () => Promise<unknown>>, runs: number, warmup = 2): Promise<Record<K, number[]>> {
+export async function timeInterleaved<K extends string>(
+  contenders: Record<K, () => Promise<unknown>>,
+  runs: number,
+  warmup = 2,
+): Promise<Record<K, number[]>> {
   const keys = Object.keys(contenders) as K[];
   for (let i = 0; i < warmup; i++) for (const k of keys) await contenders[k]();
   const out = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<K, number[]>;

@@ -21,7 +21,9 @@ const section = "terminal";
 
 /** Writes `mib` MiB of base64 text in 76-column lines (what a terminal shows); returns the line count. */
 async function writeTextFile(path: string, mib: number): Promise<number> {
-  const line = Buffer.from(`${"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".repeat(2).slice(0, 76)}\n`);
+  const line = Buffer.from(
+    `${"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".repeat(2).slice(0, 76)}\n`,
+  );
   const total = mib * 2 ** 20;
   const chunk = Buffer.alloc(line.length * 1024);
   for (let i = 0; i < 1024; i++) line.copy(chunk, i * line.length);
@@ -47,7 +49,11 @@ interface CatRun {
 async function catThroughExec(host: ProtectHost, zoneId: string, file: string): Promise<CatRun> {
   let bytes = 0;
   const t0 = performance.now();
-  const session = startExec(host.client, { zoneId, command: ["cat", file], tty: { rows: 50, columns: 200 } }, { onStdout: (d) => (bytes += d.length), onStderr: (d) => (bytes += d.length) });
+  const session = startExec(
+    host.client,
+    { zoneId, command: ["cat", file], tty: { rows: 50, columns: 200 } },
+    { onStdout: (d) => (bytes += d.length), onStderr: (d) => (bytes += d.length) },
+  );
   session.endInput();
   const code = await session.exited;
   const seconds = (performance.now() - t0) / 1000;
@@ -56,16 +62,23 @@ async function catThroughExec(host: ProtectHost, zoneId: string, file: string): 
 }
 
 /** Seconds for `ssh -tt host cat file` (OpenSSH's client, same sshd). */
-async function catThroughOpenSsh(ssh: { readonly configFile: string; readonly alias: string }, file: string, expected: number): Promise<CatRun> {
+async function catThroughOpenSsh(
+  ssh: { readonly configFile: string; readonly alias: string },
+  file: string,
+  expected: number,
+): Promise<CatRun> {
   const t0 = performance.now();
-  const child = spawn("ssh", ["-tt", "-F", ssh.configFile, ssh.alias, "cat", file], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("ssh", ["-tt", "-F", ssh.configFile, ssh.alias, "cat", file], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let received = 0;
   child.stdout.on("data", (d: Buffer) => (received += d.length));
   child.stderr.resume();
   const [code] = (await once(child, "close")) as [number | null];
   const seconds = (performance.now() - t0) / 1000;
   // OpenSSH prints "Connection to … closed." on stderr, not stdout: stdout is the file alone.
-  if (code !== 0 || received !== expected) throw new Error(`ssh -tt cat: exit ${code}, ${received} of ${expected} bytes`);
+  if (code !== 0 || received !== expected)
+    throw new Error(`ssh -tt cat: exit ${code}, ${received} of ${expected} bytes`);
   return { seconds, bytes: received };
 }
 
@@ -78,7 +91,11 @@ interface Echoer {
 
 function execEchoer(host: ProtectHost, zoneId: string): Echoer {
   let n = 0;
-  const session: ExecSession = startExec(host.client, { zoneId, command: ["cat"], tty: { rows: 24, columns: 80 } }, { onStdout: (d) => (n += d.length) });
+  const session: ExecSession = startExec(
+    host.client,
+    { zoneId, command: ["cat"], tty: { rows: 24, columns: 80 } },
+    { onStdout: (d) => (n += d.length) },
+  );
   return {
     write: (d) => session.write(d),
     received: () => n,
@@ -94,7 +111,11 @@ function execEchoer(host: ProtectHost, zoneId: string): Echoer {
 
 function openSshEchoer(env: BenchEnv): Echoer {
   let n = 0;
-  const child: ChildProcessWithoutNullStreams = spawn("ssh", ["-tt", "-F", env.sshd.sshConfigPath, env.sshd.alias, "cat"], { stdio: ["pipe", "pipe", "pipe"] });
+  const child: ChildProcessWithoutNullStreams = spawn(
+    "ssh",
+    ["-tt", "-F", env.sshd.sshConfigPath, env.sshd.alias, "cat"],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
   child.stdout.on("data", (d: Buffer) => (n += d.length));
   child.stderr.resume();
   return {
@@ -140,14 +161,22 @@ async function echoSamples(echoer: Echoer, count: number): Promise<number[]> {
   return out;
 }
 
-export async function benchTerminal(env: BenchEnv, report: Report, options: { mib?: number } = {}): Promise<void> {
+export async function benchTerminal(
+  env: BenchEnv,
+  report: Report,
+  options: { mib?: number } = {},
+): Promise<void> {
   const mib = options.mib ?? 100;
   console.log(`\n${section}: ${mib} MiB through a TTY, keystroke echo`);
   const file = join(env.work, "terminal-throughput.txt");
   const lines = await writeTextFile(file, mib);
   // The PTY turns each \n into \r\n (onlcr) on both paths.
   const expected = mib * 2 ** 20 + lines;
-  const host = await ProtectHost.open(env.sshd.alias, { configFile: env.sshd.sshConfigPath, env: {}, socketPath: env.devHost.socketPath });
+  const host = await ProtectHost.open(env.sshd.alias, {
+    configFile: env.sshd.sshConfigPath,
+    env: {},
+    socketPath: env.devHost.socketPath,
+  });
   const local = await ProtectHost.open(`unix://${env.devHost.socketPath}`);
   let zoneId: string | undefined;
   try {
@@ -161,13 +190,20 @@ export async function benchTerminal(env: BenchEnv, report: Report, options: { mi
     await catThroughExec(host, zoneId, file); // warm the page cache and the tunnel
     for (let i = 0; i < runs; i++) {
       ours.push(await catThroughExec(host, zoneId, file));
-      openssh.push(await catThroughOpenSsh({ configFile: env.sshd.sshConfigPath, alias: env.sshd.alias }, file, expected));
+      openssh.push(
+        await catThroughOpenSsh(
+          { configFile: env.sshd.sshConfigPath, alias: env.sshd.alias },
+          file,
+          expected,
+        ),
+      );
       direct.push(await catThroughExec(local, zoneId, file));
     }
     // Throughput of what arrived; a short count is reported, not hidden (see the note).
     const mibps = (r: readonly CatRun[]): number => median(r.map((x) => x.bytes / 2 ** 20 / x.seconds));
     const short = [...ours, ...direct].map((r) => expected - r.bytes).filter((d) => d !== 0);
-    if (short.some((d) => d < 0 || d > expected / 100)) throw new Error(`exec cat delivered ${short.join(", ")} bytes fewer than the file`);
+    if (short.some((d) => d < 0 || d > expected / 100))
+      throw new Error(`exec cat delivered ${short.join(", ")} bytes fewer than the file`);
     report.add({
       section,
       name: `${mib} MiB cat through an exec TTY over SSH`,
@@ -177,7 +213,9 @@ export async function benchTerminal(env: BenchEnv, report: Report, options: { mi
       target: { on: "ratio", op: ">=", limit: 0.9, text: "≥ 0.9× OpenSSH" },
       note:
         `median of ${runs} interleaved runs; the same TTY exec on the dev host's local socket (no SSH) gave ${mibps(direct).toFixed(1)} MiB/s` +
-        (short.length ? `; ${short.length} of ${ours.length + direct.length} exec runs ended ${Math.max(...short)} bytes or fewer short (dev host TTY output tail lost at exit)` : ""),
+        (short.length
+          ? `; ${short.length} of ${ours.length + direct.length} exec runs ended ${Math.max(...short)} bytes or fewer short (dev host TTY output tail lost at exit)`
+          : ""),
     });
 
     const samples = 300;
@@ -225,14 +263,24 @@ export async function benchTerminal(env: BenchEnv, report: Report, options: { mi
  * limits a stream there is how much may be in flight per round trip — SSH's channel window for
  * OpenSSH, and HTTP/2's stream and connection windows (64 KiB by default) for us.
  */
-async function farHost(env: BenchEnv, report: Report, zoneId: string, latencyMs = 20, mib = 8): Promise<void> {
+async function farHost(
+  env: BenchEnv,
+  report: Report,
+  zoneId: string,
+  latencyMs = 20,
+  mib = 8,
+): Promise<void> {
   const file = join(env.work, "terminal-far.txt");
   const lines = await writeTextFile(file, mib);
   const expected = mib * 2 ** 20 + lines;
   const far = await startProxiedSshd({ serverAliveInterval: 15 });
   let host: ProtectHost | undefined;
   try {
-    host = await ProtectHost.open(far.alias, { configFile: far.configFile, env: {}, socketPath: env.devHost.socketPath });
+    host = await ProtectHost.open(far.alias, {
+      configFile: far.configFile,
+      env: {},
+      socketPath: env.devHost.socketPath,
+    });
     await catThroughExec(host, zoneId, file); // connect and warm up at full speed
     far.proxy.slow({ latencyMs });
     const runs = 3;

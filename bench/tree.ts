@@ -13,19 +13,28 @@ import { median, percentile } from "./stats";
 
 const section = "tree";
 
-export async function benchTree(env: BenchEnv, report: Report, options: { zones?: number } = {}): Promise<void> {
+export async function benchTree(
+  env: BenchEnv,
+  report: Report,
+  options: { zones?: number } = {},
+): Promise<void> {
   const n = options.zones ?? 1000;
   console.log(`\n${section}: change → tree item latency, rendering ${n} zones`);
   const { startExtensionModel } = await loadExtensionModel();
   const bare = bareClient(env.devHost.socketPath);
   await seedZones(bare, n);
   const hostId = env.sshd.alias;
-  const ext = startExtensionModel({ hostId, sshConfigFile: env.sshd.sshConfigPath, daemonSocket: env.devHost.socketPath });
+  const ext = startExtensionModel({
+    hostId,
+    sshConfigFile: env.sshd.sshConfigPath,
+    daemonSocket: env.devHost.socketPath,
+  });
   const watchAbort = new AbortController();
   try {
     await ext.ready();
     const deadline = Date.now() + 60_000;
-    while (ext.model.zones(hostId).length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (ext.model.zones(hostId).length < n && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
 
     // Render: the first paint (no cached nodes) and a repaint after a change, timed round-robin.
     const labelsOnce = ext.render();
@@ -44,7 +53,11 @@ export async function benchTree(env: BenchEnv, report: Report, options: { zones?
       again.push(performance.now() - t0);
       // The least any tree must do: one labelled object per zone.
       t0 = performance.now();
-      const items = zones.map((z) => ({ id: z.id, label: z.spec?.name ?? z.id, description: ZoneState[z.status?.state ?? 0] }));
+      const items = zones.map((z) => ({
+        id: z.id,
+        label: z.spec?.name ?? z.id,
+        description: ZoneState[z.status?.state ?? 0],
+      }));
       if (items.length !== zones.length) throw new Error("unreachable");
       minimal.push(performance.now() - t0);
     }
@@ -79,7 +92,8 @@ export async function benchTree(env: BenchEnv, report: Report, options: { zones?
     const modelSub = ext.model.onDidChange(() => {
       for (const name of wanted) {
         if (seenModel.has(name)) continue;
-        if (ext.model.zones(hostId).some((z) => z.spec?.name === name)) seenModel.set(name, performance.now());
+        if (ext.model.zones(hostId).some((z) => z.spec?.name === name))
+          seenModel.set(name, performance.now());
       }
     });
     // What VS Code does on a refresh event: ask for the items again, then they are on screen.
@@ -99,8 +113,12 @@ export async function benchTree(env: BenchEnv, report: Report, options: { zones?
         started.set(name, performance.now());
         await bare.client.createZone({ spec: { name } });
         const until = Date.now() + 30_000;
-        while ((!seenTree.has(name) || !seenBare.has(name)) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
-        if (!seenTree.has(name) || !seenBare.has(name)) throw new Error(`zone ${name} did not reach the tree (bare ${seenBare.has(name)}, tree ${seenTree.has(name)})`);
+        while ((!seenTree.has(name) || !seenBare.has(name)) && Date.now() < until)
+          await new Promise((r) => setTimeout(r, 5));
+        if (!seenTree.has(name) || !seenBare.has(name))
+          throw new Error(
+            `zone ${name} did not reach the tree (bare ${seenBare.has(name)}, tree ${seenTree.has(name)})`,
+          );
         await new Promise((r) => setTimeout(r, 100));
       }
     } finally {

@@ -50,7 +50,13 @@ let options;
 try {
   ({ values: options } = parseArgs({
     args: process.argv.slice(2),
-    options: { port: { type: "string" }, ssh: { type: "boolean" }, unix: { type: "boolean" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: {
+      port: { type: "string" },
+      ssh: { type: "boolean" },
+      unix: { type: "boolean" },
+      keep: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
     strict: true,
   }));
 } catch (err) {
@@ -62,13 +68,18 @@ if (options.help) {
 }
 if (options.ssh && options.unix) fail(`--ssh and --unix exclude each other\n${usage}`);
 const requestedPort = options.port === undefined ? undefined : Number(options.port);
-if (requestedPort !== undefined && !(Number.isInteger(requestedPort) && requestedPort > 0 && requestedPort < 65536)) fail(`--port: '${options.port}' is not a port number`);
+if (
+  requestedPort !== undefined &&
+  !(Number.isInteger(requestedPort) && requestedPort > 0 && requestedPort < 65536)
+)
+  fail(`--port: '${options.port}' is not a port number`);
 
 const started = Date.now();
 const step = (label, cmd, args) => {
   const t = Date.now();
   const result = spawnSync(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
-  if (result.status !== 0) fail(`${label} failed (exit ${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`);
+  if (result.status !== 0)
+    fail(`${label} failed (exit ${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`);
   console.log(`npm start: ${label} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 };
 
@@ -116,13 +127,20 @@ try {
   const prometheusPort = await freePort();
   const devHost = await startDevHost({
     stateDir,
-    args: ["--prometheus", `127.0.0.1:${prometheusPort}`, ...(viaSsh ? ["--ssh", `127.0.0.1:${sshPort}`, "--authorized-keys", authorizedKeys] : [])],
+    args: [
+      "--prometheus",
+      `127.0.0.1:${prometheusPort}`,
+      ...(viaSsh ? ["--ssh", `127.0.0.1:${sshPort}`, "--authorized-keys", authorizedKeys] : []),
+    ],
   });
   undo.push(() => devHost.stop());
   const digest = await seedImage(devHost.socketPath, join(work, "image"));
   console.log(`npm start: dev host has ${sampleImage} (${digest.slice(0, 19)}…, busybox-static)`);
 
-  const settings = { "zones.launch.workspaceRoot": join(work, "host-workspaces"), "zones.metrics.prometheusPort": prometheusPort };
+  const settings = {
+    "zones.launch.workspaceRoot": join(work, "host-workspaces"),
+    "zones.metrics.prometheusPort": prometheusPort,
+  };
   let hostLine = `unix://${devHost.socketPath}`;
   if (viaSsh) {
     const hostKey = (await readFile(join(stateDir, "ssh", "ssh_host_ed25519_key.pub"), "utf8")).trim();
@@ -145,7 +163,11 @@ try {
       ].join("\n"),
       { mode: 0o600 },
     );
-    Object.assign(settings, { "zones.hosts": ["devhost"], "zones.ssh.configFile": sshConfig, "zones.daemonSocket": devHost.socketPath });
+    Object.assign(settings, {
+      "zones.hosts": ["devhost"],
+      "zones.ssh.configFile": sshConfig,
+      "zones.daemonSocket": devHost.socketPath,
+    });
     hostLine = `devhost — ssh 127.0.0.1:${sshPort}, host key ${fingerprint(hostKey)}\n             client key ${clientKey}`;
   } else {
     Object.assign(settings, { "zones.hosts": [`unix://${devHost.socketPath}`] });

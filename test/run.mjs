@@ -37,8 +37,10 @@ function run(label, cmd, args, env = {}) {
 const nodeTest = (label, dir, concurrency) => {
   const files = extra.length ? extra : testFiles(dir);
   run(label, process.execPath, [
-    "--import", "tsx",
-    "--test", "--test-reporter=spec",
+    "--import",
+    "tsx",
+    "--test",
+    "--test-reporter=spec",
     `--test-concurrency=${concurrency}`,
     ...files,
   ]);
@@ -50,6 +52,7 @@ const tiers = {
     run("typecheck", "npx", ["tsc", "--noEmit", "-p", "tsconfig.json"]);
     run("typecheck webview", "npx", ["tsc", "--noEmit", "-p", "webview/tsconfig.json"]);
     run("lint", "npx", ["eslint", "."]);
+    run("format", "npx", ["prettier", "--check", "."]);
   },
   unit: () => nodeTest("unit", "test/unit", 2),
   // Integration files each start their own sshd / dev host; two at a time on a 2-core machine.

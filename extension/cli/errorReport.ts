@@ -68,7 +68,8 @@ function describeError(err: unknown): { message: string; exitCode: number } {
   if (SshError.is(err)) {
     let message = err.message;
     if (err.reason === "hostKeyUnknown" && err.details.hostKeyUnknownCause === "noWayToAsk") {
-      message += " Run zonectl on a terminal to confirm it, or add the key to known_hosts (e.g. connect once with ssh).";
+      message +=
+        " Run zonectl on a terminal to confirm it, or add the key to known_hosts (e.g. connect once with ssh).";
     }
     return { message, exitCode: sshCodes[err.reason] };
   }
@@ -87,7 +88,11 @@ function describeError(err: unknown): { message: string; exitCode: number } {
 function protectCode(err: ProtectError): number {
   switch (err.reason) {
     case "unreachable":
-      return err.details.unreachable === "socketMissing" ? exitCodes.socketMissing : err.details.unreachable === "daemonNotRunning" ? exitCodes.daemonNotRunning : exitCodes.daemonUnreachable;
+      return err.details.unreachable === "socketMissing"
+        ? exitCodes.socketMissing
+        : err.details.unreachable === "daemonNotRunning"
+          ? exitCodes.daemonNotRunning
+          : exitCodes.daemonUnreachable;
     case "permissionDenied":
       return exitCodes.permissionDenied;
     case "notFound":

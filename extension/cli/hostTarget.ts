@@ -54,7 +54,9 @@ export function cliCallbacks(ctx: CliContext): SshCallbacks {
       ctx.stderr.write(
         `The authenticity of host '${q.knownHostsName}' can't be established.\n` +
           `${keyTypeLabel(q.keyType)} key fingerprint is ${q.fingerprint}.\n` +
-          (q.otherKeyTypes.length ? `known_hosts has other key types for this host: ${q.otherKeyTypes.join(", ")}.\n` : ""),
+          (q.otherKeyTypes.length
+            ? `known_hosts has other key types for this host: ${q.otherKeyTypes.join(", ")}.\n`
+            : ""),
       );
       let question = "Are you sure you want to continue connecting (yes/no/[fingerprint])? ";
       for (;;) {
@@ -67,7 +69,14 @@ export function cliCallbacks(ctx: CliContext): SshCallbacks {
         question = "Please type 'yes', 'no' or the fingerprint: ";
       }
     },
-    passphrase: (r) => askLine(ctx, r.attempt > 1 ? `Wrong passphrase. Enter passphrase for key '${r.keyFile}': ` : `Enter passphrase for key '${r.keyFile}': `, true),
+    passphrase: (r) =>
+      askLine(
+        ctx,
+        r.attempt > 1
+          ? `Wrong passphrase. Enter passphrase for key '${r.keyFile}': `
+          : `Enter passphrase for key '${r.keyFile}': `,
+        true,
+      ),
     password: (r) => askLine(ctx, `${r.user}@${r.target.replace(/^[^@]*@/, "")}'s password: `, true),
     keyboardInteractive: async (r) => {
       if (r.name) ctx.stderr.write(`${r.name}\n`);

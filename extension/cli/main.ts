@@ -21,7 +21,24 @@ import { syncCommand } from "./commands/sync";
 
 // Every command, in the order `zonectl help` lists them. Add a command: one file under
 // commands/, one line here.
-const commands: Command[] = [statusCommand, lsCommand, rmCommand, devHostCommand, planCommand, upCommand, execCommand, shellCommand, attachCommand, logsCommand, topCommand, forwardCommand, resizeCommand, stopCommand, downCommand, syncCommand];
+const commands: Command[] = [
+  statusCommand,
+  lsCommand,
+  rmCommand,
+  devHostCommand,
+  planCommand,
+  upCommand,
+  execCommand,
+  shellCommand,
+  attachCommand,
+  logsCommand,
+  topCommand,
+  forwardCommand,
+  resizeCommand,
+  stopCommand,
+  downCommand,
+  syncCommand,
+];
 
 const globalOptions = {
   host: { type: "string", short: "H" },
@@ -81,7 +98,9 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
     });
   } catch (err) {
-    process.stderr.write(`zonectl ${command.name}: ${(err as Error).message}\nusage: zonectl ${command.name} ${command.usage}\n`);
+    process.stderr.write(
+      `zonectl ${command.name}: ${(err as Error).message}\nusage: zonectl ${command.name} ${command.usage}\n`,
+    );
     return 2;
   }
   if (parsed.values.help) {
@@ -91,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const verbose = Boolean(globalsParsed.values.verbose ?? parsed.values.verbose);
   const globals: GlobalOptions = {
-    host: (parsed.values.host ?? globalsParsed.values.host ?? process.env["ZONECTL_HOST"]),
+    host: parsed.values.host ?? globalsParsed.values.host ?? process.env["ZONECTL_HOST"],
     json: Boolean(globalsParsed.values.json ?? parsed.values.json),
     verbose,
   };

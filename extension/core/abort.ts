@@ -32,7 +32,9 @@ export function abortReason(signal: AbortSignal): Error {
 }
 
 export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AbortError" || (err as { code?: unknown }).code === "ABORT_ERR");
+  return (
+    err instanceof Error && (err.name === "AbortError" || (err as { code?: unknown }).code === "ABORT_ERR")
+  );
 }
 
 /** A signal aborted when any of the given signals is (undefined entries are skipped). */

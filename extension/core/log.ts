@@ -26,7 +26,10 @@ export const silentLogger: Logger = {
 };
 
 /** Builds a logger from a single write function, filtering below `minimum`. */
-export function loggerFrom(write: (level: LogLevel, line: string) => void, minimum: LogLevel = "info"): Logger {
+export function loggerFrom(
+  write: (level: LogLevel, line: string) => void,
+  minimum: LogLevel = "info",
+): Logger {
   const at =
     (level: LogLevel) =>
     (message: string, ...details: unknown[]): void => {
@@ -51,7 +54,9 @@ function formatDetail(detail: unknown): string {
   if (detail instanceof Error) return detail.stack ?? `${detail.name}: ${detail.message}`;
   if (typeof detail === "string") return detail;
   try {
-    return JSON.stringify(detail, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
+    return JSON.stringify(detail, (_key, value: unknown) =>
+      typeof value === "bigint" ? value.toString() : value,
+    );
   } catch {
     return String(detail);
   }

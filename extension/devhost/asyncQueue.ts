@@ -50,7 +50,8 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   /** Ends the stream with an error, delivered after the queued items. */
   fail(err: unknown): void {
     if (this.#ended) return;
-    this.#error = err instanceof Error ? err : new Error(err === undefined ? "stream failed" : messageOf(err));
+    this.#error =
+      err instanceof Error ? err : new Error(err === undefined ? "stream failed" : messageOf(err));
     this.#ended = true;
     if (this.#failWaiter) {
       const fail = this.#failWaiter;

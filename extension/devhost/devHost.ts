@@ -116,7 +116,9 @@ export class DevHost {
     this.#writeHostFile();
 
     this.#sandbox = await this.#sandboxHost();
-    this.log.info(`dev host ${devHostVersion}: state ${this.stateDir}, sandbox ${this.#sandbox.mode}, ${this.#sandbox.cgroups.note}`);
+    this.log.info(
+      `dev host ${devHostVersion}: state ${this.stateDir}, sandbox ${this.#sandbox.mode}, ${this.#sandbox.cgroups.note}`,
+    );
 
     const zones = new ZoneManager(
       this.#store,
@@ -135,9 +137,18 @@ export class DevHost {
     await zones.restore(previousStop);
 
     const images = await ImageStore.open(join(this.stateDir, "images"), this.log);
-    const overlay = this.#sandbox.mode === "namespaces" && (await overlayWorks(this.#sandbox.tools, this.#store.runDir));
-    if (this.#sandbox.mode === "namespaces" && !overlay) this.log.warn("dev host: overlayfs is unavailable here; each workload gets a copy of its image root");
-    const workloads = new WorkloadManager({ store: this.#store, zones, images, mode: this.#sandbox.mode, overlay, log: this.log });
+    const overlay =
+      this.#sandbox.mode === "namespaces" && (await overlayWorks(this.#sandbox.tools, this.#store.runDir));
+    if (this.#sandbox.mode === "namespaces" && !overlay)
+      this.log.warn("dev host: overlayfs is unavailable here; each workload gets a copy of its image root");
+    const workloads = new WorkloadManager({
+      store: this.#store,
+      zones,
+      images,
+      mode: this.#sandbox.mode,
+      overlay,
+      log: this.log,
+    });
     this.#workloads = workloads;
     workloads.restore();
     images.setRemovalGuard((digest) => workloads.imageInUse(digest));
@@ -178,7 +189,10 @@ export class DevHost {
     if (this.options.prometheus) {
       this.#prometheus = await startPrometheus(this.options.prometheus, () => this.#scrape(), this.log);
       const a = this.#prometheus.address();
-      this.prometheusUrl = a && typeof a === "object" ? `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/metrics/resource` : undefined;
+      this.prometheusUrl =
+        a && typeof a === "object"
+          ? `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/metrics/resource`
+          : undefined;
       this.log.info(`dev host: Prometheus text at ${this.prometheusUrl}`);
     }
     if (this.options.ssh) {
@@ -206,7 +220,9 @@ export class DevHost {
       .filter((z) => z.status?.state === ZoneState.READY)
       .flatMap((z) => {
         const sandbox = this.zones.maybeSandbox(z.id);
-        return sandbox ? [{ zoneId: z.id, sandbox, cpus: z.status?.resourceStatus?.activeResources?.targetCpus ?? 1 }] : [];
+        return sandbox
+          ? [{ zoneId: z.id, sandbox, cpus: z.status?.resourceStatus?.activeResources?.targetCpus ?? 1 }]
+          : [];
       });
     return prometheusText(this.#sampler, zones);
   }
@@ -219,13 +235,30 @@ export class DevHost {
     if (wanted !== "process") {
       if (process.getuid?.() !== 0) why = "not running as root";
       else if (!tools) why = "nsenter/unshare/setsid not found";
-      else if (!(await succeeds(tools.unshare, ["--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "--mount-proc", "true"]))) why = "unshare of pid/mount/net namespaces fails here";
+      else if (
+        !(await succeeds(tools.unshare, [
+          "--pid",
+          "--fork",
+          "--mount",
+          "--uts",
+          "--ipc",
+          "--net",
+          "--mount-proc",
+          "true",
+        ]))
+      )
+        why = "unshare of pid/mount/net namespaces fails here";
       else mode = "namespaces";
-      if (wanted === "namespaces" && mode !== "namespaces") throw new DevHostError("failedPrecondition", `namespace sandboxes are unavailable: ${why}`);
+      if (wanted === "namespaces" && mode !== "namespaces")
+        throw new DevHostError("failedPrecondition", `namespace sandboxes are unavailable: ${why}`);
       if (why) this.log.warn(`dev host: zones run as plain process groups (${why})`);
     }
-    const cgroups = mode === "namespaces" ? CgroupSystem.detect(this.log) : CgroupSystem.none("process mode: zones run unlimited");
-    this.#cgroupBase = cgroups.version === "none" ? undefined : cgroups.group(`styrolite-devhost-${process.pid}`);
+    const cgroups =
+      mode === "namespaces"
+        ? CgroupSystem.detect(this.log)
+        : CgroupSystem.none("process mode: zones run unlimited");
+    this.#cgroupBase =
+      cgroups.version === "none" ? undefined : cgroups.group(`styrolite-devhost-${process.pid}`);
     this.#network = mode === "namespaces" ? await BridgeNetwork.plan(this.stateDir, this.log) : undefined;
     return {
       mode,
@@ -254,11 +287,15 @@ export class DevHost {
     };
     await step("ssh", () => this.#ssh?.close());
     await step("server", () => this.#server?.close(this.socketPath));
-    await step("prometheus", () => new Promise<void>((resolve) => {
-      if (!this.#prometheus) return resolve();
-      this.#prometheus.close(() => resolve());
-      this.#prometheus.closeAllConnections();
-    }));
+    await step(
+      "prometheus",
+      () =>
+        new Promise<void>((resolve) => {
+          if (!this.#prometheus) return resolve();
+          this.#prometheus.close(() => resolve());
+          this.#prometheus.closeAllConnections();
+        }),
+    );
     await step("workloads", () => this.#workloads?.shutdown());
     await step("zones", () => this.#zones?.shutdown());
     await step("network", () => this.#network?.down());
@@ -304,7 +341,8 @@ export class DevHost {
 }
 
 function describePreviousStop(file: HostFile): string {
-  if (file.lastStop) return `it stopped ${file.lastStop.clean ? "cleanly" : "with problems"} at ${file.lastStop.at}`;
+  if (file.lastStop)
+    return `it stopped ${file.lastStop.clean ? "cleanly" : "with problems"} at ${file.lastStop.at}`;
   if (file.lastStart) return `the run started at ${file.lastStart} ended without shutting down`;
   return "no record of the previous run";
 }
@@ -312,7 +350,8 @@ function describePreviousStop(file: HostFile): string {
 /** Finds the host tools the sandboxes use; undefined when any is missing. */
 function findTools(): Tools | undefined {
   const dirs = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
-  const find = (name: string): string | undefined => dirs.map((d) => join(d, name)).find((p) => existsSync(p));
+  const find = (name: string): string | undefined =>
+    dirs.map((d) => join(d, name)).find((p) => existsSync(p));
   const sh = find("sh");
   const nsenter = find("nsenter");
   const unshare = find("unshare");

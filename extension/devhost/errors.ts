@@ -31,6 +31,13 @@ const codes: Record<DevHostErrorReason, Code> = {
 /** The gRPC error a client sees for anything a handler throws. */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (DevHostError.is(err)) return new ConnectError(err.message, codes[err.reason], undefined, undefined, err);
-  return new ConnectError(err instanceof Error ? err.message : String(err), Code.Internal, undefined, undefined, err);
+  if (DevHostError.is(err))
+    return new ConnectError(err.message, codes[err.reason], undefined, undefined, err);
+  return new ConnectError(
+    err instanceof Error ? err.message : String(err),
+    Code.Internal,
+    undefined,
+    undefined,
+    err,
+  );
 }

@@ -87,7 +87,8 @@ export class FlowQueue<T> implements AsyncIterable<T> {
     let lastBytes = 0;
     try {
       for (;;) {
-        if (settle && lastBytes >= settle.afterBytes) await new Promise((resolve) => setTimeout(resolve, settle.ms));
+        if (settle && lastBytes >= settle.afterBytes)
+          await new Promise((resolve) => setTimeout(resolve, settle.ms));
         const next = await this.#queue.next();
         if (next.done === true) return;
         const first = next.value;
@@ -96,7 +97,9 @@ export class FlowQueue<T> implements AsyncIterable<T> {
         if (batch) {
           const items = [first];
           for (;;) {
-            const more = this.#queue.shiftIf((candidate) => bytes + this.sizeOf(candidate) <= limit && batch.canJoin(first, candidate));
+            const more = this.#queue.shiftIf(
+              (candidate) => bytes + this.sizeOf(candidate) <= limit && batch.canJoin(first, candidate),
+            );
             if (more === undefined) break;
             items.push(more);
             bytes += this.sizeOf(more);

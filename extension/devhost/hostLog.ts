@@ -22,11 +22,19 @@ export class HostLog {
         inner[level](message, ...details);
         if (levels.indexOf(level) >= levels.indexOf("info")) this.#keep(level, message, details);
       };
-    this.logger = { trace: at("trace"), debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+    this.logger = {
+      trace: at("trace"),
+      debug: at("debug"),
+      info: at("info"),
+      warn: at("warn"),
+      error: at("error"),
+    };
   }
 
   #keep(level: LogLevel, message: string, details: unknown[]): void {
-    const extra = details.map((d) => (d instanceof Error ? d.message : typeof d === "string" ? d : safeJson(d))).join(" ");
+    const extra = details
+      .map((d) => (d instanceof Error ? d.message : typeof d === "string" ? d : safeJson(d)))
+      .join(" ");
     const line = `${new Date().toISOString()} ${level.padEnd(5)} ${message}${extra ? ` ${extra}` : ""}\n`;
     this.#lines.push(line);
     this.#size += line.length;

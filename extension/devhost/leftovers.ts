@@ -10,7 +10,11 @@ import type { SandboxHost, ZoneRuntimeRecord } from "./sandbox/zoneSandbox";
  * not clean up): its init and wrapper processes, cgroup directories, veth. Each step is
  * best-effort and checks identity first — a recycled pid is never killed.
  */
-export async function cleanupLeftovers(host: SandboxHost, runtime: ZoneRuntimeRecord, log: Logger): Promise<void> {
+export async function cleanupLeftovers(
+  host: SandboxHost,
+  runtime: ZoneRuntimeRecord,
+  log: Logger,
+): Promise<void> {
   if (isSameProcess(runtime.wrapperPid, runtime.wrapperStartTime)) {
     log.info(`leftovers: killing zone wrapper ${runtime.wrapperPid} from an earlier run`);
     try {

@@ -55,7 +55,10 @@ async function main(argv: string[]): Promise<number> {
       prometheus: values.prometheus,
       authorizedKeys: values["authorized-keys"],
       sandbox,
-      log: loggerFrom((level, line) => process.stderr.write(`${new Date().toISOString()} ${level}: ${line}\n`), values.verbose ? "debug" : "info"),
+      log: loggerFrom(
+        (level, line) => process.stderr.write(`${new Date().toISOString()} ${level}: ${line}\n`),
+        values.verbose ? "debug" : "info",
+      ),
       out: (line) => process.stdout.write(`${line}\n`),
       signal: controller.signal,
     });

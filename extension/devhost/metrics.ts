@@ -33,10 +33,15 @@ export class MetricsSampler {
   #hostCpu: { last: number[][]; at: number; percent: number[] } | undefined;
 
   /** CPU use of a zone: percent of its allocated CPUs, and per host CPU (percent of that CPU). */
-  async zoneCpu(sandbox: ZoneSandbox, allocatedCpus: number): Promise<{ percent: number; perCpu: number[] | undefined } | undefined> {
+  async zoneCpu(
+    sandbox: ZoneSandbox,
+    allocatedCpus: number,
+  ): Promise<{ percent: number; perCpu: number[] | undefined } | undefined> {
     const read = (): CpuReading | undefined => {
       const total = sandbox.cgroup?.cpuUsageNs();
-      return total === undefined ? undefined : { at: performance.now(), total, perCpu: sandbox.cgroup?.perCpuUsageNs() };
+      return total === undefined
+        ? undefined
+        : { at: performance.now(), total, perCpu: sandbox.cgroup?.perCpuUsageNs() };
     };
     let previous = this.#zoneCpu.get(sandbox.zoneId);
     if (!previous) {
@@ -108,7 +113,9 @@ export class MetricsSampler {
 }
 
 /** Processes of a zone with their pid as the zone sees it (namespace mode) or the host pid. */
-export function zoneProcesses(sandbox: ZoneSandbox): (NonNullable<ReturnType<typeof processInfo>> & { zonePid: number; zoneParent: number })[] {
+export function zoneProcesses(
+  sandbox: ZoneSandbox,
+): (NonNullable<ReturnType<typeof processInfo>> & { zonePid: number; zoneParent: number })[] {
   const hostPids = sandbox.cgroup ? sandbox.cgroup.pids() : descendants(sandbox.initPid);
   const namespaced = sandbox.mode === "namespaces";
   const zonePidOf = new Map<number, number>();
@@ -134,7 +141,11 @@ function descendants(pid: number): number[] {
 }
 
 /** The ReadZoneMetrics tree: system/memory, system/cpu (percent), process/<pid>/…. */
-export async function zoneMetricTree(sampler: MetricsSampler, sandbox: ZoneSandbox, allocatedCpus: number): Promise<MetricNode> {
+export async function zoneMetricTree(
+  sampler: MetricsSampler,
+  sandbox: ZoneSandbox,
+  allocatedCpus: number,
+): Promise<MetricNode> {
   const memory = sampler.zoneMemory(sandbox);
   const cpu = await sampler.zoneCpu(sandbox, allocatedCpus);
   const uptimeSeconds = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
@@ -144,7 +155,10 @@ export async function zoneMetricTree(sampler: MetricsSampler, sandbox: ZoneSandb
       node("executable", p.executable, MetricFormat.UNKNOWN),
       node("cmdline", p.cmdline, MetricFormat.UNKNOWN),
       node("cwd", p.cwd, MetricFormat.UNKNOWN),
-      node("memory", undefined, MetricFormat.UNKNOWN, [node("resident", p.residentBytes, MetricFormat.BYTES), node("virtual", p.virtualBytes, MetricFormat.BYTES)]),
+      node("memory", undefined, MetricFormat.UNKNOWN, [
+        node("resident", p.residentBytes, MetricFormat.BYTES),
+        node("virtual", p.virtualBytes, MetricFormat.BYTES),
+      ]),
       node("lifetime", Math.max(0, uptimeSeconds - p.startTicks / clockTicks), MetricFormat.DURATION_SECONDS),
       node("uid", p.uid, MetricFormat.INTEGER),
       node("gid", p.gid, MetricFormat.INTEGER),
@@ -157,11 +171,22 @@ export async function zoneMetricTree(sampler: MetricsSampler, sandbox: ZoneSandb
       node("free", memory.free, MetricFormat.BYTES),
     ]),
   ];
-  if (cpu) system.push(node("cpu", undefined, MetricFormat.UNKNOWN, [node("usage", round(cpu.percent), MetricFormat.PERCENT)]));
-  return node("zone", undefined, MetricFormat.UNKNOWN, [node("system", undefined, MetricFormat.UNKNOWN, system), node("process", undefined, MetricFormat.UNKNOWN, processes)]);
+  if (cpu)
+    system.push(
+      node("cpu", undefined, MetricFormat.UNKNOWN, [node("usage", round(cpu.percent), MetricFormat.PERCENT)]),
+    );
+  return node("zone", undefined, MetricFormat.UNKNOWN, [
+    node("system", undefined, MetricFormat.UNKNOWN, system),
+    node("process", undefined, MetricFormat.UNKNOWN, processes),
+  ]);
 }
 
-function node(name: string, value: string | number | undefined, format: MetricFormat, children: MetricNode[] = []): MetricNode {
+function node(
+  name: string,
+  value: string | number | undefined,
+  format: MetricFormat,
+  children: MetricNode[] = [],
+): MetricNode {
   return create(MetricNodeSchema, {
     name,
     format,
@@ -199,11 +224,20 @@ export async function prometheusText(sampler: MetricsSampler, zones: ScrapeZone[
     gauge(`host_memory_${k}_bytes`, `Host memory ${k} in bytes.`);
     lines.push(`host_memory_${k}_bytes ${mem[k]}`);
   }
-  const readings = await Promise.all(zones.map(async (z) => ({ z, cpu: await sampler.zoneCpu(z.sandbox, z.cpus), mem: sampler.zoneMemory(z.sandbox) })));
+  const readings = await Promise.all(
+    zones.map(async (z) => ({
+      z,
+      cpu: await sampler.zoneCpu(z.sandbox, z.cpus),
+      mem: sampler.zoneMemory(z.sandbox),
+    })),
+  );
   gauge("zone_cpu_usage_percent", "CPU use of each zone per CPU in percent.");
   for (const { z, cpu } of readings) {
     if (!cpu) continue;
-    if (cpu.perCpu) cpu.perCpu.forEach((v, i) => lines.push(`zone_cpu_usage_percent{cpu="${i}",zone_id="${z.zoneId}"} ${round(v)}`));
+    if (cpu.perCpu)
+      cpu.perCpu.forEach((v, i) =>
+        lines.push(`zone_cpu_usage_percent{cpu="${i}",zone_id="${z.zoneId}"} ${round(v)}`),
+      );
     else lines.push(`zone_cpu_usage_percent{cpu="all",zone_id="${z.zoneId}"} ${round(cpu.percent)}`);
   }
   for (const k of ["total", "used", "free"] as const) {
@@ -215,18 +249,25 @@ export async function prometheusText(sampler: MetricsSampler, zones: ScrapeZone[
 
 function hostMemory(): { total: number; used: number; free: number } {
   const info = readFileSync("/proc/meminfo", "utf8");
-  const kb = (key: string): number => Number(info.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1] ?? 0) * 1024;
+  const kb = (key: string): number =>
+    Number(info.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1] ?? 0) * 1024;
   const total = kb("MemTotal");
   const free = kb("MemAvailable") || kb("MemFree");
   return { total, used: total - free, free };
 }
 
 /** Serves Prometheus text on a loopback address at /metrics/resource (like a real host's :3035). */
-export async function startPrometheus(address: string, scrape: () => Promise<string>, log: Logger): Promise<Server> {
+export async function startPrometheus(
+  address: string,
+  scrape: () => Promise<string>,
+  log: Logger,
+): Promise<Server> {
   const { host, port } = parseLoopbackAddress(address, "--prometheus");
   const server = createServer((req, res) => {
     if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics/resource") {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found: the dev host serves /metrics/resource\n");
+      res
+        .writeHead(404, { "content-type": "text/plain" })
+        .end("not found: the dev host serves /metrics/resource\n");
       return;
     }
     scrape().then(
@@ -249,7 +290,12 @@ export function parseLoopbackAddress(address: string, flag: string): { host: str
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
   const host = m?.[1] ?? m?.[2];
   const port = Number(m?.[3]);
-  if (!m || !host || !(port >= 0 && port <= 65535)) throw new DevHostError("invalidArgument", `${flag} wants 127.0.0.1:PORT, got ${JSON.stringify(address)}`);
-  if (host !== "127.0.0.1" && host !== "::1" && host !== "localhost") throw new DevHostError("invalidArgument", `${flag} listens on loopback only (127.0.0.1 or ::1), not ${host}`);
+  if (!m || !host || !(port >= 0 && port <= 65535))
+    throw new DevHostError("invalidArgument", `${flag} wants 127.0.0.1:PORT, got ${JSON.stringify(address)}`);
+  if (host !== "127.0.0.1" && host !== "::1" && host !== "localhost")
+    throw new DevHostError(
+      "invalidArgument",
+      `${flag} listens on loopback only (127.0.0.1 or ::1), not ${host}`,
+    );
   return { host, port };
 }

@@ -53,7 +53,9 @@ export async function runDevHost(options: RunDevHostOptions): Promise<void> {
     authorizedKeys: options.authorizedKeys,
     log: options.log,
   });
-  options.out(`dev host ready: socket ${host.socketPath} (state ${host.stateDir}, sandbox ${host.sandboxMode})`);
+  options.out(
+    `dev host ready: socket ${host.socketPath} (state ${host.stateDir}, sandbox ${host.sandboxMode})`,
+  );
   if (host.prometheusUrl) options.out(`prometheus: ${host.prometheusUrl}`);
   if (host.ssh) {
     options.out(`ssh: ${host.ssh.host}:${host.ssh.port}, host key ${host.ssh.hostFingerprint}`);
@@ -61,7 +63,9 @@ export async function runDevHost(options: RunDevHostOptions): Promise<void> {
   }
   try {
     if (!options.signal.aborted) {
-      await new Promise<void>((resolve) => options.signal.addEventListener("abort", () => resolve(), { once: true }));
+      await new Promise<void>((resolve) =>
+        options.signal.addEventListener("abort", () => resolve(), { once: true }),
+      );
     }
   } finally {
     await host.stop();

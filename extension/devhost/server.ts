@@ -46,9 +46,11 @@ export class GrpcServer {
   async listen(socketPath: string): Promise<void> {
     const dir = dirname(socketPath);
     // Remember what we created (e.g. /var/lib/edera/protect), to leave no empty folders behind.
-    if (!existsSync(dir)) this.#createdDirs = { top: mkdirSync(dir, { recursive: true, mode: 0o700 }), leaf: dir };
+    if (!existsSync(dir))
+      this.#createdDirs = { top: mkdirSync(dir, { recursive: true, mode: 0o700 }), leaf: dir };
     if (existsSync(socketPath)) {
-      if (await answers(socketPath)) throw new DevHostError("alreadyExists", `another daemon is already serving ${socketPath}`);
+      if (await answers(socketPath))
+        throw new DevHostError("alreadyExists", `another daemon is already serving ${socketPath}`);
       unlinkSync(socketPath); // stale socket of a process that is gone
     }
     await new Promise<void>((resolve, reject) => {

@@ -16,7 +16,8 @@ export class StateStore {
     readonly dir: string,
     private readonly log: Logger,
   ) {
-    for (const sub of ["zones", "workloads", "images", "run"]) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+    for (const sub of ["zones", "workloads", "images", "run"])
+      mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
   }
 
   /** Scratch space for live sandboxes (workload upper layers, generated files). */

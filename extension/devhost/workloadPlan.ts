@@ -44,7 +44,13 @@ export interface WorkloadPaths {
 
 export function workloadPaths(runDir: string, workloadId: string): WorkloadPaths {
   const dir = join(runDir, "workloads", workloadId);
-  return { dir, upper: join(dir, "upper"), work: join(dir, "work"), root: join(dir, "rootfs"), hosts: join(dir, "hosts") };
+  return {
+    dir,
+    upper: join(dir, "upper"),
+    work: join(dir, "work"),
+    root: join(dir, "rootfs"),
+    hosts: join(dir, "hosts"),
+  };
 }
 
 /**
@@ -55,25 +61,48 @@ export function workloadPaths(runDir: string, workloadId: string): WorkloadPaths
  */
 export function planWorkload(spec: WorkloadSpec, image: WorkloadImage): WorkloadPlan {
   const p = spec.process;
-  const command = p && p.command.length > 0 ? [...p.command] : [...(image.config.entrypoint ?? []), ...(image.config.cmd ?? [])];
-  if (command.length === 0) throw new DevHostError("invalidArgument", "the workload has no command and its image has no Entrypoint or Cmd");
+  const command =
+    p && p.command.length > 0
+      ? [...p.command]
+      : [...(image.config.entrypoint ?? []), ...(image.config.cmd ?? [])];
+  if (command.length === 0)
+    throw new DevHostError(
+      "invalidArgument",
+      "the workload has no command and its image has no Entrypoint or Cmd",
+    );
   const imageUser = splitUserSpec(image.config.user);
-  const identity = resolveIdentity(image.rootfsDir, idOrName(p?.user) ?? imageUser.user, idOrName(p?.group) ?? imageUser.group);
-  const env = mergeEnv(image.config.env ?? [], (p?.environment ?? []).map((e) => [e.key, e.value]), {
-    home: identity.home,
-    tty: Boolean(p?.tty),
-  });
+  const identity = resolveIdentity(
+    image.rootfsDir,
+    idOrName(p?.user) ?? imageUser.user,
+    idOrName(p?.group) ?? imageUser.group,
+  );
+  const env = mergeEnv(
+    image.config.env ?? [],
+    (p?.environment ?? []).map((e) => [e.key, e.value]),
+    {
+      home: identity.home,
+      tty: Boolean(p?.tty),
+    },
+  );
   const cwd = normalizeAbsolute(p?.workingDirectory || image.config.workingDir || "/", "working directory");
   const mounts = spec.mounts.map((m) => {
-    if (!m.hostPath.startsWith("/")) throw new DevHostError("invalidArgument", `mount host_path must be absolute: ${JSON.stringify(m.hostPath)}`);
+    if (!m.hostPath.startsWith("/"))
+      throw new DevHostError(
+        "invalidArgument",
+        `mount host_path must be absolute: ${JSON.stringify(m.hostPath)}`,
+      );
     let directory: boolean;
     try {
       directory = statSync(m.hostPath).isDirectory();
     } catch {
-      throw new DevHostError("invalidArgument", `mount host_path ${m.hostPath} does not exist on the dev host`);
+      throw new DevHostError(
+        "invalidArgument",
+        `mount host_path ${m.hostPath} does not exist on the dev host`,
+      );
     }
     const targetPath = normalizeAbsolute(m.targetPath, "mount target_path");
-    if (targetPath === "/") throw new DevHostError("invalidArgument", "a mount cannot replace the workload's root");
+    if (targetPath === "/")
+      throw new DevHostError("invalidArgument", "a mount cannot replace the workload's root");
     return { hostPath: m.hostPath, targetPath, directory };
   });
   for (const part of [...command, ...env.flat(), cwd]) assertNoNul(part);
@@ -85,14 +114,21 @@ export function planWorkload(spec: WorkloadSpec, image: WorkloadImage): Workload
     gid: identity.gid,
     tty: Boolean(p?.tty),
     stdin: Boolean(p?.stdin || p?.tty),
-    terminal: p?.terminalSize && p.terminalSize.columns > 0 ? { columns: p.terminalSize.columns, rows: p.terminalSize.rows } : undefined,
+    terminal:
+      p?.terminalSize && p.terminalSize.columns > 0
+        ? { columns: p.terminalSize.columns, rows: p.terminalSize.rows }
+        : undefined,
     mounts,
     readOnlyRootfs: Boolean(spec.security?.readOnlyRootfs),
   };
 }
 
 /** Image Env, then overrides by key, then PATH/HOME/TERM defaults where nothing set them. */
-export function mergeEnv(imageEnv: readonly string[], overrides: readonly [string, string][], defaults: { home?: string | undefined; tty: boolean }): [string, string][] {
+export function mergeEnv(
+  imageEnv: readonly string[],
+  overrides: readonly [string, string][],
+  defaults: { home?: string | undefined; tty: boolean },
+): [string, string][] {
   const env = new Map<string, string>();
   for (const entry of imageEnv) {
     const eq = entry.indexOf("=");
@@ -116,12 +152,14 @@ export function assertEnvKey(key: string): void {
 }
 
 function assertNoNul(value: string): void {
-  if (value.includes("\0")) throw new DevHostError("invalidArgument", "arguments and environment values cannot contain NUL bytes");
+  if (value.includes("\0"))
+    throw new DevHostError("invalidArgument", "arguments and environment values cannot contain NUL bytes");
 }
 
 /** An absolute path with `.`/`..` resolved lexically; `..` cannot climb above `/`. */
 export function normalizeAbsolute(path: string, what: string): string {
-  if (!path.startsWith("/")) throw new DevHostError("invalidArgument", `${what} must be an absolute path: ${JSON.stringify(path)}`);
+  if (!path.startsWith("/"))
+    throw new DevHostError("invalidArgument", `${what} must be an absolute path: ${JSON.stringify(path)}`);
   assertNoNul(path);
   return posix.normalize(path).replace(/\/+$/, "") || "/";
 }
@@ -137,7 +175,10 @@ export function assertNoSymlinks(layers: string[], path: string, what: string): 
     for (const layer of layers) {
       try {
         if (lstatSync(join(layer, rel)).isSymbolicLink()) {
-          throw new DevHostError("invalidArgument", `${what} /${rel} is a symbolic link in the image; mount points must be real directories or files`);
+          throw new DevHostError(
+            "invalidArgument",
+            `${what} /${rel} is a symbolic link in the image; mount points must be real directories or files`,
+          );
         }
         break; // the topmost layer that has the entry decides
       } catch (err) {
@@ -147,7 +188,16 @@ export function assertNoSymlinks(layers: string[], path: string, what: string): 
   }
 }
 
-function idOrName(v: { idOrName: { case: "id"; value: number } | { case: "name"; value: string } | { case: undefined; value?: undefined } } | undefined): string | number | undefined {
+function idOrName(
+  v:
+    | {
+        idOrName:
+          | { case: "id"; value: number }
+          | { case: "name"; value: string }
+          | { case: undefined; value?: undefined };
+      }
+    | undefined,
+): string | number | undefined {
   if (!v) return undefined;
   if (v.idOrName.case === "id") return v.idOrName.value;
   if (v.idOrName.case === "name") return v.idOrName.value;
@@ -159,7 +209,12 @@ function idOrName(v: { idOrName: { case: "id"; value: number } | { case: "name";
  * overlay (or the copied root), /proc of the zone, read-only /sys, a small /dev with the usual
  * nodes and the host's pts (so terminals work), /etc/hosts, then the spec's bind mounts.
  */
-export function setupSteps(plan: WorkloadPlan, image: WorkloadImage, paths: WorkloadPaths, options: { overlay: boolean }): SetupStep[] {
+export function setupSteps(
+  plan: WorkloadPlan,
+  image: WorkloadImage,
+  paths: WorkloadPaths,
+  options: { overlay: boolean },
+): SetupStep[] {
   const r = paths.root;
   const at = (p: string): string => join(r, p);
   const layers = options.overlay ? [paths.upper, image.rootfsDir] : [paths.root];
@@ -167,16 +222,32 @@ export function setupSteps(plan: WorkloadPlan, image: WorkloadImage, paths: Work
   for (const m of plan.mounts) assertNoSymlinks(layers, m.targetPath, "mount target");
 
   const steps: SetupStep[] = [];
-  if (options.overlay) steps.push({ op: "overlay", lower: image.rootfsDir, upper: paths.upper, work: paths.work, target: r });
+  if (options.overlay)
+    steps.push({ op: "overlay", lower: image.rootfsDir, upper: paths.upper, work: paths.work, target: r });
   else steps.push({ op: "bind", source: r, target: r });
-  steps.push({ op: "mkdir", path: at("proc") }, { op: "fs", fstype: "proc", options: "nosuid,nodev,noexec", target: at("proc") });
-  steps.push({ op: "mkdir", path: at("sys") }, { op: "fs", fstype: "sysfs", options: "ro,nosuid,nodev,noexec", target: at("sys") });
-  steps.push({ op: "mkdir", path: at("dev") }, { op: "fs", fstype: "tmpfs", options: "mode=755,nosuid,size=65536k", target: at("dev") });
+  steps.push(
+    { op: "mkdir", path: at("proc") },
+    { op: "fs", fstype: "proc", options: "nosuid,nodev,noexec", target: at("proc") },
+  );
+  steps.push(
+    { op: "mkdir", path: at("sys") },
+    { op: "fs", fstype: "sysfs", options: "ro,nosuid,nodev,noexec", target: at("sys") },
+  );
+  steps.push(
+    { op: "mkdir", path: at("dev") },
+    { op: "fs", fstype: "tmpfs", options: "mode=755,nosuid,size=65536k", target: at("dev") },
+  );
   for (const node of ["null", "zero", "full", "random", "urandom", "tty", "ptmx"]) {
-    steps.push({ op: "touch", path: at(`dev/${node}`) }, { op: "bind", source: `/dev/${node}`, target: at(`dev/${node}`) });
+    steps.push(
+      { op: "touch", path: at(`dev/${node}`) },
+      { op: "bind", source: `/dev/${node}`, target: at(`dev/${node}`) },
+    );
   }
   steps.push({ op: "mkdir", path: at("dev/pts") }, { op: "bind", source: "/dev/pts", target: at("dev/pts") });
-  steps.push({ op: "mkdir", path: at("dev/shm") }, { op: "fs", fstype: "tmpfs", options: "mode=1777,nosuid,nodev", target: at("dev/shm") });
+  steps.push(
+    { op: "mkdir", path: at("dev/shm") },
+    { op: "fs", fstype: "tmpfs", options: "mode=1777,nosuid,nodev", target: at("dev/shm") },
+  );
   for (const [name, target] of [
     ["fd", "/proc/self/fd"],
     ["stdin", "/proc/self/fd/0"],
@@ -185,7 +256,11 @@ export function setupSteps(plan: WorkloadPlan, image: WorkloadImage, paths: Work
   ] as const) {
     steps.push({ op: "symlink", target, link: at(`dev/${name}`) });
   }
-  steps.push({ op: "mkdir", path: at("etc") }, { op: "touch", path: at("etc/hosts") }, { op: "bind", source: paths.hosts, target: at("etc/hosts") });
+  steps.push(
+    { op: "mkdir", path: at("etc") },
+    { op: "touch", path: at("etc/hosts") },
+    { op: "bind", source: paths.hosts, target: at("etc/hosts") },
+  );
   for (const m of plan.mounts) {
     const target = at(m.targetPath.slice(1));
     if (m.directory) steps.push({ op: "mkdir", path: target });

@@ -116,9 +116,14 @@ export class WorkloadManager {
       }
       if (record.state !== WorkloadState.COMPLETED && record.state !== WorkloadState.FAILED) {
         record.state = WorkloadState.FAILED;
-        record.errorMessage = "the dev host restarted; this workload's processes are gone. Destroy it and create it again.";
+        record.errorMessage =
+          "the dev host restarted; this workload's processes are gone. Destroy it and create it again.";
       }
-      this.#workloads.set(record.id, { record, paths: workloadPaths(this.o.store.runDir, record.id), output: new ConsoleBuffer() });
+      this.#workloads.set(record.id, {
+        record,
+        paths: workloadPaths(this.o.store.runDir, record.id),
+        output: new ConsoleBuffer(),
+      });
       this.#save(record);
     }
   }
@@ -139,7 +144,9 @@ export class WorkloadManager {
   }
 
   inZone(zoneId: string): string[] {
-    return [...this.#workloads.values()].filter((e) => e.record.spec.zoneId === zoneId).map((e) => e.record.id);
+    return [...this.#workloads.values()]
+      .filter((e) => e.record.spec.zoneId === zoneId)
+      .map((e) => e.record.id);
   }
 
   /** Why an image cannot be removed (workloads still use it as their root), or undefined. */
@@ -166,7 +173,11 @@ export class WorkloadManager {
     const digest = spec.image?.digest ?? "";
     if (!digest) throw new DevHostError("invalidArgument", "CreateWorkload needs spec.image.digest");
     const image = this.o.images.get(digest);
-    if (!image) throw new DevHostError("notFound", `image ${digest} is not in the dev host's image store (PullImage or ImportImage it first)`);
+    if (!image)
+      throw new DevHostError(
+        "notFound",
+        `image ${digest} is not in the dev host's image store (PullImage or ImportImage it first)`,
+      );
     const plan = planWorkload(spec, image);
     const id = randomUUID();
     const entry: WorkloadEntry = {
@@ -179,7 +190,9 @@ export class WorkloadManager {
     this.#workloads.set(id, entry);
     this.#changed(entry);
     entry.preparing = this.#prepare(entry);
-    this.o.log.info(`workloads: creating ${id} (${spec.name || "unnamed"}) in zone ${spec.zoneId}: ${plan.command.length} argv words`);
+    this.o.log.info(
+      `workloads: creating ${id} (${spec.name || "unnamed"}) in zone ${spec.zoneId}: ${plan.command.length} argv words`,
+    );
     return id;
   }
 
@@ -198,7 +211,10 @@ export class WorkloadManager {
       const zone = this.o.zones.get(entry.record.spec.zoneId);
       const ip = zone.status?.networkStatus?.interfaces[0]?.ips[0]?.address.split("/")[0];
       const hostname = zone.spec?.name || "zone";
-      writeFileSync(paths.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ip ? `${ip}\t${hostname}\n` : ""}`);
+      writeFileSync(
+        paths.hosts,
+        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ip ? `${ip}\t${hostname}\n` : ""}`,
+      );
       if (entry.record.state === WorkloadState.CREATING) this.#setState(entry, WorkloadState.CREATED);
     } catch (err) {
       if (entry.record.state !== WorkloadState.CREATING) return;
@@ -214,12 +230,19 @@ export class WorkloadManager {
     if (entry.starting) return entry.starting;
     const state = entry.record.state;
     if (state === WorkloadState.RUNNING) return;
-    if (state === WorkloadState.DESTROYING || state === WorkloadState.DESTROYED) throw new DevHostError("failedPrecondition", `workload ${id} is being destroyed`);
+    if (state === WorkloadState.DESTROYING || state === WorkloadState.DESTROYED)
+      throw new DevHostError("failedPrecondition", `workload ${id} is being destroyed`);
     if (!entry.plan || !entry.image) {
-      throw new DevHostError("failedPrecondition", `workload ${id} was created by an earlier dev host run and cannot be started again; create a new one`);
+      throw new DevHostError(
+        "failedPrecondition",
+        `workload ${id} was created by an earlier dev host run and cannot be started again; create a new one`,
+      );
     }
     if (state === WorkloadState.FAILED && entry.record.errorMessage?.startsWith("preparing")) {
-      throw new DevHostError("failedPrecondition", `workload ${id} could not be prepared: ${entry.record.errorMessage}`);
+      throw new DevHostError(
+        "failedPrecondition",
+        `workload ${id} could not be prepared: ${entry.record.errorMessage}`,
+      );
     }
     entry.starting = this.#start(entry).finally(() => (entry.starting = undefined));
     return entry.starting;
@@ -227,17 +250,26 @@ export class WorkloadManager {
 
   async #start(entry: WorkloadEntry): Promise<void> {
     const { record, plan, image, paths } = entry;
-    if (!plan || !image) throw new DevHostError("failedPrecondition", `workload ${record.id} has no launch plan`);
+    if (!plan || !image)
+      throw new DevHostError("failedPrecondition", `workload ${record.id} has no launch plan`);
     const sandbox = this.o.zones.sandbox(record.spec.zoneId);
     const started = Date.now();
     const group = sandbox.workloadGroup(record.id);
     const oomBaseline = sandbox.cgroup?.oomKills() ?? 0;
     const output = entry.output.closed ? (entry.output = new ConsoleBuffer()) : entry.output;
-    const steps = this.o.mode === "namespaces" ? setupSteps(plan, image, paths, { overlay: this.o.overlay }) : [];
+    const steps =
+      this.o.mode === "namespaces" ? setupSteps(plan, image, paths, { overlay: this.o.overlay }) : [];
     const proc = sandbox.launch({
       target: { kind: "newWorkload", steps },
       group,
-      final: { root: paths.root, cwd: plan.cwd, uid: plan.uid, gid: plan.gid, env: plan.env, command: plan.command },
+      final: {
+        root: paths.root,
+        cwd: plan.cwd,
+        uid: plan.uid,
+        gid: plan.gid,
+        env: plan.env,
+        command: plan.command,
+      },
       tty: plan.tty ? (plan.terminal ?? { columns: 80, rows: 24 }) : undefined,
       stdin: plan.stdin,
     });
@@ -246,7 +278,14 @@ export class WorkloadManager {
     let exit: ProcessExit | undefined;
     void proc.exited.then((e) => (exit = e)); // polled while waiting for the root switch
 
-    const runState: Run = { process: proc, mainPid: undefined, group, oomBaseline, stopRequested: false, finished: Promise.resolve() };
+    const runState: Run = {
+      process: proc,
+      mainPid: undefined,
+      group,
+      oomBaseline,
+      stopRequested: false,
+      finished: Promise.resolve(),
+    };
     entry.run = runState;
     if (this.o.mode === "namespaces") {
       // RUNNING means the command itself runs: its root is the workload root, setup is done.
@@ -274,7 +313,9 @@ export class WorkloadManager {
     record.exitCode = undefined;
     record.errorMessage = undefined;
     this.#setState(entry, WorkloadState.RUNNING);
-    this.o.log.info(`workloads: ${record.id} RUNNING in ${Date.now() - started} ms (pid ${runState.mainPid})`);
+    this.o.log.info(
+      `workloads: ${record.id} RUNNING in ${Date.now() - started} ms (pid ${runState.mainPid})`,
+    );
   }
 
   async #exited(entry: WorkloadEntry, run: Run, exit: ProcessExit, output: ConsoleBuffer): Promise<void> {
@@ -282,7 +323,9 @@ export class WorkloadManager {
     run.group?.signalAll("SIGKILL");
     const sandbox = this.o.zones.maybeSandbox(entry.record.spec.zoneId);
     const oom = (sandbox?.cgroup?.oomKills() ?? 0) > run.oomBaseline || (run.group?.oomKills() ?? 0) > 0;
-    await run.group?.destroy().catch((err: unknown) => this.o.log.warn(`workloads: cgroup of ${entry.record.id}`, err));
+    await run.group
+      ?.destroy()
+      .catch((err: unknown) => this.o.log.warn(`workloads: cgroup of ${entry.record.id}`, err));
     if (entry.run === run) entry.run = undefined;
     output.close();
     if (entry.destroying || this.#shuttingDown) return;
@@ -296,7 +339,8 @@ export class WorkloadManager {
       wasRunning = true;
     }
     if (exit.signal === "SIGKILL" && oom) {
-      const limit = this.o.zones.get(record.spec.zoneId).status?.resourceStatus?.activeResources?.targetMemory;
+      const limit = this.o.zones.get(record.spec.zoneId).status?.resourceStatus?.activeResources
+        ?.targetMemory;
       record.errorMessage = `out of memory: the zone's memory limit${limit ? ` (${limit} MiB)` : ""} was exceeded and the kernel OOM killer killed the workload`;
       this.#setState(entry, WorkloadState.FAILED);
     } else if (!wasRunning) {
@@ -309,7 +353,9 @@ export class WorkloadManager {
       record.errorMessage = exit.signal ? `killed by ${exit.signal}` : `exited with code ${record.exitCode}`;
       this.#setState(entry, WorkloadState.FAILED);
     }
-    this.o.log.info(`workloads: ${record.id} ${WorkloadState[record.state]} (exit ${record.exitCode}${record.errorMessage ? `: ${record.errorMessage}` : ""})`);
+    this.o.log.info(
+      `workloads: ${record.id} ${WorkloadState[record.state]} (exit ${record.exitCode}${record.errorMessage ? `: ${record.errorMessage}` : ""})`,
+    );
   }
 
   /** SIGTERM to the main process, SIGKILL to the whole workload after `timeoutSeconds`. */
@@ -374,8 +420,17 @@ export class WorkloadManager {
   execContext(id: string): WorkloadExecContext {
     const entry = this.#entry(id);
     const run = entry.run;
-    if (entry.record.state !== WorkloadState.RUNNING || !run || run.mainPid === undefined || !entry.plan || !entry.image) {
-      throw new DevHostError("failedPrecondition", `workload ${id} is ${WorkloadState[entry.record.state]}, not RUNNING`);
+    if (
+      entry.record.state !== WorkloadState.RUNNING ||
+      !run ||
+      run.mainPid === undefined ||
+      !entry.plan ||
+      !entry.image
+    ) {
+      throw new DevHostError(
+        "failedPrecondition",
+        `workload ${id} is ${WorkloadState[entry.record.state]}, not RUNNING`,
+      );
     }
     return {
       sandbox: this.o.zones.sandbox(entry.record.spec.zoneId),
@@ -456,7 +511,13 @@ export class WorkloadManager {
         createdAt: timestampFromDate(r.createdAt),
         ...(r.exitCode !== undefined ? { exitStatus: { code: r.exitCode } } : {}),
         ...(r.errorMessage !== undefined ? { errorStatus: { message: r.errorMessage } } : {}),
-        mountStatus: { mounts: (entry.plan?.mounts ?? []).map((m) => ({ tag: "bind", hostPath: m.hostPath, targetPath: m.targetPath })) },
+        mountStatus: {
+          mounts: (entry.plan?.mounts ?? []).map((m) => ({
+            tag: "bind",
+            hostPath: m.hostPath,
+            targetPath: m.targetPath,
+          })),
+        },
       },
     });
   }
@@ -479,7 +540,9 @@ function killGroup(pid: number): void {
 }
 
 function tail(output: ConsoleBuffer): string {
-  return output.history().subarray(-600).toString("utf8").trim().split("\n").slice(-4).join(" | ") || "no output";
+  return (
+    output.history().subarray(-600).toString("utf8").trim().split("\n").slice(-4).join(" | ") || "no output"
+  );
 }
 
 function parseRecord(data: unknown): WorkloadRecord {

@@ -7,7 +7,13 @@ import { Emitter } from "../core/events";
 import type { Event } from "../core/events";
 import type { Logger } from "../core/log";
 import { messageOf } from "../core/errors";
-import { ZoneNetworkIpVersion, ZoneResourcesSpecSchema, ZoneSchema, ZoneSpecSchema, ZoneState } from "../proto/gen/protect/control/v1/common_pb";
+import {
+  ZoneNetworkIpVersion,
+  ZoneResourcesSpecSchema,
+  ZoneSchema,
+  ZoneSpecSchema,
+  ZoneState,
+} from "../proto/gen/protect/control/v1/common_pb";
 import type { Zone, ZoneResourcesSpec, ZoneSpec } from "../proto/gen/protect/control/v1/common_pb";
 import { ConsoleBuffer } from "./consoleBuffer";
 import { DevHostError } from "./errors";
@@ -101,7 +107,9 @@ export class ZoneManager {
       record.address = undefined;
       this.#zones.set(record.id, { record, console: new ConsoleBuffer() });
       this.#save(record);
-      this.log.info(`zones: restored ${record.id} (${record.spec.name || "unnamed"}) as ${ZoneState[record.state]}`);
+      this.log.info(
+        `zones: restored ${record.id} (${record.spec.name || "unnamed"}) as ${ZoneState[record.state]}`,
+      );
     }
   }
 
@@ -133,7 +141,10 @@ export class ZoneManager {
   sandbox(id: string): ZoneSandbox {
     const entry = this.#entry(id);
     if (entry.record.state !== ZoneState.READY || !entry.sandbox) {
-      throw new DevHostError("failedPrecondition", `zone ${id} is ${ZoneState[entry.record.state]}, not READY`);
+      throw new DevHostError(
+        "failedPrecondition",
+        `zone ${id} is ${ZoneState[entry.record.state]}, not READY`,
+      );
     }
     return entry.sandbox;
   }
@@ -159,7 +170,9 @@ export class ZoneManager {
     const entry: ZoneEntry = { record, console: new ConsoleBuffer() };
     this.#zones.set(record.id, entry);
     this.#changed(entry);
-    this.log.info(`zones: creating ${record.id} (${spec.name || "unnamed"}, ${resources.targetCpus} cpu, ${resources.targetMemory} MiB)`);
+    this.log.info(
+      `zones: creating ${record.id} (${spec.name || "unnamed"}, ${resources.targetCpus} cpu, ${resources.targetMemory} MiB)`,
+    );
     entry.boot = this.#boot(entry);
     return record.id;
   }
@@ -185,7 +198,9 @@ export class ZoneManager {
       if (record.state !== ZoneState.CREATED && record.state !== ZoneState.CREATING) return; // being destroyed
       record.readyAt = new Date();
       this.#setState(entry, ZoneState.READY);
-      this.log.info(`zones: ${record.id} READY in ${Date.now() - started} ms${sandbox.address ? ` at ${sandbox.address.ip}` : ""}`);
+      this.log.info(
+        `zones: ${record.id} READY in ${Date.now() - started} ms${sandbox.address ? ` at ${sandbox.address.ip}` : ""}`,
+      );
       void sandbox.exited.then((exit) => this.#initExited(entry, sandbox, exit.code, exit.signal)); // watches for a zone dying on its own
     } catch (err) {
       if (record.state === ZoneState.DESTROYING) return;
@@ -196,7 +211,12 @@ export class ZoneManager {
     }
   }
 
-  #initExited(entry: ZoneEntry, sandbox: ZoneSandbox, code: number | undefined, signal: string | undefined): void {
+  #initExited(
+    entry: ZoneEntry,
+    sandbox: ZoneSandbox,
+    code: number | undefined,
+    signal: string | undefined,
+  ): void {
     if (entry.sandbox !== sandbox || entry.destroying || this.#shuttingDown) return;
     entry.record.errorMessage = `the zone's init exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`;
     this.log.warn(`zones: ${entry.record.id}: ${entry.record.errorMessage}`);
@@ -219,7 +239,9 @@ export class ZoneManager {
     const { record } = entry;
     try {
       await entry.boot?.catch(() => undefined);
-      await this.beforeDestroy(record.id).catch((err: unknown) => this.log.warn(`zones: destroying workloads of ${record.id}`, err));
+      await this.beforeDestroy(record.id).catch((err: unknown) =>
+        this.log.warn(`zones: destroying workloads of ${record.id}`, err),
+      );
       const sandbox = entry.sandbox;
       entry.sandbox = undefined;
       if (sandbox) await sandbox.stop();
@@ -257,7 +279,10 @@ export class ZoneManager {
           await entry.destroying?.catch(() => undefined);
           const sandbox = entry.sandbox;
           entry.sandbox = undefined;
-          if (sandbox) await sandbox.stop().catch((err: unknown) => this.log.warn(`zones: stopping ${entry.record.id}`, err));
+          if (sandbox)
+            await sandbox
+              .stop()
+              .catch((err: unknown) => this.log.warn(`zones: stopping ${entry.record.id}`, err));
           entry.console.close();
         })(),
       );
@@ -274,7 +299,8 @@ export class ZoneManager {
 
   #setState(entry: ZoneEntry, state: ZoneState): void {
     entry.record.state = state;
-    const keepsError = state === ZoneState.FAILED || state === ZoneState.DESTROYING || state === ZoneState.DESTROYED;
+    const keepsError =
+      state === ZoneState.FAILED || state === ZoneState.DESTROYING || state === ZoneState.DESTROYED;
     if (!keepsError) entry.record.errorMessage = undefined;
     this.#changed(entry);
   }
@@ -289,7 +315,10 @@ export class ZoneManager {
   }
 
   #banner(record: ZoneRecord): string[] {
-    const mode = this.sandboxHost.mode === "namespaces" ? "namespaces (pid, mount, uts, ipc, net)" : "process group (no isolation)";
+    const mode =
+      this.sandboxHost.mode === "namespaces"
+        ? "namespaces (pid, mount, uts, ipc, net)"
+        : "process group (no isolation)";
     return [
       `styrolite dev host zone ${record.spec.name || record.id} (${record.id})`,
       `kernel: shares the host kernel, Linux ${release()} — this is not a VM`,
@@ -309,11 +338,20 @@ export class ZoneManager {
       ...r.spec.annotations,
       { $typeName: "protect.control.v1.AnnotationSpec", key: annotationKeys.devhost, value: "true" },
       { $typeName: "protect.control.v1.AnnotationSpec", key: annotationKeys.sandbox, value: mode },
-      { $typeName: "protect.control.v1.AnnotationSpec", key: annotationKeys.kernel, value: `shares host kernel (Linux ${release()})` },
-      { $typeName: "protect.control.v1.AnnotationSpec", key: annotationKeys.limits, value: this.sandboxHost.cgroups.note },
+      {
+        $typeName: "protect.control.v1.AnnotationSpec",
+        key: annotationKeys.kernel,
+        value: `shares host kernel (Linux ${release()})`,
+      },
+      {
+        $typeName: "protect.control.v1.AnnotationSpec",
+        key: annotationKeys.limits,
+        value: this.sandboxHost.cgroups.note,
+      },
     ];
     const ip = r.address;
-    const loopback = this.sandboxHost.mode === "process" && (r.state === ZoneState.READY || r.state === ZoneState.CREATED);
+    const loopback =
+      this.sandboxHost.mode === "process" && (r.state === ZoneState.READY || r.state === ZoneState.CREATED);
     return create(ZoneSchema, {
       id: r.id,
       spec,
@@ -334,7 +372,13 @@ export class ZoneManager {
                     zoneInterface: ip.zoneInterface,
                     zoneMac: ip.mac,
                     mtu: 1500,
-                    ips: [{ version: ZoneNetworkIpVersion.V4, address: `${ip.ip}/${ip.prefixLength}`, gateway: ip.gateway }],
+                    ips: [
+                      {
+                        version: ZoneNetworkIpVersion.V4,
+                        address: `${ip.ip}/${ip.prefixLength}`,
+                        gateway: ip.gateway,
+                      },
+                    ],
                   },
                 ],
               },
@@ -342,7 +386,14 @@ export class ZoneManager {
           : loopback
             ? {
                 networkStatus: {
-                  interfaces: [{ hostInterface: "lo", zoneInterface: "lo", mtu: 65536, ips: [{ version: ZoneNetworkIpVersion.V4, address: "127.0.0.1/8", gateway: "" }] }],
+                  interfaces: [
+                    {
+                      hostInterface: "lo",
+                      zoneInterface: "lo",
+                      mtu: 65536,
+                      ips: [{ version: ZoneNetworkIpVersion.V4, address: "127.0.0.1/8", gateway: "" }],
+                    },
+                  ],
                 },
               }
             : {}),
@@ -358,8 +409,13 @@ export function effectiveResources(input: ZoneResourcesSpec | undefined): ZoneRe
   if (r.targetMemory === 0n) r.targetMemory = r.maxMemory || r.minMemory || BigInt(defaultZoneMemoryMiB);
   if (r.maxCpus === 0) r.maxCpus = r.targetCpus;
   if (r.maxMemory === 0n) r.maxMemory = r.targetMemory;
-  if (r.targetCpus > 4096) throw new DevHostError("invalidArgument", `target_cpus ${r.targetCpus} is not a sensible CPU count`);
-  if (r.targetMemory < 8n) throw new DevHostError("invalidArgument", `target_memory is in MiB; ${r.targetMemory} MiB is too little for any zone`);
+  if (r.targetCpus > 4096)
+    throw new DevHostError("invalidArgument", `target_cpus ${r.targetCpus} is not a sensible CPU count`);
+  if (r.targetMemory < 8n)
+    throw new DevHostError(
+      "invalidArgument",
+      `target_memory is in MiB; ${r.targetMemory} MiB is too little for any zone`,
+    );
   return r;
 }
 
@@ -368,7 +424,11 @@ export function limitsOf(r: ZoneResourcesSpec): CgroupLimits {
 }
 
 function hostnameFor(record: ZoneRecord): string {
-  const name = record.spec.name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
+  const name = record.spec.name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63);
   return name || `zone-${record.id.slice(0, 8)}`;
 }
 

@@ -147,7 +147,13 @@ export class Ctx extends Disposable implements ZonesApi {
       }),
     );
     this.tree = this.register(new ZonesTreeProvider(this.model));
-    this.treeView = this.register(vscode.window.createTreeView("zones.hosts", { treeDataProvider: this.tree, showCollapseAll: true, canSelectMany: true }));
+    this.treeView = this.register(
+      vscode.window.createTreeView("zones.hosts", {
+        treeDataProvider: this.tree,
+        showCollapseAll: true,
+        canSelectMany: true,
+      }),
+    );
     this.register(new ZonesStatusBar(this.model));
     this.arrangement = this.register(new TreeArrangement(extension.workspaceState, this.tree, this.treeView));
 
@@ -159,45 +165,84 @@ export class Ctx extends Disposable implements ZonesApi {
     const planOptions = () => ({
       defaultCpus: this.settings.current.defaultResources.cpus,
       defaultMemoryMiB: this.settings.current.defaultResources.memoryMiB,
-      ...(this.settings.current.launchWorkspaceRoot ? { workspaceRoot: this.settings.current.launchWorkspaceRoot } : {}),
+      ...(this.settings.current.launchWorkspaceRoot
+        ? { workspaceRoot: this.settings.current.launchWorkspaceRoot }
+        : {}),
     });
-    this.launcher = new Launcher({ hosts: this.hosts, forwards: this.forwards, settings: () => this.settings.current, logger: this.logger });
+    this.launcher = new Launcher({
+      hosts: this.hosts,
+      forwards: this.forwards,
+      settings: () => this.settings.current,
+      logger: this.logger,
+    });
     this.diagnostics = this.register(new DevcontainerDiagnostics(this.logger, planOptions));
-    this.register(vscode.languages.registerCodeLensProvider({ scheme: "file", pattern: "**/{.devcontainer/devcontainer.json,.devcontainer.json,.devcontainer/*/devcontainer.json}" }, new LaunchCodeLens()));
+    this.register(
+      vscode.languages.registerCodeLensProvider(
+        {
+          scheme: "file",
+          pattern:
+            "**/{.devcontainer/devcontainer.json,.devcontainer.json,.devcontainer/*/devcontainer.json}",
+        },
+        new LaunchCodeLens(),
+      ),
+    );
 
-    this.samplers = this.register(new HostSamplers(this.model, this.hosts, this.logger, this.settings.current.metricsIntervalSeconds * 1000, this.settings.current.metricsPrometheusPort));
+    this.samplers = this.register(
+      new HostSamplers(
+        this.model,
+        this.hosts,
+        this.logger,
+        this.settings.current.metricsIntervalSeconds * 1000,
+        this.settings.current.metricsPrometheusPort,
+      ),
+    );
     const panelEnv = { window: vscode.window, extensionUri: extension.extensionUri, logger: this.logger };
     this.dashboards = this.register(
       new DashboardPanels(panelEnv, {
         sampler: (hostId) => this.samplers.sampler(hostId),
-        resize: (hostId, zoneId, cpus, memoryMiB, signal) => resizeZone(this, hostId, zoneId, cpus, memoryMiB, signal),
+        resize: (hostId, zoneId, cpus, memoryMiB, signal) =>
+          resizeZone(this, hostId, zoneId, cpus, memoryMiB, signal),
         hostLabel: (hostId) => this.hosts.label(hostId),
       }),
     );
-    this.register(vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, this.dashboards.serializer));
+    this.register(
+      vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, this.dashboards.serializer),
+    );
     this.consoles = this.register(
       new ConsolePanels(panelEnv, {
         open: (target) => openConsoleSource(this.hosts, this.model, this.logger, target),
         clipboard: vscode.env.clipboard,
       }),
     );
-    this.register(vscode.window.registerWebviewPanelSerializer(ConsolePanel.viewType, this.consoles.serializer));
+    this.register(
+      vscode.window.registerWebviewPanelSerializer(ConsolePanel.viewType, this.consoles.serializer),
+    );
     const populated = this.register(
       this.model.onDidChange(() => {
-        if (this.populatedAfterMs !== undefined || !this.model.hosts().some((h) => h.connection.kind === "connected")) return;
+        if (
+          this.populatedAfterMs !== undefined ||
+          !this.model.hosts().some((h) => h.connection.kind === "connected")
+        )
+          return;
         this.populatedAfterMs = Date.now() - this.#activatedAt;
         this.logger.info(`tree populated ${this.populatedAfterMs} ms after activation`);
         populated.dispose();
       }),
     );
     for (const command of commands) {
-      this.register(vscode.commands.registerCommand(command.id, (...args: unknown[]) => command.run(this, ...args)));
+      this.register(
+        vscode.commands.registerCommand(command.id, (...args: unknown[]) => command.run(this, ...args)),
+      );
     }
-    this.register(this.settings.onDidChange(({ settings, keys }) => {
-      if (keys.includes("hosts")) this.connections.sync(settings.hosts.map(parseHostEntry));
-      if (keys.includes("metrics.intervalSeconds")) this.samplers.setIntervalMs(settings.metricsIntervalSeconds * 1000);
-      if (keys.includes("metrics.prometheusPort")) this.samplers.setPrometheusPort(settings.metricsPrometheusPort);
-    }));
+    this.register(
+      this.settings.onDidChange(({ settings, keys }) => {
+        if (keys.includes("hosts")) this.connections.sync(settings.hosts.map(parseHostEntry));
+        if (keys.includes("metrics.intervalSeconds"))
+          this.samplers.setIntervalMs(settings.metricsIntervalSeconds * 1000);
+        if (keys.includes("metrics.prometheusPort"))
+          this.samplers.setPrometheusPort(settings.metricsPrometheusPort);
+      }),
+    );
     this.connections.sync(this.settings.current.hosts.map(parseHostEntry));
   }
 }

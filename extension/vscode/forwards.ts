@@ -70,9 +70,12 @@ export class ZoneForwards extends Disposable {
         for (const e of [...this.#entries.values()]) {
           const host = model.host(e.hostId);
           const c = host?.connection;
-          const hostGone = !c || c.kind === "disconnected" || (c.kind === "failed" && c.retryAt === undefined);
-          if (hostGone) void this.close(e.id, "its host is not connected any more"); // closes on its own
-          else if (c.kind === "connected" && !host?.zones.has(e.zoneId)) void this.close(e.id, "its zone is gone");
+          const hostGone =
+            !c || c.kind === "disconnected" || (c.kind === "failed" && c.retryAt === undefined);
+          if (hostGone)
+            void this.close(e.id, "its host is not connected any more"); // closes on its own
+          else if (c.kind === "connected" && !host?.zones.has(e.zoneId))
+            void this.close(e.id, "its zone is gone");
         }
       }),
     );
@@ -81,8 +84,18 @@ export class ZoneForwards extends Disposable {
 
   list(hostId?: string, zoneId?: string): ZoneForward[] {
     return [...this.#entries.values()]
-      .filter((e) => (hostId === undefined || e.hostId === hostId) && (zoneId === undefined || e.zoneId === zoneId))
-      .map((e) => ({ id: e.id, hostId: e.hostId, zoneId: e.zoneId, zoneName: e.zoneName, zonePort: e.zonePort, label: e.label, info: e.forward.info }));
+      .filter(
+        (e) => (hostId === undefined || e.hostId === hostId) && (zoneId === undefined || e.zoneId === zoneId),
+      )
+      .map((e) => ({
+        id: e.id,
+        hostId: e.hostId,
+        zoneId: e.zoneId,
+        zoneName: e.zoneName,
+        zonePort: e.zonePort,
+        label: e.label,
+        info: e.forward.info,
+      }));
   }
 
   /**
@@ -97,7 +110,14 @@ export class ZoneForwards extends Disposable {
     const zoneName = zone?.spec?.name || request.zoneId;
     const hostName = this.hosts.label(request.hostId);
     // Dialled per connection on whatever ProtectHost is current, so a reconnect does not strand the forward.
-    const dial = async () => protectDialer((await this.hosts.wait(request.hostId)).client, request.zoneId, "127.0.0.1", request.zonePort, hostName)();
+    const dial = async () =>
+      protectDialer(
+        (await this.hosts.wait(request.hostId)).client,
+        request.zoneId,
+        "127.0.0.1",
+        request.zonePort,
+        hostName,
+      )();
     const spec = {
       localAddress: request.localAddress ?? "127.0.0.1",
       localPort: request.localPort ?? request.zonePort,
@@ -112,10 +132,24 @@ export class ZoneForwards extends Disposable {
       forward = await PortForward.open({ ...spec, localPort: 0 }, dial, { logger: this.logger });
     }
     const id = this.#nextId++;
-    const entry: Entry = { id, hostId: request.hostId, zoneId: request.zoneId, zoneName, zonePort: request.zonePort, label: request.label, forward };
+    const entry: Entry = {
+      id,
+      hostId: request.hostId,
+      zoneId: request.zoneId,
+      zoneName,
+      zonePort: request.zonePort,
+      label: request.label,
+      forward,
+    };
     this.#entries.set(id, entry);
-    forward.onDidFail((f) => this.logger.warn(`[${request.hostId}] forward ${f.forward.localAddress}:${f.forward.localPort} → ${f.forward.remote}: ${messageOf(f.error)}`));
-    this.logger.info(`[${request.hostId}] forwarding ${forward.info.localAddress}:${forward.info.localPort} → ${spec.remote}`);
+    forward.onDidFail((f) =>
+      this.logger.warn(
+        `[${request.hostId}] forward ${f.forward.localAddress}:${f.forward.localPort} → ${f.forward.remote}: ${messageOf(f.error)}`,
+      ),
+    );
+    this.logger.info(
+      `[${request.hostId}] forwarding ${forward.info.localAddress}:${forward.info.localPort} → ${spec.remote}`,
+    );
     this.#onDidChange.fire();
     return this.list().find((f) => f.id === id)!;
   }

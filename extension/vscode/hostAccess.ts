@@ -38,15 +38,23 @@ export class HostAccess {
       const host = this.current(hostId);
       if (host) return host;
       const record = this.model.host(hostId);
-      const waiting = record?.connection.kind === "connecting" || (record?.connection.kind === "failed" && record.connection.retryAt !== undefined);
+      const waiting =
+        record?.connection.kind === "connecting" ||
+        (record?.connection.kind === "failed" && record.connection.retryAt !== undefined);
       if (!record || !waiting || Date.now() > deadline) {
-        const why = !record ? "is not configured" : record.connection.kind === "failed" ? `is not connected: ${record.connection.message}` : "is not connected";
+        const why = !record
+          ? "is not configured"
+          : record.connection.kind === "failed"
+            ? `is not connected: ${record.connection.message}`
+            : "is not connected";
         throw new ProtectError("unreachable", `${this.label(hostId)} ${why}`, { host: this.label(hostId) });
       }
       try {
         await delay(100, signal);
       } catch {
-        throw new ProtectError("cancelled", `waiting for ${this.label(hostId)} was cancelled`, { host: this.label(hostId) });
+        throw new ProtectError("cancelled", `waiting for ${this.label(hostId)} was cancelled`, {
+          host: this.label(hostId),
+        });
       }
     }
   }

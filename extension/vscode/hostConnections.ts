@@ -20,7 +20,14 @@ import type { ZonesModel } from "./model/zonesModel";
 export type RefreshReason = "connect" | "reconnect" | "manual";
 
 /** Errors a retry cannot fix: the user or the configuration has to act first. */
-const finalSshReasons = new Set(["hostKeyChanged", "hostKeyUnknown", "hostKeyRevoked", "authFailed", "configInvalid", "cancelled"]);
+const finalSshReasons = new Set([
+  "hostKeyChanged",
+  "hostKeyUnknown",
+  "hostKeyRevoked",
+  "authFailed",
+  "configInvalid",
+  "cancelled",
+]);
 
 /** Daemon answers a retry can outlast: it was away, slow, or the link dropped. */
 const retryableProtectReasons = new Set(["unreachable", "lost", "deadline"]);
@@ -59,10 +66,12 @@ export class HostConnections extends Disposable {
 
   constructor(private readonly services: ConnectionServices) {
     super();
-    this.register(toDisposable(() => {
-      for (const lifetime of this.#lifetimes.values()) lifetime.dispose();
-      this.#lifetimes.clear();
-    }));
+    this.register(
+      toDisposable(() => {
+        for (const lifetime of this.#lifetimes.values()) lifetime.dispose();
+        this.#lifetimes.clear();
+      }),
+    );
   }
 
   /** Follows the host list: new hosts connect, removed ones disconnect. */
@@ -96,7 +105,8 @@ export class HostConnections extends Disposable {
   }
 
   reconnectAll(): void {
-    for (const host of this.services.model.hosts()) if (host.connection.kind !== "disconnected") this.connect(host.entry.id);
+    for (const host of this.services.model.hosts())
+      if (host.connection.kind !== "disconnected") this.connect(host.entry.id);
   }
 
   /** Lists again (all hosts when no id is given) and reconciles; a no-op for hosts not connected. */
@@ -144,7 +154,10 @@ class HostLifetime extends Disposable {
   async relist(reason: RefreshReason): Promise<void> {
     const session = this.#session;
     if (!session) return;
-    const [zones, workloads] = await Promise.all([session.listZones(this.#abort.signal), session.listWorkloads(this.#abort.signal)]);
+    const [zones, workloads] = await Promise.all([
+      session.listZones(this.#abort.signal),
+      session.listWorkloads(this.#abort.signal),
+    ]);
     this.#log.debug(`${reason} refresh: ${zones.length} zones, ${workloads.length} workloads`);
     if (this.#session === session) this.services.model.replaceAll(this.entry.id, zones, workloads);
   }
@@ -187,12 +200,21 @@ class HostLifetime extends Disposable {
     const retry = isRetryable(err) && attempt <= settings.reconnect.maxAttempts;
     this.#log.warn(`connect attempt ${attempt} failed: ${messageOf(err)}`);
     if (!retry) {
-      model.setConnection(this.entry.id, { kind: "failed", message: messageOf(err), ...(reason ? { reason } : {}) });
+      model.setConnection(this.entry.id, {
+        kind: "failed",
+        message: messageOf(err),
+        ...(reason ? { reason } : {}),
+      });
       this.services.onFatalError(this.entry, err);
       return false;
     }
     const wait = backoffMs(attempt, settings.reconnect.maxDelaySeconds);
-    model.setConnection(this.entry.id, { kind: "failed", message: messageOf(err), ...(reason ? { reason } : {}), retryAt: Date.now() + wait });
+    model.setConnection(this.entry.id, {
+      kind: "failed",
+      message: messageOf(err),
+      ...(reason ? { reason } : {}),
+      retryAt: Date.now() + wait,
+    });
     try {
       await delay(wait, signal);
       return true;
@@ -210,7 +232,9 @@ class HostLifetime extends Disposable {
       prompts: this.services.prompts,
       log: this.#log,
     });
-    this.#log.info(`connected in ${Date.now() - started} ms: ${session.info.version}${session.info.devHost ? " (dev host)" : ""}`);
+    this.#log.info(
+      `connected in ${Date.now() - started} ms: ${session.info.version}${session.info.devHost ? " (dev host)" : ""}`,
+    );
     return session;
   }
 
@@ -243,7 +267,9 @@ class HostLifetime extends Disposable {
                   model.setConnection(id, { kind: "connected", info: session.info, since: Date.now() });
                 }
                 model.replaceAll(id, event.zones, event.workloads);
-                this.#log.debug(`${listed ? "re-listed after an interruption" : "listed"}: ${event.zones.length} zones, ${event.workloads.length} workloads; following events`);
+                this.#log.debug(
+                  `${listed ? "re-listed after an interruption" : "listed"}: ${event.zones.length} zones, ${event.workloads.length} workloads; following events`,
+                );
                 listed = true;
                 break;
               case "zone":
@@ -253,7 +279,9 @@ class HostLifetime extends Disposable {
                 model.applyWorkload(id, event.workload);
                 break;
               case "interrupted":
-                this.#log.warn(`event stream interrupted: ${event.error.message}; the session is reconnecting`);
+                this.#log.warn(
+                  `event stream interrupted: ${event.error.message}; the session is reconnecting`,
+                );
                 model.setConnection(id, { kind: "connecting", attempt: 1 });
                 break;
             }
@@ -266,7 +294,8 @@ class HostLifetime extends Disposable {
     });
     const error = await ended;
     streamAbort.abort();
-    if (isAbortError(error) && this.#abort.signal.aborted) return { error: abortReason(this.#abort.signal), listed };
+    if (isAbortError(error) && this.#abort.signal.aborted)
+      return { error: abortReason(this.#abort.signal), listed };
     return { error, listed };
   }
 }

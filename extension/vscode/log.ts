@@ -6,7 +6,8 @@ import type { Logger } from "../core/log";
  * own level filtering (the user picks it with "Set Log Level…"), so every call is passed on.
  */
 export function channelLogger(channel: vscode.LogOutputChannel): Logger {
-  const join = (message: string, details: unknown[]): string => (details.length ? `${message} ${details.map(formatDetail).join(" ")}` : message);
+  const join = (message: string, details: unknown[]): string =>
+    details.length ? `${message} ${details.map(formatDetail).join(" ")}` : message;
   return {
     trace: (m, ...d) => channel.trace(join(m, d)),
     debug: (m, ...d) => channel.debug(join(m, d)),
@@ -20,7 +21,9 @@ function formatDetail(detail: unknown): string {
   if (detail instanceof Error) return detail.stack ?? `${detail.name}: ${detail.message}`;
   if (typeof detail === "string") return detail;
   try {
-    return JSON.stringify(detail, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
+    return JSON.stringify(detail, (_key, value: unknown) =>
+      typeof value === "bigint" ? value.toString() : value,
+    );
   } catch {
     return String(detail);
   }

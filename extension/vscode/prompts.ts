@@ -29,16 +29,35 @@ export class VsCodePrompts implements ConnectPrompts {
   }
 
   askPassphrase(keyPath: string, retry: boolean): Promise<string | undefined> {
-    return this.#askSecret("passphrase", keyPath, retry, `Passphrase for ${keyPath}`, retry ? "That passphrase did not unlock the key. Try again." : "Enter the passphrase of your SSH key.");
+    return this.#askSecret(
+      "passphrase",
+      keyPath,
+      retry,
+      `Passphrase for ${keyPath}`,
+      retry ? "That passphrase did not unlock the key. Try again." : "Enter the passphrase of your SSH key.",
+    );
   }
 
   askPassword(account: string, retry: boolean): Promise<string | undefined> {
-    return this.#askSecret("password", account, retry, `Password for ${account}`, retry ? "Permission denied. Try again." : `Enter the SSH password of ${account}.`);
+    return this.#askSecret(
+      "password",
+      account,
+      retry,
+      `Password for ${account}`,
+      retry ? "Permission denied. Try again." : `Enter the SSH password of ${account}.`,
+    );
   }
 
-  async #askSecret(kind: "passphrase" | "password", subject: string, retry: boolean, title: string, prompt: string): Promise<string | undefined> {
+  async #askSecret(
+    kind: "passphrase" | "password",
+    subject: string,
+    retry: boolean,
+    title: string,
+    prompt: string,
+  ): Promise<string | undefined> {
     const key = secretKey(kind, subject);
-    if (retry) await this.secrets.delete(key); // a remembered secret that failed must not be offered again
+    if (retry)
+      await this.secrets.delete(key); // a remembered secret that failed must not be offered again
     else {
       const stored = await this.secrets.get(key);
       if (stored !== undefined) return stored;
@@ -51,13 +70,18 @@ export class VsCodePrompts implements ConnectPrompts {
 }
 
 /** A password input box with a "remember" toggle button (unticked by default). */
-function inputWithRemember(title: string, prompt: string): Promise<{ value: string; remember: boolean } | undefined> {
+function inputWithRemember(
+  title: string,
+  prompt: string,
+): Promise<{ value: string; remember: boolean } | undefined> {
   return new Promise((resolve) => {
     const box = vscode.window.createInputBox();
     let remember = false;
     const button = (): vscode.QuickInputButton => ({
       iconPath: new vscode.ThemeIcon(remember ? "pass-filled" : "circle-large-outline"),
-      tooltip: remember ? "Will be remembered in VS Code's Secret Storage (click to forget)" : "Remember in VS Code's Secret Storage",
+      tooltip: remember
+        ? "Will be remembered in VS Code's Secret Storage (click to forget)"
+        : "Remember in VS Code's Secret Storage",
     });
     box.title = title;
     box.prompt = prompt;
@@ -88,7 +112,9 @@ function inputWithRemember(title: string, prompt: string): Promise<{ value: stri
 export async function showFatalConnectionError(entry: HostEntry, err: unknown): Promise<void> {
   if (!SshError.is(err, "hostKeyChanged")) return;
   const d = err.details;
-  const where = d.knownHostsFile ? `${d.knownHostsFile}${d.knownHostsLine ? `:${d.knownHostsLine}` : ""}` : "known_hosts";
+  const where = d.knownHostsFile
+    ? `${d.knownHostsFile}${d.knownHostsLine ? `:${d.knownHostsLine}` : ""}`
+    : "known_hosts";
   const open = "Open known_hosts";
   const choice = await vscode.window.showErrorMessage(
     `Zones: the host key of ${entry.label} has changed. Not connecting.`,

@@ -11,7 +11,14 @@ import type { SshConnectionState } from "../core/ssh/managed";
 import type { GetHostStatusReply } from "../proto/gen/protect/control/v1/control_pb";
 import type { Workload, Zone } from "../proto/gen/protect/control/v1/common_pb";
 import type { HostEntry } from "./model/hostEntry";
-import type { ConnectOptions, ConnectPrompts, HostConnector, HostEvent, HostInfo, HostSession } from "./model/hostSession";
+import type {
+  ConnectOptions,
+  ConnectPrompts,
+  HostConnector,
+  HostEvent,
+  HostInfo,
+  HostSession,
+} from "./model/hostSession";
 
 /** The dev host says what it is in protect_version (`devhost-<version>`); real hosts never do. */
 const devHostVersionPrefix = "devhost-";
@@ -19,7 +26,9 @@ const devHostVersionPrefix = "devhost-";
 export function hostInfoFromStatus(status: GetHostStatusReply): HostInfo {
   const devHost = status.protectVersion.startsWith(devHostVersionPrefix);
   return {
-    version: devHost ? status.protectVersion.slice(devHostVersionPrefix.length) : status.protectVersion || "unknown version",
+    version: devHost
+      ? status.protectVersion.slice(devHostVersionPrefix.length)
+      : status.protectVersion || "unknown version",
     devHost,
     ...(status.hostUuid ? { hostUuid: status.hostUuid } : {}),
     ...(status.hostIpv4 ? { hostIpv4: status.hostIpv4 } : {}),
@@ -29,7 +38,13 @@ export function hostInfoFromStatus(status: GetHostStatusReply): HostInfo {
 /** SSH callbacks that ask through the extension's prompts. */
 export function sshCallbacks(prompts: ConnectPrompts): SshCallbacks {
   return {
-    confirmHostKey: (q) => prompts.confirmUnknownHostKey({ host: q.host, port: q.port, keyType: q.keyType, fingerprint: q.fingerprint }),
+    confirmHostKey: (q) =>
+      prompts.confirmUnknownHostKey({
+        host: q.host,
+        port: q.port,
+        keyType: q.keyType,
+        fingerprint: q.fingerprint,
+      }),
     passphrase: (r) => prompts.askPassphrase(r.keyFile, r.attempt > 1),
     password: (r) => prompts.askPassword(`${r.user}@${r.target.replace(/^[^@]*@/, "")}`, r.attempt > 1),
   };
@@ -92,7 +107,10 @@ export const protectConnector: HostConnector = {
       bridgeCommand: settings.bridgeCommand,
       signal,
       defaultTimeoutMs: settings.connectTimeoutSeconds * 1000,
-      reconnect: { maxAttempts: settings.reconnect.maxAttempts, maxDelayMs: settings.reconnect.maxDelaySeconds * 1000 },
+      reconnect: {
+        maxAttempts: settings.reconnect.maxAttempts,
+        maxDelayMs: settings.reconnect.maxDelaySeconds * 1000,
+      },
       ...(settings.sshConfigFile ? { configFile: settings.sshConfigFile } : {}),
     });
     try {

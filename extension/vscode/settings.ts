@@ -53,14 +53,22 @@ export class Settings extends Disposable {
     });
     for (const p of problems) {
       this.log.warn(`setting zones.${p.key} is invalid (${p.message}); using its default`);
-      void vscode.window.showWarningMessage(`Zones: setting "zones.${p.key}" is invalid: ${p.message}. Using the default.`); // informational
+      void vscode.window.showWarningMessage(
+        `Zones: setting "zones.${p.key}" is invalid: ${p.message}. Using the default.`,
+      ); // informational
     }
     return settings;
   }
 
   async #offerReconnect(keys: readonly SettingKey[]): Promise<void> {
-    const names = keys.filter((k) => reconnectKeys.includes(k)).map((k) => `zones.${k}`).join(", ");
-    const choice = await vscode.window.showInformationMessage(`Zones: ${names} applies to new connections.`, "Reconnect now");
+    const names = keys
+      .filter((k) => reconnectKeys.includes(k))
+      .map((k) => `zones.${k}`)
+      .join(", ");
+    const choice = await vscode.window.showInformationMessage(
+      `Zones: ${names} applies to new connections.`,
+      "Reconnect now",
+    );
     if (choice === "Reconnect now") this.reconnectAll();
   }
 

@@ -7,7 +7,9 @@ import type { ZonesModel } from "./model/zonesModel";
  * background while any host has failed. Clicking it focuses the Zones view.
  */
 export class ZonesStatusBar extends Disposable {
-  readonly #item = this.register(vscode.window.createStatusBarItem("zones.status", vscode.StatusBarAlignment.Left, 10));
+  readonly #item = this.register(
+    vscode.window.createStatusBarItem("zones.status", vscode.StatusBarAlignment.Left, 10),
+  );
 
   constructor(private readonly model: ZonesModel) {
     super();
@@ -31,10 +33,17 @@ export class ZonesStatusBar extends Disposable {
     this.#item.text = `${icon} ${connected}/${hosts.length} · ${zones} ${zones === 1 ? "zone" : "zones"}`;
     const tip = new vscode.MarkdownString(undefined, true);
     tip.appendMarkdown("**Zones**\n\n");
-    for (const h of hosts) tip.appendMarkdown(`- ${h.entry.label.replace(/[\\`*_[\]<>]/g, "\\$&")}: ${h.connection.kind}${h.connection.kind === "connected" ? `, ${h.zones.size} zones` : ""}\n`);
+    for (const h of hosts)
+      tip.appendMarkdown(
+        `- ${h.entry.label.replace(/[\\`*_[\]<>]/g, "\\$&")}: ${h.connection.kind}${h.connection.kind === "connected" ? `, ${h.zones.size} zones` : ""}\n`,
+      );
     this.#item.tooltip = tip;
-    this.#item.backgroundColor = failed.length ? new vscode.ThemeColor("statusBarItem.warningBackground") : undefined;
-    this.#item.accessibilityInformation = { label: `Zones: ${connected} of ${hosts.length} hosts connected, ${zones} zones` };
+    this.#item.backgroundColor = failed.length
+      ? new vscode.ThemeColor("statusBarItem.warningBackground")
+      : undefined;
+    this.#item.accessibilityInformation = {
+      label: `Zones: ${connected} of ${hosts.length} hosts connected, ${zones} zones`,
+    };
     this.#item.show();
   }
 }

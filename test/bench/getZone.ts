@@ -18,8 +18,24 @@ async function main(): Promise<void> {
     await direct.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 60_000 });
     const routes: [string, () => Promise<ProtectHost>][] = [
       ["local unix socket", () => ProtectHost.open(`unix://${devHost.socketPath}`)],
-      ["ssh streamlocal", () => ProtectHost.open(sshdForwarding.alias, { configFile: sshdForwarding.sshConfigPath, env: {}, socketPath: devHost.socketPath })],
-      ["ssh exec bridge", () => ProtectHost.open(sshdNoForwarding.alias, { configFile: sshdNoForwarding.sshConfigPath, env: {}, socketPath: devHost.socketPath })],
+      [
+        "ssh streamlocal",
+        () =>
+          ProtectHost.open(sshdForwarding.alias, {
+            configFile: sshdForwarding.sshConfigPath,
+            env: {},
+            socketPath: devHost.socketPath,
+          }),
+      ],
+      [
+        "ssh exec bridge",
+        () =>
+          ProtectHost.open(sshdNoForwarding.alias, {
+            configFile: sshdNoForwarding.sshConfigPath,
+            env: {},
+            socketPath: devHost.socketPath,
+          }),
+      ],
     ];
     console.log(`${calls} sequential GetZone calls (after one warm-up call that opens the tunnel)`);
     for (const [label, open] of routes) {
@@ -40,7 +56,8 @@ async function main(): Promise<void> {
         const total = performance.now() - start;
         // On a shared machine the mean follows the load; the median shows the path's own cost.
         each.sort((a, b) => a - b);
-        const pct = (p: number): string => each[Math.min(each.length - 1, Math.floor(each.length * p))]!.toFixed(2);
+        const pct = (p: number): string =>
+          each[Math.min(each.length - 1, Math.floor(each.length * p))]!.toFixed(2);
         console.log(
           `${label.padEnd(18)} route=${(host.route ?? "?").padEnd(11)} total ${(total / 1000).toFixed(2)} s  ` +
             `mean ${(total / calls).toFixed(2)} ms  p50 ${pct(0.5)} ms  p90 ${pct(0.9)} ms  first call ${first.toFixed(1)} ms  open ${opened.toFixed(1)} ms`,

@@ -29,11 +29,14 @@ export async function seedImage(socketPath: string, dir: string, name = sampleIm
       const size = 256 * 1024;
       for (let i = 0; i < bytes.length; i += size) {
         const lastChunk = i + size >= bytes.length;
-        yield i === 0 ? { image: name, chunk: bytes.subarray(i, i + size), lastChunk } : { chunk: bytes.subarray(i, i + size), lastChunk };
+        yield i === 0
+          ? { image: name, chunk: bytes.subarray(i, i + size), lastChunk }
+          : { chunk: bytes.subarray(i, i + size), lastChunk };
       }
     }
     let digest = "";
-    for await (const reply of host.client.importImage(upload())) if (reply.spec?.digest) digest = reply.spec.digest;
+    for await (const reply of host.client.importImage(upload()))
+      if (reply.spec?.digest) digest = reply.spec.digest;
     if (!digest) throw new Error("ImportImage returned no digest");
     return digest;
   } finally {
@@ -78,7 +81,10 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
   await mkdir(join(dir, "devhost"), { recursive: true });
   // Prometheus text on loopback, as protect-daemon serves it on :3035: the host dashboard reads it through sshd.
   const prometheusPort = await freePort();
-  const devHost = await startDevHost({ stateDir: join(dir, "devhost"), args: ["--prometheus", `127.0.0.1:${prometheusPort}`] });
+  const devHost = await startDevHost({
+    stateDir: join(dir, "devhost"),
+    args: ["--prometheus", `127.0.0.1:${prometheusPort}`],
+  });
   let imageDigest: string;
   try {
     imageDigest = await seedImage(devHost.socketPath, join(dir, "image"));
@@ -103,7 +109,10 @@ export async function startEnvironment(dir: string): Promise<E2eEnvironment> {
   }
   // One ssh config for the extension, as a user's ~/.ssh/config would hold several hosts.
   const sshConfig = join(dir, "ssh_config");
-  await writeFile(sshConfig, (await readFile(sshd.sshConfigPath, "utf8")) + "\n" + (await readFile(lockedSshd.sshConfigPath, "utf8")));
+  await writeFile(
+    sshConfig,
+    (await readFile(sshd.sshConfigPath, "utf8")) + "\n" + (await readFile(lockedSshd.sshConfigPath, "utf8")),
+  );
   // ZONES_E2E_TRANSPORT=unix points the extension at the dev host's socket directly instead of
   // through sshd: a diagnostic for telling SSH-transport trouble from everything else.
   const direct = process.env.ZONES_E2E_TRANSPORT === "unix";

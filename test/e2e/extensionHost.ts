@@ -75,7 +75,10 @@ export async function runExtensionHostTests(options: ExtensionHostRun): Promise<
     const exitCode = await Promise.race([
       exited,
       new Promise<number>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`extension-host tests did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`extension-host tests did not finish within ${timeoutMs / 1000} s`)),
+          timeoutMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
     return { exitCode, ...countResults(log), log };

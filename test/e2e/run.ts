@@ -46,7 +46,9 @@ function step(label: string, cmd: string, cmdArgs: string[]): void {
   const started = Date.now();
   const result = spawnSync(cmd, cmdArgs, { cwd: root, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
   if (result.status !== 0) {
-    throw new Error(`${label} failed (exit ${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`);
+    throw new Error(
+      `${label} failed (exit ${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`,
+    );
   }
   console.log(`e2e: ${label} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
@@ -126,7 +128,11 @@ async function main(): Promise<number> {
         codeServer,
         folder: environment.workspace,
         testsPath: join(testsOut, "index.js"),
-        env: { ...environment.extensionHostEnv, ...(grep ? { ZONES_TEST_GREP: grep } : {}), ...(measure ? { ZONES_E2E_MEASURE: "1" } : {}) },
+        env: {
+          ...environment.extensionHostEnv,
+          ...(grep ? { ZONES_TEST_GREP: grep } : {}),
+          ...(measure ? { ZONES_E2E_MEASURE: "1" } : {}),
+        },
         // The measurement suite (ZONES_E2E_MEASURE=1) creates 50 zones and samples for a while.
         ...(measure ? { timeoutMs: 20 * 60_000 } : {}),
       });
@@ -134,7 +140,9 @@ async function main(): Promise<number> {
         name: `extension-host mocha (${result.passed} passed, ${result.failed} failed)`,
         ok: result.exitCode === 0,
         ms: Date.now() - started,
-        ...(result.exitCode === 0 ? {} : { detail: result.failures.join("\n") || result.log.slice(-40).join("\n") }),
+        ...(result.exitCode === 0
+          ? {}
+          : { detail: result.failures.join("\n") || result.log.slice(-40).join("\n") }),
       });
       timings.extensionHostTests = result.passed + result.failed;
     }
@@ -151,8 +159,15 @@ async function main(): Promise<number> {
           outcomes.push({ name: `ui: ${spec.name}`, ok: true, ms: Date.now() - specStarted });
         } catch (err) {
           const shot = await screenshot(page, `FAILED-${spec.name}`).catch(() => "(no screenshot)");
-          const shown = await describeWindow(page).catch((e: unknown) => `(window not readable: ${String(e)})`);
-          outcomes.push({ name: `ui: ${spec.name}`, ok: false, ms: Date.now() - specStarted, detail: `${err instanceof Error ? err.stack ?? err.message : String(err)}\nthe window showed:\n${shown}\nscreenshot: ${shot}` });
+          const shown = await describeWindow(page).catch(
+            (e: unknown) => `(window not readable: ${String(e)})`,
+          );
+          outcomes.push({
+            name: `ui: ${spec.name}`,
+            ok: false,
+            ms: Date.now() - specStarted,
+            detail: `${err instanceof Error ? (err.stack ?? err.message) : String(err)}\nthe window showed:\n${shown}\nscreenshot: ${shot}`,
+          });
           await tidyWindow(page);
         } finally {
           await page.close().catch(() => undefined);
@@ -160,7 +175,12 @@ async function main(): Promise<number> {
       }
     }
   } catch (err) {
-    outcomes.push({ name: "e2e setup", ok: false, ms: Date.now() - startedAll, detail: err instanceof Error ? err.stack ?? err.message : String(err) });
+    outcomes.push({
+      name: "e2e setup",
+      ok: false,
+      ms: Date.now() - startedAll,
+      detail: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -174,7 +194,9 @@ async function main(): Promise<number> {
   }
   console.log(`timings: ${JSON.stringify(timings)}`);
   const failed = outcomes.filter((o) => !o.ok).length;
-  console.log(`${outcomes.length - failed} passed, ${failed} failed in ${((Date.now() - startedAll) / 1000).toFixed(1)} s; screenshots in ${artifactsDir}`);
+  console.log(
+    `${outcomes.length - failed} passed, ${failed} failed in ${((Date.now() - startedAll) / 1000).toFixed(1)} s; screenshots in ${artifactsDir}`,
+  );
   return failed === 0 && outcomes.length > 0 ? 0 : 1;
 }
 

@@ -50,7 +50,9 @@ suite("dev host (over ssh unless ZONES_E2E_TRANSPORT=unix)", function () {
       const h = zones.model.host(alias!);
       return h?.connection.kind === "connected" ? h : undefined;
     });
-    console.log(`    (tree populated ${zones.populatedAfterMs ?? "?"} ms after activation; connected ${Date.now() - started} ms after the suite asked)`);
+    console.log(
+      `    (tree populated ${zones.populatedAfterMs ?? "?"} ms after activation; connected ${Date.now() - started} ms after the suite asked)`,
+    );
     assert.equal(record.connection.kind === "connected" && record.connection.info.devHost, true);
     const hostNode = zones.tree.getChildren().find((n) => n.kind === "host" && n.hostId === alias);
     assert.ok(hostNode, "the host is a root of the tree");
@@ -60,7 +62,10 @@ suite("dev host (over ssh unless ZONES_E2E_TRANSPORT=unix)", function () {
   test("a zone created behind the extension's back appears within a second, then goes when destroyed", async () => {
     await until("connected", () => zones.model.host(alias!)?.connection.kind === "connected");
     const started = Date.now();
-    const id = await other.createZone({ name: "behind-your-back", initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 128n, maxMemory: 128n } });
+    const id = await other.createZone({
+      name: "behind-your-back",
+      initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 128n, maxMemory: 128n },
+    });
     created.push(id);
     await until("the zone in the model", () => zones.model.zone(alias!, id), 5000);
     const appearedMs = Date.now() - started;
@@ -92,9 +97,15 @@ suite("dev host (over ssh unless ZONES_E2E_TRANSPORT=unix)", function () {
     await until("connected", () => zones.model.host(alias!)?.connection.kind === "connected");
     await vscode.commands.executeCommand("zones.host.disconnect", alias);
     assert.equal(zones.model.host(alias!)?.connection.kind, "disconnected");
-    const id = await other.createZone({ name: "while-away", initialResources: { targetCpus: 1, targetMemory: 128n } });
+    const id = await other.createZone({
+      name: "while-away",
+      initialResources: { targetCpus: 1, targetMemory: 128n },
+    });
     created.push(id);
     await vscode.commands.executeCommand("zones.host.connect", alias);
-    await until("re-listed with the new zone", () => zones.model.host(alias!)?.connection.kind === "connected" && zones.model.zone(alias!, id));
+    await until(
+      "re-listed with the new zone",
+      () => zones.model.host(alias!)?.connection.kind === "connected" && zones.model.zone(alias!, id),
+    );
   });
 });

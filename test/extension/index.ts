@@ -14,7 +14,13 @@ import Mocha from "mocha";
 /** Runs all suites; rejects when any test fails (the driver then exits with code 1). */
 export async function run(): Promise<void> {
   const grep = process.env.ZONES_TEST_GREP;
-  const mocha = new Mocha({ ui: "tdd", color: false, timeout: 30_000, reporter: "spec", ...(grep ? { grep } : {}) });
+  const mocha = new Mocha({
+    ui: "tdd",
+    color: false,
+    timeout: 30_000,
+    reporter: "spec",
+    ...(grep ? { grep } : {}),
+  });
   const files = readdirSync(__dirname)
     .filter((name) => name.endsWith(".test.js"))
     .sort()
@@ -27,6 +33,8 @@ export async function run(): Promise<void> {
   }
   console.log("zones extension-host tests: start"); // the e2e runner's marker (test/e2e/extensionHost.ts)
   const failures = await new Promise<number>((resolve) => mocha.run(resolve));
-  console.log(`extension-host tests: ${mocha.suite.total()} tests in ${files.length} files, ${failures} failed`);
+  console.log(
+    `extension-host tests: ${mocha.suite.total()} tests in ${files.length} files, ${failures} failed`,
+  );
   if (failures > 0) throw new Error(`${failures} extension-host test(s) failed`);
 }

@@ -23,7 +23,11 @@ import { ZonePty } from "../../extension/vscode/terminal/zonePty";
 const alias = process.env.ZONES_TEST_HOST_ID;
 const socket = process.env.ZONES_TEST_DEVHOST_SOCKET;
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -33,7 +37,8 @@ async function until<T>(what: string, probe: () => T | undefined | false | Promi
   }
 }
 
-const label = (item: vscode.TreeItem): string => (typeof item.label === "string" ? item.label : (item.label?.label ?? ""));
+const label = (item: vscode.TreeItem): string =>
+  typeof item.label === "string" ? item.label : (item.label?.label ?? "");
 
 suite("launch, terminals, forwards and panels on the dev host", function () {
   let zones: ZonesApi;
@@ -57,13 +62,17 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
   function zoneNode(): ZonesNode {
     const host = zones.tree.getChildren().find((n) => n.kind === "host" && n.hostId === alias);
     assert.ok(host);
-    const node = zones.tree.getChildren(host).find((n) => n.kind === "zone" && n.zoneId === outcome.result.zoneId);
+    const node = zones.tree
+      .getChildren(host)
+      .find((n) => n.kind === "zone" && n.zoneId === outcome.result.zoneId);
     assert.ok(node, "the launched zone is in the tree");
     return node;
   }
 
   function workloadNode(): ZonesNode {
-    const node = zones.tree.getChildren(zoneNode()).find((n) => n.kind === "workload" && n.workloadId === outcome.result.workloadId);
+    const node = zones.tree
+      .getChildren(zoneNode())
+      .find((n) => n.kind === "workload" && n.workloadId === outcome.result.workloadId);
     assert.ok(node, "the launched workload is under its zone");
     return node;
   }
@@ -75,15 +84,36 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
     const events: LaunchEvent[] = [];
     const started = Date.now();
     outcome = await zones.launcher.launch(plan, alias!, { onEvent: (e) => events.push(e) });
-    console.log(`    (launch took ${Date.now() - started} ms: ${outcome.result.timings.filter((t) => t.outcome === "done").map((t) => `${t.step} ${t.ms}`).join(", ")})`);
+    console.log(
+      `    (launch took ${Date.now() - started} ms: ${outcome.result.timings
+        .filter((t) => t.outcome === "done")
+        .map((t) => `${t.step} ${t.ms}`)
+        .join(", ")})`,
+    );
     assert.equal(outcome.result.reusedZone, false);
-    assert.ok(events.some((e) => e.type === "hookExited" && e.hook === "postCreateCommand" && e.exitCode === 0), "postCreateCommand ran");
-    await until("zone and workload in the model", () => zones.model.zone(alias!, outcome.result.zoneId) && zones.model.workload(alias!, outcome.result.workloadId), 5000);
+    assert.ok(
+      events.some((e) => e.type === "hookExited" && e.hook === "postCreateCommand" && e.exitCode === 0),
+      "postCreateCommand ran",
+    );
+    await until(
+      "zone and workload in the model",
+      () =>
+        zones.model.zone(alias!, outcome.result.zoneId) &&
+        zones.model.workload(alias!, outcome.result.workloadId),
+      5000,
+    );
     const zoneItem = zones.tree.getTreeItem(zoneNode());
     assert.equal(label(zoneItem), plan.zoneName);
-    await until("the workload running", () => zones.tree.getTreeItem(workloadNode()).contextValue === "workload:running", 5000);
+    await until(
+      "the workload running",
+      () => zones.tree.getTreeItem(workloadNode()).contextValue === "workload:running",
+      5000,
+    );
     const forwards = zones.forwards.list(alias, outcome.result.zoneId);
-    assert.deepEqual(forwards.map((f) => f.zonePort), [8080]);
+    assert.deepEqual(
+      forwards.map((f) => f.zonePort),
+      [8080],
+    );
     assert.ok(forwards[0]!.info.localPort > 0);
   });
 
@@ -103,7 +133,10 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
     const dir = mkdtempSync(join(tmpdir(), "zones-cancel-"));
     scratch.push(dir);
     mkdirSync(join(dir, ".devcontainer"));
-    writeFileSync(join(dir, ".devcontainer", "devcontainer.json"), '{ "name": "cancelled", "image": "busybox:latest", "onCreateCommand": "sleep 60", "forwardPorts": [9090] }');
+    writeFileSync(
+      join(dir, ".devcontainer", "devcontainer.json"),
+      '{ "name": "cancelled", "image": "busybox:latest", "onCreateCommand": "sleep 60", "forwardPorts": [9090] }',
+    );
     const plan = await zones.launcher.plan(dir);
     const abort = new AbortController();
     let zoneId = "";
@@ -122,8 +155,15 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
   });
 
   test("a terminal's initial size and every resize reach the process (stty size in the workload)", async () => {
-    const target = terminalTargetFor(zones.model, { hostId: alias!, zoneId: outcome.result.zoneId, workloadId: outcome.result.workloadId }, { shell: "/bin/sh" })!;
-    const pty = new ZonePty(target, { client: async (signal) => (await zones.hosts.wait(alias!, signal)).client, logger: silentLogger });
+    const target = terminalTargetFor(
+      zones.model,
+      { hostId: alias!, zoneId: outcome.result.zoneId, workloadId: outcome.result.workloadId },
+      { shell: "/bin/sh" },
+    )!;
+    const pty = new ZonePty(target, {
+      client: async (signal) => (await zones.hosts.wait(alias!, signal)).client,
+      logger: silentLogger,
+    });
     let screen = "";
     pty.onDidWrite((text) => (screen += text));
     const closed: (number | void)[] = [];
@@ -144,7 +184,10 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
   });
 
   test("Open Terminal on a workload: a VS Code terminal running in the container; its exit code on close", async () => {
-    const terminal = await vscode.commands.executeCommand<vscode.Terminal>("zones.terminal.open", workloadNode());
+    const terminal = await vscode.commands.executeCommand<vscode.Terminal>(
+      "zones.terminal.open",
+      workloadNode(),
+    );
     assert.ok(terminal, "a terminal was opened");
     const entry = zones.terminals.terminals.find((t) => t.terminal === terminal)!;
     let screen = "";
@@ -153,7 +196,9 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
     assert.equal(terminal.name, `${outcome.result.workloadName} (${outcome.result.zoneName})`);
     terminal.sendText("echo $((6*7)) $GREETING");
     await until("the answer", () => screen.includes("42 hello from a zone"), 10_000);
-    const closed = new Promise<vscode.Terminal>((resolve) => vscode.window.onDidCloseTerminal((t) => t === terminal && resolve(t)));
+    const closed = new Promise<vscode.Terminal>((resolve) =>
+      vscode.window.onDidCloseTerminal((t) => t === terminal && resolve(t)),
+    );
     terminal.sendText("exit 7");
     await until("the exit", () => entry.pty.state === "exited", 10_000);
     terminal.sendText("x", false);
@@ -161,19 +206,29 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
   });
 
   test("Forward Port: a port inside the zone answers on the local address; Stop closes it", async () => {
-    const started = startExec(other.client, { zoneId: outcome.result.zoneId, workloadId: outcome.result.workloadId, command: ["httpd", "-p", "8081", "-h", outcome.result.workspaceFolder] });
+    const started = startExec(other.client, {
+      zoneId: outcome.result.zoneId,
+      workloadId: outcome.result.workloadId,
+      command: ["httpd", "-p", "8081", "-h", outcome.result.workspaceFolder],
+    });
     started.endInput();
     assert.equal(await started.exited, 0, "busybox httpd started");
-    const forward = await vscode.commands.executeCommand<{ info: { localAddress: string; localPort: number } } | undefined>("zones.forward.add", zoneNode(), "8081:0");
+    const forward = await vscode.commands.executeCommand<
+      { info: { localAddress: string; localPort: number } } | undefined
+    >("zones.forward.add", zoneNode(), "8081:0");
     assert.ok(forward?.info.localPort, "the forward listens");
-    const body = await until("the page", async () => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${forward.info.localPort}/hello.sh`);
-        return res.ok ? await res.text() : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 10_000);
+    const body = await until(
+      "the page",
+      async () => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${forward.info.localPort}/hello.sh`);
+          return res.ok ? await res.text() : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      10_000,
+    );
     assert.match(body, /GREETING/);
     await vscode.commands.executeCommand("zones.forward.stop", zoneNode());
     assert.deepEqual(zones.forwards.list(alias, outcome.result.zoneId), []);
@@ -183,18 +238,25 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
   test("Open Dashboard samples the zone while it is open; Show Logs and Attach Console open console panels", async () => {
     const zoneId = outcome.result.zoneId;
     const sampler = zones.samplers.sampler(alias!)!;
-    const dashboard = await vscode.commands.executeCommand<vscode.Disposable>("zones.dashboard.open", zoneNode());
+    const dashboard = await vscode.commands.executeCommand<vscode.Disposable>(
+      "zones.dashboard.open",
+      zoneNode(),
+    );
     assert.equal(sampler.isSampling(zoneId), true);
-    await until("samples recorded", () => (sampler.history(zoneId)?.ring.snapshot().times.length ?? 0) >= 2, 10_000);
+    await until(
+      "samples recorded",
+      () => (sampler.history(zoneId)?.ring.snapshot().times.length ?? 0) >= 2,
+      10_000,
+    );
     assert.equal(zones.dashboards.openPanels.length, 1);
     dashboard.dispose();
     assert.equal(sampler.isSampling(zoneId), false, "closing the dashboard stops sampling");
     const logs = await vscode.commands.executeCommand<vscode.Disposable>("zones.zone.showLogs", zoneNode());
-    const attached = await vscode.commands.executeCommand<vscode.Disposable>("zones.workload.attachConsole", workloadNode());
-    assert.deepEqual(
-      zones.consoles.openPanels.map((p) => p.target.kind).sort(),
-      ["workload", "zone"],
+    const attached = await vscode.commands.executeCommand<vscode.Disposable>(
+      "zones.workload.attachConsole",
+      workloadNode(),
     );
+    assert.deepEqual(zones.consoles.openPanels.map((p) => p.target.kind).sort(), ["workload", "zone"]);
     logs.dispose();
     attached.dispose();
     assert.equal(zones.consoles.openPanels.length, 0);
@@ -209,7 +271,9 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
     const uri = vscode.Uri.file(file);
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc);
-    const ignored = await until("the ignored property", () => vscode.languages.getDiagnostics(uri).find((d) => d.message.startsWith("init is ignored")));
+    const ignored = await until("the ignored property", () =>
+      vscode.languages.getDiagnostics(uri).find((d) => d.message.startsWith("init is ignored")),
+    );
     assert.equal(ignored.severity, vscode.DiagnosticSeverity.Warning);
     assert.equal(ignored.range.start.line, 2);
     assert.equal(doc.getText(ignored.range), '"init"');
@@ -217,24 +281,58 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
     // customizations.styrolite's properties. (VS Code also associates the Dev Containers spec
     // schema from the network, which cannot load here; that only hides its validation errors.)
     const typed = new vscode.WorkspaceEdit();
-    typed.replace(uri, new vscode.Range(0, 0, doc.lineCount, 0), '{\n  "image": "busybox:latest",\n  "customizations": { "styrolite": {  } }\n}\n');
+    typed.replace(
+      uri,
+      new vscode.Range(0, 0, doc.lineCount, 0),
+      '{\n  "image": "busybox:latest",\n  "customizations": { "styrolite": {  } }\n}\n',
+    );
     assert.ok(await vscode.workspace.applyEdit(typed));
     const inside = new vscode.Position(2, doc.lineAt(2).text.indexOf("{  }") + 2);
-    const completions = await until("completions from the schema", async () => {
-      const list = await vscode.commands.executeCommand<vscode.CompletionList>("vscode.executeCompletionItemProvider", uri, inside);
-      const labels = list.items.map((i) => (typeof i.label === "string" ? i.label : i.label.label));
-      return labels.some((l) => l.includes("kernel")) ? labels : undefined;
-    }, 15_000);
-    assert.ok(completions.some((l) => l.includes("scratchDisk") || l.includes("network")), JSON.stringify(completions));
+    const completions = await until(
+      "completions from the schema",
+      async () => {
+        const list = await vscode.commands.executeCommand<vscode.CompletionList>(
+          "vscode.executeCompletionItemProvider",
+          uri,
+          inside,
+        );
+        const labels = list.items.map((i) => (typeof i.label === "string" ? i.label : i.label.label));
+        return labels.some((l) => l.includes("kernel")) ? labels : undefined;
+      },
+      15_000,
+    );
+    assert.ok(
+      completions.some((l) => l.includes("scratchDisk") || l.includes("network")),
+      JSON.stringify(completions),
+    );
     const edit = new vscode.WorkspaceEdit();
-    edit.replace(uri, new vscode.Range(0, 0, doc.lineCount, 0), '{\n  "image": "busybox:latest",\n  "forwardPorts": [8080 8081]\n}\n');
+    edit.replace(
+      uri,
+      new vscode.Range(0, 0, doc.lineCount, 0),
+      '{\n  "image": "busybox:latest",\n  "forwardPorts": [8080 8081]\n}\n',
+    );
     assert.ok(await vscode.workspace.applyEdit(edit));
     // VS Code's JSON support reports the syntax error too; ours is the one with our source.
-    const error = await until("the syntax error", () => vscode.languages.getDiagnostics(uri).find((d) => d.source === "Styrolite Zones" && d.severity === vscode.DiagnosticSeverity.Error));
+    const error = await until("the syntax error", () =>
+      vscode.languages
+        .getDiagnostics(uri)
+        .find((d) => d.source === "Styrolite Zones" && d.severity === vscode.DiagnosticSeverity.Error),
+    );
     assert.equal(error.range.start.line, 2);
-    assert.ok(!vscode.languages.getDiagnostics(uri).some((d) => d.message.startsWith("init is ignored")), "the old problem is gone");
-    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>("vscode.executeCodeLensProvider", uri);
-    assert.ok(lenses.some((l) => l.command?.command === "zones.devcontainer.launch" && l.command.title.includes("Launch in Zone")));
+    assert.ok(
+      !vscode.languages.getDiagnostics(uri).some((d) => d.message.startsWith("init is ignored")),
+      "the old problem is gone",
+    );
+    const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>(
+      "vscode.executeCodeLensProvider",
+      uri,
+    );
+    assert.ok(
+      lenses.some(
+        (l) =>
+          l.command?.command === "zones.devcontainer.launch" && l.command.title.includes("Launch in Zone"),
+      ),
+    );
     await vscode.commands.executeCommand("workbench.action.revertAndCloseActiveEditor");
   });
 
@@ -245,19 +343,29 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
       const filtered = zones.tree.getChildren(host).map((n) => label(zones.tree.getTreeItem(n)));
       assert.deepEqual(filtered, ["No zones match “no-zone-is-called-this”"]);
       await vscode.commands.executeCommand("zones.tree.filter", outcome.result.zoneName);
-      assert.deepEqual(zones.tree.getChildren(host).map((n) => n.kind === "zone" && n.zoneId), [outcome.result.zoneId]);
+      assert.deepEqual(
+        zones.tree.getChildren(host).map((n) => n.kind === "zone" && n.zoneId),
+        [outcome.result.zoneId],
+      );
       await vscode.commands.executeCommand("zones.tree.clearFilter");
       await vscode.commands.executeCommand("zones.tree.groupByState");
       const groups = zones.tree.getChildren(host);
-      assert.ok(groups.length >= 1 && groups.every((g) => g.kind === "group"), JSON.stringify(groups.map((g) => g.kind)));
+      assert.ok(
+        groups.length >= 1 && groups.every((g) => g.kind === "group"),
+        JSON.stringify(groups.map((g) => g.kind)),
+      );
       const ready = groups.find((g) => label(zones.tree.getTreeItem(g)) === "Ready")!;
-      const inReady = zones.tree.getChildren(ready).find((n) => n.kind === "zone" && n.zoneId === outcome.result.zoneId)!;
+      const inReady = zones.tree
+        .getChildren(ready)
+        .find((n) => n.kind === "zone" && n.zoneId === outcome.result.zoneId)!;
       assert.equal(zones.tree.getParent(inReady), ready, "reveal() finds the zone under its group");
       assert.equal(zones.arrangement.options.groupByState, true);
     } finally {
       await vscode.commands.executeCommand("zones.tree.clearFilter");
       await vscode.commands.executeCommand("zones.tree.ungroup");
     }
-    assert.ok(zones.tree.getChildren(host).some((n) => n.kind === "zone" && n.zoneId === outcome.result.zoneId));
+    assert.ok(
+      zones.tree.getChildren(host).some((n) => n.kind === "zone" && n.zoneId === outcome.result.zoneId),
+    );
   });
 });

@@ -27,16 +27,26 @@ suite("manifest", () => {
     const steps = manifest.contributes.walkthroughs.flatMap((w) => w.steps);
     assert.ok(steps.length >= 4, "add a host, launch, terminal, dashboard");
     for (const step of steps) {
-      if (step.media.markdown) assert.ok(existsSync(join(extension.extensionPath, step.media.markdown)), `${step.media.markdown} is in the .vsix`);
-      for (const [, command] of step.description.matchAll(/\(command:([\w.]+)/g)) assert.ok(registered.has(command!), `${command} is registered`);
+      if (step.media.markdown)
+        assert.ok(
+          existsSync(join(extension.extensionPath, step.media.markdown)),
+          `${step.media.markdown} is in the .vsix`,
+        );
+      for (const [, command] of step.description.matchAll(/\(command:([\w.]+)/g))
+        assert.ok(registered.has(command!), `${command} is registered`);
     }
   });
 
   test("the devcontainer.json schema ships where jsonValidation points", () => {
     const [entry] = manifest.contributes.jsonValidation;
     assert.ok(entry);
-    const schema = JSON.parse(readFileSync(join(extension.extensionPath, entry.url), "utf8")) as { properties: { customizations: { properties: Record<string, unknown> } } };
-    assert.ok(schema.properties.customizations.properties["styrolite"], "the schema describes customizations.styrolite");
+    const schema = JSON.parse(readFileSync(join(extension.extensionPath, entry.url), "utf8")) as {
+      properties: { customizations: { properties: Record<string, unknown> } };
+    };
+    assert.ok(
+      schema.properties.customizations.properties["styrolite"],
+      "the schema describes customizations.styrolite",
+    );
   });
 
   test("every menu entry names a declared command", () => {

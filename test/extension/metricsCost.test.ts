@@ -45,14 +45,31 @@ suite("extension-host CPU with 1, 10 and 50 zones graphed (ZONES_E2E_MEASURE=1)"
 
   test("measures the sampling and dashboard cost per graphed zone", async () => {
     const windowMs = 10_000;
-    const rows: { zones: number; cpuPercentOfOneCore: number; extraPerZoneMsPerSecond: number | null; samplesPerZone: number }[] = [];
+    const rows: {
+      zones: number;
+      cpuPercentOfOneCore: number;
+      extraPerZoneMsPerSecond: number | null;
+      samplesPerZone: number;
+    }[] = [];
     let baseline = 0;
     for (const count of [0, 1, 10, 50]) {
       while (ids.length < count) {
-        ids.push(await other.createZone({ name: `graphed-${ids.length + 1}`, initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 64n, maxMemory: 64n } }));
+        ids.push(
+          await other.createZone({
+            name: `graphed-${ids.length + 1}`,
+            initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 64n, maxMemory: 64n },
+          }),
+        );
       }
-      await until(`${count} zones ready in the model`, () => ids.slice(0, count).every((id) => zones.model.zone(alias!, id)?.status?.state === ZoneState.READY), 120_000);
-      const panels = ids.slice(0, count).map((zoneId) => zones.dashboards.show({ kind: "zone", hostId: alias!, zoneId }, 60));
+      await until(
+        `${count} zones ready in the model`,
+        () =>
+          ids.slice(0, count).every((id) => zones.model.zone(alias!, id)?.status?.state === ZoneState.READY),
+        120_000,
+      );
+      const panels = ids
+        .slice(0, count)
+        .map((zoneId) => zones.dashboards.show({ kind: "zone", hostId: alias!, zoneId }, 60));
       await sleep(3000); // first reads and webview start-up are not the steady state
       const sampler = zones.samplers.sampler(alias!)!;
       const before = ids.slice(0, count).map((id) => sampler.history(id)?.ring.snapshot().times.length ?? 0);
@@ -68,16 +85,28 @@ suite("extension-host CPU with 1, 10 and 50 zones graphed (ZONES_E2E_MEASURE=1)"
       rows.push({
         zones: count,
         cpuPercentOfOneCore: Math.round(percent * 100) / 100,
-        extraPerZoneMsPerSecond: count ? Math.round((((percent - baseline) / 100) * 1000 * 100) / count) / 100 : null,
+        extraPerZoneMsPerSecond: count
+          ? Math.round((((percent - baseline) / 100) * 1000 * 100) / count) / 100
+          : null,
         samplesPerZone: Math.round(samples * 10) / 10,
       });
       for (const p of panels) p.dispose();
-      if (count) assert.ok(samples >= windowMs / 1000 - 3, `every graphed zone was sampled about once a second (${samples} in ${windowMs / 1000} s)`);
+      if (count)
+        assert.ok(
+          samples >= windowMs / 1000 - 3,
+          `every graphed zone was sampled about once a second (${samples} in ${windowMs / 1000} s)`,
+        );
     }
     console.log(`    extension-host CPU, dashboards open on N zones, ${windowMs / 1000} s each:`);
-    for (const r of rows) console.log(`      ${String(r.zones).padStart(2)} zones: ${r.cpuPercentOfOneCore.toFixed(2)} % of one core${r.extraPerZoneMsPerSecond === null ? " (baseline)" : `, +${r.extraPerZoneMsPerSecond} ms CPU per zone per second; ${r.samplesPerZone} samples per zone`}`);
+    for (const r of rows)
+      console.log(
+        `      ${String(r.zones).padStart(2)} zones: ${r.cpuPercentOfOneCore.toFixed(2)} % of one core${r.extraPerZoneMsPerSecond === null ? " (baseline)" : `, +${r.extraPerZoneMsPerSecond} ms CPU per zone per second; ${r.samplesPerZone} samples per zone`}`,
+      );
     const artifacts = join(__dirname, "..", "..", "test", ".artifacts");
     mkdirSync(artifacts, { recursive: true });
-    writeFileSync(join(artifacts, "metrics-cost.json"), `${JSON.stringify({ transport: alias!.startsWith("unix://") ? "unix" : "ssh", windowMs, rows }, null, 2)}\n`);
+    writeFileSync(
+      join(artifacts, "metrics-cost.json"),
+      `${JSON.stringify({ transport: alias!.startsWith("unix://") ? "unix" : "ssh", windowMs, rows }, null, 2)}\n`,
+    );
   });
 });

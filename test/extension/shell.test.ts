@@ -31,7 +31,9 @@ suite("shell", () => {
   });
 
   suiteTeardown(async () => {
-    await vscode.workspace.getConfiguration("zones").update("hosts", original, vscode.ConfigurationTarget.Global);
+    await vscode.workspace
+      .getConfiguration("zones")
+      .update("hosts", original, vscode.ConfigurationTarget.Global);
   });
 
   test("the packaged extension activates and returns its API", async () => {
@@ -42,7 +44,9 @@ suite("shell", () => {
 
   test("every command in the manifest is registered", async () => {
     await api();
-    const manifest = vscode.extensions.getExtension(extensionId)!.packageJSON as { contributes: { commands: { command: string }[] } };
+    const manifest = vscode.extensions.getExtension(extensionId)!.packageJSON as {
+      contributes: { commands: { command: string }[] };
+    };
     const registered = new Set(await vscode.commands.getCommands(true));
     const missing = manifest.contributes.commands.map((c) => c.command).filter((c) => !registered.has(c));
     assert.deepEqual(missing, []);
@@ -51,19 +55,32 @@ suite("shell", () => {
   test("hosts come from zones.hosts; an unusable entry fails with its reason and is not retried", async () => {
     const zones = await api();
     const socket = process.env.ZONES_TEST_MISSING_SOCKET ?? "/nonexistent/zones.socket";
-    await vscode.workspace.getConfiguration("zones").update("hosts", [`unix://${socket}`, "bad host;name"], vscode.ConfigurationTarget.Global);
+    await vscode.workspace
+      .getConfiguration("zones")
+      .update("hosts", [`unix://${socket}`, "bad host;name"], vscode.ConfigurationTarget.Global);
     await until("both hosts listed", () => zones.model.hosts().length === 2);
-    assert.deepEqual(zones.model.hosts().map((h) => h.entry.id), [`unix://${socket}`, "bad host;name"]);
-    await until("the bad entry failed", () => zones.model.host("bad host;name")?.connection.kind === "failed");
+    assert.deepEqual(
+      zones.model.hosts().map((h) => h.entry.id),
+      [`unix://${socket}`, "bad host;name"],
+    );
+    await until(
+      "the bad entry failed",
+      () => zones.model.host("bad host;name")?.connection.kind === "failed",
+    );
     const bad = zones.model.host("bad host;name")!.connection;
     assert.equal(bad.kind === "failed" && bad.retryAt, undefined);
     assert.match(bad.kind === "failed" ? bad.message : "", /not a valid ssh destination/);
-    await until("the missing socket failed", () => zones.model.host(`unix://${socket}`)?.connection.kind === "failed");
+    await until(
+      "the missing socket failed",
+      () => zones.model.host(`unix://${socket}`)?.connection.kind === "failed",
+    );
   });
 
   test("removing a host from settings removes it from the tree", async () => {
     const zones = await api();
-    await vscode.workspace.getConfiguration("zones").update("hosts", ["unix:///only/this.socket"], vscode.ConfigurationTarget.Global);
+    await vscode.workspace
+      .getConfiguration("zones")
+      .update("hosts", ["unix:///only/this.socket"], vscode.ConfigurationTarget.Global);
     await until("one host", () => zones.model.hosts().length === 1);
     const roots = await Promise.resolve(zones.tree.getChildren());
     assert.equal(roots?.length, 1);

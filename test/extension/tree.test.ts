@@ -15,7 +15,11 @@ import { workload, zone } from "../unit/vscode/fixtures";
 const sshHost = "root@zones.example.com";
 const socketHost = "unix:///run/dev.socket";
 
-function setup(): { model: ZonesModel; tree: ZonesTreeProvider; changes: (ZonesNode | ZonesNode[] | undefined)[] } {
+function setup(): {
+  model: ZonesModel;
+  tree: ZonesTreeProvider;
+  changes: (ZonesNode | ZonesNode[] | undefined)[];
+} {
   const model = new ZonesModel();
   model.setHosts([parseHostEntry(sshHost), parseHostEntry(socketHost)]);
   const tree = new ZonesTreeProvider(model);
@@ -25,21 +29,36 @@ function setup(): { model: ZonesModel; tree: ZonesTreeProvider; changes: (ZonesN
 }
 
 const item = (tree: ZonesTreeProvider, node: ZonesNode): vscode.TreeItem => tree.getTreeItem(node);
-const label = (i: vscode.TreeItem): string => (typeof i.label === "string" ? i.label : (i.label?.label ?? ""));
+const label = (i: vscode.TreeItem): string =>
+  typeof i.label === "string" ? i.label : (i.label?.label ?? "");
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 120));
 
 suite("zones tree", () => {
   test("a connected host shows its version and its zones with state, IP and resources", () => {
     const { model, tree } = setup();
-    model.setConnection(sshHost, { kind: "connected", info: { version: "1.4.2", devHost: false }, since: Date.now() });
-    model.replaceAll(sshHost, [zone("z1", "web", ZoneState.READY, { ip: "10.75.0.2", cpus: 2, memoryMiB: 2048 }), zone("z2", "build", ZoneState.FAILED)], [workload("w1", "z1", "app")]);
+    model.setConnection(sshHost, {
+      kind: "connected",
+      info: { version: "1.4.2", devHost: false },
+      since: Date.now(),
+    });
+    model.replaceAll(
+      sshHost,
+      [
+        zone("z1", "web", ZoneState.READY, { ip: "10.75.0.2", cpus: 2, memoryMiB: 2048 }),
+        zone("z2", "build", ZoneState.FAILED),
+      ],
+      [workload("w1", "z1", "app")],
+    );
     const [hostNode] = tree.getChildren();
     assert.ok(hostNode instanceof HostNode);
     const hostItem = item(tree, hostNode);
     assert.equal(hostItem.description, "Protect 1.4.2");
     assert.equal(hostItem.contextValue, "host:connected");
     const zones = tree.getChildren(hostNode);
-    assert.deepEqual(zones.map((z) => label(item(tree, z))), ["build", "web"]);
+    assert.deepEqual(
+      zones.map((z) => label(item(tree, z))),
+      ["build", "web"],
+    );
     const web = item(tree, zones[1]!);
     assert.equal(web.description, "10.75.0.2 · 2 vCPU · 2 GiB");
     assert.equal(web.contextValue, "zone:ready");
@@ -66,14 +85,26 @@ suite("zones tree", () => {
 
   test("a failed host shows the reason with Retry, Show Log and (for ssh) Edit SSH Config", () => {
     const { model, tree } = setup();
-    model.setConnection(sshHost, { kind: "failed", message: "Connection refused (ECONNREFUSED)", reason: "connectFailed" });
+    model.setConnection(sshHost, {
+      kind: "failed",
+      message: "Connection refused (ECONNREFUSED)",
+      reason: "connectFailed",
+    });
     model.setConnection(socketHost, { kind: "failed", message: "no such socket" });
     const [ssh, socket] = tree.getChildren();
     const sshChildren = tree.getChildren(ssh).map((n) => item(tree, n));
-    assert.deepEqual(sshChildren.map(label), ["Connection refused (ECONNREFUSED)", "Retry", "Show Log", "Edit SSH Config"]);
+    assert.deepEqual(sshChildren.map(label), [
+      "Connection refused (ECONNREFUSED)",
+      "Retry",
+      "Show Log",
+      "Edit SSH Config",
+    ]);
     assert.equal(sshChildren[1]!.command?.command, "zones.host.connect");
     assert.deepEqual(sshChildren[1]!.command?.arguments, [sshHost]);
-    assert.deepEqual(tree.getChildren(socket).map((n) => label(item(tree, n))), ["no such socket", "Retry", "Show Log"]);
+    assert.deepEqual(
+      tree.getChildren(socket).map((n) => label(item(tree, n))),
+      ["no such socket", "Retry", "Show Log"],
+    );
     assert.equal(item(tree, ssh!).contextValue, "host:failed");
   });
 
@@ -85,7 +116,8 @@ suite("zones tree", () => {
     const [zoneNode] = tree.getChildren(hostNode);
     await settle();
     changes.length = 0;
-    for (let i = 0; i < 50; i++) model.applyZone(sshHost, zone("z1", "web", i % 2 ? ZoneState.READY : ZoneState.CREATED));
+    for (let i = 0; i < 50; i++)
+      model.applyZone(sshHost, zone("z1", "web", i % 2 ? ZoneState.READY : ZoneState.CREATED));
     await settle();
     assert.equal(changes.length, 1, "one refresh for the burst");
     assert.deepEqual(changes[0], [zoneNode], "only the zone that changed");

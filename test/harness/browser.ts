@@ -139,7 +139,11 @@ export async function answerQuickInput(page: Page, text: string, expectRow?: str
   const input = page.locator(".quick-input-widget input.input");
   await input.waitFor({ state: "visible" });
   await input.fill(text);
-  if (expectRow) await page.locator(".quick-input-list .monaco-list-row:visible", { hasText: expectRow }).first().waitFor({ state: "visible" });
+  if (expectRow)
+    await page
+      .locator(".quick-input-list .monaco-list-row:visible", { hasText: expectRow })
+      .first()
+      .waitFor({ state: "visible" });
   await page.keyboard.press("Enter");
 }
 
@@ -161,7 +165,12 @@ export async function treeTexts(page: Page, viewTitle: string): Promise<string[]
 }
 
 /** Polls `probe` until it returns a truthy value, or fails with `what`. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false | null>, timeoutMs = 15_000, everyMs = 200): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false | null>,
+  timeoutMs = 15_000,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -171,7 +180,8 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -77,7 +77,9 @@ export function codeServerDirs(dir: string): CodeServerDirs {
 /** The code-server install, or an error telling how to get it. */
 export function requireCodeServer(): CodeServerInstall {
   if (!isInstalled()) {
-    throw new Error("code-server is not installed; run `node scripts/codeServer.mjs install` (or `bash .ci/setup`)");
+    throw new Error(
+      "code-server is not installed; run `node scripts/codeServer.mjs install` (or `bash .ci/setup`)",
+    );
   }
   return codeServerInstall();
 }
@@ -95,7 +97,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-function isolatedEnv(dirs: CodeServerDirs, install: CodeServerInstall, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+function isolatedEnv(
+  dirs: CodeServerDirs,
+  install: CodeServerInstall,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: `${join(install.nodeDir, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
     HOME: dirs.home,
@@ -110,18 +116,33 @@ function isolatedEnv(dirs: CodeServerDirs, install: CodeServerInstall, extra: Re
 }
 
 /** Installs packaged extensions into the instance's extensions dir (code-server exits after). */
-export async function installExtensions(dir: string, vsix: readonly string[], extra: Record<string, string> = {}): Promise<void> {
+export async function installExtensions(
+  dir: string,
+  vsix: readonly string[],
+  extra: Record<string, string> = {},
+): Promise<void> {
   const install = requireCodeServer();
   const dirs = codeServerDirs(dir);
   await prepareDirs(dirs);
   for (const file of vsix) {
     const { stdout, stderr } = await execFileAsync(
       install.node,
-      [install.entry, "--user-data-dir", dirs.userDataDir, "--extensions-dir", dirs.extensionsDir, "--install-extension", file, "--force"],
+      [
+        install.entry,
+        "--user-data-dir",
+        dirs.userDataDir,
+        "--extensions-dir",
+        dirs.extensionsDir,
+        "--install-extension",
+        file,
+        "--force",
+      ],
       { env: isolatedEnv(dirs, install, extra), timeout: 120_000 },
     );
     if (!/successfully installed/i.test(stdout + stderr)) {
-      throw new Error(`code-server did not install ${file}: ${(stderr || stdout).trim().split("\n").pop() ?? ""}`);
+      throw new Error(
+        `code-server did not install ${file}: ${(stderr || stdout).trim().split("\n").pop() ?? ""}`,
+      );
     }
   }
 }
@@ -136,7 +157,10 @@ async function prepareDirs(dirs: CodeServerDirs): Promise<void> {
 export async function writeUserSettings(dir: string, settings: Record<string, unknown>): Promise<void> {
   const dirs = codeServerDirs(dir);
   await mkdir(join(dirs.userDataDir, "User"), { recursive: true });
-  await writeFile(join(dirs.userDataDir, "User", "settings.json"), JSON.stringify({ ...quietSettings, ...settings }, null, 2));
+  await writeFile(
+    join(dirs.userDataDir, "User", "settings.json"),
+    JSON.stringify({ ...quietSettings, ...settings }, null, 2),
+  );
 }
 
 /** A running code-server. */
@@ -176,17 +200,24 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
   await writeFile(dirs.config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
   const args = [
     install.entry,
-    "--auth", "none",
-    "--bind-addr", `127.0.0.1:${port}`,
-    "--user-data-dir", dirs.userDataDir,
-    "--extensions-dir", dirs.extensionsDir,
-    "--config", dirs.config,
+    "--auth",
+    "none",
+    "--bind-addr",
+    `127.0.0.1:${port}`,
+    "--user-data-dir",
+    dirs.userDataDir,
+    "--extensions-dir",
+    dirs.extensionsDir,
+    "--config",
+    dirs.config,
     "--disable-telemetry",
     "--disable-update-check",
     "--disable-workspace-trust",
     "--disable-getting-started-override",
     ...(options.smokeTestDriver ? ["--vscode-option", "enable-smoke-test-driver"] : []),
-    ...(options.reconnectionGraceSeconds !== undefined ? ["--reconnection-grace-time", String(options.reconnectionGraceSeconds)] : []),
+    ...(options.reconnectionGraceSeconds !== undefined
+      ? ["--reconnection-grace-time", String(options.reconnectionGraceSeconds)]
+      : []),
   ];
   const group = spawnGroup(install.node, args, {
     label: "code-server",

@@ -16,7 +16,9 @@ export interface StartedDevHost {
   stop(): Promise<void>;
 }
 
-export async function startDevHost(options: { stateDir?: string; socketPath?: string; args?: string[] } = {}): Promise<StartedDevHost> {
+export async function startDevHost(
+  options: { stateDir?: string; socketPath?: string; args?: string[] } = {},
+): Promise<StartedDevHost> {
   const ownStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "devhost-"));
   const socketPath = options.socketPath ?? join(stateDir, "daemon.socket");
@@ -25,7 +27,19 @@ export async function startDevHost(options: { stateDir?: string; socketPath?: st
   const logFd = openSync(logFile, "a");
   const child = spawn(
     process.execPath,
-    [...(process.env.ZONES_DEVHOST_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.ZONES_DEVHOST_PROF}`] : []), "--import", "tsx", join(root, "extension/devhost/main.ts"), "--socket", socketPath, "--state", stateDir, ...(options.args ?? [])],
+    [
+      ...(process.env.ZONES_DEVHOST_PROF
+        ? ["--cpu-prof", `--cpu-prof-dir=${process.env.ZONES_DEVHOST_PROF}`]
+        : []),
+      "--import",
+      "tsx",
+      join(root, "extension/devhost/main.ts"),
+      "--socket",
+      socketPath,
+      "--state",
+      stateDir,
+      ...(options.args ?? []),
+    ],
     { cwd: root, stdio: ["ignore", logFd, logFd], env: { ...process.env, NODE_OPTIONS: "" } },
   );
   closeSync(logFd);
@@ -46,7 +60,10 @@ export async function startDevHost(options: { stateDir?: string; socketPath?: st
 
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (exit) throw new Error(`dev host exited during startup (code ${exit.code}, signal ${exit.signal}):\n${tail()}`);
+    if (exit)
+      throw new Error(
+        `dev host exited during startup (code ${exit.code}, signal ${exit.signal}):\n${tail()}`,
+      );
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
       await exited;
@@ -73,7 +90,10 @@ export async function startDevHost(options: { stateDir?: string; socketPath?: st
         if (!exit) {
           child.kill("SIGTERM");
           let timer: NodeJS.Timeout | undefined;
-          const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 30_000)))]);
+          const inTime = await Promise.race([
+            exited.then(() => true),
+            new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 30_000))),
+          ]);
           clearTimeout(timer);
           if (!inTime) {
             child.kill("SIGKILL");
@@ -81,7 +101,8 @@ export async function startDevHost(options: { stateDir?: string; socketPath?: st
             throw new Error(`dev host did not exit within 30s of SIGTERM:\n${tail()}`);
           }
         }
-        if (exit && exit.code !== 0) throw new Error(`dev host exited with code ${exit.code} (signal ${exit.signal}):\n${tail()}`);
+        if (exit && exit.code !== 0)
+          throw new Error(`dev host exited with code ${exit.code} (signal ${exit.signal}):\n${tail()}`);
         if (ownStateDir) rmSync(stateDir, { recursive: true, force: true });
       })()),
   };

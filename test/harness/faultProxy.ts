@@ -85,7 +85,16 @@ interface Mutable {
 /** Starts a proxy on a free 127.0.0.1 port forwarding to `host:port`. */
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const upstreamHost = options.host ?? "127.0.0.1";
-  const counters: Mutable = { connections: 0, bytesUp: 0, bytesDown: 0, chunksUp: 0, chunksDown: 0, drops: 0, stalls: 0, refused: 0 };
+  const counters: Mutable = {
+    connections: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+    chunksUp: 0,
+    chunksDown: 0,
+    drops: 0,
+    stalls: 0,
+    refused: 0,
+  };
   const pairs = new Set<Pair>();
   let stalled = false;
   let refusing = false;
@@ -184,7 +193,14 @@ class Pair {
   readonly #down: Direction;
   #done = false;
 
-  constructor(client: Socket, host: string, port: number, conditions: Conditions, counters: Mutable, onGone: () => void) {
+  constructor(
+    client: Socket,
+    host: string,
+    port: number,
+    conditions: Conditions,
+    counters: Mutable,
+    onGone: () => void,
+  ) {
     this.#client = client;
     this.#upstream = new Socket();
     this.#up = new Direction(client, this.#upstream, conditions, (n) => {

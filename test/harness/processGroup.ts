@@ -31,7 +31,8 @@ function hookExit(): void {
     process.once(signal, () => {
       killAllNow();
       // A program with its own handler (npm start, the e2e runner) stops the rest and exits itself.
-      if (process.listenerCount(signal) === 0) process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
+      if (process.listenerCount(signal) === 0)
+        process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1));
     });
   }
 }
@@ -55,7 +56,9 @@ export class ProcessGroup {
     readonly child: ChildProcess,
     readonly label: string,
   ) {
-    this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? null : 0))));
+    this.exited = new Promise((resolve) =>
+      child.once("exit", (code, signal) => resolve(code ?? (signal ? null : 0))),
+    );
   }
 
   get pid(): number {

@@ -12,7 +12,14 @@
  *   try { await pushTestImage(registry, image); … } finally { await registry.stop(); }
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { createPrivateKey, createPublicKey, createHash, randomBytes, sign, type KeyObject } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  createHash,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer } from "node:net";
@@ -62,7 +69,12 @@ export interface TestRegistry {
    * skopeo, digests preserved; `all` pushes a whole index with every platform. Returns the
    * reference pushed, e.g. `127.0.0.1:PORT/test/busybox:1`.
    */
-  push(layoutDir: string, repository: string, tag: string, options?: { from?: string; all?: boolean }): Promise<string>;
+  push(
+    layoutDir: string,
+    repository: string,
+    tag: string,
+    options?: { from?: string; all?: boolean },
+  ): Promise<string>;
   /** The registry's own log so far (for failure messages). */
   log(): string;
   stop(): Promise<void>;
@@ -112,12 +124,26 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       const keyPath = join(dir, "token.key");
       const certPath = join(dir, "token.crt");
       await execFileAsync("openssl", [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", keyPath, "-out", certPath, "-days", "2", "-subj", "/CN=styrolite-test-token",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        keyPath,
+        "-out",
+        certPath,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=styrolite-test-token",
       ]);
       const key = createPrivateKey(await readFile(keyPath));
       const kid = libtrustKeyId(createPublicKey(await readFile(certPath)));
-      issueToken = (scope, opts) => signToken(key, kid, username!, parseScopes([scope]), opts?.expiresInSeconds ?? 300);
+      issueToken = (scope, opts) =>
+        signToken(key, kid, username!, parseScopes([scope]), opts?.expiresInSeconds ?? 300);
       tokenServer = createServer((req, res) => {
         void handleTokenRequest(req, res, {
           username: username!,
@@ -164,14 +190,23 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       async push(layoutDir, repository, tag, pushOptions = {}) {
         const dest = `${host}/${repository}:${tag}`;
         const args = [
-          "--insecure-policy", "copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false",
+          "--insecure-policy",
+          "copy",
+          "--quiet",
+          "--preserve-digests",
+          "--dest-tls-verify=false",
           ...(username !== undefined ? ["--dest-creds", `${username}:${password!}`] : ["--dest-no-creds"]),
           ...(pushOptions.all ? ["--all"] : []),
-          `oci:${layoutDir}:${pushOptions.from ?? tag}`, `docker://${dest}`,
+          `oci:${layoutDir}:${pushOptions.from ?? tag}`,
+          `docker://${dest}`,
         ];
         // Its own HOME: skopeo must not read or write the machine's container auth files.
-        await execFileAsync("skopeo", args, { env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir } }).catch((err: Error & { stderr?: string }) => {
-          throw new Error(`skopeo push to ${dest} failed: ${err.stderr?.trim() ?? err.message}\nregistry log:\n${output.slice(-2000)}`);
+        await execFileAsync("skopeo", args, {
+          env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir },
+        }).catch((err: Error & { stderr?: string }) => {
+          throw new Error(
+            `skopeo push to ${dest} failed: ${err.stderr?.trim() ?? err.message}\nregistry log:\n${output.slice(-2000)}`,
+          );
         });
         return dest;
       },
@@ -185,9 +220,16 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
 }
 
 /** Pushes the test image as `test/busybox:1` and its two-platform index as `test/busybox:multi`. */
-export async function pushTestImage(registry: TestRegistry, image: TestImage, repository = "test/busybox"): Promise<{ single: string; multi: string }> {
+export async function pushTestImage(
+  registry: TestRegistry,
+  image: TestImage,
+  repository = "test/busybox",
+): Promise<{ single: string; multi: string }> {
   const single = await registry.push(image.layoutDir, repository, "1", { from: image.tag });
-  const multi = await registry.push(image.layoutDir, repository, "multi", { from: image.multiTag, all: true });
+  const multi = await registry.push(image.layoutDir, repository, "multi", {
+    from: image.multiTag,
+    all: true,
+  });
   return { single, multi };
 }
 
@@ -195,7 +237,9 @@ async function waitForRegistry(url: string, child: ChildProcess, log: () => stri
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before serving:\n${log()}`);
+      throw new Error(
+        `docker-registry exited (${child.exitCode ?? child.signalCode}) before serving:\n${log()}`,
+      );
     }
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
@@ -204,7 +248,8 @@ async function waitForRegistry(url: string, child: ChildProcess, log: () => stri
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`docker-registry did not answer on ${url} within 15 s:\n${log()}`);
+    if (Date.now() > deadline)
+      throw new Error(`docker-registry did not answer on ${url} within 15 s:\n${log()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -237,7 +282,8 @@ async function bcrypt(password: string): Promise<string> {
   const { stdout } = await execFileAsync("perl", ["-e", "print crypt($ENV{PW}, $ENV{SALT})"], {
     env: { ...process.env, PW: password, SALT: `$2b$04$${salt}` },
   });
-  if (!stdout.startsWith("$2b$04$")) throw new Error(`this libcrypt cannot make bcrypt hashes (got "${stdout.slice(0, 10)}")`);
+  if (!stdout.startsWith("$2b$04$"))
+    throw new Error(`this libcrypt cannot make bcrypt hashes (got "${stdout.slice(0, 10)}")`);
   return stdout;
 }
 
@@ -273,13 +319,26 @@ function parseScopes(scopes: readonly string[]): Access[] {
       const first = part.indexOf(":");
       const last = part.lastIndexOf(":");
       if (first <= 0 || last === first) continue;
-      out.push({ type: part.slice(0, first), name: part.slice(first + 1, last), actions: part.slice(last + 1).split(",").filter(Boolean) });
+      out.push({
+        type: part.slice(0, first),
+        name: part.slice(first + 1, last),
+        actions: part
+          .slice(last + 1)
+          .split(",")
+          .filter(Boolean),
+      });
     }
   }
   return out;
 }
 
-function signToken(key: KeyObject, kid: string, subject: string, access: readonly Access[], expiresInSeconds: number): string {
+function signToken(
+  key: KeyObject,
+  kid: string,
+  subject: string,
+  access: readonly Access[],
+  expiresInSeconds: number,
+): string {
   const now = Math.floor(Date.now() / 1000);
   const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString("base64url");
   const header = b64({ typ: "JWT", alg: "ES256", kid });
@@ -293,7 +352,10 @@ function signToken(key: KeyObject, kid: string, subject: string, access: readonl
     jti: randomBytes(8).toString("hex"),
     access,
   });
-  const signature = sign("sha256", Buffer.from(`${header}.${claims}`), { key, dsaEncoding: "ieee-p1363" }).toString("base64url");
+  const signature = sign("sha256", Buffer.from(`${header}.${claims}`), {
+    key,
+    dsaEncoding: "ieee-p1363",
+  }).toString("base64url");
   return `${header}.${claims}.${signature}`;
 }
 
@@ -316,7 +378,8 @@ async function handleTokenRequest(
     res.writeHead(status, { "Content-Type": "application/json" });
     res.end(JSON.stringify(body));
   };
-  if (url.pathname !== "/token") return reply(404, { errors: [{ code: "NOT_FOUND", message: "no such endpoint" }] }, "none", "");
+  if (url.pathname !== "/token")
+    return reply(404, { errors: [{ code: "NOT_FOUND", message: "no such endpoint" }] }, "none", "");
 
   let scopes = url.searchParams.getAll("scope");
   let credential = "anonymous";
@@ -350,12 +413,31 @@ async function handleTokenRequest(
   }
   const scope = scopes.join(" ");
   if (credential !== "anonymous" && !authenticated) {
-    return reply(401, { errors: [{ code: "UNAUTHORIZED", message: "invalid username, password or token" }] }, credential, scope);
+    return reply(
+      401,
+      { errors: [{ code: "UNAUTHORIZED", message: "invalid username, password or token" }] },
+      credential,
+      scope,
+    );
   }
   const requested = parseScopes(scopes);
   const granted = requested
-    .map((a) => ({ ...a, actions: a.actions.filter((act) => authenticated || (ctx.anonymousPull && act === "pull")) }))
+    .map((a) => ({
+      ...a,
+      actions: a.actions.filter((act) => authenticated || (ctx.anonymousPull && act === "pull")),
+    }))
     .filter((a) => a.actions.length > 0);
   const token = signToken(ctx.key, ctx.kid, authenticated ? ctx.username : "", granted, 300);
-  reply(200, { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString(), ...(refresh ? { refresh_token: refresh } : {}) }, credential, scope);
+  reply(
+    200,
+    {
+      token,
+      access_token: token,
+      expires_in: 300,
+      issued_at: new Date().toISOString(),
+      ...(refresh ? { refresh_token: refresh } : {}),
+    },
+    credential,
+    scope,
+  );
 }

@@ -132,7 +132,12 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
       SetEnv: `HOME=${sessionHome}`,
       ...options.config,
     };
-    writeFileSync(sshdConfigPath, Object.entries(base).map(([k, v]) => `${k} ${v}\n`).join(""));
+    writeFileSync(
+      sshdConfigPath,
+      Object.entries(base)
+        .map(([k, v]) => `${k} ${v}\n`)
+        .join(""),
+    );
     writeFileSync(
       sshConfigPath,
       [
@@ -150,7 +155,10 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     );
   };
   writeConfigs();
-  writeFileSync(knownHostsPath, options.trustHostKey === false ? "" : `${knownHostsName()} ${publicKeyLine(hostKeyPath)}\n`);
+  writeFileSync(
+    knownHostsPath,
+    options.trustHostKey === false ? "" : `${knownHostsName()} ${publicKeyLine(hostKeyPath)}\n`,
+  );
 
   let child: ChildProcess | undefined;
   let log = "";
@@ -159,7 +167,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const launch = async (mayMovePort: boolean): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
       log += `--- starting sshd on port ${port}\n`;
-      const proc = spawn(sshdPath, ["-D", "-e", "-f", sshdConfigPath], { stdio: ["ignore", "ignore", "pipe"] });
+      const proc = spawn(sshdPath, ["-D", "-e", "-f", sshdConfigPath], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
       child = proc;
       const listening = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), 10_000);
@@ -185,7 +195,10 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
       }
       port = await freePort();
       writeConfigs();
-      writeFileSync(knownHostsPath, options.trustHostKey === false ? "" : `${knownHostsName()} ${publicKeyLine(hostKeyPath)}\n`);
+      writeFileSync(
+        knownHostsPath,
+        options.trustHostKey === false ? "" : `${knownHostsName()} ${publicKeyLine(hostKeyPath)}\n`,
+      );
     }
   };
 
@@ -299,7 +312,9 @@ export function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }

@@ -56,7 +56,8 @@ export function buildTar(entries: readonly TarEntrySpec[], options: { end?: bool
       ...(e.linkpath !== undefined ? { linkpath: e.linkpath } : {}),
     });
     const block = Buffer.alloc(512);
-    if (header.encode(block, 0)) throw new Error(`tar entry ${e.path} needs a pax header; keep test paths short`);
+    if (header.encode(block, 0))
+      throw new Error(`tar entry ${e.path} needs a pax header; keep test paths short`);
     blocks.push(block);
     if (type === "file" && data.length > 0) {
       blocks.push(data);
@@ -155,7 +156,11 @@ export async function buildTestImage(dir: string): Promise<TestImage> {
 
   const host = hostPlatform();
   const layerBlobs = [buildTar(base), buildTar(top)].map((tar) => ({ tar, gz: gzipSync(tar) }));
-  const layers = layerBlobs.map(({ tar, gz }) => ({ digest: sha256(gz), size: gz.length, diffId: sha256(tar) }));
+  const layers = layerBlobs.map(({ tar, gz }) => ({
+    digest: sha256(gz),
+    size: gz.length,
+    diffId: sha256(tar),
+  }));
   const env = [...testImageEnv];
   const config = blob(
     "application/vnd.oci.image.config.v1+json",
@@ -220,8 +225,22 @@ export async function buildTestImage(dir: string): Promise<TestImage> {
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.index.v1+json",
       manifests: [
-        { ...descriptor(otherManifest), platform: { architecture: otherArch, os: "linux", ...(otherArch === "arm64" ? { variant: "v8" } : {}) } },
-        { ...descriptor(manifest), platform: { architecture: host.architecture, os: "linux", ...(host.variant ? { variant: host.variant } : {}) } },
+        {
+          ...descriptor(otherManifest),
+          platform: {
+            architecture: otherArch,
+            os: "linux",
+            ...(otherArch === "arm64" ? { variant: "v8" } : {}),
+          },
+        },
+        {
+          ...descriptor(manifest),
+          platform: {
+            architecture: host.architecture,
+            os: "linux",
+            ...(host.variant ? { variant: host.variant } : {}),
+          },
+        },
       ],
     }),
   );
@@ -257,14 +276,20 @@ export async function buildTestImage(dir: string): Promise<TestImage> {
           manifests: [
             {
               ...descriptor(manifest),
-              annotations: { "io.containerd.image.name": archiveName, "org.opencontainers.image.ref.name": "1" },
+              annotations: {
+                "io.containerd.image.name": archiveName,
+                "org.opencontainers.image.ref.name": "1",
+              },
             },
           ],
         }),
       },
       { path: "blobs/", type: "dir" },
       { path: "blobs/sha256/", type: "dir" },
-      ...[config, manifest, ...layerBlobList].map((b): TarEntrySpec => ({ path: `blobs/sha256/${hexOf(b.digest)}`, data: b.bytes })),
+      ...[config, manifest, ...layerBlobList].map((b): TarEntrySpec => ({
+        path: `blobs/sha256/${hexOf(b.digest)}`,
+        data: b.bytes,
+      })),
     ]),
   );
 
@@ -282,7 +307,11 @@ export async function buildTestImage(dir: string): Promise<TestImage> {
       {
         path: "manifest.json",
         data: JSON.stringify([
-          { Config: `${hexOf(config.digest)}.json`, RepoTags: ["test/busybox:1"], Layers: layerDirs.map((d) => `${d}/layer.tar`) },
+          {
+            Config: `${hexOf(config.digest)}.json`,
+            RepoTags: ["test/busybox:1"],
+            Layers: layerDirs.map((d) => `${d}/layer.tar`),
+          },
         ]),
       },
       { path: "repositories", data: JSON.stringify({ "test/busybox": { "1": layerDirs.at(-1) } }) },

@@ -92,7 +92,8 @@ terminal.attachCustomKeyEventHandler((event) => {
 terminal.onData((data) => {
   if (!canWrite) return;
   // The host refuses bigger messages; a huge paste goes in pieces.
-  for (let i = 0; i < data.length; i += consoleLimits.maxInputChars) vscode.postMessage(InputCommand.create({ data: data.slice(i, i + consoleLimits.maxInputChars) }));
+  for (let i = 0; i < data.length; i += consoleLimits.maxInputChars)
+    vscode.postMessage(InputCommand.create({ data: data.slice(i, i + consoleLimits.maxInputChars) }));
 });
 terminal.onResize(({ cols, rows }) => reportSize(cols, rows));
 
@@ -146,7 +147,9 @@ onHostMessage((message) => {
 vscode.postMessage(ConsoleReadyCommand.create({ shownOffset }));
 
 /** Exposed for tests and debugging: how far output has been written. */
-(window as unknown as { zonesConsole: { shownOffset(): number } }).zonesConsole = { shownOffset: () => shownOffset };
+(window as unknown as { zonesConsole: { shownOffset(): number } }).zonesConsole = {
+  shownOffset: () => shownOffset,
+};
 
 // ── behaviour ────────────────────────────────────────────────────────────────────────────────
 /** Writes the part of `data` (which starts at `offset`) not shown yet. */
@@ -162,7 +165,12 @@ function reportSize(cols: number, rows: number): void {
   const size = `${cols}x${rows}`;
   if (!canResize || size === lastSize || cols < 1 || rows < 1) return;
   lastSize = size;
-  vscode.postMessage(ResizeCommand.create({ cols: Math.min(cols, consoleLimits.maxCols), rows: Math.min(rows, consoleLimits.maxRows) }));
+  vscode.postMessage(
+    ResizeCommand.create({
+      cols: Math.min(cols, consoleLimits.maxCols),
+      rows: Math.min(rows, consoleLimits.maxRows),
+    }),
+  );
 }
 
 function copySelection(): void {

@@ -14,8 +14,7 @@ import { IpcCommand, IpcNotification } from "../shared/ipc";
 
 /** What a console panel is attached to. */
 export type ConsoleTarget =
-  | { kind: "zone"; hostId: string; zoneId: string }
-  | { kind: "workload"; hostId: string; workloadId: string };
+  { kind: "zone"; hostId: string; zoneId: string } | { kind: "workload"; hostId: string; workloadId: string };
 
 /** The UI state a panel persists across window reloads. */
 export interface ConsoleState {
@@ -56,8 +55,14 @@ export const OutputNotification = new IpcNotification<"console/output", OutputPa
  * Output between the webview's offset and `offset` is gone (the host's history no longer holds
  * it, or a reconnect could not line up with what was shown): the webview says so in the terminal.
  */
-export const DiscontinuityNotification = new IpcNotification<"console/discontinuity", { offset: number; reason: string }>("console/discontinuity");
-export const ConsoleStatusNotification = new IpcNotification<"console/status", { status: ConsoleStatusPayload }>("console/status");
+export const DiscontinuityNotification = new IpcNotification<
+  "console/discontinuity",
+  { offset: number; reason: string }
+>("console/discontinuity");
+export const ConsoleStatusNotification = new IpcNotification<
+  "console/status",
+  { status: ConsoleStatusPayload }
+>("console/status");
 
 // ── webview → host ───────────────────────────────────────────────────────────────────────────
 /** Loaded and listening; `shownOffset` is how many bytes of output it already displays. */
@@ -65,12 +70,19 @@ export const ConsoleReadyCommand = new IpcCommand<"console/ready", { shownOffset
 /** Keyboard input (xterm's onData), as text. */
 export const InputCommand = new IpcCommand<"console/input", { data: string }>("console/input");
 /** The terminal's size changed (after fit). */
-export const ResizeCommand = new IpcCommand<"console/resize", { cols: number; rows: number }>("console/resize");
+export const ResizeCommand = new IpcCommand<"console/resize", { cols: number; rows: number }>(
+  "console/resize",
+);
 /** Put the selection on the clipboard (the host owns the clipboard). */
 export const CopyCommand = new IpcCommand<"console/copy", { text: string }>("console/copy");
 
 /** Limits the host enforces on what the webview sends. */
-export const consoleLimits = { maxInputChars: 64 * 1024, maxCopyChars: 4 * 1024 * 1024, maxCols: 1000, maxRows: 500 } as const;
+export const consoleLimits = {
+  maxInputChars: 64 * 1024,
+  maxCopyChars: 4 * 1024 * 1024,
+  maxCols: 1000,
+  maxRows: 500,
+} as const;
 
 // ── validation (host side) ───────────────────────────────────────────────────────────────────
 // Built in one function whose call is marked pure, so the webview bundle drops zod entirely.
@@ -81,15 +93,35 @@ function buildSchemas() {
   return {
     /** Every message the webview may send. Anything else is ignored and logged. */
     webviewMessage: z.discriminatedUnion("method", [
-      z.object({ method: z.literal(ConsoleReadyCommand.method), params: z.object({ shownOffset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict() }).strict(),
-      z.object({ method: z.literal(InputCommand.method), params: z.object({ data: z.string().min(1).max(consoleLimits.maxInputChars) }).strict() }).strict(),
+      z
+        .object({
+          method: z.literal(ConsoleReadyCommand.method),
+          params: z.object({ shownOffset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict(),
+        })
+        .strict(),
+      z
+        .object({
+          method: z.literal(InputCommand.method),
+          params: z.object({ data: z.string().min(1).max(consoleLimits.maxInputChars) }).strict(),
+        })
+        .strict(),
       z
         .object({
           method: z.literal(ResizeCommand.method),
-          params: z.object({ cols: z.number().int().min(1).max(consoleLimits.maxCols), rows: z.number().int().min(1).max(consoleLimits.maxRows) }).strict(),
+          params: z
+            .object({
+              cols: z.number().int().min(1).max(consoleLimits.maxCols),
+              rows: z.number().int().min(1).max(consoleLimits.maxRows),
+            })
+            .strict(),
         })
         .strict(),
-      z.object({ method: z.literal(CopyCommand.method), params: z.object({ text: z.string().max(consoleLimits.maxCopyChars) }).strict() }).strict(),
+      z
+        .object({
+          method: z.literal(CopyCommand.method),
+          params: z.object({ text: z.string().max(consoleLimits.maxCopyChars) }).strict(),
+        })
+        .strict(),
     ]),
     /** The persisted state, checked before a restored panel trusts it. */
     state: z

@@ -89,7 +89,12 @@ export class Chart {
         },
       },
       axes: [
-        { stroke: theme.foreground, font: axisFont, grid: { stroke: theme.lines, width: 1 }, ticks: { stroke: theme.lines, width: 1 } },
+        {
+          stroke: theme.foreground,
+          font: axisFont,
+          grid: { stroke: theme.lines, width: 1 },
+          ticks: { stroke: theme.lines, width: 1 },
+        },
         {
           stroke: theme.foreground,
           font: axisFont,
@@ -110,7 +115,9 @@ export class Chart {
             stroke: s.color,
             width: s.width ?? 1.5,
             points: { show: false },
-            value: shown ? (_u, _v, _si, idx) => format(idx === null ? null : (shown[idx] ?? null)) : (_u, v) => format(v),
+            value: shown
+              ? (_u, _v, _si, idx) => format(idx === null ? null : (shown[idx] ?? null))
+              : (_u, v) => format(v),
           };
           if (s.fill) series.fill = s.fill;
           if (s.dash) series.dash = s.dash;
@@ -182,7 +189,11 @@ export class Chart {
       // Above the line, unless that would leave the plot; then below it.
       const labelAbove = y - top > 14 * dpr;
       c.textBaseline = labelAbove ? "bottom" : "top";
-      c.fillText(line.label, atRight ? left + width - 4 * dpr : left + 4 * dpr, labelAbove ? y - 2 * dpr : y + 3 * dpr);
+      c.fillText(
+        line.label,
+        atRight ? left + width - 4 * dpr : left + 4 * dpr,
+        labelAbove ? y - 2 * dpr : y + 3 * dpr,
+      );
     }
     if (!this.#spec.limitLines) {
       delete this.element.dataset["targetY"];
@@ -247,7 +258,11 @@ export function palette(theme: Theme): string[] {
 const MiB = 1024 * 1024;
 
 /** The graphs of a zone dashboard: CPU (total + per vCPU), memory against its limits, processes. */
-export function zoneCharts(store: SeriesStore, theme: Theme, limits: () => LimitsPayload | null): ChartSpec[] {
+export function zoneCharts(
+  store: SeriesStore,
+  theme: Theme,
+  limits: () => LimitsPayload | null,
+): ChartSpec[] {
   const colors = palette(theme);
   const vcpus = store.columnNames(/^cpu\.\d+$/);
   const cpu: ChartSpec = {
@@ -258,7 +273,12 @@ export function zoneCharts(store: SeriesStore, theme: Theme, limits: () => Limit
     fixedTop: 100,
     series: [
       { label: "Total", color: theme.foreground, width: 2, values: store.column("cpu") },
-      ...vcpus.map((name, i) => ({ label: `vCPU ${name.slice(4)}`, color: withAlpha(colors[i % colors.length]!, 0.85), width: 1, values: store.column(name) })),
+      ...vcpus.map((name, i) => ({
+        label: `vCPU ${name.slice(4)}`,
+        color: withAlpha(colors[i % colors.length]!, 0.85),
+        width: 1,
+        values: store.column(name),
+      })),
     ],
   };
   const memory: ChartSpec = {
@@ -267,14 +287,38 @@ export function zoneCharts(store: SeriesStore, theme: Theme, limits: () => Limit
     unit: "bytes",
     minTop: 64 * MiB,
     series: [
-      { label: "Used", color: theme.green, width: 2, fill: withAlpha(theme.green, 0.18), values: store.column("mem.used") },
-      { label: "Visible", color: withAlpha(theme.foreground, 0.6), width: 1, dash: [2, 3], values: store.column("mem.total") },
+      {
+        label: "Used",
+        color: theme.green,
+        width: 2,
+        fill: withAlpha(theme.green, 0.18),
+        values: store.column("mem.used"),
+      },
+      {
+        label: "Visible",
+        color: withAlpha(theme.foreground, 0.6),
+        width: 1,
+        dash: [2, 3],
+        values: store.column("mem.total"),
+      },
     ],
     limitLines: () => {
       const l = limits();
       const lines: LimitLine[] = [];
-      if (l?.targetMemoryBytes) lines.push({ key: "target", label: `target ${formatBytes(l.targetMemoryBytes)}`, value: l.targetMemoryBytes, color: theme.orange });
-      if (l?.maxMemoryBytes) lines.push({ key: "max", label: `max ${formatBytes(l.maxMemoryBytes)}`, value: l.maxMemoryBytes, color: theme.red });
+      if (l?.targetMemoryBytes)
+        lines.push({
+          key: "target",
+          label: `target ${formatBytes(l.targetMemoryBytes)}`,
+          value: l.targetMemoryBytes,
+          color: theme.orange,
+        });
+      if (l?.maxMemoryBytes)
+        lines.push({
+          key: "max",
+          label: `max ${formatBytes(l.maxMemoryBytes)}`,
+          value: l.maxMemoryBytes,
+          color: theme.red,
+        });
       return lines;
     },
   };
@@ -294,7 +338,9 @@ export function zoneCharts(store: SeriesStore, theme: Theme, limits: () => Limit
  */
 export function hostCharts(store: SeriesStore, theme: Theme, zoneNames: Record<string, string>): ChartSpec[] {
   const colors = palette(theme);
-  const zoneIds = [...new Set(store.columnNames(/^zone\..+\.(cpu|mem)$/).map((n) => n.slice(5, n.lastIndexOf("."))))];
+  const zoneIds = [
+    ...new Set(store.columnNames(/^zone\..+\.(cpu|mem)$/).map((n) => n.slice(5, n.lastIndexOf(".")))),
+  ];
   const stacked = (suffix: "cpu" | "mem"): SeriesSpec[] => {
     const specs: SeriesSpec[] = [];
     let running: (number | null)[] | null = null;
@@ -306,7 +352,14 @@ export function hostCharts(store: SeriesStore, theme: Theme, zoneNames: Record<s
       });
       running = sum;
       const color = colors[i % colors.length]!;
-      specs.push({ label: zoneNames[zoneId] ?? zoneId.slice(0, 8), color, width: 1, fill: withAlpha(color, 0.3), values: sum, shown: own });
+      specs.push({
+        label: zoneNames[zoneId] ?? zoneId.slice(0, 8),
+        color,
+        width: 1,
+        fill: withAlpha(color, 0.3),
+        values: sum,
+        shown: own,
+      });
     });
     // Drawn top of the stack first so each lower band paints over the one above it.
     return specs.reverse();
@@ -317,7 +370,10 @@ export function hostCharts(store: SeriesStore, theme: Theme, zoneNames: Record<s
     unit: "percent",
     minTop: 100,
     fixedTop: 100,
-    series: [{ label: "Host", color: theme.foreground, width: 2, values: store.column("cpu") }, ...stacked("cpu")],
+    series: [
+      { label: "Host", color: theme.foreground, width: 2, values: store.column("cpu") },
+      ...stacked("cpu"),
+    ],
   };
   const memory: ChartSpec = {
     key: "memory",

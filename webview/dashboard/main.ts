@@ -53,7 +53,15 @@ declare global {
 }
 
 const vscode = vscodeApi<DashboardState>();
-const stats: DashboardStats = { renders: 0, lastRenderMs: 0, totalRenderMs: 0, messages: 0, rows: 0, firstTime: null, lastTime: null };
+const stats: DashboardStats = {
+  renders: 0,
+  lastRenderMs: 0,
+  totalRenderMs: 0,
+  messages: 0,
+  rows: 0,
+  firstTime: null,
+  lastTime: null,
+};
 window.zonesDashboardStats = stats;
 
 const store = new SeriesStore(3600);
@@ -129,7 +137,13 @@ resizeButton.textContent = "Resize";
 const resizeCurrent = el("span", "resize-current");
 const resizeResult = el("span", "resize-result");
 resizeResult.setAttribute("role", "status");
-resizeForm.append(label("Target vCPUs", cpuInput), label("Target memory (MiB)", memoryInput), resizeButton, resizeCurrent, resizeResult);
+resizeForm.append(
+  label("Target vCPUs", cpuInput),
+  label("Target memory (MiB)", memoryInput),
+  resizeButton,
+  resizeCurrent,
+  resizeResult,
+);
 resizeForm.addEventListener("submit", (event) => {
   event.preventDefault();
   submitResize();
@@ -185,7 +199,10 @@ onHostMessage((message) => {
   stats.messages++;
   if (InitNotification.is(message)) {
     // The webview's own state (window choice) wins over the host's copy after a reload.
-    state = { target: message.params.state.target, windowSeconds: state?.windowSeconds ?? message.params.state.windowSeconds };
+    state = {
+      target: message.params.state.target,
+      windowSeconds: state?.windowSeconds ?? message.params.state.windowSeconds,
+    };
     vscode.setState(state);
     limits = message.params.limits;
     markers.length = 0;
@@ -235,7 +252,9 @@ onHostMessage((message) => {
     if (id === undefined || !pendingResizes.delete(id)) return;
     resizeButton.disabled = false;
     const reply = message.params;
-    resizeResult.textContent = reply.ok ? "Requested; the limit lines move when the host applies it." : reply.message;
+    resizeResult.textContent = reply.ok
+      ? "Requested; the limit lines move when the host applies it."
+      : reply.message;
     resizeResult.classList.toggle("error", !reply.ok);
     // What was typed has been sent: the next limits from the host (the zone's event after the
     // resize) fill the fields again. Not refilled now, which would flash the old figures.
@@ -301,7 +320,8 @@ function setViewEnd(end: number): void {
 }
 
 function updateControls(): void {
-  for (const [seconds, button] of windowButtons) button.setAttribute("aria-pressed", String(state?.windowSeconds === seconds));
+  for (const [seconds, button] of windowButtons)
+    button.setAttribute("aria-pressed", String(state?.windowSeconds === seconds));
   pauseButton.textContent = paused ? "Resume" : "Pause";
   pauseButton.setAttribute("aria-pressed", String(paused));
   liveButton.disabled = live && !paused;
@@ -316,16 +336,27 @@ function showStatus(s: StatusPayload): void {
 /** Shows the zone's current target and max, and puts the targets into fields the user is not editing. */
 function showLimits(): void {
   const cpus = limits?.targetCpus ? String(limits.targetCpus) : null;
-  const memory = limits?.targetMemoryBytes ? String(Math.round(limits.targetMemoryBytes / (1024 * 1024))) : null;
-  for (const [input, value] of [[cpuInput, cpus], [memoryInput, memory]] as const) {
+  const memory = limits?.targetMemoryBytes
+    ? String(Math.round(limits.targetMemoryBytes / (1024 * 1024)))
+    : null;
+  for (const [input, value] of [
+    [cpuInput, cpus],
+    [memoryInput, memory],
+  ] as const) {
     if (value === null) continue;
     // A typed value the host now reports is no longer the user's own: let the next change through.
     if (input.value === value) edited.delete(input);
     else if (!edited.has(input) || input.value === "") input.value = value;
   }
   const parts: string[] = [];
-  if (limits?.targetCpus) parts.push(`${limits.targetCpus} vCPU${limits.targetCpus === 1 ? "" : "s"}${limits.maxCpus ? ` (max ${limits.maxCpus})` : ""}`);
-  if (limits?.targetMemoryBytes) parts.push(`${formatBytes(limits.targetMemoryBytes)}${limits.maxMemoryBytes ? ` (max ${formatBytes(limits.maxMemoryBytes)})` : ""}`);
+  if (limits?.targetCpus)
+    parts.push(
+      `${limits.targetCpus} vCPU${limits.targetCpus === 1 ? "" : "s"}${limits.maxCpus ? ` (max ${limits.maxCpus})` : ""}`,
+    );
+  if (limits?.targetMemoryBytes)
+    parts.push(
+      `${formatBytes(limits.targetMemoryBytes)}${limits.maxMemoryBytes ? ` (max ${formatBytes(limits.maxMemoryBytes)})` : ""}`,
+    );
   resizeCurrent.textContent = parts.length ? `Now ${parts.join(", ")}` : "";
   resizeCurrent.dataset["targetCpus"] = cpus ?? "";
   resizeCurrent.dataset["targetMemoryMib"] = memory ?? "";
@@ -335,8 +366,12 @@ function submitResize(): void {
   const cpus = Number(cpuInput.value);
   const memory = Number(memoryInput.value);
   const problems: string[] = [];
-  if (!Number.isInteger(cpus) || cpus < resizeBounds.minCpus || cpus > resizeBounds.maxCpus) problems.push(`vCPUs must be a whole number from ${resizeBounds.minCpus} to ${resizeBounds.maxCpus}`);
-  if (!Number.isInteger(memory) || memory < resizeBounds.minMemoryMiB || memory > resizeBounds.maxMemoryMiB) problems.push(`memory must be a whole number of MiB from ${resizeBounds.minMemoryMiB} to ${resizeBounds.maxMemoryMiB}`);
+  if (!Number.isInteger(cpus) || cpus < resizeBounds.minCpus || cpus > resizeBounds.maxCpus)
+    problems.push(`vCPUs must be a whole number from ${resizeBounds.minCpus} to ${resizeBounds.maxCpus}`);
+  if (!Number.isInteger(memory) || memory < resizeBounds.minMemoryMiB || memory > resizeBounds.maxMemoryMiB)
+    problems.push(
+      `memory must be a whole number of MiB from ${resizeBounds.minMemoryMiB} to ${resizeBounds.maxMemoryMiB}`,
+    );
   if (problems.length) {
     resizeResult.textContent = `Cannot resize: ${problems.join("; ")}.`;
     resizeResult.classList.add("error");
@@ -372,7 +407,16 @@ function render(): void {
   let withData = false;
   if (layout !== chartsLayout) {
     for (const chart of charts) chart.destroy();
-    charts = specs.map((spec) => new Chart(chartsElement, spec, store.times, { theme, markers: () => markers, syncKey: "zones-dashboard" }, width));
+    charts = specs.map(
+      (spec) =>
+        new Chart(
+          chartsElement,
+          spec,
+          store.times,
+          { theme, markers: () => markers, syncKey: "zones-dashboard" },
+          width,
+        ),
+    );
     chartsLayout = layout;
     dataChanged = false;
   } else if (dataChanged && !paused) {
@@ -388,7 +432,9 @@ function render(): void {
   // A scroll that hits either end of the history moves nothing: do not pay for a redraw.
   if (withData || view !== drawnView) {
     const current = specs;
-    charts.forEach((chart, i) => chart.update(min, end, withData ? { times: store.times, spec: current[i]! } : undefined));
+    charts.forEach((chart, i) =>
+      chart.update(min, end, withData ? { times: store.times, spec: current[i]! } : undefined),
+    );
     drawnView = view;
     // Where the view ends, for tests and tooling (the charts' own state is inside uPlot).
     chartsElement.dataset["viewEnd"] = String(end);

@@ -71,12 +71,18 @@ export class ProcessTable {
       if (y === null) return -1;
       return (typeof x === "string" ? x.localeCompare(y as string) : x - (y as number)) * direction;
     });
-    for (const [k, th] of this.#headers) th.setAttribute("aria-sort", k === key ? (this.#descending ? "descending" : "ascending") : "none");
+    for (const [k, th] of this.#headers)
+      th.setAttribute("aria-sort", k === key ? (this.#descending ? "descending" : "ascending") : "none");
     this.#caption.textContent = `${this.#processes.length} processes`;
     const rows = sorted.map((p) => {
       const row = document.createElement("tr");
       row.dataset["pid"] = String(p.pid);
-      const cells = [String(p.pid), p.command || "?", formatBytes(p.residentBytes), formatDuration(p.lifetimeSeconds)];
+      const cells = [
+        String(p.pid),
+        p.command || "?",
+        formatBytes(p.residentBytes),
+        formatDuration(p.lifetimeSeconds),
+      ];
       cells.forEach((text, i) => {
         const td = document.createElement("td");
         td.textContent = text;

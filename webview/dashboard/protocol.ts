@@ -18,7 +18,8 @@ export const timeWindows = [60, 900, 3600] as const;
 export type TimeWindow = (typeof timeWindows)[number];
 
 /** What a dashboard shows: one zone, or one host with its zones stacked. */
-export type DashboardTarget = { kind: "zone"; hostId: string; zoneId: string } | { kind: "host"; hostId: string };
+export type DashboardTarget =
+  { kind: "zone"; hostId: string; zoneId: string } | { kind: "host"; hostId: string };
 
 /** The UI state a panel persists across window reloads (WebviewPanelSerializer). */
 export interface DashboardState {
@@ -82,12 +83,26 @@ export interface InitParams {
 // ── host → webview ───────────────────────────────────────────────────────────────────────────
 export const InitNotification = new IpcNotification<"dashboard/init", InitParams>("dashboard/init");
 /** Rows appended since the last message (a gap is a row of nulls). */
-export const SamplesNotification = new IpcNotification<"dashboard/samples", { series: SeriesPayload }>("dashboard/samples");
-export const LimitsNotification = new IpcNotification<"dashboard/limits", { limits: LimitsPayload }>("dashboard/limits");
-export const MarkerNotification = new IpcNotification<"dashboard/marker", { marker: MarkerPayload }>("dashboard/marker");
-export const ProcessesNotification = new IpcNotification<"dashboard/processes", { processes: ProcessPayload[] }>("dashboard/processes");
-export const StatusNotification = new IpcNotification<"dashboard/status", { status: StatusPayload }>("dashboard/status");
-export const ZoneNamesNotification = new IpcNotification<"dashboard/zoneNames", { zoneNames: Record<string, string> }>("dashboard/zoneNames");
+export const SamplesNotification = new IpcNotification<"dashboard/samples", { series: SeriesPayload }>(
+  "dashboard/samples",
+);
+export const LimitsNotification = new IpcNotification<"dashboard/limits", { limits: LimitsPayload }>(
+  "dashboard/limits",
+);
+export const MarkerNotification = new IpcNotification<"dashboard/marker", { marker: MarkerPayload }>(
+  "dashboard/marker",
+);
+export const ProcessesNotification = new IpcNotification<
+  "dashboard/processes",
+  { processes: ProcessPayload[] }
+>("dashboard/processes");
+export const StatusNotification = new IpcNotification<"dashboard/status", { status: StatusPayload }>(
+  "dashboard/status",
+);
+export const ZoneNamesNotification = new IpcNotification<
+  "dashboard/zoneNames",
+  { zoneNames: Record<string, string> }
+>("dashboard/zoneNames");
 /** The panel's title changed (the zone's name became known, say after a restore). */
 export const TitleNotification = new IpcNotification<"dashboard/title", { title: string }>("dashboard/title");
 
@@ -95,7 +110,9 @@ export const TitleNotification = new IpcNotification<"dashboard/title", { title:
 /** The webview has loaded and listens; the host answers with `init`. */
 export const ReadyCommand = new IpcCommand<"dashboard/ready", Record<string, never>>("dashboard/ready");
 /** The user picked another time window (logged; the webview persists it itself). */
-export const WindowChangedCommand = new IpcCommand<"dashboard/windowChanged", { windowSeconds: TimeWindow }>("dashboard/windowChanged");
+export const WindowChangedCommand = new IpcCommand<"dashboard/windowChanged", { windowSeconds: TimeWindow }>(
+  "dashboard/windowChanged",
+);
 /** Change the zone's target CPUs and memory (UpdateZoneResources). */
 export const ResizeRequest = new IpcRequest<"dashboard/resize", ResizeParams, null>("dashboard/resize");
 
@@ -105,7 +122,12 @@ export interface ResizeParams {
 }
 
 /** Bounds the Resize control enforces; the host checks them again. */
-export const resizeBounds = { minCpus: 1, maxCpus: 256, minMemoryMiB: 32, maxMemoryMiB: 4 * 1024 * 1024 } as const;
+export const resizeBounds = {
+  minCpus: 1,
+  maxCpus: 256,
+  minMemoryMiB: 32,
+  maxMemoryMiB: 4 * 1024 * 1024,
+} as const;
 
 // ── validation (host side) ───────────────────────────────────────────────────────────────────
 // Strict objects: an unknown key is as suspicious as a wrong type. Built inside one function
@@ -121,7 +143,12 @@ function buildSchemas() {
     /** Every message the webview may send. Anything else is ignored and logged. */
     webviewMessage: z.discriminatedUnion("method", [
       z.object({ method: z.literal(ReadyCommand.method), params: z.object({}).strict() }).strict(),
-      z.object({ method: z.literal(WindowChangedCommand.method), params: z.object({ windowSeconds: windowSchema }).strict() }).strict(),
+      z
+        .object({
+          method: z.literal(WindowChangedCommand.method),
+          params: z.object({ windowSeconds: windowSchema }).strict(),
+        })
+        .strict(),
       z
         .object({
           method: z.literal(ResizeRequest.method),

@@ -58,14 +58,17 @@ export class SeriesStore {
 
   /** Names matching a pattern, in a stable numeric-aware order. */
   columnNames(pattern: RegExp): string[] {
-    return [...this.columns.keys()].filter((n) => pattern.test(n)).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+    return [...this.columns.keys()]
+      .filter((n) => pattern.test(n))
+      .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   }
 
   /** The last non-null value of a column. */
   latest(name: string): number | null {
     const values = this.columns.get(name);
     if (!values) return null;
-    for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null && values[i] !== undefined) return values[i]!;
+    for (let i = values.length - 1; i >= 0; i--)
+      if (values[i] !== null && values[i] !== undefined) return values[i]!;
     return null;
   }
 

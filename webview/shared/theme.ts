@@ -19,10 +19,50 @@ export interface Theme {
 }
 
 const fallbacks: Record<Theme["kind"], Omit<Theme, "kind" | "fontFamily">> = {
-  dark: { foreground: "#cccccc", background: "#1e1e1e", lines: "rgba(128,128,128,0.35)", blue: "#3794ff", red: "#f14c4c", green: "#89d185", yellow: "#cca700", orange: "#d18616", purple: "#b180d7" },
-  light: { foreground: "#616161", background: "#ffffff", lines: "rgba(128,128,128,0.35)", blue: "#1a85ff", red: "#e51400", green: "#388a34", yellow: "#bf8803", orange: "#d18616", purple: "#652d90" },
-  "high-contrast": { foreground: "#ffffff", background: "#000000", lines: "#ffffff", blue: "#3794ff", red: "#f48771", green: "#89d185", yellow: "#ffd700", orange: "#ff9e00", purple: "#b180d7" },
-  "high-contrast-light": { foreground: "#292929", background: "#ffffff", lines: "#292929", blue: "#0f4a85", red: "#b5200d", green: "#374e06", yellow: "#895503", orange: "#b5200d", purple: "#652d90" },
+  dark: {
+    foreground: "#cccccc",
+    background: "#1e1e1e",
+    lines: "rgba(128,128,128,0.35)",
+    blue: "#3794ff",
+    red: "#f14c4c",
+    green: "#89d185",
+    yellow: "#cca700",
+    orange: "#d18616",
+    purple: "#b180d7",
+  },
+  light: {
+    foreground: "#616161",
+    background: "#ffffff",
+    lines: "rgba(128,128,128,0.35)",
+    blue: "#1a85ff",
+    red: "#e51400",
+    green: "#388a34",
+    yellow: "#bf8803",
+    orange: "#d18616",
+    purple: "#652d90",
+  },
+  "high-contrast": {
+    foreground: "#ffffff",
+    background: "#000000",
+    lines: "#ffffff",
+    blue: "#3794ff",
+    red: "#f48771",
+    green: "#89d185",
+    yellow: "#ffd700",
+    orange: "#ff9e00",
+    purple: "#b180d7",
+  },
+  "high-contrast-light": {
+    foreground: "#292929",
+    background: "#ffffff",
+    lines: "#292929",
+    blue: "#0f4a85",
+    red: "#b5200d",
+    green: "#374e06",
+    yellow: "#895503",
+    orange: "#b5200d",
+    purple: "#652d90",
+  },
 };
 
 export function themeKind(): Theme["kind"] {
@@ -38,7 +78,8 @@ export function readTheme(): Theme {
   const kind = themeKind();
   const style = getComputedStyle(document.documentElement);
   const bodyStyle = getComputedStyle(document.body);
-  const v = (name: string): string => (style.getPropertyValue(name) || bodyStyle.getPropertyValue(name)).trim();
+  const v = (name: string): string =>
+    (style.getPropertyValue(name) || bodyStyle.getPropertyValue(name)).trim();
   const f = fallbacks[kind];
   return {
     kind,

@@ -36,7 +36,10 @@ async function timeFrames(frames: number, each: (i: number) => void): Promise<Fr
     stamps.push(await nextFrame());
     each(i);
   }
-  const intervals = stamps.slice(1).map((t, i) => t - stamps[i]!).sort((a, b) => a - b);
+  const intervals = stamps
+    .slice(1)
+    .map((t, i) => t - stamps[i]!)
+    .sort((a, b) => a - b);
   const renders = (stats?.renders ?? 0) - rendersBefore;
   return {
     fps: ((stamps.length - 1) / (stamps.at(-1)! - stamps[0]!)) * 1000,
@@ -63,7 +66,13 @@ w.zonesProbes = {
     const data = pixels(canvasOf(chart), row - 1, 3);
     let hits = 0;
     for (let i = 0; i < data.length; i += 4) {
-      if (data[i + 3]! > 128 && Math.abs(data[i]! - r) <= tolerance && Math.abs(data[i + 1]! - g) <= tolerance && Math.abs(data[i + 2]! - b) <= tolerance) hits++;
+      if (
+        data[i + 3]! > 128 &&
+        Math.abs(data[i]! - r) <= tolerance &&
+        Math.abs(data[i + 1]! - g) <= tolerance &&
+        Math.abs(data[i + 2]! - b) <= tolerance
+      )
+        hits++;
     }
     return hits;
   },
@@ -71,14 +80,21 @@ w.zonesProbes = {
     const data = pixels(canvasOf(chart));
     let hits = 0;
     for (let i = 0; i < data.length; i += 4) {
-      if (data[i + 3]! > 128 && Math.abs(data[i]! - r) <= tolerance && Math.abs(data[i + 1]! - g) <= tolerance && Math.abs(data[i + 2]! - b) <= tolerance) hits++;
+      if (
+        data[i + 3]! > 128 &&
+        Math.abs(data[i]! - r) <= tolerance &&
+        Math.abs(data[i + 1]! - g) <= tolerance &&
+        Math.abs(data[i + 2]! - b) <= tolerance
+      )
+        hits++;
     }
     return hits;
   },
   darkPixels: (chart, max) => {
     const data = pixels(canvasOf(chart));
     let dark = 0;
-    for (let i = 0; i < data.length; i += 4) if (data[i + 3]! > 200 && data[i]! <= max && data[i + 1]! <= max && data[i + 2]! <= max) dark++;
+    for (let i = 0; i < data.length; i += 4)
+      if (data[i + 3]! > 200 && data[i]! <= max && data[i + 1]! <= max && data[i + 2]! <= max) dark++;
     return dark;
   },
   chartData: (chart, key) => document.querySelector<HTMLElement>(`[data-chart="${chart}"]`)?.dataset[key],
@@ -90,14 +106,25 @@ w.zonesProbes = {
   scrollFrames: (frames, deltaX) => {
     const target = document.querySelector(".charts")!;
     // like a trackpad: a little horizontal scroll each frame
-    return timeFrames(frames, () => target.dispatchEvent(new WheelEvent("wheel", { deltaX, bubbles: true, cancelable: true })));
+    return timeFrames(frames, () =>
+      target.dispatchEvent(new WheelEvent("wheel", { deltaX, bubbles: true, cancelable: true })),
+    );
   },
   liveFrames: (frames, startTime) => {
     let t = startTime;
     const MiB = 1024 * 1024;
     return timeFrames(frames, () => {
       t += 1000;
-      const columns = { cpu: [50], "cpu.0": [60], "cpu.1": [40], "cpu.2": [30], "cpu.3": [70], "mem.used": [400 * MiB], "mem.total": [1024 * MiB], procs: [12] };
+      const columns = {
+        cpu: [50],
+        "cpu.0": [60],
+        "cpu.1": [40],
+        "cpu.2": [30],
+        "cpu.3": [70],
+        "mem.used": [400 * MiB],
+        "mem.total": [1024 * MiB],
+        procs: [12],
+      };
       window.postMessage({ method: "dashboard/samples", params: { series: { times: [t], columns } } }, "*");
     });
   },
@@ -122,12 +149,19 @@ w.zonesProbes = {
         background = colour;
       }
     }
-    return { width: bitmap.width, height: bitmap.height, nonBackground: (total - most) / total, colours: counts.size, background: `#${background.toString(16).padStart(6, "0")}` };
+    return {
+      width: bitmap.width,
+      height: bitmap.height,
+      nonBackground: (total - most) / total,
+      colours: counts.size,
+      background: `#${background.toString(16).padStart(6, "0")}`,
+    };
   },
   bodyBackground: () => getComputedStyle(document.body).backgroundColor,
   terminalLines: () => {
     const rows = document.querySelectorAll(".xterm-rows > div");
     return [...rows].map((row) => (row.textContent ?? "").replace(/\s+$/, ""));
   },
-  consoleShownOffset: () => (window as unknown as { zonesConsole?: { shownOffset(): number } }).zonesConsole?.shownOffset() ?? -1,
+  consoleShownOffset: () =>
+    (window as unknown as { zonesConsole?: { shownOffset(): number } }).zonesConsole?.shownOffset() ?? -1,
 };

@@ -15,7 +15,8 @@ const detachByte = 0x1d;
 export const attachCommand: Command = {
   name: "attach",
   summary: "attach to a workload's console (its main process's stdio)",
-  usage: "WORKLOAD\n\nWORKLOAD: a workload name or id. Ctrl-] (TTY workloads) or Ctrl-C detaches; the workload keeps running.",
+  usage:
+    "WORKLOAD\n\nWORKLOAD: a workload name or id. Ctrl-] (TTY workloads) or Ctrl-C detaches; the workload keeps running.",
   async run(ctx, { positionals }) {
     if (positionals.length !== 1) {
       ctx.stderr.write(`zonectl attach: name one workload\nusage: zonectl attach ${attachCommand.usage}\n`);
@@ -54,7 +55,10 @@ export const attachCommand: Command = {
       }
       if (ctx.signal.aborted) return 0;
       const after = await host.getWorkload(workload.id, { signal: ctx.signal }).catch(() => undefined);
-      if (after) ctx.stderr.write(`workload ${after.spec?.name || after.id} is ${workloadStateName(after.status?.state ?? 0)}${after.status?.exitStatus ? ` (exit ${after.status.exitStatus.code})` : ""}\n`);
+      if (after)
+        ctx.stderr.write(
+          `workload ${after.spec?.name || after.id} is ${workloadStateName(after.status?.state ?? 0)}${after.status?.exitStatus ? ` (exit ${after.status.exitStatus.code})` : ""}\n`,
+        );
       return 0;
     } finally {
       host.close();

@@ -17,7 +17,8 @@ export const devHostCommand: Command = {
     sandbox: { type: "string" },
   },
   async run(ctx, { values }) {
-    const str = (key: string): string | undefined => (typeof values[key] === "string" ? values[key] : undefined);
+    const str = (key: string): string | undefined =>
+      typeof values[key] === "string" ? values[key] : undefined;
     const sandbox = str("sandbox");
     if (sandbox !== undefined && sandbox !== "auto" && sandbox !== "namespaces" && sandbox !== "process") {
       ctx.stderr.write("zonectl dev-host: --sandbox must be auto, namespaces or process\n");
@@ -32,7 +33,10 @@ export const devHostCommand: Command = {
       authorizedKeys: Array.isArray(keys) ? keys.map(String) : undefined,
       sandbox,
       // A daemon's progress is worth seeing without -v: info and above go to stderr.
-      log: loggerFrom((level, line) => ctx.stderr.write(`${new Date().toISOString()} ${level}: ${line}\n`), ctx.globals.verbose ? "debug" : "info"),
+      log: loggerFrom(
+        (level, line) => ctx.stderr.write(`${new Date().toISOString()} ${level}: ${line}\n`),
+        ctx.globals.verbose ? "debug" : "info",
+      ),
       out: (line) => ctx.stdout.write(`${line}\n`),
       signal: ctx.signal,
     });

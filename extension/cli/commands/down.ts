@@ -9,10 +9,16 @@ import { openHost } from "../hostTarget";
 import { describeLaunchError, loadPlan, planOptions } from "./up";
 
 /** What `down`/`stop` act on: a project folder (its plan says which zone) or a zone by name/id. */
-export type DownTarget = { readonly kind: "project"; readonly plan: LaunchPlan } | { readonly kind: "zone"; readonly text: string };
+export type DownTarget =
+  { readonly kind: "project"; readonly plan: LaunchPlan } | { readonly kind: "zone"; readonly text: string };
 
 /** PATH when it exists on this machine (or nothing given: the current folder), else ZONE. */
-export async function downTarget(ctx: CliContext, command: string, arg: string | undefined, values: Record<string, unknown>): Promise<DownTarget | { exitCode: number }> {
+export async function downTarget(
+  ctx: CliContext,
+  command: string,
+  arg: string | undefined,
+  values: Record<string, unknown>,
+): Promise<DownTarget | { exitCode: number }> {
   if (arg !== undefined && !existsSync(arg)) return { kind: "zone", text: arg };
   const loaded = await loadPlan(ctx, command, arg, values);
   if ("exitCode" in loaded) return loaded;
@@ -20,8 +26,14 @@ export async function downTarget(ctx: CliContext, command: string, arg: string |
 }
 
 /** Finds what `up` made for the target. */
-export async function findTarget(host: ProtectHost, launchHost: ProtectLaunchHost, target: DownTarget, signal: AbortSignal): Promise<LaunchedThings> {
-  if (target.kind === "project") return findByDevcontainer(launchHost, target.plan.devcontainerId, target.plan.sync.hostPath, signal);
+export async function findTarget(
+  host: ProtectHost,
+  launchHost: ProtectLaunchHost,
+  target: DownTarget,
+  signal: AbortSignal,
+): Promise<LaunchedThings> {
+  if (target.kind === "project")
+    return findByDevcontainer(launchHost, target.plan.devcontainerId, target.plan.sync.hostPath, signal);
   return findByZone(launchHost, await host.resolveZone(target.text, { signal }), signal);
 }
 
@@ -52,8 +64,13 @@ export const downCommand: Command = {
         return 0;
       }
       try {
-        const steps = await tearDown(launchHost, things, { signal: ctx.signal, onStep: (s) => ctx.stderr.write(`${s.ok ? "✓" : "✗"} ${s.action}${s.message ? `: ${s.message}` : ""}\n`) });
-        if (ctx.globals.json) ctx.stdout.write(`${JSON.stringify({ removed: steps.map((s) => s.action) }, null, 2)}\n`);
+        const steps = await tearDown(launchHost, things, {
+          signal: ctx.signal,
+          onStep: (s) =>
+            ctx.stderr.write(`${s.ok ? "✓" : "✗"} ${s.action}${s.message ? `: ${s.message}` : ""}\n`),
+        });
+        if (ctx.globals.json)
+          ctx.stdout.write(`${JSON.stringify({ removed: steps.map((s) => s.action) }, null, 2)}\n`);
         else if (!steps.length) ctx.stdout.write("nothing was left to remove\n");
         else ctx.stdout.write(`down: ${steps.length} step(s) done\n`);
         return 0;

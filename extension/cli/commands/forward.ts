@@ -16,7 +16,8 @@ import { openHost } from "../hostTarget";
 export const forwardCommand: Command = {
   name: "forward",
   summary: "forward local ports to ports in a zone until Ctrl-C",
-  usage: "ZONE PORT[:LOCAL]... [--address ADDR] [--via dial|ssh]\n\nPORT is the port in the zone, LOCAL the local one (default PORT; 0 picks a free port).",
+  usage:
+    "ZONE PORT[:LOCAL]... [--address ADDR] [--via dial|ssh]\n\nPORT is the port in the zone, LOCAL the local one (default PORT; 0 picks a free port).",
   options: {
     address: { type: "string" },
     via: { type: "string" },
@@ -24,7 +25,9 @@ export const forwardCommand: Command = {
   async run(ctx, { values, positionals }) {
     const [zoneText, ...ports] = positionals;
     if (!zoneText || !ports.length) {
-      ctx.stderr.write(`zonectl forward: name a zone and at least one port\nusage: zonectl forward ${forwardCommand.usage}\n`);
+      ctx.stderr.write(
+        `zonectl forward: name a zone and at least one port\nusage: zonectl forward ${forwardCommand.usage}\n`,
+      );
       return 2;
     }
     const via = typeof values["via"] === "string" ? values["via"] : "dial";
@@ -47,12 +50,30 @@ export const forwardCommand: Command = {
       const name = zone.spec?.name || zone.id;
       const ip = zoneView(zone).ipv4 ?? zoneView(zone).ipv6;
       if (via === "ssh" && (host.target.kind !== "ssh" || !ip)) {
-        throw new ForwardError("noRoute", host.target.kind !== "ssh" ? "--via ssh needs an SSH host" : `zone ${name} has no IP address to forward to over SSH`);
+        throw new ForwardError(
+          "noRoute",
+          host.target.kind !== "ssh"
+            ? "--via ssh needs an SSH host"
+            : `zone ${name} has no IP address to forward to over SSH`,
+        );
       }
       for (const s of specs) {
-        const dial: Dialer = via === "ssh" ? sshDialer(() => host.ssh, ip!, s.zonePort) : protectDialer(host.client, zone.id, "127.0.0.1", s.zonePort, host.name);
-        const forward = set.add(await PortForward.open({ localAddress: address, localPort: s.localPort, remote: `${name}:${s.zonePort}` }, dial, { logger: ctx.log }));
-        forward.onDidFail((f) => ctx.stderr.write(`zonectl forward: a connection to ${f.forward.remote} failed: ${f.error.message}\n`));
+        const dial: Dialer =
+          via === "ssh"
+            ? sshDialer(() => host.ssh, ip!, s.zonePort)
+            : protectDialer(host.client, zone.id, "127.0.0.1", s.zonePort, host.name);
+        const forward = set.add(
+          await PortForward.open(
+            { localAddress: address, localPort: s.localPort, remote: `${name}:${s.zonePort}` },
+            dial,
+            { logger: ctx.log },
+          ),
+        );
+        forward.onDidFail((f) =>
+          ctx.stderr.write(
+            `zonectl forward: a connection to ${f.forward.remote} failed: ${f.error.message}\n`,
+          ),
+        );
         const info = forward.info;
         ctx.stdout.write(`forwarding ${info.localAddress}:${info.localPort} → ${info.remote}\n`);
       }

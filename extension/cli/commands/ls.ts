@@ -52,7 +52,11 @@ export function zoneTable(zones: readonly ZoneView[], now: Date = new Date()): s
     ]),
   ];
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join("  ")).join("\n") + "\n";
+  return (
+    rows
+      .map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join("  "))
+      .join("\n") + "\n"
+  );
 }
 
 function formatMiB(mib: number): string {

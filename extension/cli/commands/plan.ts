@@ -13,13 +13,16 @@ import type { Command } from "../command";
 export const planCommand: Command = {
   name: "plan",
   summary: "show what `up` would create for a devcontainer.json (nothing is created)",
-  usage: "[PATH] [--config FILE] [--json]\n\nPATH: the project folder (default: current directory) or a devcontainer.json.\nExit: 0 launchable, 3 not launchable (see refusals), 1 config missing/ambiguous/invalid.",
+  usage:
+    "[PATH] [--config FILE] [--json]\n\nPATH: the project folder (default: current directory) or a devcontainer.json.\nExit: 0 launchable, 3 not launchable (see refusals), 1 config missing/ambiguous/invalid.",
   options: {
     config: { type: "string", short: "c" },
   },
   async run(ctx, { values, positionals }) {
     if (positionals.length > 1) {
-      ctx.stderr.write(`zonectl plan: expected at most one PATH, got ${positionals.length}\nusage: zonectl plan ${planCommand.usage}\n`);
+      ctx.stderr.write(
+        `zonectl plan: expected at most one PATH, got ${positionals.length}\nusage: zonectl plan ${planCommand.usage}\n`,
+      );
       return 2;
     }
     const config = typeof values["config"] === "string" ? values["config"] : undefined;
@@ -41,7 +44,9 @@ export const planCommand: Command = {
       } else if (err.diagnostics.length) {
         for (const d of sortDiagnostics(err.diagnostics)) ctx.stderr.write(`${formatDiagnostic(d)}\n`);
         const errors = err.diagnostics.filter((d) => d.severity === "error").length;
-        ctx.stderr.write(`zonectl plan: ${errors} error(s) in ${err.diagnostics[0]?.file ?? "devcontainer.json"}; nothing was created\n`);
+        ctx.stderr.write(
+          `zonectl plan: ${errors} error(s) in ${err.diagnostics[0]?.file ?? "devcontainer.json"}; nothing was created\n`,
+        );
       } else {
         ctx.stderr.write(`zonectl plan: ${err.message}\n`);
       }

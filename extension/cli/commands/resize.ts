@@ -31,7 +31,9 @@ export const resizeCommand: Command = {
   },
   async run(ctx, { values, positionals }) {
     if (positionals.length !== 1 || (values["cpus"] === undefined && values["memory"] === undefined)) {
-      ctx.stderr.write(`zonectl resize: name one zone and --cpus and/or --memory\nusage: zonectl resize ${resizeCommand.usage}\n`);
+      ctx.stderr.write(
+        `zonectl resize: name one zone and --cpus and/or --memory\nusage: zonectl resize ${resizeCommand.usage}\n`,
+      );
       return 2;
     }
     const cpusText = values["cpus"] as string | undefined;
@@ -41,9 +43,16 @@ export const resizeCommand: Command = {
       ctx.stderr.write(`zonectl resize: --cpus takes a whole number of vCPUs, not '${cpusText}'\n`);
       return 2;
     }
-    const memory = memoryText === undefined ? undefined : /^\d+$/.test(memoryText) ? Number(memoryText) : dockerSizeToMiB(memoryText);
+    const memory =
+      memoryText === undefined
+        ? undefined
+        : /^\d+$/.test(memoryText)
+          ? Number(memoryText)
+          : dockerSizeToMiB(memoryText);
     if (memoryText !== undefined && !(memory && memory >= 16)) {
-      ctx.stderr.write(`zonectl resize: --memory takes a size like 512m or 2g (at least 16 MiB), not '${memoryText}'\n`);
+      ctx.stderr.write(
+        `zonectl resize: --memory takes a size like 512m or 2g (at least 16 MiB), not '${memoryText}'\n`,
+      );
       return 2;
     }
     const host = await openHost(ctx);
@@ -63,15 +72,30 @@ export const resizeCommand: Command = {
         if (next.minMemory > mib) next.minMemory = mib;
       }
       try {
-        await host.client.updateZoneResources({ zoneId: zone.id, resources: next }, { signal: ctx.signal, timeoutMs: 30_000 });
+        await host.client.updateZoneResources(
+          { zoneId: zone.id, resources: next },
+          { signal: ctx.signal, timeoutMs: 30_000 },
+        );
       } catch (err) {
         throw toProtectError(err, "UpdateZoneResources", host.name);
       }
       const after = resourcesOf(await host.getZone(zone.id, { signal: ctx.signal }));
       const name = zone.spec?.name || zone.id;
       if (ctx.globals.json) {
-        const plain = (r: ZoneResourcesSpec | undefined): unknown => (r ? { targetCpus: r.targetCpus, maxCpus: r.maxCpus, minCpus: r.minCpus, targetMemoryMiB: Number(r.targetMemory), maxMemoryMiB: Number(r.maxMemory), minMemoryMiB: Number(r.minMemory) } : null);
-        ctx.stdout.write(`${JSON.stringify({ id: zone.id, name, before: plain(before), after: plain(after) }, null, 2)}\n`);
+        const plain = (r: ZoneResourcesSpec | undefined): unknown =>
+          r
+            ? {
+                targetCpus: r.targetCpus,
+                maxCpus: r.maxCpus,
+                minCpus: r.minCpus,
+                targetMemoryMiB: Number(r.targetMemory),
+                maxMemoryMiB: Number(r.maxMemory),
+                minMemoryMiB: Number(r.minMemory),
+              }
+            : null;
+        ctx.stdout.write(
+          `${JSON.stringify({ id: zone.id, name, before: plain(before), after: plain(after) }, null, 2)}\n`,
+        );
       } else {
         ctx.stdout.write(`${name}\n  before  ${describe(before)}\n  after   ${describe(after)}\n`);
       }

@@ -29,7 +29,13 @@ export const rmCommand: Command = {
     }
     const wait = values["wait"] === true;
     const host = await openHost(ctx);
-    const results: { zone: string; id: string | null; name: string | null; result: "destroying" | "destroyed" | "error"; error?: string }[] = [];
+    const results: {
+      zone: string;
+      id: string | null;
+      name: string | null;
+      result: "destroying" | "destroyed" | "error";
+      error?: string;
+    }[] = [];
     let exitCode = 0;
     try {
       for (const arg of new Set(positionals)) {
@@ -38,10 +44,14 @@ export const rmCommand: Command = {
           const name = zone.spec?.name ?? "";
           await host.destroyZone(zone.id, { signal: ctx.signal });
           if (wait) {
-            await host.waitForZone(zone.id, (z) => z === undefined, { timeoutMs: Number(timeoutText) * 1000, signal: ctx.signal });
+            await host.waitForZone(zone.id, (z) => z === undefined, {
+              timeoutMs: Number(timeoutText) * 1000,
+              signal: ctx.signal,
+            });
           }
           results.push({ zone: arg, id: zone.id, name, result: wait ? "destroyed" : "destroying" });
-          if (!ctx.globals.json) ctx.stdout.write(`${wait ? "destroyed" : "destroying"} ${name || "-"} (${zone.id})\n`);
+          if (!ctx.globals.json)
+            ctx.stdout.write(`${wait ? "destroyed" : "destroying"} ${name || "-"} (${zone.id})\n`);
         } catch (err) {
           if (ctx.signal.aborted) throw err;
           const report = describeCliError(err);
@@ -49,7 +59,11 @@ export const rmCommand: Command = {
           results.push({ zone: arg, id: null, name: null, result: "error", error: report.message });
           if (!ctx.globals.json) ctx.stderr.write(`zonectl rm: ${arg}: ${report.message}\n`);
           // An SSH or transport failure will fail the rest too: stop instead of repeating it.
-          if (!ProtectError.is(err) || !["notFound", "ambiguous", "failedPrecondition", "invalidArgument"].includes(err.reason)) break;
+          if (
+            !ProtectError.is(err) ||
+            !["notFound", "ambiguous", "failedPrecondition", "invalidArgument"].includes(err.reason)
+          )
+            break;
         }
       }
       if (ctx.globals.json) ctx.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -24,12 +24,21 @@ export const shellCommand: Command = {
     try {
       const t = await resolveExecTarget(host, positionals[0]!, ctx.signal);
       const user = typeof values["user"] === "string" ? values["user"] : t.user;
-      const target = { zoneId: t.zone.id, ...(t.workload ? { workloadId: t.workload.id } : {}), ...(user ? { user } : {}) };
+      const target = {
+        zoneId: t.zone.id,
+        ...(t.workload ? { workloadId: t.workload.id } : {}),
+        ...(user ? { user } : {}),
+      };
       const command = await pickShell(host.client, target, ctx.signal);
       const remoteEnv = await devcontainerRemoteEnv(host, t, ctx.env, ctx.signal);
       return await runTerminalSession(
         host.client,
-        { ...target, command, env: { TERM: ctx.env["TERM"] || "xterm-256color", ...remoteEnv }, ...(t.workingDirectory ? { workingDirectory: t.workingDirectory } : {}) },
+        {
+          ...target,
+          command,
+          env: { TERM: ctx.env["TERM"] || "xterm-256color", ...remoteEnv },
+          ...(t.workingDirectory ? { workingDirectory: t.workingDirectory } : {}),
+        },
         { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr },
         { tty: true, stdin: true, signal: ctx.signal, hostName: host.name },
       );

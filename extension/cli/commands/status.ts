@@ -24,7 +24,9 @@ export const statusCommand: Command = {
       for (const z of zones) byState[z.state] = (byState[z.state] ?? 0) + 1;
       const route = host.route ?? null;
       if (ctx.globals.json) {
-        ctx.stdout.write(`${JSON.stringify({ target: host.name, route, ...status, zones: { total: zones.length, byState } }, null, 2)}\n`);
+        ctx.stdout.write(
+          `${JSON.stringify({ target: host.name, route, ...status, zones: { total: zones.length, byState } }, null, 2)}\n`,
+        );
         return 0;
       }
       const lines: [string, string][] = [
@@ -33,8 +35,18 @@ export const statusCommand: Command = {
         ["host uuid", status.hostUuid || "-"],
         ["host ipv4", status.hostIpv4 || "-"],
         ["host ipv6", status.hostIpv6 || "-"],
-        ["free memory", status.hypervisorFreeMemory === null ? "-" : formatBytes(status.hypervisorFreeMemory)],
-        ["zones", zones.length ? `${zones.length} (${Object.entries(byState).map(([s, n]) => `${n} ${s}`).join(", ")})` : "0"],
+        [
+          "free memory",
+          status.hypervisorFreeMemory === null ? "-" : formatBytes(status.hypervisorFreeMemory),
+        ],
+        [
+          "zones",
+          zones.length
+            ? `${zones.length} (${Object.entries(byState)
+                .map(([s, n]) => `${n} ${s}`)
+                .join(", ")})`
+            : "0",
+        ],
       ];
       const width = Math.max(...lines.map(([k]) => k.length));
       ctx.stdout.write(lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n");

@@ -32,7 +32,10 @@ export const stopCommand: Command = {
         return 0;
       }
       const action = target.kind === "project" ? target.plan.shutdownAction : "stopWorkload";
-      const steps = await stopLaunched(launchHost, things, action, { signal: ctx.signal, force: values["force"] === true });
+      const steps = await stopLaunched(launchHost, things, action, {
+        signal: ctx.signal,
+        force: values["force"] === true,
+      });
       for (const s of steps) ctx.stdout.write(`${s.action}\n`);
       return 0;
     } finally {

@@ -32,11 +32,18 @@ export const syncCommand: Command = {
         const options = { files, sync: plan.sync, signal: ctx.signal, force: values["force"] === true };
         const result = pull ? await pullWorkspace(options) : await pushWorkspace(options);
         if (ctx.globals.json) {
-          ctx.stdout.write(`${JSON.stringify({ direction: pull ? "pull" : "push", filesTotal: result.filesTotal, filesCopied: result.filesCopied, bytesCopied: result.bytesCopied, conflicts: result.conflicts, skipped: result.skipped, ms: result.ms }, null, 2)}\n`);
+          ctx.stdout.write(
+            `${JSON.stringify({ direction: pull ? "pull" : "push", filesTotal: result.filesTotal, filesCopied: result.filesCopied, bytesCopied: result.bytesCopied, conflicts: result.conflicts, skipped: result.skipped, ms: result.ms }, null, 2)}\n`,
+          );
         } else {
           const where = `${files.description}:${plan.sync.hostPath}`;
-          ctx.stdout.write(`${pull ? `${where} → ${plan.sync.localFolder}` : `${plan.sync.localFolder} → ${where}`}: ${result.filesCopied} of ${result.filesTotal} files copied (${formatBytes(result.bytesCopied)}) in ${formatMs(result.ms)}\n`);
-          for (const c of result.conflicts) ctx.stderr.write(`! ${c}: changed on ${pull ? "this machine" : "the host"} after the last copy; left alone${pull ? " (--force overwrites)" : ""}\n`);
+          ctx.stdout.write(
+            `${pull ? `${where} → ${plan.sync.localFolder}` : `${plan.sync.localFolder} → ${where}`}: ${result.filesCopied} of ${result.filesTotal} files copied (${formatBytes(result.bytesCopied)}) in ${formatMs(result.ms)}\n`,
+          );
+          for (const c of result.conflicts)
+            ctx.stderr.write(
+              `! ${c}: changed on ${pull ? "this machine" : "the host"} after the last copy; left alone${pull ? " (--force overwrites)" : ""}\n`,
+            );
         }
         return 0;
       } finally {

@@ -39,12 +39,21 @@ async function readRow(host: ProtectHost, zone: Zone, signal: AbortSignal): Prom
     };
   } catch (err) {
     if (signal.aborted) throw err;
-    return { ...base, cpuPercent: null, memoryUsedBytes: null, memoryLimitBytes: limits?.targetMemoryBytes ?? null, processes: 0, error: toProtectError(err, "ReadZoneMetrics", host.name).message };
+    return {
+      ...base,
+      cpuPercent: null,
+      memoryUsedBytes: null,
+      memoryLimitBytes: limits?.targetMemoryBytes ?? null,
+      processes: 0,
+      error: toProtectError(err, "ReadZoneMetrics", host.name).message,
+    };
   }
 }
 
 async function readRows(host: ProtectHost, only: Zone | undefined, signal: AbortSignal): Promise<TopRow[]> {
-  const zones = only ? [await host.getZone(only.id, { signal })] : (await host.listZones({ signal })).filter((z) => z.status?.state === ZoneState.READY);
+  const zones = only
+    ? [await host.getZone(only.id, { signal })]
+    : (await host.listZones({ signal })).filter((z) => z.status?.state === ZoneState.READY);
   const rows = await Promise.all(zones.map((z) => readRow(host, z, signal)));
   return rows.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
@@ -59,12 +68,18 @@ export function topTable(rows: readonly TopRow[]): string {
       r.id,
       r.error ? "error" : r.cpuPercent === null ? "-" : r.cpuPercent.toFixed(1),
       r.vcpus === null ? "-" : String(r.vcpus),
-      r.error ? r.error.slice(0, 60) : `${r.memoryUsedBytes === null ? "-" : formatBytes(r.memoryUsedBytes)} / ${r.memoryLimitBytes === null ? "-" : formatBytes(r.memoryLimitBytes)}`,
+      r.error
+        ? r.error.slice(0, 60)
+        : `${r.memoryUsedBytes === null ? "-" : formatBytes(r.memoryUsedBytes)} / ${r.memoryLimitBytes === null ? "-" : formatBytes(r.memoryLimitBytes)}`,
       String(r.processes),
     ]),
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-  return table.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")).join("\n") + "\n";
+  return (
+    table
+      .map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  "))
+      .join("\n") + "\n"
+  );
 }
 
 /**
@@ -91,7 +106,9 @@ export const topCommand: Command = {
     }
     const host = await openHost(ctx);
     try {
-      const zone = positionals[0] ? await host.resolveZone(positionals[0], { signal: ctx.signal }) : undefined;
+      const zone = positionals[0]
+        ? await host.resolveZone(positionals[0], { signal: ctx.signal })
+        : undefined;
       const live = ctx.stdout.isTTY === true && !ctx.globals.json;
       if (!live) {
         // CPU % is a rate: a host that computes it between reads has none on the first one.
@@ -107,7 +124,9 @@ export const topCommand: Command = {
         for (;;) {
           const rows = await readRows(host, zone, ctx.signal);
           // Home, clear to the end: redraw in place without scrolling the terminal.
-          ctx.stdout.write(`\x1b[H\x1b[J${host.name}  ${new Date().toLocaleTimeString()}  (every ${interval} s, Ctrl-C quits)\n\n${topTable(rows)}`);
+          ctx.stdout.write(
+            `\x1b[H\x1b[J${host.name}  ${new Date().toLocaleTimeString()}  (every ${interval} s, Ctrl-C quits)\n\n${topTable(rows)}`,
+          );
           await delay(interval * 1000, ctx.signal);
         }
       } catch (err) {

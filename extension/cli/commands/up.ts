@@ -37,18 +37,33 @@ export function describeLaunchError(err: unknown): { message: string; exitCode: 
 }
 
 /** The plan for PATH, or undefined after printing why there is none (located errors, refusals). */
-export async function loadPlan(ctx: CliContext, command: string, path: string | undefined, values: Record<string, unknown>): Promise<{ plan: LaunchPlan } | { exitCode: number }> {
+export async function loadPlan(
+  ctx: CliContext,
+  command: string,
+  path: string | undefined,
+  values: Record<string, unknown>,
+): Promise<{ plan: LaunchPlan } | { exitCode: number }> {
   const config = typeof values["config"] === "string" ? values["config"] : undefined;
-  const workspaceRoot = typeof values["workspace-root"] === "string" ? values["workspace-root"] : ctx.env["ZONECTL_WORKSPACE_ROOT"];
+  const workspaceRoot =
+    typeof values["workspace-root"] === "string"
+      ? values["workspace-root"]
+      : ctx.env["ZONECTL_WORKSPACE_ROOT"];
   try {
-    const { plan } = await planFromPath(path, { config, cwd: process.cwd(), env: ctx.env, ...(workspaceRoot ? { planOptions: { workspaceRoot } } : {}) });
+    const { plan } = await planFromPath(path, {
+      config,
+      cwd: process.cwd(),
+      env: ctx.env,
+      ...(workspaceRoot ? { planOptions: { workspaceRoot } } : {}),
+    });
     return { plan };
   } catch (err) {
     if (!DevcontainerError.is(err)) throw err;
     if (err.diagnostics.length) {
       for (const d of sortDiagnostics(err.diagnostics)) ctx.stderr.write(`${formatDiagnostic(d)}\n`);
       const errors = err.diagnostics.filter((d) => d.severity === "error").length;
-      ctx.stderr.write(`zonectl ${command}: ${errors} error(s) in ${err.diagnostics[0]?.file ?? "devcontainer.json"}; nothing was created\n`);
+      ctx.stderr.write(
+        `zonectl ${command}: ${errors} error(s) in ${err.diagnostics[0]?.file ?? "devcontainer.json"}; nothing was created\n`,
+      );
     } else {
       ctx.stderr.write(`zonectl ${command}: ${err.message}\n`);
     }
@@ -107,7 +122,9 @@ export const upCommand: Command = {
     if ("exitCode" in loaded) return loaded.exitCode;
     const { plan } = loaded;
     if (!plan.launchable) {
-      ctx.stderr.write(`zonectl up: ${plan.configFile} cannot be launched; nothing was created:\n${plan.refusals.map((r) => `  - ${r}`).join("\n")}\n`);
+      ctx.stderr.write(
+        `zonectl up: ${plan.configFile} cannot be launched; nothing was created:\n${plan.refusals.map((r) => `  - ${r}`).join("\n")}\n`,
+      );
       return launchExitCodes.notLaunchable;
     }
 
@@ -133,15 +150,27 @@ export const upCommand: Command = {
         result = await executor.run();
       } catch (err) {
         const report = describeLaunchError(err);
-        ctx.stderr.write(`zonectl up: ${report.message}${LaunchError.is(err, "cancelled") ? " (rolled back)" : ""}\n`);
+        ctx.stderr.write(
+          `zonectl up: ${report.message}${LaunchError.is(err, "cancelled") ? " (rolled back)" : ""}\n`,
+        );
         return report.exitCode;
       }
-      ctx.stderr.write(`up in ${formatMs(result.totalMs)}:\n${timingTable(result.timings, result.totalMs)}\n`);
+      ctx.stderr.write(
+        `up in ${formatMs(result.totalMs)}:\n${timingTable(result.timings, result.totalMs)}\n`,
+      );
       if (ctx.globals.json) ctx.stdout.write(`${JSON.stringify(resultJson(result), null, 2)}\n`);
       else ctx.stdout.write(summary(result, plan, host));
       try {
         if (shell) {
-          const command = await pickShell(host.client, { zoneId: result.zoneId, workloadId: result.workloadId, ...(result.remoteUser ? { user: result.remoteUser } : {}) }, ctx.signal);
+          const command = await pickShell(
+            host.client,
+            {
+              zoneId: result.zoneId,
+              workloadId: result.workloadId,
+              ...(result.remoteUser ? { user: result.remoteUser } : {}),
+            },
+            ctx.signal,
+          );
           return await runTerminalSession(
             host.client,
             {
@@ -157,7 +186,10 @@ export const upCommand: Command = {
           );
         }
         if (forward && result.forwards) {
-          for (const f of result.forwards.list()) ctx.stderr.write(`forwarding ${f.localAddress}:${f.localPort} → ${f.remote}${f.label ? ` (${f.label})` : ""}\n`);
+          for (const f of result.forwards.list())
+            ctx.stderr.write(
+              `forwarding ${f.localAddress}:${f.localPort} → ${f.remote}${f.label ? ` (${f.label})` : ""}\n`,
+            );
           ctx.stderr.write("forwards open; Ctrl-C to stop (the zone keeps running)\n");
           await new Promise<void>((resolve) => {
             if (ctx.signal.aborted) resolve();
@@ -185,8 +217,22 @@ function resultJson(r: LaunchResult): unknown {
     hostPath: r.hostPath,
     workspaceFolder: r.workspaceFolder,
     remoteUser: r.remoteUser ?? null,
-    forwards: r.forwards?.list().map((f) => ({ localAddress: f.localAddress, localPort: f.localPort, remote: f.remote, label: f.label ?? null })) ?? [],
-    sync: r.sync ? { filesTotal: r.sync.filesTotal, filesCopied: r.sync.filesCopied, bytesCopied: r.sync.bytesCopied, conflicts: r.sync.conflicts, ms: r.sync.ms } : null,
+    forwards:
+      r.forwards?.list().map((f) => ({
+        localAddress: f.localAddress,
+        localPort: f.localPort,
+        remote: f.remote,
+        label: f.label ?? null,
+      })) ?? [],
+    sync: r.sync
+      ? {
+          filesTotal: r.sync.filesTotal,
+          filesCopied: r.sync.filesCopied,
+          bytesCopied: r.sync.bytesCopied,
+          conflicts: r.sync.conflicts,
+          ms: r.sync.ms,
+        }
+      : null,
     timings: r.timings,
     totalMs: r.totalMs,
   };
@@ -201,7 +247,12 @@ function summary(r: LaunchResult, plan: LaunchPlan, host: ProtectHost): string {
     `shell     zonectl${target} shell ${r.zoneName}`,
   ];
   if (plan.forwards.length && !r.forwards) {
-    lines.push(...plan.forwards.map((f) => `forward   zonectl${target} forward ${r.zoneName} ${f.containerPort}${f.localPort !== f.containerPort ? `:${f.localPort}` : ""}`));
+    lines.push(
+      ...plan.forwards.map(
+        (f) =>
+          `forward   zonectl${target} forward ${r.zoneName} ${f.containerPort}${f.localPort !== f.containerPort ? `:${f.localPort}` : ""}`,
+      ),
+    );
   }
   return `${lines.join("\n")}\n`;
 }

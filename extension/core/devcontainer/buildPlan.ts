@@ -8,7 +8,11 @@ import {
   ZoneSpecSchema,
   ZoneVirtualizationBackend,
 } from "../../proto/gen/protect/control/v1/common_pb";
-import type { IdOrNameValueSchema, MountSpecSchema, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import type {
+  IdOrNameValueSchema,
+  MountSpecSchema,
+  ZoneSpec,
+} from "../../proto/gen/protect/control/v1/common_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { formatJsonPath } from "./diagnostics";
 import type { Diagnostic, JsonPathSegment } from "./diagnostics";
@@ -79,7 +83,8 @@ export interface PlanInput {
 
 // Docker's reference grammar, loosely: [registry[:port]/]path[:tag][@algo:hex].
 const component = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const domain = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?";
+const domain =
+  "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?";
 const imageReferencePattern = new RegExp(
   `^(?:${domain}/)?${component}(?:/${component})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
 );
@@ -115,13 +120,32 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   const idLabels = idLabelsFor(localFolder, configFile);
   const devcontainerId = devcontainerIdForLabels(idLabels);
   const folderName = posix.basename(localFolder) || "workspace";
-  const preliminary = { localWorkspaceFolder: localFolder, containerWorkspaceFolder: `/workspaces/${folderName}`, devcontainerId, env };
+  const preliminary = {
+    localWorkspaceFolder: localFolder,
+    containerWorkspaceFolder: `/workspaces/${folderName}`,
+    devcontainerId,
+    env,
+  };
   // workspaceFolder may use every local variable; its own value then defines ${containerWorkspaceFolder}.
-  const workspaceFolder = input.config.workspaceFolder !== undefined ? substituteString(input.config.workspaceFolder, preliminary).value : preliminary.containerWorkspaceFolder;
-  const substituted = substituteDeep(input.config, { ...preliminary, containerWorkspaceFolder: workspaceFolder });
+  const workspaceFolder =
+    input.config.workspaceFolder !== undefined
+      ? substituteString(input.config.workspaceFolder, preliminary).value
+      : preliminary.containerWorkspaceFolder;
+  const substituted = substituteDeep(input.config, {
+    ...preliminary,
+    containerWorkspaceFolder: workspaceFolder,
+  });
   const c = substituted.value;
   for (const problem of substituted.problems) {
-    diagnostics.push(diagnosticAtPath(doc, problem.path, problem.severity, "variable", `${formatJsonPath(problem.path)}: ${problem.message}`));
+    diagnostics.push(
+      diagnosticAtPath(
+        doc,
+        problem.path,
+        problem.severity,
+        "variable",
+        `${formatJsonPath(problem.path)}: ${problem.message}`,
+      ),
+    );
     if (problem.severity === "error") refusals.push(`${formatJsonPath(problem.path)}: ${problem.message}`);
   }
   const deferred = new Set(substituted.deferredPaths.map((p) => JSON.stringify(p)));
@@ -130,12 +154,20 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   const workspaceRoot = styrolite.workspaceRoot ?? options.workspaceRoot ?? defaultWorkspaceRoot;
   const volumeRoot = options.volumeRoot ?? defaultVolumeRoot;
   const hostWorkspacePath = posix.join(workspaceRoot, devcontainerId);
-  if (c.image === undefined && c.build === undefined && c.dockerFile === undefined && c.dockerComposeFile === undefined) {
+  if (
+    c.image === undefined &&
+    c.build === undefined &&
+    c.dockerFile === undefined &&
+    c.dockerComposeFile === undefined
+  ) {
     refusals.push('no image: set "image" to the container image to run in the zone');
   }
-  if (!workspaceFolder.startsWith("/")) refusals.push(`workspaceFolder: "${workspaceFolder}" is not an absolute path`);
+  if (!workspaceFolder.startsWith("/"))
+    refusals.push(`workspaceFolder: "${workspaceFolder}" is not an absolute path`);
   if (posix.normalize(workspaceRoot).split("/").includes("..") || !workspaceRoot.startsWith("/")) {
-    refusals.push(`customizations.styrolite.workspaceRoot: "${workspaceRoot}" must be an absolute path without ".."`);
+    refusals.push(
+      `customizations.styrolite.workspaceRoot: "${workspaceRoot}" must be an absolute path without ".."`,
+    );
   }
 
   // --- runArgs first: several properties defer to them or take precedence over them -------
@@ -150,13 +182,19 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
     const parsed = parseMountString(c.workspaceMount);
     if ("error" in parsed) workspaceMountDetail = { status: "refused", detail: parsed.error };
     else if (parsed.type !== "bind") {
-      workspaceMountDetail = { status: "ignored", detail: `a ${parsed.type} workspace mount has no zone equivalent; the project folder is synced to ${workspaceFolder} instead` };
+      workspaceMountDetail = {
+        status: "ignored",
+        detail: `a ${parsed.type} workspace mount has no zone equivalent; the project folder is synced to ${workspaceFolder} instead`,
+      };
     } else {
       const mapped = mapMount(parsed, mountContext);
       if (mapped.kind === "workspace") {
         syncSource = posix.join(localFolder, posix.relative(hostWorkspacePath, mapped.hostPath));
         syncTarget = parsed.target;
-        workspaceMountDetail = { status: "translated", detail: `sync ${syncSource} → host ${hostWorkspacePath} → ${syncTarget}` };
+        workspaceMountDetail = {
+          status: "translated",
+          detail: `sync ${syncSource} → host ${hostWorkspacePath} → ${syncTarget}`,
+        };
       } else {
         workspaceMountDetail = {
           status: "ignored",
@@ -169,7 +207,10 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
     localFolder: syncSource,
     hostPath: hostWorkspacePath,
     targetPath: syncTarget,
-    exclude: [".git/", ...(input.gitignore ?? []).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))],
+    exclude: [
+      ".git/",
+      ...(input.gitignore ?? []).map((l) => l.trim()).filter((l) => l && !l.startsWith("#")),
+    ],
     respectGitignore: true,
   };
 
@@ -186,16 +227,29 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
     switch (mapped.kind) {
       case "workspace":
         addMount(mapped.hostPath, mapped.target);
-        mountVerdicts.push({ path, status: "translated", detail: `mount ${mapped.hostPath} → ${mapped.target} (${mapped.note})` });
+        mountVerdicts.push({
+          path,
+          status: "translated",
+          detail: `mount ${mapped.hostPath} → ${mapped.target} (${mapped.note})`,
+        });
         break;
       case "volume":
-        if (!volumes.some((v) => v.name === mapped.name && v.target === mapped.target)) volumes.push({ name: mapped.name, hostPath: mapped.hostPath, target: mapped.target });
+        if (!volumes.some((v) => v.name === mapped.name && v.target === mapped.target))
+          volumes.push({ name: mapped.name, hostPath: mapped.hostPath, target: mapped.target });
         addMount(mapped.hostPath, mapped.target);
-        mountVerdicts.push({ path, status: "translated", detail: `volume "${mapped.name}": ${mapped.hostPath} → ${mapped.target} (${mapped.note})` });
+        mountVerdicts.push({
+          path,
+          status: "translated",
+          detail: `volume "${mapped.name}": ${mapped.hostPath} → ${mapped.target} (${mapped.note})`,
+        });
         break;
       case "scratch":
         scratch.push(mapped.target);
-        mountVerdicts.push({ path, status: "translated", detail: `scratch space at ${mapped.target} (lives as long as the workload)` });
+        mountVerdicts.push({
+          path,
+          status: "translated",
+          detail: `scratch space at ${mapped.target} (lives as long as the workload)`,
+        });
         break;
       case "ignored":
         mountVerdicts.push({ path, status: "ignored", detail: mapped.reason });
@@ -208,7 +262,8 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   (c.mounts ?? []).forEach((m, i) => {
     if (typeof m === "string") {
       const parsed = parseMountString(m);
-      if ("error" in parsed) mountVerdicts.push({ path: ["mounts", i], status: "refused", detail: parsed.error });
+      if ("error" in parsed)
+        mountVerdicts.push({ path: ["mounts", i], status: "refused", detail: parsed.error });
       else takeMount(parsed, ["mounts", i]);
     } else {
       takeMount({ type: m.type, source: m.source, target: m.target, readOnly: false }, ["mounts", i]);
@@ -217,9 +272,13 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   for (const m of runArgs.effects.mounts) takeMount(m.request, ["runArgs", m.index]);
 
   // --- identity of zone and workload --------------------------------------------------------
-  const zoneName = runArgs.effects.hostname !== undefined ? zoneNameFrom(runArgs.effects.hostname, undefined) : zoneNameFrom(folderName, devcontainerId);
+  const zoneName =
+    runArgs.effects.hostname !== undefined
+      ? zoneNameFrom(runArgs.effects.hostname, undefined)
+      : zoneNameFrom(folderName, devcontainerId);
   const workloadName = runArgs.effects.workloadName ?? zoneName;
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(zoneName)) refusals.push(`zone name "${zoneName}" is not a valid name`);
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(zoneName))
+    refusals.push(`zone name "${zoneName}" is not a valid name`);
 
   const annotations: Array<[string, string]> = [
     [annotationKeys.devcontainerId, devcontainerId],
@@ -238,19 +297,31 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   const workloadFormat = imageFormats[styrolite.imageFormat ?? "squashfs"];
   const imageProblem = (reference: string): string | undefined => {
     const placeholder = /\$\{[^}]*\}/.exec(reference);
-    if (placeholder) return `"${reference}" still contains ${placeholder[0]}, a variable nothing here can resolve (a template placeholder?)`;
+    if (placeholder)
+      return `"${reference}" still contains ${placeholder[0]}, a variable nothing here can resolve (a template placeholder?)`;
     if (!imageReferencePattern.test(reference)) return `"${reference}" is not a valid image reference`;
     return undefined;
   };
   if (c.image !== undefined) {
     const problem = imageProblem(c.image);
-    if (!problem) images.push({ role: "workload", reference: c.image, format: workloadFormat, fills: "workloadSpec.image" });
+    if (!problem)
+      images.push({
+        role: "workload",
+        reference: c.image,
+        format: workloadFormat,
+        fills: "workloadSpec.image",
+      });
   }
   const kernel = styrolite.kernel;
   for (const role of ["kernel", "initrd"] as const) {
     const reference = role === "kernel" ? kernel?.image : kernel?.initrd;
     if (reference !== undefined && !imageProblem(reference)) {
-      images.push({ role, reference, format: OciImageFormat.TAR, fills: role === "kernel" ? "zoneSpec.kernel" : "zoneSpec.initrd" });
+      images.push({
+        role,
+        reference,
+        format: OciImageFormat.TAR,
+        fills: role === "kernel" ? "zoneSpec.kernel" : "zoneSpec.initrd",
+      });
     }
   }
 
@@ -260,24 +331,41 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   const dynamic = resources.adjustmentPolicy === "dynamic";
   const hostMemoryMiB = hostReq.memory !== undefined ? specSizeToMiB(hostReq.memory) : undefined;
   const cpuSource =
-    resources.targetCpus !== undefined ? "customizations.styrolite.resources.targetCpus"
-    : hostReq.cpus !== undefined ? "hostRequirements.cpus"
-    : runArgs.effects.cpus !== undefined ? "runArgs --cpus"
-    : "the default";
+    resources.targetCpus !== undefined
+      ? "customizations.styrolite.resources.targetCpus"
+      : hostReq.cpus !== undefined
+        ? "hostRequirements.cpus"
+        : runArgs.effects.cpus !== undefined
+          ? "runArgs --cpus"
+          : "the default";
   const targetCpus = resources.targetCpus ?? hostReq.cpus ?? runArgs.effects.cpus ?? options.defaultCpus ?? 2;
   const maxCpus = resources.maxCpus ?? Math.max(targetCpus, resources.minCpus ?? 0);
   const minCpus = resources.minCpus ?? (dynamic ? 1 : targetCpus);
   const memorySource =
-    resources.targetMemory !== undefined ? "customizations.styrolite.resources.targetMemory"
-    : hostMemoryMiB !== undefined ? "hostRequirements.memory"
-    : runArgs.effects.memoryMiB !== undefined ? "runArgs --memory"
-    : "the default";
-  const targetMemory = (resources.targetMemory !== undefined ? styroliteSizeToMiB(resources.targetMemory) : undefined) ?? hostMemoryMiB ?? runArgs.effects.memoryMiB ?? options.defaultMemoryMiB ?? 2048;
+    resources.targetMemory !== undefined
+      ? "customizations.styrolite.resources.targetMemory"
+      : hostMemoryMiB !== undefined
+        ? "hostRequirements.memory"
+        : runArgs.effects.memoryMiB !== undefined
+          ? "runArgs --memory"
+          : "the default";
+  const targetMemory =
+    (resources.targetMemory !== undefined ? styroliteSizeToMiB(resources.targetMemory) : undefined) ??
+    hostMemoryMiB ??
+    runArgs.effects.memoryMiB ??
+    options.defaultMemoryMiB ??
+    2048;
   const explicitMin = resources.minMemory !== undefined ? styroliteSizeToMiB(resources.minMemory) : undefined;
-  const maxMemory = (resources.maxMemory !== undefined ? styroliteSizeToMiB(resources.maxMemory) : undefined) ?? Math.max(targetMemory, explicitMin ?? 0);
+  const maxMemory =
+    (resources.maxMemory !== undefined ? styroliteSizeToMiB(resources.maxMemory) : undefined) ??
+    Math.max(targetMemory, explicitMin ?? 0);
   const minMemory = explicitMin ?? (dynamic ? Math.min(512, targetMemory) : targetMemory);
-  if (!(minCpus <= targetCpus && targetCpus <= maxCpus)) refusals.push(`zone CPUs: min ${minCpus} ≤ target ${targetCpus} ≤ max ${maxCpus} does not hold`);
-  if (!(minMemory <= targetMemory && targetMemory <= maxMemory)) refusals.push(`zone memory: min ${minMemory} ≤ target ${targetMemory} ≤ max ${maxMemory} MiB does not hold`);
+  if (!(minCpus <= targetCpus && targetCpus <= maxCpus))
+    refusals.push(`zone CPUs: min ${minCpus} ≤ target ${targetCpus} ≤ max ${maxCpus} does not hold`);
+  if (!(minMemory <= targetMemory && targetMemory <= maxMemory))
+    refusals.push(
+      `zone memory: min ${minMemory} ≤ target ${targetMemory} ≤ max ${maxMemory} MiB does not hold`,
+    );
 
   // --- devices -----------------------------------------------------------------------------
   const deviceRequests: DeviceRequest[] = [];
@@ -294,8 +382,13 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
       source: "hostRequirements.gpu",
     });
   }
-  if (runArgs.effects.gpu && !namedDevices.length && !deviceRequests.length) deviceRequests.push({ kind: "gpu", optional: false, source: "runArgs --gpus" });
-  if (deviceRequests.length) fillAtLaunch.push({ field: "zoneSpec.devices", from: "a matching unclaimed device from ListDevices for each deviceRequest" });
+  if (runArgs.effects.gpu && !namedDevices.length && !deviceRequests.length)
+    deviceRequests.push({ kind: "gpu", optional: false, source: "runArgs --gpus" });
+  if (deviceRequests.length)
+    fillAtLaunch.push({
+      field: "zoneSpec.devices",
+      from: "a matching unclaimed device from ListDevices for each deviceRequest",
+    });
 
   // --- the zone spec -----------------------------------------------------------------------
   const zoneInit: MessageInitShape<typeof ZoneSpecSchema> = {
@@ -320,7 +413,14 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
     zoneInit.initrd = { digest: "", format: OciImageFormat.TAR };
     fillAtLaunch.push({ field: "zoneSpec.initrd.digest", from: "PullImage(initrd image)" });
   }
-  if (kernel && (kernel.verbose !== undefined || kernel.cmdline || kernel.cmdlineAppend || kernel.modules || kernel.sysctls)) {
+  if (
+    kernel &&
+    (kernel.verbose !== undefined ||
+      kernel.cmdline ||
+      kernel.cmdlineAppend ||
+      kernel.modules ||
+      kernel.sysctls)
+  ) {
     zoneInit.kernelOptions = {
       verbose: kernel.verbose ?? false,
       cmdlineAppend: kernel.cmdlineAppend ?? "",
@@ -336,7 +436,13 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
       assumeNetworkReservation: network.reservation ?? "",
       retainNetworkReservation: network.retainReservation ?? false,
       ...(network.nameservers || network.searches || network.dnsOptions
-        ? { dnsConfig: { nameservers: network.nameservers ?? [], searches: network.searches ?? [], options: network.dnsOptions ?? [] } }
+        ? {
+            dnsConfig: {
+              nameservers: network.nameservers ?? [],
+              searches: network.searches ?? [],
+              options: network.dnsOptions ?? [],
+            },
+          }
         : {}),
     };
   }
@@ -384,7 +490,8 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
     scratchMount: unique(scratch).map((path) => ({ path })),
   });
   fillAtLaunch.push({ field: "workloadSpec.zoneId", from: "CreateZone reply zone_id" });
-  if (images.some((i) => i.role === "workload")) fillAtLaunch.push({ field: "workloadSpec.image.digest", from: "PullImage(workload image)" });
+  if (images.some((i) => i.role === "workload"))
+    fillAtLaunch.push({ field: "workloadSpec.image.digest", from: "PullImage(workload image)" });
 
   // --- hooks, remote processes -------------------------------------------------------------
   const hooks = hookSteps(c, localFolder, workspaceFolder);
@@ -400,27 +507,40 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   const usedAttributeKeys = new Set<string>();
   const portVerdicts: Array<{ path: JsonPathSegment[]; status: PropertyStatus; detail: string }> = [];
   const addForward = (publish: PortPublish, source: string): void => {
-    if (forwards.some((f) => f.containerPort === publish.containerPort && f.localPort === publish.localPort)) return;
-    const { attributes, key } = attributesFor(publish.containerPort, c.portsAttributes, c.otherPortsAttributes);
+    if (forwards.some((f) => f.containerPort === publish.containerPort && f.localPort === publish.localPort))
+      return;
+    const { attributes, key } = attributesFor(
+      publish.containerPort,
+      c.portsAttributes,
+      c.otherPortsAttributes,
+    );
     if (key) usedAttributeKeys.add(key);
     forwards.push({ ...publish, ...attributeFields(attributes), source });
   };
   (c.forwardPorts ?? []).forEach((entry, i) => {
     const path: JsonPathSegment[] = ["forwardPorts", i];
     if (typeof entry === "number") {
-      if (entry === 0) portVerdicts.push({ path, status: "ignored", detail: "port 0 is not a port to forward" });
+      if (entry === 0)
+        portVerdicts.push({ path, status: "ignored", detail: "port 0 is not a port to forward" });
       else addForward({ containerPort: entry, localPort: entry }, formatJsonPath(path));
       return;
     }
     const [host = "", port = ""] = entry.split(":");
-    if (host === "localhost") addForward({ containerPort: Number(port), localPort: Number(port) }, formatJsonPath(path));
-    else portVerdicts.push({ path, status: "ignored", detail: `"${entry}" forwards from another Compose service ("${host}"); a zone runs a single workload` });
+    if (host === "localhost")
+      addForward({ containerPort: Number(port), localPort: Number(port) }, formatJsonPath(path));
+    else
+      portVerdicts.push({
+        path,
+        status: "ignored",
+        detail: `"${entry}" forwards from another Compose service ("${host}"); a zone runs a single workload`,
+      });
   });
   const appPorts = c.appPort === undefined ? [] : Array.isArray(c.appPort) ? c.appPort : [c.appPort];
   appPorts.forEach((entry, i) => {
     const path: JsonPathSegment[] = Array.isArray(c.appPort) ? ["appPort", i] : ["appPort"];
     if (typeof entry === "number") {
-      if (entry === 0) portVerdicts.push({ path, status: "ignored", detail: "port 0 is not a port to forward" });
+      if (entry === 0)
+        portVerdicts.push({ path, status: "ignored", detail: "port 0 is not a port to forward" });
       else addForward({ containerPort: entry, localPort: entry }, formatJsonPath(path));
       return;
     }
@@ -428,7 +548,8 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
     if ("reason" in parsed) portVerdicts.push({ path, status: "ignored", detail: parsed.reason });
     else for (const p of parsed.ports) addForward(p, formatJsonPath(path));
   });
-  for (const p of runArgs.effects.publish) for (const port of p.ports) addForward(port, formatJsonPath(["runArgs", p.index]));
+  for (const p of runArgs.effects.publish)
+    for (const port of p.ports) addForward(port, formatJsonPath(["runArgs", p.index]));
 
   // --- connection overrides ----------------------------------------------------------------
   let connection: ConnectionOverride | undefined;
@@ -454,10 +575,17 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
         break;
       case "image": {
         const problem = c.image !== undefined ? imageProblem(c.image) : undefined;
-        if (c.build !== undefined || c.dockerFile !== undefined) verdict(path, "ignored", "build is present and takes precedence (and is refused)");
-        else if (c.dockerComposeFile !== undefined) verdict(path, "ignored", "dockerComposeFile is present (and refused)");
+        if (c.build !== undefined || c.dockerFile !== undefined)
+          verdict(path, "ignored", "build is present and takes precedence (and is refused)");
+        else if (c.dockerComposeFile !== undefined)
+          verdict(path, "ignored", "dockerComposeFile is present (and refused)");
         else if (problem) verdict(path, "refused", problem);
-        else verdict(path, "translated", `workload image, pulled as ${OciImageFormat[workloadFormat].toLowerCase()}`);
+        else
+          verdict(
+            path,
+            "translated",
+            `workload image, pulled as ${OciImageFormat[workloadFormat].toLowerCase()}`,
+          );
         break;
       }
       case "build":
@@ -470,22 +598,34 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
         verdict(
           path,
           "refused",
-          "needs an image built from a Dockerfile, which zone hosts cannot build yet: build and push the image, then set \"image\"",
+          'needs an image built from a Dockerfile, which zone hosts cannot build yet: build and push the image, then set "image"',
         );
         break;
       case "dockerComposeFile":
-        verdict(path, "refused", "Docker Compose starts several containers; a zone runs one workload from an image: set \"image\" to the service's image instead");
+        verdict(
+          path,
+          "refused",
+          'Docker Compose starts several containers; a zone runs one workload from an image: set "image" to the service\'s image instead',
+        );
         break;
       case "service":
       case "runServices":
         verdict(path, "ignored", "only meaningful with dockerComposeFile (refused)");
         break;
       case "containerEnv":
-        verdict(path, "translated", `workload environment: ${Object.keys(c.containerEnv ?? {}).join(", ") || "(none)"}`);
+        verdict(
+          path,
+          "translated",
+          `workload environment: ${Object.keys(c.containerEnv ?? {}).join(", ") || "(none)"}`,
+        );
         break;
       case "remoteEnv": {
         const later = remoteEnv.filter((e) => e.deferred).map((e) => e.name);
-        verdict(path, "translated", `environment of hooks and terminals${later.length ? `; ${later.join(", ")} resolved after start (\${containerEnv:…})` : ""}`);
+        verdict(
+          path,
+          "translated",
+          `environment of hooks and terminals${later.length ? `; ${later.join(", ")} resolved after start (\${containerEnv:…})` : ""}`,
+        );
         break;
       }
       case "containerUser":
@@ -495,56 +635,110 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
         verdict(path, "translated", `user of hooks and terminals "${c.remoteUser ?? ""}"`);
         break;
       case "updateRemoteUserUID":
-        verdict(path, "ignored", "the workspace is copied to the host, not bind-mounted from your machine, so file ownership needs no UID remapping");
+        verdict(
+          path,
+          "ignored",
+          "the workspace is copied to the host, not bind-mounted from your machine, so file ownership needs no UID remapping",
+        );
         break;
       case "userEnvProbe":
-        verdict(path, "ignored", "hooks and terminals get containerEnv and remoteEnv; the user's shell profile environment is not probed");
+        verdict(
+          path,
+          "ignored",
+          "hooks and terminals get containerEnv and remoteEnv; the user's shell profile environment is not probed",
+        );
         break;
       case "mounts":
         if (!(c.mounts ?? []).length) verdict(path, "ignored", "empty");
-        for (const m of mountVerdicts.filter((v) => v.path[0] === "mounts")) verdict(m.path, m.status, m.detail);
+        for (const m of mountVerdicts.filter((v) => v.path[0] === "mounts"))
+          verdict(m.path, m.status, m.detail);
         break;
       case "workspaceMount":
         if (workspaceMountDetail) verdict(path, workspaceMountDetail.status, workspaceMountDetail.detail);
         break;
       case "workspaceFolder":
-        verdict(path, "translated", `mount target of the synced workspace and working directory: ${workspaceFolder}`);
+        verdict(
+          path,
+          "translated",
+          `mount target of the synced workspace and working directory: ${workspaceFolder}`,
+        );
         break;
       case "runArgs":
         if (!(c.runArgs ?? []).length) verdict(path, "ignored", "empty");
         for (const v of runArgs.verdicts) {
           const mount = mountVerdicts.find((m) => m.path[0] === "runArgs" && m.path[1] === v.index);
           if (mount) verdict(["runArgs", v.index], mount.status, `${v.text}: ${mount.detail}`);
-          else if (v.status === "translated" && v.flag === "--cpus" && cpuSource !== "runArgs --cpus") verdict(["runArgs", v.index], "ignored", `${v.text}: ${cpuSource} sets the zone's vCPUs`);
-          else if (v.status === "translated" && v.flag === "--memory" && memorySource !== "runArgs --memory") verdict(["runArgs", v.index], "ignored", `${v.text}: ${memorySource} sets the zone's memory`);
-          else if (v.status === "translated" && v.flag === "--user" && c.containerUser !== undefined) verdict(["runArgs", v.index], "ignored", `${v.text}: containerUser sets the workload user`);
+          else if (v.status === "translated" && v.flag === "--cpus" && cpuSource !== "runArgs --cpus")
+            verdict(["runArgs", v.index], "ignored", `${v.text}: ${cpuSource} sets the zone's vCPUs`);
+          else if (v.status === "translated" && v.flag === "--memory" && memorySource !== "runArgs --memory")
+            verdict(["runArgs", v.index], "ignored", `${v.text}: ${memorySource} sets the zone's memory`);
+          else if (v.status === "translated" && v.flag === "--user" && c.containerUser !== undefined)
+            verdict(["runArgs", v.index], "ignored", `${v.text}: containerUser sets the workload user`);
           else verdict(["runArgs", v.index], v.status, `${v.text}: ${v.detail}`);
         }
         break;
       case "overrideCommand":
-        verdict(path, "translated", overrideCommand ? "workload process: a keep-alive loop instead of the image's command" : "workload process: the image's own entrypoint and command");
+        verdict(
+          path,
+          "translated",
+          overrideCommand
+            ? "workload process: a keep-alive loop instead of the image's command"
+            : "workload process: the image's own entrypoint and command",
+        );
         break;
       case "shutdownAction":
-        if (c.shutdownAction === "stopCompose") verdict(path, "ignored", "a Compose setting (dockerComposeFile is refused)");
-        else verdict(path, "translated", c.shutdownAction === "none" ? "closing leaves the zone running (zonectl down destroys it)" : "closing stops the workload (zonectl down destroys the zone)");
+        if (c.shutdownAction === "stopCompose")
+          verdict(path, "ignored", "a Compose setting (dockerComposeFile is refused)");
+        else
+          verdict(
+            path,
+            "translated",
+            c.shutdownAction === "none"
+              ? "closing leaves the zone running (zonectl down destroys it)"
+              : "closing stops the workload (zonectl down destroys the zone)",
+          );
         break;
       case "init":
         verdict(path, "ignored", "the zone's init already reaps processes");
         break;
       case "privileged":
-        verdict(path, "translated", c.privileged ? "privileged workload (inside the zone; the VM boundary still holds)" : "not privileged");
+        verdict(
+          path,
+          "translated",
+          c.privileged
+            ? "privileged workload (inside the zone; the VM boundary still holds)"
+            : "not privileged",
+        );
         break;
       case "capAdd":
-        verdict(path, "translated", `workload capabilities raised: ${(c.capAdd ?? []).map(capabilityName).join(", ") || "(none)"}`);
+        verdict(
+          path,
+          "translated",
+          `workload capabilities raised: ${(c.capAdd ?? []).map(capabilityName).join(", ") || "(none)"}`,
+        );
         break;
       case "securityOpt":
-        verdict(path, "ignored", "seccomp/AppArmor/SELinux options configure Docker's host; the zone's own kernel is the boundary");
+        verdict(
+          path,
+          "ignored",
+          "seccomp/AppArmor/SELinux options configure Docker's host; the zone's own kernel is the boundary",
+        );
         break;
       case "appPort":
       case "forwardPorts": {
         const own = portVerdicts.filter((v) => v.path[0] === key);
         const count = forwards.filter((f) => f.source.startsWith(key)).length;
-        if (count) verdict(path, "translated", `${count} port forward(s): ${forwards.filter((f) => f.source.startsWith(key)).map((f) => (f.localPort === f.containerPort ? `${f.containerPort}` : `${f.localPort}→${f.containerPort}`)).join(", ")}`);
+        if (count)
+          verdict(
+            path,
+            "translated",
+            `${count} port forward(s): ${forwards
+              .filter((f) => f.source.startsWith(key))
+              .map((f) =>
+                f.localPort === f.containerPort ? `${f.containerPort}` : `${f.localPort}→${f.containerPort}`,
+              )
+              .join(", ")}`,
+          );
         else if (!own.length) verdict(path, "ignored", "no ports listed");
         for (const v of own) verdict(v.path, v.status, v.detail);
         break;
@@ -564,11 +758,21 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
         if (!Object.keys(c.portsAttributes ?? {}).length) verdict(path, "ignored", "empty");
         break;
       case "otherPortsAttributes":
-        verdict(path, usedAttributeKeys.has("otherPortsAttributes") ? "translated" : "ignored", usedAttributeKeys.has("otherPortsAttributes") ? "attributes of forwards without their own entry" : "every forwarded port has its own attributes, or none is forwarded");
+        verdict(
+          path,
+          usedAttributeKeys.has("otherPortsAttributes") ? "translated" : "ignored",
+          usedAttributeKeys.has("otherPortsAttributes")
+            ? "attributes of forwards without their own entry"
+            : "every forwarded port has its own attributes, or none is forwarded",
+        );
         break;
       case "features":
         if (Object.keys(c.features ?? {}).length) {
-          verdict(path, "refused", `features (${Object.keys(c.features ?? {}).join(", ")}) are installed by building a new image, which zone hosts cannot do yet: build an image with them (devcontainer build) and set "image"`);
+          verdict(
+            path,
+            "refused",
+            `features (${Object.keys(c.features ?? {}).join(", ")}) are installed by building a new image, which zone hosts cannot do yet: build an image with them (devcontainer build) and set "image"`,
+          );
         } else verdict(path, "ignored", "empty");
         break;
       case "overrideFeatureInstallOrder":
@@ -577,13 +781,42 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
       case "hostRequirements":
         for (const sub of Object.keys(raw["hostRequirements"] ?? {})) {
           const subPath: JsonPathSegment[] = ["hostRequirements", sub];
-          if (sub === "cpus") verdict(subPath, cpuSource === "hostRequirements.cpus" ? "translated" : "ignored", cpuSource === "hostRequirements.cpus" ? `zone vCPUs: target ${targetCpus}, max ${maxCpus}` : `${cpuSource} sets the zone's vCPUs`);
-          else if (sub === "memory") verdict(subPath, memorySource === "hostRequirements.memory" ? "translated" : "ignored", memorySource === "hostRequirements.memory" ? `zone memory: target ${targetMemory} MiB, max ${maxMemory} MiB` : `${memorySource} sets the zone's memory`);
-          else if (sub === "storage") verdict(subPath, "ignored", "a machine-selection hint; a zone gets a scratch disk only from customizations.styrolite.scratchDisk");
+          if (sub === "cpus")
+            verdict(
+              subPath,
+              cpuSource === "hostRequirements.cpus" ? "translated" : "ignored",
+              cpuSource === "hostRequirements.cpus"
+                ? `zone vCPUs: target ${targetCpus}, max ${maxCpus}`
+                : `${cpuSource} sets the zone's vCPUs`,
+            );
+          else if (sub === "memory")
+            verdict(
+              subPath,
+              memorySource === "hostRequirements.memory" ? "translated" : "ignored",
+              memorySource === "hostRequirements.memory"
+                ? `zone memory: target ${targetMemory} MiB, max ${maxMemory} MiB`
+                : `${memorySource} sets the zone's memory`,
+            );
+          else if (sub === "storage")
+            verdict(
+              subPath,
+              "ignored",
+              "a machine-selection hint; a zone gets a scratch disk only from customizations.styrolite.scratchDisk",
+            );
           else if (sub === "gpu") {
             if (gpu === false) verdict(subPath, "translated", "no GPU");
-            else if (namedDevices.length) verdict(subPath, "translated", `satisfied by customizations.styrolite.devices (${namedDevices.join(", ")})`);
-            else verdict(subPath, "translated", `${gpu === "optional" ? "optional " : ""}GPU device request, resolved against the host's devices at launch`);
+            else if (namedDevices.length)
+              verdict(
+                subPath,
+                "translated",
+                `satisfied by customizations.styrolite.devices (${namedDevices.join(", ")})`,
+              );
+            else
+              verdict(
+                subPath,
+                "translated",
+                `${gpu === "optional" ? "optional " : ""}GPU device request, resolved against the host's devices at launch`,
+              );
           }
         }
         break;
@@ -597,9 +830,22 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
         if (!step) verdict(path, "ignored", "empty command");
         else {
           const where = step.runsOn === "local" ? "on this machine" : "in the workload";
-          const when = { everyLaunch: "on every up", firstLaunch: "on first launch only", everyStart: "on every start", everyAttach: "on every attach" }[step.when];
-          const form = step.parallel ? `${step.commands.length} commands in parallel` : step.commands[0]?.shell ? "through /bin/sh -c" : "as argv, no shell";
-          verdict(path, "translated", `runs ${where}, ${when}, ${form}: ${step.commands.map(displayCommand).join(" | ")}`);
+          const when = {
+            everyLaunch: "on every up",
+            firstLaunch: "on first launch only",
+            everyStart: "on every start",
+            everyAttach: "on every attach",
+          }[step.when];
+          const form = step.parallel
+            ? `${step.commands.length} commands in parallel`
+            : step.commands[0]?.shell
+              ? "through /bin/sh -c"
+              : "as argv, no shell";
+          verdict(
+            path,
+            "translated",
+            `runs ${where}, ${when}, ${form}: ${step.commands.map(displayCommand).join(" | ")}`,
+          );
         }
         break;
       }
@@ -607,11 +853,16 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
         verdict(path, "translated", `tools may connect after ${c.waitFor ?? "updateContentCommand"}`);
         break;
       case "secrets":
-        verdict(path, "ignored", `recommendations to the user (${Object.keys(c.secrets ?? {}).join(", ") || "none"}); zonectl does not collect secrets — pass them with remoteEnv and \${localEnv:…}`);
+        verdict(
+          path,
+          "ignored",
+          `recommendations to the user (${Object.keys(c.secrets ?? {}).join(", ") || "none"}); zonectl does not collect secrets — pass them with remoteEnv and \${localEnv:…}`,
+        );
         break;
       case "customizations":
         for (const tool of Object.keys(raw["customizations"] ?? {})) {
-          if (tool !== "styrolite") verdict(["customizations", tool], "ignored", `settings for another tool (${tool})`);
+          if (tool !== "styrolite")
+            verdict(["customizations", tool], "ignored", `settings for another tool (${tool})`);
           else styroliteVerdicts();
         }
         break;
@@ -622,7 +873,8 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
 
   function styroliteVerdicts(): void {
     const base: JsonPathSegment[] = ["customizations", "styrolite"];
-    const rawStyrolite = ((raw["customizations"] as Record<string, unknown> | undefined)?.["styrolite"] ?? {}) as Record<string, unknown>;
+    const rawStyrolite = ((raw["customizations"] as Record<string, unknown> | undefined)?.["styrolite"] ??
+      {}) as Record<string, unknown>;
     for (const key of Object.keys(rawStyrolite)) {
       const path = [...base, key];
       switch (key) {
@@ -630,13 +882,23 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
           for (const role of ["image", "initrd"] as const) {
             const reference = kernel?.[role];
             const problem = reference !== undefined ? imageProblem(reference) : undefined;
-            if (reference !== undefined) verdict([...path, role], problem ? "refused" : "translated", problem ?? `zone ${role === "image" ? "kernel" : "initrd"} image, pulled as tar`);
+            if (reference !== undefined)
+              verdict(
+                [...path, role],
+                problem ? "refused" : "translated",
+                problem ?? `zone ${role === "image" ? "kernel" : "initrd"} image, pulled as tar`,
+              );
           }
-          if (zoneSpec.kernelOptions) verdict(path, "translated", "zone kernel options (cmdline, verbose, modules, sysctls)");
+          if (zoneSpec.kernelOptions)
+            verdict(path, "translated", "zone kernel options (cmdline, verbose, modules, sysctls)");
           break;
         }
         case "resources":
-          verdict(path, "translated", `zone vCPUs ${minCpus}/${targetCpus}/${maxCpus} and memory ${minMemory}/${targetMemory}/${maxMemory} MiB (min/target/max), ${dynamic ? "dynamic" : "static"}`);
+          verdict(
+            path,
+            "translated",
+            `zone vCPUs ${minCpus}/${targetCpus}/${maxCpus} and memory ${minMemory}/${targetMemory}/${maxMemory} MiB (min/target/max), ${dynamic ? "dynamic" : "static"}`,
+          );
           break;
         case "devices":
           verdict(path, "translated", `zone devices: ${namedDevices.join(", ") || "(none)"}`);
@@ -648,10 +910,21 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
           verdict(path, "translated", `zone virtualization: ${styrolite.virtualization ?? ""}`);
           break;
         case "scratchDisk":
-          verdict(path, "translated", scratchDisk && "size" in scratchDisk ? `zone scratch disk image of ${styroliteSizeToMiB(scratchDisk.size) ?? 0} MiB` : "zone scratch disk on a host block device");
+          verdict(
+            path,
+            "translated",
+            scratchDisk && "size" in scratchDisk
+              ? `zone scratch disk image of ${styroliteSizeToMiB(scratchDisk.size) ?? 0} MiB`
+              : "zone scratch disk on a host block device",
+          );
           break;
         case "annotations":
-          if (reservedAnnotations.length) verdict(path, "ignored", `keys under ${reservedAnnotationPrefix} are reserved: ${reservedAnnotations.join(", ")} dropped; the others are added`);
+          if (reservedAnnotations.length)
+            verdict(
+              path,
+              "ignored",
+              `keys under ${reservedAnnotationPrefix} are reserved: ${reservedAnnotations.join(", ")} dropped; the others are added`,
+            );
           else verdict(path, "translated", "annotations on the zone and the workload");
           break;
         case "imageFormat":
@@ -661,7 +934,11 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
           verdict(path, "translated", `workspace copy under ${workspaceRoot} on the host`);
           break;
         case "host":
-          verdict(path, "translated", "connection overrides (used only when you trust this workspace: the bridge runs a command on the host)");
+          verdict(
+            path,
+            "translated",
+            "connection overrides (used only when you trust this workspace: the bridge runs a command on the host)",
+          );
           break;
         default:
           verdict(path, "ignored", "unknown property");
@@ -752,8 +1029,12 @@ type IdOrNameInit = MessageInitShape<typeof IdOrNameValueSchema>;
 export function userSpec(text: string): { user: IdOrNameInit; group?: IdOrNameInit } {
   const [userPart = "", groupPart] = text.split(":");
   const one = (value: string): IdOrNameInit =>
-    /^\d+$/.test(value) ? { idOrName: { case: "id", value: Number(value) } } : { idOrName: { case: "name", value } };
-  return groupPart !== undefined && groupPart !== "" ? { user: one(userPart), group: one(groupPart) } : { user: one(userPart) };
+    /^\d+$/.test(value)
+      ? { idOrName: { case: "id", value: Number(value) } }
+      : { idOrName: { case: "name", value } };
+  return groupPart !== undefined && groupPart !== ""
+    ? { user: one(userPart), group: one(groupPart) }
+    : { user: one(userPart) };
 }
 
 function attributeFields(attributes: PortAttributes | undefined): Partial<PortForward> {

@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
 
 /** The id labels the reference tools put on a dev container built from a local folder. */
-export const idLabelNames = { localFolder: "devcontainer.local_folder", configFile: "devcontainer.config_file" } as const;
+export const idLabelNames = {
+  localFolder: "devcontainer.local_folder",
+  configFile: "devcontainer.config_file",
+} as const;
 
 /** The id labels of a devcontainer opened from `localFolder` with the config at `configFile` (both absolute). */
 export function idLabelsFor(localFolder: string, configFile: string): Record<string, string> {

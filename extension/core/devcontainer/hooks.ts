@@ -62,7 +62,8 @@ export const hookShell = ["/bin/sh", "-c"] as const;
  */
 export function hookCommands(command: LifecycleCommand): { commands: HookCommand[]; parallel: boolean } {
   const one = (value: string | readonly string[], label: string | undefined): HookCommand | undefined => {
-    if (typeof value === "string") return value.trim() ? { label, argv: [...hookShell, value], shell: true } : undefined;
+    if (typeof value === "string")
+      return value.trim() ? { label, argv: [...hookShell, value], shell: true } : undefined;
     return value.length ? { label, argv: [...value], shell: false } : undefined;
   };
   if (typeof command === "string" || Array.isArray(command)) {

@@ -59,7 +59,15 @@ export function parseDevcontainerText(input: Uint8Array | string, file: string):
   if (size > maxFileBytes) {
     const index = new LineIndex("");
     diagnostics.push(
-      diagnosticAt(index, file, 0, 0, "error", "tooLarge", `file is ${size} bytes; devcontainer.json files over ${maxFileBytes} bytes are refused`),
+      diagnosticAt(
+        index,
+        file,
+        0,
+        0,
+        "error",
+        "tooLarge",
+        `file is ${size} bytes; devcontainer.json files over ${maxFileBytes} bytes are refused`,
+      ),
     );
     return { file, text: "", index, root: undefined, value: undefined, diagnostics };
   }
@@ -70,14 +78,28 @@ export function parseDevcontainerText(input: Uint8Array | string, file: string):
   } else {
     const decoded = decodeUtf8(input, file);
     if (decoded.diagnostics.length) {
-      return { file, text: decoded.text, index: new LineIndex(decoded.text), root: undefined, value: undefined, diagnostics: decoded.diagnostics };
+      return {
+        file,
+        text: decoded.text,
+        index: new LineIndex(decoded.text),
+        root: undefined,
+        value: undefined,
+        diagnostics: decoded.diagnostics,
+      };
     }
     text = decoded.text;
   }
   // A byte-order mark is legal at the start; blank it rather than strip it so offsets still match the file.
   if (text.charCodeAt(0) === 0xfeff) text = ` ${text.slice(1)}`;
   const index = new LineIndex(text);
-  const at = (offset: number, length: number, severity: DiagnosticSeverity, code: string, message: string, path: JsonPathSegment[] = []): void => {
+  const at = (
+    offset: number,
+    length: number,
+    severity: DiagnosticSeverity,
+    code: string,
+    message: string,
+    path: JsonPathSegment[] = [],
+  ): void => {
     diagnostics.push(diagnosticAt(index, file, offset, length, severity, code, message, path));
   };
 
@@ -97,13 +119,25 @@ export function parseDevcontainerText(input: Uint8Array | string, file: string):
     if (kind === token.openBrace || kind === token.openBracket) {
       depth++;
       if (depth > maxNestingDepth) {
-        at(scanner.getTokenOffset(), 1, "error", "tooDeep", `nesting deeper than ${maxNestingDepth} levels is refused`);
+        at(
+          scanner.getTokenOffset(),
+          1,
+          "error",
+          "tooDeep",
+          `nesting deeper than ${maxNestingDepth} levels is refused`,
+        );
         return { file, text, index, root: undefined, value: undefined, diagnostics };
       }
     } else if (kind === token.closeBrace || kind === token.closeBracket) {
       depth--;
       if (lastSignificant === token.comma && lastCommaOffset >= 0) {
-        at(lastCommaOffset, 1, "warning", "trailingComma", "trailing comma (accepted, but strict JSON parsers reject it)");
+        at(
+          lastCommaOffset,
+          1,
+          "warning",
+          "trailingComma",
+          "trailing comma (accepted, but strict JSON parsers reject it)",
+        );
       }
     }
     if (kind === token.comma) lastCommaOffset = scanner.getTokenOffset();
@@ -111,7 +145,11 @@ export function parseDevcontainerText(input: Uint8Array | string, file: string):
   }
 
   const errors: ParseError[] = [];
-  const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
+  const root = parseTree(text, errors, {
+    allowTrailingComma: true,
+    disallowComments: false,
+    allowEmptyContent: false,
+  });
   for (const error of errors) {
     const snippet = text.slice(error.offset, error.offset + Math.min(error.length, 24)).replace(/\s+/g, " ");
     const base = parseErrorMessages[error.error] ?? "syntax error";
@@ -120,15 +158,35 @@ export function parseDevcontainerText(input: Uint8Array | string, file: string):
   }
   if (errors.length || !root) {
     if (!errors.length) at(0, 0, "error", "syntax", "no JSON value found");
-    return { file, text, index, root: undefined, value: undefined, diagnostics: withoutTrailingCommaNoise(diagnostics) };
+    return {
+      file,
+      text,
+      index,
+      root: undefined,
+      value: undefined,
+      diagnostics: withoutTrailingCommaNoise(diagnostics),
+    };
   }
   if (root.type !== "object") {
-    at(root.offset, root.length, "error", "notAnObject", `devcontainer.json must contain a JSON object, not ${describeNodeType(root)}`);
+    at(
+      root.offset,
+      root.length,
+      "error",
+      "notAnObject",
+      `devcontainer.json must contain a JSON object, not ${describeNodeType(root)}`,
+    );
     return { file, text, index, root: undefined, value: undefined, diagnostics };
   }
 
   reportDuplicateKeys(root, (node, name, path) =>
-    at(node.offset, node.length, "warning", "duplicateKey", `duplicate property "${name}": the last one wins`, path),
+    at(
+      node.offset,
+      node.length,
+      "warning",
+      "duplicateKey",
+      `duplicate property "${name}": the last one wins`,
+      path,
+    ),
   );
   return { file, text, index, root, value: getNodeValue(root) as Record<string, unknown>, diagnostics };
 }
@@ -157,17 +215,33 @@ export function diagnosticAtPath(
 ): Diagnostic {
   let node = nodeAt(doc, path);
   if (node && part === "key" && node.parent?.type === "property") node = node.parent.children?.[0] ?? node;
-  return diagnosticAt(doc.index, doc.file, node?.offset ?? 0, node?.length ?? 0, severity, code, message, path);
+  return diagnosticAt(
+    doc.index,
+    doc.file,
+    node?.offset ?? 0,
+    node?.length ?? 0,
+    severity,
+    code,
+    message,
+    path,
+  );
 }
 
 /** 1-based line and column of the value at a path, for the property table. */
-export function positionOfPath(doc: ParsedDocument, path: readonly JsonPathSegment[]): { line: number; column: number } {
+export function positionOfPath(
+  doc: ParsedDocument,
+  path: readonly JsonPathSegment[],
+): { line: number; column: number } {
   const node = nodeAt(doc, path);
   const keyed = node?.parent?.type === "property" ? node.parent : node;
   return doc.index.positionAt(keyed?.offset ?? 0);
 }
 
-function reportDuplicateKeys(node: Node, report: (key: Node, name: string, path: JsonPathSegment[]) => void, path: JsonPathSegment[] = []): void {
+function reportDuplicateKeys(
+  node: Node,
+  report: (key: Node, name: string, path: JsonPathSegment[]) => void,
+  path: JsonPathSegment[] = [],
+): void {
   if (node.type === "object") {
     const seen = new Set<string>();
     for (const property of node.children ?? []) {
@@ -232,7 +306,15 @@ function decodeUtf8(bytes: Uint8Array, file: string): { text: string; diagnostic
     }
     const bad = invalidSubpartLength(bytes, byte);
     diagnostics.push(
-      diagnosticAt(index, file, offset, 1, "error", "encoding", `invalid UTF-8 byte 0x${bytes[byte]!.toString(16).padStart(2, "0")} (the file must be UTF-8)`),
+      diagnosticAt(
+        index,
+        file,
+        offset,
+        1,
+        "error",
+        "encoding",
+        `invalid UTF-8 byte 0x${bytes[byte]!.toString(16).padStart(2, "0")} (the file must be UTF-8)`,
+      ),
     );
     byte += bad;
     offset += 1;

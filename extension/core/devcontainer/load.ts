@@ -29,13 +29,25 @@ export async function checkConfigFile(configFile: string): Promise<CheckedConfig
     const info = await stat(configFile);
     if (!info.isFile()) throw new DevcontainerError("unreadable", `${configFile} is not a file`);
     if (info.size > maxFileBytes) {
-      const diagnostic = diagnosticAt(new LineIndex(""), configFile, 0, 0, "error", "tooLarge", `file is ${info.size} bytes; devcontainer.json files over ${maxFileBytes} bytes are refused`);
+      const diagnostic = diagnosticAt(
+        new LineIndex(""),
+        configFile,
+        0,
+        0,
+        "error",
+        "tooLarge",
+        `file is ${info.size} bytes; devcontainer.json files over ${maxFileBytes} bytes are refused`,
+      );
       return { doc: parseDevcontainerText("", configFile), config: undefined, diagnostics: [diagnostic] };
     }
     bytes = await readFile(configFile);
   } catch (err) {
     if (DevcontainerError.is(err)) throw err;
-    throw new DevcontainerError("unreadable", `${configFile}: ${(err as NodeJS.ErrnoException).code ?? "cannot read"}`, { cause: err });
+    throw new DevcontainerError(
+      "unreadable",
+      `${configFile}: ${(err as NodeJS.ErrnoException).code ?? "cannot read"}`,
+      { cause: err },
+    );
   }
   return checkConfigText(bytes, configFile);
 }
@@ -44,7 +56,11 @@ export async function checkConfigFile(configFile: string): Promise<CheckedConfig
 export function checkConfigText(input: Uint8Array | string, configFile: string): CheckedConfig {
   const doc = parseDevcontainerText(input, configFile);
   const validation = validateDevcontainer(doc);
-  return { doc, config: validation.config, diagnostics: sortDiagnostics([...doc.diagnostics, ...validation.diagnostics]) };
+  return {
+    doc,
+    config: validation.config,
+    diagnostics: sortDiagnostics([...doc.diagnostics, ...validation.diagnostics]),
+  };
 }
 
 /** Options of planFromPath. */
@@ -62,7 +78,10 @@ export interface PlanFromPathOptions {
  * (`notFound`, `ambiguous`, `unreadable`, or `invalid` with every located diagnostic); a config
  * that parses but cannot be launched gives a plan with `launchable: false`, not an error.
  */
-export async function planFromPath(path: string | undefined, options: PlanFromPathOptions): Promise<{ plan: LaunchPlan; location: ConfigLocation }> {
+export async function planFromPath(
+  path: string | undefined,
+  options: PlanFromPathOptions,
+): Promise<{ plan: LaunchPlan; location: ConfigLocation }> {
   const location = await locateConfig(path, { config: options.config, cwd: options.cwd });
   const checked = await checkConfigFile(location.configFile);
   if (!checked.config || hasErrors(checked.diagnostics)) {
@@ -70,7 +89,9 @@ export async function planFromPath(path: string | undefined, options: PlanFromPa
     const first = errors[0];
     throw new DevcontainerError(
       "invalid",
-      first ? `${formatDiagnostic(first)}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""}` : `${location.configFile}: invalid`,
+      first
+        ? `${formatDiagnostic(first)}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""}`
+        : `${location.configFile}: invalid`,
       { diagnostics: checked.diagnostics },
     );
   }

@@ -14,12 +14,18 @@ export interface ConfigLocation {
  */
 export async function findConfigFiles(folder: string): Promise<string[]> {
   const found: string[] = [];
-  for (const candidate of [join(folder, ".devcontainer", "devcontainer.json"), join(folder, ".devcontainer.json")]) {
+  for (const candidate of [
+    join(folder, ".devcontainer", "devcontainer.json"),
+    join(folder, ".devcontainer.json"),
+  ]) {
     if (await isFile(candidate)) found.push(candidate);
   }
   let entries: string[] = [];
   try {
-    entries = (await readdir(join(folder, ".devcontainer"), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    entries = (await readdir(join(folder, ".devcontainer"), { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
   } catch {
     // no .devcontainer folder
   }
@@ -36,16 +42,21 @@ export async function findConfigFiles(folder: string): Promise<string[]> {
  * directory) picks the file when a folder has several. Throws DevcontainerError `notFound` or
  * `ambiguous` (with the candidates).
  */
-export async function locateConfig(path: string | undefined, options: { config?: string | undefined; cwd: string }): Promise<ConfigLocation> {
+export async function locateConfig(
+  path: string | undefined,
+  options: { config?: string | undefined; cwd: string },
+): Promise<ConfigLocation> {
   const target = resolve(options.cwd, path ?? ".");
   if (options.config !== undefined) {
     const configFile = resolve(options.cwd, options.config);
     if (!(await isFile(configFile))) throw new DevcontainerError("notFound", `${configFile}: no such file`);
-    const localFolder = path !== undefined && (await isDirectory(target)) ? target : projectFolderOf(configFile);
+    const localFolder =
+      path !== undefined && (await isDirectory(target)) ? target : projectFolderOf(configFile);
     return { localFolder, configFile };
   }
   if (await isFile(target)) return { localFolder: projectFolderOf(target), configFile: target };
-  if (!(await isDirectory(target))) throw new DevcontainerError("notFound", `${target}: no such file or folder`);
+  if (!(await isDirectory(target)))
+    throw new DevcontainerError("notFound", `${target}: no such file or folder`);
   const candidates = await findConfigFiles(target);
   if (candidates.length === 0) {
     throw new DevcontainerError(
@@ -54,9 +65,13 @@ export async function locateConfig(path: string | undefined, options: { config?:
     );
   }
   if (candidates.length > 1) {
-    throw new DevcontainerError("ambiguous", `${target} has ${candidates.length} devcontainer configs; choose one with --config: ${candidates.join(", ")}`, {
-      candidates,
-    });
+    throw new DevcontainerError(
+      "ambiguous",
+      `${target} has ${candidates.length} devcontainer configs; choose one with --config: ${candidates.join(", ")}`,
+      {
+        candidates,
+      },
+    );
   }
   return { localFolder: target, configFile: candidates[0]! };
 }

@@ -13,7 +13,13 @@ export type MountMapping =
   /** A path inside the synced workspace: mounted from the workspace copy on the host. */
   | { readonly kind: "workspace"; readonly hostPath: string; readonly target: string; readonly note: string }
   /** A named volume: a persistent folder on the host, shared by name like a Docker volume. */
-  | { readonly kind: "volume"; readonly name: string; readonly hostPath: string; readonly target: string; readonly note: string }
+  | {
+      readonly kind: "volume";
+      readonly name: string;
+      readonly hostPath: string;
+      readonly target: string;
+      readonly note: string;
+    }
   /** An anonymous volume or tmpfs: scratch space that lives as long as the workload. */
   | { readonly kind: "scratch"; readonly target: string }
   | { readonly kind: "ignored"; readonly reason: string }
@@ -81,14 +87,19 @@ export function parseVolumeFlag(text: string): MountRequest | { readonly error: 
 
 /** Decides what a requested mount becomes in a zone (no I/O; the executor creates folders). */
 export function mapMount(request: MountRequest, ctx: MountContext): MountMapping {
-  if (!request.target.startsWith("/")) return { kind: "refused", reason: `target "${request.target}" is not an absolute path` };
-  const readOnlyNote = request.readOnly ? " (read-only cannot be expressed in a zone mount: it will be writable)" : "";
+  if (!request.target.startsWith("/"))
+    return { kind: "refused", reason: `target "${request.target}" is not an absolute path` };
+  const readOnlyNote = request.readOnly
+    ? " (read-only cannot be expressed in a zone mount: it will be writable)"
+    : "";
   switch (request.type) {
     case "bind": {
       const source = request.source ?? "";
       // Only absolute sources can be matched against the workspace; `~` and relative paths
       // name places on the developer's machine we cannot see from the host.
-      const relative = source.startsWith("/") ? posix.relative(ctx.localWorkspaceFolder, posix.normalize(source)) : "..";
+      const relative = source.startsWith("/")
+        ? posix.relative(ctx.localWorkspaceFolder, posix.normalize(source))
+        : "..";
       if (relative !== ".." && !relative.startsWith("../") && !posix.isAbsolute(relative)) {
         return {
           kind: "workspace",
@@ -105,7 +116,10 @@ export function mapMount(request: MountRequest, ctx: MountContext): MountMapping
     case "volume": {
       if (!request.source) return { kind: "scratch", target: request.target };
       if (!volumeName.test(request.source)) {
-        return { kind: "refused", reason: `"${request.source}" is not a valid volume name (letters, digits, _ . -; starting with a letter or digit)` };
+        return {
+          kind: "refused",
+          reason: `"${request.source}" is not a valid volume name (letters, digits, _ . -; starting with a letter or digit)`,
+        };
       }
       return {
         kind: "volume",

@@ -190,4 +190,8 @@ export const defaultWorkspaceRoot = "/var/lib/styrolite-zones/workspaces";
 export const defaultVolumeRoot = "/var/lib/styrolite-zones/volumes";
 
 /** What the workload runs when overrideCommand is true: nothing but staying alive, and exiting at once on SIGTERM. */
-export const keepAliveCommand: readonly string[] = ["/bin/sh", "-c", 'trap "exit 0" TERM; while sleep 1000; do :; done'];
+export const keepAliveCommand: readonly string[] = [
+  "/bin/sh",
+  "-c",
+  'trap "exit 0" TERM; while sleep 1000; do :; done',
+];

@@ -1,6 +1,10 @@
 import { toJson } from "@bufbuild/protobuf";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { OciImageFormat, WorkloadSpecSchema, ZoneSpecSchema } from "../../proto/gen/protect/control/v1/common_pb";
+import {
+  OciImageFormat,
+  WorkloadSpecSchema,
+  ZoneSpecSchema,
+} from "../../proto/gen/protect/control/v1/common_pb";
 import type { Diagnostic } from "./diagnostics";
 import { displayCommand } from "./hooks";
 import type { HookName, HookWhen } from "./hooks";
@@ -32,8 +36,20 @@ export interface LaunchPlanJson {
   /** protect.control.v1.WorkloadSpec, proto3 JSON. */
   workloadSpec: JsonObject;
   fillAtLaunch: Array<{ field: string; from: string }>;
-  deviceRequests: Array<{ kind: "gpu"; optional: boolean; cores?: number; memoryMiB?: number; source: string }>;
-  sync: { localFolder: string; hostPath: string; targetPath: string; exclude: string[]; respectGitignore: boolean };
+  deviceRequests: Array<{
+    kind: "gpu";
+    optional: boolean;
+    cores?: number;
+    memoryMiB?: number;
+    source: string;
+  }>;
+  sync: {
+    localFolder: string;
+    hostPath: string;
+    targetPath: string;
+    exclude: string[];
+    respectGitignore: boolean;
+  };
   volumes: Array<{ name: string; hostPath: string; target: string }>;
   hooks: Array<{
     hook: HookName;
@@ -48,7 +64,11 @@ export interface LaunchPlanJson {
   forwards: PortForward[];
   shutdownAction: "none" | "stopWorkload";
   connection?: { socketPath?: string; bridge?: string[] };
-  properties: Array<Pick<PropertyVerdict, "property" | "status" | "detail" | "line" | "column"> & { path: Array<string | number> }>;
+  properties: Array<
+    Pick<PropertyVerdict, "property" | "status" | "detail" | "line" | "column"> & {
+      path: Array<string | number>;
+    }
+  >;
   diagnostics: Diagnostic[];
 }
 
@@ -65,7 +85,12 @@ export function planToJson(plan: LaunchPlan): LaunchPlanJson {
     ...(plan.displayName !== undefined ? { displayName: plan.displayName } : {}),
     zoneName: plan.zoneName,
     workloadName: plan.workloadName,
-    images: plan.images.map((i) => ({ role: i.role, reference: i.reference, format: `OCI_IMAGE_FORMAT_${OciImageFormat[i.format]}`, fills: i.fills })),
+    images: plan.images.map((i) => ({
+      role: i.role,
+      reference: i.reference,
+      format: `OCI_IMAGE_FORMAT_${OciImageFormat[i.format]}`,
+      fills: i.fills,
+    })),
     zoneSpec: toJson(ZoneSpecSchema, plan.zoneSpec) as JsonObject,
     workloadSpec: toJson(WorkloadSpecSchema, plan.workloadSpec) as JsonObject,
     fillAtLaunch: plan.fillAtLaunch.map((f) => ({ field: f.field, from: f.from })),
@@ -123,7 +148,14 @@ export function planToJson(plan: LaunchPlan): LaunchPlanJson {
           },
         }
       : {}),
-    properties: plan.properties.map((p) => ({ property: p.property, path: [...p.path], status: p.status, detail: p.detail, line: p.line, column: p.column })),
+    properties: plan.properties.map((p) => ({
+      property: p.property,
+      path: [...p.path],
+      status: p.status,
+      detail: p.detail,
+      line: p.line,
+      column: p.column,
+    })),
     diagnostics: plan.diagnostics.map((d) => ({ ...d, path: [...d.path] })),
   };
 }

@@ -20,7 +20,8 @@ export function parsePublish(text: string): { readonly ports: PortPublish[] } | 
   const slash = spec.lastIndexOf("/");
   if (slash >= 0) {
     const protocol = spec.slice(slash + 1).toLowerCase();
-    if (protocol !== "tcp") return { reason: `"${text}": ${protocol} ports cannot be forwarded (forwards carry TCP)` };
+    if (protocol !== "tcp")
+      return { reason: `"${text}": ${protocol} ports cannot be forwarded (forwards carry TCP)` };
     spec = spec.slice(0, slash);
   }
   const parts = spec.split(":");
@@ -38,13 +39,20 @@ export function parsePublish(text: string): { readonly ports: PortPublish[] } | 
   }
   const containerRange = parseRange(container);
   const localRange = local === "" ? containerRange : parseRange(local);
-  if (!containerRange || !localRange) return { reason: `"${text}" is not a port publish (expected [address:]local:container)` };
+  if (!containerRange || !localRange)
+    return { reason: `"${text}" is not a port publish (expected [address:]local:container)` };
   const count = containerRange[1] - containerRange[0] + 1;
-  if (localRange[1] - localRange[0] + 1 !== count) return { reason: `"${text}": local and container ranges differ in size` };
-  if (count > maxRange) return { reason: `"${text}": a range of ${count} ports is more than ${maxRange} forwards` };
+  if (localRange[1] - localRange[0] + 1 !== count)
+    return { reason: `"${text}": local and container ranges differ in size` };
+  if (count > maxRange)
+    return { reason: `"${text}": a range of ${count} ports is more than ${maxRange} forwards` };
   const ports: PortPublish[] = [];
   for (let i = 0; i < count; i++) {
-    ports.push({ containerPort: containerRange[0] + i, localPort: localRange[0] + i, ...(address ? { localAddress: address } : {}) });
+    ports.push({
+      containerPort: containerRange[0] + i,
+      localPort: localRange[0] + i,
+      ...(address ? { localAddress: address } : {}),
+    });
   }
   return { ports };
 }

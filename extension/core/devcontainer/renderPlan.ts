@@ -4,7 +4,12 @@ import { displayCommand } from "./hooks";
 import type { LaunchPlan } from "./plan";
 import { keepAliveCommand } from "./plan";
 
-const whenText = { everyLaunch: "every up", firstLaunch: "first launch only", everyStart: "every start", everyAttach: "every attach" } as const;
+const whenText = {
+  everyLaunch: "every up",
+  firstLaunch: "first launch only",
+  everyStart: "every start",
+  everyAttach: "every attach",
+} as const;
 
 /**
  * A readable summary of a plan, for `zonectl plan` and the extension's "show plan" view:
@@ -27,13 +32,17 @@ export function renderPlan(plan: LaunchPlan): string {
   const r = zone.initialResources;
   row("zone", `${plan.zoneName}`);
   if (r) {
-    more(`${r.targetCpus} vCPU (min ${r.minCpus}, max ${r.maxCpus}), ${r.targetMemory} MiB memory (min ${r.minMemory}, max ${r.maxMemory}), ${r.adjustmentPolicy === ZoneResourceAdjustmentPolicy.DYNAMIC ? "dynamic" : "static"}`);
+    more(
+      `${r.targetCpus} vCPU (min ${r.minCpus}, max ${r.maxCpus}), ${r.targetMemory} MiB memory (min ${r.minMemory}, max ${r.maxMemory}), ${r.adjustmentPolicy === ZoneResourceAdjustmentPolicy.DYNAMIC ? "dynamic" : "static"}`,
+    );
   }
   const kernel = plan.images.find((i) => i.role === "kernel");
   const initrd = plan.images.find((i) => i.role === "initrd");
   more(`kernel ${kernel?.reference ?? "host default"}, initrd ${initrd?.reference ?? "host default"}`);
   if (zone.devices.length || plan.deviceRequests.length) {
-    more(`devices: ${[...zone.devices.map((d) => d.name), ...plan.deviceRequests.map((d) => `${d.optional ? "optional " : ""}${d.kind} (from ${d.source})`)].join(", ")}`);
+    more(
+      `devices: ${[...zone.devices.map((d) => d.name), ...plan.deviceRequests.map((d) => `${d.optional ? "optional " : ""}${d.kind} (from ${d.source})`)].join(", ")}`,
+    );
   }
 
   const w = plan.workloadSpec;
@@ -41,15 +50,22 @@ export function renderPlan(plan: LaunchPlan): string {
   row("workload", plan.workloadName);
   more(`image ${image ? `${image.reference} (${OciImageFormat[image.format].toLowerCase()})` : "(none)"}`);
   const command = w.process?.command ?? [];
-  more(`command: ${command.length === 0 ? "the image's own" : command.join(" ") === keepAliveCommand.join(" ") ? "keep-alive loop (overrideCommand)" : command.join(" ")}`);
+  more(
+    `command: ${command.length === 0 ? "the image's own" : command.join(" ") === keepAliveCommand.join(" ") ? "keep-alive loop (overrideCommand)" : command.join(" ")}`,
+  );
   const user = w.process?.user?.idOrName;
   const group = w.process?.group?.idOrName;
-  const who = user?.case ? `${String(user.value)}${group?.case ? `:${String(group.value)}` : ""}` : "the image's";
+  const who = user?.case
+    ? `${String(user.value)}${group?.case ? `:${String(group.value)}` : ""}`
+    : "the image's";
   more(`user: ${who}; working directory ${w.process?.workingDirectory ?? ""}`);
   const env = w.process?.environment ?? [];
   if (env.length) more(`env: ${env.map((e) => e.key).join(", ")}`);
   const security = w.security;
-  if (security && (security.privileged || security.raiseCapabilities.length || security.dropCapabilities.length)) {
+  if (
+    security &&
+    (security.privileged || security.raiseCapabilities.length || security.dropCapabilities.length)
+  ) {
     more(
       `security: ${[
         security.privileged ? "privileged" : "",
@@ -64,19 +80,24 @@ export function renderPlan(plan: LaunchPlan): string {
   for (const s of w.scratchMount) more(`scratch ${s.path}`);
 
   row("sync", `${plan.sync.localFolder} → host ${plan.sync.hostPath} → ${plan.sync.targetPath}`);
-  more(`excluding ${plan.sync.exclude.join(", ")}${plan.sync.respectGitignore ? " and whatever .gitignore files exclude" : ""}`);
+  more(
+    `excluding ${plan.sync.exclude.join(", ")}${plan.sync.respectGitignore ? " and whatever .gitignore files exclude" : ""}`,
+  );
 
   if (plan.hooks.length) {
     plan.hooks.forEach((h, i) => {
       const head = `${i + 1}. ${h.hook} — ${h.runsOn === "local" ? "on this machine" : "in the workload"}, ${whenText[h.when]}${h.parallel ? ", in parallel" : ""}`;
       if (i === 0) row("hooks", head);
       else more(head);
-      for (const c of h.commands) more(`     ${c.label ? `${c.label}: ` : ""}${c.shell ? "" : "(argv) "}${displayCommand(c)}`);
+      for (const c of h.commands)
+        more(`     ${c.label ? `${c.label}: ` : ""}${c.shell ? "" : "(argv) "}${displayCommand(c)}`);
     });
     more(`tools connect after ${plan.waitFor}`);
   } else row("hooks", "(none)");
   if (plan.remote.user || plan.remote.env.length) {
-    more(`hooks and terminals run as ${plan.remote.user ?? "the image's user"}${plan.remote.env.length ? ` with ${plan.remote.env.map((e) => `${e.name}${e.deferred ? " (after start)" : ""}`).join(", ")}` : ""}`);
+    more(
+      `hooks and terminals run as ${plan.remote.user ?? "the image's user"}${plan.remote.env.length ? ` with ${plan.remote.env.map((e) => `${e.name}${e.deferred ? " (after start)" : ""}`).join(", ")}` : ""}`,
+    );
   }
 
   if (plan.forwards.length) {
@@ -91,7 +112,8 @@ export function renderPlan(plan: LaunchPlan): string {
 
   out.push("", "Properties");
   const width = Math.min(40, Math.max(8, ...plan.properties.map((p) => p.property.length)));
-  for (const p of plan.properties) out.push(`  ${p.status.padEnd(10)} ${p.property.padEnd(width)}  ${p.detail}`);
+  for (const p of plan.properties)
+    out.push(`  ${p.status.padEnd(10)} ${p.property.padEnd(width)}  ${p.detail}`);
 
   const notes = plan.diagnostics.filter((d) => d.severity !== "error");
   if (notes.length) {

@@ -34,34 +34,60 @@ export interface RunArgEffects {
 
 // Flags that take a value, by every spelling, mapped to the long name we handle them by.
 const valueFlags: Record<string, string> = {
-  "-e": "--env", "--env": "--env",
+  "-e": "--env",
+  "--env": "--env",
   "--cpus": "--cpus",
-  "-m": "--memory", "--memory": "--memory",
+  "-m": "--memory",
+  "--memory": "--memory",
   "--name": "--name",
-  "-h": "--hostname", "--hostname": "--hostname",
-  "--cap-add": "--cap-add", "--cap-drop": "--cap-drop",
-  "-v": "--volume", "--volume": "--volume",
+  "-h": "--hostname",
+  "--hostname": "--hostname",
+  "--cap-add": "--cap-add",
+  "--cap-drop": "--cap-drop",
+  "-v": "--volume",
+  "--volume": "--volume",
   "--mount": "--mount",
-  "-u": "--user", "--user": "--user",
-  "-p": "--publish", "--publish": "--publish",
+  "-u": "--user",
+  "--user": "--user",
+  "-p": "--publish",
+  "--publish": "--publish",
   "--gpus": "--gpus",
-  "-w": "--workdir", "--workdir": "--workdir",
-  "-l": "--label", "--label": "--label",
+  "-w": "--workdir",
+  "--workdir": "--workdir",
+  "-l": "--label",
+  "--label": "--label",
   "-c": "--cpu-shares",
 };
 
 // Flags known to take no value, so the next entry is not mistaken for theirs.
 const booleanFlags = new Set([
-  "--privileged", "--init", "--rm", "-t", "--tty", "-i", "--interactive", "-d", "--detach", "--read-only",
-  "--no-healthcheck", "--oom-kill-disable", "-P", "--publish-all", "--disable-content-trust", "-q", "--quiet",
-  "--sig-proxy", "--help",
+  "--privileged",
+  "--init",
+  "--rm",
+  "-t",
+  "--tty",
+  "-i",
+  "--interactive",
+  "-d",
+  "--detach",
+  "--read-only",
+  "--no-healthcheck",
+  "--oom-kill-disable",
+  "-P",
+  "--publish-all",
+  "--disable-content-trust",
+  "-q",
+  "--quiet",
+  "--sig-proxy",
+  "--help",
 ]);
 const combinableShort = new Set(["i", "t", "d", "P", "q"]);
 
 const ignoredReasons: Record<string, string> = {
   "--network": "a zone has its own network stack (see customizations.styrolite.network)",
   "--net": "a zone has its own network stack (see customizations.styrolite.network)",
-  "--security-opt": "seccomp/AppArmor/SELinux options configure Docker's host; the zone's own kernel is the boundary",
+  "--security-opt":
+    "seccomp/AppArmor/SELinux options configure Docker's host; the zone's own kernel is the boundary",
   "--device": "host devices are passed to a zone with customizations.styrolite.devices",
   "--init": "the zone's init already reaps processes",
   "--rm": "zonectl down removes the zone and its workload",
@@ -79,10 +105,23 @@ const ignoredReasons: Record<string, string> = {
 };
 
 /** Splits `runArgs` into flags and reads each one, translating what a zone can honour. */
-export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Record<string, string | undefined>>): { effects: RunArgEffects; verdicts: RunArgVerdict[] } {
+export function interpretRunArgs(
+  args: readonly string[],
+  localEnv: Readonly<Record<string, string | undefined>>,
+): { effects: RunArgEffects; verdicts: RunArgVerdict[] } {
   const effects: RunArgEffects = {
-    env: [], capAdd: [], capDrop: [], privileged: false, workloadName: undefined, hostname: undefined,
-    cpus: undefined, memoryMiB: undefined, user: undefined, mounts: [], publish: [], gpu: false,
+    env: [],
+    capAdd: [],
+    capDrop: [],
+    privileged: false,
+    workloadName: undefined,
+    hostname: undefined,
+    cpus: undefined,
+    memoryMiB: undefined,
+    user: undefined,
+    mounts: [],
+    publish: [],
+    gpu: false,
   };
   const verdicts: RunArgVerdict[] = [];
 
@@ -141,7 +180,8 @@ export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Rec
           say("refused", `${flag} "${v}" is not NAME=value`, text);
         } else if (at < 0) {
           const fromHere = localEnv[v];
-          if (fromHere === undefined) say("ignored", `${v} is not set on this machine, so Docker would not pass it either`, text);
+          if (fromHere === undefined)
+            say("ignored", `${v} is not set on this machine, so Docker would not pass it either`, text);
           else {
             effects.env.push([v, fromHere]);
             say("translated", `workload environment ${v} (value taken from this machine)`, text);
@@ -154,16 +194,22 @@ export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Rec
       }
       case "--cpus": {
         const cpus = Number(value);
-        if (!Number.isFinite(cpus) || cpus <= 0) say("refused", `--cpus "${value ?? ""}" is not a positive number`, text);
+        if (!Number.isFinite(cpus) || cpus <= 0)
+          say("refused", `--cpus "${value ?? ""}" is not a positive number`, text);
         else {
           effects.cpus = Math.ceil(cpus);
-          say("translated", `zone vCPUs: ${effects.cpus}${Number.isInteger(cpus) ? "" : ` (${cpus} rounded up: zones have whole vCPUs)`}`, text);
+          say(
+            "translated",
+            `zone vCPUs: ${effects.cpus}${Number.isInteger(cpus) ? "" : ` (${cpus} rounded up: zones have whole vCPUs)`}`,
+            text,
+          );
         }
         break;
       }
       case "--memory": {
         const mib = dockerSizeToMiB(value ?? "");
-        if (mib === undefined) say("refused", `--memory "${value ?? ""}" is not a size (e.g. 512m, 4g)`, text);
+        if (mib === undefined)
+          say("refused", `--memory "${value ?? ""}" is not a size (e.g. 512m, 4g)`, text);
         else {
           effects.memoryMiB = mib;
           say("translated", `zone memory: ${mib} MiB`, text);
@@ -194,7 +240,8 @@ export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Rec
         break;
       case "--volume":
       case "--mount": {
-        const request = canonical === "--mount" ? parseMountString(value ?? "") : parseVolumeFlag(value ?? "");
+        const request =
+          canonical === "--mount" ? parseMountString(value ?? "") : parseVolumeFlag(value ?? "");
         if ("error" in request) say("refused", request.error, text);
         else {
           effects.mounts.push({ index, request });
@@ -212,7 +259,11 @@ export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Rec
         if ("reason" in parsed) say("ignored", parsed.reason, text);
         else {
           effects.publish.push({ index, ports: parsed.ports });
-          say("translated", `port forward ${parsed.ports.map((p) => `${p.localPort}→${p.containerPort}`).join(", ")}`, text);
+          say(
+            "translated",
+            `port forward ${parsed.ports.map((p) => `${p.localPort}→${p.containerPort}`).join(", ")}`,
+            text,
+          );
         }
         break;
       }
@@ -221,7 +272,11 @@ export function interpretRunArgs(args: readonly string[], localEnv: Readonly<Rec
         say("translated", "GPU device request", text);
         break;
       default:
-        say("ignored", ignoredReasons[canonical] ?? `${flag} is a docker run option with no meaning for a zone workload`, text);
+        say(
+          "ignored",
+          ignoredReasons[canonical] ?? `${flag} is a docker run option with no meaning for a zone workload`,
+          text,
+        );
     }
   }
   return { effects, verdicts };

@@ -20,7 +20,10 @@ export const commandSchema = z.union(
   [
     z.string(),
     z.array(z.string(), { error: "expected an array of strings (argv)" }),
-    z.record(z.string(), z.union([z.string(), z.array(z.string())], { error: "expected a string or an array of strings" })),
+    z.record(
+      z.string(),
+      z.union([z.string(), z.array(z.string())], { error: "expected a string or an array of strings" }),
+    ),
   ],
   { error: "expected a command: a string, an array of strings, or an object of named commands" },
 );
@@ -28,7 +31,9 @@ export const commandSchema = z.union(
 const portAttributesSchema = z.strictObject({
   label: z.string().optional(),
   protocol: z.enum(["http", "https"]).optional(),
-  onAutoForward: z.enum(["notify", "openBrowser", "openBrowserOnce", "openPreview", "silent", "ignore"]).optional(),
+  onAutoForward: z
+    .enum(["notify", "openBrowser", "openBrowserOnce", "openPreview", "silent", "ignore"])
+    .optional(),
   requireLocalPort: z.boolean().optional(),
   elevateIfNeeded: z.boolean().optional(),
 });
@@ -59,7 +64,11 @@ export const devcontainerSchema = z.strictObject({
   name: z.string().optional(),
 
   // Image form
-  image: z.string().min(1, { error: "image must not be empty" }).max(4096, { error: "image reference is too long" }).optional(),
+  image: z
+    .string()
+    .min(1, { error: "image must not be empty" })
+    .max(4096, { error: "image reference is too long" })
+    .optional(),
   // Dockerfile form (and the legacy top-level dockerFile/context aliases)
   build: z
     .strictObject({
@@ -67,20 +76,26 @@ export const devcontainerSchema = z.strictObject({
       context: z.string().optional(),
       args: z.record(z.string(), z.string()).optional(),
       target: z.string().optional(),
-      cacheFrom: z.union([z.string(), stringArray], { error: "expected a string or an array of strings" }).optional(),
+      cacheFrom: z
+        .union([z.string(), stringArray], { error: "expected a string or an array of strings" })
+        .optional(),
       options: stringArray.optional(),
     })
     .optional(),
   dockerFile: z.string().optional(),
   context: z.string().optional(),
   // Compose form
-  dockerComposeFile: z.union([z.string(), stringArray], { error: "expected a string or an array of strings" }).optional(),
+  dockerComposeFile: z
+    .union([z.string(), stringArray], { error: "expected a string or an array of strings" })
+    .optional(),
   service: z.string().optional(),
   runServices: stringArray.optional(),
 
   // Environment and users
   containerEnv: z.record(z.string(), z.string({ error: "expected a string value" })).optional(),
-  remoteEnv: z.record(z.string(), z.union([z.string(), z.null()], { error: "expected a string or null" })).optional(),
+  remoteEnv: z
+    .record(z.string(), z.union([z.string(), z.null()], { error: "expected a string or null" }))
+    .optional(),
   containerUser: z.string().optional(),
   remoteUser: z.string().optional(),
   updateRemoteUserUID: z.boolean().optional(),
@@ -88,7 +103,11 @@ export const devcontainerSchema = z.strictObject({
 
   // Storage
   mounts: z
-    .array(z.union([z.string(), mountObjectSchema], { error: 'expected a --mount string or { "type", "source", "target" }' }))
+    .array(
+      z.union([z.string(), mountObjectSchema], {
+        error: 'expected a --mount string or { "type", "source", "target" }',
+      }),
+    )
     .optional(),
   workspaceMount: z.string().optional(),
   workspaceFolder: z.string().optional(),
@@ -104,9 +123,16 @@ export const devcontainerSchema = z.strictObject({
 
   // Ports
   appPort: z
-    .union([portNumber, z.string(), z.array(z.union([portNumber, z.string()], { error: "expected a port number or a string" }))], {
-      error: "expected a port, a string, or an array of them",
-    })
+    .union(
+      [
+        portNumber,
+        z.string(),
+        z.array(z.union([portNumber, z.string()], { error: "expected a port number or a string" })),
+      ],
+      {
+        error: "expected a port, a string, or an array of them",
+      },
+    )
     .optional(),
   forwardPorts: z
     .array(
@@ -139,11 +165,21 @@ export const devcontainerSchema = z.strictObject({
   postCreateCommand: commandSchema.optional(),
   postStartCommand: commandSchema.optional(),
   postAttachCommand: commandSchema.optional(),
-  waitFor: z.enum(["initializeCommand", "onCreateCommand", "updateContentCommand", "postCreateCommand", "postStartCommand"]).optional(),
+  waitFor: z
+    .enum([
+      "initializeCommand",
+      "onCreateCommand",
+      "updateContentCommand",
+      "postCreateCommand",
+      "postStartCommand",
+    ])
+    .optional(),
 
   secrets: z
     .record(
-      z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { error: "secret names must be environment variable names" }),
+      z
+        .string()
+        .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { error: "secret names must be environment variable names" }),
       z.strictObject({ description: z.string().optional(), documentationUrl: z.string().optional() }),
     )
     .optional(),

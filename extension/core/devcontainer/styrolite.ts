@@ -26,22 +26,44 @@ const absolutePath = z.string().regex(/^\//, { error: "expected an absolute path
 
 const kernelSchema = z
   .strictObject({
-    image: imageReference.optional().describe("OCI image holding the zone's kernel (pulled as a tar image). Default: the host's kernel."),
-    initrd: imageReference.optional().describe("OCI image holding the zone's initrd. Default: the host's initrd."),
-    cmdline: z.array(z.string()).optional().describe("Kernel command line arguments, replacing the host's default list."),
+    image: imageReference
+      .optional()
+      .describe("OCI image holding the zone's kernel (pulled as a tar image). Default: the host's kernel."),
+    initrd: imageReference
+      .optional()
+      .describe("OCI image holding the zone's initrd. Default: the host's initrd."),
+    cmdline: z
+      .array(z.string())
+      .optional()
+      .describe("Kernel command line arguments, replacing the host's default list."),
     cmdlineAppend: z.string().optional().describe("Text appended to the kernel command line."),
     verbose: z.boolean().optional().describe("Boot the zone kernel with verbose console output."),
     modules: z.array(z.string().min(1)).optional().describe("Kernel modules to load in the zone."),
-    sysctls: z.record(z.string().min(1), z.string()).optional().describe("Sysctl settings applied in the zone kernel."),
+    sysctls: z
+      .record(z.string().min(1), z.string())
+      .optional()
+      .describe("Sysctl settings applied in the zone kernel."),
   })
   .describe("The zone's kernel.");
 
 const resourcesSchema = z
   .strictObject({
-    targetCpus: z.number().int().min(1).optional().describe("vCPUs the zone starts with. Default: hostRequirements.cpus, else 2."),
+    targetCpus: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("vCPUs the zone starts with. Default: hostRequirements.cpus, else 2."),
     minCpus: z.number().int().min(1).optional().describe("Fewest vCPUs a dynamic zone may shrink to."),
-    maxCpus: z.number().int().min(1).optional().describe("Most vCPUs the zone may grow to. Default: the target."),
-    targetMemory: sizeSchema.optional().describe("Memory the zone starts with. Default: hostRequirements.memory, else 2gb."),
+    maxCpus: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("Most vCPUs the zone may grow to. Default: the target."),
+    targetMemory: sizeSchema
+      .optional()
+      .describe("Memory the zone starts with. Default: hostRequirements.memory, else 2gb."),
     minMemory: sizeSchema.optional().describe("Least memory a dynamic zone may shrink to."),
     maxMemory: sizeSchema.optional().describe("Most memory the zone may grow to. Default: the target."),
     adjustmentPolicy: z
@@ -60,7 +82,11 @@ const networkSchema = z
     nameservers: z.array(z.string().min(1)).optional().describe("DNS servers for the zone."),
     searches: z.array(z.string().min(1)).optional().describe("DNS search domains."),
     dnsOptions: z.array(z.string().min(1)).optional().describe("resolv.conf options."),
-    reservation: z.string().min(1).optional().describe("An existing network reservation (uuid) the zone assumes."),
+    reservation: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("An existing network reservation (uuid) the zone assumes."),
     retainReservation: z.boolean().optional().describe("Keep the reservation when the zone is destroyed."),
   })
   .describe("Zone networking.");
@@ -80,7 +106,9 @@ const scratchDiskSchema = z
 
 const hostSchema = z
   .strictObject({
-    socket: absolutePath.optional().describe("Path of the control socket on the host. Default: /var/lib/edera/protect/daemon.socket."),
+    socket: absolutePath
+      .optional()
+      .describe("Path of the control socket on the host. Default: /var/lib/edera/protect/daemon.socket."),
     bridge: z
       .array(z.string().min(1))
       .min(1)
@@ -96,7 +124,10 @@ export const styroliteSchema = z
   .strictObject({
     kernel: kernelSchema.optional(),
     resources: resourcesSchema.optional(),
-    devices: z.array(z.string().min(1)).optional().describe("Host devices (names from ListDevices) passed through to the zone, e.g. a GPU."),
+    devices: z
+      .array(z.string().min(1))
+      .optional()
+      .describe("Host devices (names from ListDevices) passed through to the zone, e.g. a GPU."),
     network: networkSchema.optional(),
     virtualization: z
       .enum(["automatic", "pv", "pvh"])
@@ -106,14 +137,18 @@ export const styroliteSchema = z
     annotations: z
       .record(z.string().min(1), z.string())
       .optional()
-      .describe("Annotations added to the zone and the workload (keys under zones.styrolite.dev/ are reserved)."),
+      .describe(
+        "Annotations added to the zone and the workload (keys under zones.styrolite.dev/ are reserved).",
+      ),
     imageFormat: z
       .enum(["squashfs", "erofs", "tar", "directory"])
       .optional()
       .describe("Format the host stores the workload image in. Default: squashfs."),
     workspaceRoot: absolutePath
       .optional()
-      .describe("Folder on the host under which synced workspaces live (one subfolder per devcontainer id). Default: /var/lib/styrolite-zones/workspaces."),
+      .describe(
+        "Folder on the host under which synced workspaces live (one subfolder per devcontainer id). Default: /var/lib/styrolite-zones/workspaces.",
+      ),
     host: hostSchema.optional(),
   })
   .describe("Styrolite Zones: settings for the Edera zone a devcontainer runs in.");
@@ -127,7 +162,10 @@ export type StyroliteCustomizations = z.infer<typeof styroliteSchema>;
  * with the devcontainer.json schema it already knows (`jsonValidation` in the manifest).
  */
 export function styroliteJsonSchema(): Record<string, unknown> {
-  const inner = z.toJSONSchema(styroliteSchema, { target: "draft-7", io: "input" }) as Record<string, unknown>;
+  const inner = z.toJSONSchema(styroliteSchema, { target: "draft-7", io: "input" }) as Record<
+    string,
+    unknown
+  >;
   const { $schema: _drop, ...styrolite } = inner;
   return {
     $schema: "http://json-schema.org/draft-07/schema#",

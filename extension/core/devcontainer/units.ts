@@ -4,7 +4,15 @@
  */
 
 const mib = 1024 * 1024;
-const factors: Record<string, number> = { "": 1, b: 1, k: 1024, m: mib, g: 1024 * mib, t: 1024 * 1024 * mib, p: 1024 * 1024 * 1024 * mib };
+const factors: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  m: mib,
+  g: 1024 * mib,
+  t: 1024 * 1024 * mib,
+  p: 1024 * 1024 * 1024 * mib,
+};
 
 /** devcontainer.json sizes (`^\d+([tgmk]b)?$`; a bare number is bytes) → MiB, rounded up. */
 export function specSizeToMiB(size: string): number | undefined {

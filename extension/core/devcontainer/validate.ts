@@ -36,7 +36,9 @@ export function validateDevcontainer(doc: ParsedDocument): ValidationResult {
 
   const findings: Finding[] = [];
   for (const issue of result.error.issues) collect(issue, [], false, doc.value, findings);
-  const diagnostics = dedupe(findings).map((f) => diagnosticAtPath(doc, f.path, f.severity, f.code, f.message, f.part));
+  const diagnostics = dedupe(findings).map((f) =>
+    diagnosticAtPath(doc, f.path, f.severity, f.code, f.message, f.part),
+  );
   if (findings.some((f) => f.severity === "error")) return { config: undefined, diagnostics };
 
   // Only unknown keys: drop them from a copy and validate again, so the config the planner sees
@@ -52,14 +54,26 @@ export function validateDevcontainer(doc: ParsedDocument): ValidationResult {
       config: undefined,
       diagnostics: [
         ...diagnostics,
-        diagnosticAtPath(doc, (first?.path ?? []) as JsonPathSegment[], "error", "schema", first?.message ?? "invalid configuration"),
+        diagnosticAtPath(
+          doc,
+          (first?.path ?? []) as JsonPathSegment[],
+          "error",
+          "schema",
+          first?.message ?? "invalid configuration",
+        ),
       ],
     };
   }
   return { config: again.data, diagnostics };
 }
 
-function collect(issue: Issue, prefix: JsonPathSegment[], inUnion: boolean, root: unknown, out: Finding[]): void {
+function collect(
+  issue: Issue,
+  prefix: JsonPathSegment[],
+  inUnion: boolean,
+  root: unknown,
+  out: Finding[],
+): void {
   const path = [...prefix, ...(issue.path as JsonPathSegment[])];
   switch (issue.code) {
     case "unrecognized_keys":
@@ -75,26 +89,49 @@ function collect(issue: Issue, prefix: JsonPathSegment[], inUnion: boolean, root
       }
       return;
     case "invalid_union": {
-      const branches = issue.errors.filter((branch) => !branch.some((i) => i.path.length === 0 && (i.code === "invalid_type" || i.code === "invalid_value")));
+      const branches = issue.errors.filter(
+        (branch) =>
+          !branch.some(
+            (i) => i.path.length === 0 && (i.code === "invalid_type" || i.code === "invalid_value"),
+          ),
+      );
       const chosen = branches[0];
       if (chosen && chosen.length) {
         for (const inner of chosen) collect(inner, path, true, root, out);
         return;
       }
-      out.push({ path, severity: "error", code: "schema", message: `${label(path)}: ${plainMessage(issue, path, root)}`, part: "value" });
+      out.push({
+        path,
+        severity: "error",
+        code: "schema",
+        message: `${label(path)}: ${plainMessage(issue, path, root)}`,
+        part: "value",
+      });
       return;
     }
     case "invalid_key":
       for (const inner of issue.issues) {
         const key = path[path.length - 1];
-        out.push({ path, severity: "error", code: "schema", message: `${label(path)}: invalid key ${JSON.stringify(key)}: ${inner.message}`, part: "key" });
+        out.push({
+          path,
+          severity: "error",
+          code: "schema",
+          message: `${label(path)}: invalid key ${JSON.stringify(key)}: ${inner.message}`,
+          part: "key",
+        });
       }
       return;
     case "invalid_element":
       for (const inner of issue.issues) collect(inner, path, inUnion, root, out);
       return;
     default:
-      out.push({ path, severity: "error", code: "schema", message: `${label(path)}: ${plainMessage(issue, path, root)}`, part: "value" });
+      out.push({
+        path,
+        severity: "error",
+        code: "schema",
+        message: `${label(path)}: ${plainMessage(issue, path, root)}`,
+        part: "value",
+      });
   }
 }
 
@@ -133,7 +170,9 @@ function plainMessage(issue: Issue, path: readonly JsonPathSegment[], root: unkn
       if (issue.origin === "string") return `is too long (over ${String(issue.maximum)} characters)`;
       return `must be ≤ ${String(issue.maximum)}, got ${actual}`;
     case "invalid_format":
-      return issue.message.startsWith("Invalid") ? `${actual} does not have the expected format` : `${issue.message}, got ${actual}`;
+      return issue.message.startsWith("Invalid")
+        ? `${actual} does not have the expected format`
+        : `${issue.message}, got ${actual}`;
     case "invalid_union":
       return `${issue.message}, got ${actual}`;
     default:
@@ -161,7 +200,9 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   switch (typeof value) {
     case "string":
-      return value.length > 40 ? `a string of ${value.length} characters` : `the string ${JSON.stringify(value)}`;
+      return value.length > 40
+        ? `a string of ${value.length} characters`
+        : `the string ${JSON.stringify(value)}`;
     case "number":
       return `the number ${value}`;
     case "boolean":
@@ -222,7 +263,9 @@ function editDistance(a: string, b: string): number {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
+      current.push(
+        Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost),
+      );
     }
     previous = current;
   }

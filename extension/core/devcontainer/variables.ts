@@ -37,7 +37,11 @@ const variablePattern = /\$\{([^}]*)\}/g;
  * `${templateOption:…}`) stay exactly as written. `allowContainerEnv` is true for remoteEnv
  * values, where `${containerEnv:…}` is legal and left for after start.
  */
-export function substituteString(input: string, ctx: VariableContext, allowContainerEnv = false): Substituted {
+export function substituteString(
+  input: string,
+  ctx: VariableContext,
+  allowContainerEnv = false,
+): Substituted {
   const problems: VariableProblem[] = [];
   let deferred = false;
   const value = input.replace(variablePattern, (whole, body: string) => {
@@ -57,25 +61,37 @@ export function substituteString(input: string, ctx: VariableContext, allowConta
       case "env": {
         const variable = args[0] ?? "";
         if (!variable) {
-          problems.push({ severity: "error", message: `${whole} can not be resolved: no environment variable name is given` });
+          problems.push({
+            severity: "error",
+            message: `${whole} can not be resolved: no environment variable name is given`,
+          });
           return whole;
         }
         const fallback = args.length > 1 ? args.slice(1).join(":") : undefined;
         const found = ctx.env[variable];
         if (found !== undefined) return found;
         if (fallback !== undefined) return fallback;
-        problems.push({ severity: "warning", message: `${whole}: ${variable} is not set on this machine; substituted an empty string` });
+        problems.push({
+          severity: "warning",
+          message: `${whole}: ${variable} is not set on this machine; substituted an empty string`,
+        });
         return "";
       }
       case "containerEnv":
         if (!args[0]) {
-          problems.push({ severity: "error", message: `${whole} can not be resolved: no environment variable name is given` });
+          problems.push({
+            severity: "error",
+            message: `${whole} can not be resolved: no environment variable name is given`,
+          });
           return whole;
         }
         if (allowContainerEnv) {
           deferred = true;
         } else {
-          problems.push({ severity: "warning", message: `${whole} is only resolved in remoteEnv; left as written` });
+          problems.push({
+            severity: "warning",
+            message: `${whole} is only resolved in remoteEnv; left as written`,
+          });
         }
         return whole;
       default:
@@ -89,7 +105,10 @@ export function substituteString(input: string, ctx: VariableContext, allowConta
  * Resolves the `${containerEnv:VAR[:default]}` references left in a deferred remoteEnv value,
  * given the running workload's environment. Unset without a default → empty string.
  */
-export function resolveContainerEnv(template: string, containerEnv: Readonly<Record<string, string | undefined>>): string {
+export function resolveContainerEnv(
+  template: string,
+  containerEnv: Readonly<Record<string, string | undefined>>,
+): string {
   return template.replace(variablePattern, (whole, body: string) => {
     const [name, variable, ...rest] = body.split(":");
     if (name !== "containerEnv" || !variable) return whole;

@@ -104,16 +104,26 @@ class DialStream extends Duplex {
     const bytes = failed.reduce((n, w) => n + w.bytes, 0);
     const lost =
       error ??
-      new ProtectError("lost", `DialNetworkSocket to ${this.#what} on ${this.#hostName}: the connection was closed; ${bytes} byte(s) written were not delivered.`, {
-        host: this.#hostName,
-        operation: "DialNetworkSocket",
-      });
+      new ProtectError(
+        "lost",
+        `DialNetworkSocket to ${this.#what} on ${this.#hostName}: the connection was closed; ${bytes} byte(s) written were not delivered.`,
+        {
+          host: this.#hostName,
+          operation: "DialNetworkSocket",
+        },
+      );
     for (const w of failed) w.callback(lost);
   }
 }
 
 /** Dials address:port inside a zone through the daemon (DialNetworkSocket). Works wherever the API does. */
-export function protectDialer(client: ControlClient, zoneId: string, address: string, port: number, hostName = "the host"): Dialer {
+export function protectDialer(
+  client: ControlClient,
+  zoneId: string,
+  address: string,
+  port: number,
+  hostName = "the host",
+): Dialer {
   return async () => new DialStream(client, zoneId, address, port, hostName);
 }
 

@@ -19,7 +19,10 @@ export function parseForwardArg(text: string): { zonePort: number; localPort: nu
   const zonePort = m ? Number(m[1]) : NaN;
   const localPort = m ? (m[2] === undefined ? zonePort : Number(m[2])) : NaN;
   if (!m || zonePort < 1 || zonePort > 65535 || localPort < 0 || localPort > 65535) {
-    throw new ForwardError("invalidSpec", `'${text}' is not PORT[:LOCAL] (zone port 1-65535, then an optional local port; 0 picks a free one)`);
+    throw new ForwardError(
+      "invalidSpec",
+      `'${text}' is not PORT[:LOCAL] (zone port 1-65535, then an optional local port; 0 picks a free one)`,
+    );
   }
   return { zonePort, localPort };
 }

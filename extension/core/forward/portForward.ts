@@ -64,7 +64,11 @@ export class PortForward extends Disposable {
   }
 
   /** Starts listening. Rejects with ForwardError `portInUse` / `listenFailed`. */
-  static async open(spec: ForwardSpec, dial: Dialer, options: { logger?: Logger } = {}): Promise<PortForward> {
+  static async open(
+    spec: ForwardSpec,
+    dial: Dialer,
+    options: { logger?: Logger } = {},
+  ): Promise<PortForward> {
     const server = createServer({ pauseOnConnect: true });
     const address = spec.localAddress ?? "127.0.0.1";
     await new Promise<void>((resolve, reject) => {
@@ -90,7 +94,14 @@ export class PortForward extends Disposable {
     const a = this.#server.address();
     const port = a && typeof a === "object" ? a.port : this.#spec.localPort;
     const host = a && typeof a === "object" ? a.address : (this.#spec.localAddress ?? "127.0.0.1");
-    return { localAddress: host, localPort: port, remote: this.#spec.remote, label: this.#spec.label, connections: this.#sockets.size, accepted: this.#accepted };
+    return {
+      localAddress: host,
+      localPort: port,
+      remote: this.#spec.remote,
+      label: this.#spec.label,
+      connections: this.#sockets.size,
+      accepted: this.#accepted,
+    };
   }
 
   /** Stops listening and cuts open connections. Idempotent. */
@@ -109,7 +120,9 @@ export class PortForward extends Disposable {
     socket.on("close", () => this.#sockets.delete(socket));
     socket.on("error", () => undefined); // a reset by the local client is its own business
     const fail = (error: Error): void => {
-      log.debug(`forward ${this.info.localAddress}:${this.info.localPort} → ${this.#spec.remote}: ${messageOf(error)}`);
+      log.debug(
+        `forward ${this.info.localAddress}:${this.info.localPort} → ${this.#spec.remote}: ${messageOf(error)}`,
+      );
       this.#onDidFail.fire({ forward: this.info, error });
     };
     dial().then(

@@ -57,7 +57,13 @@ export interface SyncProgress {
  */
 export type LaunchEvent =
   | { readonly type: "stepStarted"; readonly step: LaunchStep; readonly detail?: string }
-  | { readonly type: "stepFinished"; readonly step: LaunchStep; readonly ms: number; readonly outcome: "done" | "skipped"; readonly detail?: string }
+  | {
+      readonly type: "stepFinished";
+      readonly step: LaunchStep;
+      readonly ms: number;
+      readonly outcome: "done" | "skipped";
+      readonly detail?: string;
+    }
   | { readonly type: "stepFailed"; readonly step: LaunchStep; readonly ms: number; readonly message: string }
   | {
       readonly type: "imagePull";
@@ -74,14 +80,36 @@ export type LaunchEvent =
   | { readonly type: "zoneState"; readonly zoneId: string; readonly state: ZoneStateName }
   | { readonly type: "workloadState"; readonly workloadId: string; readonly state: WorkloadStateName }
   | { readonly type: "sync"; readonly progress: SyncProgress }
-  | { readonly type: "hookStarted"; readonly hook: HookName; readonly label: string | undefined; readonly command: string }
-  | { readonly type: "hookOutput"; readonly hook: HookName; readonly label: string | undefined; readonly stream: "stdout" | "stderr"; readonly data: Uint8Array }
-  | { readonly type: "hookExited"; readonly hook: HookName; readonly label: string | undefined; readonly exitCode: number; readonly ms: number }
+  | {
+      readonly type: "hookStarted";
+      readonly hook: HookName;
+      readonly label: string | undefined;
+      readonly command: string;
+    }
+  | {
+      readonly type: "hookOutput";
+      readonly hook: HookName;
+      readonly label: string | undefined;
+      readonly stream: "stdout" | "stderr";
+      readonly data: Uint8Array;
+    }
+  | {
+      readonly type: "hookExited";
+      readonly hook: HookName;
+      readonly label: string | undefined;
+      readonly exitCode: number;
+      readonly ms: number;
+    }
   /**
    * The devcontainer's `waitFor` hook is done: a tool may open terminals now while later hooks
    * keep running (the extension does; the CLI waits for all of them). Fired once.
    */
-  | { readonly type: "attachable"; readonly zoneId: string; readonly workloadId: string; readonly after: LaunchStep }
+  | {
+      readonly type: "attachable";
+      readonly zoneId: string;
+      readonly workloadId: string;
+      readonly after: LaunchStep;
+    }
   | { readonly type: "warning"; readonly message: string }
   | { readonly type: "rollback"; readonly action: string; readonly ok: boolean; readonly message?: string };
 

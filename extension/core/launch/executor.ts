@@ -13,7 +13,14 @@ import { silentLogger } from "../log";
 import { ProtectError } from "../protect/errors";
 import { workloadStateName, zoneStateName, zoneView } from "../protect/views";
 import { SshError } from "../ssh/errors";
-import { AnnotationSpecSchema, DeviceReferenceSpecSchema, WorkloadSpecSchema, WorkloadState, ZoneSpecSchema, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
+import {
+  AnnotationSpecSchema,
+  DeviceReferenceSpecSchema,
+  WorkloadSpecSchema,
+  WorkloadState,
+  ZoneSpecSchema,
+  ZoneState,
+} from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import { LaunchError } from "./errors";
 import type { LaunchErrorReason } from "./errors";
@@ -89,7 +96,13 @@ interface Undo {
 
 const rollbackTimeoutMs = 120_000;
 
-const workloadHooks = ["onCreateCommand", "updateContentCommand", "postCreateCommand", "postStartCommand", "postAttachCommand"] as const;
+const workloadHooks = [
+  "onCreateCommand",
+  "updateContentCommand",
+  "postCreateCommand",
+  "postStartCommand",
+  "postAttachCommand",
+] as const;
 
 /**
  * Carries out a LaunchPlan step by step (the order is in plan.ts and events.ts), reporting
@@ -124,7 +137,10 @@ export class LaunchExecutor {
     const started = Date.now();
     const plan = this.#plan;
     if (!plan.launchable) {
-      throw new LaunchError("notLaunchable", `this devcontainer cannot be launched: ${plan.refusals.join("; ")}`);
+      throw new LaunchError(
+        "notLaunchable",
+        `this devcontainer cannot be launched: ${plan.refusals.join("; ")}`,
+      );
     }
     let files: HostFiles | undefined;
     try {
@@ -132,7 +148,11 @@ export class LaunchExecutor {
     } catch (err) {
       const error = this.#classify(err);
       if (this.#options.keepOnFailure) {
-        if (this.#undo.length) this.#emit({ type: "warning", message: `--keep-on-failure: left in place: ${this.#undo.map((u) => u.what).join(", ")}` });
+        if (this.#undo.length)
+          this.#emit({
+            type: "warning",
+            message: `--keep-on-failure: left in place: ${this.#undo.map((u) => u.what).join(", ")}`,
+          });
       } else {
         await this.#rollback();
       }
@@ -150,7 +170,10 @@ export class LaunchExecutor {
     await this.#step("initializeCommand", async () => {
       const hooks = plan.hooks.filter((h) => h.runsOn === "local");
       if (!hooks.length) return new Skip("no initializeCommand");
-      for (const hook of hooks) await this.#runHook(hook, "initializeFailed", (command, output) => this.#runLocal(command, hook, output));
+      for (const hook of hooks)
+        await this.#runHook(hook, "initializeFailed", (command, output) =>
+          this.#runLocal(command, hook, output),
+        );
       return undefined;
     });
 
@@ -161,12 +184,21 @@ export class LaunchExecutor {
       knownZoneIds = new Set(zones.map((z) => z.id));
       const mine = zonesOfDevcontainer(zones, plan.devcontainerId);
       if (mine.length > 1) {
-        throw new LaunchError("ambiguous", `${mine.length} zones on ${host.name} carry this devcontainer's id (${mine.map((z) => `${z.spec?.name ?? "?"} ${z.id}`).join(", ")}); remove the extra ones with zonectl down ZONE`, {
-          candidates: mine.map((z) => z.id),
-        });
+        throw new LaunchError(
+          "ambiguous",
+          `${mine.length} zones on ${host.name} carry this devcontainer's id (${mine.map((z) => `${z.spec?.name ?? "?"} ${z.id}`).join(", ")}); remove the extra ones with zonectl down ZONE`,
+          {
+            candidates: mine.map((z) => z.id),
+          },
+        );
       }
       const zone = mine[0];
-      return zone ? { value: zone, detail: `found zone ${zone.spec?.name ?? ""} (${zone.id}), ${zoneStateName(zone.status?.state ?? 0)}` } : { value: undefined, detail: "none: a new zone will be created" };
+      return zone
+        ? {
+            value: zone,
+            detail: `found zone ${zone.spec?.name ?? ""} (${zone.id}), ${zoneStateName(zone.status?.state ?? 0)}`,
+          }
+        : { value: undefined, detail: "none: a new zone will be created" };
     });
 
     let reusable = existing;
@@ -176,12 +208,18 @@ export class LaunchExecutor {
       if (!this.#options.recreate) {
         if (state === ZoneState.FAILED || state === ZoneState.EXITED) {
           const why = existing.status?.errorStatus?.message;
-          throw new LaunchError("zoneFailed", `zone ${existing.spec?.name ?? ""} (${existing.id}) is ${zoneStateName(state)}${why ? `: ${why}` : ""}; run up --recreate to replace it`);
+          throw new LaunchError(
+            "zoneFailed",
+            `zone ${existing.spec?.name ?? ""} (${existing.id}) is ${zoneStateName(state)}${why ? `: ${why}` : ""}; run up --recreate to replace it`,
+          );
         }
         return new Skip("reusing the existing zone");
       }
       await host.destroyZone(existing.id, signal);
-      await host.waitZone(existing.id, (z) => z === undefined, { timeoutMs: this.#zoneTimeout, ...(signal ? { signal } : {}) });
+      await host.waitZone(existing.id, (z) => z === undefined, {
+        timeoutMs: this.#zoneTimeout,
+        ...(signal ? { signal } : {}),
+      });
       reusable = undefined;
       return { value: undefined, detail: `destroyed ${existing.spec?.name ?? ""} (${existing.id})` };
     });
@@ -204,12 +242,17 @@ export class LaunchExecutor {
     await this.#step("createZone", async () => {
       if (reusable) return new Skip(`reusing ${reusable.spec?.name ?? ""} (${reusable.id})`);
       await this.#resolveDevices(zoneSpec);
-      zoneSpec.annotations.push(create(AnnotationSpecSchema, { key: launchAnnotationKeys.hostWorkspace, value: plan.sync.hostPath }));
+      zoneSpec.annotations.push(
+        create(AnnotationSpecSchema, { key: launchAnnotationKeys.hostWorkspace, value: plan.sync.hostPath }),
+      );
       try {
         zoneId = await host.createZone(zoneSpec, signal);
       } catch (err) {
         // Cancelled mid-call: the daemon may have created it anyway. Find it by our annotation.
-        this.#undo.push({ what: "a zone created while cancelling", run: (s) => this.#destroyStrayZones(knownZoneIds, s) });
+        this.#undo.push({
+          what: "a zone created while cancelling",
+          run: (s) => this.#destroyStrayZones(knownZoneIds, s),
+        });
         throw err;
       }
       const id = zoneId;
@@ -221,7 +264,11 @@ export class LaunchExecutor {
       let last: number | undefined;
       const z = await host.waitZone(
         zoneId,
-        (z) => z === undefined || [ZoneState.READY, ZoneState.FAILED, ZoneState.EXITED].includes(z.status?.state ?? ZoneState.UNKNOWN),
+        (z) =>
+          z === undefined ||
+          [ZoneState.READY, ZoneState.FAILED, ZoneState.EXITED].includes(
+            z.status?.state ?? ZoneState.UNKNOWN,
+          ),
         {
           timeoutMs: this.#zoneTimeout,
           ...(signal ? { signal } : {}),
@@ -233,10 +280,17 @@ export class LaunchExecutor {
           },
         },
       );
-      if (!z) throw new LaunchError("zoneFailed", `zone ${plan.zoneName} (${zoneId}) disappeared from ${host.name} before it was ready`);
+      if (!z)
+        throw new LaunchError(
+          "zoneFailed",
+          `zone ${plan.zoneName} (${zoneId}) disappeared from ${host.name} before it was ready`,
+        );
       if (z.status?.state !== ZoneState.READY) {
         const why = z.status?.errorStatus?.message;
-        throw new LaunchError("zoneFailed", `zone ${plan.zoneName} (${zoneId}) ${zoneStateName(z.status?.state ?? 0)} on ${host.name}${why ? `: ${why}` : ""}`);
+        throw new LaunchError(
+          "zoneFailed",
+          `zone ${plan.zoneName} (${zoneId}) ${zoneStateName(z.status?.state ?? 0)} on ${host.name}${why ? `: ${why}` : ""}`,
+        );
       }
       const view = zoneView(z);
       return { value: z, detail: `ready${view.ipv4 ? ` at ${view.ipv4}` : ""}` };
@@ -280,7 +334,11 @@ export class LaunchExecutor {
           { cause: err },
         );
       }
-      for (const path of result.conflicts) this.#emit({ type: "warning", message: `${path} changed on the host after it was copied there; not overwritten (zonectl sync --pull brings it back)` });
+      for (const path of result.conflicts)
+        this.#emit({
+          type: "warning",
+          message: `${path} changed on the host after it was copied there; not overwritten (zonectl sync --pull brings it back)`,
+        });
       return {
         value: result,
         detail: `${result.filesCopied} of ${result.filesTotal} files copied (${formatBytes(result.bytesCopied)}) to ${f.description}:${plan.sync.hostPath}`,
@@ -291,10 +349,19 @@ export class LaunchExecutor {
     let current: Workload | undefined;
     if (reusable) {
       const found = workloadsOfDevcontainer(await host.listWorkloads(signal), zoneId, plan.devcontainerId);
-      if (found.length > 1) this.#emit({ type: "warning", message: `zone ${plan.zoneName} has ${found.length} workloads of this devcontainer; using the newest` });
-      current = found.sort((a, b) => Number((b.status?.createdAt?.seconds ?? 0n) - (a.status?.createdAt?.seconds ?? 0n)))[0];
+      if (found.length > 1)
+        this.#emit({
+          type: "warning",
+          message: `zone ${plan.zoneName} has ${found.length} workloads of this devcontainer; using the newest`,
+        });
+      current = found.sort((a, b) =>
+        Number((b.status?.createdAt?.seconds ?? 0n) - (a.status?.createdAt?.seconds ?? 0n)),
+      )[0];
       if (current?.status?.state === WorkloadState.FAILED) {
-        this.#emit({ type: "warning", message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it` });
+        this.#emit({
+          type: "warning",
+          message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it`,
+        });
         await host.destroyWorkload(current.id, signal);
         current = undefined;
       }
@@ -302,7 +369,10 @@ export class LaunchExecutor {
 
     const workloadSpec = clone(WorkloadSpecSchema, plan.workloadSpec);
     workloadSpec.zoneId = zoneId;
-    if (plan.remote.user !== undefined) workloadSpec.annotations.push(create(AnnotationSpecSchema, { key: launchAnnotationKeys.remoteUser, value: plan.remote.user }));
+    if (plan.remote.user !== undefined)
+      workloadSpec.annotations.push(
+        create(AnnotationSpecSchema, { key: launchAnnotationKeys.remoteUser, value: plan.remote.user }),
+      );
     await this.#step("pullImage", async () => {
       if (current) return new Skip(`the workload exists (${current.spec?.image?.digest ?? "its image"})`);
       const image = plan.images.find((i) => i.role === "workload");
@@ -320,12 +390,19 @@ export class LaunchExecutor {
       try {
         workloadId = await host.createWorkload(workloadSpec, signal);
       } catch (err) {
-        if (reusable) this.#undo.push({ what: "a workload created while cancelling", run: (s) => this.#destroyStrayWorkloads(zoneId, knownWorkloadIds, s) });
+        if (reusable)
+          this.#undo.push({
+            what: "a workload created while cancelling",
+            run: (s) => this.#destroyStrayWorkloads(zoneId, knownWorkloadIds, s),
+          });
         throw err;
       }
       const id = workloadId;
       // A zone this run created takes its workloads with it; destroy the workload first anyway so a half-failed zone destroy leaves nothing running.
-      this.#undo.push({ what: `workload ${plan.workloadName} (${id})`, run: (s) => this.#destroyWorkload(id, s) });
+      this.#undo.push({
+        what: `workload ${plan.workloadName} (${id})`,
+        run: (s) => this.#destroyWorkload(id, s),
+      });
       return { value: undefined, detail: `${plan.workloadName} (${id})` };
     });
     const firstLaunch = !current;
@@ -340,27 +417,56 @@ export class LaunchExecutor {
         this.#emit({ type: "workloadState", workloadId, state: workloadStateName(state) });
       };
       const settled = (w: Workload | undefined): boolean =>
-        w === undefined || [WorkloadState.RUNNING, WorkloadState.FAILED, WorkloadState.COMPLETED, WorkloadState.CREATED].includes(w.status?.state ?? WorkloadState.UNKNOWN);
+        w === undefined ||
+        [
+          WorkloadState.RUNNING,
+          WorkloadState.FAILED,
+          WorkloadState.COMPLETED,
+          WorkloadState.CREATED,
+        ].includes(w.status?.state ?? WorkloadState.UNKNOWN);
       const waitOptions = { timeoutMs: this.#workloadTimeout, ...(signal ? { signal } : {}), onChange };
       let w = await host.waitWorkload(workloadId, settled, waitOptions);
       // A daemon that does not start workloads on create leaves them CREATED; a stopped one is COMPLETED.
-      if (w && (w.status?.state === WorkloadState.CREATED || (!firstLaunch && w.status?.state === WorkloadState.COMPLETED))) {
+      if (
+        w &&
+        (w.status?.state === WorkloadState.CREATED ||
+          (!firstLaunch && w.status?.state === WorkloadState.COMPLETED))
+      ) {
         try {
           await host.startWorkload(workloadId, signal);
         } catch (err) {
           // A daemon that starts workloads by itself may get there first: then it is not ours to start.
-          if (!ProtectError.is(err, "failedPrecondition") && !ProtectError.is(err, "alreadyExists")) throw err;
+          if (!ProtectError.is(err, "failedPrecondition") && !ProtectError.is(err, "alreadyExists"))
+            throw err;
         }
         started = true;
-        w = await host.waitWorkload(workloadId, (x) => x === undefined || (settled(x) && x.status?.state !== WorkloadState.CREATED && (x.status?.state !== WorkloadState.COMPLETED || !started)), waitOptions);
+        w = await host.waitWorkload(
+          workloadId,
+          (x) =>
+            x === undefined ||
+            (settled(x) &&
+              x.status?.state !== WorkloadState.CREATED &&
+              (x.status?.state !== WorkloadState.COMPLETED || !started)),
+          waitOptions,
+        );
       }
-      if (!w) throw new LaunchError("workloadFailed", `workload ${plan.workloadName} (${workloadId}) disappeared before it ran`);
+      if (!w)
+        throw new LaunchError(
+          "workloadFailed",
+          `workload ${plan.workloadName} (${workloadId}) disappeared before it ran`,
+        );
       const state = w.status?.state;
       if (state !== WorkloadState.RUNNING) {
         const why = w.status?.errorStatus?.message;
         const exit = w.status?.exitStatus ? ` with exit code ${w.status.exitStatus.code}` : "";
-        const hint = state === WorkloadState.COMPLETED ? " (its command ended: with overrideCommand false the image's command must keep running)" : "";
-        throw new LaunchError("workloadFailed", `workload ${plan.workloadName} (${workloadId}) ${workloadStateName(state ?? 0)}${exit}${why ? `: ${why}` : ""}${hint}`);
+        const hint =
+          state === WorkloadState.COMPLETED
+            ? " (its command ended: with overrideCommand false the image's command must keep running)"
+            : "";
+        throw new LaunchError(
+          "workloadFailed",
+          `workload ${plan.workloadName} (${workloadId}) ${workloadStateName(state ?? 0)}${exit}${why ? `: ${why}` : ""}${hint}`,
+        );
       }
       return { value: undefined, detail: started && !firstLaunch ? "started again" : "running" };
     });
@@ -368,20 +474,32 @@ export class LaunchExecutor {
     // --- remote environment and hooks ------------------------------------------------------
     const remoteEnv = await this.#step("resolveRemoteEnv", async () => {
       const deferred = plan.remote.env.filter((e) => e.deferred);
-      const containerEnv = deferred.length ? await this.#readContainerEnv(zoneId, workloadId, workloadSpec.process?.environment ?? []) : {};
+      const containerEnv = deferred.length
+        ? await this.#readContainerEnv(zoneId, workloadId, workloadSpec.process?.environment ?? [])
+        : {};
       const { env, unset } = resolveRemoteEnv(plan.remote.env, containerEnv);
-      if (unset.length) this.#emit({ type: "warning", message: `remoteEnv: ${unset.join(", ")} set to null cannot be unset through the exec API; they keep the workload's value` });
+      if (unset.length)
+        this.#emit({
+          type: "warning",
+          message: `remoteEnv: ${unset.join(", ")} set to null cannot be unset through the exec API; they keep the workload's value`,
+        });
       if (!plan.remote.env.length) return new Skip("no remoteEnv", env);
-      return { value: env, detail: `${Object.keys(env).length} variable(s)${deferred.length ? `, ${deferred.length} from \${containerEnv:…}` : ""}` };
+      return {
+        value: env,
+        detail: `${Object.keys(env).length} variable(s)${deferred.length ? `, ${deferred.length} from \${containerEnv:…}` : ""}`,
+      };
     });
 
-    if (plan.waitFor === "initializeCommand") this.#emit({ type: "attachable", zoneId, workloadId, after: "resolveRemoteEnv" });
+    if (plan.waitFor === "initializeCommand")
+      this.#emit({ type: "attachable", zoneId, workloadId, after: "resolveRemoteEnv" });
     for (const name of workloadHooks) {
       const hook = plan.hooks.find((h) => h.hook === name && h.runsOn === "workload");
       await this.#step(name, async () => {
         if (!hook) return new Skip("not in devcontainer.json");
-        if (hook.when === "firstLaunch" && !firstLaunch) return new Skip("not the first launch of this workload");
-        if (hook.when === "everyAttach" && !this.#options.attach) return new Skip("runs when a terminal attaches (up --shell, up --forward)");
+        if (hook.when === "firstLaunch" && !firstLaunch)
+          return new Skip("not the first launch of this workload");
+        if (hook.when === "everyAttach" && !this.#options.attach)
+          return new Skip("runs when a terminal attaches (up --shell, up --forward)");
         await this.#runHook(hook, "hookFailed", (command, output) =>
           host.exec(
             {
@@ -407,17 +525,33 @@ export class LaunchExecutor {
       const set = new ForwardSet();
       this.#undo.push({ what: "port forwards", run: () => set.closeAll() });
       for (const f of plan.forwards) {
-        const spec = { localAddress: f.localAddress ?? "127.0.0.1", localPort: f.localPort, remote: `${plan.zoneName}:${f.containerPort}`, ...(f.label !== undefined ? { label: f.label } : {}) };
+        const spec = {
+          localAddress: f.localAddress ?? "127.0.0.1",
+          localPort: f.localPort,
+          remote: `${plan.zoneName}:${f.containerPort}`,
+          ...(f.label !== undefined ? { label: f.label } : {}),
+        };
         const dial = host.dialer(zone, f.containerPort);
         try {
           set.add(await PortForward.open(spec, dial, { logger: this.#log }));
         } catch (err) {
           if (!ForwardError.is(err, "portInUse") || f.requireLocalPort) throw err;
-          const forward = set.add(await PortForward.open({ ...spec, localPort: 0 }, dial, { logger: this.#log }));
-          this.#emit({ type: "warning", message: `local port ${f.localPort} is in use; forwarding ${spec.remote} from ${forward.info.localAddress}:${forward.info.localPort} instead` });
+          const forward = set.add(
+            await PortForward.open({ ...spec, localPort: 0 }, dial, { logger: this.#log }),
+          );
+          this.#emit({
+            type: "warning",
+            message: `local port ${f.localPort} is in use; forwarding ${spec.remote} from ${forward.info.localAddress}:${forward.info.localPort} instead`,
+          });
         }
       }
-      return { value: set, detail: set.list().map((f) => `${f.localAddress}:${f.localPort} → ${f.remote}`).join(", ") };
+      return {
+        value: set,
+        detail: set
+          .list()
+          .map((f) => `${f.localAddress}:${f.localPort} → ${f.remote}`)
+          .join(", "),
+      };
     });
 
     return {
@@ -451,7 +585,10 @@ export class LaunchExecutor {
   }
 
   /** Runs one step with its events and timing. The body returns a Skip, undefined, or `{ value, detail }`. */
-  async #step<T>(step: LaunchStep, body: () => Promise<Skip | { value: T; detail?: string } | undefined>): Promise<T> {
+  async #step<T>(
+    step: LaunchStep,
+    body: () => Promise<Skip | { value: T; detail?: string } | undefined>,
+  ): Promise<T> {
     if (this.#options.signal?.aborted) throw this.#cancelled();
     const started = Date.now();
     this.#emit({ type: "stepStarted", step });
@@ -464,7 +601,13 @@ export class LaunchExecutor {
         return out.value as T;
       }
       this.#timings.push({ step, ms, outcome: "done" });
-      this.#emit({ type: "stepFinished", step, ms, outcome: "done", ...(out?.detail !== undefined ? { detail: out.detail } : {}) });
+      this.#emit({
+        type: "stepFinished",
+        step,
+        ms,
+        outcome: "done",
+        ...(out?.detail !== undefined ? { detail: out.detail } : {}),
+      });
       return out?.value as T;
     } catch (err) {
       const ms = Date.now() - started;
@@ -482,7 +625,13 @@ export class LaunchExecutor {
   /** Aborts become LaunchError `cancelled`; host-side timeouts become `timeout`; the rest passes through. */
   #classify(err: unknown): Error {
     if (LaunchError.is(err)) return err;
-    if (this.#options.signal?.aborted && (isAbortError(err) || ProtectError.is(err, "cancelled") || SshError.is(err, "cancelled") || err === this.#options.signal.reason)) {
+    if (
+      this.#options.signal?.aborted &&
+      (isAbortError(err) ||
+        ProtectError.is(err, "cancelled") ||
+        SshError.is(err, "cancelled") ||
+        err === this.#options.signal.reason)
+    ) {
       return this.#cancelled();
     }
     if (this.#options.signal?.aborted) return this.#cancelled();
@@ -490,9 +639,18 @@ export class LaunchExecutor {
     return err instanceof Error ? err : new Error(messageOf(err));
   }
 
-  async #pull(role: "workload" | "kernel" | "initrd", reference: string, format: Parameters<LaunchHost["pullImage"]>[1]): Promise<{ digest: string; format: typeof format }> {
+  async #pull(
+    role: "workload" | "kernel" | "initrd",
+    reference: string,
+    format: Parameters<LaunchHost["pullImage"]>[1],
+  ): Promise<{ digest: string; format: typeof format }> {
     try {
-      return await this.#host.pullImage(reference, format, (p) => this.#emit({ type: "imagePull", role, reference, ...p }), this.#options.signal);
+      return await this.#host.pullImage(
+        reference,
+        format,
+        (p) => this.#emit({ type: "imagePull", role, reference, ...p }),
+        this.#options.signal,
+      );
     } catch (err) {
       if (this.#options.signal?.aborted) throw err;
       if (ProtectError.is(err)) throw new LaunchError("pullFailed", err.message, {}, { cause: err });
@@ -504,20 +662,35 @@ export class LaunchExecutor {
     const requests = this.#plan.deviceRequests;
     if (!requests.length) return;
     const devices = await this.#host.listDevices(this.#options.signal);
-    const free = devices.filter((d) => !d.claimed && /gpu|nvidia|amdgpu|render|dri/i.test(d.name) && !zoneSpec.devices.some((x) => x.name === d.name));
+    const free = devices.filter(
+      (d) =>
+        !d.claimed &&
+        /gpu|nvidia|amdgpu|render|dri/i.test(d.name) &&
+        !zoneSpec.devices.some((x) => x.name === d.name),
+    );
     for (const request of requests) {
       const device = free.shift();
       if (device) {
         zoneSpec.devices.push(create(DeviceReferenceSpecSchema, { name: device.name }));
       } else if (request.optional) {
-        this.#emit({ type: "warning", message: `${request.source}: no free GPU on ${this.#host.name}; launching without one (it was optional)` });
+        this.#emit({
+          type: "warning",
+          message: `${request.source}: no free GPU on ${this.#host.name}; launching without one (it was optional)`,
+        });
       } else {
-        throw new LaunchError("device", `${request.source}: ${this.#host.name} has no free GPU device (ListDevices shows ${devices.length ? devices.map((d) => `${d.name}${d.claimed ? " (claimed)" : ""}`).join(", ") : "none"})`);
+        throw new LaunchError(
+          "device",
+          `${request.source}: ${this.#host.name} has no free GPU device (ListDevices shows ${devices.length ? devices.map((d) => `${d.name}${d.claimed ? " (claimed)" : ""}`).join(", ") : "none"})`,
+        );
       }
     }
   }
 
-  async #runLocal(command: HookCommand, hook: HookStep, output: { onStdout(d: Uint8Array): void; onStderr(d: Uint8Array): void }): Promise<number> {
+  async #runLocal(
+    command: HookCommand,
+    hook: HookStep,
+    output: { onStdout(d: Uint8Array): void; onStderr(d: Uint8Array): void },
+  ): Promise<number> {
     const run = this.#options.runLocal ?? spawnLocal;
     return run(command.argv, {
       cwd: hook.workingDirectory,
@@ -531,16 +704,32 @@ export class LaunchExecutor {
   async #runHook(
     hook: HookStep,
     reason: LaunchErrorReason,
-    exec: (command: HookCommand, output: { onStdout(d: Uint8Array): void; onStderr(d: Uint8Array): void }) => Promise<number>,
+    exec: (
+      command: HookCommand,
+      output: { onStdout(d: Uint8Array): void; onStderr(d: Uint8Array): void },
+    ) => Promise<number>,
   ): Promise<void> {
     const one = async (command: HookCommand): Promise<{ command: HookCommand; exitCode: number }> => {
       const started = Date.now();
-      this.#emit({ type: "hookStarted", hook: hook.hook, label: command.label, command: displayCommand(command) });
-      const exitCode = await exec(command, {
-        onStdout: (data) => this.#emit({ type: "hookOutput", hook: hook.hook, label: command.label, stream: "stdout", data }),
-        onStderr: (data) => this.#emit({ type: "hookOutput", hook: hook.hook, label: command.label, stream: "stderr", data }),
+      this.#emit({
+        type: "hookStarted",
+        hook: hook.hook,
+        label: command.label,
+        command: displayCommand(command),
       });
-      this.#emit({ type: "hookExited", hook: hook.hook, label: command.label, exitCode, ms: Date.now() - started });
+      const exitCode = await exec(command, {
+        onStdout: (data) =>
+          this.#emit({ type: "hookOutput", hook: hook.hook, label: command.label, stream: "stdout", data }),
+        onStderr: (data) =>
+          this.#emit({ type: "hookOutput", hook: hook.hook, label: command.label, stream: "stderr", data }),
+      });
+      this.#emit({
+        type: "hookExited",
+        hook: hook.hook,
+        label: command.label,
+        exitCode,
+        ms: Date.now() - started,
+      });
       return { command, exitCode };
     };
     let results: { command: HookCommand; exitCode: number }[];
@@ -549,7 +738,9 @@ export class LaunchExecutor {
       const settled = await Promise.allSettled(hook.commands.map(one));
       const rejected = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
       if (rejected) throw rejected.reason;
-      results = settled.map((s) => (s as PromiseFulfilledResult<{ command: HookCommand; exitCode: number }>).value);
+      results = settled.map(
+        (s) => (s as PromiseFulfilledResult<{ command: HookCommand; exitCode: number }>).value,
+      );
     } else {
       results = [];
       for (const command of hook.commands) {
@@ -561,24 +752,38 @@ export class LaunchExecutor {
     const failed = results.find((r) => r.exitCode !== 0);
     if (failed) {
       const label = failed.command.label;
-      throw new LaunchError(reason, `${hook.hook}${label ? ` (${label})` : ""} failed with exit code ${failed.exitCode}: ${displayCommand(failed.command)}${reason === "hookFailed" ? "; later hooks were not run" : ""}`, {
-        hook: hook.hook,
-        ...(label !== undefined ? { label } : {}),
-        exitCode: failed.exitCode,
-      });
+      throw new LaunchError(
+        reason,
+        `${hook.hook}${label ? ` (${label})` : ""} failed with exit code ${failed.exitCode}: ${displayCommand(failed.command)}${reason === "hookFailed" ? "; later hooks were not run" : ""}`,
+        {
+          hook: hook.hook,
+          ...(label !== undefined ? { label } : {}),
+          exitCode: failed.exitCode,
+        },
+      );
     }
   }
 
   /** The workload's environment as its processes see it (for `${containerEnv:…}`). */
-  async #readContainerEnv(zoneId: string, workloadId: string, specEnv: readonly { key: string; value: string }[]): Promise<Record<string, string>> {
+  async #readContainerEnv(
+    zoneId: string,
+    workloadId: string,
+    specEnv: readonly { key: string; value: string }[],
+  ): Promise<Record<string, string>> {
     try {
-      const env = await readWorkloadEnv((req, out) => this.#host.exec(req, out, this.#options.signal), { zoneId, workloadId });
+      const env = await readWorkloadEnv((req, out) => this.#host.exec(req, out, this.#options.signal), {
+        zoneId,
+        workloadId,
+      });
       if (env) return env;
     } catch (err) {
       if (this.#options.signal?.aborted) throw err;
       this.#log.debug(`reading the workload environment failed: ${messageOf(err)}`);
     }
-    this.#emit({ type: "warning", message: "could not read the workload's environment; ${containerEnv:…} resolves from containerEnv only" });
+    this.#emit({
+      type: "warning",
+      message: "could not read the workload's environment; ${containerEnv:…} resolves from containerEnv only",
+    });
     return Object.fromEntries(specEnv.map((e) => [e.key, e.value]));
   }
 
@@ -603,12 +808,22 @@ export class LaunchExecutor {
   }
 
   async #destroyStrayZones(known: ReadonlySet<string>, signal: AbortSignal): Promise<void> {
-    const stray = zonesOfDevcontainer(await this.#host.listZones(signal), this.#plan.devcontainerId).filter((z) => !known.has(z.id));
+    const stray = zonesOfDevcontainer(await this.#host.listZones(signal), this.#plan.devcontainerId).filter(
+      (z) => !known.has(z.id),
+    );
     for (const z of stray) await this.#destroyZone(z.id, signal);
   }
 
-  async #destroyStrayWorkloads(zoneId: string, known: ReadonlySet<string>, signal: AbortSignal): Promise<void> {
-    const stray = workloadsOfDevcontainer(await this.#host.listWorkloads(signal), zoneId, this.#plan.devcontainerId).filter((w) => !known.has(w.id));
+  async #destroyStrayWorkloads(
+    zoneId: string,
+    known: ReadonlySet<string>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const stray = workloadsOfDevcontainer(
+      await this.#host.listWorkloads(signal),
+      zoneId,
+      this.#plan.devcontainerId,
+    ).filter((w) => !known.has(w.id));
     for (const w of stray) await this.#destroyWorkload(w.id, signal);
   }
 

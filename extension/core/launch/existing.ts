@@ -11,7 +11,10 @@ export const launchAnnotationKeys = {
 } as const;
 
 /** An annotation's value on a zone or workload spec. */
-export function annotationOf(spec: { annotations: readonly { key: string; value: string }[] } | undefined, key: string): string | undefined {
+export function annotationOf(
+  spec: { annotations: readonly { key: string; value: string }[] } | undefined,
+  key: string,
+): string | undefined {
   return spec?.annotations.find((a) => a.key === key)?.value;
 }
 
@@ -21,11 +24,17 @@ function alive(state: number | undefined): boolean {
 
 /** Zones carrying this devcontainer id (and not on their way out). */
 export function zonesOfDevcontainer(zones: readonly Zone[], devcontainerId: string): Zone[] {
-  return zones.filter((z) => annotationOf(z.spec, annotationKeys.devcontainerId) === devcontainerId && alive(z.status?.state));
+  return zones.filter(
+    (z) => annotationOf(z.spec, annotationKeys.devcontainerId) === devcontainerId && alive(z.status?.state),
+  );
 }
 
 /** Workloads in a zone that `up` made for this devcontainer id. */
-export function workloadsOfDevcontainer(workloads: readonly Workload[], zoneId: string, devcontainerId: string): Workload[] {
+export function workloadsOfDevcontainer(
+  workloads: readonly Workload[],
+  zoneId: string,
+  devcontainerId: string,
+): Workload[] {
   return workloads.filter(
     (w) =>
       w.spec?.zoneId === zoneId &&

@@ -1,6 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { chmod, copyFile, lstat, mkdir, readdir, readlink, rename, rmdir, symlink, unlink, utimes } from "node:fs/promises";
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  readdir,
+  readlink,
+  rename,
+  rmdir,
+  symlink,
+  unlink,
+  utimes,
+} from "node:fs/promises";
 import { posix } from "node:path";
 
 /** What kind of directory entry. Anything but files, directories and symlinks is left alone. */
@@ -52,13 +64,30 @@ export function tempSibling(path: string): string {
 }
 
 /** Kind and times of a local lstat. */
-export function localInfo(stats: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; size: number; mtimeMs: number; mode: number }): HostFileInfo {
-  const kind: FileKind = stats.isSymbolicLink() ? "symlink" : stats.isDirectory() ? "directory" : stats.isFile() ? "file" : "other";
+export function localInfo(stats: {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  size: number;
+  mtimeMs: number;
+  mode: number;
+}): HostFileInfo {
+  const kind: FileKind = stats.isSymbolicLink()
+    ? "symlink"
+    : stats.isDirectory()
+      ? "directory"
+      : stats.isFile()
+        ? "file"
+        : "other";
   return { kind, size: stats.size, mtime: Math.floor(stats.mtimeMs / 1000), mode: stats.mode & 0o7777 };
 }
 
 /** Copies a local file to `to` atomically: exclusive temp file, mode, times, rename over. */
-export async function copyLocalAtomic(from: string, to: string, attrs: { mode: number; mtime: number }): Promise<void> {
+export async function copyLocalAtomic(
+  from: string,
+  to: string,
+  attrs: { mode: number; mtime: number },
+): Promise<void> {
   const temp = tempSibling(to);
   try {
     await copyFile(from, temp, constants.COPYFILE_EXCL);

@@ -1,4 +1,10 @@
-import type { OciImageFormat, Workload, WorkloadSpec, Zone, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import type {
+  OciImageFormat,
+  Workload,
+  WorkloadSpec,
+  Zone,
+  ZoneSpec,
+} from "../../proto/gen/protect/control/v1/common_pb";
 import type { Dialer } from "../forward/dialers";
 import type { ExecRequest } from "../terminal/execSession";
 import type { LayerProgress } from "./events";
@@ -35,14 +41,27 @@ export interface LaunchHost {
   createZone(spec: ZoneSpec, signal?: AbortSignal): Promise<string>;
   destroyZone(id: string, signal?: AbortSignal): Promise<void>;
   /** Resolves with the zone once `until` holds for it (undefined: it is gone). */
-  waitZone(id: string, until: (zone: Zone | undefined) => boolean, options: WaitOptions<Zone>): Promise<Zone | undefined>;
+  waitZone(
+    id: string,
+    until: (zone: Zone | undefined) => boolean,
+    options: WaitOptions<Zone>,
+  ): Promise<Zone | undefined>;
   createWorkload(spec: WorkloadSpec, signal?: AbortSignal): Promise<string>;
   startWorkload(id: string, signal?: AbortSignal): Promise<void>;
   stopWorkload(id: string, timeoutSeconds: number, signal?: AbortSignal): Promise<void>;
   destroyWorkload(id: string, signal?: AbortSignal): Promise<void>;
-  waitWorkload(id: string, until: (workload: Workload | undefined) => boolean, options: WaitOptions<Workload>): Promise<Workload | undefined>;
+  waitWorkload(
+    id: string,
+    until: (workload: Workload | undefined) => boolean,
+    options: WaitOptions<Workload>,
+  ): Promise<Workload | undefined>;
   /** PullImage to completion; resolves with the image's digest and the format the host stored. */
-  pullImage(reference: string, format: OciImageFormat, onProgress: (p: PullProgress) => void, signal?: AbortSignal): Promise<{ digest: string; format: OciImageFormat }>;
+  pullImage(
+    reference: string,
+    format: OciImageFormat,
+    onProgress: (p: PullProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<{ digest: string; format: OciImageFormat }>;
   /** Device names on the host and whether a zone holds them; empty when the daemon has no ListDevices. */
   listDevices(signal?: AbortSignal): Promise<{ name: string; claimed: boolean }[]>;
   /** ExecuteZoneCommand to completion with stdin closed; resolves with the exit code. */

@@ -25,7 +25,11 @@ export const spawnLocal: LocalRunner = (argv, options) =>
       reject(new Error("empty command"));
       return;
     }
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout.on("data", (d: Buffer) => options.onStdout?.(d));
     child.stderr.on("data", (d: Buffer) => options.onStderr?.(d));
     let killTimer: NodeJS.Timeout | undefined;

@@ -22,7 +22,11 @@ export class LaunchProgressText {
         break;
       case "stepFinished":
         this.#flushAll();
-        this.#write(event.outcome === "skipped" ? `- ${event.step} skipped${event.detail ? `: ${event.detail}` : ""}` : `✓ ${event.step} (${formatMs(event.ms)})${event.detail ? `: ${event.detail}` : ""}`);
+        this.#write(
+          event.outcome === "skipped"
+            ? `- ${event.step} skipped${event.detail ? `: ${event.detail}` : ""}`
+            : `✓ ${event.step} (${formatMs(event.ms)})${event.detail ? `: ${event.detail}` : ""}`,
+        );
         break;
       case "stepFailed":
         this.#flushAll();
@@ -35,8 +39,13 @@ export class LaunchProgressText {
         if (key === this.#lastPull && done <= this.#pullDone) break;
         this.#pullDone = key === this.#lastPull ? Math.max(done, this.#pullDone) : done;
         this.#lastPull = key;
-        const bytes = event.isBytes && event.total ? ` ${formatBytes(event.current ?? 0)}/${formatBytes(event.total)}` : "";
-        this.#write(`  pull ${event.reference}: ${event.phase.replace(/_/g, " ")}${event.layers.length ? ` (${done}/${event.layers.length} layers)` : ""}${bytes}`);
+        const bytes =
+          event.isBytes && event.total
+            ? ` ${formatBytes(event.current ?? 0)}/${formatBytes(event.total)}`
+            : "";
+        this.#write(
+          `  pull ${event.reference}: ${event.phase.replace(/_/g, " ")}${event.layers.length ? ` (${done}/${event.layers.length} layers)` : ""}${bytes}`,
+        );
         break;
       }
       case "zoneState":
@@ -55,7 +64,8 @@ export class LaunchProgressText {
         break;
       case "hookExited":
         this.#flush(tag(event.hook, event.label));
-        if (event.exitCode !== 0) this.#write(`  ${tag(event.hook, event.label)} exited with ${event.exitCode}`);
+        if (event.exitCode !== 0)
+          this.#write(`  ${tag(event.hook, event.label)} exited with ${event.exitCode}`);
         break;
       case "attachable":
         this.#write(`  ready for terminals (waitFor: ${event.after})`);
@@ -106,5 +116,11 @@ export function formatBytes(n: number): string {
 export function timingTable(timings: readonly StepTiming[], totalMs: number): string {
   const ran = timings.filter((t) => t.outcome !== "skipped");
   const width = Math.max(5, ...ran.map((t) => t.step.length));
-  return [...ran.map((t) => `  ${t.step.padEnd(width)}  ${formatMs(t.ms).padStart(8)}${t.outcome === "failed" ? "  (failed)" : ""}`), `  ${"total".padEnd(width)}  ${formatMs(totalMs).padStart(8)}`].join("\n");
+  return [
+    ...ran.map(
+      (t) =>
+        `  ${t.step.padEnd(width)}  ${formatMs(t.ms).padStart(8)}${t.outcome === "failed" ? "  (failed)" : ""}`,
+    ),
+    `  ${"total".padEnd(width)}  ${formatMs(totalMs).padStart(8)}`,
+  ].join("\n");
 }

@@ -11,7 +11,14 @@ import {
   OciImageProgressPhaseSchema,
   WorkloadState,
 } from "../../proto/gen/protect/control/v1/common_pb";
-import type { OciImageFormat, OciImageProgress, Workload, WorkloadSpec, Zone, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import type {
+  OciImageFormat,
+  OciImageProgress,
+  Workload,
+  WorkloadSpec,
+  Zone,
+  ZoneSpec,
+} from "../../proto/gen/protect/control/v1/common_pb";
 import type { HostFiles } from "./hostFiles";
 import { LocalHostFiles } from "./hostFiles";
 import type { ExecOutput, LaunchHost, PullProgress, WaitOptions } from "./launchHost";
@@ -52,7 +59,11 @@ export class ProtectLaunchHost implements LaunchHost {
     return this.host.destroyZone(id, signal ? { signal } : {});
   }
 
-  waitZone(id: string, until: (zone: Zone | undefined) => boolean, options: WaitOptions<Zone>): Promise<Zone | undefined> {
+  waitZone(
+    id: string,
+    until: (zone: Zone | undefined) => boolean,
+    options: WaitOptions<Zone>,
+  ): Promise<Zone | undefined> {
     return this.host.waitForZone(
       id,
       (zone) => {
@@ -65,8 +76,16 @@ export class ProtectLaunchHost implements LaunchHost {
 
   async createWorkload(spec: WorkloadSpec, signal?: AbortSignal): Promise<string> {
     try {
-      const reply = await this.host.client.createWorkload({ spec }, { ...(signal ? { signal } : {}), timeoutMs: 60_000 });
-      if (!reply.workloadId) throw new ProtectError("invalidReply", `CreateWorkload on ${this.name}: the daemon returned no workload id.`, { host: this.name, operation: "CreateWorkload" });
+      const reply = await this.host.client.createWorkload(
+        { spec },
+        { ...(signal ? { signal } : {}), timeoutMs: 60_000 },
+      );
+      if (!reply.workloadId)
+        throw new ProtectError(
+          "invalidReply",
+          `CreateWorkload on ${this.name}: the daemon returned no workload id.`,
+          { host: this.name, operation: "CreateWorkload" },
+        );
       return reply.workloadId;
     } catch (err) {
       throw toProtectError(err, "CreateWorkload", this.name);
@@ -75,7 +94,10 @@ export class ProtectLaunchHost implements LaunchHost {
 
   async startWorkload(id: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.host.client.startWorkload({ workloadId: id }, { ...(signal ? { signal } : {}), timeoutMs: 60_000 });
+      await this.host.client.startWorkload(
+        { workloadId: id },
+        { ...(signal ? { signal } : {}), timeoutMs: 60_000 },
+      );
     } catch (err) {
       throw toProtectError(err, "StartWorkload", this.name);
     }
@@ -83,7 +105,10 @@ export class ProtectLaunchHost implements LaunchHost {
 
   async stopWorkload(id: string, timeoutSeconds: number, signal?: AbortSignal): Promise<void> {
     try {
-      await this.host.client.stopWorkload({ workloadId: id, timeout: BigInt(timeoutSeconds) }, { ...(signal ? { signal } : {}), timeoutMs: (timeoutSeconds + 30) * 1000 });
+      await this.host.client.stopWorkload(
+        { workloadId: id, timeout: BigInt(timeoutSeconds) },
+        { ...(signal ? { signal } : {}), timeoutMs: (timeoutSeconds + 30) * 1000 },
+      );
     } catch (err) {
       throw toProtectError(err, "StopWorkload", this.name);
     }
@@ -91,14 +116,21 @@ export class ProtectLaunchHost implements LaunchHost {
 
   async destroyWorkload(id: string, signal?: AbortSignal): Promise<void> {
     try {
-      await this.host.client.destroyWorkload({ workloadId: id }, { ...(signal ? { signal } : {}), timeoutMs: 60_000 });
+      await this.host.client.destroyWorkload(
+        { workloadId: id },
+        { ...(signal ? { signal } : {}), timeoutMs: 60_000 },
+      );
     } catch (err) {
       throw toProtectError(err, "DestroyWorkload", this.name);
     }
   }
 
   /** Follows WatchEvents (the resync lists, then workload changes) until `until` holds. */
-  async waitWorkload(id: string, until: (workload: Workload | undefined) => boolean, options: WaitOptions<Workload>): Promise<Workload | undefined> {
+  async waitWorkload(
+    id: string,
+    until: (workload: Workload | undefined) => boolean,
+    options: WaitOptions<Workload>,
+  ): Promise<Workload | undefined> {
     const timer = new AbortController();
     const handle = setTimeout(() => timer.abort(), options.timeoutMs);
     const signal = anySignal(options.signal, timer.signal);
@@ -114,27 +146,48 @@ export class ProtectLaunchHost implements LaunchHost {
           const w = ev.workloads.find((x) => x.id === id);
           if (check(w)) return w;
         } else if (ev.type === "workload" && ev.workload.id === id) {
-          if (check(ev.workload)) return ev.workload.status?.state === WorkloadState.DESTROYED ? undefined : ev.workload;
+          if (check(ev.workload))
+            return ev.workload.status?.state === WorkloadState.DESTROYED ? undefined : ev.workload;
         }
       }
     } finally {
       clearTimeout(handle);
     }
-    if (options.signal?.aborted) throw new ProtectError("cancelled", `waiting for workload ${id} on ${this.name} was cancelled.`, { host: this.name });
-    throw new ProtectError("deadline", `workload ${id} on ${this.name} did not reach the expected state within ${Math.round(options.timeoutMs / 1000)} s.`, { host: this.name });
+    if (options.signal?.aborted)
+      throw new ProtectError("cancelled", `waiting for workload ${id} on ${this.name} was cancelled.`, {
+        host: this.name,
+      });
+    throw new ProtectError(
+      "deadline",
+      `workload ${id} on ${this.name} did not reach the expected state within ${Math.round(options.timeoutMs / 1000)} s.`,
+      { host: this.name },
+    );
   }
 
-  async pullImage(reference: string, format: OciImageFormat, onProgress: (p: PullProgress) => void, signal?: AbortSignal): Promise<{ digest: string; format: OciImageFormat }> {
+  async pullImage(
+    reference: string,
+    format: OciImageFormat,
+    onProgress: (p: PullProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<{ digest: string; format: OciImageFormat }> {
     let result: { digest: string; format: OciImageFormat } | undefined;
     try {
-      for await (const reply of this.host.client.pullImage({ image: reference, format }, signal ? { signal } : {})) {
+      for await (const reply of this.host.client.pullImage(
+        { image: reference, format },
+        signal ? { signal } : {},
+      )) {
         if (reply.progress) onProgress(pullProgressOf(reply.progress));
         if (reply.spec?.digest) result = { digest: reply.spec.digest, format: reply.spec.format || format };
       }
     } catch (err) {
       throw toProtectError(err, `PullImage ${reference}`, this.name);
     }
-    if (!result) throw new ProtectError("invalidReply", `PullImage ${reference} on ${this.name}: the daemon sent no image digest.`, { host: this.name, operation: "PullImage" });
+    if (!result)
+      throw new ProtectError(
+        "invalidReply",
+        `PullImage ${reference} on ${this.name}: the daemon sent no image digest.`,
+        { host: this.name, operation: "PullImage" },
+      );
     return result;
   }
 
@@ -163,7 +216,10 @@ export class ProtectLaunchHost implements LaunchHost {
   async openFiles(): Promise<HostFiles> {
     if (this.host.target.kind === "unix") return new LocalHostFiles();
     const ssh = this.host.ssh ?? (await this.host.sshConnection?.connection());
-    if (!ssh) throw new ProtectError("lost", `${this.name}: no SSH connection for the workspace copy.`, { host: this.name });
+    if (!ssh)
+      throw new ProtectError("lost", `${this.name}: no SSH connection for the workspace copy.`, {
+        host: this.name,
+      });
     return SftpHostFiles.open(ssh);
   }
 
@@ -182,16 +238,23 @@ function enumWord(values: readonly { number: number; name: string }[], prefix: s
 
 /** An OciImageProgress as plain data: phase words, per-layer bars, the overall bar. */
 export function pullProgressOf(p: OciImageProgress): PullProgress {
-  const bar = (ind: OciImageProgress["indication"]): { current?: number; total?: number; isBytes?: boolean } => {
+  const bar = (
+    ind: OciImageProgress["indication"],
+  ): { current?: number; total?: number; isBytes?: boolean } => {
     const i = ind?.indication;
-    if (i?.case === "bar") return { current: Number(i.value.current), total: Number(i.value.total), isBytes: i.value.isBytes };
-    if (i?.case === "completed") return { current: Number(i.value.total), total: Number(i.value.total), isBytes: i.value.isBytes };
+    if (i?.case === "bar")
+      return { current: Number(i.value.current), total: Number(i.value.total), isBytes: i.value.isBytes };
+    if (i?.case === "completed")
+      return { current: Number(i.value.total), total: Number(i.value.total), isBytes: i.value.isBytes };
     return {};
   };
   return {
     phase: enumWord(OciImageProgressPhaseSchema.values, "OCI_IMAGE_PROGRESS_PHASE_", p.phase),
-    layers: p.layers.map((l) => ({ id: l.id, phase: enumWord(OciImageProgressLayerPhaseSchema.values, "OCI_IMAGE_PROGRESS_LAYER_PHASE_", l.phase), ...bar(l.indication) })),
+    layers: p.layers.map((l) => ({
+      id: l.id,
+      phase: enumWord(OciImageProgressLayerPhaseSchema.values, "OCI_IMAGE_PROGRESS_LAYER_PHASE_", l.phase),
+      ...bar(l.indication),
+    })),
     ...bar(p.indication),
   };
 }
-

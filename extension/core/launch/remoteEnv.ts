@@ -11,9 +11,15 @@ export type WorkloadExec = (request: ExecRequest, output: ExecOutput) => Promise
  * `cat /proc/self/environ` prints exactly what an exec gets (image env + containerEnv),
  * NUL-separated, and needs no shell. Undefined when it cannot be read.
  */
-export async function readWorkloadEnv(exec: WorkloadExec, target: { zoneId: string; workloadId: string }): Promise<Record<string, string> | undefined> {
+export async function readWorkloadEnv(
+  exec: WorkloadExec,
+  target: { zoneId: string; workloadId: string },
+): Promise<Record<string, string> | undefined> {
   const chunks: Buffer[] = [];
-  const code = await exec({ ...target, command: ["cat", "/proc/self/environ"] }, { onStdout: (d) => chunks.push(Buffer.from(d)) });
+  const code = await exec(
+    { ...target, command: ["cat", "/proc/self/environ"] },
+    { onStdout: (d) => chunks.push(Buffer.from(d)) },
+  );
   if (code !== 0) return undefined;
   const env: Record<string, string> = {};
   for (const entry of Buffer.concat(chunks).toString("utf8").split("\0")) {
@@ -24,7 +30,10 @@ export async function readWorkloadEnv(exec: WorkloadExec, target: { zoneId: stri
 }
 
 /** remoteEnv with `${containerEnv:…}` resolved; variables set to null are listed apart (the exec API can only set). */
-export function resolveRemoteEnv(vars: readonly RemoteEnvVar[], containerEnv: Readonly<Record<string, string | undefined>>): { env: Record<string, string>; unset: string[] } {
+export function resolveRemoteEnv(
+  vars: readonly RemoteEnvVar[],
+  containerEnv: Readonly<Record<string, string | undefined>>,
+): { env: Record<string, string>; unset: string[] } {
   const env: Record<string, string> = {};
   const unset: string[] = [];
   for (const v of vars) {

@@ -10,7 +10,13 @@ import { tempSibling } from "./hostFiles";
 const noSuchFile = 2;
 
 function infoOf(stats: Stats): HostFileInfo {
-  const kind: FileKind = stats.isSymbolicLink() ? "symlink" : stats.isDirectory() ? "directory" : stats.isFile() ? "file" : "other";
+  const kind: FileKind = stats.isSymbolicLink()
+    ? "symlink"
+    : stats.isDirectory()
+      ? "directory"
+      : stats.isFile()
+        ? "file"
+        : "other";
   return { kind, size: stats.size, mtime: stats.mtime, mode: stats.mode & 0o7777 };
 }
 
@@ -49,8 +55,12 @@ export class SftpHostFiles implements HostFiles {
 
   async list(path: string): Promise<{ name: string; info: HostFileInfo }[]> {
     try {
-      const entries = await this.#call<{ filename: string; attrs: Stats }[]>(`list ${path}`, (sftp, cb) => sftp.readdir(path, cb));
-      return entries.filter((e) => e.filename !== "." && e.filename !== "..").map((e) => ({ name: e.filename, info: infoOf(e.attrs) }));
+      const entries = await this.#call<{ filename: string; attrs: Stats }[]>(`list ${path}`, (sftp, cb) =>
+        sftp.readdir(path, cb),
+      );
+      return entries
+        .filter((e) => e.filename !== "." && e.filename !== "..")
+        .map((e) => ({ name: e.filename, info: infoOf(e.attrs) }));
     } catch (err) {
       throw describe(err, "list", path);
     }
@@ -70,7 +80,9 @@ export class SftpHostFiles implements HostFiles {
   async upload(localPath: string, hostPath: string, attrs: { mode: number; mtime: number }): Promise<void> {
     const temp = tempSibling(hostPath);
     try {
-      await this.#call<void>(`upload ${hostPath}`, (sftp, cb) => sftp.fastPut(localPath, temp, { mode: attrs.mode & 0o7777, concurrency: 8 }, cb));
+      await this.#call<void>(`upload ${hostPath}`, (sftp, cb) =>
+        sftp.fastPut(localPath, temp, { mode: attrs.mode & 0o7777, concurrency: 8 }, cb),
+      );
       await this.#call<void>(`utimes ${temp}`, (sftp, cb) => sftp.utimes(temp, attrs.mtime, attrs.mtime, cb));
       await this.#renameOver(temp, hostPath);
     } catch (err) {
@@ -82,7 +94,9 @@ export class SftpHostFiles implements HostFiles {
   async download(hostPath: string, localPath: string, attrs: { mode: number; mtime: number }): Promise<void> {
     const temp = tempSibling(localPath);
     try {
-      await this.#call<void>(`download ${hostPath}`, (sftp, cb) => sftp.fastGet(hostPath, temp, { mode: attrs.mode & 0o7777, concurrency: 8 }, cb));
+      await this.#call<void>(`download ${hostPath}`, (sftp, cb) =>
+        sftp.fastGet(hostPath, temp, { mode: attrs.mode & 0o7777, concurrency: 8 }, cb),
+      );
       await chmod(temp, attrs.mode & 0o7777);
       await utimes(temp, attrs.mtime, attrs.mtime);
       await rename(temp, localPath);
@@ -139,7 +153,8 @@ export class SftpHostFiles implements HostFiles {
       await this.#call<void>(`rename ${from}`, (sftp, cb) => sftp.ext_openssh_rename(from, to, cb));
     } catch (err) {
       // ssh2 says "Server does not support this extended request" when the server (say, the dev host's own SFTP) did not offer it.
-      if (SshError.is(err) || !/not supported|unsupported|does not support/i.test((err as Error).message)) throw err;
+      if (SshError.is(err) || !/not supported|unsupported|does not support/i.test((err as Error).message))
+        throw err;
       await this.#call<void>(`unlink ${to}`, (sftp, cb) => sftp.unlink(to, cb)).catch(() => undefined);
       await this.#call<void>(`rename ${from}`, (sftp, cb) => sftp.rename(from, to, cb));
     }

@@ -25,31 +25,57 @@ export interface ExecTarget {
  * devcontainer's workload when several run; the zone itself when none does; otherwise an
  * `ambiguous` error naming the candidates.
  */
-export async function resolveExecTarget(host: ProtectHost, text: string, signal?: AbortSignal): Promise<ExecTarget> {
+export async function resolveExecTarget(
+  host: ProtectHost,
+  text: string,
+  signal?: AbortSignal,
+): Promise<ExecTarget> {
   const slash = text.indexOf("/");
   const zoneText = slash < 0 ? text : text.slice(0, slash);
   const workloadText = slash < 0 ? undefined : text.slice(slash + 1);
-  if (!zoneText) throw new ProtectError("invalidArgument", `'${text}' names no zone (ZONE or ZONE/WORKLOAD).`);
+  if (!zoneText)
+    throw new ProtectError("invalidArgument", `'${text}' names no zone (ZONE or ZONE/WORKLOAD).`);
   const opts = signal ? { signal } : {};
   const zone = await host.resolveZone(zoneText, opts);
-  const inZone = (await host.listWorkloads(opts)).filter((w) => w.spec?.zoneId === zone.id && w.status?.state !== WorkloadState.DESTROYED);
+  const inZone = (await host.listWorkloads(opts)).filter(
+    (w) => w.spec?.zoneId === zone.id && w.status?.state !== WorkloadState.DESTROYED,
+  );
   let workload: Workload | undefined;
   if (workloadText) {
     const matches = inZone.filter((w) => w.id === workloadText || w.spec?.name === workloadText);
-    if (!matches.length) throw new ProtectError("notFound", `zone ${zone.spec?.name || zone.id} has no workload '${workloadText}' (it has: ${inZone.map((w) => w.spec?.name || w.id).join(", ") || "none"}).`);
-    if (matches.length > 1) throw new ProtectError("ambiguous", `'${workloadText}' matches ${matches.length} workloads in zone ${zone.spec?.name || zone.id}; use an id (${matches.map((w) => w.id).join(", ")}).`, { candidates: matches.map((w) => w.id) });
+    if (!matches.length)
+      throw new ProtectError(
+        "notFound",
+        `zone ${zone.spec?.name || zone.id} has no workload '${workloadText}' (it has: ${inZone.map((w) => w.spec?.name || w.id).join(", ") || "none"}).`,
+      );
+    if (matches.length > 1)
+      throw new ProtectError(
+        "ambiguous",
+        `'${workloadText}' matches ${matches.length} workloads in zone ${zone.spec?.name || zone.id}; use an id (${matches.map((w) => w.id).join(", ")}).`,
+        { candidates: matches.map((w) => w.id) },
+      );
     workload = matches[0];
   } else {
     const running = inZone.filter((w) => w.status?.state === WorkloadState.RUNNING);
     const devcontainerId = annotationOf(zone.spec, annotationKeys.devcontainerId);
-    const ours = running.filter((w) => devcontainerId !== undefined && annotationOf(w.spec, annotationKeys.devcontainerId) === devcontainerId);
+    const ours = running.filter(
+      (w) =>
+        devcontainerId !== undefined &&
+        annotationOf(w.spec, annotationKeys.devcontainerId) === devcontainerId,
+    );
     if (running.length === 1) workload = running[0];
     else if (ours.length === 1) workload = ours[0];
     else if (running.length > 1) {
-      throw new ProtectError("ambiguous", `zone ${zone.spec?.name || zone.id} runs ${running.length} workloads (${running.map((w) => w.spec?.name || w.id).join(", ")}); say which: ZONE/WORKLOAD.`, { candidates: running.map((w) => w.id) });
+      throw new ProtectError(
+        "ambiguous",
+        `zone ${zone.spec?.name || zone.id} runs ${running.length} workloads (${running.map((w) => w.spec?.name || w.id).join(", ")}); say which: ZONE/WORKLOAD.`,
+        { candidates: running.map((w) => w.id) },
+      );
     }
   }
-  const devcontainer = workload ? annotationOf(workload.spec, annotationKeys.devcontainerId) !== undefined : false;
+  const devcontainer = workload
+    ? annotationOf(workload.spec, annotationKeys.devcontainerId) !== undefined
+    : false;
   return {
     zone,
     workload,
@@ -65,7 +91,12 @@ export async function resolveExecTarget(host: ProtectHost, text: string, signal?
  * `${containerEnv:…}` resolved against the workload. remoteEnv may carry values from this
  * machine's environment, so it is never stored on the host; empty when there is nothing to apply.
  */
-export async function devcontainerRemoteEnv(host: ProtectHost, target: ExecTarget, localEnv: Readonly<Record<string, string | undefined>>, signal?: AbortSignal): Promise<Record<string, string>> {
+export async function devcontainerRemoteEnv(
+  host: ProtectHost,
+  target: ExecTarget,
+  localEnv: Readonly<Record<string, string | undefined>>,
+  signal?: AbortSignal,
+): Promise<Record<string, string>> {
   const workload = target.workload;
   if (!workload) return {};
   const id = annotationOf(workload.spec, annotationKeys.devcontainerId);
@@ -77,11 +108,17 @@ export async function devcontainerRemoteEnv(host: ProtectHost, target: ExecTarge
     if (plan.devcontainerId !== id || !plan.remote.env.length) return {};
     const needsContainer = plan.remote.env.some((e) => e.deferred);
     const exec: WorkloadExec = async (request, output) => {
-      const session = startExec(host.client, request, { hostName: host.name, ...(signal ? { signal } : {}), ...(output.onStdout ? { onStdout: output.onStdout } : {}) });
+      const session = startExec(host.client, request, {
+        hostName: host.name,
+        ...(signal ? { signal } : {}),
+        ...(output.onStdout ? { onStdout: output.onStdout } : {}),
+      });
       session.endInput();
       return session.exited;
     };
-    const containerEnv = needsContainer ? ((await readWorkloadEnv(exec, { zoneId: target.zone.id, workloadId: workload.id })) ?? {}) : {};
+    const containerEnv = needsContainer
+      ? ((await readWorkloadEnv(exec, { zoneId: target.zone.id, workloadId: workload.id })) ?? {})
+      : {};
     return resolveRemoteEnv(plan.remote.env, containerEnv).env;
   } catch {
     // An unreadable or now-invalid devcontainer.json: the terminal opens without remoteEnv rather than not at all.

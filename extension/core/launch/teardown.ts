@@ -31,7 +31,10 @@ export interface TeardownStep {
  * levels deep, and named after the devcontainer id it belongs to — so a tampered or mistaken
  * annotation can never point `down` at `/` or someone's home.
  */
-export function isWorkspaceCopyPath(path: string | undefined, devcontainerId: string | undefined): path is string {
+export function isWorkspaceCopyPath(
+  path: string | undefined,
+  devcontainerId: string | undefined,
+): path is string {
   if (!path || !devcontainerId) return false;
   if (!posix.isAbsolute(path) || posix.normalize(path) !== path || path.endsWith("/")) return false;
   if (path.split("/").filter(Boolean).length < 2) return false;
@@ -39,22 +42,45 @@ export function isWorkspaceCopyPath(path: string | undefined, devcontainerId: st
 }
 
 /** Finds what `up` made for a devcontainer id (the zone, its workloads, the host folder). */
-export async function findByDevcontainer(host: LaunchHost, devcontainerId: string, hostPath: string, signal?: AbortSignal): Promise<LaunchedThings> {
+export async function findByDevcontainer(
+  host: LaunchHost,
+  devcontainerId: string,
+  hostPath: string,
+  signal?: AbortSignal,
+): Promise<LaunchedThings> {
   const zones = zonesOfDevcontainer(await host.listZones(signal), devcontainerId);
   if (zones.length > 1) {
-    throw new LaunchError("ambiguous", `${zones.length} zones carry this devcontainer's id (${zones.map((z) => z.id).join(", ")}); name one: zonectl down ZONE`, { candidates: zones.map((z) => z.id) });
+    throw new LaunchError(
+      "ambiguous",
+      `${zones.length} zones carry this devcontainer's id (${zones.map((z) => z.id).join(", ")}); name one: zonectl down ZONE`,
+      { candidates: zones.map((z) => z.id) },
+    );
   }
   const zone = zones[0];
   const workloads = zone ? (await host.listWorkloads(signal)).filter((w) => w.spec?.zoneId === zone.id) : [];
-  return { zone, workloads, hostPath: isWorkspaceCopyPath(hostPath, devcontainerId) ? hostPath : undefined, devcontainerId };
+  return {
+    zone,
+    workloads,
+    hostPath: isWorkspaceCopyPath(hostPath, devcontainerId) ? hostPath : undefined,
+    devcontainerId,
+  };
 }
 
 /** What `up` made, starting from a zone (by name or id, already resolved). */
-export async function findByZone(host: LaunchHost, zone: Zone, signal?: AbortSignal): Promise<LaunchedThings> {
+export async function findByZone(
+  host: LaunchHost,
+  zone: Zone,
+  signal?: AbortSignal,
+): Promise<LaunchedThings> {
   const devcontainerId = annotationOf(zone.spec, annotationKeys.devcontainerId);
   const annotated = annotationOf(zone.spec, launchAnnotationKeys.hostWorkspace);
   const workloads = (await host.listWorkloads(signal)).filter((w) => w.spec?.zoneId === zone.id);
-  return { zone, workloads, hostPath: isWorkspaceCopyPath(annotated, devcontainerId) ? annotated : undefined, devcontainerId };
+  return {
+    zone,
+    workloads,
+    hostPath: isWorkspaceCopyPath(annotated, devcontainerId) ? annotated : undefined,
+    devcontainerId,
+  };
 }
 
 /**
@@ -62,7 +88,11 @@ export async function findByZone(host: LaunchHost, zone: Zone, signal?: AbortSig
  * workspace folder. Keeps going after a failure and reports every step; throws at the end if
  * anything failed. Named volumes are kept, as `docker compose down` keeps them.
  */
-export async function tearDown(host: LaunchHost, things: LaunchedThings, options: { signal?: AbortSignal; timeoutMs?: number; onStep?: (s: TeardownStep) => void } = {}): Promise<TeardownStep[]> {
+export async function tearDown(
+  host: LaunchHost,
+  things: LaunchedThings,
+  options: { signal?: AbortSignal; timeoutMs?: number; onStep?: (s: TeardownStep) => void } = {},
+): Promise<TeardownStep[]> {
   const steps: TeardownStep[] = [];
   const timeoutMs = options.timeoutMs ?? 120_000;
   const record = (s: TeardownStep): void => {
@@ -86,7 +116,10 @@ export async function tearDown(host: LaunchHost, things: LaunchedThings, options
       } catch (err) {
         if (!ProtectError.is(err, "notFound")) throw err;
       }
-      await host.waitWorkload(w.id, (x) => x === undefined || x.status?.state === WorkloadState.DESTROYED, { timeoutMs, ...opts });
+      await host.waitWorkload(w.id, (x) => x === undefined || x.status?.state === WorkloadState.DESTROYED, {
+        timeoutMs,
+        ...opts,
+      });
     });
   }
   const zone = things.zone;
@@ -112,7 +145,10 @@ export async function tearDown(host: LaunchHost, things: LaunchedThings, options
   }
   const failed = steps.filter((s) => !s.ok);
   if (failed.length) {
-    throw new LaunchError("zoneFailed", `down did not finish: ${failed.map((s) => `${s.action.replace(/^(destroyed|removed)/, "could not remove")}: ${s.message ?? ""}`).join("; ")}`);
+    throw new LaunchError(
+      "zoneFailed",
+      `down did not finish: ${failed.map((s) => `${s.action.replace(/^(destroyed|removed)/, "could not remove")}: ${s.message ?? ""}`).join("; ")}`,
+    );
   }
   return steps;
 }
@@ -128,7 +164,12 @@ export async function stopLaunched(
   options: { signal?: AbortSignal; force?: boolean; timeoutSeconds?: number } = {},
 ): Promise<TeardownStep[]> {
   if (shutdownAction === "none" && !options.force) {
-    return [{ action: "left running (shutdownAction is none; --force stops it anyway, zonectl down removes it)", ok: true }];
+    return [
+      {
+        action: "left running (shutdownAction is none; --force stops it anyway, zonectl down removes it)",
+        ok: true,
+      },
+    ];
   }
   const steps: TeardownStep[] = [];
   for (const w of things.workloads) {

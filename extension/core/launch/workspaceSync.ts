@@ -107,7 +107,11 @@ function filterFor(sync: SyncOptions["sync"]): SyncFilter {
 }
 
 /** Walks the local project (symlinks are entries, never followed), minus what the filter excludes. */
-async function walkLocal(root: string, filter: SyncFilter, signal: AbortSignal | undefined): Promise<Map<string, LocalEntry[]>> {
+async function walkLocal(
+  root: string,
+  filter: SyncFilter,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, LocalEntry[]>> {
   const tree = new Map<string, LocalEntry[]>();
   const visit = async (rel: string): Promise<void> => {
     checkAbort(signal);
@@ -141,7 +145,11 @@ async function walkLocal(root: string, filter: SyncFilter, signal: AbortSignal |
  * Creates `path` and its missing parents on the host (like mkdir -p). Returns the topmost
  * directory it created, or undefined when everything existed (rollback removes exactly that).
  */
-export async function ensureHostDirectory(files: HostFiles, path: string, mode = 0o755): Promise<string | undefined> {
+export async function ensureHostDirectory(
+  files: HostFiles,
+  path: string,
+  mode = 0o755,
+): Promise<string | undefined> {
   if (!posix.isAbsolute(path)) throw new Error(`host path ${path} is not absolute`);
   const missing: string[] = [];
   for (let p = posix.normalize(path); ; p = posix.dirname(p)) {
@@ -184,7 +192,8 @@ export async function pushWorkspace(options: SyncOptions): Promise<SyncResult> {
   const tally = new Tally(options.onProgress);
   const limiter = new Limiter(options.concurrency ?? 8);
   const tree = await walkLocal(sync.localFolder, filterFor(sync), signal);
-  for (const entries of tree.values()) for (const e of entries) if (e.info.kind === "file") tally.filesTotal++;
+  for (const entries of tree.values())
+    for (const e of entries) if (e.info.kind === "file") tally.filesTotal++;
   tally.progress(undefined, true);
   const createdTop = await ensureHostDirectory(files, sync.hostPath);
 
@@ -278,7 +287,10 @@ export async function pullWorkspace(options: SyncOptions): Promise<SyncResult> {
   const tally = new Tally(options.onProgress);
   const limiter = new Limiter(options.concurrency ?? 8);
   const root = await files.lstat(sync.hostPath);
-  if (root?.kind !== "directory") throw new Error(`${sync.hostPath} is not a directory on the host (was this project launched with zonectl up?)`);
+  if (root?.kind !== "directory")
+    throw new Error(
+      `${sync.hostPath} is not a directory on the host (was this project launched with zonectl up?)`,
+    );
 
   const syncDir = async (rel: string): Promise<void> => {
     checkAbort(signal);
@@ -328,7 +340,10 @@ export async function pullWorkspace(options: SyncOptions): Promise<SyncResult> {
           copies.push(
             limiter.run(async () => {
               checkAbort(signal);
-              await files.download(posix.join(hostDir, entry.name), localPath, { mode: entry.info.mode, mtime: entry.info.mtime });
+              await files.download(posix.join(hostDir, entry.name), localPath, {
+                mode: entry.info.mode,
+                mtime: entry.info.mtime,
+              });
               tally.filesCopied++;
               tally.bytesCopied += entry.info.size;
               tally.progress(childRel);

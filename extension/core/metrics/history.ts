@@ -52,7 +52,13 @@ export class MetricsHistory {
   readonly onDidChange: Event<HistoryChange> = this.#onDidChange.event;
 
   constructor(capacity: number) {
-    this.ring = new SeriesRing(capacity, [Column.cpu, Column.memoryUsed, Column.memoryTotal, Column.memoryFree, Column.processes]);
+    this.ring = new SeriesRing(capacity, [
+      Column.cpu,
+      Column.memoryUsed,
+      Column.memoryTotal,
+      Column.memoryFree,
+      Column.processes,
+    ]);
   }
 
   get markers(): readonly Marker[] {
@@ -87,7 +93,13 @@ export class MetricsHistory {
   }
 
   /** Appends a host sample with each zone's CPU and memory for the stacked view. */
-  addHostSample(sample: HostSample, zones: ReadonlyMap<string, { cpuPercent: number | null; cpuPerVcpu?: number[]; memoryUsed: number | null }>): void {
+  addHostSample(
+    sample: HostSample,
+    zones: ReadonlyMap<
+      string,
+      { cpuPercent: number | null; cpuPerVcpu?: number[]; memoryUsed: number | null }
+    >,
+  ): void {
     const row: Record<string, number> = {
       [Column.cpu]: orNaN(sample.cpuPercent),
       [Column.memoryUsed]: orNaN(sample.memoryUsed),
@@ -99,7 +111,9 @@ export class MetricsHistory {
     const hostCpus = sample.cpuPerCpu?.length || 1;
     for (const [zoneId, z] of zones) {
       // Without a per-vCPU breakdown the zone's mean counts as one vCPU's worth.
-      const used = z.cpuPerVcpu ? z.cpuPerVcpu.reduce((a, v) => a + (Number.isNaN(v) ? 0 : v), 0) : z.cpuPercent;
+      const used = z.cpuPerVcpu
+        ? z.cpuPerVcpu.reduce((a, v) => a + (Number.isNaN(v) ? 0 : v), 0)
+        : z.cpuPercent;
       row[Column.zoneCpu(zoneId)] = used === null ? Number.NaN : Math.min(100, used / hostCpus);
       row[Column.zoneMemory(zoneId)] = orNaN(z.memoryUsed);
     }
@@ -165,7 +179,12 @@ function orNaN(v: number | null | undefined): number {
 }
 
 function sameLimits(a: ZoneLimits, b: ZoneLimits): boolean {
-  return a.targetMemoryBytes === b.targetMemoryBytes && a.maxMemoryBytes === b.maxMemoryBytes && a.targetCpus === b.targetCpus && a.maxCpus === b.maxCpus;
+  return (
+    a.targetMemoryBytes === b.targetMemoryBytes &&
+    a.maxMemoryBytes === b.maxMemoryBytes &&
+    a.targetCpus === b.targetCpus &&
+    a.maxCpus === b.maxCpus
+  );
 }
 
 function sameStatus(a: SamplingStatus, b: SamplingStatus): boolean {

@@ -9,7 +9,18 @@ import { MetricFormat, type MetricNode } from "../../proto/gen/protect/control/v
 import type { ProcessInfo, ZoneSample } from "./types";
 
 /** Names a process subtree is known to carry; two of them make a numbered node a process. */
-const processKeys = new Set(["parent", "executable", "cmdline", "cwd", "memory", "lifetime", "uid", "gid", "euid", "egid"]);
+const processKeys = new Set([
+  "parent",
+  "executable",
+  "cmdline",
+  "cwd",
+  "memory",
+  "lifetime",
+  "uid",
+  "gid",
+  "euid",
+  "egid",
+]);
 
 const pidName = /^\d+$/;
 /** `0`, `cpu0`, `vcpu3`: a CPU index, alone or with a prefix. */
@@ -17,7 +28,14 @@ const cpuIndexName = /^(?:v?cpu)?(\d+)$/i;
 
 /** Converts a metric tree into a sample taken at `time` (ms since the epoch). */
 export function zoneSampleFromTree(root: MetricNode | undefined, time: number): ZoneSample {
-  const sample: ZoneSample = { time, cpuPercent: null, memoryUsed: null, memoryTotal: null, memoryFree: null, processes: [] };
+  const sample: ZoneSample = {
+    time,
+    cpuPercent: null,
+    memoryUsed: null,
+    memoryTotal: null,
+    memoryFree: null,
+    processes: [],
+  };
   if (!root) return sample;
 
   const memoryCandidates: { node: MetricNode; path: string[] }[] = [];
@@ -29,7 +47,10 @@ export function zoneSampleFromTree(root: MetricNode | undefined, time: number): 
       sample.processes.push(readProcess(node));
       return;
     }
-    if (node.name.toLowerCase() === "memory" && node.children.some((c) => memoryFieldNames.has(c.name.toLowerCase()))) {
+    if (
+      node.name.toLowerCase() === "memory" &&
+      node.children.some((c) => memoryFieldNames.has(c.name.toLowerCase()))
+    ) {
       memoryCandidates.push({ node, path });
     }
     if (node.format === MetricFormat.PERCENT) {
@@ -69,7 +90,9 @@ export function zoneSampleFromTree(root: MetricNode | undefined, time: number): 
 
 const memoryFieldNames = new Set(["total", "used", "free"]);
 
-function pickMemory(candidates: { node: MetricNode; path: string[] }[]): Pick<ZoneSample, "memoryUsed" | "memoryTotal" | "memoryFree"> | null {
+function pickMemory(
+  candidates: { node: MetricNode; path: string[] }[],
+): Pick<ZoneSample, "memoryUsed" | "memoryTotal" | "memoryFree"> | null {
   if (candidates.length === 0) return null;
   // Several "memory" nodes: the one under "system" describes the whole guest; else the shallowest.
   const ranked = [...candidates].sort((a, b) => rankMemory(a.path) - rankMemory(b.path));
@@ -128,7 +151,8 @@ function isProcessNode(node: MetricNode): boolean {
 }
 
 function readProcess(node: MetricNode): ProcessInfo {
-  const child = (name: string): MetricNode | undefined => node.children.find((c) => c.name.toLowerCase() === name);
+  const child = (name: string): MetricNode | undefined =>
+    node.children.find((c) => c.name.toLowerCase() === name);
   const memory = child("memory");
   const memoryField = (name: string): number | null => {
     const n = memory?.children.find((c) => c.name.toLowerCase() === name);
@@ -190,7 +214,8 @@ function stringOf(value: Value | undefined): string | null {
 function stringsOf(value: Value | undefined): string[] {
   const kind = value?.kind;
   if (!kind) return [];
-  if (kind.case === "listValue") return kind.value.values.map((v) => stringOf(v) ?? "").filter((s) => s !== "");
+  if (kind.case === "listValue")
+    return kind.value.values.map((v) => stringOf(v) ?? "").filter((s) => s !== "");
   const s = stringOf(value);
   return s ? [s] : [];
 }

@@ -100,7 +100,8 @@ class LineReader {
       this.#spaces();
     }
     // Whatever follows a " # " is an exemplar: deliberately ignored.
-    if (this.#pos < this.line.length && this.#peek() !== "#") throw new Error(`unexpected "${this.line.slice(this.#pos)}"`);
+    if (this.#pos < this.line.length && this.#peek() !== "#")
+      throw new Error(`unexpected "${this.line.slice(this.#pos)}"`);
     return sample;
   }
 
@@ -123,7 +124,8 @@ class LineReader {
 
   #metricName(): string {
     const start = this.#pos;
-    if (!metricNameStart.test(this.#peek())) throw new Error(`bad metric name at "${this.line.slice(0, 40)}"`);
+    if (!metricNameStart.test(this.#peek()))
+      throw new Error(`bad metric name at "${this.line.slice(0, 40)}"`);
     while (metricNameChar.test(this.#peek())) this.#pos++;
     return this.line.slice(start, this.#pos);
   }
@@ -230,13 +232,20 @@ export interface ProtectResourceReading {
  * `zone_memory_{total,used,free}_bytes{zone_id}`, `host_cpu_usage_percent{cpu}`,
  * `host_memory_{total,used,free}_bytes`) onto readings. Other metrics are ignored.
  */
-export function protectResourceReading(samples: readonly PrometheusSample[], time: number): ProtectResourceReading {
+export function protectResourceReading(
+  samples: readonly PrometheusSample[],
+  time: number,
+): ProtectResourceReading {
   const zoneCpu = new Map<string, Map<number, number>>();
   const zoneCpuTotal = new Map<string, number>();
   const zoneMemory = new Map<string, { used: number | null; total: number | null; free: number | null }>();
   const hostCpu = new Map<number, number>();
   let hostCpuTotal: number | null = null;
-  const hostMemory = { used: null as number | null, total: null as number | null, free: null as number | null };
+  const hostMemory = {
+    used: null as number | null,
+    total: null as number | null,
+    free: null as number | null,
+  };
   let sawHost = false;
 
   const memoryOf = (zoneId: string): { used: number | null; total: number | null; free: number | null } => {
@@ -263,7 +272,10 @@ export function protectResourceReading(samples: readonly PrometheusSample[], tim
       case "zone_memory_total_bytes":
       case "zone_memory_used_bytes":
       case "zone_memory_free_bytes":
-        if (zoneId) memoryOf(zoneId)[s.name.slice("zone_memory_".length, -"_bytes".length) as "total" | "used" | "free"] = s.value;
+        if (zoneId)
+          memoryOf(zoneId)[
+            s.name.slice("zone_memory_".length, -"_bytes".length) as "total" | "used" | "free"
+          ] = s.value;
         break;
       case "host_cpu_usage_percent":
         sawHost = true;
@@ -274,7 +286,8 @@ export function protectResourceReading(samples: readonly PrometheusSample[], tim
       case "host_memory_used_bytes":
       case "host_memory_free_bytes":
         sawHost = true;
-        hostMemory[s.name.slice("host_memory_".length, -"_bytes".length) as "total" | "used" | "free"] = s.value;
+        hostMemory[s.name.slice("host_memory_".length, -"_bytes".length) as "total" | "used" | "free"] =
+          s.value;
         break;
     }
   }

@@ -20,7 +20,8 @@ export class SeriesRing {
   #length = 0;
 
   constructor(capacity: number, columns: readonly string[] = []) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     this.#times = new Float64Array(capacity);
     for (const name of columns) this.ensureColumn(name);
@@ -100,7 +101,11 @@ export class SeriesRing {
   }
 
   /** Rows with from ≤ time ≤ to (either bound optional), copied in order. */
-  window(from = Number.NEGATIVE_INFINITY, to = Number.POSITIVE_INFINITY, columns?: readonly string[]): SeriesWindow {
+  window(
+    from = Number.NEGATIVE_INFINITY,
+    to = Number.POSITIVE_INFINITY,
+    columns?: readonly string[],
+  ): SeriesWindow {
     const first = this.lowerBound(from);
     let end = this.lowerBound(to);
     while (end < this.#length && this.timeAt(end) <= to) end++;

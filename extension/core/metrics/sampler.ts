@@ -145,7 +145,8 @@ export class MetricsSampler extends Disposable {
     this.#hostSubscribers++;
     if (this.#hostSubscribers === 1) {
       history.addGap(this.#clock.now());
-      if (!this.#readPrometheus) history.setStatus({ state: "error", message: "This host serves no Prometheus metrics endpoint." });
+      if (!this.#readPrometheus)
+        history.setStatus({ state: "error", message: "This host serves no Prometheus metrics endpoint." });
       this.#prometheusRetryAt = 0;
       this.#ensureTicking();
     }
@@ -305,12 +306,19 @@ export class MetricsSampler extends Disposable {
     this.#schedule(started);
   }
 
-  async #readZone(entry: ZoneEntry, time: number, scrape: Promise<ProtectResourceReading | undefined> | undefined): Promise<void> {
+  async #readZone(
+    entry: ZoneEntry,
+    time: number,
+    scrape: Promise<ProtectResourceReading | undefined> | undefined,
+  ): Promise<void> {
     if (entry.inFlight) return;
     const history = this.#historyOf(entry);
     const controller = new AbortController();
     entry.inFlight = controller;
-    const timer = this.#clock.setTimeout(() => controller.abort(new Error(`no reply within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    const timer = this.#clock.setTimeout(
+      () => controller.abort(new Error(`no reply within ${this.#timeoutMs} ms`)),
+      this.#timeoutMs,
+    );
     try {
       const root = await this.#read(entry.zoneId, controller.signal);
       const reading = scrape ? await scrape : undefined;
@@ -347,7 +355,10 @@ export class MetricsSampler extends Disposable {
   async #scrape(time: number): Promise<ProtectResourceReading | undefined> {
     const controller = new AbortController();
     this.#scrapeInFlight = controller;
-    const timer = this.#clock.setTimeout(() => controller.abort(new Error(`no reply within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    const timer = this.#clock.setTimeout(
+      () => controller.abort(new Error(`no reply within ${this.#timeoutMs} ms`)),
+      this.#timeoutMs,
+    );
     const host = this.#hostSubscribers > 0 ? this.hostHistory : null;
     try {
       const text = await this.#readPrometheus!(controller.signal);
@@ -356,11 +367,17 @@ export class MetricsSampler extends Disposable {
         this.#prometheusRetryAt = this.#clock.now() + this.#prometheusRetryMs;
         host?.addGap(time);
         const where = this.#describePrometheus ? ` (${this.#describePrometheus()})` : "";
-        host?.setStatus({ state: "error", message: `The host's Prometheus endpoint${where} is not reachable; the host view needs it.` });
+        host?.setStatus({
+          state: "error",
+          message: `The host's Prometheus endpoint${where} is not reachable; the host view needs it.`,
+        });
         return undefined;
       }
       const parsed = parsePrometheusText(text);
-      if (parsed.errors.length) this.#log.debug(`metrics: skipped ${parsed.errors.length} malformed Prometheus lines, first: line ${parsed.errors[0]!.line}: ${parsed.errors[0]!.message}`);
+      if (parsed.errors.length)
+        this.#log.debug(
+          `metrics: skipped ${parsed.errors.length} malformed Prometheus lines, first: line ${parsed.errors[0]!.line}: ${parsed.errors[0]!.message}`,
+        );
       const reading = protectResourceReading(parsed.samples, time);
       if (host && this.#hostSubscribers > 0) {
         if (reading.host) {
@@ -402,6 +419,7 @@ export class MetricsSampler extends Disposable {
 }
 
 function checkInterval(ms: number): number {
-  if (!Number.isFinite(ms) || ms < minIntervalMs) throw new RangeError(`metrics interval must be at least ${minIntervalMs} ms, got ${ms}`);
+  if (!Number.isFinite(ms) || ms < minIntervalMs)
+    throw new RangeError(`metrics interval must be at least ${minIntervalMs} ms, got ${ms}`);
   return ms;
 }

@@ -21,7 +21,10 @@ export function limitsFromResources(spec: ZoneResourcesSpec | undefined): ZoneLi
 
 /** The limits in force: the active resources when the host reports them, else the spec's. */
 export function limitsFromZone(zone: Zone): ZoneLimits | null {
-  return limitsFromResources(zone.status?.resourceStatus?.activeResources) ?? limitsFromResources(zone.spec?.initialResources);
+  return (
+    limitsFromResources(zone.status?.resourceStatus?.activeResources) ??
+    limitsFromResources(zone.spec?.initialResources)
+  );
 }
 
 /** The state's name without the enum prefix: "READY". Names, not numbers (see the API notes). */
@@ -34,7 +37,11 @@ export function zoneStateName(state: ZoneState): string {
  * null when the state did not change. Exits carry the exit code; failures carry what the host
  * said, and an out-of-memory failure gets its own kind so it stands out on the axis.
  */
-export function markerForTransition(previous: ZoneState | undefined, zone: Zone, time: number): Marker | null {
+export function markerForTransition(
+  previous: ZoneState | undefined,
+  zone: Zone,
+  time: number,
+): Marker | null {
   const state = zone.status?.state ?? ZoneState.UNKNOWN;
   if (previous === state) return null;
   const name = zoneStateName(state);

@@ -57,7 +57,18 @@ export class ChannelSocket extends Duplex {
       (channel) => this.#attach(channel),
       (err: unknown) => {
         // Deferred: http2 must have attached its listeners before it hears about the failure.
-        setImmediate(() => this.destroy(err instanceof TransportFailure ? err : new TransportFailure("unreachable", `cannot open ${options.describe}: ${(err as Error).message}`, "other", { cause: err })));
+        setImmediate(() =>
+          this.destroy(
+            err instanceof TransportFailure
+              ? err
+              : new TransportFailure(
+                  "unreachable",
+                  `cannot open ${options.describe}: ${(err as Error).message}`,
+                  "other",
+                  { cause: err },
+                ),
+          ),
+        );
       },
     );
   }
@@ -105,7 +116,12 @@ export class ChannelSocket extends Duplex {
       this.#exit = { code: code ?? undefined, signal: signal ?? undefined };
     });
     channel.on("error", (err: Error) => {
-      if (!this.#destroyedByUs) this.destroy(new TransportFailure("lost", `${this.#options.describe}: ${err.message}`, undefined, { cause: err }));
+      if (!this.#destroyedByUs)
+        this.destroy(
+          new TransportFailure("lost", `${this.#options.describe}: ${err.message}`, undefined, {
+            cause: err,
+          }),
+        );
     });
     channel.on("close", () => this.#onChannelClose());
     const queued = this.#queue;
@@ -139,7 +155,10 @@ export class ChannelSocket extends Duplex {
     if (this.#options.onBridgeExit && exit && !this.#sawData) {
       return this.#options.onBridgeExit({ ...exit, stderr: this.#stderrTail });
     }
-    return new TransportFailure("lost", `${this.#options.describe} closed unexpectedly${this.#stderrTail ? `: ${lastLine(this.#stderrTail)}` : ""}`);
+    return new TransportFailure(
+      "lost",
+      `${this.#options.describe} closed unexpectedly${this.#stderrTail ? `: ${lastLine(this.#stderrTail)}` : ""}`,
+    );
   }
 
   #writeToChannel(chunk: Buffer, callback: (err?: Error | null) => void): void {

@@ -69,7 +69,8 @@ export async function* readResponseBody(stream: Readable): AsyncGenerator<Buffer
   } finally {
     for (const e of events) stream.off(e, notify);
     const duplex = stream as Readable & Partial<Pick<Writable, "writable" | "writableEnded">>;
-    const halfOpen = !failed && stream.readableEnded && duplex.writable === true && duplex.writableEnded !== true;
+    const halfOpen =
+      !failed && stream.readableEnded && duplex.writable === true && duplex.writableEnded !== true;
     if (!halfOpen) stream.destroy();
   }
 }
@@ -93,7 +94,8 @@ export function guardClientStream(stream: Readable & Writable): void {
     writable: true,
     value: (chunk: unknown, encodingOrCallback?: unknown, maybeCallback?: unknown): boolean => {
       if (!stream.writableEnded || stream.destroyed) return write(chunk, encodingOrCallback, maybeCallback);
-      const callback = (typeof encodingOrCallback === "function" ? encodingOrCallback : maybeCallback) as WriteCallback | undefined;
+      const callback = (typeof encodingOrCallback === "function" ? encodingOrCallback : maybeCallback) as
+        WriteCallback | undefined;
       const err = Object.assign(new Error("write after end"), { code: "ERR_STREAM_WRITE_AFTER_END" });
       process.nextTick(() => callback?.(err));
       return false;

@@ -96,7 +96,12 @@ function* causes(err: unknown): Generator<unknown> {
 }
 
 /** Codes Connect raises on its own side for a call that ended in time, by cancel or by loss: their meaning stands. */
-const callOutcomeCodes = new Set<Code>([Code.Canceled, Code.DeadlineExceeded, Code.Unavailable, Code.Aborted]);
+const callOutcomeCodes = new Set<Code>([
+  Code.Canceled,
+  Code.DeadlineExceeded,
+  Code.Unavailable,
+  Code.Aborted,
+]);
 
 /**
  * Connect reports a reply it could not decode (truncated or oversized envelope, bytes that are not
@@ -116,40 +121,94 @@ function isUnusableReply(err: ConnectError): boolean {
 export function toProtectError(err: unknown, operation: string, host: string): ProtectError | SshError {
   if (ProtectError.is(err)) return err;
   if (SshError.is(err)) {
-    if (err.reason === "lost") return new ProtectError("lost", `${operation} on ${host}: ${err.message}`, { host, operation }, { cause: err });
+    if (err.reason === "lost")
+      return new ProtectError(
+        "lost",
+        `${operation} on ${host}: ${err.message}`,
+        { host, operation },
+        { cause: err },
+      );
     return err;
   }
   for (const c of causes(err)) {
     if (c instanceof TransportFailure) {
-      return new ProtectError(c.reason, `${operation} on ${host}: ${c.message}`, { host, operation, ...(c.unreachable ? { unreachable: c.unreachable } : {}) }, { cause: err });
+      return new ProtectError(
+        c.reason,
+        `${operation} on ${host}: ${c.message}`,
+        { host, operation, ...(c.unreachable ? { unreachable: c.unreachable } : {}) },
+        { cause: err },
+      );
     }
     if (SshError.is(c)) return toProtectError(c, operation, host);
     const code = (c as { code?: unknown }).code;
     if (typeof code === "string") {
       switch (code) {
         case "ENOENT":
-          return new ProtectError("unreachable", `${operation} on ${host}: the daemon socket does not exist (is the daemon running?).`, { host, operation, unreachable: "socketMissing" }, { cause: err });
+          return new ProtectError(
+            "unreachable",
+            `${operation} on ${host}: the daemon socket does not exist (is the daemon running?).`,
+            { host, operation, unreachable: "socketMissing" },
+            { cause: err },
+          );
         case "ECONNREFUSED":
-          return new ProtectError("unreachable", `${operation} on ${host}: nothing is listening on the daemon socket (the daemon is not running).`, { host, operation, unreachable: "daemonNotRunning" }, { cause: err });
+          return new ProtectError(
+            "unreachable",
+            `${operation} on ${host}: nothing is listening on the daemon socket (the daemon is not running).`,
+            { host, operation, unreachable: "daemonNotRunning" },
+            { cause: err },
+          );
         case "EACCES":
         case "EPERM":
-          return new ProtectError("permissionDenied", `${operation} on ${host}: permission denied opening the daemon socket.`, { host, operation }, { cause: err });
+          return new ProtectError(
+            "permissionDenied",
+            `${operation} on ${host}: permission denied opening the daemon socket.`,
+            { host, operation },
+            { cause: err },
+          );
         case "ECONNRESET":
         case "EPIPE":
-          return new ProtectError("lost", `${operation} on ${host}: the daemon closed the connection.`, { host, operation }, { cause: err });
+          return new ProtectError(
+            "lost",
+            `${operation} on ${host}: the daemon closed the connection.`,
+            { host, operation },
+            { cause: err },
+          );
       }
     }
   }
   if (err instanceof ConnectError) {
     if (isUnusableReply(err)) {
-      return new ProtectError("invalidReply", `${operation} on ${host}: the daemon's reply could not be read (${err.rawMessage || Code[err.code]}).`, { host, operation, code: err.code }, { cause: err });
+      return new ProtectError(
+        "invalidReply",
+        `${operation} on ${host}: the daemon's reply could not be read (${err.rawMessage || Code[err.code]}).`,
+        { host, operation, code: err.code },
+        { cause: err },
+      );
     }
     const reason = codeReasons[err.code] ?? (err.code === Code.Aborted ? "lost" : "server");
     const said = err.rawMessage || Code[err.code];
-    return new ProtectError(reason, `${operation} on ${host}: ${said}`, { host, operation, code: err.code }, { cause: err });
+    return new ProtectError(
+      reason,
+      `${operation} on ${host}: ${said}`,
+      { host, operation, code: err.code },
+      { cause: err },
+    );
   }
-  if (err instanceof Error && (err.name === "AbortError" || (err as { code?: unknown }).code === "ABORT_ERR")) {
-    return new ProtectError("cancelled", `${operation} on ${host}: cancelled.`, { host, operation }, { cause: err });
+  if (
+    err instanceof Error &&
+    (err.name === "AbortError" || (err as { code?: unknown }).code === "ABORT_ERR")
+  ) {
+    return new ProtectError(
+      "cancelled",
+      `${operation} on ${host}: cancelled.`,
+      { host, operation },
+      { cause: err },
+    );
   }
-  return new ProtectError("server", `${operation} on ${host}: ${err instanceof Error ? err.message : String(err)}`, { host, operation }, { cause: err });
+  return new ProtectError(
+    "server",
+    `${operation} on ${host}: ${err instanceof Error ? err.message : String(err)}`,
+    { host, operation },
+    { cause: err },
+  );
 }

@@ -59,7 +59,12 @@ export interface ProtectHostOptions extends ManagedSshOptions {
 /** One item of {@link ProtectHost.watch}. */
 export type HostEvent =
   /** The full lists: at the start, and after every reconnect. Replace your model with them. */
-  | { readonly type: "resync"; readonly reason: "start" | "reconnect"; readonly zones: readonly Zone[]; readonly workloads: readonly Workload[] }
+  | {
+      readonly type: "resync";
+      readonly reason: "start" | "reconnect";
+      readonly zones: readonly Zone[];
+      readonly workloads: readonly Workload[];
+    }
   /** A zone changed (upsert by id; a DESTROYED zone is about to disappear). */
   | { readonly type: "zone"; readonly zone: Zone }
   | { readonly type: "workload"; readonly workload: Workload }
@@ -90,7 +95,13 @@ export class ProtectHost extends Disposable {
   /** SSH connection state changes (connecting, connected, lost, reconnecting, failed, closed). Never fires for unix targets. */
   readonly onDidChangeState: Event<SshConnectionState> = this.#onDidChangeState.event;
 
-  private constructor(target: ProtectTarget, transport: DaemonTransport, ssh: ManagedSshConnection | undefined, ownsSsh: boolean, options: ProtectHostOptions) {
+  private constructor(
+    target: ProtectTarget,
+    transport: DaemonTransport,
+    ssh: ManagedSshConnection | undefined,
+    ownsSsh: boolean,
+    options: ProtectHostOptions,
+  ) {
     super();
     this.target = target;
     this.#transport = transport;
@@ -118,9 +129,17 @@ export class ProtectHost extends Disposable {
       return next(req);
     };
     if (parsed.kind === "unix") {
-      return new ProtectHost(parsed, createUnixTransport(parsed.socketPath, [logCalls]), undefined, false, options);
+      return new ProtectHost(
+        parsed,
+        createUnixTransport(parsed.socketPath, [logCalls]),
+        undefined,
+        false,
+        options,
+      );
     }
-    const ssh = options.pool ? options.pool.get(parsed.destination) : new ManagedSshConnection(parsed.destination, options);
+    const ssh = options.pool
+      ? options.pool.get(parsed.destination)
+      : new ManagedSshConnection(parsed.destination, options);
     let transport: DaemonTransport | undefined;
     try {
       // Settings the transport refuses (a bad socket path or bridge template) are known before
@@ -174,7 +193,8 @@ export class ProtectHost extends Disposable {
       "ListZones",
       async (o) => {
         const byId = new Map<string, Zone>();
-        for await (const reply of this.client.listZones({}, o)) for (const zone of reply.zones) byId.set(zone.id, zone);
+        for await (const reply of this.client.listZones({}, o))
+          for (const zone of reply.zones) byId.set(zone.id, zone);
         return [...byId.values()];
       },
       opts,
@@ -187,7 +207,11 @@ export class ProtectHost extends Disposable {
       "GetZone",
       async (o) => {
         const reply = await this.client.getZone({ zoneId: id }, o);
-        if (!reply.zone) throw new ProtectError("notFound", `GetZone on ${this.name}: no zone ${id}.`, { host: this.name, operation: "GetZone" });
+        if (!reply.zone)
+          throw new ProtectError("notFound", `GetZone on ${this.name}: no zone ${id}.`, {
+            host: this.name,
+            operation: "GetZone",
+          });
         return reply.zone;
       },
       opts,
@@ -222,7 +246,8 @@ export class ProtectHost extends Disposable {
       "ListWorkloads",
       async (o) => {
         const byId = new Map<string, Workload>();
-        for await (const reply of this.client.listWorkloads({}, o)) for (const w of reply.workloads) byId.set(w.id, w);
+        for await (const reply of this.client.listWorkloads({}, o))
+          for (const w of reply.workloads) byId.set(w.id, w);
         return [...byId.values()];
       },
       opts,
@@ -234,7 +259,11 @@ export class ProtectHost extends Disposable {
       "GetWorkload",
       async (o) => {
         const reply = await this.client.getWorkload({ workloadId: id }, o);
-        if (!reply.workload) throw new ProtectError("notFound", `GetWorkload on ${this.name}: no workload ${id}.`, { host: this.name, operation: "GetWorkload" });
+        if (!reply.workload)
+          throw new ProtectError("notFound", `GetWorkload on ${this.name}: no workload ${id}.`, {
+            host: this.name,
+            operation: "GetWorkload",
+          });
         return reply.workload;
       },
       opts,
@@ -254,7 +283,10 @@ export class ProtectHost extends Disposable {
       "workload",
       nameOrId,
       (o) => this.client.resolveWorkloadIds({ name: nameOrId }, o).then((r) => r.workloadIds),
-      (o) => this.client.resolveWorkloadId({ name: nameOrId }, o).then((r) => (r.workloadId ? [r.workloadId] : [])),
+      (o) =>
+        this.client
+          .resolveWorkloadId({ name: nameOrId }, o)
+          .then((r) => (r.workloadId ? [r.workloadId] : [])),
       opts,
     );
     return this.getWorkload(ids[0]!, opts);
@@ -266,7 +298,12 @@ export class ProtectHost extends Disposable {
       "CreateZone",
       async (o) => {
         const reply = await this.client.createZone({ spec }, o);
-        if (!reply.zoneId) throw new ProtectError("invalidReply", `CreateZone on ${this.name}: the daemon returned no zone id.`, { host: this.name, operation: "CreateZone" });
+        if (!reply.zoneId)
+          throw new ProtectError(
+            "invalidReply",
+            `CreateZone on ${this.name}: the daemon returned no zone id.`,
+            { host: this.name, operation: "CreateZone" },
+          );
         return reply.zoneId;
       },
       opts,
@@ -301,15 +338,25 @@ export class ProtectHost extends Disposable {
           try {
             for await (const reply of stream) {
               const ev = reply.event;
-              if (ev.case === "zoneChanged" && ev.value.zone) queue.push({ type: "zone", zone: ev.value.zone });
-              else if (ev.case === "workloadChanged" && ev.value.workload) queue.push({ type: "workload", workload: ev.value.workload });
+              if (ev.case === "zoneChanged" && ev.value.zone)
+                queue.push({ type: "zone", zone: ev.value.zone });
+              else if (ev.case === "workloadChanged" && ev.value.workload)
+                queue.push({ type: "workload", workload: ev.value.workload });
             }
-            queue.fail(new ProtectError("lost", `WatchEvents on ${this.name}: the daemon ended the stream.`, { host: this.name, operation: "WatchEvents" }));
+            queue.fail(
+              new ProtectError("lost", `WatchEvents on ${this.name}: the daemon ended the stream.`, {
+                host: this.name,
+                operation: "WatchEvents",
+              }),
+            );
           } catch (err) {
             queue.fail(err);
           }
         })(); // the pump's outcome reaches the consumer through the queue
-        const [zones, workloads] = await Promise.all([this.listZones({ signal: attemptSignal }), this.#listWorkloadsIfSupported(attemptSignal)]);
+        const [zones, workloads] = await Promise.all([
+          this.listZones({ signal: attemptSignal }),
+          this.#listWorkloadsIfSupported(attemptSignal),
+        ]);
         yield { type: "resync", reason, zones, workloads };
         failures = 0;
         for (;;) yield await queue.next();
@@ -341,7 +388,11 @@ export class ProtectHost extends Disposable {
    * change; `undefined` means the zone is gone: not listed, or reported DESTROYED). Rejects with
    * `deadline` after timeoutMs (default 120 s), `cancelled` on abort.
    */
-  async waitForZone(id: string, predicate: (zone: Zone | undefined) => boolean, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Zone | undefined> {
+  async waitForZone(
+    id: string,
+    predicate: (zone: Zone | undefined) => boolean,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Zone | undefined> {
     const timeoutMs = options.timeoutMs ?? 120_000;
     const timer = new AbortController();
     const handle = setTimeout(() => timer.abort(), timeoutMs);
@@ -359,8 +410,15 @@ export class ProtectHost extends Disposable {
     } finally {
       clearTimeout(handle);
     }
-    if (options.signal?.aborted) throw new ProtectError("cancelled", `waiting for zone ${id} on ${this.name} was cancelled.`, { host: this.name });
-    throw new ProtectError("deadline", `zone ${id} on ${this.name} did not reach the expected state within ${Math.round(timeoutMs / 1000)} s.`, { host: this.name });
+    if (options.signal?.aborted)
+      throw new ProtectError("cancelled", `waiting for zone ${id} on ${this.name} was cancelled.`, {
+        host: this.name,
+      });
+    throw new ProtectError(
+      "deadline",
+      `zone ${id} on ${this.name} did not reach the expected state within ${Math.round(timeoutMs / 1000)} s.`,
+      { host: this.name },
+    );
   }
 
   /** Closes the transport and (unless pooled) the SSH connection. Idempotent. */
@@ -398,17 +456,32 @@ export class ProtectHost extends Disposable {
       ids = await this.#unary(kind === "zone" ? "ResolveZoneId" : "ResolveWorkloadId", one, opts);
     }
     ids = [...new Set(ids.filter(Boolean))];
-    if (ids.length === 0) throw new ProtectError("notFound", `no ${kind} named '${name}' on ${this.name}.`, { host: this.name, operation: op });
+    if (ids.length === 0)
+      throw new ProtectError("notFound", `no ${kind} named '${name}' on ${this.name}.`, {
+        host: this.name,
+        operation: op,
+      });
     if (ids.length > 1) {
-      throw new ProtectError("ambiguous", `'${name}' matches ${ids.length} ${kind}s on ${this.name} (${ids.join(", ")}); use an id.`, { host: this.name, operation: op, candidates: ids });
+      throw new ProtectError(
+        "ambiguous",
+        `'${name}' matches ${ids.length} ${kind}s on ${this.name} (${ids.join(", ")}); use an id.`,
+        { host: this.name, operation: op, candidates: ids },
+      );
     }
     return ids;
   }
 
   async #unary<T>(operation: string, call: (o: CallOptions) => Promise<T>, opts: CallOpts): Promise<T> {
-    if (this.#closed) throw new ProtectError("cancelled", `${operation} on ${this.name}: the host connection is closed.`, { host: this.name, operation });
+    if (this.#closed)
+      throw new ProtectError("cancelled", `${operation} on ${this.name}: the host connection is closed.`, {
+        host: this.name,
+        operation,
+      });
     try {
-      return await call({ timeoutMs: opts.timeoutMs ?? this.#deadlineMs, ...(opts.signal ? { signal: opts.signal } : {}) });
+      return await call({
+        timeoutMs: opts.timeoutMs ?? this.#deadlineMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
     } catch (err) {
       throw toProtectError(err, operation, this.name);
     }

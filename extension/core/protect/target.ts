@@ -20,7 +20,10 @@ export function parseTarget(text: string): ProtectTarget {
     return { kind: "unix", socketPath, display: `unix://${socketPath}` };
   }
   if (/^unix:/i.test(trimmed)) {
-    throw new ProtectError("invalidArgument", `'${text}' is not a valid unix socket target: use unix:///absolute/path.`);
+    throw new ProtectError(
+      "invalidArgument",
+      `'${text}' is not a valid unix socket target: use unix:///absolute/path.`,
+    );
   }
   const destination = parseDestination(trimmed);
   return { kind: "ssh", destination, display: formatDestination(destination) };

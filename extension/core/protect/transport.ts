@@ -7,7 +7,12 @@
  * a new channel is opened only when the session manager reconnects.
  */
 import { connect as netConnect } from "node:net";
-import type { ClientHttp2Stream, Http2Session, ClientSessionRequestOptions, OutgoingHttpHeaders } from "node:http2";
+import type {
+  ClientHttp2Stream,
+  Http2Session,
+  ClientSessionRequestOptions,
+  OutgoingHttpHeaders,
+} from "node:http2";
 import type { Duplex } from "node:stream";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import type { ClientChannel } from "ssh2";
@@ -55,7 +60,12 @@ export interface DaemonTransport {
 class GuardedSessionManager extends Http2SessionManager {
   readonly #guarded = new WeakSet<object>();
 
-  override async request(method: string, path: string, headers: OutgoingHttpHeaders, options: Omit<ClientSessionRequestOptions, "signal">): Promise<ClientHttp2Stream> {
+  override async request(
+    method: string,
+    path: string,
+    headers: OutgoingHttpHeaders,
+    options: Omit<ClientSessionRequestOptions, "signal">,
+  ): Promise<ClientHttp2Stream> {
     const stream = await super.request(method, path, headers, options);
     guardClientStream(stream);
     const session = stream.session;
@@ -89,9 +99,20 @@ function widenConnectionWindow(session: Http2Session): void {
   else apply();
 }
 
-function makeTransport(createConnection: () => Duplex, getRoute: () => DaemonRoute | undefined, interceptors: Interceptor[]): DaemonTransport {
-  const manager = new GuardedSessionManager("http://protect-daemon", undefined, { createConnection, settings: { initialWindowSize: streamWindowBytes } });
-  const transport = createGrpcTransport({ baseUrl: "http://protect-daemon", sessionManager: manager, interceptors });
+function makeTransport(
+  createConnection: () => Duplex,
+  getRoute: () => DaemonRoute | undefined,
+  interceptors: Interceptor[],
+): DaemonTransport {
+  const manager = new GuardedSessionManager("http://protect-daemon", undefined, {
+    createConnection,
+    settings: { initialWindowSize: streamWindowBytes },
+  });
+  const transport = createGrpcTransport({
+    baseUrl: "http://protect-daemon",
+    sessionManager: manager,
+    interceptors,
+  });
   return {
     transport,
     get route() {
@@ -126,7 +147,10 @@ export interface SshTransportOptions {
  * A transport to the daemon socket on an SSH host. `current()` returns the live SSH connection
  * (or undefined while there is none): each new HTTP/2 session opens its channel on it.
  */
-export function createSshTransport(current: () => SshConnection | undefined, options: SshTransportOptions = {}): DaemonTransport {
+export function createSshTransport(
+  current: () => SshConnection | undefined,
+  options: SshTransportOptions = {},
+): DaemonTransport {
   const socketPath = options.socketPath ?? defaultSocketPath;
   const log = options.logger ?? silentLogger;
   const template = options.bridgeCommand ?? defaultBridgeCommand;
@@ -149,16 +173,29 @@ export function createSshTransport(current: () => SshConnection | undefined, opt
         return channel;
       } catch (err) {
         if (!SshError.is(err, "channelRefused") || mode === "streamlocal") {
-          throw new TransportFailure(SshError.is(err, "lost") ? "lost" : "unreachable", `cannot open the daemon socket ${shown} on ${conn.key}: ${(err as Error).message}`, "other", { cause: err });
+          throw new TransportFailure(
+            SshError.is(err, "lost") ? "lost" : "unreachable",
+            `cannot open the daemon socket ${shown} on ${conn.key}: ${(err as Error).message}`,
+            "other",
+            { cause: err },
+          );
         }
         // OpenSSH answers "open failed" alike for a missing socket, a socket we may not open,
         // and forwarding switched off: ask the host which it is.
         const probe = await probeSocket(conn, socketPath, log);
         if (probe === "missing") {
-          throw new TransportFailure("unreachable", `the daemon socket ${shown} does not exist on ${conn.config.hostName} (is protect-daemon running?)`, "socketMissing");
+          throw new TransportFailure(
+            "unreachable",
+            `the daemon socket ${shown} does not exist on ${conn.config.hostName} (is protect-daemon running?)`,
+            "socketMissing",
+          );
         }
         if (probe === "notSocket") {
-          throw new TransportFailure("unreachable", `${shown} on ${conn.config.hostName} is not a socket`, "other");
+          throw new TransportFailure(
+            "unreachable",
+            `${shown} on ${conn.config.hostName} is not a socket`,
+            "other",
+          );
         }
         log.info(
           `ssh ${conn.key}: direct-streamlocal to ${shown} refused (${probe === "denied" ? "the SSH user may not open the socket" : probe === "writable" ? "forwarding disabled by sshd, or the daemon refused" : "the socket is not visible to the SSH user"}); using the exec bridge`,
@@ -208,13 +245,19 @@ export function createSshTransport(current: () => SshConnection | undefined, opt
  */
 function checkSocketPath(socketPath: string): void {
   if (!socketPath.startsWith("/") || socketPath.includes("\0")) {
-    throw new ProtectError("invalidArgument", `the daemon socket path ${JSON.stringify(socketPath)} must be an absolute path without NUL bytes.`);
+    throw new ProtectError(
+      "invalidArgument",
+      `the daemon socket path ${JSON.stringify(socketPath)} must be an absolute path without NUL bytes.`,
+    );
   }
 }
 
 function checkBridgeTemplate(template: string): void {
   if (!template.includes("{socket}")) {
-    throw new ProtectError("invalidArgument", `the bridge command '${template}' has no {socket} placeholder for the socket path.`);
+    throw new ProtectError(
+      "invalidArgument",
+      `the bridge command '${template}' has no {socket} placeholder for the socket path.`,
+    );
   }
 }
 
@@ -243,7 +286,10 @@ export function socatEscape(value: string): string {
 export function bridgeCommandFor(template: string, socketPath: string): string {
   checkSocketPath(socketPath);
   if (/[\n\r]/.test(socketPath)) {
-    throw new ProtectError("invalidArgument", `the daemon socket path ${JSON.stringify(socketPath)} contains a line break, which the bridge command cannot pass safely; use direct-streamlocal or another path.`);
+    throw new ProtectError(
+      "invalidArgument",
+      `the daemon socket path ${JSON.stringify(socketPath)} contains a line break, which the bridge command cannot pass safely; use direct-streamlocal or another path.`,
+    );
   }
   checkBridgeTemplate(template);
   const [first, ...rest] = template.split("{socket}");
@@ -269,7 +315,8 @@ async function probeSocket(conn: SshConnection, socketPath: string, log: Logger)
     // A login shell with heavy rc files can take long (or hang): do not let the probe block the fallback.
     const result = await conn.run(script, { signal: AbortSignal.timeout(10_000) });
     const answer = result.stdout.trim();
-    if (["missing", "notSocket", "writable", "denied", "hidden"].includes(answer)) return answer as SocketProbe;
+    if (["missing", "notSocket", "writable", "denied", "hidden"].includes(answer))
+      return answer as SocketProbe;
     log.debug(`ssh ${conn.key}: socket probe said '${answer}' (exit ${result.code})`);
   } catch (err) {
     log.debug(`ssh ${conn.key}: socket probe failed: ${(err as Error).message}`);
@@ -278,30 +325,58 @@ async function probeSocket(conn: SshConnection, socketPath: string, log: Logger)
 }
 
 /** Turns a failed bridge (sudo, socat) into an error that says what to do. */
-export function classifyBridgeExit(exit: BridgeExit, path: string, host: string, bridgeCommand: string): TransportFailure {
+export function classifyBridgeExit(
+  exit: BridgeExit,
+  path: string,
+  host: string,
+  bridgeCommand: string,
+): TransportFailure {
   // What the host printed, and the path it names, go into one line of the user's terminal.
   const said = printable(exit.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" / "));
   const socketPath = printable(path);
   const command = printable(bridgeCommand);
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with ${exit.code ?? "no status"}`;
   const tail = said ? `: ${said}` : "";
-  if (/password is required|a terminal is required|askpass|not in the sudoers|may not run sudo|not allowed to execute/i.test(said)) {
+  if (
+    /password is required|a terminal is required|askpass|not in the sudoers|may not run sudo|not allowed to execute/i.test(
+      said,
+    )
+  ) {
     return new TransportFailure(
       "permissionDenied",
       `the bridge to ${socketPath} on ${host} needs sudo without a password (sudo said${tail.slice(1)}); allow NOPASSWD for the bridge, or connect as a user who may open the socket`,
     );
   }
   if (/Permission denied/i.test(said)) {
-    return new TransportFailure("permissionDenied", `permission denied opening ${socketPath} on ${host}${tail}`);
+    return new TransportFailure(
+      "permissionDenied",
+      `permission denied opening ${socketPath} on ${host}${tail}`,
+    );
   }
   if (/No such file or directory/i.test(said) && /connect|UNIX/i.test(said)) {
-    return new TransportFailure("unreachable", `the daemon socket ${socketPath} does not exist on ${host} (is protect-daemon running?)`, "socketMissing");
+    return new TransportFailure(
+      "unreachable",
+      `the daemon socket ${socketPath} does not exist on ${host} (is protect-daemon running?)`,
+      "socketMissing",
+    );
   }
   if (/Connection refused/i.test(said)) {
-    return new TransportFailure("unreachable", `nothing listens on ${socketPath} on ${host}: protect-daemon is not running`, "daemonNotRunning");
+    return new TransportFailure(
+      "unreachable",
+      `nothing listens on ${socketPath} on ${host}: protect-daemon is not running`,
+      "daemonNotRunning",
+    );
   }
   if (exit.code === 127 || /command not found|not found/i.test(said)) {
-    return new TransportFailure("unreachable", `the bridge command '${command}' cannot run on ${host}${tail} (install socat, or set another bridge command)`, "bridgeFailed");
+    return new TransportFailure(
+      "unreachable",
+      `the bridge command '${command}' cannot run on ${host}${tail} (install socat, or set another bridge command)`,
+      "bridgeFailed",
+    );
   }
-  return new TransportFailure("unreachable", `the bridge to ${socketPath} on ${host} ${how}${tail}`, "bridgeFailed");
+  return new TransportFailure(
+    "unreachable",
+    `the bridge to ${socketPath} on ${host} ${how}${tail}`,
+    "bridgeFailed",
+  );
 }

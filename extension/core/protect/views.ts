@@ -7,14 +7,20 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
-import { WorkloadStateSchema, ZoneNetworkIpVersion, ZoneStateSchema } from "../../proto/gen/protect/control/v1/common_pb";
+import {
+  WorkloadStateSchema,
+  ZoneNetworkIpVersion,
+  ZoneStateSchema,
+} from "../../proto/gen/protect/control/v1/common_pb";
 import type { GetHostStatusReply } from "../../proto/gen/protect/control/v1/control_pb";
 
 /** Zone states as lower-case words: the enum value names without the ZONE_STATE_ prefix. */
-export type ZoneStateName = "unknown" | "creating" | "created" | "ready" | "exited" | "destroying" | "destroyed" | "failed";
+export type ZoneStateName =
+  "unknown" | "creating" | "created" | "ready" | "exited" | "destroying" | "destroyed" | "failed";
 
 /** Workload states as lower-case words. */
-export type WorkloadStateName = "unknown" | "creating" | "created" | "running" | "completed" | "destroying" | "destroyed" | "failed";
+export type WorkloadStateName =
+  "unknown" | "creating" | "created" | "running" | "completed" | "destroying" | "destroyed" | "failed";
 
 /** A zone as `zonectl ls --json` prints it. Fields are stable; new ones may be added. */
 export interface ZoneView {
@@ -62,8 +68,26 @@ export interface HostStatusView {
   readonly hypervisorFreeMemory: number | null;
 }
 
-const zoneStateNames: readonly ZoneStateName[] = ["unknown", "creating", "created", "ready", "exited", "destroying", "destroyed", "failed"];
-const workloadStateNames: readonly WorkloadStateName[] = ["unknown", "creating", "created", "running", "completed", "destroying", "destroyed", "failed"];
+const zoneStateNames: readonly ZoneStateName[] = [
+  "unknown",
+  "creating",
+  "created",
+  "ready",
+  "exited",
+  "destroying",
+  "destroyed",
+  "failed",
+];
+const workloadStateNames: readonly WorkloadStateName[] = [
+  "unknown",
+  "creating",
+  "created",
+  "running",
+  "completed",
+  "destroying",
+  "destroyed",
+  "failed",
+];
 
 /** The lower-case name of a zone state number ("ready"); "unknown" for a number we do not know. */
 export function zoneStateName(state: number): ZoneStateName {
@@ -74,8 +98,16 @@ export function workloadStateName(state: number): WorkloadStateName {
   return enumWord(WorkloadStateSchema.values, "WORKLOAD_STATE_", state, workloadStateNames);
 }
 
-function enumWord<N extends string>(values: readonly { number: number; name: string }[], prefix: string, n: number, names: readonly N[]): N {
-  const word = values.find((v) => v.number === n)?.name.replace(prefix, "").toLowerCase();
+function enumWord<N extends string>(
+  values: readonly { number: number; name: string }[],
+  prefix: string,
+  n: number,
+  names: readonly N[],
+): N {
+  const word = values
+    .find((v) => v.number === n)
+    ?.name.replace(prefix, "")
+    .toLowerCase();
   return names.find((name) => name === word) ?? names[0]!;
 }
 

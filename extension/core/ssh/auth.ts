@@ -5,7 +5,15 @@
  * name key files and methods, never passphrases, passwords or answers.
  */
 import { existsSync, readFileSync } from "node:fs";
-import type { AnyAuthMethod, AuthHandlerMiddleware, AuthenticationType, IdentityCallback, KeyboardInteractiveCallback, ParsedKey, Prompt } from "ssh2";
+import type {
+  AnyAuthMethod,
+  AuthHandlerMiddleware,
+  AuthenticationType,
+  IdentityCallback,
+  KeyboardInteractiveCallback,
+  ParsedKey,
+  Prompt,
+} from "ssh2";
 import { OpenSSHAgent, utils } from "ssh2";
 import type { Logger } from "../log";
 import type { ResolvedSshConfig } from "./config";
@@ -83,8 +91,12 @@ export function createAuthHandler(
           logger.debug(`ssh ${target}: agent socket ${socket} does not exist; agent skipped`);
           return undefined;
         }
-        logger.debug(`ssh ${target}: trying keys from the agent at ${socket}${config.identitiesOnly ? " (IdentitiesOnly: only those named by IdentityFile)" : ""}`);
-        const agent = config.identitiesOnly ? new FilteredAgent(socket, publicBlobsOf(config.identityFiles)) : socket;
+        logger.debug(
+          `ssh ${target}: trying keys from the agent at ${socket}${config.identitiesOnly ? " (IdentitiesOnly: only those named by IdentityFile)" : ""}`,
+        );
+        const agent = config.identitiesOnly
+          ? new FilteredAgent(socket, publicBlobsOf(config.identityFiles))
+          : socket;
         return { type: "agent", username, agent };
       },
     });
@@ -99,7 +111,8 @@ export function createAuthHandler(
           try {
             text = readFileSync(file, "utf8");
           } catch {
-            if (config.identityFilesExplicit) logger.debug(`ssh ${target}: identity file ${file} not found; skipped`);
+            if (config.identityFilesExplicit)
+              logger.debug(`ssh ${target}: identity file ${file} not found; skipped`);
             return undefined;
           }
           const key = await loadKey(file, text, target, callbacks, logger, ask);
@@ -122,9 +135,22 @@ export function createAuthHandler(
           return {
             type: "keyboard-interactive",
             username,
-            prompt: (name: string, instructions: string, _lang: string, prompts: Prompt[], finish: KeyboardInteractiveCallback) => {
+            prompt: (
+              name: string,
+              instructions: string,
+              _lang: string,
+              prompts: Prompt[],
+              finish: KeyboardInteractiveCallback,
+            ) => {
               if (gaveUp) return finish([]);
-              void ask(() => answer({ target, name, instructions, prompts: prompts.map((p) => ({ prompt: p.prompt, echo: p.echo ?? false })) })).then(
+              void ask(() =>
+                answer({
+                  target,
+                  name,
+                  instructions,
+                  prompts: prompts.map((p) => ({ prompt: p.prompt, echo: p.echo ?? false })),
+                }),
+              ).then(
                 (answers) => {
                   if (answers === undefined) gaveUp = true;
                   finish(answers ?? []);
@@ -196,7 +222,9 @@ async function loadKey(
     return key;
   }
   if (!callbacks.passphrase) {
-    logger.info(`ssh ${target}: identity file ${file} is encrypted and no passphrase prompt is available; skipped`);
+    logger.info(
+      `ssh ${target}: identity file ${file} is encrypted and no passphrase prompt is available; skipped`,
+    );
     return undefined;
   }
   const askPassphrase = callbacks.passphrase.bind(callbacks);
@@ -213,7 +241,8 @@ async function loadKey(
 
 /** Whether a private key file is passphrase-protected (OpenSSH format or PEM). */
 export function isEncryptedKey(text: string): boolean {
-  if (/^Proc-Type:\s*4,ENCRYPTED/m.test(text) || text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----")) return true;
+  if (/^Proc-Type:\s*4,ENCRYPTED/m.test(text) || text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----"))
+    return true;
   if (/^Encryption:\s*(?!none)\S+/m.test(text)) return true; // PuTTY .ppk
   const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
   if (!m) return false;
@@ -259,8 +288,13 @@ class FilteredAgent extends OpenSSHAgent {
     super.getIdentities((err, keys) => {
       if (err) return cb(err);
       // OpenSSHAgent answers with parsed keys; anything else cannot be compared and is dropped.
-      const parsed = (keys ?? []).filter((k): k is ParsedKey => typeof (k as Partial<ParsedKey>).getPublicSSH === "function");
-      cb(undefined, parsed.filter((k) => this.allowed.some((b) => b.equals(k.getPublicSSH()))));
+      const parsed = (keys ?? []).filter(
+        (k): k is ParsedKey => typeof (k as Partial<ParsedKey>).getPublicSSH === "function",
+      );
+      cb(
+        undefined,
+        parsed.filter((k) => this.allowed.some((b) => b.equals(k.getPublicSSH()))),
+      );
     });
   }
 }

@@ -82,18 +82,32 @@ export interface ResolvedSshConfig {
 export const defaultServerAliveIntervalSeconds = 15;
 export const defaultServerAliveCountMax = 3;
 
-const repeatable = new Set(["identityfile", "certificatefile", "localforward", "remoteforward", "dynamicforward"]);
+const repeatable = new Set([
+  "identityfile",
+  "certificatefile",
+  "localforward",
+  "remoteforward",
+  "dynamicforward",
+]);
 const maxIncludeDepth = 16;
 
 /** Evaluates the ssh config for a destination. Throws SshError `configInvalid` for unusable config. */
-export function resolveSshConfig(destination: SshDestination, options: SshConfigOptions = {}): ResolvedSshConfig {
+export function resolveSshConfig(
+  destination: SshDestination,
+  options: SshConfigOptions = {},
+): ResolvedSshConfig {
   const log = options.logger ?? silentLogger;
   const env = options.env ?? process.env;
   const home = options.homedir ?? osHomedir();
   const localUser = options.localUser ?? safeLocalUser();
   const explicitFile = options.configFile !== undefined;
-  const userFile = options.configFile !== undefined ? expandTilde(options.configFile, home) : join(home, ".ssh", "config");
-  const systemFile = explicitFile ? null : options.systemConfigFile === undefined ? "/etc/ssh/ssh_config" : options.systemConfigFile;
+  const userFile =
+    options.configFile !== undefined ? expandTilde(options.configFile, home) : join(home, ".ssh", "config");
+  const systemFile = explicitFile
+    ? null
+    : options.systemConfigFile === undefined
+      ? "/etc/ssh/ssh_config"
+      : options.systemConfigFile;
 
   const values = new Map<string, string[]>();
   const files: string[] = [];
@@ -116,28 +130,54 @@ export function resolveSshConfig(destination: SshDestination, options: SshConfig
   if (destination.user !== undefined) values.set("user", [destination.user]);
   if (destination.port !== undefined) values.set("port", [String(destination.port)]);
 
-  const readFile = (path: string, includeBase: string, active: boolean, depth: number, required: boolean): void => {
+  const readFile = (
+    path: string,
+    includeBase: string,
+    active: boolean,
+    depth: number,
+    required: boolean,
+  ): void => {
     if (depth > maxIncludeDepth) {
-      throw new SshError("configInvalid", `ssh config: Include nested more than ${maxIncludeDepth} deep at ${path} (a loop?).`);
+      throw new SshError(
+        "configInvalid",
+        `ssh config: Include nested more than ${maxIncludeDepth} deep at ${path} (a loop?).`,
+      );
     }
     let text: string;
     try {
       text = readFileSync(path, "utf8");
     } catch (err) {
-      if (required) throw new SshError("configInvalid", `ssh config file ${path} cannot be read: ${(err as Error).message}`, {}, { cause: err });
+      if (required)
+        throw new SshError(
+          "configInvalid",
+          `ssh config file ${path} cannot be read: ${(err as Error).message}`,
+          {},
+          { cause: err },
+        );
       return;
     }
     let lines: Line[];
     try {
       lines = parse(text);
     } catch (err) {
-      throw new SshError("configInvalid", `ssh config file ${path} cannot be parsed: ${(err as Error).message}`, {}, { cause: err });
+      throw new SshError(
+        "configInvalid",
+        `ssh config file ${path} cannot be parsed: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
     }
     files.push(path);
     walk(lines, path, includeBase, active, depth);
   };
 
-  const walk = (lines: readonly Line[], file: string, includeBase: string, outerActive: boolean, depth: number): void => {
+  const walk = (
+    lines: readonly Line[],
+    file: string,
+    includeBase: string,
+    outerActive: boolean,
+    depth: number,
+  ): void => {
     // `active` changes at each Host/Match line of this file and is restored when the file ends:
     // that is what makes an Include inside a Host block conditional on it.
     let active = outerActive;
@@ -186,7 +226,10 @@ export function resolveSshConfig(destination: SshDestination, options: SshConfig
   const user = first("user") ?? localUser;
   const portText = first("port") ?? "22";
   if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-    throw new SshError("configInvalid", `ssh config: Port '${portText}' for ${destination.host} is not a port number.`);
+    throw new SshError(
+      "configInvalid",
+      `ssh config: Port '${portText}' for ${destination.host} is not a port number.`,
+    );
   }
   const port = Number(portText);
   const hostKeyAlias = first("hostkeyalias");
@@ -206,7 +249,9 @@ export function resolveSshConfig(destination: SshDestination, options: SshConfig
     u: localUser,
     j: proxyJumpText && proxyJumpText !== "none" ? proxyJumpText : "",
   };
-  tokens["C"] = createHash("sha1").update(`${tokens["l"]}${hostName}${port}${user}${tokens["j"]}`).digest("hex");
+  tokens["C"] = createHash("sha1")
+    .update(`${tokens["l"]}${hostName}${port}${user}${tokens["j"]}`)
+    .digest("hex");
   const expandPath = (value: string, what: string): string => {
     const out = expandEnv(expandTokens(expandTilde(value, home), tokens, what), env);
     return isAbsolute(out) ? out : join(home, out);
@@ -215,7 +260,9 @@ export function resolveSshConfig(destination: SshDestination, options: SshConfig
   const configuredIdentities = values.get("identityfile") ?? [];
   const identityFiles = configuredIdentities.length
     ? configuredIdentities.filter((f) => f.toLowerCase() !== "none").map((f) => expandPath(f, "IdentityFile"))
-    : ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"].map((f) => join(home, ".ssh", f));
+    : ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"].map((f) =>
+        join(home, ".ssh", f),
+      );
 
   const agentSetting = first("identityagent");
   let identityAgent: string | undefined;
@@ -231,7 +278,9 @@ export function resolveSshConfig(destination: SshDestination, options: SshConfig
 
   // ProxyJump and ProxyCommand: whichever was set first wins, as in OpenSSH.
   const order = [...values.keys()];
-  const jumpFirst = order.indexOf("proxyjump") >= 0 && (order.indexOf("proxycommand") < 0 || order.indexOf("proxyjump") < order.indexOf("proxycommand"));
+  const jumpFirst =
+    order.indexOf("proxyjump") >= 0 &&
+    (order.indexOf("proxycommand") < 0 || order.indexOf("proxyjump") < order.indexOf("proxycommand"));
   let proxyJump: SshDestination[] = [];
   let proxyCommand: string | undefined;
   if (jumpFirst && proxyJumpText && proxyJumpText.toLowerCase() !== "none") {
@@ -239,7 +288,12 @@ export function resolveSshConfig(destination: SshDestination, options: SshConfig
       try {
         return parseDestination(hop.trim());
       } catch (err) {
-        throw new SshError("configInvalid", `ssh config: ProxyJump '${proxyJumpText}' for ${destination.host}: ${(err as Error).message}`, {}, { cause: err });
+        throw new SshError(
+          "configInvalid",
+          `ssh config: ProxyJump '${proxyJumpText}' for ${destination.host}: ${(err as Error).message}`,
+          {},
+          { cause: err },
+        );
       }
     });
   } else if (!jumpFirst) {
@@ -250,18 +304,22 @@ export function resolveSshConfig(destination: SshDestination, options: SshConfig
   const seconds = (key: string, fallback: number | undefined): number | undefined => {
     const v = first(key);
     if (v === undefined || v.toLowerCase() === "none") return fallback;
-    if (!/^\d+$/.test(v)) throw new SshError("configInvalid", `ssh config: ${key} '${v}' is not a number of seconds.`);
+    if (!/^\d+$/.test(v))
+      throw new SshError("configInvalid", `ssh config: ${key} '${v}' is not a number of seconds.`);
     return Number(v);
   };
   const connectTimeout = seconds("connecttimeout", undefined);
-  const aliveInterval = seconds("serveraliveinterval", defaultServerAliveIntervalSeconds) ?? defaultServerAliveIntervalSeconds;
+  const aliveInterval =
+    seconds("serveraliveinterval", defaultServerAliveIntervalSeconds) ?? defaultServerAliveIntervalSeconds;
   const aliveCount = seconds("serveralivecountmax", defaultServerAliveCountMax) ?? defaultServerAliveCountMax;
 
   const knownHostsList = (key: string, defaults: string[]): string[] => {
     const list = values.get(key);
     if (!list?.length) return defaults;
     if (list.length === 1 && list[0]!.toLowerCase() === "none") return [];
-    return list.map((f) => expandPath(f, key === "userknownhostsfile" ? "UserKnownHostsFile" : "GlobalKnownHostsFile"));
+    return list.map((f) =>
+      expandPath(f, key === "userknownhostsfile" ? "UserKnownHostsFile" : "GlobalKnownHostsFile"),
+    );
   };
 
   const strictText = (first("stricthostkeychecking") ?? "ask").toLowerCase();
@@ -288,15 +346,24 @@ export function resolveSshConfig(destination: SshDestination, options: SshConfig
     connectTimeoutMs: connectTimeout === undefined ? undefined : connectTimeout * 1000,
     serverAliveIntervalMs: aliveInterval * 1000,
     serverAliveCountMax: aliveCount,
-    userKnownHostsFiles: knownHostsList("userknownhostsfile", [join(home, ".ssh", "known_hosts"), join(home, ".ssh", "known_hosts2")]),
-    globalKnownHostsFiles: knownHostsList("globalknownhostsfile", ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"]),
+    userKnownHostsFiles: knownHostsList("userknownhostsfile", [
+      join(home, ".ssh", "known_hosts"),
+      join(home, ".ssh", "known_hosts2"),
+    ]),
+    globalKnownHostsFiles: knownHostsList("globalknownhostsfile", [
+      "/etc/ssh/ssh_known_hosts",
+      "/etc/ssh/ssh_known_hosts2",
+    ]),
     strictHostKeyChecking: strict,
     hashKnownHosts: yes("hashknownhosts", false),
     hostKeyAlias,
     batchMode: yes("batchmode", false),
     pubkeyAuthentication: yes("pubkeyauthentication", true),
     passwordAuthentication: yes("passwordauthentication", true),
-    kbdInteractiveAuthentication: yes("kbdinteractiveauthentication", yes("challengeresponseauthentication", true)),
+    kbdInteractiveAuthentication: yes(
+      "kbdinteractiveauthentication",
+      yes("challengeresponseauthentication", true),
+    ),
     files,
   };
 }
@@ -395,7 +462,8 @@ function expandTilde(path: string, home: string): string {
 function expandEnv(value: string, env: NodeJS.ProcessEnv): string {
   return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
     const v = env[name];
-    if (v === undefined) throw new SshError("configInvalid", `ssh config: environment variable \${${name}} is not set.`);
+    if (v === undefined)
+      throw new SshError("configInvalid", `ssh config: environment variable \${${name}} is not set.`);
     return v;
   });
 }
@@ -403,7 +471,8 @@ function expandEnv(value: string, env: NodeJS.ProcessEnv): string {
 function expandTokens(value: string, tokens: Record<string, string>, what: string): string {
   return value.replace(/%(.)/g, (_m, t: string) => {
     const v = tokens[t];
-    if (v === undefined) throw new SshError("configInvalid", `ssh config: ${what} '${value}' uses the unknown token %${t}.`);
+    if (v === undefined)
+      throw new SshError("configInvalid", `ssh config: ${what} '${value}' uses the unknown token %${t}.`);
     return v;
   });
 }

@@ -26,7 +26,13 @@ import type { HostKeyInfo } from "./knownHosts";
 import { printable } from "./printable";
 import { startProxyCommand } from "./proxyCommand";
 import { SftpSession } from "./sftpSession";
-import { KnownHosts, fingerprintOf, keyTypeOf, knownHostsNameFor, preferredHostKeyAlgorithms } from "./knownHosts";
+import {
+  KnownHosts,
+  fingerprintOf,
+  keyTypeOf,
+  knownHostsNameFor,
+  preferredHostKeyAlgorithms,
+} from "./knownHosts";
 
 /** What the user is asked about a host key that is not in known_hosts. */
 export interface HostKeyQuestion extends HostKeyInfo {
@@ -111,7 +117,20 @@ export class SshConnection extends Disposable {
     for (const jump of jumps) {
       // A dead jump host takes this connection with it (its forwarded channel closes); make
       // sure we notice promptly even if the channel close is delayed.
-      this.register(jump.onDidClose((err) => (err ? this.#fail(new SshError("lost", `ssh ${this.key}: jump host ${jump.key} was lost: ${err.message}`, { host: this.key }, { cause: err })) : undefined)));
+      this.register(
+        jump.onDidClose((err) =>
+          err
+            ? this.#fail(
+                new SshError(
+                  "lost",
+                  `ssh ${this.key}: jump host ${jump.key} was lost: ${err.message}`,
+                  { host: this.key },
+                  { cause: err },
+                ),
+              )
+            : undefined,
+        ),
+      );
     }
   }
 
@@ -130,12 +149,22 @@ export class SshConnection extends Disposable {
    * Connects to a destination (alias, `user@host:port`, `ssh://…`). Rejects with SshError:
    * hostKeyUnknown/Changed/Revoked, authFailed, connectFailed, timeout, configInvalid, cancelled.
    */
-  static async connect(destination: string | SshDestination, options: SshConnectOptions = {}): Promise<SshConnection> {
-    return connectAt(typeof destination === "string" ? parseDestination(destination) : destination, options, 0);
+  static async connect(
+    destination: string | SshDestination,
+    options: SshConnectOptions = {},
+  ): Promise<SshConnection> {
+    return connectAt(
+      typeof destination === "string" ? parseDestination(destination) : destination,
+      options,
+      0,
+    );
   }
 
   /** Starts a command. Read how it ended with {@link exitOf} once the channel closes; see also {@link run}. */
-  exec(command: string, options: { pty?: PseudoTtyOptions | boolean; env?: Record<string, string> } = {}): Promise<ClientChannel> {
+  exec(
+    command: string,
+    options: { pty?: PseudoTtyOptions | boolean; env?: Record<string, string> } = {},
+  ): Promise<ClientChannel> {
     this.#log.debug(`ssh ${this.key}: exec ${command}`);
     const execOptions: ExecOptions = {};
     if (options.pty) execOptions.pty = options.pty === true ? {} : options.pty;
@@ -144,14 +173,20 @@ export class SshConnection extends Disposable {
       this.#client.exec(command, execOptions, (err, channel) => {
         // Recorded before anyone awaits the channel: a fast command's exit-status can arrive in
         // the same packet batch as the channel confirmation, before a later listener exists.
-        if (!err) channel.once("exit", (code: number | null, signal?: string) => exits.set(channel, { code: code ?? undefined, signal: signal ?? undefined }));
+        if (!err)
+          channel.once("exit", (code: number | null, signal?: string) =>
+            exits.set(channel, { code: code ?? undefined, signal: signal ?? undefined }),
+          );
         cb(err, channel);
       }),
     );
   }
 
   /** Runs a command to completion, collecting output (capped at 1 MiB per stream). */
-  async run(command: string, options: { stdin?: string | Buffer; signal?: AbortSignal } = {}): Promise<RunResult> {
+  async run(
+    command: string,
+    options: { stdin?: string | Buffer; signal?: AbortSignal } = {},
+  ): Promise<RunResult> {
     const channel = await this.exec(command);
     return new Promise<RunResult>((resolve, reject) => {
       const out: Buffer[] = [];
@@ -174,12 +209,23 @@ export class SshConnection extends Disposable {
       options.signal?.addEventListener("abort", onAbort, { once: true });
       channel.on("error", (e: Error) => {
         options.signal?.removeEventListener("abort", onAbort);
-        reject(new SshError("lost", `ssh ${this.key}: '${command}' failed: ${e.message}.`, { host: this.key }, { cause: e }));
+        reject(
+          new SshError(
+            "lost",
+            `ssh ${this.key}: '${command}' failed: ${e.message}.`,
+            { host: this.key },
+            { cause: e },
+          ),
+        );
       });
       channel.on("close", () => {
         options.signal?.removeEventListener("abort", onAbort);
         const exit = exitOf(channel) ?? { code: undefined, signal: undefined };
-        resolve({ ...exit, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
+        resolve({
+          ...exit,
+          stdout: Buffer.concat(out).toString("utf8"),
+          stderr: Buffer.concat(err).toString("utf8"),
+        });
       });
       if (options.stdin !== undefined) channel.end(options.stdin);
       else channel.end();
@@ -241,13 +287,21 @@ export class SshConnection extends Disposable {
   /** A direct-tcpip channel to host:port as seen from the server. */
   forwardOut(host: string, port: number): Promise<ClientChannel> {
     this.#log.debug(`ssh ${this.key}: forward to ${host}:${port}`);
-    return this.#open(`forward to ${host}:${port}`, (cb) => this.#client.forwardOut("127.0.0.1", 0, host, port, cb), "forward");
+    return this.#open(
+      `forward to ${host}:${port}`,
+      (cb) => this.#client.forwardOut("127.0.0.1", 0, host, port, cb),
+      "forward",
+    );
   }
 
   /** A direct-streamlocal@openssh.com channel to a unix socket on the server. */
   openStreamLocal(socketPath: string): Promise<ClientChannel> {
     this.#log.debug(`ssh ${this.key}: streamlocal to ${printable(socketPath)}`);
-    return this.#open(`unix socket ${printable(socketPath)}`, (cb) => this.#client.openssh_forwardOutStreamLocal(socketPath, cb), "forward");
+    return this.#open(
+      `unix socket ${printable(socketPath)}`,
+      (cb) => this.#client.openssh_forwardOutStreamLocal(socketPath, cb),
+      "forward",
+    );
   }
 
   /** Closes the connection (and its jump hosts). onDidClose fires with undefined. */
@@ -272,9 +326,17 @@ export class SshConnection extends Disposable {
   }
 
   /** `kind`: exec, shell and sftp ride session channels; forwards have channels of their own. */
-  #open<T>(what: string, start: (cb: (err: Error | undefined, value: T) => void) => unknown, kind: "session" | "forward" = "session"): Promise<T> {
+  #open<T>(
+    what: string,
+    start: (cb: (err: Error | undefined, value: T) => void) => unknown,
+    kind: "session" | "forward" = "session",
+  ): Promise<T> {
     if (this.#closed) {
-      return Promise.reject(new SshError("lost", `ssh ${this.key}: cannot open ${what}: the connection is closed.`, { host: this.key }));
+      return Promise.reject(
+        new SshError("lost", `ssh ${this.key}: cannot open ${what}: the connection is closed.`, {
+          host: this.key,
+        }),
+      );
     }
     return new Promise<T>((resolve, reject) => {
       const cb = (err: (Error & { reason?: number | string }) | undefined, value: T): void => {
@@ -283,7 +345,14 @@ export class SshConnection extends Disposable {
           return;
         }
         if (this.#closed) {
-          reject(new SshError("lost", `ssh ${this.key}: cannot open ${what}: the connection was lost.`, { host: this.key }, { cause: err }));
+          reject(
+            new SshError(
+              "lost",
+              `ssh ${this.key}: cannot open ${what}: the connection was lost.`,
+              { host: this.key },
+              { cause: err },
+            ),
+          );
           return;
         }
         const code = typeof err.reason === "number" ? err.reason : undefined;
@@ -299,14 +368,30 @@ export class SshConnection extends Disposable {
                 ? "the server is out of sessions (MaxSessions)"
                 : description;
         reject(
-          new SshError("channelRefused", `ssh ${this.key}: ${what} refused: ${why}.`, { host: this.key, ...(code !== undefined ? { channelFailureCode: code } : {}), channelFailureDescription: description }, { cause: err }),
+          new SshError(
+            "channelRefused",
+            `ssh ${this.key}: ${what} refused: ${why}.`,
+            {
+              host: this.key,
+              ...(code !== undefined ? { channelFailureCode: code } : {}),
+              channelFailureDescription: description,
+            },
+            { cause: err },
+          ),
         );
       };
       try {
         start(cb);
       } catch (err) {
         // ssh2 throws synchronously when the socket is no longer writable.
-        reject(new SshError("lost", `ssh ${this.key}: cannot open ${what}: ${(err as Error).message}.`, { host: this.key }, { cause: err }));
+        reject(
+          new SshError(
+            "lost",
+            `ssh ${this.key}: cannot open ${what}: ${(err as Error).message}.`,
+            { host: this.key },
+            { cause: err },
+          ),
+        );
       }
     });
   }
@@ -324,8 +409,20 @@ export class SshConnection extends Disposable {
     let error: SshError | undefined;
     if (!this.#closedByUs) {
       const last = this.#lastError;
-      const why = last?.level === "client-timeout" ? "no reply to keepalive" : last ? last.message : "the server closed the connection";
-      error = SshError.is(last) ? last : new SshError("lost", `ssh ${this.key}: connection lost (${why}).`, { host: this.key }, last ? { cause: last } : undefined);
+      const why =
+        last?.level === "client-timeout"
+          ? "no reply to keepalive"
+          : last
+            ? last.message
+            : "the server closed the connection";
+      error = SshError.is(last)
+        ? last
+        : new SshError(
+            "lost",
+            `ssh ${this.key}: connection lost (${why}).`,
+            { host: this.key },
+            last ? { cause: last } : undefined,
+          );
       this.#log.info(error.message);
     } else {
       this.#log.debug(`ssh ${this.key}: closed`);
@@ -338,7 +435,12 @@ export class SshConnection extends Disposable {
   }
 
   /** @internal used by connectAt to build the object once the handshake succeeded. */
-  static _create(client: Client, config: ResolvedSshConfig, jumps: readonly SshConnection[], logger: Logger): SshConnection {
+  static _create(
+    client: Client,
+    config: ResolvedSshConfig,
+    jumps: readonly SshConnection[],
+    logger: Logger,
+  ): SshConnection {
     return new SshConnection(client, config, jumps, logger);
   }
 }
@@ -348,7 +450,12 @@ export function connectionKey(config: Pick<ResolvedSshConfig, "user" | "hostName
   return formatDestination({ user: config.user, host: config.hostName, port: config.port });
 }
 
-async function connectAt(destination: SshDestination, options: SshConnectOptions, depth: number, configOverride?: ResolvedSshConfig): Promise<SshConnection> {
+async function connectAt(
+  destination: SshDestination,
+  options: SshConnectOptions,
+  depth: number,
+  configOverride?: ResolvedSshConfig,
+): Promise<SshConnection> {
   const baseLog = options.logger ?? silentLogger;
   const config = configOverride ?? resolveSshConfig(destination, { ...options, logger: baseLog });
   if (options.signal?.aborted) throw cancelled(config);
@@ -357,7 +464,11 @@ async function connectAt(destination: SshDestination, options: SshConnectOptions
     let sock: Duplex;
     if (config.proxyJump.length) {
       if (depth >= maxJumpDepth) {
-        throw new SshError("configInvalid", `ssh config: ProxyJump for ${destination.host} nests more than ${maxJumpDepth} hops (a loop?).`, { host: destination.host });
+        throw new SshError(
+          "configInvalid",
+          `ssh config: ProxyJump for ${destination.host} nests more than ${maxJumpDepth} hops (a loop?).`,
+          { host: destination.host },
+        );
       }
       const [first, ...rest] = config.proxyJump;
       // The first hop is resolved with its own ProxyJump; later hops are reached through the
@@ -376,7 +487,11 @@ async function connectAt(destination: SshDestination, options: SshConnectOptions
     } else {
       sock = await tcpConnect(config, options);
     }
-    const route = jumps.length ? `via ${jumps.map((j) => j.key).join(" → ")}` : config.proxyCommand && !config.proxyJump.length ? "via ProxyCommand" : "";
+    const route = jumps.length
+      ? `via ${jumps.map((j) => j.key).join(" → ")}`
+      : config.proxyCommand && !config.proxyJump.length
+        ? "via ProxyCommand"
+        : "";
     return await handshake(config, sock, options, jumps, route);
   } catch (err) {
     for (const jump of jumps.reverse()) jump.close();
@@ -385,7 +500,11 @@ async function connectAt(destination: SshDestination, options: SshConnectOptions
 }
 
 /** The jump host's TCP connect to the next hop, bounded like our own connect (ConnectTimeout). */
-function forwardWithTimeout(hop: SshConnection, config: ResolvedSshConfig, options: SshConnectOptions): Promise<Duplex> {
+function forwardWithTimeout(
+  hop: SshConnection,
+  config: ResolvedSshConfig,
+  options: SshConnectOptions,
+): Promise<Duplex> {
   const timeoutMs = timeoutMsOf(config, options);
   const key = connectionKey(config);
   return new Promise<Duplex>((resolve, reject) => {
@@ -402,24 +521,46 @@ function forwardWithTimeout(hop: SshConnection, config: ResolvedSshConfig, optio
       else resolve(channel!);
     };
     const onAbort = (): void => finish(cancelled(config));
-    const timer = setTimeout(() => finish(new SshError("timeout", `ssh ${key}: the jump host ${hop.key} did not reach ${config.hostName} port ${config.port} within ${Math.round(timeoutMs / 1000)} s.`, { host: key })), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish(
+          new SshError(
+            "timeout",
+            `ssh ${key}: the jump host ${hop.key} did not reach ${config.hostName} port ${config.port} within ${Math.round(timeoutMs / 1000)} s.`,
+            { host: key },
+          ),
+        ),
+      timeoutMs,
+    );
     options.signal?.addEventListener("abort", onAbort, { once: true });
     hop.forwardOut(config.hostName, config.port).then(
       (channel) => finish(undefined, channel),
       (err: unknown) =>
         finish(
           SshError.is(err, "channelRefused")
-            ? new SshError("connectFailed", `ssh ${key}: the jump host ${hop.key} could not connect to ${config.hostName} port ${config.port} (${err.details.channelFailureDescription ?? "refused"}).`, { host: key }, { cause: err })
+            ? new SshError(
+                "connectFailed",
+                `ssh ${key}: the jump host ${hop.key} could not connect to ${config.hostName} port ${config.port} (${err.details.channelFailureDescription ?? "refused"}).`,
+                { host: key },
+                { cause: err },
+              )
             : SshError.is(err)
               ? err
-              : new SshError("connectFailed", `ssh ${key}: ${(err as Error).message}`, { host: key }, { cause: err }),
+              : new SshError(
+                  "connectFailed",
+                  `ssh ${key}: ${(err as Error).message}`,
+                  { host: key },
+                  { cause: err },
+                ),
         ),
     );
   });
 }
 
 function cancelled(config: ResolvedSshConfig): SshError {
-  return new SshError("cancelled", `ssh ${connectionKey(config)}: connecting was cancelled.`, { host: connectionKey(config) });
+  return new SshError("cancelled", `ssh ${connectionKey(config)}: connecting was cancelled.`, {
+    host: connectionKey(config),
+  });
 }
 
 function timeoutMsOf(config: ResolvedSshConfig, options: SshConnectOptions): number {
@@ -445,9 +586,26 @@ function tcpConnect(config: ResolvedSshConfig, options: SshConnectOptions): Prom
     };
     const onAbort = (): void => done(cancelled(config));
     const onError = (err: NodeJS.ErrnoException): void =>
-      done(new SshError("connectFailed", `ssh ${key}: cannot connect to ${config.hostName} port ${config.port}: ${describeErrno(err)}.`, { host: key, ...(err.code ? { errno: err.code } : {}) }, { cause: err }));
+      done(
+        new SshError(
+          "connectFailed",
+          `ssh ${key}: cannot connect to ${config.hostName} port ${config.port}: ${describeErrno(err)}.`,
+          { host: key, ...(err.code ? { errno: err.code } : {}) },
+          { cause: err },
+        ),
+      );
     const onConnect = (): void => done();
-    const timer = setTimeout(() => done(new SshError("timeout", `ssh ${key}: connecting to ${config.hostName} port ${config.port} timed out after ${Math.round(timeoutMs / 1000)} s.`, { host: key })), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        done(
+          new SshError(
+            "timeout",
+            `ssh ${key}: connecting to ${config.hostName} port ${config.port} timed out after ${Math.round(timeoutMs / 1000)} s.`,
+            { host: key },
+          ),
+        ),
+      timeoutMs,
+    );
     options.signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("error", onError);
     socket.once("connect", onConnect);
@@ -512,11 +670,21 @@ class PausableTimer {
   }
 }
 
-function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectOptions, jumps: readonly SshConnection[], route: string): Promise<SshConnection> {
+function handshake(
+  config: ResolvedSshConfig,
+  sock: Duplex,
+  options: SshConnectOptions,
+  jumps: readonly SshConnection[],
+  route: string,
+): Promise<SshConnection> {
   const key = connectionKey(config);
   const log = scopedLogger(options.logger ?? silentLogger, key);
   const callbacks = options.callbacks ?? {};
-  const knownHosts = new KnownHosts(config.userKnownHostsFiles, config.globalKnownHostsFiles, options.logger ?? silentLogger);
+  const knownHosts = new KnownHosts(
+    config.userKnownHostsFiles,
+    config.globalKnownHostsFiles,
+    options.logger ?? silentLogger,
+  );
   const khName = knownHostsNameFor(config.hostName, config.port, config.hostKeyAlias);
   const client = new Client();
   let failure: SshError | undefined;
@@ -536,13 +704,25 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
       reject(err);
     };
     const timer = new PausableTimer(timeoutMsOf(config, options), () =>
-      fail(new SshError("timeout", `ssh ${key}: the SSH handshake did not finish within ${Math.round(timeoutMsOf(config, options) / 1000)} s.`, { host: key })),
+      fail(
+        new SshError(
+          "timeout",
+          `ssh ${key}: the SSH handshake did not finish within ${Math.round(timeoutMsOf(config, options) / 1000)} s.`,
+          { host: key },
+        ),
+      ),
     );
     const onAbort = (): void => fail(cancelled(config));
     options.signal?.addEventListener("abort", onAbort, { once: true });
 
     const hostVerifier = (keyBlob: Buffer, verify: (ok: boolean) => void): void => {
-      const info: HostKeyInfo = { knownHostsName: khName, host: config.hostName, port: config.port, keyType: keyTypeOf(keyBlob), fingerprint: fingerprintOf(keyBlob) };
+      const info: HostKeyInfo = {
+        knownHostsName: khName,
+        host: config.hostName,
+        port: config.port,
+        keyType: keyTypeOf(keyBlob),
+        fingerprint: fingerprintOf(keyBlob),
+      };
       const result = knownHosts.check(khName, keyBlob);
       const refuse = (err: SshError): void => {
         failure = err;
@@ -553,7 +733,9 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
         if (config.userKnownHostsFiles.length) {
           try {
             const where = knownHosts.add(khName, keyBlob, config.hashKnownHosts);
-            log.info(`${why}: added ${info.keyType} ${info.fingerprint} for ${khName} to ${where.file}:${where.line}`);
+            log.info(
+              `${why}: added ${info.keyType} ${info.fingerprint} for ${khName} to ${where.file}:${where.line}`,
+            );
           } catch (err) {
             log.warn(`could not record the host key for ${khName}: ${(err as Error).message}`);
           }
@@ -562,18 +744,24 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
       };
       switch (result.status) {
         case "known":
-          log.debug(`host key ${info.keyType} ${info.fingerprint} matches ${result.entry.file}:${result.entry.line}`);
+          log.debug(
+            `host key ${info.keyType} ${info.fingerprint} matches ${result.entry.file}:${result.entry.line}`,
+          );
           verify(true);
           return;
         case "revoked":
           refuse(
-            new SshError("hostKeyRevoked", `ssh ${key}: the host key ${info.keyType} ${info.fingerprint} of ${khName} is marked @revoked in ${result.entry.file}:${result.entry.line}; refusing to connect.`, {
-              host: key,
-              knownHostsFile: result.entry.file,
-              knownHostsLine: result.entry.line,
-              fingerprint: info.fingerprint,
-              keyType: info.keyType,
-            }),
+            new SshError(
+              "hostKeyRevoked",
+              `ssh ${key}: the host key ${info.keyType} ${info.fingerprint} of ${khName} is marked @revoked in ${result.entry.file}:${result.entry.line}; refusing to connect.`,
+              {
+                host: key,
+                knownHostsFile: result.entry.file,
+                knownHostsLine: result.entry.line,
+                fingerprint: info.fingerprint,
+                keyType: info.keyType,
+              },
+            ),
           );
           return;
         case "changed": {
@@ -582,20 +770,34 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
             new SshError(
               "hostKeyChanged",
               `ssh ${key}: HOST KEY CHANGED for ${khName}: ${result.entry.file}:${result.entry.line} has ${result.entry.keyType} ${old}, the server presented ${info.fingerprint}. Someone could be intercepting the connection; if the host was reinstalled, remove line ${result.entry.line} from ${result.entry.file}.`,
-              { host: key, knownHostsFile: result.entry.file, knownHostsLine: result.entry.line, oldFingerprint: old, fingerprint: info.fingerprint, keyType: info.keyType },
+              {
+                host: key,
+                knownHostsFile: result.entry.file,
+                knownHostsLine: result.entry.line,
+                oldFingerprint: old,
+                fingerprint: info.fingerprint,
+                keyType: info.keyType,
+              },
             ),
           );
           return;
         }
         case "unknown": {
           const unknownError = (why: string, cause: HostKeyUnknownCause): SshError =>
-            new SshError("hostKeyUnknown", `ssh ${key}: the host key of ${khName} is not known (${info.keyType} ${info.fingerprint}) ${why}.`, {
-              host: key,
-              fingerprint: info.fingerprint,
-              keyType: info.keyType,
-              hostKeyUnknownCause: cause,
-            });
-          if (result.otherKeyTypes.length) log.warn(`known_hosts holds ${result.otherKeyTypes.join(", ")} for ${khName}, but the server offered ${info.keyType}`);
+            new SshError(
+              "hostKeyUnknown",
+              `ssh ${key}: the host key of ${khName} is not known (${info.keyType} ${info.fingerprint}) ${why}.`,
+              {
+                host: key,
+                fingerprint: info.fingerprint,
+                keyType: info.keyType,
+                hostKeyUnknownCause: cause,
+              },
+            );
+          if (result.otherKeyTypes.length)
+            log.warn(
+              `known_hosts holds ${result.otherKeyTypes.join(", ")} for ${khName}, but the server offered ${info.keyType}`,
+            );
           if (config.strictHostKeyChecking === "yes") {
             refuse(unknownError("and StrictHostKeyChecking is yes", "strictHostKeyChecking"));
             return;
@@ -610,7 +812,11 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
           }
           const confirm = callbacks.confirmHostKey.bind(callbacks);
           timer.waiting(true);
-          void confirm({ ...info, otherKeyTypes: result.otherKeyTypes, knownHostsFile: config.userKnownHostsFiles[0] })
+          void confirm({
+            ...info,
+            otherKeyTypes: result.otherKeyTypes,
+            knownHostsFile: config.userKnownHostsFiles[0],
+          })
             .catch(() => false)
             .then((ok) => {
               timer.waiting(false);
@@ -659,17 +865,38 @@ function handshake(config: ResolvedSshConfig, sock: Duplex, options: SshConnectO
         return;
       }
       if (err.level === "client-authentication") {
-        fail(new SshError("authFailed", `ssh ${key}: permission denied${methodsLeft ? ` (server accepts: ${methodsLeft.join(",")})` : ""}.`, { host: key }, { cause: err }));
+        fail(
+          new SshError(
+            "authFailed",
+            `ssh ${key}: permission denied${methodsLeft ? ` (server accepts: ${methodsLeft.join(",")})` : ""}.`,
+            { host: key },
+            { cause: err },
+          ),
+        );
         return;
       }
       if (err.level === "client-timeout") {
         fail(new SshError("timeout", `ssh ${key}: ${err.message}.`, { host: key }, { cause: err }));
         return;
       }
-      fail(new SshError("connectFailed", `ssh ${key}: SSH handshake failed: ${err.message}.`, { host: key }, { cause: err }));
+      fail(
+        new SshError(
+          "connectFailed",
+          `ssh ${key}: SSH handshake failed: ${err.message}.`,
+          { host: key },
+          { cause: err },
+        ),
+      );
     });
     client.on("close", () => {
-      fail(failure ?? new SshError("connectFailed", `ssh ${key}: the server closed the connection during the SSH handshake.`, { host: key }));
+      fail(
+        failure ??
+          new SshError(
+            "connectFailed",
+            `ssh ${key}: the server closed the connection during the SSH handshake.`,
+            { host: key },
+          ),
+      );
     });
 
     const keepaliveInterval = options.keepaliveIntervalMs ?? config.serverAliveIntervalMs;

@@ -54,8 +54,10 @@ export function parseDestination(text: string): SshDestination {
     }
   }
   if (!host) throw invalid(text, "the host name is empty");
-  if (/[\s'"`$;&|<>\\]/.test(host) || host.startsWith("-")) throw invalid(text, "the host name contains characters a host name cannot have");
-  if (user !== undefined && (/[\s'"`$;&|<>\\]/.test(user) || user.startsWith("-"))) throw invalid(text, "the user name contains characters a user name cannot have");
+  if (/[\s'"`$;&|<>\\]/.test(host) || host.startsWith("-"))
+    throw invalid(text, "the host name contains characters a host name cannot have");
+  if (user !== undefined && (/[\s'"`$;&|<>\\]/.test(user) || user.startsWith("-")))
+    throw invalid(text, "the user name contains characters a user name cannot have");
 
   let port: number | undefined;
   if (portText !== undefined) {

@@ -147,7 +147,9 @@ export class KnownHosts {
           const where = `${entry.file}:${entry.line}`;
           if (!this.#warnedCa.has(where)) {
             this.#warnedCa.add(where);
-            this.#logger.info(`known_hosts ${where}: @cert-authority entries are not supported (host certificates are not checked); line ignored`);
+            this.#logger.info(
+              `known_hosts ${where}: @cert-authority entries are not supported (host certificates are not checked); line ignored`,
+            );
           }
           continue;
         }
@@ -173,7 +175,13 @@ export class KnownHosts {
 
   /** Key types on record for `name` (used to prefer those host key algorithms, as OpenSSH does). */
   knownKeyTypes(name: string): string[] {
-    return [...new Set(this.entriesFor(name).filter((e) => e.marker === undefined).map((e) => e.keyType))];
+    return [
+      ...new Set(
+        this.entriesFor(name)
+          .filter((e) => e.marker === undefined)
+          .map((e) => e.keyType),
+      ),
+    ];
   }
 
   /**
@@ -189,13 +197,23 @@ export class KnownHosts {
     const useHash = hash || /^\s*(@\S+\s+)?\|1\|/m.test(existing);
     const host = useHash ? hashedHostField(name) : name;
     const prefix = existing && !existing.endsWith("\n") ? "\n" : "";
-    appendFileSync(file, `${prefix}${host} ${keyTypeOf(keyBlob)} ${keyBlob.toString("base64")}\n`, { mode: 0o600 });
+    appendFileSync(file, `${prefix}${host} ${keyTypeOf(keyBlob)} ${keyBlob.toString("base64")}\n`, {
+      mode: 0o600,
+    });
     return { file, line: (existing + prefix).split("\n").length };
   }
 }
 
 /** Host key algorithms ssh2 can verify, in its default preference order. */
-const hostKeyAlgorithms = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+const hostKeyAlgorithms = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "rsa-sha2-512",
+  "rsa-sha2-256",
+  "ssh-rsa",
+];
 
 /**
  * Host key algorithms ordered so that key types already recorded come first: the server then
@@ -203,6 +221,11 @@ const hostKeyAlgorithms = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nis
  * order_hostkeyalgs does the same).
  */
 export function preferredHostKeyAlgorithms(knownTypes: readonly string[]): string[] {
-  const known = new Set(knownTypes.flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t])));
-  return [...hostKeyAlgorithms.filter((a) => known.has(a)), ...hostKeyAlgorithms.filter((a) => !known.has(a))];
+  const known = new Set(
+    knownTypes.flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t])),
+  );
+  return [
+    ...hostKeyAlgorithms.filter((a) => known.has(a)),
+    ...hostKeyAlgorithms.filter((a) => !known.has(a)),
+  ];
 }

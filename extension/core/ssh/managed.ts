@@ -35,7 +35,12 @@ export interface ReconnectPolicy {
   readonly maxAttempts: number;
 }
 
-export const defaultReconnectPolicy: ReconnectPolicy = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2, maxAttempts: 10 };
+export const defaultReconnectPolicy: ReconnectPolicy = {
+  initialDelayMs: 500,
+  maxDelayMs: 30_000,
+  factor: 2,
+  maxAttempts: 10,
+};
 
 /** Options for a managed connection: everything SshConnection.connect takes, plus the policy. */
 export interface ManagedSshOptions extends Omit<SshConnectOptions, "signal"> {
@@ -44,7 +49,13 @@ export interface ManagedSshOptions extends Omit<SshConnectOptions, "signal"> {
 
 /** Whether retrying can fix an error (network trouble) or not (keys, auth, config, cancel). */
 export function isRetryable(err: unknown): boolean {
-  return SshError.is(err) && (err.reason === "connectFailed" || err.reason === "timeout" || err.reason === "lost" || err.reason === "channelRefused");
+  return (
+    SshError.is(err) &&
+    (err.reason === "connectFailed" ||
+      err.reason === "timeout" ||
+      err.reason === "lost" ||
+      err.reason === "channelRefused")
+  );
 }
 
 /** One host's connection, kept alive across losses. Create directly or through {@link SshConnectionPool}. */
@@ -68,7 +79,9 @@ export class ManagedSshConnection extends Disposable {
     this.#options = options;
     this.#policy = { ...defaultReconnectPolicy, ...options.reconnect };
     this.#log = options.logger ?? silentLogger;
-    this.register({ dispose: () => this.#cancel.abort(new SshError("cancelled", `ssh ${this.name}: connection closed.`)) });
+    this.register({
+      dispose: () => this.#cancel.abort(new SshError("cancelled", `ssh ${this.name}: connection closed.`)),
+    });
   }
 
   /** The destination as typed, for messages. */
@@ -90,7 +103,8 @@ export class ManagedSshConnection extends Disposable {
    * attempt after `failed`. Rejects with the SshError that made it fail, or `cancelled`.
    */
   connection(signal?: AbortSignal): Promise<SshConnection> {
-    if (this.isDisposed) return Promise.reject(new SshError("cancelled", `ssh ${this.name}: the connection was closed.`));
+    if (this.isDisposed)
+      return Promise.reject(new SshError("cancelled", `ssh ${this.name}: the connection was closed.`));
     const current = this.current;
     if (current) return Promise.resolve(current);
     if (!this.#pending) this.#pending = this.#firstConnect();
@@ -102,7 +116,8 @@ export class ManagedSshConnection extends Disposable {
   reconnect(): void {
     const current = this.current;
     if (current) current.destroy();
-    else if (this.#state.state === "failed" || this.#state.state === "idle") void this.connection().catch(() => {}); // the state event reports the outcome
+    else if (this.#state.state === "failed" || this.#state.state === "idle")
+      void this.connection().catch(() => {}); // the state event reports the outcome
   }
 
   override dispose(): void {
@@ -116,7 +131,10 @@ export class ManagedSshConnection extends Disposable {
   async #firstConnect(): Promise<SshConnection> {
     this.#setState({ state: "connecting" });
     try {
-      const conn = await SshConnection.connect(this.destination, { ...this.#options, signal: this.#cancel.signal });
+      const conn = await SshConnection.connect(this.destination, {
+        ...this.#options,
+        signal: this.#cancel.signal,
+      });
       this.#adopt(conn);
       return conn;
     } catch (err) {
@@ -147,11 +165,17 @@ export class ManagedSshConnection extends Disposable {
     let lastError: SshError = lostWith;
     try {
       for (let attempt = 1; attempt <= this.#policy.maxAttempts; attempt++) {
-        const delayMs = Math.min(this.#policy.maxDelayMs, this.#policy.initialDelayMs * this.#policy.factor ** (attempt - 1));
+        const delayMs = Math.min(
+          this.#policy.maxDelayMs,
+          this.#policy.initialDelayMs * this.#policy.factor ** (attempt - 1),
+        );
         this.#setState({ state: "reconnecting", attempt, delayMs });
         await delay(delayMs, this.#cancel.signal);
         try {
-          const conn = await SshConnection.connect(this.destination, { ...this.#options, signal: this.#cancel.signal });
+          const conn = await SshConnection.connect(this.destination, {
+            ...this.#options,
+            signal: this.#cancel.signal,
+          });
           this.#log.info(`ssh ${conn.key}: reconnected after ${attempt} attempt(s)`);
           this.#adopt(conn);
           return conn;
@@ -204,8 +228,14 @@ export class SshConnectionPool extends Disposable {
 
 function toSshError(err: unknown, name: string): SshError {
   if (SshError.is(err)) return err;
-  if (err instanceof Error && err.name === "AbortError") return new SshError("cancelled", `ssh ${name}: cancelled.`, {}, { cause: err });
-  return new SshError("connectFailed", `ssh ${name}: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
+  if (err instanceof Error && err.name === "AbortError")
+    return new SshError("cancelled", `ssh ${name}: cancelled.`, {}, { cause: err });
+  return new SshError(
+    "connectFailed",
+    `ssh ${name}: ${err instanceof Error ? err.message : String(err)}`,
+    {},
+    { cause: err },
+  );
 }
 
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -20,7 +20,10 @@ const stderrTail = 2000;
  * Expands ProxyCommand's tokens: %h host name, %p port, %r user, %n the name as given (alias),
  * %% a percent sign. Each value is shell-quoted. An unknown token is a configuration error.
  */
-export function expandProxyCommand(command: string, config: Pick<ResolvedSshConfig, "alias" | "hostName" | "port" | "user">): string {
+export function expandProxyCommand(
+  command: string,
+  config: Pick<ResolvedSshConfig, "alias" | "hostName" | "port" | "user">,
+): string {
   return command.replace(/%(.)?/g, (whole, token: string | undefined) => {
     switch (token) {
       case "%":
@@ -34,7 +37,11 @@ export function expandProxyCommand(command: string, config: Pick<ResolvedSshConf
       case "n":
         return shellQuote(config.alias);
       default:
-        throw new SshError("configInvalid", `ssh config for ${config.alias}: ProxyCommand uses ${token === undefined ? "a lone %" : `%${token}`}, which is not one of %h %p %r %n %%.`, { host: config.alias });
+        throw new SshError(
+          "configInvalid",
+          `ssh config for ${config.alias}: ProxyCommand uses ${token === undefined ? "a lone %" : `%${token}`}, which is not one of %h %p %r %n %%.`,
+          { host: config.alias },
+        );
     }
   });
 }
@@ -54,7 +61,11 @@ export function startProxyCommand(config: ResolvedSshConfig, key: string, logger
     let stderr = "";
     let started = false;
     const failure = (why: string): SshError =>
-      new SshError("connectFailed", `ssh ${key}: the ProxyCommand (${program}) ${why}${stderr.trim() ? `: ${stderr.trim()}` : ""}.`, { host: key });
+      new SshError(
+        "connectFailed",
+        `ssh ${key}: the ProxyCommand (${program}) ${why}${stderr.trim() ? `: ${stderr.trim()}` : ""}.`,
+        { host: key },
+      );
     const stream = new Duplex({
       read: () => {
         child.stdout.resume();
@@ -80,7 +91,8 @@ export function startProxyCommand(config: ResolvedSshConfig, key: string, logger
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (text: string) => {
       stderr = (stderr + text).slice(-stderrTail);
-      for (const line of text.split("\n")) if (line.trim()) logger.debug(`ProxyCommand (${program}): ${line.trim()}`);
+      for (const line of text.split("\n"))
+        if (line.trim()) logger.debug(`ProxyCommand (${program}): ${line.trim()}`);
     });
     child.once("error", (err) => {
       const error = failure(`could not be started (${err.message})`);

@@ -106,13 +106,23 @@ export class SftpSession {
   #end(why: string, cause?: unknown): void {
     if (this.#ended) return;
     this.#endedWhy = why;
-    this.#ended = new SshError("lost", `ssh ${this.#key}: ${why}.`, { host: this.#key }, cause === undefined ? undefined : { cause });
+    this.#ended = new SshError(
+      "lost",
+      `ssh ${this.#key}: ${why}.`,
+      { host: this.#key },
+      cause === undefined ? undefined : { cause },
+    );
     const pending = [...this.#pending];
     this.#pending.clear();
     for (const fail of pending) fail(this.#ended);
   }
 
   #lost(what: string, ended: SshError): SshError {
-    return new SshError("lost", `ssh ${this.#key}: ${what} failed: ${this.#endedWhy}.`, { host: this.#key }, { cause: ended });
+    return new SshError(
+      "lost",
+      `ssh ${this.#key}: ${what} failed: ${this.#endedWhy}.`,
+      { host: this.#key },
+      { cause: ended },
+    );
   }
 }

@@ -2,7 +2,10 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { anySignal } from "../abort";
 import { toProtectError } from "../protect/errors";
 import type { ControlClient } from "../protect/host";
-import type { WorkloadConsoleRequestSchema, ZoneConsoleRequestSchema } from "../../proto/gen/protect/control/v1/control_pb";
+import type {
+  WorkloadConsoleRequestSchema,
+  ZoneConsoleRequestSchema,
+} from "../../proto/gen/protect/control/v1/control_pb";
 import type { TerminalSize } from "./execSession";
 import { RequestQueue } from "./requestQueue";
 
@@ -25,9 +28,16 @@ export class WorkloadConsole {
   readonly #cancel = new AbortController();
   readonly #workloadId: string;
 
-  constructor(client: ControlClient, workloadId: string, options: ConsoleOptions & { readonly size?: TerminalSize } = {}) {
+  constructor(
+    client: ControlClient,
+    workloadId: string,
+    options: ConsoleOptions & { readonly size?: TerminalSize } = {},
+  ) {
     this.#workloadId = workloadId;
-    this.#requests.push({ workloadId, ...(options.size ? { terminalResize: { rows: options.size.rows, columns: options.size.columns } } : {}) });
+    this.#requests.push({
+      workloadId,
+      ...(options.size ? { terminalResize: { rows: options.size.rows, columns: options.size.columns } } : {}),
+    });
     const signal = anySignal(options.signal, this.#cancel.signal);
     this.ended = (async () => {
       try {
@@ -54,7 +64,10 @@ export class WorkloadConsole {
   }
 
   resize(size: TerminalSize): void {
-    this.#requests.push({ workloadId: this.#workloadId, terminalResize: { rows: size.rows, columns: size.columns } });
+    this.#requests.push({
+      workloadId: this.#workloadId,
+      terminalResize: { rows: size.rows, columns: size.columns },
+    });
   }
 
   /** Detaches; the workload keeps running. */
@@ -73,7 +86,11 @@ export class ZoneConsole {
   readonly #cancel = new AbortController();
   readonly #zoneId: string;
 
-  constructor(client: ControlClient, zoneId: string, options: ConsoleOptions & { readonly replayHistory?: boolean } = {}) {
+  constructor(
+    client: ControlClient,
+    zoneId: string,
+    options: ConsoleOptions & { readonly replayHistory?: boolean } = {},
+  ) {
     this.#zoneId = zoneId;
     this.#requests.push({ zoneId, replayHistory: options.replayHistory ?? true });
     const signal = anySignal(options.signal, this.#cancel.signal);

@@ -64,7 +64,9 @@ export class ExecSession {
             environment: Object.entries(request.env ?? {}).map(([key, value]) => ({ key, value })),
             workingDirectory: request.workingDirectory ?? "",
             tty: request.tty !== undefined,
-            ...(request.tty ? { terminalSize: { rows: request.tty.rows, columns: request.tty.columns } } : {}),
+            ...(request.tty
+              ? { terminalSize: { rows: request.tty.rows, columns: request.tty.columns } }
+              : {}),
             stdin: true,
             stdout: true,
             stderr: true,
@@ -96,7 +98,11 @@ export class ExecSession {
         this.#requests.end();
       }
       if (exitCode === undefined) {
-        throw new ProtectError("lost", `ExecuteZoneCommand on ${host}: the stream ended without an exit status.`, { host, operation: "ExecuteZoneCommand" });
+        throw new ProtectError(
+          "lost",
+          `ExecuteZoneCommand on ${host}: the stream ended without an exit status.`,
+          { host, operation: "ExecuteZoneCommand" },
+        );
       }
       return exitCode;
     })();
@@ -121,7 +127,10 @@ export class ExecSession {
 
   /** Tells the PTY its new size (the process gets SIGWINCH). */
   resize(size: TerminalSize): void {
-    if (size.rows > 0 && size.columns > 0) this.#requests.push({ request: { case: "terminalResize", value: { size: { rows: size.rows, columns: size.columns } } } });
+    if (size.rows > 0 && size.columns > 0)
+      this.#requests.push({
+        request: { case: "terminalResize", value: { size: { rows: size.rows, columns: size.columns } } },
+      });
   }
 
   /** Resolves once every queued stdin chunk was handed to the transport (back-pressure for big inputs). */
@@ -136,6 +145,10 @@ export class ExecSession {
 }
 
 /** Starts a command in a zone or workload. */
-export function startExec(client: ControlClient, request: ExecRequest, options: ExecOptions = {}): ExecSession {
+export function startExec(
+  client: ControlClient,
+  request: ExecRequest,
+  options: ExecOptions = {},
+): ExecSession {
   return new ExecSession(client, request, options);
 }

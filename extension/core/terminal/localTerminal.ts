@@ -12,7 +12,12 @@ export interface TerminalSink {
 /** The local side: a process's stdin/stdout, or anything shaped like them. */
 export interface LocalTerminalIo {
   readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
-  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number; rows?: number; on?: NodeJS.WritableStream["on"] };
+  readonly stdout: NodeJS.WritableStream & {
+    isTTY?: boolean;
+    columns?: number;
+    rows?: number;
+    on?: NodeJS.WritableStream["on"];
+  };
 }
 
 /** Options of {@link LocalTerminal}. */
@@ -45,7 +50,8 @@ export class LocalTerminal extends Disposable {
       this.register(toDisposable(() => stdin.setRawMode?.(false)));
     }
     if (options.forwardInput ?? true) {
-      const onData = (chunk: Buffer | string): void => sink.write(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
+      const onData = (chunk: Buffer | string): void =>
+        sink.write(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
       const onEnd = (): void => sink.endInput?.();
       stdin.on("data", onData);
       stdin.on("end", onEnd);

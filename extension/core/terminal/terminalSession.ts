@@ -26,7 +26,12 @@ const fallbackSize: TerminalSize = { rows: 24, columns: 80 };
  * code: `zonectl exec` and `zonectl shell`, later a VS Code pseudo-terminal. The local
  * terminal mode is restored on every way out.
  */
-export async function runTerminalSession(client: ControlClient, request: Omit<ExecRequest, "tty">, io: SessionIo, options: TerminalSessionOptions): Promise<number> {
+export async function runTerminalSession(
+  client: ControlClient,
+  request: Omit<ExecRequest, "tty">,
+  io: SessionIo,
+  options: TerminalSessionOptions,
+): Promise<number> {
   const session = startExec(
     client,
     { ...request, ...(options.tty ? { tty: localTerminalSize(io.stdout) ?? fallbackSize } : {}) },
@@ -37,7 +42,11 @@ export async function runTerminalSession(client: ControlClient, request: Omit<Ex
       onStderr: (d) => io.stderr.write(d),
     },
   );
-  const terminal = new LocalTerminal(io, session, { raw: options.tty, forwardInput: options.stdin, resize: options.tty });
+  const terminal = new LocalTerminal(io, session, {
+    raw: options.tty,
+    forwardInput: options.stdin,
+    resize: options.tty,
+  });
   try {
     return await session.exited;
   } finally {
@@ -49,11 +58,20 @@ export async function runTerminalSession(client: ControlClient, request: Omit<Ex
  * The interactive shell of a workload: bash when the image has it, else sh, as a login shell.
  * Asked of the workload itself with a fixed probe (no user value in it).
  */
-export async function pickShell(client: ControlClient, target: { zoneId: string; workloadId?: string; user?: string }, signal?: AbortSignal): Promise<string[]> {
+export async function pickShell(
+  client: ControlClient,
+  target: { zoneId: string; workloadId?: string; user?: string },
+  signal?: AbortSignal,
+): Promise<string[]> {
   const chunks: Uint8Array[] = [];
   const probe = startExec(
     client,
-    { zoneId: target.zoneId, ...(target.workloadId ? { workloadId: target.workloadId } : {}), ...(target.user ? { user: target.user } : {}), command: ["/bin/sh", "-c", "command -v bash || command -v sh"] },
+    {
+      zoneId: target.zoneId,
+      ...(target.workloadId ? { workloadId: target.workloadId } : {}),
+      ...(target.user ? { user: target.user } : {}),
+      command: ["/bin/sh", "-c", "command -v bash || command -v sh"],
+    },
     { ...(signal ? { signal } : {}), onStdout: (d) => chunks.push(d) },
   );
   probe.endInput();

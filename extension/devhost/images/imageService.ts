@@ -44,9 +44,14 @@ import type { RegistryAuth } from "./registryClient";
  * PullImage: streams progress replies, then one reply with `spec` (and `metadata` when
  * `want_metadata`). Any requested format is served as a directory tree; `spec.format` says so.
  */
-export async function* pullImage(store: ImageStore, req: PullImageRequest, signal: AbortSignal): AsyncGenerator<PullImageReply> {
+export async function* pullImage(
+  store: ImageStore,
+  req: PullImageRequest,
+  signal: AbortSignal,
+): AsyncGenerator<PullImageReply> {
   try {
-    if (req.image.trim() === "") throw new ImageError("invalidReference", "PullImage needs an image reference");
+    if (req.image.trim() === "")
+      throw new ImageError("invalidReference", "PullImage needs an image reference");
     const auth = registryAuthFromProto(req.auth);
     const image = yield* withProgress(
       (onProgress, opSignal) =>
@@ -65,7 +70,9 @@ export async function* pullImage(store: ImageStore, req: PullImageRequest, signa
       ...(req.wantMetadata ? { metadata: metadataOf(image) } : {}),
     });
   } catch (err) {
-    throw signal.aborted ? new ConnectError(`pull cancelled: ${messageOf(err)}`, Code.Canceled) : toConnectError(err);
+    throw signal.aborted
+      ? new ConnectError(`pull cancelled: ${messageOf(err)}`, Code.Canceled)
+      : toConnectError(err);
   }
 }
 
@@ -94,7 +101,8 @@ export async function* importImage(
         if (req.chunk.length > 0) yield req.chunk;
         if (req.lastChunk) return;
         const next = await iterator.next();
-        if (next.done) throw new ImageError("invalidArchive", "the upload ended without a request marked last_chunk");
+        if (next.done)
+          throw new ImageError("invalidArchive", "the upload ended without a request marked last_chunk");
         req = next.value;
       }
     }
@@ -115,7 +123,9 @@ export async function* importImage(
       ...(head.wantMetadata ? { metadata: metadataOf(image) } : {}),
     });
   } catch (err) {
-    throw signal.aborted ? new ConnectError(`import cancelled: ${messageOf(err)}`, Code.Canceled) : toConnectError(err);
+    throw signal.aborted
+      ? new ConnectError(`import cancelled: ${messageOf(err)}`, Code.Canceled)
+      : toConnectError(err);
   }
 }
 
@@ -129,7 +139,12 @@ export async function* listImages(store: ImageStore, batchSize = 32): AsyncGener
   for (let i = 0; i < images.length; i += batchSize) {
     yield create(ListImagesReplySchema, {
       images: images.slice(i, i + batchSize).map((img) =>
-        create(OciImageInfoSchema, { digest: img.digest, format: img.format, names: img.names, metadata: metadataOf(img) }),
+        create(OciImageInfoSchema, {
+          digest: img.digest,
+          format: img.format,
+          names: img.names,
+          metadata: metadataOf(img),
+        }),
       ),
     });
   }
@@ -191,7 +206,8 @@ const codeFor: Record<ImageErrorReason, Code> = {
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof ImageError) return new ConnectError(err.message, codeFor[err.reason], undefined, undefined, err);
+  if (err instanceof ImageError)
+    return new ConnectError(err.message, codeFor[err.reason], undefined, undefined, err);
   if (isAbortError(err)) return new ConnectError(messageOf(err), Code.Canceled, undefined, undefined, err);
   return new ConnectError(messageOf(err), Code.Internal, undefined, undefined, err);
 }

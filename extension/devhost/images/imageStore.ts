@@ -1,5 +1,14 @@
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { mkdir, open, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -10,7 +19,14 @@ import { OciImageFormat, OciImageProgressPhase } from "../../proto/gen/protect/c
 import { ImageError } from "./imageError";
 import { receiveArchive, resolveArchive } from "./importArchive";
 import { applyLayerBlob } from "./layerExtract";
-import { choosePlatform, parseImageConfig, parseManifest, type Descriptor, type ImageManifest, type ImageRuntimeConfig } from "./manifest";
+import {
+  choosePlatform,
+  parseImageConfig,
+  parseManifest,
+  type Descriptor,
+  type ImageManifest,
+  type ImageRuntimeConfig,
+} from "./manifest";
 import { ImageProgress, type ProgressSink } from "./progress";
 import { isSha256Digest, parseReference, storedName } from "./reference";
 import { RegistryClient, type RegistryAuth } from "./registryClient";
@@ -145,7 +161,9 @@ export class ImageStore {
 
   /** Every image, oldest first. */
   list(): StoredImage[] {
-    return [...this.#images.values()].sort((a, b) => a.created.localeCompare(b.created)).map((e) => this.#view(e));
+    return [...this.#images.values()]
+      .sort((a, b) => a.created.localeCompare(b.created))
+      .map((e) => this.#view(e));
   }
 
   /**
@@ -165,7 +183,8 @@ export class ImageStore {
     const entry = this.#images.get(digest);
     if (!entry) return false;
     const busy = this.#removalGuard?.(digest);
-    if (busy !== undefined) throw new ImageError("inUse", `image ${entry.names[0] ?? digest} is in use: ${busy}`);
+    if (busy !== undefined)
+      throw new ImageError("inUse", `image ${entry.names[0] ?? digest} is in use: ${busy}`);
     this.#images.delete(digest);
     this.#persist();
     const rootfs = this.#rootfsPath(digest);
@@ -216,14 +235,21 @@ export class ImageStore {
       const chosen = choosePlatform(parsed.index);
       fetched = await client.getManifest(chosen.digest);
       parsed = parseManifest(fetched.bytes, fetched.contentType ?? chosen.mediaType);
-      if (parsed.kind !== "image") throw new ImageError("invalidImage", `${name}: a manifest list points at another list`);
+      if (parsed.kind !== "image")
+        throw new ImageError("invalidImage", `${name}: a manifest list points at another list`);
     }
     const digest = fetched.digest;
     const manifest = parsed.manifest;
     checkLayerTypes(manifest, name);
-    progress.phase(OciImageProgressPhase.RESOLVED, { kind: "completed", message: digest, total: 0, isBytes: false });
+    progress.phase(OciImageProgressPhase.RESOLVED, {
+      kind: "completed",
+      message: digest,
+      total: 0,
+      isBytes: false,
+    });
 
-    if (this.#images.has(digest) && !options.overwriteCache) return this.#finishCached(digest, name, progress);
+    if (this.#images.has(digest) && !options.overwriteCache)
+      return this.#finishCached(digest, name, progress);
 
     const blobs = [digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)];
     this.#pin(blobs);
@@ -231,8 +257,12 @@ export class ImageStore {
     const controller = new AbortController();
     const signal = anySignal(options.signal, controller.signal);
     try {
-      progress.phase(OciImageProgressPhase.CONFIG_DOWNLOAD, { kind: "spinner", message: "downloading config" });
-      if (manifest.config.size > maxConfigBytes) throw new ImageError("invalidImage", `${name}: the config is ${manifest.config.size} bytes`);
+      progress.phase(OciImageProgressPhase.CONFIG_DOWNLOAD, {
+        kind: "spinner",
+        message: "downloading config",
+      });
+      if (manifest.config.size > maxConfigBytes)
+        throw new ImageError("invalidImage", `${name}: the config is ${manifest.config.size} bytes`);
       await this.#download(client, manifest.config, { overwrite: options.overwriteCache === true, signal });
       const configJson = readFileSync(this.#blobPath(manifest.config.digest));
       const { file: configFile } = parseImageConfig(configJson);
@@ -268,7 +298,10 @@ export class ImageStore {
         progress.extracted(layer.digest);
       }
 
-      progress.phase(OciImageProgressPhase.ASSEMBLE, { kind: "spinner", message: "assembling root filesystem" });
+      progress.phase(OciImageProgressPhase.ASSEMBLE, {
+        kind: "spinner",
+        message: "assembling root filesystem",
+      });
       const image = this.#commit({
         digest,
         staging,
@@ -279,7 +312,12 @@ export class ImageStore {
         names: [name],
         overwrite: options.overwriteCache === true,
       });
-      progress.phase(OciImageProgressPhase.COMPLETE, { kind: "completed", message: `pulled ${name}`, total: totalSize(manifest), isBytes: true });
+      progress.phase(OciImageProgressPhase.COMPLETE, {
+        kind: "completed",
+        message: `pulled ${name}`,
+        total: totalSize(manifest),
+        isBytes: true,
+      });
       this.#logger.info(`pulled ${name} as ${digest}`);
       return image;
     } catch (err) {
@@ -308,7 +346,10 @@ export class ImageStore {
       throw new ImageError("invalidReference", `"${options.digest}" is not a sha256 digest`);
     }
     const digestOption = options.digest || undefined;
-    progress.phase(OciImageProgressPhase.STARTED, { kind: "spinner", message: `importing${name ? ` ${name}` : ""}` });
+    progress.phase(OciImageProgressPhase.STARTED, {
+      kind: "spinner",
+      message: `importing${name ? ` ${name}` : ""}`,
+    });
     progress.phase(OciImageProgressPhase.RESOLVING, { kind: "spinner", message: "receiving archive" });
 
     const uploadDir = join(this.dir, "tmp", `upload-${randomUUID()}`);
@@ -326,8 +367,14 @@ export class ImageStore {
       const digest = image.manifestDigest;
       const names = [...image.names];
       checkLayerTypes(image.manifest, names[0] ?? digest);
-      progress.phase(OciImageProgressPhase.RESOLVED, { kind: "completed", message: digest, total: archive.bytes, isBytes: true });
-      if (this.#images.has(digest) && !options.overwriteCache) return this.#finishCached(digest, names, progress);
+      progress.phase(OciImageProgressPhase.RESOLVED, {
+        kind: "completed",
+        message: digest,
+        total: archive.bytes,
+        isBytes: true,
+      });
+      if (this.#images.has(digest) && !options.overwriteCache)
+        return this.#finishCached(digest, names, progress);
 
       const { file: configFile } = parseImageConfig(image.configBytes);
       checkDiffIds(image.manifest, configFile.rootfs.diff_ids, names[0] ?? digest);
@@ -368,7 +415,12 @@ export class ImageStore {
         names,
         overwrite: options.overwriteCache === true,
       });
-      progress.phase(OciImageProgressPhase.COMPLETE, { kind: "completed", message: `imported ${names[0] ?? digest}`, total: archive.bytes, isBytes: true });
+      progress.phase(OciImageProgressPhase.COMPLETE, {
+        kind: "completed",
+        message: `imported ${names[0] ?? digest}`,
+        total: archive.bytes,
+        isBytes: true,
+      });
       this.#logger.info(`imported ${image.kind} archive as ${digest} (${names.join(", ") || "no names"})`);
       return stored;
     } finally {
@@ -383,7 +435,12 @@ export class ImageStore {
     if (!entry) throw new ImageError("notFound", `image ${digest} vanished from the store`);
     for (const name of typeof names === "string" ? [names] : names) this.#assignName(name, digest);
     this.#persist();
-    progress.phase(OciImageProgressPhase.COMPLETE, { kind: "completed", message: "already present", total: 0, isBytes: false });
+    progress.phase(OciImageProgressPhase.COMPLETE, {
+      kind: "completed",
+      message: "already present",
+      total: 0,
+      isBytes: false,
+    });
     return this.#view(entry);
   }
 
@@ -430,7 +487,8 @@ export class ImageStore {
   /** Gives `name` to `digest`, taking it from any other image (as a Docker tag moves). */
   #assignName(name: string, digest: string): void {
     for (const entry of this.#images.values()) {
-      if (entry.digest !== digest && entry.names.includes(name)) entry.names = entry.names.filter((n) => n !== name);
+      if (entry.digest !== digest && entry.names.includes(name))
+        entry.names = entry.names.filter((n) => n !== name);
     }
     const entry = this.#images.get(digest);
     if (entry && !entry.names.includes(name)) entry.names = [...entry.names, name];
@@ -463,7 +521,10 @@ export class ImageStore {
         if (options.signal.aborted) throw abortReason(options.signal);
         received += chunk.length;
         if (received > descriptor.size) {
-          throw new ImageError("digestMismatch", `blob ${descriptor.digest} is larger than the ${descriptor.size} bytes its descriptor says`);
+          throw new ImageError(
+            "digestMismatch",
+            `blob ${descriptor.digest} is larger than the ${descriptor.size} bytes its descriptor says`,
+          );
         }
         hash.update(chunk);
         await fh.write(chunk);
@@ -472,7 +533,10 @@ export class ImageStore {
       await fh.close();
       const actual = `sha256:${hash.digest("hex")}`;
       if (actual !== descriptor.digest) {
-        throw new ImageError("digestMismatch", `blob ${descriptor.digest} arrived as ${actual} (${received} of ${descriptor.size} bytes)`);
+        throw new ImageError(
+          "digestMismatch",
+          `blob ${descriptor.digest} arrived as ${actual} (${received} of ${descriptor.size} bytes)`,
+        );
       }
       await rename(temp, target);
       return false;
@@ -544,9 +608,11 @@ export class ImageStore {
   }
 
   async #load(): Promise<void> {
-    for (const sub of ["blobs/sha256", "rootfs", "tmp"]) await mkdir(join(this.dir, sub), { recursive: true, mode: 0o700 });
+    for (const sub of ["blobs/sha256", "rootfs", "tmp"])
+      await mkdir(join(this.dir, sub), { recursive: true, mode: 0o700 });
     // Leftovers of operations a crash interrupted.
-    for (const name of await readdir(join(this.dir, "tmp"))) await rm(join(this.dir, "tmp", name), { recursive: true, force: true });
+    for (const name of await readdir(join(this.dir, "tmp")))
+      await rm(join(this.dir, "tmp", name), { recursive: true, force: true });
 
     const indexPath = join(this.dir, "index.json");
     let entries: IndexEntry[] = [];
@@ -556,7 +622,9 @@ export class ImageStore {
       } catch (err) {
         const aside = `${indexPath}.corrupt-${Date.now()}`;
         renameSync(indexPath, aside);
-        this.#logger.error(`image store: ${indexPath} is unreadable (${messageOf(err)}); moved it to ${aside} and starting empty`);
+        this.#logger.error(
+          `image store: ${indexPath} is unreadable (${messageOf(err)}); moved it to ${aside} and starting empty`,
+        );
       }
     }
     let dropped = false;
@@ -565,7 +633,12 @@ export class ImageStore {
         if (!existsSync(this.#rootfsPath(e.digest))) throw new Error("its root filesystem is missing");
         const manifestJson = readFileSync(this.#blobPath(e.digest));
         const configJson = readFileSync(this.#blobPath(e.configDigest));
-        this.#images.set(e.digest, { ...e, manifestJson, configJson, config: parseImageConfig(configJson).runtime });
+        this.#images.set(e.digest, {
+          ...e,
+          manifestJson,
+          configJson,
+          config: parseImageConfig(configJson).runtime,
+        });
       } catch (err) {
         dropped = true;
         this.#logger.warn(`image store: dropping ${e.digest} (${e.names.join(", ")}): ${messageOf(err)}`);
@@ -586,7 +659,13 @@ export class ImageStore {
   #persist(): void {
     const index = {
       version: 1 as const,
-      images: [...this.#images.values()].map(({ digest, names, configDigest, layers, created }) => ({ digest, names, configDigest, layers, created })),
+      images: [...this.#images.values()].map(({ digest, names, configDigest, layers, created }) => ({
+        digest,
+        names,
+        configDigest,
+        layers,
+        created,
+      })),
     };
     const path = join(this.dir, "index.json");
     const temp = `${path}.${process.pid}.tmp`;
@@ -630,7 +709,10 @@ function checkLayerTypes(manifest: ImageManifest, name: string): void {
 
 function checkDiffIds(manifest: ImageManifest, diffIds: readonly string[], name: string): void {
   if (diffIds.length !== manifest.layers.length) {
-    throw new ImageError("invalidImage", `${name}: the manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length}`);
+    throw new ImageError(
+      "invalidImage",
+      `${name}: the manifest has ${manifest.layers.length} layers but the config lists ${diffIds.length}`,
+    );
   }
 }
 

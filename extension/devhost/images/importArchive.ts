@@ -4,7 +4,14 @@ import { join, posix } from "node:path";
 import type { ReadEntry } from "tar";
 import { z } from "zod";
 import { ImageError } from "./imageError";
-import { choosePlatform, imageIndexSchema, mediaTypes, parseManifest, type Descriptor, type ImageManifest } from "./manifest";
+import {
+  choosePlatform,
+  imageIndexSchema,
+  mediaTypes,
+  parseManifest,
+  type Descriptor,
+  type ImageManifest,
+} from "./manifest";
 import { normalizeName, parseReference } from "./reference";
 import { cleanArchivePath } from "./safePath";
 import { readTarStream } from "./tarStream";
@@ -59,7 +66,8 @@ export async function receiveArchive(
         } finally {
           await fh.close();
         }
-        if (size !== entry.size) throw new ImageError("invalidArchive", `the archive is truncated inside ${entry.path}`);
+        if (size !== entry.size)
+          throw new ImageError("invalidArchive", `the archive is truncated inside ${entry.path}`);
         files.set(key, { path, size, digest: `sha256:${hash.digest("hex")}` });
         return;
       }
@@ -67,7 +75,9 @@ export async function receiveArchive(
         entry.resume();
         const target = entry.linkpath ?? "";
         // Relative to the link's directory; an absolute target means the archive root.
-        const joined = target.startsWith("/") ? target : posix.join(components.slice(0, -1).join("/"), target);
+        const joined = target.startsWith("/")
+          ? target
+          : posix.join(components.slice(0, -1).join("/"), target);
         links.set(key, cleanArchivePath(joined, "link target").join("/"));
         return;
       }
@@ -154,7 +164,10 @@ export async function resolveArchive(
   };
   if (lookup("index.json")) return resolveOciLayout(lookup, options);
   if (lookup("manifest.json")) return resolveDockerSave(lookup, options);
-  throw new ImageError("invalidArchive", "the archive is neither an OCI image layout (index.json) nor a docker save tarball (manifest.json)");
+  throw new ImageError(
+    "invalidArchive",
+    "the archive is neither an OCI image layout (index.json) nor a docker save tarball (manifest.json)",
+  );
 }
 
 type Lookup = (path: string) => ReceivedFile | undefined;
@@ -172,15 +185,24 @@ function blobFile(lookup: Lookup, digest: string, what: string): ReceivedFile {
   const [algorithm, hex] = digest.split(":");
   const file = lookup(`blobs/${algorithm}/${hex}`);
   if (!file) throw new ImageError("invalidArchive", `the archive lacks ${what} ${digest}`);
-  if (algorithm !== "sha256") throw new ImageError("unsupported", `${what} ${digest}: only sha256 digests are supported`);
-  if (file.digest !== digest) throw new ImageError("digestMismatch", `${what} in the archive hashes to ${file.digest}, not ${digest}`);
+  if (algorithm !== "sha256")
+    throw new ImageError("unsupported", `${what} ${digest}: only sha256 digests are supported`);
+  if (file.digest !== digest)
+    throw new ImageError("digestMismatch", `${what} in the archive hashes to ${file.digest}, not ${digest}`);
   return file;
 }
 
-async function resolveOciLayout(lookup: Lookup, options: { name?: string; digest?: string }): Promise<ArchiveImage> {
+async function resolveOciLayout(
+  lookup: Lookup,
+  options: { name?: string; digest?: string },
+): Promise<ArchiveImage> {
   const { json } = await readJson(lookup("index.json")!, "index.json");
   const parsed = imageIndexSchema.safeParse(json);
-  if (!parsed.success) throw new ImageError("invalidArchive", `index.json is not an OCI image index: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new ImageError(
+      "invalidArchive",
+      `index.json is not an OCI image index: ${z.prettifyError(parsed.error)}`,
+    );
   const entries = parsed.data.manifests;
 
   let chosen: Descriptor | undefined;
@@ -199,10 +221,17 @@ async function resolveOciLayout(lookup: Lookup, options: { name?: string; digest
       entries.find((d) => normalizeAnnotation(d.annotations?.[containerdNameAnnotation]) === wanted) ??
       entries.find((d) => normalizeAnnotation(d.annotations?.[refNameAnnotation]) === wanted) ??
       entries.find((d) => d.annotations?.[refNameAnnotation] === wantedTag);
-    if (!chosen) throw new ImageError("notFound", `the archive has no image named ${wanted} (it has ${describeEntries(entries)})`);
+    if (!chosen)
+      throw new ImageError(
+        "notFound",
+        `the archive has no image named ${wanted} (it has ${describeEntries(entries)})`,
+      );
   }
   if (!chosen) {
-    throw new ImageError("invalidArchive", `the archive holds ${entries.length} images (${describeEntries(entries)}); say which one by name`);
+    throw new ImageError(
+      "invalidArchive",
+      `the archive holds ${entries.length} images (${describeEntries(entries)}); say which one by name`,
+    );
   }
 
   let manifestFile = blobFile(lookup, chosen.digest, "manifest");
@@ -213,16 +242,25 @@ async function resolveOciLayout(lookup: Lookup, options: { name?: string; digest
     manifestFile = blobFile(lookup, platformEntry.digest, "manifest");
     manifestBytes = await readFile(manifestFile.path);
     manifest = parseManifest(manifestBytes, platformEntry.mediaType);
-    if (manifest.kind !== "image") throw new ImageError("invalidImage", "an image index points at another index");
+    if (manifest.kind !== "image")
+      throw new ImageError("invalidImage", "an image index points at another index");
   }
   const image = manifest.manifest;
   const configFile = blobFile(lookup, image.config.digest, "config");
-  const layers = image.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, file: blobFile(lookup, l.digest, "layer") }));
+  const layers = image.layers.map((l) => ({
+    digest: l.digest,
+    size: l.size,
+    mediaType: l.mediaType,
+    file: blobFile(lookup, l.digest, "layer"),
+  }));
 
   const names = new Set<string>();
   if (options.name !== undefined) names.add(options.name);
   else {
-    for (const annotation of [chosen.annotations?.[containerdNameAnnotation], chosen.annotations?.[refNameAnnotation]]) {
+    for (const annotation of [
+      chosen.annotations?.[containerdNameAnnotation],
+      chosen.annotations?.[refNameAnnotation],
+    ]) {
       // A bare tag in ref.name ("1") is not a name; a full reference is.
       const name = annotation?.includes("/") ? normalizeAnnotation(annotation) : undefined;
       if (name) names.add(name);
@@ -240,11 +278,17 @@ async function resolveOciLayout(lookup: Lookup, options: { name?: string; digest
   };
 }
 
-async function resolveDockerSave(lookup: Lookup, options: { name?: string; digest?: string }): Promise<ArchiveImage> {
+async function resolveDockerSave(
+  lookup: Lookup,
+  options: { name?: string; digest?: string },
+): Promise<ArchiveImage> {
   const { json } = await readJson(lookup("manifest.json")!, "manifest.json");
   const parsed = dockerSaveManifestSchema.safeParse(json);
   if (!parsed.success || parsed.data.length === 0) {
-    throw new ImageError("invalidArchive", "manifest.json is not a docker save manifest (an array of {Config, RepoTags, Layers})");
+    throw new ImageError(
+      "invalidArchive",
+      "manifest.json is not a docker save manifest (an array of {Config, RepoTags, Layers})",
+    );
   }
   const entries = parsed.data;
   const tagsOf = (e: (typeof entries)[number]): string[] =>
@@ -252,11 +296,16 @@ async function resolveDockerSave(lookup: Lookup, options: { name?: string; diges
 
   let chosen = entries.length === 1 ? entries[0] : undefined;
   if (options.name !== undefined) {
-    chosen = entries.find((e) => tagsOf(e).includes(options.name!)) ?? (entries.length === 1 ? entries[0] : undefined);
+    chosen =
+      entries.find((e) => tagsOf(e).includes(options.name!)) ??
+      (entries.length === 1 ? entries[0] : undefined);
   }
   if (!chosen) {
     const all = entries.flatMap(tagsOf).join(", ") || "untagged images";
-    throw new ImageError("invalidArchive", `the archive holds ${entries.length} images (${all}); say which one by name`);
+    throw new ImageError(
+      "invalidArchive",
+      `the archive holds ${entries.length} images (${all}); say which one by name`,
+    );
   }
 
   const configFile = lookup(chosen.Config);
@@ -273,7 +322,12 @@ async function resolveDockerSave(lookup: Lookup, options: { name?: string; diges
       await fh.close();
     }
     const gzip = head[0] === 0x1f && head[1] === 0x8b;
-    layers.push({ digest: file.digest, size: file.size, mediaType: gzip ? mediaTypes.dockerLayerGzip : mediaTypes.dockerLayerTar, file });
+    layers.push({
+      digest: file.digest,
+      size: file.size,
+      mediaType: gzip ? mediaTypes.dockerLayerGzip : mediaTypes.dockerLayerTar,
+      file,
+    });
   }
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -284,8 +338,15 @@ async function resolveDockerSave(lookup: Lookup, options: { name?: string; diges
   // Fixed key order, so the same archive always yields the same manifest digest.
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const manifestDigest = `sha256:${createHash("sha256").update(manifestBytes).digest("hex")}`;
-  if (options.digest !== undefined && options.digest !== manifestDigest && options.digest !== configFile.digest) {
-    throw new ImageError("notFound", `the archive's image is ${manifestDigest} (config ${configFile.digest}), not ${options.digest}`);
+  if (
+    options.digest !== undefined &&
+    options.digest !== manifestDigest &&
+    options.digest !== configFile.digest
+  ) {
+    throw new ImageError(
+      "notFound",
+      `the archive's image is ${manifestDigest} (config ${configFile.digest}), not ${options.digest}`,
+    );
   }
   return {
     kind: "docker-save",
@@ -305,6 +366,11 @@ function normalizeAnnotation(value: string | undefined): string | undefined {
 
 function describeEntries(entries: readonly Descriptor[]): string {
   return entries
-    .map((d) => d.annotations?.[containerdNameAnnotation] ?? d.annotations?.[refNameAnnotation] ?? d.digest.slice(0, 19))
+    .map(
+      (d) =>
+        d.annotations?.[containerdNameAnnotation] ??
+        d.annotations?.[refNameAnnotation] ??
+        d.digest.slice(0, 19),
+    )
     .join(", ");
 }

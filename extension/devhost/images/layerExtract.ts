@@ -99,7 +99,11 @@ export async function applyLayerBlob(
     decompressor = zlib.createGunzip();
   } else if (head.readUInt32LE(0) === 0xfd2fb528) {
     const zstd = (zlib as { createZstdDecompress?: () => Transform }).createZstdDecompress;
-    if (!zstd) throw new ImageError("unsupported", `zstd-compressed layers need Node 22.15 or newer (this is ${process.version})`);
+    if (!zstd)
+      throw new ImageError(
+        "unsupported",
+        `zstd-compressed layers need Node 22.15 or newer (this is ${process.version})`,
+      );
     decompressor = zstd();
   }
 
@@ -119,16 +123,23 @@ export async function applyLayerBlob(
       }
     } catch (err) {
       if (err instanceof ImageError) throw err;
-      throw new ImageError("invalidImage", `layer ${blobPath.split("/").pop()} cannot be decompressed: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new ImageError(
+        "invalidImage",
+        `layer ${blobPath.split("/").pop()} cannot be decompressed: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
   try {
     const stats = await applyLayer(root, hashed(), options);
     const diffId = `sha256:${hash.digest("hex")}`;
     if (options.diffId !== undefined && options.diffId !== diffId) {
-      throw new ImageError("digestMismatch", `layer content is ${diffId}, but the image config says ${options.diffId}`);
+      throw new ImageError(
+        "digestMismatch",
+        `layer content is ${diffId}, but the image config says ${options.diffId}`,
+      );
     }
     return { ...stats, diffId };
   } finally {
@@ -183,7 +194,9 @@ class LayerApplier {
     const parentComponents = components.slice(0, -1);
     if (name.startsWith(whiteoutPrefix)) {
       entry.resume();
-      const parent = this.#dirCache.get(parentComponents.join("/"))?.rel ?? (await resolveInRoot(this.#root, parentComponents));
+      const parent =
+        this.#dirCache.get(parentComponents.join("/"))?.rel ??
+        (await resolveInRoot(this.#root, parentComponents));
       await this.#whiteout(parent, name);
       return;
     }
@@ -213,7 +226,9 @@ class LayerApplier {
       default:
         entry.resume();
         this.#stats.skipped++;
-        this.#logger.debug(`layer entry ${entry.path} (${entry.type}) skipped: not supported by the dev host`);
+        this.#logger.debug(
+          `layer entry ${entry.path} (${entry.type}) skipped: not supported by the dev host`,
+        );
         return;
     }
     this.#stats.entries++;
@@ -266,11 +281,14 @@ class LayerApplier {
     let written = 0;
     try {
       for await (const chunk of entry as AsyncIterable<Buffer>) {
-        for (let offset = 0; offset < chunk.length; ) offset += writeSync(fd, chunk, offset);
+        for (let offset = 0; offset < chunk.length;) offset += writeSync(fd, chunk, offset);
         written += chunk.length;
       }
       if (written !== entry.size) {
-        throw new ImageError("invalidImage", `layer is truncated: ${entry.path} has ${written} of ${entry.size} bytes`);
+        throw new ImageError(
+          "invalidImage",
+          `layer is truncated: ${entry.path} has ${written} of ${entry.size} bytes`,
+        );
       }
       if (this.#needsChown(entry, inSetgidDir)) fchownSync(fd, entry.uid ?? 0, entry.gid ?? 0);
       // After chown, which clears set-id bits.
@@ -303,8 +321,13 @@ class LayerApplier {
     const source = join(this.#root, ...linkParent, linkName);
     if (source === target) return;
     const stat = lstatOrUndefined(source);
-    if (!stat) throw new ImageError("invalidImage", `hard link ${entry.path} points at ${entry.linkpath ?? ""}, which the layer does not have`);
-    if (stat.isDirectory()) throw new ImageError("invalidImage", `hard link ${entry.path} points at a directory`);
+    if (!stat)
+      throw new ImageError(
+        "invalidImage",
+        `hard link ${entry.path} points at ${entry.linkpath ?? ""}, which the layer does not have`,
+      );
+    if (stat.isDirectory())
+      throw new ImageError("invalidImage", `hard link ${entry.path} points at a directory`);
     // link(2) does not follow a symlink source on Linux: a link to a symlink stays inside root.
     this.#create(target, () => linkSync(source, target));
   }

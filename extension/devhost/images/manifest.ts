@@ -108,28 +108,48 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   } catch {
     throw new ImageError("invalidImage", "the manifest is not JSON");
   }
-  const declared = typeof json === "object" && json !== null ? (json as { mediaType?: unknown }).mediaType : undefined;
-  const schemaVersion = typeof json === "object" && json !== null ? (json as { schemaVersion?: unknown }).schemaVersion : undefined;
+  const declared =
+    typeof json === "object" && json !== null ? (json as { mediaType?: unknown }).mediaType : undefined;
+  const schemaVersion =
+    typeof json === "object" && json !== null
+      ? (json as { schemaVersion?: unknown }).schemaVersion
+      : undefined;
   const header = contentType?.split(";")[0]?.trim();
   const mediaType =
-    header && header !== "application/json" && header !== "text/plain" && header !== "application/octet-stream"
+    header &&
+    header !== "application/json" &&
+    header !== "text/plain" &&
+    header !== "application/octet-stream"
       ? header
       : typeof declared === "string"
         ? declared
         : "";
 
-  if (schemaVersion === 1 || mediaType === mediaTypes.dockerSchema1 || mediaType === mediaTypes.dockerSchema1Signed) {
-    throw new ImageError("unsupported", "Docker schema 1 manifests are not supported; push the image with a current client");
+  if (
+    schemaVersion === 1 ||
+    mediaType === mediaTypes.dockerSchema1 ||
+    mediaType === mediaTypes.dockerSchema1Signed
+  ) {
+    throw new ImageError(
+      "unsupported",
+      "Docker schema 1 manifests are not supported; push the image with a current client",
+    );
   }
   const looksLikeIndex = typeof json === "object" && json !== null && "manifests" in json;
-  if (mediaType === mediaTypes.ociIndex || mediaType === mediaTypes.dockerManifestList || (mediaType === "" && looksLikeIndex)) {
+  if (
+    mediaType === mediaTypes.ociIndex ||
+    mediaType === mediaTypes.dockerManifestList ||
+    (mediaType === "" && looksLikeIndex)
+  ) {
     const parsed = imageIndexSchema.safeParse(json);
-    if (!parsed.success) throw new ImageError("invalidImage", `malformed image index: ${z.prettifyError(parsed.error)}`);
+    if (!parsed.success)
+      throw new ImageError("invalidImage", `malformed image index: ${z.prettifyError(parsed.error)}`);
     return { kind: "index", mediaType: mediaType || mediaTypes.ociIndex, index: parsed.data };
   }
   if (mediaType === mediaTypes.ociManifest || mediaType === mediaTypes.dockerManifest || mediaType === "") {
     const parsed = imageManifestSchema.safeParse(json);
-    if (!parsed.success) throw new ImageError("invalidImage", `malformed image manifest: ${z.prettifyError(parsed.error)}`);
+    if (!parsed.success)
+      throw new ImageError("invalidImage", `malformed image manifest: ${z.prettifyError(parsed.error)}`);
     return { kind: "image", mediaType: mediaType || mediaTypes.ociManifest, manifest: parsed.data };
   }
   throw new ImageError("unsupported", `unsupported manifest media type ${mediaType}`);
@@ -144,7 +164,8 @@ export function parseImageConfig(bytes: Uint8Array): { file: ImageConfigFile; ru
     throw new ImageError("invalidImage", "the image config is not JSON");
   }
   const parsed = imageConfigSchema.safeParse(json);
-  if (!parsed.success) throw new ImageError("invalidImage", `malformed image config: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new ImageError("invalidImage", `malformed image config: ${z.prettifyError(parsed.error)}`);
   const c = parsed.data.config;
   const runtime: ImageRuntimeConfig = {
     ...(c?.Entrypoint ? { entrypoint: c.Entrypoint } : {}),

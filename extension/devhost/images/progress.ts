@@ -13,10 +13,21 @@ export type ProgressSink = (progress: OciImageProgress) => void;
 
 /** An indication in plain form; `toIndication` turns it into the message. */
 export type Indication =
-  | { readonly kind: "bar"; readonly message: string; readonly current: number; readonly total: number; readonly isBytes: boolean }
+  | {
+      readonly kind: "bar";
+      readonly message: string;
+      readonly current: number;
+      readonly total: number;
+      readonly isBytes: boolean;
+    }
   | { readonly kind: "spinner"; readonly message: string }
   | { readonly kind: "hidden" }
-  | { readonly kind: "completed"; readonly message: string; readonly total: number; readonly isBytes: boolean };
+  | {
+      readonly kind: "completed";
+      readonly message: string;
+      readonly total: number;
+      readonly isBytes: boolean;
+    };
 
 interface LayerState {
   phase: OciImageProgressLayerPhase;
@@ -58,7 +69,12 @@ export class ImageProgress {
   setLayers(layers: readonly { id: string; size: number }[]): void {
     this.#layers.clear();
     for (const l of layers) {
-      this.#layers.set(l.id, { phase: OciImageProgressLayerPhase.WAITING, indication: { kind: "hidden" }, size: l.size, downloaded: 0 });
+      this.#layers.set(l.id, {
+        phase: OciImageProgressLayerPhase.WAITING,
+        indication: { kind: "hidden" },
+        size: l.size,
+        downloaded: 0,
+      });
     }
   }
 
@@ -79,7 +95,12 @@ export class ImageProgress {
     const layer = this.#layer(id);
     layer.phase = OciImageProgressLayerPhase.DOWNLOADED;
     layer.downloaded = layer.size;
-    layer.indication = { kind: "completed", message: cached ? "already present" : "downloaded", total: layer.size, isBytes: true };
+    layer.indication = {
+      kind: "completed",
+      message: cached ? "already present" : "downloaded",
+      total: layer.size,
+      isBytes: true,
+    };
     this.#updateOverall();
     this.#emit();
   }
@@ -112,7 +133,11 @@ export class ImageProgress {
   snapshot(): OciImageProgress {
     return create(OciImageProgressSchema, {
       phase: this.#phase,
-      layers: [...this.#layers].map(([id, l]) => ({ id, phase: l.phase, indication: toIndication(l.indication) })),
+      layers: [...this.#layers].map(([id, l]) => ({
+        id,
+        phase: l.phase,
+        indication: toIndication(l.indication),
+      })),
       indication: toIndication(this.#indication),
     });
   }
@@ -149,15 +174,28 @@ export function toIndication(i: Indication): OciImageProgressIndication {
   switch (i.kind) {
     case "bar":
       return create(OciImageProgressIndicationSchema, {
-        indication: { case: "bar", value: { message: i.message, current: BigInt(i.current), total: BigInt(i.total), isBytes: i.isBytes } },
+        indication: {
+          case: "bar",
+          value: {
+            message: i.message,
+            current: BigInt(i.current),
+            total: BigInt(i.total),
+            isBytes: i.isBytes,
+          },
+        },
       });
     case "spinner":
-      return create(OciImageProgressIndicationSchema, { indication: { case: "spinner", value: { message: i.message } } });
+      return create(OciImageProgressIndicationSchema, {
+        indication: { case: "spinner", value: { message: i.message } },
+      });
     case "hidden":
       return create(OciImageProgressIndicationSchema, { indication: { case: "hidden", value: {} } });
     case "completed":
       return create(OciImageProgressIndicationSchema, {
-        indication: { case: "completed", value: { message: i.message, total: BigInt(i.total), isBytes: i.isBytes } },
+        indication: {
+          case: "completed",
+          value: { message: i.message, total: BigInt(i.total), isBytes: i.isBytes },
+        },
       });
   }
 }

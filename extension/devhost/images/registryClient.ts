@@ -111,19 +111,28 @@ export class RegistryClient {
 
   /** GET a manifest by tag or digest. Verifies its digest when the reference or registry names one. */
   async getManifest(reference: string): Promise<FetchedManifest> {
-    const res = await this.#request(`/v2/${this.#repository}/manifests/${reference}`, { Accept: manifestAccept });
+    const res = await this.#request(`/v2/${this.#repository}/manifests/${reference}`, {
+      Accept: manifestAccept,
+    });
     if (!res.ok) throw await this.#failure(res, `manifest ${this.#repository}:${reference}`);
     const declared = Number(res.headers.get("content-length") ?? "0");
     if (declared > maxManifestBytes) {
       await res.body?.cancel();
-      throw new ImageError("invalidImage", `manifest ${reference} is ${declared} bytes; the limit is ${maxManifestBytes}`);
+      throw new ImageError(
+        "invalidImage",
+        `manifest ${reference} is ${declared} bytes; the limit is ${maxManifestBytes}`,
+      );
     }
     const bytes = Buffer.from(await res.arrayBuffer());
-    if (bytes.length > maxManifestBytes) throw new ImageError("invalidImage", `manifest ${reference} is larger than ${maxManifestBytes} bytes`);
+    if (bytes.length > maxManifestBytes)
+      throw new ImageError("invalidImage", `manifest ${reference} is larger than ${maxManifestBytes} bytes`);
     const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
     const expected = reference.includes(":") ? reference : res.headers.get("docker-content-digest");
     if (expected && expected.startsWith("sha256:") && expected !== digest) {
-      throw new ImageError("digestMismatch", `manifest ${this.#repository}:${reference} hashes to ${digest}, expected ${expected}`);
+      throw new ImageError(
+        "digestMismatch",
+        `manifest ${this.#repository}:${reference} hashes to ${digest}, expected ${expected}`,
+      );
     }
     return { bytes, contentType: res.headers.get("content-type") ?? undefined, digest };
   }
@@ -143,7 +152,9 @@ export class RegistryClient {
     const url = `${this.baseUrl}${path}`;
     for (let attempt = 0; ; attempt++) {
       const sentAuthorization = this.#authorization;
-      const res = await this.#fetch(url, { headers: { ...headers, ...(sentAuthorization ? { Authorization: sentAuthorization } : {}) } });
+      const res = await this.#fetch(url, {
+        headers: { ...headers, ...(sentAuthorization ? { Authorization: sentAuthorization } : {}) },
+      });
       this.#logger.debug(`registry GET ${url} → ${res.status}`);
       if (res.status !== 401 || attempt > 0) return res;
       const challenge = parseChallenge(res.headers.get("www-authenticate"));
@@ -166,7 +177,11 @@ export class RegistryClient {
 
   async #fetchToken(challenge: AuthChallenge): Promise<string> {
     const realm = challenge.params.realm;
-    if (!realm) throw new ImageError("registryError", `${this.#domain} asked for a bearer token without naming a realm`);
+    if (!realm)
+      throw new ImageError(
+        "registryError",
+        `${this.#domain} asked for a bearer token without naming a realm`,
+      );
     let realmUrl: URL;
     try {
       realmUrl = new URL(realm);
@@ -175,13 +190,21 @@ export class RegistryClient {
     }
     const hasCredentials = this.#auth !== undefined;
     if (hasCredentials && realmUrl.protocol !== "https:" && !isLoopbackRegistry(realmUrl.host)) {
-      throw new ImageError("denied", `refusing to send credentials to a plain-HTTP token service (${realmUrl.origin})`);
+      throw new ImageError(
+        "denied",
+        `refusing to send credentials to a plain-HTTP token service (${realmUrl.origin})`,
+      );
     }
     const scope = challenge.params.scope ?? `repository:${this.#repository}:pull`;
     const service = challenge.params.service;
     let res: Response;
     if (this.#auth?.kind === "identityToken") {
-      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: this.#auth.token, client_id: clientId, scope });
+      const form = new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: this.#auth.token,
+        client_id: clientId,
+        scope,
+      });
       if (service) form.set("service", service);
       res = await this.#fetch(realmUrl.toString(), {
         method: "POST",
@@ -193,13 +216,21 @@ export class RegistryClient {
       if (service) realmUrl.searchParams.set("service", service);
       realmUrl.searchParams.set("client_id", clientId);
       const basic = this.#basic();
-      res = await this.#fetch(realmUrl.toString(), { headers: basic ? { Authorization: `Basic ${basic}` } : {} });
+      res = await this.#fetch(realmUrl.toString(), {
+        headers: basic ? { Authorization: `Basic ${basic}` } : {},
+      });
     }
-    this.#logger.debug(`registry token from ${realmUrl.origin}${realmUrl.pathname} (scope ${scope}) → ${res.status}`);
+    this.#logger.debug(
+      `registry token from ${realmUrl.origin}${realmUrl.pathname} (scope ${scope}) → ${res.status}`,
+    );
     if (!res.ok) {
       const detail = await errorDetail(res);
-      const reason: ImageErrorReason = res.status === 401 ? "unauthorized" : res.status === 403 ? "denied" : "registryError";
-      throw new ImageError(reason, `token service for ${this.#domain} refused (${res.status})${detail ? `: ${detail}` : ""}`);
+      const reason: ImageErrorReason =
+        res.status === 401 ? "unauthorized" : res.status === 403 ? "denied" : "registryError";
+      throw new ImageError(
+        reason,
+        `token service for ${this.#domain} refused (${res.status})${detail ? `: ${detail}` : ""}`,
+      );
     }
     let body: unknown;
     try {
@@ -207,7 +238,9 @@ export class RegistryClient {
     } catch {
       throw new ImageError("registryError", `token service for ${this.#domain} did not answer with JSON`);
     }
-    const token = (body as { token?: unknown; access_token?: unknown }).token ?? (body as { access_token?: unknown }).access_token;
+    const token =
+      (body as { token?: unknown; access_token?: unknown }).token ??
+      (body as { access_token?: unknown }).access_token;
     if (typeof token !== "string" || token === "") {
       throw new ImageError("registryError", `token service for ${this.#domain} answered without a token`);
     }
@@ -216,14 +249,19 @@ export class RegistryClient {
 
   #basic(): string | undefined {
     const auth = this.#auth;
-    if (auth?.kind === "usernamePassword") return Buffer.from(`${auth.username}:${auth.password}`).toString("base64");
+    if (auth?.kind === "usernamePassword")
+      return Buffer.from(`${auth.username}:${auth.password}`).toString("base64");
     if (auth?.kind === "rawBasic") return auth.value;
     return undefined;
   }
 
   async #fetch(url: string, init: RequestInit): Promise<Response> {
     try {
-      return await fetch(url, { ...init, redirect: "follow", ...(this.#signal ? { signal: this.#signal } : {}) });
+      return await fetch(url, {
+        ...init,
+        redirect: "follow",
+        ...(this.#signal ? { signal: this.#signal } : {}),
+      });
     } catch (err) {
       if (this.#signal?.aborted || isAbortError(err)) throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -257,7 +295,11 @@ async function errorDetail(res: Response): Promise<string> {
     return "";
   }
   try {
-    const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[]; error?: string; details?: string };
+    const body = JSON.parse(text) as {
+      errors?: { code?: string; message?: string }[];
+      error?: string;
+      details?: string;
+    };
     if (Array.isArray(body.errors) && body.errors.length > 0) {
       return body.errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
     }

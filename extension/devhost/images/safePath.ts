@@ -13,7 +13,8 @@ export function cleanArchivePath(raw: string, what = "entry"): string[] {
   for (const part of raw.split("/")) {
     if (part === "" || part === ".") continue;
     if (part === "..") {
-      if (out.length === 0) throw new ImageError("unsafePath", `${what} "${raw}" points outside the root filesystem`);
+      if (out.length === 0)
+        throw new ImageError("unsafePath", `${what} "${raw}" points outside the root filesystem`);
       out.pop();
       continue;
     }
@@ -79,7 +80,11 @@ export async function resolveInRoot(root: string, components: readonly string[])
  * replacing a non-directory in the way, as tar does when a later layer turns a file into a
  * directory. Returns the absolute path.
  */
-export async function ensureDirectories(root: string, components: readonly string[], mode = 0o755): Promise<string> {
+export async function ensureDirectories(
+  root: string,
+  components: readonly string[],
+  mode = 0o755,
+): Promise<string> {
   let here = root;
   for (const part of components) {
     here = join(here, part);

@@ -24,7 +24,10 @@ export interface TarStreamOptions {
  * failure (a handler's error, an invalid stream, an abort), after which the rest is skipped.
  * A missing end-of-archive marker is not a failure: a short file is caught by its byte count.
  */
-export async function readTarStream(input: AsyncIterable<Uint8Array>, options: TarStreamOptions): Promise<number> {
+export async function readTarStream(
+  input: AsyncIterable<Uint8Array>,
+  options: TarStreamOptions,
+): Promise<number> {
   const logger = options.logger ?? silentLogger;
   const parser = new Parser({ strict: false });
   let failure: Error | undefined;

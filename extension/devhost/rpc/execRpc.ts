@@ -1,5 +1,8 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { ControlService, ExecuteZoneCommandRequest } from "../../proto/gen/protect/control/v1/control_pb";
+import type {
+  ControlService,
+  ExecuteZoneCommandRequest,
+} from "../../proto/gen/protect/control/v1/control_pb";
 import type { ProcessSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import { DevHostError } from "../errors";
 import { FlowQueue } from "../flowQueue";
@@ -23,17 +26,21 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
       const input = requests[Symbol.asyncIterator]();
       const first = await input.next();
       if (first.done) return;
-      if (first.value.request.case !== "start") throw new DevHostError("invalidArgument", "the first ExecuteZoneCommand request must be start");
+      if (first.value.request.case !== "start")
+        throw new DevHostError("invalidArgument", "the first ExecuteZoneCommand request must be start");
       const start = first.value.request.value;
       const spec = start.process;
-      if (!spec || spec.command.length === 0) throw new DevHostError("invalidArgument", "ExecuteZoneCommand needs process.command");
+      if (!spec || spec.command.length === 0)
+        throw new DevHostError("invalidArgument", "ExecuteZoneCommand needs process.command");
 
       const launch = planExec(zones, workloads, start.zoneId, start.workloadId, spec);
       const proc = launch.sandbox.launch({
         target: launch.target,
         group: launch.group,
         final: launch.final,
-        tty: spec.tty ? { columns: spec.terminalSize?.columns || 80, rows: spec.terminalSize?.rows || 24 } : undefined,
+        tty: spec.tty
+          ? { columns: spec.terminalSize?.columns || 80, rows: spec.terminalSize?.rows || 24 }
+          : undefined,
         stdin: true,
       });
       // Output flows to the client at the client's pace; `exited` is pushed only once the
@@ -85,10 +92,13 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
       const input = requests[Symbol.asyncIterator]();
       const first = await input.next();
       if (first.done) return;
-      if (first.value.request.case !== "start") throw new DevHostError("invalidArgument", "the first DialNetworkSocket request must be start");
+      if (first.value.request.case !== "start")
+        throw new DevHostError("invalidArgument", "the first DialNetworkSocket request must be start");
       const { zoneId, address, port } = first.value.request.value;
       const proc = zones.sandbox(zoneId).dial(address, port);
-      const queue = new FlowQueue<Buffer>((b) => b.length, proc, { batch: { canJoin: () => true, join: (chunks) => Buffer.concat(chunks) } });
+      const queue = new FlowQueue<Buffer>((b) => b.length, proc, {
+        batch: { canJoin: () => true, join: (chunks) => Buffer.concat(chunks) },
+      });
       const errors: Buffer[] = [];
       proc.onStdout((d) => queue.push(d));
       proc.onStderr((d) => errors.push(d));
@@ -96,7 +106,12 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
         if (exitCodeOf(exit) === 0) queue.end();
         else {
           const detail = Buffer.concat(errors).toString("utf8").trim().split("\n").pop() ?? "";
-          queue.fail(new DevHostError("unavailable", `cannot connect to ${address || "127.0.0.1"}:${port} in zone ${zoneId}: ${detail.replace(/^.*E /, "") || `exit ${exitCodeOf(exit)}`}`));
+          queue.fail(
+            new DevHostError(
+              "unavailable",
+              `cannot connect to ${address || "127.0.0.1"}:${port} in zone ${zoneId}: ${detail.replace(/^.*E /, "") || `exit ${exitCodeOf(exit)}`}`,
+            ),
+          );
         }
       }); // the connection's end (or failure) ends the reply stream
 
@@ -128,10 +143,15 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
  * otherwise be 25 600 replies). Only like with like, so stdout and stderr keep their order.
  */
 const outputBatch = {
-  canJoin: (first: ExecReply, next: ExecReply): boolean => streamOf(first) !== undefined && streamOf(first) === streamOf(next),
+  canJoin: (first: ExecReply, next: ExecReply): boolean =>
+    streamOf(first) !== undefined && streamOf(first) === streamOf(next),
   join: (items: ExecReply[]): ExecReply => {
     const stream = streamOf(items[0]!) ?? "stdout";
-    const data = Buffer.concat(items.map((r) => (r.reply.case === "output" ? (r.reply.value[stream] ?? new Uint8Array()) : new Uint8Array())));
+    const data = Buffer.concat(
+      items.map((r) =>
+        r.reply.case === "output" ? (r.reply.value[stream] ?? new Uint8Array()) : new Uint8Array(),
+      ),
+    );
     return { reply: { case: "output", value: { [stream]: data } } };
   },
 };
@@ -154,18 +174,30 @@ function streamOf(reply: ExecReply): "stdout" | "stderr" | undefined {
 
 /** Output bytes a reply carries (what back-pressure counts). */
 function replyBytes(reply: ExecReply): number {
-  return reply.reply.case === "output" ? (reply.reply.value.stdout?.length ?? 0) + (reply.reply.value.stderr?.length ?? 0) : 0;
+  return reply.reply.case === "output"
+    ? (reply.reply.value.stdout?.length ?? 0) + (reply.reply.value.stderr?.length ?? 0)
+    : 0;
 }
 
 /** Where and how an exec runs: in a running workload (its root, env, user) or in the zone. */
-function planExec(zones: ZoneManager, workloads: WorkloadManager, zoneId: string, workloadId: string, spec: ProcessSpec) {
+function planExec(
+  zones: ZoneManager,
+  workloads: WorkloadManager,
+  zoneId: string,
+  workloadId: string,
+  spec: ProcessSpec,
+) {
   const user = spec.user?.idOrName.value;
   const group = spec.group?.idOrName.value;
   const overrides = spec.environment.map((e): [string, string] => [e.key, e.value]);
   if (workloadId) {
     const w = workloads.execContext(workloadId);
-    if (zoneId && w.sandbox.zoneId !== zoneId) throw new DevHostError("invalidArgument", `workload ${workloadId} is not in zone ${zoneId}`);
-    const identity = user !== undefined || group !== undefined ? resolveIdentity(w.image.rootfsDir, user ?? w.plan.uid, group) : { uid: w.plan.uid, gid: w.plan.gid, home: undefined };
+    if (zoneId && w.sandbox.zoneId !== zoneId)
+      throw new DevHostError("invalidArgument", `workload ${workloadId} is not in zone ${zoneId}`);
+    const identity =
+      user !== undefined || group !== undefined
+        ? resolveIdentity(w.image.rootfsDir, user ?? w.plan.uid, group)
+        : { uid: w.plan.uid, gid: w.plan.gid, home: undefined };
     const env = mergeEnv(
       w.plan.env.map(([k, v]) => `${k}=${v}`),
       overrides,
@@ -178,7 +210,9 @@ function planExec(zones: ZoneManager, workloads: WorkloadManager, zoneId: string
       group: w.group,
       final: {
         root: w.root,
-        cwd: spec.workingDirectory ? normalizeAbsolute(spec.workingDirectory, "working directory") : w.plan.cwd,
+        cwd: spec.workingDirectory
+          ? normalizeAbsolute(spec.workingDirectory, "working directory")
+          : w.plan.cwd,
         uid: identity.uid,
         gid: identity.gid,
         env,

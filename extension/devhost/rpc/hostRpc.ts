@@ -15,7 +15,9 @@ export function hostRpc(sysCpuDir = "/sys/devices/system/cpu"): Impl {
 }
 
 /** One entry per online CPU: core, socket, NUMA node and its thread index within the core. */
-export function readCpuTopology(dir: string): { core: number; socket: number; node: number; thread: number; class: HostCpuTopologyClass }[] {
+export function readCpuTopology(
+  dir: string,
+): { core: number; socket: number; node: number; thread: number; class: HostCpuTopologyClass }[] {
   const read = (path: string): string | undefined => {
     try {
       return readFileSync(path, "utf8").trim();

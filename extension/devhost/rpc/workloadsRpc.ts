@@ -49,7 +49,8 @@ export function workloadsRpc(workloads: WorkloadManager): Impl {
         yield { workloads: [] };
         return;
       }
-      for (let i = 0; i < all.length; i += listBatchSize) yield { workloads: all.slice(i, i + listBatchSize) };
+      for (let i = 0; i < all.length; i += listBatchSize)
+        yield { workloads: all.slice(i, i + listBatchSize) };
     },
 
     async *attachWorkloadConsole(requests, ctx) {
@@ -71,7 +72,8 @@ export function workloadsRpc(workloads: WorkloadManager): Impl {
         const proc = workloads.process(workloadId);
         if (!proc) return;
         if (req.stdin.length > 0) proc.write(Buffer.from(req.stdin));
-        if (req.terminalResize && req.terminalResize.columns > 0) proc.resize(req.terminalResize.columns, req.terminalResize.rows);
+        if (req.terminalResize && req.terminalResize.columns > 0)
+          proc.resize(req.terminalResize.columns, req.terminalResize.rows);
         if (req.stdinClosed) proc.endInput();
       };
       apply(first.value);
@@ -87,7 +89,8 @@ export function workloadsRpc(workloads: WorkloadManager): Impl {
         // The console closes only after the workload's process has exited and its output is
         // complete (SandboxProcess.exited drains a PTY first), so the call ends right after the
         // last chunk, without waiting for the client to half-close: a real daemon does not wait.
-        for await (const chunk of queue) yield chunk.tag === 2 ? { stderr: chunk.data } : { stdout: chunk.data };
+        for await (const chunk of queue)
+          yield chunk.tag === 2 ? { stderr: chunk.data } : { stdout: chunk.data };
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
         sub.dispose();

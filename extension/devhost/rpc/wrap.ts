@@ -11,7 +11,11 @@ type AnyHandler = (...args: unknown[]) => unknown;
  * and every call is logged at debug. Methods left out stay UNIMPLEMENTED — Connect answers
  * those itself.
  */
-export function wrapService<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>, log: Logger): Partial<ServiceImpl<S>> {
+export function wrapService<S extends DescService>(
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+  log: Logger,
+): Partial<ServiceImpl<S>> {
   const out: Record<string, AnyHandler> = {};
   for (const method of service.methods) {
     const fn = (impl as Record<string, AnyHandler | undefined>)[method.localName];

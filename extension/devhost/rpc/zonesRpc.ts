@@ -3,7 +3,11 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { GetHostStatusReplySchema } from "../../proto/gen/protect/control/v1/control_pb";
 import type { ControlService } from "../../proto/gen/protect/control/v1/control_pb";
-import type { GetHostStatusReply, WatchEventsReply, ZoneConsoleReply } from "../../proto/gen/protect/control/v1/control_pb";
+import type {
+  GetHostStatusReply,
+  WatchEventsReply,
+  ZoneConsoleReply,
+} from "../../proto/gen/protect/control/v1/control_pb";
 import { ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Event } from "../../core/events";
@@ -82,11 +86,27 @@ export function zonesRpc(deps: ZonesRpcDeps): Impl {
       return { data: deps.hostLog.text() };
     },
 
-    async *watchEvents(_req, ctx): AsyncGenerator<WatchEventsReply | { event: { case: "zoneChanged"; value: { zone: Zone } } | { case: "workloadChanged"; value: { workload: Workload } } }> {
-      const queue = new AsyncQueue<{ event: { case: "zoneChanged"; value: { zone: Zone } } | { case: "workloadChanged"; value: { workload: Workload } } }>();
+    async *watchEvents(
+      _req,
+      ctx,
+    ): AsyncGenerator<
+      | WatchEventsReply
+      | {
+          event:
+            | { case: "zoneChanged"; value: { zone: Zone } }
+            | { case: "workloadChanged"; value: { workload: Workload } };
+        }
+    > {
+      const queue = new AsyncQueue<{
+        event:
+          | { case: "zoneChanged"; value: { zone: Zone } }
+          | { case: "workloadChanged"; value: { workload: Workload } };
+      }>();
       const subs = [
         zones.onDidChange((zone) => queue.push({ event: { case: "zoneChanged", value: { zone } } })),
-        deps.workloadEvents?.((workload) => queue.push({ event: { case: "workloadChanged", value: { workload } } })),
+        deps.workloadEvents?.((workload) =>
+          queue.push({ event: { case: "workloadChanged", value: { workload } } }),
+        ),
       ];
       const onAbort = (): void => queue.end();
       ctx.signal.addEventListener("abort", onAbort);
@@ -117,12 +137,14 @@ export function zonesRpc(deps: ZonesRpcDeps): Impl {
       const sendInput = (data: Uint8Array): void => {
         if (data.length === 0) return;
         const sandbox = zones.maybeSandbox(zoneId);
-        if (sandbox && zones.get(zoneId).status?.state === ZoneState.READY) sandbox.init.write(Buffer.from(data));
+        if (sandbox && zones.get(zoneId).status?.state === ZoneState.READY)
+          sandbox.init.write(Buffer.from(data));
       };
       sendInput(first.value.data);
       void (async () => {
         try {
-          for (let next = await input.next(); !next.done; next = await input.next()) sendInput(next.value.data);
+          for (let next = await input.next(); !next.done; next = await input.next())
+            sendInput(next.value.data);
         } catch {
           // the client went away; the output side ends through the abort signal
         }

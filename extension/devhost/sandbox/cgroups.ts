@@ -43,7 +43,8 @@ export class CgroupSystem {
   }
 
   static detect(log: Logger): CgroupSystem {
-    if (process.getuid?.() !== 0) return new CgroupSystem("none", [], "cgroup limits need root; zones run unlimited");
+    if (process.getuid?.() !== 0)
+      return new CgroupSystem("none", [], "cgroup limits need root; zones run unlimited");
     let mountinfo: string;
     let own: string;
     try {
@@ -75,8 +76,17 @@ export class CgroupSystem {
     if (unified && ownPaths.v2 !== undefined) {
       const ownDir = join(unified.mountPoint, relativeTo(ownPaths.v2, unified.root));
       const reason = delegateV2(ownDir, log);
-      if (reason === undefined) return new CgroupSystem("v2", [{ controllers: ["memory", "cpu", "pids"], ownDir }], "cgroup v2 (memory.max, cpu.max)");
-      return new CgroupSystem("none", [], `cgroup v2 controllers unavailable (${reason}); zones run unlimited`);
+      if (reason === undefined)
+        return new CgroupSystem(
+          "v2",
+          [{ controllers: ["memory", "cpu", "pids"], ownDir }],
+          "cgroup v2 (memory.max, cpu.max)",
+        );
+      return new CgroupSystem(
+        "none",
+        [],
+        `cgroup v2 controllers unavailable (${reason}); zones run unlimited`,
+      );
     }
     return new CgroupSystem("none", [], "no usable memory/cpu cgroup controllers; zones run unlimited");
   }
@@ -137,17 +147,24 @@ export class CgroupNode {
       const cpu = this.#dir("cpu");
       if (cpu) {
         writeFileSync(join(cpu, "cpu.cfs_period_us"), "100000");
-        writeFileSync(join(cpu, "cpu.cfs_quota_us"), limits.cpus ? String(Math.round(limits.cpus * 100000)) : "-1");
+        writeFileSync(
+          join(cpu, "cpu.cfs_quota_us"),
+          limits.cpus ? String(Math.round(limits.cpus * 100000)) : "-1",
+        );
       }
       const mem = this.#dir("memory");
       if (mem) writeV1Memory(mem, limits.memoryBytes);
     } else if (this.version === "v2") {
       const dir = this.dirs[0]?.dir;
       if (!dir) return;
-      writeFileSync(join(dir, "cpu.max"), limits.cpus ? `${Math.round(limits.cpus * 100000)} 100000` : "max 100000");
+      writeFileSync(
+        join(dir, "cpu.max"),
+        limits.cpus ? `${Math.round(limits.cpus * 100000)} 100000` : "max 100000",
+      );
       writeFileSync(join(dir, "memory.max"), limits.memoryBytes ? String(limits.memoryBytes) : "max");
       // Without this a v2 zone swaps instead of hitting its limit, and never shows an OOM kill.
-      if (existsSync(join(dir, "memory.swap.max"))) writeFileSync(join(dir, "memory.swap.max"), limits.memoryBytes ? "0" : "max");
+      if (existsSync(join(dir, "memory.swap.max")))
+        writeFileSync(join(dir, "memory.swap.max"), limits.memoryBytes ? "0" : "max");
     }
   }
 
@@ -262,7 +279,8 @@ export class CgroupNode {
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === "ENOENT") break;
-          if (Date.now() > deadline) throw new DevHostError("internal", `cannot remove cgroup ${d.dir}: ${code ?? String(err)}`);
+          if (Date.now() > deadline)
+            throw new DevHostError("internal", `cannot remove cgroup ${d.dir}: ${code ?? String(err)}`);
           this.signalAll("SIGKILL");
           await delay(25);
         }
@@ -306,7 +324,8 @@ function writeV1Memory(dir: string, bytes: number | undefined): void {
 
 function delegateV2(ownDir: string, log: Logger): string | undefined {
   const available = (readText(join(ownDir, "cgroup.controllers")) ?? "").split(/\s+/);
-  if (!available.includes("memory") || !available.includes("cpu")) return `no memory/cpu controller in ${ownDir}`;
+  if (!available.includes("memory") || !available.includes("cpu"))
+    return `no memory/cpu controller in ${ownDir}`;
   const enabled = (readText(join(ownDir, "cgroup.subtree_control")) ?? "").split(/\s+/);
   if (enabled.includes("memory") && enabled.includes("cpu")) return undefined;
   try {

@@ -5,7 +5,11 @@ import { DevHostError } from "../errors";
  * Runs a host tool (ip, nsenter, mount…) with argv only — never through a shell — and returns
  * its stdout. A failure carries the tool's stderr, which is what an operator needs to see.
  */
-export function run(file: string, args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+export function run(
+  file: string,
+  args: string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       file,
@@ -14,7 +18,11 @@ export function run(file: string, args: string[], options: { input?: string; tim
       (err, stdout, stderr) => {
         if (err) {
           const detail = stderr.trim() || err.message;
-          reject(new DevHostError("internal", `${file} ${args.slice(0, 3).join(" ")}… failed: ${detail}`, { cause: err }));
+          reject(
+            new DevHostError("internal", `${file} ${args.slice(0, 3).join(" ")}… failed: ${detail}`, {
+              cause: err,
+            }),
+          );
         } else {
           resolve(stdout);
         }

@@ -72,8 +72,19 @@ export function withCgroups(tools: Tools, procsFiles: string[], argv: string[]):
   return [tools.sh, "-c", joinScript, "devhost-join", ...procsFiles, "--", ...argv];
 }
 
-export function zoneInitArgv(tools: Tools, options: { namespaces: boolean; hostname: string; banner: string[] }): string[] {
-  const init = [tools.sh, "-c", initScript, "zone-init", options.namespaces ? "ns" : "plain", options.hostname, ...options.banner];
+export function zoneInitArgv(
+  tools: Tools,
+  options: { namespaces: boolean; hostname: string; banner: string[] },
+): string[] {
+  const init = [
+    tools.sh,
+    "-c",
+    initScript,
+    "zone-init",
+    options.namespaces ? "ns" : "plain",
+    options.hostname,
+    ...options.banner,
+  ];
   if (!options.namespaces) return init;
   return [
     tools.unshare,
@@ -93,8 +104,24 @@ export function zoneInitArgv(tools: Tools, options: { namespaces: boolean; hostn
 }
 
 /** Enters the namespaces of `pid` (a zone init or a workload's main process). */
-export function enterNamespaces(tools: Tools, pid: number, options: { mount: boolean }, argv: string[]): string[] {
-  return [tools.nsenter, "-t", String(pid), "-p", "-u", "-i", "-n", ...(options.mount ? ["-m"] : []), "--", ...argv];
+export function enterNamespaces(
+  tools: Tools,
+  pid: number,
+  options: { mount: boolean },
+  argv: string[],
+): string[] {
+  return [
+    tools.nsenter,
+    "-t",
+    String(pid),
+    "-p",
+    "-u",
+    "-i",
+    "-n",
+    ...(options.mount ? ["-m"] : []),
+    "--",
+    ...argv,
+  ];
 }
 
 /** One mount step of a workload's root filesystem. */
@@ -127,7 +154,20 @@ export function stepWords(step: SetupStep): string[] {
 
 /** A new private mount namespace in which `steps` build the root, then argv runs. */
 export function withMountSetup(tools: Tools, steps: SetupStep[], argv: string[]): string[] {
-  return [tools.unshare, "--mount", "--propagation", "private", "--", tools.sh, "-c", setupScript, "devhost-setup", ...steps.flatMap(stepWords), "--", ...argv];
+  return [
+    tools.unshare,
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    tools.sh,
+    "-c",
+    setupScript,
+    "devhost-setup",
+    ...steps.flatMap(stepWords),
+    "--",
+    ...argv,
+  ];
 }
 
 /** What finally runs: its environment, root, working directory, identity and argv. */
@@ -155,7 +195,11 @@ export interface FinalProcess {
  * the chroot and the identity change, as `docker exec -t` sets up its console before the user
  * process.
  */
-export function finalExec(tools: Tools, p: FinalProcess, options: { controllingTerminal?: boolean } = {}): string[] {
+export function finalExec(
+  tools: Tools,
+  p: FinalProcess,
+  options: { controllingTerminal?: boolean } = {},
+): string[] {
   return [
     tools.env,
     "-i",

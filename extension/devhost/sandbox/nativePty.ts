@@ -50,7 +50,9 @@ export function nativePty(): NativePty {
   const utils = require("node-pty/lib/utils") as { loadNativeModule?: (name: string) => { module: unknown } };
   const mod = utils.loadNativeModule?.("pty").module as Partial<NativePty> | undefined;
   if (typeof mod?.fork !== "function" || typeof mod.resize !== "function") {
-    throw new Error("node-pty's native module has an unexpected shape (fork/resize missing): the dev host needs node-pty 1.1.x");
+    throw new Error(
+      "node-pty's native module has an unexpected shape (fork/resize missing): the dev host needs node-pty 1.1.x",
+    );
   }
   loaded = mod as NativePty;
   return loaded;

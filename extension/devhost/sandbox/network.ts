@@ -83,7 +83,9 @@ export class BridgeNetwork {
     if (!this.#up) return;
     this.#up = false;
     this.#upping = undefined;
-    await run("ip", ["link", "del", this.bridge]).catch((err: unknown) => this.log.warn(`network: cannot remove ${this.bridge}`, err));
+    await run("ip", ["link", "del", this.bridge]).catch((err: unknown) =>
+      this.log.warn(`network: cannot remove ${this.bridge}`, err),
+    );
   }
 
   /** Gives the zone whose init is `pid` an eth0 on the bridge. */
@@ -91,7 +93,8 @@ export class BridgeNetwork {
     await this.up();
     let host = 2;
     while (this.#used.has(host) && host < 255) host++;
-    if (host >= 255) throw new DevHostError("resourceExhausted", "the dev host bridge has no free address left (253 zones)");
+    if (host >= 255)
+      throw new DevHostError("resourceExhausted", "the dev host bridge has no free address left (253 zones)");
     this.#used.add(host);
     const id = zoneId.replace(/-/g, "");
     const hostInterface = `szv${id.slice(0, 8)}`;
@@ -105,7 +108,20 @@ export class BridgeNetwork {
       zoneInterface: "eth0",
     };
     try {
-      await run("ip", ["link", "add", hostInterface, "type", "veth", "peer", "name", "eth0", "address", mac, "netns", String(pid)]);
+      await run("ip", [
+        "link",
+        "add",
+        hostInterface,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "address",
+        mac,
+        "netns",
+        String(pid),
+      ]);
       await run("ip", ["link", "set", hostInterface, "master", this.bridge, "up"]);
       const batch = [
         "link set lo up",
@@ -162,7 +178,8 @@ async function takenSubnets(): Promise<Set<number>> {
 
 /** The socat address for a TCP target; refuses anything that could smuggle socat options. */
 export function socatTcpAddress(address: string, port: number): string {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DevHostError("invalidArgument", `port ${port} is out of range`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new DevHostError("invalidArgument", `port ${port} is out of range`);
   const host = address === "" || address === "localhost" ? "127.0.0.1" : address;
   const kind = isIP(host);
   if (kind === 4) return `TCP4:${host}:${port}`;

@@ -16,7 +16,19 @@ export async function overlayWorks(tools: Tools, runDir: string): Promise<boolea
   try {
     for (const p of parts) mkdirSync(p, { recursive: true });
     const [lower, upper, work, merged] = parts as [string, string, string, string];
-    return await succeeds(tools.unshare, ["--mount", "--propagation", "private", "--", "mount", "-t", "overlay", "-o", `lowerdir=${lower},upperdir=${upper},workdir=${work}`, "overlay", merged]);
+    return await succeeds(tools.unshare, [
+      "--mount",
+      "--propagation",
+      "private",
+      "--",
+      "mount",
+      "-t",
+      "overlay",
+      "-o",
+      `lowerdir=${lower},upperdir=${upper},workdir=${work}`,
+      "overlay",
+      merged,
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

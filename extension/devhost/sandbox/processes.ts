@@ -20,8 +20,21 @@ export function exitCodeOf(exit: ProcessExit): number {
 }
 
 const signalNumbers: Partial<Record<NodeJS.Signals, number>> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9,
-  SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15,
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
 };
 
 /**
@@ -93,7 +106,10 @@ function startPiped(file: string, args: string[], options: StartOptions): Sandbo
   child.stderr?.on("data", (d: Buffer) => stderr.fire(d));
   // A client that writes after the process closed its stdin is not an error worth crashing for.
   child.stdin?.on("error", () => undefined);
-  const signalChain = chainSignaller(child.pid ?? -1, () => child.exitCode !== null || child.signalCode !== null);
+  const signalChain = chainSignaller(
+    child.pid ?? -1,
+    () => child.exitCode !== null || child.signalCode !== null,
+  );
   let exit: ProcessExit | undefined;
   let paused = false;
   let drainTimer: NodeJS.Timeout | undefined;
@@ -156,7 +172,12 @@ function startPiped(file: string, args: string[], options: StartOptions): Sandbo
   };
 }
 
-function startPty(file: string, args: string[], size: { columns: number; rows: number }, options: StartOptions): SandboxProcess {
+function startPty(
+  file: string,
+  args: string[],
+  size: { columns: number; rows: number },
+  options: StartOptions,
+): SandboxProcess {
   const stdout = new Emitter<Buffer>();
   const stderr = new Emitter<Buffer>();
   let exit: ProcessExit | undefined;
@@ -167,13 +188,27 @@ function startPty(file: string, args: string[], size: { columns: number; rows: n
   let closed = false;
   let reaped = false;
 
-  const env = Object.entries({ TERM: "xterm-256color", ...options.env }).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-  const forked = nativePty().fork(file, args, env, options.cwd ?? "/", clampSize(size.columns, 80), clampSize(size.rows, 24), -1, -1, true, "", (code, signal) => {
-    reaped = true;
-    exit = signal ? toExit(signal) : { code, signal: undefined };
-    if (hungUp) resolveExited(exit);
-    else finish();
-  });
+  const env = Object.entries({ TERM: "xterm-256color", ...options.env }).flatMap(([k, v]) =>
+    v === undefined ? [] : [`${k}=${v}`],
+  );
+  const forked = nativePty().fork(
+    file,
+    args,
+    env,
+    options.cwd ?? "/",
+    clampSize(size.columns, 80),
+    clampSize(size.rows, 24),
+    -1,
+    -1,
+    true,
+    "",
+    (code, signal) => {
+      reaped = true;
+      exit = signal ? toExit(signal) : { code, signal: undefined };
+      if (hungUp) resolveExited(exit);
+      else finish();
+    },
+  );
   // Hold the slave open ourselves, in the same tick as the fork (before the event loop first
   // polls the master): the master then never reports POLLHUP, which libuv would take for the end
   // of output after one short read. Once the process has exited, finish() drains what the kernel
@@ -216,7 +251,7 @@ function startPty(file: string, args: string[], size: { columns: number; rows: n
     // non-blocking master flushes the PTY's input queue before it answers EAGAIN, so EAGAIN
     // means everything has been read: at most a few tens of KB, so synchronous is fine. The
     // bound is for a background process that keeps writing; it is hung up below.
-    for (let total = 0; total < finalDrainLimit; ) {
+    for (let total = 0; total < finalDrainLimit;) {
       const buf = Buffer.allocUnsafe(64 * 1024);
       let n: number;
       try {
@@ -290,7 +325,10 @@ function chainSignaller(pid: number, reaped: () => boolean): (signal: NodeJS.Sig
         if (start !== undefined) known.set(child, start);
       }
     }
-    const targets = [...(reaped() ? [] : [pid]), ...[...known].filter(([p, start]) => isSameProcess(p, start)).map(([p]) => p)];
+    const targets = [
+      ...(reaped() ? [] : [pid]),
+      ...[...known].filter(([p, start]) => isSameProcess(p, start)).map(([p]) => p),
+    ];
     for (const target of targets) {
       try {
         process.kill(target, signal);

@@ -17,7 +17,13 @@ export function readStat(pid: number): { comm: string; fields: string[] } | unde
   const open = text.indexOf("(");
   const close = text.lastIndexOf(")");
   if (open < 0 || close < 0) return undefined;
-  return { comm: text.slice(open + 1, close), fields: text.slice(close + 2).trim().split(" ") };
+  return {
+    comm: text.slice(open + 1, close),
+    fields: text
+      .slice(close + 2)
+      .trim()
+      .split(" "),
+  };
 }
 
 /** Whether `pid` is alive and still the same process that was recorded with `startTime`. */
@@ -101,7 +107,8 @@ export function processInfo(pid: number): ProcessInfo | undefined {
   } catch {
     // exited meanwhile
   }
-  const kb = (key: string): number => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m"))?.[1] ?? 0) * 1024;
+  const kb = (key: string): number =>
+    Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m"))?.[1] ?? 0) * 1024;
   const ids = (key: string): number => Number(status.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1] ?? 0);
   return {
     pid,

@@ -44,7 +44,11 @@ function readLines(file: string): string[] {
  * process will see: numeric ids are taken as they are (an unknown uid is allowed, with gid =
  * uid's group or 0); names must exist in the image's /etc/passwd or /etc/group.
  */
-export function resolveIdentity(root: string, user: string | number | undefined, group: string | number | undefined): Identity {
+export function resolveIdentity(
+  root: string,
+  user: string | number | undefined,
+  group: string | number | undefined,
+): Identity {
   const passwd = readPasswd(root);
   let uid = 0;
   let gid: number | undefined;
@@ -57,7 +61,11 @@ export function resolveIdentity(root: string, user: string | number | undefined,
   } else if (user !== undefined && user !== "") {
     if (/^\d+$/.test(user)) return resolveIdentity(root, Number(user), group);
     const entry = passwd.find((p) => p.name === user);
-    if (!entry) throw new DevHostError("invalidArgument", `user ${JSON.stringify(user)} does not exist in the image's /etc/passwd`);
+    if (!entry)
+      throw new DevHostError(
+        "invalidArgument",
+        `user ${JSON.stringify(user)} does not exist in the image's /etc/passwd`,
+      );
     uid = entry.uid;
     gid = entry.gid;
     home = entry.home;
@@ -70,7 +78,11 @@ export function resolveIdentity(root: string, user: string | number | undefined,
     if (/^\d+$/.test(group)) gid = Number(group);
     else {
       const entry = readGroups(root).find((g) => g.name === group);
-      if (!entry) throw new DevHostError("invalidArgument", `group ${JSON.stringify(group)} does not exist in the image's /etc/group`);
+      if (!entry)
+        throw new DevHostError(
+          "invalidArgument",
+          `group ${JSON.stringify(group)} does not exist in the image's /etc/group`,
+        );
       gid = entry.gid;
     }
   }
@@ -78,8 +90,13 @@ export function resolveIdentity(root: string, user: string | number | undefined,
 }
 
 /** Splits a Docker-style "user[:group]" string. */
-export function splitUserSpec(spec: string | undefined): { user: string | undefined; group: string | undefined } {
+export function splitUserSpec(spec: string | undefined): {
+  user: string | undefined;
+  group: string | undefined;
+} {
   if (!spec) return { user: undefined, group: undefined };
   const colon = spec.indexOf(":");
-  return colon < 0 ? { user: spec, group: undefined } : { user: spec.slice(0, colon), group: spec.slice(colon + 1) };
+  return colon < 0
+    ? { user: spec, group: undefined }
+    : { user: spec.slice(0, colon), group: spec.slice(colon + 1) };
 }

@@ -4,7 +4,14 @@ import type { Logger } from "../../core/log";
 import type { ConsoleBuffer } from "../consoleBuffer";
 import { DevHostError } from "../errors";
 import type { CgroupLimits, CgroupNode, CgroupSystem } from "./cgroups";
-import { enterNamespaces, finalExec, initReadyMarker, withCgroups, withMountSetup, zoneInitArgv } from "./launch";
+import {
+  enterNamespaces,
+  finalExec,
+  initReadyMarker,
+  withCgroups,
+  withMountSetup,
+  zoneInitArgv,
+} from "./launch";
 import type { FinalProcess, SetupStep, Tools } from "./launch";
 import { socatTcpAddress } from "./network";
 import type { BridgeNetwork, ZoneAddress } from "./network";
@@ -44,9 +51,7 @@ export interface ZoneRuntimeRecord {
 
 /** Where a process is started: the zone itself, a running workload, or a new workload root. */
 export type LaunchTarget =
-  | { kind: "zone" }
-  | { kind: "workload"; mainPid: number }
-  | { kind: "newWorkload"; steps: SetupStep[] };
+  { kind: "zone" } | { kind: "workload"; mainPid: number } | { kind: "newWorkload"; steps: SetupStep[] };
 
 export interface LaunchRequest {
   target: LaunchTarget;
@@ -135,13 +140,23 @@ export class ZoneSandbox {
       const ready = waitForMarker(options.console, initReadyMarker);
       started.write(Buffer.from("go\n"));
       const timeout = options.readyTimeoutMs ?? 15_000;
-      const outcome = await withTimeout(Promise.race([ready.promise.then(() => "ready" as const), exited]), timeout);
+      const outcome = await withTimeout(
+        Promise.race([ready.promise.then(() => "ready" as const), exited]),
+        timeout,
+      );
       ready.dispose();
-      if (outcome === "timeout") throw new DevHostError("unavailable", `zone init did not report ready within ${timeout / 1000}s`);
-      if (outcome !== "ready") throw new DevHostError("internal", `zone init exited during boot (exit ${exitCodeOf(outcome)}): ${lastLines(options.console)}`);
+      if (outcome === "timeout")
+        throw new DevHostError("unavailable", `zone init did not report ready within ${timeout / 1000}s`);
+      if (outcome !== "ready")
+        throw new DevHostError(
+          "internal",
+          `zone init exited during boot (exit ${exitCodeOf(outcome)}): ${lastLines(options.console)}`,
+        );
       return new ZoneSandbox(host, options.zoneId, started, initPid, cgroup, initGroup, address, exited);
     } catch (err) {
-      await teardown(host, { init, cgroup, address }).catch((e: unknown) => host.log.warn(`zone ${options.zoneId}: cleanup after failed boot`, e));
+      await teardown(host, { init, cgroup, address }).catch((e: unknown) =>
+        host.log.warn(`zone ${options.zoneId}: cleanup after failed boot`, e),
+      );
       throw err;
     }
   }
@@ -168,11 +183,19 @@ export class ZoneSandbox {
   }
 
   setLimits(limits: CgroupLimits): void {
-    if (!this.cgroup) throw new DevHostError("failedPrecondition", `zone ${this.zoneId} has no cgroup (${this.host.cgroups.note})`);
+    if (!this.cgroup)
+      throw new DevHostError(
+        "failedPrecondition",
+        `zone ${this.zoneId} has no cgroup (${this.host.cgroups.note})`,
+      );
     try {
       this.cgroup.setLimits(limits);
     } catch (err) {
-      throw new DevHostError("failedPrecondition", `cannot apply the new limits: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw new DevHostError(
+        "failedPrecondition",
+        `cannot apply the new limits: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        { cause: err },
+      );
     }
   }
 
@@ -183,9 +206,16 @@ export class ZoneSandbox {
     if (this.host.mode === "process") {
       // No root: no chroot, no identity change, no namespaces. The process runs on the host as
       // the dev host's user, which the zone's annotations say.
-      const argv = [tools.env, "-i", ...request.final.env.map(([k, v]) => `${k}=${v}`), ...request.final.command];
+      const argv = [
+        tools.env,
+        "-i",
+        ...request.final.env.map(([k, v]) => `${k}=${v}`),
+        ...request.final.command,
+      ];
       const cwd = existsSync(request.final.cwd) ? request.final.cwd : "/";
-      return this.#track(startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd, detached: true }));
+      return this.#track(
+        startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd, detached: true }),
+      );
     }
     const final = finalExec(tools, request.final, { controllingTerminal: request.tty !== undefined });
     const t = request.target;
@@ -194,8 +224,12 @@ export class ZoneSandbox {
         ? enterNamespaces(tools, this.initPid, { mount: false }, withMountSetup(tools, t.steps, final))
         : enterNamespaces(tools, t.kind === "workload" ? t.mainPid : this.initPid, { mount: true }, final);
     const argv = withCgroups(tools, request.group?.procsFiles() ?? [], inner);
-    this.host.log.debug(`zone ${this.zoneId}: launch ${request.target.kind} (${request.final.command.length} argv words, tty=${Boolean(request.tty)})`);
-    return this.#track(startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd: "/" }));
+    this.host.log.debug(
+      `zone ${this.zoneId}: launch ${request.target.kind} (${request.final.command.length} argv words, tty=${Boolean(request.tty)})`,
+    );
+    return this.#track(
+      startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd: "/" }),
+    );
   }
 
   /** Processes started in this zone that still run; stop() ends them even without a pid namespace. */
@@ -218,7 +252,10 @@ export class ZoneSandbox {
   dial(address: string, port: number): SandboxProcess {
     if (this.#stopped) throw new DevHostError("failedPrecondition", `zone ${this.zoneId} is shutting down`);
     const target = socatTcpAddress(address, port);
-    const inner = this.host.mode === "namespaces" ? [this.host.tools.nsenter, "-t", String(this.initPid), "-n", "--", "socat", "-", target] : ["socat", "-", target];
+    const inner =
+      this.host.mode === "namespaces"
+        ? [this.host.tools.nsenter, "-t", String(this.initPid), "-n", "--", "socat", "-", target]
+        : ["socat", "-", target];
     const argv = withCgroups(this.host.tools, this.initGroup?.procsFiles() ?? [], inner);
     return this.#track(startProcess(argv, { stdin: true, env: toolEnv(), cwd: "/" }));
   }
@@ -229,13 +266,23 @@ export class ZoneSandbox {
     this.#stopped = true;
     for (const proc of this.#launched) proc.kill("SIGKILL");
     for (const pgid of this.#groups) killGroup(pgid);
-    await teardown(this.host, { init: this.init, initPid: this.host.mode === "namespaces" ? this.initPid : undefined, cgroup: this.cgroup, address: this.address });
+    await teardown(this.host, {
+      init: this.init,
+      initPid: this.host.mode === "namespaces" ? this.initPid : undefined,
+      cgroup: this.cgroup,
+      address: this.address,
+    });
   }
 }
 
 async function teardown(
   host: SandboxHost,
-  parts: { init: SandboxProcess | undefined; initPid?: number | undefined; cgroup: CgroupNode | undefined; address: ZoneAddress | undefined },
+  parts: {
+    init: SandboxProcess | undefined;
+    initPid?: number | undefined;
+    cgroup: CgroupNode | undefined;
+    address: ZoneAddress | undefined;
+  },
 ): Promise<void> {
   const started = Date.now();
   if (parts.init) {
@@ -262,7 +309,9 @@ async function teardown(
   if (parts.cgroup) await parts.cgroup.destroy();
   const cgroupDone = Date.now();
   if (parts.address && host.network) await host.network.detach(parts.address);
-  host.log.debug(`zone teardown: init ${initDone - started} ms, cgroup ${cgroupDone - initDone} ms, network ${Date.now() - cgroupDone} ms`);
+  host.log.debug(
+    `zone teardown: init ${initDone - started} ms, cgroup ${cgroupDone - initDone} ms, network ${Date.now() - cgroupDone} ms`,
+  );
 }
 
 function killPid(pid: number): void {

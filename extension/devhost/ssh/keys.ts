@@ -46,7 +46,8 @@ function ensurePair(path: string, comment: string): { privateKey: Buffer; public
 
 function parseOne(data: Buffer | string, what: string): ParsedKey {
   const parsed = utils.parseKey(data);
-  if (parsed instanceof Error) throw new DevHostError("invalidArgument", `cannot read key ${what}: ${parsed.message}`);
+  if (parsed instanceof Error)
+    throw new DevHostError("invalidArgument", `cannot read key ${what}: ${parsed.message}`);
   const key = firstKey(parsed);
   if (!key) throw new DevHostError("invalidArgument", `no key in ${what}`);
   return key;
@@ -78,7 +79,8 @@ export interface AllowedKey {
   source: string;
 }
 
-const keyTypes = /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
+const keyTypes =
+  /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
 
 /**
  * Reads authorized_keys-format lines (options before the key type are allowed and ignored —

@@ -7,7 +7,8 @@ import type { Logger } from "../../core/log";
 
 const { STATUS_CODE } = utils.sftp;
 
-type Handle = { kind: "file"; file: fs.FileHandle; path: string } | { kind: "dir"; path: string; sent: boolean };
+type Handle =
+  { kind: "file"; file: fs.FileHandle; path: string } | { kind: "dir"; path: string; sent: boolean };
 
 /**
  * A real SFTP server over the local filesystem for the embedded SSH server: every request maps
@@ -72,7 +73,8 @@ export function serveSftp(sftp: SFTPWrapper, home: string, log: Logger): void {
       const [, h] = lookup(buf);
       if (h?.kind !== "file") return void sftp.status(reqid, STATUS_CODE.FAILURE, "invalid handle");
       let written = 0;
-      while (written < data.length) written += (await h.file.write(data, written, data.length - written, offset + written)).bytesWritten;
+      while (written < data.length)
+        written += (await h.file.write(data, written, data.length - written, offset + written)).bytesWritten;
       ok(reqid);
     }),
   );
@@ -104,8 +106,12 @@ export function serveSftp(sftp: SFTPWrapper, home: string, log: Logger): void {
     }),
   );
 
-  sftp.on("STAT", (reqid, path) => handle(reqid, async () => sftp.attrs(reqid, toAttrs(await fs.stat(resolvePath(path))))));
-  sftp.on("LSTAT", (reqid, path) => handle(reqid, async () => sftp.attrs(reqid, toAttrs(await fs.lstat(resolvePath(path))))));
+  sftp.on("STAT", (reqid, path) =>
+    handle(reqid, async () => sftp.attrs(reqid, toAttrs(await fs.stat(resolvePath(path))))),
+  );
+  sftp.on("LSTAT", (reqid, path) =>
+    handle(reqid, async () => sftp.attrs(reqid, toAttrs(await fs.lstat(resolvePath(path))))),
+  );
   sftp.on("SETSTAT", (reqid, path, attrs) =>
     handle(reqid, async () => {
       await applyAttrs(resolvePath(path), attrs);
@@ -116,7 +122,8 @@ export function serveSftp(sftp: SFTPWrapper, home: string, log: Logger): void {
   sftp.on("OPENDIR", (reqid, path) =>
     handle(reqid, async () => {
       const full = resolvePath(path);
-      if (!(await fs.stat(full)).isDirectory()) return void sftp.status(reqid, STATUS_CODE.FAILURE, `${path} is not a directory`);
+      if (!(await fs.stat(full)).isDirectory())
+        return void sftp.status(reqid, STATUS_CODE.FAILURE, `${path} is not a directory`);
       sftp.handle(reqid, newHandle({ kind: "dir", path: full, sent: false }));
     }),
   );

@@ -55,7 +55,9 @@ export async function startEmbeddedSsh(options: EmbeddedSshOptions): Promise<Emb
       log.warn(`ssh: cannot read authorized keys ${file}`, err);
     }
   }
-  log.info(`ssh: ${allowed.length} public key(s) may log in (${[keys.clientKeyPath + ".pub", ...files].join(", ")})`);
+  log.info(
+    `ssh: ${allowed.length} public key(s) may log in (${[keys.clientKeyPath + ".pub", ...files].join(", ")})`,
+  );
 
   const connections = new Set<Connection>();
   const server = new Server({ hostKeys: [keys.hostPrivateKey] }, (client, info) => {
@@ -91,7 +93,10 @@ export async function startEmbeddedSsh(options: EmbeddedSshOptions): Promise<Emb
 
 function authenticate(ctx: AuthContext, allowed: AllowedKey[], log: Logger): void {
   if (ctx.method !== "publickey") return ctx.reject(["publickey"]);
-  const match = allowed.find((k) => k.type === ctx.key.algo.replace(/^rsa-sha2-(256|512)$/, "ssh-rsa") && sameBytes(k.blob, ctx.key.data));
+  const match = allowed.find(
+    (k) =>
+      k.type === ctx.key.algo.replace(/^rsa-sha2-(256|512)$/, "ssh-rsa") && sameBytes(k.blob, ctx.key.data),
+  );
   if (!match) {
     log.info(`ssh: refused key ${ctx.key.algo} for ${ctx.username}`);
     return ctx.reject(["publickey"]);
@@ -216,7 +221,12 @@ function runSession(
     // The dev host's PTY process: every byte the shell wrote reaches the channel before the
     // exit status (node-pty's own wrapper drops a fast command's tail), a slow client slows
     // the shell down instead of piling output up here, and a closed channel hangs it up.
-    const proc = startProcess([shell, ...args], { tty: { columns: ptyInfo.cols || 80, rows: ptyInfo.rows || 24 }, stdin: true, env, cwd: user.homedir });
+    const proc = startProcess([shell, ...args], {
+      tty: { columns: ptyInfo.cols || 80, rows: ptyInfo.rows || 24 },
+      stdin: true,
+      env,
+      cwd: user.homedir,
+    });
     proc.onStdout((d) => {
       if (channel.write(d)) return;
       proc.pause();

@@ -15,27 +15,44 @@ export const addHostCommand: ZonesCommand = {
     const current = ctx.settings.current.hosts;
     let value = typeof arg === "string" ? arg : undefined;
     if (value === undefined) {
-      const aliases = sshConfigAliases(ctx.settings.current.sshConfigFile || undefined).filter((a) => !current.includes(a));
+      const aliases = sshConfigAliases(ctx.settings.current.sshConfigFile || undefined).filter(
+        (a) => !current.includes(a),
+      );
       const items: HostPick[] = [
-        { label: "$(edit) Enter an SSH destination…", description: "user@host[:port]", action: "destination" },
-        { label: "$(plug) Local socket…", description: "unix:///path/to/daemon.socket (e.g. the dev host)", action: "socket" },
-        ...(aliases.length ? [{ label: "From ssh config", kind: vscode.QuickPickItemKind.Separator } as HostPick] : []),
+        {
+          label: "$(edit) Enter an SSH destination…",
+          description: "user@host[:port]",
+          action: "destination",
+        },
+        {
+          label: "$(plug) Local socket…",
+          description: "unix:///path/to/daemon.socket (e.g. the dev host)",
+          action: "socket",
+        },
+        ...(aliases.length
+          ? [{ label: "From ssh config", kind: vscode.QuickPickItemKind.Separator } as HostPick]
+          : []),
         ...aliases.map((a) => ({ label: `$(server) ${a}`, value: a })),
       ];
       const picked = await vscode.window.showQuickPick(items, { placeHolder: "Add a Styrolite host" });
       if (!picked) return;
       value =
         picked.value ??
-        (await vscode.window.showInputBox({
-          title: "Add Host",
-          prompt: picked.action === "socket" ? "Socket of a local Protect-compatible daemon" : "SSH destination or ssh config alias",
-          placeHolder: picked.action === "socket" ? "unix:///run/zones/devhost.socket" : "user@host:port",
-          value: picked.action === "socket" ? "unix://" : "",
-          validateInput: (text) => {
-            const entry = parseHostEntry(text.trim());
-            return entry.kind === "invalid" ? entry.message : undefined;
-          },
-        }))?.trim();
+        (
+          await vscode.window.showInputBox({
+            title: "Add Host",
+            prompt:
+              picked.action === "socket"
+                ? "Socket of a local Protect-compatible daemon"
+                : "SSH destination or ssh config alias",
+            placeHolder: picked.action === "socket" ? "unix:///run/zones/devhost.socket" : "user@host:port",
+            value: picked.action === "socket" ? "unix://" : "",
+            validateInput: (text) => {
+              const entry = parseHostEntry(text.trim());
+              return entry.kind === "invalid" ? entry.message : undefined;
+            },
+          })
+        )?.trim();
     }
     if (!value) return;
     if (current.includes(value)) {

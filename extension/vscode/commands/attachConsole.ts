@@ -8,7 +8,9 @@ import { resolveZoneOrWorkload } from "./pick";
 export const attachConsoleCommand: ZonesCommand = {
   id: "zones.workload.attachConsole",
   async run(ctx, arg) {
-    const where = await resolveZoneOrWorkload(ctx, arg, "Attach to the console of which workload?", { zones: false });
+    const where = await resolveZoneOrWorkload(ctx, arg, "Attach to the console of which workload?", {
+      zones: false,
+    });
     if (!where?.workloadId) return undefined;
     return ctx.consoles.show({ kind: "workload", hostId: where.hostId, workloadId: where.workloadId });
   },

@@ -5,7 +5,12 @@ import { resolveHost } from "./pick";
 export const connectHostCommand: ZonesCommand = {
   id: "zones.host.connect",
   async run(ctx, arg) {
-    const host = await resolveHost(ctx, arg, (h) => h.connection.kind !== "connected", "Select a host to connect");
+    const host = await resolveHost(
+      ctx,
+      arg,
+      (h) => h.connection.kind !== "connected",
+      "Select a host to connect",
+    );
     if (host) ctx.connections.connect(host.entry.id);
   },
 };

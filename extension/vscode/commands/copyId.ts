@@ -7,7 +7,10 @@ import { resolveZone } from "./pick";
 export const copyIdCommand: ZonesCommand = {
   id: "zones.item.copyId",
   async run(ctx, arg) {
-    const id = arg instanceof WorkloadNode ? arg.workloadId : (await resolveZone(ctx, arg, "Select a zone to copy its ID"))?.zoneId;
+    const id =
+      arg instanceof WorkloadNode
+        ? arg.workloadId
+        : (await resolveZone(ctx, arg, "Select a zone to copy its ID"))?.zoneId;
     if (!id) return;
     await vscode.env.clipboard.writeText(id);
     vscode.window.setStatusBarMessage(`Copied ${id}`, 3000);

@@ -12,7 +12,9 @@ export const copyIpCommand: ZonesCommand = {
     const zone = ctx.model.zone(target.hostId, target.zoneId);
     const ip = zone && zoneIp(zone);
     if (!ip) {
-      void vscode.window.showInformationMessage(`Zones: ${zone?.spec?.name || target.zoneId} has no IP address yet.`); // informational
+      void vscode.window.showInformationMessage(
+        `Zones: ${zone?.spec?.name || target.zoneId} has no IP address yet.`,
+      ); // informational
       return;
     }
     await vscode.env.clipboard.writeText(ip);

@@ -35,7 +35,11 @@ async function pickZones(ctx: Ctx): Promise<Target[]> {
     void vscode.window.showInformationMessage("Zones: there are no zones on connected hosts."); // informational
     return [];
   }
-  const picked = await vscode.window.showQuickPick(items, { placeHolder: "Select zones to destroy", canPickMany: true, matchOnDescription: true });
+  const picked = await vscode.window.showQuickPick(items, {
+    placeHolder: "Select zones to destroy",
+    canPickMany: true,
+    matchOnDescription: true,
+  });
   return picked?.map((p) => p.target) ?? [];
 }
 
@@ -52,24 +56,34 @@ export const destroyZoneCommand: ZonesCommand = {
     const destroy = "Destroy";
     const answer = await vscode.window.showWarningMessage(
       targets.length === 1 ? `Destroy zone ${names[0]}?` : `Destroy ${targets.length} zones?`,
-      { modal: true, detail: `${targets.length > 1 ? `${names.join(", ")}\n\n` : ""}Its workloads are stopped and everything inside the zone is lost.` },
+      {
+        modal: true,
+        detail: `${targets.length > 1 ? `${names.join(", ")}\n\n` : ""}Its workloads are stopped and everything inside the zone is lost.`,
+      },
       destroy,
     );
     if (answer !== destroy) return;
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Destroying ${targets.length === 1 ? names[0] : `${targets.length} zones`}` }, async () => {
-      await Promise.all(
-        targets.map(async (t) => {
-          const host = ctx.connections.session(t.hostId)?.protect;
-          try {
-            if (!host) throw new Error(`${ctx.model.host(t.hostId)?.entry.label ?? t.hostId} is not connected`);
-            ctx.logger.info(`[${t.hostId}] destroying zone ${t.name} (${t.zoneId})`);
-            await host.destroyZone(t.zoneId);
-          } catch (err) {
-            ctx.logger.error(`[${t.hostId}] destroying zone ${t.name} failed: ${messageOf(err)}`);
-            void vscode.window.showErrorMessage(`Zones: could not destroy ${t.name}: ${messageOf(err)}`); // reported, not awaited
-          }
-        }),
-      );
-    });
+    await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Destroying ${targets.length === 1 ? names[0] : `${targets.length} zones`}`,
+      },
+      async () => {
+        await Promise.all(
+          targets.map(async (t) => {
+            const host = ctx.connections.session(t.hostId)?.protect;
+            try {
+              if (!host)
+                throw new Error(`${ctx.model.host(t.hostId)?.entry.label ?? t.hostId} is not connected`);
+              ctx.logger.info(`[${t.hostId}] destroying zone ${t.name} (${t.zoneId})`);
+              await host.destroyZone(t.zoneId);
+            } catch (err) {
+              ctx.logger.error(`[${t.hostId}] destroying zone ${t.name} failed: ${messageOf(err)}`);
+              void vscode.window.showErrorMessage(`Zones: could not destroy ${t.name}: ${messageOf(err)}`); // reported, not awaited
+            }
+          }),
+        );
+      },
+    );
   },
 };

@@ -5,7 +5,12 @@ import { resolveHost } from "./pick";
 export const disconnectHostCommand: ZonesCommand = {
   id: "zones.host.disconnect",
   async run(ctx, arg) {
-    const host = await resolveHost(ctx, arg, (h) => h.connection.kind !== "disconnected", "Select a host to disconnect");
+    const host = await resolveHost(
+      ctx,
+      arg,
+      (h) => h.connection.kind !== "disconnected",
+      "Select a host to disconnect",
+    );
     if (host) ctx.connections.disconnect(host.entry.id);
   },
 };

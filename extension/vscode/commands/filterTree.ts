@@ -10,7 +10,8 @@ export const filterTreeCommand: ZonesCommand = {
         ? arg
         : await vscode.window.showInputBox({
             title: "Filter Zones",
-            prompt: "Show zones whose name, id, IP address, state or workloads contain every word (empty shows all)",
+            prompt:
+              "Show zones whose name, id, IP address, state or workloads contain every word (empty shows all)",
             value: ctx.arrangement.options.filter,
             placeHolder: "e.g. web ready",
           });

@@ -7,8 +7,13 @@ import { resolveZoneOrWorkload } from "./pick";
 
 /** `http://127.0.0.1:PORT` as the user's browser can reach it (code-server maps it to its proxy). */
 export async function openForwardInBrowser(forward: ZoneForward): Promise<boolean> {
-  const host = forward.info.localAddress === "0.0.0.0" || forward.info.localAddress === "::" ? "127.0.0.1" : forward.info.localAddress;
-  const local = vscode.Uri.parse(`http://${host.includes(":") ? `[${host}]` : host}:${forward.info.localPort}/`);
+  const host =
+    forward.info.localAddress === "0.0.0.0" || forward.info.localAddress === "::"
+      ? "127.0.0.1"
+      : forward.info.localAddress;
+  const local = vscode.Uri.parse(
+    `http://${host.includes(":") ? `[${host}]` : host}:${forward.info.localPort}/`,
+  );
   return vscode.env.openExternal(await vscode.env.asExternalUri(local));
 }
 
@@ -20,7 +25,11 @@ export function forwardLabel(f: ZoneForward): string {
 /** Tells where a new forward listens, with Open in Browser. */
 export async function announceForward(forward: ZoneForward): Promise<void> {
   const open = "Open in Browser";
-  const choice = await vscode.window.showInformationMessage(`Zones: forwarding ${forwardLabel(forward)}`, open, "Show Forwards");
+  const choice = await vscode.window.showInformationMessage(
+    `Zones: forwarding ${forwardLabel(forward)}`,
+    open,
+    "Show Forwards",
+  );
   if (choice === open) await openForwardInBrowser(forward);
   else if (choice === "Show Forwards") await vscode.commands.executeCommand("zones.forward.list");
 }
@@ -55,11 +64,18 @@ export const forwardPortCommand: ZonesCommand = {
     if (!text) return undefined;
     try {
       const { zonePort, localPort } = parseForwardArg(text);
-      const forward = await ctx.forwards.open({ hostId: where.hostId, zoneId: where.zoneId, zonePort, localPort });
+      const forward = await ctx.forwards.open({
+        hostId: where.hostId,
+        zoneId: where.zoneId,
+        zonePort,
+        localPort,
+      });
       void announceForward(forward); // a notification; nothing waits for it
       return forward;
     } catch (err) {
-      void vscode.window.showErrorMessage(`Zones: could not forward ${text} of ${zoneName}: ${messageOf(err)}`); // informational
+      void vscode.window.showErrorMessage(
+        `Zones: could not forward ${text} of ${zoneName}: ${messageOf(err)}`,
+      ); // informational
       return undefined;
     }
   },

@@ -40,7 +40,9 @@ const stepText: Record<LaunchStep, string> = {
 /** devcontainer.json files of the workspace folders, in the reference tools' order per folder. */
 async function workspaceConfigs(): Promise<string[]> {
   const folders = vscode.workspace.workspaceFolders ?? [];
-  const found = await Promise.all(folders.filter((f) => f.uri.scheme === "file").map((f) => findConfigFiles(f.uri.fsPath)));
+  const found = await Promise.all(
+    folders.filter((f) => f.uri.scheme === "file").map((f) => findConfigFiles(f.uri.fsPath)),
+  );
   return found.flat();
 }
 
@@ -50,7 +52,9 @@ async function resolveConfig(arg: unknown): Promise<string | undefined> {
   if (typeof arg === "string" && arg.startsWith("/")) return arg;
   const configs = await workspaceConfigs();
   if (!configs.length) {
-    void vscode.window.showInformationMessage("Zones: no devcontainer.json in this workspace (looked for .devcontainer/devcontainer.json, .devcontainer.json and .devcontainer/*/devcontainer.json)."); // informational
+    void vscode.window.showInformationMessage(
+      "Zones: no devcontainer.json in this workspace (looked for .devcontainer/devcontainer.json, .devcontainer.json and .devcontainer/*/devcontainer.json).",
+    ); // informational
     return undefined;
   }
   if (configs.length === 1) return configs[0];
@@ -68,7 +72,10 @@ async function planFor(ctx: Ctx, config: string): Promise<LaunchPlan | undefined
   } catch (err) {
     const first = DevcontainerError.is(err) ? err.diagnostics.find((d) => d.severity === "error") : undefined;
     const open = "Open devcontainer.json";
-    const choice = await vscode.window.showErrorMessage(`Zones: cannot launch ${vscode.workspace.asRelativePath(config)}: ${first ? formatDiagnostic(first) : messageOf(err)}`, open);
+    const choice = await vscode.window.showErrorMessage(
+      `Zones: cannot launch ${vscode.workspace.asRelativePath(config)}: ${first ? formatDiagnostic(first) : messageOf(err)}`,
+      open,
+    );
     if (choice === open) {
       const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(first?.file ?? config));
       const at = first ? new vscode.Position(first.line - 1, first.column - 1) : new vscode.Position(0, 0);
@@ -79,38 +86,55 @@ async function planFor(ctx: Ctx, config: string): Promise<LaunchPlan | undefined
 }
 
 /** Runs the launch under a cancellable progress notification, streaming lines into the launch output. */
-async function runWithProgress(ctx: Ctx, plan: LaunchPlan, hostId: string): Promise<LaunchOutcome | undefined> {
+async function runWithProgress(
+  ctx: Ctx,
+  plan: LaunchPlan,
+  hostId: string,
+): Promise<LaunchOutcome | undefined> {
   const output = ctx.launchOutput;
   const hostLabel = ctx.hosts.label(hostId);
   output.appendLine(`── ${new Date().toLocaleString()}: launching ${plan.configFile} on ${hostLabel}`);
   output.show(true);
   const printer = new LaunchProgressText((line) => output.appendLine(line));
   const title = `Launching ${plan.displayName ?? plan.zoneName} on ${hostLabel}`;
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
-    const cancel = signalFromToken(token);
-    const share = 100 / launchSteps.length;
-    const onEvent = (event: LaunchEvent): void => {
-      printer.handle(event);
-      if (event.type === "stepStarted") progress.report({ message: stepText[event.step] });
-      else if (event.type === "stepFinished") progress.report({ increment: share });
-      else if (event.type === "imagePull" && event.isBytes && event.total) progress.report({ message: `pulling ${event.reference}: ${Math.round(((event.current ?? 0) / event.total) * 100)} %` });
-    };
-    try {
-      return await ctx.launcher.launch(plan, hostId, { signal: cancel.signal, onEvent });
-    } catch (err) {
-      if (LaunchError.is(err, "cancelled")) {
-        output.appendLine("launch cancelled; what it had created was removed");
-        void vscode.window.showInformationMessage(`Zones: launch of ${plan.displayName ?? plan.zoneName} cancelled; what it had created was removed.`); // informational
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    async (progress, token) => {
+      const cancel = signalFromToken(token);
+      const share = 100 / launchSteps.length;
+      const onEvent = (event: LaunchEvent): void => {
+        printer.handle(event);
+        if (event.type === "stepStarted") progress.report({ message: stepText[event.step] });
+        else if (event.type === "stepFinished") progress.report({ increment: share });
+        else if (event.type === "imagePull" && event.isBytes && event.total)
+          progress.report({
+            message: `pulling ${event.reference}: ${Math.round(((event.current ?? 0) / event.total) * 100)} %`,
+          });
+      };
+      try {
+        return await ctx.launcher.launch(plan, hostId, { signal: cancel.signal, onEvent });
+      } catch (err) {
+        if (LaunchError.is(err, "cancelled")) {
+          output.appendLine("launch cancelled; what it had created was removed");
+          void vscode.window.showInformationMessage(
+            `Zones: launch of ${plan.displayName ?? plan.zoneName} cancelled; what it had created was removed.`,
+          ); // informational
+          return undefined;
+        }
+        output.appendLine(`launch failed: ${messageOf(err)}`);
+        const show = "Show Output";
+        void vscode.window
+          .showErrorMessage(
+            `Zones: launch of ${plan.displayName ?? plan.zoneName} failed: ${messageOf(err)}`,
+            show,
+          )
+          .then((c) => c === show && output.show()); // reported, not awaited
         return undefined;
+      } finally {
+        cancel.dispose();
       }
-      output.appendLine(`launch failed: ${messageOf(err)}`);
-      const show = "Show Output";
-      void vscode.window.showErrorMessage(`Zones: launch of ${plan.displayName ?? plan.zoneName} failed: ${messageOf(err)}`, show).then((c) => c === show && output.show()); // reported, not awaited
-      return undefined;
-    } finally {
-      cancel.dispose();
-    }
-  });
+    },
+  );
 }
 
 /**
@@ -127,26 +151,43 @@ export const launchDevcontainerCommand: ZonesCommand = {
     if (!config) return undefined;
     const plan = await planFor(ctx, config);
     if (!plan) return undefined;
-    const host = await resolveHost(ctx, undefined, (h) => h.connection.kind === "connected", `Launch ${plan.displayName ?? plan.zoneName} on which host?`);
+    const host = await resolveHost(
+      ctx,
+      undefined,
+      (h) => h.connection.kind === "connected",
+      `Launch ${plan.displayName ?? plan.zoneName} on which host?`,
+    );
     await ctx.plans.show(plan, host?.entry.label);
     if (!plan.launchable) {
-      void vscode.window.showErrorMessage(`Zones: ${vscode.workspace.asRelativePath(plan.configFile)} cannot be launched: ${plan.refusals.join("; ")}`); // informational
+      void vscode.window.showErrorMessage(
+        `Zones: ${vscode.workspace.asRelativePath(plan.configFile)} cannot be launched: ${plan.refusals.join("; ")}`,
+      ); // informational
       return undefined;
     }
     if (!host) return undefined;
     if (ctx.launcher.isRunning(plan)) {
-      void vscode.window.showInformationMessage(`Zones: ${plan.displayName ?? plan.zoneName} is already being launched.`); // informational
+      void vscode.window.showInformationMessage(
+        `Zones: ${plan.displayName ?? plan.zoneName} is already being launched.`,
+      ); // informational
       return undefined;
     }
     const counts = propertyCounts(plan);
-    const existing = ctx.model.zones(host.entry.id).find((z) => z.spec?.annotations.some((a) => a.key === annotationKeys.devcontainerId && a.value === plan.devcontainerId));
+    const existing = ctx.model
+      .zones(host.entry.id)
+      .find((z) =>
+        z.spec?.annotations.some(
+          (a) => a.key === annotationKeys.devcontainerId && a.value === plan.devcontainerId,
+        ),
+      );
     const launch = "Launch";
     const answer = await vscode.window.showInformationMessage(
       `Launch ${plan.displayName ?? plan.zoneName} on ${host.entry.label}?`,
       {
         modal: true,
         detail: [
-          existing ? `Its zone ${existing.spec?.name ?? existing.id} exists and will be reused.` : `Creates zone ${plan.zoneName} and workload ${plan.workloadName}.`,
+          existing
+            ? `Its zone ${existing.spec?.name ?? existing.id} exists and will be reused.`
+            : `Creates zone ${plan.zoneName} and workload ${plan.workloadName}.`,
           `${counts.translated} properties translated, ${counts.ignored} ignored (see the plan beside the editor).`,
         ].join("\n"),
       },
@@ -157,8 +198,13 @@ export const launchDevcontainerCommand: ZonesCommand = {
     if (!outcome) return undefined;
     const { result } = outcome;
     const node = ctx.tree.find(`zone:${host.entry.id}/${result.zoneId}`);
-    if (node) void ctx.treeView.reveal(node, { select: true, focus: false, expand: true }).then(undefined, () => undefined); // cosmetic
-    const forwards = outcome.forwards.map((f) => `${f.zonePort} → ${f.info.localAddress}:${f.info.localPort}`).join(", ");
+    if (node)
+      void ctx.treeView
+        .reveal(node, { select: true, focus: false, expand: true })
+        .then(undefined, () => undefined); // cosmetic
+    const forwards = outcome.forwards
+      .map((f) => `${f.zonePort} → ${f.info.localAddress}:${f.info.localPort}`)
+      .join(", ");
     const openTerminal = "Open Terminal";
     const message = `Zones: ${result.zoneName} ${result.reusedZone ? "is up again" : "launched"} in ${formatMs(result.totalMs)}${forwards ? `; forwarding ${forwards}` : ""}.`;
     for (const w of outcome.warnings) void vscode.window.showWarningMessage(`Zones: could not forward ${w}`); // informational
@@ -175,7 +221,11 @@ export const launchDevcontainerCommand: ZonesCommand = {
         env: result.remoteEnv,
         ...(shell ? { shell: shell.split(/\s+/) } : {}),
       };
-      ctx.terminals.open({ ...target, workingDirectory: result.workspaceFolder, ...(result.remoteUser ? { user: result.remoteUser } : {}) });
+      ctx.terminals.open({
+        ...target,
+        workingDirectory: result.workspaceFolder,
+        ...(result.remoteUser ? { user: result.remoteUser } : {}),
+      });
     });
     return outcome;
   },

@@ -7,9 +7,18 @@ interface ForwardItem extends vscode.QuickPickItem {
   forward: ZoneForward;
 }
 
-const openButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("globe"), tooltip: "Open in Browser" };
-const copyButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("copy"), tooltip: "Copy Local Address" };
-const stopButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("debug-stop"), tooltip: "Stop Forwarding" };
+const openButton: vscode.QuickInputButton = {
+  iconPath: new vscode.ThemeIcon("globe"),
+  tooltip: "Open in Browser",
+};
+const copyButton: vscode.QuickInputButton = {
+  iconPath: new vscode.ThemeIcon("copy"),
+  tooltip: "Copy Local Address",
+};
+const stopButton: vscode.QuickInputButton = {
+  iconPath: new vscode.ThemeIcon("debug-stop"),
+  tooltip: "Stop Forwarding",
+};
 
 /**
  * Show Port Forwards: every active forward with its local address, open connections and host;
@@ -27,7 +36,9 @@ export const listForwardsCommand: ZonesCommand = {
         forward: f,
       }));
     if (!ctx.forwards.list().length) {
-      void vscode.window.showInformationMessage("Zones: no ports are forwarded. Use “Forward Port…” on a zone."); // informational
+      void vscode.window.showInformationMessage(
+        "Zones: no ports are forwarded. Use “Forward Port…” on a zone.",
+      ); // informational
       return;
     }
     const pick = vscode.window.createQuickPick<ForwardItem>();
@@ -41,8 +52,13 @@ export const listForwardsCommand: ZonesCommand = {
     pick.onDidTriggerItemButton(async ({ item, button }) => {
       if (button === openButton) await openForwardInBrowser(item.forward);
       else if (button === copyButton) {
-        await vscode.env.clipboard.writeText(`${item.forward.info.localAddress}:${item.forward.info.localPort}`);
-        vscode.window.setStatusBarMessage(`Copied ${item.forward.info.localAddress}:${item.forward.info.localPort}`, 3000);
+        await vscode.env.clipboard.writeText(
+          `${item.forward.info.localAddress}:${item.forward.info.localPort}`,
+        );
+        vscode.window.setStatusBarMessage(
+          `Copied ${item.forward.info.localAddress}:${item.forward.info.localPort}`,
+          3000,
+        );
       } else if (button === stopButton) await ctx.forwards.close(item.forward.id);
     });
     pick.onDidAccept(async () => {

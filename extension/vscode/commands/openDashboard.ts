@@ -14,14 +14,19 @@ const firstWindowSeconds = 60;
 export const openDashboardCommand: ZonesCommand = {
   id: "zones.dashboard.open",
   async run(ctx, arg) {
-    if (arg instanceof HostNode) return ctx.dashboards.show({ kind: "host", hostId: arg.hostId }, firstWindowSeconds);
-    if (typeof arg === "string" && ctx.model.host(arg)) return ctx.dashboards.show({ kind: "host", hostId: arg }, firstWindowSeconds);
+    if (arg instanceof HostNode)
+      return ctx.dashboards.show({ kind: "host", hostId: arg.hostId }, firstWindowSeconds);
+    if (typeof arg === "string" && ctx.model.host(arg))
+      return ctx.dashboards.show({ kind: "host", hostId: arg }, firstWindowSeconds);
     const where = await resolveZoneOrWorkload(ctx, arg, "Open the dashboard of…", { workloads: false });
     if (!where) return undefined;
     if (!ctx.samplers.sampler(where.hostId)) {
       void vscode.window.showWarningMessage(`Zones: ${ctx.hosts.label(where.hostId)} is not configured.`); // informational
       return undefined;
     }
-    return ctx.dashboards.show({ kind: "zone", hostId: where.hostId, zoneId: where.zoneId }, firstWindowSeconds);
+    return ctx.dashboards.show(
+      { kind: "zone", hostId: where.hostId, zoneId: where.zoneId },
+      firstWindowSeconds,
+    );
   },
 };

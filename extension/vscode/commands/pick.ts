@@ -5,8 +5,14 @@ import { HostNode, WorkloadNode, ZoneNode } from "../tree/nodes";
 import { workloadDescription, zoneDescription, zoneStateName } from "../tree/presentation";
 
 /** The host a command is about: from a node or id argument, else picked by the user. */
-export async function resolveHost(ctx: Ctx, arg: unknown, filter: (h: HostRecord) => boolean = () => true, placeHolder = "Select a host"): Promise<HostRecord | undefined> {
-  if (arg instanceof HostNode || arg instanceof ZoneNode || arg instanceof WorkloadNode) return ctx.model.host(arg.hostId);
+export async function resolveHost(
+  ctx: Ctx,
+  arg: unknown,
+  filter: (h: HostRecord) => boolean = () => true,
+  placeHolder = "Select a host",
+): Promise<HostRecord | undefined> {
+  if (arg instanceof HostNode || arg instanceof ZoneNode || arg instanceof WorkloadNode)
+    return ctx.model.host(arg.hostId);
   if (typeof arg === "string") return ctx.model.host(arg);
   const hosts = ctx.model.hosts().filter(filter);
   if (!hosts.length) {
@@ -22,7 +28,11 @@ export async function resolveHost(ctx: Ctx, arg: unknown, filter: (h: HostRecord
 }
 
 /** A zone on some connected host: from a node argument, else picked by the user. */
-export async function resolveZone(ctx: Ctx, arg: unknown, placeHolder = "Select a zone"): Promise<{ hostId: string; zoneId: string } | undefined> {
+export async function resolveZone(
+  ctx: Ctx,
+  arg: unknown,
+  placeHolder = "Select a zone",
+): Promise<{ hostId: string; zoneId: string } | undefined> {
   if (arg instanceof ZoneNode) return { hostId: arg.hostId, zoneId: arg.zoneId };
   if (arg instanceof WorkloadNode) return { hostId: arg.hostId, zoneId: arg.parent.zoneId };
   const items = ctx.model.hosts().flatMap((h) =>
@@ -53,8 +63,14 @@ export interface ZoneOrWorkload {
  * A zone or workload: from a tree node, else picked by the user from every running workload and
  * every zone (workloads first: a terminal is usually wanted in the container).
  */
-export async function resolveZoneOrWorkload(ctx: Ctx, arg: unknown, placeHolder: string, filter: { zones?: boolean; workloads?: boolean } = {}): Promise<ZoneOrWorkload | undefined> {
-  if (arg instanceof WorkloadNode) return { hostId: arg.hostId, zoneId: arg.parent.zoneId, workloadId: arg.workloadId };
+export async function resolveZoneOrWorkload(
+  ctx: Ctx,
+  arg: unknown,
+  placeHolder: string,
+  filter: { zones?: boolean; workloads?: boolean } = {},
+): Promise<ZoneOrWorkload | undefined> {
+  if (arg instanceof WorkloadNode)
+    return { hostId: arg.hostId, zoneId: arg.parent.zoneId, workloadId: arg.workloadId };
   if (arg instanceof ZoneNode) return { hostId: arg.hostId, zoneId: arg.zoneId };
   const items: (vscode.QuickPickItem & { target: ZoneOrWorkload })[] = [];
   for (const h of ctx.model.hosts()) {
@@ -71,7 +87,12 @@ export async function resolveZoneOrWorkload(ctx: Ctx, arg: unknown, placeHolder:
         }
       }
       if (filter.zones !== false) {
-        items.push({ label: `$(vm) ${zoneName}`, description: `zone · ${zoneStateName(z)} · ${h.entry.label}`, detail: zoneDescription(z), target: { hostId: h.entry.id, zoneId: z.id } });
+        items.push({
+          label: `$(vm) ${zoneName}`,
+          description: `zone · ${zoneStateName(z)} · ${h.entry.label}`,
+          detail: zoneDescription(z),
+          target: { hostId: h.entry.id, zoneId: z.id },
+        });
       }
     }
   }

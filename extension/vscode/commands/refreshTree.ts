@@ -10,7 +10,10 @@ import { HostNode, WorkloadNode, ZoneNode } from "../tree/nodes";
 export const refreshTreeCommand: ZonesCommand = {
   id: "zones.tree.refresh",
   async run(ctx, arg) {
-    const hostId = arg instanceof HostNode || arg instanceof ZoneNode || arg instanceof WorkloadNode ? arg.hostId : undefined;
+    const hostId =
+      arg instanceof HostNode || arg instanceof ZoneNode || arg instanceof WorkloadNode
+        ? arg.hostId
+        : undefined;
     try {
       await ctx.connections.refresh(hostId, "manual");
     } catch (err) {

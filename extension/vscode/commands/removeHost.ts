@@ -11,7 +11,10 @@ export const removeHostCommand: ZonesCommand = {
     const remove = "Remove";
     const ok = await vscode.window.showWarningMessage(
       `Remove ${host.entry.label} from Zones?`,
-      { modal: true, detail: "Only the entry in the zones.hosts setting is removed; zones on the host keep running." },
+      {
+        modal: true,
+        detail: "Only the entry in the zones.hosts setting is removed; zones on the host keep running.",
+      },
       remove,
     );
     if (ok !== remove) return;

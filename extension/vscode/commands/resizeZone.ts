@@ -8,13 +8,25 @@ import type { ZonesCommand } from "./command";
 import { resolveZone } from "./pick";
 
 /** UpdateZoneResources for a zone, keeping the bounds consistent (see model/resources.ts). */
-export async function resizeZone(ctx: Ctx, hostId: string, zoneId: string, cpus: number | undefined, memoryMiB: number | undefined, signal?: AbortSignal): Promise<void> {
+export async function resizeZone(
+  ctx: Ctx,
+  hostId: string,
+  zoneId: string,
+  cpus: number | undefined,
+  memoryMiB: number | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
   const host = await ctx.hosts.wait(hostId, signal);
   const zone = ctx.model.zone(hostId, zoneId) ?? (await host.getZone(zoneId, signal ? { signal } : {}));
   const resources = resizedResources(zone, cpus, memoryMiB);
-  ctx.logger.info(`[${hostId}] resizing zone ${zone.spec?.name || zoneId} to ${resources.targetCpus} vCPU, ${resources.targetMemory} MiB`);
+  ctx.logger.info(
+    `[${hostId}] resizing zone ${zone.spec?.name || zoneId} to ${resources.targetCpus} vCPU, ${resources.targetMemory} MiB`,
+  );
   try {
-    await host.client.updateZoneResources({ zoneId, resources }, { ...(signal ? { signal } : {}), timeoutMs: 30_000 });
+    await host.client.updateZoneResources(
+      { zoneId, resources },
+      { ...(signal ? { signal } : {}), timeoutMs: 30_000 },
+    );
   } catch (err) {
     throw toProtectError(err, "UpdateZoneResources", host.name);
   }
@@ -36,23 +48,37 @@ export const resizeZoneCommand: ZonesCommand = {
     const r = currentResources(zone);
     const cpuText = await vscode.window.showInputBox({
       title: `Resize ${name} (1/2): vCPUs`,
-      prompt: r ? `Target vCPUs — now ${r.targetCpus}${r.maxCpus ? `, max ${r.maxCpus}` : ""}. The maximum grows if you go beyond it.` : "Target vCPUs",
+      prompt: r
+        ? `Target vCPUs — now ${r.targetCpus}${r.maxCpus ? `, max ${r.maxCpus}` : ""}. The maximum grows if you go beyond it.`
+        : "Target vCPUs",
       value: String(r?.targetCpus ?? 1),
-      validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 4096 ? undefined : "A whole number of vCPUs, at least 1"),
+      validateInput: (v) =>
+        /^\d+$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= 4096
+          ? undefined
+          : "A whole number of vCPUs, at least 1",
     });
     if (cpuText === undefined) return false;
     const memoryText = await vscode.window.showInputBox({
       title: `Resize ${name} (2/2): memory`,
-      prompt: r ? `Target memory in MiB (or 2g, 512m) — now ${formatMiB(r.targetMemory)}${r.maxMemory > 0n ? `, max ${formatMiB(r.maxMemory)}` : ""}.` : "Target memory in MiB (or 2g, 512m)",
+      prompt: r
+        ? `Target memory in MiB (or 2g, 512m) — now ${formatMiB(r.targetMemory)}${r.maxMemory > 0n ? `, max ${formatMiB(r.maxMemory)}` : ""}.`
+        : "Target memory in MiB (or 2g, 512m)",
       value: String(r?.targetMemory ?? 1024n),
-      validateInput: (v) => (parseMemoryMiB(v) !== undefined ? undefined : "A size like 512, 512m or 2g (at least 16 MiB)"),
+      validateInput: (v) =>
+        parseMemoryMiB(v) !== undefined ? undefined : "A size like 512, 512m or 2g (at least 16 MiB)",
     });
     if (memoryText === undefined) return false;
     const cpus = Number(cpuText.trim());
     const memory = parseMemoryMiB(memoryText)!;
     try {
-      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Resizing ${name}` }, () => resizeZone(ctx, target.hostId, target.zoneId, cpus, memory));
-      vscode.window.setStatusBarMessage(`Zones: ${name} resized to ${cpus} vCPU, ${formatMiB(BigInt(memory))}`, 5000);
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Resizing ${name}` },
+        () => resizeZone(ctx, target.hostId, target.zoneId, cpus, memory),
+      );
+      vscode.window.setStatusBarMessage(
+        `Zones: ${name} resized to ${cpus} vCPU, ${formatMiB(BigInt(memory))}`,
+        5000,
+      );
       return true;
     } catch (err) {
       ctx.logger.warn(`[${target.hostId}] resizing ${name} failed: ${messageOf(err)}`);

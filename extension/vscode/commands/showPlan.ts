@@ -16,7 +16,9 @@ export const showPlanCommand: ZonesCommand = {
       await ctx.plans.show(plan);
       return plan;
     } catch (err) {
-      void vscode.window.showErrorMessage(`Zones: no plan for ${vscode.workspace.asRelativePath(uri)}: ${messageOf(err)}`); // informational; the Problems panel has the located errors
+      void vscode.window.showErrorMessage(
+        `Zones: no plan for ${vscode.workspace.asRelativePath(uri)}: ${messageOf(err)}`,
+      ); // informational; the Problems panel has the located errors
       return undefined;
     }
   },

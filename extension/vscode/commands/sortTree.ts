@@ -3,7 +3,11 @@ import { sortOrders } from "../model/treeOptions";
 import type { SortOrder } from "../model/treeOptions";
 import type { ZonesCommand } from "./command";
 
-const labels: Record<SortOrder, string> = { name: "Name", state: "State (ready first)", created: "Created (newest first)" };
+const labels: Record<SortOrder, string> = {
+  name: "Name",
+  state: "State (ready first)",
+  created: "Created (newest first)",
+};
 
 /** Sort Zones By…: name, state or creation time. */
 export const sortTreeCommand: ZonesCommand = {
@@ -13,10 +17,16 @@ export const sortTreeCommand: ZonesCommand = {
     const sort =
       typeof arg === "string" && (sortOrders as readonly string[]).includes(arg)
         ? (arg as SortOrder)
-        : (await vscode.window.showQuickPick<vscode.QuickPickItem & { order: SortOrder }>(
-            sortOrders.map((s) => ({ label: labels[s], ...(s === current ? { description: "current" } : {}), order: s })),
-            { placeHolder: "Sort zones by" },
-          ))?.order;
+        : (
+            await vscode.window.showQuickPick<vscode.QuickPickItem & { order: SortOrder }>(
+              sortOrders.map((s) => ({
+                label: labels[s],
+                ...(s === current ? { description: "current" } : {}),
+                order: s,
+              })),
+              { placeHolder: "Sort zones by" },
+            )
+          )?.order;
     if (sort) await ctx.arrangement.update({ sort });
   },
 };

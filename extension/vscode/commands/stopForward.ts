@@ -7,13 +7,23 @@ export const stopForwardCommand: ZonesCommand = {
   id: "zones.forward.stop",
   async run(ctx, arg) {
     const node = arg as { kind?: unknown; hostId?: unknown; zoneId?: unknown } | undefined;
-    const ofZone = node?.kind === "zone" && typeof node.hostId === "string" && typeof node.zoneId === "string" ? ctx.forwards.list(node.hostId, node.zoneId) : undefined;
+    const ofZone =
+      node?.kind === "zone" && typeof node.hostId === "string" && typeof node.zoneId === "string"
+        ? ctx.forwards.list(node.hostId, node.zoneId)
+        : undefined;
     const all = ofZone ?? ctx.forwards.list();
     if (!all.length) {
       void vscode.window.showInformationMessage("Zones: no ports are forwarded."); // informational
       return;
     }
-    const picked = ofZone ?? (await vscode.window.showQuickPick(all.map((f) => ({ label: forwardLabel(f), forward: f })), { placeHolder: "Stop which forwards?", canPickMany: true }))?.map((p) => p.forward);
+    const picked =
+      ofZone ??
+      (
+        await vscode.window.showQuickPick(
+          all.map((f) => ({ label: forwardLabel(f), forward: f })),
+          { placeHolder: "Stop which forwards?", canPickMany: true },
+        )
+      )?.map((p) => p.forward);
     for (const f of picked ?? []) await ctx.forwards.close(f.id);
   },
 };

@@ -14,19 +14,48 @@ import { projectFolderOf } from "../../core/devcontainer/locate";
 
 /** Paths VS Code uses for devcontainer configs (the reference tools' three places). */
 export function isDevcontainerConfig(path: string): boolean {
-  return /(^|\/)\.devcontainer\/devcontainer\.json$/.test(path) || /(^|\/)\.devcontainer\.json$/.test(path) || /(^|\/)\.devcontainer\/[^/]+\/devcontainer\.json$/.test(path);
+  return (
+    /(^|\/)\.devcontainer\/devcontainer\.json$/.test(path) ||
+    /(^|\/)\.devcontainer\.json$/.test(path) ||
+    /(^|\/)\.devcontainer\/[^/]+\/devcontainer\.json$/.test(path)
+  );
 }
 
 /** Problems of a config file's text, sorted by position. */
-export function configProblems(text: string, file: string, env: Readonly<Record<string, string | undefined>>, options: PlanOptions = {}): Diagnostic[] {
+export function configProblems(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+  options: PlanOptions = {},
+): Diagnostic[] {
   const checked = checkConfigText(text, file);
   if (!checked.config || hasErrors(checked.diagnostics)) return [...checked.diagnostics];
-  const plan = buildLaunchPlan({ doc: checked.doc, config: checked.config, diagnostics: checked.diagnostics, localFolder: projectFolderOf(file), configFile: file, env, options });
+  const plan = buildLaunchPlan({
+    doc: checked.doc,
+    config: checked.config,
+    diagnostics: checked.diagnostics,
+    localFolder: projectFolderOf(file),
+    configFile: file,
+    env,
+    options,
+  });
   const out: Diagnostic[] = [...plan.diagnostics];
   for (const verdict of plan.properties) {
     if (verdict.status === "translated") continue;
-    const message = verdict.status === "ignored" ? `${verdict.property} is ignored by Styrolite Zones: ${verdict.detail}` : `${verdict.property} cannot be launched in a zone: ${verdict.detail}`;
-    out.push(diagnosticAtPath(checked.doc, verdict.path, verdict.status === "refused" ? "error" : "warning", verdict.status === "refused" ? "refusedProperty" : "ignoredProperty", message, "key"));
+    const message =
+      verdict.status === "ignored"
+        ? `${verdict.property} is ignored by Styrolite Zones: ${verdict.detail}`
+        : `${verdict.property} cannot be launched in a zone: ${verdict.detail}`;
+    out.push(
+      diagnosticAtPath(
+        checked.doc,
+        verdict.path,
+        verdict.status === "refused" ? "error" : "warning",
+        verdict.status === "refused" ? "refusedProperty" : "ignoredProperty",
+        message,
+        "key",
+      ),
+    );
   }
   const seen = new Set<string>();
   return out

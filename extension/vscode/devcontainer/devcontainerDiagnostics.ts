@@ -19,7 +19,12 @@ const severities: Record<Diagnostic["severity"], vscode.DiagnosticSeverity> = {
 
 /** Core diagnostics (1-based, end exclusive) as VS Code's (0-based). */
 export function toVsDiagnostic(d: Diagnostic): vscode.Diagnostic {
-  const range = new vscode.Range(d.line - 1, d.column - 1, d.endLine - 1, Math.max(d.endColumn - 1, d.line === d.endLine ? d.column : 0));
+  const range = new vscode.Range(
+    d.line - 1,
+    d.column - 1,
+    d.endLine - 1,
+    Math.max(d.endColumn - 1, d.line === d.endLine ? d.column : 0),
+  );
   const out = new vscode.Diagnostic(range, d.message, severities[d.severity]);
   out.source = "Styrolite Zones";
   out.code = d.code;
@@ -47,7 +52,11 @@ export class DevcontainerDiagnostics extends Disposable {
         if (isDevcontainerConfig(doc.uri.path) && doc.uri.scheme === "file") void this.#checkFile(doc.uri); // reports into the collection
       }),
     );
-    const watcher = this.register(vscode.workspace.createFileSystemWatcher("**/{.devcontainer/devcontainer.json,.devcontainer.json,.devcontainer/*/devcontainer.json}"));
+    const watcher = this.register(
+      vscode.workspace.createFileSystemWatcher(
+        "**/{.devcontainer/devcontainer.json,.devcontainer.json,.devcontainer/*/devcontainer.json}",
+      ),
+    );
     this.register(watcher.onDidCreate((uri) => void this.#checkFile(uri)));
     this.register(watcher.onDidChange((uri) => void this.#checkFile(uri)));
     this.register(watcher.onDidDelete((uri) => this.#collection.delete(uri)));
@@ -62,8 +71,14 @@ export class DevcontainerDiagnostics extends Disposable {
   }
 
   async #scan(): Promise<void> {
-    const uris = await vscode.workspace.findFiles("**/{.devcontainer/devcontainer.json,.devcontainer.json,.devcontainer/*/devcontainer.json}", "**/node_modules/**", maxScanned);
-    for (const uri of uris) if (!vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString())) await this.#checkFile(uri);
+    const uris = await vscode.workspace.findFiles(
+      "**/{.devcontainer/devcontainer.json,.devcontainer.json,.devcontainer/*/devcontainer.json}",
+      "**/node_modules/**",
+      maxScanned,
+    );
+    for (const uri of uris)
+      if (!vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString()))
+        await this.#checkFile(uri);
   }
 
   #schedule(doc: vscode.TextDocument): void {
@@ -96,7 +111,10 @@ export class DevcontainerDiagnostics extends Disposable {
 
   #set(uri: vscode.Uri, text: string): void {
     try {
-      this.#collection.set(uri, configProblems(text, uri.fsPath, process.env, this.planOptions()).map(toVsDiagnostic));
+      this.#collection.set(
+        uri,
+        configProblems(text, uri.fsPath, process.env, this.planOptions()).map(toVsDiagnostic),
+      );
     } catch (err) {
       this.logger.warn(`devcontainer diagnostics for ${uri.fsPath} failed: ${messageOf(err)}`);
     }

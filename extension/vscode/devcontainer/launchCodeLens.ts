@@ -7,8 +7,18 @@ export class LaunchCodeLens implements vscode.CodeLensProvider {
     if (!isDevcontainerConfig(document.uri.path) || document.uri.scheme !== "file") return [];
     const top = new vscode.Range(0, 0, 0, 0);
     return [
-      new vscode.CodeLens(top, { title: "$(vm) Launch in Zone", command: "zones.devcontainer.launch", arguments: [document.uri], tooltip: "Create (or reuse) this project's zone and workload on a Styrolite host" }),
-      new vscode.CodeLens(top, { title: "Show Launch Plan", command: "zones.devcontainer.showPlan", arguments: [document.uri], tooltip: "What each property of this file becomes in a zone" }),
+      new vscode.CodeLens(top, {
+        title: "$(vm) Launch in Zone",
+        command: "zones.devcontainer.launch",
+        arguments: [document.uri],
+        tooltip: "Create (or reuse) this project's zone and workload on a Styrolite host",
+      }),
+      new vscode.CodeLens(top, {
+        title: "Show Launch Plan",
+        command: "zones.devcontainer.showPlan",
+        arguments: [document.uri],
+        tooltip: "What each property of this file becomes in a zone",
+      }),
     ];
   }
 }

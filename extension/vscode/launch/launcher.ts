@@ -79,7 +79,8 @@ export class Launcher {
    * it made), LaunchBusyError, or the ProtectError/SshError that stopped it.
    */
   async launch(plan: LaunchPlan, hostId: string, run: LaunchRun = {}): Promise<LaunchOutcome> {
-    if (this.#running.has(plan.devcontainerId)) throw new LaunchBusyError("busy", `${plan.displayName ?? plan.zoneName} is already being launched`);
+    if (this.#running.has(plan.devcontainerId))
+      throw new LaunchBusyError("busy", `${plan.displayName ?? plan.zoneName} is already being launched`);
     this.#running.add(plan.devcontainerId);
     const log = this.deps.logger;
     try {
@@ -97,7 +98,9 @@ export class Launcher {
       if (run.onEvent) listening(run.onEvent);
       log.info(`[${hostId}] launching ${plan.configFile} as zone ${plan.zoneName}`);
       const result = await executor.run();
-      log.info(`[${hostId}] launched ${result.zoneName} (${result.zoneId}) in ${result.totalMs} ms${result.reusedZone ? ", reusing the zone" : ""}`);
+      log.info(
+        `[${hostId}] launched ${result.zoneName} (${result.zoneId}) in ${result.totalMs} ms${result.reusedZone ? ", reusing the zone" : ""}`,
+      );
       const forwards: ZoneForward[] = [];
       const warnings: string[] = [];
       for (const f of plan.forwards) {

@@ -20,12 +20,19 @@ export class PlanDocuments extends Disposable implements vscode.TextDocumentCont
   }
 
   provideTextDocumentContent(uri: vscode.Uri): string {
-    return this.#content.get(uri.toString()) ?? "# Launch plan\n\nThis plan is no longer available: launch again to see it.\n";
+    return (
+      this.#content.get(uri.toString()) ??
+      "# Launch plan\n\nThis plan is no longer available: launch again to see it.\n"
+    );
   }
 
   /** The URI of a plan's document (stable per project, so showing it again updates the same tab). */
   uriOf(plan: LaunchPlan): vscode.Uri {
-    return vscode.Uri.from({ scheme: PlanDocuments.scheme, path: `/Launch plan ${plan.zoneName}.md`, query: plan.devcontainerId });
+    return vscode.Uri.from({
+      scheme: PlanDocuments.scheme,
+      path: `/Launch plan ${plan.zoneName}.md`,
+      query: plan.devcontainerId,
+    });
   }
 
   /** Shows the plan beside the active editor, rendered; returns its URI. */
@@ -37,7 +44,11 @@ export class PlanDocuments extends Disposable implements vscode.TextDocumentCont
       await vscode.commands.executeCommand("markdown.showPreviewToSide", uri);
     } catch {
       // Without the built-in Markdown extension the source is still readable.
-      await vscode.window.showTextDocument(uri, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+      await vscode.window.showTextDocument(uri, {
+        viewColumn: vscode.ViewColumn.Beside,
+        preview: true,
+        preserveFocus: true,
+      });
     }
     return uri;
   }

@@ -8,7 +8,11 @@ import { formatDiagnostic } from "../../core/devcontainer/diagnostics";
 import type { LaunchPlan, PropertyStatus } from "../../core/devcontainer/plan";
 import { renderPlan } from "../../core/devcontainer/renderPlan";
 
-const statusText: Record<PropertyStatus, string> = { translated: "✓ translated", ignored: "– ignored", refused: "✗ refused" };
+const statusText: Record<PropertyStatus, string> = {
+  translated: "✓ translated",
+  ignored: "– ignored",
+  refused: "✗ refused",
+};
 
 /** Escapes text for a Markdown table cell. */
 function cell(text: string): string {
@@ -28,20 +32,37 @@ export function planMarkdown(plan: LaunchPlan, hostLabel?: string): string {
   const image = plan.images.find((i) => i.role === "workload");
   const out: string[] = [];
   out.push(`# Launch plan: ${cell(plan.displayName ?? plan.zoneName)}`, "");
-  out.push(plan.launchable ? `**Launchable**${hostLabel ? ` on ${cell(hostLabel)}` : ""}.` : "**Not launchable** — nothing will be created:", "");
+  out.push(
+    plan.launchable
+      ? `**Launchable**${hostLabel ? ` on ${cell(hostLabel)}` : ""}.`
+      : "**Not launchable** — nothing will be created:",
+    "",
+  );
   for (const reason of plan.refusals) out.push(`- ${cell(reason)}`);
   if (plan.refusals.length) out.push("");
   out.push("| | |", "|---|---|");
   out.push(`| Config | ${cell(plan.configFile)} |`);
-  out.push(`| Zone | ${cell(plan.zoneName)}${r ? ` — ${r.targetCpus} vCPU, ${r.targetMemory} MiB (max ${r.maxCpus} vCPU, ${r.maxMemory} MiB)` : ""} |`);
+  out.push(
+    `| Zone | ${cell(plan.zoneName)}${r ? ` — ${r.targetCpus} vCPU, ${r.targetMemory} MiB (max ${r.maxCpus} vCPU, ${r.maxMemory} MiB)` : ""} |`,
+  );
   out.push(`| Workload | ${cell(plan.workloadName)}${image ? ` — image ${cell(image.reference)}` : ""} |`);
-  out.push(`| Workspace | ${cell(plan.sync.localFolder)} → host ${cell(plan.sync.hostPath)} → ${cell(plan.sync.targetPath)} |`);
+  out.push(
+    `| Workspace | ${cell(plan.sync.localFolder)} → host ${cell(plan.sync.hostPath)} → ${cell(plan.sync.targetPath)} |`,
+  );
   out.push(`| Hooks | ${plan.hooks.length ? plan.hooks.map((h) => cell(h.hook)).join(", ") : "none"} |`);
-  out.push(`| Forwards | ${plan.forwards.length ? plan.forwards.map((f) => `${f.containerPort}${f.localPort !== f.containerPort ? ` → local ${f.localPort}` : ""}`).join(", ") : "none"} |`);
+  out.push(
+    `| Forwards | ${plan.forwards.length ? plan.forwards.map((f) => `${f.containerPort}${f.localPort !== f.containerPort ? ` → local ${f.localPort}` : ""}`).join(", ") : "none"} |`,
+  );
   out.push("");
-  out.push(`## Properties (${counts.translated} translated, ${counts.ignored} ignored, ${counts.refused} refused)`, "");
+  out.push(
+    `## Properties (${counts.translated} translated, ${counts.ignored} ignored, ${counts.refused} refused)`,
+    "",
+  );
   out.push("| Property | Status | What becomes of it | Line |", "|---|---|---|---|");
-  for (const p of plan.properties) out.push(`| \`${p.property.replace(/`/g, "")}\` | ${statusText[p.status]} | ${cell(p.detail)} | ${p.line} |`);
+  for (const p of plan.properties)
+    out.push(
+      `| \`${p.property.replace(/`/g, "")}\` | ${statusText[p.status]} | ${cell(p.detail)} | ${p.line} |`,
+    );
   const notes = plan.diagnostics.filter((d) => d.severity !== "error");
   if (notes.length) {
     out.push("", "## Notes", "");

@@ -147,7 +147,10 @@ export class HostSamplers extends Disposable {
         }
       },
       readPrometheus: (signal) => this.#readPrometheus(hostId, signal),
-      describePrometheus: () => (this.#prometheusPort === 0 ? "turned off by zones.metrics.prometheusPort" : `127.0.0.1:${this.#prometheusPort}${prometheusPath}, zones.metrics.prometheusPort`),
+      describePrometheus: () =>
+        this.#prometheusPort === 0
+          ? "turned off by zones.metrics.prometheusPort"
+          : `127.0.0.1:${this.#prometheusPort}${prometheusPath}, zones.metrics.prometheusPort`,
     });
   }
 
@@ -167,10 +170,14 @@ export class HostSamplers extends Disposable {
       const where = `127.0.0.1:${port}${prometheusPath} on ${this.hosts.label(hostId)}`;
       if (text === undefined) {
         probes.set(connection, "unreachable");
-        this.logger.debug(`metrics: no Prometheus endpoint at ${where}; graphs use ReadZoneMetrics alone until the next connection`);
+        this.logger.debug(
+          `metrics: no Prometheus endpoint at ${where}; graphs use ReadZoneMetrics alone until the next connection`,
+        );
       } else {
         probes.set(connection, "reachable");
-        this.logger.debug(`metrics: Prometheus endpoint at ${where} answers; it adds per-vCPU and host figures`);
+        this.logger.debug(
+          `metrics: Prometheus endpoint at ${where} answers; it adds per-vCPU and host figures`,
+        );
       }
     }
     return text;
@@ -188,7 +195,11 @@ export class HostSamplers extends Disposable {
  * SSH hosts, directly for a local socket (the host is this machine). Undefined when nothing
  * answers there (a dev host without --prometheus): the sampler then retries much later.
  */
-export async function readPrometheus(host: ProtectHost, port: number, signal: AbortSignal): Promise<string | undefined> {
+export async function readPrometheus(
+  host: ProtectHost,
+  port: number,
+  signal: AbortSignal,
+): Promise<string | undefined> {
   let channel: Duplex | undefined;
   if (host.target.kind === "ssh") {
     const ssh = host.ssh;
@@ -202,7 +213,15 @@ export async function readPrometheus(host: ProtectHost, port: number, signal: Ab
   try {
     return await new Promise<string | undefined>((resolve, reject) => {
       const req = request(
-        { host: "127.0.0.1", port, path: prometheusPath, method: "GET", signal, headers: { accept: "text/plain" }, ...(channel ? { createConnection: () => channel } : {}) },
+        {
+          host: "127.0.0.1",
+          port,
+          path: prometheusPath,
+          method: "GET",
+          signal,
+          headers: { accept: "text/plain" },
+          ...(channel ? { createConnection: () => channel } : {}),
+        },
         (res) => {
           if (res.statusCode !== 200) {
             res.resume();
@@ -213,14 +232,17 @@ export async function readPrometheus(host: ProtectHost, port: number, signal: Ab
           let size = 0;
           res.on("data", (chunk: Buffer) => {
             size += chunk.length;
-            if (size > maxPrometheusBytes) req.destroy(new Error(`metrics larger than ${maxPrometheusBytes} bytes`));
+            if (size > maxPrometheusBytes)
+              req.destroy(new Error(`metrics larger than ${maxPrometheusBytes} bytes`));
             else chunks.push(chunk);
           });
           res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
           res.on("error", reject);
         },
       );
-      req.on("error", (err: NodeJS.ErrnoException) => (err.code === "ECONNREFUSED" ? resolve(undefined) : reject(err)));
+      req.on("error", (err: NodeJS.ErrnoException) =>
+        err.code === "ECONNREFUSED" ? resolve(undefined) : reject(err),
+      );
       req.end();
     });
   } finally {

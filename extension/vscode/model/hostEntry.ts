@@ -9,7 +9,12 @@ import { messageOf } from "../../core/errors";
 
 /** A parsed `zones.hosts` entry; `id` is the entry exactly as written and never changes. */
 export type HostEntry =
-  | { readonly kind: "ssh"; readonly id: string; readonly label: string; readonly destination: SshDestination }
+  | {
+      readonly kind: "ssh";
+      readonly id: string;
+      readonly label: string;
+      readonly destination: SshDestination;
+    }
   | { readonly kind: "unix"; readonly id: string; readonly label: string; readonly socketPath: string }
   | { readonly kind: "invalid"; readonly id: string; readonly label: string; readonly message: string };
 
@@ -18,7 +23,12 @@ export function parseHostEntry(text: string): HostEntry {
   if (/^unix:/i.test(text)) {
     const path = text.replace(/^unix:\/\//i, "");
     if (!/^unix:\/\//i.test(text) || !path.startsWith("/")) {
-      return { kind: "invalid", id, label: text, message: `'${text}' is not a socket address: write unix:// followed by an absolute path` };
+      return {
+        kind: "invalid",
+        id,
+        label: text,
+        message: `'${text}' is not a socket address: write unix:// followed by an absolute path`,
+      };
     }
     return { kind: "unix", id, label: path, socketPath: path };
   }

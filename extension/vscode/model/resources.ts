@@ -14,7 +14,11 @@ export function currentResources(zone: Zone): ZoneResourcesSpec | undefined {
 }
 
 /** The resources after a resize; undefined leaves that figure as it is. */
-export function resizedResources(zone: Zone, cpus: number | undefined, memoryMiB: number | undefined): ZoneResourcesSpec {
+export function resizedResources(
+  zone: Zone,
+  cpus: number | undefined,
+  memoryMiB: number | undefined,
+): ZoneResourcesSpec {
   const before = currentResources(zone);
   const next = before ? clone(ZoneResourcesSpecSchema, before) : create(ZoneResourcesSpecSchema);
   if (cpus !== undefined) {

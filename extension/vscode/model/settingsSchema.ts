@@ -19,9 +19,16 @@ const schemas = {
   "reconnect.maxAttempts": z.number().int().min(0).max(1000).default(8),
   "reconnect.maxDelaySeconds": z.number().min(1).max(600).default(30),
   "defaultResources.cpus": z.number().int().min(1).max(256).default(1),
-  "defaultResources.memoryMiB": z.number().int().min(64).max(1024 * 1024).default(1024),
+  "defaultResources.memoryMiB": z
+    .number()
+    .int()
+    .min(64)
+    .max(1024 * 1024)
+    .default(1024),
   "terminal.shell": z.string().default(""),
-  "launch.workspaceRoot": z.union([z.literal(""), z.string().trim().startsWith("/", "must be an absolute path on the host")]).default(""),
+  "launch.workspaceRoot": z
+    .union([z.literal(""), z.string().trim().startsWith("/", "must be an absolute path on the host")])
+    .default(""),
   "metrics.intervalSeconds": z.number().min(0.2).max(60).default(1),
   "metrics.prometheusPort": z.number().int().min(0).max(65535).default(3035),
 } as const;
@@ -55,7 +62,12 @@ export interface ZonesSettings {
  * Keys whose new value only applies to new connections: changing one offers "Reconnect now".
  * `hosts` is not among them — added and removed hosts connect and disconnect by themselves.
  */
-export const reconnectKeys: readonly SettingKey[] = ["ssh.configFile", "daemonSocket", "bridgeCommand", "connectTimeoutSeconds"];
+export const reconnectKeys: readonly SettingKey[] = [
+  "ssh.configFile",
+  "daemonSocket",
+  "bridgeCommand",
+  "connectTimeoutSeconds",
+];
 
 /** A setting that failed validation; its default is used instead. */
 export interface SettingProblem {
@@ -67,13 +79,21 @@ export interface SettingProblem {
  * Validates raw values key by key, so one bad value falls back to its default alone.
  * `read(key)` returns the value as configured, or undefined when not set.
  */
-export function parseSettings(read: (key: SettingKey) => unknown): { settings: ZonesSettings; problems: SettingProblem[] } {
+export function parseSettings(read: (key: SettingKey) => unknown): {
+  settings: ZonesSettings;
+  problems: SettingProblem[];
+} {
   const problems: SettingProblem[] = [];
   const get = <K extends SettingKey>(key: K): z.output<(typeof schemas)[K]> => {
     const schema = schemas[key];
     const result = schema.safeParse(read(key));
     if (result.success) return result.data as z.output<(typeof schemas)[K]>;
-    problems.push({ key, message: result.error.issues.map((i) => `${i.path.length ? `[${i.path.join(".")}] ` : ""}${i.message}`).join("; ") });
+    problems.push({
+      key,
+      message: result.error.issues
+        .map((i) => `${i.path.length ? `[${i.path.join(".")}] ` : ""}${i.message}`)
+        .join("; "),
+    });
     return schema.parse(undefined) as z.output<(typeof schemas)[K]>;
   };
   const hosts = [...new Set(get("hosts"))];
@@ -84,7 +104,10 @@ export function parseSettings(read: (key: SettingKey) => unknown): { settings: Z
       daemonSocket: get("daemonSocket"),
       bridgeCommand: get("bridgeCommand"),
       connectTimeoutSeconds: get("connectTimeoutSeconds"),
-      reconnect: { maxAttempts: get("reconnect.maxAttempts"), maxDelaySeconds: get("reconnect.maxDelaySeconds") },
+      reconnect: {
+        maxAttempts: get("reconnect.maxAttempts"),
+        maxDelaySeconds: get("reconnect.maxDelaySeconds"),
+      },
       defaultResources: { cpus: get("defaultResources.cpus"), memoryMiB: get("defaultResources.memoryMiB") },
       terminalShell: get("terminal.shell"),
       launchWorkspaceRoot: get("launch.workspaceRoot"),

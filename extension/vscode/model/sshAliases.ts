@@ -11,7 +11,10 @@ import { expandGlob } from "../../core/ssh/config";
 const maxDepth = 16;
 
 /** Aliases in file order, without duplicates. Unreadable files contribute nothing. */
-export function sshConfigAliases(configFile: string = join(homedir(), ".ssh", "config"), home: string = homedir()): string[] {
+export function sshConfigAliases(
+  configFile: string = join(homedir(), ".ssh", "config"),
+  home: string = homedir(),
+): string[] {
   const seen = new Set<string>();
   const visit = (file: string, depth: number): void => {
     if (depth > maxDepth) return;
@@ -32,7 +35,11 @@ export function sshConfigAliases(configFile: string = join(homedir(), ".ssh", "c
         for (const pattern of args) if (!/[*?!]/.test(pattern)) seen.add(pattern);
       } else if (keyword === "include") {
         for (const arg of args) {
-          const expanded = arg.startsWith("~/") ? join(home, arg.slice(2)) : isAbsolute(arg) ? arg : join(home, ".ssh", arg);
+          const expanded = arg.startsWith("~/")
+            ? join(home, arg.slice(2))
+            : isAbsolute(arg)
+              ? arg
+              : join(home, ".ssh", arg);
           for (const included of expandGlob(expanded)) visit(included, depth + 1);
         }
       }

@@ -57,9 +57,14 @@ function createdAt(zone: Zone): number {
 }
 
 /** A host's zones (already in name order) filtered and sorted as the options say. */
-export function arrangeZones(zones: readonly Zone[], workloadsOf: (zoneId: string) => readonly Workload[], options: TreeOptions): Zone[] {
+export function arrangeZones(
+  zones: readonly Zone[],
+  workloadsOf: (zoneId: string) => readonly Workload[],
+  options: TreeOptions,
+): Zone[] {
   const shown = zones.filter((z) => zoneMatches(z, options.filter ? workloadsOf(z.id) : [], options.filter));
-  if (options.sort === "state") return shown.sort((a, b) => stateOrder(zoneStateName(a)) - stateOrder(zoneStateName(b)));
+  if (options.sort === "state")
+    return shown.sort((a, b) => stateOrder(zoneStateName(a)) - stateOrder(zoneStateName(b)));
   if (options.sort === "created") return shown.sort((a, b) => createdAt(b) - createdAt(a));
   return shown;
 }

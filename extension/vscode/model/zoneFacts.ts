@@ -23,7 +23,9 @@ export function zoneIp(zone: Zone): string | undefined {
 
 /** The image a workload runs: its name annotation when the host set one, else a short digest. */
 export function imageLabel(workload: Workload): string | undefined {
-  const named = workload.spec?.annotations.find((a) => a.key === "org.opencontainers.image.ref.name" || a.key === "image");
+  const named = workload.spec?.annotations.find(
+    (a) => a.key === "org.opencontainers.image.ref.name" || a.key === "image",
+  );
   if (named?.value) return named.value;
   const digest = workload.spec?.image?.digest;
   return digest ? shortDigest(digest) : undefined;

@@ -7,7 +7,12 @@
 import { Emitter } from "../../core/events";
 import type { Event } from "../../core/events";
 import { equals } from "@bufbuild/protobuf";
-import { WorkloadSchema, WorkloadState, ZoneSchema, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
+import {
+  WorkloadSchema,
+  WorkloadState,
+  ZoneSchema,
+  ZoneState,
+} from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
 import type { HostEntry } from "./hostEntry";
 import type { HostInfo } from "./hostSession";
@@ -79,7 +84,9 @@ export class ZonesModel {
   zones(hostId: string): Zone[] {
     const host = this.#hosts.get(hostId);
     if (!host) return [];
-    return [...host.zones.values()].sort((a, b) => (a.spec?.name ?? "").localeCompare(b.spec?.name ?? "") || a.id.localeCompare(b.id));
+    return [...host.zones.values()].sort(
+      (a, b) => (a.spec?.name ?? "").localeCompare(b.spec?.name ?? "") || a.id.localeCompare(b.id),
+    );
   }
 
   zone(hostId: string, zoneId: string): Zone | undefined {
@@ -111,9 +118,15 @@ export class ZonesModel {
     const next = new Map<string, MutableHost>();
     for (const entry of entries) {
       const existing = this.#hosts.get(entry.id);
-      next.set(entry.id, existing ? { ...existing, entry } : { entry, connection: { kind: "disconnected" }, zones: new Map(), workloads: new Map() });
+      next.set(
+        entry.id,
+        existing
+          ? { ...existing, entry }
+          : { entry, connection: { kind: "disconnected" }, zones: new Map(), workloads: new Map() },
+      );
     }
-    const same = next.size === this.#hosts.size && [...next.keys()].every((id, i) => [...this.#hosts.keys()][i] === id);
+    const same =
+      next.size === this.#hosts.size && [...next.keys()].every((id, i) => [...this.#hosts.keys()][i] === id);
     this.#hosts.clear();
     for (const [id, host] of next) this.#hosts.set(id, host);
     if (!same) this.#onDidChange.fire({ scope: "hosts" });
@@ -140,18 +153,21 @@ export class ZonesModel {
     if (!host) return;
     const nextZones = new Map(zones.filter((z) => !isGoneZone(z)).map((z) => [z.id, z]));
     const nextWorkloads = new Map(workloads.filter((w) => !isGoneWorkload(w)).map((w) => [w.id, w]));
-    const zoneSetChanged = nextZones.size !== host.zones.size || [...nextZones.keys()].some((id) => !host.zones.has(id));
+    const zoneSetChanged =
+      nextZones.size !== host.zones.size || [...nextZones.keys()].some((id) => !host.zones.has(id));
     const touchedZones = new Set<string>();
     for (const [id, zone] of nextZones) if (!sameZone(host.zones.get(id), zone)) touchedZones.add(id);
     const zoneOf = (w: Workload | undefined): string | undefined => w?.spec?.zoneId;
-    for (const [id, w] of nextWorkloads) if (!sameWorkload(host.workloads.get(id), w)) addIf(touchedZones, zoneOf(w));
+    for (const [id, w] of nextWorkloads)
+      if (!sameWorkload(host.workloads.get(id), w)) addIf(touchedZones, zoneOf(w));
     for (const [id, w] of host.workloads) if (!nextWorkloads.has(id)) addIf(touchedZones, zoneOf(w));
     host.zones = nextZones;
     host.workloads = nextWorkloads;
     if (zoneSetChanged) {
       this.#onDidChange.fire({ scope: "host", hostId });
     } else {
-      for (const zoneId of touchedZones) if (nextZones.has(zoneId)) this.#onDidChange.fire({ scope: "zone", hostId, zoneId });
+      for (const zoneId of touchedZones)
+        if (nextZones.has(zoneId)) this.#onDidChange.fire({ scope: "zone", hostId, zoneId });
     }
   }
 

@@ -82,27 +82,47 @@ export class ConsolePanel extends PanelHost<ConsoleState, ConsoleWebviewMessage>
   /** End offset of the output this webview document has been sent. */
   #delivered = 0;
 
-  static create(env: PanelEnvironment, deps: ConsoleDependencies, state: ConsoleState, viewColumn?: vscode.ViewColumn): ConsolePanel {
+  static create(
+    env: PanelEnvironment,
+    deps: ConsoleDependencies,
+    state: ConsoleState,
+    viewColumn?: vscode.ViewColumn,
+  ): ConsolePanel {
     const panel = env.window.createWebviewPanel(
       ConsolePanel.viewType,
       "Console",
-      { viewColumn: viewColumn ?? -1 /* ViewColumn.Active; the enum is a runtime value */, preserveFocus: false },
+      {
+        viewColumn: viewColumn ?? -1 /* ViewColumn.Active; the enum is a runtime value */,
+        preserveFocus: false,
+      },
       webviewOptions(env.extensionUri),
     );
     return new ConsolePanel(env, deps, panel, state);
   }
 
-  constructor(env: PanelEnvironment, deps: ConsoleDependencies, panel: vscode.WebviewPanel, state: ConsoleState) {
+  constructor(
+    env: PanelEnvironment,
+    deps: ConsoleDependencies,
+    panel: vscode.WebviewPanel,
+    state: ConsoleState,
+  ) {
     super(env, panel, state, "console", consoleSchemas.webviewMessage);
     this.#deps = deps;
     this.#source = deps.open(state.target);
     if (this.#source) {
       this.register(this.#source);
       this.register(this.#source.onOutput((chunk) => this.#deliver(chunk)));
-      this.register(this.#source.onStatus((status) => this.post(ConsoleStatusNotification.create({ status }))));
+      this.register(
+        this.#source.onStatus((status) => this.post(ConsoleStatusNotification.create({ status }))),
+      );
     }
     panel.title = this.#title();
-    this.open({ title: panel.title, script: "console.js", styles: ["xterm.css", "console.css"], noncedStyles: true });
+    this.open({
+      title: panel.title,
+      script: "console.js",
+      styles: ["xterm.css", "console.css"],
+      noncedStyles: true,
+    });
   }
 
   protected onMessage(message: ConsoleWebviewMessage): void {
@@ -115,7 +135,8 @@ export class ConsolePanel extends PanelHost<ConsoleState, ConsoleWebviewMessage>
         break;
       case "console/resize":
         // The zone kernel console has no size: a resize there changes only the local view.
-        if (this.#source?.canResize) void this.#call("resize", () => this.#source!.resize(message.params.cols, message.params.rows));
+        if (this.#source?.canResize)
+          void this.#call("resize", () => this.#source!.resize(message.params.cols, message.params.rows));
         break;
       case "console/copy":
         void this.#call("copy", async () => this.#deps.clipboard.writeText(message.params.text));
@@ -125,7 +146,12 @@ export class ConsolePanel extends PanelHost<ConsoleState, ConsoleWebviewMessage>
 
   #title(): string {
     const t = this.state.target;
-    return this.#source?.title ?? (t.kind === "zone" ? `Console: zone ${t.zoneId.slice(0, 8)}` : `Console: workload ${t.workloadId.slice(0, 8)}`);
+    return (
+      this.#source?.title ??
+      (t.kind === "zone"
+        ? `Console: zone ${t.zoneId.slice(0, 8)}`
+        : `Console: workload ${t.workloadId.slice(0, 8)}`)
+    );
   }
 
   async #call(what: string, action: () => Promise<unknown>): Promise<void> {
@@ -139,7 +165,10 @@ export class ConsolePanel extends PanelHost<ConsoleState, ConsoleWebviewMessage>
   #onReady(shownOffset: number): void {
     this.markReady();
     const source = this.#source;
-    const status: ConsoleStatus = source?.status ?? { state: "ended", message: "This console's host or zone is not known." };
+    const status: ConsoleStatus = source?.status ?? {
+      state: "ended",
+      message: "This console's host or zone is not known.",
+    };
     this.send(
       ConsoleInitNotification.create({
         state: this.state,
@@ -163,14 +192,21 @@ export class ConsolePanel extends PanelHost<ConsoleState, ConsoleWebviewMessage>
     const skipped = chunk.offset > this.#delivered;
     const broken = chunk.gapBefore === true && chunk.offset === this.#delivered && this.#delivered > 0;
     if (skipped || broken) {
-      const reason = chunk.gapBefore ? "Output may be missing here: the console was disconnected." : "Older output is no longer available.";
+      const reason = chunk.gapBefore
+        ? "Output may be missing here: the console was disconnected."
+        : "Older output is no longer available.";
       this.send(DiscontinuityNotification.create({ offset: chunk.offset, reason }));
       this.#delivered = chunk.offset;
     }
     if (end <= this.#delivered) return; // already shown
     for (let from = this.#delivered - chunk.offset; from < chunk.data.length; from += maxChunkBytes) {
       const to = Math.min(chunk.data.length, from + maxChunkBytes);
-      this.send(OutputNotification.create({ offset: chunk.offset + from, data: Buffer.from(chunk.data.subarray(from, to)).toString("base64") }));
+      this.send(
+        OutputNotification.create({
+          offset: chunk.offset + from,
+          data: Buffer.from(chunk.data.subarray(from, to)).toString("base64"),
+        }),
+      );
     }
     this.#delivered = end;
   }
@@ -182,18 +218,28 @@ export class ConsolePanels extends PanelRegistry<ConsoleState, ConsolePanel> {
   readonly #deps: ConsoleDependencies;
 
   constructor(env: PanelEnvironment, deps: ConsoleDependencies) {
-    super(env.logger, "console", consoleSchemas.state, (panel, state) => new ConsolePanel(env, deps, panel, state), targetKey);
+    super(
+      env.logger,
+      "console",
+      consoleSchemas.state,
+      (panel, state) => new ConsolePanel(env, deps, panel, state),
+      targetKey,
+    );
     this.#env = env;
     this.#deps = deps;
   }
 
   show(target: ConsoleTarget, viewColumn?: vscode.ViewColumn): ConsolePanel {
-    return this.showOrCreate(target, viewColumn, () => ConsolePanel.create(this.#env, this.#deps, { target }, viewColumn));
+    return this.showOrCreate(target, viewColumn, () =>
+      ConsolePanel.create(this.#env, this.#deps, { target }, viewColumn),
+    );
   }
 }
 
 function targetKey(target: ConsoleTarget): string {
-  return target.kind === "zone" ? `zone:${target.hostId}:${target.zoneId}` : `workload:${target.hostId}:${target.workloadId}`;
+  return target.kind === "zone"
+    ? `zone:${target.hostId}:${target.zoneId}`
+    : `workload:${target.hostId}:${target.workloadId}`;
 }
 
 // ── transcript: offsets, history, and replay alignment ───────────────────────────────────────
@@ -328,7 +374,8 @@ export function alignReplay(held: Uint8Array, replay: Uint8Array): number | null
   // 1. The replay starts inside what we hold: its longest prefix that is a suffix of `held`.
   //    A short match may be chance ("\r\n"), so it counts only if it covers the whole replay.
   const prefix = longestPrefixSuffix(replay, held);
-  if (prefix > 0 && (prefix >= Math.min(minSearchOverlap, held.length) || prefix === replay.length)) return prefix;
+  if (prefix > 0 && (prefix >= Math.min(minSearchOverlap, held.length) || prefix === replay.length))
+    return prefix;
   // 2. The replay starts before what we hold: where our last bytes occur whole inside it.
   return lastOccurrenceEnd(replay, held.subarray(held.length - Math.min(held.length, 4096)));
 }

@@ -32,7 +32,12 @@ interface Stream {
 }
 
 function isLoss(err: unknown): boolean {
-  return err instanceof SshError || ProtectError.is(err, "lost") || ProtectError.is(err, "unreachable") || ProtectError.is(err, "deadline");
+  return (
+    err instanceof SshError ||
+    ProtectError.is(err, "lost") ||
+    ProtectError.is(err, "unreachable") ||
+    ProtectError.is(err, "deadline")
+  );
 }
 
 /** The stream-following part shared by both console kinds. */
@@ -63,7 +68,12 @@ abstract class FollowingSource implements ConsoleSource {
     void this.#follow(); // reports through status
   }
 
-  protected abstract attach(client: ControlClient, onData: (data: Uint8Array) => void, signal: AbortSignal, size: { rows: number; columns: number } | undefined): Stream;
+  protected abstract attach(
+    client: ControlClient,
+    onData: (data: Uint8Array) => void,
+    signal: AbortSignal,
+    size: { rows: number; columns: number } | undefined,
+  ): Stream;
 
   /** What the status says once the host ended the stream by itself. */
   protected abstract endedStatus(): ConsoleStatus;
@@ -110,7 +120,9 @@ abstract class FollowingSource implements ConsoleSource {
           this.#setStatus({ state: "ended", message: messageOf(err) });
           return;
         }
-        this.logger.info(`[${this.hostId}] ${this.title}: ${messageOf(err)}; attaching again when the host is back`);
+        this.logger.info(
+          `[${this.hostId}] ${this.title}: ${messageOf(err)}; attaching again when the host is back`,
+        );
         this.#setStatus({ state: "reconnecting", message: messageOf(err) });
         await delay(500, signal).catch(() => undefined);
       } finally {
@@ -163,7 +175,13 @@ export class ZoneConsoleSource extends FollowingSource {
    */
   readonly isTerminal: boolean;
 
-  constructor(hosts: HostAccess, model: ZonesModel, hostId: string, readonly zoneId: string, logger: Logger) {
+  constructor(
+    hosts: HostAccess,
+    model: ZonesModel,
+    hostId: string,
+    readonly zoneId: string,
+    logger: Logger,
+  ) {
     super(hosts, hostId, logger);
     const zone = model.zone(hostId, zoneId);
     this.title = `Console: ${zone?.spec?.name || zoneId.slice(0, 8)}`;
@@ -173,7 +191,12 @@ export class ZoneConsoleSource extends FollowingSource {
   }
 
   protected attach(client: ControlClient, onData: (data: Uint8Array) => void, signal: AbortSignal): Stream {
-    return new ZoneConsole(client, this.zoneId, { signal, hostName: this.hosts.label(this.hostId), replayHistory: true, onStdout: onData });
+    return new ZoneConsole(client, this.zoneId, {
+      signal,
+      hostName: this.hosts.label(this.hostId),
+      replayHistory: true,
+      onStdout: onData,
+    });
   }
 
   protected endedStatus(): ConsoleStatus {
@@ -187,7 +210,13 @@ export class WorkloadConsoleSource extends FollowingSource {
   readonly canResize: boolean;
   readonly isTerminal: boolean;
 
-  constructor(hosts: HostAccess, private readonly model: ZonesModel, hostId: string, readonly workloadId: string, logger: Logger) {
+  constructor(
+    hosts: HostAccess,
+    private readonly model: ZonesModel,
+    hostId: string,
+    readonly workloadId: string,
+    logger: Logger,
+  ) {
     super(hosts, hostId, logger);
     const workload = model.workload(hostId, workloadId);
     const tty = workload?.spec?.process?.tty === true;
@@ -197,18 +226,40 @@ export class WorkloadConsoleSource extends FollowingSource {
     this.start();
   }
 
-  protected attach(client: ControlClient, onData: (data: Uint8Array) => void, signal: AbortSignal, size: { rows: number; columns: number } | undefined): Stream {
-    return new WorkloadConsole(client, this.workloadId, { signal, hostName: this.hosts.label(this.hostId), onStdout: onData, onStderr: onData, ...(size ? { size } : {}) });
+  protected attach(
+    client: ControlClient,
+    onData: (data: Uint8Array) => void,
+    signal: AbortSignal,
+    size: { rows: number; columns: number } | undefined,
+  ): Stream {
+    return new WorkloadConsole(client, this.workloadId, {
+      signal,
+      hostName: this.hosts.label(this.hostId),
+      onStdout: onData,
+      onStderr: onData,
+      ...(size ? { size } : {}),
+    });
   }
 
   protected endedStatus(): ConsoleStatus {
     const exit = this.model.workload(this.hostId, this.workloadId)?.status?.exitStatus;
-    return exit ? { state: "ended", message: `The workload's process exited with code ${exit.code}.`, exitCode: exit.code } : { state: "ended", message: "The workload's process ended." };
+    return exit
+      ? {
+          state: "ended",
+          message: `The workload's process exited with code ${exit.code}.`,
+          exitCode: exit.code,
+        }
+      : { state: "ended", message: "The workload's process ended." };
   }
 }
 
 /** Opens the source for a console panel's target; undefined for a target the model does not know. */
-export function openConsoleSource(hosts: HostAccess, model: ZonesModel, logger: Logger, target: ConsoleTarget): ConsoleSource | undefined {
+export function openConsoleSource(
+  hosts: HostAccess,
+  model: ZonesModel,
+  logger: Logger,
+  target: ConsoleTarget,
+): ConsoleSource | undefined {
   if (target.kind === "zone") {
     if (!model.host(target.hostId)) return undefined;
     return new ZoneConsoleSource(hosts, model, target.hostId, target.zoneId, logger);

@@ -45,7 +45,13 @@ export interface DashboardDependencies {
   /** The sampler of a configured host; undefined when the host is not (or no longer) configured. */
   sampler(hostId: string): MetricsSampler | undefined;
   /** Sets a zone's target CPUs and memory (UpdateZoneResources). Rejects with a readable error. */
-  resize(hostId: string, zoneId: string, targetCpus: number, targetMemoryMiB: number, signal: AbortSignal): Promise<void>;
+  resize(
+    hostId: string,
+    zoneId: string,
+    targetCpus: number,
+    targetMemoryMiB: number,
+    signal: AbortSignal,
+  ): Promise<void>;
   /** A host's display name; the host id when absent. */
   hostLabel?(hostId: string): string;
 }
@@ -63,17 +69,30 @@ export class DashboardPanel extends PanelHost<DashboardState, DashboardWebviewMe
   #resizing: AbortController | null = null;
 
   /** Opens a new panel for `state.target`. */
-  static create(env: PanelEnvironment, deps: DashboardDependencies, state: DashboardState, viewColumn?: vscode.ViewColumn): DashboardPanel {
+  static create(
+    env: PanelEnvironment,
+    deps: DashboardDependencies,
+    state: DashboardState,
+    viewColumn?: vscode.ViewColumn,
+  ): DashboardPanel {
     const panel = env.window.createWebviewPanel(
       DashboardPanel.viewType,
       "Resources",
-      { viewColumn: viewColumn ?? -1 /* ViewColumn.Active; the enum is a runtime value */, preserveFocus: false },
+      {
+        viewColumn: viewColumn ?? -1 /* ViewColumn.Active; the enum is a runtime value */,
+        preserveFocus: false,
+      },
       webviewOptions(env.extensionUri),
     );
     return new DashboardPanel(env, deps, panel, state);
   }
 
-  constructor(env: PanelEnvironment, deps: DashboardDependencies, panel: vscode.WebviewPanel, state: DashboardState) {
+  constructor(
+    env: PanelEnvironment,
+    deps: DashboardDependencies,
+    panel: vscode.WebviewPanel,
+    state: DashboardState,
+  ) {
     super(env, panel, state, "dashboard", dashboardSchemas.webviewMessage);
     this.#deps = deps;
     this.#sampler = deps.sampler(state.target.hostId);
@@ -148,7 +167,12 @@ export class DashboardPanel extends PanelHost<DashboardState, DashboardWebviewMe
    */
   #refreshTitle(): void {
     const target = this.state.target;
-    if (target.kind === "zone" && this.#sampler?.zoneName(target.zoneId) === null && this.panel.title.startsWith("Resources: ")) return;
+    if (
+      target.kind === "zone" &&
+      this.#sampler?.zoneName(target.zoneId) === null &&
+      this.panel.title.startsWith("Resources: ")
+    )
+      return;
     const title = this.#title();
     if (this.panel.title === title) return;
     this.panel.title = title;
@@ -164,7 +188,8 @@ export class DashboardPanel extends PanelHost<DashboardState, DashboardWebviewMe
     switch (change.kind) {
       case "sample": {
         const columns: Record<string, (number | null)[]> = {};
-        for (const [name, value] of Object.entries(change.row)) columns[name] = [Number.isNaN(value) ? null : value];
+        for (const [name, value] of Object.entries(change.row))
+          columns[name] = [Number.isNaN(value) ? null : value];
         this.post(SamplesNotification.create({ series: { times: [change.time], columns } }));
         if (this.state.target.kind === "host") this.#updateZoneNames(Object.keys(columns));
         break;
@@ -199,7 +224,9 @@ export class DashboardPanel extends PanelHost<DashboardState, DashboardWebviewMe
     }
     const controller = new AbortController();
     this.#resizing = controller;
-    this.log.info(`dashboard: resizing zone ${target.zoneId} on ${target.hostId} to ${targetCpus} vCPU, ${targetMemoryMiB} MiB`);
+    this.log.info(
+      `dashboard: resizing zone ${target.zoneId} on ${target.hostId} to ${targetCpus} vCPU, ${targetMemoryMiB} MiB`,
+    );
     try {
       await this.#deps.resize(target.hostId, target.zoneId, targetCpus, targetMemoryMiB, controller.signal);
       this.post(ResizeRequest.reply(id, { ok: true, result: null }));
@@ -237,14 +264,26 @@ export class DashboardPanels extends PanelRegistry<DashboardState, DashboardPane
   readonly #deps: DashboardDependencies;
 
   constructor(env: PanelEnvironment, deps: DashboardDependencies) {
-    super(env.logger, "dashboard", dashboardSchemas.state, (panel, state) => new DashboardPanel(env, deps, panel, state), targetKey);
+    super(
+      env.logger,
+      "dashboard",
+      dashboardSchemas.state,
+      (panel, state) => new DashboardPanel(env, deps, panel, state),
+      targetKey,
+    );
     this.#env = env;
     this.#deps = deps;
   }
 
   /** Shows the dashboard of `target`, opening it if needed. */
-  show(target: DashboardTarget, windowSeconds: DashboardState["windowSeconds"] = 900, viewColumn?: vscode.ViewColumn): DashboardPanel {
-    return this.showOrCreate(target, viewColumn, () => DashboardPanel.create(this.#env, this.#deps, { target, windowSeconds }, viewColumn));
+  show(
+    target: DashboardTarget,
+    windowSeconds: DashboardState["windowSeconds"] = 900,
+    viewColumn?: vscode.ViewColumn,
+  ): DashboardPanel {
+    return this.showOrCreate(target, viewColumn, () =>
+      DashboardPanel.create(this.#env, this.#deps, { target, windowSeconds }, viewColumn),
+    );
   }
 }
 
@@ -287,7 +326,12 @@ function markerPayload(marker: Marker): MarkerPayload {
 }
 
 function processesPayload(processes: readonly ProcessInfo[]): ProcessPayload[] {
-  const rows = processes.map((p) => ({ pid: p.pid, command: p.command, residentBytes: p.residentBytes, lifetimeSeconds: p.lifetimeSeconds }));
+  const rows = processes.map((p) => ({
+    pid: p.pid,
+    command: p.command,
+    residentBytes: p.residentBytes,
+    lifetimeSeconds: p.lifetimeSeconds,
+  }));
   if (rows.length <= maxProcessRows) return rows;
   return rows.sort((a, b) => (b.residentBytes ?? 0) - (a.residentBytes ?? 0)).slice(0, maxProcessRows);
 }

@@ -40,7 +40,10 @@ export interface PanelPage {
  * `open(page)`; it answers the webview's messages in `onMessage` (already validated) and, on the
  * webview's `ready`, calls `markReady()`, sends its init message with `send`, then `flushHeld()`.
  */
-export abstract class PanelHost<TState extends { target: unknown }, TMessage extends { method: string }> extends Disposable {
+export abstract class PanelHost<
+  TState extends { target: unknown },
+  TMessage extends { method: string },
+> extends Disposable {
   protected readonly panel: vscode.WebviewPanel;
   protected readonly log: Logger;
   protected readonly state: TState;
@@ -54,7 +57,13 @@ export abstract class PanelHost<TState extends { target: unknown }, TMessage ext
   readonly onDidDispose: Event<void> = this.#onDidDispose.event;
 
   /** `name` prefixes log lines ("console", "dashboard"); `schema` accepts every message the webview may send. */
-  protected constructor(env: PanelEnvironment, panel: vscode.WebviewPanel, state: TState, name: string, schema: z.ZodType<TMessage>) {
+  protected constructor(
+    env: PanelEnvironment,
+    panel: vscode.WebviewPanel,
+    state: TState,
+    name: string,
+    schema: z.ZodType<TMessage>,
+  ) {
     super();
     this.panel = panel;
     this.log = env.logger;
@@ -90,7 +99,10 @@ export abstract class PanelHost<TState extends { target: unknown }, TMessage ext
     try {
       const parsed = this.#schema.safeParse(raw);
       if (!parsed.success) {
-        this.#invalid.warn(this.log, `${this.#name}: ignored a malformed message from the webview (${describeRaw(raw)})`);
+        this.#invalid.warn(
+          this.log,
+          `${this.#name}: ignored a malformed message from the webview (${describeRaw(raw)})`,
+        );
         return;
       }
       message = parsed.data;
@@ -154,7 +166,11 @@ export abstract class PanelHost<TState extends { target: unknown }, TMessage ext
 
   /** Sends now, ready or not (the init message a `ready` is answered with). */
   protected send(message: IpcMessage): void {
-    this.panel.webview.postMessage(message).then(undefined, (err: unknown) => this.log.debug(`${this.#name}: message not delivered: ${messageOf(err)}`));
+    this.panel.webview
+      .postMessage(message)
+      .then(undefined, (err: unknown) =>
+        this.log.debug(`${this.#name}: message not delivered: ${messageOf(err)}`),
+      );
   }
 }
 
@@ -162,7 +178,10 @@ export abstract class PanelHost<TState extends { target: unknown }, TMessage ext
  * One panel per target: `show` reveals the open one or opens a new one, and `serializer`
  * revives panels VS Code restores after a reload (their saved state checked against `stateSchema`).
  */
-export class PanelRegistry<TState extends { target: unknown }, TPanel extends PanelHost<TState, { method: string }>> extends Disposable {
+export class PanelRegistry<
+  TState extends { target: unknown },
+  TPanel extends PanelHost<TState, { method: string }>,
+> extends Disposable {
   readonly #panels = new Map<string, TPanel>();
   readonly #key: (target: TState["target"]) => string;
   /** Register with `vscode.window.registerWebviewPanelSerializer(viewType, …)`. */
@@ -196,7 +215,11 @@ export class PanelRegistry<TState extends { target: unknown }, TPanel extends Pa
   }
 
   /** Reveals the panel of `target`, or adopts the one `create` opens. */
-  protected showOrCreate(target: TState["target"], viewColumn: vscode.ViewColumn | undefined, create: () => TPanel): TPanel {
+  protected showOrCreate(
+    target: TState["target"],
+    viewColumn: vscode.ViewColumn | undefined,
+    create: () => TPanel,
+  ): TPanel {
     const existing = this.#panels.get(this.#key(target));
     if (existing) {
       existing.reveal(viewColumn);
@@ -268,7 +291,9 @@ export function renderWebviewHtml(page: WebviewPage): string {
     `font-src ${source}`,
     `img-src ${source}`,
   ].join("; ");
-  const styles = page.styleUris.map((uri) => `    <link rel="stylesheet" href="${escapeAttribute(uri)}">`).join("\n");
+  const styles = page.styleUris
+    .map((uri) => `    <link rel="stylesheet" href="${escapeAttribute(uri)}">`)
+    .join("\n");
   return `<!DOCTYPE html>
 <html lang="en">
   <head>
@@ -287,7 +312,12 @@ ${styles}
 }
 
 function escapeAttribute(value: string): string {
-  return value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&#39;");
+  return value
+    .replace(/&/g, "&amp;")
+    .replace(/"/g, "&quot;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/'/g, "&#39;");
 }
 
 function escapeText(value: string): string {

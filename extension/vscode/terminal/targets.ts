@@ -18,7 +18,8 @@ export function terminalTargetFor(
   const workload = where.workloadId ? model.workload(where.hostId, where.workloadId) : undefined;
   if (where.workloadId && !workload) return undefined;
   const shell = options.shell?.trim() ? options.shell.trim().split(/\s+/) : undefined;
-  const devcontainer = workload !== undefined && annotationOf(workload.spec, annotationKeys.devcontainerId) !== undefined;
+  const devcontainer =
+    workload !== undefined && annotationOf(workload.spec, annotationKeys.devcontainerId) !== undefined;
   const user = workload ? annotationOf(workload.spec, launchAnnotationKeys.remoteUser) : undefined;
   const workingDirectory = devcontainer ? workload?.spec?.process?.workingDirectory || undefined : undefined;
   return {

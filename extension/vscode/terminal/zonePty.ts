@@ -53,7 +53,11 @@ export interface PtyBackend {
   /** The host's client once it is connected (waits while it reconnects). */
   client(signal: AbortSignal): Promise<ControlClient>;
   readonly start?: (client: ControlClient, request: ExecRequest, options: ExecOptions) => PtyProcess;
-  readonly pickShell?: (client: ControlClient, target: { zoneId: string; workloadId?: string; user?: string }, signal: AbortSignal) => Promise<string[]>;
+  readonly pickShell?: (
+    client: ControlClient,
+    target: { zoneId: string; workloadId?: string; user?: string },
+    signal: AbortSignal,
+  ) => Promise<string[]>;
   readonly logger: Logger;
 }
 
@@ -69,7 +73,9 @@ const yellow = (text: string): string => `\x1b[33m${text}\x1b[0m`;
 /** Reasons a stream ends that mean "the link went away", not "the host said no". */
 function isConnectionLoss(err: unknown): boolean {
   if (err instanceof SshError) return true;
-  return ProtectError.is(err, "lost") || ProtectError.is(err, "unreachable") || ProtectError.is(err, "deadline");
+  return (
+    ProtectError.is(err, "lost") || ProtectError.is(err, "unreachable") || ProtectError.is(err, "deadline")
+  );
 }
 
 export class ZonePty implements vscode.Pseudoterminal {
@@ -109,7 +115,8 @@ export class ZonePty implements vscode.Pseudoterminal {
   }
 
   open(initialDimensions: vscode.TerminalDimensions | undefined): void {
-    if (initialDimensions && initialDimensions.rows > 0 && initialDimensions.columns > 0) this.#size = { rows: initialDimensions.rows, columns: initialDimensions.columns };
+    if (initialDimensions && initialDimensions.rows > 0 && initialDimensions.columns > 0)
+      this.#size = { rows: initialDimensions.rows, columns: initialDimensions.columns };
     void this.#start(); // reports its own failures in the terminal
   }
 
@@ -128,7 +135,8 @@ export class ZonePty implements vscode.Pseudoterminal {
         this.#close(this.#exitCode);
         break;
       case "lost":
-        if (data === "\r" || data === "\n") void this.#start(); // reports its own failures
+        if (data === "\r" || data === "\n")
+          void this.#start(); // reports its own failures
         else this.#close(undefined);
         break;
       default:
@@ -151,13 +159,21 @@ export class ZonePty implements vscode.Pseudoterminal {
     const abort = new AbortController();
     this.#abort = abort;
     const t = this.target;
-    const where = t.workloadId ? `workload ${t.workloadName ?? t.workloadId} in zone ${t.zoneName}` : `zone ${t.zoneName}`;
+    const where = t.workloadId
+      ? `workload ${t.workloadName ?? t.workloadId} in zone ${t.zoneName}`
+      : `zone ${t.zoneName}`;
     if (this.#sessions > 1) this.#write(dim(`Reconnecting to ${where} on ${t.hostLabel}…\r\n`));
     try {
       const client = await this.backend.client(abort.signal);
       if (this.#isClosed()) return;
-      const ids = { zoneId: t.zoneId, ...(t.workloadId ? { workloadId: t.workloadId } : {}), ...(t.user ? { user: t.user } : {}) };
-      const command = t.shell?.length ? [...t.shell] : await (this.backend.pickShell ?? pickShell)(client, ids, abort.signal);
+      const ids = {
+        zoneId: t.zoneId,
+        ...(t.workloadId ? { workloadId: t.workloadId } : {}),
+        ...(t.user ? { user: t.user } : {}),
+      };
+      const command = t.shell?.length
+        ? [...t.shell]
+        : await (this.backend.pickShell ?? pickShell)(client, ids, abort.signal);
       if (this.#isClosed()) return;
       const start = this.backend.start ?? startExec;
       this.#decoder = new TextDecoder("utf-8");
@@ -169,8 +185,15 @@ export class ZonePty implements vscode.Pseudoterminal {
         ...(t.workingDirectory ? { workingDirectory: t.workingDirectory } : {}),
         tty: this.#size,
       };
-      this.backend.logger.info(`[${t.hostId}] terminal in ${where}: ${command.join(" ")} (${this.#size.columns}x${this.#size.rows})`);
-      const process = start(client, request, { signal: abort.signal, hostName: t.hostLabel, onStdout: output, onStderr: output });
+      this.backend.logger.info(
+        `[${t.hostId}] terminal in ${where}: ${command.join(" ")} (${this.#size.columns}x${this.#size.rows})`,
+      );
+      const process = start(client, request, {
+        signal: abort.signal,
+        hostName: t.hostLabel,
+        onStdout: output,
+        onStderr: output,
+      });
       this.#process = process;
       this.#setState("running");
       const code = await process.exited;
@@ -188,8 +211,12 @@ export class ZonePty implements vscode.Pseudoterminal {
       const message = messageOf(err);
       this.backend.logger.warn(`[${t.hostId}] terminal in ${where}: ${message}`);
       this.#setState("lost");
-      const head = isConnectionLoss(err) ? `[connection to ${t.hostLabel} lost: ${message}]` : `[${where}: ${message}]`;
-      this.#write(`\r\n${yellow(head)}\r\n${dim("Press Enter to start a new shell once the host is back, or any other key to close.")}\r\n`);
+      const head = isConnectionLoss(err)
+        ? `[connection to ${t.hostLabel} lost: ${message}]`
+        : `[${where}: ${message}]`;
+      this.#write(
+        `\r\n${yellow(head)}\r\n${dim("Press Enter to start a new shell once the host is back, or any other key to close.")}\r\n`,
+      );
     }
   }
 

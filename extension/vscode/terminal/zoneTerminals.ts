@@ -42,7 +42,9 @@ export class ZoneTerminals extends Disposable {
       client: async (signal) => (await this.hosts.wait(target.hostId, signal)).client,
       logger: this.logger,
     });
-    const name = target.workloadId ? `${target.workloadName ?? target.workloadId} (${target.zoneName})` : target.zoneName;
+    const name = target.workloadId
+      ? `${target.workloadName ?? target.workloadId} (${target.zoneName})`
+      : target.zoneName;
     const terminal = vscode.window.createTerminal({
       name,
       pty,

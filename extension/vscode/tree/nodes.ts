@@ -42,7 +42,10 @@ export class HostNode {
 
   toTreeItem(): vscode.TreeItem {
     const record = this.record;
-    const item = new vscode.TreeItem(record?.entry.label ?? this.hostId, vscode.TreeItemCollapsibleState.Expanded);
+    const item = new vscode.TreeItem(
+      record?.entry.label ?? this.hostId,
+      vscode.TreeItemCollapsibleState.Expanded,
+    );
     item.id = this.id;
     const connection = record?.connection ?? { kind: "disconnected" as const };
     item.contextValue = `host:${connection.kind}`;
@@ -53,13 +56,18 @@ export class HostNode {
         item.description = info.devHost ? `dev host ${info.version}` : `Protect ${info.version}`;
         const tip = new vscode.MarkdownString(undefined, true);
         tip.appendMarkdown(`**${md(record?.entry.label ?? this.hostId)}** — connected\n\n`);
-        tip.appendMarkdown(info.devHost ? `Dev host ${md(info.version)}: zones share this machine's kernel — for development, not isolation.` : `Edera Protect ${md(info.version)}`);
+        tip.appendMarkdown(
+          info.devHost
+            ? `Dev host ${md(info.version)}: zones share this machine's kernel — for development, not isolation.`
+            : `Edera Protect ${md(info.version)}`,
+        );
         item.tooltip = tip;
         break;
       }
       case "connecting":
         item.iconPath = new vscode.ThemeIcon("loading~spin");
-        item.description = connection.attempt > 1 ? `connecting (attempt ${connection.attempt})…` : "connecting…";
+        item.description =
+          connection.attempt > 1 ? `connecting (attempt ${connection.attempt})…` : "connecting…";
         break;
       case "failed":
         item.iconPath = new vscode.ThemeIcon("error", new vscode.ThemeColor("errorForeground"));
@@ -94,7 +102,10 @@ export class StateGroupNode {
   }
 
   toTreeItem(): vscode.TreeItem {
-    const item = new vscode.TreeItem(this.state.charAt(0).toUpperCase() + this.state.slice(1), vscode.TreeItemCollapsibleState.Expanded);
+    const item = new vscode.TreeItem(
+      this.state.charAt(0).toUpperCase() + this.state.slice(1),
+      vscode.TreeItemCollapsibleState.Expanded,
+    );
     item.id = this.id;
     item.description = String(this.count);
     item.contextValue = `group:${this.state}`;
@@ -131,7 +142,10 @@ export class ZoneNode {
     const zone = this.zone;
     if (!zone) return new vscode.TreeItem(this.zoneId);
     const hasWorkloads = this.model.workloads(this.hostId, this.zoneId).length > 0;
-    const item = new vscode.TreeItem(zone.spec?.name || zone.id, hasWorkloads ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(
+      zone.spec?.name || zone.id,
+      hasWorkloads ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
+    );
     item.id = this.id;
     item.description = zoneDescription(zone);
     item.iconPath = zoneIcon(zone);
@@ -166,13 +180,18 @@ export class WorkloadNode {
   toTreeItem(): vscode.TreeItem {
     const workload = this.workload;
     if (!workload) return new vscode.TreeItem(this.workloadId);
-    const item = new vscode.TreeItem(workload.spec?.name || workload.id, vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(
+      workload.spec?.name || workload.id,
+      vscode.TreeItemCollapsibleState.None,
+    );
     item.id = this.id;
     item.description = workloadDescription(workload);
     item.iconPath = workloadIcon(workload);
     item.tooltip = workloadTooltip(workload);
     item.contextValue = `workload:${workloadStateName(workload)}`;
-    item.accessibilityInformation = { label: `workload ${workload.spec?.name || workload.id}, ${workloadStateName(workload)}` };
+    item.accessibilityInformation = {
+      label: `workload ${workload.spec?.name || workload.id}, ${workloadStateName(workload)}`,
+    };
     return item;
   }
 }
@@ -185,7 +204,12 @@ export class MessageNode {
     readonly id: string,
     readonly parent: HostNode,
     private readonly label: string,
-    private readonly options: { icon?: vscode.ThemeIcon; tooltip?: string; command?: vscode.Command; contextValue?: string } = {},
+    private readonly options: {
+      icon?: vscode.ThemeIcon;
+      tooltip?: string;
+      command?: vscode.Command;
+      contextValue?: string;
+    } = {},
   ) {}
 
   toTreeItem(): vscode.TreeItem {
@@ -198,4 +222,3 @@ export class MessageNode {
     return item;
   }
 }
-

@@ -10,8 +10,6 @@ import { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName } fro
 
 export { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName };
 
-
-
 export function zoneIcon(zone: Zone): vscode.ThemeIcon {
   switch (zone.status?.state) {
     case ZoneState.READY:
@@ -50,7 +48,6 @@ export function workloadIcon(workload: Workload): vscode.ThemeIcon {
   }
 }
 
-
 /** Resources in force: what the host reports as active, else what the zone was created with. */
 export function zoneResources(zone: Zone): ZoneResourcesSpec | undefined {
   return zone.status?.resourceStatus?.activeResources ?? zone.spec?.initialResources;
@@ -74,7 +71,8 @@ export function zoneDescription(zone: Zone): string {
   if (r && r.targetMemory > 0n) parts.push(formatMiB(r.targetMemory));
   const state = zone.status?.state;
   if (state !== ZoneState.READY) parts.push(zoneStateName(zone));
-  if (state === ZoneState.EXITED && zone.status?.exitStatus) parts.push(`exit ${zone.status.exitStatus.code}`);
+  if (state === ZoneState.EXITED && zone.status?.exitStatus)
+    parts.push(`exit ${zone.status.exitStatus.code}`);
   return parts.join(" · ");
 }
 
@@ -88,8 +86,6 @@ export function workloadDescription(workload: Workload): string {
   if (exit && workload.status?.state === WorkloadState.COMPLETED) parts.push(`exit ${exit.code}`);
   return parts.join(" · ");
 }
-
-
 
 /** Escapes text for Markdown so host-supplied names cannot inject links or formatting. */
 export function md(text: string): string {
@@ -110,23 +106,33 @@ export function zoneTooltip(zone: Zone, hostLabel: string): vscode.MarkdownStrin
   const t = new vscode.MarkdownString(undefined, true);
   const name = zone.spec?.name || zone.id;
   t.appendMarkdown(`**${md(name)}** — ${md(zoneStateName(zone))}\n\n`);
-  const rows: [string, string][] = [["ID", `\`${zone.id.replace(/`/g, "")}\``], ["Host", md(hostLabel)]];
+  const rows: [string, string][] = [
+    ["ID", `\`${zone.id.replace(/`/g, "")}\``],
+    ["Host", md(hostLabel)],
+  ];
   const since = when(zone.status?.readyAt) ?? when(zone.status?.createdAt);
   if (since) rows.push([zone.status?.readyAt ? "Ready since" : "Created", md(since)]);
   const r = zoneResources(zone);
   if (r) {
     rows.push(["vCPUs", md(range(String(r.targetCpus), r.maxCpus ? String(r.maxCpus) : ""))]);
-    rows.push(["Memory", md(range(formatMiB(r.targetMemory), r.maxMemory > 0n ? formatMiB(r.maxMemory) : ""))]);
+    rows.push([
+      "Memory",
+      md(range(formatMiB(r.targetMemory), r.maxMemory > 0n ? formatMiB(r.maxMemory) : "")),
+    ]);
   }
   const kernel = zone.spec?.kernel?.digest;
   if (kernel) rows.push(["Kernel", `\`${shortDigest(kernel)}\``]);
   for (const iface of zone.status?.networkStatus?.interfaces ?? []) {
     const ips = iface.ips.map((ip) => ip.address + (ip.gateway ? ` via ${ip.gateway}` : "")).join(", ");
-    rows.push([`Network ${md(iface.zoneInterface || iface.hostInterface || "")}`.trim(), md([ips, iface.zoneMac].filter(Boolean).join(" · "))]);
+    rows.push([
+      `Network ${md(iface.zoneInterface || iface.hostInterface || "")}`.trim(),
+      md([ips, iface.zoneMac].filter(Boolean).join(" · ")),
+    ]);
   }
   const devices = zone.spec?.devices.map((d) => d.name).filter(Boolean) ?? [];
   if (devices.length) rows.push(["Devices", md(devices.join(", "))]);
-  if (zone.status?.exitStatus && zone.status.state === ZoneState.EXITED) rows.push(["Exit code", String(zone.status.exitStatus.code)]);
+  if (zone.status?.exitStatus && zone.status.state === ZoneState.EXITED)
+    rows.push(["Exit code", String(zone.status.exitStatus.code)]);
   if (zone.status?.errorStatus?.message) rows.push(["Error", md(zone.status.errorStatus.message)]);
   t.appendMarkdown(table(rows));
   return t;
@@ -142,7 +148,8 @@ export function workloadTooltip(workload: Workload): vscode.MarkdownString {
   if (args.length) rows.push(["Command", `\`${args.join(" ").replace(/`/g, "")}\``]);
   const created = when(workload.status?.createdAt);
   if (created) rows.push(["Created", md(created)]);
-  if (workload.status?.exitStatus && workload.status.state === WorkloadState.COMPLETED) rows.push(["Exit code", String(workload.status.exitStatus.code)]);
+  if (workload.status?.exitStatus && workload.status.state === WorkloadState.COMPLETED)
+    rows.push(["Exit code", String(workload.status.exitStatus.code)]);
   if (workload.status?.errorStatus?.message) rows.push(["Error", md(workload.status.errorStatus.message)]);
   t.appendMarkdown(table(rows));
   return t;

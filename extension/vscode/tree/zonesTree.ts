@@ -16,7 +16,9 @@ import { zoneStateName } from "./presentation";
 const batchMs = 50;
 
 export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProvider<ZonesNode> {
-  readonly #onDidChangeTreeData = this.register(new vscode.EventEmitter<ZonesNode | ZonesNode[] | undefined>());
+  readonly #onDidChangeTreeData = this.register(
+    new vscode.EventEmitter<ZonesNode | ZonesNode[] | undefined>(),
+  );
   readonly onDidChangeTreeData = this.#onDidChangeTreeData.event;
   readonly #nodes = new Map<string, ZonesNode>();
   #pending = new Set<ZonesNode>();
@@ -54,15 +56,26 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
     if (!node) {
       const hostIds = new Set(this.model.hosts().map((h) => h.entry.id));
       this.#retain((n) => hostIds.has(n.hostId));
-      return [...hostIds].map((hostId) => this.#node(`host:${hostId}`, () => new HostNode(this.model, hostId)));
+      return [...hostIds].map((hostId) =>
+        this.#node(`host:${hostId}`, () => new HostNode(this.model, hostId)),
+      );
     }
     if (node instanceof HostNode) return this.#hostChildren(node);
-    if (node instanceof StateGroupNode) return this.#zoneNodes(node.parent, this.#arranged(node.hostId).filter((z) => zoneStateName(z) === node.state).map((z) => z.id), node);
+    if (node instanceof StateGroupNode)
+      return this.#zoneNodes(
+        node.parent,
+        this.#arranged(node.hostId)
+          .filter((z) => zoneStateName(z) === node.state)
+          .map((z) => z.id),
+        node,
+      );
     if (node instanceof ZoneNode) {
       const workloads = this.model.workloads(node.hostId, node.zoneId);
       const ids = new Set(workloads.map((w) => w.id));
       this.#retain((n) => !(n instanceof WorkloadNode && n.parent === node) || ids.has(n.workloadId));
-      return workloads.map((w) => this.#node(`workload:${node.hostId}/${w.id}`, () => new WorkloadNode(this.model, node, w.id)));
+      return workloads.map((w) =>
+        this.#node(`workload:${node.hostId}/${w.id}`, () => new WorkloadNode(this.model, node, w.id)),
+      );
     }
     return [];
   }
@@ -83,13 +96,25 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
       if (!arranged.length) {
         const filtered = this.#options.filter !== "" && this.model.zones(hostId).length > 0;
         return [
-          new MessageNode(`msg:${hostId}:empty`, host, filtered ? `No zones match “${this.#options.filter}”` : "No zones yet", {
-            icon: new vscode.ThemeIcon(filtered ? "filter" : "info"),
-            tooltip: filtered ? "Clear the filter to see every zone." : "Launch a devcontainer.json into a zone on this host.",
-          }),
+          new MessageNode(
+            `msg:${hostId}:empty`,
+            host,
+            filtered ? `No zones match “${this.#options.filter}”` : "No zones yet",
+            {
+              icon: new vscode.ThemeIcon(filtered ? "filter" : "info"),
+              tooltip: filtered
+                ? "Clear the filter to see every zone."
+                : "Launch a devcontainer.json into a zone on this host.",
+            },
+          ),
         ];
       }
-      if (!this.#options.groupByState) return this.#zoneNodes(host, arranged.map((z) => z.id), host);
+      if (!this.#options.groupByState)
+        return this.#zoneNodes(
+          host,
+          arranged.map((z) => z.id),
+          host,
+        );
       const counts = new Map<string, number>();
       for (const z of arranged) counts.set(zoneStateName(z), (counts.get(zoneStateName(z)) ?? 0) + 1);
       const states = [...counts.keys()].sort((a, b) => stateOrder(a) - stateOrder(b) || a.localeCompare(b));
@@ -108,23 +133,43 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
           tooltip: connection.message,
           contextValue: "hostError",
         }),
-        action(host, "retry", connection.retryAt ? "Retry Now" : "Retry", "refresh", { command: "zones.host.connect", title: "Retry", arguments: [hostId] }),
+        action(host, "retry", connection.retryAt ? "Retry Now" : "Retry", "refresh", {
+          command: "zones.host.connect",
+          title: "Retry",
+          arguments: [hostId],
+        }),
         action(host, "log", "Show Log", "output", { command: "zones.log.show", title: "Show Log" }),
       ];
       if (record.entry.kind === "ssh") {
-        actions.push(action(host, "sshConfig", "Edit SSH Config", "gear", { command: "zones.sshConfig.edit", title: "Edit SSH Config", arguments: [hostId] }));
+        actions.push(
+          action(host, "sshConfig", "Edit SSH Config", "gear", {
+            command: "zones.sshConfig.edit",
+            title: "Edit SSH Config",
+            arguments: [hostId],
+          }),
+        );
       }
       return actions;
     }
     if (connection.kind === "disconnected") {
-      return [action(host, "connect", "Connect", "plug", { command: "zones.host.connect", title: "Connect", arguments: [hostId] })];
+      return [
+        action(host, "connect", "Connect", "plug", {
+          command: "zones.host.connect",
+          title: "Connect",
+          arguments: [hostId],
+        }),
+      ];
     }
     return [];
   }
 
   /** The host's zones as the view shows them: filtered and sorted. */
   #arranged(hostId: string) {
-    return arrangeZones(this.model.zones(hostId), (zoneId) => this.model.workloads(hostId, zoneId), this.#options);
+    return arrangeZones(
+      this.model.zones(hostId),
+      (zoneId) => this.model.workloads(hostId, zoneId),
+      this.#options,
+    );
   }
 
   #zoneNodes(host: HostNode, zoneIds: readonly string[], parent: HostNode | StateGroupNode): ZoneNode[] {
@@ -145,20 +190,35 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
   }
 
   #retainZones(hostId: string, zoneIds: ReadonlySet<string>): void {
-    this.#retain((n) => n.hostId !== hostId || n instanceof HostNode || (n instanceof StateGroupNode ? this.#options.groupByState : zoneIds.has(n instanceof ZoneNode ? n.zoneId : n.parent.zoneId)));
+    this.#retain(
+      (n) =>
+        n.hostId !== hostId ||
+        n instanceof HostNode ||
+        (n instanceof StateGroupNode
+          ? this.#options.groupByState
+          : zoneIds.has(n instanceof ZoneNode ? n.zoneId : n.parent.zoneId)),
+    );
   }
 
   /** Forgets cached nodes `keep` rejects, so removed hosts, zones and workloads do not pile up. */
   #retain(keep: (node: HostNode | StateGroupNode | ZoneNode | WorkloadNode) => boolean): void {
-    for (const [id, node] of this.#nodes) if (node instanceof MessageNode || !keep(node)) this.#nodes.delete(id);
+    for (const [id, node] of this.#nodes)
+      if (node instanceof MessageNode || !keep(node)) this.#nodes.delete(id);
   }
 
   #queue(change: ModelChange): void {
     // A zone's change may move it (another group or place, in or out of the filter): redraw its host.
-    if (change.scope === "zone" && (this.#options.groupByState || this.#options.filter !== "" || this.#options.sort !== "name")) change = { scope: "host", hostId: change.hostId };
+    if (
+      change.scope === "zone" &&
+      (this.#options.groupByState || this.#options.filter !== "" || this.#options.sort !== "name")
+    )
+      change = { scope: "host", hostId: change.hostId };
     if (change.scope === "hosts") this.#pendingRoot = true;
     else {
-      const node = change.scope === "host" ? this.#nodes.get(`host:${change.hostId}`) : this.#nodes.get(`zone:${change.hostId}/${change.zoneId}`);
+      const node =
+        change.scope === "host"
+          ? this.#nodes.get(`host:${change.hostId}`)
+          : this.#nodes.get(`zone:${change.hostId}/${change.zoneId}`);
       // A node the view never asked for has nothing on screen to refresh; its parent will list it.
       if (node) this.#pending.add(node);
       else if (change.scope === "zone") {
@@ -181,6 +241,16 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
   }
 }
 
-function action(host: HostNode, key: string, label: string, icon: string, command: vscode.Command): MessageNode {
-  return new MessageNode(`msg:${host.hostId}:${key}`, host, label, { icon: new vscode.ThemeIcon(icon), command, contextValue: `hostAction` });
+function action(
+  host: HostNode,
+  key: string,
+  label: string,
+  icon: string,
+  command: vscode.Command,
+): MessageNode {
+  return new MessageNode(`msg:${host.hostId}:${key}`, host, label, {
+    icon: new vscode.ThemeIcon(icon),
+    command,
+    contextValue: `hostAction`,
+  });
 }

@@ -8,10 +8,34 @@ import { join } from "node:path";
 import type { Frame, Page } from "playwright-core";
 import { ProtectHost } from "../../../extension/core/protect/host";
 import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { answerQuickInput, artifactsDir, clickDialogButton, eventually, modalDialog, modalText, openWorkbench, runCommand, screenshot, treeItems, treeTexts, viewPane } from "../../harness/browser";
+import {
+  answerQuickInput,
+  artifactsDir,
+  clickDialogButton,
+  eventually,
+  modalDialog,
+  modalText,
+  openWorkbench,
+  runCommand,
+  screenshot,
+  treeItems,
+  treeTexts,
+  viewPane,
+} from "../../harness/browser";
 import type { CodeServer } from "../../harness/codeServer";
 import type { E2eEnvironment } from "../environment";
-import { chooseContextMenu, clickNotificationButton, closeEverything, describeWindow, imageLook, setColorTheme, terminalScreen, typeInTerminal, webviewElement, webviewFrame } from "./workbench";
+import {
+  chooseContextMenu,
+  clickNotificationButton,
+  closeEverything,
+  describeWindow,
+  imageLook,
+  setColorTheme,
+  terminalScreen,
+  typeInTerminal,
+  webviewElement,
+  webviewFrame,
+} from "./workbench";
 import type { ImageLook } from "./workbench";
 
 /** What a UI spec runs with. */
@@ -57,9 +81,15 @@ async function removeHost(page: Page, label: string): Promise<void> {
   await runCommand(page, "Zones: Remove Host…");
   await answerQuickInput(page, label, label);
   await modalDialog(page).waitFor({ state: "visible" });
-  assert.match(await modalText(page), new RegExp(`Remove ${label.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} from Zones\\?`));
+  assert.match(
+    await modalText(page),
+    new RegExp(`Remove ${label.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} from Zones\\?`),
+  );
   await clickDialogButton(page, "Remove");
-  await eventually(`${label} gone from the tree`, async () => !(await treeTexts(page, "Hosts")).some((t) => t.startsWith(label)));
+  await eventually(
+    `${label} gone from the tree`,
+    async () => !(await treeTexts(page, "Hosts")).some((t) => t.startsWith(label)),
+  );
 }
 
 /** The label the tree shows for the dev host's entry. */
@@ -70,25 +100,46 @@ function hostLabel(environment: E2eEnvironment): string {
 async function waitForConnectedHost(page: Page, environment: E2eEnvironment): Promise<string> {
   return eventually(
     "the host connected",
-    async () => (await treeTexts(page, "Hosts")).find((t) => t.startsWith(hostLabel(environment)) && t.includes("dev host")),
+    async () =>
+      (await treeTexts(page, "Hosts")).find(
+        (t) => t.startsWith(hostLabel(environment)) && t.includes("dev host"),
+      ),
     30_000,
   );
 }
 
-
-
 /** A zone with a running busybox workload, made by another client; resolves with their ids. */
-async function zoneWithWorkload(other: ProtectHost, environment: E2eEnvironment, name: string, command: string[]): Promise<{ zoneId: string; workloadId: string }> {
-  const zoneId = await other.createZone({ name, initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n } });
+async function zoneWithWorkload(
+  other: ProtectHost,
+  environment: E2eEnvironment,
+  name: string,
+  command: string[],
+): Promise<{ zoneId: string; workloadId: string }> {
+  const zoneId = await other.createZone({
+    name,
+    initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n },
+  });
   await other.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
-  const { workloadId } = await other.client.createWorkload({ spec: { name, zoneId, image: { digest: environment.imageDigest }, process: { command } } });
+  const { workloadId } = await other.client.createWorkload({
+    spec: { name, zoneId, image: { digest: environment.imageDigest }, process: { command } },
+  });
   const stateOf = async () => (await other.getWorkload(workloadId)).status?.state;
-  const created = await eventually("the workload created", async () => {
-    const state = await stateOf();
-    return state !== undefined && state >= WorkloadState.CREATED ? state : undefined;
-  }, 10_000, 20);
+  const created = await eventually(
+    "the workload created",
+    async () => {
+      const state = await stateOf();
+      return state !== undefined && state >= WorkloadState.CREATED ? state : undefined;
+    },
+    10_000,
+    20,
+  );
   if (created === WorkloadState.CREATED) await other.client.startWorkload({ workloadId });
-  await eventually("the workload running", async () => (await stateOf()) === WorkloadState.RUNNING, 10_000, 20);
+  await eventually(
+    "the workload running",
+    async () => (await stateOf()) === WorkloadState.RUNNING,
+    10_000,
+    20,
+  );
   return { zoneId, workloadId };
 }
 
@@ -104,10 +155,15 @@ function rowsAt(page: Page, level: number, label: string) {
 }
 
 /** The zone a launch of the sample project made (found by its devcontainer id annotation's neighbour: the name). */
-async function sampleZone(environment: E2eEnvironment, folder: string): Promise<{ id: string; name: string; workloadId: string } | undefined> {
+async function sampleZone(
+  environment: E2eEnvironment,
+  folder: string,
+): Promise<{ id: string; name: string; workloadId: string } | undefined> {
   const host = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
   try {
-    const zone = (await host.listZones()).find((z) => z.spec?.annotations.some((a) => a.key === "zones.styrolite.dev/local-folder" && a.value === folder));
+    const zone = (await host.listZones()).find((z) =>
+      z.spec?.annotations.some((a) => a.key === "zones.styrolite.dev/local-folder" && a.value === folder),
+    );
     if (!zone) return undefined;
     const workload = (await host.listWorkloads()).find((w) => w.spec?.zoneId === zone.id);
     return { id: zone.id, name: zone.spec?.name ?? zone.id, workloadId: workload?.id ?? "" };
@@ -121,7 +177,9 @@ async function cpuLegend(page: Page, frame: Frame): Promise<number> {
   const over = await frame.locator("[data-chart=cpu] .u-over").boundingBox();
   if (!over) return NaN;
   await page.mouse.move(over.x + over.width - 2, over.y + over.height / 2);
-  const text = (await frame.locator("[data-chart=cpu] .u-legend .u-series").nth(1).locator(".u-value").textContent()) ?? "";
+  const text =
+    (await frame.locator("[data-chart=cpu] .u-legend .u-series").nth(1).locator(".u-value").textContent()) ??
+    "";
   return Number.parseFloat(text);
 }
 
@@ -130,7 +188,13 @@ async function legendValue(page: Page, frame: Frame, chart: string, row: number)
   const over = await frame.locator(`[data-chart=${chart}] .u-over`).boundingBox();
   if (!over) return "";
   await page.mouse.move(over.x + over.width - 2, over.y + over.height / 2);
-  return ((await frame.locator(`[data-chart=${chart}] .u-legend .u-series`).nth(row).locator(".u-value").textContent()) ?? "").trim();
+  return (
+    (await frame
+      .locator(`[data-chart=${chart}] .u-legend .u-series`)
+      .nth(row)
+      .locator(".u-value")
+      .textContent()) ?? ""
+  ).trim();
 }
 
 /** The webview frame of the dashboard whose heading is `title` (another dashboard may be open). */
@@ -140,8 +204,18 @@ async function dashboardFrame(page: Page, title: string, timeoutMs = 20_000): Pr
     async () => {
       for (const frame of page.frames()) {
         if (frame === page.mainFrame() || frame.isDetached()) continue;
-        const heading = await frame.locator("h1.title").textContent({ timeout: 200 }).catch(() => null);
-        if (heading === title && (await frame.locator("[data-chart=memory]").count().catch(() => 0)) > 0) return frame;
+        const heading = await frame
+          .locator("h1.title")
+          .textContent({ timeout: 200 })
+          .catch(() => null);
+        if (
+          heading === title &&
+          (await frame
+            .locator("[data-chart=memory]")
+            .count()
+            .catch(() => 0)) > 0
+        )
+          return frame;
       }
       return undefined;
     },
@@ -151,7 +225,9 @@ async function dashboardFrame(page: Page, title: string, timeoutMs = 20_000): Pr
 }
 
 /** Reads the dashboard page's own counters (window.zonesDashboardStats). */
-async function dashboardStats(frame: Frame): Promise<{ renders: number; rows: number; firstTime: number | null; lastTime: number | null }> {
+async function dashboardStats(
+  frame: Frame,
+): Promise<{ renders: number; rows: number; firstTime: number | null; lastTime: number | null }> {
   return frame.evaluate("({ ...window.zonesDashboardStats })");
 }
 
@@ -166,25 +242,59 @@ const zoneSpecs: UiSpec[] = [
       // The plan opens beside the editor before anything is created; then one question.
       await modalDialog(page).waitFor({ state: "visible", timeout: 20_000 });
       assert.match(await modalText(page), /Launch zones-sample on .+\?/);
-      await page.locator(".tabs-container .tab", { hasText: "Launch plan" }).first().waitFor({ state: "visible" });
+      await page
+        .locator(".tabs-container .tab", { hasText: "Launch plan" })
+        .first()
+        .waitFor({ state: "visible" });
       await screenshot(page, "launch-plan");
       const clicked = Date.now();
       await clickDialogButton(page, "Launch");
       await clickNotificationButton(page, /launched in/, "Open Terminal", 60_000);
       timings.launchClickToDoneMs = Date.now() - clicked;
       // The terminal the launch offered: time until its shell prompt shows.
-      await eventually("the prompt", async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+      await eventually(
+        "the prompt",
+        async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "),
+        20_000,
+        50,
+      );
       timings.launchClickToPromptMs = Date.now() - clicked;
-      const launched = await eventually("the launched zone", () => sampleZone(environment, ctx.folder), 10_000);
-      await eventually("zone and workload rows", async () => (await rowsAt(page, 2, launched.name).count()) === 1 && (await rowsAt(page, 3, launched.name).count()) === 1, 10_000);
+      const launched = await eventually(
+        "the launched zone",
+        () => sampleZone(environment, ctx.folder),
+        10_000,
+      );
+      await eventually(
+        "zone and workload rows",
+        async () =>
+          (await rowsAt(page, 2, launched.name).count()) === 1 &&
+          (await rowsAt(page, 3, launched.name).count()) === 1,
+        10_000,
+      );
       await screenshot(page, "launched-tree");
 
       // A terminal opened from the workload's node.
       await chooseContextMenu(page, rowsAt(page, 3, launched.name).first(), "Open Terminal");
-      await page.locator(".part.panel .terminal-tabs-entry, .part.panel .single-terminal-tab", { hasText: `${launched.name} (${launched.name})` }).first().waitFor({ state: "visible", timeout: 10_000 }).catch(() => undefined);
-      await eventually("a prompt in the new terminal", async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+      await page
+        .locator(".part.panel .terminal-tabs-entry, .part.panel .single-terminal-tab", {
+          hasText: `${launched.name} (${launched.name})`,
+        })
+        .first()
+        .waitFor({ state: "visible", timeout: 10_000 })
+        .catch(() => undefined);
+      await eventually(
+        "a prompt in the new terminal",
+        async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "),
+        20_000,
+        50,
+      );
       await typeInTerminal(page, "echo $((6*7))\n");
-      await eventually("42 on the screen", async () => /^42\s*$/m.test(await terminalScreen(page)), 10_000, 50);
+      await eventually(
+        "42 on the screen",
+        async () => /^42\s*$/m.test(await terminalScreen(page)),
+        10_000,
+        50,
+      );
       await screenshot(page, "terminal-42");
       await closeEverything(page, true);
     },
@@ -194,7 +304,10 @@ const zoneSpecs: UiSpec[] = [
     async run(ctx) {
       const { page, environment, timings } = ctx;
       const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
-      const zoneId = await other.createZone({ name: "burner", initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n } });
+      const zoneId = await other.createZone({
+        name: "burner",
+        initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n },
+      });
       try {
         await other.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
         await openZones(ctx);
@@ -207,40 +320,87 @@ const zoneSpecs: UiSpec[] = [
         assert.ok(firstY > 0, "the memory target line is drawn");
 
         // The burner starts only now, so the rise is timed from the moment it runs.
-        const { workloadId } = await other.client.createWorkload({ spec: { name: "spin", zoneId, image: { digest: environment.imageDigest }, process: { command: ["sh", "-c", "while :; do :; done"] } } });
+        const { workloadId } = await other.client.createWorkload({
+          spec: {
+            name: "spin",
+            zoneId,
+            image: { digest: environment.imageDigest },
+            process: { command: ["sh", "-c", "while :; do :; done"] },
+          },
+        });
         const stateOf = async () => (await other.getWorkload(workloadId)).status?.state;
-        const created = await eventually("the burner created", async () => {
-          const state = await stateOf();
-          return state !== undefined && state >= WorkloadState.CREATED ? state : undefined;
-        }, 10_000, 20);
+        const created = await eventually(
+          "the burner created",
+          async () => {
+            const state = await stateOf();
+            return state !== undefined && state >= WorkloadState.CREATED ? state : undefined;
+          },
+          10_000,
+          20,
+        );
         if (created === WorkloadState.CREATED) await other.client.startWorkload({ workloadId });
-        await eventually("the burner running", async () => (await stateOf()) === WorkloadState.RUNNING, 10_000, 20);
+        await eventually(
+          "the burner running",
+          async () => (await stateOf()) === WorkloadState.RUNNING,
+          10_000,
+          20,
+        );
         const started = Date.now();
-        await eventually("the CPU graph above 10 %", async () => (await cpuLegend(page, frame)) > 10, 10_000, 100);
+        await eventually(
+          "the CPU graph above 10 %",
+          async () => (await cpuLegend(page, frame)) > 10,
+          10_000,
+          100,
+        );
         timings.burnerToCpuGraphMs = Date.now() - started;
-        assert.ok(timings.burnerToCpuGraphMs <= 3000, `the CPU graph rose within 3 s (took ${timings.burnerToCpuGraphMs} ms)`);
-        await frame.locator(".processes td", { hasText: "while :" }).first().waitFor({ state: "visible", timeout: 10_000 });
+        assert.ok(
+          timings.burnerToCpuGraphMs <= 3000,
+          `the CPU graph rose within 3 s (took ${timings.burnerToCpuGraphMs} ms)`,
+        );
+        await frame
+          .locator(".processes td", { hasText: "while :" })
+          .first()
+          .waitFor({ state: "visible", timeout: 10_000 });
 
         // Resize Resources… from the tree: the memory target line moves up.
         await chooseContextMenu(page, row, "Resize Resources…");
         await page.locator(".quick-input-widget", { hasText: "now 1" }).waitFor({ state: "visible" });
         await answerQuickInput(page, "2");
-        await page.locator(".quick-input-widget", { hasText: "now 256 MiB, max 512 MiB" }).waitFor({ state: "visible" });
+        await page
+          .locator(".quick-input-widget", { hasText: "now 256 MiB, max 512 MiB" })
+          .waitFor({ state: "visible" });
         await answerQuickInput(page, "448");
-        const movedY = await eventually("the target line moved", async () => {
-          const y = Number(await frame.locator("[data-chart=memory]").getAttribute("data-target-y"));
-          return y < firstY - 5 ? y : undefined;
-        }, 10_000, 100);
+        const movedY = await eventually(
+          "the target line moved",
+          async () => {
+            const y = Number(await frame.locator("[data-chart=memory]").getAttribute("data-target-y"));
+            return y < firstY - 5 ? y : undefined;
+          },
+          10_000,
+          100,
+        );
         assert.ok(movedY < firstY, `target line ${firstY} → ${movedY}`);
-        assert.equal((await other.getZone(zoneId)).status?.resourceStatus?.activeResources?.targetMemory, 448n);
+        assert.equal(
+          (await other.getZone(zoneId)).status?.resourceStatus?.activeResources?.targetMemory,
+          448n,
+        );
         // The dashboard's own Resize form follows a resize made elsewhere.
-        await frame.locator(".resize-current", { hasText: "448 MiB" }).waitFor({ state: "visible", timeout: 10_000 });
-        assert.equal(await frame.locator("#resize-memory").inputValue(), "448", "the Resize form shows the new memory target");
+        await frame
+          .locator(".resize-current", { hasText: "448 MiB" })
+          .waitFor({ state: "visible", timeout: 10_000 });
+        assert.equal(
+          await frame.locator("#resize-memory").inputValue(),
+          "448",
+          "the Resize form shows the new memory target",
+        );
         assert.equal(await frame.locator("#resize-cpus").inputValue(), "2", "and the new vCPU target");
 
         // The same dashboard in both themes, checked to be drawn (not blank) and themed.
         const looks: Record<string, ImageLook> = {};
-        for (const [theme, name] of [["Dark Modern", "dark"], ["Light Modern", "light"]] as const) {
+        for (const [theme, name] of [
+          ["Dark Modern", "dark"],
+          ["Light Modern", "light"],
+        ] as const) {
           await setColorTheme(page, theme);
           await page.waitForTimeout(800); // the webview re-reads the theme's colours and redraws
           const element = await webviewElement(page, frame);
@@ -248,21 +408,32 @@ const zoneSpecs: UiSpec[] = [
           await mkdir(artifactsDir, { recursive: true });
           await writeFile(join(artifactsDir, `dashboard-${name}.png`), png);
           looks[name] = await imageLook(page, png);
-          assert.ok(looks[name].nonBackground > 0.03, `the ${name} dashboard is drawn: ${JSON.stringify(looks[name])}`);
+          assert.ok(
+            looks[name].nonBackground > 0.03,
+            `the ${name} dashboard is drawn: ${JSON.stringify(looks[name])}`,
+          );
         }
-        assert.ok(looks.dark!.brightness < 100 && looks.light!.brightness > 150, `themes differ: ${JSON.stringify(looks)}`);
+        assert.ok(
+          looks.dark!.brightness < 100 && looks.light!.brightness > 150,
+          `themes differ: ${JSON.stringify(looks)}`,
+        );
         await screenshot(page, "dashboard-workbench-light");
         await setColorTheme(page, "Dark Modern");
 
         // Show Logs: the zone's console with its boot output, and input reaching it.
         await chooseContextMenu(page, row, "Show Logs");
         const console = await webviewFrame(page, ".xterm-rows");
-        const lines = async (): Promise<string> => ((await console.locator(".xterm-rows").innerText()) ?? "").replace(/\u00a0/g, " ");
+        const lines = async (): Promise<string> =>
+          ((await console.locator(".xterm-rows").innerText()) ?? "").replace(/\u00a0/g, " ");
         await eventually("boot output", async () => (await lines()).includes("init: zone ready"), 15_000);
         await console.locator(".xterm").first().click();
         await page.keyboard.type("hello from the panel");
         await page.keyboard.press("Control+j"); // the dev host's console is a pipe: a line ends with LF
-        await eventually("the console answered", async () => (await lines()).includes("console: hello from the panel"), 10_000);
+        await eventually(
+          "the console answered",
+          async () => (await lines()).includes("console: hello from the panel"),
+          10_000,
+        );
         await screenshot(page, "console-panel");
         await closeEverything(page);
       } finally {
@@ -277,9 +448,13 @@ const zoneSpecs: UiSpec[] = [
       const { page, environment, timings } = ctx;
       const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
       const spec = { initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 128n, maxMemory: 128n } };
-      const ids = [await other.createZone({ name: "stack-a", ...spec }), await other.createZone({ name: "stack-b", ...spec })];
+      const ids = [
+        await other.createZone({ name: "stack-a", ...spec }),
+        await other.createZone({ name: "stack-b", ...spec }),
+      ];
       try {
-        for (const id of ids) await other.waitForZone(id, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
+        for (const id of ids)
+          await other.waitForZone(id, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
         await openZones(ctx);
         await waitForConnectedHost(page, environment);
         const label = hostLabel(environment);
@@ -287,34 +462,56 @@ const zoneSpecs: UiSpec[] = [
         await chooseContextMenu(page, rowsAt(page, 1, label).first(), "Open Dashboard");
         const frame = await dashboardFrame(page, `Resources: ${label}`);
         // Host figures come only from the Prometheus text (the dev host's --prometheus, read through sshd).
-        const hostUsed = await eventually("host memory in the legend", async () => {
-          const text = await legendValue(page, frame, "memory", 1);
-          return /^\d+(\.\d)? (MiB|GiB)$/.test(text) ? text : undefined;
-        }, 15_000, 200);
+        const hostUsed = await eventually(
+          "host memory in the legend",
+          async () => {
+            const text = await legendValue(page, frame, "memory", 1);
+            return /^\d+(\.\d)? (MiB|GiB)$/.test(text) ? text : undefined;
+          },
+          15_000,
+          200,
+        );
         timings.hostDashboardToHostMemoryMs = Date.now() - opened;
         const hostCpu = Number.parseFloat(await legendValue(page, frame, "cpu", 1));
         assert.ok(hostCpu >= 0 && hostCpu <= 100, `host CPU ${hostCpu} %`);
-        assert.equal(await frame.locator(".status").isHidden(), true, "no error banner: the endpoint answered");
+        assert.equal(
+          await frame.locator(".status").isHidden(),
+          true,
+          "no error banner: the endpoint answered",
+        );
         // Both zones stacked, named from the tree's model.
         for (const chart of ["cpu", "memory"]) {
-          await eventually(`both zones in the ${chart} legend`, async () => {
-            const legend = (await frame.locator(`[data-chart=${chart}] .u-legend`).textContent()) ?? "";
-            return legend.includes("stack-a") && legend.includes("stack-b");
-          }, 15_000);
+          await eventually(
+            `both zones in the ${chart} legend`,
+            async () => {
+              const legend = (await frame.locator(`[data-chart=${chart}] .u-legend`).textContent()) ?? "";
+              return legend.includes("stack-a") && legend.includes("stack-b");
+            },
+            15_000,
+          );
         }
         assert.equal(await frame.locator("form.resize").isHidden(), true, "a host is not resized");
 
         const looks: Record<string, ImageLook> = {};
-        for (const [theme, name] of [["Dark Modern", "dark"], ["Light Modern", "light"]] as const) {
+        for (const [theme, name] of [
+          ["Dark Modern", "dark"],
+          ["Light Modern", "light"],
+        ] as const) {
           await setColorTheme(page, theme);
           await page.waitForTimeout(800); // the webview re-reads the theme's colours and redraws
           const png = await (await webviewElement(page, frame)).screenshot();
           await mkdir(artifactsDir, { recursive: true });
           await writeFile(join(artifactsDir, `host-dashboard-${name}.png`), png);
           looks[name] = await imageLook(page, png);
-          assert.ok(looks[name].nonBackground > 0.03, `the ${name} host dashboard is drawn: ${JSON.stringify(looks[name])}`);
+          assert.ok(
+            looks[name].nonBackground > 0.03,
+            `the ${name} host dashboard is drawn: ${JSON.stringify(looks[name])}`,
+          );
         }
-        assert.ok(looks.dark!.brightness < 100 && looks.light!.brightness > 150, `themes differ: ${JSON.stringify(looks)}`);
+        assert.ok(
+          looks.dark!.brightness < 100 && looks.light!.brightness > 150,
+          `themes differ: ${JSON.stringify(looks)}`,
+        );
         await setColorTheme(page, "Dark Modern");
         console.log(`e2e: host dashboard shows host memory ${hostUsed}, CPU ${hostCpu} %`);
         await closeEverything(page);
@@ -329,7 +526,10 @@ const zoneSpecs: UiSpec[] = [
     async run(ctx) {
       const { page, environment, timings } = ctx;
       const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
-      const zoneId = await other.createZone({ name: "restored", initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 128n, maxMemory: 256n } });
+      const zoneId = await other.createZone({
+        name: "restored",
+        initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 128n, maxMemory: 256n },
+      });
       try {
         await other.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
         await openZones(ctx);
@@ -349,7 +549,9 @@ const zoneSpecs: UiSpec[] = [
         // Quick Open (F1 without the ">"), as a user opens a file.
         await page.keyboard.press("F1");
         await answerQuickInput(page, "hello.sh", "hello.sh");
-        await page.locator(".tabs-container .tab.active", { hasText: "hello.sh" }).waitFor({ state: "visible", timeout: 10_000 });
+        await page
+          .locator(".tabs-container .tab.active", { hasText: "hello.sh" })
+          .waitFor({ state: "visible", timeout: 10_000 });
         const hiddenAt = Date.now();
         await eventually("the hidden dashboard's page dropped", async () => frame.isDetached(), 10_000, 100);
         await page.waitForTimeout(4000);
@@ -357,11 +559,25 @@ const zoneSpecs: UiSpec[] = [
         await page.locator(".tabs-container .tab", { hasText: "Resources: restored" }).first().click();
         frame = await dashboardFrame(page, title);
         timings.dashboardReshownMs = Date.now() - hiddenAt;
-        assert.equal(await frame.evaluate("window.zonesTestMark"), undefined, "a new page, not the old one kept alive");
+        assert.equal(
+          await frame.evaluate("window.zonesTestMark"),
+          undefined,
+          "a new page, not the old one kept alive",
+        );
         const after = await dashboardStats(frame);
-        assert.ok(after.firstTime !== null && before.firstTime !== null && after.firstTime <= before.firstTime, `history from before hiding kept: ${JSON.stringify({ before, after })}`);
-        assert.ok(after.rows >= before.rows + 3, `samples taken while hidden arrived with the new page: ${before.rows} → ${after.rows}`);
-        assert.equal(await frame.locator("button[data-window='900']").getAttribute("aria-pressed"), "true", "the window choice survived");
+        assert.ok(
+          after.firstTime !== null && before.firstTime !== null && after.firstTime <= before.firstTime,
+          `history from before hiding kept: ${JSON.stringify({ before, after })}`,
+        );
+        assert.ok(
+          after.rows >= before.rows + 3,
+          `samples taken while hidden arrived with the new page: ${before.rows} → ${after.rows}`,
+        );
+        assert.equal(
+          await frame.locator("button[data-window='900']").getAttribute("aria-pressed"),
+          "true",
+          "the window choice survived",
+        );
 
         // Reload the window: a new extension host; the serializer restores the panel from its UI state.
         const reloaded = Date.now();
@@ -373,10 +589,22 @@ const zoneSpecs: UiSpec[] = [
         await tab.waitFor({ state: "visible", timeout: 60_000 });
         await tab.click();
         frame = await dashboardFrame(page, title, 30_000);
-        await page.locator(".tabs-container .tab.active", { hasText: title }).waitFor({ state: "visible", timeout: 10_000 });
-        assert.equal(await frame.locator("button[data-window='900']").getAttribute("aria-pressed"), "true", "restored with the 15-minute window");
-        await eventually("samples again after the reload", async () => (await dashboardStats(frame)).rows >= 2, 20_000);
-        await frame.locator("[data-chart=memory][data-target-y]").waitFor({ state: "attached", timeout: 10_000 });
+        await page
+          .locator(".tabs-container .tab.active", { hasText: title })
+          .waitFor({ state: "visible", timeout: 10_000 });
+        assert.equal(
+          await frame.locator("button[data-window='900']").getAttribute("aria-pressed"),
+          "true",
+          "restored with the 15-minute window",
+        );
+        await eventually(
+          "samples again after the reload",
+          async () => (await dashboardStats(frame)).rows >= 2,
+          20_000,
+        );
+        await frame
+          .locator("[data-chart=memory][data-target-y]")
+          .waitFor({ state: "attached", timeout: 10_000 });
         timings.reloadToDashboardRestoredMs = Date.now() - reloaded;
         await screenshot(page, "dashboard-restored-after-reload");
         await closeEverything(page);
@@ -398,32 +626,69 @@ const zoneSpecs: UiSpec[] = [
         await waitForConnectedHost(page, environment);
         await rowsAt(page, 3, "dropped").first().waitFor({ state: "visible", timeout: 10_000 });
         await chooseContextMenu(page, rowsAt(page, 3, "dropped").first(), "Open Terminal");
-        await eventually("a prompt", async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+        await eventually(
+          "a prompt",
+          async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "),
+          20_000,
+          50,
+        );
         await chooseContextMenu(page, rowsAt(page, 2, "dropped").first(), "Show Logs");
         const console = await webviewFrame(page, ".xterm-rows");
-        const lines = async (): Promise<string> => ((await console.locator(".xterm-rows").innerText()) ?? "").replace(/\u00a0/g, " ");
+        const lines = async (): Promise<string> =>
+          ((await console.locator(".xterm-rows").innerText()) ?? "").replace(/\u00a0/g, " ");
         await eventually("boot output", async () => (await lines()).includes("init: zone ready"), 15_000);
 
         const dropped = Date.now();
         assert.ok((await environment.sshd.killSessions()) > 0, "an SSH connection was dropped");
-        await eventually("the terminal reports the loss", async () => /connection to .+ lost/.test(await terminalScreen(page)), 15_000, 50);
+        await eventually(
+          "the terminal reports the loss",
+          async () => /connection to .+ lost/.test(await terminalScreen(page)),
+          15_000,
+          50,
+        );
         timings.sshDropToTerminalNoticeMs = Date.now() - dropped;
         assert.match(await terminalScreen(page), /Press Enter to start a new shell/);
         await screenshot(page, "terminal-connection-lost");
-        await eventually("the host connected again", async () => (await treeTexts(page, "Hosts")).some((t) => t.startsWith(hostLabel(environment)) && t.includes("dev host")), 30_000);
+        await eventually(
+          "the host connected again",
+          async () =>
+            (await treeTexts(page, "Hosts")).some(
+              (t) => t.startsWith(hostLabel(environment)) && t.includes("dev host"),
+            ),
+          30_000,
+        );
         await typeInTerminal(page, "\n");
-        await eventually("a new shell", async () => /Reconnecting to workload dropped/.test(await terminalScreen(page)) && zonePrompt.test((await terminalScreen(page)).trimEnd() + " "), 20_000, 50);
+        await eventually(
+          "a new shell",
+          async () =>
+            /Reconnecting to workload dropped/.test(await terminalScreen(page)) &&
+            zonePrompt.test((await terminalScreen(page)).trimEnd() + " "),
+          20_000,
+          50,
+        );
         await typeInTerminal(page, "echo $((6*7))\n");
-        await eventually("42 in the new shell", async () => /^42\s*$/m.test(await terminalScreen(page)), 10_000, 50);
+        await eventually(
+          "42 in the new shell",
+          async () => /^42\s*$/m.test(await terminalScreen(page)),
+          10_000,
+          50,
+        );
         timings.sshDropToNewShellMs = Date.now() - dropped;
 
         // The console attached again by itself: input works, and the boot output is there once.
-        await console.locator("[data-state=connected]").first().waitFor({ state: "attached", timeout: 30_000 });
+        await console
+          .locator("[data-state=connected]")
+          .first()
+          .waitFor({ state: "attached", timeout: 30_000 });
         timings.sshDropToConsoleBackMs = Date.now() - dropped;
         await console.locator(".xterm").first().click();
         await page.keyboard.type("after the drop");
         await page.keyboard.press("Control+j");
-        await eventually("the console answered after the drop", async () => (await lines()).includes("console: after the drop"), 10_000);
+        await eventually(
+          "the console answered after the drop",
+          async () => (await lines()).includes("console: after the drop"),
+          10_000,
+        );
         const shown = await lines();
         assert.equal(shown.split("init: zone ready").length - 1, 1, `boot output once: ${shown}`);
         await screenshot(page, "console-after-drop");
@@ -464,9 +729,17 @@ export const uiSpecs: UiSpec[] = [
       const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
       try {
         const started = Date.now();
-        const id = await other.createZone({ name: "made-elsewhere", initialResources: { targetCpus: 1, targetMemory: 128n } });
+        const id = await other.createZone({
+          name: "made-elsewhere",
+          initialResources: { targetCpus: 1, targetMemory: 128n },
+        });
         try {
-          await eventually("the zone row", async () => (await treeItems(page, "Hosts", "made-elsewhere").count()) > 0, 10_000, 50);
+          await eventually(
+            "the zone row",
+            async () => (await treeItems(page, "Hosts", "made-elsewhere").count()) > 0,
+            10_000,
+            50,
+          );
           timings.zoneCreatedToRowShownMs = Date.now() - started;
           await eventually("the zone ready with its address", async () => {
             const text = await treeItems(page, "Hosts", "made-elsewhere").first().innerText();
@@ -476,7 +749,11 @@ export const uiSpecs: UiSpec[] = [
         } finally {
           await other.destroyZone(id);
         }
-        await eventually("the zone row gone", async () => (await treeItems(page, "Hosts", "made-elsewhere").count()) === 0, 10_000);
+        await eventually(
+          "the zone row gone",
+          async () => (await treeItems(page, "Hosts", "made-elsewhere").count()) === 0,
+          10_000,
+        );
       } finally {
         other.close();
       }
@@ -491,7 +768,10 @@ export const uiSpecs: UiSpec[] = [
       const other = await ProtectHost.open(`unix://${environment.devHost.socketPath}`);
       try {
         const spec = { initialResources: { targetCpus: 1, targetMemory: 128n } };
-        const ids = [await other.createZone({ name: "doomed-a", ...spec }), await other.createZone({ name: "doomed-b", ...spec })];
+        const ids = [
+          await other.createZone({ name: "doomed-a", ...spec }),
+          await other.createZone({ name: "doomed-b", ...spec }),
+        ];
         const a = treeItems(page, "Hosts", "doomed-a").first();
         const b = treeItems(page, "Hosts", "doomed-b").first();
         await a.waitFor({ state: "visible", timeout: 10_000 });
@@ -509,10 +789,18 @@ export const uiSpecs: UiSpec[] = [
         await screenshot(page, "zones-destroy-confirm");
         const clicked = Date.now();
         await clickDialogButton(page, "Destroy");
-        await eventually("both rows gone", async () => (await treeTexts(page, "Hosts")).every((t) => !t.startsWith("doomed-")), 15_000, 50);
+        await eventually(
+          "both rows gone",
+          async () => (await treeTexts(page, "Hosts")).every((t) => !t.startsWith("doomed-")),
+          15_000,
+          50,
+        );
         ctx.timings.destroyClickToRowsGoneMs = Date.now() - clicked;
         const left = (await other.listZones()).map((z) => z.id);
-        assert.ok(ids.every((id) => !left.includes(id)), "the host no longer has the zones");
+        assert.ok(
+          ids.every((id) => !left.includes(id)),
+          "the host no longer has the zones",
+        );
       } finally {
         other.close();
       }
@@ -527,7 +815,9 @@ export const uiSpecs: UiSpec[] = [
       await openZones(ctx);
       await runCommand(page, "Zones: Add Host…");
       await answerQuickInput(page, "Enter an SSH destination", "Enter an SSH destination");
-      await page.locator(".quick-input-widget", { hasText: "SSH destination or ssh config alias" }).waitFor({ state: "visible" });
+      await page
+        .locator(".quick-input-widget", { hasText: "SSH destination or ssh config alias" })
+        .waitFor({ state: "visible" });
       await answerQuickInput(page, target);
       await modalDialog(page).waitFor({ state: "visible", timeout: 20_000 });
       const text = await modalText(page);
@@ -536,7 +826,9 @@ export const uiSpecs: UiSpec[] = [
       await screenshot(page, "host-key-unknown");
       await clickDialogButton(page, "Cancel");
       // Refused: the host shows as failed and nothing was connected.
-      await eventually("the refused host failed", async () => (await treeTexts(page, "Hosts")).some((t) => t.startsWith(target) && t.includes("failed")));
+      await eventually("the refused host failed", async () =>
+        (await treeTexts(page, "Hosts")).some((t) => t.startsWith(target) && t.includes("failed")),
+      );
       // Later windows must not meet this host's question again.
       await removeHost(page, target);
     },
@@ -552,16 +844,28 @@ export const uiSpecs: UiSpec[] = [
       await runCommand(page, "Zones: Add Host…");
       await answerQuickInput(page, lockedSshd.alias, lockedSshd.alias);
       await passphraseBox.waitFor({ state: "visible", timeout: 20_000 });
-      assert.ok((await passphraseBox.innerText()).includes(lockedSshd.clientKeyPath), "the prompt names the key file");
+      assert.ok(
+        (await passphraseBox.innerText()).includes(lockedSshd.clientKeyPath),
+        "the prompt names the key file",
+      );
       assert.equal(await page.locator(".quick-input-widget input.input").getAttribute("type"), "password");
       await answerQuickInput(page, "not the passphrase");
-      await page.locator(".quick-input-widget:visible", { hasText: "did not unlock" }).waitFor({ state: "visible", timeout: 10_000 });
+      await page
+        .locator(".quick-input-widget:visible", { hasText: "did not unlock" })
+        .waitFor({ state: "visible", timeout: 10_000 });
       await screenshot(page, "passphrase-retry");
       await page.locator(".quick-input-widget:visible [aria-label^='Remember in VS Code']").first().click();
-      await page.locator(".quick-input-widget:visible [aria-label^='Will be remembered']").first().waitFor({ state: "visible" });
+      await page
+        .locator(".quick-input-widget:visible [aria-label^='Will be remembered']")
+        .first()
+        .waitFor({ state: "visible" });
       await answerQuickInput(page, lockedPassphrase);
       await runCommand(page, "Zones: Show Log");
-      await eventually("the SSH connection made with the passphrase", async () => (await panelText(page)).includes(sshConnected), 20_000);
+      await eventually(
+        "the SSH connection made with the passphrase",
+        async () => (await panelText(page)).includes(sshConnected),
+        20_000,
+      );
 
       // A new window: the remembered passphrase is used without asking.
       const second = await ctx.page.context().newPage();
@@ -574,7 +878,8 @@ export const uiSpecs: UiSpec[] = [
           await eventually(
             "connected again without a prompt",
             async () => {
-              if ((await secondPrompt.count()) > 0) throw new Error("the second window asked for the passphrase");
+              if ((await secondPrompt.count()) > 0)
+                throw new Error("the second window asked for the passphrase");
               return (await panelText(second)).includes(sshConnected);
             },
             30_000,
@@ -583,7 +888,10 @@ export const uiSpecs: UiSpec[] = [
           // What the second window showed; the runner's report covers only the first.
           const shot = await screenshot(second, "FAILED-passphrase-second-window").catch(() => "(none)");
           const log = await panelText(second).catch(() => "(unreadable)");
-          throw new Error(`${err instanceof Error ? err.message : String(err)}\nsecond window:\n${await describeWindow(second).catch(() => "(unreadable)")}\npanel:\n${log.slice(-1500)}\nscreenshot: ${shot}`, { cause: err });
+          throw new Error(
+            `${err instanceof Error ? err.message : String(err)}\nsecond window:\n${await describeWindow(second).catch(() => "(unreadable)")}\npanel:\n${log.slice(-1500)}\nscreenshot: ${shot}`,
+            { cause: err },
+          );
         }
         await screenshot(second, "passphrase-remembered");
         await removeHost(second, lockedSshd.alias);
@@ -616,7 +924,9 @@ export const uiSpecs: UiSpec[] = [
       assert.ok(text.includes(newFingerprint), "the presented fingerprint is shown");
       await screenshot(page, "host-key-changed");
       await clickDialogButton(page, "Cancel");
-      await eventually("the host failed, not connected", async () => (await treeTexts(page, "Hosts")).some((t) => t.startsWith(sshd.alias) && t.includes("failed")));
+      await eventually("the host failed, not connected", async () =>
+        (await treeTexts(page, "Hosts")).some((t) => t.startsWith(sshd.alias) && t.includes("failed")),
+      );
     },
   },
 ];

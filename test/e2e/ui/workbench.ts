@@ -19,7 +19,12 @@ export async function chooseContextMenu(page: Page, row: Locator, entry: string)
  * Clicks a button of the notification whose message contains `text`: on its toast, or — when
  * the workbench already tucked the toast away — in the notification center.
  */
-export async function clickNotificationButton(page: Page, text: string | RegExp, button: string, timeoutMs = 30_000): Promise<void> {
+export async function clickNotificationButton(
+  page: Page,
+  text: string | RegExp,
+  button: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const item = page.locator(".notification-list-item", { hasText: text }).first();
   const started = Date.now();
   let centerOpened = false;
@@ -72,7 +77,13 @@ export async function webviewFrame(page: Page, selector: string, timeoutMs = 20_
     async () => {
       for (const frame of page.frames()) {
         if (frame === page.mainFrame()) continue;
-        if ((await frame.locator(selector).count().catch(() => 0)) > 0) return frame;
+        if (
+          (await frame
+            .locator(selector)
+            .count()
+            .catch(() => 0)) > 0
+        )
+          return frame;
       }
       return undefined;
     },
@@ -91,7 +102,8 @@ export async function webviewElement(page: Page, frame: Frame): Promise<Locator>
   const iframes = page.locator("iframe.webview");
   for (let i = 0; i < (await iframes.count()); i++) {
     const b = await iframes.nth(i).boundingBox();
-    if (b && Math.abs(b.x - box.x) < 2 && Math.abs(b.y - box.y) < 2 && Math.abs(b.width - box.width) < 2) return iframes.nth(i);
+    if (b && Math.abs(b.x - box.x) < 2 && Math.abs(b.y - box.y) < 2 && Math.abs(b.width - box.width) < 2)
+      return iframes.nth(i);
   }
   throw new Error("no iframe.webview holds that frame");
 }
@@ -151,16 +163,33 @@ export async function describeWindow(page: Page): Promise<string> {
     const found = page.locator(selector).filter({ visible: true }).first();
     if (!(await found.count().catch(() => 0))) return undefined;
     const text = await found.innerText({ timeout: 1000 }).catch(() => "");
-    return text.replace(/\u00a0/g, " ").replace(/\s*\n\s*/g, " | ").trim() || undefined;
+    return (
+      text
+        .replace(/\u00a0/g, " ")
+        .replace(/\s*\n\s*/g, " | ")
+        .trim() || undefined
+    );
   };
-  const terminal = (await terminalScreen(page)).split("\n").map((l) => l.trimEnd()).filter(Boolean).slice(-8);
+  const terminal = (await terminalScreen(page))
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter(Boolean)
+    .slice(-8);
   const parts = [
     ["modal", await visibleText(".monaco-dialog-box")],
     ["quick input", await visibleText(".quick-input-widget")],
     ["notifications", await visibleText(".notifications-toasts")],
-    ["terminal (last lines)", terminal.length ? `\n${terminal.map((l) => `    ${l}`).join("\n")}` : undefined],
+    [
+      "terminal (last lines)",
+      terminal.length ? `\n${terminal.map((l) => `    ${l}`).join("\n")}` : undefined,
+    ],
   ] as const;
-  return parts.filter(([, text]) => text !== undefined).map(([what, text]) => `${what}: ${text}`).join("\n") || "(no modal, quick input, notification or terminal shown)";
+  return (
+    parts
+      .filter(([, text]) => text !== undefined)
+      .map(([what, text]) => `${what}: ${text}`)
+      .join("\n") || "(no modal, quick input, notification or terminal shown)"
+  );
 }
 
 /**

@@ -13,10 +13,23 @@ const root = resolve(import.meta.dirname, "../../..");
 test("zonectl dev-host serves on the given socket and stops on SIGINT", async () => {
   const state = mkdtempSync(join(tmpdir(), "devhost-cli-"));
   const socket = join(state, "cli.socket");
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "extension/cli/main.ts"), "dev-host", "--socket", socket, "--state", state], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(root, "extension/cli/main.ts"),
+      "dev-host",
+      "--socket",
+      socket,
+      "--state",
+      state,
+    ],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -48,7 +61,20 @@ test("zonectl dev-host serves on the given socket and stops on SIGINT", async ()
 test("zonectl dev-host refuses a second dev host on the same state directory", async () => {
   const state = mkdtempSync(join(tmpdir(), "devhost-cli-"));
   const run = (socket: string) =>
-    spawn(process.execPath, ["--import", "tsx", join(root, "extension/cli/main.ts"), "dev-host", "--socket", join(state, socket), "--state", state], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(root, "extension/cli/main.ts"),
+        "dev-host",
+        "--socket",
+        join(state, socket),
+        "--state",
+        state,
+      ],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+    );
   const first = run("a.socket");
   try {
     let out = "";

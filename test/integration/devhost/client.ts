@@ -16,7 +16,12 @@ import { ChannelSocket } from "../../../extension/core/protect/channelSocket";
 import { guardClientStream } from "../../../extension/core/protect/clientStream";
 
 class GuardedSessionManager extends Http2SessionManager {
-  override async request(method: string, path: string, headers: OutgoingHttpHeaders, options: Omit<ClientSessionRequestOptions, "signal">): Promise<ClientHttp2Stream> {
+  override async request(
+    method: string,
+    path: string,
+    headers: OutgoingHttpHeaders,
+    options: Omit<ClientSessionRequestOptions, "signal">,
+  ): Promise<ClientHttp2Stream> {
     const stream = await super.request(method, path, headers, options);
     guardClientStream(stream);
     return stream;
@@ -24,7 +29,11 @@ class GuardedSessionManager extends Http2SessionManager {
 }
 
 function sessionManager(createConnection: () => Duplex): Http2SessionManager {
-  return new GuardedSessionManager("http://localhost", { idleConnectionTimeoutMs: 60_000 }, { createConnection });
+  return new GuardedSessionManager(
+    "http://localhost",
+    { idleConnectionTimeoutMs: 60_000 },
+    { createConnection },
+  );
 }
 
 export interface UnixClient {
@@ -44,10 +53,14 @@ export function connectUnix(socketPath: string): UnixClient {
  */
 export async function connectOverSsh(ssh: SshClient, socketPath: string): Promise<UnixClient> {
   const open = (): Promise<ClientChannel> =>
-    new Promise<ClientChannel>((resolve, reject) => ssh.openssh_forwardOutStreamLocal(socketPath, (err, ch) => (err ? reject(err) : resolve(ch))));
+    new Promise<ClientChannel>((resolve, reject) =>
+      ssh.openssh_forwardOutStreamLocal(socketPath, (err, ch) => (err ? reject(err) : resolve(ch))),
+    );
   // Fail fast (like the product's transport does on its first call) when the server refuses.
   (await open()).close();
-  const manager = sessionManager(() => new ChannelSocket(open, { describe: `unix socket ${socketPath} over ssh` }));
+  const manager = sessionManager(
+    () => new ChannelSocket(open, { describe: `unix socket ${socketPath} over ssh` }),
+  );
   const transport = createGrpcTransport({ baseUrl: "http://localhost", sessionManager: manager });
   return { client: createClient(ControlService, transport), close: () => manager.abort() };
 }

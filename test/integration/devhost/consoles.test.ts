@@ -27,7 +27,10 @@ after(async () => {
 type ConsoleInit = MessageInitShape<typeof WorkloadConsoleRequestSchema>;
 
 /** Attaches to a workload; `script` sends requests and watches output until the stream ends. */
-async function attach(workloadId: string, script: (send: (r: ConsoleInit) => void, out: () => { stdout: string; stderr: string }) => Promise<void>) {
+async function attach(
+  workloadId: string,
+  script: (send: (r: ConsoleInit) => void, out: () => { stdout: string; stderr: string }) => Promise<void>,
+) {
   const pending: ConsoleInit[] = [];
   let wake: (() => void) | undefined;
   let finished = false;
@@ -65,7 +68,12 @@ async function until(check: () => boolean): Promise<void> {
 
 test("AttachWorkloadConsole drives a TTY workload: input, resize, exit code", async () => {
   const { workloadId } = await conn.client.createWorkload({
-    spec: { name: "interactive", zoneId, image: { digest }, process: { command: ["sh"], tty: true, terminalSize: { rows: 20, columns: 70 } } },
+    spec: {
+      name: "interactive",
+      zoneId,
+      image: { digest },
+      process: { command: ["sh"], tty: true, terminalSize: { rows: 20, columns: 70 } },
+    },
   });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
   await conn.client.startWorkload({ workloadId });
@@ -85,7 +93,12 @@ test("AttachWorkloadConsole drives a TTY workload: input, resize, exit code", as
 
 test("AttachWorkloadConsole with pipes: stdout and stderr apart, stdin_closed is EOF", async () => {
   const { workloadId } = await conn.client.createWorkload({
-    spec: { name: "piped", zoneId, image: { digest }, process: { command: ["sh", "-c", "echo to-stderr >&2; tr a-z A-Z"], stdin: true } },
+    spec: {
+      name: "piped",
+      zoneId,
+      image: { digest },
+      process: { command: ["sh", "-c", "echo to-stderr >&2; tr a-z A-Z"], stdin: true },
+    },
   });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
   await conn.client.startWorkload({ workloadId });

@@ -3,29 +3,48 @@ import { existsSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import type { Client } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ControlService, ExecuteZoneCommandRequest, ExecuteZoneCommandRequestSchema } from "../../../extension/proto/gen/protect/control/v1/control_pb";
+import type {
+  ControlService,
+  ExecuteZoneCommandRequest,
+  ExecuteZoneCommandRequestSchema,
+} from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 
 type ControlClient = Client<typeof ControlService>;
 
-export async function waitForZone(client: ControlClient, zoneId: string, states: ZoneState[], timeoutMs = 20_000): Promise<Zone> {
+export async function waitForZone(
+  client: ControlClient,
+  zoneId: string,
+  states: ZoneState[],
+  timeoutMs = 20_000,
+): Promise<Zone> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { zone } = await client.getZone({ zoneId });
     if (zone?.status && states.includes(zone.status.state)) return zone;
-    if (Date.now() > deadline) throw new Error(`zone ${zoneId} is ${ZoneState[zone?.status?.state ?? 0]}, waited for ${states.map((s) => ZoneState[s]).join("/")}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `zone ${zoneId} is ${ZoneState[zone?.status?.state ?? 0]}, waited for ${states.map((s) => ZoneState[s]).join("/")}`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-export async function waitForWorkload(client: ControlClient, workloadId: string, states: WorkloadState[], timeoutMs = 20_000): Promise<Workload> {
+export async function waitForWorkload(
+  client: ControlClient,
+  workloadId: string,
+  states: WorkloadState[],
+  timeoutMs = 20_000,
+): Promise<Workload> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { workload } = await client.getWorkload({ workloadId });
     if (workload?.status && states.includes(workload.status.state)) return workload;
     if (Date.now() > deadline) {
-      throw new Error(`workload ${workloadId} is ${WorkloadState[workload?.status?.state ?? 0]} (${workload?.status?.errorStatus?.message ?? ""}), waited for ${states.map((s) => WorkloadState[s]).join("/")}`);
+      throw new Error(
+        `workload ${workloadId} is ${WorkloadState[workload?.status?.state ?? 0]} (${workload?.status?.errorStatus?.message ?? ""}), waited for ${states.map((s) => WorkloadState[s]).join("/")}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -55,7 +74,8 @@ export function cgroupDirsMatching(needle: string): string[] {
       walk(p, depth + 1);
     }
   };
-  for (const h of ["memory", "cpu", "cpuacct", "pids", "unified"]) if (existsSync(`/sys/fs/cgroup/${h}`)) walk(`/sys/fs/cgroup/${h}`, 0);
+  for (const h of ["memory", "cpu", "cpuacct", "pids", "unified"])
+    if (existsSync(`/sys/fs/cgroup/${h}`)) walk(`/sys/fs/cgroup/${h}`, 0);
   return out;
 }
 
@@ -75,7 +95,9 @@ export function processesMatching(needle: string): number[] {
     const pid = Number(entry);
     if (!(pid > 0) || pid === process.pid) continue;
     try {
-      const cmd = execFileSync("cat", [`/proc/${pid}/cmdline`], { encoding: "utf8" }).split("\0").join(" ");
+      const cmd = execFileSync("cat", [`/proc/${pid}/cmdline`], { encoding: "utf8" })
+        .split("\0")
+        .join(" ");
       if (cmd.includes(needle)) out.push(pid);
     } catch {
       // gone
@@ -141,7 +163,9 @@ export async function runExec(
   let exitCode: number | undefined;
   const started = Date.now();
   const scripted = script?.(send, () => stdout);
-  for await (const reply of client.executeZoneCommand(requests() as AsyncIterable<ExecuteZoneCommandRequest>)) {
+  for await (const reply of client.executeZoneCommand(
+    requests() as AsyncIterable<ExecuteZoneCommandRequest>,
+  )) {
     if (reply.reply.case === "output") {
       stdout += Buffer.from(reply.reply.value.stdout).toString("utf8");
       stderr += Buffer.from(reply.reply.value.stderr).toString("utf8");
@@ -158,4 +182,3 @@ export async function runExec(
   await scripted;
   return { stdout, stderr, exitCode, ms };
 }
-

@@ -5,14 +5,19 @@ import type { ControlService } from "../../../extension/proto/gen/protect/contro
 import { buildTestImage } from "../../harness/testImage";
 import type { TestImage } from "../../harness/testImage";
 
-export async function importTestImage(client: Client<typeof ControlService>, dir: string): Promise<{ image: TestImage; digest: string }> {
+export async function importTestImage(
+  client: Client<typeof ControlService>,
+  dir: string,
+): Promise<{ image: TestImage; digest: string }> {
   const image = await buildTestImage(dir);
   const bytes = await readFile(image.dockerArchive);
   async function* upload() {
     const size = 256 * 1024;
     for (let i = 0; i < bytes.length; i += size) {
       const last = i + size >= bytes.length;
-      yield i === 0 ? { image: image.archiveName, chunk: bytes.subarray(i, i + size), lastChunk: last } : { chunk: bytes.subarray(i, i + size), lastChunk: last };
+      yield i === 0
+        ? { image: image.archiveName, chunk: bytes.subarray(i, i + size), lastChunk: last }
+        : { chunk: bytes.subarray(i, i + size), lastChunk: last };
     }
   }
   let digest = "";

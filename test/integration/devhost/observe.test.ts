@@ -20,7 +20,12 @@ let promPort: number;
 
 before(async () => {
   promPort = await freePort();
-  fixture = await startZoneFixture({ name: "observed", targetCpus: 1, targetMemory: 200n, devHostArgs: ["--prometheus", `127.0.0.1:${promPort}`] });
+  fixture = await startZoneFixture({
+    name: "observed",
+    targetCpus: 1,
+    targetMemory: 200n,
+    devHostArgs: ["--prometheus", `127.0.0.1:${promPort}`],
+  });
   ({ conn, digest, zoneId } = fixture);
 });
 
@@ -29,7 +34,9 @@ after(async () => {
 });
 
 async function startWorkload(name: string, command: string[]): Promise<string> {
-  const { workloadId } = await conn.client.createWorkload({ spec: { name, zoneId, image: { digest }, process: { command } } });
+  const { workloadId } = await conn.client.createWorkload({
+    spec: { name, zoneId, image: { digest }, process: { command } },
+  });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
   await conn.client.startWorkload({ workloadId });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.RUNNING]);
@@ -69,7 +76,8 @@ test("ReadZoneMetrics returns the tree a real zone returns, with real readings",
     return cmdline?.case === "stringValue" && cmdline.value.includes("while :");
   });
   assert.ok(loop, "the workload's process is listed");
-  for (const key of ["parent", "executable", "cmdline", "cwd", "lifetime", "uid", "gid"]) assert.ok(find(loop, [key]), `process/<pid>/${key}`);
+  for (const key of ["parent", "executable", "cmdline", "cwd", "lifetime", "uid", "gid"])
+    assert.ok(find(loop, [key]), `process/<pid>/${key}`);
   assert.equal(find(loop, ["memory", "resident"])!.format, MetricFormat.BYTES);
 
   // The product's own reader understands it.
@@ -82,7 +90,10 @@ test("ReadZoneMetrics returns the tree a real zone returns, with real readings",
   const text = await (await fetch(`http://127.0.0.1:${promPort}/metrics/resource`)).text();
   assert.match(text, /^host_cpu_usage_percent\{cpu="0"\} [\d.]+$/m);
   assert.match(text, /^host_memory_total_bytes \d+$/m);
-  assert.match(text, new RegExp(`^zone_memory_total_bytes\\{zone_id="${zoneId}"\\} ${200 * 1024 * 1024}$`, "m"));
+  assert.match(
+    text,
+    new RegExp(`^zone_memory_total_bytes\\{zone_id="${zoneId}"\\} ${200 * 1024 * 1024}$`, "m"),
+  );
   assert.match(text, new RegExp(`^zone_cpu_usage_percent\\{cpu="\\d+",zone_id="${zoneId}"\\} [\\d.]+$`, "m"));
   const parsed = parsePrometheusText(text);
   assert.deepEqual(parsed.errors, []);
@@ -138,7 +149,8 @@ test("DialNetworkSocket reaches a listener on the zone's own loopback", async ()
       }
       for await (const _ of conn.client.dialNetworkSocket(requests())) break;
     })(),
-    (err: unknown) => err instanceof ConnectError && err.code === Code.Unavailable && /7778/.test(err.message),
+    (err: unknown) =>
+      err instanceof ConnectError && err.code === Code.Unavailable && /7778/.test(err.message),
   );
   await assert.rejects(
     (async () => {

@@ -47,16 +47,27 @@ test("process mode: zones say so, live at 127.0.0.1, run commands, and leave no 
   assert.match(annotations["dev.styrolite.devhost/limits"] ?? "", /unlimited/);
   assert.equal(zone.status!.networkStatus!.interfaces[0]!.ips[0]!.address, "127.0.0.1/8");
 
-  const r = await runExec(conn.client, zoneId, { command: ["sh", "-c", 'echo "$FOO"; sleep 30 & echo $!; exit 9'], env: { FOO: "plain $(x)" } });
+  const r = await runExec(conn.client, zoneId, {
+    command: ["sh", "-c", 'echo "$FOO"; sleep 30 & echo $!; exit 9'],
+    env: { FOO: "plain $(x)" },
+  });
   assert.equal(r.exitCode, 9);
   const [foo, bgPid] = r.stdout.trim().split("\n");
   assert.equal(foo, "plain $(x)");
 
   const { root } = await conn.client.readZoneMetrics({ zoneId });
-  assert.ok(root!.children.find((c) => c.name === "system"), "metrics work without cgroups too");
+  assert.ok(
+    root!.children.find((c) => c.name === "system"),
+    "metrics work without cgroups too",
+  );
 
-  const record = JSON.parse(readFileSync(`${host.stateDir}/zones/${zoneId}.json`, "utf8")) as { runtime: { wrapperPid: number } };
-  assert.ok(processGroupMembers(record.runtime.wrapperPid).length > 0, "the zone init's process group is alive");
+  const record = JSON.parse(readFileSync(`${host.stateDir}/zones/${zoneId}.json`, "utf8")) as {
+    runtime: { wrapperPid: number };
+  };
+  assert.ok(
+    processGroupMembers(record.runtime.wrapperPid).length > 0,
+    "the zone init's process group is alive",
+  );
 
   await conn.client.destroyZone({ zoneId });
   const deadline = Date.now() + 10_000;
@@ -72,5 +83,8 @@ test("process mode: zones say so, live at 127.0.0.1, run commands, and leave no 
   } catch {
     bgState = undefined;
   }
-  assert.ok(bgState === undefined || bgState === "Z", `a background process an exec left behind went with the zone (state ${bgState})`);
+  assert.ok(
+    bgState === undefined || bgState === "Z",
+    `a background process an exec left behind went with the zone (state ${bgState})`,
+  );
 });

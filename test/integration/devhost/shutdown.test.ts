@@ -49,7 +49,9 @@ function startTime(pid: number): string | undefined {
 
 /** Processes of the set that still run (zombies waiting to be reaped have ended already). */
 function stillAlive(procs: Map<number, string>): number[] {
-  return [...procs].filter(([pid, start]) => startTime(pid) === start && state(pid) !== "Z").map(([pid]) => pid);
+  return [...procs]
+    .filter(([pid, start]) => startTime(pid) === start && state(pid) !== "Z")
+    .map(([pid]) => pid);
 }
 
 function state(pid: number): string | undefined {
@@ -105,13 +107,19 @@ async function populate(stateDir: string) {
   const host = await startDevHost({ stateDir });
   const { client, close } = connectUnix(host.socketPath);
   const { digest } = await importTestImage(client, join(work, `image-${Date.now()}`));
-  const { zoneId } = await client.createZone({ spec: { name: "doomed", initialResources: { targetMemory: 128n } } });
+  const { zoneId } = await client.createZone({
+    spec: { name: "doomed", initialResources: { targetMemory: 128n } },
+  });
   const zone = await waitForZone(client, zoneId, [ZoneState.READY]);
-  const { workloadId } = await client.createWorkload({ spec: { name: "sleeper", zoneId, image: { digest }, process: { command: ["sleep", "600"] } } });
+  const { workloadId } = await client.createWorkload({
+    spec: { name: "sleeper", zoneId, image: { digest }, process: { command: ["sleep", "600"] } },
+  });
   await waitForWorkload(client, workloadId, [WorkloadState.CREATED]);
   await client.startWorkload({ workloadId });
   await waitForWorkload(client, workloadId, [WorkloadState.RUNNING]);
-  const record = JSON.parse(readFileSync(join(stateDir, "zones", `${zoneId}.json`), "utf8")) as { runtime: { initPid: number } };
+  const record = JSON.parse(readFileSync(join(stateDir, "zones", `${zoneId}.json`), "utf8")) as {
+    runtime: { initPid: number };
+  };
   const netns = readlinkSync(`/proc/${record.runtime.initPid}/ns/net`);
   const procs = descendants(host.pid);
   assert.ok(procs.size >= 4, "zone init, its wrapper, the workload and its wrapper run below the dev host");
@@ -140,13 +148,18 @@ async function populate(stateDir: string) {
 test("SIGTERM stops the dev host with nothing left behind, and a restart shows the zone FAILED", async () => {
   const stateDir = join(work, "clean");
   const first = await populate(stateDir);
-  assert.ok(first.leftovers().cgroups > 0 && first.leftovers().namespaces > 0 && first.leftovers().links === 2, "the sandbox exists before the stop");
+  assert.ok(
+    first.leftovers().cgroups > 0 && first.leftovers().namespaces > 0 && first.leftovers().links === 2,
+    "the sandbox exists before the stop",
+  );
   first.close();
   const t = Date.now();
   await first.host.stop(); // SIGTERM, and the harness checks the exit code is 0
   const remaining = first.leftovers();
   const survivors = first.survivors();
-  process.stdout.write(`# after dev-host exit (${Date.now() - t} ms): ${JSON.stringify(remaining)} ${survivors}\n`);
+  process.stdout.write(
+    `# after dev-host exit (${Date.now() - t} ms): ${JSON.stringify(remaining)} ${survivors}\n`,
+  );
   assert.deepEqual(remaining, { processes: 0, cgroups: 0, mounts: 0, namespaces: 0, links: 0 });
 
   const second = await startDevHost({ stateDir });
@@ -184,7 +197,8 @@ test("a killed dev host (SIGKILL) takes its zones' processes with it, and the ne
   // The zone's init exits when its stdin (a pipe from the dead dev host) closes; as pid 1 of the
   // zone that ends every zone process, so nothing is orphaned even without a shutdown.
   const deadline = Date.now() + 5000;
-  while (first.leftovers().processes > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (first.leftovers().processes > 0 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   const afterCrash = first.leftovers();
   assert.equal(afterCrash.processes, 0);
   assert.equal(afterCrash.namespaces, 0);

@@ -25,7 +25,10 @@ before(async () => {
   host = await startDevHost({ args: ["--ssh", `127.0.0.1:${port}`, "--authorized-keys", emptyKeys] });
   clientKey = join(host.stateDir, "ssh", "client_ed25519_key");
   knownHosts = join(work, "known_hosts");
-  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(join(host.stateDir, "ssh", "ssh_host_ed25519_key.pub"), "utf8")}`);
+  writeFileSync(
+    knownHosts,
+    `[127.0.0.1]:${port} ${readFileSync(join(host.stateDir, "ssh", "ssh_host_ed25519_key.pub"), "utf8")}`,
+  );
 });
 
 after(async () => {
@@ -34,22 +37,33 @@ after(async () => {
 });
 
 /** The real OpenSSH client, with strict host key checking against the dev host's key. */
-function ssh(args: string[], options: { key?: string; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function ssh(
+  args: string[],
+  options: { key?: string; input?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       "ssh",
       [
-        "-F", "/dev/null",
-        "-i", options.key ?? clientKey,
-        "-o", "IdentitiesOnly=yes",
-        "-o", `UserKnownHostsFile=${knownHosts}`,
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "BatchMode=yes",
-        "-p", String(port),
+        "-F",
+        "/dev/null",
+        "-i",
+        options.key ?? clientKey,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHosts}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-p",
+        String(port),
         ...args,
       ],
       { timeout: 20_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
     child.stdin?.end(options.input ?? "");
   });
@@ -58,7 +72,9 @@ function ssh(args: string[], options: { key?: string; input?: string } = {}): Pr
 function ssh2Connect(): Promise<Client> {
   return new Promise((resolve, reject) => {
     const c = new Client();
-    const expected = readFileSync(join(host.stateDir, "ssh", "ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/)[1];
+    const expected = readFileSync(join(host.stateDir, "ssh", "ssh_host_ed25519_key.pub"), "utf8")
+      .trim()
+      .split(/\s+/)[1];
     c.on("ready", () => resolve(c)).on("error", reject);
     c.connect({
       host: "127.0.0.1",
@@ -93,20 +109,24 @@ test("a PTY session sees its size and a resize", async () => {
   const c = await ssh2Connect();
   try {
     const out = await new Promise<string>((resolve, reject) => {
-      c.exec("stty size; read x; stty size", { pty: { rows: 24, cols: 80, term: "xterm" } }, (err, stream) => {
-        if (err) return reject(err);
-        let text = "";
-        stream.on("data", (d: Buffer) => {
-          text += d.toString();
-          if (text.includes("24 80") && !text.includes("resized")) {
-            text += "resized";
-            stream.setWindow(50, 132, 0, 0);
-            setTimeout(() => stream.write("\n"), 100);
-          }
-        });
-        stream.on("exit", (code: number) => (code === 0 ? undefined : reject(new Error(`exit ${code}`))));
-        stream.on("close", () => resolve(text));
-      });
+      c.exec(
+        "stty size; read x; stty size",
+        { pty: { rows: 24, cols: 80, term: "xterm" } },
+        (err, stream) => {
+          if (err) return reject(err);
+          let text = "";
+          stream.on("data", (d: Buffer) => {
+            text += d.toString();
+            if (text.includes("24 80") && !text.includes("resized")) {
+              text += "resized";
+              stream.setWindow(50, 132, 0, 0);
+              setTimeout(() => stream.write("\n"), 100);
+            }
+          });
+          stream.on("exit", (code: number) => (code === 0 ? undefined : reject(new Error(`exit ${code}`))));
+          stream.on("close", () => resolve(text));
+        },
+      );
     });
     assert.match(out, /24 80/);
     assert.match(out, /50 132/);
@@ -120,16 +140,22 @@ test("a PTY session's whole output arrives before its exit status (10 runs, 100 
   try {
     const short: number[] = [];
     for (let i = 0; i < 10; i++) {
-      const { text, code } = await new Promise<{ text: string; code: number | undefined }>((resolve, reject) => {
-        c.exec("head -c 100000 /dev/zero | tr '\\0' x; echo; echo END-MARK; exit 3", { pty: { rows: 24, cols: 80, term: "xterm" } }, (err, stream) => {
-          if (err) return reject(err);
-          let out = "";
-          let exit: number | undefined;
-          stream.on("data", (d: Buffer) => (out += d.toString()));
-          stream.on("exit", (n: number) => (exit = n));
-          stream.on("close", () => resolve({ text: out, code: exit }));
-        });
-      });
+      const { text, code } = await new Promise<{ text: string; code: number | undefined }>(
+        (resolve, reject) => {
+          c.exec(
+            "head -c 100000 /dev/zero | tr '\\0' x; echo; echo END-MARK; exit 3",
+            { pty: { rows: 24, cols: 80, term: "xterm" } },
+            (err, stream) => {
+              if (err) return reject(err);
+              let out = "";
+              let exit: number | undefined;
+              stream.on("data", (d: Buffer) => (out += d.toString()));
+              stream.on("exit", (n: number) => (exit = n));
+              stream.on("close", () => resolve({ text: out, code: exit }));
+            },
+          );
+        },
+      );
       assert.equal(code, 3);
       if (text.length !== 100_012 || !text.endsWith("x\r\nEND-MARK\r\n")) short.push(100_012 - text.length);
     }
@@ -147,12 +173,36 @@ test("OpenSSH's sftp client works against the embedded SFTP server", async () =>
   const batch = join(work, "batch");
   writeFileSync(
     batch,
-    [`mkdir ${dir}/sub`, `put ${local} ${dir}/sub/a.txt`, `rename ${dir}/sub/a.txt ${dir}/sub/b.txt`, `ls -l ${dir}/sub`, `get ${dir}/sub/b.txt ${work}/back.txt`, `chmod 600 ${dir}/sub/b.txt`, ""].join("\n"),
+    [
+      `mkdir ${dir}/sub`,
+      `put ${local} ${dir}/sub/a.txt`,
+      `rename ${dir}/sub/a.txt ${dir}/sub/b.txt`,
+      `ls -l ${dir}/sub`,
+      `get ${dir}/sub/b.txt ${work}/back.txt`,
+      `chmod 600 ${dir}/sub/b.txt`,
+      "",
+    ].join("\n"),
   );
   const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
     execFile(
       "sftp",
-      ["-F", "/dev/null", "-i", clientKey, "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-P", String(port), "-b", batch, "root@127.0.0.1"],
+      [
+        "-F",
+        "/dev/null",
+        "-i",
+        clientKey,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHosts}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-P",
+        String(port),
+        "-b",
+        batch,
+        "root@127.0.0.1",
+      ],
       { timeout: 20_000 },
       (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }),
     ),
@@ -177,7 +227,10 @@ test("direct-streamlocal reaches the dev host's own socket (also under Protect's
         conn.close();
       }
     }
-    await assert.rejects(connectOverSsh(c, "/run/systemd/private"), /open failed|rejected|Administratively|failure/i);
+    await assert.rejects(
+      connectOverSsh(c, "/run/systemd/private"),
+      /open failed|rejected|Administratively|failure/i,
+    );
   } finally {
     c.end();
   }
@@ -202,7 +255,9 @@ test("direct-tcpip goes to loopback only", async () => {
     );
     assert.equal(reply, "over ssh");
     await assert.rejects(
-      new Promise((resolve, reject) => c.forwardOut("127.0.0.1", 0, "192.0.2.10", 80, (err, ch) => (err ? reject(err) : resolve(ch)))),
+      new Promise((resolve, reject) =>
+        c.forwardOut("127.0.0.1", 0, "192.0.2.10", 80, (err, ch) => (err ? reject(err) : resolve(ch))),
+      ),
     );
   } finally {
     c.end();

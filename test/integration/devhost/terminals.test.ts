@@ -11,7 +11,10 @@ import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { WorkloadState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { ExecuteZoneCommandReplySchema, ExecuteZoneCommandRequestSchema } from "../../../extension/proto/gen/protect/control/v1/control_pb";
+import {
+  ExecuteZoneCommandReplySchema,
+  ExecuteZoneCommandRequestSchema,
+} from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import type { ExecuteZoneCommandRequest } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import type { StartedDevHost } from "../../harness/devHost";
 import type { UnixClient } from "./client";
@@ -47,7 +50,9 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
 }
 
 async function runningWorkload(name: string): Promise<string> {
-  const { workloadId } = await conn.client.createWorkload({ spec: { name, zoneId, image: { digest }, process: { command: ["sleep", "600"] } } });
+  const { workloadId } = await conn.client.createWorkload({
+    spec: { name, zoneId, image: { digest }, process: { command: ["sleep", "600"] } },
+  });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
   await conn.client.startWorkload({ workloadId });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.RUNNING]);
@@ -57,7 +62,13 @@ async function runningWorkload(name: string): Promise<string> {
 /** Fields of /proc/<pid>/stat as a process printed them: pid, pgrp, session, tty_nr, tpgid. */
 function statOf(line: string): { pid: number; pgrp: number; session: number; ttyNr: number; tpgid: number } {
   const rest = line.slice(line.lastIndexOf(")") + 2).split(" ");
-  return { pid: Number(line.split(" ")[0]), pgrp: Number(rest[2]), session: Number(rest[3]), ttyNr: Number(rest[4]), tpgid: Number(rest[5]) };
+  return {
+    pid: Number(line.split(" ")[0]),
+    pgrp: Number(rest[2]),
+    session: Number(rest[3]),
+    ttyNr: Number(rest[4]),
+    tpgid: Number(rest[5]),
+  };
 }
 
 for (const where of ["zone", "workload"] as const) {
@@ -65,7 +76,9 @@ for (const where of ["zone", "workload"] as const) {
     const workloadId = where === "workload" ? await runningWorkload("job-control") : undefined;
     const start: ExecStart = { command: ["sh"], tty, ...(workloadId ? { workloadId } : {}) };
     const r = await runExec(conn.client, zoneId, start, async (send, output) => {
-      send({ request: { case: "stdin", value: { stdin: Buffer.from('echo "shell=$$"; cat /proc/self/stat\n') } } });
+      send({
+        request: { case: "stdin", value: { stdin: Buffer.from('echo "shell=$$"; cat /proc/self/stat\n') } },
+      });
       await until(() => /\d+ \(cat\)[^\n]*\n/.test(output()), "cat's stat line");
       send({ request: { case: "stdin", value: { stdin: Buffer.from("exit 7\n") } } });
     });
@@ -84,9 +97,13 @@ for (const where of ["zone", "workload"] as const) {
 test("a fast TTY command's output arrives whole before its exit status (20 runs, 100 KB each)", async () => {
   const short: number[] = [];
   for (let i = 0; i < 20; i++) {
-    const r = await runExec(conn.client, zoneId, { command: ["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x; echo; echo END-MARK"], tty });
+    const r = await runExec(conn.client, zoneId, {
+      command: ["sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x; echo; echo END-MARK"],
+      tty,
+    });
     assert.equal(r.exitCode, 0);
-    if (!r.stdout.endsWith("x\r\nEND-MARK\r\n") || r.stdout.length !== 100_012) short.push(100_012 - r.stdout.length);
+    if (!r.stdout.endsWith("x\r\nEND-MARK\r\n") || r.stdout.length !== 100_012)
+      short.push(100_012 - r.stdout.length);
   }
   assert.deepEqual(short, [], "runs that lost the end of their output (bytes missing)");
 });
@@ -100,9 +117,13 @@ test("TTY workloads' consoles hold every byte they printed before they exited (3
     const stopBusy = new AbortController();
     const busy = (async () => {
       let bytes = 0;
-      const requests = execRequests(startOf(["cat", "/dev/zero"], false), new Promise(() => undefined)) as AsyncIterable<ExecuteZoneCommandRequest>;
+      const requests = execRequests(
+        startOf(["cat", "/dev/zero"], false),
+        new Promise(() => undefined),
+      ) as AsyncIterable<ExecuteZoneCommandRequest>;
       try {
-        for await (const r of conn.client.executeZoneCommand(requests, { signal: stopBusy.signal })) if (r.reply.case === "output") bytes += r.reply.value.stdout.length;
+        for await (const r of conn.client.executeZoneCommand(requests, { signal: stopBusy.signal }))
+          if (r.reply.case === "output") bytes += r.reply.value.stdout.length;
       } catch (err) {
         if (!(err instanceof ConnectError && err.code === Code.Canceled)) throw err;
       }
@@ -111,22 +132,35 @@ test("TTY workloads' consoles hold every byte they printed before they exited (3
     const outcomes = await Promise.all(
       Array.from({ length: 6 }, async (_, i) => {
         const { workloadId } = await conn.client.createWorkload({
-          spec: { name: `burst-${round}-${i}`, zoneId, image: { digest }, process: { command: ["sh", "-c", `head -c ${bytes} /dev/zero | tr '\\0' z; echo; echo END-MARK`], tty: true } },
+          spec: {
+            name: `burst-${round}-${i}`,
+            zoneId,
+            image: { digest },
+            process: {
+              command: ["sh", "-c", `head -c ${bytes} /dev/zero | tr '\\0' z; echo; echo END-MARK`],
+              tty: true,
+            },
+          },
         });
         await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
         await conn.client.startWorkload({ workloadId });
         await waitForWorkload(conn.client, workloadId, [WorkloadState.COMPLETED, WorkloadState.FAILED]);
         let out = "";
-        for await (const r of conn.client.attachWorkloadConsole((async function* () {
-          yield { workloadId };
-        })())) out += Buffer.from(r.stdout).toString();
+        for await (const r of conn.client.attachWorkloadConsole(
+          (async function* () {
+            yield { workloadId };
+          })(),
+        ))
+          out += Buffer.from(r.stdout).toString();
         await conn.client.destroyWorkload({ workloadId });
         return out;
       }),
     );
     stopBusy.abort();
     assert.ok((await busy) > 0);
-    const short = outcomes.filter((out) => out.length !== bytes + 12 || !out.endsWith("z\r\nEND-MARK\r\n")).map((out) => bytes + 12 - out.length);
+    const short = outcomes
+      .filter((out) => out.length !== bytes + 12 || !out.endsWith("z\r\nEND-MARK\r\n"))
+      .map((out) => bytes + 12 - out.length);
     assert.deepEqual(short, [], `round ${round}: consoles that lost the end of their output (bytes missing)`);
   }
 });
@@ -138,7 +172,12 @@ async function* execRequests(start: ExecInit, close: Promise<void>): AsyncGenera
 }
 
 function startOf(command: string[], withTty: boolean): ExecInit {
-  return { request: { case: "start", value: { zoneId, process: { command, tty: withTty, ...(withTty ? { terminalSize: tty } : {}) } } } };
+  return {
+    request: {
+      case: "start",
+      value: { zoneId, process: { command, tty: withTty, ...(withTty ? { terminalSize: tty } : {}) } },
+    },
+  };
 }
 
 test("a client that never half-closes gets every reply and the exit code, and the call ends right after it", async () => {
@@ -149,7 +188,12 @@ test("a client that never half-closes gets every reply and the exit code, and th
     let exitCode: number | undefined;
     let exitedAt = 0;
     try {
-      const replies = conn.client.executeZoneCommand(execRequests(startOf(["sh", "-c", "seq 1 20000; exit 3"], withTty), close) as AsyncIterable<ExecuteZoneCommandRequest>);
+      const replies = conn.client.executeZoneCommand(
+        execRequests(
+          startOf(["sh", "-c", "seq 1 20000; exit 3"], withTty),
+          close,
+        ) as AsyncIterable<ExecuteZoneCommandRequest>,
+      );
       for await (const r of replies) {
         if (r.reply.case === "output") out += Buffer.from(r.reply.value.stdout).toString();
         if (r.reply.case === "exited") {
@@ -174,10 +218,19 @@ test("a client that never half-closes gets every reply and the exit code, and th
  * 64 KiB. (With gzip accepted, a server that compresses fits tens of MB of zeros in that window,
  * which would hide what the dev host itself buffers.)
  */
-function rawExec(start: ExecInit): { paused(): Promise<void>; resume(): void; done: Promise<{ bytes: number; exitCode: number | undefined }> } {
+function rawExec(start: ExecInit): {
+  paused(): Promise<void>;
+  resume(): void;
+  done: Promise<{ bytes: number; exitCode: number | undefined }>;
+} {
   const session = http2.connect("http://localhost", { createConnection: () => netConnect(host.socketPath) });
   session.on("error", () => undefined);
-  const stream = session.request({ ":method": "POST", ":path": "/protect.control.v1.ControlService/ExecuteZoneCommand", "content-type": "application/grpc+proto", te: "trailers" });
+  const stream = session.request({
+    ":method": "POST",
+    ":path": "/protect.control.v1.ControlService/ExecuteZoneCommand",
+    "content-type": "application/grpc+proto",
+    te: "trailers",
+  });
   const message = toBinary(ExecuteZoneCommandRequestSchema, create(ExecuteZoneCommandRequestSchema, start));
   const envelope = Buffer.alloc(5);
   envelope.writeUInt32BE(message.length, 1);
@@ -190,7 +243,10 @@ function rawExec(start: ExecInit): { paused(): Promise<void>; resume(): void; do
   stream.on("data", (d: Buffer) => {
     buffered = Buffer.concat([buffered, d]);
     while (buffered.length >= 5 && buffered.length >= 5 + buffered.readUInt32BE(1)) {
-      const reply = fromBinary(ExecuteZoneCommandReplySchema, buffered.subarray(5, 5 + buffered.readUInt32BE(1)));
+      const reply = fromBinary(
+        ExecuteZoneCommandReplySchema,
+        buffered.subarray(5, 5 + buffered.readUInt32BE(1)),
+      );
       buffered = buffered.subarray(5 + buffered.readUInt32BE(1));
       if (reply.reply.case === "output") bytes += reply.reply.value.stdout.length;
       if (reply.reply.case === "exited") exitCode = reply.reply.value.exitCode;
@@ -218,11 +274,16 @@ test("a client that stops reading holds the command up (back-pressure), then get
   for (const withTty of [false, true]) {
     const marker = join(work, `finished-${withTty ? "tty" : "pipes"}`);
     const size = 20_000_000;
-    const script = withTty ? `head -c ${size} /dev/zero | tr '\\0' y; echo finished > "$1"` : `head -c ${size} /dev/zero; echo finished > "$1"`;
+    const script = withTty
+      ? `head -c ${size} /dev/zero | tr '\\0' y; echo finished > "$1"`
+      : `head -c ${size} /dev/zero; echo finished > "$1"`;
     const exec = rawExec(startOf(["sh", "-c", script, "sh", marker], withTty));
     await exec.paused();
     await new Promise((r) => setTimeout(r, 1500));
-    assert.ok(!existsSync(marker), `the command wrote all ${size} bytes while nobody read them: the dev host buffered them`);
+    assert.ok(
+      !existsSync(marker),
+      `the command wrote all ${size} bytes while nobody read them: the dev host buffered them`,
+    );
     exec.resume();
     const { bytes, exitCode } = await exec.done;
     assert.equal(exitCode, 0);
@@ -236,9 +297,15 @@ test("a client that goes away hangs its exec up: the process in the zone gets SI
     const marker = join(work, `hup-${withTty ? "tty" : "pipes"}`);
     const abort = new AbortController();
     let out = "";
-    const script = 'trap \'echo hup > "$1"; exit 0\' HUP; echo ready; while :; do sleep 0.05; done';
+    const script = "trap 'echo hup > \"$1\"; exit 0' HUP; echo ready; while :; do sleep 0.05; done";
     const call = (async () => {
-      for await (const r of conn.client.executeZoneCommand(execRequests(startOf(["sh", "-c", script, "sh", marker], withTty), new Promise(() => undefined)) as AsyncIterable<ExecuteZoneCommandRequest>, { signal: abort.signal })) {
+      for await (const r of conn.client.executeZoneCommand(
+        execRequests(
+          startOf(["sh", "-c", script, "sh", marker], withTty),
+          new Promise(() => undefined),
+        ) as AsyncIterable<ExecuteZoneCommandRequest>,
+        { signal: abort.signal },
+      )) {
         if (r.reply.case === "output") out += Buffer.from(r.reply.value.stdout).toString();
       }
     })();

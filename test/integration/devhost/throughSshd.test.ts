@@ -7,7 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "ssh2";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { MetricFormat, WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import {
+  MetricFormat,
+  WorkloadState,
+  ZoneState,
+} from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import { startDevHost } from "../../harness/devHost";
 import type { StartedDevHost } from "../../harness/devHost";
 import { startSshd } from "../../harness/sshd";
@@ -57,8 +61,12 @@ test("through sshd: image, zone, workload, exec, TTY resize, stdin EOF, console 
   const watching = (async () => {
     try {
       for await (const r of client.watchEvents({}, { signal: watch.signal })) {
-        if (r.event.case === "zoneChanged") events.push(`zone ${r.event.value.zone!.id} ${ZoneState[r.event.value.zone!.status!.state]}`);
-        if (r.event.case === "workloadChanged") events.push(`workload ${r.event.value.workload!.id} ${WorkloadState[r.event.value.workload!.status!.state]}`);
+        if (r.event.case === "zoneChanged")
+          events.push(`zone ${r.event.value.zone!.id} ${ZoneState[r.event.value.zone!.status!.state]}`);
+        if (r.event.case === "workloadChanged")
+          events.push(
+            `workload ${r.event.value.workload!.id} ${WorkloadState[r.event.value.workload!.status!.state]}`,
+          );
       }
     } catch (err) {
       if (!(err instanceof ConnectError && err.code === Code.Canceled)) throw err;
@@ -68,30 +76,49 @@ test("through sshd: image, zone, workload, exec, TTY resize, stdin EOF, console 
 
   const { digest } = await importTestImage(client, join(work, "image"));
   const t0 = Date.now();
-  const { zoneId } = await client.createZone({ spec: { name: "via-sshd", initialResources: { targetCpus: 1, targetMemory: 96n } } });
+  const { zoneId } = await client.createZone({
+    spec: { name: "via-sshd", initialResources: { targetCpus: 1, targetMemory: 96n } },
+  });
   const zone = await waitForZone(client, zoneId, [ZoneState.READY]);
   process.stdout.write(`# through sshd: zone create → READY ${Date.now() - t0} ms\n`);
 
   const t1 = Date.now();
-  const { workloadId } = await client.createWorkload({ spec: { name: "main", zoneId, image: { digest }, process: { command: ["nc", "-ll", "-p", "8080", "-e", "cat"] } } });
+  const { workloadId } = await client.createWorkload({
+    spec: {
+      name: "main",
+      zoneId,
+      image: { digest },
+      process: { command: ["nc", "-ll", "-p", "8080", "-e", "cat"] },
+    },
+  });
   await waitForWorkload(client, workloadId, [WorkloadState.CREATED]);
   await client.startWorkload({ workloadId });
   await waitForWorkload(client, workloadId, [WorkloadState.RUNNING]);
   process.stdout.write(`# through sshd: workload create+start → RUNNING ${Date.now() - t1} ms\n`);
 
-  const echo = await runExec(client, zoneId, { workloadId, command: ["sh", "-c", "echo $FOO; exit 7"], env: { FOO: "bar" } });
+  const echo = await runExec(client, zoneId, {
+    workloadId,
+    command: ["sh", "-c", "echo $FOO; exit 7"],
+    env: { FOO: "bar" },
+  });
   assert.equal(echo.stdout, "bar\n");
   assert.equal(echo.exitCode, 7);
   const rounds: number[] = [];
-  for (let i = 0; i < 5; i++) rounds.push((await runExec(client, zoneId, { workloadId, command: ["true"] })).ms);
+  for (let i = 0; i < 5; i++)
+    rounds.push((await runExec(client, zoneId, { workloadId, command: ["true"] })).ms);
   process.stdout.write(`# through sshd: exec round trips ${rounds.join(", ")} ms\n`);
 
-  const tty = await runExec(client, zoneId, { workloadId, command: ["sh", "-c", "stty size; read x; stty size"], tty: { rows: 30, columns: 90 } }, async (send, output) => {
-    while (!output().includes("30 90")) await new Promise((r) => setTimeout(r, 10));
-    send({ request: { case: "terminalResize", value: { size: { rows: 45, columns: 160 } } } });
-    await new Promise((r) => setTimeout(r, 100));
-    send({ request: { case: "stdin", value: { stdin: Buffer.from("\r") } } });
-  });
+  const tty = await runExec(
+    client,
+    zoneId,
+    { workloadId, command: ["sh", "-c", "stty size; read x; stty size"], tty: { rows: 30, columns: 90 } },
+    async (send, output) => {
+      while (!output().includes("30 90")) await new Promise((r) => setTimeout(r, 10));
+      send({ request: { case: "terminalResize", value: { size: { rows: 45, columns: 160 } } } });
+      await new Promise((r) => setTimeout(r, 100));
+      send({ request: { case: "stdin", value: { stdin: Buffer.from("\r") } } });
+    },
+  );
   assert.match(tty.stdout, /30 90/);
   assert.match(tty.stdout, /45 160/);
 
@@ -109,7 +136,8 @@ test("through sshd: image, zone, workload, exec, TTY resize, stdin EOF, console 
     await new Promise((r) => setTimeout(r, 2000));
   }
   try {
-    for await (const r of client.attachZoneConsole(consoleRequests(), { signal: abort.signal })) consoleText += Buffer.from(r.data).toString();
+    for await (const r of client.attachZoneConsole(consoleRequests(), { signal: abort.signal }))
+      consoleText += Buffer.from(r.data).toString();
   } catch (err) {
     if (!(err instanceof ConnectError && err.code === Code.Canceled)) throw err;
   } finally {
@@ -147,7 +175,14 @@ test("through sshd: image, zone, workload, exec, TTY resize, stdin EOF, console 
   assert.equal(received, "through the zone\n");
 
   // A workload allocating past the zone's limit.
-  const { workloadId: hog } = await client.createWorkload({ spec: { name: "hog", zoneId, image: { digest }, process: { command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=300M", "count=1"] } } });
+  const { workloadId: hog } = await client.createWorkload({
+    spec: {
+      name: "hog",
+      zoneId,
+      image: { digest },
+      process: { command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=300M", "count=1"] },
+    },
+  });
   await waitForWorkload(client, hog, [WorkloadState.CREATED]);
   await client.startWorkload({ workloadId: hog });
   const killed = await waitForWorkload(client, hog, [WorkloadState.FAILED, WorkloadState.COMPLETED]);
@@ -165,8 +200,21 @@ test("through sshd: image, zone, workload, exec, TTY resize, stdin EOF, console 
   await watching;
   const mine = (prefix: string) => events.filter((e) => e.startsWith(prefix)).map((e) => e.split(" ")[2]);
   assert.deepEqual(mine(`zone ${zoneId}`), ["CREATING", "CREATED", "READY", "DESTROYING", "DESTROYED"]);
-  assert.deepEqual(mine(`workload ${workloadId}`), ["CREATING", "CREATED", "RUNNING", "DESTROYING", "DESTROYED"]);
-  assert.deepEqual(mine(`workload ${hog}`), ["CREATING", "CREATED", "RUNNING", "FAILED", "DESTROYING", "DESTROYED"]);
+  assert.deepEqual(mine(`workload ${workloadId}`), [
+    "CREATING",
+    "CREATED",
+    "RUNNING",
+    "DESTROYING",
+    "DESTROYED",
+  ]);
+  assert.deepEqual(mine(`workload ${hog}`), [
+    "CREATING",
+    "CREATED",
+    "RUNNING",
+    "FAILED",
+    "DESTROYING",
+    "DESTROYED",
+  ]);
   assert.deepEqual(cgroupDirsMatching(`zone-${zoneId.replace(/-/g, "").slice(0, 12)}`), []);
   assert.deepEqual(linksWithPrefix(zone.status!.networkStatus!.interfaces[0]!.hostInterface), []);
 });

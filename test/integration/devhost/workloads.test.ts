@@ -37,9 +37,18 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
   }
 }
 
-async function runningWorkload(name: string, extra: { mounts?: { hostPath: string; targetPath: string }[] } = {}): Promise<string> {
+async function runningWorkload(
+  name: string,
+  extra: { mounts?: { hostPath: string; targetPath: string }[] } = {},
+): Promise<string> {
   const { workloadId } = await conn.client.createWorkload({
-    spec: { name, zoneId, image: { digest }, process: { command: ["sleep", "600"] }, mounts: extra.mounts ?? [] },
+    spec: {
+      name,
+      zoneId,
+      image: { digest },
+      process: { command: ["sleep", "600"] },
+      mounts: extra.mounts ?? [],
+    },
   });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
   await conn.client.startWorkload({ workloadId });
@@ -53,7 +62,8 @@ async function consoleOf(workloadId: string): Promise<string> {
   async function* requests() {
     yield { workloadId };
   }
-  for await (const reply of conn.client.attachWorkloadConsole(requests())) out += Buffer.from(reply.stdout).toString() + Buffer.from(reply.stderr).toString();
+  for await (const reply of conn.client.attachWorkloadConsole(requests()))
+    out += Buffer.from(reply.stdout).toString() + Buffer.from(reply.stderr).toString();
   return out;
 }
 
@@ -63,7 +73,8 @@ test("a workload runs its image's config in its own root and walks CREATING → 
   const watching = (async () => {
     try {
       for await (const r of conn.client.watchEvents({}, { signal: watch.signal })) {
-        if (r.event.case === "workloadChanged") seen.push({ id: r.event.value.workload!.id, state: r.event.value.workload!.status!.state });
+        if (r.event.case === "workloadChanged")
+          seen.push({ id: r.event.value.workload!.id, state: r.event.value.workload!.status!.state });
       }
     } catch (err) {
       if (!(err instanceof ConnectError && err.code === Code.Canceled)) throw err;
@@ -78,7 +89,11 @@ test("a workload runs its image's config in its own root and walks CREATING → 
       zoneId,
       image: { digest },
       process: {
-        command: ["sh", "-c", 'echo "greeting=$STYROLITE_GREETING"; echo "cwd=$(pwd)"; echo "uid=$(id -u)"; cat /etc/motd; echo "FOO=$FOO"; echo "host=$(hostname)"'],
+        command: [
+          "sh",
+          "-c",
+          'echo "greeting=$STYROLITE_GREETING"; echo "cwd=$(pwd)"; echo "uid=$(id -u)"; cat /etc/motd; echo "FOO=$FOO"; echo "host=$(hostname)"',
+        ],
         environment: [{ key: "FOO", value: "from the spec" }],
       },
     },
@@ -98,14 +113,20 @@ test("a workload runs its image's config in its own root and walks CREATING → 
   assert.match(out, /host=work/, "the zone's hostname");
 
   await conn.client.destroyWorkload({ workloadId });
-  await until(() => seen.some((e) => e.id === workloadId && e.state === WorkloadState.DESTROYED), "DESTROYED");
+  await until(
+    () => seen.some((e) => e.id === workloadId && e.state === WorkloadState.DESTROYED),
+    "DESTROYED",
+  );
   watch.abort();
   await watching;
   assert.deepEqual(
     seen.filter((e) => e.id === workloadId).map((e) => WorkloadState[e.state]),
     ["CREATING", "CREATED", "RUNNING", "COMPLETED", "DESTROYING", "DESTROYED"],
   );
-  await assert.rejects(conn.client.getWorkload({ workloadId }), (err: unknown) => err instanceof ConnectError && err.code === Code.NotFound);
+  await assert.rejects(
+    conn.client.getWorkload({ workloadId }),
+    (err: unknown) => err instanceof ConnectError && err.code === Code.NotFound,
+  );
 });
 
 test("exec in a workload: env honoured, exact exit code, stdin EOF reaches wc -c", async () => {
@@ -133,12 +154,15 @@ test("exec in a workload: env honoured, exact exit code, stdin EOF reaches wc -c
 
 test("a TTY exec sees the terminal size and a resize", async () => {
   const workloadId = await runningWorkload("tty");
-  const r = await exec({ workloadId, command: ["sh", "-c", "stty size; read line; stty size"], tty: { rows: 24, columns: 80 } }, async (send, output) => {
-    await until(() => output().includes("24 80"), "the first stty size");
-    send({ request: { case: "terminalResize", value: { size: { rows: 40, columns: 132 } } } });
-    await new Promise((r) => setTimeout(r, 100));
-    send({ request: { case: "stdin", value: { stdin: Buffer.from("\r") } } });
-  });
+  const r = await exec(
+    { workloadId, command: ["sh", "-c", "stty size; read line; stty size"], tty: { rows: 24, columns: 80 } },
+    async (send, output) => {
+      await until(() => output().includes("24 80"), "the first stty size");
+      send({ request: { case: "terminalResize", value: { size: { rows: 40, columns: 132 } } } });
+      await new Promise((r) => setTimeout(r, 100));
+      send({ request: { case: "stdin", value: { stdin: Buffer.from("\r") } } });
+    },
+  );
   assert.match(r.stdout, /24 80\r?\n/);
   assert.match(r.stdout, /40 132\r?\n/);
   assert.equal(r.exitCode, 0);
@@ -148,13 +172,29 @@ test("a TTY exec sees the terminal size and a resize", async () => {
 test("hostile values reach the workload byte for byte, never a shell", async () => {
   const workloadId = await runningWorkload("hostile");
   const marker = join(work, "pwned");
-  const nasty = [`$(touch ${marker})`, `\`touch ${marker}\``, `'; touch ${marker}; '`, `"quoted" and 'single'`, "line1\nline2", "-n", "--", "a\\b"];
+  const nasty = [
+    `$(touch ${marker})`,
+    `\`touch ${marker}\``,
+    `'; touch ${marker}; '`,
+    `"quoted" and 'single'`,
+    "line1\nline2",
+    "-n",
+    "--",
+    "a\\b",
+  ];
   const r = await exec({ workloadId, command: ["printf", "%s|", ...nasty] });
   assert.equal(r.stdout, nasty.map((n) => `${n}|`).join(""));
-  const env = await exec({ workloadId, command: ["sh", "-c", 'printf "%s" "$V"'], env: { V: nasty.join("\n") } });
+  const env = await exec({
+    workloadId,
+    command: ["sh", "-c", 'printf "%s" "$V"'],
+    env: { V: nasty.join("\n") },
+  });
   assert.equal(env.stdout, nasty.join("\n"));
   const cwd = await exec({ workloadId, command: ["pwd"], cwd: "/tmp/$(touch x)" }).catch((e: unknown) => e);
-  assert.ok(cwd instanceof Error || (cwd as { exitCode: number }).exitCode !== 0, "a missing working directory fails the exec");
+  assert.ok(
+    cwd instanceof Error || (cwd as { exitCode: number }).exitCode !== 0,
+    "a missing working directory fails the exec",
+  );
   assert.equal(existsSync(marker), false, "nothing was executed by a shell on the host");
   const inZone = await exec({ workloadId, command: ["ls", "/"] });
   assert.doesNotMatch(inZone.stdout, /pwned/);
@@ -167,7 +207,9 @@ test("the spec's mounts appear at their targets inside the workload", async () =
   const { mkdirSync } = await import("node:fs");
   mkdirSync(shared);
   writeFileSync(join(shared, "hello.txt"), "from the host\n");
-  const workloadId = await runningWorkload("mounts", { mounts: [{ hostPath: shared, targetPath: "/workspace/project" }] });
+  const workloadId = await runningWorkload("mounts", {
+    mounts: [{ hostPath: shared, targetPath: "/workspace/project" }],
+  });
   const r = await exec({ workloadId, command: ["cat", "/workspace/project/hello.txt"] });
   assert.equal(r.stdout, "from the host\n");
   await exec({ workloadId, command: ["sh", "-c", "echo back > /workspace/project/reply.txt"] });
@@ -186,13 +228,21 @@ test("StopWorkload ends a running workload (SIGTERM) and it shows COMPLETED", as
   const w = await waitForWorkload(conn.client, workloadId, [WorkloadState.COMPLETED, WorkloadState.FAILED]);
   assert.equal(w.status!.state, WorkloadState.COMPLETED);
   assert.equal(w.status!.exitStatus!.code, 143);
-  await assert.rejects(exec({ workloadId, command: ["true"] }), (err: unknown) => err instanceof ConnectError && err.code === Code.FailedPrecondition);
+  await assert.rejects(
+    exec({ workloadId, command: ["true"] }),
+    (err: unknown) => err instanceof ConnectError && err.code === Code.FailedPrecondition,
+  );
   await conn.client.destroyWorkload({ workloadId });
 });
 
 test("a workload allocating past the zone's memory limit is OOM-killed and FAILED with the reason", async () => {
   const { workloadId } = await conn.client.createWorkload({
-    spec: { name: "hog", zoneId, image: { digest }, process: { command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=400M", "count=1"] } },
+    spec: {
+      name: "hog",
+      zoneId,
+      image: { digest },
+      process: { command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=400M", "count=1"] },
+    },
   });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
   await conn.client.startWorkload({ workloadId });
@@ -207,7 +257,9 @@ test("a command that ends at once still ran: RUNNING, then COMPLETED with exit 0
   // The dev host sees RUNNING when the process enters the workload root; `true` can be gone
   // before it looks, which once made a finished workload FAILED "did not start".
   for (let i = 0; i < 20; i++) {
-    const { workloadId } = await conn.client.createWorkload({ spec: { name: `quick-${i}`, zoneId, image: { digest }, process: { command: ["true"] } } });
+    const { workloadId } = await conn.client.createWorkload({
+      spec: { name: `quick-${i}`, zoneId, image: { digest }, process: { command: ["true"] } },
+    });
     await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
     await conn.client.startWorkload({ workloadId });
     const w = await waitForWorkload(conn.client, workloadId, [WorkloadState.COMPLETED, WorkloadState.FAILED]);
@@ -218,7 +270,9 @@ test("a command that ends at once still ran: RUNNING, then COMPLETED with exit 0
 });
 
 test("a workload whose command fails shows FAILED with its exit code; bad specs are refused", async () => {
-  const { workloadId } = await conn.client.createWorkload({ spec: { name: "fails", zoneId, image: { digest }, process: { command: ["sh", "-c", "exit 3"] } } });
+  const { workloadId } = await conn.client.createWorkload({
+    spec: { name: "fails", zoneId, image: { digest }, process: { command: ["sh", "-c", "exit 3"] } },
+  });
   await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
   await conn.client.startWorkload({ workloadId });
   const w = await waitForWorkload(conn.client, workloadId, [WorkloadState.COMPLETED, WorkloadState.FAILED]);
@@ -227,8 +281,32 @@ test("a workload whose command fails shows FAILED with its exit code; bad specs 
   await conn.client.destroyWorkload({ workloadId });
 
   const refused = (code: Code) => (err: unknown) => err instanceof ConnectError && err.code === code;
-  await assert.rejects(conn.client.createWorkload({ spec: { zoneId, image: { digest: "sha256:" + "0".repeat(64) } } }), refused(Code.NotFound));
-  await assert.rejects(conn.client.createWorkload({ spec: { zoneId, image: { digest }, process: { command: ["true"], environment: [{ key: "A=B", value: "x" }] } } }), refused(Code.InvalidArgument));
-  await assert.rejects(conn.client.createWorkload({ spec: { zoneId, image: { digest }, process: { command: ["true"], user: { idOrName: { case: "name", value: "nosuchuser" } } } } }), refused(Code.InvalidArgument));
-  await assert.rejects(conn.client.createWorkload({ spec: { zoneId: "nope", image: { digest } } }), refused(Code.NotFound));
+  await assert.rejects(
+    conn.client.createWorkload({ spec: { zoneId, image: { digest: "sha256:" + "0".repeat(64) } } }),
+    refused(Code.NotFound),
+  );
+  await assert.rejects(
+    conn.client.createWorkload({
+      spec: {
+        zoneId,
+        image: { digest },
+        process: { command: ["true"], environment: [{ key: "A=B", value: "x" }] },
+      },
+    }),
+    refused(Code.InvalidArgument),
+  );
+  await assert.rejects(
+    conn.client.createWorkload({
+      spec: {
+        zoneId,
+        image: { digest },
+        process: { command: ["true"], user: { idOrName: { case: "name", value: "nosuchuser" } } },
+      },
+    }),
+    refused(Code.InvalidArgument),
+  );
+  await assert.rejects(
+    conn.client.createWorkload({ spec: { zoneId: "nope", image: { digest } } }),
+    refused(Code.NotFound),
+  );
 });

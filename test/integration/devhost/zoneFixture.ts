@@ -49,7 +49,12 @@ export async function startZoneFixture(options: ZoneFixtureOptions): Promise<Zon
       spec: {
         name: options.name,
         ...(options.targetCpus !== undefined || options.targetMemory !== undefined
-          ? { initialResources: { ...(options.targetCpus !== undefined ? { targetCpus: options.targetCpus } : {}), ...(options.targetMemory !== undefined ? { targetMemory: options.targetMemory } : {}) } }
+          ? {
+              initialResources: {
+                ...(options.targetCpus !== undefined ? { targetCpus: options.targetCpus } : {}),
+                ...(options.targetMemory !== undefined ? { targetMemory: options.targetMemory } : {}),
+              },
+            }
           : {}),
       },
     });

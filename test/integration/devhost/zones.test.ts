@@ -37,7 +37,8 @@ test("a zone goes CREATING → CREATED → READY with events, an address, limits
     try {
       for await (const reply of client.watchEvents({}, { signal: watch.signal })) {
         // The CREATING event can arrive before CreateZone's reply: filter by id afterwards.
-        if (reply.event.case === "zoneChanged") seen.push({ id: reply.event.value.zone!.id, state: reply.event.value.zone!.status!.state });
+        if (reply.event.case === "zoneChanged")
+          seen.push({ id: reply.event.value.zone!.id, state: reply.event.value.zone!.status!.state });
       }
     } catch (err) {
       if (!(err instanceof ConnectError && err.code === Code.Canceled)) throw err;
@@ -46,7 +47,9 @@ test("a zone goes CREATING → CREATED → READY with events, an address, limits
   await new Promise((r) => setTimeout(r, 100));
 
   const started = Date.now();
-  const { zoneId } = await client.createZone({ spec: { name: "lifecycle", initialResources: { targetCpus: 1, targetMemory: 192n } } });
+  const { zoneId } = await client.createZone({
+    spec: { name: "lifecycle", initialResources: { targetCpus: 1, targetMemory: 192n } },
+  });
   const zone = await waitForZone(client, zoneId, [ZoneState.READY, ZoneState.FAILED]);
   const readyMs = Date.now() - started;
   assert.equal(zone.status!.state, ZoneState.READY, zone.status?.errorStatus?.message);
@@ -61,13 +64,15 @@ test("a zone goes CREATING → CREATED → READY with events, an address, limits
   // The zone's memory limit is the requested 192 MiB, enforced by its own cgroup.
   const short = zoneId.replace(/-/g, "").slice(0, 12);
   const memDir = cgroupDirsMatching(`zone-${short}`).find((d) => d.startsWith("/sys/fs/cgroup/memory/"));
-  if (memDir) assert.equal(Number(readFileSync(`${memDir}/memory.limit_in_bytes`, "utf8")), 192 * 1024 * 1024);
+  if (memDir)
+    assert.equal(Number(readFileSync(`${memDir}/memory.limit_in_bytes`, "utf8")), 192 * 1024 * 1024);
   const cpuDir = cgroupDirsMatching(`zone-${short}`).find((d) => d.startsWith("/sys/fs/cgroup/cpu/"));
   if (cpuDir) assert.equal(readFileSync(`${cpuDir}/cpu.cfs_quota_us`, "utf8").trim(), "100000");
 
   // UpdateZoneResources changes the limit live.
   await client.updateZoneResources({ zoneId, resources: { targetCpus: 2, targetMemory: 320n } });
-  if (memDir) assert.equal(Number(readFileSync(`${memDir}/memory.limit_in_bytes`, "utf8")), 320 * 1024 * 1024);
+  if (memDir)
+    assert.equal(Number(readFileSync(`${memDir}/memory.limit_in_bytes`, "utf8")), 320 * 1024 * 1024);
   if (cpuDir) assert.equal(readFileSync(`${cpuDir}/cpu.cfs_quota_us`, "utf8").trim(), "200000");
 
   assert.ok((await listAllZones(client)).some((z) => z.id === zoneId));
@@ -88,7 +93,10 @@ test("a zone goes CREATING → CREATED → READY with events, an address, limits
     assert.ok(Date.now() < deadline, "destroyed zone still listed");
     await new Promise((r) => setTimeout(r, 20));
   }
-  await assert.rejects(client.getZone({ zoneId }), (err: unknown) => err instanceof ConnectError && err.code === Code.NotFound);
+  await assert.rejects(
+    client.getZone({ zoneId }),
+    (err: unknown) => err instanceof ConnectError && err.code === Code.NotFound,
+  );
   assert.deepEqual(cgroupDirsMatching(`zone-${short}`), []);
   assert.deepEqual(linksWithPrefix(iface.hostInterface), []);
 
@@ -112,7 +120,10 @@ test("RPCs the dev host does not implement answer UNIMPLEMENTED", async () => {
 });
 
 test("destroying an unknown zone is NOT_FOUND and a bad resource spec is INVALID_ARGUMENT", async () => {
-  await assert.rejects(conn.client.destroyZone({ zoneId: "00000000-0000-0000-0000-000000000000" }), (err: unknown) => err instanceof ConnectError && err.code === Code.NotFound);
+  await assert.rejects(
+    conn.client.destroyZone({ zoneId: "00000000-0000-0000-0000-000000000000" }),
+    (err: unknown) => err instanceof ConnectError && err.code === Code.NotFound,
+  );
   await assert.rejects(
     conn.client.createZone({ spec: { name: "tiny", initialResources: { targetMemory: 1n } } }),
     (err: unknown) => err instanceof ConnectError && err.code === Code.InvalidArgument,
@@ -128,7 +139,8 @@ async function readConsole(zoneId: string, replay: boolean, ms: number): Promise
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), ms);
   try {
-    for await (const reply of conn.client.attachZoneConsole(requests(), { signal: abort.signal })) chunks.push(Buffer.from(reply.data));
+    for await (const reply of conn.client.attachZoneConsole(requests(), { signal: abort.signal }))
+      chunks.push(Buffer.from(reply.data));
   } catch (err) {
     if (!(err instanceof ConnectError && err.code === Code.Canceled)) throw err;
   } finally {
@@ -141,13 +153,16 @@ test("a zone whose init dies on its own shows FAILED with the reason, and its sa
   const { client } = conn;
   const { zoneId } = await client.createZone({ spec: { name: "crashing" } });
   const zone = await waitForZone(client, zoneId, [ZoneState.READY]);
-  const record = JSON.parse(readFileSync(`${host.stateDir}/zones/${zoneId}.json`, "utf8")) as { runtime: { initPid: number } };
+  const record = JSON.parse(readFileSync(`${host.stateDir}/zones/${zoneId}.json`, "utf8")) as {
+    runtime: { initPid: number };
+  };
   process.kill(record.runtime.initPid, "SIGKILL");
   const failed = await waitForZone(client, zoneId, [ZoneState.FAILED]);
   assert.match(failed.status!.errorStatus!.message, /init exited unexpectedly/);
   const short = zoneId.replace(/-/g, "").slice(0, 12);
   const deadline = Date.now() + 5000;
-  while (cgroupDirsMatching(`zone-${short}`).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (cgroupDirsMatching(`zone-${short}`).length > 0 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(cgroupDirsMatching(`zone-${short}`), []);
   assert.deepEqual(linksWithPrefix(zone.status!.networkStatus!.interfaces[0]!.hostInterface), []);
   await client.destroyZone({ zoneId });

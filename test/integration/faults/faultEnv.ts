@@ -73,7 +73,8 @@ export class FaultTally {
    */
   print(): void {
     const name = basename(this.file);
-    const line = (c: FaultCount): string => `injected ${c.injected}, recovered ${c.recovered}, lost ${c.lost}${c.known ? ` (+${c.known} in todo tests: known bugs)` : ""}`;
+    const line = (c: FaultCount): string =>
+      `injected ${c.injected}, recovered ${c.recovered}, lost ${c.lost}${c.known ? ` (+${c.known} in todo tests: known bugs)` : ""}`;
     for (const [kind, c] of this.#kinds) console.log(`faults ${name} ${kind}: ${line(c)}`);
     const t = this.totals();
     removeStaleTallies();
@@ -84,7 +85,12 @@ export class FaultTally {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as FaultCount & { file: string });
     const sum = all.reduce(
-      (a, r) => ({ injected: a.injected + r.injected, recovered: a.recovered + r.recovered, lost: a.lost + r.lost, known: a.known + (r.known ?? 0) }),
+      (a, r) => ({
+        injected: a.injected + r.injected,
+        recovered: a.recovered + r.recovered,
+        lost: a.lost + r.lost,
+        known: a.known + (r.known ?? 0),
+      }),
       { injected: 0, recovered: 0, lost: 0, known: 0 },
     );
     console.log(`faults ${name}: ${line(t)}`);
@@ -240,7 +246,9 @@ export class WatchModel {
   }
 
   disconnects(): Extract<HostEvent, { type: "disconnected" }>[] {
-    return this.events.filter((e): e is Extract<HostEvent, { type: "disconnected" }> => e.type === "disconnected");
+    return this.events.filter(
+      (e): e is Extract<HostEvent, { type: "disconnected" }> => e.type === "disconnected",
+    );
   }
 
   /** Waits (generously: this is not what a test measures) until `check` holds. */
@@ -248,7 +256,15 @@ export class WatchModel {
     if (this.#failure) return Promise.reject(this.#failure);
     if (check()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; events: ${this.events.map((e) => e.type).join(", ")}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${what}; events: ${this.events.map((e) => e.type).join(", ")}`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.#waiters.push({
         check: () => Boolean(this.#failure) || check(),
         resolve: () => {
@@ -267,14 +283,21 @@ export class WatchModel {
 }
 
 /** Ids the model lacks or has in excess compared with the host's own list. */
-export function diffIds(model: Iterable<string>, truth: Iterable<string>): { missing: string[]; extra: string[] } {
+export function diffIds(
+  model: Iterable<string>,
+  truth: Iterable<string>,
+): { missing: string[]; extra: string[] } {
   const m = new Set(model);
   const t = new Set(truth);
   return { missing: [...t].filter((id) => !m.has(id)), extra: [...m].filter((id) => !t.has(id)) };
 }
 
 /** Polls `check` every 50 ms until it holds (a generous wait, not a measurement). */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

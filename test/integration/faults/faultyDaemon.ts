@@ -10,7 +10,12 @@ import { createServer } from "node:http2";
 import type { Http2Server, ServerHttp2Stream } from "node:http2";
 import { existsSync, unlinkSync } from "node:fs";
 import { ZoneSchema, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { GetHostStatusReplySchema, GetZoneReplySchema, ListZonesReplySchema, WatchEventsReplySchema } from "../../../extension/proto/gen/protect/control/v1/control_pb";
+import {
+  GetHostStatusReplySchema,
+  GetZoneReplySchema,
+  ListZonesReplySchema,
+  WatchEventsReplySchema,
+} from "../../../extension/proto/gen/protect/control/v1/control_pb";
 
 /** What a faulty RPC does instead of answering properly. */
 export type Fault =
@@ -51,8 +56,16 @@ export interface FaultyDaemon {
 
 /** The zones the daemon lists when ListZones is healthy. */
 export const healthyZones = [
-  create(ZoneSchema, { id: "0b0e2a64-3c1b-4c57-9b7d-4f2b9a1d0001", spec: { name: "healthy-1" }, status: { state: ZoneState.READY } }),
-  create(ZoneSchema, { id: "0b0e2a64-3c1b-4c57-9b7d-4f2b9a1d0002", spec: { name: "healthy-2" }, status: { state: ZoneState.FAILED, errorStatus: { message: "it broke" } } }),
+  create(ZoneSchema, {
+    id: "0b0e2a64-3c1b-4c57-9b7d-4f2b9a1d0001",
+    spec: { name: "healthy-1" },
+    status: { state: ZoneState.READY },
+  }),
+  create(ZoneSchema, {
+    id: "0b0e2a64-3c1b-4c57-9b7d-4f2b9a1d0002",
+    spec: { name: "healthy-2" },
+    status: { state: ZoneState.FAILED, errorStatus: { message: "it broke" } },
+  }),
 ];
 
 function frame(message: Uint8Array, flag = 0): Buffer {
@@ -134,7 +147,12 @@ function answer(stream: ServerHttp2Stream, method: string, fault: Fault | undefi
   const good = goodReplies(method);
   const withTrailers = (body: Buffer, status = "0", message?: string): void => {
     stream.respond(grpcHeaders, { waitForTrailers: true });
-    stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": status, ...(message !== undefined ? { "grpc-message": message } : {}) }));
+    stream.on("wantTrailers", () =>
+      stream.sendTrailers({
+        "grpc-status": status,
+        ...(message !== undefined ? { "grpc-message": message } : {}),
+      }),
+    );
     stream.end(body);
   };
   switch (fault) {
@@ -198,7 +216,9 @@ function answer(stream: ServerHttp2Stream, method: string, fault: Fault | undefi
       withTrailers(Buffer.alloc(0), "999", "\u001b[31mred\u0007\r\nsecond line");
       return;
     case "goodThenGarbage": {
-      const first = (good ?? [encode(WatchEventsReplySchema, { event: { case: "zoneChanged", value: { zone: healthyZones[0]! } } })])[0]!;
+      const first = (good ?? [
+        encode(WatchEventsReplySchema, { event: { case: "zoneChanged", value: { zone: healthyZones[0]! } } }),
+      ])[0]!;
       stream.respond(grpcHeaders, { waitForTrailers: true });
       stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
       stream.write(frame(first));

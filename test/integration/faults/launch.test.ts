@@ -54,7 +54,8 @@ after(async () => {
   try {
     const zones = await direct.listZones().catch(() => [] as Zone[]);
     for (const z of zones) await direct.destroyZone(z.id).catch(() => undefined);
-    for (const z of zones) await direct.waitForZone(z.id, (x) => x === undefined, { timeoutMs: 60_000 }).catch(() => undefined);
+    for (const z of zones)
+      await direct.waitForZone(z.id, (x) => x === undefined, { timeoutMs: 60_000 }).catch(() => undefined);
   } finally {
     host?.close();
     direct?.close();
@@ -71,7 +72,8 @@ function makeProject(name: string): string {
   const dir = join(work, "projects", name);
   mkdirSync(join(dir, ".devcontainer"), { recursive: true });
   mkdirSync(join(dir, "src"), { recursive: true });
-  for (let i = 0; i < 30; i++) writeFileSync(join(dir, "src", `file-${i}.txt`), `${name} file ${i}\n`.repeat(200));
+  for (let i = 0; i < 30; i++)
+    writeFileSync(join(dir, "src", `file-${i}.txt`), `${name} file ${i}\n`.repeat(200));
   writeFileSync(
     join(dir, ".devcontainer", "devcontainer.json"),
     JSON.stringify({
@@ -88,11 +90,17 @@ function makeProject(name: string): string {
 }
 
 async function planFor(dir: string): ReturnType<typeof planFromPath> {
-  return planFromPath(dir, { cwd: dir, env: process.env, planOptions: { workspaceRoot: join(work, "host-workspaces") } });
+  return planFromPath(dir, {
+    cwd: dir,
+    env: process.env,
+    planOptions: { workspaceRoot: join(work, "host-workspaces") },
+  });
 }
 
 async function zonesOf(folder: string): Promise<Zone[]> {
-  return (await direct.listZones()).filter((z) => z.spec?.annotations.some((a) => a.key === annotationKeys.localFolder && a.value === folder));
+  return (await direct.listZones()).filter((z) =>
+    z.spec?.annotations.some((a) => a.key === annotationKeys.localFolder && a.value === folder),
+  );
 }
 
 /** What the suite counts as a typed failure a user can act on. */
@@ -101,7 +109,16 @@ function isTyped(err: unknown): boolean {
 }
 
 describe("a dropped connection during a launch", () => {
-  const steps: LaunchStep[] = ["createZone", "waitZoneReady", "syncWorkspace", "pullImage", "createWorkload", "waitWorkloadRunning", "postCreateCommand", "postStartCommand"];
+  const steps: LaunchStep[] = [
+    "createZone",
+    "waitZoneReady",
+    "syncWorkspace",
+    "pullImage",
+    "createWorkload",
+    "waitWorkloadRunning",
+    "postCreateCommand",
+    "postStartCommand",
+  ];
   const outcomes: string[] = [];
 
   after(() => console.log(`launch outcomes with a drop at each step: ${outcomes.join("; ")}`));
@@ -110,79 +127,96 @@ describe("a dropped connection during a launch", () => {
   // the connection died); found by this suite, fixed in b6b2ceb. The launch must never hang:
   // after 120 s the test says so.
   for (const step of steps) {
-    test(`drop at ${step}: the launch completes, or fails typed and leaves nothing it did not report`, { timeout: 180_000 }, async () => {
-      const dir = makeProject(`drop-${step}`);
-      const { plan } = await planFor(dir);
-      const events: LaunchEvent[] = [];
-      const executor = new LaunchExecutor(plan, new ProtectLaunchHost(host), { zoneTimeoutMs: 120_000, workloadTimeoutMs: 120_000 });
-      let dropped = false;
-      executor.onEvent((e) => {
-        events.push(e);
-        if (!dropped && e.type === "stepStarted" && e.step === step) {
-          dropped = true;
-          // A moment into the step, so the drop lands mid-way rather than before it begins.
-          setTimeout(() => {
-            env.proxy.drop();
-            tally.injected("drop during launch");
-          }, 30);
-        }
-      });
-      let error: unknown;
-      let zoneId: string | undefined;
-      let hung: NodeJS.Timeout | undefined;
-      try {
-        // A launch that neither finishes nor fails is the worst outcome: give it long, then say so.
-        const hangMs = 120_000;
-        const result = await Promise.race([
-          executor.run(),
-          new Promise<never>((_, reject) => (hung = setTimeout(() => reject(new Error(`the launch hung for ${hangMs / 1000} s after a drop at ${step}`)), hangMs))),
-        ]);
-        zoneId = result.zoneId;
-      } catch (err) {
-        error = err;
-      } finally {
-        clearTimeout(hung);
-      }
-      if (error instanceof Error && /the launch hung/.test(error.message)) {
-        tally.lost("drop during launch", 1);
-        for (const z of await zonesOf(dir)) await direct.destroyZone(z.id).catch(() => undefined);
-        throw error;
-      }
-      assert.ok(dropped, `the launch never reached ${step}: ${messageOf(error)}`);
-      const left = await zonesOf(dir);
-      if (error === undefined) {
-        // Completed despite the drop: exactly one zone, READY, its workload RUNNING.
-        assert.equal(left.length, 1, `completed but ${left.length} zones for the project`);
-        assert.equal(left[0]!.id, zoneId);
-        assert.equal(left[0]!.status?.state, ZoneState.READY);
-        const workloads = (await direct.listWorkloads()).filter((w) => w.spec?.zoneId === zoneId);
-        assert.equal(workloads.length, 1);
-        assert.equal(workloads[0]!.status?.state, WorkloadState.RUNNING);
-        outcomes.push(`${step}: completed`);
-      } else {
-        assert.ok(isTyped(error), `an untyped launch failure: ${messageOf(error)}`);
-        // Whatever is left must have been reported as a rollback that failed.
-        const reported = events.filter((e) => e.type === "rollback" && !e.ok).map((e) => (e.type === "rollback" ? `${e.action} ${e.message ?? ""}` : ""));
-        const unreported = left.filter((z) => !reported.some((r) => r.includes(z.id)));
-        tally.lost("drop during launch", unreported.length);
-        assert.deepEqual(
-          unreported.map((z) => `${z.spec?.name} ${ZoneState[z.status?.state ?? 0]}`),
-          [],
-          `zones left on the host without a word: ${messageOf(error)}`,
-        );
-        outcomes.push(`${step}: failed (${LaunchError.is(error) || ProtectError.is(error) || SshError.is(error) ? error.reason : "?"}), ${left.length ? `${left.length} zone(s) left and reported` : "rolled back"}`);
-      }
-      tally.recovered("drop during launch");
-      for (const z of left) await direct.destroyZone(z.id).catch(() => undefined);
-      await eventually("the SSH connection to come back before the next step's test", async () => {
+    test(
+      `drop at ${step}: the launch completes, or fails typed and leaves nothing it did not report`,
+      { timeout: 180_000 },
+      async () => {
+        const dir = makeProject(`drop-${step}`);
+        const { plan } = await planFor(dir);
+        const events: LaunchEvent[] = [];
+        const executor = new LaunchExecutor(plan, new ProtectLaunchHost(host), {
+          zoneTimeoutMs: 120_000,
+          workloadTimeoutMs: 120_000,
+        });
+        let dropped = false;
+        executor.onEvent((e) => {
+          events.push(e);
+          if (!dropped && e.type === "stepStarted" && e.step === step) {
+            dropped = true;
+            // A moment into the step, so the drop lands mid-way rather than before it begins.
+            setTimeout(() => {
+              env.proxy.drop();
+              tally.injected("drop during launch");
+            }, 30);
+          }
+        });
+        let error: unknown;
+        let zoneId: string | undefined;
+        let hung: NodeJS.Timeout | undefined;
         try {
-          await host.status({ timeoutMs: 5_000 });
-          return true;
-        } catch {
-          return false;
+          // A launch that neither finishes nor fails is the worst outcome: give it long, then say so.
+          const hangMs = 120_000;
+          const result = await Promise.race([
+            executor.run(),
+            new Promise<never>(
+              (_, reject) =>
+                (hung = setTimeout(
+                  () => reject(new Error(`the launch hung for ${hangMs / 1000} s after a drop at ${step}`)),
+                  hangMs,
+                )),
+            ),
+          ]);
+          zoneId = result.zoneId;
+        } catch (err) {
+          error = err;
+        } finally {
+          clearTimeout(hung);
         }
-      });
-    });
+        if (error instanceof Error && /the launch hung/.test(error.message)) {
+          tally.lost("drop during launch", 1);
+          for (const z of await zonesOf(dir)) await direct.destroyZone(z.id).catch(() => undefined);
+          throw error;
+        }
+        assert.ok(dropped, `the launch never reached ${step}: ${messageOf(error)}`);
+        const left = await zonesOf(dir);
+        if (error === undefined) {
+          // Completed despite the drop: exactly one zone, READY, its workload RUNNING.
+          assert.equal(left.length, 1, `completed but ${left.length} zones for the project`);
+          assert.equal(left[0]!.id, zoneId);
+          assert.equal(left[0]!.status?.state, ZoneState.READY);
+          const workloads = (await direct.listWorkloads()).filter((w) => w.spec?.zoneId === zoneId);
+          assert.equal(workloads.length, 1);
+          assert.equal(workloads[0]!.status?.state, WorkloadState.RUNNING);
+          outcomes.push(`${step}: completed`);
+        } else {
+          assert.ok(isTyped(error), `an untyped launch failure: ${messageOf(error)}`);
+          // Whatever is left must have been reported as a rollback that failed.
+          const reported = events
+            .filter((e) => e.type === "rollback" && !e.ok)
+            .map((e) => (e.type === "rollback" ? `${e.action} ${e.message ?? ""}` : ""));
+          const unreported = left.filter((z) => !reported.some((r) => r.includes(z.id)));
+          tally.lost("drop during launch", unreported.length);
+          assert.deepEqual(
+            unreported.map((z) => `${z.spec?.name} ${ZoneState[z.status?.state ?? 0]}`),
+            [],
+            `zones left on the host without a word: ${messageOf(error)}`,
+          );
+          outcomes.push(
+            `${step}: failed (${LaunchError.is(error) || ProtectError.is(error) || SshError.is(error) ? error.reason : "?"}), ${left.length ? `${left.length} zone(s) left and reported` : "rolled back"}`,
+          );
+        }
+        tally.recovered("drop during launch");
+        for (const z of left) await direct.destroyZone(z.id).catch(() => undefined);
+        await eventually("the SSH connection to come back before the next step's test", async () => {
+          try {
+            await host.status({ timeoutMs: 5_000 });
+            return true;
+          } catch {
+            return false;
+          }
+        });
+      },
+    );
   }
 });
 
@@ -197,7 +231,9 @@ describe("load: concurrent launches on one connection", () => {
 });
 
 async function concurrentLaunches(count: number): Promise<void> {
-  const dirs = Array.from({ length: count }, (_, i) => makeProject(`many${count}-${String(i).padStart(2, "0")}`));
+  const dirs = Array.from({ length: count }, (_, i) =>
+    makeProject(`many${count}-${String(i).padStart(2, "0")}`),
+  );
   const plans = await Promise.all(dirs.map(async (d) => (await planFor(d)).plan));
   const connectionsBefore = env.proxy.stats.connections;
   const heapBefore = process.memoryUsage().heapUsed;
@@ -206,12 +242,21 @@ async function concurrentLaunches(count: number): Promise<void> {
   const started = performance.now();
   let results;
   try {
-    results = await Promise.allSettled(plans.map((plan) => new LaunchExecutor(plan, new ProtectLaunchHost(host), { zoneTimeoutMs: 300_000, workloadTimeoutMs: 300_000 }).run()));
+    results = await Promise.allSettled(
+      plans.map((plan) =>
+        new LaunchExecutor(plan, new ProtectLaunchHost(host), {
+          zoneTimeoutMs: 300_000,
+          workloadTimeoutMs: 300_000,
+        }).run(),
+      ),
+    );
   } finally {
     clearInterval(sampler);
   }
   const seconds = (performance.now() - started) / 1000;
-  const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${plans[i]!.zoneName}: ${messageOf(r.reason)}`] : []));
+  const failed = results.flatMap((r, i) =>
+    r.status === "rejected" ? [`${plans[i]!.zoneName}: ${messageOf(r.reason)}`] : [],
+  );
   tally.lost(`${count} concurrent launches`, failed.length);
   try {
     assert.deepEqual(failed, []);
@@ -222,13 +267,21 @@ async function concurrentLaunches(count: number): Promise<void> {
       assert.equal(zones.length, 1, `${dir}: ${zones.length} zones`);
       assert.equal(zones[0]!.status?.state, ZoneState.READY);
     }
-    const running = (await direct.listWorkloads()).filter((w) => zoneIds.includes(w.spec?.zoneId ?? "") && w.status?.state === WorkloadState.RUNNING);
+    const running = (await direct.listWorkloads()).filter(
+      (w) => zoneIds.includes(w.spec?.zoneId ?? "") && w.status?.state === WorkloadState.RUNNING,
+    );
     assert.equal(running.length, count);
     assert.equal(env.proxy.stats.connections, connectionsBefore, "the launches opened more SSH connections");
     const mib = (n: number): string => (n / 2 ** 20).toFixed(1);
-    console.log(`${count} concurrent launches in ${seconds.toFixed(1)} s; client heap ${mib(heapBefore)} → peak ${mib(heapPeak)} MiB`);
-    assert.ok(heapPeak - heapBefore < 200 * 2 ** 20, `the client's heap grew by ${mib(heapPeak - heapBefore)} MiB`);
+    console.log(
+      `${count} concurrent launches in ${seconds.toFixed(1)} s; client heap ${mib(heapBefore)} → peak ${mib(heapPeak)} MiB`,
+    );
+    assert.ok(
+      heapPeak - heapBefore < 200 * 2 ** 20,
+      `the client's heap grew by ${mib(heapPeak - heapBefore)} MiB`,
+    );
   } finally {
-    for (const dir of dirs) for (const z of await zonesOf(dir)) await direct.destroyZone(z.id).catch(() => undefined);
+    for (const dir of dirs)
+      for (const z of await zonesOf(dir)) await direct.destroyZone(z.id).catch(() => undefined);
   }
 }

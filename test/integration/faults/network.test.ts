@@ -35,7 +35,8 @@ after(async () => {
   try {
     const zones = await direct.listZones().catch(() => []);
     for (const z of zones) await direct.destroyZone(z.id).catch(() => {});
-    for (const z of zones) await direct.waitForZone(z.id, (x) => x === undefined, { timeoutMs: 60_000 }).catch(() => {});
+    for (const z of zones)
+      await direct.waitForZone(z.id, (x) => x === undefined, { timeoutMs: 60_000 }).catch(() => {});
   } finally {
     direct.close();
     await devHost.stop();
@@ -58,7 +59,10 @@ interface WatchThroughProxy {
  * A ProtectHost through sshd behind the fault proxy, with a watch running; `body` injects faults.
  * However it ends, the link is resumed and everything is stopped.
  */
-async function withWatchThroughProxy(options: ProxiedSshdOptions, body: (watch: WatchThroughProxy) => Promise<void>): Promise<void> {
+async function withWatchThroughProxy(
+  options: ProxiedSshdOptions,
+  body: (watch: WatchThroughProxy) => Promise<void>,
+): Promise<void> {
   const env = await startProxiedSshd(options);
   const states: StateLog = [];
   const host = await openThroughProxy(env, socketPath, states);
@@ -89,7 +93,10 @@ async function settle(model: WatchModel, timeoutMs = 90_000): Promise<number> {
       "the watch model to match the host",
       async () => {
         const truth = await direct.listZones();
-        const { missing, extra } = diffIds(model.zones.keys(), truth.map((z) => z.id));
+        const { missing, extra } = diffIds(
+          model.zones.keys(),
+          truth.map((z) => z.id),
+        );
         lost = missing.length + extra.length;
         return lost === 0 && truth.every((z) => model.zones.get(z.id)?.status?.state === z.status?.state);
       },
@@ -114,7 +121,10 @@ describe("faults on the network between client and sshd", () => {
         env.proxy.refuse(true);
         assert.ok(env.proxy.drop() > 0, "no connection to drop");
         tally.injected("drop during watch");
-        await model.until(`the disconnected event of round ${round}`, () => model.disconnects().length >= round);
+        await model.until(
+          `the disconnected event of round ${round}`,
+          () => model.disconnects().length >= round,
+        );
         await direct.createZone({ name: `drop-round-${round}` });
         if (doomed && round === 2) {
           await direct.destroyZone(doomed);
@@ -124,7 +134,11 @@ describe("faults on the network between client and sshd", () => {
         await model.until(`the resync of round ${round}`, () => model.resyncs().length > resyncsBefore);
         const lost = await settle(model);
         tally.lost("drop during watch", lost);
-        assert.equal(lost, 0, `round ${round}: zones lost or duplicated (model ${[...model.zones.keys()].join(",")})`);
+        assert.equal(
+          lost,
+          0,
+          `round ${round}: zones lost or duplicated (model ${[...model.zones.keys()].join(",")})`,
+        );
         tally.recovered("drop during watch");
       }
       assert.equal(model.zones.has(keep), false, "a zone destroyed while disconnected is still shown");
@@ -136,72 +150,106 @@ describe("faults on the network between client and sshd", () => {
   });
 
   test("stall past keepalive: detected within ServerAliveInterval × (CountMax + 1), the call in flight fails typed, recovery after the link returns", async () => {
-    await withWatchThroughProxy({ serverAliveInterval: 1, serverAliveCountMax: 3, connectTimeout: 2 }, async ({ env, host, model, states }) => {
-      await model.until("the first resync", () => model.resyncs().length === 1);
-      await host.listZones(); // the tunnel is up and warm
-      const stalledAt = performance.now();
-      env.proxy.stall();
-      tally.injected("stall past keepalive");
-      // Issued into the black hole: it must fail once the loss is known, not sit until its deadline.
-      const inFlight = host.listZones({ timeoutMs: 120_000 }).then(
-        () => ({ ok: true as const, at: performance.now() }),
-        (err: unknown) => ({ ok: false as const, err, at: performance.now() }),
-      );
-      await eventually("the connection to be declared lost", () => states.some((s) => s.state === "lost"), 60_000);
-      const detectedMs = states.find((s) => s.state === "lost")!.at - stalledAt;
-      const boundMs = env.keepaliveIntervalMs * (env.keepaliveCountMax + 1);
-      console.log(`stall detected after ${Math.round(detectedMs)} ms (ServerAliveInterval ${env.keepaliveIntervalMs} ms × CountMax ${env.keepaliveCountMax}; bound ${boundMs} ms)`);
-      // ssh2, like OpenSSH, counts unanswered keepalives from the last answered one, which may
-      // predate the stall by up to one interval: hence CountMax + 1 intervals, plus timer slack.
-      assert.ok(detectedMs <= boundMs + 500, `the stall was detected after ${Math.round(detectedMs)} ms, bound ${boundMs} ms`);
-      assert.ok(detectedMs >= env.keepaliveIntervalMs * (env.keepaliveCountMax - 1), `detected suspiciously early (${Math.round(detectedMs)} ms): not by keepalive?`);
+    await withWatchThroughProxy(
+      { serverAliveInterval: 1, serverAliveCountMax: 3, connectTimeout: 2 },
+      async ({ env, host, model, states }) => {
+        await model.until("the first resync", () => model.resyncs().length === 1);
+        await host.listZones(); // the tunnel is up and warm
+        const stalledAt = performance.now();
+        env.proxy.stall();
+        tally.injected("stall past keepalive");
+        // Issued into the black hole: it must fail once the loss is known, not sit until its deadline.
+        const inFlight = host.listZones({ timeoutMs: 120_000 }).then(
+          () => ({ ok: true as const, at: performance.now() }),
+          (err: unknown) => ({ ok: false as const, err, at: performance.now() }),
+        );
+        await eventually(
+          "the connection to be declared lost",
+          () => states.some((s) => s.state === "lost"),
+          60_000,
+        );
+        const detectedMs = states.find((s) => s.state === "lost")!.at - stalledAt;
+        const boundMs = env.keepaliveIntervalMs * (env.keepaliveCountMax + 1);
+        console.log(
+          `stall detected after ${Math.round(detectedMs)} ms (ServerAliveInterval ${env.keepaliveIntervalMs} ms × CountMax ${env.keepaliveCountMax}; bound ${boundMs} ms)`,
+        );
+        // ssh2, like OpenSSH, counts unanswered keepalives from the last answered one, which may
+        // predate the stall by up to one interval: hence CountMax + 1 intervals, plus timer slack.
+        assert.ok(
+          detectedMs <= boundMs + 500,
+          `the stall was detected after ${Math.round(detectedMs)} ms, bound ${boundMs} ms`,
+        );
+        assert.ok(
+          detectedMs >= env.keepaliveIntervalMs * (env.keepaliveCountMax - 1),
+          `detected suspiciously early (${Math.round(detectedMs)} ms): not by keepalive?`,
+        );
 
-      const call = await inFlight;
-      assert.equal(call.ok, false, "a call into a black hole succeeded");
-      if (!call.ok) {
-        assert.ok(ProtectError.is(call.err, "lost") || ProtectError.is(call.err, "unreachable"), `untyped or wrong error: ${String(call.err)}`);
-        const afterDetection = call.at - (stalledAt + detectedMs);
-        assert.ok(afterDetection < 1_500, `the call failed ${Math.round(afterDetection)} ms after the loss was detected`);
-      }
-      await model.until("the watch to report the loss", () => model.disconnects().length >= 1);
+        const call = await inFlight;
+        assert.equal(call.ok, false, "a call into a black hole succeeded");
+        if (!call.ok) {
+          assert.ok(
+            ProtectError.is(call.err, "lost") || ProtectError.is(call.err, "unreachable"),
+            `untyped or wrong error: ${String(call.err)}`,
+          );
+          const afterDetection = call.at - (stalledAt + detectedMs);
+          assert.ok(
+            afterDetection < 1_500,
+            `the call failed ${Math.round(afterDetection)} ms after the loss was detected`,
+          );
+        }
+        await model.until("the watch to report the loss", () => model.disconnects().length >= 1);
 
-      // Still a black hole: reconnect attempts must time out (ConnectTimeout), not hang.
-      await eventually("a reconnect attempt into the stall to fail", () => states.filter((s) => s.state === "reconnecting").length >= 2, 60_000);
-      env.proxy.resume();
-      await model.until("the resync after the link returned", () => model.resyncs().some((r) => r.reason === "reconnect"));
-      const lost = await settle(model);
-      tally.lost("stall past keepalive", lost);
-      assert.equal(lost, 0);
-      assert.ok((await host.listZones()).length >= 0);
-      tally.recovered("stall past keepalive");
-    });
+        // Still a black hole: reconnect attempts must time out (ConnectTimeout), not hang.
+        await eventually(
+          "a reconnect attempt into the stall to fail",
+          () => states.filter((s) => s.state === "reconnecting").length >= 2,
+          60_000,
+        );
+        env.proxy.resume();
+        await model.until("the resync after the link returned", () =>
+          model.resyncs().some((r) => r.reason === "reconnect"),
+        );
+        const lost = await settle(model);
+        tally.lost("stall past keepalive", lost);
+        assert.equal(lost, 0);
+        assert.ok((await host.listZones()).length >= 0);
+        tally.recovered("stall past keepalive");
+      },
+    );
   });
 
   test("a slow link (150 ms each way, 256 KiB/s) and a stall shorter than keepalive: no false loss, calls and the watch carry on", async () => {
-    await withWatchThroughProxy({ serverAliveInterval: 1, serverAliveCountMax: 3 }, async ({ env, host, model, states }) => {
-      await model.until("the first resync", () => model.resyncs().length === 1);
-      env.proxy.slow({ latencyMs: 150, bytesPerSecond: 256 * 1024 });
-      tally.injected("slow link");
-      const zone = await direct.createZone({ name: "slow-link" });
-      await model.until("the new zone through the slow link", () => model.zones.get(zone)?.status?.state === ZoneState.READY, 90_000);
-      const listed = await host.listZones();
-      assert.ok(listed.some((z) => z.id === zone));
-      tally.recovered("slow link");
+    await withWatchThroughProxy(
+      { serverAliveInterval: 1, serverAliveCountMax: 3 },
+      async ({ env, host, model, states }) => {
+        await model.until("the first resync", () => model.resyncs().length === 1);
+        env.proxy.slow({ latencyMs: 150, bytesPerSecond: 256 * 1024 });
+        tally.injected("slow link");
+        const zone = await direct.createZone({ name: "slow-link" });
+        await model.until(
+          "the new zone through the slow link",
+          () => model.zones.get(zone)?.status?.state === ZoneState.READY,
+          90_000,
+        );
+        const listed = await host.listZones();
+        assert.ok(listed.some((z) => z.id === zone));
+        tally.recovered("slow link");
 
-      env.proxy.slow({});
-      env.proxy.stall();
-      tally.injected("short stall");
-      await new Promise((r) => setTimeout(r, 1_500));
-      env.proxy.resume();
-      assert.ok((await host.listZones()).some((z) => z.id === zone));
-      assert.deepEqual(
-        states.map((s) => s.state),
-        [],
-        "the connection changed state during a slow link or a short stall",
-      );
-      assert.equal(model.disconnects().length, 0);
-      tally.recovered("short stall");
-    });
+        env.proxy.slow({});
+        env.proxy.stall();
+        tally.injected("short stall");
+        await new Promise((r) => setTimeout(r, 1_500));
+        env.proxy.resume();
+        assert.ok((await host.listZones()).some((z) => z.id === zone));
+        assert.deepEqual(
+          states.map((s) => s.state),
+          [],
+          "the connection changed state during a slow link or a short stall",
+        );
+        assert.equal(model.disconnects().length, 0);
+        tally.recovered("short stall");
+      },
+    );
   });
 
   test("sshd restarted while zones change: reconnect, re-list, none lost", async () => {
@@ -213,7 +261,9 @@ describe("faults on the network between client and sshd", () => {
       await model.until("the disconnected event", () => model.disconnects().length >= 1);
       const during = await direct.createZone({ name: "during-sshd-restart" });
       env.proxy.refuse(false);
-      await model.until("the resync after the restart", () => model.resyncs().some((r) => r.reason === "reconnect"));
+      await model.until("the resync after the restart", () =>
+        model.resyncs().some((r) => r.reason === "reconnect"),
+      );
       const lost = await settle(model);
       tally.lost("sshd restart", lost);
       assert.equal(lost, 0);
@@ -230,12 +280,18 @@ describe("faults on the host: the daemon", () => {
       const b = await direct.createZone({ name: "survivor-b" });
       await direct.waitForZone(a, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 60_000 });
       await direct.waitForZone(b, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 60_000 });
-      await model.until("both zones READY in the model", () => [a, b].every((id) => model.zones.get(id)?.status?.state === ZoneState.READY));
+      await model.until("both zones READY in the model", () =>
+        [a, b].every((id) => model.zones.get(id)?.status?.state === ZoneState.READY),
+      );
       const before = new Set(model.zones.keys());
 
       await restartDevHost();
       tally.injected("dev host restart");
-      await model.until("the resync after the daemon came back", () => model.resyncs().some((r) => r.reason === "reconnect"), 90_000);
+      await model.until(
+        "the resync after the daemon came back",
+        () => model.resyncs().some((r) => r.reason === "reconnect"),
+        90_000,
+      );
       const disconnect = model.disconnects()[0];
       assert.ok(disconnect, "the watch did not report the daemon going away");
       assert.ok(ProtectError.is(disconnect.error), `untyped: ${String(disconnect.error)}`);
@@ -248,7 +304,10 @@ describe("faults on the host: the daemon", () => {
       for (const id of [a, b]) {
         const z = resync.zones.find((x) => x.id === id)!;
         const state = z.status?.state;
-        assert.ok(state === ZoneState.READY || state === ZoneState.FAILED, `zone ${z.spec?.name} came back ${ZoneState[state ?? 0]}`);
+        assert.ok(
+          state === ZoneState.READY || state === ZoneState.FAILED,
+          `zone ${z.spec?.name} came back ${ZoneState[state ?? 0]}`,
+        );
         if (state === ZoneState.FAILED) assert.match(z.status?.errorStatus?.message ?? "", /restart/i);
       }
       // SSH itself was fine all along: only the daemon went away.
@@ -263,7 +322,10 @@ describe("faults on the host: the daemon", () => {
       unlinkSync(socketPath);
       tally.injected("daemon socket removed");
 
-      const ls = await zonectl(["--host", env.alias, "ls"], { ZONECTL_SSH_CONFIG: env.configFile, ZONECTL_SOCKET: socketPath });
+      const ls = await zonectl(["--host", env.alias, "ls"], {
+        ZONECTL_SSH_CONFIG: env.configFile,
+        ZONECTL_SOCKET: socketPath,
+      });
       assert.equal(ls.code, exitCodes.socketMissing, ls.stderr);
       const lines = ls.stderr.trim().split("\n");
       assert.equal(lines.length, 1, `not one line: ${ls.stderr}`);
@@ -272,12 +334,25 @@ describe("faults on the host: the daemon", () => {
 
       // The open HTTP/2 session still reaches the daemon; a new one (after a drop) cannot.
       env.proxy.drop();
-      await model.until("two failed re-subscriptions naming the missing socket", () => model.disconnects().filter((d) => ProtectError.is(d.error, "unreachable") && d.error.details.unreachable === "socketMissing").length >= 2);
+      await model.until(
+        "two failed re-subscriptions naming the missing socket",
+        () =>
+          model
+            .disconnects()
+            .filter(
+              (d) =>
+                ProtectError.is(d.error, "unreachable") && d.error.details.unreachable === "socketMissing",
+            ).length >= 2,
+      );
       const said = model.disconnects().find((d) => ProtectError.is(d.error, "unreachable"))!.error.message;
       assert.ok(said.includes(socketPath), said);
 
       await restartDevHost();
-      await model.until("the resync once the socket is back", () => model.resyncs().some((r) => r.reason === "reconnect"), 90_000);
+      await model.until(
+        "the resync once the socket is back",
+        () => model.resyncs().some((r) => r.reason === "reconnect"),
+        90_000,
+      );
       const lost = await settle(model);
       tally.lost("daemon socket removed", lost);
       assert.equal(lost, 0);

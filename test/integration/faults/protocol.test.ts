@@ -31,7 +31,19 @@ after(async () => {
   tally.print();
 });
 
-const unaryFaults: Fault[] = ["garbage", "truncatedFrame", "truncatedHeader", "wrongType", "hugeLength", "compressedFlag", "noTrailers", "html502", "wrongContentType", "reset", "bogusStatus"];
+const unaryFaults: Fault[] = [
+  "garbage",
+  "truncatedFrame",
+  "truncatedHeader",
+  "wrongType",
+  "hugeLength",
+  "compressedFlag",
+  "noTrailers",
+  "html502",
+  "wrongContentType",
+  "reset",
+  "bogusStatus",
+];
 const deadlineMs = 20_000;
 
 /** Runs `call` against a fault and returns the error it rejected with (failing the test if it did not). */
@@ -40,7 +52,9 @@ async function expectTypedFailure(what: string, call: () => Promise<unknown>): P
   let error: unknown;
   try {
     const result = await call();
-    assert.fail(`${what}: succeeded with ${JSON.stringify(result, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
+    assert.fail(
+      `${what}: succeeded with ${JSON.stringify(result, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`,
+    );
   } catch (err) {
     error = err;
   }
@@ -50,7 +64,11 @@ async function expectTypedFailure(what: string, call: () => Promise<unknown>): P
   assert.notEqual(error.reason, "deadline", `${what}: hung until the deadline (${Math.round(tookMs)} ms)`);
   assert.notEqual(error.reason, "cancelled", `${what}: reported as a user cancel`);
   assert.ok(tookMs < deadlineMs / 2, `${what}: took ${Math.round(tookMs)} ms`);
-  assert.equal(error.message.split("\n").length, 1, `${what}: the message is not one line: ${JSON.stringify(error.message)}`);
+  assert.equal(
+    error.message.split("\n").length,
+    1,
+    `${what}: the message is not one line: ${JSON.stringify(error.message)}`,
+  );
   return error;
 }
 
@@ -115,10 +133,17 @@ describe("malformed replies on the local socket", () => {
       while (ended === "still running" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       controller.abort();
       await done;
-      assert.notEqual(ended, "still running", `the watch neither failed nor reported the bad stream; events: ${events.map((e) => e.type).join(",")}`);
+      assert.notEqual(
+        ended,
+        "still running",
+        `the watch neither failed nor reported the bad stream; events: ${events.map((e) => e.type).join(",")}`,
+      );
       const disconnected = events.find((e) => e.type === "disconnected");
       const error = ended ?? (disconnected?.type === "disconnected" ? disconnected.error : undefined);
-      assert.ok(ProtectError.is(error), `not typed: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
+      assert.ok(
+        ProtectError.is(error),
+        `not typed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      );
       // What did arrive is exactly what the daemon sent before the garbage.
       for (const ev of events) if (ev.type === "zone") assert.equal(ev.zone.id, healthyZones[0]!.id);
       daemon.setFault("WatchEvents", undefined);
@@ -150,8 +175,14 @@ describe("malformed replies on the local socket", () => {
       assert.equal(r.stderr.trim().split("\n").length, 1, `${what}: not one line: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /\bat .+:\d+:\d+\)/, `${what}: a stack trace`);
       // A hostile daemon must not be able to write escape sequences to the user's terminal.
-      const control = [...r.stderr.trimEnd()].filter((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
-      assert.deepEqual(control, [], `${what}: control characters reach the terminal: ${JSON.stringify(r.stderr)}`);
+      const control = [...r.stderr.trimEnd()].filter(
+        (c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f,
+      );
+      assert.deepEqual(
+        control,
+        [],
+        `${what}: control characters reach the terminal: ${JSON.stringify(r.stderr)}`,
+      );
       tally.recovered("malformed reply (zonectl)");
     }
     const ok = await zonectl(["--host", `unix://${daemon.socketPath}`, "--json", "ls"]);
@@ -164,7 +195,16 @@ describe("malformed replies on the local socket", () => {
     const host = await ProtectHost.open(`unix://${daemon.socketPath}`, { deadlineMs });
     try {
       const wrong: string[] = [];
-      for (const fault of ["garbage", "truncatedFrame", "truncatedHeader", "wrongType", "hugeLength", "compressedFlag", "noTrailers", "wrongContentType"] as const) {
+      for (const fault of [
+        "garbage",
+        "truncatedFrame",
+        "truncatedHeader",
+        "wrongType",
+        "hugeLength",
+        "compressedFlag",
+        "noTrailers",
+        "wrongContentType",
+      ] as const) {
         daemon.setFault("GetHostStatus", fault);
         const err = await expectTypedFailure(`GetHostStatus/${fault}`, () => host.status());
         if (err.reason !== "invalidReply") wrong.push(`${fault} → ${err.reason}`);
@@ -180,7 +220,12 @@ describe("malformed replies on the local socket", () => {
 describe("malformed replies through a real sshd", () => {
   test("over direct-streamlocal: typed errors, and the SSH connection and tunnel stay usable", async () => {
     const sshd = await startSshd();
-    const host = await ProtectHost.open(sshd.alias, { configFile: sshd.sshConfigPath, env: {}, socketPath: daemon.socketPath, deadlineMs });
+    const host = await ProtectHost.open(sshd.alias, {
+      configFile: sshd.sshConfigPath,
+      env: {},
+      socketPath: daemon.socketPath,
+      deadlineMs,
+    });
     const states: string[] = [];
     host.onDidChangeState((s) => states.push(s.state));
     try {

@@ -8,9 +8,13 @@ import { test } from "node:test";
 const proxyModule = join(import.meta.dirname, "../../harness/faultProxy.ts");
 
 /** Runs `script` (an ES module that may import the proxy module as `faultProxy`); its exit code, signal and output. */
-async function runChild(script: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+async function runChild(
+  script: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   const source = `import faultProxy from ${JSON.stringify(proxyModule)};\n${script}`;
-  const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", source], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", source], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   proc.stdout.on("data", (d: Buffer) => (output += d.toString()));
   proc.stderr.on("data", (d: Buffer) => (output += d.toString()));

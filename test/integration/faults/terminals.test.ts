@@ -54,22 +54,41 @@ after(async () => {
 });
 
 /** An exec session whose output is collected as text, with a way to wait for a piece of it. */
-function terminal(command: string[], tty = true): { session: ExecSession; output: () => string; waitFor: (text: string, timeoutMs?: number) => Promise<void> } {
+function terminal(
+  command: string[],
+  tty = true,
+): {
+  session: ExecSession;
+  output: () => string;
+  waitFor: (text: string, timeoutMs?: number) => Promise<void>;
+} {
   let out = "";
   const session = startExec(
     host.client,
     { zoneId, command, ...(tty ? { tty: { rows: 24, columns: 100 } } : {}) },
-    { hostName: host.name, onStdout: (d) => (out += Buffer.from(d).toString("utf8")), onStderr: (d) => (out += Buffer.from(d).toString("utf8")) },
+    {
+      hostName: host.name,
+      onStdout: (d) => (out += Buffer.from(d).toString("utf8")),
+      onStderr: (d) => (out += Buffer.from(d).toString("utf8")),
+    },
   );
   return {
     session,
     output: () => out,
-    waitFor: (text, timeoutMs = 30_000) => eventually(`'${text}' in the terminal (got ${JSON.stringify(out.slice(-200))})`, () => out.includes(text), timeoutMs),
+    waitFor: (text, timeoutMs = 30_000) =>
+      eventually(
+        `'${text}' in the terminal (got ${JSON.stringify(out.slice(-200))})`,
+        () => out.includes(text),
+        timeoutMs,
+      ),
   };
 }
 
 async function connected(): Promise<void> {
-  await eventually("the SSH connection to be back", () => states.length > 0 && states[states.length - 1]!.state === "connected");
+  await eventually(
+    "the SSH connection to be back",
+    () => states.length > 0 && states[states.length - 1]!.state === "connected",
+  );
 }
 
 describe("a dropped connection under a terminal", () => {
@@ -86,13 +105,16 @@ describe("a dropped connection under a terminal", () => {
     tally.injected("drop under a terminal");
     const ended = await outcome;
     assert.equal(ended.code, undefined, "the session claimed a normal exit after its connection died");
-    assert.ok(ProtectError.is(ended.err, "lost") || ProtectError.is(ended.err, "unreachable"), `untyped or wrong: ${String(ended.err)}`);
+    assert.ok(
+      ProtectError.is(ended.err, "lost") || ProtectError.is(ended.err, "unreachable"),
+      `untyped or wrong: ${String(ended.err)}`,
+    );
     const reportedMs = ended.at - droppedAt;
     console.log(`terminal told of the drop after ${Math.round(reportedMs)} ms`);
     assert.ok(reportedMs < 2_000, `the terminal learned of the drop after ${Math.round(reportedMs)} ms`);
 
     await connected();
-    const again = terminal(["sh", "-c", "read line; echo \"after-$line\"; exit 7"]);
+    const again = terminal(["sh", "-c", 'read line; echo "after-$line"; exit 7']);
     again.session.write("42\n");
     await again.waitFor("after-42");
     assert.equal(await again.session.exited, 7);
@@ -101,13 +123,30 @@ describe("a dropped connection under a terminal", () => {
 
   test("a workload console re-attached after a drop replays what was printed meanwhile: no line lost or doubled", async () => {
     const { workloadId } = await host.client.createWorkload({
-      spec: { name: "ticker", zoneId, image: { digest }, process: { command: ["sh", "-c", "i=0; while [ $i -lt 100000 ]; do echo tick-$i; i=$((i+1)); sleep 0.05; done"] } },
+      spec: {
+        name: "ticker",
+        zoneId,
+        image: { digest },
+        process: {
+          command: [
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 100000 ]; do echo tick-$i; i=$((i+1)); sleep 0.05; done",
+          ],
+        },
+      },
     });
     await host.client.startWorkload({ workloadId });
     try {
-      await eventually("the ticker to run", async () => (await host.getWorkload(workloadId)).status?.state === WorkloadState.RUNNING);
+      await eventually(
+        "the ticker to run",
+        async () => (await host.getWorkload(workloadId)).status?.state === WorkloadState.RUNNING,
+      );
       let first = "";
-      const attached = new WorkloadConsole(host.client, workloadId, { hostName: host.name, onStdout: (d) => (first += Buffer.from(d).toString("utf8")) });
+      const attached = new WorkloadConsole(host.client, workloadId, {
+        hostName: host.name,
+        onStdout: (d) => (first += Buffer.from(d).toString("utf8")),
+      });
       await eventually("ticks on the first attach", () => /tick-5\n/.test(first));
       const ended = attached.ended.then(
         () => undefined,
@@ -117,15 +156,23 @@ describe("a dropped connection under a terminal", () => {
       env.proxy.drop();
       tally.injected("drop under a console");
       const err = await ended;
-      assert.ok(ProtectError.is(err, "lost") || ProtectError.is(err, "unreachable"), `the console did not report the loss: ${String(err)}`);
+      assert.ok(
+        ProtectError.is(err, "lost") || ProtectError.is(err, "unreachable"),
+        `the console did not report the loss: ${String(err)}`,
+      );
       await new Promise((r) => setTimeout(r, 1_000)); // the workload keeps printing while nobody listens
       env.proxy.refuse(false);
       await connected();
 
       let second = "";
-      const again = new WorkloadConsole(host.client, workloadId, { hostName: host.name, onStdout: (d) => (second += Buffer.from(d).toString("utf8")) });
+      const again = new WorkloadConsole(host.client, workloadId, {
+        hostName: host.name,
+        onStdout: (d) => (second += Buffer.from(d).toString("utf8")),
+      });
       const lastBefore = Math.max(...[...first.matchAll(/tick-(\d+)\n/g)].map((m) => Number(m[1])));
-      await eventually("ticks printed after the re-attach", () => new RegExp(`tick-${lastBefore + 30}\\n`).test(second));
+      await eventually("ticks printed after the re-attach", () =>
+        new RegExp(`tick-${lastBefore + 30}\\n`).test(second),
+      );
       again.detach();
       // The replay holds the workload's whole history: every tick from 0, in order, once.
       const ticks = [...second.matchAll(/tick-(\d+)\n/g)].map((m) => Number(m[1]));
@@ -164,7 +211,15 @@ test("a TTY command's whole output arrives before its exit status (10 runs)", as
 // client side in 0cd8140 (protect transport reads a complete response the server closed first).
 test("20 MB of TTY output through an exec session ends with its exit code, not 'Premature close' (2 runs)", async () => {
   for (let i = 0; i < 2; i++) {
-    const session = startExec(host.client, { zoneId, command: ["sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' y"], tty: { rows: 24, columns: 80 } }, { hostName: host.name, onStdout: () => undefined });
+    const session = startExec(
+      host.client,
+      {
+        zoneId,
+        command: ["sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' y"],
+        tty: { rows: 24, columns: 80 },
+      },
+      { hostName: host.name, onStdout: () => undefined },
+    );
     assert.equal(await session.exited, 0);
   }
 });
@@ -173,7 +228,9 @@ describe("load on one connection", () => {
   test("20 concurrent interactive terminals: each answers its own input and reports its own exit code", async () => {
     const connectionsBefore = env.proxy.stats.connections;
     // Each reads a line typed into its PTY, answers, then exits with a code of its own.
-    const terms = Array.from({ length: 20 }, (_, i) => terminal(["sh", "-c", `read n; echo "term-${i}-$((n*1000+7))"; read code; exit "$code"`]));
+    const terms = Array.from({ length: 20 }, (_, i) =>
+      terminal(["sh", "-c", `read n; echo "term-${i}-$((n*1000+7))"; read code; exit "$code"`]),
+    );
     terms.forEach((t, i) => t.session.write(`${i}\n`));
     await Promise.all(terms.map((t, i) => t.waitFor(`term-${i}-${i * 1000 + 7}`, 90_000)));
     terms.forEach((t, i) => t.session.write(`${i + 1}\n`));
@@ -198,26 +255,45 @@ describe("load on one connection", () => {
         inputs.map(async (input) => {
           const hash = createHash("sha256");
           let received = 0;
-          const session = startExec(host.client, { zoneId, command: ["cat"] }, { hostName: host.name, onStdout: (d) => (hash.update(d), (received += d.length)) });
+          const session = startExec(
+            host.client,
+            { zoneId, command: ["cat"] },
+            { hostName: host.name, onStdout: (d) => (hash.update(d), (received += d.length)) },
+          );
           for (let off = 0; off < input.length; off += 64 * 1024) {
             session.write(input.subarray(off, off + 64 * 1024));
             await session.drained();
           }
           session.endInput();
           const code = await session.exited;
-          return { code, received, same: hash.digest("hex") === createHash("sha256").update(input).digest("hex") };
+          return {
+            code,
+            received,
+            same: hash.digest("hex") === createHash("sha256").update(input).digest("hex"),
+          };
         }),
       );
       const bad = results.filter((r) => r.code !== 0 || r.received !== sizeEach || !r.same).length;
       tally.lost("20 bulk streams", bad);
-      assert.equal(bad, 0, JSON.stringify(results.filter((r) => !r.same || r.code !== 0).map((r) => ({ code: r.code, received: r.received }))));
+      assert.equal(
+        bad,
+        0,
+        JSON.stringify(
+          results.filter((r) => !r.same || r.code !== 0).map((r) => ({ code: r.code, received: r.received })),
+        ),
+      );
       heap.push(process.memoryUsage().heapUsed);
       rss.push(process.memoryUsage().rss);
     }
     const mib = (n: number): string => (n / 2 ** 20).toFixed(1);
-    console.log(`client after each round of 20 × 1 MiB echoes: heap ${heap.map(mib).join(", ")} MiB; rss ${rss.map(mib).join(", ")} MiB`);
+    console.log(
+      `client after each round of 20 × 1 MiB echoes: heap ${heap.map(mib).join(", ")} MiB; rss ${rss.map(mib).join(", ")} MiB`,
+    );
     // 60 MiB went each way; a client that kept what it relayed would grow by that much per round.
-    assert.ok(heap[rounds - 1]! - heap[0]! < 40 * 2 ** 20, `heap grew from ${mib(heap[0]!)} to ${mib(heap[rounds - 1]!)} MiB`);
+    assert.ok(
+      heap[rounds - 1]! - heap[0]! < 40 * 2 ** 20,
+      `heap grew from ${mib(heap[0]!)} to ${mib(heap[rounds - 1]!)} MiB`,
+    );
     assert.ok(rss[rounds - 1]! < 1024 * 2 ** 20, `rss ${mib(rss[rounds - 1]!)} MiB`);
   });
 });

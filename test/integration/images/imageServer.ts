@@ -9,7 +9,12 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createUnixTransport } from "../../../extension/core/protect/transport";
 import { ImageStore } from "../../../extension/devhost/images/imageStore";
-import { importImage, listImages, pullImage, removeImage } from "../../../extension/devhost/images/imageService";
+import {
+  importImage,
+  listImages,
+  pullImage,
+  removeImage,
+} from "../../../extension/devhost/images/imageService";
 import { ControlService } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 
 export interface ImageServer {

@@ -7,8 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { OciImageFormat, OciImageProgressPhase } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import type { ControlService, ImportImageReply, ImportImageRequestSchema } from "../../../extension/proto/gen/protect/control/v1/control_pb";
+import {
+  OciImageFormat,
+  OciImageProgressPhase,
+} from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import type {
+  ControlService,
+  ImportImageReply,
+  ImportImageRequestSchema,
+} from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import { pushTestImage, startRegistry, type TestRegistry } from "../../harness/registry";
 import { buildTestImage, type TestImage } from "../../harness/testImage";
 import { startImageServer, type ImageServer } from "./imageServer";
@@ -37,12 +44,20 @@ after(async () => {
 type ImportInit = MessageInitShape<typeof ImportImageRequestSchema>;
 
 /** Uploads a file in 64 KiB chunks, the way a client streams a tarball. */
-async function upload(client: Client<typeof ControlService>, file: string, head: ImportInit = {}): Promise<{ replies: ImportImageReply[]; ms: number }> {
+async function upload(
+  client: Client<typeof ControlService>,
+  file: string,
+  head: ImportInit = {},
+): Promise<{ replies: ImportImageReply[]; ms: number }> {
   const archive = readFileSync(file);
   async function* requests(): AsyncGenerator<ImportInit> {
     const size = 64 * 1024;
     for (let i = 0; i < archive.length; i += size) {
-      yield { ...(i === 0 ? head : {}), chunk: archive.subarray(i, i + size), lastChunk: i + size >= archive.length };
+      yield {
+        ...(i === 0 ? head : {}),
+        chunk: archive.subarray(i, i + size),
+        lastChunk: i + size >= archive.length,
+      };
     }
   }
   const started = performance.now();
@@ -51,12 +66,16 @@ async function upload(client: Client<typeof ControlService>, file: string, head:
   return { replies, ms: Math.round(performance.now() - started) };
 }
 
-async function listAll(client: Client<typeof ControlService>): Promise<{ batches: number; images: { digest: string; names: string[]; format: OciImageFormat }[] }> {
+async function listAll(
+  client: Client<typeof ControlService>,
+): Promise<{ batches: number; images: { digest: string; names: string[]; format: OciImageFormat }[] }> {
   let batches = 0;
   const images = [];
   for await (const reply of client.listImages({})) {
     batches++;
-    images.push(...reply.images.map((i) => ({ digest: i.digest, names: [...i.names].sort(), format: i.format })));
+    images.push(
+      ...reply.images.map((i) => ({ digest: i.digest, names: [...i.names].sort(), format: i.format })),
+    );
   }
   return { batches, images };
 }
@@ -89,10 +108,15 @@ describe("import, list, remove", () => {
 
   test("pulling the same image from a registry dedupes against the import", async () => {
     const replies = [];
-    for await (const r of server.client.pullImage({ image: `${registry.host}/test/busybox:1` })) replies.push(r);
+    for await (const r of server.client.pullImage({ image: `${registry.host}/test/busybox:1` }))
+      replies.push(r);
     assert.equal(replies.at(-1)?.spec?.digest, image.manifestDigest);
     const phases = new Set(replies.flatMap((r) => (r.progress ? [r.progress.phase] : [])));
-    assert.equal(phases.has(OciImageProgressPhase.LAYER_DOWNLOAD), false, "already in the store by digest: nothing downloaded");
+    assert.equal(
+      phases.has(OciImageProgressPhase.LAYER_DOWNLOAD),
+      false,
+      "already in the store by digest: nothing downloaded",
+    );
   });
 
   test("ListImages streams every image in batches, with names", async () => {
@@ -101,7 +125,11 @@ describe("import, list, remove", () => {
     assert.deepEqual(
       images.sort((a, b) => a.digest.localeCompare(b.digest)),
       [
-        { digest: image.manifestDigest, names: [`${registry.host}/test/busybox:1`, image.archiveName].sort(), format: OciImageFormat.DIRECTORY },
+        {
+          digest: image.manifestDigest,
+          names: [`${registry.host}/test/busybox:1`, image.archiveName].sort(),
+          format: OciImageFormat.DIRECTORY,
+        },
         { digest: dockerDigest, names: ["docker.io/library/devbox:dev"], format: OciImageFormat.DIRECTORY },
       ].sort((a, b) => a.digest.localeCompare(b.digest)),
     );
@@ -133,10 +161,12 @@ describe("import, list, remove", () => {
     // digests = diff ids) go; the OCI image's blobs stay.
     const blobDir = join(server.storeDir, "blobs/sha256");
     const deadline = Date.now() + 5000;
-    while (readdirSync(blobDir).includes(image.layers[0]!.diffId.slice(7)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (readdirSync(blobDir).includes(image.layers[0]!.diffId.slice(7)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     const blobs = readdirSync(blobDir);
     assert.equal(blobs.includes(image.layers[0]!.diffId.slice(7)), false);
-    for (const l of image.layers) assert.ok(blobs.includes(l.digest.slice(7)), "the remaining image keeps its layers");
+    for (const l of image.layers)
+      assert.ok(blobs.includes(l.digest.slice(7)), "the remaining image keeps its layers");
 
     const byName = await server.client.removeImage({ digest: "test/busybox:1" });
     assert.equal(byName.removed, true, "a name works too");
@@ -151,6 +181,9 @@ describe("import, list, remove", () => {
     const notTar = join(work, "not-a-tar");
     writeFileSync(notTar, "this is not an image archive\n".repeat(100));
     const bad = await upload(server.client, notTar).catch((e: unknown) => ConnectError.from(e));
-    assert.ok(bad instanceof ConnectError && bad.code === Code.InvalidArgument, bad instanceof ConnectError ? bad.message : "the upload succeeded");
+    assert.ok(
+      bad instanceof ConnectError && bad.code === Code.InvalidArgument,
+      bad instanceof ConnectError ? bad.message : "the upload succeeded",
+    );
   });
 });

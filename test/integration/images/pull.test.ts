@@ -15,7 +15,11 @@ import {
   OciImageProgressPhase,
   type OciImageProgress,
 } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import type { ControlService, PullImageReply, PullImageRequestSchema } from "../../../extension/proto/gen/protect/control/v1/control_pb";
+import type {
+  ControlService,
+  PullImageReply,
+  PullImageRequestSchema,
+} from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import { pushTestImage, startRegistry, type TestRegistry } from "../../harness/registry";
 import { buildTestImage, type TestImage } from "../../harness/testImage";
 import { startImageServer, type ImageServer } from "./imageServer";
@@ -30,7 +34,11 @@ const timings: Record<string, number> = {};
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "zones-pull-it-"));
   image = await buildTestImage(join(work, "image"));
-  [anonymous, basic, token] = await Promise.all([startRegistry(), startRegistry({ auth: "basic" }), startRegistry({ auth: "token" })]);
+  [anonymous, basic, token] = await Promise.all([
+    startRegistry(),
+    startRegistry({ auth: "basic" }),
+    startRegistry({ auth: "token" }),
+  ]);
   for (const r of [anonymous, basic, token]) await pushTestImage(r, image);
 });
 
@@ -42,11 +50,18 @@ after(async () => {
 
 type PullInit = MessageInitShape<typeof PullImageRequestSchema>;
 
-async function pull(client: Client<typeof ControlService>, req: PullInit): Promise<{ replies: PullImageReply[]; progress: OciImageProgress[]; ms: number }> {
+async function pull(
+  client: Client<typeof ControlService>,
+  req: PullInit,
+): Promise<{ replies: PullImageReply[]; progress: OciImageProgress[]; ms: number }> {
   const started = performance.now();
   const replies: PullImageReply[] = [];
   for await (const reply of client.pullImage(req)) replies.push(reply);
-  return { replies, progress: replies.flatMap((r) => (r.progress ? [r.progress] : [])), ms: Math.round(performance.now() - started) };
+  return {
+    replies,
+    progress: replies.flatMap((r) => (r.progress ? [r.progress] : [])),
+    ms: Math.round(performance.now() - started),
+  };
 }
 
 async function pullError(client: Client<typeof ControlService>, req: PullInit): Promise<ConnectError> {
@@ -75,21 +90,44 @@ describe("pull from an anonymous registry", () => {
   after(async () => server?.close());
 
   test("pulls the image with real progress and a runnable root filesystem", async () => {
-    const { replies, progress, ms } = await pull(server.client, { image: `${anonymous.host}/test/busybox:1`, wantMetadata: true });
+    const { replies, progress, ms } = await pull(server.client, {
+      image: `${anonymous.host}/test/busybox:1`,
+      wantMetadata: true,
+    });
     timings.pullAnonymous = ms;
     const final = replies.at(-1)!;
     assert.equal(final.spec?.digest, image.manifestDigest);
     assert.equal(final.spec?.format, OciImageFormat.DIRECTORY);
-    assert.deepEqual(Buffer.from(final.metadata!.manifest), readFileSync(join(image.layoutDir, "blobs/sha256", image.manifestDigest.slice(7))));
+    assert.deepEqual(
+      Buffer.from(final.metadata!.manifest),
+      readFileSync(join(image.layoutDir, "blobs/sha256", image.manifestDigest.slice(7))),
+    );
 
-    assert.deepEqual(phasesOf(progress), [P.STARTED, P.RESOLVING, P.RESOLVED, P.CONFIG_DOWNLOAD, P.LAYER_DOWNLOAD, P.ASSEMBLE, P.COMPLETE]);
+    assert.deepEqual(phasesOf(progress), [
+      P.STARTED,
+      P.RESOLVING,
+      P.RESOLVED,
+      P.CONFIG_DOWNLOAD,
+      P.LAYER_DOWNLOAD,
+      P.ASSEMBLE,
+      P.COMPLETE,
+    ]);
     for (const layer of image.layers) {
-      const states = progress.map((p) => p.layers.find((l) => l.id === layer.digest)).filter((l) => l !== undefined);
+      const states = progress
+        .map((p) => p.layers.find((l) => l.id === layer.digest))
+        .filter((l) => l !== undefined);
       const phases = [...new Set(states.map((s) => s.phase))];
-      assert.deepEqual(phases, [L.WAITING, L.DOWNLOADING, L.DOWNLOADED, L.EXTRACTING, L.EXTRACTED], `layer ${layer.digest}`);
+      assert.deepEqual(
+        phases,
+        [L.WAITING, L.DOWNLOADING, L.DOWNLOADED, L.EXTRACTING, L.EXTRACTED],
+        `layer ${layer.digest}`,
+      );
       const bars = states.filter((s) => s.phase === L.DOWNLOADING).map((s) => s.indication?.indication);
       for (const bar of bars) {
-        assert.ok(bar?.case === "bar" && bar.value.isBytes && bar.value.total === BigInt(layer.size), "bar totals are the real layer size");
+        assert.ok(
+          bar?.case === "bar" && bar.value.isBytes && bar.value.total === BigInt(layer.size),
+          "bar totals are the real layer size",
+        );
         assert.ok(bar.value.current > 0n && bar.value.current <= bar.value.total);
       }
       const done = states.find((s) => s.phase === L.DOWNLOADED)?.indication?.indication;
@@ -101,7 +139,9 @@ describe("pull from an anonymous registry", () => {
     assert.deepEqual(stored.names, [`${anonymous.host}/test/busybox:1`]);
     assert.deepEqual(stored.config.env, image.config.env);
     // The unpacked busybox really runs (it is static): proof the bytes survived.
-    const out = execFileSync(join(stored.rootfsDir, "bin/busybox"), ["echo", "hello from the pulled image"], { encoding: "utf8" });
+    const out = execFileSync(join(stored.rootfsDir, "bin/busybox"), ["echo", "hello from the pulled image"], {
+      encoding: "utf8",
+    });
     assert.equal(out, "hello from the pulled image\n");
     assert.equal(existsSync(join(stored.rootfsDir, "etc/removed-by-layer2")), false);
     assert.deepEqual(readdirSync(join(stored.rootfsDir, "opt/replaced")), ["new.txt"]);
@@ -119,7 +159,10 @@ describe("pull from an anonymous registry", () => {
   });
 
   test("overwrite_cache downloads and unpacks again", async () => {
-    const { progress, replies } = await pull(server.client, { image: `${anonymous.host}/test/busybox:1`, overwriteCache: true });
+    const { progress, replies } = await pull(server.client, {
+      image: `${anonymous.host}/test/busybox:1`,
+      overwriteCache: true,
+    });
     assert.ok(phasesOf(progress).includes(P.LAYER_DOWNLOAD));
     assert.ok(progress.some((p) => p.layers.some((l) => l.phase === L.DOWNLOADING)));
     assert.equal(replies.at(-1)?.spec?.digest, image.manifestDigest);
@@ -130,16 +173,25 @@ describe("pull from an anonymous registry", () => {
     const { replies } = await pull(server.client, { image: `${anonymous.host}/test/busybox:multi` });
     assert.equal(replies.at(-1)?.spec?.digest, image.manifestDigest);
     assert.notEqual(replies.at(-1)?.spec?.digest, image.otherPlatform.manifestDigest);
-    assert.deepEqual(server.store.get(image.manifestDigest)?.names.sort(), [`${anonymous.host}/test/busybox:1`, `${anonymous.host}/test/busybox:multi`]);
+    assert.deepEqual(server.store.get(image.manifestDigest)?.names.sort(), [
+      `${anonymous.host}/test/busybox:1`,
+      `${anonymous.host}/test/busybox:multi`,
+    ]);
   });
 
   test("by digest", async () => {
-    const { replies } = await pull(server.client, { image: `${anonymous.host}/test/busybox@${image.manifestDigest}`, update: true });
+    const { replies } = await pull(server.client, {
+      image: `${anonymous.host}/test/busybox@${image.manifestDigest}`,
+      update: true,
+    });
     assert.equal(replies.at(-1)?.spec?.digest, image.manifestDigest);
   });
 
   test("a squashfs request is served as a directory, and the reply says so", async () => {
-    const { replies } = await pull(server.client, { image: `${anonymous.host}/test/busybox:1`, format: OciImageFormat.SQUASHFS });
+    const { replies } = await pull(server.client, {
+      image: `${anonymous.host}/test/busybox:1`,
+      format: OciImageFormat.SQUASHFS,
+    });
     assert.equal(replies.at(-1)?.spec?.format, OciImageFormat.DIRECTORY);
   });
 
@@ -178,7 +230,12 @@ describe("pull with basic auth (htpasswd)", () => {
   test("a wrong password: Unauthenticated", async () => {
     const err = await pullError(server.client, {
       image: `${basic.host}/test/busybox:1`,
-      auth: { authenticationMethod: { case: "usernamePassword", value: { username: basic.username!, password: "wrong" } } },
+      auth: {
+        authenticationMethod: {
+          case: "usernamePassword",
+          value: { username: basic.username!, password: "wrong" },
+        },
+      },
     });
     assert.equal(err.code, Code.Unauthenticated);
   });
@@ -186,7 +243,12 @@ describe("pull with basic auth (htpasswd)", () => {
   test("username_password and raw_basic_auth both pull", async () => {
     const { replies, ms } = await pull(server.client, {
       image: `${basic.host}/test/busybox:1`,
-      auth: { authenticationMethod: { case: "usernamePassword", value: { username: basic.username!, password: basic.password! } } },
+      auth: {
+        authenticationMethod: {
+          case: "usernamePassword",
+          value: { username: basic.username!, password: basic.password! },
+        },
+      },
     });
     timings.pullBasic = ms;
     assert.equal(replies.at(-1)?.spec?.digest, image.manifestDigest);
@@ -216,7 +278,12 @@ describe("pull with token auth (bearer challenge)", () => {
   test("a wrong password: Unauthenticated, with the token service's message", async () => {
     const err = await pullError(server.client, {
       image: `${token.host}/test/busybox:1`,
-      auth: { authenticationMethod: { case: "usernamePassword", value: { username: token.username!, password: "wrong" } } },
+      auth: {
+        authenticationMethod: {
+          case: "usernamePassword",
+          value: { username: token.username!, password: "wrong" },
+        },
+      },
     });
     assert.equal(err.code, Code.Unauthenticated);
     assert.match(err.rawMessage, /invalid username, password or token/);
@@ -226,13 +293,23 @@ describe("pull with token auth (bearer challenge)", () => {
     const before = token.tokenRequests.length;
     const { replies, ms } = await pull(server.client, {
       image: `${token.host}/test/busybox:1`,
-      auth: { authenticationMethod: { case: "usernamePassword", value: { username: token.username!, password: token.password! } } },
+      auth: {
+        authenticationMethod: {
+          case: "usernamePassword",
+          value: { username: token.username!, password: token.password! },
+        },
+      },
     });
     timings.pullToken = ms;
     assert.equal(replies.at(-1)?.spec?.digest, image.manifestDigest);
     const used = token.tokenRequests.slice(before);
     assert.equal(used.length, 1, "one token serves the whole pull");
-    assert.deepEqual(used[0], { method: "GET", credential: `basic:${token.username!}`, scope: "repository:test/busybox:pull", status: 200 });
+    assert.deepEqual(used[0], {
+      method: "GET",
+      credential: `basic:${token.username!}`,
+      scope: "repository:test/busybox:pull",
+      status: 200,
+    });
   });
 
   test("identity_token: exchanged as a refresh token (POST)", async () => {
@@ -254,7 +331,12 @@ describe("pull with token auth (bearer challenge)", () => {
     const { replies } = await pull(server.client, {
       image: `${token.host}/test/busybox:multi`,
       overwriteCache: true,
-      auth: { authenticationMethod: { case: "registryToken", value: token.issueToken("repository:test/busybox:pull") } },
+      auth: {
+        authenticationMethod: {
+          case: "registryToken",
+          value: token.issueToken("repository:test/busybox:pull"),
+        },
+      },
     });
     assert.equal(replies.at(-1)?.spec?.digest, image.manifestDigest);
     assert.equal(token.tokenRequests.length, before);
@@ -264,7 +346,12 @@ describe("pull with token auth (bearer challenge)", () => {
     const err = await pullError(server.client, {
       image: `${token.host}/test/busybox:1`,
       overwriteCache: true,
-      auth: { authenticationMethod: { case: "registryToken", value: token.issueToken("repository:other/repo:pull") } },
+      auth: {
+        authenticationMethod: {
+          case: "registryToken",
+          value: token.issueToken("repository:other/repo:pull"),
+        },
+      },
     });
     assert.equal(err.code, Code.Unauthenticated);
   });
@@ -284,7 +371,10 @@ describe("concurrency and cancellation", () => {
     const seen: OciImageProgressPhase[] = [];
     await assert.rejects(
       (async () => {
-        for await (const reply of server.client.pullImage({ image: `${anonymous.host}/test/busybox:1` }, { signal: controller.signal })) {
+        for await (const reply of server.client.pullImage(
+          { image: `${anonymous.host}/test/busybox:1` },
+          { signal: controller.signal },
+        )) {
           if (reply.progress) seen.push(reply.progress.phase);
           if (reply.progress?.phase === P.RESOLVING) controller.abort();
         }
@@ -310,7 +400,10 @@ describe("concurrency and cancellation", () => {
     assert.equal(a.replies.at(-1)?.spec?.digest, image.manifestDigest);
     assert.equal(b.replies.at(-1)?.spec?.digest, image.manifestDigest);
     assert.deepEqual(readdirSync(join(server.storeDir, "rootfs")), [image.manifestDigest.slice(7)]);
-    assert.deepEqual(server.store.get(image.manifestDigest)?.names.sort(), [`${anonymous.host}/test/busybox:1`, `${anonymous.host}/test/busybox:multi`]);
+    assert.deepEqual(server.store.get(image.manifestDigest)?.names.sort(), [
+      `${anonymous.host}/test/busybox:1`,
+      `${anonymous.host}/test/busybox:multi`,
+    ]);
     assert.deepEqual(tmpEntries(), []);
   });
 });

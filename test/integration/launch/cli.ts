@@ -23,7 +23,11 @@ export class CliRun {
   readonly done: Promise<CliResult>;
   #waiters: (() => void)[] = [];
 
-  constructor(args: string[], env: Record<string, string>, options: { stdin?: string | Buffer; timeoutMs?: number } = {}) {
+  constructor(
+    args: string[],
+    env: Record<string, string>,
+    options: { stdin?: string | Buffer; timeoutMs?: number } = {},
+  ) {
     this.child = spawn(process.execPath, [...zonectlArgs, ...args], {
       cwd: repoRoot,
       env: { ...process.env, SSH_AUTH_SOCK: "", ZONECTL_HOST: "", NODE_OPTIONS: "", ...env },
@@ -61,8 +65,10 @@ export class CliRun {
     for (;;) {
       const m = (only === "stdout" ? this.stdout : this.stdout + this.stderr).match(pattern);
       if (m) return m;
-      if (exited) throw new Error(`zonectl ended before ${pattern}:\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (exited)
+        throw new Error(`zonectl ended before ${pattern}:\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${pattern}:\nstdout: ${this.stdout}\nstderr: ${this.stderr}`);
       await new Promise<void>((r) => {
         this.#waiters.push(r);
         setTimeout(r, 200);
@@ -72,8 +78,15 @@ export class CliRun {
 }
 
 /** Runs zonectl to completion. */
-export function zonectl(args: string[], env: Record<string, string>, options: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new CliRun(args, env, { stdin: options.stdin ?? "", ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) }).done;
+export function zonectl(
+  args: string[],
+  env: Record<string, string>,
+  options: { stdin?: string | Buffer; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new CliRun(args, env, {
+    stdin: options.stdin ?? "",
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  }).done;
 }
 
 /** zonectl on a real PTY of the given size. */
@@ -88,7 +101,14 @@ export class PtyRun {
       cols: size.cols,
       rows: size.rows,
       cwd: repoRoot,
-      env: { ...(process.env as Record<string, string>), SSH_AUTH_SOCK: "", ZONECTL_HOST: "", NODE_OPTIONS: "", TERM: "xterm-256color", ...env },
+      env: {
+        ...(process.env as Record<string, string>),
+        SSH_AUTH_SOCK: "",
+        ZONECTL_HOST: "",
+        NODE_OPTIONS: "",
+        TERM: "xterm-256color",
+        ...env,
+      },
     });
     this.term.onData((d) => {
       this.output += d;
@@ -105,7 +125,10 @@ export class PtyRun {
       const tail = this.output.slice(from);
       const m = pattern.exec(tail);
       if (m) return from + m.index + m[0].length;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; output:\n${JSON.stringify(this.output.slice(-2000))}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${pattern}; output:\n${JSON.stringify(this.output.slice(-2000))}`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   }

@@ -1,7 +1,16 @@
 // `zonectl up` end to end: the real CLI → a real OpenSSH sshd → the real dev host, with the
 // busybox test image pulled from a loopback registry and the workspace copied over SFTP.
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -53,7 +62,8 @@ before(async () => {
 
 after(async () => {
   try {
-    for (const z of (await api?.listZones().catch(() => [] as Zone[])) ?? []) await api.destroyZone(z.id).catch(() => undefined);
+    for (const z of (await api?.listZones().catch(() => [] as Zone[])) ?? [])
+      await api.destroyZone(z.id).catch(() => undefined);
   } finally {
     api?.close();
     await sshd?.stop();
@@ -66,7 +76,9 @@ after(async () => {
 
 async function zonesOf(folder: string): Promise<Zone[]> {
   const all = await api.listZones();
-  return all.filter((z) => z.spec?.annotations.some((a) => a.key === annotationKeys.localFolder && a.value === folder));
+  return all.filter((z) =>
+    z.spec?.annotations.some((a) => a.key === annotationKeys.localFolder && a.value === folder),
+  );
 }
 
 async function workloadsIn(zoneId: string): Promise<Workload[]> {
@@ -102,7 +114,12 @@ describe("zonectl up through a real sshd against the dev host", () => {
     const before = (await api.listZones()).map((z) => z.id).sort();
     const r = await zonectl(["up", broken], env);
     assert.equal(r.code, 40, r.stderr);
-    assert.match(r.stderr, new RegExp(`${broken.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/\\.devcontainer/devcontainer\\.json:5:5: error: ',' expected`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `${broken.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/\\.devcontainer/devcontainer\\.json:5:5: error: ',' expected`,
+      ),
+    );
     assert.match(r.stderr, /nothing was created/);
     assert.deepEqual((await api.listZones()).map((z) => z.id).sort(), before);
   });
@@ -117,7 +134,10 @@ describe("zonectl up through a real sshd against the dev host", () => {
       assert.equal(up.reusedZone, false);
       assert.equal(up.workspaceFolder, "/workspaces/project");
       measured["upFirstMs"] = up.totalMs;
-      measured["upFirstSteps"] = up.timings.filter((t) => t.outcome === "done").map((t) => `${t.step}=${t.ms}`).join(",");
+      measured["upFirstSteps"] = up.timings
+        .filter((t) => t.outcome === "done")
+        .map((t) => `${t.step}=${t.ms}`)
+        .join(",");
 
       // The workspace file, at workspaceFolder; the excluded ones are not there.
       const cat = await zonectl(["exec", up.zoneName, "--", "cat", "/workspaces/project/hello.txt"], env);
@@ -125,18 +145,34 @@ describe("zonectl up through a real sshd against the dev host", () => {
       assert.equal(cat.stdout, "hello from the workspace\n");
       const excluded = await zonectl(["exec", up.zoneName, "--", "ls", "-a", "/workspaces/project"], env);
       assert.doesNotMatch(excluded.stdout, /ignored|debug\.log/);
-      assert.match(excluded.stdout, /\.launch-init/, "initializeCommand's file, made locally before the sync");
-      assert.ok(existsSync(join(project, ".launch-init")), "initializeCommand ran in the project folder on this machine");
+      assert.match(
+        excluded.stdout,
+        /\.launch-init/,
+        "initializeCommand's file, made locally before the sync",
+      );
+      assert.ok(
+        existsSync(join(project, ".launch-init")),
+        "initializeCommand ran in the project folder on this machine",
+      );
 
       // containerEnv reaches the workload, byte for byte (no shell on the way).
-      const envOut = await zonectl(["exec", up.zoneName, "--", "sh", "-c", 'printf "%s|%s" "$GREETING" "$SPACED"'], env);
+      const envOut = await zonectl(
+        ["exec", up.zoneName, "--", "sh", "-c", 'printf "%s|%s" "$GREETING" "$SPACED"'],
+        env,
+      );
       assert.equal(envOut.stdout, "hello from containerEnv|a b  c; $(not run)");
 
       // The hooks wrote their names in order; the object form's two may interleave.
-      const log = (await zonectl(["exec", up.zoneName, "--", "cat", "/tmp/hooks.log"], env)).stdout.trim().split("\n");
+      const log = (await zonectl(["exec", up.zoneName, "--", "cat", "/tmp/hooks.log"], env)).stdout
+        .trim()
+        .split("\n");
       assert.deepEqual(log.slice(0, 2), ["onCreateCommand", "updateContentCommand"]);
       assert.deepEqual(log.slice(2, 4).sort(), ["postCreateCommand:first", "postCreateCommand:second"]);
-      assert.deepEqual(log.slice(4), ["postStartCommand remote+hello from containerEnv", "postAttachCommand"], "remoteEnv with ${containerEnv:GREETING} resolved");
+      assert.deepEqual(
+        log.slice(4),
+        ["postStartCommand remote+hello from containerEnv", "postAttachCommand"],
+        "remoteEnv with ${containerEnv:GREETING} resolved",
+      );
 
       // An HTTP server in the zone, reached through the forward (8080 may be taken here: then another port).
       assert.equal(up.forwards.length, 1);
@@ -168,10 +204,15 @@ describe("zonectl up through a real sshd against the dev host", () => {
     assert.equal(again.sync.filesCopied, 2, "hello.txt and .launch-init changed; the rest did not");
     measured["upReuseMs"] = again.totalMs;
     assert.equal((await zonesOf(project)).length, 1);
-    const log = (await zonectl(["exec", up.zoneName, "--", "cat", "/tmp/hooks.log"], env)).stdout.trim().split("\n");
+    const log = (await zonectl(["exec", up.zoneName, "--", "cat", "/tmp/hooks.log"], env)).stdout
+      .trim()
+      .split("\n");
     assert.equal(log.filter((l) => l === "onCreateCommand").length, 1, "first-launch hooks ran once");
     assert.equal(log.filter((l) => l.startsWith("postStartCommand")).length, 2);
-    assert.equal((await zonectl(["exec", up.zoneName, "--", "cat", "/workspaces/project/hello.txt"], env)).stdout, "hello again\n");
+    assert.equal(
+      (await zonectl(["exec", up.zoneName, "--", "cat", "/workspaces/project/hello.txt"], env)).stdout,
+      "hello again\n",
+    );
   });
 
   test("exec passes the exit code through and streams stdin to EOF", async () => {
@@ -181,12 +222,19 @@ describe("zonectl up through a real sshd against the dev host", () => {
     const wc = await zonectl(["exec", up.zoneName, "--", "wc", "-c"], env, { stdin: input });
     assert.equal(wc.code, 0, wc.stderr);
     assert.equal(wc.stdout.trim(), String(Buffer.byteLength(input)), "wc saw every byte and then EOF");
-    const hostile = await zonectl(["exec", up.zoneName, "--", "printf", "%s|", "$(touch /tmp/pwned)", "a b", "'q'"], env);
+    const hostile = await zonectl(
+      ["exec", up.zoneName, "--", "printf", "%s|", "$(touch /tmp/pwned)", "a b", "'q'"],
+      env,
+    );
     assert.equal(hostile.stdout, "$(touch /tmp/pwned)|a b|'q'|");
     const pwned = await zonectl(["exec", up.zoneName, "--", "test", "-e", "/tmp/pwned"], env);
     assert.equal(pwned.code, 1, "no argument went through a shell");
     const remote = await zonectl(["exec", up.zoneName, "--", "sh", "-c", 'printf "%s" "$HOOK_VAR"'], env);
-    assert.equal(remote.stdout, "remote+hello from containerEnv", "remoteEnv applies to exec, ${containerEnv:…} resolved");
+    assert.equal(
+      remote.stdout,
+      "remote+hello from containerEnv",
+      "remoteEnv applies to exec, ${containerEnv:…} resolved",
+    );
     const missing = await zonectl(["exec", `${up.zoneName}/no-such-workload`, "--", "true"], env);
     assert.equal(missing.code, 24);
     assert.match(missing.stderr, /no workload 'no-such-workload'/);
@@ -200,7 +248,7 @@ describe("zonectl up through a real sshd against the dev host", () => {
       measured["shellPromptMs"] = Date.now() - started;
       t.term.write("echo $((6*7))\r");
       at = await t.waitFor(/\r+\n42\r+\n/, at);
-      t.term.write("echo \"[$HOOK_VAR]\"\r");
+      t.term.write('echo "[$HOOK_VAR]"\r');
       at = await t.waitFor(/\[remote\+hello from containerEnv\]/, at);
       t.term.write("stty size\r");
       at = await t.waitFor(/30 100\r+\n/, at);
@@ -219,7 +267,12 @@ describe("zonectl up through a real sshd against the dev host", () => {
   test("top, logs and resize show the zone", async () => {
     const top = await zonectl(["--json", "top", up.zoneName], env);
     assert.equal(top.code, 0, top.stderr);
-    const rows = JSON.parse(top.stdout) as { id: string; memoryUsedBytes: number | null; memoryLimitBytes: number | null; cpuPercent: number | null }[];
+    const rows = JSON.parse(top.stdout) as {
+      id: string;
+      memoryUsedBytes: number | null;
+      memoryLimitBytes: number | null;
+      cpuPercent: number | null;
+    }[];
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.id, up.zoneId);
     assert.ok((rows[0]!.memoryUsedBytes ?? 0) > 0);
@@ -248,7 +301,10 @@ describe("zonectl up through a real sshd against the dev host", () => {
   });
 
   test("sync --pull brings back a file made in the zone and leaves local files alone", async () => {
-    await zonectl(["exec", up.zoneName, "--", "sh", "-c", "echo built in the zone > /workspaces/project/result.txt"], env);
+    await zonectl(
+      ["exec", up.zoneName, "--", "sh", "-c", "echo built in the zone > /workspaces/project/result.txt"],
+      env,
+    );
     const r = await zonectl(["sync", project, "--pull"], env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(join(project, "result.txt"), "utf8"), "built in the zone\n");
@@ -268,7 +324,16 @@ describe("zonectl up through a real sshd against the dev host", () => {
   test("attach shows a workload's output from the start and ends when it exits", async () => {
     const digest = (await api.getWorkload(up.workloadId)).spec?.image?.digest ?? "";
     const { workloadId } = await api.client.createWorkload({
-      spec: { name: "talker", zoneId: up.zoneId, image: { digest }, process: { command: ["sh", "-c", "echo first line; sleep 1; echo second line >&2; exit 3"], stdout: true, stderr: true } },
+      spec: {
+        name: "talker",
+        zoneId: up.zoneId,
+        image: { digest },
+        process: {
+          command: ["sh", "-c", "echo first line; sleep 1; echo second line >&2; exit 3"],
+          stdout: true,
+          stderr: true,
+        },
+      },
     });
     await api.client.startWorkload({ workloadId }).catch(() => undefined); // a daemon that starts on create says so
     const r = await zonectl(["attach", "talker"], env, { timeoutMs: 60_000 });
@@ -315,7 +380,11 @@ describe("zonectl up through a real sshd against the dev host", () => {
       assert.match(done.stderr, /cancelled \(rolled back\)/);
       assert.deepEqual(await zonesOf(slow), []);
       assert.deepEqual(await workloadsIn(zoneId), []);
-      assert.deepEqual(existsSync(root) ? readdirSync(root).sort() : [], copiesBefore, "the slow project's workspace copy is gone");
+      assert.deepEqual(
+        existsSync(root) ? readdirSync(root).sort() : [],
+        copiesBefore,
+        "the slow project's workspace copy is gone",
+      );
     } finally {
       run.child.kill("SIGKILL");
     }
@@ -330,7 +399,17 @@ describe("zonectl up through a real sshd against the dev host", () => {
       let at = await t.waitFor(/\/workspaces\/project # /, 0, 120_000);
       measured["upToPromptMs"] = Date.now() - started;
       const table = /up in [^\r\n]*:\r?\n((?: {2}\S+ +[\d.]+ m?s\r?\n)+)/.exec(t.output);
-      if (table) measured["upToPromptSteps"] = table[1]!.trim().split(/\r?\n/).map((l) => l.trim().replace(/\s+(?=[\d.]+ m?s$)/, "=").replace(/ (m?s)$/, "$1")).join(",");
+      if (table)
+        measured["upToPromptSteps"] = table[1]!
+          .trim()
+          .split(/\r?\n/)
+          .map((l) =>
+            l
+              .trim()
+              .replace(/\s+(?=[\d.]+ m?s$)/, "=")
+              .replace(/ (m?s)$/, "$1"),
+          )
+          .join(",");
       t.term.write("echo $((6*7))\r");
       at = await t.waitFor(/\r+\n42\r+\n/, at);
       t.term.write("cat /tmp/hooks.log\r");

@@ -56,7 +56,11 @@ before(async () => {
   chmodSync(canaries, 0o777);
   devHost = await startDevHost();
   sshd = await startSshd();
-  host = await ProtectHost.open(sshd.alias, { configFile: sshd.sshConfigPath, env: {}, socketPath: devHost.socketPath });
+  host = await ProtectHost.open(sshd.alias, {
+    configFile: sshd.sshConfigPath,
+    env: {},
+    socketPath: devHost.socketPath,
+  });
   ({ digest } = await importTestImage(host.client, join(work, "image")));
   zoneId = await host.createZone({ name: "inject" });
   await host.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 60_000 });
@@ -82,7 +86,11 @@ function canariesFound(): string[] {
 async function run(request: ExecRequest): Promise<{ stdout: Buffer; stderr: string; code: number }> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const session = startExec(host.client, request, { hostName: host.name, onStdout: (d) => out.push(Buffer.from(d)), onStderr: (d) => err.push(Buffer.from(d)) });
+  const session = startExec(host.client, request, {
+    hostName: host.name,
+    onStdout: (d) => out.push(Buffer.from(d)),
+    onStderr: (d) => err.push(Buffer.from(d)),
+  });
   session.endInput();
   const code = await session.exited;
   return { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), code };
@@ -91,7 +99,10 @@ async function run(request: ExecRequest): Promise<{ stdout: Buffer; stderr: stri
 /** NUL-separated values, as `printf '%s\0'` writes them. */
 function splitNul(bytes: Buffer): string[] {
   const text = bytes.toString("utf8");
-  assert.ok(text.endsWith("\0") || text === "", `output not NUL-terminated: ${JSON.stringify(text.slice(-40))}`);
+  assert.ok(
+    text.endsWith("\0") || text === "",
+    `output not NUL-terminated: ${JSON.stringify(text.slice(-40))}`,
+  );
   return text === "" ? [] : text.slice(0, -1).split("\0");
 }
 
@@ -144,7 +155,8 @@ describe("commands and environment values reach the zone byte for byte", () => {
       const until = Date.now() + 30_000;
       while (splitNulLenient(consoleOut).length < expected.length && Date.now() < until) {
         consoleOut = await consoleHistory(workloadId);
-        if (splitNulLenient(consoleOut).length < expected.length) await new Promise((r) => setTimeout(r, 100));
+        if (splitNulLenient(consoleOut).length < expected.length)
+          await new Promise((r) => setTimeout(r, 100));
       }
       assert.deepEqual(splitNulLenient(consoleOut), expected);
 
@@ -176,7 +188,8 @@ async function consoleHistory(workloadId: string): Promise<Buffer> {
     await new Promise<void>((r) => controller.signal.addEventListener("abort", () => r(), { once: true }));
   }
   try {
-    for await (const reply of host.client.attachWorkloadConsole(requests(), { signal: controller.signal })) chunks.push(Buffer.from(reply.stdout));
+    for await (const reply of host.client.attachWorkloadConsole(requests(), { signal: controller.signal }))
+      chunks.push(Buffer.from(reply.stdout));
   } catch {
     // aborted after the history arrived
   } finally {
@@ -222,15 +235,27 @@ describe("the daemon socket path on the remote command line", () => {
     test(`over ${mode}: a socket path with spaces, quotes, $(…) and backticks works and runs nothing`, async () => {
       const server = mode === "bridge" ? await startSshd({ config: { AllowTcpForwarding: "no" } }) : sshd;
       try {
-        const h = await ProtectHost.open(server.alias, { configFile: server.sshConfigPath, env: {}, socketPath: hostilePath(), channelMode: mode });
+        const h = await ProtectHost.open(server.alias, {
+          configFile: server.sshConfigPath,
+          env: {},
+          socketPath: hostilePath(),
+          channelMode: mode,
+        });
         try {
           assert.ok((await h.listZones()).some((z) => z.id === zoneId));
           assert.equal(h.route, mode);
         } finally {
           h.close();
         }
-        assert.deepEqual(canariesFound().filter((n) => !n.startsWith("s-")), []);
-        assert.deepEqual(readdirSync(relayDir).filter((n) => n.startsWith("c")), [], "the socket path was evaluated by a shell");
+        assert.deepEqual(
+          canariesFound().filter((n) => !n.startsWith("s-")),
+          [],
+        );
+        assert.deepEqual(
+          readdirSync(relayDir).filter((n) => n.startsWith("c")),
+          [],
+          "the socket path was evaluated by a shell",
+        );
       } finally {
         if (server !== sshd) await server.stop();
       }
@@ -243,21 +268,38 @@ describe("the daemon socket path on the remote command line", () => {
       const runs: [string, Record<string, string>][] = [
         ["streamlocal", { ZONECTL_SSH_CONFIG: sshd.sshConfigPath }],
         ["default bridge", { ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath }],
-        ["custom bridge", { ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath, ZONECTL_BRIDGE: "socat - UNIX-CONNECT:{socket}" }],
+        [
+          "custom bridge",
+          { ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath, ZONECTL_BRIDGE: "socat - UNIX-CONNECT:{socket}" },
+        ],
       ];
       for (const [what, extra] of runs) {
         const alias = extra["ZONECTL_SSH_CONFIG"] === sshd.sshConfigPath ? sshd.alias : bridgeSshd.alias;
-        const r = await zonectl(["--host", alias, "--json", "ls"], { ...extra, ZONECTL_SOCKET: hostilePath() }, 30_000);
+        const r = await zonectl(
+          ["--host", alias, "--json", "ls"],
+          { ...extra, ZONECTL_SOCKET: hostilePath() },
+          30_000,
+        );
         assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-        assert.ok((JSON.parse(r.stdout) as { id: string }[]).some((z) => z.id === zoneId), what);
+        assert.ok(
+          (JSON.parse(r.stdout) as { id: string }[]).some((z) => z.id === zoneId),
+          what,
+        );
       }
       // A line break cannot go through the bridge's command line: refused (or found missing),
       // and zonectl exits rather than hanging on the SSH connection it opened (the helper fails
       // after 10 s).
-      const r = await zonectl(["--host", bridgeSshd.alias, "ls"], { ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath, ZONECTL_SOCKET: `${relayDir}/line\nbreak` }, 10_000);
+      const r = await zonectl(
+        ["--host", bridgeSshd.alias, "ls"],
+        { ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath, ZONECTL_SOCKET: `${relayDir}/line\nbreak` },
+        10_000,
+      );
       assert.notEqual(r.code, 0, r.stdout);
       assert.notEqual(r.code, exitCodes.unexpected, r.stderr);
-      assert.deepEqual(readdirSync(relayDir).filter((n) => n.startsWith("c")), []);
+      assert.deepEqual(
+        readdirSync(relayDir).filter((n) => n.startsWith("c")),
+        [],
+      );
     } finally {
       await bridgeSshd.stop();
     }
@@ -268,7 +310,11 @@ describe("the daemon socket path on the remote command line", () => {
   // sequence makes zonectl's "one clear line" two lines, or writes control characters to the
   // terminal. Expected: such characters escaped (JSON-style) in messages.
   test("an error naming a path with a line break is still one line", async () => {
-    const r = await zonectl(["--host", sshd.alias, "ls"], { ZONECTL_SSH_CONFIG: sshd.sshConfigPath, ZONECTL_SOCKET: `${relayDir}/line\nbreak\u001b[31m` }, 10_000);
+    const r = await zonectl(
+      ["--host", sshd.alias, "ls"],
+      { ZONECTL_SSH_CONFIG: sshd.sshConfigPath, ZONECTL_SOCKET: `${relayDir}/line\nbreak\u001b[31m` },
+      10_000,
+    );
     assert.notEqual(r.code, 0, r.stdout);
     assert.equal(r.stderr.trimEnd().split("\n").length, 1, JSON.stringify(r.stderr));
     assert.ok(!r.stderr.includes("\u001b"), JSON.stringify(r.stderr));

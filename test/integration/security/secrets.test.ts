@@ -30,7 +30,10 @@ after(async () => {
 /** Everything a logger at trace level wrote, one string. */
 function capture(): { logger: ReturnType<typeof loggerFrom>; text: () => string } {
   const lines: string[] = [];
-  return { logger: loggerFrom((level, line) => lines.push(`${level}: ${line}`), "trace"), text: () => lines.join("\n") };
+  return {
+    logger: loggerFrom((level, line) => lines.push(`${level}: ${line}`), "trace"),
+    text: () => lines.join("\n"),
+  };
 }
 
 /** Fragments of a private key file that must never be printed: its base64 body in 16-character slices. */
@@ -88,7 +91,10 @@ describe("no secret reaches a log", () => {
     try {
       const set = spawnSync("chpasswd", [], { input: `${user}:${password}\n`, encoding: "utf8" });
       assert.equal(set.status, 0, `chpasswd failed: ${set.stderr}`);
-      const sshd = await startSshd({ user, config: { PasswordAuthentication: "yes", PubkeyAuthentication: "no" } });
+      const sshd = await startSshd({
+        user,
+        config: { PasswordAuthentication: "yes", PubkeyAuthentication: "no" },
+      });
       const log = capture();
       const answers = [`${password}-nope`, password];
       try {
@@ -119,7 +125,13 @@ describe("no secret reaches a log", () => {
     try {
       const child = spawn(process.execPath, [...zonectlArgs, "-v", "--host", sshd.alias, "ls"], {
         cwd: repoRoot,
-        env: { ...process.env, SSH_AUTH_SOCK: "", ZONECTL_HOST: "", ZONECTL_SSH_CONFIG: sshd.sshConfigPath, ZONECTL_SOCKET: devHost.socketPath },
+        env: {
+          ...process.env,
+          SSH_AUTH_SOCK: "",
+          ZONECTL_HOST: "",
+          ZONECTL_SSH_CONFIG: sshd.sshConfigPath,
+          ZONECTL_SOCKET: devHost.socketPath,
+        },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stderr = "";

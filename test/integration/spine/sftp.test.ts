@@ -23,10 +23,14 @@ after(async () => {
   await sshd?.stop();
 });
 
-const connect = (): Promise<SshConnection> => SshConnection.connect(sshd.alias, { configFile: sshd.sshConfigPath, env: {}, homedir: sshd.dir });
+const connect = (): Promise<SshConnection> =>
+  SshConnection.connect(sshd.alias, { configFile: sshd.sshConfigPath, env: {}, homedir: sshd.dir });
 
 /** Resolves with how a promise settled, or "pending" after `ms`. */
-async function settleWithin<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown } | "pending"> {
+async function settleWithin<T>(
+  p: Promise<T>,
+  ms: number,
+): Promise<{ value?: T; error?: unknown } | "pending"> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -52,7 +56,9 @@ describe("shared SFTP session", () => {
       // A raw session per user is what sshd refuses: three sessions are already too many with
       // the connection's own exec. (The contrast shows the limit is real on this sshd.)
       const raw = await Promise.allSettled([conn.sftp(), conn.sftp(), conn.sftp(), conn.sftp()]);
-      const refused = raw.find((r): r is PromiseRejectedResult => r.status === "rejected" && SshError.is(r.reason, "channelRefused"));
+      const refused = raw.find(
+        (r): r is PromiseRejectedResult => r.status === "rejected" && SshError.is(r.reason, "channelRefused"),
+      );
       assert.ok(refused, "sshd accepted every session: the limit is not in force");
       // The refusal names the session limit, not forwarding (which has nothing to do with it).
       assert.match((refused.reason as Error).message, /MaxSessions/);
@@ -70,8 +76,13 @@ describe("shared SFTP session", () => {
           files.close();
         }),
       );
-      for (let i = 0; i < 30; i++) assert.equal(readFileSync(join(remote, `f${i}`), "utf8"), `file ${i}\n`.repeat(1000 + i));
-      assert.deepEqual(readdirSync(remote).filter((n) => n.includes(".zsync-")), [], "temporary files left behind");
+      for (let i = 0; i < 30; i++)
+        assert.equal(readFileSync(join(remote, `f${i}`), "utf8"), `file ${i}\n`.repeat(1000 + i));
+      assert.deepEqual(
+        readdirSync(remote).filter((n) => n.includes(".zsync-")),
+        [],
+        "temporary files left behind",
+      );
       // sshd logs one line per SFTP subsystem it starts: the raw ones above, then one shared.
       const started = sshd.logs().match(/Starting session: subsystem 'sftp'/g)?.length ?? 0;
       const rawOpened = raw.filter((r) => r.status === "fulfilled").length;
@@ -111,7 +122,9 @@ describe("a connection that dies under SFTP calls", () => {
       let settledAt = 0;
       // Handlers attached now: the rejection may come while killSessions() is still running.
       const upload = settleWithin(
-        files.upload(big, target, { mode: 0o600, mtime: 1_700_000_000 }).finally(() => (settledAt = performance.now())),
+        files
+          .upload(big, target, { mode: 0o600, mtime: 1_700_000_000 })
+          .finally(() => (settledAt = performance.now())),
         15_000,
       );
       const listing = settleWithin(files.list(sshd.dir), 15_000);
@@ -129,7 +142,11 @@ describe("a connection that dies under SFTP calls", () => {
       assert.ok(settledMs < 5_000);
       assert.notEqual(await listing, "pending"); // answered before the drop, or lost: either way settled
       // Later calls on the dead connection fail at once too.
-      const later: Promise<unknown>[] = [files.lstat(sshd.dir), files.removeFile(target), files.mkdir(join(sshd.dir, "x"), 0o755)];
+      const later: Promise<unknown>[] = [
+        files.lstat(sshd.dir),
+        files.removeFile(target),
+        files.mkdir(join(sshd.dir, "x"), 0o755),
+      ];
       for (const call of later) {
         const r = await settleWithin(call, 2_000);
         assert.notEqual(r, "pending", "a call after the loss never settled");

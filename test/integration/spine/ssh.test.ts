@@ -93,17 +93,41 @@ describe("ssh connection to a real sshd", () => {
 
   test("a key file that cannot be parsed is skipped with a log line; the next one is used", async () => {
     const garbage = join(sshd.dir, "garbage_key");
-    writeFileSync(garbage, "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n");
-    const config = writeConfig(sshd, `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${garbage}\nIdentityFile ${sshd.clientKeyPath}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`, "two-keys");
+    writeFileSync(
+      garbage,
+      "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n",
+    );
+    const config = writeConfig(
+      sshd,
+      `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${garbage}\nIdentityFile ${sshd.clientKeyPath}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`,
+      "two-keys",
+    );
     const lines: string[] = [];
     const log = (m: string): void => void lines.push(m);
-    const conn = await SshConnection.connect("two-keys", isolated(sshd, { configFile: config, logger: { trace: log, debug: log, info: log, warn: log, error: log } }));
+    const conn = await SshConnection.connect(
+      "two-keys",
+      isolated(sshd, {
+        configFile: config,
+        logger: { trace: log, debug: log, info: log, warn: log, error: log },
+      }),
+    );
     conn.close();
-    assert.ok(lines.some((l) => l.includes(garbage) && /cannot be parsed/.test(l)), lines.join("\n"));
+    assert.ok(
+      lines.some((l) => l.includes(garbage) && /cannot be parsed/.test(l)),
+      lines.join("\n"),
+    );
   });
 
   test("user@host:port destinations work without an alias", async () => {
-    const conn = await SshConnection.connect(sshd.destination, isolated(sshd, { configFile: writeConfig(sshd, `IdentityFile ${sshd.clientKeyPath}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`) }));
+    const conn = await SshConnection.connect(
+      sshd.destination,
+      isolated(sshd, {
+        configFile: writeConfig(
+          sshd,
+          `IdentityFile ${sshd.clientKeyPath}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`,
+        ),
+      }),
+    );
     try {
       assert.equal((await conn.run("echo $USER")).code, 0);
     } finally {
@@ -113,19 +137,32 @@ describe("ssh connection to a real sshd", () => {
 
   test("a refused TCP connection is connectFailed with the errno", async () => {
     const port = await freePort();
-    const err = await rejectsWith(SshConnection.connect(`root@127.0.0.1:${port}`, isolated(sshd)), "connectFailed");
+    const err = await rejectsWith(
+      SshConnection.connect(`root@127.0.0.1:${port}`, isolated(sshd)),
+      "connectFailed",
+    );
     assert.equal(err.details.errno, "ECONNREFUSED");
   });
 
   test("a key the server does not accept is authFailed", async () => {
     const other = join(sshd.dir, "stranger_key");
     spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
-    const config = writeConfig(sshd, `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${other}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`, "stranger");
-    await rejectsWith(SshConnection.connect("stranger", isolated(sshd, { configFile: config })), "authFailed");
+    const config = writeConfig(
+      sshd,
+      `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${other}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`,
+      "stranger",
+    );
+    await rejectsWith(
+      SshConnection.connect("stranger", isolated(sshd, { configFile: config })),
+      "authFailed",
+    );
   });
 
   test("a lost connection fires onDidClose with 'lost'", async () => {
-    const conn = await SshConnection.connect(sshd.alias, isolated(sshd, { keepaliveIntervalMs: 500, keepaliveCountMax: 2 }));
+    const conn = await SshConnection.connect(
+      sshd.alias,
+      isolated(sshd, { keepaliveIntervalMs: 500, keepaliveCountMax: 2 }),
+    );
     const closed = new Promise<SshError | undefined>((resolve) => conn.onDidClose(resolve));
     assert.ok((await sshd.killSessions()) > 0);
     const err = await closed;
@@ -141,7 +178,10 @@ describe("host keys", () => {
     try {
       const asked: { fingerprint: string; port: number; keyType: string }[] = [];
       await rejectsWith(
-        SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async (q) => (asked.push(q), false) } })),
+        SshConnection.connect(
+          sshd.alias,
+          isolated(sshd, { callbacks: { confirmHostKey: async (q) => (asked.push(q), false) } }),
+        ),
         "hostKeyUnknown",
       );
       assert.equal(asked.length, 1);
@@ -150,14 +190,36 @@ describe("host keys", () => {
       assert.equal(asked[0]!.keyType, "ssh-ed25519");
       assert.equal(readFileSync(sshd.knownHostsPath, "utf8"), "");
 
-      const conn = await SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async () => true } }));
+      const conn = await SshConnection.connect(
+        sshd.alias,
+        isolated(sshd, { callbacks: { confirmHostKey: async () => true } }),
+      );
       conn.close();
-      assert.equal(readFileSync(sshd.knownHostsPath, "utf8"), `${sshd.knownHostsName} ${sshd.hostPublicKey()}\n`);
+      assert.equal(
+        readFileSync(sshd.knownHostsPath, "utf8"),
+        `${sshd.knownHostsName} ${sshd.hostPublicKey()}\n`,
+      );
       // Recorded: the next connection does not ask.
-      const again = await SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async () => assert.fail("asked again") } }));
+      const again = await SshConnection.connect(
+        sshd.alias,
+        isolated(sshd, { callbacks: { confirmHostKey: async () => assert.fail("asked again") } }),
+      );
       again.close();
       // OpenSSH agrees with what we wrote.
-      const ssh = spawnSync("ssh", ["-F", sshd.sshConfigPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", sshd.alias, "true"], { encoding: "utf8" });
+      const ssh = spawnSync(
+        "ssh",
+        [
+          "-F",
+          sshd.sshConfigPath,
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "StrictHostKeyChecking=yes",
+          sshd.alias,
+          "true",
+        ],
+        { encoding: "utf8" },
+      );
       assert.equal(ssh.status, 0, ssh.stderr);
     } finally {
       await sshd.stop();
@@ -167,7 +229,13 @@ describe("host keys", () => {
   test("StrictHostKeyChecking yes refuses an unknown key without asking", async () => {
     const sshd = await startSshd({ trustHostKey: false, strictHostKeyChecking: "yes" });
     try {
-      const err = await rejectsWith(SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async () => assert.fail("must not ask") } })), "hostKeyUnknown");
+      const err = await rejectsWith(
+        SshConnection.connect(
+          sshd.alias,
+          isolated(sshd, { callbacks: { confirmHostKey: async () => assert.fail("must not ask") } }),
+        ),
+        "hostKeyUnknown",
+      );
       assert.equal(err.details.fingerprint, sshd.hostFingerprint());
       assert.match(err.message, new RegExp(sshd.hostFingerprint().replace(/[+/]/g, "\\$&")));
     } finally {
@@ -178,13 +246,22 @@ describe("host keys", () => {
   test("a changed key is refused naming known_hosts file:line and both fingerprints, whatever the settings", async () => {
     const sshd = await startSshd({ strictHostKeyChecking: "no" });
     try {
-      appendFileSync(sshd.knownHostsPath, "# another entry\nother.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBYKZWz+Ja1RA7oUu0rHEqKLnhj4u6M8RVjGKxGpGsPc\n");
+      appendFileSync(
+        sshd.knownHostsPath,
+        "# another entry\nother.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBYKZWz+Ja1RA7oUu0rHEqKLnhj4u6M8RVjGKxGpGsPc\n",
+      );
       // Move the real entry to line 3 so the line number means something.
       const lines = readFileSync(sshd.knownHostsPath, "utf8").split("\n");
       writeFileSync(sshd.knownHostsPath, [lines[1], lines[2], lines[0], ""].join("\n"));
       const old = sshd.hostFingerprint();
       await sshd.rotateHostKey();
-      const err = await rejectsWith(SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { confirmHostKey: async () => true } })), "hostKeyChanged");
+      const err = await rejectsWith(
+        SshConnection.connect(
+          sshd.alias,
+          isolated(sshd, { callbacks: { confirmHostKey: async () => true } }),
+        ),
+        "hostKeyChanged",
+      );
       assert.equal(err.details.knownHostsFile, sshd.knownHostsPath);
       assert.equal(err.details.knownHostsLine, 3);
       assert.equal(err.details.oldFingerprint, old);
@@ -220,7 +297,13 @@ describe("authentication", () => {
         sshd.alias,
         isolated(sshd, {
           callbacks: { passphrase: async (r) => (asked.push(r.attempt), answers.shift()) },
-          logger: { trace: () => {}, debug: (m) => lines.push(m), info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) },
+          logger: {
+            trace: () => {},
+            debug: (m) => lines.push(m),
+            info: (m) => lines.push(m),
+            warn: (m) => lines.push(m),
+            error: (m) => lines.push(m),
+          },
         }),
       );
       conn.close();
@@ -238,7 +321,10 @@ describe("password authentication", () => {
     const user = `zp${process.pid % 100000}`;
     assert.equal(spawnSync("useradd", ["--create-home", "--shell", "/bin/sh", user]).status, 0);
     spawnSync("chpasswd", [], { input: `${user}:s3cret-pass\n` });
-    const sshd = await startSshd({ user, config: { PasswordAuthentication: "yes", PubkeyAuthentication: "no" } });
+    const sshd = await startSshd({
+      user,
+      config: { PasswordAuthentication: "yes", PubkeyAuthentication: "no" },
+    });
     try {
       const answers = ["wrong-pass", "s3cret-pass"];
       const asked: number[] = [];
@@ -246,7 +332,10 @@ describe("password authentication", () => {
       const log = (m: string): void => void lines.push(m);
       const conn = await SshConnection.connect(
         sshd.alias,
-        isolated(sshd, { callbacks: { password: async (r) => (asked.push(r.attempt), answers.shift()) }, logger: { trace: log, debug: log, info: log, warn: log, error: log } }),
+        isolated(sshd, {
+          callbacks: { password: async (r) => (asked.push(r.attempt), answers.shift()) },
+          logger: { trace: log, debug: log, info: log, warn: log, error: log },
+        }),
       );
       try {
         assert.equal((await conn.run("id -un")).stdout.trim(), user);
@@ -254,9 +343,15 @@ describe("password authentication", () => {
         conn.close();
       }
       assert.deepEqual(asked, [1, 2]);
-      assert.ok(!lines.join("\n").includes("s3cret-pass") && !lines.join("\n").includes("wrong-pass"), "a password reached the log");
+      assert.ok(
+        !lines.join("\n").includes("s3cret-pass") && !lines.join("\n").includes("wrong-pass"),
+        "a password reached the log",
+      );
       // Giving up (undefined) ends with authFailed, not a hang.
-      await rejectsWith(SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { password: async () => undefined } })), "authFailed");
+      await rejectsWith(
+        SshConnection.connect(sshd.alias, isolated(sshd, { callbacks: { password: async () => undefined } })),
+        "authFailed",
+      );
     } finally {
       await sshd.stop();
       spawnSync("userdel", ["--remove", user]);
@@ -271,18 +366,40 @@ describe("agent", () => {
     const agent = spawn("ssh-agent", ["-D", "-a", agentSocket], { stdio: "ignore" });
     try {
       await waitFor(() => spawnSync("test", ["-S", agentSocket]).status === 0);
-      const added = spawnSync("ssh-add", [sshd.clientKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: agentSocket }, encoding: "utf8" });
+      const added = spawnSync("ssh-add", [sshd.clientKeyPath], {
+        env: { ...process.env, SSH_AUTH_SOCK: agentSocket },
+        encoding: "utf8",
+      });
       assert.equal(added.status, 0, added.stderr);
       // No usable identity file: only the agent can authenticate.
-      const agentOnly = writeConfig(sshd, `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${join(sshd.dir, "absent_key")}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`, "via-agent");
-      const conn = await SshConnection.connect("via-agent", { configFile: agentOnly, env: { SSH_AUTH_SOCK: agentSocket }, homedir: sshd.dir });
+      const agentOnly = writeConfig(
+        sshd,
+        `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${join(sshd.dir, "absent_key")}\nUserKnownHostsFile ${sshd.knownHostsPath}\n`,
+        "via-agent",
+      );
+      const conn = await SshConnection.connect("via-agent", {
+        configFile: agentOnly,
+        env: { SSH_AUTH_SOCK: agentSocket },
+        homedir: sshd.dir,
+      });
       conn.close();
 
       // IdentitiesOnly with an IdentityFile the agent does not hold: the agent's key is not offered.
       const other = join(sshd.dir, "other_key");
       spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
-      const only = writeConfig(sshd, `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${other}\nIdentitiesOnly yes\nUserKnownHostsFile ${sshd.knownHostsPath}\n`, "only-other");
-      await rejectsWith(SshConnection.connect("only-other", { configFile: only, env: { SSH_AUTH_SOCK: agentSocket }, homedir: sshd.dir }), "authFailed");
+      const only = writeConfig(
+        sshd,
+        `HostName 127.0.0.1\nPort ${sshd.port}\nUser ${sshd.user}\nIdentityFile ${other}\nIdentitiesOnly yes\nUserKnownHostsFile ${sshd.knownHostsPath}\n`,
+        "only-other",
+      );
+      await rejectsWith(
+        SshConnection.connect("only-other", {
+          configFile: only,
+          env: { SSH_AUTH_SOCK: agentSocket },
+          homedir: sshd.dir,
+        }),
+        "authFailed",
+      );
     } finally {
       agent.kill();
       await sshd.stop();
@@ -293,7 +410,10 @@ describe("agent", () => {
 describe("keepalive and reconnect", () => {
   test("a half-dead link (server frozen, TCP open) is noticed by keepalive", async () => {
     const sshd = await startSshd();
-    const conn = await SshConnection.connect(sshd.alias, isolated(sshd, { keepaliveIntervalMs: 500, keepaliveCountMax: 2 }));
+    const conn = await SshConnection.connect(
+      sshd.alias,
+      isolated(sshd, { keepaliveIntervalMs: 500, keepaliveCountMax: 2 }),
+    );
     const pids = sshd.sessionPids();
     try {
       const closed = new Promise<SshError | undefined>((resolve) => conn.onDidClose(resolve));
@@ -324,7 +444,11 @@ describe("keepalive and reconnect", () => {
 
   test("a reconnect that meets a changed host key stops at 'failed' and never accepts it", async () => {
     const sshd = await startSshd();
-    const managed = new ManagedSshConnection(sshd.alias, { ...isolated(sshd), reconnect: { initialDelayMs: 100, maxAttempts: 5 }, callbacks: { confirmHostKey: async () => true } });
+    const managed = new ManagedSshConnection(sshd.alias, {
+      ...isolated(sshd),
+      reconnect: { initialDelayMs: 100, maxAttempts: 5 },
+      callbacks: { confirmHostKey: async () => true },
+    });
     const states: SshConnectionState[] = [];
     managed.onDidChangeState((s) => states.push(s));
     try {
@@ -332,9 +456,15 @@ describe("keepalive and reconnect", () => {
       await sshd.rotateHostKey();
       await waitFor(() => managed.state.state === "failed", 15_000);
       const failed = managed.state;
-      assert.ok(failed.state === "failed" && SshError.is(failed.error, "hostKeyChanged"), JSON.stringify(failed));
+      assert.ok(
+        failed.state === "failed" && SshError.is(failed.error, "hostKeyChanged"),
+        JSON.stringify(failed),
+      );
       // While sshd restarts an attempt may meet a closed port first (retried); the changed key is not.
-      assert.match(states.map((s) => s.state).join(" "), /^connecting connected lost (reconnecting )+failed$/);
+      assert.match(
+        states.map((s) => s.state).join(" "),
+        /^connecting connected lost (reconnecting )+failed$/,
+      );
       await rejectsWith(managed.connection(), "hostKeyChanged");
     } finally {
       managed.dispose();
@@ -351,11 +481,20 @@ describe("ProxyJump", () => {
       // One config that includes both harness configs: Include is resolved by us.
       const config = join(target.dir, "combined_config");
       writeFileSync(config, `Include ${target.sshConfigPath}\nInclude ${jump.sshConfigPath}\n`);
-      const conn = await SshConnection.connect("behind-jump", { configFile: config, env: {}, homedir: target.dir });
+      const conn = await SshConnection.connect("behind-jump", {
+        configFile: config,
+        env: {},
+        homedir: target.dir,
+      });
       try {
         assert.equal((await conn.run("echo through")).stdout, "through\n");
         // The jump sshd saw the direct-tcpip request for the target's port.
-        assert.match(jump.logs(), new RegExp(`direct-tcpip.*127\\.0\\.0\\.1 port ${target.port}|target 127\\.0\\.0\\.1 port ${target.port}`));
+        assert.match(
+          jump.logs(),
+          new RegExp(
+            `direct-tcpip.*127\\.0\\.0\\.1 port ${target.port}|target 127\\.0\\.0\\.1 port ${target.port}`,
+          ),
+        );
         const closed = new Promise<SshError | undefined>((resolve) => conn.onDidClose(resolve));
         await jump.killSessions();
         assert.ok(SshError.is(await closed, "lost"));
@@ -376,8 +515,14 @@ describe("ProxyJump failures", () => {
       const deadPort = await freePort();
       const config = join(jump.dir, "dead_target");
       // The Include comes first: after a Host line it would belong to that block (as in OpenSSH).
-      writeFileSync(config, `Include ${jump.sshConfigPath}\nHost dead-target\n  HostName 127.0.0.1\n  Port ${deadPort}\n  ProxyJump jump-only\n`);
-      const err = await rejectsWith(SshConnection.connect("dead-target", { configFile: config, env: {}, homedir: jump.dir }), "connectFailed");
+      writeFileSync(
+        config,
+        `Include ${jump.sshConfigPath}\nHost dead-target\n  HostName 127.0.0.1\n  Port ${deadPort}\n  ProxyJump jump-only\n`,
+      );
+      const err = await rejectsWith(
+        SshConnection.connect("dead-target", { configFile: config, env: {}, homedir: jump.dir }),
+        "connectFailed",
+      );
       assert.ok(err.message.includes(jump.destination), err.message);
     } finally {
       await jump.stop();
@@ -390,7 +535,10 @@ describe("ProxyCommand", () => {
     const dir = mkdtempSync(join(tmpdir(), "zones-proxycommand-"));
     const marker = join(dir, "pid");
     // `exec` keeps the pid: the marker names the socat that carries the connection.
-    const target = await startSshd({ alias: "behind-command", clientConfig: [`ProxyCommand sh -c 'echo $$ > ${marker}; exec socat - TCP:"$0":"$1"' %h %p`] });
+    const target = await startSshd({
+      alias: "behind-command",
+      clientConfig: [`ProxyCommand sh -c 'echo $$ > ${marker}; exec socat - TCP:"$0":"$1"' %h %p`],
+    });
     try {
       const conn = await SshConnection.connect("behind-command", isolated(target));
       let pid: number;
@@ -401,7 +549,9 @@ describe("ProxyCommand", () => {
       } finally {
         conn.close();
       }
-      await waitFor(() => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "));
+      await waitFor(
+        () => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "),
+      );
     } finally {
       await target.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -409,7 +559,10 @@ describe("ProxyCommand", () => {
   });
 
   test("a ProxyCommand that fails is connectFailed with its exit status and what it printed", async () => {
-    const target = await startSshd({ alias: "bad-command", clientConfig: ["ProxyCommand sh -c 'echo no route to the bastion >&2; exit 3'"] });
+    const target = await startSshd({
+      alias: "bad-command",
+      clientConfig: ["ProxyCommand sh -c 'echo no route to the bastion >&2; exit 3'"],
+    });
     try {
       const err = await rejectsWith(SshConnection.connect("bad-command", isolated(target)), "connectFailed");
       assert.match(err.message, /ProxyCommand \(sh\) exited with status 3: no route to the bastion/);
@@ -449,6 +602,12 @@ async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {
 
 function writeConfig(sshd: Sshd, body: string, alias = "*"): string {
   const path = join(sshd.dir, `config_${alias.replace(/\W/g, "_")}`);
-  writeFileSync(path, `Host ${alias}\n${body.split("\n").map((l) => `  ${l}`).join("\n")}\n`);
+  writeFileSync(
+    path,
+    `Host ${alias}\n${body
+      .split("\n")
+      .map((l) => `  ${l}`)
+      .join("\n")}\n`,
+  );
   return path;
 }

@@ -24,7 +24,8 @@ before(async () => {
 after(async () => {
   try {
     for (const id of created) await direct.destroyZone(id).catch(() => {});
-    for (const id of created) await direct.waitForZone(id, (z) => z === undefined, { timeoutMs: 60_000 }).catch(() => {});
+    for (const id of created)
+      await direct.waitForZone(id, (z) => z === undefined, { timeoutMs: 60_000 }).catch(() => {});
   } finally {
     direct.close();
     await devHost.stop();
@@ -65,7 +66,13 @@ class WatchRecorder {
   until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
     if (check()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; events: ${this.events.map((e) => e.type).join(", ")}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`timed out waiting for ${what}; events: ${this.events.map((e) => e.type).join(", ")}`),
+          ),
+        timeoutMs,
+      );
       this.#waiters.push({
         check,
         resolve: () => {
@@ -108,8 +115,13 @@ describe("watch over SSH", () => {
       await rec.until("the first resync", () => rec.resyncs().length === 1);
       const id = await direct.createZone({ name: "watch-new" });
       created.push(id);
-      await rec.until("the zone to be READY in the stream", () => rec.model.get(id)?.status?.state === ZoneState.READY);
-      const states = rec.events.filter((e) => e.type === "zone" && e.zone.id === id).map((e) => (e.type === "zone" ? e.zone.status?.state : undefined));
+      await rec.until(
+        "the zone to be READY in the stream",
+        () => rec.model.get(id)?.status?.state === ZoneState.READY,
+      );
+      const states = rec.events
+        .filter((e) => e.type === "zone" && e.zone.id === id)
+        .map((e) => (e.type === "zone" ? e.zone.status?.state : undefined));
       assert.equal(states[states.length - 1], ZoneState.READY);
       assert.ok(states.length >= 2, `expected several state changes, got ${states.join(",")}`);
       assert.equal(rec.model.get(id)?.spec?.name, "watch-new");
@@ -136,7 +148,9 @@ describe("watch over SSH", () => {
       const b = await direct.createZone({ name: "watch-b" });
       created.push(b);
 
-      await rec.until("the resync after reconnecting", () => rec.resyncs().some((r) => r.reason === "reconnect"));
+      await rec.until("the resync after reconnecting", () =>
+        rec.resyncs().some((r) => r.reason === "reconnect"),
+      );
       const resync = rec.resyncs().find((r) => r.reason === "reconnect")!;
       const ids = resync.zones.map((z) => z.id);
       assert.equal(new Set(ids).size, ids.length, "a zone appears twice in the re-list");
@@ -144,9 +158,16 @@ describe("watch over SSH", () => {
       assert.ok(ids.includes(b), "zone b (created while disconnected) was lost");
 
       // The stream works again after the reconnect.
-      await rec.until("zone b READY through the new stream", () => rec.model.get(b)?.status?.state === ZoneState.READY, 60_000);
+      await rec.until(
+        "zone b READY through the new stream",
+        () => rec.model.get(b)?.status?.state === ZoneState.READY,
+        60_000,
+      );
       const c = await createReadyZone("watch-c");
-      await rec.until("zone c through the new stream", () => rec.model.get(c)?.status?.state === ZoneState.READY);
+      await rec.until(
+        "zone c through the new stream",
+        () => rec.model.get(c)?.status?.state === ZoneState.READY,
+      );
 
       // The consumer's model equals the host's truth.
       const truth = (await direct.listZones()).map((z) => z.id).sort();
@@ -163,14 +184,19 @@ describe("watch over SSH", () => {
   });
 
   test("30 concurrent calls over the exec bridge fit in MaxSessions 3: one bridge carries them all", async () => {
-    const sshd = await startSshd({ config: { AllowTcpForwarding: "no", MaxSessions: "3", LogLevel: "DEBUG1" } });
+    const sshd = await startSshd({
+      config: { AllowTcpForwarding: "no", MaxSessions: "3", LogLevel: "DEBUG1" },
+    });
     const host = await openOverSsh(sshd, [], 200);
     try {
       const replies = await Promise.all(Array.from({ length: 30 }, () => host.status()));
       assert.equal(replies.length, 30);
       assert.ok(replies.every((r) => r.protectVersion === replies[0]!.protectVersion));
       assert.equal(host.route, "bridge");
-      const bridges = sshd.logs().split("\n").filter((l) => /session_input_channel_req: session \d+ req exec/.test(l)).length;
+      const bridges = sshd
+        .logs()
+        .split("\n")
+        .filter((l) => /session_input_channel_req: session \d+ req exec/.test(l)).length;
       // The no-delay exec, the socket probe, the bridge: never one per call.
       assert.ok(bridges <= 3, `${bridges} exec channels for 30 calls`);
     } finally {

@@ -57,7 +57,13 @@ describe("zonectl ls through a real sshd", () => {
 
       const json = await zonectl(["--host", sshd.alias, "--json", "ls"], envFor(sshd));
       assert.equal(json.code, 0, json.stderr);
-      const zones = JSON.parse(json.stdout) as { id: string; name: string; state: string; vcpus: number | null; createdAt: string | null }[];
+      const zones = JSON.parse(json.stdout) as {
+        id: string;
+        name: string;
+        state: string;
+        vcpus: number | null;
+        createdAt: string | null;
+      }[];
       const zone = zones.find((z) => z.id === zoneId);
       assert.ok(zone);
       assert.equal(zone.name, "spine-ls");
@@ -79,7 +85,11 @@ describe("zonectl ls through a real sshd", () => {
     try {
       const status = await zonectl(["--host", sshd.alias, "--json", "status"], envFor(sshd));
       assert.equal(status.code, 0, status.stderr);
-      const parsed = JSON.parse(status.stdout) as { route: string; protectVersion: string; zones: { total: number } };
+      const parsed = JSON.parse(status.stdout) as {
+        route: string;
+        protectVersion: string;
+        zones: { total: number };
+      };
       assert.equal(parsed.route, "bridge");
       assert.ok(parsed.zones.total >= 1);
 
@@ -110,11 +120,21 @@ describe("zonectl ls through a real sshd", () => {
     const plain = await startSshd();
     const bridged = await startSshd({ config: { AllowTcpForwarding: "no" } });
     try {
-      for (const [sshd, route] of [[plain, "streamlocal"], [bridged, "bridge"]] as const) {
-        const status = await zonectl(["--host", sshd.alias, "--json", "status"], envFor(sshd, { ZONECTL_SOCKET: odd }));
+      for (const [sshd, route] of [
+        [plain, "streamlocal"],
+        [bridged, "bridge"],
+      ] as const) {
+        const status = await zonectl(
+          ["--host", sshd.alias, "--json", "status"],
+          envFor(sshd, { ZONECTL_SOCKET: odd }),
+        );
         assert.equal(status.code, 0, status.stderr);
         assert.equal((JSON.parse(status.stdout) as { route: string }).route, route);
-        assert.deepEqual([dir, homedir(), sshd.dir].flatMap((d) => readdirSync(d).filter((n) => /^c\d$/.test(n))), [], "the socket path was evaluated by a shell");
+        assert.deepEqual(
+          [dir, homedir(), sshd.dir].flatMap((d) => readdirSync(d).filter((n) => /^c\d$/.test(n))),
+          [],
+          "the socket path was evaluated by a shell",
+        );
       }
     } finally {
       await plain.stop();
@@ -130,7 +150,10 @@ describe("zonectl ls through a real sshd", () => {
     try {
       const config = join(target.dir, "combined");
       writeFileSync(config, `Include ${target.sshConfigPath}\nInclude ${jump.sshConfigPath}\n`);
-      const ls = await zonectl(["--host", "spine-behind", "ls"], { ZONECTL_SSH_CONFIG: config, ZONECTL_SOCKET: devHost.socketPath });
+      const ls = await zonectl(["--host", "spine-behind", "ls"], {
+        ZONECTL_SSH_CONFIG: config,
+        ZONECTL_SOCKET: devHost.socketPath,
+      });
       assert.equal(ls.code, 0, ls.stderr);
       assert.match(ls.stdout, /spine-ls/);
       assert.match(jump.logs(), new RegExp(`127\\.0\\.0\\.1 port ${target.port}`));
@@ -183,7 +206,10 @@ describe("host keys as zonectl reports them", () => {
       assert.ok(screen.includes(`ED25519 key fingerprint is ${sshd.hostFingerprint()}`), screen);
       assert.equal(code, 0, screen);
       assert.match(screen, /spine-ls/);
-      assert.equal(readFileSync(sshd.knownHostsPath, "utf8"), `${sshd.knownHostsName} ${sshd.hostPublicKey()}\n`);
+      assert.equal(
+        readFileSync(sshd.knownHostsPath, "utf8"),
+        `${sshd.knownHostsName} ${sshd.hostPublicKey()}\n`,
+      );
     } finally {
       await sshd.stop();
     }
@@ -208,7 +234,10 @@ describe("typed failures", () => {
   test("daemon socket missing: exit socketMissing, over SSH and locally", async () => {
     const sshd = await startSshd();
     try {
-      const viaSsh = await zonectl(["--host", sshd.alias, "ls"], envFor(sshd, { ZONECTL_SOCKET: "/run/no-such-daemon.socket" }));
+      const viaSsh = await zonectl(
+        ["--host", sshd.alias, "ls"],
+        envFor(sshd, { ZONECTL_SOCKET: "/run/no-such-daemon.socket" }),
+      );
       assert.equal(viaSsh.code, exitCodes.socketMissing, viaSsh.stderr);
       assert.match(viaSsh.stderr, /\/run\/no-such-daemon\.socket does not exist/);
       const local = await zonectl(["--host", "unix:///run/no-such-daemon.socket", "ls"]);
@@ -256,7 +285,10 @@ describe("typed failures", () => {
     try {
       // A socket file left behind by a daemon that died (SIGKILL skips the unlink).
       const stale = join(dir, "daemon.socket");
-      const child = spawn(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, "SIGKILL"))`]);
+      const child = spawn(process.execPath, [
+        "-e",
+        `require("net").createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, "SIGKILL"))`,
+      ]);
       await new Promise((r) => child.on("exit", r));
       const viaSsh = await zonectl(["--host", sshd.alias, "ls"], envFor(sshd, { ZONECTL_SOCKET: stale }));
       assert.equal(viaSsh.code, exitCodes.daemonNotRunning, viaSsh.stderr);
@@ -280,7 +312,10 @@ describe("typed failures", () => {
     const host = await startDevHost({ socketPath: join(dir, "daemon.socket") });
     const sshd = await startSshd({ user });
     try {
-      const r = await zonectl(["--host", sshd.alias, "ls"], { ZONECTL_SSH_CONFIG: sshd.sshConfigPath, ZONECTL_SOCKET: host.socketPath });
+      const r = await zonectl(["--host", sshd.alias, "ls"], {
+        ZONECTL_SSH_CONFIG: sshd.sshConfigPath,
+        ZONECTL_SOCKET: host.socketPath,
+      });
       assert.equal(r.code, exitCodes.permissionDenied, r.stderr);
       assert.match(r.stderr, /sudo/);
     } finally {

@@ -12,7 +12,11 @@ export interface ZonectlResult {
 }
 
 /** Runs `zonectl ARGS` with extra environment, stdin closed (not a terminal). */
-export function zonectl(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ZonectlResult> {
+export function zonectl(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<ZonectlResult> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [...zonectlArgs, ...args], {
       cwd: repoRoot,
@@ -25,7 +29,11 @@ export function zonectl(args: string[], env: Record<string, string> = {}, timeou
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      fail(new Error(`zonectl ${args.join(" ")} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      fail(
+        new Error(
+          `zonectl ${args.join(" ")} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, timeoutMs);
     child.on("close", (code) => {
       clearTimeout(timer);

@@ -33,7 +33,11 @@ export const fixtureHostUuid = "00000000-0000-4000-8000-00000000f1c5";
 export const fixtureZoneCount = 9;
 
 function zone(i: number) {
-  return { id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, spec: { name: `zone-${i}` }, status: { state: ZoneState.READY } };
+  return {
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+    spec: { name: `zone-${i}` },
+    status: { state: ZoneState.READY },
+  };
 }
 
 function pattern(i: number, bytes: number): Uint8Array {
@@ -57,13 +61,15 @@ const impl: Partial<ServiceImpl<typeof ControlService>> = {
   async *executeZoneCommand(requests) {
     const input = requests[Symbol.asyncIterator]();
     const first = await input.next();
-    if (first.done || first.value.request.case !== "start") throw new ConnectError("the first request must be start", Code.InvalidArgument);
+    if (first.done || first.value.request.case !== "start")
+      throw new ConnectError("the first request must be start", Code.InvalidArgument);
     const argv = first.value.request.value.process?.command ?? [];
     if (argv[0] === "exit") {
       const code = Number(argv[1] ?? 0);
       const n = Number(argv[2] ?? 1);
       const bytes = Number(argv[3] ?? 16);
-      for (let i = 0; i < n; i++) yield { reply: { case: "output", value: { stdout: pattern(i, bytes) } } } satisfies ExecReply;
+      for (let i = 0; i < n; i++)
+        yield { reply: { case: "output", value: { stdout: pattern(i, bytes) } } } satisfies ExecReply;
       yield { reply: { case: "exited", value: { exitCode: code } } } satisfies ExecReply;
       // Returning here ends the response while the client's request side may still be open.
       return;
@@ -72,7 +78,8 @@ const impl: Partial<ServiceImpl<typeof ControlService>> = {
       for (let next = await input.next(); !next.done; next = await input.next()) {
         const r = next.value.request;
         if (r.case !== "stdin") continue;
-        if (r.value.stdin.length) yield { reply: { case: "output", value: { stdout: r.value.stdin } } } satisfies ExecReply;
+        if (r.value.stdin.length)
+          yield { reply: { case: "output", value: { stdout: r.value.stdin } } } satisfies ExecReply;
         if (r.value.closed) break;
       }
       yield { reply: { case: "exited", value: { exitCode: 0 } } } satisfies ExecReply;
@@ -108,7 +115,11 @@ export async function startFixtureServer(): Promise<FixtureServer> {
     await group.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  const started = await Promise.race([listening.then(() => true), group.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000).unref())]);
+  const started = await Promise.race([
+    listening.then(() => true),
+    group.exited.then(() => false),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 20_000).unref()),
+  ]);
   if (!started) {
     await stop();
     throw new Error(`the transport fixture server did not start:\n${output}`);
@@ -120,7 +131,10 @@ async function main(): Promise<void> {
   const socketPath = process.argv[2];
   if (!socketPath) throw new Error("usage: fixtureServer.ts <socket path>");
   const sockets = new Set<Socket>();
-  const server = http2.createServer({}, connectNodeAdapter({ routes: (router) => router.service(ControlService, impl) }));
+  const server = http2.createServer(
+    {},
+    connectNodeAdapter({ routes: (router) => router.service(ControlService, impl) }),
+  );
   server.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));

@@ -89,7 +89,12 @@ async function count(t: Tally, fn: () => Promise<void>): Promise<void> {
 }
 
 function start(command: string[]): ExecRequest {
-  return { request: { case: "start", value: { zoneId, process: { command, stdin: true, stdout: true, stderr: true } } } };
+  return {
+    request: {
+      case: "start",
+      value: { zoneId, process: { command, stdin: true, stdout: true, stderr: true } },
+    },
+  };
 }
 
 /** Runs every kind of call `options` asks for and reports each kind's failures. */
@@ -113,7 +118,8 @@ export async function runRounds(options: RoundsOptions): Promise<RoundsReport> {
     for (let i = 0; i < options.unary; i++) {
       await count(report.unary, async () => {
         const status = await host.status();
-        if (status.protectVersion !== "transport-fixture") throw new Error(`unexpected GetHostStatus reply ${status.protectVersion}`);
+        if (status.protectVersion !== "transport-fixture")
+          throw new Error(`unexpected GetHostStatus reply ${status.protectVersion}`);
       });
     }
     for (let i = 0; i < options.unary; i += 8) {
@@ -156,10 +162,15 @@ export async function runRounds(options: RoundsOptions): Promise<RoundsReport> {
       });
       await count(report.bidiExecSession, async () => {
         const chunks: Uint8Array[] = [];
-        const session = startExec(host.client, { zoneId, command: ["exit", "3", "2", "1000"] }, { onStdout: (d) => chunks.push(d) });
+        const session = startExec(
+          host.client,
+          { zoneId, command: ["exit", "3", "2", "1000"] },
+          { onStdout: (d) => chunks.push(d) },
+        );
         const code = await session.exited;
         const bytes = chunks.reduce((n, c) => n + c.length, 0);
-        if (code !== 3 || bytes !== 2000) throw new Error(`exit ${code} with ${bytes} bytes, expected exit 3 with 2000`);
+        if (code !== 3 || bytes !== 2000)
+          throw new Error(`exit ${code} with ${bytes} bytes, expected exit 3 with 2000`);
       });
       await count(report.bidiWritesWhileEnding, async () => {
         const session = startExec(host.client, { zoneId, command: ["exit", "0", "1", "16"] });
@@ -184,13 +195,20 @@ export async function runRounds(options: RoundsOptions): Promise<RoundsReport> {
         const input = Buffer.alloc(256 * 1024);
         for (let k = 0; k < input.length; k++) input[k] = (k * 31 + i) & 0xff;
         const out: Uint8Array[] = [];
-        const session = startExec(host.client, { zoneId, command: ["echo"] }, { onStdout: (d) => out.push(d) });
+        const session = startExec(
+          host.client,
+          { zoneId, command: ["echo"] },
+          { onStdout: (d) => out.push(d) },
+        );
         for (let k = 0; k < input.length; k += 16 * 1024) session.write(input.subarray(k, k + 16 * 1024));
         session.endInput();
         const code = await session.exited;
         const got = Buffer.concat(out);
         const digest = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
-        if (code !== 0 || digest(got) !== digest(input)) throw new Error(`echo: exit ${code}, ${got.length} of ${input.length} bytes, intact: ${digest(got) === digest(input)}`);
+        if (code !== 0 || digest(got) !== digest(input))
+          throw new Error(
+            `echo: exit ${code}, ${got.length} of ${input.length} bytes, intact: ${digest(got) === digest(input)}`,
+          );
       });
     }
     return { node: process.version, route: host.route, ...report, ms: Math.round(performance.now() - began) };
@@ -235,7 +253,13 @@ export async function runLoss(options: RoundsOptions, onOpen: () => void): Promi
     } catch {
       // reported as false
     }
-    return { node: process.version, streamReason, streamMessage, msToFail: Math.round(failedAt - cutNoticed), callAfterReconnect };
+    return {
+      node: process.version,
+      streamReason,
+      streamMessage,
+      msToFail: Math.round(failedAt - cutNoticed),
+      callAfterReconnect,
+    };
   } finally {
     host.close();
   }
@@ -243,7 +267,9 @@ export async function runLoss(options: RoundsOptions, onOpen: () => void): Promi
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
   const options = JSON.parse(process.argv[2] ?? "{}") as RoundsOptions;
-  const run: Promise<unknown> = options.loss ? runLoss(options, () => process.stdout.write("stream open\n")) : runRounds(options);
+  const run: Promise<unknown> = options.loss
+    ? runLoss(options, () => process.stdout.write("stream open\n"))
+    : runRounds(options);
   run.then(
     (report) => {
       process.stdout.write(`${JSON.stringify(report)}\n`);

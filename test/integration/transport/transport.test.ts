@@ -27,8 +27,17 @@ const load = { unary: 200, serverStreams: 50, bidi: 50 } as const;
 type Route = "unix" | "streamlocal" | "bridge";
 
 function assertClean(report: RoundsReport, route: Route): void {
-  const kinds = ["unary", "serverStream", "bidiServerEndsFirst", "bidiExecSession", "bidiWritesWhileEnding", "bidiEcho"] as const;
-  const failures = kinds.filter((k) => report[k].failed > 0).map((k) => `${k}: ${report[k].failed} failed ${JSON.stringify(report[k].errors)}`);
+  const kinds = [
+    "unary",
+    "serverStream",
+    "bidiServerEndsFirst",
+    "bidiExecSession",
+    "bidiWritesWhileEnding",
+    "bidiEcho",
+  ] as const;
+  const failures = kinds
+    .filter((k) => report[k].failed > 0)
+    .map((k) => `${k}: ${report[k].failed} failed ${JSON.stringify(report[k].errors)}`);
   assert.deepEqual(failures, [], `${report.node} over ${route}:\n${failures.join("\n")}`);
   const expected: Record<(typeof kinds)[number], number> = {
     unary: load.unary * 2,
@@ -55,9 +64,15 @@ describe("gRPC transport under load", () => {
   const optionsFor = (route: Route): RoundsOptions => {
     const common = { socketPath: fixture.socketPath, ...load };
     if (route === "unix") return { ...common, target: `unix://${fixture.socketPath}` };
-    if (route === "streamlocal") return { ...common, target: sshd.alias, sshConfig: sshd.sshConfigPath, mode: "streamlocal" };
+    if (route === "streamlocal")
+      return { ...common, target: sshd.alias, sshConfig: sshd.sshConfigPath, mode: "streamlocal" };
     // Forwarding off: "auto" must find streamlocal refused and fall back to the bridge (sudo -n socat).
-    return { ...common, target: sshdNoForwarding.alias, sshConfig: sshdNoForwarding.sshConfigPath, mode: "auto" };
+    return {
+      ...common,
+      target: sshdNoForwarding.alias,
+      sshConfig: sshdNoForwarding.sshConfigPath,
+      mode: "auto",
+    };
   };
 
   before(async () => {
@@ -81,7 +96,9 @@ describe("gRPC transport under load", () => {
       test(`${route}: an exec stream cut by a lost SSH connection fails as lost, and the host comes back`, async (t) => {
         const server = route === "streamlocal" ? sshd : sshdNoForwarding;
         const report = await runLoss(optionsFor(route), () => void server.killSessions());
-        t.diagnostic(`${report.node} ${route}: failed ${report.msToFail} ms after the cut: ${report.streamMessage}`);
+        t.diagnostic(
+          `${report.node} ${route}: failed ${report.msToFail} ms after the cut: ${report.streamMessage}`,
+        );
         assertLoss(report);
       });
     }
@@ -115,7 +132,9 @@ describe("gRPC transport under load", () => {
           if (line === "stream open") void server.killSessions();
         })) as LossReport;
         assert.match(report.node, /^v24\./);
-        t.diagnostic(`${report.node} ${route}: failed ${report.msToFail} ms after the cut: ${report.streamMessage}`);
+        t.diagnostic(
+          `${report.node} ${route}: failed ${report.msToFail} ms after the cut: ${report.streamMessage}`,
+        );
         assertLoss(report);
       });
     }
@@ -123,7 +142,11 @@ describe("gRPC transport under load", () => {
 });
 
 /** Runs rounds.ts under another Node binary; its last line of JSON is the report. */
-async function runUnderNode(node: string, options: RoundsOptions, onLine?: (line: string) => void): Promise<RoundsReport | LossReport> {
+async function runUnderNode(
+  node: string,
+  options: RoundsOptions,
+  onLine?: (line: string) => void,
+): Promise<RoundsReport | LossReport> {
   let output = "";
   const child = spawnGroup(node, ["--import", "tsx", roundsScript, JSON.stringify(options)], {
     label: "rounds under Node 24",
@@ -136,7 +159,10 @@ async function runUnderNode(node: string, options: RoundsOptions, onLine?: (line
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    const code = await Promise.race([child.exited, new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), 120_000)))]);
+    const code = await Promise.race([
+      child.exited,
+      new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), 120_000))),
+    ]);
     assert.notEqual(code, "timeout", `rounds under ${node} did not finish within 120 s:\n${output}`);
     assert.equal(code, 0, `rounds under ${node} failed:\n${output}`);
     const last = output.trim().split("\n").pop() ?? "";

@@ -83,8 +83,16 @@ export class BridgedPanel {
   }
 
   /** Loads the HTML the host produced into a Chromium page and connects the two sides. */
-  async open(browser: Browser, bundleDir: string, panel: "dashboard" | "console", theme: ThemeName = "dark"): Promise<WebviewPage> {
-    const page = await openWebview(browser, bundleDir, panel, theme, { html: this.webview.html, hostReceive: (m) => this.webview.receive(m) });
+  async open(
+    browser: Browser,
+    bundleDir: string,
+    panel: "dashboard" | "console",
+    theme: ThemeName = "dark",
+  ): Promise<WebviewPage> {
+    const page = await openWebview(browser, bundleDir, panel, theme, {
+      html: this.webview.html,
+      hostReceive: (m) => this.webview.receive(m),
+    });
     await this.webview.attach(page);
     return page;
   }

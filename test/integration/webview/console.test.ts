@@ -6,13 +6,30 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Browser } from "../../harness/browser";
-import { buildWebviews, imageStats, openWebview, saveScreenshot, type ThemeName, type WebviewPage } from "./webviewPage";
+import {
+  buildWebviews,
+  imageStats,
+  openWebview,
+  saveScreenshot,
+  type ThemeName,
+  type WebviewPage,
+} from "./webviewPage";
 
 const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
-const output = (offset: number, text: string) => ({ method: "console/output", params: { offset, data: b64(text) } });
+const output = (offset: number, text: string) => ({
+  method: "console/output",
+  params: { offset, data: b64(text) },
+});
 const init = (canResize = true) => ({
   method: "console/init",
-  params: { state: { target: { kind: "zone", hostId: "devhost", zoneId: "z1" } }, title: "Console: web", canResize, canWrite: true, convertEol: false, status: { state: "connected" } },
+  params: {
+    state: { target: { kind: "zone", hostId: "devhost", zoneId: "z1" } },
+    title: "Console: web",
+    canResize,
+    canWrite: true,
+    convertEol: false,
+    status: { state: "connected" },
+  },
 });
 
 describe("console webview", () => {
@@ -46,10 +63,19 @@ describe("console webview", () => {
     assert.deepEqual(ready.params, { shownOffset: 0 });
     await wp.send(init());
     await wp.waitForPosted("console/resize");
-    const size = (await wp.posted()).find((m) => m.method === "console/resize")!.params as { cols: number; rows: number };
+    const size = (await wp.posted()).find((m) => m.method === "console/resize")!.params as {
+      cols: number;
+      rows: number;
+    };
     assert.ok(size.cols > 40 && size.rows > 10, `fitted to the page: ${JSON.stringify(size)}`);
-    await wp.send(output(0, "[    0.000000] Linux version 6.1.0\r\n[    0.420000] init: starting\r\nlogin: "));
-    assert.deepEqual(await lines(wp), ["[    0.000000] Linux version 6.1.0", "[    0.420000] init: starting", "login:"]);
+    await wp.send(
+      output(0, "[    0.000000] Linux version 6.1.0\r\n[    0.420000] init: starting\r\nlogin: "),
+    );
+    assert.deepEqual(await lines(wp), [
+      "[    0.000000] Linux version 6.1.0",
+      "[    0.420000] init: starting",
+      "login:",
+    ]);
     assert.equal(await wp.page.textContent(".title"), "Console: web");
     assert.deepEqual(wp.cspViolations, [], "xterm's run-time styles carry the nonce");
     assert.deepEqual(wp.pageErrors, []);
@@ -61,16 +87,27 @@ describe("console webview", () => {
     await wp.send(init());
     const boot = "[    0.000000] Linux version 6.1.0\r\n[    0.420000] init: starting\r\n";
     await wp.send(output(0, boot));
-    await wp.send({ method: "console/status", params: { status: { state: "reconnecting", message: "SSH connection lost" } } });
+    await wp.send({
+      method: "console/status",
+      params: { status: { state: "reconnecting", message: "SSH connection lost" } },
+    });
     assert.match((await wp.page.textContent(".status"))!, /Reconnecting: SSH connection lost/);
     // the same bytes again from offset 0, and what came after
     await wp.send(output(0, boot + "login: root\r\n"));
     await wp.send(output(boot.length, "login: root\r\n# "));
     await wp.send({ method: "console/status", params: { status: { state: "connected" } } });
-    assert.deepEqual(await lines(wp), ["[    0.000000] Linux version 6.1.0", "[    0.420000] init: starting", "login: root", "#"]);
+    assert.deepEqual(await lines(wp), [
+      "[    0.000000] Linux version 6.1.0",
+      "[    0.420000] init: starting",
+      "login: root",
+      "#",
+    ]);
     assert.equal(await wp.probe("consoleShownOffset"), boot.length + "login: root\r\n# ".length);
     // a gap the host could not fill is said out loud
-    await wp.send({ method: "console/discontinuity", params: { offset: 10_000, reason: "Output may be missing here: the console was disconnected." } });
+    await wp.send({
+      method: "console/discontinuity",
+      params: { offset: 10_000, reason: "Output may be missing here: the console was disconnected." },
+    });
     await wp.send(output(10_000, "back\r\n"));
     const after = await lines(wp);
     assert.ok(after.some((l) => l.includes("Output may be missing here")));
@@ -87,7 +124,9 @@ describe("console webview", () => {
     await wp.page.keyboard.type("ls");
     await wp.page.keyboard.press("Enter");
     await wp.waitForPosted("console/input", 3);
-    const inputs = (await wp.posted()).filter((m) => m.method === "console/input").map((m) => (m.params as { data: string }).data);
+    const inputs = (await wp.posted())
+      .filter((m) => m.method === "console/input")
+      .map((m) => (m.params as { data: string }).data);
     assert.equal(inputs.join(""), "ls\r");
 
     await wp.page.fill("input.search", "login");
@@ -132,14 +171,22 @@ describe("console webview", () => {
     for (const theme of ["dark", "light"] as const) {
       const wp = await open(theme);
       await wp.send(init());
-      const colourful = Array.from({ length: 30 }, (_, i) => `\x1b[3${i % 8}m[${String(i).padStart(4)}.000000] kernel: message number ${i} from the zone console\x1b[0m\r\n`).join("");
+      const colourful = Array.from(
+        { length: 30 },
+        (_, i) =>
+          `\x1b[3${i % 8}m[${String(i).padStart(4)}.000000] kernel: message number ${i} from the zone console\x1b[0m\r\n`,
+      ).join("");
       await wp.send(output(0, colourful + "login: "));
       await wp.probe("frames", 3);
       const png = await saveScreenshot(wp.page, `webview-console-${theme}`);
       const stats = await imageStats(wp, png);
       assert.ok(stats.nonBackground > 0.03, `${theme}: ${stats.nonBackground} non-background`);
       assert.ok(stats.colours > 20, `${theme}: ${stats.colours} colours`);
-      assert.equal(stats.background, theme === "dark" ? "#181818" : "#ffffff", "terminal background from the theme");
+      assert.equal(
+        stats.background,
+        theme === "dark" ? "#181818" : "#ffffff",
+        "terminal background from the theme",
+      );
       assert.deepEqual(wp.cspViolations, []);
       await wp.page.close();
     }

@@ -14,7 +14,11 @@ import { buildWebviews, imageStats, openWebview, saveScreenshot } from "./webvie
 const MiB = 1024 * 1024;
 const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
 
-function samples(rows: number, start: number, vcpus = 2): { times: number[]; columns: Record<string, (number | null)[]> } {
+function samples(
+  rows: number,
+  start: number,
+  vcpus = 2,
+): { times: number[]; columns: Record<string, (number | null)[]> } {
   const times: number[] = [];
   const columns: Record<string, (number | null)[]> = { cpu: [], "mem.used": [], "mem.total": [], procs: [] };
   for (let v = 0; v < vcpus; v++) columns[`cpu.${v}`] = [];
@@ -38,7 +42,10 @@ function init(rows: number, options: { vcpus?: number; windowSeconds?: 60 | 900 
   return {
     method: "dashboard/init",
     params: {
-      state: { target: { kind: "zone", hostId: "devhost", zoneId: "z-1234" }, windowSeconds: options.windowSeconds ?? 900 },
+      state: {
+        target: { kind: "zone", hostId: "devhost", zoneId: "z-1234" },
+        windowSeconds: options.windowSeconds ?? 900,
+      },
       title: "Resources: web (devhost)",
       series: samples(rows, T0, options.vcpus ?? 2),
       limits: { targetMemoryBytes: 512 * MiB, maxMemoryBytes: 1024 * MiB, targetCpus: 2, maxCpus: 4 },
@@ -116,7 +123,12 @@ describe("dashboard webview", () => {
     // the line is really painted in the limit colour (orange #d18616) along that row
     const orangeOnRow = (row: number) => wp.probe("colourOnRow", "memory", row, orange, 35);
     assert.ok((await orangeOnRow(before)) > 50, "target line painted");
-    await wp.send({ method: "dashboard/limits", params: { limits: { targetMemoryBytes: 900 * MiB, maxMemoryBytes: 1024 * MiB, targetCpus: 3, maxCpus: 4 } } });
+    await wp.send({
+      method: "dashboard/limits",
+      params: {
+        limits: { targetMemoryBytes: 900 * MiB, maxMemoryBytes: 1024 * MiB, targetCpus: 3, maxCpus: 4 },
+      },
+    });
     await wp.probe("frames", 2);
     const after = await y();
     assert.ok(after < before - 20, `line moved up: ${before} → ${after}`);
@@ -133,8 +145,15 @@ describe("dashboard webview", () => {
     assert.equal(await wp.page.inputValue("#resize-memory"), "512");
     await wp.page.fill("#resize-cpus", "0");
     await wp.page.click("form.resize button[type=submit]");
-    assert.match((await wp.page.textContent(".resize-result"))!, /Cannot resize: vCPUs must be a whole number/);
-    assert.equal((await wp.posted()).filter((m) => m.method === "dashboard/resize").length, 0, "nothing posted for bad input");
+    assert.match(
+      (await wp.page.textContent(".resize-result"))!,
+      /Cannot resize: vCPUs must be a whole number/,
+    );
+    assert.equal(
+      (await wp.posted()).filter((m) => m.method === "dashboard/resize").length,
+      0,
+      "nothing posted for bad input",
+    );
     await wp.page.fill("#resize-cpus", "3");
     await wp.page.fill("#resize-memory", "1536");
     await wp.page.click("form.resize button[type=submit]");
@@ -142,7 +161,11 @@ describe("dashboard webview", () => {
     const request = (await wp.posted()).find((m) => m.method === "dashboard/resize")!;
     assert.deepEqual(request.params, { targetCpus: 3, targetMemoryMiB: 1536 });
     assert.equal(typeof request.id, "number");
-    await wp.send({ method: "dashboard/resize/response", id: request.id, params: { ok: false, message: "Resize failed: zone is not running" } });
+    await wp.send({
+      method: "dashboard/resize/response",
+      id: request.id,
+      params: { ok: false, message: "Resize failed: zone is not running" },
+    });
     await wp.page.locator(".resize-result", { hasText: "zone is not running" }).waitFor();
     await wp.page.close();
   });
@@ -152,7 +175,10 @@ describe("dashboard webview", () => {
     await wp.waitForPosted("dashboard/ready");
     await wp.send(init(60));
     await wp.page.waitForSelector("form.resize:not([hidden])");
-    const fields = async () => [await wp.page.inputValue("#resize-cpus"), await wp.page.inputValue("#resize-memory")];
+    const fields = async () => [
+      await wp.page.inputValue("#resize-cpus"),
+      await wp.page.inputValue("#resize-memory"),
+    ];
     const current = async () => (await wp.page.textContent(".resize-current"))!;
     const valueIs = async (selector: string, value: string) => {
       const deadline = Date.now() + 5000;
@@ -163,7 +189,9 @@ describe("dashboard webview", () => {
     };
     const limits = (targetCpus: number, maxCpus: number, targetMiB: number, maxMiB: number) => ({
       method: "dashboard/limits",
-      params: { limits: { targetCpus, maxCpus, targetMemoryBytes: targetMiB * MiB, maxMemoryBytes: maxMiB * MiB } },
+      params: {
+        limits: { targetCpus, maxCpus, targetMemoryBytes: targetMiB * MiB, maxMemoryBytes: maxMiB * MiB },
+      },
     });
     assert.deepEqual(await fields(), ["2", "512"]);
     assert.equal(await current(), "Now 2 vCPUs (max 4), 512 MiB (max 1.0 GiB)");
@@ -186,7 +214,11 @@ describe("dashboard webview", () => {
     await wp.waitForPosted("dashboard/resize");
     const request = (await wp.posted()).find((m) => m.method === "dashboard/resize")!;
     assert.deepEqual(request.params, { targetCpus: 4, targetMemoryMiB: 1536 });
-    await wp.send({ method: "dashboard/resize/response", id: request.id, params: { ok: true, result: null } });
+    await wp.send({
+      method: "dashboard/resize/response",
+      id: request.id,
+      params: { ok: true, result: null },
+    });
     await wp.page.locator(".resize-result", { hasText: "Requested" }).waitFor();
     assert.deepEqual(await fields(), ["4", "1536"], "no flash of the old figures before the host applies it");
     await wp.send(limits(4, 8, 1536, 2048));
@@ -208,7 +240,10 @@ describe("dashboard webview", () => {
     await wp.probe("frames", 2);
     const red: [number, number, number] = [0xf1, 0x4c, 0x4c];
     const before = await wp.probe("colourCount", "processes", red, 30);
-    await wp.send({ method: "dashboard/marker", params: { marker: { time: T0 + 400_000, kind: "oom", label: "OOM", reason: "out of memory" } } });
+    await wp.send({
+      method: "dashboard/marker",
+      params: { marker: { time: T0 + 400_000, kind: "oom", label: "OOM", reason: "out of memory" } },
+    });
     await wp.probe("frames", 2);
     const after = await wp.probe("colourCount", "processes", red, 30);
     assert.ok(after - before > 40, `an OOM marker adds a red line (${before} → ${after} red pixels)`);
@@ -224,7 +259,11 @@ describe("dashboard webview", () => {
     const live = await viewEnd();
     assert.equal(live, T0 + 119_000);
     await wp.page.click("#pause");
-    for (let i = 0; i < 5; i++) await wp.send({ method: "dashboard/samples", params: { series: { times: [T0 + (120 + i) * 1000], columns: { cpu: [10] } } } });
+    for (let i = 0; i < 5; i++)
+      await wp.send({
+        method: "dashboard/samples",
+        params: { series: { times: [T0 + (120 + i) * 1000], columns: { cpu: [10] } } },
+      });
     await wp.probe("frames", 3);
     assert.equal(await viewEnd(), live, "paused: the view stays put");
     assert.equal(await wp.page.textContent("#pause"), "Resume");
@@ -241,7 +280,10 @@ describe("dashboard webview", () => {
     await wp.page.click("button[data-window='3600']");
     await wp.waitForPosted("dashboard/windowChanged");
     const state = await wp.probe("state");
-    assert.deepEqual(state, { target: { kind: "zone", hostId: "devhost", zoneId: "z-1234" }, windowSeconds: 3600 });
+    assert.deepEqual(state, {
+      target: { kind: "zone", hostId: "devhost", zoneId: "z-1234" },
+      windowSeconds: 3600,
+    });
     assert.equal(await wp.page.getAttribute("button[data-window='3600']", "aria-pressed"), "true");
     await wp.page.close();
   });
@@ -253,7 +295,13 @@ describe("dashboard webview", () => {
     await wp.probe("frames", 3);
     await wp.probe("setHidden", true);
     const before = await wp.probe("renders");
-    for (let i = 0; i < 30; i++) await wp.send({ method: "dashboard/samples", params: { series: { times: [T0 + (120 + i) * 1000], columns: { cpu: [50], "mem.used": [400 * MiB] } } } });
+    for (let i = 0; i < 30; i++)
+      await wp.send({
+        method: "dashboard/samples",
+        params: {
+          series: { times: [T0 + (120 + i) * 1000], columns: { cpu: [50], "mem.used": [400 * MiB] } },
+        },
+      });
     await wp.probe("frames", 5);
     assert.equal(await wp.probe("renders"), before, "no frame drawn while hidden");
     await wp.probe("setHidden", false);
@@ -279,7 +327,16 @@ describe("dashboard webview", () => {
     };
     await wp.send({
       method: "dashboard/init",
-      params: { ...init(0).params, state: { target: { kind: "host", hostId: "devhost" }, windowSeconds: 60 }, title: "Resources: devhost", series: { times, columns }, limits: null, processes: [], canResize: false, zoneNames: { a: "web", b: "db" } },
+      params: {
+        ...init(0).params,
+        state: { target: { kind: "host", hostId: "devhost" }, windowSeconds: 60 },
+        title: "Resources: devhost",
+        series: { times, columns },
+        limits: null,
+        processes: [],
+        canResize: false,
+        zoneNames: { a: "web", b: "db" },
+      },
     });
     await wp.page.locator("[data-chart] canvas").nth(1).waitFor();
     await wp.probe("frames", 2);
@@ -304,13 +361,19 @@ describe("dashboard webview", () => {
     await wp.probe("frames", 3);
     const light = await saveScreenshot(wp.page, "webview-dashboard-light");
     const lightStats = await imageStats(wp, light);
-    for (const [name, s] of [["dark", darkStats], ["light", lightStats]] as const) {
+    for (const [name, s] of [
+      ["dark", darkStats],
+      ["light", lightStats],
+    ] as const) {
       assert.ok(s.nonBackground > 0.05, `${name} screenshot has ${s.nonBackground} non-background`);
       assert.ok(s.colours > 50, `${name} screenshot has ${s.colours} colours`);
     }
     // the light theme really changed the page: the background is now white
     assert.equal(await wp.probe("bodyBackground"), "rgb(255, 255, 255)");
-    assert.ok((await wp.probe("darkPixels", "cpu", 0x70)) > 100, "light theme draws dark axis text and lines");
+    assert.ok(
+      (await wp.probe("darkPixels", "cpu", 0x70)) > 100,
+      "light theme draws dark axis text and lines",
+    );
     assert.deepEqual(wp.cspViolations, []);
     await wp.page.close();
   });
@@ -332,7 +395,9 @@ describe("dashboard webview", () => {
       await wp.probe("frames", 2);
       const result = await wp.probe("scrollFrames", 180, -8);
       perf[`scroll${windowSeconds}s`] = result;
-      console.log(`dashboard scroll, ${windowSeconds} s window through 3600 rows × 8 series: ${result.fps.toFixed(1)} fps, p95 frame ${result.p95FrameMs.toFixed(1)} ms, mean render ${result.meanRenderMs.toFixed(2)} ms over ${result.renders} renders`);
+      console.log(
+        `dashboard scroll, ${windowSeconds} s window through 3600 rows × 8 series: ${result.fps.toFixed(1)} fps, p95 frame ${result.p95FrameMs.toFixed(1)} ms, mean render ${result.meanRenderMs.toFixed(2)} ms over ${result.renders} renders`,
+      );
       assert.ok(result.renders >= 150, `each frame redrew the view (${result.renders})`);
       assert.ok(result.fps >= 30, `${result.fps.toFixed(1)} fps for the ${windowSeconds} s window`);
     }
@@ -346,7 +411,9 @@ describe("dashboard webview", () => {
     await wp.probe("frames", 2);
     const full = await wp.probe("liveFrames", 120, T0 + 3600 * 1000);
     perf["liveRedraw3600s"] = full;
-    console.log(`dashboard live redraw, 1 h window, a new sample every frame: ${full.fps.toFixed(1)} fps, mean render ${full.meanRenderMs.toFixed(2)} ms over ${full.renders} renders`);
+    console.log(
+      `dashboard live redraw, 1 h window, a new sample every frame: ${full.fps.toFixed(1)} fps, mean render ${full.meanRenderMs.toFixed(2)} ms over ${full.renders} renders`,
+    );
     assert.ok(full.renders >= 100);
     await wp.page.close();
   });

@@ -13,9 +13,19 @@ import { join } from "node:path";
 import { Emitter } from "../../../extension/core/events";
 import { loggerFrom } from "../../../extension/core/log";
 import { MetricsSampler } from "../../../extension/core/metrics/sampler";
-import { WorkloadState, ZoneState, type Zone } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import {
+  WorkloadState,
+  ZoneState,
+  type Zone,
+} from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import { DashboardPanel } from "../../../extension/vscode/panels/dashboardPanel";
-import { ConsolePanel, ConsoleTranscript, type ConsoleChunk, type ConsoleSource, type ConsoleStatus } from "../../../extension/vscode/panels/consolePanel";
+import {
+  ConsolePanel,
+  ConsoleTranscript,
+  type ConsoleChunk,
+  type ConsoleSource,
+  type ConsoleStatus,
+} from "../../../extension/vscode/panels/consolePanel";
 import { Browser } from "../../harness/browser";
 import { startDevHost, type StartedDevHost } from "../../harness/devHost";
 import { freePort } from "../../harness/sshd";
@@ -140,10 +150,19 @@ describe("dashboard and console against a real dev host zone", () => {
   before(async () => {
     work = mkdtempSync(join(tmpdir(), "zones-fullstack-"));
     promPort = await freePort();
-    [host, bundles, browser] = await Promise.all([startDevHost({ args: ["--prometheus", `127.0.0.1:${promPort}`] }), buildWebviews(["dashboard", "console"]), Browser.launch()]);
+    [host, bundles, browser] = await Promise.all([
+      startDevHost({ args: ["--prometheus", `127.0.0.1:${promPort}`] }),
+      buildWebviews(["dashboard", "console"]),
+      Browser.launch(),
+    ]);
     conn = connectUnix(host.socketPath);
     ({ digest } = await importTestImage(conn.client, join(work, "image")));
-    ({ zoneId } = await conn.client.createZone({ spec: { name: "fullstack", initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n } } }));
+    ({ zoneId } = await conn.client.createZone({
+      spec: {
+        name: "fullstack",
+        initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n },
+      },
+    }));
     await waitForZone(conn.client, zoneId, [ZoneState.READY]);
   });
 
@@ -158,7 +177,8 @@ describe("dashboard and console against a real dev host zone", () => {
 
   function sampler(): MetricsSampler {
     return new MetricsSampler({
-      readZoneMetrics: async (id, signal) => (await conn.client.readZoneMetrics({ zoneId: id }, { signal })).root,
+      readZoneMetrics: async (id, signal) =>
+        (await conn.client.readZoneMetrics({ zoneId: id }, { signal })).root,
       readPrometheus: async (signal) => {
         const response = await fetch(`http://127.0.0.1:${promPort}/metrics/resource`, { signal });
         return response.ok ? await response.text() : undefined;
@@ -173,7 +193,8 @@ describe("dashboard and console against a real dev host zone", () => {
     void (async () => {
       try {
         for await (const reply of conn.client.watchEvents({}, { signal: watch.signal })) {
-          if (reply.event.case === "zoneChanged" && reply.event.value.zone) s.noteZone(reply.event.value.zone);
+          if (reply.event.case === "zoneChanged" && reply.event.value.zone)
+            s.noteZone(reply.event.value.zone);
         }
       } catch {
         // aborted at the end
@@ -182,7 +203,13 @@ describe("dashboard and console against a real dev host zone", () => {
   }
 
   /** UpdateZoneResources keeping the fields the Resize control does not set. */
-  async function resize(_hostId: string, id: string, cpus: number, memoryMiB: number, signal: AbortSignal): Promise<void> {
+  async function resize(
+    _hostId: string,
+    id: string,
+    cpus: number,
+    memoryMiB: number,
+    signal: AbortSignal,
+  ): Promise<void> {
     const { zone } = await conn.client.getZone({ zoneId: id }, { signal });
     const current = zone?.status?.resourceStatus?.activeResources ?? zone?.spec?.initialResources;
     const resources = {
@@ -201,7 +228,11 @@ describe("dashboard and console against a real dev host zone", () => {
     followZones(s);
     s.noteZone((await conn.client.getZone({ zoneId })).zone as Zone);
     const { env, panels } = bridgeEnvironment(logger);
-    const panel = DashboardPanel.create(env, { sampler: () => s, resize }, { target: { kind: "zone", hostId: "devhost", zoneId }, windowSeconds: 60 });
+    const panel = DashboardPanel.create(
+      env,
+      { sampler: () => s, resize },
+      { target: { kind: "zone", hostId: "devhost", zoneId }, windowSeconds: 60 },
+    );
     const bridged = panels[0]!;
     const page = await bridged.open(browser, bundles.dir, "dashboard");
     await page.page.locator("[data-chart=memory][data-target-y]").waitFor();
@@ -209,14 +240,26 @@ describe("dashboard and console against a real dev host zone", () => {
     const firstY = await targetY();
     assert.ok(firstY > 0, "the target memory line is drawn");
 
-    const { workloadId } = await conn.client.createWorkload({ spec: { name: "burner", zoneId, image: { digest }, process: { command: ["sh", "-c", "while :; do :; done"] } } });
+    const { workloadId } = await conn.client.createWorkload({
+      spec: {
+        name: "burner",
+        zoneId,
+        image: { digest },
+        process: { command: ["sh", "-c", "while :; do :; done"] },
+      },
+    });
     await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
     const started = Date.now();
     await conn.client.startWorkload({ workloadId });
     // the host side: a sample with clear CPU use reaches the webview
     let risenAt = 0;
     while (!risenAt && Date.now() - started < 10_000) {
-      const hot = bridged.webview.posted.find((m) => m.method === "dashboard/samples" && (m.params.series.columns.cpu?.[0] ?? 0) > 10 && (m.params.series.times[0] as number) >= started - 1000);
+      const hot = bridged.webview.posted.find(
+        (m) =>
+          m.method === "dashboard/samples" &&
+          (m.params.series.columns.cpu?.[0] ?? 0) > 10 &&
+          (m.params.series.times[0] as number) >= started - 1000,
+      );
       if (hot) risenAt = Date.now();
       else await new Promise((r) => setTimeout(r, 50));
     }
@@ -227,7 +270,11 @@ describe("dashboard and console against a real dev host zone", () => {
     await page.probe("frames", 3);
     const over = (await page.page.locator("[data-chart=cpu] .u-over").boundingBox())!;
     await page.page.mouse.move(over.x + over.width - 2, over.y + over.height / 2);
-    const totalText = await page.page.locator("[data-chart=cpu] .u-legend .u-series").nth(1).locator(".u-value").textContent();
+    const totalText = await page.page
+      .locator("[data-chart=cpu] .u-legend .u-series")
+      .nth(1)
+      .locator(".u-value")
+      .textContent();
     assert.match(totalText!, /^\d+(\.\d)? %$/);
     assert.ok(Number.parseFloat(totalText!) > 10, `legend shows ${totalText}`);
     // processes table lists the burner
@@ -259,13 +306,18 @@ describe("dashboard and console against a real dev host zone", () => {
     const source = new DevHostZoneConsole(conn.client, zoneId);
     const { env, panels } = bridgeEnvironment(logger);
     const copied: string[] = [];
-    const panel = ConsolePanel.create(env, { open: () => source, clipboard: { writeText: async (t) => void copied.push(t) } }, { target: { kind: "zone", hostId: "devhost", zoneId } });
+    const panel = ConsolePanel.create(
+      env,
+      { open: () => source, clipboard: { writeText: async (t) => void copied.push(t) } },
+      { target: { kind: "zone", hostId: "devhost", zoneId } },
+    );
     const page = await panels[0]!.open(browser, bundles.dir, "console");
     const lines = async (): Promise<string[]> => (await page.probe("terminalLines")).filter((l) => l !== "");
     const waitForLine = async (text: string): Promise<void> => {
       const deadline = Date.now() + 10_000;
       while (!(await lines()).some((l) => l.includes(text))) {
-        if (Date.now() > deadline) throw new Error(`no line with ${JSON.stringify(text)} in ${JSON.stringify(await lines())}`);
+        if (Date.now() > deadline)
+          throw new Error(`no line with ${JSON.stringify(text)} in ${JSON.stringify(await lines())}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     };
@@ -287,7 +339,11 @@ describe("dashboard and console against a real dev host zone", () => {
     assert.equal(count("init: zone ready"), 1, `boot output once: ${JSON.stringify(shown)}`);
     assert.equal(count("console: hello from the panel"), 1);
     assert.equal(count("console: after the reconnect"), 1);
-    assert.equal(await page.probe("consoleShownOffset"), source.transcript.endOffset, "the page has exactly the transcript's bytes");
+    assert.equal(
+      await page.probe("consoleShownOffset"),
+      source.transcript.endOffset,
+      "the page has exactly the transcript's bytes",
+    );
     await saveScreenshot(page.page, "fullstack-console");
     assert.deepEqual(page.cspViolations, []);
     panel.dispose();
@@ -304,14 +360,20 @@ describe("dashboard and console against a real dev host zone", () => {
     let baseline = 0;
     for (const count of [0, 1, 10, 50]) {
       const s = new MetricsSampler({
-        readZoneMetrics: async (_id, signal) => (await conn.client.readZoneMetrics({ zoneId }, { signal })).root,
-        readPrometheus: async (signal) => (await fetch(`http://127.0.0.1:${promPort}/metrics/resource`, { signal })).text(),
+        readZoneMetrics: async (_id, signal) =>
+          (await conn.client.readZoneMetrics({ zoneId }, { signal })).root,
+        readPrometheus: async (signal) =>
+          (await fetch(`http://127.0.0.1:${promPort}/metrics/resource`, { signal })).text(),
         intervalMs: 1000,
         logger: silent,
       });
       const { env, panels } = bridgeEnvironment(silent);
       const dashboards = Array.from({ length: count }, (_, i) =>
-        DashboardPanel.create(env, { sampler: () => s, resize: async () => {} }, { target: { kind: "zone", hostId: "devhost", zoneId: `zone-${i}` }, windowSeconds: 60 }),
+        DashboardPanel.create(
+          env,
+          { sampler: () => s, resize: async () => {} },
+          { target: { kind: "zone", hostId: "devhost", zoneId: `zone-${i}` }, windowSeconds: 60 },
+        ),
       );
       for (const p of panels) p.webview.receive({ method: "dashboard/ready", params: {} });
       await new Promise((r) => setTimeout(r, 1500)); // first reads, warm-up
@@ -324,9 +386,14 @@ describe("dashboard and console against a real dev host zone", () => {
       const percent = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
       if (count === 0) baseline = percent;
       const perZone = count ? (((percent - baseline) / 100) * 1000) / count : null;
-      results[`${count} zones`] = { cpuPercentOfOneCore: Number(percent.toFixed(2)), perZoneMsPerSecond: perZone === null ? null : Number(perZone.toFixed(2)) };
+      results[`${count} zones`] = {
+        cpuPercentOfOneCore: Number(percent.toFixed(2)),
+        perZoneMsPerSecond: perZone === null ? null : Number(perZone.toFixed(2)),
+      };
       const messages = panels.reduce((n, p) => n + p.webview.posted.length, 0) - postedBefore;
-      console.log(`sampling ${count} zone(s) at 1 s with a dashboard each: ${percent.toFixed(2)} % of one core (${messages} panel messages in 10 s)${perZone === null ? " — idle baseline" : `, ≈ ${perZone.toFixed(2)} ms CPU per zone per second`}`);
+      console.log(
+        `sampling ${count} zone(s) at 1 s with a dashboard each: ${percent.toFixed(2)} % of one core (${messages} panel messages in 10 s)${perZone === null ? " — idle baseline" : `, ≈ ${perZone.toFixed(2)} ms CPU per zone per second`}`,
+      );
       if (count > 0) assert.ok(messages >= count * 8, `the dashboards were fed (${messages} messages)`);
       for (const d of dashboards) d.dispose();
       s.dispose();

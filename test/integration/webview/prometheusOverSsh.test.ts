@@ -45,8 +45,15 @@ describe("Prometheus text over SSH for the host dashboard", () => {
     prometheusPort = await freePort();
     devHost = await startDevHost({ args: ["--prometheus", `127.0.0.1:${prometheusPort}`] });
     sshd = await startSshd();
-    host = await ProtectHost.open(sshd.alias, { configFile: sshd.sshConfigPath, env: {}, socketPath: devHost.socketPath });
-    zoneId = await host.createZone({ name: "stacked", initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 128n, maxMemory: 128n } });
+    host = await ProtectHost.open(sshd.alias, {
+      configFile: sshd.sshConfigPath,
+      env: {},
+      socketPath: devHost.socketPath,
+    });
+    zoneId = await host.createZone({
+      name: "stacked",
+      initialResources: { targetCpus: 1, maxCpus: 1, targetMemory: 128n, maxMemory: 128n },
+    });
     await host.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
   });
 
@@ -62,11 +69,18 @@ describe("Prometheus text over SSH for the host dashboard", () => {
     const model = new ZonesModel();
     const connections = { session: () => ({ protect: host }) } as unknown as HostConnections;
     const logger: Logger = { ...silentLogger, debug: (m: string) => void log.push(m) };
-    const samplers = new HostSamplers(model, new HostAccess(model, connections), logger, 250, port, { prometheusRetryMs: 100 });
+    const samplers = new HostSamplers(model, new HostAccess(model, connections), logger, 250, port, {
+      prometheusRetryMs: 100,
+    });
     const id = sshd.alias;
     model.setHosts([parseHostEntry(id)]);
     let since = 0;
-    const connected = (): void => model.setConnection(id, { kind: "connected", info: { version: "devhost", devHost: true }, since: ++since });
+    const connected = (): void =>
+      model.setConnection(id, {
+        kind: "connected",
+        info: { version: "devhost", devHost: true },
+        since: ++since,
+      });
     connected();
     return { samplers, sampler: samplers.sampler(id)!, id, connected };
   }
@@ -78,7 +92,8 @@ describe("Prometheus text over SSH for the host dashboard", () => {
       const series = () => sampler.hostHistory.ring.snapshot().series;
       const lastOf = (column: string): number | undefined => {
         const values = series().get(column);
-        for (let i = (values?.length ?? 0) - 1; i >= 0; i--) if (!Number.isNaN(values![i]!)) return values![i];
+        for (let i = (values?.length ?? 0) - 1; i >= 0; i--)
+          if (!Number.isNaN(values![i]!)) return values![i];
         return undefined;
       };
       await until("host memory", () => (lastOf(Column.memoryTotal) ?? 0) > 0);
@@ -111,12 +126,23 @@ describe("Prometheus text over SSH for the host dashboard", () => {
     const hostView = sampler.subscribeHost();
     try {
       await until("the probe", () => samplers.prometheusProbe(id) === "unreachable");
-      assert.ok(log.some((l) => l.includes(`no Prometheus endpoint at 127.0.0.1:${unused}`)), "logged at debug");
+      assert.ok(
+        log.some((l) => l.includes(`no Prometheus endpoint at 127.0.0.1:${unused}`)),
+        "logged at debug",
+      );
       const history = sampler.history(zoneId)!;
-      await until("zone samples from ReadZoneMetrics", () => history.ring.snapshot().series.get(Column.memoryUsed)!.some((v) => !Number.isNaN(v)));
+      await until("zone samples from ReadZoneMetrics", () =>
+        history.ring
+          .snapshot()
+          .series.get(Column.memoryUsed)!
+          .some((v) => !Number.isNaN(v)),
+      );
       assert.equal(history.status.state, "ok", "no error on the zone dashboard");
       const status = sampler.hostHistory.status;
-      assert.match(status.state === "error" ? status.message : "", new RegExp(`127\\.0\\.0\\.1:${unused}.*not reachable`));
+      assert.match(
+        status.state === "error" ? status.message : "",
+        new RegExp(`127\\.0\\.0\\.1:${unused}.*not reachable`),
+      );
     } finally {
       zone.dispose();
       hostView.dispose();

@@ -16,7 +16,9 @@ const root = join(import.meta.dirname, "..", "..", "..");
 const origin = "https://webview.test";
 
 /** Builds the webview bundles from the current sources (same options as build.mjs) into a temp dir. */
-export async function buildWebviews(panels: ("dashboard" | "console")[]): Promise<{ dir: string; dispose(): Promise<void> }> {
+export async function buildWebviews(
+  panels: ("dashboard" | "console")[],
+): Promise<{ dir: string; dispose(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "zones-webview-"));
   await esbuild.build({
     entryPoints: Object.fromEntries(panels.map((p) => [p, join(root, `webview/${p}/main.ts`)])),
@@ -30,7 +32,15 @@ export async function buildWebviews(panels: ("dashboard" | "console")[]): Promis
     minify: true,
   });
   // The in-page test helpers, injected into test pages only.
-  await esbuild.build({ entryPoints: { probes: join(root, "webview/testing/pageProbes.ts") }, bundle: true, platform: "browser", format: "iife", target: "es2022", outdir: dir, logLevel: "warning" });
+  await esbuild.build({
+    entryPoints: { probes: join(root, "webview/testing/pageProbes.ts") },
+    bundle: true,
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    outdir: dir,
+    logLevel: "warning",
+  });
   await cp(join(root, "node_modules/@xterm/xterm/css/xterm.css"), join(dir, "xterm.css"));
   await cp(join(root, "node_modules/uplot/dist/uPlot.min.css"), join(dir, "uPlot.min.css"));
   return { dir, dispose: () => rm(dir, { recursive: true, force: true }) };
@@ -122,7 +132,13 @@ export interface OpenOptions {
 }
 
 /** Opens `panel`'s bundle from `bundleDir` under the production CSP. */
-export async function openWebview(browser: Browser, bundleDir: string, panel: "dashboard" | "console", theme: ThemeName, options: OpenOptions = {}): Promise<WebviewPage> {
+export async function openWebview(
+  browser: Browser,
+  bundleDir: string,
+  panel: "dashboard" | "console",
+  theme: ThemeName,
+  options: OpenOptions = {},
+): Promise<WebviewPage> {
   const page = await browser.newPage();
   const cspViolations: string[] = [];
   const pageErrors: string[] = [];
@@ -135,14 +151,20 @@ export async function openWebview(browser: Browser, bundleDir: string, panel: "d
   const hostReceive = options.hostReceive;
   if (hostReceive) await page.exposeFunction("__hostReceive", (message: unknown) => hostReceive(message));
   const nonce = createNonce();
-  const html = (options.html ?? renderWebviewHtml({
-    title: panel,
-    nonce,
-    cspSource: origin,
-    scriptUri: `${origin}/dist/webview/${panel}.js`,
-    styleUris: (panel === "dashboard" ? ["uPlot.min.css", "dashboard.css"] : ["xterm.css", "console.css"]).map((f) => `${origin}/dist/webview/${f}`),
-    noncedStyles: panel === "console",
-  })).replace("<body>", `<body class="${themes[theme].bodyClass}">`);
+  const html = (
+    options.html ??
+    renderWebviewHtml({
+      title: panel,
+      nonce,
+      cspSource: origin,
+      scriptUri: `${origin}/dist/webview/${panel}.js`,
+      styleUris: (panel === "dashboard"
+        ? ["uPlot.min.css", "dashboard.css"]
+        : ["xterm.css", "console.css"]
+      ).map((f) => `${origin}/dist/webview/${f}`),
+      noncedStyles: panel === "console",
+    })
+  ).replace("<body>", `<body class="${themes[theme].bodyClass}">`);
 
   await page.route(`${origin}/**`, async (route) => {
     const url = new URL(route.request().url());
@@ -159,7 +181,11 @@ export async function openWebview(browser: Browser, bundleDir: string, panel: "d
     const file = match[1]!;
     try {
       const body = await readFile(join(bundleDir, file));
-      await route.fulfill({ status: 200, contentType: file.endsWith(".css") ? "text/css" : "text/javascript", body });
+      await route.fulfill({
+        status: 200,
+        contentType: file.endsWith(".css") ? "text/css" : "text/javascript",
+        body,
+      });
     } catch {
       await route.fulfill({ status: 404, body: "not found" });
     }
@@ -196,9 +222,15 @@ export async function openWebview(browser: Browser, bundleDir: string, panel: "d
 
   await page.goto(`${origin}/${panel}.html`);
 
-  const probe = <K extends keyof PageProbes>(name: K, ...args: Parameters<PageProbes[K]>): Promise<ProbeResult<K>> =>
+  const probe = <K extends keyof PageProbes>(
+    name: K,
+    ...args: Parameters<PageProbes[K]>
+  ): Promise<ProbeResult<K>> =>
     page.evaluate(
-      ([n, a]) => (globalThis as unknown as { zonesProbes: Record<string, (...x: unknown[]) => unknown> }).zonesProbes[n]!(...a),
+      ([n, a]) =>
+        (globalThis as unknown as { zonesProbes: Record<string, (...x: unknown[]) => unknown> }).zonesProbes[
+          n
+        ]!(...a),
       [name, args] as [string, unknown[]],
     ) as Promise<ProbeResult<K>>;
   const wp: WebviewPage = {
@@ -220,7 +252,12 @@ export async function openWebview(browser: Browser, bundleDir: string, panel: "d
       const { bodyClass, vars } = themes[name];
       await page.evaluate(
         ([cls, v]) => {
-          const g = globalThis as unknown as { document: { documentElement: { style: { setProperty(k: string, x: string): void } }; body: { className: string } } };
+          const g = globalThis as unknown as {
+            document: {
+              documentElement: { style: { setProperty(k: string, x: string): void } };
+              body: { className: string };
+            };
+          };
           for (const [k, x] of Object.entries(v)) g.document.documentElement.style.setProperty(k, x);
           g.document.body.className = cls;
         },

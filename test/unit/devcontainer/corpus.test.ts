@@ -29,15 +29,22 @@ test("every corpus file gives a plan or a clear refusal: no crash, no silent rep
     const errors = checked.diagnostics.filter((d) => d.severity === "error");
     // jsonc-parser in strict mode (no trailing commas): what it rejects, we must have reported.
     const strictErrors: ParseError[] = [];
-    strictParse(readFileSync(file, "utf8"), strictErrors, { allowTrailingComma: false, disallowComments: false });
+    strictParse(readFileSync(file, "utf8"), strictErrors, {
+      allowTrailingComma: false,
+      disallowComments: false,
+    });
     if (strictErrors.length) {
       // Whatever strict JSON(C) rejects is either an error we report or a warning we report.
-      assert.ok(errors.length || checked.diagnostics.some((d) => d.code === "trailingComma"), `${file}: accepted without a word`);
+      assert.ok(
+        errors.length || checked.diagnostics.some((d) => d.code === "trailingComma"),
+        `${file}: accepted without a word`,
+      );
       if (!errors.length) warnedRepairs++;
     }
     if (errors.length || !checked.config) {
       invalid++;
-      for (const e of errors) assert.ok(e.line >= 1 && e.column >= 1 && e.file === file, `${file}: located error`);
+      for (const e of errors)
+        assert.ok(e.line >= 1 && e.column >= 1 && e.file === file, `${file}: located error`);
       continue;
     }
     const name = file.slice(file.lastIndexOf("/") + 1, -".jsonc".length);
@@ -54,20 +61,34 @@ test("every corpus file gives a plan or a clear refusal: no crash, no silent rep
     assert.ok(renderPlan(plan).includes(plan.zoneName));
     assert.ok(plan.properties.length > 0, `${file}: a property table`);
     for (const key of Object.keys(checked.doc.value ?? {})) {
-      assert.ok(plan.properties.some((p) => p.path[0] === key), `${file}: no row for ${key}`);
+      assert.ok(
+        plan.properties.some((p) => p.path[0] === key),
+        `${file}: no row for ${key}`,
+      );
     }
     if (plan.launchable) plans++;
     else {
       refusals++;
-      assert.ok(plan.refusals.length > 0 && plan.refusals.every((r) => r.length > 20), `${file}: refusals say why`);
+      assert.ok(
+        plan.refusals.length > 0 && plan.refusals.every((r) => r.length > 20),
+        `${file}: refusals say why`,
+      );
       for (const r of plan.refusals) {
-        const kind = r.startsWith("image:") && r.includes("${") ? "image placeholder" : r.slice(0, r.indexOf(":"));
+        const kind =
+          r.startsWith("image:") && r.includes("${") ? "image placeholder" : r.slice(0, r.indexOf(":"));
         reasons.set(kind, (reasons.get(kind) ?? 0) + 1);
       }
     }
   }
-  console.log(`corpus: ${files.length} files → ${plans} plans, ${refusals} refusals, ${invalid} with located errors; ${warnedRepairs} accepted with a trailing-comma warning`);
-  console.log(`refusal reasons: ${[...reasons].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  console.log(
+    `corpus: ${files.length} files → ${plans} plans, ${refusals} refusals, ${invalid} with located errors; ${warnedRepairs} accepted with a trailing-comma warning`,
+  );
+  console.log(
+    `refusal reasons: ${[...reasons]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ")}`,
+  );
   assert.equal(files.length, 136);
   assert.equal(plans + refusals + invalid, files.length);
   assert.equal(plans, 6);

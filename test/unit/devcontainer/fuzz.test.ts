@@ -23,7 +23,11 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.le
 const between = (low: number, high: number): number => low + Math.floor(random() * (high - low + 1));
 
 const corpusDir = join(import.meta.dirname, "../../fixtures/devcontainer-corpus");
-const corpus = ["templates", "cli"].flatMap((d) => readdirSync(join(corpusDir, d)).filter((f) => f.endsWith(".jsonc")).map((f) => readFileSync(join(corpusDir, d, f), "utf8")));
+const corpus = ["templates", "cli"].flatMap((d) =>
+  readdirSync(join(corpusDir, d))
+    .filter((f) => f.endsWith(".jsonc"))
+    .map((f) => readFileSync(join(corpusDir, d, f), "utf8")),
+);
 
 interface Case {
   readonly kind: string;
@@ -44,15 +48,37 @@ function truncation(): Case {
 }
 
 const wrongTypes: Array<[readonly (string | number)[], unknown]> = [
-  [["image"], 42], [["name"], { a: 1 }], [["hostRequirements", "cpus"], "four"], [["hostRequirements", "cpus"], 0],
-  [["hostRequirements", "memory"], "8 gigs"], [["hostRequirements", "gpu"], "yes"], [["forwardPorts"], "3000"],
-  [["forwardPorts", 0], 70000], [["runArgs", 0], 1], [["containerEnv", "A"], 1], [["mounts", 0], 5],
-  [["mounts", 0, "type"], "tmpfs"], [["postCreateCommand"], 7], [["postStartCommand", "x"], { y: 1 }], [["privileged"], "yes"],
-  [["waitFor"], "later"], [["shutdownAction"], 1], [["capAdd"], "SYS_PTRACE"], [["features"], ["node"]], [["remoteEnv"], ["A=1"]],
-  [["appPort"], { p: 1 }], [["portsAttributes", "3000", "label"], 3], [["secrets", "TOKEN"], "x"], [["userEnvProbe"], "bash"],
-  [["workspaceFolder"], false], [["overrideCommand"], "true"], [["build"], "Dockerfile"],
-  [["customizations", "styrolite", "resources", "maxCpus"], -1], [["customizations", "styrolite", "scratchDisk"], {}],
-  [["customizations", "styrolite", "virtualization"], "hvm"], [["customizations", "styrolite", "devices"], "gpu0"],
+  [["image"], 42],
+  [["name"], { a: 1 }],
+  [["hostRequirements", "cpus"], "four"],
+  [["hostRequirements", "cpus"], 0],
+  [["hostRequirements", "memory"], "8 gigs"],
+  [["hostRequirements", "gpu"], "yes"],
+  [["forwardPorts"], "3000"],
+  [["forwardPorts", 0], 70000],
+  [["runArgs", 0], 1],
+  [["containerEnv", "A"], 1],
+  [["mounts", 0], 5],
+  [["mounts", 0, "type"], "tmpfs"],
+  [["postCreateCommand"], 7],
+  [["postStartCommand", "x"], { y: 1 }],
+  [["privileged"], "yes"],
+  [["waitFor"], "later"],
+  [["shutdownAction"], 1],
+  [["capAdd"], "SYS_PTRACE"],
+  [["features"], ["node"]],
+  [["remoteEnv"], ["A=1"]],
+  [["appPort"], { p: 1 }],
+  [["portsAttributes", "3000", "label"], 3],
+  [["secrets", "TOKEN"], "x"],
+  [["userEnvProbe"], "bash"],
+  [["workspaceFolder"], false],
+  [["overrideCommand"], "true"],
+  [["build"], "Dockerfile"],
+  [["customizations", "styrolite", "resources", "maxCpus"], -1],
+  [["customizations", "styrolite", "scratchDisk"], {}],
+  [["customizations", "styrolite", "virtualization"], "hvm"],
+  [["customizations", "styrolite", "devices"], "gpu0"],
 ];
 
 function setAt(root: Record<string, unknown>, path: readonly (string | number)[], value: unknown): void {
@@ -82,11 +108,24 @@ function hugeString(i: number): Case {
     case 0:
       return { kind: "huge unterminated string", input: `{\n  "name": "${body}\n}` };
     case 1:
-      return { kind: "huge image", input: `{\n  "image": "${body}"\n}`, at: { line: 2, column: 12 }, path: ["image"] };
+      return {
+        kind: "huge image",
+        input: `{\n  "image": "${body}"\n}`,
+        at: { line: 2, column: 12 },
+        path: ["image"],
+      };
     case 2:
-      return { kind: "huge string for a number", input: `{\n  "image": "a",\n  "hostRequirements": { "cpus": "${body}" }\n}`, path: ["hostRequirements", "cpus"] };
+      return {
+        kind: "huge string for a number",
+        input: `{\n  "image": "a",\n  "hostRequirements": { "cpus": "${body}" }\n}`,
+        path: ["hostRequirements", "cpus"],
+      };
     default:
-      return { kind: "file over 1 MiB", input: `{ "name": "${"y".repeat(1024 * 1024 + size)}" }`, at: { line: 1, column: 1 } };
+      return {
+        kind: "file over 1 MiB",
+        input: `{ "name": "${"y".repeat(1024 * 1024 + size)}" }`,
+        at: { line: 1, column: 1 },
+      };
   }
 }
 
@@ -107,7 +146,15 @@ function deepNesting(): Case {
   return { kind: "deep nesting", input: `{\n  "image": "a",\n  "${key}": ${open}1${close}\n}` };
 }
 
-const badSequences = [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0x80], [0xe2, 0x82], [0xf5, 0x80, 0x80, 0x80], [0xc3]];
+const badSequences = [
+  [0xff],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0x80],
+  [0xe2, 0x82],
+  [0xf5, 0x80, 0x80, 0x80],
+  [0xc3],
+];
 
 function invalidUtf8(): Case {
   const text = pick(corpus.filter((t) => Buffer.byteLength(t) === t.length));
@@ -143,10 +190,18 @@ test("100 generated malformed files → 100 located errors, 0 crashes", () => {
     }
     assert.ok(errors.length > 0, `case ${n} (${c.kind}): no error reported`);
     for (const e of errors) {
-      assert.ok(e.line >= 1 && e.line <= lines && e.column >= 1, `case ${n} (${c.kind}): ${e.line}:${e.column} outside the file`);
+      assert.ok(
+        e.line >= 1 && e.line <= lines && e.column >= 1,
+        `case ${n} (${c.kind}): ${e.line}:${e.column} outside the file`,
+      );
       assert.ok(e.message.length > 5);
     }
-    if (c.at) assert.deepEqual({ line: errors[0]!.line, column: errors[0]!.column }, c.at, `case ${n} (${c.kind}): ${errors[0]!.message}`);
+    if (c.at)
+      assert.deepEqual(
+        { line: errors[0]!.line, column: errors[0]!.column },
+        c.at,
+        `case ${n} (${c.kind}): ${errors[0]!.message}`,
+      );
     if (c.path) {
       const want = JSON.stringify(c.path);
       assert.ok(
@@ -157,6 +212,8 @@ test("100 generated malformed files → 100 located errors, 0 crashes", () => {
     located++;
     kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
   }
-  console.log(`fuzz: ${located} of ${cases.length} malformed files gave located errors (${[...kinds].map(([k, v]) => `${k} ${v}`).join(", ")}), 0 crashes`);
+  console.log(
+    `fuzz: ${located} of ${cases.length} malformed files gave located errors (${[...kinds].map(([k, v]) => `${k} ${v}`).join(", ")}), 0 crashes`,
+  );
   assert.equal(located, 100);
 });

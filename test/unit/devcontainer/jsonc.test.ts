@@ -1,13 +1,22 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { formatDiagnostic, LineIndex } from "../../../extension/core/devcontainer/diagnostics";
-import { diagnosticAtPath, maxNestingDepth, parseDevcontainerText, positionOfPath } from "../../../extension/core/devcontainer/jsonc";
+import {
+  diagnosticAtPath,
+  maxNestingDepth,
+  parseDevcontainerText,
+  positionOfPath,
+} from "../../../extension/core/devcontainer/jsonc";
 
 const file = "/p/.devcontainer/devcontainer.json";
-const errorsOf = (text: string | Uint8Array) => parseDevcontainerText(text, file).diagnostics.filter((d) => d.severity === "error");
+const errorsOf = (text: string | Uint8Array) =>
+  parseDevcontainerText(text, file).diagnostics.filter((d) => d.severity === "error");
 
 test("comments and trailing commas are accepted; the trailing comma is a located warning", () => {
-  const doc = parseDevcontainerText('// top\n{\n  /* block */ "image": "alpine", // end\n  "runArgs": ["-e", "A=1",],\n}\n', file);
+  const doc = parseDevcontainerText(
+    '// top\n{\n  /* block */ "image": "alpine", // end\n  "runArgs": ["-e", "A=1",],\n}\n',
+    file,
+  );
   assert.deepEqual(JSON.parse(JSON.stringify(doc.value)), { image: "alpine", runArgs: ["-e", "A=1"] });
   const warnings = doc.diagnostics.filter((d) => d.code === "trailingComma");
   assert.deepEqual(
@@ -47,7 +56,11 @@ test("lines count \\n, \\r\\n and \\r; columns are 1-based UTF-16 units like VS 
   assert.deepEqual(index.positionAt(0), { line: 1, column: 1 });
   assert.deepEqual(index.positionAt(4), { line: 2, column: 1 });
   assert.deepEqual(index.positionAt(7), { line: 3, column: 1 });
-  assert.deepEqual(index.positionAt(13), { line: 4, column: 4 }, "the emoji takes two columns, as in VS Code");
+  assert.deepEqual(
+    index.positionAt(13),
+    { line: 4, column: 4 },
+    "the emoji takes two columns, as in VS Code",
+  );
   const crlf = errorsOf('{\r\n  "a": 1\r\n  "b": 2\r\n}');
   assert.equal(crlf[0]?.line, 3);
   assert.equal(crlf[0]?.column, 3);
@@ -62,7 +75,13 @@ test("a byte-order mark is allowed and does not shift columns", () => {
 });
 
 test("invalid UTF-8 is located at the bad byte", () => {
-  const bytes = Buffer.concat([Buffer.from('{\n  "name": "caf'), Buffer.from([0xc3, 0x28]), Buffer.from('",\n  "image": "x\u00e9y", "z": "'), Buffer.from([0xff]), Buffer.from('"\n}')]);
+  const bytes = Buffer.concat([
+    Buffer.from('{\n  "name": "caf'),
+    Buffer.from([0xc3, 0x28]),
+    Buffer.from('",\n  "image": "x\u00e9y", "z": "'),
+    Buffer.from([0xff]),
+    Buffer.from('"\n}'),
+  ]);
   const errors = errorsOf(bytes);
   assert.deepEqual(
     errors.map((e) => [e.code, e.line, e.column]),
@@ -79,7 +98,10 @@ test("an empty file, a non-object and text after the object are errors", () => {
   const array = errorsOf('\n  ["image"]');
   assert.equal(array[0]?.code, "notAnObject");
   assert.deepEqual([array[0]?.line, array[0]?.column], [2, 3]);
-  assert.equal(errorsOf('{ "image": "a" } {}').at(0)?.message, "end of file expected: there is text after the top-level value");
+  assert.equal(
+    errorsOf('{ "image": "a" } {}').at(0)?.message,
+    "end of file expected: there is text after the top-level value",
+  );
 });
 
 test("nesting deeper than the limit is refused at the offending bracket without recursing", () => {

@@ -16,7 +16,13 @@ function project(files: string[]): string {
 }
 
 test("finds .devcontainer/devcontainer.json, .devcontainer.json and .devcontainer/<name>/devcontainer.json, in that order", async (t) => {
-  const root = project([".devcontainer/b/devcontainer.json", ".devcontainer.json", ".devcontainer/devcontainer.json", ".devcontainer/a/devcontainer.json", ".devcontainer/a/b/devcontainer.json"]);
+  const root = project([
+    ".devcontainer/b/devcontainer.json",
+    ".devcontainer.json",
+    ".devcontainer/devcontainer.json",
+    ".devcontainer/a/devcontainer.json",
+    ".devcontainer/a/b/devcontainer.json",
+  ]);
   t.after(() => rmSync(root, { recursive: true, force: true }));
   assert.deepEqual(await findConfigFiles(root), [
     join(root, ".devcontainer/devcontainer.json"),
@@ -29,8 +35,14 @@ test("finds .devcontainer/devcontainer.json, .devcontainer.json and .devcontaine
 test("one config: PATH (or the current directory) is the project folder", async (t) => {
   const root = project([".devcontainer.json"]);
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  assert.deepEqual(await locateConfig(undefined, { cwd: root }), { localFolder: root, configFile: join(root, ".devcontainer.json") });
-  assert.deepEqual(await locateConfig(root, { cwd: "/" }), { localFolder: root, configFile: join(root, ".devcontainer.json") });
+  assert.deepEqual(await locateConfig(undefined, { cwd: root }), {
+    localFolder: root,
+    configFile: join(root, ".devcontainer.json"),
+  });
+  assert.deepEqual(await locateConfig(root, { cwd: "/" }), {
+    localFolder: root,
+    configFile: join(root, ".devcontainer.json"),
+  });
 });
 
 test("several configs: a typed error listing them, unless --config chooses", async (t) => {
@@ -38,14 +50,20 @@ test("several configs: a typed error listing them, unless --config chooses", asy
   t.after(() => rmSync(root, { recursive: true, force: true }));
   await assert.rejects(locateConfig(root, { cwd: "/" }), (err: unknown) => {
     assert.ok(DevcontainerError.is(err, "ambiguous"));
-    assert.deepEqual(err.candidates, [join(root, ".devcontainer/a/devcontainer.json"), join(root, ".devcontainer/b/devcontainer.json")]);
+    assert.deepEqual(err.candidates, [
+      join(root, ".devcontainer/a/devcontainer.json"),
+      join(root, ".devcontainer/b/devcontainer.json"),
+    ]);
     assert.match(err.message, /--config/);
     return true;
   });
-  assert.deepEqual(await locateConfig(undefined, { cwd: root, config: ".devcontainer/b/devcontainer.json" }), {
-    localFolder: root,
-    configFile: join(root, ".devcontainer/b/devcontainer.json"),
-  });
+  assert.deepEqual(
+    await locateConfig(undefined, { cwd: root, config: ".devcontainer/b/devcontainer.json" }),
+    {
+      localFolder: root,
+      configFile: join(root, ".devcontainer/b/devcontainer.json"),
+    },
+  );
   // A config file given as PATH picks itself; its project is the parent of .devcontainer.
   assert.deepEqual(await locateConfig(join(root, ".devcontainer/a/devcontainer.json"), { cwd: "/" }), {
     localFolder: root,
@@ -56,9 +74,15 @@ test("several configs: a typed error listing them, unless --config chooses", asy
 test("nothing found, or a missing --config, is notFound", async (t) => {
   const root = project([]);
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  await assert.rejects(locateConfig(root, { cwd: "/" }), (err: unknown) => DevcontainerError.is(err, "notFound"));
-  await assert.rejects(locateConfig(root, { cwd: root, config: "nope.json" }), (err: unknown) => DevcontainerError.is(err, "notFound"));
-  await assert.rejects(locateConfig(join(root, "missing"), { cwd: "/" }), (err: unknown) => DevcontainerError.is(err, "notFound"));
+  await assert.rejects(locateConfig(root, { cwd: "/" }), (err: unknown) =>
+    DevcontainerError.is(err, "notFound"),
+  );
+  await assert.rejects(locateConfig(root, { cwd: root, config: "nope.json" }), (err: unknown) =>
+    DevcontainerError.is(err, "notFound"),
+  );
+  await assert.rejects(locateConfig(join(root, "missing"), { cwd: "/" }), (err: unknown) =>
+    DevcontainerError.is(err, "notFound"),
+  );
 });
 
 test("projectFolderOf", () => {

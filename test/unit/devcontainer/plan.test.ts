@@ -29,7 +29,12 @@ test("a minimal image config: zone, workload, image pull, workspace sync, keep-a
   assert.equal(plan.devcontainerId, id);
   assert.equal(plan.zoneName, `my-project-${id.slice(0, 8)}`);
   assert.deepEqual(plan.images, [
-    { role: "workload", reference: "mcr.microsoft.com/devcontainers/base:bookworm", format: OciImageFormat.SQUASHFS, fills: "workloadSpec.image" },
+    {
+      role: "workload",
+      reference: "mcr.microsoft.com/devcontainers/base:bookworm",
+      format: OciImageFormat.SQUASHFS,
+      fills: "workloadSpec.image",
+    },
   ]);
   const z = plan.zoneSpec;
   assert.equal(z.name, plan.zoneName);
@@ -47,9 +52,21 @@ test("a minimal image config: zone, workload, image pull, workspace sync, keep-a
   assert.equal(w.image?.format, OciImageFormat.SQUASHFS);
   assert.deepEqual(w.process?.command, [...keepAliveCommand]);
   assert.equal(w.process?.workingDirectory, "/workspaces/My Project");
-  assert.deepEqual(w.mounts.map((m) => [m.hostPath, m.targetPath]), [[hostWorkspace, "/workspaces/My Project"]]);
-  assert.deepEqual(plan.sync, { localFolder, hostPath: hostWorkspace, targetPath: "/workspaces/My Project", exclude: [".git/"], respectGitignore: true });
-  assert.deepEqual(plan.fillAtLaunch.map((f) => f.field), ["workloadSpec.zoneId", "workloadSpec.image.digest"]);
+  assert.deepEqual(
+    w.mounts.map((m) => [m.hostPath, m.targetPath]),
+    [[hostWorkspace, "/workspaces/My Project"]],
+  );
+  assert.deepEqual(plan.sync, {
+    localFolder,
+    hostPath: hostWorkspace,
+    targetPath: "/workspaces/My Project",
+    exclude: [".git/"],
+    respectGitignore: true,
+  });
+  assert.deepEqual(
+    plan.fillAtLaunch.map((f) => f.field),
+    ["workloadSpec.zoneId", "workloadSpec.image.digest"],
+  );
   assert.equal(plan.waitFor, "updateContentCommand");
   assert.equal(plan.shutdownAction, "stopWorkload");
   assert.deepEqual(row(plan, "image"), { ...row(plan, "image"), status: "translated" });
@@ -78,7 +95,10 @@ test("zone names: folder name cleaned to a DNS label plus the id prefix; --hostn
 });
 
 test("hostRequirements: cpus and memory size the zone, storage is ignored, gpu becomes a device request", () => {
-  const plan = planOf({ image: "x", hostRequirements: { cpus: 4, memory: "8gb", storage: "64gb", gpu: "optional" } });
+  const plan = planOf({
+    image: "x",
+    hostRequirements: { cpus: 4, memory: "8gb", storage: "64gb", gpu: "optional" },
+  });
   const r = plan.zoneSpec.initialResources!;
   assert.deepEqual([r.targetCpus, r.maxCpus, r.minCpus], [4, 4, 4]);
   assert.deepEqual([r.targetMemory, r.maxMemory, r.minMemory], [8192n, 8192n, 8192n]);
@@ -89,14 +109,26 @@ test("hostRequirements: cpus and memory size the zone, storage is ignored, gpu b
   assert.deepEqual(plan.deviceRequests, [{ kind: "gpu", optional: true, source: "hostRequirements.gpu" }]);
   assert.ok(plan.fillAtLaunch.some((f) => f.field === "zoneSpec.devices"));
   const detailed = planOf({ image: "x", hostRequirements: { gpu: { cores: 2, memory: "512mb" } } });
-  assert.deepEqual(detailed.deviceRequests, [{ kind: "gpu", optional: false, cores: 2, memoryMiB: 512, source: "hostRequirements.gpu" }]);
+  assert.deepEqual(detailed.deviceRequests, [
+    { kind: "gpu", optional: false, cores: 2, memoryMiB: 512, source: "hostRequirements.gpu" },
+  ]);
   assert.deepEqual(planOf({ image: "x", hostRequirements: { gpu: false } }).deviceRequests, []);
   // Memory units are powers of 1024, rounded up to whole MiB.
-  assert.equal(planOf({ image: "x", hostRequirements: { memory: "1500000000" } }).zoneSpec.initialResources?.targetMemory, 1431n);
+  assert.equal(
+    planOf({ image: "x", hostRequirements: { memory: "1500000000" } }).zoneSpec.initialResources
+      ?.targetMemory,
+    1431n,
+  );
 });
 
 test("privileged and capAdd become workload security; securityOpt and init are ignored with reasons", () => {
-  const plan = planOf({ image: "x", privileged: true, capAdd: ["SYS_PTRACE", "cap_net_admin"], securityOpt: ["seccomp=unconfined"], init: true });
+  const plan = planOf({
+    image: "x",
+    privileged: true,
+    capAdd: ["SYS_PTRACE", "cap_net_admin"],
+    securityOpt: ["seccomp=unconfined"],
+    init: true,
+  });
   assert.equal(plan.workloadSpec.security?.privileged, true);
   assert.deepEqual(plan.workloadSpec.security?.raiseCapabilities, ["CAP_SYS_PTRACE", "CAP_NET_ADMIN"]);
   assert.equal(row(plan, "securityOpt").status, "ignored");
@@ -111,7 +143,13 @@ test("containerEnv is the workload's environment; remoteEnv goes to hooks and te
     remoteEnv: { PATH: "${containerEnv:PATH}:/extra", GONE: null, HOME_HERE: "${localEnv:HOME}" },
     workspaceFolder: "/src",
   });
-  assert.deepEqual(plan.workloadSpec.process?.environment.map((e) => [e.key, e.value]), [["A", "1"], ["WS", "/src"]]);
+  assert.deepEqual(
+    plan.workloadSpec.process?.environment.map((e) => [e.key, e.value]),
+    [
+      ["A", "1"],
+      ["WS", "/src"],
+    ],
+  );
   assert.deepEqual(plan.remote.env, [
     { name: "PATH", value: "${containerEnv:PATH}:/extra", deferred: true },
     { name: "GONE", value: null, deferred: false },
@@ -143,7 +181,9 @@ test("mounts: named volumes → host folders, anonymous → scratch, workspace b
       { type: "volume", source: "../../etc", target: "/evil" },
     ],
   });
-  assert.deepEqual(plan.volumes, [{ name: `cache-${id}`, hostPath: `/var/lib/styrolite-zones/volumes/cache-${id}`, target: "/cache" }]);
+  assert.deepEqual(plan.volumes, [
+    { name: `cache-${id}`, hostPath: `/var/lib/styrolite-zones/volumes/cache-${id}`, target: "/cache" },
+  ]);
   assert.deepEqual(
     plan.workloadSpec.mounts.map((m) => [m.hostPath, m.targetPath]),
     [
@@ -152,16 +192,27 @@ test("mounts: named volumes → host folders, anonymous → scratch, workspace b
       [`${hostWorkspace}/data`, "/data"],
     ],
   );
-  assert.deepEqual(plan.workloadSpec.scratchMount.map((s) => s.path), ["/anon", "/tmp/t"]);
+  assert.deepEqual(
+    plan.workloadSpec.scratchMount.map((s) => s.path),
+    ["/anon", "/tmp/t"],
+  );
   assert.equal(row(plan, "mounts[3]").status, "ignored");
   assert.match(row(plan, "mounts[3]").detail, /on your machine/);
-  assert.equal(row(plan, "mounts[5]").status, "refused", "a volume name that walks out of the volume folder is refused");
+  assert.equal(
+    row(plan, "mounts[5]").status,
+    "refused",
+    "a volume name that walks out of the volume folder is refused",
+  );
   assert.equal(plan.launchable, false);
 });
 
 test("workspaceFolder and workspaceMount decide the sync target; .gitignore patterns are excluded", () => {
   const plan = planOf(
-    { image: "x", workspaceFolder: "/code", workspaceMount: "source=${localWorkspaceFolder}/src,target=/code,type=bind" },
+    {
+      image: "x",
+      workspaceFolder: "/code",
+      workspaceMount: "source=${localWorkspaceFolder}/src,target=/code,type=bind",
+    },
     { gitignore: ["node_modules/", "# comment", "", "*.log"] },
   );
   assert.deepEqual(plan.sync, {
@@ -172,7 +223,11 @@ test("workspaceFolder and workspaceMount decide the sync target; .gitignore patt
     respectGitignore: true,
   });
   assert.equal(row(plan, "workspaceMount").status, "translated");
-  const volume = planOf({ image: "x", workspaceFolder: "/w", workspaceMount: "source=vol,target=/w,type=volume" });
+  const volume = planOf({
+    image: "x",
+    workspaceFolder: "/w",
+    workspaceMount: "source=vol,target=/w,type=volume",
+  });
   assert.equal(row(volume, "workspaceMount").status, "ignored");
   assert.equal(volume.sync.targetPath, "/w");
   assert.equal(planOf({ image: "x", workspaceFolder: "relative" }).launchable, false);
@@ -184,15 +239,32 @@ test("forwardPorts, appPort and -p become forwards with portsAttributes labels",
     forwardPorts: [3000, "db:5432", "localhost:4000"],
     appPort: ["8000:8080", 9000, "53/udp"],
     runArgs: ["-p", "127.0.0.1:7000:7001"],
-    portsAttributes: { "3000": { label: "Web", protocol: "https", onAutoForward: "openBrowser" }, "9000-9100": { label: "Range" }, ".+/server.js": { label: "regex" } },
+    portsAttributes: {
+      "3000": { label: "Web", protocol: "https", onAutoForward: "openBrowser" },
+      "9000-9100": { label: "Range" },
+      ".+/server.js": { label: "regex" },
+    },
     otherPortsAttributes: { onAutoForward: "silent" },
   });
   assert.deepEqual(plan.forwards, [
-    { containerPort: 3000, localPort: 3000, label: "Web", protocol: "https", onAutoForward: "openBrowser", source: "forwardPorts[0]" },
+    {
+      containerPort: 3000,
+      localPort: 3000,
+      label: "Web",
+      protocol: "https",
+      onAutoForward: "openBrowser",
+      source: "forwardPorts[0]",
+    },
     { containerPort: 4000, localPort: 4000, onAutoForward: "silent", source: "forwardPorts[2]" },
     { containerPort: 8080, localPort: 8000, onAutoForward: "silent", source: "appPort[0]" },
     { containerPort: 9000, localPort: 9000, label: "Range", source: "appPort[1]" },
-    { containerPort: 7001, localPort: 7000, localAddress: "127.0.0.1", onAutoForward: "silent", source: "runArgs[0]" },
+    {
+      containerPort: 7001,
+      localPort: 7000,
+      localAddress: "127.0.0.1",
+      onAutoForward: "silent",
+      source: "runArgs[0]",
+    },
   ]);
   assert.equal(row(plan, "forwardPorts[1]").status, "ignored");
   assert.match(row(plan, "appPort[2]").detail, /udp ports cannot be forwarded/);
@@ -221,11 +293,18 @@ test("build, dockerComposeFile and non-empty features are refused with reasons; 
 });
 
 test("an image that still holds a placeholder, or is not a reference, is refused", () => {
-  const template = planOf({ image: "mcr.microsoft.com/devcontainers/python:1-${templateOption:imageVariant}" });
+  const template = planOf({
+    image: "mcr.microsoft.com/devcontainers/python:1-${templateOption:imageVariant}",
+  });
   assert.equal(template.launchable, false);
   assert.match(template.refusals[0] ?? "", /\$\{templateOption:imageVariant\}/);
   assert.equal(planOf({ image: "Not A Reference" }).launchable, false);
-  for (const ok of ["alpine", "localhost:5000/busybox:1.36", "ghcr.io/a/b/c:tag", `docker.io/library/x@sha256:${"a".repeat(64)}`]) {
+  for (const ok of [
+    "alpine",
+    "localhost:5000/busybox:1.36",
+    "ghcr.io/a/b/c:tag",
+    `docker.io/library/x@sha256:${"a".repeat(64)}`,
+  ]) {
     assert.equal(planOf({ image: ok }).launchable, true, ok);
   }
 });
@@ -234,38 +313,60 @@ test("customizations.styrolite fills the zone spec: kernel, resources, devices, 
   const path = join(fixtures, "styrolite/.devcontainer/devcontainer.json");
   const plan = planOf(readFileSync(path, "utf8"));
   const z = plan.zoneSpec;
-  assert.deepEqual(plan.images.map((i) => [i.role, i.reference, i.format, i.fills]), [
-    ["workload", "busybox:1.36", OciImageFormat.EROFS, "workloadSpec.image"],
-    ["kernel", "ghcr.io/edera-dev/zone-kernel:6.12", OciImageFormat.TAR, "zoneSpec.kernel"],
-    ["initrd", "ghcr.io/edera-dev/zone-initrd:latest", OciImageFormat.TAR, "zoneSpec.initrd"],
-  ]);
+  assert.deepEqual(
+    plan.images.map((i) => [i.role, i.reference, i.format, i.fills]),
+    [
+      ["workload", "busybox:1.36", OciImageFormat.EROFS, "workloadSpec.image"],
+      ["kernel", "ghcr.io/edera-dev/zone-kernel:6.12", OciImageFormat.TAR, "zoneSpec.kernel"],
+      ["initrd", "ghcr.io/edera-dev/zone-initrd:latest", OciImageFormat.TAR, "zoneSpec.initrd"],
+    ],
+  );
   assert.deepEqual([z.kernel?.format, z.initrd?.format], [OciImageFormat.TAR, OciImageFormat.TAR]);
   assert.equal(z.kernelOptions?.verbose, true);
   assert.equal(z.kernelOptions?.cmdlineAppend, "console=hvc0");
   assert.deepEqual(z.kernelOptions?.modules, ["overlay"]);
-  assert.deepEqual(z.kernelOptions?.sysctlParameters.map((s) => [s.key, s.value]), [["net.ipv4.ip_forward", "1"]]);
+  assert.deepEqual(
+    z.kernelOptions?.sysctlParameters.map((s) => [s.key, s.value]),
+    [["net.ipv4.ip_forward", "1"]],
+  );
   const r = z.initialResources!;
   assert.deepEqual([r.minCpus, r.targetCpus, r.maxCpus], [1, 2, 4]);
   assert.deepEqual([r.minMemory, r.targetMemory, r.maxMemory], [512n, 1024n, 4096n]);
   assert.equal(r.adjustmentPolicy, ZoneResourceAdjustmentPolicy.DYNAMIC);
-  assert.deepEqual(z.devices.map((d) => d.name), ["gpu-0000:01:00.0"]);
+  assert.deepEqual(
+    z.devices.map((d) => d.name),
+    ["gpu-0000:01:00.0"],
+  );
   assert.deepEqual(plan.deviceRequests, [], "named devices satisfy hostRequirements.gpu");
   assert.equal(z.networkOptions?.backend, ZoneNetworkBackend.DEFAULT);
   assert.deepEqual(z.networkOptions?.dnsConfig?.nameservers, ["1.1.1.1"]);
   assert.equal(z.virtualizationOptions?.backend, ZoneVirtualizationBackend.PVH);
   assert.deepEqual(z.scratchDisk?.backend, { case: "image", value: z.scratchDisk?.backend.value });
-  assert.equal(z.scratchDisk?.backend.case === "image" ? z.scratchDisk.backend.value.size : undefined, 10240n);
+  assert.equal(
+    z.scratchDisk?.backend.case === "image" ? z.scratchDisk.backend.value.size : undefined,
+    10240n,
+  );
   const annotations = Object.fromEntries(z.annotations.map((a) => [a.key, a.value]));
   assert.equal(annotations["team"], "platform");
-  assert.equal(annotations[annotationKeys.devcontainerId], plan.devcontainerId, "a file cannot forge the reserved annotation");
+  assert.equal(
+    annotations[annotationKeys.devcontainerId],
+    plan.devcontainerId,
+    "a file cannot forge the reserved annotation",
+  );
   assert.equal(row(plan, "customizations.styrolite.annotations").status, "ignored");
   assert.equal(plan.sync.hostPath, `/srv/zones/workspaces/${plan.devcontainerId}`);
-  assert.deepEqual(plan.connection, { socketPath: "/run/protect/daemon.socket", bridge: ["sudo", "-n", "socat", "-", "UNIX-CONNECT:{socket}"] });
+  assert.deepEqual(plan.connection, {
+    socketPath: "/run/protect/daemon.socket",
+    bridge: ["sudo", "-n", "socat", "-", "UNIX-CONNECT:{socket}"],
+  });
   assert.equal(plan.launchable, true);
 });
 
 test("inconsistent styrolite resources are refused", () => {
-  const plan = planOf({ image: "x", customizations: { styrolite: { resources: { targetCpus: 8, maxCpus: 2 } } } });
+  const plan = planOf({
+    image: "x",
+    customizations: { styrolite: { resources: { targetCpus: 8, maxCpus: 2 } } },
+  });
   assert.equal(plan.launchable, false);
   assert.match(plan.refusals[0] ?? "", /zone CPUs/);
 });
@@ -275,7 +376,42 @@ test("the table has a row for every property in the file (kitchen sink)", () => 
   const text = readFileSync(path, "utf8");
   const plan = planOf(text);
   const topLevel = new Set(plan.properties.map((p) => p.path[0]));
-  for (const key of ["$schema", "name", "image", "containerEnv", "remoteEnv", "containerUser", "remoteUser", "updateRemoteUserUID", "userEnvProbe", "mounts", "workspaceFolder", "runArgs", "appPort", "forwardPorts", "portsAttributes", "otherPortsAttributes", "overrideCommand", "shutdownAction", "init", "privileged", "capAdd", "securityOpt", "features", "overrideFeatureInstallOrder", "hostRequirements", "initializeCommand", "onCreateCommand", "updateContentCommand", "postCreateCommand", "postStartCommand", "postAttachCommand", "waitFor", "secrets", "customizations"]) {
+  for (const key of [
+    "$schema",
+    "name",
+    "image",
+    "containerEnv",
+    "remoteEnv",
+    "containerUser",
+    "remoteUser",
+    "updateRemoteUserUID",
+    "userEnvProbe",
+    "mounts",
+    "workspaceFolder",
+    "runArgs",
+    "appPort",
+    "forwardPorts",
+    "portsAttributes",
+    "otherPortsAttributes",
+    "overrideCommand",
+    "shutdownAction",
+    "init",
+    "privileged",
+    "capAdd",
+    "securityOpt",
+    "features",
+    "overrideFeatureInstallOrder",
+    "hostRequirements",
+    "initializeCommand",
+    "onCreateCommand",
+    "updateContentCommand",
+    "postCreateCommand",
+    "postStartCommand",
+    "postAttachCommand",
+    "waitFor",
+    "secrets",
+    "customizations",
+  ]) {
     assert.ok(topLevel.has(key), `a row for ${key}`);
   }
   for (const p of plan.properties) {
@@ -308,16 +444,54 @@ test("planToJson: stable, JSON-safe (bigint as strings, enums by name), and the 
   assert.deepEqual(fromJson(WorkloadSpecSchema, json.workloadSpec), plan.workloadSpec);
   assert.deepEqual(fromJson(ZoneSpecSchema, json.zoneSpec), plan.zoneSpec);
   assert.deepEqual(Object.keys(json), [
-    "version", "launchable", "refusals", "configFile", "localFolder", "devcontainerId", "idLabels", "displayName", "zoneName", "workloadName",
-    "images", "zoneSpec", "workloadSpec", "fillAtLaunch", "deviceRequests", "sync", "volumes", "hooks", "waitFor", "remote", "forwards",
-    "shutdownAction", "connection", "properties", "diagnostics",
+    "version",
+    "launchable",
+    "refusals",
+    "configFile",
+    "localFolder",
+    "devcontainerId",
+    "idLabels",
+    "displayName",
+    "zoneName",
+    "workloadName",
+    "images",
+    "zoneSpec",
+    "workloadSpec",
+    "fillAtLaunch",
+    "deviceRequests",
+    "sync",
+    "volumes",
+    "hooks",
+    "waitFor",
+    "remote",
+    "forwards",
+    "shutdownAction",
+    "connection",
+    "properties",
+    "diagnostics",
   ]);
 });
 
 test("renderPlan: zone, workload, image, sync, hooks in order, forwards, then the table", () => {
   const plan = planOf(readFileSync(join(fixtures, "kitchen-sink/.devcontainer/devcontainer.json"), "utf8"));
   const text = renderPlan(plan);
-  const order = ["Plan for", "  zone", "  workload", "image registry.example.com:5000/team/dev-image:1.2.3", "  sync", "  hooks", "initializeCommand", "onCreateCommand", "updateContentCommand", "postCreateCommand", "postStartCommand", "postAttachCommand", "  forwards", "Properties", "Launchable"];
+  const order = [
+    "Plan for",
+    "  zone",
+    "  workload",
+    "image registry.example.com:5000/team/dev-image:1.2.3",
+    "  sync",
+    "  hooks",
+    "initializeCommand",
+    "onCreateCommand",
+    "updateContentCommand",
+    "postCreateCommand",
+    "postStartCommand",
+    "postAttachCommand",
+    "  forwards",
+    "Properties",
+    "Launchable",
+  ];
   let at = -1;
   for (const marker of order) {
     const next = text.indexOf(marker, at + 1);

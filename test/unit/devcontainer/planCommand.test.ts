@@ -13,7 +13,10 @@ import type { LaunchPlanJson } from "../../../extension/core/devcontainer/planJs
 const root = join(import.meta.dirname, "../../..");
 const fixtures = join(root, "test/fixtures/devcontainer");
 
-async function runPlan(args: string[], json = false): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runPlan(
+  args: string[],
+  json = false,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
@@ -52,12 +55,21 @@ test("plan --json prints the stable JSON form", async () => {
   assert.equal(plan.version, 1);
   assert.equal(plan.launchable, true);
   assert.match(plan.devcontainerId, /^[0-9a-v]{52}$/);
-  assert.deepEqual(plan.sync.exclude, [".git/", "node_modules/", "*.log", "dist"], "the project's .gitignore is read");
+  assert.deepEqual(
+    plan.sync.exclude,
+    [".git/", "node_modules/", "*.log", "dist"],
+    "the project's .gitignore is read",
+  );
   assert.equal(plan.hooks.length, 6);
 });
 
 test("a config that cannot be launched exits 3 and lists the refusals", async () => {
-  const { code, stdout } = await runPlan([join(root, "test/fixtures/devcontainer-corpus/cli/src__test__configs__dockerfile-with-target__dotfile.jsonc")]);
+  const { code, stdout } = await runPlan([
+    join(
+      root,
+      "test/fixtures/devcontainer-corpus/cli/src__test__configs__dockerfile-with-target__dotfile.jsonc",
+    ),
+  ]);
   assert.equal(code, 3);
   assert.match(stdout, /NOT launchable:\n {2}- build: /);
 });
@@ -65,15 +77,25 @@ test("a config that cannot be launched exits 3 and lists the refusals", async ()
 test("several configs: exit 1 naming them; --config chooses", async () => {
   const ambiguous = await runPlan([join(fixtures, "multi")]);
   assert.equal(ambiguous.code, 1);
-  assert.match(ambiguous.stderr, /2 devcontainer configs; choose one with --config: .*a\/devcontainer\.json, .*b\/devcontainer\.json/);
-  const chosen = await runPlan([join(fixtures, "multi"), "--config", join(fixtures, "multi/.devcontainer/b/devcontainer.json")], true);
+  assert.match(
+    ambiguous.stderr,
+    /2 devcontainer configs; choose one with --config: .*a\/devcontainer\.json, .*b\/devcontainer\.json/,
+  );
+  const chosen = await runPlan(
+    [join(fixtures, "multi"), "--config", join(fixtures, "multi/.devcontainer/b/devcontainer.json")],
+    true,
+  );
   assert.equal(chosen.code, 0);
   assert.equal((JSON.parse(chosen.stdout) as LaunchPlanJson).images[0]?.reference, "debian:bookworm");
 });
 
 test("the real zonectl: a broken devcontainer.json gives file:line:col for every error, exit 1, nothing created", () => {
   const broken = join(fixtures, "broken/.devcontainer/devcontainer.json");
-  const result = spawnSync(process.execPath, ["--import", "tsx", "extension/cli/main.ts", "plan", join(fixtures, "broken")], { cwd: root, encoding: "utf8", env: { ...process.env, ZONECTL_HOST: "" } });
+  const result = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "extension/cli/main.ts", "plan", join(fixtures, "broken")],
+    { cwd: root, encoding: "utf8", env: { ...process.env, ZONECTL_HOST: "" } },
+  );
   assert.equal(result.status, 1, result.stderr);
   assert.equal(result.stdout, "");
   assert.deepEqual(result.stderr.trim().split("\n"), [
@@ -81,11 +103,25 @@ test("the real zonectl: a broken devcontainer.json gives file:line:col for every
     `${broken}:6:25: error: value expected`,
     `zonectl plan: 2 error(s) in ${broken}; nothing was created`,
   ]);
-  const json = spawnSync(process.execPath, ["--import", "tsx", "extension/cli/main.ts", "--json", "plan", join(fixtures, "broken")], { cwd: root, encoding: "utf8" });
+  const json = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "extension/cli/main.ts", "--json", "plan", join(fixtures, "broken")],
+    { cwd: root, encoding: "utf8" },
+  );
   assert.equal(json.status, 1);
-  const error = (JSON.parse(json.stdout) as { error: { reason: string; diagnostics: Array<{ line: number; column: number }> } }).error;
+  const error = (
+    JSON.parse(json.stdout) as {
+      error: { reason: string; diagnostics: Array<{ line: number; column: number }> };
+    }
+  ).error;
   assert.equal(error.reason, "invalid");
-  assert.deepEqual(error.diagnostics.map((d) => [d.line, d.column]), [[5, 3], [6, 25]]);
+  assert.deepEqual(
+    error.diagnostics.map((d) => [d.line, d.column]),
+    [
+      [5, 3],
+      [6, 25],
+    ],
+  );
 });
 
 test("the esbuild bundle of zonectl plans too (the JSONC parser survives bundling)", async (t) => {
@@ -104,10 +140,17 @@ test("the esbuild bundle of zonectl plans too (the JSONC parser survives bundlin
     outfile: join(out, "zonectl.js"),
     logLevel: "error",
   });
-  const result = spawnSync(process.execPath, [join(out, "zonectl.js"), "--json", "plan", join(fixtures, "hooks")], { cwd: out, encoding: "utf8" });
+  const result = spawnSync(
+    process.execPath,
+    [join(out, "zonectl.js"), "--json", "plan", join(fixtures, "hooks")],
+    { cwd: out, encoding: "utf8" },
+  );
   assert.equal(result.status, 0, result.stderr);
   assert.equal((JSON.parse(result.stdout) as LaunchPlanJson).hooks.length, 6);
-  const broken = spawnSync(process.execPath, [join(out, "zonectl.js"), "plan", join(fixtures, "broken")], { cwd: out, encoding: "utf8" });
+  const broken = spawnSync(process.execPath, [join(out, "zonectl.js"), "plan", join(fixtures, "broken")], {
+    cwd: out,
+    encoding: "utf8",
+  });
   assert.equal(broken.status, 1);
   assert.match(broken.stderr, /devcontainer\.json:5:3: error: ',' expected/);
 });

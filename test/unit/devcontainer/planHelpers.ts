@@ -18,7 +18,10 @@ export function planOf(
   const text = typeof source === "string" ? source : JSON.stringify(source, null, 2);
   const doc = parseDevcontainerText(text, configFile);
   const validation = validateDevcontainer(doc);
-  assert.ok(validation.config, `test config must be valid:\n${[...doc.diagnostics, ...validation.diagnostics].map(formatDiagnostic).join("\n")}`);
+  assert.ok(
+    validation.config,
+    `test config must be valid:\n${[...doc.diagnostics, ...validation.diagnostics].map(formatDiagnostic).join("\n")}`,
+  );
   return buildLaunchPlan({
     doc,
     config: validation.config,

@@ -5,7 +5,10 @@ import { planOf } from "./planHelpers";
 
 test("the plan's exclusions: .git/ always, root .gitignore, nested .gitignore files below their folder", () => {
   const plan = planOf({ image: "x" }, { gitignore: ["node_modules/", "*.log", "!keep.log", "/build"] });
-  const nested: Record<string, string> = { "packages/web": "dist/\nsecret.txt\n", "packages/web/src": "*.tmp" };
+  const nested: Record<string, string> = {
+    "packages/web": "dist/\nsecret.txt\n",
+    "packages/web/src": "*.tmp",
+  };
   const reads: string[] = [];
   const filter = new SyncFilter(plan.sync, (folder) => {
     reads.push(folder);

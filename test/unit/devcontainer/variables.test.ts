@@ -1,6 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { resolveContainerEnv, substituteDeep, substituteString } from "../../../extension/core/devcontainer/variables";
+import {
+  resolveContainerEnv,
+  substituteDeep,
+  substituteString,
+} from "../../../extension/core/devcontainer/variables";
 import type { VariableContext } from "../../../extension/core/devcontainer/variables";
 
 const ctx: VariableContext = {
@@ -22,7 +26,11 @@ test("local folder variables", () => {
 test("localEnv and env: set, empty, default, unset, default containing colons", () => {
   assert.equal(sub("${localEnv:HOME}/.ssh").value, "/home/dev/.ssh");
   assert.equal(sub("${env:HOME}").value, "/home/dev");
-  assert.equal(sub("[${localEnv:EMPTY:fallback}]").value, "[]", "set-but-empty is a value, not a reason for the default");
+  assert.equal(
+    sub("[${localEnv:EMPTY:fallback}]").value,
+    "[]",
+    "set-but-empty is a value, not a reason for the default",
+  );
   assert.equal(sub("${localEnv:NOPE:fallback}").value, "fallback");
   assert.equal(sub("${localEnv:NOPE:http://x:8080}").value, "http://x:8080");
   assert.equal(sub("${localEnv:WITH_COLON}").value, "a:b");
@@ -36,7 +44,13 @@ test("a localEnv without a name is an error; unknown variables stay exactly as w
   const noName = sub("${localEnv}");
   assert.equal(noName.value, "${localEnv}");
   assert.equal(noName.problems[0]?.severity, "error");
-  for (const s of ["${templateOption:imageVariant}", "${unknown}", "${}", "$notavar", "${localWorkspaceFolder"]) {
+  for (const s of [
+    "${templateOption:imageVariant}",
+    "${unknown}",
+    "${}",
+    "$notavar",
+    "${localWorkspaceFolder",
+  ]) {
     const r = sub(s);
     assert.equal(r.value, s);
     assert.deepEqual(r.problems, []);
@@ -51,7 +65,12 @@ test("containerEnv is deferred in remoteEnv and left alone (with a warning) else
   const elsewhere = sub("${containerEnv:PATH}");
   assert.equal(elsewhere.deferred, false);
   assert.equal(elsewhere.problems[0]?.severity, "warning");
-  assert.equal(resolveContainerEnv("${containerEnv:PATH}:/opt/bin:${containerEnv:NONE:dflt}:${containerEnv:GONE}", { PATH: "/usr/bin" }), "/usr/bin:/opt/bin:dflt:");
+  assert.equal(
+    resolveContainerEnv("${containerEnv:PATH}:/opt/bin:${containerEnv:NONE:dflt}:${containerEnv:GONE}", {
+      PATH: "/usr/bin",
+    }),
+    "/usr/bin:/opt/bin:dflt:",
+  );
 });
 
 test("substituteDeep walks values (not keys), records deferred remoteEnv paths and problem paths", () => {
@@ -65,6 +84,13 @@ test("substituteDeep walks values (not keys), records deferred remoteEnv paths a
   assert.equal(out.value.name, "my-project");
   assert.deepEqual(Object.keys(out.value.remoteEnv), ["PATH", "${localEnv:HOME}"]);
   assert.deepEqual(out.deferredPaths, [["remoteEnv", "PATH"]]);
-  assert.deepEqual(out.problems.map((p) => p.path), [["mounts", 0, "source"]]);
-  assert.equal(Object.getOwnPropertyDescriptor(out.value.containerEnv, "__proto__")?.value, ctx.devcontainerId, "a key named __proto__ stays a key");
+  assert.deepEqual(
+    out.problems.map((p) => p.path),
+    [["mounts", 0, "source"]],
+  );
+  assert.equal(
+    Object.getOwnPropertyDescriptor(out.value.containerEnv, "__proto__")?.value,
+    ctx.devcontainerId,
+    "a key named __proto__ stays a key",
+  );
 });

@@ -25,7 +25,9 @@ test("finds v1 hierarchies with their controllers and mount roots, and the v2 mo
 });
 
 test("reads the process's own cgroup per hierarchy, keyed by controller set and by each controller", () => {
-  const own = parseProcCgroup("12:pids:/docker/abc/x\n5:cpuacct,cpu:/user.slice\n4:memory:/process_api/42\n0::/user.slice/session-1.scope\n");
+  const own = parseProcCgroup(
+    "12:pids:/docker/abc/x\n5:cpuacct,cpu:/user.slice\n4:memory:/process_api/42\n0::/user.slice/session-1.scope\n",
+  );
   assert.equal(own.v1.get("cpu,cpuacct"), "/user.slice");
   assert.equal(own.v1.get("cpu"), "/user.slice");
   assert.equal(own.v1.get("memory"), "/process_api/42");

@@ -67,12 +67,26 @@ test("items already waiting are handed over joined, like with like and up to the
   const producer = recorder();
   type Item = { stream: "out" | "err" | "end"; data: string };
   const queue = new FlowQueue<Item>((i) => i.data.length, producer, {
-    batch: { canJoin: (a, b) => a.stream !== "end" && a.stream === b.stream, join: (items) => ({ stream: items[0]!.stream, data: items.map((i) => i.data).join("") }), limit: 6 },
+    batch: {
+      canJoin: (a, b) => a.stream !== "end" && a.stream === b.stream,
+      join: (items) => ({ stream: items[0]!.stream, data: items.map((i) => i.data).join("") }),
+      limit: 6,
+    },
   });
   const it = queue[Symbol.asyncIterator]();
   queue.push({ stream: "out", data: "a" });
   assert.deepEqual((await it.next()).value, { stream: "out", data: "a" }, "nothing waits for company");
-  for (const [stream, data] of [["out", "bb"], ["out", "cc"], ["out", "dd"], ["out", "e"], ["err", "x"], ["err", "y"], ["out", "f"], ["end", ""]] as const) queue.push({ stream, data });
+  for (const [stream, data] of [
+    ["out", "bb"],
+    ["out", "cc"],
+    ["out", "dd"],
+    ["out", "e"],
+    ["err", "x"],
+    ["err", "y"],
+    ["out", "f"],
+    ["end", ""],
+  ] as const)
+    queue.push({ stream, data });
   queue.end();
   const got: Item[] = [];
   for (let next = await it.next(); !next.done; next = await it.next()) got.push(next.value);
@@ -86,37 +100,45 @@ test("items already waiting are handed over joined, like with like and up to the
   assert.equal(queue.held, 0);
 });
 
-test("after a bulk batch the next waits a moment, so a producer's small reads join; small batches are never held", { timeout: 5000 }, async (t) => {
-  // The settle timer is mocked: the reads below arrive on separate turns of the event loop
-  // while the consumer waits, however slow the machine; the pause ends when the test says.
-  t.mock.timers.enable({ apis: ["setTimeout"] });
-  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-  const producer = recorder();
-  const queue = new FlowQueue<Buffer>((b) => b.length, producer, {
-    batch: { canJoin: () => true, join: (items) => Buffer.concat(items) },
-    settle: { afterBytes: 4, ms: 20 },
-  });
-  const it = queue[Symbol.asyncIterator]();
-  // An echo: small, handed over without delay even though the next item comes later.
-  queue.push(Buffer.from("k"));
-  assert.equal((await it.next()).value?.toString(), "k");
-  const afterEcho = it.next();
-  await turn();
-  queue.push(Buffer.from("x"));
-  assert.equal((await afterEcho).value?.toString(), "x", "a small batch does not make the next one wait");
-  // Bulk: a full read; what arrives while the consumer settles goes out as one batch.
-  queue.push(Buffer.from("AAAA"));
-  assert.equal((await it.next()).value?.toString(), "AAAA");
-  const next = it.next();
-  for (const piece of ["BBBB", "CCCC", "DD"]) {
+test(
+  "after a bulk batch the next waits a moment, so a producer's small reads join; small batches are never held",
+  { timeout: 5000 },
+  async (t) => {
+    // The settle timer is mocked: the reads below arrive on separate turns of the event loop
+    // while the consumer waits, however slow the machine; the pause ends when the test says.
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const producer = recorder();
+    const queue = new FlowQueue<Buffer>((b) => b.length, producer, {
+      batch: { canJoin: () => true, join: (items) => Buffer.concat(items) },
+      settle: { afterBytes: 4, ms: 20 },
+    });
+    const it = queue[Symbol.asyncIterator]();
+    // An echo: small, handed over without delay even though the next item comes later.
+    queue.push(Buffer.from("k"));
+    assert.equal((await it.next()).value?.toString(), "k");
+    const afterEcho = it.next();
     await turn();
-    queue.push(Buffer.from(piece));
-  }
-  await turn();
-  t.mock.timers.tick(20);
-  assert.equal((await next).value?.toString(), "BBBBCCCCDD", "reads that came during the pause were joined");
-  queue.end();
-  const done = it.next();
-  t.mock.timers.tick(20); // the last batch was bulk too: the consumer settles before seeing the end
-  assert.equal((await done).done, true);
-});
+    queue.push(Buffer.from("x"));
+    assert.equal((await afterEcho).value?.toString(), "x", "a small batch does not make the next one wait");
+    // Bulk: a full read; what arrives while the consumer settles goes out as one batch.
+    queue.push(Buffer.from("AAAA"));
+    assert.equal((await it.next()).value?.toString(), "AAAA");
+    const next = it.next();
+    for (const piece of ["BBBB", "CCCC", "DD"]) {
+      await turn();
+      queue.push(Buffer.from(piece));
+    }
+    await turn();
+    t.mock.timers.tick(20);
+    assert.equal(
+      (await next).value?.toString(),
+      "BBBBCCCCDD",
+      "reads that came during the pause were joined",
+    );
+    queue.end();
+    const done = it.next();
+    t.mock.timers.tick(20); // the last batch was bulk too: the consumer settles before seeing the end
+    assert.equal((await done).done, true);
+  },
+);

@@ -7,7 +7,15 @@ import { create } from "@bufbuild/protobuf";
 import { WorkloadSpecSchema } from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { DevHostError } from "../../../extension/devhost/errors";
-import { assertNoSymlinks, defaultPath, mergeEnv, normalizeAbsolute, planWorkload, setupSteps, workloadPaths } from "../../../extension/devhost/workloadPlan";
+import {
+  assertNoSymlinks,
+  defaultPath,
+  mergeEnv,
+  normalizeAbsolute,
+  planWorkload,
+  setupSteps,
+  workloadPaths,
+} from "../../../extension/devhost/workloadPlan";
 import type { WorkloadImage } from "../../../extension/devhost/workloadPlan";
 
 let root: string;
@@ -16,18 +24,28 @@ let image: WorkloadImage;
 before(() => {
   root = mkdtempSync(join(tmpdir(), "devhost-plan-"));
   mkdirSync(join(root, "etc"));
-  writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002:app:/home/app:/bin/sh\n");
+  writeFileSync(
+    join(root, "etc/passwd"),
+    "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002:app:/home/app:/bin/sh\n",
+  );
   writeFileSync(join(root, "etc/group"), "root:x:0:\napp:x:1002:\nstaff:x:50:\n");
   symlinkSync("/etc", join(root, "escape"));
   image = {
     digest: "sha256:" + "a".repeat(64),
     rootfsDir: root,
-    config: { entrypoint: ["/entry"], cmd: ["--serve"], env: ["PATH=/img/bin", "A=image"], workingDir: "/srv", user: "app" },
+    config: {
+      entrypoint: ["/entry"],
+      cmd: ["--serve"],
+      env: ["PATH=/img/bin", "A=image"],
+      workingDir: "/srv",
+      user: "app",
+    },
   };
 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const spec = (init: MessageInitShape<typeof WorkloadSpecSchema>) => create(WorkloadSpecSchema, { zoneId: "z", ...init });
+const spec = (init: MessageInitShape<typeof WorkloadSpecSchema>) =>
+  create(WorkloadSpecSchema, { zoneId: "z", ...init });
 const refused = (err: unknown) => DevHostError.is(err, "invalidArgument");
 
 test("the image's Entrypoint+Cmd, Env, WorkingDir and User apply when the spec says nothing", () => {
@@ -47,7 +65,10 @@ test("the spec's command replaces the image's, its env overrides by key, user/gr
     spec({
       process: {
         command: ["sh", "-c", "x"],
-        environment: [{ key: "A", value: "spec" }, { key: "B", value: "$(not expanded)" }],
+        environment: [
+          { key: "A", value: "spec" },
+          { key: "B", value: "$(not expanded)" },
+        ],
         workingDirectory: "/tmp/../work/",
         user: { idOrName: { case: "id", value: 0 } },
         group: { idOrName: { case: "name", value: "staff" } },
@@ -57,19 +78,38 @@ test("the spec's command replaces the image's, its env overrides by key, user/gr
     image,
   );
   assert.deepEqual(plan.command, ["sh", "-c", "x"]);
-  assert.deepEqual(Object.fromEntries(plan.env), { PATH: "/img/bin", A: "spec", B: "$(not expanded)", HOME: "/root", TERM: "xterm-256color" });
+  assert.deepEqual(Object.fromEntries(plan.env), {
+    PATH: "/img/bin",
+    A: "spec",
+    B: "$(not expanded)",
+    HOME: "/root",
+    TERM: "xterm-256color",
+  });
   assert.equal(plan.cwd, "/work");
   assert.deepEqual([plan.uid, plan.gid], [0, 50]);
   assert.equal(plan.stdin, true, "a terminal has an input");
 });
 
 test("bad specs are refused before anything runs", () => {
-  assert.throws(() => planWorkload(spec({ process: { user: { idOrName: { case: "name", value: "nobody-here" } } } }), image), refused);
-  assert.throws(() => planWorkload(spec({ process: { environment: [{ key: "A=B", value: "" }] } }), image), refused);
-  assert.throws(() => planWorkload(spec({ process: { environment: [{ key: "-u", value: "" }] } }), image), refused);
+  assert.throws(
+    () =>
+      planWorkload(spec({ process: { user: { idOrName: { case: "name", value: "nobody-here" } } } }), image),
+    refused,
+  );
+  assert.throws(
+    () => planWorkload(spec({ process: { environment: [{ key: "A=B", value: "" }] } }), image),
+    refused,
+  );
+  assert.throws(
+    () => planWorkload(spec({ process: { environment: [{ key: "-u", value: "" }] } }), image),
+    refused,
+  );
   assert.throws(() => planWorkload(spec({ process: { command: ["a\0b"] } }), image), refused);
   assert.throws(() => planWorkload(spec({ process: { workingDirectory: "relative" } }), image), refused);
-  assert.throws(() => planWorkload(spec({ mounts: [{ hostPath: "/definitely/not/here", targetPath: "/x" }] }), image), refused);
+  assert.throws(
+    () => planWorkload(spec({ mounts: [{ hostPath: "/definitely/not/here", targetPath: "/x" }] }), image),
+    refused,
+  );
   assert.throws(() => planWorkload(spec({ mounts: [{ hostPath: root, targetPath: "/" }] }), image), refused);
   assert.throws(() => planWorkload(spec({}), { ...image, config: {} }), refused, "no command anywhere");
 });
@@ -82,10 +122,19 @@ test("mount targets may not run through symlinks of the image (they would point 
 });
 
 test("setup steps stay inside the workload root", () => {
-  const plan = planWorkload(spec({ mounts: [{ hostPath: join(root, "etc/passwd"), targetPath: "/data/../config/passwd" }] }), image);
+  const plan = planWorkload(
+    spec({ mounts: [{ hostPath: join(root, "etc/passwd"), targetPath: "/data/../config/passwd" }] }),
+    image,
+  );
   const paths = workloadPaths("/state/run", "w1");
   const steps = setupSteps(plan, image, paths, { overlay: true });
-  assert.deepEqual(steps[0], { op: "overlay", lower: root, upper: paths.upper, work: paths.work, target: paths.root });
+  assert.deepEqual(steps[0], {
+    op: "overlay",
+    lower: root,
+    upper: paths.upper,
+    work: paths.work,
+    target: paths.root,
+  });
   for (const s of steps) {
     const target = s.op === "symlink" ? s.link : s.op === "mkdir" || s.op === "touch" ? s.path : s.target;
     assert.ok(target.startsWith(paths.root), `${s.op} ${target}`);

@@ -40,10 +40,18 @@ function launch(host: FakeHost, plan: ReturnType<typeof projectPlan>["plan"], op
 }
 
 const stepsOf = (events: LaunchEvent[], outcome?: "done" | "skipped") =>
-  events.filter((e): e is Extract<LaunchEvent, { type: "stepFinished" }> => e.type === "stepFinished" && (outcome === undefined || e.outcome === outcome)).map((e) => e.step);
+  events
+    .filter(
+      (e): e is Extract<LaunchEvent, { type: "stepFinished" }> =>
+        e.type === "stepFinished" && (outcome === undefined || e.outcome === outcome),
+    )
+    .map((e) => e.step);
 
 test("a first launch runs every step in order: local init, zone, sync, pull, workload, hooks with remoteEnv as remoteUser", async () => {
-  const { plan, workspaceRoot } = projectPlan(allHooks, { "README.md": "hello\n", "src/a.ts": "export {};\n" });
+  const { plan, workspaceRoot } = projectPlan(allHooks, {
+    "README.md": "hello\n",
+    "src/a.ts": "export {};\n",
+  });
   const host = new FakeHost();
   const { run, events, localRuns } = launch(host, plan);
   const result = await run;
@@ -63,25 +71,50 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
     "postCreateCommand",
     "postStartCommand",
   ]);
-  assert.deepEqual(stepsOf(events, "skipped"), ["destroyExisting", "pullKernel", "postAttachCommand", "forwardPorts"]);
-  assert.deepEqual(localRuns, [{ argv: ["echo", "local init"], cwd: plan.localFolder }], "initializeCommand as argv, in the project folder");
+  assert.deepEqual(stepsOf(events, "skipped"), [
+    "destroyExisting",
+    "pullKernel",
+    "postAttachCommand",
+    "forwardPorts",
+  ]);
+  assert.deepEqual(
+    localRuns,
+    [{ argv: ["echo", "local init"], cwd: plan.localFolder }],
+    "initializeCommand as argv, in the project folder",
+  );
 
   // The host saw the calls in this order; the workload got the pulled digest and the zone id.
   const order = host.calls.filter((c) => !c.startsWith("exec"));
-  assert.deepEqual(order.map((c) => c.split(" ")[0]), ["listZones", "createZone", "pullImage", "createWorkload", "startWorkload"]);
-  assert.match(host.calls.find((c) => c.startsWith("createWorkload"))!, new RegExp(`in ${result.zoneId} image sha256:`));
+  assert.deepEqual(
+    order.map((c) => c.split(" ")[0]),
+    ["listZones", "createZone", "pullImage", "createWorkload", "startWorkload"],
+  );
+  assert.match(
+    host.calls.find((c) => c.startsWith("createWorkload"))!,
+    new RegExp(`in ${result.zoneId} image sha256:`),
+  );
 
   const hookExecs = host.execs.filter((e) => e.command[0] !== "cat");
   assert.deepEqual(
     hookExecs.map((e) => e.command.join(" ")),
-    ["/bin/sh -c echo one", "sh -c echo two", "/bin/sh -c echo three-a", "echo three-b", "/bin/sh -c echo four"],
+    [
+      "/bin/sh -c echo one",
+      "sh -c echo two",
+      "/bin/sh -c echo three-a",
+      "echo three-b",
+      "/bin/sh -c echo four",
+    ],
     "hooks in spec order, string form through /bin/sh -c as one argv element",
   );
   for (const e of hookExecs) {
     assert.equal(e.workloadId, result.workloadId);
     assert.equal(e.user, "tester");
     assert.equal(e.workingDirectory, "/workspaces/app");
-    assert.deepEqual(e.env, { FROM_CONTAINER: "hi there", PLAIN: "x" }, "${containerEnv:…} resolved from the running workload");
+    assert.deepEqual(
+      e.env,
+      { FROM_CONTAINER: "hi there", PLAIN: "x" },
+      "${containerEnv:…} resolved from the running workload",
+    );
   }
   assert.equal(result.firstLaunch, true);
   assert.equal(result.reusedZone, false);
@@ -93,10 +126,19 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
   assert.ok(events.some((e) => e.type === "zoneState" && e.state === "ready"));
   // waitFor defaults to updateContentCommand: terminals may attach before postCreateCommand runs.
   const attachable = events.findIndex((e) => e.type === "attachable");
-  assert.ok(attachable > events.findIndex((e) => e.type === "stepFinished" && e.step === "updateContentCommand"));
+  assert.ok(
+    attachable > events.findIndex((e) => e.type === "stepFinished" && e.step === "updateContentCommand"),
+  );
   assert.ok(attachable < events.findIndex((e) => e.type === "stepStarted" && e.step === "postCreateCommand"));
   assert.equal(events.filter((e) => e.type === "attachable").length, 1);
-  assert.ok(events.some((e) => e.type === "hookOutput" && e.hook === "initializeCommand" && Buffer.from(e.data).toString() === "local output\n"));
+  assert.ok(
+    events.some(
+      (e) =>
+        e.type === "hookOutput" &&
+        e.hook === "initializeCommand" &&
+        Buffer.from(e.data).toString() === "local output\n",
+    ),
+  );
 });
 
 test("the object form runs its commands at the same time", async () => {
@@ -106,7 +148,11 @@ test("the object form runs its commands at the same time", async () => {
   const { run, events } = launch(host, plan);
   await run;
   const marks = events.filter((e) => e.type === "hookStarted" || e.type === "hookExited").map((e) => e.type);
-  assert.deepEqual(marks, ["hookStarted", "hookStarted", "hookExited", "hookExited"], "both started before either ended");
+  assert.deepEqual(
+    marks,
+    ["hookStarted", "hookStarted", "hookExited", "hookExited"],
+    "both started before either ended",
+  );
 });
 
 test("up again on the same folder reuses the zone and workload: no create, no pull, postStart only, sync incremental", async () => {
@@ -121,12 +167,18 @@ test("up again on the same folder reuses the zone and workload: no create, no pu
   assert.equal(second.workloadId, first.workloadId);
   assert.equal(second.reusedZone, true);
   assert.equal(second.firstLaunch, false);
-  assert.ok(!host.calls.some((c) => /^(createZone|createWorkload|pullImage|startWorkload)/.test(c)), host.calls.join("\n"));
+  assert.ok(
+    !host.calls.some((c) => /^(createZone|createWorkload|pullImage|startWorkload)/.test(c)),
+    host.calls.join("\n"),
+  );
   assert.deepEqual(
     host.execs.filter((e) => e.command[0] !== "cat").map((e) => e.command.join(" ")),
     ["/bin/sh -c echo four"],
   );
-  assert.deepEqual(stepsOf(events, "skipped").filter((s) => s.endsWith("Command")), ["onCreateCommand", "updateContentCommand", "postCreateCommand", "postAttachCommand"]);
+  assert.deepEqual(
+    stepsOf(events, "skipped").filter((s) => s.endsWith("Command")),
+    ["onCreateCommand", "updateContentCommand", "postCreateCommand", "postAttachCommand"],
+  );
   assert.equal(second.sync?.filesCopied, 0, "nothing changed locally");
   assert.equal(host.zones.size, 1);
 });
@@ -142,7 +194,11 @@ test("a stopped workload is started again on reuse; --recreate replaces the zone
   host.calls.length = 0;
   const fresh = await launch(host, plan, { recreate: true }).run;
   assert.notEqual(fresh.zoneId, zoneId);
-  assert.deepEqual(host.calls.map((c) => c.split(" ")[0]).slice(0, 3), ["listZones", "destroyZone", "createZone"]);
+  assert.deepEqual(host.calls.map((c) => c.split(" ")[0]).slice(0, 3), [
+    "listZones",
+    "destroyZone",
+    "createZone",
+  ]);
   assert.equal(fresh.firstLaunch, true);
 });
 
@@ -150,7 +206,11 @@ test("a failed zone is not reused silently: the host's message and a hint, nothi
   const { plan } = projectPlan({ image: "busybox" });
   const host = new FakeHost();
   host.addLaunched(plan, ZoneState.FAILED, null);
-  await assert.rejects(launch(host, plan).run, (err: unknown) => LaunchError.is(err, "zoneFailed") && /kernel panic/.test(err.message) && /--recreate/.test(err.message));
+  await assert.rejects(
+    launch(host, plan).run,
+    (err: unknown) =>
+      LaunchError.is(err, "zoneFailed") && /kernel panic/.test(err.message) && /--recreate/.test(err.message),
+  );
   assert.ok(!host.calls.some((c) => c.startsWith("createZone")));
 });
 
@@ -175,7 +235,11 @@ test("a hook failure stops later hooks, says which hook and exit code, and rolls
   const destroys = host.calls.filter((c) => c.startsWith("destroy")).map((c) => c.split(" ")[0]);
   assert.deepEqual(destroys, ["destroyWorkload", "destroyZone"]);
   assert.equal(host.zones.size, 0);
-  assert.equal(existsSync(join(workspaceRoot, plan.devcontainerId)), false, "the host folder this run created is gone");
+  assert.equal(
+    existsSync(join(workspaceRoot, plan.devcontainerId)),
+    false,
+    "the host folder this run created is gone",
+  );
   assert.ok(events.some((e) => e.type === "stepFailed" && e.step === "updateContentCommand"));
 });
 
@@ -183,7 +247,11 @@ test("in the object form every command finishes, then the failing one is named",
   const { plan } = projectPlan({ image: "busybox", postCreateCommand: { good: "echo ok", bad: "exit 5" } });
   const host = new FakeHost();
   host.execResult = (req) => ({ code: req.command.join(" ").includes("exit 5") ? 5 : 0, ms: 20 });
-  await assert.rejects(launch(host, plan).run, (err: unknown) => LaunchError.is(err, "hookFailed") && err.details.label === "bad" && err.details.exitCode === 5);
+  await assert.rejects(
+    launch(host, plan).run,
+    (err: unknown) =>
+      LaunchError.is(err, "hookFailed") && err.details.label === "bad" && err.details.exitCode === 5,
+  );
   assert.equal(host.execs.filter((e) => e.command.join(" ").includes("echo ok")).length, 1);
 });
 
@@ -203,14 +271,19 @@ test("a failed initializeCommand stops before anything is created", async () => 
   const { plan } = projectPlan({ image: "busybox", initializeCommand: "exit 9" });
   const host = new FakeHost();
   const executor = new LaunchExecutor(plan, host, { runLocal: async () => 9 });
-  await assert.rejects(executor.run(), (err: unknown) => LaunchError.is(err, "initializeFailed") && err.details.exitCode === 9);
+  await assert.rejects(
+    executor.run(),
+    (err: unknown) => LaunchError.is(err, "initializeFailed") && err.details.exitCode === 9,
+  );
   assert.deepEqual(host.calls, []);
 });
 
 test("an unlaunchable plan is refused before any host call", async () => {
   const { plan } = projectPlan({ build: { dockerfile: "Dockerfile" } });
   const host = new FakeHost();
-  await assert.rejects(new LaunchExecutor(plan, host).run(), (err: unknown) => LaunchError.is(err, "notLaunchable"));
+  await assert.rejects(new LaunchExecutor(plan, host).run(), (err: unknown) =>
+    LaunchError.is(err, "notLaunchable"),
+  );
   assert.deepEqual(host.calls, []);
 });
 
@@ -225,7 +298,10 @@ test("Ctrl-C during the image pull rolls back the zone and host folder and repor
   assert.equal(host.zones.size, 0, "the zone this run created was destroyed");
   assert.equal(existsSync(join(workspaceRoot, plan.devcontainerId)), false);
   assert.ok(events.some((e) => e.type === "stepFailed" && e.step === "pullImage"));
-  assert.ok(!events.some((e) => e.type === "rollback" && !e.ok), JSON.stringify(events.filter((e) => e.type === "rollback")));
+  assert.ok(
+    !events.some((e) => e.type === "rollback" && !e.ok),
+    JSON.stringify(events.filter((e) => e.type === "rollback")),
+  );
 });
 
 test("Ctrl-C while CreateZone is in flight still finds and destroys the zone the daemon made", async () => {
@@ -237,17 +313,25 @@ test("Ctrl-C while CreateZone is in flight still finds and destroys the zone the
   host.hang.add("createZone");
   host.createBeforeHang = true;
   host.onHang = () => setTimeout(() => controller.abort(), 10);
-  await assert.rejects(launch(host, plan, { signal: controller.signal }).run, (err: unknown) => LaunchError.is(err, "cancelled"));
+  await assert.rejects(launch(host, plan, { signal: controller.signal }).run, (err: unknown) =>
+    LaunchError.is(err, "cancelled"),
+  );
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(host.zones.size, 1);
-  assert.equal([...host.zones.values()][0]!.spec?.annotations.find((a) => a.key.endsWith("devcontainer-id"))?.value, other.plan.devcontainerId);
+  assert.equal(
+    [...host.zones.values()][0]!.spec?.annotations.find((a) => a.key.endsWith("devcontainer-id"))?.value,
+    other.plan.devcontainerId,
+  );
 });
 
 test("a zone that goes FAILED shows the host's message and is destroyed", async () => {
   const { plan } = projectPlan({ image: "busybox" });
   const host = new FakeHost();
   host.zoneOutcome = { state: "failed", message: "not enough memory for 2048 MiB" };
-  await assert.rejects(launch(host, plan).run, (err: unknown) => LaunchError.is(err, "zoneFailed") && /not enough memory for 2048 MiB/.test(err.message));
+  await assert.rejects(
+    launch(host, plan).run,
+    (err: unknown) => LaunchError.is(err, "zoneFailed") && /not enough memory for 2048 MiB/.test(err.message),
+  );
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(host.zones.size, 0);
 });
@@ -259,14 +343,20 @@ test("on a reused zone a failure removes only what this run made, never the zone
   host.execResult = () => ({ code: 1 });
   await assert.rejects(launch(host, plan).run, (err: unknown) => LaunchError.is(err, "hookFailed"));
   assert.ok(host.zones.has(zoneId), "the zone from before is still there");
-  assert.ok(host.calls.some((c) => c.startsWith("destroyWorkload")), "the workload this run created was removed");
+  assert.ok(
+    host.calls.some((c) => c.startsWith("destroyWorkload")),
+    "the workload this run created was removed",
+  );
 });
 
 test("a workload whose command ends is reported, with the overrideCommand hint", async () => {
   const { plan } = projectPlan({ image: "busybox" });
   const host = new FakeHost();
   host.workloadOutcome = { state: "failed", message: "exited with code 127" };
-  await assert.rejects(launch(host, plan).run, (err: unknown) => LaunchError.is(err, "workloadFailed") && /exited with code 127/.test(err.message));
+  await assert.rejects(
+    launch(host, plan).run,
+    (err: unknown) => LaunchError.is(err, "workloadFailed") && /exited with code 127/.test(err.message),
+  );
 });
 
 test("a workspace copy that cannot be written is a syncFailed error naming the host path, and the zone is rolled back", async () => {
@@ -275,7 +365,10 @@ test("a workspace copy that cannot be written is a syncFailed error naming the h
   mk(join(workspaceRoot, ".."), { recursive: true });
   wf(workspaceRoot, "a file where the workspace root should be");
   const host = new FakeHost();
-  await assert.rejects(launch(host, plan).run, (err: unknown) => LaunchError.is(err, "syncFailed") && err.message.includes(plan.sync.hostPath));
+  await assert.rejects(
+    launch(host, plan).run,
+    (err: unknown) => LaunchError.is(err, "syncFailed") && err.message.includes(plan.sync.hostPath),
+  );
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(host.zones.size, 0);
 });

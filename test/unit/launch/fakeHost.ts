@@ -12,11 +12,27 @@ import { validateDevcontainer } from "../../../extension/core/devcontainer/valid
 import type { Dialer } from "../../../extension/core/forward/dialers";
 import { LocalHostFiles } from "../../../extension/core/launch/hostFiles";
 import type { HostFiles } from "../../../extension/core/launch/hostFiles";
-import type { ExecOutput, LaunchHost, PullProgress, WaitOptions } from "../../../extension/core/launch/launchHost";
+import type {
+  ExecOutput,
+  LaunchHost,
+  PullProgress,
+  WaitOptions,
+} from "../../../extension/core/launch/launchHost";
 import { ProtectError } from "../../../extension/core/protect/errors";
 import type { ExecRequest } from "../../../extension/core/terminal/execSession";
-import { OciImageFormat, WorkloadSchema, WorkloadState, ZoneSchema, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import type { Workload, WorkloadSpec, Zone, ZoneSpec } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import {
+  OciImageFormat,
+  WorkloadSchema,
+  WorkloadState,
+  ZoneSchema,
+  ZoneState,
+} from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import type {
+  Workload,
+  WorkloadSpec,
+  Zone,
+  ZoneSpec,
+} from "../../../extension/proto/gen/protect/control/v1/common_pb";
 
 export type FakeStep = "createZone" | "pullImage" | "createWorkload" | "exec" | "listZones";
 
@@ -28,7 +44,10 @@ export function removeProjects(): void {
 }
 
 /** A project folder on disk and a plan for it. */
-export function projectPlan(config: Record<string, unknown>, files: Record<string, string> = { "README.md": "hello\n" }): { plan: LaunchPlan; folder: string; workspaceRoot: string } {
+export function projectPlan(
+  config: Record<string, unknown>,
+  files: Record<string, string> = { "README.md": "hello\n" },
+): { plan: LaunchPlan; folder: string; workspaceRoot: string } {
   const base = mkdtempSync(join(tmpdir(), "launch-unit-"));
   made.push(base);
   const folder = join(base, "project");
@@ -44,7 +63,14 @@ export function projectPlan(config: Record<string, unknown>, files: Record<strin
   const doc = parseDevcontainerText(text, configFile);
   const validation = validateDevcontainer(doc);
   if (!validation.config) throw new Error("test config must be valid");
-  const plan = buildLaunchPlan({ doc, config: validation.config, localFolder: folder, configFile, env: {}, options: { workspaceRoot } });
+  const plan = buildLaunchPlan({
+    doc,
+    config: validation.config,
+    localFolder: folder,
+    configFile,
+    env: {},
+    options: { workspaceRoot },
+  });
   return { plan, folder, workspaceRoot };
 }
 
@@ -69,12 +95,33 @@ export class FakeHost implements LaunchHost {
   #next = 1;
 
   /** A zone as `up` would have left it, with its workload. */
-  addLaunched(plan: LaunchPlan, state: ZoneState = ZoneState.READY, workloadState: WorkloadState | null = WorkloadState.RUNNING): { zoneId: string; workloadId: string | undefined } {
+  addLaunched(
+    plan: LaunchPlan,
+    state: ZoneState = ZoneState.READY,
+    workloadState: WorkloadState | null = WorkloadState.RUNNING,
+  ): { zoneId: string; workloadId: string | undefined } {
     const zoneId = `zone-${this.#next++}`;
-    this.zones.set(zoneId, create(ZoneSchema, { id: zoneId, spec: plan.zoneSpec, status: { state, ...(state === ZoneState.FAILED ? { errorStatus: { message: "kernel panic" } } : {}) } }));
+    this.zones.set(
+      zoneId,
+      create(ZoneSchema, {
+        id: zoneId,
+        spec: plan.zoneSpec,
+        status: {
+          state,
+          ...(state === ZoneState.FAILED ? { errorStatus: { message: "kernel panic" } } : {}),
+        },
+      }),
+    );
     if (workloadState === null) return { zoneId, workloadId: undefined };
     const workloadId = `workload-${this.#next++}`;
-    this.workloads.set(workloadId, create(WorkloadSchema, { id: workloadId, spec: { ...plan.workloadSpec, zoneId, image: { ...plan.workloadSpec.image!, digest: "sha256:old" } }, status: { state: workloadState } }));
+    this.workloads.set(
+      workloadId,
+      create(WorkloadSchema, {
+        id: workloadId,
+        spec: { ...plan.workloadSpec, zoneId, image: { ...plan.workloadSpec.image!, digest: "sha256:old" } },
+        status: { state: workloadState },
+      }),
+    );
     return { zoneId, workloadId };
   }
 
@@ -109,7 +156,10 @@ export class FakeHost implements LaunchHost {
         if (this.zoneOutcome.state === "ready") zone.status.state = ZoneState.READY;
         else {
           zone.status.state = ZoneState.FAILED;
-          zone.status.errorStatus = { $typeName: "protect.control.v1.ZoneErrorStatus", message: this.zoneOutcome.message };
+          zone.status.errorStatus = {
+            $typeName: "protect.control.v1.ZoneErrorStatus",
+            message: this.zoneOutcome.message,
+          };
         }
       }, 5);
     };
@@ -126,7 +176,11 @@ export class FakeHost implements LaunchHost {
     setTimeout(() => this.zones.delete(id), 5);
   }
 
-  async waitZone(id: string, until: (zone: Zone | undefined) => boolean, options: WaitOptions<Zone>): Promise<Zone | undefined> {
+  async waitZone(
+    id: string,
+    until: (zone: Zone | undefined) => boolean,
+    options: WaitOptions<Zone>,
+  ): Promise<Zone | undefined> {
     return this.#poll(() => this.zones.get(id), until, options);
   }
 
@@ -149,7 +203,10 @@ export class FakeHost implements LaunchHost {
     if (this.workloadOutcome.state === "running") w.status.state = WorkloadState.RUNNING;
     else {
       w.status.state = WorkloadState.FAILED;
-      w.status.errorStatus = { $typeName: "protect.control.v1.WorkloadErrorStatus", message: this.workloadOutcome.message };
+      w.status.errorStatus = {
+        $typeName: "protect.control.v1.WorkloadErrorStatus",
+        message: this.workloadOutcome.message,
+      };
     }
   }
 
@@ -165,17 +222,35 @@ export class FakeHost implements LaunchHost {
     setTimeout(() => this.workloads.delete(id), 5);
   }
 
-  async waitWorkload(id: string, until: (w: Workload | undefined) => boolean, options: WaitOptions<Workload>): Promise<Workload | undefined> {
+  async waitWorkload(
+    id: string,
+    until: (w: Workload | undefined) => boolean,
+    options: WaitOptions<Workload>,
+  ): Promise<Workload | undefined> {
     return this.#poll(() => this.workloads.get(id), until, options);
   }
 
-  async pullImage(reference: string, format: OciImageFormat, onProgress: (p: PullProgress) => void, signal?: AbortSignal): Promise<{ digest: string; format: OciImageFormat }> {
+  async pullImage(
+    reference: string,
+    format: OciImageFormat,
+    onProgress: (p: PullProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<{ digest: string; format: OciImageFormat }> {
     this.calls.push(`pullImage ${reference}`);
     onProgress({ phase: "started", layers: [] });
     await this.#maybeHang("pullImage", signal);
-    onProgress({ phase: "layer_download", layers: [{ id: "l1", phase: "downloading", current: 10, total: 20 }], current: 10, total: 20, isBytes: true });
+    onProgress({
+      phase: "layer_download",
+      layers: [{ id: "l1", phase: "downloading", current: 10, total: 20 }],
+      current: 10,
+      total: 20,
+      isBytes: true,
+    });
     onProgress({ phase: "complete", layers: [{ id: "l1", phase: "extracted" }] });
-    return { digest: `sha256:${reference.length.toString(16).padStart(4, "0")}`, format: format === OciImageFormat.UNKNOWN ? OciImageFormat.SQUASHFS : format };
+    return {
+      digest: `sha256:${reference.length.toString(16).padStart(4, "0")}`,
+      format: format === OciImageFormat.UNKNOWN ? OciImageFormat.SQUASHFS : format,
+    };
   }
 
   async listDevices(): Promise<{ name: string; claimed: boolean }[]> {
@@ -187,7 +262,9 @@ export class FakeHost implements LaunchHost {
     this.calls.push(`exec ${request.command.join(" ")}`);
     await this.#maybeHang("exec", signal);
     if (request.command[0] === "cat" && request.command[1] === "/proc/self/environ") {
-      const env = [...(this.workloads.get(request.workloadId ?? "")?.spec?.process?.environment ?? [])].map((e) => `${e.key}=${e.value}`);
+      const env = [...(this.workloads.get(request.workloadId ?? "")?.spec?.process?.environment ?? [])].map(
+        (e) => `${e.key}=${e.value}`,
+      );
       output.onStdout?.(Buffer.from(`PATH=/bin\0${env.join("\0")}\0`));
       return 0;
     }
@@ -207,7 +284,11 @@ export class FakeHost implements LaunchHost {
     };
   }
 
-  async #poll<T>(get: () => T | undefined, until: (v: T | undefined) => boolean, options: WaitOptions<T>): Promise<T | undefined> {
+  async #poll<T>(
+    get: () => T | undefined,
+    until: (v: T | undefined) => boolean,
+    options: WaitOptions<T>,
+  ): Promise<T | undefined> {
     const deadline = Date.now() + options.timeoutMs;
     for (;;) {
       const v = get();

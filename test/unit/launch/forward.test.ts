@@ -11,16 +11,31 @@ import type { ControlClient } from "../../../extension/core/protect/host";
 import type { DialNetworkSocketRequest } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 
 /** A fake daemon's DialNetworkSocket: answers each chunk upper-cased, ends when the client half-closes. */
-function fakeClient(options: { refuse?: boolean } = {}): { client: ControlClient; starts: { zoneId: string; address: string; port: number }[] } {
+function fakeClient(options: { refuse?: boolean } = {}): {
+  client: ControlClient;
+  starts: { zoneId: string; address: string; port: number }[];
+} {
   const starts: { zoneId: string; address: string; port: number }[] = [];
   const client = {
     async *dialNetworkSocket(requests: AsyncIterable<{ request: { case: string; value: unknown } }>) {
       for await (const req of requests as AsyncIterable<DialNetworkSocketRequest>) {
         if (req.request.case === "start") {
-          starts.push({ zoneId: req.request.value.zoneId, address: req.request.value.address, port: req.request.value.port });
-          if (options.refuse) throw new ConnectError("cannot connect to 127.0.0.1:9 in zone z: Connection refused", Code.Unavailable);
+          starts.push({
+            zoneId: req.request.value.zoneId,
+            address: req.request.value.address,
+            port: req.request.value.port,
+          });
+          if (options.refuse)
+            throw new ConnectError(
+              "cannot connect to 127.0.0.1:9 in zone z: Connection refused",
+              Code.Unavailable,
+            );
         } else if (req.request.case === "data") {
-          yield { data: { content: Buffer.from(Buffer.from(req.request.value.content).toString("utf8").toUpperCase()) } };
+          yield {
+            data: {
+              content: Buffer.from(Buffer.from(req.request.value.content).toString("utf8").toUpperCase()),
+            },
+          };
         }
       }
     },
@@ -48,12 +63,20 @@ test("parseForwardArg: PORT, PORT:LOCAL, PORT:0; anything else is refused", () =
   assert.deepEqual(parseForwardArg("8080"), { zonePort: 8080, localPort: 8080 });
   assert.deepEqual(parseForwardArg("8080:18080"), { zonePort: 8080, localPort: 18080 });
   assert.deepEqual(parseForwardArg("22:0"), { zonePort: 22, localPort: 0 });
-  for (const bad of ["", "0", "70000", "a:b", "1:2:3", "-1", "80:"]) assert.throws(() => parseForwardArg(bad), (e: unknown) => ForwardError.is(e, "invalidSpec"), bad);
+  for (const bad of ["", "0", "70000", "a:b", "1:2:3", "-1", "80:"])
+    assert.throws(
+      () => parseForwardArg(bad),
+      (e: unknown) => ForwardError.is(e, "invalidSpec"),
+      bad,
+    );
 });
 
 test("a forward carries bytes both ways through DialNetworkSocket, and half-close ends the exchange", async () => {
   const { client, starts } = fakeClient();
-  const forward = await PortForward.open({ localPort: 0, remote: "zone:8080" }, protectDialer(client, "zone-id", "127.0.0.1", 8080, "fake"));
+  const forward = await PortForward.open(
+    { localPort: 0, remote: "zone:8080" },
+    protectDialer(client, "zone-id", "127.0.0.1", 8080, "fake"),
+  );
   try {
     const { localPort, localAddress } = forward.info;
     assert.equal(localAddress, "127.0.0.1", "listens on loopback only");
@@ -70,7 +93,10 @@ test("a forward carries bytes both ways through DialNetworkSocket, and half-clos
 
 test("a refused connection in the zone closes the local socket and is reported", async () => {
   const { client } = fakeClient({ refuse: true });
-  const forward = await PortForward.open({ localPort: 0, remote: "zone:9" }, protectDialer(client, "z", "127.0.0.1", 9, "fake"));
+  const forward = await PortForward.open(
+    { localPort: 0, remote: "zone:9" },
+    protectDialer(client, "z", "127.0.0.1", 9, "fake"),
+  );
   const failures: Error[] = [];
   forward.onDidFail((f) => failures.push(f.error));
   try {
@@ -90,16 +116,23 @@ test("a local port in use is a typed error; closing a set stops every listener",
   const port = (blocker.address() as { port: number }).port;
   const { client } = fakeClient();
   try {
-    await assert.rejects(PortForward.open({ localPort: port, remote: "zone:80" }, protectDialer(client, "z", "127.0.0.1", 80)), (e: unknown) => ForwardError.is(e, "portInUse"));
+    await assert.rejects(
+      PortForward.open({ localPort: port, remote: "zone:80" }, protectDialer(client, "z", "127.0.0.1", 80)),
+      (e: unknown) => ForwardError.is(e, "portInUse"),
+    );
   } finally {
     blocker.close();
   }
   const set = new ForwardSet();
-  const f = set.add(await PortForward.open({ localPort: 0, remote: "zone:80" }, protectDialer(client, "z", "127.0.0.1", 80)));
+  const f = set.add(
+    await PortForward.open({ localPort: 0, remote: "zone:80" }, protectDialer(client, "z", "127.0.0.1", 80)),
+  );
   const p = f.info.localPort;
   assert.equal(set.list().length, 1);
   await set.closeAll();
-  await assert.rejects(new Promise((resolve, reject) => connect(p, "127.0.0.1").on("connect", resolve).on("error", reject)));
+  await assert.rejects(
+    new Promise((resolve, reject) => connect(p, "127.0.0.1").on("connect", resolve).on("error", reject)),
+  );
 });
 
 /**
@@ -150,13 +183,19 @@ test("a write already waiting when the host ends the stream fails too", async ()
   const written = new Promise<Error | null | undefined>((r) => stream.write(Buffer.from("never taken"), r));
   await new Promise((r) => setTimeout(r, 20));
   end();
-  const outcome = await Promise.race([written, new Promise<"hung">((r) => setTimeout(() => r("hung"), 2_000))]);
+  const outcome = await Promise.race([
+    written,
+    new Promise<"hung">((r) => setTimeout(() => r("hung"), 2_000)),
+  ]);
   assert.ok(ProtectError.is(outcome, "lost"), `the waiting write ended as ${String(outcome)}`);
   assert.match((outcome as Error).message, /11 byte\(s\) written were not delivered/);
 });
 
 test("through a forward: the local client gets the host's last bytes, then its connection closes although it keeps sending", async () => {
-  const forward = await PortForward.open({ localPort: 0, remote: "zone:80" }, protectDialer(closingClient("goodbye"), "z", "127.0.0.1", 80, "fake"));
+  const forward = await PortForward.open(
+    { localPort: 0, remote: "zone:80" },
+    protectDialer(closingClient("goodbye"), "z", "127.0.0.1", 80, "fake"),
+  );
   const failures: Error[] = [];
   forward.onDidFail((f) => failures.push(f.error));
   try {
@@ -168,7 +207,10 @@ test("through a forward: the local client gets the host's last bytes, then its c
     // The client keeps its write side open and keeps talking, as a pipelining client would.
     const talker = setInterval(() => socket.writable && socket.write("more\n"), 5);
     try {
-      const closed = await Promise.race([new Promise<true>((r) => socket.once("close", () => r(true))), new Promise<false>((r) => setTimeout(() => r(false), 3_000))]);
+      const closed = await Promise.race([
+        new Promise<true>((r) => socket.once("close", () => r(true))),
+        new Promise<false>((r) => setTimeout(() => r(false), 3_000)),
+      ]);
       assert.ok(closed, "the local connection stayed open after the host ended the stream");
     } finally {
       clearInterval(talker);
@@ -184,7 +226,10 @@ test("through a forward: the local client gets the host's last bytes, then its c
 
 test("through a forward: a large last reply reaches a slow local client whole before its connection closes", async () => {
   const size = 16 * 2 ** 20;
-  const forward = await PortForward.open({ localPort: 0, remote: "zone:80" }, protectDialer(closingClient("x".repeat(size)), "z", "127.0.0.1", 80, "fake"));
+  const forward = await PortForward.open(
+    { localPort: 0, remote: "zone:80" },
+    protectDialer(closingClient("x".repeat(size)), "z", "127.0.0.1", 80, "fake"),
+  );
   try {
     const socket = connect({ port: forward.info.localPort, host: "127.0.0.1" });
     socket.on("error", () => undefined);

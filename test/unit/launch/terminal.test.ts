@@ -7,7 +7,12 @@ import { runTerminalSession } from "../../../extension/core/terminal/terminalSes
 import type { ExecuteZoneCommandRequest } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 
 /** A fake ExecuteZoneCommand: records every request; the script decides the replies. */
-function fakeExec(script: (requests: ExecuteZoneCommandRequest[], next: () => Promise<ExecuteZoneCommandRequest | undefined>) => AsyncGenerator<unknown>): { client: ControlClient; seen: ExecuteZoneCommandRequest[] } {
+function fakeExec(
+  script: (
+    requests: ExecuteZoneCommandRequest[],
+    next: () => Promise<ExecuteZoneCommandRequest | undefined>,
+  ) => AsyncGenerator<unknown>,
+): { client: ControlClient; seen: ExecuteZoneCommandRequest[] } {
   const seen: ExecuteZoneCommandRequest[] = [];
   const client = {
     executeZoneCommand(requests: AsyncIterable<ExecuteZoneCommandRequest>) {
@@ -45,7 +50,9 @@ class FakeTtyOut extends Writable {
   }
 }
 
-const output = (text: string) => ({ reply: { case: "output", value: { stdout: Buffer.from(text), stderr: new Uint8Array() } } });
+const output = (text: string) => ({
+  reply: { case: "output", value: { stdout: Buffer.from(text), stderr: new Uint8Array() } },
+});
 const exited = (code: number) => ({ reply: { case: "exited", value: { exitCode: code } } });
 
 test("a TTY session: raw mode on and restored, local size sent, keystrokes and resizes forwarded, exit code returned", async () => {
@@ -67,7 +74,12 @@ test("a TTY session: raw mode on and restored, local size sent, keystrokes and r
       }
     }
   });
-  const done = runTerminalSession(client, { zoneId: "z", workloadId: "w", command: ["/bin/sh", "-l"] }, { stdin, stdout, stderr }, { tty: true, stdin: true });
+  const done = runTerminalSession(
+    client,
+    { zoneId: "z", workloadId: "w", command: ["/bin/sh", "-l"] },
+    { stdin, stdout, stderr },
+    { tty: true, stdin: true },
+  );
   await new Promise((r) => setTimeout(r, 10));
   stdin.write("ls\r");
   await new Promise((r) => setTimeout(r, 10));
@@ -78,7 +90,14 @@ test("a TTY session: raw mode on and restored, local size sent, keystrokes and r
   assert.deepEqual(stdin.modes, [true, false], "raw mode switched on, then back off");
   const start = seen[0]!.request;
   assert.ok(start.case === "start");
-  assert.deepEqual([start.value.process?.tty, start.value.process?.terminalSize?.rows, start.value.process?.terminalSize?.columns], [true, 24, 80]);
+  assert.deepEqual(
+    [
+      start.value.process?.tty,
+      start.value.process?.terminalSize?.rows,
+      start.value.process?.terminalSize?.columns,
+    ],
+    [true, 24, 80],
+  );
   assert.deepEqual(start.value.process?.command, ["/bin/sh", "-l"]);
   assert.equal(stdout.text, "$ ls\r");
   const resize = seen.find((r) => r.request.case === "terminalResize");
@@ -106,13 +125,22 @@ test("piped stdin is streamed and closed at EOF; without a TTY nothing goes raw"
     yield output(String(got.length));
     yield exited(0);
   });
-  const done = runTerminalSession(client, { zoneId: "z", command: ["wc", "-c"] }, { stdin, stdout, stderr: new PassThrough() }, { tty: false, stdin: true });
+  const done = runTerminalSession(
+    client,
+    { zoneId: "z", command: ["wc", "-c"] },
+    { stdin, stdout, stderr: new PassThrough() },
+    { tty: false, stdin: true },
+  );
   stdin.write("hello ");
   stdin.end("world");
   assert.equal(await done, 0);
   assert.equal(stdout.text, "11");
   const start = seen[0]!.request;
-  assert.ok(start.case === "start" && start.value.process?.tty === false && start.value.process.terminalSize === undefined);
+  assert.ok(
+    start.case === "start" &&
+      start.value.process?.tty === false &&
+      start.value.process.terminalSize === undefined,
+  );
   assert.ok(seen.some((r) => r.request.case === "stdin" && r.request.value.closed));
 });
 
@@ -123,7 +151,12 @@ test("a stream that ends without an exit status is a typed error, and the termin
     yield output("partial");
   });
   await assert.rejects(
-    runTerminalSession(client, { zoneId: "z", command: ["sh"] }, { stdin, stdout: new FakeTtyOut(), stderr: new PassThrough() }, { tty: true, stdin: true }),
+    runTerminalSession(
+      client,
+      { zoneId: "z", command: ["sh"] },
+      { stdin, stdout: new FakeTtyOut(), stderr: new PassThrough() },
+      { tty: true, stdin: true },
+    ),
     (err: unknown) => ProtectError.is(err, "lost"),
   );
   assert.deepEqual(stdin.modes, [true, false]);

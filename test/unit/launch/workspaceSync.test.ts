@@ -1,13 +1,37 @@
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { LocalHostFiles } from "../../../extension/core/launch/hostFiles";
-import { ensureHostDirectory, pullWorkspace, pushWorkspace, removeHostTree } from "../../../extension/core/launch/workspaceSync";
+import {
+  ensureHostDirectory,
+  pullWorkspace,
+  pushWorkspace,
+  removeHostTree,
+} from "../../../extension/core/launch/workspaceSync";
 import { isWorkspaceCopyPath } from "../../../extension/core/launch/teardown";
 
-function setup(files: Record<string, string>, gitignore?: string): { local: string; host: string; outside: string; sync: { localFolder: string; hostPath: string; exclude: string[]; respectGitignore: boolean } } {
+function setup(
+  files: Record<string, string>,
+  gitignore?: string,
+): {
+  local: string;
+  host: string;
+  outside: string;
+  sync: { localFolder: string; hostPath: string; exclude: string[]; respectGitignore: boolean };
+} {
   const base = mkdtempSync(join(tmpdir(), "sync-unit-"));
   bases.push(base);
   const local = join(base, "project");
@@ -19,7 +43,17 @@ function setup(files: Record<string, string>, gitignore?: string): { local: stri
     writeFileSync(join(local, path), text);
   }
   const host = join(base, "host", "ws", "abc");
-  return { local, host, outside, sync: { localFolder: local, hostPath: host, exclude: [".git/", ...(gitignore ?? "").split("\n").filter(Boolean)], respectGitignore: true } };
+  return {
+    local,
+    host,
+    outside,
+    sync: {
+      localFolder: local,
+      hostPath: host,
+      exclude: [".git/", ...(gitignore ?? "").split("\n").filter(Boolean)],
+      respectGitignore: true,
+    },
+  };
 }
 
 const files = new LocalHostFiles();
@@ -30,18 +64,35 @@ after(() => {
 
 test("push copies files, directories and symlinks, minus .git and .gitignore'd paths (root and nested)", async () => {
   const s = setup(
-    { "a.txt": "A", "src/b.ts": "B", ".git/HEAD": "ref", "build/out.js": "x", "src/.gitignore": "*.gen.ts\n", "src/c.gen.ts": "gen", "debug.log": "log" },
+    {
+      "a.txt": "A",
+      "src/b.ts": "B",
+      ".git/HEAD": "ref",
+      "build/out.js": "x",
+      "src/.gitignore": "*.gen.ts\n",
+      "src/c.gen.ts": "gen",
+      "debug.log": "log",
+    },
     "build/\n*.log",
   );
   symlinkSync("a.txt", join(s.local, "link-to-a"));
   const r = await pushWorkspace({ files, sync: s.sync });
   assert.equal(readFileSync(join(s.host, "a.txt"), "utf8"), "A");
   assert.equal(readFileSync(join(s.host, "src/b.ts"), "utf8"), "B");
-  assert.equal(readlinkSync(join(s.host, "link-to-a")), "a.txt", "the symlink itself, not its target's content");
-  for (const gone of [".git", "build", "debug.log", "src/c.gen.ts"]) assert.equal(existsSync(join(s.host, gone)), false, `${gone} must not be copied`);
+  assert.equal(
+    readlinkSync(join(s.host, "link-to-a")),
+    "a.txt",
+    "the symlink itself, not its target's content",
+  );
+  for (const gone of [".git", "build", "debug.log", "src/c.gen.ts"])
+    assert.equal(existsSync(join(s.host, gone)), false, `${gone} must not be copied`);
   assert.equal(r.filesCopied, 3, "a.txt, src/b.ts, src/.gitignore");
   assert.equal(r.createdRoot, true);
-  assert.equal(Math.floor(lstatSync(join(s.host, "a.txt")).mtimeMs / 1000), Math.floor(lstatSync(join(s.local, "a.txt")).mtimeMs / 1000), "mtime carried over");
+  assert.equal(
+    Math.floor(lstatSync(join(s.host, "a.txt")).mtimeMs / 1000),
+    Math.floor(lstatSync(join(s.local, "a.txt")).mtimeMs / 1000),
+    "mtime carried over",
+  );
 });
 
 test("a second push is incremental: unchanged files are not copied, a changed one is", async () => {
@@ -88,7 +139,11 @@ test("a symlink planted in the host copy is replaced, never written through", as
 });
 
 test("pull brings host changes back, never deletes local files, leaves newer local edits and local symlinks alone", async () => {
-  const s = setup({ "keep.txt": "only local after the host deletes it", "edited.txt": "v1", "newer-here.txt": "v1" });
+  const s = setup({
+    "keep.txt": "only local after the host deletes it",
+    "edited.txt": "v1",
+    "newer-here.txt": "v1",
+  });
   await pushWorkspace({ files, sync: s.sync });
   rmSync(join(s.host, "keep.txt"));
   writeFileSync(join(s.host, "edited.txt"), "v2 from the zone");
@@ -113,7 +168,11 @@ test("pull brings host changes back, never deletes local files, leaves newer loc
   assert.deepEqual([...r.conflicts].sort(), ["newer-here.txt", "via-link.txt"]);
   const forced = await pullWorkspace({ files, sync: s.sync, force: true });
   assert.equal(readFileSync(join(s.local, "newer-here.txt"), "utf8"), "v1 host, longer");
-  assert.deepEqual(forced.conflicts, ["via-link.txt"], "a local symlink is never written through, even with force");
+  assert.deepEqual(
+    forced.conflicts,
+    ["via-link.txt"],
+    "a local symlink is never written through, even with force",
+  );
 });
 
 test("removeHostTree deletes symlinks, not what they point to; ensureHostDirectory reports what it created", async () => {
@@ -132,7 +191,15 @@ test("removeHostTree deletes symlinks, not what they point to; ensureHostDirecto
 test("down only deletes folders that are provably a workspace copy", () => {
   const id = "0qepoala0ph12sdnm8rhe4aq2qr6gff0gesb6gotppbubjoup1cf";
   assert.equal(isWorkspaceCopyPath(`/var/lib/styrolite-zones/workspaces/${id}`, id), true);
-  for (const bad of ["/", `/${id}`, `/var/../etc/${id}`, "/home/dev", `relative/${id}`, `/var/lib/x/${id}/`, `/var/lib/x/other`]) {
+  for (const bad of [
+    "/",
+    `/${id}`,
+    `/var/../etc/${id}`,
+    "/home/dev",
+    `relative/${id}`,
+    `/var/lib/x/${id}/`,
+    `/var/lib/x/other`,
+  ]) {
     assert.equal(isWorkspaceCopyPath(bad, id), false, bad);
   }
   assert.equal(isWorkspaceCopyPath(`/var/lib/x/${id}`, undefined), false);

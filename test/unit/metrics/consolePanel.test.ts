@@ -1,19 +1,34 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Emitter } from "../../../extension/core/events";
-import { alignReplay, ConsolePanel, ConsolePanels, ConsoleTranscript, type ConsoleChunk, type ConsoleSource, type ConsoleStatus } from "../../../extension/vscode/panels/consolePanel";
+import {
+  alignReplay,
+  ConsolePanel,
+  ConsolePanels,
+  ConsoleTranscript,
+  type ConsoleChunk,
+  type ConsoleSource,
+  type ConsoleStatus,
+} from "../../../extension/vscode/panels/consolePanel";
 import type { ConsoleTarget } from "../../../webview/console/protocol";
 import { settle } from "./fakeClock";
 import { asPanel, FakePanel, fakeEnvironment, randomValue, seededRandom, type Posted } from "./fakeVscode";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const dec = (chunks: { data: Uint8Array }[]): string => chunks.map((c) => new TextDecoder().decode(c.data)).join("");
+const dec = (chunks: { data: Uint8Array }[]): string =>
+  chunks.map((c) => new TextDecoder().decode(c.data)).join("");
 
 describe("ConsoleTranscript", () => {
   it("numbers live output by byte offset and replays from any offset", () => {
     const t = new ConsoleTranscript();
-    assert.deepEqual(t.append(enc("boot\n")).map((c) => c.offset), [0]);
-    assert.deepEqual(t.append(enc("login: ")).map((c) => c.offset), [5]);
+    assert.deepEqual(
+      t.append(enc("boot\n")).map((c) => c.offset),
+      [0],
+    );
+    assert.deepEqual(
+      t.append(enc("login: ")).map((c) => c.offset),
+      [5],
+    );
     assert.equal(t.endOffset, 12);
     assert.equal(dec(t.replay(0)), "boot\nlogin: ");
     assert.equal(dec(t.replay(7)), "gin: ");
@@ -35,10 +50,14 @@ describe("ConsoleTranscript", () => {
     t.append(enc("login: "));
     // the stream dropped; the zone printed more meanwhile; the new stream replays its whole history first
     t.beginReplay();
-    const history = "[    0.000] Linux version 6.1\n[    0.100] init: starting\nlogin: [   42.000] eth0: link up\n";
+    const history =
+      "[    0.000] Linux version 6.1\n[    0.100] init: starting\nlogin: [   42.000] eth0: link up\n";
     const out = t.append(enc(history));
     assert.equal(dec(out), "[   42.000] eth0: link up\n");
-    assert.equal(out[0]!.offset, enc("[    0.000] Linux version 6.1\n[    0.100] init: starting\nlogin: ").length);
+    assert.equal(
+      out[0]!.offset,
+      enc("[    0.000] Linux version 6.1\n[    0.100] init: starting\nlogin: ").length,
+    );
     assert.equal(out[0]!.gapBefore, undefined);
     assert.equal(dec(t.append(enc("more\n"))), "more\n", "live again after the replay");
   });
@@ -130,7 +149,10 @@ function setup(canResize = false) {
   const source = new FakeSource(canResize);
   const copied: string[] = [];
   const { env, panels, logs } = fakeEnvironment();
-  const deps = { open: (_t: ConsoleTarget) => source, clipboard: { writeText: async (t: string) => void copied.push(t) } };
+  const deps = {
+    open: (_t: ConsoleTarget) => source,
+    clipboard: { writeText: async (t: string) => void copied.push(t) },
+  };
   const panel = ConsolePanel.create(env, deps, { target: { kind: "zone", hostId: "devhost", zoneId: "z1" } });
   return { source, copied, env, deps, panel, fake: panels[0]!, logs };
 }
@@ -159,7 +181,10 @@ describe("ConsolePanel", () => {
     const { fake, panel } = setup();
     const csp = /content="([^"]+)"/.exec(fake.webview.html)![1]!;
     const nonce = /script-src 'nonce-([^']+)'/.exec(csp)![1]!;
-    assert.match(csp, new RegExp(`style-src https://webview\\.test 'nonce-${nonce.replace(/[+/=]/g, "\\$&")}'`));
+    assert.match(
+      csp,
+      new RegExp(`style-src https://webview\\.test 'nonce-${nonce.replace(/[+/=]/g, "\\$&")}'`),
+    );
     assert.doesNotMatch(csp, /unsafe/);
     assert.ok(fake.webview.html.includes("dist/webview/console.js"));
     assert.ok(!fake.webview.html.includes("z1"));
@@ -213,7 +238,11 @@ describe("ConsolePanel", () => {
     const source = new FakeSource(false);
     (source as unknown as { transcript: ConsoleTranscript }).transcript = new ConsoleTranscript(8);
     const { env, panels } = fakeEnvironment();
-    const panel = ConsolePanel.create(env, { open: () => source, clipboard: { writeText: async () => {} } }, { target: { kind: "zone", hostId: "h", zoneId: "z" } });
+    const panel = ConsolePanel.create(
+      env,
+      { open: () => source, clipboard: { writeText: async () => {} } },
+      { target: { kind: "zone", hostId: "h", zoneId: "z" } },
+    );
     source.emit("0123456789abcdef");
     panels[0]!.webview.send({ method: "console/ready", params: { shownOffset: 0 } });
     const gap = panels[0]!.webview.ofMethod("console/discontinuity")[0]!;
@@ -247,11 +276,16 @@ describe("ConsolePanel", () => {
     const source = new FakeSource(true);
     const consoles = new ConsolePanels(env, { open: () => source, clipboard: { writeText: async () => {} } });
     const good = new FakePanel(ConsolePanel.viewType, "old", {});
-    await consoles.serializer.deserializeWebviewPanel(asPanel(good), { target: { kind: "workload", hostId: "h", workloadId: "w1" } });
+    await consoles.serializer.deserializeWebviewPanel(asPanel(good), {
+      target: { kind: "workload", hostId: "h", workloadId: "w1" },
+    });
     assert.equal(good.disposed, false);
     assert.equal(consoles.openPanels.length, 1);
     const bad = new FakePanel(ConsolePanel.viewType, "old", {});
-    await consoles.serializer.deserializeWebviewPanel(asPanel(bad), { target: { kind: "workload", hostId: "h" }, history: "x" });
+    await consoles.serializer.deserializeWebviewPanel(asPanel(bad), {
+      target: { kind: "workload", hostId: "h" },
+      history: "x",
+    });
     assert.equal(bad.disposed, true);
     consoles.show({ kind: "workload", hostId: "h", workloadId: "w1" });
     assert.equal(good.revealed, 1);
@@ -263,17 +297,26 @@ describe("ConsolePanel", () => {
 function validByHand(m: unknown): boolean {
   if (typeof m !== "object" || m === null || Array.isArray(m)) return false;
   const o = m as Record<string, unknown>;
-  const plain = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  const plain = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
   const p = o["params"];
   if (Object.keys(o).sort().join() !== "method,params" || !plain(p)) return false;
   const keys = Object.keys(p).sort().join();
-  const int = (v: unknown, lo: number, hi: number) => typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
+  const int = (v: unknown, lo: number, hi: number) =>
+    typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
   switch (o["method"]) {
-    case "console/ready": return keys === "shownOffset" && int(p["shownOffset"], 0, Number.MAX_SAFE_INTEGER);
-    case "console/input": return keys === "data" && typeof p["data"] === "string" && p["data"].length >= 1 && p["data"].length <= 65536;
-    case "console/resize": return keys === "cols,rows" && int(p["cols"], 1, 1000) && int(p["rows"], 1, 500);
-    case "console/copy": return keys === "text" && typeof p["text"] === "string" && p["text"].length <= 4 * 1024 * 1024;
-    default: return false;
+    case "console/ready":
+      return keys === "shownOffset" && int(p["shownOffset"], 0, Number.MAX_SAFE_INTEGER);
+    case "console/input":
+      return (
+        keys === "data" && typeof p["data"] === "string" && p["data"].length >= 1 && p["data"].length <= 65536
+      );
+    case "console/resize":
+      return keys === "cols,rows" && int(p["cols"], 1, 1000) && int(p["rows"], 1, 500);
+    case "console/copy":
+      return keys === "text" && typeof p["text"] === "string" && p["text"].length <= 4 * 1024 * 1024;
+    default:
+      return false;
   }
 }
 
@@ -286,15 +329,46 @@ function mutated(rand: () => number): unknown {
   ];
   const m = bases[Math.floor(rand() * bases.length)]!();
   const params = m["params"] as Record<string, unknown>;
-  const bad = [0, -1, 1.5, 1001, 501, NaN, Infinity, "80", null, true, [], {}, "", "x".repeat(70_000), 2 ** 60];
+  const bad = [
+    0,
+    -1,
+    1.5,
+    1001,
+    501,
+    NaN,
+    Infinity,
+    "80",
+    null,
+    true,
+    [],
+    {},
+    "",
+    "x".repeat(70_000),
+    2 ** 60,
+  ];
   switch (Math.floor(rand() * 7)) {
-    case 0: delete m["params"]; break;
-    case 1: m["params"] = [null, 1, "x", [], false][Math.floor(rand() * 5)]; break;
-    case 2: m["id"] = randomValue(rand); break;
-    case 3: params["extra"] = randomValue(rand); break;
-    case 4: m["method"] = ["console/Input", "console/output", "console/init", "dashboard/resize", ""][Math.floor(rand() * 5)]; break;
-    case 5: for (const k of Object.keys(params)) params[k] = bad[Math.floor(rand() * bad.length)]; break;
-    default: return randomValue(rand);
+    case 0:
+      delete m["params"];
+      break;
+    case 1:
+      m["params"] = [null, 1, "x", [], false][Math.floor(rand() * 5)];
+      break;
+    case 2:
+      m["id"] = randomValue(rand);
+      break;
+    case 3:
+      params["extra"] = randomValue(rand);
+      break;
+    case 4:
+      m["method"] = ["console/Input", "console/output", "console/init", "dashboard/resize", ""][
+        Math.floor(rand() * 5)
+      ];
+      break;
+    case 5:
+      for (const k of Object.keys(params)) params[k] = bad[Math.floor(rand() * bad.length)];
+      break;
+    default:
+      return randomValue(rand);
   }
   return m;
 }

@@ -2,9 +2,19 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { MetricFormat, MetricNodeSchema, ZoneSchema, ZoneState, type MetricNode } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import {
+  MetricFormat,
+  MetricNodeSchema,
+  ZoneSchema,
+  ZoneState,
+  type MetricNode,
+} from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import { MetricsSampler } from "../../../extension/core/metrics/sampler";
-import { DashboardPanel, DashboardPanels, type DashboardDependencies } from "../../../extension/vscode/panels/dashboardPanel";
+import {
+  DashboardPanel,
+  DashboardPanels,
+  type DashboardDependencies,
+} from "../../../extension/vscode/panels/dashboardPanel";
 import { renderWebviewHtml } from "../../../extension/vscode/panels/panelHost";
 import type { DashboardState } from "../../../webview/dashboard/protocol";
 import { FakeClock, settle } from "./fakeClock";
@@ -15,15 +25,44 @@ const tree = (used: number): MetricNode =>
   create(MetricNodeSchema, {
     name: "zone",
     children: [
-      { name: "system", children: [{ name: "memory", children: [{ name: "total", value: num(2000), format: MetricFormat.BYTES }, { name: "used", value: num(used), format: MetricFormat.BYTES }] }] },
-      { name: "process", children: [{ name: "7", children: [{ name: "executable", value: create(ValueSchema, { kind: { case: "stringValue", value: "/bin/burn" } }) }, { name: "parent", value: num(1) }] }] },
+      {
+        name: "system",
+        children: [
+          {
+            name: "memory",
+            children: [
+              { name: "total", value: num(2000), format: MetricFormat.BYTES },
+              { name: "used", value: num(used), format: MetricFormat.BYTES },
+            ],
+          },
+        ],
+      },
+      {
+        name: "process",
+        children: [
+          {
+            name: "7",
+            children: [
+              {
+                name: "executable",
+                value: create(ValueSchema, { kind: { case: "stringValue", value: "/bin/burn" } }),
+              },
+              { name: "parent", value: num(1) },
+            ],
+          },
+        ],
+      },
     ],
   });
 
 function setup(target: DashboardState["target"] = { kind: "zone", hostId: "devhost", zoneId: "z1" }) {
   const clock = new FakeClock();
   let reads = 0;
-  const sampler = new MetricsSampler({ readZoneMetrics: async () => tree(100 + reads++), clock, capacity: 3600 });
+  const sampler = new MetricsSampler({
+    readZoneMetrics: async () => tree(100 + reads++),
+    clock,
+    capacity: 3600,
+  });
   const resizes: { hostId: string; zoneId: string; cpus: number; memory: number }[] = [];
   let resizeImpl = async (): Promise<void> => {};
   const deps: DashboardDependencies = {
@@ -37,7 +76,14 @@ function setup(target: DashboardState["target"] = { kind: "zone", hostId: "devho
   const panel = DashboardPanel.create(env, deps, { target, windowSeconds: 900 });
   const fake = panels[0]!;
   return {
-    clock, sampler, deps, env, panel, fake, logs, resizes,
+    clock,
+    sampler,
+    deps,
+    env,
+    panel,
+    fake,
+    logs,
+    resizes,
     reads: () => reads,
     setResize: (impl: () => Promise<void>) => (resizeImpl = impl),
   };
@@ -51,13 +97,21 @@ describe("DashboardPanel", () => {
     assert.match(csp, /default-src 'none'/);
     const nonce = /script-src 'nonce-([A-Za-z0-9+/=]+)'/.exec(csp)![1]!;
     assert.equal(Buffer.from(nonce, "base64").length, 16);
-    assert.ok(html.includes(`<script nonce="${nonce}" src="https://ext/webview.test/ext/dist/webview/dashboard.js">`));
+    assert.ok(
+      html.includes(`<script nonce="${nonce}" src="https://ext/webview.test/ext/dist/webview/dashboard.js">`),
+    );
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     assert.match(csp, /style-src https:\/\/webview\.test(;|$)/);
     assert.ok(!html.includes("zone-secret-id"), "the target travels by message, not in the page");
     assert.equal((html.match(/<script/g) ?? []).length, 1, "one script, no inline code");
-    const options = fake.webview.options as unknown as { localResourceRoots: { path: string }[]; enableScripts: boolean };
-    assert.deepEqual(options.localResourceRoots.map((u) => u.path), ["/ext/dist/webview", "/ext/media"]);
+    const options = fake.webview.options as unknown as {
+      localResourceRoots: { path: string }[];
+      enableScripts: boolean;
+    };
+    assert.deepEqual(
+      options.localResourceRoots.map((u) => u.path),
+      ["/ext/dist/webview", "/ext/media"],
+    );
     // A second panel gets a different nonce.
     const other = setup();
     assert.notEqual(/nonce-([^']+)'/.exec(other.fake.webview.html)![1], nonce);
@@ -75,8 +129,13 @@ describe("DashboardPanel", () => {
     assert.equal(init.params.series.times.length, 4);
     assert.deepEqual(init.params.series.columns["mem.used"], [100, 101, 102, 103]);
     assert.equal(init.params.canResize, true);
-    assert.deepEqual(init.params.state, { target: { kind: "zone", hostId: "devhost", zoneId: "z1" }, windowSeconds: 900 });
-    assert.deepEqual(init.params.processes, [{ pid: 7, command: "/bin/burn", residentBytes: null, lifetimeSeconds: null }]);
+    assert.deepEqual(init.params.state, {
+      target: { kind: "zone", hostId: "devhost", zoneId: "z1" },
+      windowSeconds: 900,
+    });
+    assert.deepEqual(init.params.processes, [
+      { pid: 7, command: "/bin/burn", residentBytes: null, lifetimeSeconds: null },
+    ]);
     await clock.advance(1000);
     const samples = fake.webview.ofMethod("dashboard/samples");
     assert.equal(samples.length, 1);
@@ -89,10 +148,20 @@ describe("DashboardPanel", () => {
   it("forwards limits and markers from zone events", async () => {
     const { fake, panel, sampler } = setup();
     fake.webview.send({ method: "dashboard/ready", params: {} });
-    const zone = (targetMemory: bigint) => create(ZoneSchema, { id: "z1", spec: { name: "web" }, status: { state: ZoneState.READY, resourceStatus: { activeResources: { targetMemory, maxMemory: 2048n, targetCpus: 2 } } } });
+    const zone = (targetMemory: bigint) =>
+      create(ZoneSchema, {
+        id: "z1",
+        spec: { name: "web" },
+        status: {
+          state: ZoneState.READY,
+          resourceStatus: { activeResources: { targetMemory, maxMemory: 2048n, targetCpus: 2 } },
+        },
+      });
     sampler.noteZone(zone(512n));
     sampler.noteZone(zone(1024n));
-    const limits = fake.webview.ofMethod("dashboard/limits").map((m) => m.params.limits.targetMemoryBytes as number);
+    const limits = fake.webview
+      .ofMethod("dashboard/limits")
+      .map((m) => m.params.limits.targetMemoryBytes as number);
     assert.deepEqual(limits, [512 * 2 ** 20, 1024 * 2 ** 20]);
     assert.equal(fake.webview.ofMethod("dashboard/marker")[0]!.params.marker.kind, "resize");
     panel.dispose();
@@ -104,19 +173,37 @@ describe("DashboardPanel", () => {
     fake.webview.send({ method: "dashboard/ready", params: {} });
     let release!: () => void;
     setResize(() => new Promise<void>((r) => (release = r)));
-    fake.webview.send({ method: "dashboard/resize", id: 1, params: { targetCpus: 2, targetMemoryMiB: 1024 } });
-    fake.webview.send({ method: "dashboard/resize", id: 2, params: { targetCpus: 3, targetMemoryMiB: 1024 } });
+    fake.webview.send({
+      method: "dashboard/resize",
+      id: 1,
+      params: { targetCpus: 2, targetMemoryMiB: 1024 },
+    });
+    fake.webview.send({
+      method: "dashboard/resize",
+      id: 2,
+      params: { targetCpus: 3, targetMemoryMiB: 1024 },
+    });
     await settle();
     assert.deepEqual(resizes, [{ hostId: "devhost", zoneId: "z1", cpus: 2, memory: 1024 }]);
     release();
     await settle();
     const replies = fake.webview.ofMethod("dashboard/resize/response");
-    assert.deepEqual(replies.map((r) => [r.id, r.params.ok as boolean]), [[2, false], [1, true]]);
+    assert.deepEqual(
+      replies.map((r) => [r.id, r.params.ok as boolean]),
+      [
+        [2, false],
+        [1, true],
+      ],
+    );
     assert.match(replies[0]!.params.message as string, /already in progress/);
     setResize(() => Promise.reject(new Error("zone is not running")));
     fake.webview.send({ method: "dashboard/resize", id: 3, params: { targetCpus: 1, targetMemoryMiB: 512 } });
     await settle();
-    assert.deepEqual(fake.webview.ofMethod("dashboard/resize/response").at(-1), { method: "dashboard/resize/response", id: 3, params: { ok: false, message: "Resize failed: zone is not running" } });
+    assert.deepEqual(fake.webview.ofMethod("dashboard/resize/response").at(-1), {
+      method: "dashboard/resize/response",
+      id: 3,
+      params: { ok: false, message: "Resize failed: zone is not running" },
+    });
     panel.dispose();
     sampler.dispose();
   });
@@ -132,7 +219,11 @@ describe("DashboardPanel", () => {
     fake.webview.send({ method: "dashboard/ready", params: {} });
     const inits = fake.webview.ofMethod("dashboard/init");
     assert.equal(inits.length, 2);
-    assert.equal(inits[1]!.params.series.times.length, 6, "the new document gets the history sampled meanwhile");
+    assert.equal(
+      inits[1]!.params.series.times.length,
+      6,
+      "the new document gets the history sampled meanwhile",
+    );
     panel.dispose();
     sampler.dispose();
   });
@@ -144,7 +235,10 @@ describe("DashboardPanel", () => {
     fake.dispose(); // the user closes the tab
     assert.ok(panel.isDisposed);
     assert.equal(sampler.isSampling("z1"), false);
-    const again = DashboardPanel.create(env, deps, { target: { kind: "zone", hostId: "devhost", zoneId: "z1" }, windowSeconds: 60 });
+    const again = DashboardPanel.create(env, deps, {
+      target: { kind: "zone", hostId: "devhost", zoneId: "z1" },
+      windowSeconds: 60,
+    });
     assert.ok(sampler.isSampling("z1"));
     assert.ok(sampler.history("z1")!.ring.length >= 3, "the reopened panel finds the earlier samples");
     again.dispose();
@@ -156,11 +250,19 @@ describe("DashboardPanel", () => {
     fake.webview.send({ method: "dashboard/ready", params: {} });
     let release!: () => void;
     setResize(() => new Promise<void>((r) => (release = r)));
-    fake.webview.send({ method: "dashboard/resize", id: 5, params: { targetCpus: 2, targetMemoryMiB: 1024 } });
+    fake.webview.send({
+      method: "dashboard/resize",
+      id: 5,
+      params: { targetCpus: 2, targetMemoryMiB: 1024 },
+    });
     fake.setVisible(false);
     release();
     await settle();
-    assert.equal(fake.webview.ofMethod("dashboard/resize/response").length, 0, "held while there is no document");
+    assert.equal(
+      fake.webview.ofMethod("dashboard/resize/response").length,
+      0,
+      "held while there is no document",
+    );
     fake.setVisible(true);
     fake.webview.send({ method: "dashboard/ready", params: {} });
     const methods = fake.webview.posted.map((m) => m.method);
@@ -171,7 +273,11 @@ describe("DashboardPanel", () => {
 
   it("tells the webview when the host is unknown instead of failing", () => {
     const { env, panels } = fakeEnvironment();
-    const panel = DashboardPanel.create(env, { sampler: () => undefined, resize: async () => {} }, { target: { kind: "host", hostId: "gone" }, windowSeconds: 60 });
+    const panel = DashboardPanel.create(
+      env,
+      { sampler: () => undefined, resize: async () => {} },
+      { target: { kind: "host", hostId: "gone" }, windowSeconds: 60 },
+    );
     panels[0]!.webview.send({ method: "dashboard/ready", params: {} });
     const init = panels[0]!.webview.ofMethod("dashboard/init")[0]!;
     assert.deepEqual(init.params.status, { state: "error", message: "Host gone is not configured." });
@@ -185,11 +291,20 @@ describe("DashboardPanel", () => {
     const sampler = new MetricsSampler({ readZoneMetrics: async () => tree(1), clock });
     const panels = new DashboardPanels(env, { sampler: () => sampler, resize: async () => {} });
     const good = new FakePanel(DashboardPanel.viewType, "old", {});
-    await panels.serializer.deserializeWebviewPanel(asPanel(good), { target: { kind: "zone", hostId: "h", zoneId: "z9" }, windowSeconds: 3600 });
+    await panels.serializer.deserializeWebviewPanel(asPanel(good), {
+      target: { kind: "zone", hostId: "h", zoneId: "z9" },
+      windowSeconds: 3600,
+    });
     assert.equal(good.disposed, false);
     assert.ok(sampler.isSampling("z9"));
     assert.equal(panels.openPanels.length, 1);
-    for (const bad of [undefined, null, { target: { kind: "zone", hostId: "h" } }, { target: { kind: "host", hostId: "h" }, windowSeconds: 5 }, { target: { kind: "host", hostId: "h" }, windowSeconds: 60, samples: [1, 2] }]) {
+    for (const bad of [
+      undefined,
+      null,
+      { target: { kind: "zone", hostId: "h" } },
+      { target: { kind: "host", hostId: "h" }, windowSeconds: 5 },
+      { target: { kind: "host", hostId: "h" }, windowSeconds: 60, samples: [1, 2] },
+    ]) {
       const panel = new FakePanel(DashboardPanel.viewType, "old", {});
       await panels.serializer.deserializeWebviewPanel(asPanel(panel), bad);
       assert.equal(panel.disposed, true, `state ${JSON.stringify(bad)} is refused`);
@@ -209,16 +324,39 @@ describe("DashboardPanel", () => {
     const { env, panels: created } = fakeEnvironment();
     const clock = new FakeClock();
     const sampler = new MetricsSampler({ readZoneMetrics: async () => tree(1), clock });
-    const panels = new DashboardPanels(env, { sampler: () => sampler, resize: async () => {}, hostLabel: () => "web1" });
+    const panels = new DashboardPanels(env, {
+      sampler: () => sampler,
+      resize: async () => {},
+      hostLabel: () => "web1",
+    });
     const restored = new FakePanel(DashboardPanel.viewType, "Resources: api (web1)", {});
-    await panels.serializer.deserializeWebviewPanel(asPanel(restored), { target: { kind: "zone", hostId: "h", zoneId: "z9" }, windowSeconds: 900 });
-    assert.equal(restored.title, "Resources: api (web1)", "not replaced by the zone id while the host is not listed yet");
+    await panels.serializer.deserializeWebviewPanel(asPanel(restored), {
+      target: { kind: "zone", hostId: "h", zoneId: "z9" },
+      windowSeconds: 900,
+    });
+    assert.equal(
+      restored.title,
+      "Resources: api (web1)",
+      "not replaced by the zone id while the host is not listed yet",
+    );
     restored.webview.send({ method: "dashboard/ready", params: {} });
     assert.equal(restored.webview.ofMethod("dashboard/init")[0]!.params.title, "Resources: api (web1)");
     // The host is listed (the zone was renamed meanwhile): tab and page follow.
-    sampler.noteZone(create(ZoneSchema, { id: "z9", spec: { name: "api-v2" }, status: { state: ZoneState.READY, resourceStatus: { activeResources: { targetMemory: 256n, maxMemory: 512n, targetCpus: 1 } } } }));
+    sampler.noteZone(
+      create(ZoneSchema, {
+        id: "z9",
+        spec: { name: "api-v2" },
+        status: {
+          state: ZoneState.READY,
+          resourceStatus: { activeResources: { targetMemory: 256n, maxMemory: 512n, targetCpus: 1 } },
+        },
+      }),
+    );
     assert.equal(restored.title, "Resources: api-v2 (web1)");
-    assert.deepEqual(restored.webview.ofMethod("dashboard/title").map((m) => m.params as unknown), [{ title: "Resources: api-v2 (web1)" }]);
+    assert.deepEqual(
+      restored.webview.ofMethod("dashboard/title").map((m) => m.params as unknown),
+      [{ title: "Resources: api-v2 (web1)" }],
+    );
     // A new panel for a zone nobody has named is titled by its id.
     panels.show({ kind: "zone", hostId: "h", zoneId: "0123456789abcdef" });
     assert.equal(created[0]!.title, "Resources: 01234567 (web1)");
@@ -227,7 +365,13 @@ describe("DashboardPanel", () => {
   });
 
   it("escapes what goes into the page", () => {
-    const html = renderWebviewHtml({ title: "<x>", nonce: 'a"b', cspSource: "https://s", scriptUri: 'https://s/a.js"onload="x', styleUris: [] });
+    const html = renderWebviewHtml({
+      title: "<x>",
+      nonce: 'a"b',
+      cspSource: "https://s",
+      scriptUri: 'https://s/a.js"onload="x',
+      styleUris: [],
+    });
     assert.ok(!html.includes('"onload="'));
     assert.ok(html.includes("&lt;x&gt;"));
   });
@@ -239,12 +383,28 @@ function validByHand(m: unknown): boolean {
   const o = m as Record<string, unknown>;
   const keys = Object.keys(o).sort().join();
   const p = o["params"] as Record<string, unknown> | undefined;
-  const plain = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-  if (o["method"] === "dashboard/ready") return keys === "method,params" && plain(p) && Object.keys(p).length === 0;
-  if (o["method"] === "dashboard/windowChanged") return keys === "method,params" && plain(p) && Object.keys(p).join() === "windowSeconds" && [60, 900, 3600].includes(p["windowSeconds"] as number);
+  const plain = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (o["method"] === "dashboard/ready")
+    return keys === "method,params" && plain(p) && Object.keys(p).length === 0;
+  if (o["method"] === "dashboard/windowChanged")
+    return (
+      keys === "method,params" &&
+      plain(p) &&
+      Object.keys(p).join() === "windowSeconds" &&
+      [60, 900, 3600].includes(p["windowSeconds"] as number)
+    );
   if (o["method"] === "dashboard/resize") {
-    const int = (v: unknown, lo: number, hi: number) => typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
-    return keys === "id,method,params" && int(o["id"], 0, Number.MAX_SAFE_INTEGER) && plain(p) && Object.keys(p).sort().join() === "targetCpus,targetMemoryMiB" && int(p["targetCpus"], 1, 256) && int(p["targetMemoryMiB"], 32, 4 * 1024 * 1024);
+    const int = (v: unknown, lo: number, hi: number) =>
+      typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
+    return (
+      keys === "id,method,params" &&
+      int(o["id"], 0, Number.MAX_SAFE_INTEGER) &&
+      plain(p) &&
+      Object.keys(p).sort().join() === "targetCpus,targetMemoryMiB" &&
+      int(p["targetCpus"], 1, 256) &&
+      int(p["targetMemoryMiB"], 32, 4 * 1024 * 1024)
+    );
   }
   return false;
 }
@@ -254,22 +414,69 @@ function mutated(rand: () => number): unknown {
   const bases = [
     () => ({ method: "dashboard/ready", params: {} as Record<string, unknown> }),
     () => ({ method: "dashboard/windowChanged", params: { windowSeconds: 900 } as Record<string, unknown> }),
-    () => ({ method: "dashboard/resize", id: 1, params: { targetCpus: 2, targetMemoryMiB: 1024 } as Record<string, unknown> }),
+    () => ({
+      method: "dashboard/resize",
+      id: 1,
+      params: { targetCpus: 2, targetMemoryMiB: 1024 } as Record<string, unknown>,
+    }),
   ];
   const m: Record<string, unknown> = bases[Math.floor(rand() * bases.length)]!();
   const params = m["params"] as Record<string, unknown>;
-  const bad = [0, -1, 1.5, 257, NaN, Infinity, -Infinity, "2", null, true, [], {}, 2 ** 60, 31, 4 * 1024 * 1024 + 1, 61, "900"];
+  const bad = [
+    0,
+    -1,
+    1.5,
+    257,
+    NaN,
+    Infinity,
+    -Infinity,
+    "2",
+    null,
+    true,
+    [],
+    {},
+    2 ** 60,
+    31,
+    4 * 1024 * 1024 + 1,
+    61,
+    "900",
+  ];
   const badValue = () => bad[Math.floor(rand() * bad.length)];
   switch (Math.floor(rand() * 9)) {
-    case 0: delete m["params"]; break;
-    case 1: m["params"] = [null, 1, "x", [], true][Math.floor(rand() * 5)]; break;
-    case 2: m["extra"] = randomValue(rand); break;
-    case 3: params["extra"] = randomValue(rand); break;
-    case 4: m["method"] = ["", "dashboard/Ready", "dashboard/resize/response", "dashboard/init", "console/input", "__proto__"][Math.floor(rand() * 6)]; break;
-    case 5: m["id"] = badValue(); break;
-    case 6: for (const k of Object.keys(params)) params[k] = badValue(); break;
-    case 7: return JSON.parse(`{"__proto__":{"isAdmin":true},"method":${JSON.stringify(m["method"])},"params":{"__proto__":{"x":1}}}`);
-    default: return randomValue(rand);
+    case 0:
+      delete m["params"];
+      break;
+    case 1:
+      m["params"] = [null, 1, "x", [], true][Math.floor(rand() * 5)];
+      break;
+    case 2:
+      m["extra"] = randomValue(rand);
+      break;
+    case 3:
+      params["extra"] = randomValue(rand);
+      break;
+    case 4:
+      m["method"] = [
+        "",
+        "dashboard/Ready",
+        "dashboard/resize/response",
+        "dashboard/init",
+        "console/input",
+        "__proto__",
+      ][Math.floor(rand() * 6)];
+      break;
+    case 5:
+      m["id"] = badValue();
+      break;
+    case 6:
+      for (const k of Object.keys(params)) params[k] = badValue();
+      break;
+    case 7:
+      return JSON.parse(
+        `{"__proto__":{"isAdmin":true},"method":${JSON.stringify(m["method"])},"params":{"__proto__":{"x":1}}}`,
+      );
+    default:
+      return randomValue(rand);
   }
   return m;
 }
@@ -297,11 +504,21 @@ describe("DashboardPanel fuzz", () => {
     assert.equal(fake.webview.posted.length, 0, "no init for a malformed ready, nothing held released");
     assert.equal(reads(), readsBefore, "no extra metric reads");
     const warnings = logs.filter((l) => l.startsWith("warn:"));
-    assert.ok(warnings.length > 0 && warnings.length < 60, `${warnings.length} warning lines for 20 000 bad messages`);
-    assert.ok(warnings.every((l) => l.length < 300), "log lines carry no payloads");
+    assert.ok(
+      warnings.length > 0 && warnings.length < 60,
+      `${warnings.length} warning lines for 20 000 bad messages`,
+    );
+    assert.ok(
+      warnings.every((l) => l.length < 300),
+      "log lines carry no payloads",
+    );
     // still alive and correct afterwards
     fake.webview.send({ method: "dashboard/ready", params: {} });
-    fake.webview.send({ method: "dashboard/resize", id: 9, params: { targetCpus: 4, targetMemoryMiB: 2048 } });
+    fake.webview.send({
+      method: "dashboard/resize",
+      id: 9,
+      params: { targetCpus: 4, targetMemoryMiB: 2048 },
+    });
     await settle();
     assert.equal(fake.webview.ofMethod("dashboard/init").length, 1);
     assert.equal(resizes.length, 1);

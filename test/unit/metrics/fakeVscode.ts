@@ -81,7 +81,12 @@ export class FakePanel {
 }
 
 /** A panel environment whose createWebviewPanel hands out FakePanels, with a collecting logger. */
-export function fakeEnvironment(): { env: PanelEnvironment; panels: FakePanel[]; logs: string[]; logger: Logger } {
+export function fakeEnvironment(): {
+  env: PanelEnvironment;
+  panels: FakePanel[];
+  logs: string[];
+  logger: Logger;
+} {
   const panels: FakePanel[] = [];
   const logs: string[] = [];
   const logger = loggerFrom((level, line) => logs.push(`${level}: ${line}`), "trace");
@@ -117,24 +122,59 @@ export function seededRandom(seed: number): () => number {
 export function randomValue(rand: () => number, depth = 0): unknown {
   const pick = Math.floor(rand() * (depth > 3 ? 8 : 11));
   switch (pick) {
-    case 0: return null;
-    case 1: return undefined;
-    case 2: return rand() < 0.5;
-    case 3: return [0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, -0, 1e308][Math.floor(rand() * 9)];
-    case 4: return Math.floor(rand() * 1e6) - 5e5;
-    case 5: return ["", "dashboard/ready", "console/input", "__proto__", "constructor", "x".repeat(70_000), "\u0000\uffff", "dashboard/resize/response"][Math.floor(rand() * 8)];
-    case 6: return String.fromCharCode(...Array.from({ length: Math.floor(rand() * 20) }, () => Math.floor(rand() * 0xffff)));
-    case 7: return BigInt(Math.floor(rand() * 100));
-    case 8: return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(rand, depth + 1));
+    case 0:
+      return null;
+    case 1:
+      return undefined;
+    case 2:
+      return rand() < 0.5;
+    case 3:
+      return [0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, -0, 1e308][Math.floor(rand() * 9)];
+    case 4:
+      return Math.floor(rand() * 1e6) - 5e5;
+    case 5:
+      return [
+        "",
+        "dashboard/ready",
+        "console/input",
+        "__proto__",
+        "constructor",
+        "x".repeat(70_000),
+        "\u0000\uffff",
+        "dashboard/resize/response",
+      ][Math.floor(rand() * 8)];
+    case 6:
+      return String.fromCharCode(
+        ...Array.from({ length: Math.floor(rand() * 20) }, () => Math.floor(rand() * 0xffff)),
+      );
+    case 7:
+      return BigInt(Math.floor(rand() * 100));
+    case 8:
+      return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(rand, depth + 1));
     case 9: {
       const o: Record<string, unknown> = {};
       for (let i = Math.floor(rand() * 4); i > 0; i--) o[randomKey(rand)] = randomValue(rand, depth + 1);
       return o;
     }
-    default: return JSON.parse('{"__proto__": {"polluted": true}, "method": "dashboard/ready"}');
+    default:
+      return JSON.parse('{"__proto__": {"polluted": true}, "method": "dashboard/ready"}');
   }
 }
 
 function randomKey(rand: () => number): string {
-  return ["method", "params", "id", "data", "cols", "rows", "text", "targetCpus", "targetMemoryMiB", "shownOffset", "windowSeconds", "__proto__", "x"][Math.floor(rand() * 13)]!;
+  return [
+    "method",
+    "params",
+    "id",
+    "data",
+    "cols",
+    "rows",
+    "text",
+    "targetCpus",
+    "targetMemoryMiB",
+    "shownOffset",
+    "windowSeconds",
+    "__proto__",
+    "x",
+  ][Math.floor(rand() * 13)]!;
 }

@@ -12,7 +12,15 @@ describe("MetricsHistory", () => {
     const h = new MetricsHistory(10);
     const changes: HistoryChange["kind"][] = [];
     h.onDidChange((c) => changes.push(c.kind));
-    h.addZoneSample({ time: 1000, cpuPercent: 50, cpuPerVcpu: [80, 20], memoryUsed: 5, memoryTotal: 10, memoryFree: 5, processes: [] });
+    h.addZoneSample({
+      time: 1000,
+      cpuPercent: 50,
+      cpuPerVcpu: [80, 20],
+      memoryUsed: 5,
+      memoryTotal: 10,
+      memoryFree: 5,
+      processes: [],
+    });
     assert.equal(h.ring.valueAt(Column.cpu, 0), 50);
     assert.equal(h.ring.valueAt(Column.cpuAt(1), 0), 20);
     assert.equal(h.ring.valueAt(Column.processes, 0), 0);
@@ -44,7 +52,10 @@ describe("MetricsHistory", () => {
   it("keeps zone columns of a host history bounded", () => {
     const h = new MetricsHistory(5);
     for (let i = 0; i < 300; i++) {
-      h.addHostSample({ time: i, cpuPercent: 1, memoryUsed: 1, memoryTotal: 2, memoryFree: 1 }, new Map([[`z${i}`, { cpuPercent: 1, memoryUsed: 1 }]]));
+      h.addHostSample(
+        { time: i, cpuPercent: 1, memoryUsed: 1, memoryTotal: 2, memoryFree: 1 },
+        new Map([[`z${i}`, { cpuPercent: 1, memoryUsed: 1 }]]),
+      );
     }
     assert.ok(h.ring.columns.length < 140, `${h.ring.columns.length} columns`);
     assert.equal(h.ring.valueAt(Column.zoneCpu("z299"), 4), 1);
@@ -57,18 +68,57 @@ describe("zone events", () => {
 
   it("turns transitions into markers with exit codes and OOM reasons", () => {
     assert.equal(markerForTransition(ZoneState.READY, zone(ZoneState.READY), 1), null);
-    assert.deepEqual(markerForTransition(ZoneState.CREATED, zone(ZoneState.READY), 1), { time: 1, kind: "state", label: "READY" });
-    assert.deepEqual(markerForTransition(ZoneState.READY, zone(ZoneState.EXITED, { exitStatus: { code: 137 } }), 2), { time: 2, kind: "exit", label: "exit 137", exitCode: 137 });
-    assert.deepEqual(markerForTransition(ZoneState.READY, zone(ZoneState.FAILED, { errorStatus: { message: "zone killed: out of memory" } }), 3), {
-      time: 3, kind: "oom", label: "OOM", reason: "zone killed: out of memory",
+    assert.deepEqual(markerForTransition(ZoneState.CREATED, zone(ZoneState.READY), 1), {
+      time: 1,
+      kind: "state",
+      label: "READY",
     });
-    assert.equal(markerForTransition(ZoneState.READY, zone(ZoneState.FAILED, { errorStatus: { message: "kernel panic" } }), 4)!.kind, "failed");
+    assert.deepEqual(
+      markerForTransition(ZoneState.READY, zone(ZoneState.EXITED, { exitStatus: { code: 137 } }), 2),
+      { time: 2, kind: "exit", label: "exit 137", exitCode: 137 },
+    );
+    assert.deepEqual(
+      markerForTransition(
+        ZoneState.READY,
+        zone(ZoneState.FAILED, { errorStatus: { message: "zone killed: out of memory" } }),
+        3,
+      ),
+      {
+        time: 3,
+        kind: "oom",
+        label: "OOM",
+        reason: "zone killed: out of memory",
+      },
+    );
+    assert.equal(
+      markerForTransition(
+        ZoneState.READY,
+        zone(ZoneState.FAILED, { errorStatus: { message: "kernel panic" } }),
+        4,
+      )!.kind,
+      "failed",
+    );
   });
 
   it("reads limits from active resources, falling back to the spec, MiB to bytes", () => {
-    const z = create(ZoneSchema, { id: "z", spec: { initialResources: { targetMemory: 256n, maxMemory: 512n, targetCpus: 1, maxCpus: 2 } } });
-    assert.deepEqual(limitsFromZone(z), { targetMemoryBytes: 256 * MiB, maxMemoryBytes: 512 * MiB, targetCpus: 1, maxCpus: 2 });
-    z.status = create(ZoneSchema, { status: { resourceStatus: { activeResources: { targetMemory: 1024n, targetCpus: 4 } } } }).status;
-    assert.deepEqual(limitsFromZone(z), { targetMemoryBytes: 1024 * MiB, maxMemoryBytes: null, targetCpus: 4, maxCpus: null });
+    const z = create(ZoneSchema, {
+      id: "z",
+      spec: { initialResources: { targetMemory: 256n, maxMemory: 512n, targetCpus: 1, maxCpus: 2 } },
+    });
+    assert.deepEqual(limitsFromZone(z), {
+      targetMemoryBytes: 256 * MiB,
+      maxMemoryBytes: 512 * MiB,
+      targetCpus: 1,
+      maxCpus: 2,
+    });
+    z.status = create(ZoneSchema, {
+      status: { resourceStatus: { activeResources: { targetMemory: 1024n, targetCpus: 4 } } },
+    }).status;
+    assert.deepEqual(limitsFromZone(z), {
+      targetMemoryBytes: 1024 * MiB,
+      maxMemoryBytes: null,
+      targetCpus: 4,
+      maxCpus: null,
+    });
   });
 });

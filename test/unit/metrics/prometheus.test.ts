@@ -9,7 +9,9 @@ const ZONE_B = "a0b1c2d3-0000-4000-8000-0123456789ab";
 
 describe("parsePrometheusText", () => {
   it("reads HELP and TYPE, skips other comments and blank lines", () => {
-    const r = parsePrometheusText("# a plain comment\n\n# HELP up Whether the \\\\target\\n is up.\n# TYPE up GAUGE\nup 1\n");
+    const r = parsePrometheusText(
+      "# a plain comment\n\n# HELP up Whether the \\\\target\\n is up.\n# TYPE up GAUGE\nup 1\n",
+    );
     assert.deepEqual(r.errors, []);
     assert.deepEqual(r.metadata.get("up"), { help: "Whether the \\target\n is up.", type: "gauge" });
     assert.deepEqual(r.samples, [{ name: "up", labels: {}, value: 1 }]);
@@ -42,7 +44,9 @@ describe("parsePrometheusText", () => {
   });
 
   it("ignores exemplars and stops at # EOF", () => {
-    const r = parsePrometheusText('req_total{code="200"} 10 # {trace_id="abc"} 1 1700000000\nreq_total{code="500"} 2 1700 # {trace_id="x"} 1\n# EOF\nignored 1\n');
+    const r = parsePrometheusText(
+      'req_total{code="200"} 10 # {trace_id="abc"} 1 1700000000\nreq_total{code="500"} 2 1700 # {trace_id="x"} 1\n# EOF\nignored 1\n',
+    );
     assert.deepEqual(r.errors, []);
     assert.equal(r.samples.length, 2);
     assert.equal(r.samples[0]!.value, 10);
@@ -55,15 +59,32 @@ describe("parsePrometheusText", () => {
   });
 
   it("reports malformed lines with their numbers and keeps the good ones", () => {
-    const text = ['ok 1', 'bad{a="1" 2', 'm{a=1} 3', 'x{a="\\q"} 4', "1bad 5", "novalue", "y 12abc", 'z{a="1",a="2"} 1', "w 1 notatime", "ok2 2"].join("\n");
+    const text = [
+      "ok 1",
+      'bad{a="1" 2',
+      "m{a=1} 3",
+      'x{a="\\q"} 4',
+      "1bad 5",
+      "novalue",
+      "y 12abc",
+      'z{a="1",a="2"} 1',
+      "w 1 notatime",
+      "ok2 2",
+    ].join("\n");
     const r = parsePrometheusText(text);
-    assert.deepEqual(r.samples.map((s) => s.name), ["ok", "ok2"]);
-    assert.deepEqual(r.errors.map((e) => e.line), [2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      r.samples.map((s) => s.name),
+      ["ok", "ok2"],
+    );
+    assert.deepEqual(
+      r.errors.map((e) => e.line),
+      [2, 3, 4, 5, 6, 7, 8, 9],
+    );
     for (const e of r.errors) assert.ok(e.message.length > 0);
   });
 
   it("handles CRLF line ends and tabs", () => {
-    const r = parsePrometheusText("a{b=\"c\"}\t7\r\n");
+    const r = parsePrometheusText('a{b="c"}\t7\r\n');
     assert.deepEqual(r.errors, []);
     assert.equal(r.samples[0]!.value, 7);
   });
@@ -71,7 +92,7 @@ describe("parsePrometheusText", () => {
   it("never throws on random input", () => {
     const alphabet = 'ab_{}="\\, #\n\t0123456789.eE+-NaInf';
     let seed = 7;
-    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let i = 0; i < 2000; i++) {
       let s = "";
       const n = Math.floor(rand() * 60);
@@ -87,8 +108,12 @@ describe("protectResourceReading", () => {
     assert.deepEqual(parsed.errors, []);
     const reading = protectResourceReading(parsed.samples, 5);
     assert.deepEqual(reading.host, {
-      time: 5, cpuPercent: 30, cpuPerCpu: [55, 45, 10, 10],
-      memoryUsed: 4294967296, memoryTotal: 17179869184, memoryFree: 12884901888,
+      time: 5,
+      cpuPercent: 30,
+      cpuPerCpu: [55, 45, 10, 10],
+      memoryUsed: 4294967296,
+      memoryTotal: 17179869184,
+      memoryFree: 12884901888,
     });
     const a = reading.zones.get(ZONE_A)!;
     assert.deepEqual(a.cpuPerVcpu, [97.5, 12.5]);
@@ -103,7 +128,9 @@ describe("protectResourceReading", () => {
   });
 
   it("has no host reading when the scrape carries no host_* metrics, and skips NaN", () => {
-    const parsed = parsePrometheusText('zone_cpu_usage_percent{cpu="0",zone_id="z"} NaN\nzone_memory_used_bytes{zone_id="z"} 10\n');
+    const parsed = parsePrometheusText(
+      'zone_cpu_usage_percent{cpu="0",zone_id="z"} NaN\nzone_memory_used_bytes{zone_id="z"} 10\n',
+    );
     const reading = protectResourceReading(parsed.samples, 1);
     assert.equal(reading.host, null);
     assert.equal(reading.zones.get("z")!.cpuPercent, null);

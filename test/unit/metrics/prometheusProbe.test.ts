@@ -20,15 +20,25 @@ import { parseHostEntry } from "../../../extension/vscode/model/hostEntry";
 import { ZonesModel } from "../../../extension/vscode/model/zonesModel";
 import { zone } from "../vscode/fixtures";
 
-const metricsText = readFileSync(join(import.meta.dirname, "fixtures", "protect-metrics-resource.txt"), "utf8");
+const metricsText = readFileSync(
+  join(import.meta.dirname, "fixtures", "protect-metrics-resource.txt"),
+  "utf8",
+);
 /** A recorded ReadZoneMetrics tree (krata's shape): memory and processes, no CPU figures. */
-const zoneTree = fromJson(MetricNodeSchema, JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "kratactl-zone-metrics.json"), "utf8")) as JsonValue);
+const zoneTree = fromJson(
+  MetricNodeSchema,
+  JSON.parse(
+    readFileSync(join(import.meta.dirname, "fixtures", "kratactl-zone-metrics.json"), "utf8"),
+  ) as JsonValue,
+);
 const client = { readZoneMetrics: async () => ({ root: zoneTree }) };
 /** A zone the recorded text has per-vCPU figures for (97.5 % and 12.5 %). */
 const burnerId = "3f1c2a9e-5b7d-4c11-9a0e-2d6f8b1c7e44";
 
 /** Protect's endpoint on loopback, counting the scrapes it answers. */
-async function startEndpoint(port = 0): Promise<{ server: Server; port: number; scrapes: () => number; close(): Promise<void> }> {
+async function startEndpoint(
+  port = 0,
+): Promise<{ server: Server; port: number; scrapes: () => number; close(): Promise<void> }> {
   let scrapes = 0;
   const server = createServer((req, res) => {
     if (req.url !== "/metrics/resource") return void res.writeHead(404).end();
@@ -40,10 +50,11 @@ async function startEndpoint(port = 0): Promise<{ server: Server; port: number; 
     server,
     port: (server.address() as AddressInfo).port,
     scrapes: () => scrapes,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -93,7 +104,9 @@ function setup(entry: string, port: number, log: string[] = []) {
   const connections = { session: () => (protect ? { protect } : undefined) } as unknown as HostConnections;
   // The sampler's own retry after a failed scrape is cut to 50 ms: what keeps a connection from
   // being asked again is the probe, not that delay.
-  const samplers = new HostSamplers(model, new HostAccess(model, connections), memoryLogger(log), 100, port, { prometheusRetryMs: 50 });
+  const samplers = new HostSamplers(model, new HostAccess(model, connections), memoryLogger(log), 100, port, {
+    prometheusRetryMs: 50,
+  });
   model.setHosts([parseHostEntry(entry)]);
   let since = 0;
   /** A (new) connection to the host, as HostConnections reports one. */
@@ -126,8 +139,14 @@ test("a local socket host: an endpoint that does not answer is probed once; the 
     await until("the probe", () => samplers.prometheusProbe("unix:///run/dev.socket") === "unreachable");
     const status = sampler().hostHistory.status;
     assert.equal(status.state, "error");
-    assert.match(status.state === "error" ? status.message : "", new RegExp(`127\\.0\\.0\\.1:${port}/metrics/resource.*not reachable`));
-    assert.ok(log.some((l) => l.includes(`no Prometheus endpoint at 127.0.0.1:${port}`)), `logged at debug: ${log.join(" | ")}`);
+    assert.match(
+      status.state === "error" ? status.message : "",
+      new RegExp(`127\\.0\\.0\\.1:${port}/metrics/resource.*not reachable`),
+    );
+    assert.ok(
+      log.some((l) => l.includes(`no Prometheus endpoint at 127.0.0.1:${port}`)),
+      `logged at debug: ${log.join(" | ")}`,
+    );
 
     // The endpoint comes up, but this connection already knows there is none: nobody asks it.
     const endpoint = await startEndpoint(port);
@@ -137,12 +156,22 @@ test("a local socket host: an endpoint that does not answer is probed once; the 
 
       // A reconnect probes again at once (not after the 30 s retry delay), and the host view gets data.
       connectWith(unixHost());
-      await until("a host sample", () => (sampler().hostHistory.ring.snapshot().series.get("mem.total")?.some((v) => v === 17179869184) ?? false));
+      await until(
+        "a host sample",
+        () =>
+          sampler()
+            .hostHistory.ring.snapshot()
+            .series.get("mem.total")
+            ?.some((v) => v === 17179869184) ?? false,
+      );
       assert.equal(samplers.prometheusProbe("unix:///run/dev.socket"), "reachable");
       assert.equal(sampler().hostHistory.status.state, "ok");
       const before = endpoint.scrapes();
       await sleep(350);
-      assert.ok(endpoint.scrapes() >= before + 2, `a reachable endpoint is scraped every interval (${before} → ${endpoint.scrapes()})`);
+      assert.ok(
+        endpoint.scrapes() >= before + 2,
+        `a reachable endpoint is scraped every interval (${before} → ${endpoint.scrapes()})`,
+      );
     } finally {
       host.dispose();
       await endpoint.close();
@@ -162,7 +191,15 @@ test("an SSH host: the endpoint is read through a forward to the host's 127.0.0.
   const sub = sampler().subscribe(burnerId);
   try {
     // The recorded tree has no CPU figures; the per-vCPU columns come from the Prometheus text alone.
-    await until("per-vCPU columns", () => (sampler().history(burnerId)?.ring.snapshot().series.get("cpu.0")?.some((v) => v === 97.5) ?? false));
+    await until(
+      "per-vCPU columns",
+      () =>
+        sampler()
+          .history(burnerId)
+          ?.ring.snapshot()
+          .series.get("cpu.0")
+          ?.some((v) => v === 97.5) ?? false,
+    );
     assert.ok(forwards.count >= 1);
     assert.equal(samplers.prometheusProbe("web1"), "reachable");
   } finally {
@@ -182,7 +219,11 @@ test("an SSH host where the forward is refused: asked once per connection, zone 
     await until("the probe", () => samplers.prometheusProbe("web1") === "unreachable");
     await sleep(500);
     assert.equal(refused.count, 1, "one forward attempt on this connection");
-    assert.notEqual(sampler().history("z1")!.status.state, "error", "the zone dashboard shows no error for a missing endpoint");
+    assert.notEqual(
+      sampler().history("z1")!.status.state,
+      "error",
+      "the zone dashboard shows no error for a missing endpoint",
+    );
 
     // Reconnected: a new SSH connection, asked again.
     const second = { count: 0 };
@@ -217,7 +258,10 @@ test("a new port setting probes again; port 0 never reads the endpoint", async (
     assert.equal(forwards.count, opened, "port 0: no forwards opened");
     assert.equal(samplers.prometheusProbe("web1"), undefined);
     const status = sampler().hostHistory.status;
-    assert.match(status.state === "error" ? status.message : "", /turned off by zones\.metrics\.prometheusPort/);
+    assert.match(
+      status.state === "error" ? status.message : "",
+      /turned off by zones\.metrics\.prometheusPort/,
+    );
   } finally {
     host.dispose();
     samplers.dispose();

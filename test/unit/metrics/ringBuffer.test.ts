@@ -35,7 +35,10 @@ describe("SeriesRing", () => {
     assert.deepEqual(values(ring.window(0, 3.5).times), [3]);
     assert.deepEqual(values(ring.window(100).times), []);
     assert.deepEqual(values(ring.window(6).times), [6, 7]);
-    assert.deepEqual(values(ring.window(undefined, undefined, ["missing"]).series.get("missing")).map(String), ["NaN", "NaN", "NaN", "NaN", "NaN"]);
+    assert.deepEqual(
+      values(ring.window(undefined, undefined, ["missing"]).series.get("missing")).map(String),
+      ["NaN", "NaN", "NaN", "NaN", "NaN"],
+    );
   });
 
   it("clamps a time that runs backwards so queries stay ordered", () => {

@@ -2,7 +2,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { MetricFormat, MetricNodeSchema, ZoneSchema, ZoneState, type MetricNode } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import {
+  MetricFormat,
+  MetricNodeSchema,
+  ZoneSchema,
+  ZoneState,
+  type MetricNode,
+} from "../../../extension/proto/gen/protect/control/v1/common_pb";
 import { MetricsSampler } from "../../../extension/core/metrics/sampler";
 import { Column, type HistoryChange } from "../../../extension/core/metrics/history";
 import { FakeClock, settle } from "./fakeClock";
@@ -14,7 +20,15 @@ function memoryTree(used: number, total = 1000): MetricNode {
     children: [
       {
         name: "system",
-        children: [{ name: "memory", children: [{ name: "total", value: num(total), format: MetricFormat.BYTES }, { name: "used", value: num(used), format: MetricFormat.BYTES }] }],
+        children: [
+          {
+            name: "memory",
+            children: [
+              { name: "total", value: num(total), format: MetricFormat.BYTES },
+              { name: "used", value: num(used), format: MetricFormat.BYTES },
+            ],
+          },
+        ],
       },
     ],
   });
@@ -130,7 +144,10 @@ describe("MetricsSampler", () => {
     reader.fail = new Error("SSH connection lost");
     await clock.advance(3000);
     const history = sampler.history("z1")!;
-    assert.deepEqual(history.status, { state: "error", message: "Reading metrics failed: SSH connection lost" });
+    assert.deepEqual(history.status, {
+      state: "error",
+      message: "Reading metrics failed: SSH connection lost",
+    });
     reader.fail = null;
     await clock.advance(2000);
     assert.deepEqual(history.status, { state: "ok" });
@@ -171,7 +188,8 @@ describe("MetricsSampler", () => {
   });
 
   it("fills per-vCPU CPU from the Prometheus endpoint when the tree has none", async () => {
-    const text = 'zone_cpu_usage_percent{cpu="0",zone_id="z1"} 90\nzone_cpu_usage_percent{cpu="1",zone_id="z1"} 30\nzone_memory_used_bytes{zone_id="z1"} 999\nhost_cpu_usage_percent{cpu="0"} 12\nhost_memory_used_bytes 5\nhost_memory_total_bytes 10\n';
+    const text =
+      'zone_cpu_usage_percent{cpu="0",zone_id="z1"} 90\nzone_cpu_usage_percent{cpu="1",zone_id="z1"} 30\nzone_memory_used_bytes{zone_id="z1"} 999\nhost_cpu_usage_percent{cpu="0"} 12\nhost_memory_used_bytes 5\nhost_memory_total_bytes 10\n';
     let scrapes = 0;
     const { clock, sampler } = setup({ prometheus: async () => (scrapes++, text) });
     const sub = sampler.subscribe("z1");
@@ -188,7 +206,8 @@ describe("MetricsSampler", () => {
   });
 
   it("samples the host view: host figures plus each zone for the stacked graphs", async () => {
-    const text = 'host_cpu_usage_percent{cpu="0"} 40\nhost_cpu_usage_percent{cpu="1"} 20\nhost_memory_used_bytes 4\nhost_memory_total_bytes 16\nzone_memory_used_bytes{zone_id="a"} 1\nzone_memory_used_bytes{zone_id="b"} 2\nzone_cpu_usage_percent{cpu="0",zone_id="a"} 5\n';
+    const text =
+      'host_cpu_usage_percent{cpu="0"} 40\nhost_cpu_usage_percent{cpu="1"} 20\nhost_memory_used_bytes 4\nhost_memory_total_bytes 16\nzone_memory_used_bytes{zone_id="a"} 1\nzone_memory_used_bytes{zone_id="b"} 2\nzone_cpu_usage_percent{cpu="0",zone_id="a"} 5\n';
     const { clock, reader, sampler } = setup({ prometheus: async () => text });
     const sub = sampler.subscribeHost();
     await clock.advance(3000);
@@ -198,7 +217,11 @@ describe("MetricsSampler", () => {
     assert.equal(ring.valueAt(Column.cpu, last), 30);
     assert.equal(ring.valueAt(Column.memoryTotal, last), 16);
     assert.equal(ring.valueAt(Column.zoneMemory("b"), last), 2);
-    assert.equal(ring.valueAt(Column.zoneCpu("a"), last), 2.5, "a zone using 5 % of one vCPU is 2.5 % of a 2-CPU host");
+    assert.equal(
+      ring.valueAt(Column.zoneCpu("a"), last),
+      2.5,
+      "a zone using 5 % of one vCPU is 2.5 % of a 2-CPU host",
+    );
     assert.equal(reader.calls.length, 0, "the host view needs no per-zone reads");
     sub.dispose();
     assert.equal(clock.pendingTimers, 0);
@@ -232,13 +255,24 @@ describe("MetricsSampler", () => {
   it("turns zone events into limits and markers, and forgets destroyed zones", async () => {
     const { clock, sampler } = setup();
     const zone = (state: ZoneState, targetMemory = 512n) =>
-      create(ZoneSchema, { id: "z1", spec: { name: "web" }, status: { state, resourceStatus: { activeResources: { targetMemory, maxMemory: 1024n, targetCpus: 1 } } } });
+      create(ZoneSchema, {
+        id: "z1",
+        spec: { name: "web" },
+        status: {
+          state,
+          resourceStatus: { activeResources: { targetMemory, maxMemory: 1024n, targetCpus: 1 } },
+        },
+      });
     sampler.noteZone(zone(ZoneState.CREATING));
     sampler.noteZone(zone(ZoneState.READY));
     const sub = sampler.subscribe("z1");
     const history = sampler.history("z1")!;
     assert.equal(sampler.zoneName("z1"), "web");
-    assert.deepEqual(history.markers.map((m) => m.label), ["READY"], "markers from before the panel opened are kept");
+    assert.deepEqual(
+      history.markers.map((m) => m.label),
+      ["READY"],
+      "markers from before the panel opened are kept",
+    );
     assert.equal(history.limits!.targetMemoryBytes, 512 * 1024 * 1024);
     await clock.advance(1000);
     sampler.noteZone(zone(ZoneState.READY, 768n));

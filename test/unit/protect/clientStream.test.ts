@@ -74,8 +74,14 @@ describe("a response the server ends while our request side is still open", () =
     const stream = request();
     stream.on("error", () => {});
     await new Promise<void>((r) => stream.once("aborted", () => r()));
-    assert.equal(stream.writableEnded, true, "Node ended our writable side when the server closed the stream");
-    const err = await new Promise<Error | null | undefined>((r) => stream.write(Buffer.from("late keystroke"), r));
+    assert.equal(
+      stream.writableEnded,
+      true,
+      "Node ended our writable side when the server closed the stream",
+    );
+    const err = await new Promise<Error | null | undefined>((r) =>
+      stream.write(Buffer.from("late keystroke"), r),
+    );
     assert.equal((err as NodeJS.ErrnoException | undefined)?.code, "ERR_STREAM_WRITE_AFTER_END");
     assert.equal(stream.destroyed, false);
     let bytes = 0;

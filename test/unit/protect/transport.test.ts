@@ -13,14 +13,23 @@ import type { ClientChannel } from "ssh2";
 import { ChannelSocket } from "../../../extension/core/protect/channelSocket";
 import { ProtectError, TransportFailure, toProtectError } from "../../../extension/core/protect/errors";
 import { parseTarget } from "../../../extension/core/protect/target";
-import { bridgeCommandFor, classifyBridgeExit, defaultBridgeCommand } from "../../../extension/core/protect/transport";
+import {
+  bridgeCommandFor,
+  classifyBridgeExit,
+  defaultBridgeCommand,
+} from "../../../extension/core/protect/transport";
 import { SshError } from "../../../extension/core/ssh/errors";
 import { printable } from "../../../extension/core/ssh/printable";
 import { shellQuote } from "../../../extension/core/ssh/shellQuote";
 
 /** Enough of an ssh2 ClientChannel: a Duplex with a stderr stream, exit/close events, close(). */
 class FakeChannel extends Duplex {
-  readonly stderr = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+  readonly stderr = new Duplex({
+    read() {},
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
   written: Buffer[] = [];
   /** Hold write callbacks, like ssh2 does when the window is exhausted. */
   holdWrites = false;
@@ -50,7 +59,9 @@ class FakeChannel extends Duplex {
 function socketWith(channel: FakeChannel, bridge = false): ChannelSocket {
   return new ChannelSocket(async () => channel as unknown as ClientChannel, {
     describe: "the test socket",
-    ...(bridge ? { onBridgeExit: (exit) => classifyBridgeExit(exit, "/run/d.sock", "host", "sudo -n socat") } : {}),
+    ...(bridge
+      ? { onBridgeExit: (exit) => classifyBridgeExit(exit, "/run/d.sock", "host", "sudo -n socat") }
+      : {}),
   });
 }
 
@@ -116,7 +127,9 @@ describe("ChannelSocket", () => {
   });
 
   test("an open failure is reported on a later turn, after listeners can be attached", async () => {
-    const socket = new ChannelSocket(() => Promise.reject(new SshError("channelRefused", "refused")), { describe: "x" });
+    const socket = new ChannelSocket(() => Promise.reject(new SshError("channelRefused", "refused")), {
+      describe: "x",
+    });
     // http2 attaches its listeners synchronously; a few microtasks later must still be in time
     // (an 'error' emitted with no listener would crash this test process).
     for (let i = 0; i < 5; i++) await Promise.resolve();
@@ -128,53 +141,94 @@ describe("ChannelSocket", () => {
 
 describe("bridge", () => {
   test("the default command quotes the socket path for the shell", () => {
-    assert.equal(bridgeCommandFor(defaultBridgeCommand, "/var/lib/edera/protect/daemon.socket"), "sudo -n socat - UNIX-CONNECT:/var/lib/edera/protect/daemon.socket");
+    assert.equal(
+      bridgeCommandFor(defaultBridgeCommand, "/var/lib/edera/protect/daemon.socket"),
+      "sudo -n socat - UNIX-CONNECT:/var/lib/edera/protect/daemon.socket",
+    );
     assert.equal(bridgeCommandFor("nc -U {socket}", "/run/a b.sock"), "nc -U '/run/a b.sock'");
     // socat reads ':' and ',' in its address; nc does not: only the socat form escapes them.
-    assert.equal(bridgeCommandFor("socat - UNIX-CONNECT:{socket}", "/run/x:y,z"), "socat - UNIX-CONNECT:'/run/x\\:y\\,z'");
+    assert.equal(
+      bridgeCommandFor("socat - UNIX-CONNECT:{socket}", "/run/x:y,z"),
+      "socat - UNIX-CONNECT:'/run/x\\:y\\,z'",
+    );
     assert.equal(bridgeCommandFor("nc -U {socket}", "/run/x:y,z"), "nc -U /run/x:y,z");
   });
 
   test("socket paths no route can take are refused as invalid arguments", () => {
     for (const bad of ["", "relative.sock", "-oProxyCommand=x", "/run/a\0b", "/run/a\nb", "/run/a\rb"]) {
-      assert.throws(() => bridgeCommandFor(defaultBridgeCommand, bad), (e: unknown) => ProtectError.is(e, "invalidArgument"), JSON.stringify(bad));
+      assert.throws(
+        () => bridgeCommandFor(defaultBridgeCommand, bad),
+        (e: unknown) => ProtectError.is(e, "invalidArgument"),
+        JSON.stringify(bad),
+      );
     }
-    assert.throws(() => bridgeCommandFor("socat - UNIX-CONNECT:/fixed", "/run/x"), (e: unknown) => ProtectError.is(e, "invalidArgument"));
+    assert.throws(
+      () => bridgeCommandFor("socat - UNIX-CONNECT:/fixed", "/run/x"),
+      (e: unknown) => ProtectError.is(e, "invalidArgument"),
+    );
   });
 
-  test("a path full of shell and socat syntax reaches the socket through a real sh and socat, running nothing", { skip: !existsSync("/usr/bin/socat") && "socat not installed" }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "zb-"));
-    const canaries = join(dir, "c");
-    mkdirSync(canaries);
-    try {
-      // Relative: a socket name cannot hold '/'; the shell runs in the canaries folder.
-      const touch = (n: number): string => `touch c${n}`;
-      const names = [`a b'"$(${touch(1)})`, `\`${touch(2)}\`;${touch(3)}`, `x:y,z!!w\\q`, `[1](2){3}%25 &|<>#~*?\t`, `'\\''"; ${touch(4)}; "`];
-      for (const name of names) {
-        const path = join(dir, name);
-        const server = createServer((c) => c.end("pong"));
-        await new Promise<void>((r) => server.listen(path, r));
-        try {
-          for (const template of [defaultBridgeCommand.replace("sudo -n ", ""), "socat STDIO UNIX-CONNECT:{socket},shut-none"]) {
-            const command = bridgeCommandFor(template, path);
-            const out = await new Promise<string>((resolve, reject) =>
-              execFile("/bin/sh", ["-c", command], { cwd: canaries, timeout: 5_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${command}: ${stderr}`)) : resolve(stdout))).stdin?.end(),
-            );
-            assert.equal(out, "pong", command);
+  test(
+    "a path full of shell and socat syntax reaches the socket through a real sh and socat, running nothing",
+    { skip: !existsSync("/usr/bin/socat") && "socat not installed" },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "zb-"));
+      const canaries = join(dir, "c");
+      mkdirSync(canaries);
+      try {
+        // Relative: a socket name cannot hold '/'; the shell runs in the canaries folder.
+        const touch = (n: number): string => `touch c${n}`;
+        const names = [
+          `a b'"$(${touch(1)})`,
+          `\`${touch(2)}\`;${touch(3)}`,
+          `x:y,z!!w\\q`,
+          `[1](2){3}%25 &|<>#~*?\t`,
+          `'\\''"; ${touch(4)}; "`,
+        ];
+        for (const name of names) {
+          const path = join(dir, name);
+          const server = createServer((c) => c.end("pong"));
+          await new Promise<void>((r) => server.listen(path, r));
+          try {
+            for (const template of [
+              defaultBridgeCommand.replace("sudo -n ", ""),
+              "socat STDIO UNIX-CONNECT:{socket},shut-none",
+            ]) {
+              const command = bridgeCommandFor(template, path);
+              const out = await new Promise<string>((resolve, reject) =>
+                execFile(
+                  "/bin/sh",
+                  ["-c", command],
+                  { cwd: canaries, timeout: 5_000 },
+                  (err, stdout, stderr) =>
+                    err ? reject(new Error(`${command}: ${stderr}`)) : resolve(stdout),
+                ).stdin?.end(),
+              );
+              assert.equal(out, "pong", command);
+            }
+          } finally {
+            await new Promise<void>((r) => server.close(() => r()));
           }
-        } finally {
-          await new Promise<void>((r) => server.close(() => r()));
         }
+        assert.deepEqual(readdirSync(canaries), [], "the socket path was evaluated by the shell");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-      assert.deepEqual(readdirSync(canaries), [], "the socket path was evaluated by the shell");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   test("paths and what the bridge printed cannot split a message or reach the terminal raw", () => {
     const path = "/run/line\nbreak\u001b[31m";
-    const f = classifyBridgeExit({ code: 1, signal: undefined, stderr: `socat[1] E connect(5, AF=1 "${path}", 20): Permission denied\u001b]0;owned\u0007\n` }, path, "h", "socat");
+    const f = classifyBridgeExit(
+      {
+        code: 1,
+        signal: undefined,
+        stderr: `socat[1] E connect(5, AF=1 "${path}", 20): Permission denied\u001b]0;owned\u0007\n`,
+      },
+      path,
+      "h",
+      "socat",
+    );
     assert.equal(f.reason, "permissionDenied");
     assert.ok(![..."\n\r\u001b\u0007"].some((c) => f.message.includes(c)), JSON.stringify(f.message));
     assert.match(f.message, /\/run\/line\\nbreak\\u001b\[31m/);
@@ -189,11 +243,22 @@ describe("bridge", () => {
   });
 
   test("bridge exits are classified from what sudo and socat print", () => {
-    const c = (code: number, stderr: string) => classifyBridgeExit({ code, signal: undefined, stderr }, "/run/d.sock", "h", "sudo -n socat");
+    const c = (code: number, stderr: string) =>
+      classifyBridgeExit({ code, signal: undefined, stderr }, "/run/d.sock", "h", "sudo -n socat");
     assert.equal(c(1, "sudo: a password is required").reason, "permissionDenied");
-    assert.equal(c(1, "2024/01/01 socat[12] E connect(5, AF=1 \"/run/d.sock\", 13): No such file or directory").unreachable, "socketMissing");
-    assert.equal(c(1, "socat[12] E connect(5, AF=1 \"/run/d.sock\", 13): Connection refused").unreachable, "daemonNotRunning");
-    assert.equal(c(1, "socat[12] E connect(5, AF=1 \"/run/d.sock\", 13): Permission denied").reason, "permissionDenied");
+    assert.equal(
+      c(1, '2024/01/01 socat[12] E connect(5, AF=1 "/run/d.sock", 13): No such file or directory')
+        .unreachable,
+      "socketMissing",
+    );
+    assert.equal(
+      c(1, 'socat[12] E connect(5, AF=1 "/run/d.sock", 13): Connection refused').unreachable,
+      "daemonNotRunning",
+    );
+    assert.equal(
+      c(1, 'socat[12] E connect(5, AF=1 "/run/d.sock", 13): Permission denied').reason,
+      "permissionDenied",
+    );
     assert.equal(c(127, "sh: 1: sudo: not found").unreachable, "bridgeFailed");
     const other = c(3, "something odd");
     assert.equal(other.reason, "unreachable");
@@ -203,7 +268,13 @@ describe("bridge", () => {
 
 describe("error mapping", () => {
   test("transport failures keep their reason through Connect's wrapping", () => {
-    const wrapped = new ConnectError("unavailable", Code.Unavailable, undefined, undefined, new TransportFailure("unreachable", "socket missing", "socketMissing"));
+    const wrapped = new ConnectError(
+      "unavailable",
+      Code.Unavailable,
+      undefined,
+      undefined,
+      new TransportFailure("unreachable", "socket missing", "socketMissing"),
+    );
     const e = toProtectError(wrapped, "ListZones", "h");
     assert.ok(ProtectError.is(e, "unreachable"));
     assert.equal(e.details.unreachable, "socketMissing");
@@ -211,21 +282,30 @@ describe("error mapping", () => {
 
   test("errno codes of a local socket", () => {
     const errno = (code: string) => Object.assign(new Error(code), { code });
-    const map = (code: string) => toProtectError(new ConnectError("x", Code.Internal, undefined, undefined, errno(code)), "Op", "h");
+    const map = (code: string) =>
+      toProtectError(new ConnectError("x", Code.Internal, undefined, undefined, errno(code)), "Op", "h");
     assert.equal((map("ENOENT") as ProtectError).details.unreachable, "socketMissing");
     assert.equal((map("ECONNREFUSED") as ProtectError).details.unreachable, "daemonNotRunning");
     assert.ok(ProtectError.is(map("EACCES"), "permissionDenied"));
   });
 
   /** An error as Connect decodes it from the daemon's grpc-status trailer. */
-  const fromDaemon = (message: string, code: Code): ConnectError => Object.assign(new ConnectError(message, code), { isWireError: true });
+  const fromDaemon = (message: string, code: Code): ConnectError =>
+    Object.assign(new ConnectError(message, code), { isWireError: true });
 
   test("daemon status codes, with the daemon's message", () => {
     const e = toProtectError(fromDaemon("zone abc not found", Code.NotFound), "GetZone", "h");
     assert.ok(ProtectError.is(e, "notFound"));
     assert.match(e.message, /zone abc not found/);
-    assert.ok(ProtectError.is(toProtectError(fromDaemon("x", Code.Unimplemented), "Op", "h"), "unimplemented"));
-    assert.ok(ProtectError.is(toProtectError(fromDaemon("bad name", Code.InvalidArgument), "Op", "h"), "invalidArgument"));
+    assert.ok(
+      ProtectError.is(toProtectError(fromDaemon("x", Code.Unimplemented), "Op", "h"), "unimplemented"),
+    );
+    assert.ok(
+      ProtectError.is(
+        toProtectError(fromDaemon("bad name", Code.InvalidArgument), "Op", "h"),
+        "invalidArgument",
+      ),
+    );
     assert.ok(ProtectError.is(toProtectError(fromDaemon("x", Code.Internal), "Op", "h"), "server"));
   });
 
@@ -245,9 +325,21 @@ describe("error mapping", () => {
   });
 
   test("what happened to the call itself keeps its meaning: deadline, cancel, unavailable", () => {
-    assert.ok(ProtectError.is(toProtectError(new ConnectError("the operation timed out", Code.DeadlineExceeded), "Op", "h"), "deadline"));
-    assert.ok(ProtectError.is(toProtectError(new ConnectError("aborted", Code.Canceled), "Op", "h"), "cancelled"));
-    assert.ok(ProtectError.is(toProtectError(new ConnectError("HTTP 502", Code.Unavailable), "Op", "h"), "unreachable"));
+    assert.ok(
+      ProtectError.is(
+        toProtectError(new ConnectError("the operation timed out", Code.DeadlineExceeded), "Op", "h"),
+        "deadline",
+      ),
+    );
+    assert.ok(
+      ProtectError.is(toProtectError(new ConnectError("aborted", Code.Canceled), "Op", "h"), "cancelled"),
+    );
+    assert.ok(
+      ProtectError.is(
+        toProtectError(new ConnectError("HTTP 502", Code.Unavailable), "Op", "h"),
+        "unreachable",
+      ),
+    );
   });
 
   test("SSH errors stay SSH errors, except a lost connection", () => {
@@ -259,11 +351,18 @@ describe("error mapping", () => {
 
 describe("targets", () => {
   test("unix:///path and ssh destinations", () => {
-    assert.deepEqual(parseTarget("unix:///var/run/d.sock"), { kind: "unix", socketPath: "/var/run/d.sock", display: "unix:///var/run/d.sock" });
+    assert.deepEqual(parseTarget("unix:///var/run/d.sock"), {
+      kind: "unix",
+      socketPath: "/var/run/d.sock",
+      display: "unix:///var/run/d.sock",
+    });
     const ssh = parseTarget("root@styro:2222");
     assert.equal(ssh.kind, "ssh");
     assert.equal(ssh.display, "root@styro:2222");
     assert.equal(parseTarget("unix:/run/d.sock").kind, "unix");
-    assert.throws(() => parseTarget("unix://relative"), (e: unknown) => ProtectError.is(e, "invalidArgument"));
+    assert.throws(
+      () => parseTarget("unix://relative"),
+      (e: unknown) => ProtectError.is(e, "invalidArgument"),
+    );
   });
 });

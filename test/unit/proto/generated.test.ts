@@ -52,7 +52,13 @@ test("field numbers that differ from declaration order are kept", async () => {
   const numbers = (desc: { fields: readonly { name: string; number: number }[] }) =>
     Object.fromEntries(desc.fields.map((f) => [f.name, f.number]));
   assert.deepEqual(numbers(common.ZoneResourcesSpecSchema), {
-    max_memory: 1, min_memory: 6, target_memory: 2, max_cpus: 3, min_cpus: 7, target_cpus: 4, adjustment_policy: 5,
+    max_memory: 1,
+    min_memory: 6,
+    target_memory: 2,
+    max_cpus: 3,
+    min_cpus: 7,
+    target_cpus: 4,
+    adjustment_policy: 5,
   });
   assert.equal(numbers(common.WorkloadMountInfoSchema)["target_path"], 5);
   const states = Object.fromEntries(common.ZoneStateSchema.values.map((v) => [v.name, v.number]));

@@ -9,8 +9,14 @@ import { parseDestination } from "../../../extension/core/ssh/destination";
 import { SshError } from "../../../extension/core/ssh/errors";
 
 const home = join(__dirname, "fixtures", "home");
-const base: SshConfigOptions = { homedir: home, localUser: "dev", systemConfigFile: null, env: { SSH_AUTH_SOCK: "/run/agent.sock", MY_AGENT: "/run/my-agent" } };
-const resolve = (dest: string, extra: SshConfigOptions = {}) => resolveSshConfig(parseDestination(dest), { ...base, ...extra });
+const base: SshConfigOptions = {
+  homedir: home,
+  localUser: "dev",
+  systemConfigFile: null,
+  env: { SSH_AUTH_SOCK: "/run/agent.sock", MY_AGENT: "/run/my-agent" },
+};
+const resolve = (dest: string, extra: SshConfigOptions = {}) =>
+  resolveSshConfig(parseDestination(dest), { ...base, ...extra });
 
 describe("ssh config resolution", () => {
   test("Host block values, ~ expansion, defaults for what is not set", () => {
@@ -25,14 +31,20 @@ describe("ssh config resolution", () => {
     assert.equal(c.serverAliveIntervalMs, 15_000);
     assert.equal(c.serverAliveCountMax, 3);
     assert.equal(c.strictHostKeyChecking, "ask");
-    assert.deepEqual(c.userKnownHostsFiles, [join(home, ".ssh/known_hosts"), join(home, ".ssh/known_hosts2")]);
+    assert.deepEqual(c.userKnownHostsFiles, [
+      join(home, ".ssh/known_hosts"),
+      join(home, ".ssh/known_hosts2"),
+    ]);
   });
 
   test("wildcards, negation, tokens in IdentityFile, ProxyJump resolved into destinations", () => {
     const c = resolve("styro-a.lab");
     assert.equal(c.user, "zones");
     assert.equal(c.hostName, "styro-a.lab");
-    assert.deepEqual(c.identityFiles, [join(home, ".ssh/keys/styro-a.lab_zones"), join(home, ".ssh/id_ed25519")]);
+    assert.deepEqual(c.identityFiles, [
+      join(home, ".ssh/keys/styro-a.lab_zones"),
+      join(home, ".ssh/id_ed25519"),
+    ]);
     assert.equal(c.identitiesOnly, true);
     assert.deepEqual(c.proxyJump, [{ host: "bastion" }]);
     assert.equal(c.serverAliveIntervalMs, 5_000);
@@ -47,7 +59,10 @@ describe("ssh config resolution", () => {
 
   test("ProxyJump chains keep user and port of each hop", () => {
     const c = resolve("double-jump");
-    assert.deepEqual(c.proxyJump, [{ host: "bastion" }, { host: "inner.example.net", user: "ops", port: 2200 }]);
+    assert.deepEqual(c.proxyJump, [
+      { host: "bastion" },
+      { host: "inner.example.net", user: "ops", port: 2200 },
+    ]);
   });
 
   test("Include: globs relative to ~/.ssh, sorted, nested, first value wins across files", () => {
@@ -112,7 +127,11 @@ describe("ssh config resolution", () => {
     const withSystem = resolveSshConfig(parseDestination("bastion"), { ...base, systemConfigFile: system });
     assert.equal(withSystem.hashKnownHosts, true);
     assert.equal(withSystem.strictHostKeyChecking, "yes");
-    const explicit = resolveSshConfig(parseDestination("bastion"), { ...base, systemConfigFile: system, configFile: join(home, ".ssh", "config") });
+    const explicit = resolveSshConfig(parseDestination("bastion"), {
+      ...base,
+      systemConfigFile: system,
+      configFile: join(home, ".ssh", "config"),
+    });
     assert.equal(explicit.hashKnownHosts, false);
     assert.equal(explicit.strictHostKeyChecking, "ask");
   });
@@ -123,15 +142,25 @@ describe("ssh config resolution", () => {
       (err: unknown) => SshError.is(err, "configInvalid") && /nested more than 16/.test(err.message),
     );
     assert.throws(
-      () => resolveSshConfig(parseDestination("x"), { ...base, configFile: join(home, ".ssh", "does-not-exist") }),
+      () =>
+        resolveSshConfig(parseDestination("x"), {
+          ...base,
+          configFile: join(home, ".ssh", "does-not-exist"),
+        }),
       (err: unknown) => SshError.is(err, "configInvalid") && /does not exist/.test(err.message),
     );
     const dir = mkdtempSync(join(tmpdir(), "sshcfg-"));
     try {
       writeFileSync(join(dir, "config"), "Host x\n  Port twenty\n  IdentityFile ~/.ssh/%Q\n");
-      assert.throws(() => resolveSshConfig(parseDestination("x"), { ...base, configFile: join(dir, "config") }), (err: unknown) => SshError.is(err, "configInvalid") && /Port 'twenty'/.test(err.message));
+      assert.throws(
+        () => resolveSshConfig(parseDestination("x"), { ...base, configFile: join(dir, "config") }),
+        (err: unknown) => SshError.is(err, "configInvalid") && /Port 'twenty'/.test(err.message),
+      );
       writeFileSync(join(dir, "config"), "Host x\n  IdentityFile ~/.ssh/%Q\n");
-      assert.throws(() => resolveSshConfig(parseDestination("x"), { ...base, configFile: join(dir, "config") }), (err: unknown) => SshError.is(err, "configInvalid") && /%Q/.test(err.message));
+      assert.throws(
+        () => resolveSshConfig(parseDestination("x"), { ...base, configFile: join(dir, "config") }),
+        (err: unknown) => SshError.is(err, "configInvalid") && /%Q/.test(err.message),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -165,14 +194,22 @@ describe("destinations", () => {
   test("alias, user@host:port, ssh://, IPv6", () => {
     assert.deepEqual(parseDestination("myhost"), { host: "myhost" });
     assert.deepEqual(parseDestination("me@10.1.2.3:2222"), { host: "10.1.2.3", user: "me", port: 2222 });
-    assert.deepEqual(parseDestination("ssh://root@host.example:22/"), { host: "host.example", user: "root", port: 22 });
+    assert.deepEqual(parseDestination("ssh://root@host.example:22/"), {
+      host: "host.example",
+      user: "root",
+      port: 22,
+    });
     assert.deepEqual(parseDestination("me@[::1]:2200"), { host: "::1", user: "me", port: 2200 });
     assert.deepEqual(parseDestination("fe80::1"), { host: "fe80::1" });
   });
 
   test("rejects what cannot be a destination", () => {
     for (const bad of ["", "host:99999", "host:abc", "unix:///x", "-oProxyCommand=x", "a b", "me@", "[::1"]) {
-      assert.throws(() => parseDestination(bad), (err: unknown) => SshError.is(err, "configInvalid"), bad);
+      assert.throws(
+        () => parseDestination(bad),
+        (err: unknown) => SshError.is(err, "configInvalid"),
+        bad,
+      );
     }
   });
 });

@@ -23,7 +23,9 @@ function makeKey(name: string, type: string): void {
   const r = spawnSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-f", path], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   const line = readFileSync(`${path}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
-  const fp = spawnSync("ssh-keygen", ["-l", "-E", "sha256", "-f", `${path}.pub`], { encoding: "utf8" }).stdout.split(/\s+/)[1]!;
+  const fp = spawnSync("ssh-keygen", ["-l", "-E", "sha256", "-f", `${path}.pub`], {
+    encoding: "utf8",
+  }).stdout.split(/\s+/)[1]!;
   keys[name] = { line, blob: Buffer.from(line.split(" ")[1]!, "base64"), fingerprint: fp };
 }
 
@@ -52,7 +54,10 @@ describe("known_hosts", () => {
   test("plain, patterned, [host]:port and hashed entries across several files", () => {
     const a = join(dir, "kh_a");
     const b = join(dir, "kh_b");
-    writeFileSync(a, `# comment\n\nother.example ${keys["ecdsa"]!.line}\n*.lab,!evil.lab ${keys["ed"]!.line}\n`);
+    writeFileSync(
+      a,
+      `# comment\n\nother.example ${keys["ecdsa"]!.line}\n*.lab,!evil.lab ${keys["ed"]!.line}\n`,
+    );
     writeFileSync(b, `[h.example]:2222 ${keys["ed2"]!.line}\nnot a valid line\n`);
     const kh = new KnownHosts([a], [b]);
     assert.equal(kh.check("styro.lab", keys["ed"]!.blob).status, "known");
@@ -90,14 +95,25 @@ describe("known_hosts", () => {
     const result = kh.check("h.example", keys["ed"]!.blob);
     assert.deepEqual(result, { status: "unknown", otherKeyTypes: ["ecdsa-sha2-nistp256"] });
     assert.equal(preferredHostKeyAlgorithms(kh.knownKeyTypes("h.example"))[0], "ecdsa-sha2-nistp256");
-    assert.deepEqual(preferredHostKeyAlgorithms(["ssh-rsa"]).slice(0, 3), ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]);
+    assert.deepEqual(preferredHostKeyAlgorithms(["ssh-rsa"]).slice(0, 3), [
+      "rsa-sha2-512",
+      "rsa-sha2-256",
+      "ssh-rsa",
+    ]);
   });
 
   test("@revoked wins over a matching plain line; @cert-authority is skipped with a log line", () => {
     const f = join(dir, "kh_revoked");
-    writeFileSync(f, `h.example ${keys["ed"]!.line}\n@revoked * ${keys["ed"]!.line}\n@cert-authority *.example ${keys["ecdsa"]!.line}\n`);
+    writeFileSync(
+      f,
+      `h.example ${keys["ed"]!.line}\n@revoked * ${keys["ed"]!.line}\n@cert-authority *.example ${keys["ecdsa"]!.line}\n`,
+    );
     const lines: string[] = [];
-    const kh = new KnownHosts([f], [], loggerFrom((_l, line) => lines.push(line), "debug"));
+    const kh = new KnownHosts(
+      [f],
+      [],
+      loggerFrom((_l, line) => lines.push(line), "debug"),
+    );
     const result = kh.check("h.example", keys["ed"]!.blob);
     assert.equal(result.status, "revoked");
     assert.equal(result.status === "revoked" && result.entry.line, 2);
@@ -114,7 +130,10 @@ describe("known_hosts", () => {
 
     // A file that already uses hashing gets a hashed line, which ssh-keygen -F can find.
     const hashedFile = join(dir, "kh_hashed_add");
-    writeFileSync(hashedFile, `${"|1|c2FsdHNhbHRzYWx0c2FsdHNhbHQ=|AAAAAAAAAAAAAAAAAAAAAAAAAAA="} ${keys["ecdsa"]!.line}`);
+    writeFileSync(
+      hashedFile,
+      `${"|1|c2FsdHNhbHRzYWx0c2FsdHNhbHQ=|AAAAAAAAAAAAAAAAAAAAAAAAAAA="} ${keys["ecdsa"]!.line}`,
+    );
     const added = new KnownHosts([hashedFile], []).add("styro.example", keys["ed"]!.blob, false);
     assert.equal(added.line, 2);
     const text = readFileSync(hashedFile, "utf8");

@@ -14,7 +14,10 @@ describe("connection pool", () => {
       assert.equal(pool.get("jump@bastion.example.net:2222"), byAlias);
       assert.equal(pool.get("ssh://jump@bastion.example.net:2222"), byAlias);
       assert.notEqual(pool.get("other@bastion.example.net:2222"), byAlias);
-      assert.deepEqual([...pool.connections.keys()].sort(), ["jump@bastion.example.net:2222", "other@bastion.example.net:2222"]);
+      assert.deepEqual([...pool.connections.keys()].sort(), [
+        "jump@bastion.example.net:2222",
+        "other@bastion.example.net:2222",
+      ]);
       assert.equal(byAlias.state.state, "idle"); // nothing connects until asked
     } finally {
       pool.dispose();
@@ -29,7 +32,16 @@ describe("connection pool", () => {
   });
 
   test("only network trouble is retried", () => {
-    for (const r of ["connectFailed", "timeout", "lost"] as const) assert.equal(isRetryable(new SshError(r, "x")), true, r);
-    for (const r of ["hostKeyChanged", "hostKeyUnknown", "hostKeyRevoked", "authFailed", "configInvalid", "cancelled"] as const) assert.equal(isRetryable(new SshError(r, "x")), false, r);
+    for (const r of ["connectFailed", "timeout", "lost"] as const)
+      assert.equal(isRetryable(new SshError(r, "x")), true, r);
+    for (const r of [
+      "hostKeyChanged",
+      "hostKeyUnknown",
+      "hostKeyRevoked",
+      "authFailed",
+      "configInvalid",
+      "cancelled",
+    ] as const)
+      assert.equal(isRetryable(new SshError(r, "x")), false, r);
   });
 });

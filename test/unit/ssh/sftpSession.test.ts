@@ -33,7 +33,8 @@ function sessionOn(fake: FakeSftp): SftpSession {
   return new SftpSession(fake as unknown as SFTPWrapper, "u@h:22");
 }
 
-const stat = (session: SftpSession): Promise<unknown> => session.request("stat /x", (sftp, cb) => (sftp as unknown as FakeSftp).stat("/x", cb));
+const stat = (session: SftpSession): Promise<unknown> =>
+  session.request("stat /x", (sftp, cb) => (sftp as unknown as FakeSftp).stat("/x", cb));
 
 describe("SftpSession", () => {
   test("ssh2's 'No response from server' on a closing channel is SshError lost, naming the call", async () => {
@@ -41,7 +42,10 @@ describe("SftpSession", () => {
     const session = sessionOn(fake);
     const call = stat(session);
     fake.dieLikeSsh2();
-    await assert.rejects(call, (e: unknown) => SshError.is(e, "lost") && /stat \/x failed: the SFTP session ended/.test(e.message));
+    await assert.rejects(
+      call,
+      (e: unknown) => SshError.is(e, "lost") && /stat \/x failed: the SFTP session ended/.test(e.message),
+    );
     assert.equal(session.isOpen, false);
   });
 
@@ -59,7 +63,10 @@ describe("SftpSession", () => {
     const session = sessionOn(fake);
     const cause = new SshError("lost", "ssh u@h:22: connection lost (read ECONNRESET).");
     session.connectionClosed(cause);
-    await assert.rejects(stat(session), (e: unknown) => SshError.is(e, "lost") && /the connection was lost/.test(e.message));
+    await assert.rejects(
+      stat(session),
+      (e: unknown) => SshError.is(e, "lost") && /the connection was lost/.test(e.message),
+    );
     assert.equal(fake.pending.length, 0, "a request was sent on a dead session");
   });
 

@@ -35,7 +35,10 @@ test("ignored properties are warnings on the property name with the reason", () 
   assert.match(init.message, /the zone's init already reaps processes/);
   const line = readFileSync(file, "utf8").split("\n")[init.line - 1]!;
   assert.equal(line.slice(init.column - 1, init.endColumn - 1), '"init"', "the range is the property's key");
-  assert.ok(problems.some((p) => p.code === "trailingComma"), "parser warnings stay");
+  assert.ok(
+    problems.some((p) => p.code === "trailingComma"),
+    "parser warnings stay",
+  );
 });
 
 test("a refused property is an error saying why the project cannot be launched", () => {

@@ -69,7 +69,10 @@ test("a taken local port falls back to a free one unless the port is required", 
   try {
     const f = await forwards.open({ hostId, zoneId: "z1", zonePort: 80, localPort: taken });
     assert.notEqual(f.info.localPort, taken);
-    await assert.rejects(forwards.open({ hostId, zoneId: "z2", zonePort: 80, localPort: taken, requireLocalPort: true }), (err: Error & { reason?: string }) => err.reason === "portInUse");
+    await assert.rejects(
+      forwards.open({ hostId, zoneId: "z2", zonePort: 80, localPort: taken, requireLocalPort: true }),
+      (err: Error & { reason?: string }) => err.reason === "portInUse",
+    );
   } finally {
     forwards.dispose();
     blocker.close();

@@ -60,7 +60,8 @@ class ScriptedSession implements HostSession {
   async *watch(signal: AbortSignal): AsyncIterable<HostEvent> {
     yield { kind: "resync", zones: [...this.host.zones], workloads: [...this.host.workloads] };
     while (!signal.aborted) {
-      const next = this.#queue.shift() ?? (await new Promise<HostEvent | Error>((resolve) => (this.#push = resolve)));
+      const next =
+        this.#queue.shift() ?? (await new Promise<HostEvent | Error>((resolve) => (this.#push = resolve)));
       this.#push = undefined;
       if (next instanceof Error) throw next;
       yield next;
@@ -83,7 +84,10 @@ class ScriptedSession implements HostSession {
 
 function settings(overrides: Partial<{ maxAttempts: number }> = {}): ZonesSettings {
   const base = parseSettings(() => undefined).settings;
-  return { ...base, reconnect: { maxAttempts: overrides.maxAttempts ?? base.reconnect.maxAttempts, maxDelaySeconds: 1 } };
+  return {
+    ...base,
+    reconnect: { maxAttempts: overrides.maxAttempts ?? base.reconnect.maxAttempts, maxDelaySeconds: 1 },
+  };
 }
 
 async function until(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -102,7 +106,11 @@ function start(host: ScriptedHost, s: ZonesSettings = settings(), fatal: unknown
     model,
     connector: host.connector,
     settings: () => s,
-    prompts: { confirmUnknownHostKey: async () => false, askPassphrase: async () => undefined, askPassword: async () => undefined },
+    prompts: {
+      confirmUnknownHostKey: async () => false,
+      askPassphrase: async () => undefined,
+      askPassword: async () => undefined,
+    },
     log: silentLogger,
     onFatalError: (_entry, err) => fatal.push(err),
   });
@@ -116,7 +124,10 @@ test("connects, lists, then follows events without polling", async () => {
   const { model, connections } = start(host);
   try {
     await until("connected", () => model.host(hostId)?.connection.kind === "connected");
-    assert.deepEqual(model.zones(hostId).map((z) => z.id), ["z1"]);
+    assert.deepEqual(
+      model.zones(hostId).map((z) => z.id),
+      ["z1"],
+    );
     host.sessions[0]!.emit({ kind: "zone", zone: zone("z2", "beta", ZoneState.CREATING) });
     await until("the new zone", () => model.zone(hostId, "z2") !== undefined);
     host.sessions[0]!.emit({ kind: "zone", zone: zone("z1", "alpha", ZoneState.DESTROYED) });
@@ -136,8 +147,14 @@ test("after a lost connection it reconnects and reconciles with a fresh list", a
     // While we were away z1 was destroyed and z3 created; no event will say so.
     host.zones = [zone("z2", "beta"), zone("z3", "gamma")];
     host.sessions[0]!.lose(new SshError("lost", "connection reset"));
-    await until("second session listed", () => host.sessions.length === 2 && model.zone(hostId, "z3") !== undefined);
-    assert.deepEqual(model.zones(hostId).map((z) => z.id), ["z2", "z3"]);
+    await until(
+      "second session listed",
+      () => host.sessions.length === 2 && model.zone(hostId, "z3") !== undefined,
+    );
+    assert.deepEqual(
+      model.zones(hostId).map((z) => z.id),
+      ["z2", "z3"],
+    );
     assert.equal(host.sessions[0]!.disposed, true, "the lost session is disposed");
   } finally {
     connections.dispose();
@@ -146,7 +163,10 @@ test("after a lost connection it reconnects and reconciles with a fresh list", a
 
 test("a changed host key is final: no retry, and the user is told", async () => {
   const host = new ScriptedHost();
-  const changed = new SshError("hostKeyChanged", "host key changed", { knownHostsFile: "/k", knownHostsLine: 3 });
+  const changed = new SshError("hostKeyChanged", "host key changed", {
+    knownHostsFile: "/k",
+    knownHostsLine: 3,
+  });
   host.failNext = [changed];
   const fatal: unknown[] = [];
   const { model, connections } = start(host, settings(), fatal);
@@ -165,7 +185,11 @@ test("a changed host key is final: no retry, and the user is told", async () => 
 
 test("transient failures retry with backoff, up to the configured attempts", async () => {
   const host = new ScriptedHost();
-  host.failNext = [new SshError("connectFailed", "refused"), new SshError("connectFailed", "refused"), new SshError("connectFailed", "refused")];
+  host.failNext = [
+    new SshError("connectFailed", "refused"),
+    new SshError("connectFailed", "refused"),
+    new SshError("connectFailed", "refused"),
+  ];
   const { model, connections } = start(host, settings({ maxAttempts: 2 }));
   try {
     await until("retrying", () => {
@@ -191,7 +215,10 @@ test("an event stream that dies at once backs off instead of spinning", async ()
   try {
     await until("connected", () => model.host(hostId)?.connection.kind === "connected");
     host.sessions[0]!.emit(new Error("UNIMPLEMENTED: WatchEvents"));
-    await until("reconnected once", () => host.sessions.length === 2 && model.host(hostId)?.connection.kind === "connected");
+    await until(
+      "reconnected once",
+      () => host.sessions.length === 2 && model.host(hostId)?.connection.kind === "connected",
+    );
     host.sessions[1]!.emit(new Error("UNIMPLEMENTED: WatchEvents"));
     await until("given up", () => {
       const c = model.host(hostId)?.connection;
@@ -231,7 +258,10 @@ test("an interruption the session recovers from shows as connecting, then reconc
     await until("connecting", () => model.host(hostId)?.connection.kind === "connecting");
     host.sessions[0]!.emit({ kind: "resync", zones: [zone("z2", "beta")], workloads: [] });
     await until("connected again", () => model.host(hostId)?.connection.kind === "connected");
-    assert.deepEqual(model.zones(hostId).map((z) => z.id), ["z2"]);
+    assert.deepEqual(
+      model.zones(hostId).map((z) => z.id),
+      ["z2"],
+    );
     assert.equal(host.connects, 1, "the same session carried on");
   } finally {
     connections.dispose();
@@ -239,5 +269,8 @@ test("an interruption the session recovers from shows as connecting, then reconc
 });
 
 test("backoff doubles from 1 s up to the cap", () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffMs(n, 10)), [1000, 2000, 4000, 8000, 10000, 10000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map((n) => backoffMs(n, 10)),
+    [1000, 2000, 4000, 8000, 10000, 10000],
+  );
 });

@@ -20,7 +20,9 @@ async function planOf(config: string) {
 }
 
 test("the table lists every property with translated / ignored / refused and the reason", async () => {
-  const plan = await planOf('{ "name": "demo", "image": "busybox:latest", "init": true, "hostRequirements": { "cpus": 2 }, "forwardPorts": [8080] }');
+  const plan = await planOf(
+    '{ "name": "demo", "image": "busybox:latest", "init": true, "hostRequirements": { "cpus": 2 }, "forwardPorts": [8080] }',
+  );
   const md = planMarkdown(plan, "devhost");
   const counts = propertyCounts(plan);
   assert.ok(counts.translated >= 3 && counts.ignored >= 1, JSON.stringify(counts));
@@ -28,7 +30,10 @@ test("the table lists every property with translated / ignored / refused and the
   assert.match(md, /\*\*Launchable\*\* on devhost/);
   assert.match(md, /\| `init` \| – ignored \| the zone's init already reaps processes \|/);
   assert.match(md, /\| `hostRequirements\.cpus` \| ✓ translated \|/);
-  assert.match(md, new RegExp(`## Properties \\(${counts.translated} translated, ${counts.ignored} ignored, 0 refused\\)`));
+  assert.match(
+    md,
+    new RegExp(`## Properties \\(${counts.translated} translated, ${counts.ignored} ignored, 0 refused\\)`),
+  );
 });
 
 test("a refused plan says it is not launchable, with the reasons", async () => {

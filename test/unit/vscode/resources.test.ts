@@ -3,12 +3,36 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { ZoneSchema } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { currentResources, parseMemoryMiB, resizedResources } from "../../../extension/vscode/model/resources";
+import {
+  currentResources,
+  parseMemoryMiB,
+  resizedResources,
+} from "../../../extension/vscode/model/resources";
 
 const zone = create(ZoneSchema, {
   id: "z",
-  spec: { initialResources: { minCpus: 1, targetCpus: 1, maxCpus: 2, minMemory: 128n, targetMemory: 256n, maxMemory: 512n } },
-  status: { resourceStatus: { activeResources: { minCpus: 1, targetCpus: 2, maxCpus: 2, minMemory: 128n, targetMemory: 384n, maxMemory: 512n } } },
+  spec: {
+    initialResources: {
+      minCpus: 1,
+      targetCpus: 1,
+      maxCpus: 2,
+      minMemory: 128n,
+      targetMemory: 256n,
+      maxMemory: 512n,
+    },
+  },
+  status: {
+    resourceStatus: {
+      activeResources: {
+        minCpus: 1,
+        targetCpus: 2,
+        maxCpus: 2,
+        minMemory: 128n,
+        targetMemory: 384n,
+        maxMemory: 512n,
+      },
+    },
+  },
 });
 
 test("the active resources win over the initial ones", () => {
@@ -24,7 +48,11 @@ test("a target beyond the max raises the max; below the min lowers the min; the 
   const down = resizedResources(zone, undefined, 64);
   assert.deepEqual([down.minCpus, down.targetCpus, down.maxCpus], [1, 2, 2], "cpus untouched");
   assert.deepEqual([down.minMemory, down.targetMemory, down.maxMemory], [64n, 64n, 512n]);
-  assert.equal(zone.status?.resourceStatus?.activeResources?.targetMemory, 384n, "the zone itself is not changed");
+  assert.equal(
+    zone.status?.resourceStatus?.activeResources?.targetMemory,
+    384n,
+    "the zone itself is not changed",
+  );
 });
 
 test("memory as typed: MiB by default, m and g suffixes, at least 16 MiB, whole MiB", () => {

@@ -16,7 +16,9 @@ test("unset settings take their defaults", () => {
 });
 
 test("a bad value falls back alone, with a problem naming the key", () => {
-  const { settings, problems } = parseSettings(read({ daemonSocket: "relative/path", "reconnect.maxAttempts": -1, hosts: ["a", "a", "b"] }));
+  const { settings, problems } = parseSettings(
+    read({ daemonSocket: "relative/path", "reconnect.maxAttempts": -1, hosts: ["a", "a", "b"] }),
+  );
   assert.equal(settings.daemonSocket, defaultDaemonSocket);
   assert.equal(settings.reconnect.maxAttempts, 8);
   assert.deepEqual(settings.hosts, ["a", "b"], "duplicates collapse");
@@ -31,7 +33,12 @@ test("hosts must be a list of non-empty strings", () => {
 });
 
 test("host entries: ssh destinations, aliases, sockets, and unusable text with a reason", () => {
-  assert.deepEqual(parseHostEntry("unix:///run/zones/dev.socket"), { kind: "unix", id: "unix:///run/zones/dev.socket", label: "/run/zones/dev.socket", socketPath: "/run/zones/dev.socket" });
+  assert.deepEqual(parseHostEntry("unix:///run/zones/dev.socket"), {
+    kind: "unix",
+    id: "unix:///run/zones/dev.socket",
+    label: "/run/zones/dev.socket",
+    socketPath: "/run/zones/dev.socket",
+  });
   const ssh = parseHostEntry("root@10.0.0.5:2222");
   assert.equal(ssh.kind, "ssh");
   assert.deepEqual(ssh.kind === "ssh" && ssh.destination, { host: "10.0.0.5", user: "root", port: 2222 });
@@ -53,7 +60,10 @@ test("launch workspace root: empty or an absolute host path; metrics interval: 0
   const bad = parseSettings(read({ "launch.workspaceRoot": "relative", "metrics.intervalSeconds": 0.01 }));
   assert.equal(bad.settings.launchWorkspaceRoot, "");
   assert.equal(bad.settings.metricsIntervalSeconds, 1);
-  assert.deepEqual(bad.problems.map((p) => p.key).sort(), ["launch.workspaceRoot", "metrics.intervalSeconds"]);
+  assert.deepEqual(bad.problems.map((p) => p.key).sort(), [
+    "launch.workspaceRoot",
+    "metrics.intervalSeconds",
+  ]);
 });
 
 test("metrics Prometheus port: 3035 by default, 0 turns it off, anything else out of range falls back", () => {
@@ -61,5 +71,8 @@ test("metrics Prometheus port: 3035 by default, 0 turns it off, anything else ou
   assert.equal(parseSettings(read({ "metrics.prometheusPort": 0 })).settings.metricsPrometheusPort, 0);
   const bad = parseSettings(read({ "metrics.prometheusPort": 70000 }));
   assert.equal(bad.settings.metricsPrometheusPort, 3035);
-  assert.deepEqual(bad.problems.map((p) => p.key), ["metrics.prometheusPort"]);
+  assert.deepEqual(
+    bad.problems.map((p) => p.key),
+    ["metrics.prometheusPort"],
+  );
 });

@@ -11,11 +11,25 @@ test("aliases come from Host lines, skip patterns, and follow Include relative t
     mkdirSync(join(home, ".ssh", "conf.d"), { recursive: true });
     writeFileSync(
       join(home, ".ssh", "config"),
-      ["Host build-box gpu-*", "  HostName 10.0.0.2", "Include conf.d/*.conf", "Host !bastion *.internal", "Host = edge"].join("\n"),
+      [
+        "Host build-box gpu-*",
+        "  HostName 10.0.0.2",
+        "Include conf.d/*.conf",
+        "Host !bastion *.internal",
+        "Host = edge",
+      ].join("\n"),
     );
-    writeFileSync(join(home, ".ssh", "conf.d", "a.conf"), "Host zone-host\n  User root\nInclude ~/.ssh/conf.d/nested\n");
+    writeFileSync(
+      join(home, ".ssh", "conf.d", "a.conf"),
+      "Host zone-host\n  User root\nInclude ~/.ssh/conf.d/nested\n",
+    );
     writeFileSync(join(home, ".ssh", "conf.d", "nested"), 'Host "quoted-host"\n');
-    assert.deepEqual(sshConfigAliases(join(home, ".ssh", "config"), home), ["build-box", "zone-host", "quoted-host", "edge"]);
+    assert.deepEqual(sshConfigAliases(join(home, ".ssh", "config"), home), [
+      "build-box",
+      "zone-host",
+      "quoted-host",
+      "edge",
+    ]);
     assert.deepEqual(sshConfigAliases(join(home, "missing"), home), []);
   } finally {
     rmSync(home, { recursive: true, force: true });

@@ -58,7 +58,18 @@ function setup(shell?: string[]) {
     logger: silentLogger,
   };
   const pty = new ZonePty(
-    { hostId: "h", hostLabel: "dev", zoneId: "z1", zoneName: "web", workloadId: "w1", workloadName: "app", user: "node", workingDirectory: "/workspaces/app", env: { A: "1" }, ...(shell ? { shell } : {}) },
+    {
+      hostId: "h",
+      hostLabel: "dev",
+      zoneId: "z1",
+      zoneName: "web",
+      workloadId: "w1",
+      workloadName: "app",
+      user: "node",
+      workingDirectory: "/workspaces/app",
+      env: { A: "1" },
+      ...(shell ? { shell } : {}),
+    },
     backend,
   );
   const written: string[] = [];

@@ -20,9 +20,19 @@ const host = "unix:///run/a.socket";
 
 test("lists zones by name and workloads under their zone", () => {
   const { model } = connectedModel();
-  model.replaceAll(host, [zone("z2", "beta"), zone("z1", "alpha")], [workload("w1", "z1", "app"), workload("w2", "z2", "db")]);
-  assert.deepEqual(model.zones(host).map((z) => z.spec?.name), ["alpha", "beta"]);
-  assert.deepEqual(model.workloads(host, "z1").map((w) => w.id), ["w1"]);
+  model.replaceAll(
+    host,
+    [zone("z2", "beta"), zone("z1", "alpha")],
+    [workload("w1", "z1", "app"), workload("w2", "z2", "db")],
+  );
+  assert.deepEqual(
+    model.zones(host).map((z) => z.spec?.name),
+    ["alpha", "beta"],
+  );
+  assert.deepEqual(
+    model.workloads(host, "z1").map((w) => w.id),
+    ["w1"],
+  );
   assert.equal(model.zoneCount(), 2);
 });
 
@@ -67,7 +77,10 @@ test("re-listing reconciles: missing zones go, unchanged zones fire nothing", ()
   model.replaceAll(host, [zone("z1", "alpha"), zone("z2", "beta")], []);
   assert.deepEqual(changes, [], "identical lists change nothing");
   model.replaceAll(host, [zone("z2", "beta")], []);
-  assert.deepEqual(model.zones(host).map((z) => z.id), ["z2"]);
+  assert.deepEqual(
+    model.zones(host).map((z) => z.id),
+    ["z2"],
+  );
   assert.deepEqual(changes, [{ scope: "host", hostId: host }]);
   changes.length = 0;
   model.replaceAll(host, [zone("z2", "beta", ZoneState.FAILED)], []);
@@ -87,7 +100,10 @@ test("events for a host that is not connected are ignored; failing clears its zo
 test("setHosts keeps known hosts, drops removed ones, and keeps the configured order", () => {
   const { model, changes } = connectedModel();
   model.setHosts([parseHostEntry("alice@example.com"), parseHostEntry(host)]);
-  assert.deepEqual(model.hosts().map((h) => h.entry.id), ["alice@example.com", host]);
+  assert.deepEqual(
+    model.hosts().map((h) => h.entry.id),
+    ["alice@example.com", host],
+  );
   assert.equal(model.host(host)?.connection.kind, "connected");
   assert.equal(model.host("alice@example.com")?.connection.kind, "disconnected");
   model.setHosts([parseHostEntry("alice@example.com")]);

@@ -9,8 +9,18 @@ import { ImageError } from "../../../../extension/devhost/images/imageError";
 import { ImageStore } from "../../../../extension/devhost/images/imageStore";
 import { importImage, removeImage } from "../../../../extension/devhost/images/imageService";
 import { mediaTypes } from "../../../../extension/devhost/images/manifest";
-import { OciImageFormat, OciImageProgressLayerPhase, OciImageProgressPhase, type OciImageProgress } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
-import { ImportImageRequestSchema, RemoveImageRequestSchema, type ImportImageReply, type ImportImageRequest } from "../../../../extension/proto/gen/protect/control/v1/control_pb";
+import {
+  OciImageFormat,
+  OciImageProgressLayerPhase,
+  OciImageProgressPhase,
+  type OciImageProgress,
+} from "../../../../extension/proto/gen/protect/control/v1/common_pb";
+import {
+  ImportImageRequestSchema,
+  RemoveImageRequestSchema,
+  type ImportImageReply,
+  type ImportImageRequest,
+} from "../../../../extension/proto/gen/protect/control/v1/control_pb";
 import { buildTar, buildTestImage, type TarEntrySpec, type TestImage } from "../../../harness/testImage";
 
 let work: string;
@@ -37,9 +47,10 @@ function layoutBlob(digest: string): Buffer {
 
 /** An OCI layout tarball with the given index entries and every blob of the test layout. */
 function layoutArchive(indexManifests: unknown[], extra: TarEntrySpec[] = []): Buffer {
-  const blobs = readdirSync(join(image.layoutDir, "blobs/sha256")).map(
-    (hex): TarEntrySpec => ({ path: `blobs/sha256/${hex}`, data: readFileSync(join(image.layoutDir, "blobs/sha256", hex)) }),
-  );
+  const blobs = readdirSync(join(image.layoutDir, "blobs/sha256")).map((hex): TarEntrySpec => ({
+    path: `blobs/sha256/${hex}`,
+    data: readFileSync(join(image.layoutDir, "blobs/sha256", hex)),
+  }));
   return buildTar([
     { path: "oci-layout", data: '{"imageLayoutVersion":"1.0.0"}' },
     { path: "index.json", data: JSON.stringify({ schemaVersion: 2, manifests: indexManifests }) },
@@ -65,7 +76,9 @@ describe("ImageStore.import", () => {
   test("an OCI layout tarball: manifest digest, archive name, config, root filesystem, progress", async () => {
     const store = await freshStore();
     const seen: OciImageProgress[] = [];
-    const stored = await store.import(chunked(readFileSync(image.ociArchive)), { onProgress: (p) => seen.push(p) });
+    const stored = await store.import(chunked(readFileSync(image.ociArchive)), {
+      onProgress: (p) => seen.push(p),
+    });
     assert.equal(stored.digest, image.manifestDigest);
     assert.deepEqual(stored.names, [image.archiveName]);
     assert.equal(stored.format, OciImageFormat.DIRECTORY);
@@ -99,8 +112,14 @@ describe("ImageStore.import", () => {
     assert.equal(manifest.mediaType, mediaTypes.dockerManifest);
     assert.equal(manifest.config.digest, image.configDigest);
     // docker save layers are uncompressed: their digests are the diff ids.
-    assert.deepEqual(manifest.layers.map((l) => l.digest), image.layers.map((l) => l.diffId));
-    assert.deepEqual(manifest.layers.map((l) => l.mediaType), [mediaTypes.dockerLayerTar, mediaTypes.dockerLayerTar]);
+    assert.deepEqual(
+      manifest.layers.map((l) => l.digest),
+      image.layers.map((l) => l.diffId),
+    );
+    assert.deepEqual(
+      manifest.layers.map((l) => l.mediaType),
+      [mediaTypes.dockerLayerTar, mediaTypes.dockerLayerTar],
+    );
     assert.deepEqual(stored.names, ["docker.io/test/busybox:1"]);
     assert.deepEqual(stored.config, { env: image.config.env, cmd: ["sh"], workingDir: "/root" });
     assertBusyboxRoot(stored.rootfsDir);
@@ -112,7 +131,10 @@ describe("ImageStore.import", () => {
 
   test("the requested name replaces the archive's; the digest option may be Docker's image ID", async () => {
     const store = await freshStore();
-    const stored = await store.import(chunked(readFileSync(image.dockerArchive)), { name: "devbox", digest: image.configDigest });
+    const stored = await store.import(chunked(readFileSync(image.dockerArchive)), {
+      name: "devbox",
+      digest: image.configDigest,
+    });
     assert.deepEqual(stored.names, ["docker.io/library/devbox:latest"]);
     await assert.rejects(
       store.import(chunked(readFileSync(image.dockerArchive)), { digest: `sha256:${"0".repeat(64)}` }),
@@ -124,16 +146,22 @@ describe("ImageStore.import", () => {
     const index = layoutBlob(image.indexDigest);
     const store = await freshStore();
     const stored = await store.import(
-      chunked(layoutArchive([{ mediaType: mediaTypes.ociIndex, digest: image.indexDigest, size: index.length }])),
+      chunked(
+        layoutArchive([{ mediaType: mediaTypes.ociIndex, digest: image.indexDigest, size: index.length }]),
+      ),
       { name: "multi:1" },
     );
     assert.equal(stored.digest, image.manifestDigest);
   });
 
   test("Docker 25+ archives carry both layouts: the OCI one is used", async () => {
-    const dockerManifest = JSON.stringify([{ Config: `blobs/sha256/${image.configDigest.slice(7)}`, RepoTags: ["x:1"], Layers: [] }]);
+    const dockerManifest = JSON.stringify([
+      { Config: `blobs/sha256/${image.configDigest.slice(7)}`, RepoTags: ["x:1"], Layers: [] },
+    ]);
     const store = await freshStore();
-    const stored = await store.import(chunked(layoutArchive([manifestEntry()], [{ path: "manifest.json", data: dockerManifest }])));
+    const stored = await store.import(
+      chunked(layoutArchive([manifestEntry()], [{ path: "manifest.json", data: dockerManifest }])),
+    );
     assert.equal(stored.digest, image.manifestDigest);
   });
 
@@ -149,7 +177,10 @@ describe("ImageStore.import", () => {
       },
     ]);
     const store = await freshStore();
-    await assert.rejects(store.import(chunked(archive)), (err) => ImageError.is(err, "invalidArchive") && /holds 2 images/.test(err.message));
+    await assert.rejects(
+      store.import(chunked(archive)),
+      (err) => ImageError.is(err, "invalidArchive") && /holds 2 images/.test(err.message),
+    );
     const stored = await store.import(chunked(archive), { name: "example.org/app:1" });
     assert.equal(stored.digest, image.manifestDigest);
     assert.deepEqual(stored.names, ["example.org/app:1"]);
@@ -159,17 +190,30 @@ describe("ImageStore.import", () => {
     const hex = image.layers[1]!.digest.slice(7);
     const archive = layoutArchive([manifestEntry()], []);
     // Same path again later in the tar: the last one wins, as in tar itself.
-    const tampered = Buffer.concat([archive.subarray(0, archive.length - 1024), buildTar([{ path: `blobs/sha256/${hex}`, data: "evil" }])]);
-    await assert.rejects((await freshStore()).import(chunked(tampered)), (err) => ImageError.is(err, "digestMismatch"));
+    const tampered = Buffer.concat([
+      archive.subarray(0, archive.length - 1024),
+      buildTar([{ path: `blobs/sha256/${hex}`, data: "evil" }]),
+    ]);
+    await assert.rejects((await freshStore()).import(chunked(tampered)), (err) =>
+      ImageError.is(err, "digestMismatch"),
+    );
   });
 
   test("archives that are not images are refused, and leave nothing behind", async () => {
     const store = await freshStore();
-    await assert.rejects(store.import(chunked(buildTar([{ path: "readme", data: "hi" }]))), (e) => ImageError.is(e, "invalidArchive"));
+    await assert.rejects(store.import(chunked(buildTar([{ path: "readme", data: "hi" }]))), (e) =>
+      ImageError.is(e, "invalidArchive"),
+    );
     await assert.rejects(store.import(chunked(Buffer.alloc(0))), (e) => ImageError.is(e, "invalidArchive"));
-    await assert.rejects(store.import(chunked(Buffer.from("not a tar at all".repeat(100)))), (e) => ImageError.is(e, "invalidArchive"));
-    await assert.rejects(store.import(chunked(buildTar([{ path: "../index.json", data: "{}" }]))), (e) => ImageError.is(e, "invalidArchive"));
-    await assert.rejects(store.import(chunked(readFileSync(image.ociArchive)), { name: "Bad Name" }), (e) => ImageError.is(e, "invalidReference"));
+    await assert.rejects(store.import(chunked(Buffer.from("not a tar at all".repeat(100)))), (e) =>
+      ImageError.is(e, "invalidArchive"),
+    );
+    await assert.rejects(store.import(chunked(buildTar([{ path: "../index.json", data: "{}" }]))), (e) =>
+      ImageError.is(e, "invalidArchive"),
+    );
+    await assert.rejects(store.import(chunked(readFileSync(image.ociArchive)), { name: "Bad Name" }), (e) =>
+      ImageError.is(e, "invalidReference"),
+    );
     assert.deepEqual(readdirSync(join(store.dir, "tmp")), []);
     assert.deepEqual(store.list(), []);
   });
@@ -180,11 +224,17 @@ describe("removal", () => {
     const store = await freshStore();
     const stored = await store.import(chunked(readFileSync(image.ociArchive)));
     let inUse = true;
-    store.setRemovalGuard((digest) => (inUse && digest === stored.digest ? "workload web-1 runs from it" : undefined));
-    assert.throws(() => store.remove(stored.digest), (err) => ImageError.is(err, "inUse") && /web-1/.test(err.message));
+    store.setRemovalGuard((digest) =>
+      inUse && digest === stored.digest ? "workload web-1 runs from it" : undefined,
+    );
+    assert.throws(
+      () => store.remove(stored.digest),
+      (err) => ImageError.is(err, "inUse") && /web-1/.test(err.message),
+    );
     assert.throws(
       () => removeImage(store, create(RemoveImageRequestSchema, { digest: stored.digest })),
-      (err) => err instanceof ConnectError && err.code === Code.FailedPrecondition && /web-1/.test(err.message),
+      (err) =>
+        err instanceof ConnectError && err.code === Code.FailedPrecondition && /web-1/.test(err.message),
     );
     assert.ok(existsSync(stored.rootfsDir));
     inUse = false;
@@ -194,7 +244,11 @@ describe("removal", () => {
 });
 
 describe("importImage RPC handler", () => {
-  async function* requests(archive: Buffer, head: { image?: string; digest?: string; wantMetadata?: boolean }, opts: { last?: boolean } = {}): AsyncGenerator<ImportImageRequest> {
+  async function* requests(
+    archive: Buffer,
+    head: { image?: string; digest?: string; wantMetadata?: boolean },
+    opts: { last?: boolean } = {},
+  ): AsyncGenerator<ImportImageRequest> {
     const size = 256 * 1024;
     for (let i = 0; i < archive.length; i += size) {
       const chunk = archive.subarray(i, i + size);
@@ -206,7 +260,11 @@ describe("importImage RPC handler", () => {
   test("replies accepted, progress, then spec with metadata", async () => {
     const store = await freshStore();
     const replies: ImportImageReply[] = [];
-    for await (const r of importImage(store, requests(readFileSync(image.ociArchive), { image: "zones/test:dev", wantMetadata: true }), new AbortController().signal)) {
+    for await (const r of importImage(
+      store,
+      requests(readFileSync(image.ociArchive), { image: "zones/test:dev", wantMetadata: true }),
+      new AbortController().signal,
+    )) {
       replies.push(r);
     }
     assert.equal(replies[0]?.accepted, true);
@@ -223,11 +281,16 @@ describe("importImage RPC handler", () => {
     const store = await freshStore();
     await assert.rejects(
       (async () => {
-        for await (const _ of importImage(store, requests(readFileSync(image.ociArchive), {}, { last: false }), new AbortController().signal)) {
+        for await (const _ of importImage(
+          store,
+          requests(readFileSync(image.ociArchive), {}, { last: false }),
+          new AbortController().signal,
+        )) {
           // drain
         }
       })(),
-      (err) => err instanceof ConnectError && err.code === Code.InvalidArgument && /last_chunk/.test(err.message),
+      (err) =>
+        err instanceof ConnectError && err.code === Code.InvalidArgument && /last_chunk/.test(err.message),
     );
   });
 
@@ -235,7 +298,11 @@ describe("importImage RPC handler", () => {
     const replies: ImportImageReply[] = [];
     await assert.rejects(
       (async () => {
-        for await (const r of importImage(await freshStore(), requests(readFileSync(image.ociArchive), { image: "user/UPPER" }), new AbortController().signal)) {
+        for await (const r of importImage(
+          await freshStore(),
+          requests(readFileSync(image.ociArchive), { image: "user/UPPER" }),
+          new AbortController().signal,
+        )) {
           replies.push(r);
         }
       })(),

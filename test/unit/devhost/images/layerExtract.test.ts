@@ -1,12 +1,29 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { applyLayer, applyLayerBlob } from "../../../../extension/devhost/images/layerExtract";
 import { ImageError } from "../../../../extension/devhost/images/imageError";
-import { buildTar, buildTestImage, sha256, type TarEntrySpec, type TestImage } from "../../../harness/testImage";
+import {
+  buildTar,
+  buildTestImage,
+  sha256,
+  type TarEntrySpec,
+  type TestImage,
+} from "../../../harness/testImage";
 
 let work: string;
 let image: TestImage;
@@ -29,7 +46,11 @@ async function* chunks(buf: Buffer, size = 700): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
 }
 
-async function apply(root: string, entries: TarEntrySpec[], options: { end?: boolean } = {}): ReturnType<typeof applyLayer> {
+async function apply(
+  root: string,
+  entries: TarEntrySpec[],
+  options: { end?: boolean } = {},
+): ReturnType<typeof applyLayer> {
   return applyLayer(root, chunks(buildTar(entries, options)));
 }
 
@@ -49,7 +70,11 @@ describe("applying the test image's layers", () => {
     assert.equal(readlinkSync(join(root, "bin/sh")), "busybox");
     assert.equal(statSync(join(root, "bin/ash")).ino, busybox.ino, "ash is a hard link to busybox");
     assert.equal(existsSync(join(root, "etc/removed-by-layer2")), false, "whiteout removed the file");
-    assert.deepEqual(readdirSync(join(root, "opt/replaced")), ["new.txt"], "opaque directory hides the lower files");
+    assert.deepEqual(
+      readdirSync(join(root, "opt/replaced")),
+      ["new.txt"],
+      "opaque directory hides the lower files",
+    );
     assert.equal(readFileSync(join(root, "etc/motd"), "utf8"), "styrolite test image\n");
     assert.equal(statSync(join(root, "tmp")).mode & 0o7777, 0o1777, "sticky /tmp");
     if (isRoot) assert.equal(statSync(join(root, "home/tester")).uid, 1000, "owners applied");
@@ -96,13 +121,19 @@ describe("owners and modes", { skip: !isRoot && "needs root to set owners" }, ()
     assert.equal(statSync(join(root, "shared")).gid, 50);
     assert.equal(statSync(join(root, "shared")).mode & 0o7777, 0o2775);
     assert.equal(statSync(join(root, "shared/root-file")).gid, 0, "not the directory's group");
-    assert.deepEqual([statSync(join(root, "shared/user-file")).uid, statSync(join(root, "shared/user-file")).gid], [1000, 1000]);
+    assert.deepEqual(
+      [statSync(join(root, "shared/user-file")).uid, statSync(join(root, "shared/user-file")).gid],
+      [1000, 1000],
+    );
     assert.equal(statSync(join(root, "setuid")).mode & 0o7777, 0o4755, "set-user-ID survives chown");
   });
 
   test("a directory entry over an existing directory takes the new owner and mode", async () => {
     const root = freshRoot();
-    await apply(root, [{ path: "d/", type: "dir", mode: 0o755, uid: 1000, gid: 1000 }, { path: "d/keep", data: "1" }]);
+    await apply(root, [
+      { path: "d/", type: "dir", mode: 0o755, uid: 1000, gid: 1000 },
+      { path: "d/keep", data: "1" },
+    ]);
     await apply(root, [{ path: "d/", type: "dir", mode: 0o700, uid: 0, gid: 0 }]);
     const st = statSync(join(root, "d"));
     assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [0, 0, 0o700]);
@@ -120,7 +151,11 @@ describe("whiteouts", () => {
       { path: "a/dir/deep", data: "y" },
       { path: "a/keep", data: "z" },
     ]);
-    const stats = await apply(root, [{ path: "a/.wh.file" }, { path: "a/.wh.dir" }, { path: "a/.wh.absent" }]);
+    const stats = await apply(root, [
+      { path: "a/.wh.file" },
+      { path: "a/.wh.dir" },
+      { path: "a/.wh.absent" },
+    ]);
     assert.deepEqual(readdirSync(join(root, "a")), ["keep"]);
     assert.equal(stats.whiteouts, 3);
   });
@@ -143,7 +178,11 @@ describe("whiteouts", () => {
       { path: "e/untouched", data: "3" },
     ]);
     // New entries before and after the marker, and an implicit parent (d/sub) with no dir entry.
-    await apply(root, [{ path: "d/new-before", data: "4" }, { path: "d/.wh..wh..opq" }, { path: "d/sub/new", data: "5" }]);
+    await apply(root, [
+      { path: "d/new-before", data: "4" },
+      { path: "d/.wh..wh..opq" },
+      { path: "d/sub/new", data: "5" },
+    ]);
     assert.deepEqual(readdirSync(join(root, "d")).sort(), ["new-before", "sub"]);
     assert.deepEqual(readdirSync(join(root, "d/sub")), ["new"]);
     assert.deepEqual(readdirSync(join(root, "e")), ["untouched"]);
@@ -151,7 +190,10 @@ describe("whiteouts", () => {
 
   test("AUFS bookkeeping entries are ignored, not created", async () => {
     const root = freshRoot();
-    const stats = await apply(root, [{ path: ".wh..wh.plnk/", type: "dir" }, { path: "x", data: "1" }]);
+    const stats = await apply(root, [
+      { path: ".wh..wh.plnk/", type: "dir" },
+      { path: "x", data: "1" },
+    ]);
     assert.deepEqual(readdirSync(root), ["x"]);
     assert.equal(stats.skipped, 1);
   });
@@ -162,14 +204,21 @@ describe("nothing escapes the root", () => {
     const parent = freshRoot();
     const root = join(parent, "root");
     mkdirSync(root);
-    await assert.rejects(apply(root, [{ path: "../escaped", data: "bad" }]), (err) => ImageError.is(err, "unsafePath"));
-    await assert.rejects(apply(root, [{ path: "a/../../escaped", data: "bad" }]), (err) => ImageError.is(err, "unsafePath"));
+    await assert.rejects(apply(root, [{ path: "../escaped", data: "bad" }]), (err) =>
+      ImageError.is(err, "unsafePath"),
+    );
+    await assert.rejects(apply(root, [{ path: "a/../../escaped", data: "bad" }]), (err) =>
+      ImageError.is(err, "unsafePath"),
+    );
     assert.deepEqual(readdirSync(parent), ["root"]);
   });
 
   test("absolute entry paths land inside the root", async () => {
     const root = freshRoot();
-    await apply(root, [{ path: "/etc/absolute", data: "inside" }, { path: "./dot/slash", data: "inside" }]);
+    await apply(root, [
+      { path: "/etc/absolute", data: "inside" },
+      { path: "./dot/slash", data: "inside" },
+    ]);
     assert.equal(readFileSync(join(root, "etc/absolute"), "utf8"), "inside");
     assert.equal(readFileSync(join(root, "dot/slash"), "utf8"), "inside");
   });
@@ -222,14 +271,20 @@ describe("nothing escapes the root", () => {
     writeFileSync(victim, "original");
     const root = freshRoot();
     await assert.rejects(
-      apply(root, [{ path: "h", type: "hardlink", linkpath: "../../../../../../../../../" + victim.slice(1) }]),
+      apply(root, [
+        { path: "h", type: "hardlink", linkpath: "../../../../../../../../../" + victim.slice(1) },
+      ]),
       (err) => ImageError.is(err, "unsafePath"),
     );
     // Absolute target: means <root>/<target>, which does not exist, so the layer is refused.
-    await assert.rejects(apply(root, [{ path: "h2", type: "hardlink", linkpath: victim }]), (err) => ImageError.is(err, "invalidImage"));
+    await assert.rejects(apply(root, [{ path: "h2", type: "hardlink", linkpath: victim }]), (err) =>
+      ImageError.is(err, "invalidImage"),
+    );
     // Through a symlink to the outside directory: resolved inside root, again missing.
     await apply(root, [{ path: "out", type: "symlink", linkpath: outside }]);
-    await assert.rejects(apply(root, [{ path: "h3", type: "hardlink", linkpath: "out/victim" }]), (err) => ImageError.is(err, "invalidImage"));
+    await assert.rejects(apply(root, [{ path: "h3", type: "hardlink", linkpath: "out/victim" }]), (err) =>
+      ImageError.is(err, "invalidImage"),
+    );
     assert.equal(statSync(victim).nlink, 1, "the outside file gained no links");
   });
 
@@ -257,11 +312,15 @@ describe("malformed layers", () => {
   test("a layer cut off inside a file is refused", async () => {
     const root = freshRoot();
     const tar = buildTar([{ path: "big", data: Buffer.alloc(5000, 1) }]);
-    await assert.rejects(applyLayer(root, chunks(tar.subarray(0, 512 + 2000))), (err) => ImageError.is(err, "invalidImage"));
+    await assert.rejects(applyLayer(root, chunks(tar.subarray(0, 512 + 2000))), (err) =>
+      ImageError.is(err, "invalidImage"),
+    );
   });
 
   test("bytes that are not tar are refused", async () => {
-    await assert.rejects(applyLayer(freshRoot(), chunks(Buffer.alloc(4096, 0x41))), (err) => ImageError.is(err, "invalidImage"));
+    await assert.rejects(applyLayer(freshRoot(), chunks(Buffer.alloc(4096, 0x41))), (err) =>
+      ImageError.is(err, "invalidImage"),
+    );
   });
 
   test("corrupt gzip is refused with a clear reason", async () => {
@@ -273,7 +332,10 @@ describe("malformed layers", () => {
 
   test("device nodes and FIFOs are skipped and counted", async () => {
     const root = freshRoot();
-    const stats = await apply(root, [{ path: "pipe", type: "fifo" }, { path: "ok", data: "1" }]);
+    const stats = await apply(root, [
+      { path: "pipe", type: "fifo" },
+      { path: "ok", data: "1" },
+    ]);
     assert.equal(stats.skipped, 1);
     assert.deepEqual(readdirSync(root), ["ok"]);
   });

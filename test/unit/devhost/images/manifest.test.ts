@@ -1,6 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { OciImageProgressLayerPhase, OciImageProgressPhase } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
+import {
+  OciImageProgressLayerPhase,
+  OciImageProgressPhase,
+} from "../../../../extension/proto/gen/protect/control/v1/common_pb";
 import { ImageError } from "../../../../extension/devhost/images/imageError";
 import {
   choosePlatform,
@@ -14,7 +17,11 @@ import { ImageProgress } from "../../../../extension/devhost/images/progress";
 import type { OciImageProgress } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
 
 const d = (n: number): string => `sha256:${n.toString(16).padStart(64, "0")}`;
-const entry = (n: number, platform?: { os: string; architecture: string; variant?: string }, mediaType: string = mediaTypes.ociManifest) => ({
+const entry = (
+  n: number,
+  platform?: { os: string; architecture: string; variant?: string },
+  mediaType: string = mediaTypes.ociManifest,
+) => ({
   mediaType,
   digest: d(n),
   size: 100,
@@ -45,40 +52,67 @@ describe("manifest list platform choice", () => {
     const mine = choosePlatform(busyboxLikeIndex);
     const host = hostPlatform();
     const expected = busyboxLikeIndex.manifests.find(
-      (m) => m.platform?.architecture === host.architecture && m.platform.os === "linux" && (host.architecture !== "arm" || m.platform.variant === host.variant),
+      (m) =>
+        m.platform?.architecture === host.architecture &&
+        m.platform.os === "linux" &&
+        (host.architecture !== "arm" || m.platform.variant === host.variant),
     );
     assert.equal(mine.digest, expected?.digest);
   });
 
   test("arm variants: exact variant wins", () => {
-    assert.equal(choosePlatform(busyboxLikeIndex, { os: "linux", architecture: "arm", variant: "v6" }).digest, d(3));
-    assert.equal(choosePlatform(busyboxLikeIndex, { os: "linux", architecture: "arm", variant: "v7" }).digest, d(4));
+    assert.equal(
+      choosePlatform(busyboxLikeIndex, { os: "linux", architecture: "arm", variant: "v6" }).digest,
+      d(3),
+    );
+    assert.equal(
+      choosePlatform(busyboxLikeIndex, { os: "linux", architecture: "arm", variant: "v7" }).digest,
+      d(4),
+    );
   });
 
   test("arm64: a missing variant and v8 are the same", () => {
-    const index: ImageIndex = { schemaVersion: 2, manifests: [entry(20, { os: "linux", architecture: "arm64" })] };
+    const index: ImageIndex = {
+      schemaVersion: 2,
+      manifests: [entry(20, { os: "linux", architecture: "arm64" })],
+    };
     assert.equal(choosePlatform(index, { os: "linux", architecture: "arm64", variant: "v8" }).digest, d(20));
     assert.equal(choosePlatform(busyboxLikeIndex, { os: "linux", architecture: "arm64" }).digest, d(5));
   });
 
   test("an entry without a variant serves a host with one", () => {
-    const index: ImageIndex = { schemaVersion: 2, manifests: [entry(30, { os: "linux", architecture: "arm" })] };
+    const index: ImageIndex = {
+      schemaVersion: 2,
+      manifests: [entry(30, { os: "linux", architecture: "arm" })],
+    };
     assert.equal(choosePlatform(index, { os: "linux", architecture: "arm", variant: "v7" }).digest, d(30));
   });
 
   test("OS matters: windows/amd64 never serves linux/amd64", () => {
-    const index: ImageIndex = { schemaVersion: 2, manifests: [entry(11, { os: "windows", architecture: "amd64" })] };
-    assert.throws(() => choosePlatform(index, { os: "linux", architecture: "amd64" }), (err) => ImageError.is(err, "noMatchingPlatform"));
+    const index: ImageIndex = {
+      schemaVersion: 2,
+      manifests: [entry(11, { os: "windows", architecture: "amd64" })],
+    };
+    assert.throws(
+      () => choosePlatform(index, { os: "linux", architecture: "amd64" }),
+      (err) => ImageError.is(err, "noMatchingPlatform"),
+    );
   });
 
   test("no match names what the list has, without the attestation entries", () => {
     const index: ImageIndex = {
       schemaVersion: 2,
-      manifests: [entry(40, { os: "linux", architecture: "s390x" }), entry(41, { os: "unknown", architecture: "unknown" })],
+      manifests: [
+        entry(40, { os: "linux", architecture: "s390x" }),
+        entry(41, { os: "unknown", architecture: "unknown" }),
+      ],
     };
     assert.throws(
       () => choosePlatform(index, { os: "linux", architecture: "amd64" }),
-      (err) => ImageError.is(err, "noMatchingPlatform") && /linux\/s390x/.test(err.message) && !/unknown/.test(err.message),
+      (err) =>
+        ImageError.is(err, "noMatchingPlatform") &&
+        /linux\/s390x/.test(err.message) &&
+        !/unknown/.test(err.message),
     );
   });
 
@@ -104,10 +138,22 @@ describe("parseManifest", () => {
   });
 
   test("schema 1, other artifacts and garbage are refused with reasons", () => {
-    assert.throws(() => parseManifest(bytes({ schemaVersion: 1, name: "x", fsLayers: [] })), (e) => ImageError.is(e, "unsupported"));
-    assert.throws(() => parseManifest(bytes(image), "application/vnd.cncf.helm.chart.content.v1.tar+gzip"), (e) => ImageError.is(e, "unsupported"));
-    assert.throws(() => parseManifest(Buffer.from("{nope")), (e) => ImageError.is(e, "invalidImage"));
-    assert.throws(() => parseManifest(bytes({ schemaVersion: 2, config: {} }), mediaTypes.ociManifest), (e) => ImageError.is(e, "invalidImage"));
+    assert.throws(
+      () => parseManifest(bytes({ schemaVersion: 1, name: "x", fsLayers: [] })),
+      (e) => ImageError.is(e, "unsupported"),
+    );
+    assert.throws(
+      () => parseManifest(bytes(image), "application/vnd.cncf.helm.chart.content.v1.tar+gzip"),
+      (e) => ImageError.is(e, "unsupported"),
+    );
+    assert.throws(
+      () => parseManifest(Buffer.from("{nope")),
+      (e) => ImageError.is(e, "invalidImage"),
+    );
+    assert.throws(
+      () => parseManifest(bytes({ schemaVersion: 2, config: {} }), mediaTypes.ociManifest),
+      (e) => ImageError.is(e, "invalidImage"),
+    );
   });
 
   test("image config: runtime settings, nulls as absent", () => {

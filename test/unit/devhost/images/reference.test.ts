@@ -1,8 +1,17 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ImageError } from "../../../../extension/devhost/images/imageError";
-import { formatReference, normalizeName, parseReference, storedName } from "../../../../extension/devhost/images/reference";
-import { isLoopbackRegistry, parseChallenge, registryBaseUrl } from "../../../../extension/devhost/images/registryClient";
+import {
+  formatReference,
+  normalizeName,
+  parseReference,
+  storedName,
+} from "../../../../extension/devhost/images/reference";
+import {
+  isLoopbackRegistry,
+  parseChallenge,
+  registryBaseUrl,
+} from "../../../../extension/devhost/images/registryClient";
 
 const digest = `sha256:${"ab".repeat(32)}`;
 
@@ -43,7 +52,22 @@ describe("parseReference normalises like docker pull", () => {
 });
 
 describe("parseReference refuses what Docker refuses", () => {
-  const bad = ["", "  ", "Busybox", "user/App", "busybox:", "busybox:-bad", "busybox@sha256:abc", "busybox@notadigest", "a//b", "-a/b", "a/b-", "a:b:c", `x:${"t".repeat(129)}`, "bad host!/x"];
+  const bad = [
+    "",
+    "  ",
+    "Busybox",
+    "user/App",
+    "busybox:",
+    "busybox:-bad",
+    "busybox@sha256:abc",
+    "busybox@notadigest",
+    "a//b",
+    "-a/b",
+    "a/b-",
+    "a:b:c",
+    `x:${"t".repeat(129)}`,
+    "bad host!/x",
+  ];
   for (const input of bad) {
     test(JSON.stringify(input), () => {
       assert.throws(
@@ -78,12 +102,21 @@ describe("registry endpoints", () => {
   });
 
   test("WWW-Authenticate challenges parse, quoted commas included", () => {
-    const c = parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"');
+    const c = parseChallenge(
+      'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"',
+    );
     assert.deepEqual(c, {
       scheme: "bearer",
-      params: { realm: "https://auth.example/token", service: "registry.example", scope: "repository:a/b:pull,push" },
+      params: {
+        realm: "https://auth.example/token",
+        service: "registry.example",
+        scope: "repository:a/b:pull,push",
+      },
     });
-    assert.deepEqual(parseChallenge('Basic realm="Registry Realm"'), { scheme: "basic", params: { realm: "Registry Realm" } });
+    assert.deepEqual(parseChallenge('Basic realm="Registry Realm"'), {
+      scheme: "basic",
+      params: { realm: "Registry Realm" },
+    });
     assert.deepEqual(parseChallenge("Bearer realm=unquoted, error=insufficient_scope"), {
       scheme: "bearer",
       params: { realm: "unquoted", error: "insufficient_scope" },
