@@ -658,11 +658,15 @@ const zoneSpecs: UiSpec[] = [
           30_000,
         );
         await typeInTerminal(page, "\n");
+        // The prompt must come after the reconnect notice: the old shell's prompt is still on
+        // the screen above it, and keys typed before the new shell reads are lost.
         await eventually(
           "a new shell",
-          async () =>
-            /Reconnecting to workload dropped/.test(await terminalScreen(page)) &&
-            zonePrompt.test((await terminalScreen(page)).trimEnd() + " "),
+          async () => {
+            const screen = await terminalScreen(page);
+            const notice = screen.lastIndexOf("Reconnecting to workload dropped");
+            return notice >= 0 && zonePrompt.test(screen.slice(notice).trimEnd() + " ");
+          },
           20_000,
           50,
         );
