@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { buildLaunchPlan } from "./buildPlan";
-import type { PlanOptions } from "./buildPlan";
+import type { PlanOptions } from "./translate/context";
 import { LineIndex, diagnosticAt, formatDiagnostic, hasErrors, sortDiagnostics } from "./diagnostics";
 import type { Diagnostic } from "./diagnostics";
 import { DevcontainerError } from "./errors";
