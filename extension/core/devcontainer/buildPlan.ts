@@ -40,6 +40,8 @@ export interface PlanInput {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Patterns of the project's root .gitignore, if any. */
   readonly gitignore?: readonly string[];
+  /** Resolves symbolic links on this machine (see MountContext.realPath); the launch paths pass one. */
+  readonly realPath?: (path: string) => string | undefined;
   readonly options?: PlanOptions;
 }
 
@@ -202,6 +204,7 @@ function prepare(input: PlanInput): {
     volumeRoot: options.volumeRoot ?? defaultVolumeRoot,
     hostWorkspacePath: posix.join(workspaceRoot, devcontainerId),
     gitignore: input.gitignore,
+    realPath: input.realPath,
   };
   return { ctx, diagnostics, refusals, idLabels };
 }

@@ -48,6 +48,8 @@ export interface TranslateContext {
   readonly hostWorkspacePath: string;
   /** Patterns of the project's root .gitignore, if any. */
   readonly gitignore: readonly string[] | undefined;
+  /** Resolves symbolic links on this machine, when the caller may look (see MountContext.realPath). */
+  readonly realPath: ((path: string) => string | undefined) | undefined;
 }
 
 /** One property-table row before it is located in the file. */

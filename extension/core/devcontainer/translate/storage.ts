@@ -22,7 +22,12 @@ export interface StoragePart extends Translation {
 export function translateStorage(ctx: TranslateContext): StoragePart {
   const c = ctx.config;
   const { localFolder, hostWorkspacePath, workspaceFolder } = ctx;
-  const mountContext = { localWorkspaceFolder: localFolder, hostWorkspacePath, volumeRoot: ctx.volumeRoot };
+  const mountContext = {
+    localWorkspaceFolder: localFolder,
+    hostWorkspacePath,
+    volumeRoot: ctx.volumeRoot,
+    ...(ctx.realPath ? { realPath: ctx.realPath } : {}),
+  };
   const rows: Row[] = [];
 
   // workspaceMount only moves the copy: its source must lie inside the project folder.
@@ -49,6 +54,8 @@ export function translateStorage(ctx: TranslateContext): StoragePart {
           status: "translated",
           detail: `sync ${syncSource} → host ${hostWorkspacePath} → ${syncTarget}`,
         };
+      } else if (mapped.kind === "refused") {
+        workspaceMountRow = { path, status: "refused", detail: mapped.reason };
       } else {
         workspaceMountRow = {
           path,
