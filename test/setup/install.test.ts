@@ -139,8 +139,9 @@ describe("bash .ci/setup --deps on a fresh clone with an empty HOME", () => {
     const node24 = join(clone, "node_modules", ".bin", "node");
     const build = spawnSync(node24, ["build.mjs"], { cwd: clone, env, encoding: "utf8" });
     assert.equal(build.status, 0, build.stderr);
-    const ok = spawnSync(node24, ["dist/zonectl.js", "--help"], { cwd: clone, env, encoding: "utf8" });
+    const ok = spawnSync(node24, ["dist/zonectl.js", "--version"], { cwd: clone, env, encoding: "utf8" });
     assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /^zonectl \d+\.\d+\.\d+\n$/);
     // The shell's Node: on this project's machines Debian's, older than 24.
     const shellNode = spawnSync("node", ["--version"], { env, encoding: "utf8" }).stdout.trim();
     if (!/^v(1\d|2[0-3])\./.test(shellNode)) {

@@ -21,6 +21,7 @@ import {
   treeItems,
   treeTexts,
   viewPane,
+  readmeScreenshot,
 } from "../../harness/browser";
 import type { CodeServer } from "../../harness/codeServer";
 import type { E2eEnvironment } from "../environment";
@@ -272,6 +273,7 @@ const zoneSpecs: UiSpec[] = [
         10_000,
       );
       await screenshot(page, "launched-tree");
+      await readmeScreenshot(page, "zones-view");
 
       // A terminal opened from the workload's node.
       await chooseContextMenu(page, rowsAt(page, 3, launched.name).first(), "Open Terminal");
@@ -403,6 +405,7 @@ const zoneSpecs: UiSpec[] = [
         ] as const) {
           await setColorTheme(page, theme);
           await page.waitForTimeout(800); // the webview re-reads the theme's colours and redraws
+          if (name === "dark") await readmeScreenshot(page, "dashboard");
           const element = await webviewElement(page, frame);
           const png = await element.screenshot();
           await mkdir(artifactsDir, { recursive: true });
