@@ -100,7 +100,10 @@ export class WorkspacePushQueue extends Disposable {
 
   #relative(path: string): string | undefined {
     const root = this.#options.sync.localFolder;
-    const rel = (posix.isAbsolute(path) ? posix.relative(root, path) : posix.normalize(path)).replace(/\/+$/, "");
+    const rel = (posix.isAbsolute(path) ? posix.relative(root, path) : posix.normalize(path)).replace(
+      /\/+$/,
+      "",
+    );
     if (rel === "" || rel === ".") return "";
     return rel.startsWith("../") || rel === ".." ? undefined : rel;
   }
@@ -115,7 +118,10 @@ export class WorkspacePushQueue extends Disposable {
         const action = await this.#pushWithRetry(path);
         if (action) this.#onDidPush.fire({ path: path || ".", action, ms: Date.now() - noticed });
       } catch (err) {
-        this.#onDidFail.fire({ path: path || ".", error: err instanceof Error ? err : new Error(messageOf(err)) });
+        this.#onDidFail.fire({
+          path: path || ".",
+          error: err instanceof Error ? err : new Error(messageOf(err)),
+        });
       }
     }
     this.#running = undefined;
