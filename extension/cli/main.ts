@@ -18,6 +18,8 @@ import { resizeCommand } from "./commands/resize";
 import { stopCommand } from "./commands/stop";
 import { downCommand } from "./commands/down";
 import { syncCommand } from "./commands/sync";
+import { sshConfigCommand } from "./commands/sshConfig";
+import { sshProxyCommand } from "./commands/sshProxy";
 import { versionCommand, versionLine } from "./commands/version";
 import { completionCommand } from "./commands/completion";
 
@@ -40,6 +42,8 @@ const commands: Command[] = [
   stopCommand,
   downCommand,
   syncCommand,
+  sshConfigCommand,
+  sshProxyCommand,
   versionCommand,
   completionCommand(
     () => commands,
