@@ -78,6 +78,8 @@ export interface PlanInput {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Patterns of the project's root .gitignore, if any. */
   readonly gitignore?: readonly string[];
+  /** Resolves symbolic links on this machine (see MountContext.realPath); the launch paths pass one. */
+  readonly realPath?: (path: string) => string | undefined;
   readonly options?: PlanOptions;
 }
 
@@ -172,7 +174,12 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
 
   // --- runArgs first: several properties defer to them or take precedence over them -------
   const runArgs = interpretRunArgs(c.runArgs ?? [], env);
-  const mountContext = { localWorkspaceFolder: localFolder, hostWorkspacePath, volumeRoot };
+  const mountContext = {
+    localWorkspaceFolder: localFolder,
+    hostWorkspacePath,
+    volumeRoot,
+    ...(input.realPath ? { realPath: input.realPath } : {}),
+  };
 
   // --- storage: workspace, mounts, volumes --------------------------------------------------
   let syncSource = localFolder;
@@ -195,6 +202,8 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
           status: "translated",
           detail: `sync ${syncSource} → host ${hostWorkspacePath} → ${syncTarget}`,
         };
+      } else if (mapped.kind === "refused") {
+        workspaceMountDetail = { status: "refused", detail: mapped.reason };
       } else {
         workspaceMountDetail = {
           status: "ignored",

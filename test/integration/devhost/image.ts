@@ -8,8 +8,9 @@ import type { TestImage } from "../../harness/testImage";
 export async function importTestImage(
   client: Client<typeof ControlService>,
   dir: string,
+  options: { env?: string[] } = {},
 ): Promise<{ image: TestImage; digest: string }> {
-  const image = await buildTestImage(dir);
+  const image = await buildTestImage(dir, options);
   const bytes = await readFile(image.dockerArchive);
   async function* upload() {
     const size = 256 * 1024;
