@@ -2,7 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { lstatSync, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { buildLaunchPlan } from "./buildPlan";
-import type { PlanOptions } from "./buildPlan";
+import type { PlanOptions } from "./translate/context";
 import { LineIndex, diagnosticAt, formatDiagnostic, hasErrors, sortDiagnostics } from "./diagnostics";
 import type { Diagnostic } from "./diagnostics";
 import { DevcontainerError } from "./errors";
