@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadComposeProject } from "../../../extension/core/compose/load";
-import { translateCompose } from "../../../extension/core/compose/translate";
+import { composeToPlan } from "../../../extension/core/compose/toPlan";
 import { startServices, waitDependencies } from "../../../extension/core/launch/composeServices";
 import type { ServicesRun } from "../../../extension/core/launch/composeServices";
 import type { LaunchEvent } from "../../../extension/core/launch/events";
@@ -24,7 +24,7 @@ async function setup(yaml: string, devService = "app") {
   });
   assert.ok(loaded.project, JSON.stringify(loaded.diagnostics));
   const hostWorkspacePath = join(base, `ws-${Math.random().toString(36).slice(2)}`);
-  const t = translateCompose({
+  const t = composeToPlan({
     project: loaded.project,
     devService,
     runServices: undefined,

@@ -75,7 +75,7 @@ export function composeHostFolder(hostWorkspacePath: string): string {
  * network, so the second could not listen), external volumes, `network_mode: host`/`none` on
  * a service that has to reach the others.
  */
-export function translateCompose(input: ComposeTranslateInput): ComposeTranslation {
+export function composeToPlan(input: ComposeTranslateInput): ComposeTranslation {
   const { project } = input;
   const refusals: string[] = [];
   const notes: string[] = [];
