@@ -3,7 +3,7 @@ import { formatDiagnostic } from "../../core/devcontainer/diagnostics";
 import { TemplateError, renderTemplate, writeTemplate } from "../../core/templates/apply";
 import { loadTemplateSource, wellKnownTemplates } from "../../core/templates/source";
 import type { Command } from "../command";
-import { registryArtifactFetcher } from "../ociFetcher";
+import { registryArtifactFetcher } from "../../core/templates/registryFetcher";
 
 const defaultTemplate = wellKnownTemplates[0]!;
 

@@ -1,14 +1,26 @@
 import { createHash } from "node:crypto";
-import type { OciArtifactFetcher } from "../core/templates/source";
-import { imageManifestSchema } from "../devhost/images/manifest";
-import { parseReference } from "../devhost/images/reference";
-import { RegistryClient } from "../devhost/images/registryClient";
+import { z } from "zod";
+import { parseReference } from "../registry/reference";
+import { RegistryClient } from "../registry/registryClient";
+import type { OciArtifactFetcher } from "./source";
+
+const descriptor = z.object({
+  mediaType: z.string(),
+  digest: z.string(),
+  size: z.number().int().nonnegative(),
+});
+/** An OCI artifact manifest: what a template or feature is published as. */
+const artifactManifest = z.object({
+  schemaVersion: z.literal(2),
+  config: descriptor,
+  layers: z.array(descriptor),
+});
 
 /** Artifact layers (templates) are configuration files: a bound that no real one comes near. */
 const maxLayerBytes = 64 * 1024 * 1024;
 
 /**
- * Fetches a Dev Container artifact's layer with the dev host's registry client: anonymous or
+ * Fetches a Dev Container artifact's layer with the registry client: anonymous or
  * token auth as the registry asks, plain HTTP only for loopback registries, the manifest's
  * config media type checked, the layer's sha256 verified while it downloads.
  */
@@ -17,7 +29,7 @@ export const registryArtifactFetcher: OciArtifactFetcher = {
     const ref = parseReference(reference);
     const client = new RegistryClient(ref.domain, ref.path, signal ? { signal } : {});
     const manifest = await client.getManifest(ref.digest ?? ref.tag ?? "latest");
-    const parsed = imageManifestSchema.safeParse(JSON.parse(manifest.bytes.toString("utf8")));
+    const parsed = artifactManifest.safeParse(JSON.parse(manifest.bytes.toString("utf8")));
     if (!parsed.success) throw new Error(`${ref.domain}: the manifest is not an OCI artifact manifest`);
     if (parsed.data.config.mediaType !== configMediaType)
       throw new Error(
