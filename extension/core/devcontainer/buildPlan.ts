@@ -43,6 +43,8 @@ export interface PlanInput {
   readonly gitignore?: readonly string[];
   /** Resolves symbolic links on this machine (see MountContext.realPath); the launch paths pass one. */
   readonly realPath?: (path: string) => string | undefined;
+  /** The option defaults of the template this folder is the source of (devcontainer-template.json). */
+  readonly templateOptions?: ReadonlyMap<string, string>;
   /** The Compose project dockerComposeFile names, read by the caller (loadComposeProject). */
   readonly compose?: ComposeInput;
   readonly options?: PlanOptions;
@@ -176,6 +178,7 @@ function prepare(input: PlanInput): {
     containerWorkspaceFolder: `/workspaces/${folderName}`,
     devcontainerId,
     env,
+    ...(input.templateOptions ? { templateOptions: input.templateOptions } : {}),
   };
   // workspaceFolder may use every local variable; its own value then defines ${containerWorkspaceFolder}.
   const workspaceFolder =

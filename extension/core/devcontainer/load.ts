@@ -2,6 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import { lstatSync, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { loadComposeProject } from "../compose/load";
+import { parseTemplateDefinition, substituteTemplateOptions, templateFileName } from "../templates/template";
 import { buildLaunchPlan } from "./buildPlan";
 import { composeFilesOf } from "./translate/compose";
 import type { ComposeInput } from "./translate/compose";
@@ -100,7 +101,8 @@ export async function planFromPath(
     );
   }
   const gitignore = await readGitignore(location.localFolder);
-  const compose = await readCompose(checked, location, options.env);
+  const templateOptions = await readTemplateDefaults(location.localFolder);
+  const compose = await readCompose(checked, location, options.env, templateOptions);
   const plan = buildLaunchPlan({
     doc: checked.doc,
     config: checked.config,
@@ -111,6 +113,7 @@ export async function planFromPath(
     ...(gitignore ? { gitignore } : {}),
     realPath: realPathOnThisMachine,
     ...(compose ? { compose } : {}),
+    ...(templateOptions ? { templateOptions } : {}),
     ...(options.planOptions ? { options: options.planOptions } : {}),
   });
   return { plan, location };
@@ -126,6 +129,7 @@ async function readCompose(
   checked: CheckedConfig,
   location: ConfigLocation,
   env: Readonly<Record<string, string | undefined>>,
+  templateOptions: ReadonlyMap<string, string> | undefined,
 ): Promise<ComposeInput | undefined> {
   const named = checked.config?.dockerComposeFile;
   if (named === undefined) return undefined;
@@ -137,7 +141,9 @@ async function readCompose(
     ...(env["HOME"] ? { home: env["HOME"] } : {}),
     readText: async (path) => {
       try {
-        return await readFile(path, "utf8");
+        const text = await readFile(path, "utf8");
+        // A template source's Compose files hold placeholders too; they take the defaults.
+        return templateOptions ? substituteTemplateOptions(text, templateOptions).text : text;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
         throw new DevcontainerError(
@@ -172,6 +178,21 @@ async function readCompose(
     );
   }
   return { project: result.project };
+}
+
+/**
+ * The option defaults when the folder is a template source (has devcontainer-template.json), so
+ * plan and up work on it directly; undefined for an ordinary project or an unreadable template.
+ */
+async function readTemplateDefaults(folder: string): Promise<ReadonlyMap<string, string> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(folder, templateFileName), "utf8");
+  } catch {
+    return undefined;
+  }
+  const { definition } = parseTemplateDefinition(text, join(folder, templateFileName));
+  return definition ? new Map(definition.options.map((o) => [o.name, o.default])) : undefined;
 }
 
 async function readGitignore(folder: string): Promise<string[] | undefined> {

@@ -67,8 +67,21 @@ export function translateCompose(
         rows.push({ path: [key], status: "ignored", detail: "only meaningful with dockerComposeFile" });
     return { rows, refusals, plan: undefined, overrides: undefined };
   }
-  const project = ctx.compose?.project;
   const service = c.service;
+  if (ctx.compose === undefined && service !== undefined) {
+    // The caller did not read the Compose files (the editor's live checks): nothing to judge yet.
+    rows.push({
+      path: ["dockerComposeFile"],
+      status: "translated",
+      detail: "a Compose project, read when a launch is planned",
+    });
+    for (const key of ["service", "runServices"])
+      if (has(ctx, key))
+        rows.push({ path: [key], status: "translated", detail: "a Compose service to start" });
+    refusals.push("dockerComposeFile: the Compose files were not read, so there is nothing to launch yet");
+    return { rows, refusals, plan: undefined, overrides: undefined };
+  }
+  const project = ctx.compose?.project;
   if (!project || service === undefined) {
     rows.push({
       path: ["dockerComposeFile"],
