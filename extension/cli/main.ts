@@ -19,6 +19,8 @@ import { resizeCommand } from "./commands/resize";
 import { stopCommand } from "./commands/stop";
 import { downCommand } from "./commands/down";
 import { syncCommand } from "./commands/sync";
+import { sshConfigCommand } from "./commands/sshConfig";
+import { sshProxyCommand } from "./commands/sshProxy";
 
 // Every command, in the order `zonectl help` lists them. Add a command: one file under
 // commands/, one line here.
@@ -40,6 +42,8 @@ const commands: Command[] = [
   stopCommand,
   downCommand,
   syncCommand,
+  sshConfigCommand,
+  sshProxyCommand,
 ];
 
 const globalOptions = {
