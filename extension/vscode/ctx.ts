@@ -15,6 +15,7 @@ import { groupTreeByStateCommand, ungroupTreeCommand } from "./commands/groupTre
 import { launchDevcontainerCommand } from "./commands/launchDevcontainer";
 import { listForwardsCommand } from "./commands/listForwards";
 import { openDashboardCommand } from "./commands/openDashboard";
+import { openInNewWindowCommand } from "./commands/openInNewWindow";
 import { openTerminalCommand } from "./commands/openTerminal";
 import { resizeZone, resizeZoneCommand } from "./commands/resizeZone";
 import { showLogsCommand } from "./commands/showLogs";
@@ -42,6 +43,8 @@ import { HostSamplers } from "./metrics/hostSamplers";
 import { ConsolePanel, ConsolePanels } from "./panels/consolePanel";
 import { openConsoleSource } from "./panels/consoleSources";
 import { DashboardPanel, DashboardPanels } from "./panels/dashboardPanel";
+import { ZoneWindows } from "./remote/zoneWindows";
+import { SaveSync } from "./sync/saveSync";
 import { ZoneTerminals } from "./terminal/zoneTerminals";
 import { TreeArrangement } from "./tree/treeArrangement";
 import { channelLogger } from "./log";
@@ -68,6 +71,7 @@ const commands: readonly ZonesCommand[] = [
   launchDevcontainerCommand,
   showPlanCommand,
   openTerminalCommand,
+  openInNewWindowCommand,
   attachConsoleCommand,
   showLogsCommand,
   forwardPortCommand,
@@ -99,6 +103,8 @@ export interface ZonesApi {
   readonly consoles: ConsolePanels;
   readonly diagnostics: DevcontainerDiagnostics;
   readonly arrangement: TreeArrangement;
+  readonly windows: ZoneWindows;
+  readonly saveSync: SaveSync;
 }
 
 export class Ctx extends Disposable implements ZonesApi {
@@ -123,6 +129,8 @@ export class Ctx extends Disposable implements ZonesApi {
   readonly consoles: ConsolePanels;
   readonly diagnostics: DevcontainerDiagnostics;
   readonly arrangement: TreeArrangement;
+  readonly windows: ZoneWindows;
+  readonly saveSync: SaveSync;
 
   constructor(
     readonly extension: vscode.ExtensionContext,
@@ -175,6 +183,20 @@ export class Ctx extends Disposable implements ZonesApi {
       settings: () => this.settings.current,
       logger: this.logger,
     });
+    this.windows = new ZoneWindows({
+      model: this.model,
+      settings: () => this.settings.current,
+      extensionPath: extension.extensionUri.fsPath,
+      log: this.logger,
+    });
+    this.saveSync = this.register(
+      new SaveSync({
+        model: this.model,
+        hosts: this.hosts,
+        settings: () => this.settings.current,
+        log: this.logger,
+      }),
+    );
     this.diagnostics = this.register(new DevcontainerDiagnostics(this.logger, planOptions));
     this.register(
       vscode.languages.registerCodeLensProvider(
@@ -241,6 +263,7 @@ export class Ctx extends Disposable implements ZonesApi {
           this.samplers.setIntervalMs(settings.metricsIntervalSeconds * 1000);
         if (keys.includes("metrics.prometheusPort"))
           this.samplers.setPrometheusPort(settings.metricsPrometheusPort);
+        if (keys.includes("sync.onSave")) this.saveSync.refresh();
       }),
     );
     this.connections.sync(this.settings.current.hosts.map(parseHostEntry));
