@@ -213,14 +213,10 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
 
   test("Open in New Window without an ssh-remote extension: the alias is written, and OpenSSH reaches the workload through it", async function () {
     this.timeout(120_000);
-    const result = (await vscode.commands.executeCommand(
+    const result = await vscode.commands.executeCommand<{ kind: string; alias: string; uri: string }>(
       "zones.workload.openInNewWindow",
       workloadNode(),
-    )) as {
-      kind: string;
-      alias: string;
-      uri: string;
-    };
+    );
     assert.equal(result.kind, "needsExtension", "code-server has neither Remote - SSH nor Open Remote - SSH");
     assert.equal(result.uri, `vscode-remote://ssh-remote+${result.alias}${outcome.result.workspaceFolder}`);
     const userConfig = join(homedir(), ".ssh", "config");
