@@ -4,6 +4,7 @@ import type { Command, CliContext, GlobalOptions } from "./command";
 import { describeCliError } from "./errorReport";
 import { devHostCommand } from "./commands/devHost";
 import { planCommand } from "./commands/plan";
+import { initCommand } from "./commands/init";
 import { lsCommand } from "./commands/ls";
 import { rmCommand } from "./commands/rm";
 import { statusCommand } from "./commands/status";
@@ -29,6 +30,7 @@ const commands: Command[] = [
   rmCommand,
   devHostCommand,
   planCommand,
+  initCommand,
   upCommand,
   execCommand,
   shellCommand,
