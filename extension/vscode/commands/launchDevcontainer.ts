@@ -213,7 +213,11 @@ export const launchDevcontainerCommand: ZonesCommand = {
     for (const w of outcome.warnings) void vscode.window.showWarningMessage(`Zones: could not forward ${w}`); // informational
     void vscode.window.showInformationMessage(message, openTerminal, openWindow).then((choice) => {
       if (choice === openWindow) {
-        void openInNewWindow(ctx, { hostId: host.entry.id, zoneId: result.zoneId, workloadId: result.workloadId }); // reports its own outcome
+        void openInNewWindow(ctx, {
+          hostId: host.entry.id,
+          zoneId: result.zoneId,
+          workloadId: result.workloadId,
+        }); // reports its own outcome
         return;
       }
       if (choice !== openTerminal) return;

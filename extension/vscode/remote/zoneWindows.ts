@@ -69,7 +69,9 @@ export class ZoneWindows {
     const files = new GatewaySshConfig(gatewayDirectory(home));
     files.add([entry], this.#zonectl());
     const include = ensureInclude(join(home, ".ssh", "config"), files.configPath);
-    this.deps.log.info(`ssh alias ${entry.alias} → ${entry.zone} on ${hostText} written to ${files.configPath}`);
+    this.deps.log.info(
+      `ssh alias ${entry.alias} → ${entry.zone} on ${hostText} written to ${files.configPath}`,
+    );
     return {
       alias: entry.alias,
       folder: target.workingDirectory,
@@ -88,7 +90,9 @@ export class ZoneWindows {
     const uri = `vscode-remote://ssh-remote+${written.alias}${written.folder ?? "/"}`;
     if (!remoteSshExtensions.some((e) => vscode.extensions.getExtension(e.id)))
       return { kind: "needsExtension", alias: written.alias, uri };
-    await vscode.commands.executeCommand("vscode.openFolder", vscode.Uri.parse(uri), { forceNewWindow: true });
+    await vscode.commands.executeCommand("vscode.openFolder", vscode.Uri.parse(uri), {
+      forceNewWindow: true,
+    });
     return { kind: "opened", alias: written.alias, uri };
   }
 

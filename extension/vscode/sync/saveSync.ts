@@ -188,7 +188,9 @@ export class SaveSync extends Disposable {
       }),
     );
     const watcher = followed.register(
-      vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(sync.localFolder), "**")),
+      vscode.workspace.createFileSystemWatcher(
+        new vscode.RelativePattern(vscode.Uri.file(sync.localFolder), "**"),
+      ),
     );
     const notify = (uri: vscode.Uri): void => queue.notify(uri.fsPath);
     followed.register(watcher.onDidCreate(notify));
