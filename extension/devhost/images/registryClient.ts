@@ -123,12 +123,16 @@ export class RegistryClient {
         `manifest ${reference} is ${declared} bytes; the limit is ${maxManifestBytes}`,
       );
     }
-    const bytes = Buffer.from(await res.arrayBuffer());
-    if (bytes.length > maxManifestBytes)
-      throw new ImageError("invalidImage", `manifest ${reference} is larger than ${maxManifestBytes} bytes`);
+    // Read with the limit as it comes: a body without Content-Length must not be taken whole first.
+    const bytes = await readLimited(res, maxManifestBytes, `manifest ${reference}`);
     const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
     const expected = reference.includes(":") ? reference : res.headers.get("docker-content-digest");
-    if (expected && expected.startsWith("sha256:") && expected !== digest) {
+    if (expected && !expected.startsWith("sha256:"))
+      throw new ImageError(
+        "digestMismatch",
+        `manifest ${this.#repository}:${reference}: "${expected}" cannot be verified (sha256 only)`,
+      );
+    if (expected && expected !== digest) {
       throw new ImageError(
         "digestMismatch",
         `manifest ${this.#repository}:${reference} hashes to ${digest}, expected ${expected}`,
@@ -308,4 +312,23 @@ async function errorDetail(res: Response): Promise<string> {
     // not JSON: fall through to the text itself
   }
   return text.replace(/\s+/g, " ").trim().slice(0, 200);
+}
+
+/** A response body, refused as soon as it passes `limit` bytes. */
+async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const reader = res.body?.getReader();
+  if (!reader) return Buffer.alloc(0);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel();
+      throw new ImageError("invalidImage", `${what} is larger than ${limit} bytes`);
+    }
+    chunks.push(Buffer.from(value));
+  }
+  return Buffer.concat(chunks);
 }
