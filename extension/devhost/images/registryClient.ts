@@ -321,8 +321,9 @@ async function readLimited(res: Response, limit: number, what: string): Promise<
   const reader = res.body?.getReader();
   if (!reader) return Buffer.alloc(0);
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+    const next = (await reader.read()) as { done: boolean; value?: Uint8Array };
+    if (next.done || !next.value) break;
+    const value = next.value;
     total += value.length;
     if (total > limit) {
       await reader.cancel();
