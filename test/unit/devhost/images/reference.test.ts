@@ -129,6 +129,7 @@ describe("registry endpoints", () => {
 test("a digest of another algorithm is refused: it would be taken on trust, never hashed", () => {
   assert.throws(
     () => parseReference(`busybox@sha512:${"ab".repeat(64)}`),
-    (err) => ImageError.is(err, "invalidReference") && /"sha512" digests cannot be verified/.test(err.message),
+    (err) =>
+      ImageError.is(err, "invalidReference") && /"sha512" digests cannot be verified/.test(err.message),
   );
 });
