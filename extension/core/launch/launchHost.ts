@@ -19,6 +19,14 @@ export interface PullProgress {
   readonly isBytes?: boolean;
 }
 
+/** What PullImage left on the host. */
+export interface PulledImage {
+  readonly digest: string;
+  readonly format: OciImageFormat;
+  /** The image config's Entrypoint, when asked for and the host sent the config. */
+  readonly entrypoint?: readonly string[];
+}
+
 /** Options of the waits. */
 export interface WaitOptions<T> {
   readonly timeoutMs: number;
@@ -55,13 +63,17 @@ export interface LaunchHost {
     until: (workload: Workload | undefined) => boolean,
     options: WaitOptions<Workload>,
   ): Promise<Workload | undefined>;
-  /** PullImage to completion; resolves with the image's digest and the format the host stored. */
+  /**
+   * PullImage to completion; resolves with the image's digest and the format the host stored.
+   * With `wantEntrypoint`, also the image config's Entrypoint (a Compose `command:` follows it).
+   */
   pullImage(
     reference: string,
     format: OciImageFormat,
     onProgress: (p: PullProgress) => void,
     signal?: AbortSignal,
-  ): Promise<{ digest: string; format: OciImageFormat }>;
+    options?: { readonly wantEntrypoint?: boolean },
+  ): Promise<PulledImage>;
   /** Device names on the host and whether a zone holds them; empty when the daemon has no ListDevices. */
   listDevices(signal?: AbortSignal): Promise<{ name: string; claimed: boolean }[]>;
   /** ExecuteZoneCommand to completion with stdin closed; resolves with the exit code. */

@@ -21,7 +21,7 @@ import type {
 } from "../../proto/gen/protect/control/v1/common_pb";
 import type { HostFiles } from "./hostFiles";
 import { LocalHostFiles } from "./hostFiles";
-import type { ExecOutput, LaunchHost, PullProgress, WaitOptions } from "./launchHost";
+import type { ExecOutput, LaunchHost, PulledImage, PullProgress, WaitOptions } from "./launchHost";
 import { SftpHostFiles } from "./sftpFiles";
 
 /** How `dialer()` reaches a zone port: through the daemon (DialNetworkSocket) or an SSH direct-tcpip channel to the zone's IP. */
@@ -169,15 +169,23 @@ export class ProtectLaunchHost implements LaunchHost {
     format: OciImageFormat,
     onProgress: (p: PullProgress) => void,
     signal?: AbortSignal,
-  ): Promise<{ digest: string; format: OciImageFormat }> {
-    let result: { digest: string; format: OciImageFormat } | undefined;
+    options: { readonly wantEntrypoint?: boolean } = {},
+  ): Promise<PulledImage> {
+    let result: PulledImage | undefined;
     try {
       for await (const reply of this.host.client.pullImage(
-        { image: reference, format },
+        { image: reference, format, wantMetadata: options.wantEntrypoint ?? false },
         signal ? { signal } : {},
       )) {
         if (reply.progress) onProgress(pullProgressOf(reply.progress));
-        if (reply.spec?.digest) result = { digest: reply.spec.digest, format: reply.spec.format || format };
+        if (reply.spec?.digest) {
+          const entrypoint = reply.metadata?.config.length ? entrypointOf(reply.metadata.config) : undefined;
+          result = {
+            digest: reply.spec.digest,
+            format: reply.spec.format || format,
+            ...(entrypoint ? { entrypoint } : {}),
+          };
+        }
       }
     } catch (err) {
       throw toProtectError(err, `PullImage ${reference}`, this.name);
@@ -257,4 +265,15 @@ export function pullProgressOf(p: OciImageProgress): PullProgress {
     })),
     ...bar(p.indication),
   };
+}
+
+/** `config.Entrypoint` of an OCI image config blob; undefined when absent or unreadable. */
+function entrypointOf(config: Uint8Array): string[] | undefined {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(config)) as { config?: { Entrypoint?: unknown } };
+    const e = parsed.config?.Entrypoint;
+    return Array.isArray(e) && e.every((x) => typeof x === "string") ? e : undefined;
+  } catch {
+    return undefined;
+  }
 }
