@@ -199,6 +199,10 @@ export class RegistryClient {
         `refusing to send credentials to a plain-HTTP token service (${realmUrl.origin})`,
       );
     }
+    if (hasCredentials && realmUrl.host !== new URL(this.baseUrl).host)
+      this.#logger.warn(
+        `registry ${this.#domain} sends credentials for a token to another host: ${realmUrl.origin}`,
+      );
     const scope = challenge.params.scope ?? `repository:${this.#repository}:pull`;
     const service = challenge.params.service;
     let res: Response;
@@ -259,11 +263,39 @@ export class RegistryClient {
     return undefined;
   }
 
+  /**
+   * One request, following redirects ourselves: fetch would follow any Location, to any scheme
+   * and host. Each hop must stay HTTPS (plain HTTP only from a loopback registry to loopback)
+   * and may not lead to a private, loopback or link-local address (a loopback registry may stay
+   * on loopback);
+   * credentials never go to another host.
+   */
   async #fetch(url: string, init: RequestInit): Promise<Response> {
+    let current = new URL(url);
+    let request = init;
+    for (let hop = 0; ; hop++) {
+      const res = await this.#fetchOnce(current.toString(), request);
+      const location = res.status >= 300 && res.status < 400 ? res.headers.get("location") : null;
+      if (location === null) return res;
+      await res.body?.cancel();
+      if (hop >= 5) throw new ImageError("registryError", `${this.#domain}: too many redirects`);
+      const next = new URL(location, current);
+      const why = redirectRefusal(this.baseUrl, next);
+      if (why) throw new ImageError("registryError", `${this.#domain} redirected to ${next.origin}: ${why}`);
+      if (next.host !== current.host) {
+        const headers = new Headers(request.headers);
+        headers.delete("authorization");
+        request = { ...request, headers };
+      }
+      current = next;
+    }
+  }
+
+  async #fetchOnce(url: string, init: RequestInit): Promise<Response> {
     try {
       return await fetch(url, {
         ...init,
-        redirect: "follow",
+        redirect: "manual",
         ...(this.#signal ? { signal: this.#signal } : {}),
       });
     } catch (err) {
@@ -332,4 +364,44 @@ async function readLimited(res: Response, limit: number, what: string): Promise<
     chunks.push(Buffer.from(value));
   }
   return Buffer.concat(chunks);
+}
+
+/** Why a redirect from the registry at `base` to `next` is refused, or undefined. */
+export function redirectRefusal(base: string, next: URL): string | undefined {
+  const fromLoopback = isLoopbackRegistry(new URL(base).host);
+  if (
+    next.protocol !== "https:" &&
+    !(next.protocol === "http:" && fromLoopback && isLoopbackRegistry(next.host))
+  )
+    return "only HTTPS redirects are followed";
+  if (isPrivateHost(next.hostname) && !(fromLoopback && isLoopbackRegistry(next.host)))
+    return "a private or local address";
+  return undefined;
+}
+
+/** Loopback, private, link-local and unspecified addresses (IP literals and localhost). */
+function isPrivateHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(h);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return (
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
+  }
+  return (
+    h === "::" ||
+    h === "::1" ||
+    h.startsWith("fe80:") ||
+    h.startsWith("fc") ||
+    h.startsWith("fd") ||
+    h.startsWith("::ffff:")
+  );
 }
