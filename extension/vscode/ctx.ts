@@ -7,6 +7,7 @@ import * as vscode from "vscode";
 import { Disposable, toDisposable } from "../core/lifecycle";
 import type { Logger } from "../core/log";
 import { addHostCommand } from "./commands/addHost";
+import { applyTemplateCommand } from "./commands/applyTemplate";
 import { attachConsoleCommand } from "./commands/attachConsole";
 import { clearTreeFilterCommand } from "./commands/clearTreeFilter";
 import { filterTreeCommand } from "./commands/filterTree";
@@ -66,6 +67,7 @@ const commands: readonly ZonesCommand[] = [
   copyIpCommand,
   destroyZoneCommand,
   launchDevcontainerCommand,
+  applyTemplateCommand,
   showPlanCommand,
   openTerminalCommand,
   attachConsoleCommand,
