@@ -54,9 +54,6 @@ interface Run {
   group: CgroupNode | undefined;
   oomBaseline: number;
   stopRequested: boolean;
-  /** runc's OOM notifications for the container (its cgroup, and so its counter, ends with it). */
-  oomWatch?: { stop(): void } | undefined;
-  oomSeen?: boolean;
   /** Resolves once the exit has been recorded. */
   finished: Promise<void>;
 }
@@ -325,10 +322,7 @@ export class WorkloadManager {
       for (;;) {
         if (exit) break;
         runState.mainPid = Runc.readPid(pidFile);
-        if (runState.mainPid !== undefined) {
-          runState.oomWatch = runtime.runc.watchOom(containerId(record.id), () => (runState.oomSeen = true));
-          break;
-        }
+        if (runState.mainPid !== undefined) break;
         if (Date.now() > deadline) {
           proc.kill("SIGKILL");
           group?.signalAll("SIGKILL");
@@ -415,20 +409,15 @@ export class WorkloadManager {
   ): Promise<void> {
     // The zone's pid namespace outlives the workload: whatever the workload left running goes too.
     run.group?.signalAll("SIGKILL");
+    const sandbox = this.o.zones.maybeSandbox(entry.record.spec.zoneId);
+    // Read before the container goes: the kill is counted in the container's own memory cgroup.
+    const oom = (sandbox?.cgroup?.oomKills() ?? 0) > run.oomBaseline || (run.group?.oomKills() ?? 0) > 0;
     if (this.o.containers) {
       await this.o.containers.runc
         .delete(containerId(entry.record.id))
         .catch((err: unknown) => this.o.log.warn(`workloads: runc delete of ${entry.record.id}`, err));
       if (run.group) await removeEmptyGroupsEverywhere([run.group.relativePath]);
     }
-    const sandbox = this.o.zones.maybeSandbox(entry.record.spec.zoneId);
-    // The notification and the exit race: a killed container gets a moment for its OOM event.
-    if (exit.signal === "SIGKILL" && run.oomWatch && !run.oomSeen) await delay(150);
-    run.oomWatch?.stop();
-    const oom =
-      Boolean(run.oomSeen) ||
-      (sandbox?.cgroup?.oomKills() ?? 0) > run.oomBaseline ||
-      (run.group?.oomKills() ?? 0) > 0;
     await run.group
       ?.destroy()
       .catch((err: unknown) => this.o.log.warn(`workloads: cgroup of ${entry.record.id}`, err));

@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../core/log";
@@ -67,33 +67,14 @@ export class Runc {
 
   /** Creates and starts container `id` from `bundle` in the foreground. */
   runArgv(id: string, bundle: string, pidFile: string): string[] {
-    return [...this.#base(), "run", "--bundle", bundle, "--pid-file", pidFile, id];
+    // --keep: the container (and its memory cgroup, whose oom_kill counter tells an OOM kill)
+    // stays until the dev host has read it and runs `delete`.
+    return [...this.#base(), "run", "--keep", "--bundle", bundle, "--pid-file", pidFile, id];
   }
 
   /** Runs a process (process.json) in a running container, in the foreground. */
   execArgv(id: string, processFile: string, tty: boolean): string[] {
     return [...this.#base(), "exec", ...(tty ? ["--tty"] : []), "--process", processFile, id];
-  }
-
-  /**
-   * Follows a container's events and calls `onOom` when the kernel's OOM killer acts in its
-   * memory cgroup. The counter that says so (memory.oom_control) lives in the container's
-   * cgroup, which runc removes as the container ends: a notification is the only record that
-   * survives. Stops by itself when the container is gone.
-   */
-  watchOom(id: string, onOom: () => void): { stop(): void } {
-    const [file, ...base] = this.#base();
-    const child = spawn(file!, [...base, "events", "--interval", "3600s", id], {
-      stdio: ["ignore", "pipe", "ignore"],
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
-    });
-    let buffered = "";
-    child.stdout.on("data", (d: Buffer) => {
-      buffered = (buffered + d.toString("utf8")).slice(-65536);
-      if (/"type"\s*:\s*"oom"/.test(buffered)) onOom();
-    });
-    child.on("error", (err) => this.log.debug(`runc events ${id}: ${err.message}`));
-    return { stop: () => child.kill("SIGKILL") };
   }
 
   /** Removes a container whatever its state (kills what still runs in it); gone already is fine. */
