@@ -16,6 +16,7 @@ import type { LaunchOutcome } from "../launch/launcher";
 import { propertyCounts } from "../launch/planMarkdown";
 import { terminalTargetFor } from "../terminal/targets";
 import type { ZonesCommand } from "./command";
+import { openInNewWindow } from "./openInNewWindow";
 import { resolveHost } from "./pick";
 
 const stepText: Record<LaunchStep, string> = {
@@ -209,9 +210,18 @@ export const launchDevcontainerCommand: ZonesCommand = {
       .map((f) => `${f.zonePort} → ${f.info.localAddress}:${f.info.localPort}`)
       .join(", ");
     const openTerminal = "Open Terminal";
+    const openWindow = "Open in New Window";
     const message = `Zones: ${result.zoneName} ${result.reusedZone ? "is up again" : "launched"} in ${formatMs(result.totalMs)}${forwards ? `; forwarding ${forwards}` : ""}.`;
     for (const w of outcome.warnings) void vscode.window.showWarningMessage(`Zones: could not forward ${w}`); // informational
-    void vscode.window.showInformationMessage(message, openTerminal).then((choice) => {
+    void vscode.window.showInformationMessage(message, openTerminal, openWindow).then((choice) => {
+      if (choice === openWindow) {
+        void openInNewWindow(ctx, {
+          hostId: host.entry.id,
+          zoneId: result.zoneId,
+          workloadId: result.workloadId,
+        }); // reports its own outcome
+        return;
+      }
       if (choice !== openTerminal) return;
       const where = { hostId: host.entry.id, zoneId: result.zoneId, workloadId: result.workloadId };
       const shell = ctx.settings.current.terminalShell.trim();

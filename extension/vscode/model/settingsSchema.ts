@@ -31,6 +31,7 @@ const schemas = {
     .default(""),
   "metrics.intervalSeconds": z.number().min(0.2).max(60).default(1),
   "metrics.prometheusPort": z.number().int().min(0).max(65535).default(3035),
+  "sync.onSave": z.boolean().default(true),
 } as const;
 
 /** Every setting key under `zones.`. */
@@ -56,6 +57,8 @@ export interface ZonesSettings {
   readonly metricsIntervalSeconds: number;
   /** Host loopback port of Protect's Prometheus text (/metrics/resource); 0: not used. */
   readonly metricsPrometheusPort: number;
+  /** Push each saved, created, renamed or deleted file of a launched workspace to its zone. */
+  readonly syncOnSave: boolean;
 }
 
 /**
@@ -135,6 +138,7 @@ export function parseSettings(read: (key: SettingKey) => unknown): {
       launchWorkspaceRoot: get("launch.workspaceRoot"),
       metricsIntervalSeconds: get("metrics.intervalSeconds"),
       metricsPrometheusPort: get("metrics.prometheusPort"),
+      syncOnSave: get("sync.onSave"),
     },
     problems,
   };
