@@ -54,6 +54,27 @@ export interface PreparedImage {
   readonly launch: LaunchImage;
 }
 
+/** What to build: a plan's `build` and where its project is. A Compose service makes its own. */
+export interface BuildTarget {
+  readonly build: ImageBuild;
+  /** The devcontainer.json (local features are relative to its folder). */
+  readonly configFile: string;
+  readonly localFolder: string;
+  /** The format the host should store the image in. */
+  readonly format: OciImageFormat;
+}
+
+/** The build target of a plan with a `build`. */
+export function buildTargetOf(plan: LaunchPlan): BuildTarget {
+  if (!plan.build) throw new Error("the plan has no build");
+  return {
+    build: plan.build,
+    configFile: plan.configFile,
+    localFolder: plan.localFolder,
+    format: plan.workloadSpec.image?.format ?? OciImageFormat.SQUASHFS,
+  };
+}
+
 /**
  * Builds and delivers the image a plan's `build` describes, one phase per launch step:
  * `resolve` (features to exact digests, the base image's digest, the cache key; then whether the
@@ -63,7 +84,7 @@ export interface PreparedImage {
  */
 export class ImagePreparation {
   readonly #build: ImageBuild;
-  readonly #plan: LaunchPlan;
+  readonly #target: BuildTarget;
   readonly #host: Pick<LaunchHost, "name" | "listImages" | "importImage" | "pullImage">;
   readonly #options: PreparationOptions;
   readonly #log: Logger;
@@ -78,13 +99,12 @@ export class ImagePreparation {
   #output: string[] = [];
 
   constructor(
-    plan: LaunchPlan,
+    target: BuildTarget,
     host: Pick<LaunchHost, "name" | "listImages" | "importImage" | "pullImage">,
     options: PreparationOptions,
   ) {
-    if (!plan.build) throw new Error("ImagePreparation needs a plan with a build");
-    this.#build = plan.build;
-    this.#plan = plan;
+    this.#build = target.build;
+    this.#target = target;
     this.#host = host;
     this.#options = options;
     this.#log = options.logger ?? silentLogger;
@@ -225,7 +245,7 @@ export class ImagePreparation {
     const file = join(await this.#work(), "image.tar");
     const kind = await this.#run(() => builder.exportArchive(this.#localTag(), file, this.#io()));
     const size = (await stat(file)).size;
-    this.#archive = { file, size, format: this.#plan.workloadSpec.image?.format ?? OciImageFormat.SQUASHFS };
+    this.#archive = { file, size, format: this.#target.format };
     return `${kind} of ${formatSize(size)}`;
   }
 
@@ -233,7 +253,7 @@ export class ImagePreparation {
   async deliver(): Promise<{ image: PreparedImage; detail: string }> {
     let hostImage: HostImage;
     let detail: string;
-    const format = this.#plan.workloadSpec.image?.format ?? OciImageFormat.SQUASHFS;
+    const format = this.#target.format;
     if (this.#cached) {
       hostImage = this.#cached;
       detail = `${this.name} is on ${this.#host.name} already (${hostImage.digest.slice(0, 19)}…)`;
@@ -285,8 +305,8 @@ export class ImagePreparation {
 
   #resolveOptions(workDir: string, lockfile: ResolveOptions["lockfile"]): ResolveOptions {
     return {
-      configFile: this.#plan.configFile,
-      localFolder: this.#plan.localFolder,
+      configFile: this.#target.configFile,
+      localFolder: this.#target.localFolder,
       lockfile,
       overrideOrder: this.#build.overrideInstallOrder,
       workDir,
@@ -437,4 +457,24 @@ export function defaultStorageRoot(env: Readonly<Record<string, string | undefin
 function formatSize(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
   return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/**
+ * All phases at once, for callers without launch steps of their own (a Compose service's
+ * `build:`): resolve, build, export, deliver; temporary files removed whatever happens.
+ */
+export async function prepareImage(
+  target: BuildTarget,
+  host: Pick<LaunchHost, "name" | "listImages" | "importImage" | "pullImage">,
+  options: PreparationOptions,
+): Promise<PreparedImage> {
+  const prep = new ImagePreparation(target, host, options);
+  try {
+    await prep.resolve();
+    await prep.build();
+    await prep.export();
+    return (await prep.deliver()).image;
+  } finally {
+    await prep.dispose();
+  }
 }

@@ -240,7 +240,10 @@ function prepare(input: PlanInput): {
     image = {
       hooks: result.hooks,
       entrypoints: result.entrypoints,
-      contributions: result.contributions,
+      contributions: result.contributions.map((c) => ({
+        origin: c.origin,
+        properties: c.properties.map((p) => contributionNotes[p] ?? p),
+      })),
       mounts: entries.flatMap((e) =>
         (e.mounts ?? []).map((mount) => ({ origin: e.id ? `feature ${e.id}` : "the base image", mount })),
       ),
@@ -351,6 +354,15 @@ function imageBuild(
     remoteUser: ctx.config.remoteUser,
   };
 }
+
+// What becomes of image-metadata properties a zone does not apply as such.
+const contributionNotes: Readonly<Record<string, string>> = {
+  securityOpt:
+    "securityOpt (ignored: seccomp/AppArmor options configure Docker's host; the zone's kernel is the boundary)",
+  init: "init (ignored: the zone's init already reaps processes)",
+  hostRequirements: "hostRequirements (ignored: devcontainer.json's own decide the zone's size)",
+  customizations: "customizations (for the tools that read them)",
+};
 
 // Keys a translator answers for even when it writes no row (an empty workspaceMount value, say).
 const translatedKeys = new Set(["workspaceMount"]);

@@ -24,7 +24,7 @@ import {
 import type { OciImageFormat, Workload, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import { BuildError } from "../build/buildError";
 import { launchImageOf } from "../build/imageConfig";
-import { ImagePreparation } from "../build/prepare";
+import { ImagePreparation, buildTargetOf } from "../build/prepare";
 import type { PreparationOptions } from "../build/prepare";
 import { LaunchError } from "./errors";
 import type { LaunchErrorReason } from "./errors";
@@ -632,7 +632,7 @@ export class LaunchExecutor {
     const build = plan.build;
     const prep =
       build && !current
-        ? new ImagePreparation(plan, this.#host, {
+        ? new ImagePreparation(buildTargetOf(plan), this.#host, {
             env: this.#options.localEnv ?? process.env,
             ...this.#options.build,
             ...(this.#options.signal ? { signal: this.#options.signal } : {}),

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ProtectHost } from "../../../extension/core/protect/host";
+import { findBuilder } from "../../../extension/core/build/builder";
 import { buildahContainers, buildahImages, removeBuildStorage } from "../../harness/buildStorage";
 import { startDevHost } from "../../harness/devHost";
 import type { StartedDevHost } from "../../harness/devHost";
@@ -254,7 +255,59 @@ describe("features from a loopback registry", () => {
   });
 });
 
+describe("an image's own devcontainer.metadata", () => {
+  test("a prebuilt image's label applies to an image-only launch: its user, environment and hooks", async () => {
+    const builder = await findBuilder({ choice: "buildah", storageRoot: buildRoot });
+    const ctx = join(work, "prebuilt-ctx");
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, "Dockerfile"), `FROM ${base}\n`);
+    await builder.build({
+      context: ctx,
+      dockerfile: join(ctx, "Dockerfile"),
+      tag: "localhost/zones-it/prebuilt:1",
+      labels: {
+        "devcontainer.metadata": JSON.stringify([
+          { remoteUser: "tester", containerEnv: { FROM_LABEL: "yes" } },
+          { id: "some-feature", postCreateCommand: "id -un > /tmp/label-user" },
+        ]),
+      },
+    });
+    await builder.push("localhost/zones-it/prebuilt:1", `${registry.host}/prebuilt/app:1`);
+    const dir = project("prebuilt", { image: `${registry.host}/prebuilt/app:1` });
+    const r = await zonectl(["--json", "up", dir], env, { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /from feature some-feature: postCreateCommand/);
+    const { zoneName } = JSON.parse(r.stdout) as { zoneName: string };
+    assert.equal((await exec(zoneName, 'cat /tmp/label-user; echo "$FROM_LABEL"')).trim(), "tester\nyes");
+    assert.equal((await zonectl(["down", dir], env)).code, 0);
+  });
+});
+
 describe("a Dockerfile build", () => {
+  test("--push: the built image goes to the registry and the host pulls it from there", async () => {
+    const dir = project(
+      "pushed",
+      { build: { dockerfile: "Dockerfile" } },
+      { ".devcontainer/Dockerfile": `FROM ${base}\nRUN echo pushed > /pushed\n` },
+    );
+    const r = await zonectl(["--json", "up", "--push", registry.host, dir], env, { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`✓ exportImage .*pushed ${registry.host.replace(/\./g, "\\.")}/zones-build/pushed-`),
+    );
+    assert.match(r.stderr, /✓ importImage .*pulled/);
+    const { zoneName } = JSON.parse(r.stdout) as { zoneName: string };
+    assert.equal((await exec(zoneName, "cat /pushed")).trim(), "pushed");
+    const tags = (await (await fetch(`${registry.url}/v2/_catalog`)).json()) as { repositories: string[] };
+    assert.ok(
+      tags.repositories.some((n) => n.startsWith("zones-build/pushed-")),
+      JSON.stringify(tags),
+    );
+    assert.ok((await hostImageNames()).some((n) => n.startsWith(`${registry.host}/zones-build/pushed-`)));
+    assert.equal((await zonectl(["down", dir], env)).code, 0);
+  });
+
   test("args and a target stage, a local feature on top", async () => {
     const dir = project(
       "dockerfile",
