@@ -1,16 +1,15 @@
 import { lstatSync } from "node:fs";
-import { dirname, join, posix } from "node:path";
+import { join, posix } from "node:path";
 import { ProcessNamespace } from "../proto/gen/protect/control/v1/common_pb";
 import type { WorkloadSpec } from "../proto/gen/protect/control/v1/common_pb";
 import type { ImageRuntimeConfig } from "./images/manifest";
 import { resolveBindSource } from "./bindSource";
 import { DevHostError } from "./errors";
 import { OciConfigError, capabilitiesOfMask, ociProcess } from "./oci/ociConfig";
+import { resolveIdentity, splitUserSpec } from "./sandbox/users";
 
 /** Every capability name, for checking the names a spec gives. */
 const allCapabilityNames = capabilitiesOfMask((1n << 64n) - 1n);
-import type { SetupStep } from "./sandbox/launch";
-import { resolveIdentity, splitUserSpec } from "./sandbox/users";
 
 /** What the dev host needs of an image to run a workload from it. */
 export interface WorkloadImage {
@@ -241,7 +240,9 @@ export function normalizeAbsolute(path: string, what: string): string {
 
 /**
  * Refuses a path whose components are symlinks in the image (lower) or the workload's upper
- * layer: mounts are set up before the chroot, so a symlink would point them at the host.
+ * layer. The runtime resolves a mount destination inside the container's root, so a link cannot
+ * reach the host; but it would put the mount somewhere other than where the spec says (over
+ * /etc, say), so a mount point must be a real directory or file.
  */
 export function assertNoSymlinks(layers: string[], path: string, what: string): void {
   const parts = path.split("/").filter(Boolean);
@@ -277,71 +278,4 @@ function idOrName(
   if (v.idOrName.case === "id") return v.idOrName.value;
   if (v.idOrName.case === "name") return v.idOrName.value;
   return undefined;
-}
-
-/**
- * The mount steps that turn an image into a workload's root inside a fresh mount namespace:
- * overlay (or the copied root), /proc of the zone, read-only /sys, a small /dev with the usual
- * nodes and the host's pts (so terminals work), /etc/hosts, then the spec's bind mounts.
- */
-export function setupSteps(
-  plan: WorkloadPlan,
-  image: WorkloadImage,
-  paths: WorkloadPaths,
-  options: { overlay: boolean },
-): SetupStep[] {
-  const r = paths.root;
-  const at = (p: string): string => join(r, p);
-  const layers = options.overlay ? [paths.upper, image.rootfsDir] : [paths.root];
-  for (const p of ["/proc", "/sys", "/dev", "/etc", "/etc/hosts"]) assertNoSymlinks(layers, p, "image path");
-  for (const m of plan.mounts) assertNoSymlinks(layers, m.targetPath, "mount target");
-
-  const steps: SetupStep[] = [];
-  if (options.overlay)
-    steps.push({ op: "overlay", lower: image.rootfsDir, upper: paths.upper, work: paths.work, target: r });
-  else steps.push({ op: "bind", source: r, target: r });
-  steps.push(
-    { op: "mkdir", path: at("proc") },
-    { op: "fs", fstype: "proc", options: "nosuid,nodev,noexec", target: at("proc") },
-  );
-  steps.push(
-    { op: "mkdir", path: at("sys") },
-    { op: "fs", fstype: "sysfs", options: "ro,nosuid,nodev,noexec", target: at("sys") },
-  );
-  steps.push(
-    { op: "mkdir", path: at("dev") },
-    { op: "fs", fstype: "tmpfs", options: "mode=755,nosuid,size=65536k", target: at("dev") },
-  );
-  for (const node of ["null", "zero", "full", "random", "urandom", "tty", "ptmx"]) {
-    steps.push(
-      { op: "touch", path: at(`dev/${node}`) },
-      { op: "bind", source: `/dev/${node}`, target: at(`dev/${node}`) },
-    );
-  }
-  steps.push({ op: "mkdir", path: at("dev/pts") }, { op: "bind", source: "/dev/pts", target: at("dev/pts") });
-  steps.push(
-    { op: "mkdir", path: at("dev/shm") },
-    { op: "fs", fstype: "tmpfs", options: "mode=1777,nosuid,nodev", target: at("dev/shm") },
-  );
-  for (const [name, target] of [
-    ["fd", "/proc/self/fd"],
-    ["stdin", "/proc/self/fd/0"],
-    ["stdout", "/proc/self/fd/1"],
-    ["stderr", "/proc/self/fd/2"],
-  ] as const) {
-    steps.push({ op: "symlink", target, link: at(`dev/${name}`) });
-  }
-  steps.push(
-    { op: "mkdir", path: at("etc") },
-    { op: "touch", path: at("etc/hosts") },
-    { op: "bind", source: paths.hosts, target: at("etc/hosts") },
-  );
-  for (const m of plan.mounts) {
-    const target = at(m.targetPath.slice(1));
-    if (m.directory) steps.push({ op: "mkdir", path: target });
-    else steps.push({ op: "mkdir", path: dirname(target) }, { op: "touch", path: target });
-    steps.push({ op: "bind", source: m.hostPath, target });
-  }
-  if (plan.readOnlyRootfs) steps.push({ op: "ro", target: r });
-  return steps;
 }

@@ -288,7 +288,6 @@ export class WorkloadManager {
     const proc = runtime
       ? await this.#startContainer(entry, sandbox, group, runtime, pidFile, tty)
       : sandbox.launch({
-          target: { kind: "newWorkload", steps: [] },
           group,
           final: {
             root: paths.root,

@@ -6,7 +6,6 @@ import type {
 import type { ProcessSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import { DevHostError } from "../errors";
 import { FlowQueue } from "../flowQueue";
-import type { LaunchTarget } from "../sandbox/zoneSandbox";
 import { exitCodeOf } from "../sandbox/processes";
 import { resolveIdentity } from "../sandbox/users";
 import { mergeEnv, normalizeAbsolute } from "../workloadPlan";
@@ -54,7 +53,7 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
               tty,
             )
           : undefined) ??
-        launch.sandbox.launch({ target: launch.target, group: launch.group, final: f, tty, stdin: true });
+        launch.sandbox.launch({ group: launch.group, final: f, tty, stdin: true });
       // Output flows to the client at the client's pace; `exited` is pushed only once the
       // process's output is complete (SandboxProcess.exited waits for the PTY's last bytes), so
       // it is always the last reply, and ending the call after it loses nothing.
@@ -215,10 +214,8 @@ function planExec(
       overrides,
       { home: identity.home, tty: spec.tty },
     );
-    const target: LaunchTarget = { kind: "workload", mainPid: w.mainPid };
     return {
       sandbox: w.sandbox,
-      target,
       group: w.group,
       final: {
         root: w.root,
@@ -235,10 +232,8 @@ function planExec(
   const sandbox = zones.sandbox(zoneId);
   // A zone-level exec sees the host's filesystem (the zone shares it), so names resolve there.
   const identity = resolveIdentity("/", user, group);
-  const target: LaunchTarget = { kind: "zone" };
   return {
     sandbox,
-    target,
     group: sandbox.execGroup,
     final: {
       root: "/",

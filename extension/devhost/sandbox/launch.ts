@@ -22,8 +22,8 @@ export const joinScript =
   'while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do echo "$$" > "$1" || exit 125; shift; done; shift; exec "$@"';
 
 /**
- * Runs as root in a workload's fresh mount namespace (inside the zone's pid/net namespaces):
- * performs the mount steps, then execs the rest. Steps arrive as argv words.
+ * Runs as root in a fresh private mount namespace: performs the mount steps, then execs the
+ * rest (runc, which starts the container from this namespace). Steps arrive as argv words.
  */
 export const setupScript = [
   'fail() { echo "dev host: workload setup failed: $*" >&2; exit 125; }',
@@ -31,13 +31,7 @@ export const setupScript = [
   '  op="$1"; shift',
   '  case "$op" in',
   "    --) break ;;",
-  '    mkdir) mkdir -p -- "$1" || fail "mkdir $1"; shift ;;',
-  '    touch) [ -e "$1" ] || : > "$1" || fail "create $1"; shift ;;',
   '    overlay) mount -t overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" overlay "$4" || fail "overlay on $4"; shift 4 ;;',
-  '    bind) mount --rbind -- "$1" "$2" || fail "bind $1 on $2"; shift 2 ;;',
-  '    ro) mount -o remount,bind,ro -- "$1" || fail "read-only remount of $1"; shift ;;',
-  '    fs) mount -t "$1" -o "$2" -- "$1" "$3" || fail "mount $1 on $3"; shift 3 ;;',
-  '    symlink) ln -sfn -- "$1" "$2" || fail "symlink $2"; shift 2 ;;',
   '    *) fail "unknown step $op" ;;',
   "  esac",
   "done",
@@ -103,53 +97,19 @@ export function zoneInitArgv(
   ];
 }
 
-/** Enters the namespaces of `pid` (a zone init or a workload's main process). */
-export function enterNamespaces(
-  tools: Tools,
-  pid: number,
-  options: { mount: boolean },
-  argv: string[],
-): string[] {
-  return [
-    tools.nsenter,
-    "-t",
-    String(pid),
-    "-p",
-    "-u",
-    "-i",
-    "-n",
-    ...(options.mount ? ["-m"] : []),
-    "--",
-    ...argv,
-  ];
+/** Enters every namespace of the zone whose init is `pid` (an exec in the zone itself). */
+export function enterNamespaces(tools: Tools, pid: number, argv: string[]): string[] {
+  return [tools.nsenter, "-t", String(pid), "-p", "-u", "-i", "-n", "-m", "--", ...argv];
 }
 
-/** One mount step of a workload's root filesystem. */
-export type SetupStep =
-  | { op: "mkdir"; path: string }
-  | { op: "touch"; path: string }
-  | { op: "overlay"; lower: string; upper: string; work: string; target: string }
-  | { op: "bind"; source: string; target: string }
-  | { op: "ro"; target: string }
-  | { op: "fs"; fstype: string; options: string; target: string }
-  | { op: "symlink"; target: string; link: string };
+/**
+ * One mount step before a container starts: its root, an overlay of the image under the
+ * workload's own upper layer. (runc mounts everything else inside that root itself.)
+ */
+export type SetupStep = { op: "overlay"; lower: string; upper: string; work: string; target: string };
 
 export function stepWords(step: SetupStep): string[] {
-  switch (step.op) {
-    case "mkdir":
-    case "touch":
-      return [step.op, step.path];
-    case "overlay":
-      return ["overlay", step.lower, step.upper, step.work, step.target];
-    case "bind":
-      return ["bind", step.source, step.target];
-    case "ro":
-      return ["ro", step.target];
-    case "fs":
-      return ["fs", step.fstype, step.options, step.target];
-    case "symlink":
-      return ["symlink", step.target, step.link];
-  }
+  return ["overlay", step.lower, step.upper, step.work, step.target];
 }
 
 /** A new private mount namespace in which `steps` build the root, then argv runs. */

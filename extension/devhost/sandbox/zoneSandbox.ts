@@ -10,10 +10,9 @@ import {
   finalExec,
   initReadyMarker,
   withCgroups,
-  withMountSetup,
   zoneInitArgv,
 } from "./launch";
-import type { FinalProcess, SetupStep, Tools } from "./launch";
+import type { FinalProcess, Tools } from "./launch";
 import { socatTcpAddress } from "./network";
 import type { BridgeNetwork, ZoneAddress } from "./network";
 import { childrenOf, processStartTime } from "./procfs";
@@ -50,12 +49,12 @@ export interface ZoneRuntimeRecord {
   hostInterface?: string | undefined;
 }
 
-/** Where a process is started: the zone itself, a running workload, or a new workload root. */
-export type LaunchTarget =
-  { kind: "zone" } | { kind: "workload"; mainPid: number } | { kind: "newWorkload"; steps: SetupStep[] };
-
+/**
+ * A process to start in the zone itself: an exec in the zone, or (process mode only, where
+ * there are no containers) a workload's or an exec's process. Workloads and execs in them run
+ * under runc in namespace mode (startContainer).
+ */
 export interface LaunchRequest {
-  target: LaunchTarget;
   group: CgroupNode | undefined;
   final: FinalProcess;
   tty?: { columns: number; rows: number } | undefined;
@@ -221,14 +220,10 @@ export class ZoneSandbox {
       );
     }
     const final = finalExec(tools, request.final, { controllingTerminal: request.tty !== undefined });
-    const t = request.target;
-    const inner =
-      t.kind === "newWorkload"
-        ? enterNamespaces(tools, this.initPid, { mount: false }, withMountSetup(tools, t.steps, final))
-        : enterNamespaces(tools, t.kind === "workload" ? t.mainPid : this.initPid, { mount: true }, final);
+    const inner = enterNamespaces(tools, this.initPid, final);
     const argv = withCgroups(tools, request.group?.procsFiles() ?? [], inner);
     this.host.log.debug(
-      `zone ${this.zoneId}: launch ${request.target.kind} (${request.final.command.length} argv words, tty=${Boolean(request.tty)})`,
+      `zone ${this.zoneId}: launch (${request.final.command.length} argv words, tty=${Boolean(request.tty)})`,
     );
     return this.#track(
       startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd: "/" }),

@@ -58,7 +58,7 @@ test("with a TTY the final process starts its own session with the terminal, ins
     "setsid execs the chroot/setuid step",
   );
   assert.ok(withTty.indexOf("TERM=xterm") < at && at < withTty.indexOf("--setuid"));
-  const chain = enterNamespaces(tools, 42, { mount: true }, withTty);
+  const chain = enterNamespaces(tools, 42, withTty);
   assert.ok(
     chain.indexOf(tools.nsenter) < chain.indexOf(tools.setsid),
     "after nsenter's fork into the zone's pid namespace",
@@ -120,25 +120,12 @@ test("the setup script passes hostile words through as data and stops on unknown
   assert.match(String(bad?.stderr), /unknown step \$\(id\)/);
 });
 
-test("chains are composed in order: cgroups, namespaces, mount setup, final exec", () => {
+test("chains are composed in order: cgroups, the zone's namespaces, final exec", () => {
   const final = finalExec(tools, { root: "/r", cwd: "/", uid: 0, gid: 0, env: [], command: ["true"] });
-  const argv = withCgroups(
-    tools,
-    ["/cg/cgroup.procs"],
-    enterNamespaces(
-      tools,
-      42,
-      { mount: false },
-      withMountSetup(tools, [{ op: "mkdir", path: "/r/proc" }], final),
-    ),
-  );
+  const argv = withCgroups(tools, ["/cg/cgroup.procs"], enterNamespaces(tools, 42, final));
   const at = (word: string): number => argv.indexOf(word);
-  assert.ok(
-    at("/cg/cgroup.procs") < at(tools.nsenter) &&
-      at(tools.nsenter) < at(tools.unshare) &&
-      at("/r/proc") < at(tools.env),
-  );
-  assert.deepEqual(argv.slice(at(tools.nsenter), at(tools.nsenter) + 8), [
+  assert.ok(at("/cg/cgroup.procs") < at(tools.nsenter) && at(tools.nsenter) < at(tools.env));
+  assert.deepEqual(argv.slice(at(tools.nsenter), at(tools.nsenter) + 9), [
     tools.nsenter,
     "-t",
     "42",
@@ -146,8 +133,21 @@ test("chains are composed in order: cgroups, namespaces, mount setup, final exec
     "-u",
     "-i",
     "-n",
+    "-m",
     "--",
   ]);
+});
+
+test("a container's root is an overlay mounted in a private mount namespace the runtime starts from", () => {
+  const run = ["/usr/bin/runc", "run", "w1"];
+  const argv = withMountSetup(
+    tools,
+    [{ op: "overlay", lower: "/img $(x)", upper: "/u", work: "/w", target: "/r" }],
+    run,
+  );
+  assert.deepEqual(argv.slice(0, 5), [tools.unshare, "--mount", "--propagation", "private", "--"]);
+  const steps = argv.slice(argv.indexOf("devhost-setup") + 1);
+  assert.deepEqual(steps, ["overlay", "/img $(x)", "/u", "/w", "/r", "--", ...run]);
   assert.deepEqual(stepWords({ op: "overlay", lower: "l", upper: "u", work: "w", target: "t" }), [
     "overlay",
     "l",
