@@ -77,10 +77,10 @@ export const reconnectKeys: readonly SettingKey[] = [
 
 /**
  * Keys that pick hosts or run commands on this machine (a ProxyCommand in the SSH config, the
- * bridge command, where files go): a repository's .vscode/settings.json must not set them, so
- * only the user's own value is read. (They are not declared "machine"-scoped: a remote window —
- * code-server is one — ignores machine-scoped values in the user settings, and the hosts would
- * vanish.)
+ * bridge command, where files go): a repository's .vscode/settings.json must not set them.
+ * package.json declares them "application"-scoped (user settings only; VS Code refuses them in a
+ * workspace), and only the user's own value is read. Not "machine": a remote window — code-server
+ * is one — ignores machine-scoped values in the user settings, and the hosts would vanish.
  */
 export const machineKeys: readonly SettingKey[] = [
   "hosts",
