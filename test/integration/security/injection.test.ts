@@ -262,7 +262,7 @@ describe("the daemon socket path on the remote command line", () => {
     });
   }
 
-  test("zonectl with that path: lists over streamlocal, the default sudo bridge and a custom bridge; a path no bridge can carry fails at once", async () => {
+  test("zonectl with that path: lists over streamlocal, the default sudo bridge and a custom bridge; a path no bridge can carry fails and zonectl exits", async () => {
     const bridgeSshd = await startSshd({ config: { AllowTcpForwarding: "no" } });
     try {
       const runs: [string, Record<string, string>][] = [
@@ -275,11 +275,10 @@ describe("the daemon socket path on the remote command line", () => {
       ];
       for (const [what, extra] of runs) {
         const alias = extra["ZONECTL_SSH_CONFIG"] === sshd.sshConfigPath ? sshd.alias : bridgeSshd.alias;
-        const r = await zonectl(
-          ["--host", alias, "--json", "ls"],
-          { ...extra, ZONECTL_SOCKET: hostilePath() },
-          30_000,
-        );
+        const r = await zonectl(["--host", alias, "--json", "ls"], {
+          ...extra,
+          ZONECTL_SOCKET: hostilePath(),
+        });
         assert.equal(r.code, 0, `${what}: ${r.stderr}`);
         assert.ok(
           (JSON.parse(r.stdout) as { id: string }[]).some((z) => z.id === zoneId),
@@ -287,13 +286,13 @@ describe("the daemon socket path on the remote command line", () => {
         );
       }
       // A line break cannot go through the bridge's command line: refused (or found missing),
-      // and zonectl exits rather than hanging on the SSH connection it opened (the helper fails
-      // after 10 s).
-      const r = await zonectl(
-        ["--host", bridgeSshd.alias, "ls"],
-        { ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath, ZONECTL_SOCKET: `${relayDir}/line\nbreak` },
-        10_000,
-      );
+      // and zonectl exits rather than hanging on the SSH connection it opened. A hang never ends,
+      // so the helper's generous bound catches it; how fast zonectl gives up is not asserted
+      // (its start alone, tsx compiling the CLI, takes 3-10 s of wall time on a loaded 2-core box).
+      const r = await zonectl(["--host", bridgeSshd.alias, "ls"], {
+        ZONECTL_SSH_CONFIG: bridgeSshd.sshConfigPath,
+        ZONECTL_SOCKET: `${relayDir}/line\nbreak`,
+      });
       assert.notEqual(r.code, 0, r.stdout);
       assert.notEqual(r.code, exitCodes.unexpected, r.stderr);
       assert.deepEqual(
@@ -310,11 +309,10 @@ describe("the daemon socket path on the remote command line", () => {
   // sequence makes zonectl's "one clear line" two lines, or writes control characters to the
   // terminal. Expected: such characters escaped (JSON-style) in messages.
   test("an error naming a path with a line break is still one line", async () => {
-    const r = await zonectl(
-      ["--host", sshd.alias, "ls"],
-      { ZONECTL_SSH_CONFIG: sshd.sshConfigPath, ZONECTL_SOCKET: `${relayDir}/line\nbreak\u001b[31m` },
-      10_000,
-    );
+    const r = await zonectl(["--host", sshd.alias, "ls"], {
+      ZONECTL_SSH_CONFIG: sshd.sshConfigPath,
+      ZONECTL_SOCKET: `${relayDir}/line\nbreak\u001b[31m`,
+    });
     assert.notEqual(r.code, 0, r.stdout);
     assert.equal(r.stderr.trimEnd().split("\n").length, 1, JSON.stringify(r.stderr));
     assert.ok(!r.stderr.includes("\u001b"), JSON.stringify(r.stderr));

@@ -263,13 +263,13 @@ describe("typed failures", () => {
         [bridged, { ZONECTL_SOCKET: twoLines }, /line break/],
       ];
       for (const [server, extra, message] of cases) {
-        const started = Date.now();
-        // A connection left open would keep zonectl running until this timeout.
-        const r = await zonectl(["--host", server.alias, "ls"], envFor(server, extra), 15_000);
+        // A connection left open would keep zonectl running until the helper's bound, which then
+        // fails the test; how fast it gives up is not asserted (a loaded machine stretches
+        // zonectl's own start to several seconds).
+        const r = await zonectl(["--host", server.alias, "ls"], envFor(server, extra));
         assert.equal(r.code, exitCodes.rejected, r.stderr);
         assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
         assert.match(r.stderr, message);
-        assert.ok(Date.now() - started < 10_000, `zonectl took ${Date.now() - started} ms to give up`);
       }
     } finally {
       await sshd.stop();
