@@ -175,17 +175,19 @@ export class SftpHostFiles implements HostFiles {
     const parts = componentsBelow(this.#root, path);
     if (!parts) return;
     const upTo = self === "parent" ? parts.length - 1 : parts.length;
-    for (let i = 1; i <= upTo; i++) {
-      const at = posix.join(this.#root, ...parts.slice(0, i));
-      let stats: Stats;
-      try {
-        stats = await this.#call<Stats>(`lstat ${at}`, (sftp, cb) => sftp.lstat(at, cb));
-      } catch (err) {
-        throw describe(err, "lstat", at);
-      }
-      const wanted = i === parts.length && self === "file" ? stats.isFile() : stats.isDirectory();
-      if (!wanted) throw i === parts.length && self === "file" ? notRegular(path) : linkInPath(path, at);
-    }
+    const paths = Array.from({ length: upTo }, (_, i) => posix.join(this.#root!, ...parts.slice(0, i + 1)));
+    // All at once: the requests are pipelined, so a deep path costs one round trip, not one per
+    // component; each answer is judged in order, as a walk would meet it.
+    const answers = await Promise.allSettled(
+      paths.map((at) => this.#call<Stats>(`lstat ${at}`, (sftp, cb) => sftp.lstat(at, cb))),
+    );
+    answers.forEach((answer, i) => {
+      const at = paths[i]!;
+      if (answer.status === "rejected") throw describe(answer.reason, "lstat", at);
+      const last = i === parts.length - 1;
+      const wanted = last && self === "file" ? answer.value.isFile() : answer.value.isDirectory();
+      if (!wanted) throw last && self === "file" ? notRegular(path) : linkInPath(path, at);
+    });
   }
 
   /** The session is the connection's, shared with other users: it stays open (it closes with the connection). */

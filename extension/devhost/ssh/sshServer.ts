@@ -67,6 +67,10 @@ export async function startEmbeddedSsh(options: EmbeddedSshOptions): Promise<Emb
   const connections = new Set<Connection>();
   const server = new Server({ hostKeys: [keys.hostPrivateKey] }, (client, info) => {
     connections.add(client);
+    // Nagle would hold each reply's later writes until the client's delayed ACK (40 ms on
+    // Linux): every SFTP round trip of a sync would cost that much. Replies go out at once.
+    // (ssh2's server-side connection has setNoDelay; its type declarations leave it out.)
+    (client as Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
     client.on("close", () => connections.delete(client));
     client.on("error", (err) => log.debug(`ssh: connection from ${info.ip} failed`, err));
     client.on("authentication", (ctx) => authenticate(ctx, allowed, log));
