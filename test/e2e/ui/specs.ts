@@ -266,7 +266,10 @@ const zoneSpecs: UiSpec[] = [
       await runCommand(page, "Zones: Launch from devcontainer.json…");
       // The plan opens beside the editor before anything is created; then one question.
       await modalDialog(page).waitFor({ state: "visible", timeout: 20_000 });
-      assert.match(await modalText(page), /Launch zones-sample on .+\?/);
+      const question = await modalText(page);
+      assert.match(question, /Launch zones-sample on .+\?/);
+      // The repository's command that runs on this machine is named before the user agrees.
+      assert.match(question, /Runs on this machine first \(initializeCommand\):\s+true zones-sample-init/);
       await page
         .locator(".tabs-container .tab", { hasText: "Launch plan" })
         .first()
