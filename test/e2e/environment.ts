@@ -35,8 +35,7 @@ export async function seedImage(socketPath: string, dir: string, name = sampleIm
       }
     }
     let digest = "";
-    for await (const reply of host.client.importImage(upload()))
-      if (reply.spec?.digest) digest = reply.spec.digest;
+    for await (const reply of host.importImage(upload())) if (reply.spec?.digest) digest = reply.spec.digest;
     if (!digest) throw new Error("ImportImage returned no digest");
     return digest;
   } finally {

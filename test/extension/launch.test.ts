@@ -161,7 +161,7 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
       { shell: "/bin/sh" },
     )!;
     const pty = new ZonePty(target, {
-      client: async (signal) => (await zones.hosts.wait(alias!, signal)).client,
+      host: (signal) => zones.hosts.wait(alias!, signal),
       logger: silentLogger,
     });
     let screen = "";
@@ -206,7 +206,7 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
   });
 
   test("Forward Port: a port inside the zone answers on the local address; Stop closes it", async () => {
-    const started = startExec(other.client, {
+    const started = startExec(other, {
       zoneId: outcome.result.zoneId,
       workloadId: outcome.result.workloadId,
       command: ["httpd", "-p", "8081", "-h", outcome.result.workspaceFolder],

@@ -1,6 +1,5 @@
 import { clone, create } from "@bufbuild/protobuf";
 import { dockerSizeToMiB } from "../../core/devcontainer/units";
-import { toProtectError } from "../../core/protect/errors";
 import { ZoneResourcesSpecSchema } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Zone, ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Command } from "../command";
@@ -71,14 +70,7 @@ export const resizeCommand: Command = {
         if (next.maxMemory < mib) next.maxMemory = mib;
         if (next.minMemory > mib) next.minMemory = mib;
       }
-      try {
-        await host.client.updateZoneResources(
-          { zoneId: zone.id, resources: next },
-          { signal: ctx.signal, timeoutMs: 30_000 },
-        );
-      } catch (err) {
-        throw toProtectError(err, "UpdateZoneResources", host.name);
-      }
+      await host.updateZoneResources(zone.id, next, { signal: ctx.signal });
       const after = resourcesOf(await host.getZone(zone.id, { signal: ctx.signal }));
       const name = zone.spec?.name || zone.id;
       if (ctx.globals.json) {

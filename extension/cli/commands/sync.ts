@@ -1,9 +1,8 @@
-import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
 import { formatBytes, formatMs } from "../../core/launch/progressText";
 import { pullWorkspace, pushWorkspace } from "../../core/launch/workspaceSync";
 import type { Command } from "../command";
 import { openHost } from "../hostTarget";
-import { loadPlan, planOptions } from "./up";
+import { loadPlan, planOptions } from "../project";
 
 /**
  * `zonectl sync [PATH] [--pull] [--force]`: copies the workspace again without a full `up`,
@@ -27,7 +26,7 @@ export const syncCommand: Command = {
     const pull = values["pull"] === true;
     const host = await openHost(ctx);
     try {
-      const files = await new ProtectLaunchHost(host).openFiles();
+      const files = await host.openFiles();
       try {
         const options = { files, sync: plan.sync, signal: ctx.signal, force: values["force"] === true };
         const result = pull ? await pullWorkspace(options) : await pushWorkspace(options);

@@ -32,6 +32,7 @@ import { spawnLocal } from "./localRunner";
 import type { LocalRunner } from "./localRunner";
 import { formatBytes } from "./progressText";
 import { readWorkloadEnv, resolveRemoteEnv } from "./remoteEnv";
+import type { ForwardRoute } from "../protect/host";
 import { ensureHostDirectory, pushWorkspace, removeHostTree } from "./workspaceSync";
 import type { SyncResult } from "./workspaceSync";
 
@@ -47,6 +48,8 @@ export interface LaunchOptions {
   readonly attach?: boolean;
   /** Open the plan's port forwards (the caller keeps running and closes them). */
   readonly forwardPorts?: boolean;
+  /** How the forwards reach the zone: DialNetworkSocket (default) or an SSH channel to its IP. */
+  readonly forwardRoute?: ForwardRoute;
   /** How long a zone may take to become READY. Default 180 s. */
   readonly zoneTimeoutMs?: number;
   /** How long a workload may take to run. Default 120 s. */
@@ -180,7 +183,7 @@ export class LaunchExecutor {
     // --- the zone: reuse, replace or create ------------------------------------------------
     let knownZoneIds = new Set<string>();
     const existing = await this.#step("findExisting", async () => {
-      const zones = await host.listZones(signal);
+      const zones = await host.listZones({ signal: signal });
       knownZoneIds = new Set(zones.map((z) => z.id));
       const mine = zonesOfDevcontainer(zones, plan.devcontainerId);
       if (mine.length > 1) {
@@ -215,8 +218,8 @@ export class LaunchExecutor {
         }
         return new Skip("reusing the existing zone");
       }
-      await host.destroyZone(existing.id, signal);
-      await host.waitZone(existing.id, (z) => z === undefined, {
+      await host.destroyZone(existing.id, { signal: signal });
+      await host.waitForZone(existing.id, (z) => z === undefined, {
         timeoutMs: this.#zoneTimeout,
         ...(signal ? { signal } : {}),
       });
@@ -246,7 +249,7 @@ export class LaunchExecutor {
         create(AnnotationSpecSchema, { key: launchAnnotationKeys.hostWorkspace, value: plan.sync.hostPath }),
       );
       try {
-        zoneId = await host.createZone(zoneSpec, signal);
+        zoneId = await host.createZone(zoneSpec, { signal: signal });
       } catch (err) {
         // Cancelled mid-call: the daemon may have created it anyway. Find it by our annotation.
         this.#undo.push({
@@ -262,7 +265,7 @@ export class LaunchExecutor {
 
     const zone = await this.#step("waitZoneReady", async () => {
       let last: number | undefined;
-      const z = await host.waitZone(
+      const z = await host.waitForZone(
         zoneId,
         (z) =>
           z === undefined ||
@@ -348,7 +351,11 @@ export class LaunchExecutor {
     // --- the workload ----------------------------------------------------------------------
     let current: Workload | undefined;
     if (reusable) {
-      const found = workloadsOfDevcontainer(await host.listWorkloads(signal), zoneId, plan.devcontainerId);
+      const found = workloadsOfDevcontainer(
+        await host.listWorkloads({ signal: signal }),
+        zoneId,
+        plan.devcontainerId,
+      );
       if (found.length > 1)
         this.#emit({
           type: "warning",
@@ -362,7 +369,7 @@ export class LaunchExecutor {
           type: "warning",
           message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it`,
         });
-        await host.destroyWorkload(current.id, signal);
+        await host.destroyWorkload(current.id, { signal: signal });
         current = undefined;
       }
     }
@@ -386,9 +393,9 @@ export class LaunchExecutor {
     let workloadId = current?.id ?? "";
     await this.#step("createWorkload", async () => {
       if (current) return new Skip(`reusing ${current.spec?.name ?? ""} (${current.id})`);
-      knownWorkloadIds = new Set((await host.listWorkloads(signal)).map((w) => w.id));
+      knownWorkloadIds = new Set((await host.listWorkloads({ signal: signal })).map((w) => w.id));
       try {
-        workloadId = await host.createWorkload(workloadSpec, signal);
+        workloadId = await host.createWorkload(workloadSpec, { signal: signal });
       } catch (err) {
         if (reusable)
           this.#undo.push({
@@ -425,7 +432,7 @@ export class LaunchExecutor {
           WorkloadState.CREATED,
         ].includes(w.status?.state ?? WorkloadState.UNKNOWN);
       const waitOptions = { timeoutMs: this.#workloadTimeout, ...(signal ? { signal } : {}), onChange };
-      let w = await host.waitWorkload(workloadId, settled, waitOptions);
+      let w = await host.waitForWorkload(workloadId, settled, waitOptions);
       // A daemon that does not start workloads on create leaves them CREATED; a stopped one is COMPLETED.
       if (
         w &&
@@ -433,14 +440,14 @@ export class LaunchExecutor {
           (!firstLaunch && w.status?.state === WorkloadState.COMPLETED))
       ) {
         try {
-          await host.startWorkload(workloadId, signal);
+          await host.startWorkload(workloadId, { signal: signal });
         } catch (err) {
           // A daemon that starts workloads by itself may get there first: then it is not ours to start.
           if (!ProtectError.is(err, "failedPrecondition") && !ProtectError.is(err, "alreadyExists"))
             throw err;
         }
         started = true;
-        w = await host.waitWorkload(
+        w = await host.waitForWorkload(
           workloadId,
           (x) =>
             x === undefined ||
@@ -510,8 +517,7 @@ export class LaunchExecutor {
               workingDirectory: hook.workingDirectory,
               ...(this.#plan.remote.user !== undefined ? { user: this.#plan.remote.user } : {}),
             },
-            output,
-            signal,
+            { ...output, signal },
           ),
         );
         return undefined;
@@ -531,7 +537,7 @@ export class LaunchExecutor {
           remote: `${plan.zoneName}:${f.containerPort}`,
           ...(f.label !== undefined ? { label: f.label } : {}),
         };
-        const dial = host.dialer(zone, f.containerPort);
+        const dial = host.dialer(zone, f.containerPort, this.#options.forwardRoute);
         try {
           set.add(await PortForward.open(spec, dial, { logger: this.#log }));
         } catch (err) {
@@ -649,7 +655,7 @@ export class LaunchExecutor {
         reference,
         format,
         (p) => this.#emit({ type: "imagePull", role, reference, ...p }),
-        this.#options.signal,
+        { signal: this.#options.signal },
       );
     } catch (err) {
       if (this.#options.signal?.aborted) throw err;
@@ -661,7 +667,7 @@ export class LaunchExecutor {
   async #resolveDevices(zoneSpec: ZoneSpec): Promise<void> {
     const requests = this.#plan.deviceRequests;
     if (!requests.length) return;
-    const devices = await this.#host.listDevices(this.#options.signal);
+    const devices = await this.#host.listDevices({ signal: this.#options.signal });
     const free = devices.filter(
       (d) =>
         !d.claimed &&
@@ -771,10 +777,13 @@ export class LaunchExecutor {
     specEnv: readonly { key: string; value: string }[],
   ): Promise<Record<string, string>> {
     try {
-      const env = await readWorkloadEnv((req, out) => this.#host.exec(req, out, this.#options.signal), {
-        zoneId,
-        workloadId,
-      });
+      const env = await readWorkloadEnv(
+        (req, out) => this.#host.exec(req, { ...out, signal: this.#options.signal }),
+        {
+          zoneId,
+          workloadId,
+        },
+      );
       if (env) return env;
     } catch (err) {
       if (this.#options.signal?.aborted) throw err;
@@ -789,28 +798,29 @@ export class LaunchExecutor {
 
   async #destroyZone(id: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.#host.destroyZone(id, signal);
+      await this.#host.destroyZone(id, { signal: signal });
     } catch (err) {
       if (ProtectError.is(err, "notFound")) return;
       throw err;
     }
-    await this.#host.waitZone(id, (z) => z === undefined, { timeoutMs: rollbackTimeoutMs, signal });
+    await this.#host.waitForZone(id, (z) => z === undefined, { timeoutMs: rollbackTimeoutMs, signal });
   }
 
   async #destroyWorkload(id: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.#host.destroyWorkload(id, signal);
+      await this.#host.destroyWorkload(id, { signal: signal });
     } catch (err) {
       if (ProtectError.is(err, "notFound")) return;
       throw err;
     }
-    await this.#host.waitWorkload(id, (w) => w === undefined, { timeoutMs: rollbackTimeoutMs, signal });
+    await this.#host.waitForWorkload(id, (w) => w === undefined, { timeoutMs: rollbackTimeoutMs, signal });
   }
 
   async #destroyStrayZones(known: ReadonlySet<string>, signal: AbortSignal): Promise<void> {
-    const stray = zonesOfDevcontainer(await this.#host.listZones(signal), this.#plan.devcontainerId).filter(
-      (z) => !known.has(z.id),
-    );
+    const stray = zonesOfDevcontainer(
+      await this.#host.listZones({ signal: signal }),
+      this.#plan.devcontainerId,
+    ).filter((z) => !known.has(z.id));
     for (const z of stray) await this.#destroyZone(z.id, signal);
   }
 
@@ -820,7 +830,7 @@ export class LaunchExecutor {
     signal: AbortSignal,
   ): Promise<void> {
     const stray = workloadsOfDevcontainer(
-      await this.#host.listWorkloads(signal),
+      await this.#host.listWorkloads({ signal: signal }),
       zoneId,
       this.#plan.devcontainerId,
     ).filter((w) => !known.has(w.id));

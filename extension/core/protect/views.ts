@@ -6,8 +6,11 @@
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
+import type { PullProgress } from "../launch/launchHost";
+import type { OciImageProgress, Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
 import {
+  OciImageProgressLayerPhaseSchema,
+  OciImageProgressPhaseSchema,
   WorkloadStateSchema,
   ZoneNetworkIpVersion,
   ZoneStateSchema,
@@ -177,4 +180,39 @@ export function formatAge(fromIso: string | null, now: Date = new Date()): strin
   if (seconds < 7200) return `${Math.floor(seconds / 60)}m`;
   if (seconds < 172800) return `${Math.floor(seconds / 3600)}h`;
   return `${Math.floor(seconds / 86400)}d`;
+}
+
+function progressWord(
+  values: readonly { number: number; name: string }[],
+  prefix: string,
+  n: number,
+): string {
+  return (values.find((v) => v.number === n)?.name ?? `${prefix}UNKNOWN`).slice(prefix.length).toLowerCase();
+}
+
+/** An OciImageProgress as plain data: phase words, per-layer bars, the overall bar. */
+export function pullProgressOf(p: OciImageProgress): PullProgress {
+  const bar = (
+    ind: OciImageProgress["indication"],
+  ): { current?: number; total?: number; isBytes?: boolean } => {
+    const i = ind?.indication;
+    if (i?.case === "bar")
+      return { current: Number(i.value.current), total: Number(i.value.total), isBytes: i.value.isBytes };
+    if (i?.case === "completed")
+      return { current: Number(i.value.total), total: Number(i.value.total), isBytes: i.value.isBytes };
+    return {};
+  };
+  return {
+    phase: progressWord(OciImageProgressPhaseSchema.values, "OCI_IMAGE_PROGRESS_PHASE_", p.phase),
+    layers: p.layers.map((l) => ({
+      id: l.id,
+      phase: progressWord(
+        OciImageProgressLayerPhaseSchema.values,
+        "OCI_IMAGE_PROGRESS_LAYER_PHASE_",
+        l.phase,
+      ),
+      ...bar(l.indication),
+    })),
+    ...bar(p.indication),
+  };
 }

@@ -1,8 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { userSpec } from "../devcontainer/buildPlan";
 import { anySignal } from "../abort";
-import { ProtectError, toProtectError } from "../protect/errors";
-import type { ControlClient } from "../protect/host";
+import { ProtectError } from "../protect/errors";
+import type { ProtectHost } from "../protect/host";
 import type { ExecuteZoneCommandRequestSchema } from "../../proto/gen/protect/control/v1/control_pb";
 import { RequestQueue } from "./requestQueue";
 
@@ -30,12 +30,13 @@ export interface ExecRequest {
 
 /** Options of {@link startExec}. */
 export interface ExecOptions {
-  readonly signal?: AbortSignal;
-  /** For error messages: the host's display name. */
-  readonly hostName?: string;
+  readonly signal?: AbortSignal | undefined;
   onStdout?(data: Uint8Array): void;
   onStderr?(data: Uint8Array): void;
 }
+
+/** The RPC an exec session runs over: a ProtectHost (whose errors arrive mapped), or a test's fake. */
+export type ExecRpc = Pick<ProtectHost, "name" | "executeZoneCommand">;
 
 type Request = MessageInitShape<typeof ExecuteZoneCommandRequestSchema>;
 
@@ -51,7 +52,7 @@ export class ExecSession {
   #inputClosed = false;
 
   /** @internal use {@link startExec} */
-  constructor(client: ControlClient, request: ExecRequest, options: ExecOptions) {
+  constructor(rpc: ExecRpc, request: ExecRequest, options: ExecOptions) {
     const user = request.user !== undefined && request.user !== "" ? userSpec(request.user) : undefined;
     this.#requests.push({
       request: {
@@ -75,12 +76,12 @@ export class ExecSession {
         },
       },
     });
-    const host = options.hostName ?? "the host";
+    const host = rpc.name;
     const signal = anySignal(options.signal, this.#cancel.signal);
     this.exited = (async () => {
       let exitCode: number | undefined;
       try {
-        for await (const reply of client.executeZoneCommand(this.#requests, { signal })) {
+        for await (const reply of rpc.executeZoneCommand(this.#requests, { signal })) {
           if (reply.reply.case === "output") {
             const { stdout, stderr } = reply.reply.value;
             if (stdout.length) options.onStdout?.(stdout);
@@ -92,8 +93,6 @@ export class ExecSession {
             this.#requests.end();
           }
         }
-      } catch (err) {
-        throw toProtectError(err, "ExecuteZoneCommand", host);
       } finally {
         this.#requests.end();
       }
@@ -145,10 +144,6 @@ export class ExecSession {
 }
 
 /** Starts a command in a zone or workload. */
-export function startExec(
-  client: ControlClient,
-  request: ExecRequest,
-  options: ExecOptions = {},
-): ExecSession {
-  return new ExecSession(client, request, options);
+export function startExec(rpc: ExecRpc, request: ExecRequest, options: ExecOptions = {}): ExecSession {
+  return new ExecSession(rpc, request, options);
 }

@@ -1,6 +1,5 @@
 import * as vscode from "vscode";
 import { messageOf } from "../../core/errors";
-import { toProtectError } from "../../core/protect/errors";
 import type { Ctx } from "../ctx";
 import { currentResources, parseMemoryMiB, resizedResources } from "../model/resources";
 import { formatMiB } from "../tree/presentation";
@@ -22,14 +21,7 @@ export async function resizeZone(
   ctx.logger.info(
     `[${hostId}] resizing zone ${zone.spec?.name || zoneId} to ${resources.targetCpus} vCPU, ${resources.targetMemory} MiB`,
   );
-  try {
-    await host.client.updateZoneResources(
-      { zoneId, resources },
-      { ...(signal ? { signal } : {}), timeoutMs: 30_000 },
-    );
-  } catch (err) {
-    throw toProtectError(err, "UpdateZoneResources", host.name);
-  }
+  await host.updateZoneResources(zoneId, resources, { signal });
 }
 
 /**

@@ -1,12 +1,22 @@
 // Puts the suite's busybox test image into a dev host through the real ImportImage RPC.
 import { readFile } from "node:fs/promises";
-import type { Client } from "@connectrpc/connect";
-import type { ControlService } from "../../../extension/proto/gen/protect/control/v1/control_pb";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  ImportImageReply,
+  ImportImageRequestSchema,
+} from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import { buildTestImage } from "../../harness/testImage";
 import type { TestImage } from "../../harness/testImage";
 
+/** Whatever offers ImportImage: a raw client of the dev host's protocol, or a ProtectHost. */
+interface ImageImporter {
+  importImage(
+    requests: AsyncIterable<MessageInitShape<typeof ImportImageRequestSchema>>,
+  ): AsyncIterable<ImportImageReply>;
+}
+
 export async function importTestImage(
-  client: Client<typeof ControlService>,
+  client: ImageImporter,
   dir: string,
 ): Promise<{ image: TestImage; digest: string }> {
   const image = await buildTestImage(dir);

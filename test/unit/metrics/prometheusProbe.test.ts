@@ -31,7 +31,7 @@ const zoneTree = fromJson(
     readFileSync(join(import.meta.dirname, "fixtures", "kratactl-zone-metrics.json"), "utf8"),
   ) as JsonValue,
 );
-const client = { readZoneMetrics: async () => ({ root: zoneTree }) };
+const readZoneMetrics = async (): Promise<typeof zoneTree> => zoneTree;
 /** A zone the recorded text has per-vCPU figures for (97.5 % and 12.5 %). */
 const burnerId = "3f1c2a9e-5b7d-4c11-9a0e-2d6f8b1c7e44";
 
@@ -77,7 +77,7 @@ function unixHost(): ProtectHost {
     target: { kind: "unix", socketPath: "/run/dev.socket", display: "unix:///run/dev.socket" },
     name: "unix:///run/dev.socket",
     ssh: undefined,
-    client,
+    readZoneMetrics,
   } as unknown as ProtectHost;
 }
 
@@ -94,7 +94,7 @@ function sshHost(forwards: { count: number }, refuse = false): ProtectHost {
     target: { kind: "ssh", destination: { host: "web1" }, display: "web1" },
     name: "web1",
     ssh,
-    client,
+    readZoneMetrics,
   } as unknown as ProtectHost;
 }
 
