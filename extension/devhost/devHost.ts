@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { messageOf } from "../core/errors";
 import type { Logger } from "../core/log";
@@ -33,6 +34,9 @@ import type { EmbeddedSsh } from "./ssh/sshServer";
 import { ZoneState } from "../proto/gen/protect/control/v1/common_pb";
 import { devHostVersion } from "./version";
 
+/** Where `zonectl up` puts workspace copies and named volumes by default. */
+const defaultMountRoots = ["/var/lib/styrolite-zones"];
+
 /** Everything `zonectl dev-host` and the standalone entry accept. */
 export interface DevHostOptions {
   /** Unix socket to serve ControlService on. Default: <stateDir>/daemon.socket. */
@@ -45,6 +49,11 @@ export interface DevHostOptions {
   prometheus?: string | undefined;
   /** "127.0.0.1:PORT": the embedded SSH server. */
   ssh?: string | undefined;
+  /**
+   * Folders workload bind mounts may come from, besides the defaults (the launch workspace and
+   * volume roots, the state folder, the temp folder).
+   */
+  mountRoots?: string[] | undefined;
   /** authorized_keys files for the embedded SSH server (default: the user's). */
   authorizedKeys?: string[] | undefined;
   log: Logger;
@@ -147,6 +156,12 @@ export class DevHost {
       images,
       mode: this.#sandbox.mode,
       overlay,
+      mountRoots: [
+        ...defaultMountRoots,
+        this.stateDir,
+        tmpdir(),
+        ...(this.options.mountRoots ?? []).map((r) => resolve(r)),
+      ],
       log: this.log,
     });
     this.#workloads = workloads;

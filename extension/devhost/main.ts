@@ -7,7 +7,7 @@ import { runDevHost } from "./runDevHost";
 
 const usage =
   "usage: devhost [--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT]\n" +
-  "               [--authorized-keys FILE]… [--sandbox auto|namespaces|process] [-v]";
+  "               [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process] [-v]";
 
 async function main(argv: string[]): Promise<number> {
   let values;
@@ -20,6 +20,7 @@ async function main(argv: string[]): Promise<number> {
         ssh: { type: "string" },
         prometheus: { type: "string" },
         "authorized-keys": { type: "string", multiple: true },
+        "mount-root": { type: "string", multiple: true },
         sandbox: { type: "string" },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
@@ -54,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
       ssh: values.ssh,
       prometheus: values.prometheus,
       authorizedKeys: values["authorized-keys"],
+      mountRoots: values["mount-root"],
       sandbox,
       log: loggerFrom(
         (level, line) => process.stderr.write(`${new Date().toISOString()} ${level}: ${line}\n`),

@@ -15,6 +15,8 @@ export interface RunDevHostOptions {
   prometheus?: string | undefined;
   /** authorized_keys files for the embedded SSH server. */
   authorizedKeys?: string[] | undefined;
+  /** Extra folders workload bind mounts may come from. */
+  mountRoots?: string[] | undefined;
   sandbox?: "auto" | SandboxMode | undefined;
   log: Logger;
   /** Where the startup summary goes (the socket, fingerprints, key paths). */
@@ -51,6 +53,7 @@ export async function runDevHost(options: RunDevHostOptions): Promise<void> {
     prometheus: options.prometheus,
     ssh: options.ssh,
     authorizedKeys: options.authorizedKeys,
+    mountRoots: options.mountRoots,
     log: options.log,
   });
   options.out(

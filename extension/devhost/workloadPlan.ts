@@ -1,7 +1,8 @@
-import { lstatSync, statSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import type { WorkloadSpec } from "../proto/gen/protect/control/v1/common_pb";
 import type { ImageRuntimeConfig } from "./images/manifest";
+import { resolveBindSource } from "./bindSource";
 import { DevHostError } from "./errors";
 import type { SetupStep } from "./sandbox/launch";
 import { resolveIdentity, splitUserSpec } from "./sandbox/users";
@@ -26,7 +27,8 @@ export interface ProcessPlan {
 }
 
 export interface WorkloadPlan extends ProcessPlan {
-  mounts: { hostPath: string; targetPath: string; directory: boolean }[];
+  /** hostPath: the real path checked by resolveBindSource; requested: what the spec said. */
+  mounts: { hostPath: string; targetPath: string; directory: boolean; requested: string }[];
   readOnlyRootfs: boolean;
 }
 
@@ -59,7 +61,11 @@ export function workloadPaths(runDir: string, workloadId: string): WorkloadPaths
  * image's Env by key; working directory and user fall back to the image's WorkingDir and User.
  * Everything is validated here, before anything runs.
  */
-export function planWorkload(spec: WorkloadSpec, image: WorkloadImage): WorkloadPlan {
+export function planWorkload(
+  spec: WorkloadSpec,
+  image: WorkloadImage,
+  options: { mountRoots: readonly string[] },
+): WorkloadPlan {
   const p = spec.process;
   const command =
     p && p.command.length > 0
@@ -86,24 +92,12 @@ export function planWorkload(spec: WorkloadSpec, image: WorkloadImage): Workload
   );
   const cwd = normalizeAbsolute(p?.workingDirectory || image.config.workingDir || "/", "working directory");
   const mounts = spec.mounts.map((m) => {
-    if (!m.hostPath.startsWith("/"))
-      throw new DevHostError(
-        "invalidArgument",
-        `mount host_path must be absolute: ${JSON.stringify(m.hostPath)}`,
-      );
-    let directory: boolean;
-    try {
-      directory = statSync(m.hostPath).isDirectory();
-    } catch {
-      throw new DevHostError(
-        "invalidArgument",
-        `mount host_path ${m.hostPath} does not exist on the dev host`,
-      );
-    }
+    const hostPath = resolveBindSource(m.hostPath, options.mountRoots);
+    const directory = lstatSync(hostPath).isDirectory();
     const targetPath = normalizeAbsolute(m.targetPath, "mount target_path");
     if (targetPath === "/")
       throw new DevHostError("invalidArgument", "a mount cannot replace the workload's root");
-    return { hostPath: m.hostPath, targetPath, directory };
+    return { hostPath, targetPath, directory, requested: m.hostPath };
   });
   for (const part of [...command, ...env.flat(), cwd]) assertNoNul(part);
   return {
@@ -132,7 +126,11 @@ export function mergeEnv(
   const env = new Map<string, string>();
   for (const entry of imageEnv) {
     const eq = entry.indexOf("=");
-    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+    const key = eq < 0 ? entry : entry.slice(0, eq);
+    // The image is untrusted: its names get the same check as a client's, or a name like
+    // "--split-string" would reach a command line as an option.
+    assertEnvKey(key, "the image's Env");
+    if (eq > 0) env.set(key, entry.slice(eq + 1));
   }
   for (const [key, value] of overrides) {
     assertEnvKey(key);
@@ -144,10 +142,19 @@ export function mergeEnv(
   return [...env.entries()];
 }
 
-/** Environment names travel as `KEY=value` argv words to env(1): no '=', no NUL, no leading '-'. */
-export function assertEnvKey(key: string): void {
-  if (key === "" || key.includes("=") || key.includes("\0") || key.startsWith("-")) {
-    throw new DevHostError("invalidArgument", `invalid environment variable name ${JSON.stringify(key)}`);
+/**
+ * What a variable name may be: POSIX's portable names plus the characters real images use
+ * (dots, dashes after the first character). Never '=', NUL, whitespace or a leading '-', so a
+ * name can neither split an assignment nor read as an option anywhere it travels.
+ */
+const envKeyPattern = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+export function assertEnvKey(key: string, source = "the environment"): void {
+  if (!envKeyPattern.test(key)) {
+    throw new DevHostError(
+      "invalidArgument",
+      `invalid environment variable name ${JSON.stringify(key.slice(0, 80))} in ${source}: names are letters, digits, '_', '.', '-' and do not start with a digit, '.' or '-'`,
+    );
   }
 }
 

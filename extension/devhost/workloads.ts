@@ -10,6 +10,7 @@ import type { Event } from "../core/events";
 import type { Logger } from "../core/log";
 import { WorkloadSchema, WorkloadSpecSchema, WorkloadState } from "../proto/gen/protect/control/v1/common_pb";
 import type { Workload, WorkloadSpec } from "../proto/gen/protect/control/v1/common_pb";
+import { resolveBindSource } from "./bindSource";
 import { ConsoleBuffer } from "./consoleBuffer";
 import { DevHostError } from "./errors";
 import type { CgroupNode } from "./sandbox/cgroups";
@@ -78,6 +79,8 @@ export interface WorkloadManagerOptions {
   mode: SandboxMode;
   /** Whether overlayfs works for workload roots; otherwise the image root is copied. */
   overlay: boolean;
+  /** Folders bind mounts may come from (see resolveBindSource). */
+  mountRoots: readonly string[];
   log: Logger;
 }
 
@@ -178,7 +181,7 @@ export class WorkloadManager {
         "notFound",
         `image ${digest} is not in the dev host's image store (PullImage or ImportImage it first)`,
       );
-    const plan = planWorkload(spec, image);
+    const plan = planWorkload(spec, image, { mountRoots: this.o.mountRoots });
     const id = randomUUID();
     const entry: WorkloadEntry = {
       record: { id, spec, state: WorkloadState.CREATING, createdAt: new Date() },
@@ -253,6 +256,13 @@ export class WorkloadManager {
     if (!plan || !image)
       throw new DevHostError("failedPrecondition", `workload ${record.id} has no launch plan`);
     const sandbox = this.o.zones.sandbox(record.spec.zoneId);
+    // Checked again at start: a zone may have swapped a folder for a link since the create.
+    for (const m of plan.mounts)
+      if (resolveBindSource(m.requested, this.o.mountRoots) !== m.hostPath)
+        throw new DevHostError(
+          "failedPrecondition",
+          `mount host_path ${m.requested} changed since the create`,
+        );
     const started = Date.now();
     const group = sandbox.workloadGroup(record.id);
     const oomBaseline = sandbox.cgroup?.oomKills() ?? 0;
@@ -514,7 +524,7 @@ export class WorkloadManager {
         mountStatus: {
           mounts: (entry.plan?.mounts ?? []).map((m) => ({
             tag: "bind",
-            hostPath: m.hostPath,
+            hostPath: m.requested,
             targetPath: m.targetPath,
           })),
         },

@@ -111,7 +111,7 @@ export const testImageEnv = [
 ];
 
 /** Builds the test image into `dir` (created if missing). Takes about a second. */
-export async function buildTestImage(dir: string): Promise<TestImage> {
+export async function buildTestImage(dir: string, options: { env?: string[] } = {}): Promise<TestImage> {
   const busybox = await readFile(busyboxPath).catch(() => {
     throw new Error(`${busyboxPath} is missing: apt-get install busybox-static`);
   });
@@ -161,7 +161,7 @@ export async function buildTestImage(dir: string): Promise<TestImage> {
     size: gz.length,
     diffId: sha256(tar),
   }));
-  const env = [...testImageEnv];
+  const env = [...(options.env ?? testImageEnv)];
   const config = blob(
     "application/vnd.oci.image.config.v1+json",
     JSON.stringify({

@@ -7,13 +7,14 @@ export const devHostCommand: Command = {
   name: "dev-host",
   summary: "Run a local Protect-compatible host (real Linux sandboxes sharing this kernel) until Ctrl-C",
   usage:
-    "[--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT] [--authorized-keys FILE]… [--sandbox auto|namespaces|process]",
+    "[--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT] [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process]",
   options: {
     socket: { type: "string" },
     state: { type: "string" },
     ssh: { type: "string" },
     prometheus: { type: "string" },
     "authorized-keys": { type: "string", multiple: true },
+    "mount-root": { type: "string", multiple: true },
     sandbox: { type: "string" },
   },
   async run(ctx, { values }) {
@@ -31,6 +32,7 @@ export const devHostCommand: Command = {
       ssh: str("ssh"),
       prometheus: str("prometheus"),
       authorizedKeys: Array.isArray(keys) ? keys.map(String) : undefined,
+      mountRoots: Array.isArray(values["mount-root"]) ? values["mount-root"].map(String) : undefined,
       sandbox,
       // A daemon's progress is worth seeing without -v: info and above go to stderr.
       log: loggerFrom(

@@ -13,8 +13,13 @@ import { loadPlan, planOptions } from "../project";
 export const syncCommand: Command = {
   name: "sync",
   summary: "copy the workspace to the host again, or with --pull copy the host's copy back",
-  usage: "[PATH] [--pull] [--force] [--config FILE] [--workspace-root DIR]",
-  options: { ...planOptions, pull: { type: "boolean" }, force: { type: "boolean" } },
+  usage: "[PATH] [--pull [--include-config]] [--force] [--config FILE] [--workspace-root DIR]",
+  options: {
+    ...planOptions,
+    pull: { type: "boolean" },
+    force: { type: "boolean" },
+    "include-config": { type: "boolean" },
+  },
   async run(ctx, { values, positionals }) {
     if (positionals.length > 1) {
       ctx.stderr.write(`zonectl sync: at most one PATH\nusage: zonectl sync ${syncCommand.usage}\n`);
@@ -28,11 +33,17 @@ export const syncCommand: Command = {
     try {
       const files = await host.openFiles();
       try {
-        const options = { files, sync: plan.sync, signal: ctx.signal, force: values["force"] === true };
+        const options = {
+          files,
+          sync: plan.sync,
+          signal: ctx.signal,
+          force: values["force"] === true,
+          includeConfig: values["include-config"] === true,
+        };
         const result = pull ? await pullWorkspace(options) : await pushWorkspace(options);
         if (ctx.globals.json) {
           ctx.stdout.write(
-            `${JSON.stringify({ direction: pull ? "pull" : "push", filesTotal: result.filesTotal, filesCopied: result.filesCopied, bytesCopied: result.bytesCopied, conflicts: result.conflicts, skipped: result.skipped, ms: result.ms }, null, 2)}\n`,
+            `${JSON.stringify({ direction: pull ? "pull" : "push", filesTotal: result.filesTotal, filesCopied: result.filesCopied, bytesCopied: result.bytesCopied, conflicts: result.conflicts, skipped: result.skipped, withheld: result.withheld, ms: result.ms }, null, 2)}\n`,
           );
         } else {
           const where = `${files.description}:${plan.sync.hostPath}`;
@@ -43,6 +54,7 @@ export const syncCommand: Command = {
             ctx.stderr.write(
               `! ${c}: changed on ${pull ? "this machine" : "the host"} after the last copy; left alone${pull ? " (--force overwrites)" : ""}\n`,
             );
+          for (const w of result.withheld) ctx.stderr.write(`! ${w.path}: not brought back: ${w.reason}\n`);
         }
         return 0;
       } finally {

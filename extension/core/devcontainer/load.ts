@@ -1,7 +1,8 @@
 import { readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { lstatSync, realpathSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { buildLaunchPlan } from "./buildPlan";
-import type { PlanOptions } from "./buildPlan";
+import type { PlanOptions } from "./translate/context";
 import { LineIndex, diagnosticAt, formatDiagnostic, hasErrors, sortDiagnostics } from "./diagnostics";
 import type { Diagnostic } from "./diagnostics";
 import { DevcontainerError } from "./errors";
@@ -104,6 +105,7 @@ export async function planFromPath(
     configFile: location.configFile,
     env: options.env,
     ...(gitignore ? { gitignore } : {}),
+    realPath: realPathOnThisMachine,
     ...(options.planOptions ? { options: options.planOptions } : {}),
   });
   return { plan, location };
@@ -114,5 +116,27 @@ async function readGitignore(folder: string): Promise<string[] | undefined> {
     return (await readFile(join(folder, ".gitignore"), "utf8")).split(/\r?\n/);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The real path of `path` with every symbolic link resolved; a tail that does not exist yet is
+ * kept as written. Undefined when a link on the way leads nowhere: what it names here may exist
+ * on the host, so it cannot be judged.
+ */
+export function realPathOnThisMachine(path: string): string | undefined {
+  const missing: string[] = [];
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      return join(realpathSync(p), ...missing);
+    } catch {
+      try {
+        if (lstatSync(p).isSymbolicLink()) return undefined;
+      } catch {
+        // not there at all: resolve its parent
+      }
+      if (p === dirname(p)) return path;
+      missing.unshift(basename(p));
+    }
   }
 }

@@ -32,6 +32,11 @@ export interface MountContext {
   readonly hostWorkspacePath: string;
   /** The host folder under which named volumes live. */
   readonly volumeRoot: string;
+  /**
+   * Resolves symbolic links on this machine (undefined: a link leads nowhere). Without it bind
+   * sources are judged by their text alone, as in the editor's diagnostics, which never launch.
+   */
+  readonly realPath?: (path: string) => string | undefined;
 }
 
 // Docker's own rule for volume names; it also keeps a name a single, harmless path segment.
@@ -100,10 +105,12 @@ export function mapMount(request: MountRequest, ctx: MountContext): MountMapping
       const relative = source.startsWith("/")
         ? posix.relative(ctx.localWorkspaceFolder, posix.normalize(source))
         : "..";
-      if (relative !== ".." && !relative.startsWith("../") && !posix.isAbsolute(relative)) {
+      if (isInside(relative)) {
+        const real = realRelative(ctx, posix.normalize(source));
+        if ("refused" in real) return { kind: "refused", reason: real.refused };
         return {
           kind: "workspace",
-          hostPath: relative ? posix.join(ctx.hostWorkspacePath, relative) : ctx.hostWorkspacePath,
+          hostPath: real.relative ? posix.join(ctx.hostWorkspacePath, real.relative) : ctx.hostWorkspacePath,
           target: request.target,
           note: `from the synced workspace copy${readOnlyNote}`,
         };
@@ -134,4 +141,32 @@ export function mapMount(request: MountRequest, ctx: MountContext): MountMapping
     default:
       return { kind: "ignored", reason: `mount type "${request.type}" has no equivalent in a zone` };
   }
+}
+
+function isInside(relative: string): boolean {
+  return relative !== ".." && !relative.startsWith("../") && !posix.isAbsolute(relative);
+}
+
+/**
+ * Where a bind source really is, relative to the real project folder. A symbolic link in the
+ * repository (`src -> /home`, `up -> ../..`) passes a textual check, and the sync would then
+ * walk through it and upload whatever it points to; the host copy would hold the link, and a
+ * bind mount of it would follow it on the host. So the real path must stay inside the real
+ * project, and the host path is built from the real relative path: it has no link to follow.
+ */
+function realRelative(ctx: MountContext, source: string): { relative: string } | { refused: string } {
+  const lexical = posix.relative(ctx.localWorkspaceFolder, source);
+  if (!ctx.realPath) return { relative: lexical };
+  const project = ctx.realPath(ctx.localWorkspaceFolder);
+  const real = ctx.realPath(source);
+  if (project === undefined || real === undefined)
+    return {
+      refused: `bind source "${source}" passes through a symbolic link that leads nowhere on this machine; refusing to sync or mount it`,
+    };
+  const relative = posix.relative(project, real);
+  if (!isInside(relative))
+    return {
+      refused: `bind source "${source}" leads to ${real}, outside the project folder (a symbolic link on the way); refusing to sync or mount it`,
+    };
+  return { relative };
 }

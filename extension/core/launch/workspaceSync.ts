@@ -16,6 +16,8 @@ export interface SyncResult extends SyncProgress {
   readonly conflicts: readonly string[];
   /** Entries that are neither files, directories nor symlinks (sockets, fifos), not copied. */
   readonly skipped: readonly string[];
+  /** Pull: host entries not brought back, each with the reason (config that runs here, unsafe links). */
+  readonly withheld: readonly { readonly path: string; readonly reason: string }[];
   /** Whether the top folder itself was created by this sync (rollback removes only what it made). */
   readonly createdRoot: boolean;
   readonly ms: number;
@@ -31,6 +33,11 @@ export interface SyncOptions {
   readonly concurrency?: number;
   /** Pull: overwrite local files even when they changed after the host's copy. */
   readonly force?: boolean;
+  /**
+   * Pull: also bring back `.devcontainer/`, `.vscode/` and `.git*`, which run on this machine
+   * (initializeCommand, tasks, hooks). Off by default: the zone may be compromised.
+   */
+  readonly includeConfig?: boolean;
 }
 
 interface LocalEntry {
@@ -269,6 +276,7 @@ export async function pushWorkspace(options: SyncOptions): Promise<SyncResult> {
     symlinksWritten: tally.symlinksWritten,
     conflicts: tally.conflicts,
     skipped: tally.skipped,
+    withheld: [],
     createdRoot: createdTop !== undefined,
     ms: Date.now() - started,
   };
@@ -286,6 +294,7 @@ export async function pullWorkspace(options: SyncOptions): Promise<SyncResult> {
   const filter = filterFor(sync);
   const tally = new Tally(options.onProgress);
   const limiter = new Limiter(options.concurrency ?? 8);
+  const withheld: { path: string; reason: string }[] = [];
   const root = await files.lstat(sync.hostPath);
   if (root?.kind !== "directory")
     throw new Error(
@@ -303,6 +312,10 @@ export async function pullWorkspace(options: SyncOptions): Promise<SyncResult> {
       // Leftover temp files of an interrupted copy are ours, not the project's.
       if (/^\..*\.zsync-[0-9a-f]{12}$/.test(entry.name)) continue;
       if (filter.isExcluded(childRel, entry.info.kind === "directory")) continue;
+      if (!options.includeConfig && runsHere(entry.name)) {
+        withheld.push({ path: childRel, reason: "runs on this machine (--include-config brings it back)" });
+        continue;
+      }
       const localPath = posix.join(localDir, entry.name);
       let here: HostFileInfo | undefined;
       try {
@@ -322,12 +335,18 @@ export async function pullWorkspace(options: SyncOptions): Promise<SyncResult> {
           }
           subdirs.push(childRel);
           break;
-        case "symlink":
-          if (!here) {
-            await symlink(await files.readlink(posix.join(hostDir, entry.name)), localPath);
-            tally.symlinksWritten++;
+        case "symlink": {
+          if (here) break;
+          const target = await files.readlink(posix.join(hostDir, entry.name));
+          const unsafe = linkEscapes(childRel, target);
+          if (unsafe) {
+            withheld.push({ path: childRel, reason: `a link ${unsafe} (${target})` });
+            break;
           }
+          await symlink(target, localPath);
+          tally.symlinksWritten++;
           break;
+        }
         case "file": {
           tally.filesTotal++;
           tally.filesChecked++;
@@ -369,7 +388,21 @@ export async function pullWorkspace(options: SyncOptions): Promise<SyncResult> {
     symlinksWritten: tally.symlinksWritten,
     conflicts: tally.conflicts,
     skipped: tally.skipped,
+    withheld,
     createdRoot: false,
     ms: Date.now() - started,
   };
+}
+
+/** Names whose content this machine runs: devcontainer.json (initializeCommand), tasks, git hooks. */
+function runsHere(name: string): boolean {
+  return name === ".devcontainer" || name === ".vscode" || name.startsWith(".git");
+}
+
+/** Why a link at `rel` pointing at `target` must not be created here, or undefined when it stays inside. */
+export function linkEscapes(rel: string, target: string): string | undefined {
+  if (posix.isAbsolute(target)) return "to an absolute path";
+  const resolved = posix.normalize(posix.join(posix.dirname(rel), target));
+  if (resolved === ".." || resolved.startsWith("../")) return "out of the project";
+  return undefined;
 }

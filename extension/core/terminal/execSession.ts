@@ -1,5 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { userSpec } from "../devcontainer/buildPlan";
+import { userSpec } from "../devcontainer/translate/workload";
 import { anySignal } from "../abort";
 import { ProtectError } from "../protect/errors";
 import type { ProtectHost } from "../protect/host";

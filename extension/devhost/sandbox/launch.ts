@@ -200,9 +200,11 @@ export function finalExec(
   p: FinalProcess,
   options: { controllingTerminal?: boolean } = {},
 ): string[] {
+  // "--": whatever the names are, env(1) reads no option after it (names are validated too).
   return [
     tools.env,
     "-i",
+    "--",
     ...p.env.map(([k, v]) => `${k}=${v}`),
     ...(options.controllingTerminal ? [tools.setsid, "--ctty"] : []),
     tools.unshare,

@@ -206,15 +206,17 @@ export class ZoneSandbox {
     if (this.host.mode === "process") {
       // No root: no chroot, no identity change, no namespaces. The process runs on the host as
       // the dev host's user, which the zone's annotations say.
-      const argv = [
-        tools.env,
-        "-i",
-        ...request.final.env.map(([k, v]) => `${k}=${v}`),
-        ...request.final.command,
-      ];
+      // The environment goes to execve as it is: no tool runs before the command here.
       const cwd = existsSync(request.final.cwd) ? request.final.cwd : "/";
+      const env = Object.fromEntries(request.final.env);
       return this.#track(
-        startProcess(argv, { tty: request.tty, stdin: request.stdin, env: toolEnv(), cwd, detached: true }),
+        startProcess(request.final.command, {
+          tty: request.tty,
+          stdin: request.stdin,
+          env,
+          cwd,
+          detached: true,
+        }),
       );
     }
     const final = finalExec(tools, request.final, { controllingTerminal: request.tty !== undefined });

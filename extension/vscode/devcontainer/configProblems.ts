@@ -5,7 +5,7 @@
  * for refusals) on the property itself with the reason. Pure: no vscode import.
  */
 import { buildLaunchPlan } from "../../core/devcontainer/buildPlan";
-import type { PlanOptions } from "../../core/devcontainer/buildPlan";
+import type { PlanOptions } from "../../core/devcontainer/translate/context";
 import { hasErrors } from "../../core/devcontainer/diagnostics";
 import type { Diagnostic } from "../../core/devcontainer/diagnostics";
 import { diagnosticAtPath } from "../../core/devcontainer/jsonc";

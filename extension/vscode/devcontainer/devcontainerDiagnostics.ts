@@ -3,7 +3,7 @@ import { Disposable, toDisposable } from "../../core/lifecycle";
 import type { Logger } from "../../core/log";
 import type { Diagnostic } from "../../core/devcontainer/diagnostics";
 import { messageOf } from "../../core/errors";
-import type { PlanOptions } from "../../core/devcontainer/buildPlan";
+import type { PlanOptions } from "../../core/devcontainer/translate/context";
 import { configProblems, isDevcontainerConfig } from "./configProblems";
 
 /** Edits are checked once typing pauses this long. */

@@ -18,8 +18,9 @@ interface ImageImporter {
 export async function importTestImage(
   client: ImageImporter,
   dir: string,
+  options: { env?: string[] } = {},
 ): Promise<{ image: TestImage; digest: string }> {
-  const image = await buildTestImage(dir);
+  const image = await buildTestImage(dir, options);
   const bytes = await readFile(image.dockerArchive);
   async function* upload() {
     const size = 256 * 1024;

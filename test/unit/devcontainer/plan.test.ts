@@ -11,7 +11,7 @@ import {
   ZoneSpecSchema,
   ZoneVirtualizationBackend,
 } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { zoneNameFrom } from "../../../extension/core/devcontainer/buildPlan";
+import { zoneNameFrom } from "../../../extension/core/devcontainer/translate/general";
 import { devcontainerIdFor } from "../../../extension/core/devcontainer/devcontainerId";
 import { annotationKeys, keepAliveCommand } from "../../../extension/core/devcontainer/plan";
 import { planToJson } from "../../../extension/core/devcontainer/planJson";

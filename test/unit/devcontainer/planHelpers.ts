@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildLaunchPlan } from "../../../extension/core/devcontainer/buildPlan";
-import type { PlanOptions } from "../../../extension/core/devcontainer/buildPlan";
+import type { PlanOptions } from "../../../extension/core/devcontainer/translate/context";
 import { formatDiagnostic } from "../../../extension/core/devcontainer/diagnostics";
 import { parseDevcontainerText } from "../../../extension/core/devcontainer/jsonc";
 import type { LaunchPlan } from "../../../extension/core/devcontainer/plan";

@@ -12,7 +12,7 @@ import {
   defaultPath,
   mergeEnv,
   normalizeAbsolute,
-  planWorkload,
+  planWorkload as planWith,
   setupSteps,
   workloadPaths,
 } from "../../../extension/devhost/workloadPlan";
@@ -47,6 +47,8 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const spec = (init: MessageInitShape<typeof WorkloadSpecSchema>) =>
   create(WorkloadSpecSchema, { zoneId: "z", ...init });
 const refused = (err: unknown) => DevHostError.is(err, "invalidArgument");
+const planWorkload = (s: ReturnType<typeof spec>, i: WorkloadImage) =>
+  planWith(s, i, { mountRoots: [tmpdir()] });
 
 test("the image's Entrypoint+Cmd, Env, WorkingDir and User apply when the spec says nothing", () => {
   const plan = planWorkload(spec({}), image);
@@ -107,7 +109,11 @@ test("bad specs are refused before anything runs", () => {
   assert.throws(() => planWorkload(spec({ process: { command: ["a\0b"] } }), image), refused);
   assert.throws(() => planWorkload(spec({ process: { workingDirectory: "relative" } }), image), refused);
   assert.throws(
-    () => planWorkload(spec({ mounts: [{ hostPath: "/definitely/not/here", targetPath: "/x" }] }), image),
+    () =>
+      planWorkload(
+        spec({ mounts: [{ hostPath: join(tmpdir(), "definitely-not-here"), targetPath: "/x" }] }),
+        image,
+      ),
     refused,
   );
   assert.throws(() => planWorkload(spec({ mounts: [{ hostPath: root, targetPath: "/" }] }), image), refused);
@@ -146,4 +152,32 @@ test("env merging and path normalisation", () => {
   assert.deepEqual(mergeEnv([], [], { tty: false }), [["PATH", defaultPath]]);
   assert.deepEqual(mergeEnv(["X=1=2", "bogus"], [], { tty: false })[0], ["X", "1=2"]);
   assert.equal(normalizeAbsolute("/a/./b/../../../c//", "p"), "/c");
+});
+
+test("an image Env name that would read as an option is refused (it reached env(1) as one)", () => {
+  for (const bad of ["--split-string=/bin/sh -c 'touch /tmp/x' #", "-i=1", "A B=1", "=x", "1A=2"])
+    assert.throws(
+      () => planWorkload(spec({}), { ...image, config: { ...image.config, env: [bad] } }),
+      (err: unknown) => refused(err) && /in the image's Env/.test((err as Error).message),
+      bad,
+    );
+});
+
+test("a bind source with a symbolic link on the way, or outside the mount roots, is refused", () => {
+  const dir = join(root, "ws");
+  mkdirSync(join(dir, "real"), { recursive: true });
+  symlinkSync("/", join(dir, "hostroot"));
+  symlinkSync("real", join(dir, "inside"));
+  for (const hostPath of [join(dir, "hostroot"), join(dir, "hostroot/etc"), join(dir, "inside")])
+    assert.throws(
+      () => planWorkload(spec({ mounts: [{ hostPath, targetPath: "/m" }] }), image),
+      refused,
+      hostPath,
+    );
+  assert.throws(
+    () => planWorkload(spec({ mounts: [{ hostPath: "/etc", targetPath: "/m" }] }), image),
+    (err: unknown) => DevHostError.is(err, "permissionDenied"),
+  );
+  const plan = planWorkload(spec({ mounts: [{ hostPath: join(dir, "real"), targetPath: "/m" }] }), image);
+  assert.equal(plan.mounts[0]?.requested, join(dir, "real"));
 });

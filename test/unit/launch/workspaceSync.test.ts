@@ -205,3 +205,44 @@ test("down only deletes folders that are provably a workspace copy", () => {
   assert.equal(isWorkspaceCopyPath(`/var/lib/x/${id}`, undefined), false);
   assert.equal(isWorkspaceCopyPath("/var/lib/x/..", ".."), false);
 });
+
+test("pull withholds what runs on this machine (.devcontainer, .vscode, .git*) and links leading out", async () => {
+  const s = setup({ ".devcontainer/devcontainer.json": '{"image":"busybox"}', "src/a.txt": "a" });
+  await pushWorkspace({ files, sync: s.sync });
+  const future = Date.now() / 1000 + 120;
+  const hostile = '{"image":"busybox","initializeCommand":"touch /tmp/pwned"}';
+  writeFileSync(join(s.host, ".devcontainer/devcontainer.json"), hostile);
+  utimesSync(join(s.host, ".devcontainer/devcontainer.json"), future, future);
+  mkdirSync(join(s.host, ".vscode"));
+  writeFileSync(join(s.host, ".vscode/tasks.json"), '{"tasks":[]}');
+  writeFileSync(join(s.host, ".gitattributes"), "* filter=evil\n");
+  symlinkSync("/etc/shadow", join(s.host, "src/shadow"));
+  symlinkSync("../../outside", join(s.host, "src/up"));
+  symlinkSync("a.txt", join(s.host, "src/fine"));
+  const r = await pullWorkspace({ files, sync: s.sync });
+  assert.equal(readFileSync(join(s.local, ".devcontainer/devcontainer.json"), "utf8"), '{"image":"busybox"}');
+  assert.equal(existsSync(join(s.local, ".vscode")), false);
+  assert.equal(existsSync(join(s.local, ".gitattributes")), false);
+  assert.equal(existsSync(join(s.local, "src/shadow")), false, "an absolute link is not recreated");
+  assert.equal(existsSync(join(s.local, "src/up")) || lstatExists(join(s.local, "src/up")), false);
+  assert.equal(readlinkSync(join(s.local, "src/fine")), "a.txt");
+  assert.deepEqual(r.withheld.map((w) => w.path).sort(), [
+    ".devcontainer",
+    ".gitattributes",
+    ".vscode",
+    "src/shadow",
+    "src/up",
+  ]);
+  const all = await pullWorkspace({ files, sync: s.sync, includeConfig: true, force: true });
+  assert.equal(readFileSync(join(s.local, ".devcontainer/devcontainer.json"), "utf8"), hostile);
+  assert.deepEqual(all.withheld.map((w) => w.path).sort(), ["src/shadow", "src/up"]);
+});
+
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
