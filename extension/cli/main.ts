@@ -4,6 +4,7 @@ import type { Command, CliContext, GlobalOptions } from "./command";
 import { describeCliError } from "./errorReport";
 import { devHostCommand } from "./commands/devHost";
 import { planCommand } from "./commands/plan";
+import { initCommand } from "./commands/init";
 import { lsCommand } from "./commands/ls";
 import { rmCommand } from "./commands/rm";
 import { statusCommand } from "./commands/status";
@@ -18,6 +19,8 @@ import { resizeCommand } from "./commands/resize";
 import { stopCommand } from "./commands/stop";
 import { downCommand } from "./commands/down";
 import { syncCommand } from "./commands/sync";
+import { sshConfigCommand } from "./commands/sshConfig";
+import { sshProxyCommand } from "./commands/sshProxy";
 
 // Every command, in the order `zonectl help` lists them. Add a command: one file under
 // commands/, one line here.
@@ -27,6 +30,7 @@ const commands: Command[] = [
   rmCommand,
   devHostCommand,
   planCommand,
+  initCommand,
   upCommand,
   execCommand,
   shellCommand,
@@ -38,6 +42,8 @@ const commands: Command[] = [
   stopCommand,
   downCommand,
   syncCommand,
+  sshConfigCommand,
+  sshProxyCommand,
 ];
 
 const globalOptions = {

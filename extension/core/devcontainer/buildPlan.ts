@@ -13,6 +13,7 @@ import { legacyProperties } from "./schema";
 import type { DevcontainerConfig } from "./schema";
 import { substituteDeep, substituteString } from "./variables";
 import { translateCompose } from "./translate/compose";
+import type { ComposeInput } from "./translate/compose";
 import { unique } from "./translate/context";
 import type { PlanOptions, Row, RunArgClaims, TranslateContext, Translation } from "./translate/context";
 import { translateCustomizations } from "./translate/customizations";
@@ -42,6 +43,10 @@ export interface PlanInput {
   readonly gitignore?: readonly string[];
   /** Resolves symbolic links on this machine (see MountContext.realPath); the launch paths pass one. */
   readonly realPath?: (path: string) => string | undefined;
+  /** The option defaults of the template this folder is the source of (devcontainer-template.json). */
+  readonly templateOptions?: ReadonlyMap<string, string>;
+  /** The Compose project dockerComposeFile names, read by the caller (loadComposeProject). */
+  readonly compose?: ComposeInput;
   readonly options?: PlanOptions;
 }
 
@@ -65,7 +70,14 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   const lifecycle = translateLifecycle(ctx);
   const ports = translatePorts(ctx);
   const features = translateFeatures(ctx);
-  const compose = translateCompose(ctx);
+  const compose = translateCompose(ctx, {
+    image,
+    storage,
+    workload,
+    ports,
+    zoneName: general.zoneName,
+    annotations: [...general.annotations, ...customizations.annotations],
+  });
   const parts: Translation[] = [
     image,
     storage,
@@ -92,14 +104,16 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   const workloadSpec = create(WorkloadSpecSchema, {
     name: general.workloadName,
     zoneId: "",
-    image: { digest: "", format: image.workloadFormat },
-    process: { ...workload.process, workingDirectory: ctx.workspaceFolder },
     annotations,
-    mounts: [...storage.mounts],
-    security: workload.security,
-    scratchMount: storage.scratch.map((path) => ({ path })),
+    ...(compose.overrides?.workload ?? {
+      image: { digest: "", format: image.workloadFormat },
+      process: { ...workload.process, workingDirectory: ctx.workspaceFolder },
+      mounts: [...storage.mounts],
+      security: workload.security,
+      scratchMount: storage.scratch.map((path) => ({ path })),
+    }),
   });
-  const images = [...image.images, ...customizations.images];
+  const images = [...(compose.overrides?.images ?? image.images), ...customizations.images];
   const fillAtLaunch: LaunchTimeField[] = [
     ...resources.fillAtLaunch!,
     ...customizations.fillAtLaunch!,
@@ -132,13 +146,14 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
     fillAtLaunch,
     deviceRequests: resources.deviceRequests,
     sync: storage.sync,
-    volumes: storage.volumes,
+    volumes: compose.overrides?.volumes ?? storage.volumes,
     hooks: lifecycle.hooks,
     waitFor: lifecycle.waitFor,
     remote: { user: workload.remoteUser, workingDirectory: ctx.workspaceFolder, env: workload.remoteEnv },
-    forwards: ports.forwards,
+    forwards: compose.overrides?.forwards ?? ports.forwards,
     shutdownAction: workload.shutdownAction,
     connection: customizations.connection,
+    ...(compose.plan ? { compose: compose.plan } : {}),
     properties,
     diagnostics,
   };
@@ -163,6 +178,7 @@ function prepare(input: PlanInput): {
     containerWorkspaceFolder: `/workspaces/${folderName}`,
     devcontainerId,
     env,
+    ...(input.templateOptions ? { templateOptions: input.templateOptions } : {}),
   };
   // workspaceFolder may use every local variable; its own value then defines ${containerWorkspaceFolder}.
   const workspaceFolder =
@@ -205,6 +221,7 @@ function prepare(input: PlanInput): {
     hostWorkspacePath: posix.join(workspaceRoot, devcontainerId),
     gitignore: input.gitignore,
     realPath: input.realPath,
+    compose: input.compose,
   };
   return { ctx, diagnostics, refusals, idLabels };
 }

@@ -1,12 +1,16 @@
 import { readFile, stat } from "node:fs/promises";
 import { lstatSync, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { loadComposeProject } from "../compose/load";
+import { parseTemplateDefinition, substituteTemplateOptions, templateFileName } from "../templates/template";
 import { buildLaunchPlan } from "./buildPlan";
+import { composeFilesOf } from "./translate/compose";
+import type { ComposeInput } from "./translate/compose";
 import type { PlanOptions } from "./translate/context";
 import { LineIndex, diagnosticAt, formatDiagnostic, hasErrors, sortDiagnostics } from "./diagnostics";
 import type { Diagnostic } from "./diagnostics";
 import { DevcontainerError } from "./errors";
-import { maxFileBytes, parseDevcontainerText } from "./jsonc";
+import { diagnosticAtPath, maxFileBytes, parseDevcontainerText } from "./jsonc";
 import type { ParsedDocument } from "./jsonc";
 import { locateConfig } from "./locate";
 import type { ConfigLocation } from "./locate";
@@ -97,18 +101,98 @@ export async function planFromPath(
     );
   }
   const gitignore = await readGitignore(location.localFolder);
+  const templateOptions = await readTemplateDefaults(location.localFolder);
+  const compose = await readCompose(checked, location, options.env, templateOptions);
   const plan = buildLaunchPlan({
     doc: checked.doc,
     config: checked.config,
-    diagnostics: checked.diagnostics,
+    diagnostics: [...checked.diagnostics, ...(compose?.project?.diagnostics ?? [])],
     localFolder: location.localFolder,
     configFile: location.configFile,
     env: options.env,
     ...(gitignore ? { gitignore } : {}),
     realPath: realPathOnThisMachine,
+    ...(compose ? { compose } : {}),
+    ...(templateOptions ? { templateOptions } : {}),
     ...(options.planOptions ? { options: options.planOptions } : {}),
   });
   return { plan, location };
+}
+
+/**
+ * Reads the Compose project a config names. A missing file or a broken Compose file stops the
+ * plan like a broken devcontainer.json: DevcontainerError `invalid`, each problem located in
+ * the file it concerns (a missing file at its entry in dockerComposeFile). Warnings (an unset
+ * variable) travel with the project into the plan's diagnostics.
+ */
+async function readCompose(
+  checked: CheckedConfig,
+  location: ConfigLocation,
+  env: Readonly<Record<string, string | undefined>>,
+  templateOptions: ReadonlyMap<string, string> | undefined,
+): Promise<ComposeInput | undefined> {
+  const named = checked.config?.dockerComposeFile;
+  if (named === undefined) return undefined;
+  const files = composeFilesOf(location.configFile, named);
+  const result = await loadComposeProject({
+    files,
+    env,
+    localFolder: location.localFolder,
+    ...(env["HOME"] ? { home: env["HOME"] } : {}),
+    readText: async (path) => {
+      try {
+        const text = await readFile(path, "utf8");
+        // A template source's Compose files hold placeholders too; they take the defaults.
+        return templateOptions ? substituteTemplateOptions(text, templateOptions).text : text;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw new DevcontainerError(
+          "unreadable",
+          `${path}: ${(err as NodeJS.ErrnoException).code ?? "cannot read"}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    },
+  });
+  const diagnostics: Diagnostic[] = [...result.diagnostics];
+  for (const missing of result.missingFiles) {
+    const index = typeof named === "string" ? [] : [files.indexOf(missing)];
+    diagnostics.push(
+      diagnosticAtPath(
+        checked.doc,
+        ["dockerComposeFile", ...index],
+        "error",
+        "composeFileMissing",
+        `${missing}: no such Compose file`,
+      ),
+    );
+  }
+  if (!result.project || hasErrors(diagnostics)) {
+    const errors = diagnostics.filter((d) => d.severity === "error");
+    throw new DevcontainerError(
+      "invalid",
+      `${formatDiagnostic(errors[0]!)}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ""}`,
+      { diagnostics: sortDiagnostics([...checked.diagnostics, ...diagnostics]) },
+    );
+  }
+  return { project: result.project };
+}
+
+/**
+ * The option defaults when the folder is a template source (has devcontainer-template.json), so
+ * plan and up work on it directly; undefined for an ordinary project or an unreadable template.
+ */
+async function readTemplateDefaults(folder: string): Promise<ReadonlyMap<string, string> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(folder, templateFileName), "utf8");
+  } catch {
+    return undefined;
+  }
+  const { definition } = parseTemplateDefinition(text, join(folder, templateFileName));
+  return definition ? new Map(definition.options.map((o) => [o.name, o.default])) : undefined;
 }
 
 async function readGitignore(folder: string): Promise<string[] | undefined> {

@@ -1,5 +1,6 @@
 import type { OciImageFormat, WorkloadSpec, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Diagnostic, JsonPathSegment } from "./diagnostics";
+import type { ComposePlan } from "../compose/composePlan";
 import type { HookName, HookStep } from "./hooks";
 
 /**
@@ -69,6 +70,8 @@ export interface LaunchPlan {
   readonly shutdownAction: "none" | "stopWorkload";
   /** Overrides of how to reach the host, from customizations.styrolite.host (honour only for a trusted workspace). */
   readonly connection: ConnectionOverride | undefined;
+  /** A Compose project's other services and how they start; undefined for a single-container config. */
+  readonly compose?: ComposePlan;
   /** Every property present in the file, and what became of it. */
   readonly properties: readonly PropertyVerdict[];
   /** Warnings and notes from parsing, validation and substitution (errors stop before a plan exists, except refusals). */

@@ -5,6 +5,7 @@ import {
   WorkloadSpecSchema,
   ZoneSpecSchema,
 } from "../../proto/gen/protect/control/v1/common_pb";
+import type { ComposePlan, ServiceBuild } from "../compose/composePlan";
 import type { Diagnostic } from "./diagnostics";
 import { displayCommand } from "./hooks";
 import type { HookName, HookWhen } from "./hooks";
@@ -64,6 +65,8 @@ export interface LaunchPlanJson {
   forwards: PortForward[];
   shutdownAction: "none" | "stopWorkload";
   connection?: { socketPath?: string; bridge?: string[] };
+  /** Compose projects only: the dev service's siblings (each workloadSpec as proto3 JSON) and how they start. */
+  compose?: JsonObject;
   properties: Array<
     Pick<PropertyVerdict, "property" | "status" | "detail" | "line" | "column"> & {
       path: Array<string | number>;
@@ -148,6 +151,7 @@ export function planToJson(plan: LaunchPlan): LaunchPlanJson {
           },
         }
       : {}),
+    ...(plan.compose ? { compose: composeJson(plan.compose) } : {}),
     properties: plan.properties.map((p) => ({
       property: p.property,
       path: [...p.path],
@@ -157,5 +161,37 @@ export function planToJson(plan: LaunchPlan): LaunchPlanJson {
       column: p.column,
     })),
     diagnostics: plan.diagnostics.map((d) => ({ ...d, path: [...d.path] })),
+  };
+}
+
+function composeJson(compose: ComposePlan): JsonObject {
+  return {
+    project: compose.project,
+    files: [...compose.files],
+    devService: compose.devService,
+    devDependsOn: compose.devDependsOn.map((d) => ({ ...d })),
+    devPrependImageEntrypoint: compose.devPrependImageEntrypoint,
+    ...(compose.devBuild ? { devBuild: buildJson(compose.devBuild) } : {}),
+    services: compose.services.map((s) => ({
+      name: s.name,
+      image: { reference: s.image.reference, format: OciImageFormat[s.image.format] },
+      ...(s.build ? { build: buildJson(s.build) } : {}),
+      workloadSpec: toJson(WorkloadSpecSchema, s.workloadSpec) as JsonObject,
+      dependsOn: s.dependsOn.map((d) => ({ ...d })),
+      ...(s.healthcheck ? { healthcheck: { ...s.healthcheck, argv: [...s.healthcheck.argv] } } : {}),
+      volumes: s.volumes.map((v) => ({ ...v })),
+      prependImageEntrypoint: s.prependImageEntrypoint ?? false,
+    })),
+    hostsFile: { ...compose.hostsFile },
+  };
+}
+
+function buildJson(b: ServiceBuild): JsonObject {
+  return {
+    context: b.context,
+    dockerfile: b.dockerfile,
+    args: { ...b.args },
+    ...(b.target !== undefined ? { target: b.target } : {}),
+    cacheFrom: [...b.cacheFrom],
   };
 }

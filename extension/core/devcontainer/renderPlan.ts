@@ -79,6 +79,33 @@ export function renderPlan(plan: LaunchPlan): string {
   for (const m of w.mounts) more(`mount ${m.hostPath} → ${m.targetPath}`);
   for (const s of w.scratchMount) more(`scratch ${s.path}`);
 
+  if (plan.compose?.devPrependImageEntrypoint)
+    more("(the command follows the image's entrypoint, read when it is pulled)");
+  const compose = plan.compose;
+  if (compose) {
+    row("compose", `project ${compose.project}, dev service ${compose.devService}`);
+    if (compose.devDependsOn.length)
+      more(
+        `${compose.devService} waits for ${compose.devDependsOn.map((d) => `${d.service} (${d.condition})`).join(", ")}`,
+      );
+    for (const s of compose.services) {
+      const cmd = s.workloadSpec.process?.command ?? [];
+      more(
+        `service ${s.name}: workload ${s.workloadSpec.name}, image ${s.build ? `built from ${s.build.context}` : s.image.reference}${cmd.length ? `, command ${s.prependImageEntrypoint ? "(after the entrypoint) " : ""}${cmd.join(" ")}` : ""}`,
+      );
+      if (s.dependsOn.length)
+        more(`  after ${s.dependsOn.map((d) => `${d.service} (${d.condition})`).join(", ")}`);
+      if (s.healthcheck)
+        more(
+          `  healthcheck: ${s.healthcheck.display} every ${s.healthcheck.intervalMs} ms, ${s.healthcheck.retries} retries`,
+        );
+      for (const m of s.workloadSpec.mounts) more(`  mount ${m.hostPath} → ${m.targetPath}`);
+    }
+    more(
+      `every workload of the zone gets ${compose.hostsFile.hostPath} as /etc/hosts (service names → 127.0.0.1)`,
+    );
+  }
+
   row("sync", `${plan.sync.localFolder} → host ${plan.sync.hostPath} → ${plan.sync.targetPath}`);
   more(
     `excluding ${plan.sync.exclude.join(", ")}${plan.sync.respectGitignore ? " and whatever .gitignore files exclude" : ""}`,

@@ -13,6 +13,11 @@ export interface VariableContext {
   readonly devcontainerId: string;
   /** The developer machine's environment (`${localEnv:…}`, `${env:…}`). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * When the project folder is a template source (it holds devcontainer-template.json): the
+   * options' defaults, which fill `${templateOption:…}` with a warning saying so.
+   */
+  readonly templateOptions?: ReadonlyMap<string, string>;
 }
 
 /** A problem met while substituting one string. */
@@ -94,6 +99,15 @@ export function substituteString(
           });
         }
         return whole;
+      case "templateOption": {
+        const option = ctx.templateOptions?.get((args[0] ?? "").trim());
+        if (option === undefined) return whole;
+        problems.push({
+          severity: "warning",
+          message: `${whole} is filled with the template's default "${option}": this folder is a template source (zonectl init applies it with options of your choice)`,
+        });
+        return option;
+      }
       default:
         return whole;
     }

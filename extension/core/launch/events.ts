@@ -13,6 +13,7 @@ export const launchSteps = [
   "createZone",
   "waitZoneReady",
   "syncWorkspace",
+  "startServices",
   "pullImage",
   "createWorkload",
   "waitWorkloadRunning",
@@ -111,6 +112,8 @@ export type LaunchEvent =
       readonly after: LaunchStep;
     }
   | { readonly type: "warning"; readonly message: string }
+  /** A Compose service of the zone: created, reused, healthy… */
+  | { readonly type: "service"; readonly service: string; readonly message: string }
   | { readonly type: "rollback"; readonly action: string; readonly ok: boolean; readonly message?: string };
 
 /** Duration of one step. */

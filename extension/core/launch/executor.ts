@@ -27,7 +27,10 @@ import type { LaunchErrorReason } from "./errors";
 import type { LaunchEvent, LaunchStep, StepTiming } from "./events";
 import { launchAnnotationKeys, workloadsOfDevcontainer, zonesOfDevcontainer } from "./existing";
 import type { HostFiles } from "./hostFiles";
-import type { LaunchHost } from "./launchHost";
+import type { LaunchHost, PulledImage } from "./launchHost";
+import { startServices, waitDependencies } from "./composeServices";
+import type { ServicesRun } from "./composeServices";
+import type { ComposePlan } from "../compose/composePlan";
 import { spawnLocal } from "./localRunner";
 import type { LocalRunner } from "./localRunner";
 import { formatBytes } from "./progressText";
@@ -348,6 +351,26 @@ export class LaunchExecutor {
       };
     });
 
+    // --- Compose: the other services of the project, as sibling workloads in the zone --------
+    await this.#step("startServices", async () => {
+      const compose = plan.compose;
+      if (!compose) return new Skip("not a Compose project");
+      const f = await host.openFiles();
+      try {
+        const run = this.#servicesRun(compose, zoneId, f);
+        const started = await startServices(run);
+        await waitDependencies(run, compose.devService, compose.devDependsOn, started);
+        return {
+          value: undefined,
+          detail: compose.services.length
+            ? `${compose.services.map((s) => s.name).join(", ")} running beside ${compose.devService}`
+            : `${compose.devService} alone`,
+        };
+      } finally {
+        f.close();
+      }
+    });
+
     // --- the workload ----------------------------------------------------------------------
     let current: Workload | undefined;
     if (reusable) {
@@ -384,8 +407,11 @@ export class LaunchExecutor {
       if (current) return new Skip(`the workload exists (${current.spec?.image?.digest ?? "its image"})`);
       const image = plan.images.find((i) => i.role === "workload");
       if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
-      const pulled = await this.#pull("workload", image.reference, image.format);
+      const prepend = plan.compose?.devPrependImageEntrypoint ?? false;
+      const pulled = await this.#pull("workload", image.reference, image.format, prepend);
       workloadSpec.image = { ...workloadSpec.image!, digest: pulled.digest, format: pulled.format };
+      if (prepend && workloadSpec.process)
+        workloadSpec.process.command = [...(pulled.entrypoint ?? []), ...workloadSpec.process.command];
       return { value: undefined, detail: `${image.reference} → ${pulled.digest}` };
     });
 
@@ -645,17 +671,33 @@ export class LaunchExecutor {
     return err instanceof Error ? err : new Error(messageOf(err));
   }
 
+  /** What starting the Compose services needs of this launch. */
+  #servicesRun(compose: ComposePlan, zoneId: string, files: HostFiles): ServicesRun {
+    return {
+      host: this.#host,
+      compose,
+      zoneId,
+      files,
+      signal: this.#options.signal,
+      workloadTimeoutMs: this.#workloadTimeout,
+      emit: (e) => this.#emit(e),
+      onCreated: (what, run) => this.#undo.push({ what, run }),
+      pull: (reference, format) => this.#pull("workload", reference, format, true),
+    };
+  }
+
   async #pull(
     role: "workload" | "kernel" | "initrd",
     reference: string,
     format: Parameters<LaunchHost["pullImage"]>[1],
-  ): Promise<{ digest: string; format: typeof format }> {
+    wantEntrypoint = false,
+  ): Promise<PulledImage> {
     try {
       return await this.#host.pullImage(
         reference,
         format,
         (p) => this.#emit({ type: "imagePull", role, reference, ...p }),
-        { signal: this.#options.signal },
+        { signal: this.#options.signal, ...(wantEntrypoint ? { wantEntrypoint } : {}) },
       );
     } catch (err) {
       if (this.#options.signal?.aborted) throw err;

@@ -1,3 +1,4 @@
+import { composeServiceAnnotation } from "../compose/composePlan";
 import { annotationKeys } from "../devcontainer/plan";
 import { WorkloadState, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
@@ -39,6 +40,8 @@ export function workloadsOfDevcontainer(
     (w) =>
       w.spec?.zoneId === zoneId &&
       annotationOf(w.spec, annotationKeys.devcontainerId) === devcontainerId &&
+      // A Compose project's other services carry the id too; the devcontainer's own workload is the dev service.
+      annotationOf(w.spec, composeServiceAnnotation) === undefined &&
       w.status?.state !== WorkloadState.DESTROYING &&
       w.status?.state !== WorkloadState.DESTROYED,
   );

@@ -23,6 +23,14 @@ export interface PullProgress {
 /** Where an exec's output goes. */
 export type ExecOutput = Pick<ExecOptions, "onStdout" | "onStderr">;
 
+/** What PullImage left on the host. */
+export interface PulledImage {
+  readonly digest: string;
+  readonly format: OciImageFormat;
+  /** The image config's Entrypoint, when asked for and the host sent the config. */
+  readonly entrypoint?: readonly string[];
+}
+
 /** Options of the waits. */
 export interface WaitOptions<T> {
   /** Default 120 s. */
@@ -60,13 +68,16 @@ export interface LaunchHost {
     until: (workload: Workload | undefined) => boolean,
     options?: WaitOptions<Workload>,
   ): Promise<Workload | undefined>;
-  /** PullImage to completion; resolves with the image's digest and the format the host stored. */
+  /**
+   * PullImage to completion; resolves with the image's digest and the format the host stored.
+   * With `wantEntrypoint`, also the image config's Entrypoint (a Compose `command:` follows it).
+   */
   pullImage(
     reference: string,
     format: OciImageFormat,
     onProgress: (p: PullProgress) => void,
-    opts?: CallOpts,
-  ): Promise<{ digest: string; format: OciImageFormat }>;
+    opts?: CallOpts & { readonly wantEntrypoint?: boolean },
+  ): Promise<PulledImage>;
   /** Device names on the host and whether a zone holds them; empty when the daemon has no ListDevices. */
   listDevices(opts?: CallOpts): Promise<{ name: string; claimed: boolean }[]>;
   /** ExecuteZoneCommand to completion with stdin closed; resolves with the exit code. */

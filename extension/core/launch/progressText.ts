@@ -73,6 +73,9 @@ export class LaunchProgressText {
       case "warning":
         this.#write(`! ${event.message}`);
         break;
+      case "service":
+        this.#write(`  service ${event.service}: ${event.message}`);
+        break;
       case "rollback":
         this.#write(event.ok ? `↺ ${event.action}` : `↺ ${event.action} FAILED: ${event.message ?? ""}`);
         break;

@@ -5,6 +5,7 @@ import { ProtectError } from "../protect/errors";
 import type { ProtectHost } from "../protect/host";
 import { WorkloadState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
+import { composeServiceAnnotation } from "../compose/composePlan";
 import { annotationOf, launchAnnotationKeys } from "./existing";
 import { readWorkloadEnv, resolveRemoteEnv } from "./remoteEnv";
 import type { WorkloadExec } from "./remoteEnv";
@@ -41,7 +42,13 @@ export async function resolveExecTarget(
   );
   let workload: Workload | undefined;
   if (workloadText) {
-    const matches = inZone.filter((w) => w.id === workloadText || w.spec?.name === workloadText);
+    // A Compose project's services answer to their service name too (ZONE/db).
+    const matches = inZone.filter(
+      (w) =>
+        w.id === workloadText ||
+        w.spec?.name === workloadText ||
+        annotationOf(w.spec, composeServiceAnnotation) === workloadText,
+    );
     if (!matches.length)
       throw new ProtectError(
         "notFound",
@@ -60,7 +67,8 @@ export async function resolveExecTarget(
     const ours = running.filter(
       (w) =>
         devcontainerId !== undefined &&
-        annotationOf(w.spec, annotationKeys.devcontainerId) === devcontainerId,
+        annotationOf(w.spec, annotationKeys.devcontainerId) === devcontainerId &&
+        annotationOf(w.spec, composeServiceAnnotation) === undefined,
     );
     if (running.length === 1) workload = running[0];
     else if (ours.length === 1) workload = ours[0];
@@ -72,9 +80,8 @@ export async function resolveExecTarget(
       );
     }
   }
-  const devcontainer = workload
-    ? annotationOf(workload.spec, annotationKeys.devcontainerId) !== undefined
-    : false;
+  // The devcontainer's own workload (a Compose project's dev service), not one of its sibling services.
+  const devcontainer = workload ? isDevcontainerWorkload(workload) : false;
   return {
     zone,
     workload,
@@ -97,7 +104,7 @@ export async function devcontainerRemoteEnv(
   signal?: AbortSignal,
 ): Promise<Record<string, string>> {
   const workload = target.workload;
-  if (!workload) return {};
+  if (!workload || !isDevcontainerWorkload(workload)) return {};
   const id = annotationOf(workload.spec, annotationKeys.devcontainerId);
   const configFile = annotationOf(workload.spec, annotationKeys.configFile);
   const localFolder = annotationOf(workload.spec, annotationKeys.localFolder);
@@ -116,4 +123,12 @@ export async function devcontainerRemoteEnv(
     // An unreadable or now-invalid devcontainer.json: the terminal opens without remoteEnv rather than not at all.
     return {};
   }
+}
+
+/** Whether `up` made this workload as the devcontainer itself (not a sibling Compose service). */
+export function isDevcontainerWorkload(workload: Workload): boolean {
+  return (
+    annotationOf(workload.spec, annotationKeys.devcontainerId) !== undefined &&
+    annotationOf(workload.spec, composeServiceAnnotation) === undefined
+  );
 }

@@ -1,4 +1,5 @@
 import { posix } from "node:path";
+import { composeHostFolder } from "../compose/toPlan";
 import { messageOf } from "../errors";
 import { annotationKeys } from "../devcontainer/plan";
 import { ProtectError } from "../protect/errors";
@@ -145,6 +146,10 @@ export async function tearDown(
     try {
       const there = await files.lstat(hostPath);
       if (there) await attempt(`removed host folder ${hostPath}`, () => removeHostTree(files, hostPath));
+      // A Compose project's hosts file lives beside the copy, named after it.
+      const composeFolder = composeHostFolder(hostPath);
+      if (await files.lstat(composeFolder))
+        await attempt(`removed host folder ${composeFolder}`, () => removeHostTree(files, composeFolder));
     } finally {
       files.close();
     }

@@ -23,7 +23,7 @@ import { protectDialer, sshDialer } from "../forward/dialers";
 import type { Dialer } from "../forward/dialers";
 import type { HostFiles } from "../launch/hostFiles";
 import { LocalHostFiles } from "../launch/hostFiles";
-import type { LaunchHost, PullProgress, WaitOptions } from "../launch/launchHost";
+import type { LaunchHost, PulledImage, PullProgress, WaitOptions } from "../launch/launchHost";
 import { SftpHostFiles } from "../launch/sftpFiles";
 import { Disposable } from "../lifecycle";
 import type { Logger } from "../log";
@@ -63,7 +63,7 @@ import { parseTarget } from "./target";
 import type { ProtectTarget } from "./target";
 import type { ChannelMode, DaemonRoute, DaemonTransport } from "./transport";
 import { createSshTransport, createUnixTransport, defaultSocketPath } from "./transport";
-import { pullProgressOf, zoneView } from "./views";
+import { entrypointOf, pullProgressOf, zoneView } from "./views";
 
 type ControlClient = Client<typeof ControlService>;
 
@@ -465,22 +465,33 @@ export class ProtectHost extends Disposable implements LaunchHost {
     }
   }
 
-  /** PullImage to completion; resolves with the image's digest and the format the host stored. */
+  /**
+   * PullImage to completion; resolves with the image's digest and the format the host stored.
+   * With `wantEntrypoint`, also the image config's Entrypoint (a Compose `command:` follows it).
+   */
   async pullImage(
     reference: string,
     format: OciImageFormat,
     onProgress: (p: PullProgress) => void,
-    opts: CallOpts = {},
-  ): Promise<{ digest: string; format: OciImageFormat }> {
-    let result: { digest: string; format: OciImageFormat } | undefined;
+    opts: CallOpts & { readonly wantEntrypoint?: boolean } = {},
+  ): Promise<PulledImage> {
+    let result: PulledImage | undefined;
     const replies = this.#stream(
       `PullImage ${reference}`,
-      (o) => this.#client.pullImage({ image: reference, format }, o),
+      (o) =>
+        this.#client.pullImage({ image: reference, format, wantMetadata: opts.wantEntrypoint ?? false }, o),
       opts,
     );
     for await (const reply of replies) {
       if (reply.progress) onProgress(pullProgressOf(reply.progress));
-      if (reply.spec?.digest) result = { digest: reply.spec.digest, format: reply.spec.format || format };
+      if (reply.spec?.digest) {
+        const entrypoint = reply.metadata?.config.length ? entrypointOf(reply.metadata.config) : undefined;
+        result = {
+          digest: reply.spec.digest,
+          format: reply.spec.format || format,
+          ...(entrypoint ? { entrypoint } : {}),
+        };
+      }
     }
     if (!result)
       throw new ProtectError(

@@ -216,3 +216,14 @@ export function pullProgressOf(p: OciImageProgress): PullProgress {
     ...bar(p.indication),
   };
 }
+
+/** `config.Entrypoint` of an OCI image config blob; undefined when absent or unreadable. */
+export function entrypointOf(config: Uint8Array): string[] | undefined {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(config)) as { config?: { Entrypoint?: unknown } };
+    const e = parsed.config?.Entrypoint;
+    return Array.isArray(e) && e.every((x) => typeof x === "string") ? e : undefined;
+  } catch {
+    return undefined;
+  }
+}

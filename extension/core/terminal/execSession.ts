@@ -31,8 +31,9 @@ export interface ExecRequest {
 /** Options of {@link startExec}. */
 export interface ExecOptions {
   readonly signal?: AbortSignal | undefined;
-  onStdout?(data: Uint8Array): void;
-  onStderr?(data: Uint8Array): void;
+  /** Output; a returned promise holds further output back until it settles (back-pressure). */
+  onStdout?(data: Uint8Array): unknown;
+  onStderr?(data: Uint8Array): unknown;
 }
 
 /** The RPC an exec session runs over: a ProtectHost (whose errors arrive mapped), or a test's fake. */
@@ -84,8 +85,9 @@ export class ExecSession {
         for await (const reply of rpc.executeZoneCommand(this.#requests, { signal })) {
           if (reply.reply.case === "output") {
             const { stdout, stderr } = reply.reply.value;
-            if (stdout.length) options.onStdout?.(stdout);
-            if (stderr.length) options.onStderr?.(stderr);
+            // A slow consumer stops the loop, so HTTP/2 flow control slows the host down.
+            if (stdout.length) await paced(options.onStdout?.(stdout));
+            if (stderr.length) await paced(options.onStderr?.(stderr));
           } else if (reply.reply.case === "exited") {
             exitCode = reply.reply.value.exitCode;
             // Nothing more to send once the process is gone: half-close now, so the host can
@@ -141,6 +143,11 @@ export class ExecSession {
   cancel(): void {
     this.#cancel.abort();
   }
+}
+
+/** A callback's promise, or nothing to wait for when it returned anything else. */
+function paced(result: unknown): Promise<unknown> | undefined {
+  return result instanceof Promise ? result : undefined;
 }
 
 /** Starts a command in a zone or workload. */

@@ -34,11 +34,11 @@ import {
   type RemoveImageReply,
   type RemoveImageRequest,
 } from "../../proto/gen/protect/control/v1/control_pb";
-import { ImageError, type ImageErrorReason } from "./imageError";
+import { ImageError, type ImageErrorReason } from "../../core/registry/imageError";
 import type { ImageStore, StoredImage } from "./imageStore";
 import type { ProgressSink } from "./progress";
-import { parseReference } from "./reference";
-import type { RegistryAuth } from "./registryClient";
+import { parseReference } from "../../core/registry/reference";
+import type { RegistryAuth } from "../../core/registry/registryClient";
 
 /**
  * PullImage: streams progress replies, then one reply with `spec` (and `metadata` when

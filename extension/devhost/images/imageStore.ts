@@ -16,7 +16,7 @@ import { abortReason, anySignal } from "../../core/abort";
 import { messageOf } from "../../core/errors";
 import { silentLogger, type Logger } from "../../core/log";
 import { OciImageFormat, OciImageProgressPhase } from "../../proto/gen/protect/control/v1/common_pb";
-import { ImageError } from "./imageError";
+import { ImageError } from "../../core/registry/imageError";
 import { receiveArchive, resolveArchive } from "./importArchive";
 import { applyLayerBlob } from "./layerExtract";
 import {
@@ -28,8 +28,8 @@ import {
   type ImageRuntimeConfig,
 } from "./manifest";
 import { ImageProgress, type ProgressSink } from "./progress";
-import { isSha256Digest, parseReference, storedName } from "./reference";
-import { RegistryClient, type RegistryAuth } from "./registryClient";
+import { isSha256Digest, parseReference, storedName } from "../../core/registry/reference";
+import { RegistryClient, type RegistryAuth } from "../../core/registry/registryClient";
 
 /**
  * An image in the store. `digest` is the image manifest's digest (`sha256:…`), the identity the

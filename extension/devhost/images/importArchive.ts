@@ -3,16 +3,16 @@ import { mkdir, open, readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import type { ReadEntry } from "tar";
 import { z } from "zod";
-import { ImageError } from "./imageError";
+import { ImageError } from "../../core/registry/imageError";
 import {
   choosePlatform,
   imageIndexSchema,
-  mediaTypes,
   parseManifest,
   type Descriptor,
   type ImageManifest,
 } from "./manifest";
-import { normalizeName, parseReference } from "./reference";
+import { mediaTypes } from "../../core/registry/mediaTypes";
+import { normalizeName, parseReference } from "../../core/registry/reference";
 import { cleanArchivePath } from "./safePath";
 import { readTarStream } from "./tarStream";
 

@@ -24,7 +24,7 @@ import * as zlib from "node:zlib";
 import type { ReadEntry } from "tar";
 import { abortReason } from "../../core/abort";
 import { silentLogger, type Logger } from "../../core/log";
-import { ImageError } from "./imageError";
+import { ImageError } from "../../core/registry/imageError";
 import { cleanArchivePath, ensureDirectories, resolveInRoot } from "./safePath";
 import { readTarStream } from "./tarStream";
 

@@ -1,6 +1,6 @@
 import { lstat, mkdir, readlink, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ImageError } from "./imageError";
+import { ImageError } from "../../core/registry/imageError";
 
 /**
  * Cleans a path taken from an archive into components relative to the archive root. A leading

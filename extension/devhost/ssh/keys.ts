@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { utils } from "ssh2";
 import type { ParsedKey } from "ssh2";
+import { ensureKeyPair, fingerprint } from "../../core/ssh/keyPair";
 import { DevHostError } from "../errors";
 
 /** The host key and the client key the embedded SSH server keeps in `<stateDir>/ssh/`. */
@@ -34,29 +34,11 @@ export function ensureSshKeys(stateDir: string): SshKeyFiles {
 }
 
 function ensurePair(path: string, comment: string): { privateKey: Buffer; publicKey: string } {
-  if (!existsSync(path)) {
-    const pair = utils.generateKeyPairSync("ed25519", { comment });
-    writeFileSync(path, pair.private, { mode: 0o600 });
-    writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
+  try {
+    return ensureKeyPair(path, comment);
+  } catch (err) {
+    throw new DevHostError("invalidArgument", (err as Error).message);
   }
-  const privateKey = readFileSync(path);
-  const parsed = parseOne(privateKey, path);
-  return { privateKey, publicKey: `${parsed.type} ${parsed.getPublicSSH().toString("base64")}` };
-}
-
-function parseOne(data: Buffer | string, what: string): ParsedKey {
-  const parsed = utils.parseKey(data);
-  if (parsed instanceof Error)
-    throw new DevHostError("invalidArgument", `cannot read key ${what}: ${parsed.message}`);
-  const key = firstKey(parsed);
-  if (!key) throw new DevHostError("invalidArgument", `no key in ${what}`);
-  return key;
-}
-
-/** OpenSSH's fingerprint of a public key line: SHA256 of the key blob, unpadded base64. */
-export function fingerprint(publicKeyLine: string): string {
-  const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? "", "base64");
-  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
 /** The files whose keys may log in when none are named: the user's authorized_keys and id_*.pub. */

@@ -10,7 +10,7 @@ import { parseLoopbackAddress } from "../metrics";
 import { startProcess } from "../sandbox/processes";
 import { defaultAuthorizedKeyFiles, ensureSshKeys, parseAuthorizedKeys } from "./keys";
 import type { AllowedKey } from "./keys";
-import { serveSftp } from "./sftpServer";
+import { serveLocalSftp } from "./sftpServer";
 
 /** Where Edera Protect's daemon socket lives on a real host; clients default to it. */
 export const protectSocketPath = "/var/lib/edera/protect/daemon.socket";
@@ -146,7 +146,7 @@ function serveClient(client: Connection, options: EmbeddedSshOptions, log: Logge
     };
     session.on("exec", (accept, _reject, info) => start(accept(), info.command));
     session.on("shell", (accept) => start(accept(), undefined));
-    session.on("sftp", (accept) => serveSftp(accept(), process.env["HOME"] ?? homedir(), log));
+    session.on("sftp", (accept) => serveLocalSftp(accept(), process.env["HOME"] ?? homedir(), log));
   });
 
   client.on("openssh.streamlocal", (accept, reject, info) => {

@@ -25,6 +25,7 @@ const stepText: Record<LaunchStep, string> = {
   createZone: "creating the zone",
   waitZoneReady: "waiting for the zone to boot",
   syncWorkspace: "copying the workspace",
+  startServices: "starting the Compose services",
   pullImage: "pulling the image",
   createWorkload: "creating the workload",
   waitWorkloadRunning: "starting the workload",

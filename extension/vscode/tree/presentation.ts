@@ -6,6 +6,7 @@ import * as vscode from "vscode";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { WorkloadState, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone, ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import { composeServiceAnnotation } from "../../core/compose/composePlan";
 import { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName } from "../model/zoneFacts";
 
 export { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName };
@@ -76,9 +77,11 @@ export function zoneDescription(zone: Zone): string {
   return parts.join(" · ");
 }
 
-/** "busybox:latest · running", "… · exit 3". */
+/** "busybox:latest · running", "… · exit 3", "service db · postgres:16 · running". */
 export function workloadDescription(workload: Workload): string {
   const parts: string[] = [];
+  const service = workload.spec?.annotations.find((a) => a.key === composeServiceAnnotation)?.value;
+  if (service) parts.push(`service ${service}`);
   const image = imageLabel(workload);
   if (image) parts.push(image);
   parts.push(workloadStateName(workload));

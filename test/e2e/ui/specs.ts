@@ -234,6 +234,30 @@ async function dashboardStats(
   return frame.evaluate("({ ...window.zonesDashboardStats })");
 }
 
+/** The sample project as a Compose project: `app` waits for a healthy `db` (busybox httpd). */
+const composeDevcontainer = {
+  name: "compose-sample",
+  dockerComposeFile: "compose.yml",
+  service: "app",
+  workspaceFolder: "/workspaces/${localWorkspaceFolderBasename}",
+};
+const composeFile = `
+services:
+  app:
+    image: busybox:latest
+    command: ["sleep", "1000000"]
+    volumes: ["../..:/workspaces:cached"]
+    depends_on: {db: {condition: service_healthy}}
+  db:
+    image: busybox:latest
+    entrypoint: ["/bin/sh", "-c"]
+    command: ["sleep 1; mkdir -p /www && echo ok-from-db > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://localhost:8080/"]
+      interval: 300ms
+      retries: 40
+`;
+
 const zoneSpecs: UiSpec[] = [
   {
     name: "launching the sample project from the palette creates its zone and workload; a terminal from the workload node shows 42",
@@ -299,6 +323,57 @@ const zoneSpecs: UiSpec[] = [
         50,
       );
       await screenshot(page, "terminal-42");
+      await closeEverything(page, true);
+    },
+  },
+  {
+    name: "a Compose project launched from the UI: the dev service waits for its healthy database, both show in the tree",
+    async run(ctx) {
+      const { page, environment } = ctx;
+      // This window's own copy of the sample project becomes a Compose project before the window opens.
+      await writeFile(
+        join(ctx.folder, ".devcontainer", "devcontainer.json"),
+        JSON.stringify(composeDevcontainer),
+      );
+      await writeFile(join(ctx.folder, ".devcontainer", "compose.yml"), composeFile);
+      await openZones(ctx);
+      await waitForConnectedHost(page, environment);
+      await runCommand(page, "Zones: Launch from devcontainer.json…");
+      await modalDialog(page).waitFor({ state: "visible", timeout: 20_000 });
+      assert.match(await modalText(page), /Launch compose-sample on .+\?/);
+      await clickDialogButton(page, "Launch");
+      await clickNotificationButton(page, /launched in/, "Open Terminal", 120_000);
+      const launched = await eventually(
+        "the launched zone",
+        () => sampleZone(environment, ctx.folder),
+        10_000,
+      );
+      // Both services' workloads under the zone: the dev service by the zone's name, db as <zone>-db.
+      await eventually(
+        "the zone with two workload rows",
+        async () =>
+          (await rowsAt(page, 2, launched.name).count()) === 1 &&
+          (await rowsAt(page, 3, launched.name).count()) === 2 &&
+          (await rowsAt(page, 3, `${launched.name}-db`).count()) === 1,
+        15_000,
+      );
+      assert.match(await rowsAt(page, 3, `${launched.name}-db`).first().innerText(), /service db/);
+      await screenshot(page, "compose-tree");
+      // The dev service's terminal reaches the database by name.
+      await eventually(
+        "the prompt",
+        async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "),
+        20_000,
+        50,
+      );
+      await typeInTerminal(page, "wget -q -O - http://db:8080/\n");
+      await eventually(
+        "the database's answer",
+        async () => /^ok-from-db\s*$/m.test(await terminalScreen(page)),
+        10_000,
+        50,
+      );
+      await screenshot(page, "compose-terminal");
       await closeEverything(page, true);
     },
   },

@@ -272,14 +272,14 @@ test("forwardPorts, appPort and -p become forwards with portsAttributes labels",
   assert.equal(row(plan, 'portsAttributes[".+/server.js"]').status, "ignored");
 });
 
-test("build, dockerComposeFile and non-empty features are refused with reasons; empty features are fine", () => {
+test("build and non-empty features are refused with reasons; Compose needs its files read; empty features are fine", () => {
   const build = planOf({ build: { dockerfile: "Dockerfile" } });
   assert.equal(build.launchable, false);
   assert.match(build.refusals.join("\n"), /^build: needs an image built from a Dockerfile/m);
   const compose = planOf({ dockerComposeFile: "compose.yml", service: "app", workspaceFolder: "/workspace" });
+  // Without the Compose files (planFromPath reads them) there is nothing to launch.
   assert.equal(compose.launchable, false);
-  assert.equal(row(compose, "dockerComposeFile").status, "refused");
-  assert.equal(row(compose, "service").status, "ignored");
+  assert.match(compose.refusals.join("\n"), /dockerComposeFile: the Compose files were not read/);
   const features = planOf({ image: "x", features: { "ghcr.io/devcontainers/features/node:1": {} } });
   assert.equal(features.launchable, false);
   assert.match(row(features, "features").detail, /ghcr.io\/devcontainers\/features\/node:1/);

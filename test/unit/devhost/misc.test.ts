@@ -9,7 +9,8 @@ import { ZoneSchema } from "../../../extension/proto/gen/protect/control/v1/comm
 import { DevHostError } from "../../../extension/devhost/errors";
 import { parseLoopbackAddress } from "../../../extension/devhost/metrics";
 import { socatTcpAddress } from "../../../extension/devhost/sandbox/network";
-import { ensureSshKeys, fingerprint, parseAuthorizedKeys } from "../../../extension/devhost/ssh/keys";
+import { fingerprint } from "../../../extension/core/ssh/keyPair";
+import { ensureSshKeys, parseAuthorizedKeys } from "../../../extension/devhost/ssh/keys";
 import { effectiveResources } from "../../../extension/devhost/zones";
 import { listBatchSize, zonesRpc } from "../../../extension/devhost/rpc/zonesRpc";
 import type { ZoneManager } from "../../../extension/devhost/zones";

@@ -74,6 +74,7 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
   assert.deepEqual(stepsOf(events, "skipped"), [
     "destroyExisting",
     "pullKernel",
+    "startServices",
     "postAttachCommand",
     "forwardPorts",
   ]);
@@ -121,7 +122,7 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
   assert.equal(result.sync?.filesCopied, 3, "README, src/a.ts and devcontainer.json");
   assert.equal(readFileSync(join(workspaceRoot, plan.devcontainerId, "src/a.ts"), "utf8"), "export {};\n");
   assert.ok(result.timings.every((t) => t.ms >= 0));
-  assert.equal(result.timings.length, 17, "every step has a timing, skipped ones included");
+  assert.equal(result.timings.length, 18, "every step has a timing, skipped ones included");
   assert.ok(events.some((e) => e.type === "imagePull" && e.phase === "layer_download" && e.total === 20));
   assert.ok(events.some((e) => e.type === "zoneState" && e.state === "ready"));
   // waitFor defaults to updateContentCommand: terminals may attach before postCreateCommand runs.

@@ -42,7 +42,7 @@ test("ignored properties are warnings on the property name with the reason", () 
 });
 
 test("a refused property is an error saying why the project cannot be launched", () => {
-  const text = '{\n  "name": "compose",\n  "dockerComposeFile": "compose.yml",\n  "service": "app"\n}\n';
+  const text = '{\n  "name": "bad image",\n  "image": "Not A Reference",\n  "remoteUser": "root"\n}\n';
   const problems = configProblems(text, "/p/.devcontainer/devcontainer.json", {});
   const refused = problems.filter((p) => p.code === "refusedProperty");
   assert.ok(refused.length >= 1, JSON.stringify(problems));

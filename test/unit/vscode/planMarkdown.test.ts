@@ -37,7 +37,7 @@ test("the table lists every property with translated / ignored / refused and the
 });
 
 test("a refused plan says it is not launchable, with the reasons", async () => {
-  const plan = await planOf('{ "dockerComposeFile": "compose.yml", "service": "app" }');
+  const plan = await planOf('{ "image": "Not A Reference" }');
   const md = planMarkdown(plan);
   assert.match(md, /\*\*Not launchable\*\*/);
   assert.match(md, /✗ refused/);

@@ -4,6 +4,7 @@ import type { LaunchTimeField, PropertyStatus } from "../plan";
 import type { RunArgVerdict, interpretRunArgs } from "../runArgs";
 import type { DevcontainerConfig } from "../schema";
 import type { StyroliteCustomizations } from "../styrolite";
+import type { ComposeInput } from "./compose";
 
 /** Tunables that come from settings rather than the file. */
 export interface PlanOptions {
@@ -50,6 +51,8 @@ export interface TranslateContext {
   readonly gitignore: readonly string[] | undefined;
   /** Resolves symbolic links on this machine, when the caller may look (see MountContext.realPath). */
   readonly realPath: ((path: string) => string | undefined) | undefined;
+  /** The Compose project of dockerComposeFile, as the caller read it. */
+  readonly compose: ComposeInput | undefined;
 }
 
 /** One property-table row before it is located in the file. */

@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ImageError } from "../../../../extension/devhost/images/imageError";
+import { ImageError } from "../../../../extension/core/registry/imageError";
 import { ImageStore } from "../../../../extension/devhost/images/imageStore";
 import { importImage, removeImage } from "../../../../extension/devhost/images/imageService";
-import { mediaTypes } from "../../../../extension/devhost/images/manifest";
+import { mediaTypes } from "../../../../extension/core/registry/mediaTypes";
 import {
   OciImageFormat,
   OciImageProgressLayerPhase,

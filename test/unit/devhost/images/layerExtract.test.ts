@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { applyLayer, applyLayerBlob } from "../../../../extension/devhost/images/layerExtract";
-import { ImageError } from "../../../../extension/devhost/images/imageError";
+import { ImageError } from "../../../../extension/core/registry/imageError";
 import {
   buildTar,
   buildTestImage,

@@ -4,15 +4,15 @@ import {
   OciImageProgressLayerPhase,
   OciImageProgressPhase,
 } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
-import { ImageError } from "../../../../extension/devhost/images/imageError";
+import { ImageError } from "../../../../extension/core/registry/imageError";
 import {
   choosePlatform,
   hostPlatform,
-  mediaTypes,
   parseImageConfig,
   parseManifest,
   type ImageIndex,
 } from "../../../../extension/devhost/images/manifest";
+import { mediaTypes } from "../../../../extension/core/registry/mediaTypes";
 import { ImageProgress } from "../../../../extension/devhost/images/progress";
 import type { OciImageProgress } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
 

@@ -1,17 +1,17 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ImageError } from "../../../../extension/devhost/images/imageError";
+import { ImageError } from "../../../../extension/core/registry/imageError";
 import {
   formatReference,
   normalizeName,
   parseReference,
   storedName,
-} from "../../../../extension/devhost/images/reference";
+} from "../../../../extension/core/registry/reference";
 import {
   isLoopbackRegistry,
   parseChallenge,
   registryBaseUrl,
-} from "../../../../extension/devhost/images/registryClient";
+} from "../../../../extension/core/registry/registryClient";
 
 const digest = `sha256:${"ab".repeat(32)}`;
 

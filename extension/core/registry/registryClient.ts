@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { isAbortError } from "../../core/abort";
-import { messageOf } from "../../core/errors";
-import { silentLogger, type Logger } from "../../core/log";
+import { isAbortError } from "../abort";
+import { messageOf } from "../errors";
+import { silentLogger, type Logger } from "../log";
 import { ImageError, type ImageErrorReason } from "./imageError";
-import { manifestAccept } from "./manifest";
+import { manifestAccept } from "./mediaTypes";
 import { dockerHubDomain } from "./reference";
 
 /**

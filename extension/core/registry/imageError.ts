@@ -1,4 +1,4 @@
-import { ReasonedError } from "../../core/errors";
+import { ReasonedError } from "../errors";
 
 /**
  * Why an image operation failed. The RPC layer maps each reason onto one gRPC code
