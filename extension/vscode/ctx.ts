@@ -16,7 +16,7 @@ import { launchDevcontainerCommand } from "./commands/launchDevcontainer";
 import { listForwardsCommand } from "./commands/listForwards";
 import { openDashboardCommand } from "./commands/openDashboard";
 import { openTerminalCommand } from "./commands/openTerminal";
-import { resizeZone, resizeZoneCommand } from "./commands/resizeZone";
+import { resizeZoneCommand } from "./commands/resizeZone";
 import { showLogsCommand } from "./commands/showLogs";
 import { showPlanCommand } from "./commands/showPlan";
 import { sortTreeCommand } from "./commands/sortTree";
@@ -200,8 +200,10 @@ export class Ctx extends Disposable implements ZonesApi {
     this.dashboards = this.register(
       new DashboardPanels(panelEnv, {
         sampler: (hostId) => this.samplers.sampler(hostId),
-        resize: (hostId, zoneId, cpus, memoryMiB, signal) =>
-          resizeZone(this, hostId, zoneId, cpus, memoryMiB, signal),
+        resize: async (hostId, zoneId, cpus, memoryMiB, signal) => {
+          const host = await this.hosts.wait(hostId, signal);
+          await host.resizeZone(this.model.zone(hostId, zoneId) ?? zoneId, cpus, memoryMiB, { signal });
+        },
         hostLabel: (hostId) => this.hosts.label(hostId),
       }),
     );

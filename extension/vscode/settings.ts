@@ -3,8 +3,8 @@ import { Disposable } from "../core/lifecycle";
 import { Emitter } from "../core/events";
 import type { Event } from "../core/events";
 import type { Logger } from "../core/log";
-import { parseSettings, reconnectKeys, settingKeys } from "./model/settingsSchema";
-import type { SettingKey, ZonesSettings } from "./model/settingsSchema";
+import { parseSettings, reconnectKeys, settingKeys } from "./settingsSchema";
+import type { SettingKey, ZonesSettings } from "./settingsSchema";
 
 /** A settings change: the new values and which keys moved. */
 export interface SettingsChange {

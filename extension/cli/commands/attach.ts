@@ -1,4 +1,4 @@
-import { workloadStateName } from "../../core/protect/views";
+import { workloadStateName } from "../../core/protect/zoneFacts";
 import { WorkloadConsole } from "../../core/terminal/consoleSession";
 import { LocalTerminal, localTerminalSize } from "../../core/terminal/localTerminal";
 import type { Command } from "../command";

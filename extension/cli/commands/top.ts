@@ -1,7 +1,7 @@
 import { delay } from "../../core/abort";
 import { zoneSampleFromTree } from "../../core/metrics/metricTree";
 import { limitsFromZone } from "../../core/metrics/zoneEvents";
-import { formatBytes } from "../../core/launch/progressText";
+import { formatBytes } from "../../core/format";
 import { messageOf } from "../../core/errors";
 import type { ProtectHost } from "../../core/protect/host";
 import { ZoneState } from "../../proto/gen/protect/control/v1/common_pb";

@@ -6,7 +6,7 @@ import { delay } from "../abort";
 import { composeServiceAnnotation } from "../compose/composePlan";
 import type { ComposePlan, ServiceDependency, ServiceHealthcheck, ServicePlan } from "../compose/composePlan";
 import { ProtectError } from "../protect/errors";
-import { workloadStateName } from "../protect/views";
+import { workloadStateName } from "../protect/zoneFacts";
 import { WorkloadSpecSchema, WorkloadState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { OciImageFormat, Workload, WorkloadSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import { LaunchError } from "./errors";

@@ -11,7 +11,8 @@ import { ForwardSet, PortForward } from "../forward/portForward";
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
 import { ProtectError } from "../protect/errors";
-import { workloadStateName, zoneStateName, zoneView } from "../protect/views";
+import { zoneView } from "../protect/views";
+import { workloadStateName, zoneStateName } from "../protect/zoneFacts";
 import { SshError } from "../ssh/errors";
 import {
   AnnotationSpecSchema,
@@ -33,7 +34,7 @@ import type { ServicesRun } from "./composeServices";
 import type { ComposePlan } from "../compose/composePlan";
 import { spawnLocal } from "./localRunner";
 import type { LocalRunner } from "./localRunner";
-import { formatBytes } from "./progressText";
+import { formatBytes } from "../format";
 import { readWorkloadEnv, resolveRemoteEnv } from "./remoteEnv";
 import type { ForwardRoute } from "../protect/host";
 import { ensureHostDirectory, pushWorkspace, removeHostTree } from "./workspaceSync";

@@ -40,6 +40,7 @@ import type {
   Workload,
   WorkloadSpecSchema,
   Zone,
+  ZoneResourcesSpec,
   ZoneResourcesSpecSchema,
   ZoneSpecSchema,
 } from "../../proto/gen/protect/control/v1/common_pb";
@@ -64,6 +65,7 @@ import type { ProtectTarget } from "./target";
 import type { ChannelMode, DaemonRoute, DaemonTransport } from "./transport";
 import { createSshTransport, createUnixTransport, defaultSocketPath } from "./transport";
 import { entrypointOf, pullProgressOf, zoneView } from "./views";
+import { resizedResources } from "./zoneFacts";
 
 type ControlClient = Client<typeof ControlService>;
 
@@ -394,6 +396,23 @@ export class ProtectHost extends Disposable implements LaunchHost {
       (o) => this.#client.updateZoneResources({ zoneId, resources }, o),
       opts,
     );
+  }
+
+  /**
+   * Resizes a zone: the new target vCPUs and/or memory (undefined leaves one as it is), the
+   * bounds moved with it (resizedResources). `zone` as known (the model's copy) or its id.
+   * Resolves with the resources asked for.
+   */
+  async resizeZone(
+    zone: Zone | string,
+    cpus: number | undefined,
+    memoryMiB: number | undefined,
+    opts: CallOpts = {},
+  ): Promise<ZoneResourcesSpec> {
+    const known = typeof zone === "string" ? await this.getZone(zone, opts) : zone;
+    const resources = resizedResources(known, cpus, memoryMiB);
+    await this.updateZoneResources(known.id, resources, opts);
+    return resources;
   }
 
   /** ReadZoneMetrics: the zone's metric tree (undefined when the host sent none). */

@@ -1,8 +1,8 @@
 /**
  * Plain, stable views of zones and workloads: camelCase fields, string states ("ready"),
  * numbers instead of bigints, ISO dates — what `zonectl ls --json` prints and what UIs can rely
- * on without knowing protobuf. States are looked up by enum *name* in the descriptor, so a
- * daemon whose numbering differs still maps (see the protect-api README).
+ * on without knowing protobuf. The facts themselves (state names, addresses, resources in
+ * force) come from zoneFacts.ts.
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -11,19 +11,11 @@ import type { OciImageProgress, Workload, Zone } from "../../proto/gen/protect/c
 import {
   OciImageProgressLayerPhaseSchema,
   OciImageProgressPhaseSchema,
-  WorkloadStateSchema,
   ZoneNetworkIpVersion,
-  ZoneStateSchema,
 } from "../../proto/gen/protect/control/v1/common_pb";
 import type { GetHostStatusReply } from "../../proto/gen/protect/control/v1/control_pb";
-
-/** Zone states as lower-case words: the enum value names without the ZONE_STATE_ prefix. */
-export type ZoneStateName =
-  "unknown" | "creating" | "created" | "ready" | "exited" | "destroying" | "destroyed" | "failed";
-
-/** Workload states as lower-case words. */
-export type WorkloadStateName =
-  "unknown" | "creating" | "created" | "running" | "completed" | "destroying" | "destroyed" | "failed";
+import { resourcesInForce, workloadStateName, zoneAddress, zoneStateName } from "./zoneFacts";
+import type { WorkloadStateName, ZoneStateName } from "./zoneFacts";
 
 /** A zone as `zonectl ls --json` prints it. Fields are stable; new ones may be added. */
 export interface ZoneView {
@@ -34,9 +26,9 @@ export interface ZoneView {
   /** First IPv4 address of the zone (without prefix length), or null. */
   readonly ipv4: string | null;
   readonly ipv6: string | null;
-  /** Active vCPUs (target), falling back to the initial spec; null if unknown. */
+  /** vCPUs of the resources in force (the target, else the maximum); null if unknown. */
   readonly vcpus: number | null;
-  /** Active target memory in MiB, falling back to the initial spec; null if unknown. */
+  /** Memory in MiB of the resources in force (the target, else the maximum); null if unknown. */
   readonly memoryMiB: number | null;
   /** ISO 8601, or null. */
   readonly createdAt: string | null;
@@ -71,66 +63,17 @@ export interface HostStatusView {
   readonly hypervisorFreeMemory: number | null;
 }
 
-const zoneStateNames: readonly ZoneStateName[] = [
-  "unknown",
-  "creating",
-  "created",
-  "ready",
-  "exited",
-  "destroying",
-  "destroyed",
-  "failed",
-];
-const workloadStateNames: readonly WorkloadStateName[] = [
-  "unknown",
-  "creating",
-  "created",
-  "running",
-  "completed",
-  "destroying",
-  "destroyed",
-  "failed",
-];
-
-/** The lower-case name of a zone state number ("ready"); "unknown" for a number we do not know. */
-export function zoneStateName(state: number): ZoneStateName {
-  return enumWord(ZoneStateSchema.values, "ZONE_STATE_", state, zoneStateNames);
-}
-
-export function workloadStateName(state: number): WorkloadStateName {
-  return enumWord(WorkloadStateSchema.values, "WORKLOAD_STATE_", state, workloadStateNames);
-}
-
-function enumWord<N extends string>(
-  values: readonly { number: number; name: string }[],
-  prefix: string,
-  n: number,
-  names: readonly N[],
-): N {
-  const word = values
-    .find((v) => v.number === n)
-    ?.name.replace(prefix, "")
-    .toLowerCase();
-  return names.find((name) => name === word) ?? names[0]!;
-}
-
 export function zoneView(zone: Zone): ZoneView {
   const status = zone.status;
-  const ips = status?.networkStatus?.interfaces.flatMap((i) => i.ips) ?? [];
-  const ip = (version: ZoneNetworkIpVersion): string | null => {
-    const found = ips.find((i) => i.version === version && i.address);
-    return found ? found.address.replace(/\/\d+$/, "") : null;
-  };
-  const active = status?.resourceStatus?.activeResources;
-  const initial = zone.spec?.initialResources;
-  const cpus = active?.targetCpus || initial?.targetCpus || active?.maxCpus || initial?.maxCpus || 0;
-  const mem = active?.targetMemory || initial?.targetMemory || active?.maxMemory || initial?.maxMemory || 0n;
+  const r = resourcesInForce(zone);
+  const cpus = r?.targetCpus || r?.maxCpus || 0;
+  const mem = r?.targetMemory || r?.maxMemory || 0n;
   return {
     id: zone.id,
     name: zone.spec?.name ?? "",
-    state: zoneStateName(status?.state ?? 0),
-    ipv4: ip(ZoneNetworkIpVersion.V4),
-    ipv6: ip(ZoneNetworkIpVersion.V6),
+    state: zoneStateName(status?.state),
+    ipv4: zoneAddress(zone, ZoneNetworkIpVersion.V4) ?? null,
+    ipv6: zoneAddress(zone, ZoneNetworkIpVersion.V6) ?? null,
     vcpus: cpus || null,
     memoryMiB: mem ? Number(mem) : null,
     createdAt: iso(status?.createdAt),
@@ -147,7 +90,7 @@ export function workloadView(workload: Workload): WorkloadView {
     id: workload.id,
     name: workload.spec?.name ?? "",
     zoneId: workload.spec?.zoneId ?? "",
-    state: workloadStateName(status?.state ?? 0),
+    state: workloadStateName(status?.state),
     image: workload.spec?.image?.digest || null,
     createdAt: iso(status?.createdAt),
     error: status?.errorStatus?.message || null,

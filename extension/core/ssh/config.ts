@@ -196,9 +196,7 @@ export function resolveSshConfig(
       } else if (key === "include") {
         if (!active) continue; // an inactive block's Include contributes nothing (SSHCONF_NEVERMATCH)
         for (const pattern of tokens) {
-          const expanded = expandEnv(expandTilde(pattern, home), env);
-          const full = isAbsolute(expanded) ? expanded : join(includeBase, expanded);
-          const matches = expandGlob(full);
+          const matches = includedFiles(pattern, includeBase, home, env);
           if (!matches.length) log.debug(`ssh config: Include ${pattern} in ${file} matched no file`);
           for (const path of matches) readFile(path, includeBase, active, depth + 1, false);
         }
@@ -442,6 +440,60 @@ function matchCriteria(
     if (result === negated) return false;
   }
   return true;
+}
+
+/**
+ * Host aliases a user has written, for "Add Host…": every `Host` pattern without wildcards or
+ * negation, in file order without duplicates. Every Include is followed, whichever block it
+ * sits in (any alias may be picked), relative to ~/.ssh. Files that cannot be read or parsed,
+ * and Includes naming unset variables, contribute nothing.
+ */
+export function sshConfigAliases(
+  configFile?: string,
+  home: string = osHomedir(),
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
+  const seen = new Set<string>();
+  const base = join(home, ".ssh");
+  const visit = (path: string, depth: number): void => {
+    if (depth > maxIncludeDepth) return;
+    let lines: Line[];
+    try {
+      lines = parse(readFileSync(path, "utf8"));
+    } catch {
+      return;
+    }
+    const walk = (block: readonly Line[]): void => {
+      for (const line of block) {
+        if (line.type !== 1) continue;
+        const key = line.param.toLowerCase();
+        const tokens = tokensOf(line.value);
+        if (key === "host") {
+          for (const pattern of tokens) if (!/[*?!]/.test(pattern)) seen.add(pattern);
+        } else if (key === "include") {
+          for (const pattern of tokens) {
+            let files: string[] = [];
+            try {
+              files = includedFiles(pattern, base, home, env);
+            } catch {
+              // an unset ${VAR}: this Include names nothing
+            }
+            for (const file of files) visit(file, depth + 1);
+          }
+        }
+        if ("config" in line) walk(line.config);
+      }
+    };
+    walk(lines);
+  };
+  visit(configFile ?? join(base, "config"), 0);
+  return [...seen];
+}
+
+/** The files one Include argument names: `~` and `${VAR}` expanded, relative to `base`, globbed. */
+function includedFiles(pattern: string, base: string, home: string, env: NodeJS.ProcessEnv): string[] {
+  const expanded = expandEnv(expandTilde(pattern, home), env);
+  return expandGlob(isAbsolute(expanded) ? expanded : join(base, expanded));
 }
 
 function tokensOf(value: string | { val: string }[]): string[] {

@@ -15,7 +15,7 @@ import { LaunchExecutor } from "../../core/launch/executor";
 import type { LaunchResult } from "../../core/launch/executor";
 import type { ZoneForward, ZoneForwards } from "../forwards";
 import type { HostAccess } from "../hostAccess";
-import type { ZonesSettings } from "../model/settingsSchema";
+import type { ZonesSettings } from "../settingsSchema";
 
 /** A launch of the same project is already under way. */
 export class LaunchBusyError extends ReasonedError<"busy"> {

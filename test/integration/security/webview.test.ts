@@ -111,16 +111,12 @@ describe("forged webview messages", () => {
     const sampler = new MetricsSampler({
       readZoneMetrics: async (zoneId, signal) => await host.readZoneMetrics(zoneId, { signal }),
     });
-    // The extension's wiring (ctx.ts → commands/resizeZone.ts): UpdateZoneResources on the host.
+    // The extension's wiring (ctx.ts): ProtectHost.resizeZone, UpdateZoneResources on the host.
     const deps: DashboardDependencies = {
       sampler: (hostId) => (hostId === sshd.alias ? sampler : undefined),
       resize: async (hostId, zoneId, cpus, memory, signal) => {
         calls.push({ hostId, zoneId, cpus, memory });
-        await host.updateZoneResources(
-          zoneId,
-          { targetCpus: cpus, targetMemory: BigInt(memory), maxCpus: 2, maxMemory: 512n },
-          { signal },
-        );
+        await host.resizeZone(zoneId, cpus, memory, { signal });
       },
     };
     const { env, panels } = fakeEnvironment();
