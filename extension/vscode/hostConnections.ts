@@ -1,5 +1,6 @@
 /**
- * The one owner of connections and refreshes (STYLE.md 5): one lifetime per configured host,
+ * The one owner of connections and refreshes (nothing else connects or lists, so nothing
+ * polls or races it): one lifetime per configured host,
  * which connects, lists, then follows WatchEvents (no polling) and, when the connection or the
  * stream drops, reconnects with bounded backoff and reconciles by listing again. Everything a
  * session owns is torn down with it; disposing this owner aborts every lifetime.

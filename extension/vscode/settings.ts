@@ -13,7 +13,7 @@ export interface SettingsChange {
 }
 
 /**
- * The `zones.*` settings, read once and re-read on change (STYLE.md 13). Invalid values fall
+ * The `zones.*` settings, read once and re-read on change. Invalid values fall
  * back to their defaults with a warning that names the key; keys that only affect new
  * connections offer "Reconnect now".
  */

@@ -22,9 +22,10 @@ import {
   ZoneSpecSchema,
   ZoneState,
 } from "../../proto/gen/protect/control/v1/common_pb";
-import type { Workload, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import type { Workload, WorkloadSpec, Zone, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import { LaunchError } from "./errors";
 import type { LaunchErrorReason } from "./errors";
+import { launchSteps } from "./events";
 import type { LaunchEvent, LaunchStep, StepTiming } from "./events";
 import { launchAnnotationKeys, workloadsOfDevcontainer, zonesOfDevcontainer } from "./existing";
 import type { HostFiles } from "./hostFiles";
@@ -89,11 +90,35 @@ export interface LaunchResult {
   readonly totalMs: number;
 }
 
+/** A step that does not apply this time, and why. */
 class Skip {
-  constructor(
-    readonly reason: string,
-    readonly value?: unknown,
-  ) {}
+  constructor(readonly reason: string) {}
+}
+
+/** What a step body returns: skipped, done (with what it did), or done with nothing to say. */
+type StepOutcome = Skip | { readonly detail?: string } | undefined;
+
+/** What the steps learn and hand on, filled in launch order. */
+interface LaunchState {
+  knownZoneIds: ReadonlySet<string>;
+  /** This devcontainer's zone as found on the host. */
+  existing: Zone | undefined;
+  /** The zone to reuse: `existing`, unless it was replaced. */
+  reusable: Zone | undefined;
+  readonly zoneSpec: ZoneSpec;
+  zoneId: string;
+  /** The zone once READY. */
+  zone: Zone | undefined;
+  /** The workspace copy's session; closed when the launch ends. */
+  files: HostFiles | undefined;
+  sync: SyncResult | undefined;
+  /** This devcontainer's workload in a reused zone, when it can be reused. */
+  current: Workload | undefined;
+  readonly workloadSpec: WorkloadSpec;
+  workloadId: string;
+  firstLaunch: boolean;
+  remoteEnv: Record<string, string>;
+  forwards: ForwardSet | undefined;
 }
 
 interface Undo {
@@ -103,13 +128,9 @@ interface Undo {
 
 const rollbackTimeoutMs = 120_000;
 
-const workloadHooks = [
-  "onCreateCommand",
-  "updateContentCommand",
-  "postCreateCommand",
-  "postStartCommand",
-  "postAttachCommand",
-] as const;
+/** The lifecycle hooks that run in the workload, each a step of its own. */
+type WorkloadHook =
+  "onCreateCommand" | "updateContentCommand" | "postCreateCommand" | "postStartCommand" | "postAttachCommand";
 
 /**
  * Carries out a LaunchPlan step by step (the order is in plan.ts and events.ts), reporting
@@ -149,9 +170,24 @@ export class LaunchExecutor {
         `this devcontainer cannot be launched: ${plan.refusals.join("; ")}`,
       );
     }
-    let files: HostFiles | undefined;
+    const state: LaunchState = {
+      knownZoneIds: new Set(),
+      existing: undefined,
+      reusable: undefined,
+      zoneSpec: clone(ZoneSpecSchema, plan.zoneSpec),
+      zoneId: "",
+      zone: undefined,
+      files: undefined,
+      sync: undefined,
+      current: undefined,
+      workloadSpec: clone(WorkloadSpecSchema, plan.workloadSpec),
+      workloadId: "",
+      firstLaunch: true,
+      remoteEnv: {},
+      forwards: undefined,
+    };
     try {
-      return await this.#launch(started, (f) => (files = f));
+      return await this.#launch(started, state);
     } catch (err) {
       const error = this.#classify(err);
       if (this.#options.keepOnFailure) {
@@ -165,219 +201,273 @@ export class LaunchExecutor {
       }
       throw error;
     } finally {
-      files?.close();
+      state.files?.close();
     }
   }
 
-  async #launch(started: number, setFiles: (f: HostFiles) => void): Promise<LaunchResult> {
-    const plan = this.#plan;
-    const host = this.#host;
-    const signal = this.#options.signal;
+  async #launch(started: number, s: LaunchState): Promise<LaunchResult> {
+    const bodies = this.#stepBodies(s);
+    for (const step of launchSteps) {
+      // Not a step of its own (it reports no timing): which workload a reused zone already has.
+      if (step === "pullImage") await this.#prepareWorkload(s);
+      await this.#step(step, bodies[step]);
+      this.#announceAttachable(step, s);
+    }
+    return {
+      zoneId: s.zoneId,
+      zoneName: s.zone?.spec?.name ?? this.#plan.zoneName,
+      workloadId: s.workloadId,
+      workloadName: this.#plan.workloadName,
+      reusedZone: s.reusable !== undefined,
+      firstLaunch: s.firstLaunch,
+      hostPath: this.#plan.sync.hostPath,
+      workspaceFolder: this.#plan.sync.targetPath,
+      remoteUser: this.#plan.remote.user,
+      remoteEnv: s.remoteEnv,
+      forwards: s.forwards,
+      sync: s.sync,
+      timings: [...this.#timings],
+      totalMs: Date.now() - started,
+    };
+  }
 
-    await this.#step("initializeCommand", async () => {
-      const hooks = plan.hooks.filter((h) => h.runsOn === "local");
-      if (!hooks.length) return new Skip("no initializeCommand");
-      for (const hook of hooks)
-        await this.#runHook(hook, "initializeFailed", (command, output) =>
-          this.#runLocal(command, hook, output),
-        );
-      return undefined;
-    });
+  /** The body of every step, in the table order of launchSteps (events.ts). */
+  #stepBodies(s: LaunchState): Record<LaunchStep, () => Promise<StepOutcome>> {
+    const hook = (name: WorkloadHook) => () => this.#workloadHook(name, s);
+    return {
+      initializeCommand: () => this.#initializeCommand(),
+      findExisting: () => this.#findExisting(s),
+      destroyExisting: () => this.#destroyExisting(s),
+      pullKernel: () => this.#pullKernel(s),
+      createZone: () => this.#createZone(s),
+      waitZoneReady: () => this.#waitZoneReady(s),
+      syncWorkspace: () => this.#syncWorkspace(s),
+      startServices: () => this.#startServices(s),
+      pullImage: () => this.#pullImage(s),
+      createWorkload: () => this.#createWorkload(s),
+      waitWorkloadRunning: () => this.#waitWorkloadRunning(s),
+      resolveRemoteEnv: () => this.#resolveRemoteEnv(s),
+      onCreateCommand: hook("onCreateCommand"),
+      updateContentCommand: hook("updateContentCommand"),
+      postCreateCommand: hook("postCreateCommand"),
+      postStartCommand: hook("postStartCommand"),
+      postAttachCommand: hook("postAttachCommand"),
+      forwardPorts: () => this.#forwardPorts(s),
+    };
+  }
 
-    // --- the zone: reuse, replace or create ------------------------------------------------
-    let knownZoneIds = new Set<string>();
-    const existing = await this.#step("findExisting", async () => {
-      const zones = await host.listZones({ signal: signal });
-      knownZoneIds = new Set(zones.map((z) => z.id));
-      const mine = zonesOfDevcontainer(zones, plan.devcontainerId);
-      if (mine.length > 1) {
-        throw new LaunchError(
-          "ambiguous",
-          `${mine.length} zones on ${host.name} carry this devcontainer's id (${mine.map((z) => `${z.spec?.name ?? "?"} ${z.id}`).join(", ")}); remove the extra ones with zonectl down ZONE`,
-          {
-            candidates: mine.map((z) => z.id),
-          },
-        );
-      }
-      const zone = mine[0];
-      return zone
-        ? {
-            value: zone,
-            detail: `found zone ${zone.spec?.name ?? ""} (${zone.id}), ${zoneStateName(zone.status?.state ?? 0)}`,
-          }
-        : { value: undefined, detail: "none: a new zone will be created" };
-    });
+  /** A terminal may attach once the plan's waitFor hook is done (initializeCommand: at once). */
+  #announceAttachable(step: LaunchStep, s: LaunchState): void {
+    const waitFor = this.#plan.waitFor;
+    const ready = waitFor === "initializeCommand" ? step === "resolveRemoteEnv" : step === waitFor;
+    if (ready) this.#emit({ type: "attachable", zoneId: s.zoneId, workloadId: s.workloadId, after: step });
+  }
 
-    let reusable = existing;
-    await this.#step("destroyExisting", async () => {
-      if (!existing) return new Skip("nothing to replace");
-      const state = existing.status?.state;
-      if (!this.#options.recreate) {
-        if (state === ZoneState.FAILED || state === ZoneState.EXITED) {
-          const why = existing.status?.errorStatus?.message;
-          throw new LaunchError(
-            "zoneFailed",
-            `zone ${existing.spec?.name ?? ""} (${existing.id}) is ${zoneStateName(state)}${why ? `: ${why}` : ""}; run up --recreate to replace it`,
-          );
-        }
-        return new Skip("reusing the existing zone");
-      }
-      await host.destroyZone(existing.id, { signal: signal });
-      await host.waitForZone(existing.id, (z) => z === undefined, {
-        timeoutMs: this.#zoneTimeout,
-        ...(signal ? { signal } : {}),
-      });
-      reusable = undefined;
-      return { value: undefined, detail: `destroyed ${existing.spec?.name ?? ""} (${existing.id})` };
-    });
+  // --- the steps, in launch order ------------------------------------------------------------
 
-    const zoneSpec = clone(ZoneSpecSchema, plan.zoneSpec);
-    await this.#step("pullKernel", async () => {
-      const images = plan.images.filter((i) => i.role !== "workload");
-      if (reusable) return new Skip("the zone exists");
-      if (!images.length) return new Skip("the host's default kernel");
-      for (const image of images) {
-        const pulled = await this.#pull(image.role, image.reference, image.format);
-        const spec = { digest: pulled.digest, format: pulled.format };
-        if (image.fills === "zoneSpec.kernel") zoneSpec.kernel = { ...zoneSpec.kernel!, ...spec };
-        if (image.fills === "zoneSpec.initrd") zoneSpec.initrd = { ...zoneSpec.initrd!, ...spec };
-      }
-      return undefined;
-    });
-
-    let zoneId = reusable?.id ?? "";
-    await this.#step("createZone", async () => {
-      if (reusable) return new Skip(`reusing ${reusable.spec?.name ?? ""} (${reusable.id})`);
-      await this.#resolveDevices(zoneSpec);
-      zoneSpec.annotations.push(
-        create(AnnotationSpecSchema, { key: launchAnnotationKeys.hostWorkspace, value: plan.sync.hostPath }),
+  async #initializeCommand(): Promise<StepOutcome> {
+    const hooks = this.#plan.hooks.filter((h) => h.runsOn === "local");
+    if (!hooks.length) return new Skip("no initializeCommand");
+    for (const hook of hooks)
+      await this.#runHook(hook, "initializeFailed", (command, output) =>
+        this.#runLocal(command, hook, output),
       );
-      try {
-        zoneId = await host.createZone(zoneSpec, { signal: signal });
-      } catch (err) {
-        // Cancelled mid-call: the daemon may have created it anyway. Find it by our annotation.
-        this.#undo.push({
-          what: "a zone created while cancelling",
-          run: (s) => this.#destroyStrayZones(knownZoneIds, s),
-        });
-        throw err;
-      }
-      const id = zoneId;
-      this.#undo.push({ what: `zone ${plan.zoneName} (${id})`, run: (s) => this.#destroyZone(id, s) });
-      return { value: undefined, detail: `${plan.zoneName} (${id})` };
-    });
+    return undefined;
+  }
 
-    const zone = await this.#step("waitZoneReady", async () => {
-      let last: number | undefined;
-      const z = await host.waitForZone(
-        zoneId,
-        (z) =>
-          z === undefined ||
-          [ZoneState.READY, ZoneState.FAILED, ZoneState.EXITED].includes(
-            z.status?.state ?? ZoneState.UNKNOWN,
-          ),
+  async #findExisting(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host } = this.#ctx;
+    const zones = await host.listZones({ signal: this.#options.signal });
+    s.knownZoneIds = new Set(zones.map((z) => z.id));
+    const mine = zonesOfDevcontainer(zones, plan.devcontainerId);
+    if (mine.length > 1) {
+      throw new LaunchError(
+        "ambiguous",
+        `${mine.length} zones on ${host.name} carry this devcontainer's id (${mine.map((z) => `${z.spec?.name ?? "?"} ${z.id}`).join(", ")}); remove the extra ones with zonectl down ZONE`,
         {
-          timeoutMs: this.#zoneTimeout,
-          ...(signal ? { signal } : {}),
-          onChange: (z) => {
-            const state = z?.status?.state ?? ZoneState.DESTROYED;
-            if (state === last) return;
-            last = state;
-            this.#emit({ type: "zoneState", zoneId, state: zoneStateName(state) });
-          },
+          candidates: mine.map((z) => z.id),
         },
       );
-      if (!z)
-        throw new LaunchError(
-          "zoneFailed",
-          `zone ${plan.zoneName} (${zoneId}) disappeared from ${host.name} before it was ready`,
-        );
-      if (z.status?.state !== ZoneState.READY) {
-        const why = z.status?.errorStatus?.message;
-        throw new LaunchError(
-          "zoneFailed",
-          `zone ${plan.zoneName} (${zoneId}) ${zoneStateName(z.status?.state ?? 0)} on ${host.name}${why ? `: ${why}` : ""}`,
-        );
-      }
-      const view = zoneView(z);
-      return { value: z, detail: `ready${view.ipv4 ? ` at ${view.ipv4}` : ""}` };
-    });
+    }
+    const zone = mine[0];
+    s.existing = s.reusable = zone;
+    s.zoneId = zone?.id ?? "";
+    return zone
+      ? { detail: `found zone ${zone.spec?.name ?? ""} (${zone.id}), ${zoneStateName(zone.status?.state)}` }
+      : { detail: "none: a new zone will be created" };
+  }
 
-    // --- the workspace ---------------------------------------------------------------------
-    const sync = await this.#step("syncWorkspace", async () => {
-      const f = await host.openFiles();
-      setFiles(f);
-      let result: SyncResult;
-      try {
-        for (const volume of plan.volumes) await ensureHostDirectory(f, volume.hostPath);
-        // Known before the copy starts: a copy that breaks halfway must still be undone.
-        if (!(await f.lstat(plan.sync.hostPath))) {
-          // A fresh session for the undo: the one that copied may have died with the connection.
-          this.#undo.push({
-            what: `host folder ${plan.sync.hostPath}`,
-            run: async () => {
-              const files = await host.openFiles();
-              try {
-                await removeHostTree(files, plan.sync.hostPath);
-              } finally {
-                files.close();
-              }
-            },
-          });
-        }
-        result = await pushWorkspace({
-          files: f,
-          sync: plan.sync,
-          ...(signal ? { signal } : {}),
-          onProgress: (progress) => this.#emit({ type: "sync", progress }),
-        });
-      } catch (err) {
-        if (signal?.aborted || !(err instanceof Error) || ProtectError.is(err) || SshError.is(err)) throw err;
-        const denied = /permission denied/i.test(err.message);
+  async #destroyExisting(s: LaunchState): Promise<StepOutcome> {
+    const { host, signal } = this.#ctx;
+    const existing = s.existing;
+    if (!existing) return new Skip("nothing to replace");
+    const state = existing.status?.state;
+    if (!this.#options.recreate) {
+      if (state === ZoneState.FAILED || state === ZoneState.EXITED) {
+        const why = existing.status?.errorStatus?.message;
         throw new LaunchError(
-          "syncFailed",
-          `copying the workspace to ${f.description}:${plan.sync.hostPath} failed: ${err.message}${denied ? " (set customizations.styrolite.workspaceRoot, or zonectl up --workspace-root, to a folder the SSH user may write)" : ""}`,
-          {},
-          { cause: err },
+          "zoneFailed",
+          `zone ${existing.spec?.name ?? ""} (${existing.id}) is ${zoneStateName(state)}${why ? `: ${why}` : ""}; run up --recreate to replace it`,
         );
       }
-      for (const path of result.conflicts)
-        this.#emit({
-          type: "warning",
-          message: `${path} changed on the host after it was copied there; not overwritten (zonectl sync --pull brings it back)`,
+      return new Skip("reusing the existing zone");
+    }
+    await host.destroyZone(existing.id, { signal });
+    await host.waitForZone(existing.id, (z) => z === undefined, { timeoutMs: this.#zoneTimeout, signal });
+    s.reusable = undefined;
+    s.zoneId = "";
+    return { detail: `destroyed ${existing.spec?.name ?? ""} (${existing.id})` };
+  }
+
+  async #pullKernel(s: LaunchState): Promise<StepOutcome> {
+    const images = this.#plan.images.filter((i) => i.role !== "workload");
+    if (s.reusable) return new Skip("the zone exists");
+    if (!images.length) return new Skip("the host's default kernel");
+    for (const image of images) {
+      const pulled = await this.#pull(image.role, image.reference, image.format);
+      const spec = { digest: pulled.digest, format: pulled.format };
+      if (image.fills === "zoneSpec.kernel") s.zoneSpec.kernel = { ...s.zoneSpec.kernel!, ...spec };
+      if (image.fills === "zoneSpec.initrd") s.zoneSpec.initrd = { ...s.zoneSpec.initrd!, ...spec };
+    }
+    return undefined;
+  }
+
+  async #createZone(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const reusable = s.reusable;
+    if (reusable) return new Skip(`reusing ${reusable.spec?.name ?? ""} (${reusable.id})`);
+    await this.#resolveDevices(s.zoneSpec);
+    s.zoneSpec.annotations.push(
+      create(AnnotationSpecSchema, { key: launchAnnotationKeys.hostWorkspace, value: plan.sync.hostPath }),
+    );
+    try {
+      s.zoneId = await host.createZone(s.zoneSpec, { signal });
+    } catch (err) {
+      // Cancelled mid-call: the daemon may have created it anyway. Find it by our annotation.
+      const known = s.knownZoneIds;
+      this.#undo.push({
+        what: "a zone created while cancelling",
+        run: (sig) => this.#destroyStrayZones(known, sig),
+      });
+      throw err;
+    }
+    const id = s.zoneId;
+    this.#undo.push({ what: `zone ${plan.zoneName} (${id})`, run: (sig) => this.#destroyZone(id, sig) });
+    return { detail: `${plan.zoneName} (${id})` };
+  }
+
+  async #waitZoneReady(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const zoneId = s.zoneId;
+    let last: number | undefined;
+    const z = await host.waitForZone(
+      zoneId,
+      (z) =>
+        z === undefined ||
+        [ZoneState.READY, ZoneState.FAILED, ZoneState.EXITED].includes(z.status?.state ?? ZoneState.UNKNOWN),
+      {
+        timeoutMs: this.#zoneTimeout,
+        signal,
+        onChange: (z) => {
+          const state = z?.status?.state ?? ZoneState.DESTROYED;
+          if (state === last) return;
+          last = state;
+          this.#emit({ type: "zoneState", zoneId, state: zoneStateName(state) });
+        },
+      },
+    );
+    if (!z)
+      throw new LaunchError(
+        "zoneFailed",
+        `zone ${plan.zoneName} (${zoneId}) disappeared from ${host.name} before it was ready`,
+      );
+    if (z.status?.state !== ZoneState.READY) {
+      const why = z.status?.errorStatus?.message;
+      throw new LaunchError(
+        "zoneFailed",
+        `zone ${plan.zoneName} (${zoneId}) ${zoneStateName(z.status?.state)} on ${host.name}${why ? `: ${why}` : ""}`,
+      );
+    }
+    s.zone = z;
+    const view = zoneView(z);
+    return { detail: `ready${view.ipv4 ? ` at ${view.ipv4}` : ""}` };
+  }
+
+  async #syncWorkspace(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const f = await host.openFiles();
+    s.files = f;
+    let result: SyncResult;
+    try {
+      for (const volume of plan.volumes) await ensureHostDirectory(f, volume.hostPath);
+      // Known before the copy starts: a copy that breaks halfway must still be undone.
+      if (!(await f.lstat(plan.sync.hostPath))) {
+        // A fresh session for the undo: the one that copied may have died with the connection.
+        this.#undo.push({
+          what: `host folder ${plan.sync.hostPath}`,
+          run: async () => {
+            const files = await host.openFiles();
+            try {
+              await removeHostTree(files, plan.sync.hostPath);
+            } finally {
+              files.close();
+            }
+          },
         });
+      }
+      result = await pushWorkspace({
+        files: f,
+        sync: plan.sync,
+        ...(signal ? { signal } : {}),
+        onProgress: (progress) => this.#emit({ type: "sync", progress }),
+      });
+    } catch (err) {
+      if (signal?.aborted || !(err instanceof Error) || ProtectError.is(err) || SshError.is(err)) throw err;
+      const denied = /permission denied/i.test(err.message);
+      throw new LaunchError(
+        "syncFailed",
+        `copying the workspace to ${f.description}:${plan.sync.hostPath} failed: ${err.message}${denied ? " (set customizations.styrolite.workspaceRoot, or zonectl up --workspace-root, to a folder the SSH user may write)" : ""}`,
+        {},
+        { cause: err },
+      );
+    }
+    for (const path of result.conflicts)
+      this.#emit({
+        type: "warning",
+        message: `${path} changed on the host after it was copied there; not overwritten (zonectl sync --pull brings it back)`,
+      });
+    s.sync = result;
+    return {
+      detail: `${result.filesCopied} of ${result.filesTotal} files copied (${formatBytes(result.bytesCopied)}) to ${f.description}:${plan.sync.hostPath}`,
+    };
+  }
+
+  /** Compose: the other services of the project, as sibling workloads in the zone. */
+  async #startServices(s: LaunchState): Promise<StepOutcome> {
+    const compose = this.#plan.compose;
+    if (!compose) return new Skip("not a Compose project");
+    const f = await this.#host.openFiles();
+    try {
+      const run = this.#servicesRun(compose, s.zoneId, f);
+      const started = await startServices(run);
+      await waitDependencies(run, compose.devService, compose.devDependsOn, started);
       return {
-        value: result,
-        detail: `${result.filesCopied} of ${result.filesTotal} files copied (${formatBytes(result.bytesCopied)}) to ${f.description}:${plan.sync.hostPath}`,
+        detail: compose.services.length
+          ? `${compose.services.map((svc) => svc.name).join(", ")} running beside ${compose.devService}`
+          : `${compose.devService} alone`,
       };
-    });
+    } finally {
+      f.close();
+    }
+  }
 
-    // --- Compose: the other services of the project, as sibling workloads in the zone --------
-    await this.#step("startServices", async () => {
-      const compose = plan.compose;
-      if (!compose) return new Skip("not a Compose project");
-      const f = await host.openFiles();
-      try {
-        const run = this.#servicesRun(compose, zoneId, f);
-        const started = await startServices(run);
-        await waitDependencies(run, compose.devService, compose.devDependsOn, started);
-        return {
-          value: undefined,
-          detail: compose.services.length
-            ? `${compose.services.map((s) => s.name).join(", ")} running beside ${compose.devService}`
-            : `${compose.devService} alone`,
-        };
-      } finally {
-        f.close();
-      }
-    });
-
-    // --- the workload ----------------------------------------------------------------------
-    let current: Workload | undefined;
-    if (reusable) {
+  /** In a reused zone: this devcontainer's workload, to reuse unless it failed. Then the spec of a new one. */
+  async #prepareWorkload(s: LaunchState): Promise<void> {
+    const { plan, host, signal } = this.#ctx;
+    if (s.reusable) {
       const found = workloadsOfDevcontainer(
-        await host.listWorkloads({ signal: signal }),
-        zoneId,
+        await host.listWorkloads({ signal }),
+        s.zoneId,
         plan.devcontainerId,
       );
       if (found.length > 1)
@@ -385,7 +475,7 @@ export class LaunchExecutor {
           type: "warning",
           message: `zone ${plan.zoneName} has ${found.length} workloads of this devcontainer; using the newest`,
         });
-      current = found.sort((a, b) =>
+      let current = found.sort((a, b) =>
         Number((b.status?.createdAt?.seconds ?? 0n) - (a.status?.createdAt?.seconds ?? 0n)),
       )[0];
       if (current?.status?.state === WorkloadState.FAILED) {
@@ -393,216 +483,203 @@ export class LaunchExecutor {
           type: "warning",
           message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it`,
         });
-        await host.destroyWorkload(current.id, { signal: signal });
+        await host.destroyWorkload(current.id, { signal });
         current = undefined;
       }
+      s.current = current;
     }
-
-    const workloadSpec = clone(WorkloadSpecSchema, plan.workloadSpec);
-    workloadSpec.zoneId = zoneId;
+    s.workloadId = s.current?.id ?? "";
+    s.firstLaunch = !s.current;
+    s.workloadSpec.zoneId = s.zoneId;
     if (plan.remote.user !== undefined)
-      workloadSpec.annotations.push(
+      s.workloadSpec.annotations.push(
         create(AnnotationSpecSchema, { key: launchAnnotationKeys.remoteUser, value: plan.remote.user }),
       );
-    await this.#step("pullImage", async () => {
-      if (current) return new Skip(`the workload exists (${current.spec?.image?.digest ?? "its image"})`);
-      const image = plan.images.find((i) => i.role === "workload");
-      if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
-      const prepend = plan.compose?.devPrependImageEntrypoint ?? false;
-      const pulled = await this.#pull("workload", image.reference, image.format, prepend);
-      workloadSpec.image = { ...workloadSpec.image!, digest: pulled.digest, format: pulled.format };
-      if (prepend && workloadSpec.process)
-        workloadSpec.process.command = [...(pulled.entrypoint ?? []), ...workloadSpec.process.command];
-      return { value: undefined, detail: `${image.reference} → ${pulled.digest}` };
-    });
+  }
 
-    let knownWorkloadIds = new Set<string>();
-    let workloadId = current?.id ?? "";
-    await this.#step("createWorkload", async () => {
-      if (current) return new Skip(`reusing ${current.spec?.name ?? ""} (${current.id})`);
-      knownWorkloadIds = new Set((await host.listWorkloads({ signal: signal })).map((w) => w.id));
+  async #pullImage(s: LaunchState): Promise<StepOutcome> {
+    const { plan } = this.#ctx;
+    const { current, workloadSpec } = s;
+    if (current) return new Skip(`the workload exists (${current.spec?.image?.digest ?? "its image"})`);
+    const image = plan.images.find((i) => i.role === "workload");
+    if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
+    const prepend = plan.compose?.devPrependImageEntrypoint ?? false;
+    const pulled = await this.#pull("workload", image.reference, image.format, prepend);
+    workloadSpec.image = { ...workloadSpec.image!, digest: pulled.digest, format: pulled.format };
+    if (prepend && workloadSpec.process)
+      workloadSpec.process.command = [...(pulled.entrypoint ?? []), ...workloadSpec.process.command];
+    return { detail: `${image.reference} → ${pulled.digest}` };
+  }
+
+  async #createWorkload(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const current = s.current;
+    if (current) return new Skip(`reusing ${current.spec?.name ?? ""} (${current.id})`);
+    const known = new Set((await host.listWorkloads({ signal })).map((w) => w.id));
+    try {
+      s.workloadId = await host.createWorkload(s.workloadSpec, { signal });
+    } catch (err) {
+      const zoneId = s.zoneId;
+      if (s.reusable)
+        this.#undo.push({
+          what: "a workload created while cancelling",
+          run: (sig) => this.#destroyStrayWorkloads(zoneId, known, sig),
+        });
+      throw err;
+    }
+    const id = s.workloadId;
+    // A zone this run created takes its workloads with it; destroy the workload first anyway so a half-failed zone destroy leaves nothing running.
+    this.#undo.push({
+      what: `workload ${plan.workloadName} (${id})`,
+      run: (sig) => this.#destroyWorkload(id, sig),
+    });
+    return { detail: `${plan.workloadName} (${id})` };
+  }
+
+  async #waitWorkloadRunning(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const { workloadId, firstLaunch } = s;
+    let last: number | undefined;
+    let started = false;
+    const onChange = (w: Workload | undefined): void => {
+      const state = w?.status?.state ?? WorkloadState.DESTROYED;
+      if (state === last) return;
+      last = state;
+      this.#emit({ type: "workloadState", workloadId, state: workloadStateName(state) });
+    };
+    const settled = (w: Workload | undefined): boolean =>
+      w === undefined ||
+      [WorkloadState.RUNNING, WorkloadState.FAILED, WorkloadState.COMPLETED, WorkloadState.CREATED].includes(
+        w.status?.state ?? WorkloadState.UNKNOWN,
+      );
+    const waitOptions = { timeoutMs: this.#workloadTimeout, signal, onChange };
+    let w = await host.waitForWorkload(workloadId, settled, waitOptions);
+    // A daemon that does not start workloads on create leaves them CREATED; a stopped one is COMPLETED.
+    if (
+      w &&
+      (w.status?.state === WorkloadState.CREATED ||
+        (!firstLaunch && w.status?.state === WorkloadState.COMPLETED))
+    ) {
       try {
-        workloadId = await host.createWorkload(workloadSpec, { signal: signal });
+        await host.startWorkload(workloadId, { signal });
       } catch (err) {
-        if (reusable)
-          this.#undo.push({
-            what: "a workload created while cancelling",
-            run: (s) => this.#destroyStrayWorkloads(zoneId, knownWorkloadIds, s),
-          });
-        throw err;
+        // A daemon that starts workloads by itself may get there first: then it is not ours to start.
+        if (!ProtectError.is(err, "failedPrecondition") && !ProtectError.is(err, "alreadyExists")) throw err;
       }
-      const id = workloadId;
-      // A zone this run created takes its workloads with it; destroy the workload first anyway so a half-failed zone destroy leaves nothing running.
-      this.#undo.push({
-        what: `workload ${plan.workloadName} (${id})`,
-        run: (s) => this.#destroyWorkload(id, s),
+      started = true;
+      w = await host.waitForWorkload(
+        workloadId,
+        (x) =>
+          x === undefined ||
+          (settled(x) &&
+            x.status?.state !== WorkloadState.CREATED &&
+            (x.status?.state !== WorkloadState.COMPLETED || !started)),
+        waitOptions,
+      );
+    }
+    if (!w)
+      throw new LaunchError(
+        "workloadFailed",
+        `workload ${plan.workloadName} (${workloadId}) disappeared before it ran`,
+      );
+    const state = w.status?.state;
+    if (state !== WorkloadState.RUNNING) {
+      const why = w.status?.errorStatus?.message;
+      const exit = w.status?.exitStatus ? ` with exit code ${w.status.exitStatus.code}` : "";
+      const hint =
+        state === WorkloadState.COMPLETED
+          ? " (its command ended: with overrideCommand false the image's command must keep running)"
+          : "";
+      throw new LaunchError(
+        "workloadFailed",
+        `workload ${plan.workloadName} (${workloadId}) ${workloadStateName(state)}${exit}${why ? `: ${why}` : ""}${hint}`,
+      );
+    }
+    return { detail: started && !firstLaunch ? "started again" : "running" };
+  }
+
+  async #resolveRemoteEnv(s: LaunchState): Promise<StepOutcome> {
+    const plan = this.#plan;
+    const deferred = plan.remote.env.filter((e) => e.deferred);
+    const containerEnv = deferred.length
+      ? await this.#readContainerEnv(s.zoneId, s.workloadId, s.workloadSpec.process?.environment ?? [])
+      : {};
+    const { env, unset } = resolveRemoteEnv(plan.remote.env, containerEnv);
+    if (unset.length)
+      this.#emit({
+        type: "warning",
+        message: `remoteEnv: ${unset.join(", ")} set to null cannot be unset through the exec API; they keep the workload's value`,
       });
-      return { value: undefined, detail: `${plan.workloadName} (${id})` };
-    });
-    const firstLaunch = !current;
+    s.remoteEnv = env;
+    if (!plan.remote.env.length) return new Skip("no remoteEnv");
+    return {
+      detail: `${Object.keys(env).length} variable(s)${deferred.length ? `, ${deferred.length} from \${containerEnv:…}` : ""}`,
+    };
+  }
 
-    await this.#step("waitWorkloadRunning", async () => {
-      let last: number | undefined;
-      let started = false;
-      const onChange = (w: Workload | undefined): void => {
-        const state = w?.status?.state ?? WorkloadState.DESTROYED;
-        if (state === last) return;
-        last = state;
-        this.#emit({ type: "workloadState", workloadId, state: workloadStateName(state) });
+  async #workloadHook(name: WorkloadHook, s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const hook = plan.hooks.find((h) => h.hook === name && h.runsOn === "workload");
+    if (!hook) return new Skip("not in devcontainer.json");
+    if (hook.when === "firstLaunch" && !s.firstLaunch)
+      return new Skip("not the first launch of this workload");
+    if (hook.when === "everyAttach" && !this.#options.attach)
+      return new Skip("runs when a terminal attaches (up --shell, up --forward)");
+    await this.#runHook(hook, "hookFailed", (command, output) =>
+      host.exec(
+        {
+          zoneId: s.zoneId,
+          workloadId: s.workloadId,
+          command: command.argv,
+          env: s.remoteEnv,
+          workingDirectory: hook.workingDirectory,
+          ...(plan.remote.user !== undefined ? { user: plan.remote.user } : {}),
+        },
+        { ...output, signal },
+      ),
+    );
+    return undefined;
+  }
+
+  async #forwardPorts(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host } = this.#ctx;
+    if (!plan.forwards.length) return new Skip("no ports to forward");
+    if (!this.#options.forwardPorts) return new Skip("not attached: zonectl forward ZONE PORT opens one");
+    const set = new ForwardSet();
+    this.#undo.push({ what: "port forwards", run: () => set.closeAll() });
+    for (const f of plan.forwards) {
+      const spec = {
+        localAddress: f.localAddress ?? "127.0.0.1",
+        localPort: f.localPort,
+        remote: `${plan.zoneName}:${f.containerPort}`,
+        ...(f.label !== undefined ? { label: f.label } : {}),
       };
-      const settled = (w: Workload | undefined): boolean =>
-        w === undefined ||
-        [
-          WorkloadState.RUNNING,
-          WorkloadState.FAILED,
-          WorkloadState.COMPLETED,
-          WorkloadState.CREATED,
-        ].includes(w.status?.state ?? WorkloadState.UNKNOWN);
-      const waitOptions = { timeoutMs: this.#workloadTimeout, ...(signal ? { signal } : {}), onChange };
-      let w = await host.waitForWorkload(workloadId, settled, waitOptions);
-      // A daemon that does not start workloads on create leaves them CREATED; a stopped one is COMPLETED.
-      if (
-        w &&
-        (w.status?.state === WorkloadState.CREATED ||
-          (!firstLaunch && w.status?.state === WorkloadState.COMPLETED))
-      ) {
-        try {
-          await host.startWorkload(workloadId, { signal: signal });
-        } catch (err) {
-          // A daemon that starts workloads by itself may get there first: then it is not ours to start.
-          if (!ProtectError.is(err, "failedPrecondition") && !ProtectError.is(err, "alreadyExists"))
-            throw err;
-        }
-        started = true;
-        w = await host.waitForWorkload(
-          workloadId,
-          (x) =>
-            x === undefined ||
-            (settled(x) &&
-              x.status?.state !== WorkloadState.CREATED &&
-              (x.status?.state !== WorkloadState.COMPLETED || !started)),
-          waitOptions,
+      const dial = host.dialer(s.zone!, f.containerPort, this.#options.forwardRoute);
+      try {
+        set.add(await PortForward.open(spec, dial, { logger: this.#log }));
+      } catch (err) {
+        if (!ForwardError.is(err, "portInUse") || f.requireLocalPort) throw err;
+        const forward = set.add(
+          await PortForward.open({ ...spec, localPort: 0 }, dial, { logger: this.#log }),
         );
-      }
-      if (!w)
-        throw new LaunchError(
-          "workloadFailed",
-          `workload ${plan.workloadName} (${workloadId}) disappeared before it ran`,
-        );
-      const state = w.status?.state;
-      if (state !== WorkloadState.RUNNING) {
-        const why = w.status?.errorStatus?.message;
-        const exit = w.status?.exitStatus ? ` with exit code ${w.status.exitStatus.code}` : "";
-        const hint =
-          state === WorkloadState.COMPLETED
-            ? " (its command ended: with overrideCommand false the image's command must keep running)"
-            : "";
-        throw new LaunchError(
-          "workloadFailed",
-          `workload ${plan.workloadName} (${workloadId}) ${workloadStateName(state ?? 0)}${exit}${why ? `: ${why}` : ""}${hint}`,
-        );
-      }
-      return { value: undefined, detail: started && !firstLaunch ? "started again" : "running" };
-    });
-
-    // --- remote environment and hooks ------------------------------------------------------
-    const remoteEnv = await this.#step("resolveRemoteEnv", async () => {
-      const deferred = plan.remote.env.filter((e) => e.deferred);
-      const containerEnv = deferred.length
-        ? await this.#readContainerEnv(zoneId, workloadId, workloadSpec.process?.environment ?? [])
-        : {};
-      const { env, unset } = resolveRemoteEnv(plan.remote.env, containerEnv);
-      if (unset.length)
         this.#emit({
           type: "warning",
-          message: `remoteEnv: ${unset.join(", ")} set to null cannot be unset through the exec API; they keep the workload's value`,
+          message: `local port ${f.localPort} is in use; forwarding ${spec.remote} from ${forward.info.localAddress}:${forward.info.localPort} instead`,
         });
-      if (!plan.remote.env.length) return new Skip("no remoteEnv", env);
-      return {
-        value: env,
-        detail: `${Object.keys(env).length} variable(s)${deferred.length ? `, ${deferred.length} from \${containerEnv:…}` : ""}`,
-      };
-    });
-
-    if (plan.waitFor === "initializeCommand")
-      this.#emit({ type: "attachable", zoneId, workloadId, after: "resolveRemoteEnv" });
-    for (const name of workloadHooks) {
-      const hook = plan.hooks.find((h) => h.hook === name && h.runsOn === "workload");
-      await this.#step(name, async () => {
-        if (!hook) return new Skip("not in devcontainer.json");
-        if (hook.when === "firstLaunch" && !firstLaunch)
-          return new Skip("not the first launch of this workload");
-        if (hook.when === "everyAttach" && !this.#options.attach)
-          return new Skip("runs when a terminal attaches (up --shell, up --forward)");
-        await this.#runHook(hook, "hookFailed", (command, output) =>
-          host.exec(
-            {
-              zoneId,
-              workloadId,
-              command: command.argv,
-              env: remoteEnv,
-              workingDirectory: hook.workingDirectory,
-              ...(this.#plan.remote.user !== undefined ? { user: this.#plan.remote.user } : {}),
-            },
-            { ...output, signal },
-          ),
-        );
-        return undefined;
-      });
-      if (name === plan.waitFor) this.#emit({ type: "attachable", zoneId, workloadId, after: name });
-    }
-
-    const openForwards = await this.#step("forwardPorts", async () => {
-      if (!plan.forwards.length) return new Skip("no ports to forward");
-      if (!this.#options.forwardPorts) return new Skip("not attached: zonectl forward ZONE PORT opens one");
-      const set = new ForwardSet();
-      this.#undo.push({ what: "port forwards", run: () => set.closeAll() });
-      for (const f of plan.forwards) {
-        const spec = {
-          localAddress: f.localAddress ?? "127.0.0.1",
-          localPort: f.localPort,
-          remote: `${plan.zoneName}:${f.containerPort}`,
-          ...(f.label !== undefined ? { label: f.label } : {}),
-        };
-        const dial = host.dialer(zone, f.containerPort, this.#options.forwardRoute);
-        try {
-          set.add(await PortForward.open(spec, dial, { logger: this.#log }));
-        } catch (err) {
-          if (!ForwardError.is(err, "portInUse") || f.requireLocalPort) throw err;
-          const forward = set.add(
-            await PortForward.open({ ...spec, localPort: 0 }, dial, { logger: this.#log }),
-          );
-          this.#emit({
-            type: "warning",
-            message: `local port ${f.localPort} is in use; forwarding ${spec.remote} from ${forward.info.localAddress}:${forward.info.localPort} instead`,
-          });
-        }
       }
-      return {
-        value: set,
-        detail: set
-          .list()
-          .map((f) => `${f.localAddress}:${f.localPort} → ${f.remote}`)
-          .join(", "),
-      };
-    });
-
+    }
+    s.forwards = set;
     return {
-      zoneId,
-      zoneName: zone.spec?.name ?? plan.zoneName,
-      workloadId,
-      workloadName: plan.workloadName,
-      reusedZone: reusable !== undefined,
-      firstLaunch,
-      hostPath: plan.sync.hostPath,
-      workspaceFolder: plan.sync.targetPath,
-      remoteUser: plan.remote.user,
-      remoteEnv,
-      forwards: openForwards,
-      sync,
-      timings: [...this.#timings],
-      totalMs: Date.now() - started,
+      detail: set
+        .list()
+        .map((f) => `${f.localAddress}:${f.localPort} → ${f.remote}`)
+        .join(", "),
     };
+  }
+
+  /** The launch's fixed inputs, for the step bodies. */
+  get #ctx(): { plan: LaunchPlan; host: LaunchHost; signal: AbortSignal | undefined } {
+    return { plan: this.#plan, host: this.#host, signal: this.#options.signal };
   }
 
   get #zoneTimeout(): number {
@@ -617,11 +694,8 @@ export class LaunchExecutor {
     this.#onEvent.fire(event);
   }
 
-  /** Runs one step with its events and timing. The body returns a Skip, undefined, or `{ value, detail }`. */
-  async #step<T>(
-    step: LaunchStep,
-    body: () => Promise<Skip | { value: T; detail?: string } | undefined>,
-  ): Promise<T> {
+  /** Runs one step with its events and timing. */
+  async #step(step: LaunchStep, body: () => Promise<StepOutcome>): Promise<void> {
     if (this.#options.signal?.aborted) throw this.#cancelled();
     const started = Date.now();
     this.#emit({ type: "stepStarted", step });
@@ -631,7 +705,7 @@ export class LaunchExecutor {
       if (out instanceof Skip) {
         this.#timings.push({ step, ms, outcome: "skipped" });
         this.#emit({ type: "stepFinished", step, ms, outcome: "skipped", detail: out.reason });
-        return out.value as T;
+        return;
       }
       this.#timings.push({ step, ms, outcome: "done" });
       this.#emit({
@@ -641,7 +715,6 @@ export class LaunchExecutor {
         outcome: "done",
         ...(out?.detail !== undefined ? { detail: out.detail } : {}),
       });
-      return out?.value as T;
     } catch (err) {
       const ms = Date.now() - started;
       const error = this.#classify(err);

@@ -7,15 +7,15 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { PullProgress } from "../launch/launchHost";
-import type { OciImageProgress, Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
+import type { OciImageProgress, Zone } from "../../proto/gen/protect/control/v1/common_pb";
 import {
   OciImageProgressLayerPhaseSchema,
   OciImageProgressPhaseSchema,
   ZoneNetworkIpVersion,
 } from "../../proto/gen/protect/control/v1/common_pb";
 import type { GetHostStatusReply } from "../../proto/gen/protect/control/v1/control_pb";
-import { resourcesInForce, workloadStateName, zoneAddress, zoneStateName } from "./zoneFacts";
-import type { WorkloadStateName, ZoneStateName } from "./zoneFacts";
+import { resourcesInForce, zoneAddress, zoneStateName } from "./zoneFacts";
+import type { ZoneStateName } from "./zoneFacts";
 
 /** A zone as `zonectl ls --json` prints it. Fields are stable; new ones may be added. */
 export interface ZoneView {
@@ -37,18 +37,6 @@ export interface ZoneView {
   readonly error: string | null;
   readonly exitCode: number | null;
   readonly domid: number | null;
-}
-
-/** A workload as printed in JSON. */
-export interface WorkloadView {
-  readonly id: string;
-  readonly name: string;
-  readonly zoneId: string;
-  readonly state: WorkloadStateName;
-  readonly image: string | null;
-  readonly createdAt: string | null;
-  readonly error: string | null;
-  readonly exitCode: number | null;
 }
 
 /** Host status as printed in JSON. */
@@ -81,20 +69,6 @@ export function zoneView(zone: Zone): ZoneView {
     error: status?.errorStatus?.message || null,
     exitCode: status?.exitStatus ? status.exitStatus.code : null,
     domid: status?.domid || null,
-  };
-}
-
-export function workloadView(workload: Workload): WorkloadView {
-  const status = workload.status;
-  return {
-    id: workload.id,
-    name: workload.spec?.name ?? "",
-    zoneId: workload.spec?.zoneId ?? "",
-    state: workloadStateName(status?.state),
-    image: workload.spec?.image?.digest || null,
-    createdAt: iso(status?.createdAt),
-    error: status?.errorStatus?.message || null,
-    exitCode: status?.exitStatus ? status.exitStatus.code : null,
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * Tree nodes: one small class per kind, each with a stable `id` (STYLE.md 4). Nodes hold ids,
+ * Tree nodes: one small class per kind, each with a stable `id` (VS Code keeps selection and
+ * expansion by it). Nodes hold ids,
  * not data: they read the model when VS Code asks for their item, so a cached node is never
  * stale. `contextValue` is `<kind>:<state>` so menus match with `viewItem =~ /^zone:ready$/`.
  */

@@ -1,6 +1,6 @@
 /**
  * The Zones tree: maps model changes onto targeted refreshes of the nodes that changed,
- * batched over a short window so a burst of WatchEvents redraws once (STYLE.md 4, 5).
+ * batched over a short window so a burst of WatchEvents redraws once.
  * Nodes are cached by id so the objects VS Code holds are the ones we fire changes for.
  */
 import * as vscode from "vscode";

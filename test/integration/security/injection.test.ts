@@ -302,10 +302,8 @@ describe("the daemon socket path on the remote command line", () => {
     }
   });
 
-  // TODO(issue 7): error messages carry user-supplied paths raw (extension/core/protect/transport.ts
-  // and errors.ts interpolate the socket path as is), so a path with a line break or an escape
-  // sequence makes zonectl's "one clear line" two lines, or writes control characters to the
-  // terminal. Expected: such characters escaped (JSON-style) in messages.
+  // Error messages quote user-supplied paths: a line break or an escape sequence in one must
+  // neither make zonectl's one clear line two lines nor write control characters to the terminal.
   test("an error naming a path with a line break is still one line", async () => {
     const r = await zonectl(
       ["--host", sshd.alias, "ls"],

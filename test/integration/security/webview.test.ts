@@ -16,7 +16,7 @@ import { startDevHost } from "../../harness/devHost";
 import type { StartedDevHost } from "../../harness/devHost";
 import { startSshd } from "../../harness/sshd";
 import type { Sshd } from "../../harness/sshd";
-import { fakeEnvironment } from "../../unit/metrics/fakeVscode";
+import { fakeEnvironment } from "../../harness/fakeVscode";
 
 let devHost: StartedDevHost;
 let sshd: Sshd;

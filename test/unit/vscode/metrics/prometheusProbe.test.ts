@@ -9,26 +9,26 @@ import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { createServer, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { Logger } from "../../../extension/core/log";
-import { silentLogger } from "../../../extension/core/log";
-import type { ProtectHost } from "../../../extension/core/protect/host";
-import { MetricNodeSchema, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { HostAccess } from "../../../extension/vscode/hostAccess";
-import type { HostConnections } from "../../../extension/vscode/hostConnections";
-import { HostSamplers } from "../../../extension/vscode/metrics/hostSamplers";
-import { parseHostEntry } from "../../../extension/vscode/model/hostEntry";
-import { ZonesModel } from "../../../extension/vscode/model/zonesModel";
-import { zone } from "../vscode/fixtures";
+import type { Logger } from "../../../../extension/core/log";
+import { silentLogger } from "../../../../extension/core/log";
+import type { ProtectHost } from "../../../../extension/core/protect/host";
+import { MetricNodeSchema, ZoneState } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
+import { HostAccess } from "../../../../extension/vscode/hostAccess";
+import type { HostConnections } from "../../../../extension/vscode/hostConnections";
+import { HostSamplers } from "../../../../extension/vscode/metrics/hostSamplers";
+import { parseHostEntry } from "../../../../extension/vscode/model/hostEntry";
+import { ZonesModel } from "../../../../extension/vscode/model/zonesModel";
+import { zone } from "../fixtures";
 
 const metricsText = readFileSync(
-  join(import.meta.dirname, "fixtures", "protect-metrics-resource.txt"),
+  join(import.meta.dirname, "../../metrics/fixtures", "protect-metrics-resource.txt"),
   "utf8",
 );
 /** A recorded ReadZoneMetrics tree (krata's shape): memory and processes, no CPU figures. */
 const zoneTree = fromJson(
   MetricNodeSchema,
   JSON.parse(
-    readFileSync(join(import.meta.dirname, "fixtures", "kratactl-zone-metrics.json"), "utf8"),
+    readFileSync(join(import.meta.dirname, "../../metrics/fixtures", "kratactl-zone-metrics.json"), "utf8"),
   ) as JsonValue,
 );
 const readZoneMetrics = async (): Promise<typeof zoneTree> => zoneTree;
