@@ -130,6 +130,7 @@ export const launchExitCodes: Record<LaunchErrorReason, number> = {
   syncFailed: 46,
   pullFailed: 47,
   device: 48,
+  buildFailed: 50,
   unsafePath: 49,
   ambiguous: exitCodes.ambiguous,
   cancelled: exitCodes.cancelled,

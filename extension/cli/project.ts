@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { formatDiagnostic, sortDiagnostics } from "../core/devcontainer/diagnostics";
 import { DevcontainerError } from "../core/devcontainer/errors";
 import { planFromPath } from "../core/devcontainer/load";
+import type { PlanInput } from "../core/devcontainer/buildPlan";
 import type { LaunchPlan } from "../core/devcontainer/plan";
 import { findByDevcontainer, findByZone } from "../core/launch/teardown";
 import type { LaunchedThings } from "../core/launch/teardown";
@@ -25,20 +26,20 @@ export async function loadPlan(
   command: string,
   path: string | undefined,
   values: Record<string, unknown>,
-): Promise<{ plan: LaunchPlan } | { exitCode: number }> {
+): Promise<{ plan: LaunchPlan; input: PlanInput } | { exitCode: number }> {
   const config = typeof values["config"] === "string" ? values["config"] : undefined;
   const workspaceRoot =
     typeof values["workspace-root"] === "string"
       ? values["workspace-root"]
       : ctx.env["ZONECTL_WORKSPACE_ROOT"];
   try {
-    const { plan } = await planFromPath(path, {
+    const { plan, input } = await planFromPath(path, {
       config,
       cwd: process.cwd(),
       env: ctx.env,
       ...(workspaceRoot ? { planOptions: { workspaceRoot } } : {}),
     });
-    return { plan };
+    return { plan, input };
   } catch (err) {
     if (!DevcontainerError.is(err)) throw err;
     if (err.diagnostics.length) {

@@ -5,8 +5,9 @@ import { openHost } from "../hostTarget";
 
 /**
  * `zonectl exec ZONE[/WORKLOAD] [-t] [-i] [-u USER] [-w DIR] [-e NAME=VALUE]… -- CMD…`: runs
- * CMD as an argv (no shell) in the workload — ZONE alone picks its running workload, or the
- * zone itself when none runs — and exits with CMD's exit code. A workload `up` made gets its
+ * CMD as an argv (no shell) in the workload — ZONE alone picks its running workload (for a
+ * Compose project the dev service; ZONE/SERVICE names another service), or the zone itself
+ * when none runs — and exits with CMD's exit code. A workload `up` made gets its
  * devcontainer's remoteEnv (when its devcontainer.json is on this machine). Piped stdin is streamed and
  * closed at its end; a terminal stdin only with -i or -t. -t allocates a PTY of the local
  * terminal's size that follows it on resize.
@@ -14,7 +15,7 @@ import { openHost } from "../hostTarget";
 export const execCommand: Command = {
   name: "exec",
   summary: "run a command in a zone's workload (exit code passed through)",
-  usage: "ZONE[/WORKLOAD] [-t] [-i] [-u USER] [-w DIR] [-e NAME=VALUE]... -- CMD [ARG...]",
+  usage: "ZONE[/WORKLOAD|/SERVICE] [-t] [-i] [-u USER] [-w DIR] [-e NAME=VALUE]... -- CMD [ARG...]",
   passThrough: true,
   options: {
     tty: { type: "boolean", short: "t" },

@@ -1,3 +1,6 @@
+import { buildLaunchPlan } from "../../core/devcontainer/buildPlan";
+import { builderNames } from "../../core/build/builder";
+import type { BuilderName } from "../../core/build/builder";
 import type { LaunchPlan } from "../../core/devcontainer/plan";
 import { LaunchExecutor } from "../../core/launch/executor";
 import type { LaunchResult } from "../../core/launch/executor";
@@ -22,15 +25,18 @@ export const upCommand: Command = {
   name: "up",
   summary: "launch a devcontainer into a zone (or reuse the one launched before)",
   usage:
-    "[PATH] [--config FILE] [--recreate] [--keep-on-failure] [--forward] [--shell] [--timeout SECONDS] [--workspace-root DIR] [--forward-via dial|ssh]\n\n" +
+    "[PATH] [--config FILE] [--recreate] [--keep-on-failure] [--forward] [--shell] [--timeout SECONDS] [--workspace-root DIR] [--forward-via dial|ssh] [--builder auto|buildah|podman|docker] [--push REGISTRY] [--frozen-lockfile]\n\n" +
     "PATH: the project folder (default: current directory) or a devcontainer.json.\n" +
     "--recreate          destroy this project's zone and create a new one\n" +
     "--keep-on-failure   leave what was created in place when the launch fails\n" +
     "--forward           open the configured port forwards and keep running until Ctrl-C\n" +
     "--shell             open an interactive shell in the workload when it is up\n" +
     "--workspace-root    host folder for workspace copies (also $ZONECTL_WORKSPACE_ROOT)\n" +
+    "--builder           image builder for features and Dockerfiles (default auto: buildah, podman, docker)\n" +
+    "--push REGISTRY     push the built image there and let the host pull it, instead of ImportImage\n" +
+    "--frozen-lockfile   refuse to launch when devcontainer-lock.json does not pin exactly what resolves\n" +
     "Exit: 0 up, 3 not launchable, 40 invalid devcontainer.json, 41 initializeCommand failed, 42 a hook failed,\n" +
-    "43 zone failed, 44 workload failed, 45 timeout, 46 sync failed, 47 pull failed, 130 cancelled (rolled back).",
+    "43 zone failed, 44 workload failed, 45 timeout, 46 sync failed, 47 pull failed, 50 build failed, 130 cancelled (rolled back).",
   options: {
     ...planOptions,
     recreate: { type: "boolean" },
@@ -39,6 +45,9 @@ export const upCommand: Command = {
     shell: { type: "boolean" },
     timeout: { type: "string" },
     "forward-via": { type: "string" },
+    builder: { type: "string" },
+    push: { type: "string" },
+    "frozen-lockfile": { type: "boolean" },
   },
   async run(ctx, { values, positionals }) {
     if (positionals.length > 1) {
@@ -51,9 +60,15 @@ export const upCommand: Command = {
       ctx.stderr.write(`zonectl up: --timeout takes whole seconds and --forward-via dial or ssh\n`);
       return 2;
     }
+    const builder = typeof values["builder"] === "string" ? values["builder"] : undefined;
+    if (builder !== undefined && !["auto", ...builderNames].includes(builder)) {
+      ctx.stderr.write(`zonectl up: --builder takes auto, ${builderNames.join(", ")}\n`);
+      return 2;
+    }
+    const push = typeof values["push"] === "string" ? values["push"] : undefined;
     const loaded = await loadPlan(ctx, "up", positionals[0], values);
     if ("exitCode" in loaded) return loaded.exitCode;
-    const { plan } = loaded;
+    const { plan, input } = loaded;
     if (!plan.launchable) {
       ctx.stderr.write(
         `zonectl up: ${plan.configFile} cannot be launched; nothing was created:\n${plan.refusals.map((r) => `  - ${r}`).join("\n")}\n`,
@@ -75,6 +90,13 @@ export const upCommand: Command = {
         zoneTimeoutMs: Number(timeoutText) * 1000,
         localEnv: ctx.env,
         logger: ctx.log,
+        build: {
+          env: ctx.env,
+          ...(builder !== undefined ? { builder: builder as BuilderName | "auto" } : {}),
+          ...(push !== undefined ? { push } : {}),
+          frozenLockfile: values["frozen-lockfile"] === true,
+        },
+        replan: (image) => buildLaunchPlan({ ...input, image }),
       });
       const printer = new LaunchProgressText((line) => ctx.stderr.write(`${line}\n`));
       executor.onEvent((e) => printer.handle(e));

@@ -5,7 +5,7 @@ import { Emitter } from "../events";
 import type { Event } from "../events";
 import { displayCommand } from "../devcontainer/hooks";
 import type { HookCommand, HookStep } from "../devcontainer/hooks";
-import type { LaunchPlan } from "../devcontainer/plan";
+import type { LaunchImage, LaunchPlan } from "../devcontainer/plan";
 import { ForwardError } from "../forward/errors";
 import { ForwardSet, PortForward } from "../forward/portForward";
 import type { Logger } from "../log";
@@ -22,7 +22,17 @@ import {
   ZoneSpecSchema,
   ZoneState,
 } from "../../proto/gen/protect/control/v1/common_pb";
-import type { Workload, WorkloadSpec, Zone, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import type {
+  OciImageFormat,
+  Workload,
+  WorkloadSpec,
+  Zone,
+  ZoneSpec,
+} from "../../proto/gen/protect/control/v1/common_pb";
+import { BuildError } from "../build/buildError";
+import { launchImageOf } from "../build/imageConfig";
+import { ImagePreparation, buildTargetOf, prepareImage } from "../build/prepare";
+import type { PreparationOptions, PreparedImage } from "../build/prepare";
 import { LaunchError } from "./errors";
 import type { LaunchErrorReason } from "./errors";
 import { launchSteps } from "./events";
@@ -32,7 +42,8 @@ import type { HostFiles } from "./hostFiles";
 import type { LaunchHost, PulledImage } from "./launchHost";
 import { startServices, waitDependencies } from "./composeServices";
 import type { ServicesRun } from "./composeServices";
-import type { ComposePlan } from "../compose/composePlan";
+import type { ComposePlan, ServicePlan } from "../compose/composePlan";
+import { posix } from "node:path";
 import { spawnLocal } from "./localRunner";
 import type { LocalRunner } from "./localRunner";
 import { formatBytes } from "../format";
@@ -63,6 +74,19 @@ export interface LaunchOptions {
   readonly runLocal?: LocalRunner;
   /** The environment of initializeCommand. Default process.env. */
   readonly localEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * How a plan's `build` is built and delivered (builder, push registry, storage, environment);
+   * needed when the plan has one.
+   */
+  readonly build?: Omit<
+    PreparationOptions,
+    "signal" | "logger" | "onOutput" | "onImportProgress" | "onWarning"
+  >;
+  /**
+   * Makes the plan again once the workload image is known, with its devcontainer.metadata
+   * (features' privileges, mounts, hooks, entrypoints). Without it the plan stays as it is.
+   */
+  readonly replan?: (image: LaunchImage) => LaunchPlan;
   readonly logger?: Logger;
 }
 
@@ -98,6 +122,14 @@ class Skip {
 /** What a step body returns: skipped, done (with what it did), or done with nothing to say. */
 type StepOutcome = Skip | { readonly detail?: string } | undefined;
 
+/** The workload image as the workload spec takes it. */
+interface WorkloadImage {
+  readonly digest: string;
+  readonly format: OciImageFormat;
+  /** A Compose dev service that gave only `command:` runs it after this. */
+  readonly entrypoint?: readonly string[];
+}
+
 /** What the steps learn and hand on, filled in launch order. */
 interface LaunchState {
   knownZoneIds: ReadonlySet<string>;
@@ -105,7 +137,8 @@ interface LaunchState {
   existing: Zone | undefined;
   /** The zone to reuse: `existing`, unless it was replaced. */
   reusable: Zone | undefined;
-  readonly zoneSpec: ZoneSpec;
+  /** Made again from the plan once the image's metadata has remade it. */
+  zoneSpec: ZoneSpec;
   zoneId: string;
   /** The zone once READY. */
   zone: Zone | undefined;
@@ -114,7 +147,14 @@ interface LaunchState {
   sync: SyncResult | undefined;
   /** This devcontainer's workload in a reused zone, when it can be reused. */
   current: Workload | undefined;
-  readonly workloadSpec: WorkloadSpec;
+  /** Builds the plan's image here (a plan with a build, no workload to reuse); disposed after pullImage. */
+  prep: ImagePreparation | undefined;
+  /** The image built here and sent to the host. */
+  prepared: PreparedImage | undefined;
+  /** The workload's image once built or pulled (undefined: the workload is reused). */
+  image: WorkloadImage | undefined;
+  /** Made from the plan right before createWorkload. */
+  workloadSpec: WorkloadSpec;
   workloadId: string;
   firstLaunch: boolean;
   remoteEnv: Record<string, string>;
@@ -139,7 +179,8 @@ type WorkloadHook =
  * the host workspace folder — unless `keepOnFailure`. Knows nothing of VS Code or terminals.
  */
 export class LaunchExecutor {
-  readonly #plan: LaunchPlan;
+  /** Remade by `replan` once the workload image's metadata is known. */
+  #plan: LaunchPlan;
   readonly #host: LaunchHost;
   readonly #options: LaunchOptions;
   readonly #log: Logger;
@@ -180,6 +221,9 @@ export class LaunchExecutor {
       files: undefined,
       sync: undefined,
       current: undefined,
+      prep: undefined,
+      prepared: undefined,
+      image: undefined,
       workloadSpec: clone(WorkloadSpecSchema, plan.workloadSpec),
       workloadId: "",
       firstLaunch: true,
@@ -201,6 +245,7 @@ export class LaunchExecutor {
       }
       throw error;
     } finally {
+      await state.prep?.dispose();
       state.files?.close();
     }
   }
@@ -208,8 +253,7 @@ export class LaunchExecutor {
   async #launch(started: number, s: LaunchState): Promise<LaunchResult> {
     const bodies = this.#stepBodies(s);
     for (const step of launchSteps) {
-      // Not a step of its own (it reports no timing): which workload a reused zone already has.
-      if (step === "pullImage") await this.#prepareWorkload(s);
+      await this.#between(step, s);
       await this.#step(step, bodies[step]);
       this.#announceAttachable(step, s);
     }
@@ -238,12 +282,16 @@ export class LaunchExecutor {
       initializeCommand: () => this.#initializeCommand(),
       findExisting: () => this.#findExisting(s),
       destroyExisting: () => this.#destroyExisting(s),
+      resolveImage: () => this.#resolveImage(s),
+      buildImage: () => this.#buildImage(s),
+      exportImage: () => this.#exportImage(s),
+      importImage: () => this.#importImage(s),
+      pullImage: () => this.#pullImage(s),
       pullKernel: () => this.#pullKernel(s),
       createZone: () => this.#createZone(s),
       waitZoneReady: () => this.#waitZoneReady(s),
       syncWorkspace: () => this.#syncWorkspace(s),
       startServices: () => this.#startServices(s),
-      pullImage: () => this.#pullImage(s),
       createWorkload: () => this.#createWorkload(s),
       waitWorkloadRunning: () => this.#waitWorkloadRunning(s),
       resolveRemoteEnv: () => this.#resolveRemoteEnv(s),
@@ -254,6 +302,17 @@ export class LaunchExecutor {
       postAttachCommand: hook("postAttachCommand"),
       forwardPorts: () => this.#forwardPorts(s),
     };
+  }
+
+  /**
+   * Work between two steps that reports no timing of its own: which workload a reused zone
+   * already has (before the image steps), the plan the image's metadata makes (after them), and
+   * the workload spec from that plan (before createWorkload).
+   */
+  async #between(next: LaunchStep, s: LaunchState): Promise<void> {
+    if (next === "resolveImage") await this.#findWorkload(s);
+    if (next === "pullKernel") await this.#imageKnown(s);
+    if (next === "createWorkload") this.#makeWorkloadSpec(s);
   }
 
   /** A terminal may attach once the plan's waitFor hook is done (initializeCommand: at once). */
@@ -317,6 +376,121 @@ export class LaunchExecutor {
     s.reusable = undefined;
     s.zoneId = "";
     return { detail: `destroyed ${existing.spec?.name ?? ""} (${existing.id})` };
+  }
+
+  /** In a reused zone: this devcontainer's workload, to reuse unless it failed; a build to prepare if none. */
+  async #findWorkload(s: LaunchState): Promise<void> {
+    const { plan, host, signal } = this.#ctx;
+    if (s.reusable) {
+      const found = workloadsOfDevcontainer(
+        await host.listWorkloads({ signal }),
+        s.reusable.id,
+        plan.devcontainerId,
+      );
+      if (found.length > 1)
+        this.#emit({
+          type: "warning",
+          message: `zone ${plan.zoneName} has ${found.length} workloads of this devcontainer; using the newest`,
+        });
+      let current = found.sort((a, b) =>
+        Number((b.status?.createdAt?.seconds ?? 0n) - (a.status?.createdAt?.seconds ?? 0n)),
+      )[0];
+      if (current?.status?.state === WorkloadState.FAILED) {
+        this.#emit({
+          type: "warning",
+          message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it`,
+        });
+        await host.destroyWorkload(current.id, { signal });
+        current = undefined;
+      }
+      s.current = current;
+    }
+    if (plan.build && !s.current) {
+      const prep: ImagePreparation = new ImagePreparation(buildTargetOf(plan), host, {
+        ...this.#buildOptions,
+        onImportProgress: (p) => this.#emit({ type: "imageImport", name: prep.name, ...p }),
+      });
+      s.prep = prep;
+    }
+  }
+
+  /** Why the build steps do nothing this time. */
+  #noBuild(s: LaunchState): Skip {
+    return new Skip(
+      s.current
+        ? `the workload exists (${s.current.spec?.image?.digest ?? "its image"})`
+        : "no features or Dockerfile: the host pulls the image",
+    );
+  }
+
+  async #resolveImage(s: LaunchState): Promise<StepOutcome> {
+    const prep = s.prep;
+    if (!prep) return this.#noBuild(s);
+    return { detail: await this.#buildStep(() => prep.resolve()) };
+  }
+
+  async #buildImage(s: LaunchState): Promise<StepOutcome> {
+    const prep = s.prep;
+    if (!prep) return this.#noBuild(s);
+    const detail = await this.#buildStep(() => prep.build());
+    return detail === undefined ? new Skip("the host has this image (same cache key)") : { detail };
+  }
+
+  async #exportImage(s: LaunchState): Promise<StepOutcome> {
+    const prep = s.prep;
+    if (!prep) return this.#noBuild(s);
+    const detail = await this.#buildStep(() => prep.export());
+    return detail === undefined ? new Skip("the host has this image") : { detail };
+  }
+
+  async #importImage(s: LaunchState): Promise<StepOutcome> {
+    const prep = s.prep;
+    if (!prep) return this.#noBuild(s);
+    const delivered = await this.#buildStep(() => prep.deliver());
+    s.prepared = delivered.image;
+    return { detail: delivered.detail };
+  }
+
+  async #pullImage(s: LaunchState): Promise<StepOutcome> {
+    const plan = this.#plan;
+    if (s.current) {
+      await this.#replanFromHost(s.current.spec?.image?.digest);
+      return this.#noBuild(s);
+    }
+    if (s.prepared) return new Skip(`built on this machine: ${s.prepared.name}`);
+    const image = plan.images.find((i) => i.role === "workload");
+    if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
+    const prepend = plan.compose?.devPrependImageEntrypoint ?? false;
+    const pulled = await this.#pull("workload", image.reference, image.format, prepend);
+    this.#replanWith(launchImageOf(pulled.config));
+    s.image = {
+      digest: pulled.digest,
+      format: pulled.format,
+      ...(pulled.entrypoint ? { entrypoint: pulled.entrypoint } : {}),
+    };
+    return { detail: `${image.reference} → ${pulled.digest}` };
+  }
+
+  /**
+   * After the image steps: an image built here remakes the plan with its metadata, the build's
+   * temporary files go, and the zone spec is made from the plan as it now is.
+   */
+  async #imageKnown(s: LaunchState): Promise<void> {
+    const prepared = s.prepared;
+    try {
+      if (prepared) {
+        this.#replanWith({ image: prepared.launch, problems: [] });
+        s.image = {
+          digest: prepared.digest,
+          format: prepared.format,
+          ...(prepared.launch.entrypoint.length ? { entrypoint: prepared.launch.entrypoint } : {}),
+        };
+      }
+    } finally {
+      await s.prep?.dispose();
+      s.prep = undefined;
+    }
+    s.zoneSpec = clone(ZoneSpecSchema, this.#plan.zoneSpec);
   }
 
   async #pullKernel(s: LaunchState): Promise<StepOutcome> {
@@ -461,54 +635,22 @@ export class LaunchExecutor {
     }
   }
 
-  /** In a reused zone: this devcontainer's workload, to reuse unless it failed. Then the spec of a new one. */
-  async #prepareWorkload(s: LaunchState): Promise<void> {
-    const { plan, host, signal } = this.#ctx;
-    if (s.reusable) {
-      const found = workloadsOfDevcontainer(
-        await host.listWorkloads({ signal }),
-        s.zoneId,
-        plan.devcontainerId,
-      );
-      if (found.length > 1)
-        this.#emit({
-          type: "warning",
-          message: `zone ${plan.zoneName} has ${found.length} workloads of this devcontainer; using the newest`,
-        });
-      let current = found.sort((a, b) =>
-        Number((b.status?.createdAt?.seconds ?? 0n) - (a.status?.createdAt?.seconds ?? 0n)),
-      )[0];
-      if (current?.status?.state === WorkloadState.FAILED) {
-        this.#emit({
-          type: "warning",
-          message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it`,
-        });
-        await host.destroyWorkload(current.id, { signal });
-        current = undefined;
-      }
-      s.current = current;
-    }
-    s.workloadId = s.current?.id ?? "";
-    s.firstLaunch = !s.current;
-    s.workloadSpec.zoneId = s.zoneId;
+  /** The new workload's spec, from the plan the image's metadata made, in the zone now known. */
+  #makeWorkloadSpec(s: LaunchState): void {
+    const plan = this.#plan;
+    const spec = clone(WorkloadSpecSchema, plan.workloadSpec);
+    spec.zoneId = s.zoneId;
+    if (s.image) spec.image = { ...spec.image!, digest: s.image.digest, format: s.image.format };
     if (plan.remote.user !== undefined)
-      s.workloadSpec.annotations.push(
+      spec.annotations.push(
         create(AnnotationSpecSchema, { key: launchAnnotationKeys.remoteUser, value: plan.remote.user }),
       );
-  }
-
-  async #pullImage(s: LaunchState): Promise<StepOutcome> {
-    const { plan } = this.#ctx;
-    const { current, workloadSpec } = s;
-    if (current) return new Skip(`the workload exists (${current.spec?.image?.digest ?? "its image"})`);
-    const image = plan.images.find((i) => i.role === "workload");
-    if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
-    const prepend = plan.compose?.devPrependImageEntrypoint ?? false;
-    const pulled = await this.#pull("workload", image.reference, image.format, prepend);
-    workloadSpec.image = { ...workloadSpec.image!, digest: pulled.digest, format: pulled.format };
-    if (prepend && workloadSpec.process)
-      workloadSpec.process.command = [...(pulled.entrypoint ?? []), ...workloadSpec.process.command];
-    return { detail: `${image.reference} → ${pulled.digest}` };
+    // A Compose dev service that gave only `command:` runs it after the image's Entrypoint.
+    if (plan.compose?.devPrependImageEntrypoint && spec.process && s.image?.entrypoint)
+      spec.process.command = [...s.image.entrypoint, ...spec.process.command];
+    s.workloadSpec = spec;
+    s.workloadId = s.current?.id ?? "";
+    s.firstLaunch = !s.current;
   }
 
   async #createWorkload(s: LaunchState): Promise<StepOutcome> {
@@ -619,25 +761,28 @@ export class LaunchExecutor {
 
   async #workloadHook(name: WorkloadHook, s: LaunchState): Promise<StepOutcome> {
     const { plan, host, signal } = this.#ctx;
-    const hook = plan.hooks.find((h) => h.hook === name && h.runsOn === "workload");
-    if (!hook) return new Skip("not in devcontainer.json");
-    if (hook.when === "firstLaunch" && !s.firstLaunch)
+    // Features' commands for this hook run first, in install order, then devcontainer.json's.
+    const hooks = plan.hooks.filter((h) => h.hook === name && h.runsOn === "workload");
+    const first = hooks[0];
+    if (!first) return new Skip("not in devcontainer.json");
+    if (first.when === "firstLaunch" && !s.firstLaunch)
       return new Skip("not the first launch of this workload");
-    if (hook.when === "everyAttach" && !this.#options.attach)
+    if (first.when === "everyAttach" && !this.#options.attach)
       return new Skip("runs when a terminal attaches (up --shell, up --forward)");
-    await this.#runHook(hook, "hookFailed", (command, output) =>
-      host.exec(
-        {
-          zoneId: s.zoneId,
-          workloadId: s.workloadId,
-          command: command.argv,
-          env: s.remoteEnv,
-          workingDirectory: hook.workingDirectory,
-          ...(plan.remote.user !== undefined ? { user: plan.remote.user } : {}),
-        },
-        { ...output, signal },
-      ),
-    );
+    for (const hook of hooks)
+      await this.#runHook(hook, "hookFailed", (command, output) =>
+        host.exec(
+          {
+            zoneId: s.zoneId,
+            workloadId: s.workloadId,
+            command: command.argv,
+            env: s.remoteEnv,
+            workingDirectory: hook.workingDirectory,
+            ...(plan.remote.user !== undefined ? { user: plan.remote.user } : {}),
+          },
+          { ...output, signal },
+        ),
+      );
     return undefined;
   }
 
@@ -680,6 +825,61 @@ export class LaunchExecutor {
   /** The launch's fixed inputs, for the step bodies. */
   get #ctx(): { plan: LaunchPlan; host: LaunchHost; signal: AbortSignal | undefined } {
     return { plan: this.#plan, host: this.#host, signal: this.#options.signal };
+  }
+
+  /** Build failures become LaunchError `buildFailed` (the feature and output in the message). */
+  async #buildStep<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (err) {
+      if (BuildError.is(err, "cancelled") || this.#options.signal?.aborted) throw this.#cancelled();
+      if (BuildError.is(err))
+        throw new LaunchError(
+          "buildFailed",
+          err.message,
+          err.details.feature !== undefined ? { feature: err.details.feature } : {},
+          { cause: err },
+        );
+      if (ProtectError.is(err)) throw new LaunchError("pullFailed", err.message, {}, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Remakes the plan with the image's metadata; a plan that can no longer launch stops here. */
+  #replanWith(found: { image: LaunchImage; problems: readonly string[] }): void {
+    for (const message of found.problems)
+      this.#emit({ type: "warning", message: `image metadata: ${message}` });
+    const replan = this.#options.replan;
+    if (!replan) return;
+    const plan = replan(found.image);
+    if (!plan.launchable)
+      throw new LaunchError(
+        "notLaunchable",
+        `with its image's metadata this devcontainer cannot be launched: ${plan.refusals.join("; ")}`,
+      );
+    for (const c of plan.imageContributions)
+      this.#emit({ type: "warning", message: `from ${c.origin}: ${c.properties.join(", ")}` });
+    this.#plan = plan;
+  }
+
+  /** The metadata of an image the host already has (a reused workload's), when it lists it. */
+  async #replanFromHost(digest: string | undefined): Promise<void> {
+    if (!digest || !this.#options.replan) return;
+    const images = await this.#host.listImages({ signal: this.#options.signal });
+    const found = images.find((i) => i.digest === digest);
+    if (found?.config) this.#replanWith(launchImageOf(found.config));
+  }
+
+  /** How this launch builds images: the plan's workload image and Compose services' `build:`. */
+  get #buildOptions(): PreparationOptions {
+    return {
+      env: this.#options.localEnv ?? process.env,
+      ...this.#options.build,
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      logger: this.#log,
+      onOutput: (text) => this.#emit({ type: "buildOutput", text }),
+      onWarning: (message) => this.#emit({ type: "warning", message }),
+    };
   }
 
   get #zoneTimeout(): number {
@@ -757,6 +957,55 @@ export class LaunchExecutor {
       emit: (e) => this.#emit(e),
       onCreated: (what, run) => this.#undo.push({ what, run }),
       pull: (reference, format) => this.#pull("workload", reference, format, true),
+      build: (service) => this.#buildService(service),
+    };
+  }
+
+  /** A Compose service's `build:`, as the dev container's image is built: cached by content, sent with ImportImage. */
+  async #buildService(
+    service: ServicePlan,
+  ): Promise<{ digest: string; format: OciImageFormat; entrypoint?: readonly string[] }> {
+    const b = service.build!;
+    const plan = this.#plan;
+    this.#emit({
+      type: "service",
+      service: service.name,
+      message: `building ${posix.join(b.context, b.dockerfile)}`,
+    });
+    const prepared = await this.#buildStep(() =>
+      prepareImage(
+        {
+          build: {
+            base: {
+              kind: "dockerfile",
+              dockerfile: posix.resolve(b.context, b.dockerfile),
+              context: b.context,
+              args: b.args,
+              target: b.target,
+              cacheFrom: b.cacheFrom,
+              options: [],
+            },
+            features: [],
+            overrideInstallOrder: [],
+            lockfile: posix.join(posix.dirname(plan.configFile), ".zones-unused-lock.json"),
+            repository: `localhost/zones-build/${plan.zoneName}-${service.name.toLowerCase().replace(/[^a-z0-9._-]/g, "-")}`,
+            builder: plan.build?.builder,
+            push: plan.build?.push,
+            containerUser: undefined,
+            remoteUser: undefined,
+          },
+          configFile: plan.configFile,
+          localFolder: plan.localFolder,
+          format: service.image.format,
+        },
+        this.#host,
+        this.#buildOptions,
+      ),
+    );
+    return {
+      digest: prepared.digest,
+      format: prepared.format,
+      ...(prepared.launch.entrypoint.length ? { entrypoint: prepared.launch.entrypoint } : {}),
     };
   }
 
@@ -838,6 +1087,7 @@ export class LaunchExecutor {
         hook: hook.hook,
         label: command.label,
         command: displayCommand(command),
+        ...(hook.origin ? { origin: hook.origin } : {}),
       });
       const exitCode = await exec(command, {
         onStdout: (data) =>
@@ -876,7 +1126,7 @@ export class LaunchExecutor {
       const label = failed.command.label;
       throw new LaunchError(
         reason,
-        `${hook.hook}${label ? ` (${label})` : ""} failed with exit code ${failed.exitCode}: ${displayCommand(failed.command)}${reason === "hookFailed" ? "; later hooks were not run" : ""}`,
+        `${hook.hook}${hook.origin ? ` of ${hook.origin}` : ""}${label ? ` (${label})` : ""} failed with exit code ${failed.exitCode}: ${displayCommand(failed.command)}${reason === "hookFailed" ? "; later hooks were not run" : ""}`,
         {
           hook: hook.hook,
           ...(label !== undefined ? { label } : {}),

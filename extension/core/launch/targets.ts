@@ -21,8 +21,9 @@ export interface ExecTarget {
 }
 
 /**
- * Resolves `ZONE[/WORKLOAD]` (names or ids). With only ZONE: its one running workload; the
- * devcontainer's workload when several run; the zone itself when none does; otherwise an
+ * Resolves `ZONE[/WORKLOAD]` (names or ids; a Compose service name also names its workload).
+ * With only ZONE: its one running workload (a Compose project's other services do not count);
+ * the devcontainer's workload when several run; the zone itself when none does; otherwise an
  * `ambiguous` error naming the candidates.
  */
 export async function resolveExecTarget(
@@ -62,7 +63,12 @@ export async function resolveExecTarget(
       );
     workload = matches[0];
   } else {
-    const running = inZone.filter((w) => w.status?.state === WorkloadState.RUNNING);
+    // A Compose project's other services answer only to ZONE/SERVICE: ZONE alone is the dev service.
+    const running = inZone.filter(
+      (w) =>
+        w.status?.state === WorkloadState.RUNNING &&
+        annotationOf(w.spec, composeServiceAnnotation) === undefined,
+    );
     const devcontainerId = annotationOf(zone.spec, annotationKeys.devcontainerId);
     const ours = running.filter(
       (w) =>

@@ -23,7 +23,15 @@ import { protectDialer, sshDialer } from "../forward/dialers";
 import type { Dialer } from "../forward/dialers";
 import type { HostFiles } from "../launch/hostFiles";
 import { LocalHostFiles } from "../launch/hostFiles";
-import type { LaunchHost, PulledImage, PullProgress, WaitOptions } from "../launch/launchHost";
+import type {
+  HostImage,
+  ImageUpload,
+  ImportProgress,
+  LaunchHost,
+  PulledImage,
+  PullProgress,
+  WaitOptions,
+} from "../launch/launchHost";
 import { SftpHostFiles } from "../launch/sftpFiles";
 import { Disposable } from "../lifecycle";
 import type { Logger } from "../log";
@@ -52,7 +60,6 @@ import type {
   ExecuteZoneCommandReply,
   ExecuteZoneCommandRequestSchema,
   GetHostStatusReply,
-  ImportImageReply,
   ImportImageRequestSchema,
   WorkloadConsoleReply,
   WorkloadConsoleRequestSchema,
@@ -495,20 +502,22 @@ export class ProtectHost extends Disposable implements LaunchHost {
     opts: CallOpts & { readonly wantEntrypoint?: boolean } = {},
   ): Promise<PulledImage> {
     let result: PulledImage | undefined;
+    // Always with metadata: the config carries the devcontainer.metadata label (and Entrypoint).
     const replies = this.#stream(
       `PullImage ${reference}`,
-      (o) =>
-        this.#client.pullImage({ image: reference, format, wantMetadata: opts.wantEntrypoint ?? false }, o),
+      (o) => this.#client.pullImage({ image: reference, format, wantMetadata: true }, o),
       opts,
     );
     for await (const reply of replies) {
       if (reply.progress) onProgress(pullProgressOf(reply.progress));
       if (reply.spec?.digest) {
-        const entrypoint = reply.metadata?.config.length ? entrypointOf(reply.metadata.config) : undefined;
+        const config = reply.metadata?.config.length ? reply.metadata.config : undefined;
+        const entrypoint = config && opts.wantEntrypoint ? entrypointOf(config) : undefined;
         result = {
           digest: reply.spec.digest,
           format: reply.spec.format || format,
           ...(entrypoint ? { entrypoint } : {}),
+          ...(config ? { config } : {}),
         };
       }
     }
@@ -521,12 +530,72 @@ export class ProtectHost extends Disposable implements LaunchHost {
     return result;
   }
 
-  /** ImportImage: uploads an image archive in chunks; replies carry progress and, last, the image. */
-  importImage(
-    requests: AsyncIterable<MessageInitShape<typeof ImportImageRequestSchema>>,
-    opts: StreamOpts = {},
-  ): AsyncIterable<ImportImageReply> {
-    return this.#stream("ImportImage", (o) => this.#client.importImage(requests, o), opts);
+  /** ListImages: the host's images with their names and config; empty from a daemon without it. */
+  async listImages(opts: CallOpts = {}): Promise<HostImage[]> {
+    try {
+      return await this.#unary(
+        "ListImages",
+        async (o) => {
+          const images: HostImage[] = [];
+          for await (const reply of this.#client.listImages({}, o))
+            for (const i of reply.images)
+              images.push({
+                digest: i.digest,
+                format: i.format,
+                names: [...i.names],
+                ...(i.metadata?.config.length ? { config: i.metadata.config } : {}),
+              });
+          return images;
+        },
+        opts,
+      );
+    } catch (err) {
+      if (ProtectError.is(err, "unimplemented")) return [];
+      throw err;
+    }
+  }
+
+  /** ImportImage: streams an image archive (OCI layout or docker save tar) under `upload.name`. */
+  async importImage(
+    upload: ImageUpload,
+    onProgress: (p: ImportProgress) => void,
+    opts: CallOpts = {},
+  ): Promise<HostImage> {
+    let sent = 0;
+    const total = upload.size;
+    async function* requests(): AsyncGenerator<MessageInitShape<typeof ImportImageRequestSchema>> {
+      yield { image: upload.name, format: upload.format, wantMetadata: true };
+      for await (const chunk of upload.chunks) {
+        sent += chunk.length;
+        onProgress({ sentBytes: sent, totalBytes: total, phase: "sending" });
+        yield { chunk };
+      }
+      yield { lastChunk: true };
+    }
+    let result: HostImage | undefined;
+    const replies = this.#stream(
+      `ImportImage ${upload.name}`,
+      (o) => this.#client.importImage(requests(), o),
+      opts,
+    );
+    for await (const reply of replies) {
+      if (reply.progress)
+        onProgress({ sentBytes: sent, totalBytes: total, phase: pullProgressOf(reply.progress).phase });
+      if (reply.spec?.digest)
+        result = {
+          digest: reply.spec.digest,
+          format: reply.spec.format || upload.format,
+          names: [upload.name],
+          ...(reply.metadata?.config.length ? { config: reply.metadata.config } : {}),
+        };
+    }
+    if (!result)
+      throw new ProtectError(
+        "invalidReply",
+        `ImportImage ${upload.name} on ${this.name}: the daemon sent no image digest.`,
+        { host: this.name, operation: "ImportImage" },
+      );
+    return result;
   }
 
   /** ExecuteZoneCommand; {@link startExec} runs a session over it. */

@@ -4,6 +4,7 @@ import { formatDiagnostic } from "../../core/devcontainer/diagnostics";
 import { DevcontainerError } from "../../core/devcontainer/errors";
 import { findConfigFiles } from "../../core/devcontainer/locate";
 import { annotationKeys } from "../../core/devcontainer/plan";
+import { displayCommand } from "../../core/devcontainer/hooks";
 import type { LaunchPlan } from "../../core/devcontainer/plan";
 import { LaunchError } from "../../core/launch/errors";
 import { launchSteps } from "../../core/launch/events";
@@ -15,18 +16,23 @@ import type { LaunchOutcome } from "../launch/launcher";
 import { propertyCounts } from "../launch/planMarkdown";
 import { terminalTargetFor } from "../terminal/targets";
 import type { ZonesCommand } from "./command";
+import { openInNewWindow } from "./openInNewWindow";
 import { resolveHost } from "./pick";
 
 const stepText: Record<LaunchStep, string> = {
   initializeCommand: "running initializeCommand",
   findExisting: "looking for this project's zone",
   destroyExisting: "replacing the old zone",
+  resolveImage: "resolving features and the base image",
+  buildImage: "building the image on this machine",
+  exportImage: "exporting the built image",
+  importImage: "sending the image to the host",
+  pullImage: "pulling the image",
   pullKernel: "pulling the kernel",
   createZone: "creating the zone",
   waitZoneReady: "waiting for the zone to boot",
   syncWorkspace: "copying the workspace",
   startServices: "starting the Compose services",
-  pullImage: "pulling the image",
   createWorkload: "creating the workload",
   waitWorkloadRunning: "starting the workload",
   resolveRemoteEnv: "reading the workload's environment",
@@ -107,6 +113,10 @@ async function runWithProgress(
         printer.handle(event);
         if (event.type === "stepStarted") progress.report({ message: stepText[event.step] });
         else if (event.type === "stepFinished") progress.report({ increment: share });
+        else if (event.type === "imageImport" && event.phase === "sending" && event.totalBytes)
+          progress.report({
+            message: `sending the image to the host: ${Math.round((event.sentBytes / event.totalBytes) * 100)} %`,
+          });
         else if (event.type === "imagePull" && event.isBytes && event.total)
           progress.report({
             message: `pulling ${event.reference}: ${Math.round(((event.current ?? 0) / event.total) * 100)} %`,
@@ -190,6 +200,7 @@ export const launchDevcontainerCommand: ZonesCommand = {
             ? `Its zone ${existing.spec?.name ?? existing.id} exists and will be reused.`
             : `Creates zone ${plan.zoneName} and workload ${plan.workloadName}.`,
           `${counts.translated} properties translated, ${counts.ignored} ignored (see the plan beside the editor).`,
+          ...localCommands(plan),
         ].join("\n"),
       },
       launch,
@@ -207,9 +218,18 @@ export const launchDevcontainerCommand: ZonesCommand = {
       .map((f) => `${f.zonePort} → ${f.info.localAddress}:${f.info.localPort}`)
       .join(", ");
     const openTerminal = "Open Terminal";
+    const openWindow = "Open in New Window";
     const message = `Zones: ${result.zoneName} ${result.reusedZone ? "is up again" : "launched"} in ${formatMs(result.totalMs)}${forwards ? `; forwarding ${forwards}` : ""}.`;
     for (const w of outcome.warnings) void vscode.window.showWarningMessage(`Zones: could not forward ${w}`); // informational
-    void vscode.window.showInformationMessage(message, openTerminal).then((choice) => {
+    void vscode.window.showInformationMessage(message, openTerminal, openWindow).then((choice) => {
+      if (choice === openWindow) {
+        void openInNewWindow(ctx, {
+          hostId: host.entry.id,
+          zoneId: result.zoneId,
+          workloadId: result.workloadId,
+        }); // reports its own outcome
+        return;
+      }
       if (choice !== openTerminal) return;
       const where = { hostId: host.entry.id, zoneId: result.zoneId, workloadId: result.workloadId };
       const shell = ctx.settings.current.terminalShell.trim();
@@ -231,3 +251,13 @@ export const launchDevcontainerCommand: ZonesCommand = {
     return outcome;
   },
 };
+
+/** The commands the repository makes this machine run (initializeCommand), named before consent. */
+function localCommands(plan: LaunchPlan): string[] {
+  const local = plan.hooks
+    .filter((h) => h.runsOn === "local")
+    .flatMap((h) => h.commands.map((c) => displayCommand(c)));
+  return local.length
+    ? ["Runs on this machine first (initializeCommand):", ...local.map((d) => `  ${d}`)]
+    : [];
+}

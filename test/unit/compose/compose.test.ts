@@ -328,8 +328,8 @@ services:
 });
 
 test("every Compose project of the corpus loads, or fails the way Compose would", async () => {
-  // The project corpus sits beside the repository (shared/), as in CI's checkout.
-  const root = join(import.meta.dirname, "../../../../shared/devcontainer-corpus/projects");
+  // Whole project folders (Dockerfiles, compose files, local features), checked in as fixtures.
+  const root = join(import.meta.dirname, "../../fixtures/devcontainer-corpus/projects");
   assert.ok(existsSync(root), `${root} is missing`);
   let loaded = 0;
   const failures: string[] = [];

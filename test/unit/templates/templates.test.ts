@@ -118,7 +118,7 @@ test("a broken definition is a located error; entries outside the folder are ref
 });
 
 test("every template of the corpus parses and renders with its defaults, leaving no placeholder", async () => {
-  const root = join(import.meta.dirname, "../../../../shared/devcontainer-corpus/projects");
+  const root = join(import.meta.dirname, "../../fixtures/devcontainer-corpus/projects");
   assert.ok(existsSync(root), `${root} is missing`);
   let count = 0;
   for (const name of readdirSync(root).sort()) {

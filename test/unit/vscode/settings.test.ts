@@ -77,3 +77,20 @@ test("metrics Prometheus port: 3035 by default, 0 turns it off, anything else ou
     ["metrics.prometheusPort"],
   );
 });
+
+test("settings that pick hosts or run commands here take no workspace value", async () => {
+  const { machineKeys, userChosenValue } = await import("../../../extension/vscode/settingsSchema");
+  for (const key of [
+    "hosts",
+    "ssh.configFile",
+    "bridgeCommand",
+    "daemonSocket",
+    "launch.workspaceRoot",
+  ] as const) {
+    assert.ok(machineKeys.includes(key), key);
+    const hostile = { workspaceValue: "evil", workspaceFolderValue: "evil", globalValue: "mine" };
+    assert.equal(userChosenValue(key, hostile), "mine");
+    assert.equal(userChosenValue(key, { workspaceValue: "evil" }), undefined);
+  }
+  assert.equal(userChosenValue("terminal.shell", { workspaceValue: "zsh", globalValue: "sh" }), "zsh");
+});
