@@ -37,6 +37,7 @@ import {
   webviewFrame,
 } from "./workbench";
 import type { ImageLook } from "./workbench";
+import { codeServerInZoneSpec } from "./zoneCodeServer";
 
 /** What a UI spec runs with. */
 export interface UiSpecContext {
@@ -1004,4 +1005,6 @@ export const uiSpecs: UiSpec[] = [
       );
     },
   },
+  // Last: it builds (once) and pulls a large image, and runs a second VS Code inside a zone.
+  codeServerInZoneSpec,
 ];
