@@ -4,6 +4,7 @@ import { formatDiagnostic } from "../../core/devcontainer/diagnostics";
 import { DevcontainerError } from "../../core/devcontainer/errors";
 import { findConfigFiles } from "../../core/devcontainer/locate";
 import { annotationKeys } from "../../core/devcontainer/plan";
+import { displayCommand } from "../../core/devcontainer/hooks";
 import type { LaunchPlan } from "../../core/devcontainer/plan";
 import { LaunchError } from "../../core/launch/errors";
 import { launchSteps } from "../../core/launch/events";
@@ -191,6 +192,7 @@ export const launchDevcontainerCommand: ZonesCommand = {
             ? `Its zone ${existing.spec?.name ?? existing.id} exists and will be reused.`
             : `Creates zone ${plan.zoneName} and workload ${plan.workloadName}.`,
           `${counts.translated} properties translated, ${counts.ignored} ignored (see the plan beside the editor).`,
+          ...localCommands(plan),
         ].join("\n"),
       },
       launch,
@@ -241,3 +243,13 @@ export const launchDevcontainerCommand: ZonesCommand = {
     return outcome;
   },
 };
+
+/** The commands the repository makes this machine run (initializeCommand), named before consent. */
+function localCommands(plan: LaunchPlan): string[] {
+  const local = plan.hooks
+    .filter((h) => h.runsOn === "local")
+    .flatMap((h) => h.commands.map((c) => displayCommand(c)));
+  return local.length
+    ? ["Runs on this machine first (initializeCommand):", ...local.map((d) => `  ${d}`)]
+    : [];
+}

@@ -72,6 +72,28 @@ export const reconnectKeys: readonly SettingKey[] = [
   "connectTimeoutSeconds",
 ];
 
+/**
+ * Keys that pick hosts or run commands on this machine (a ProxyCommand in the SSH config, the
+ * bridge command, where files go): a repository's .vscode/settings.json must not set them.
+ * package.json gives them "machine" scope, and only the user's own value is read.
+ */
+export const machineKeys: readonly SettingKey[] = [
+  "hosts",
+  "ssh.configFile",
+  "bridgeCommand",
+  "daemonSocket",
+  "launch.workspaceRoot",
+];
+
+/** The value a key takes from VS Code's layers: workspace values only for keys that allow them. */
+export function userChosenValue(
+  key: SettingKey,
+  inspected: { globalValue?: unknown; workspaceValue?: unknown; workspaceFolderValue?: unknown } | undefined,
+): unknown {
+  if (machineKeys.includes(key)) return inspected?.globalValue;
+  return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+}
+
 /** A setting that failed validation; its default is used instead. */
 export interface SettingProblem {
   readonly key: SettingKey;
