@@ -312,21 +312,13 @@ export function setupSteps(
     { op: "mkdir", path: at("dev") },
     { op: "fs", fstype: "tmpfs", options: "mode=755,nosuid,size=65536k", target: at("dev") },
   );
-  for (const node of ["null", "zero", "full", "random", "urandom", "tty"]) {
+  for (const node of ["null", "zero", "full", "random", "urandom", "tty", "ptmx"]) {
     steps.push(
       { op: "touch", path: at(`dev/${node}`) },
       { op: "bind", source: `/dev/${node}`, target: at(`dev/${node}`) },
     );
   }
-  // The kernel finds the devpts of a /dev/ptmx opened through the `pts` next to it on the same
-  // mount: a bind of the host's node file sees the host's devtmpfs there, and opening it fails
-  // (ENOENT), so no process in the workload could allocate a PTY (an editor's terminal). A node
-  // of our own in this /dev sits next to the bound pts, as on the host.
-  steps.push(
-    { op: "mkdir", path: at("dev/pts") },
-    { op: "bind", source: "/dev/pts", target: at("dev/pts") },
-    { op: "chardev", path: at("dev/ptmx"), major: 5, minor: 2 },
-  );
+  steps.push({ op: "mkdir", path: at("dev/pts") }, { op: "bind", source: "/dev/pts", target: at("dev/pts") });
   steps.push(
     { op: "mkdir", path: at("dev/shm") },
     { op: "fs", fstype: "tmpfs", options: "mode=1777,nosuid,nodev", target: at("dev/shm") },

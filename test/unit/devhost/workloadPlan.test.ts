@@ -143,28 +143,10 @@ test("setup steps stay inside the workload root", () => {
     target: paths.root,
   });
   for (const s of steps) {
-    const target =
-      s.op === "symlink"
-        ? s.link
-        : s.op === "mkdir" || s.op === "touch" || s.op === "chardev"
-          ? s.path
-          : s.target;
+    const target = s.op === "symlink" ? s.link : s.op === "mkdir" || s.op === "touch" ? s.path : s.target;
     assert.ok(target.startsWith(paths.root), `${s.op} ${target}`);
   }
   assert.ok(steps.some((s) => s.op === "bind" && s.target === join(paths.root, "config/passwd")));
-});
-
-test("/dev/ptmx is a device node beside the bound pts, not a bind of the host's node (PTYs in the workload)", () => {
-  const paths = workloadPaths("/state/run", "w1");
-  const steps = setupSteps(planWorkload(spec({}), image), image, paths, { overlay: true });
-  const ptmx = join(paths.root, "dev/ptmx");
-  assert.ok(!steps.some((s) => s.op === "bind" && s.target === ptmx), "no bind of the host's /dev/ptmx");
-  assert.deepEqual(
-    steps.find((s) => s.op === "chardev"),
-    { op: "chardev", path: ptmx, major: 5, minor: 2 },
-  );
-  const pts = steps.findIndex((s) => s.op === "bind" && s.target === join(paths.root, "dev/pts"));
-  assert.ok(pts >= 0, "the host's devpts is bound at dev/pts");
 });
 
 test("env merging and path normalisation", () => {
