@@ -69,11 +69,11 @@ export const codeServerInZoneSpec: UiSpec = {
     const work = await mkdtemp(join(tmpdir(), "zones-inzone-"));
     const registry = await startRegistry();
     let forward: ChildProcess | undefined;
+    // zonectl reaches the dev host on its socket: earlier specs rotate the e2e sshd's host key.
+    // The path under test is OpenSSH → ProxyCommand (the gateway) → the host API.
     const env: Record<string, string> = {
       HOME: join(work, "home"),
-      ZONECTL_HOST: environment.hostId,
-      ZONECTL_SSH_CONFIG: String(environment.settings["zones.ssh.configFile"]),
-      ZONECTL_SOCKET: environment.devHost.socketPath,
+      ZONECTL_HOST: `unix://${environment.devHost.socketPath}`,
       ZONECTL_WORKSPACE_ROOT: environment.workspaceRoot,
     };
     const project = join(work, "inzone");
