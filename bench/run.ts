@@ -7,7 +7,7 @@
  *   npm run bench -- --only listing,terminal   # some sections
  *   npm run bench -- --sizes 10,100            # fewer zones for the listing
  *
- * Sections: listing, tree, terminal, gateway, idle, launch, size.
+ * Sections: listing, tree, terminal, gateway, idle, launch, build, size.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -19,9 +19,10 @@ import { benchTerminal } from "./terminal";
 import { benchTree } from "./tree";
 import { benchIdle } from "./idle";
 import { benchLaunch } from "./launch";
+import { benchBuild } from "./build";
 import { benchSize } from "./size";
 
-const sections = ["listing", "tree", "terminal", "gateway", "idle", "launch", "size"] as const;
+const sections = ["listing", "tree", "terminal", "gateway", "idle", "launch", "build", "size"] as const;
 type Section = (typeof sections)[number];
 
 async function main(): Promise<number> {
@@ -54,6 +55,7 @@ async function main(): Promise<number> {
     if (wanted("terminal")) await benchTerminal(env, report);
     if (wanted("gateway")) await benchGateway(env, report);
     if (wanted("launch")) await benchLaunch(env, report);
+    if (wanted("build")) await benchBuild(env, report);
     if (wanted("size")) await benchSize(env, report);
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) =>

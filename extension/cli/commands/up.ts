@@ -1,6 +1,10 @@
 import { formatDiagnostic, sortDiagnostics } from "../../core/devcontainer/diagnostics";
 import { DevcontainerError } from "../../core/devcontainer/errors";
+import { buildLaunchPlan } from "../../core/devcontainer/buildPlan";
+import type { PlanInput } from "../../core/devcontainer/buildPlan";
 import { planFromPath } from "../../core/devcontainer/load";
+import { builderNames } from "../../core/build/builder";
+import type { BuilderName } from "../../core/build/builder";
 import type { LaunchPlan } from "../../core/devcontainer/plan";
 import { LaunchError } from "../../core/launch/errors";
 import type { LaunchErrorReason } from "../../core/launch/errors";
@@ -25,6 +29,7 @@ export const launchExitCodes: Record<LaunchErrorReason, number> = {
   syncFailed: 46,
   pullFailed: 47,
   device: 48,
+  buildFailed: 50,
   unsafePath: 49,
   ambiguous: exitCodes.ambiguous,
   cancelled: exitCodes.cancelled,
@@ -42,20 +47,20 @@ export async function loadPlan(
   command: string,
   path: string | undefined,
   values: Record<string, unknown>,
-): Promise<{ plan: LaunchPlan } | { exitCode: number }> {
+): Promise<{ plan: LaunchPlan; input: PlanInput } | { exitCode: number }> {
   const config = typeof values["config"] === "string" ? values["config"] : undefined;
   const workspaceRoot =
     typeof values["workspace-root"] === "string"
       ? values["workspace-root"]
       : ctx.env["ZONECTL_WORKSPACE_ROOT"];
   try {
-    const { plan } = await planFromPath(path, {
+    const { plan, input } = await planFromPath(path, {
       config,
       cwd: process.cwd(),
       env: ctx.env,
       ...(workspaceRoot ? { planOptions: { workspaceRoot } } : {}),
     });
-    return { plan };
+    return { plan, input };
   } catch (err) {
     if (!DevcontainerError.is(err)) throw err;
     if (err.diagnostics.length) {
@@ -89,15 +94,18 @@ export const upCommand: Command = {
   name: "up",
   summary: "launch a devcontainer into a zone (or reuse the one launched before)",
   usage:
-    "[PATH] [--config FILE] [--recreate] [--keep-on-failure] [--forward] [--shell] [--timeout SECONDS] [--workspace-root DIR] [--forward-via dial|ssh]\n\n" +
+    "[PATH] [--config FILE] [--recreate] [--keep-on-failure] [--forward] [--shell] [--timeout SECONDS] [--workspace-root DIR] [--forward-via dial|ssh] [--builder auto|buildah|podman|docker] [--push REGISTRY] [--frozen-lockfile]\n\n" +
     "PATH: the project folder (default: current directory) or a devcontainer.json.\n" +
     "--recreate          destroy this project's zone and create a new one\n" +
     "--keep-on-failure   leave what was created in place when the launch fails\n" +
     "--forward           open the configured port forwards and keep running until Ctrl-C\n" +
     "--shell             open an interactive shell in the workload when it is up\n" +
     "--workspace-root    host folder for workspace copies (also $ZONECTL_WORKSPACE_ROOT)\n" +
+    "--builder           image builder for features and Dockerfiles (default auto: buildah, podman, docker)\n" +
+    "--push REGISTRY     push the built image there and let the host pull it, instead of ImportImage\n" +
+    "--frozen-lockfile   refuse to launch when devcontainer-lock.json does not pin exactly what resolves\n" +
     "Exit: 0 up, 3 not launchable, 40 invalid devcontainer.json, 41 initializeCommand failed, 42 a hook failed,\n" +
-    "43 zone failed, 44 workload failed, 45 timeout, 46 sync failed, 47 pull failed, 130 cancelled (rolled back).",
+    "43 zone failed, 44 workload failed, 45 timeout, 46 sync failed, 47 pull failed, 50 build failed, 130 cancelled (rolled back).",
   options: {
     ...planOptions,
     recreate: { type: "boolean" },
@@ -106,6 +114,9 @@ export const upCommand: Command = {
     shell: { type: "boolean" },
     timeout: { type: "string" },
     "forward-via": { type: "string" },
+    builder: { type: "string" },
+    push: { type: "string" },
+    "frozen-lockfile": { type: "boolean" },
   },
   async run(ctx, { values, positionals }) {
     if (positionals.length > 1) {
@@ -118,9 +129,15 @@ export const upCommand: Command = {
       ctx.stderr.write(`zonectl up: --timeout takes whole seconds and --forward-via dial or ssh\n`);
       return 2;
     }
+    const builder = typeof values["builder"] === "string" ? values["builder"] : undefined;
+    if (builder !== undefined && !["auto", ...builderNames].includes(builder)) {
+      ctx.stderr.write(`zonectl up: --builder takes auto, ${builderNames.join(", ")}\n`);
+      return 2;
+    }
+    const push = typeof values["push"] === "string" ? values["push"] : undefined;
     const loaded = await loadPlan(ctx, "up", positionals[0], values);
     if ("exitCode" in loaded) return loaded.exitCode;
-    const { plan } = loaded;
+    const { plan, input } = loaded;
     if (!plan.launchable) {
       ctx.stderr.write(
         `zonectl up: ${plan.configFile} cannot be launched; nothing was created:\n${plan.refusals.map((r) => `  - ${r}`).join("\n")}\n`,
@@ -141,6 +158,13 @@ export const upCommand: Command = {
         zoneTimeoutMs: Number(timeoutText) * 1000,
         localEnv: ctx.env,
         logger: ctx.log,
+        build: {
+          env: ctx.env,
+          ...(builder !== undefined ? { builder: builder as BuilderName | "auto" } : {}),
+          ...(push !== undefined ? { push } : {}),
+          frozenLockfile: values["frozen-lockfile"] === true,
+        },
+        replan: (image) => buildLaunchPlan({ ...input, image }),
       });
       const printer = new LaunchProgressText((line) => ctx.stderr.write(`${line}\n`));
       executor.onEvent((e) => printer.handle(e));

@@ -5,7 +5,7 @@ import { Emitter } from "../events";
 import type { Event } from "../events";
 import { displayCommand } from "../devcontainer/hooks";
 import type { HookCommand, HookStep } from "../devcontainer/hooks";
-import type { LaunchPlan } from "../devcontainer/plan";
+import type { LaunchImage, LaunchPlan } from "../devcontainer/plan";
 import { ForwardError } from "../forward/errors";
 import { ForwardSet, PortForward } from "../forward/portForward";
 import type { Logger } from "../log";
@@ -21,7 +21,11 @@ import {
   ZoneSpecSchema,
   ZoneState,
 } from "../../proto/gen/protect/control/v1/common_pb";
-import type { Workload, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import type { OciImageFormat, Workload, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import { BuildError } from "../build/buildError";
+import { launchImageOf } from "../build/imageConfig";
+import { ImagePreparation, buildTargetOf } from "../build/prepare";
+import type { PreparationOptions } from "../build/prepare";
 import { LaunchError } from "./errors";
 import type { LaunchErrorReason } from "./errors";
 import type { LaunchEvent, LaunchStep, StepTiming } from "./events";
@@ -59,6 +63,19 @@ export interface LaunchOptions {
   /** The environment of initializeCommand. Default process.env. */
   readonly localEnv?: Readonly<Record<string, string | undefined>>;
   readonly logger?: Logger;
+  /**
+   * How a plan's `build` is built and delivered (builder, push registry, storage, environment);
+   * needed when the plan has one.
+   */
+  readonly build?: Omit<
+    PreparationOptions,
+    "signal" | "logger" | "onOutput" | "onImportProgress" | "onWarning"
+  >;
+  /**
+   * Makes the plan again once the workload image is known, with its devcontainer.metadata
+   * (features' privileges, mounts, hooks, entrypoints). Without it the plan stays as it is.
+   */
+  readonly replan?: (image: LaunchImage) => LaunchPlan;
 }
 
 /** What a finished launch made, and how long each step took. */
@@ -114,7 +131,7 @@ const workloadHooks = [
  * the host workspace folder — unless `keepOnFailure`. Knows nothing of VS Code or terminals.
  */
 export class LaunchExecutor {
-  readonly #plan: LaunchPlan;
+  #plan: LaunchPlan;
   readonly #host: LaunchHost;
   readonly #options: LaunchOptions;
   readonly #log: Logger;
@@ -166,7 +183,7 @@ export class LaunchExecutor {
   }
 
   async #launch(started: number, setFiles: (f: HostFiles) => void): Promise<LaunchResult> {
-    const plan = this.#plan;
+    let plan = this.#plan;
     const host = this.#host;
     const signal = this.#options.signal;
 
@@ -226,6 +243,35 @@ export class LaunchExecutor {
       reusable = undefined;
       return { value: undefined, detail: `destroyed ${existing.spec?.name ?? ""} (${existing.id})` };
     });
+
+    // --- the workload's image: built here and sent, or pulled by the host ------------------
+    let current: Workload | undefined;
+    if (reusable) {
+      const found = workloadsOfDevcontainer(
+        await host.listWorkloads(signal),
+        reusable.id,
+        plan.devcontainerId,
+      );
+      if (found.length > 1)
+        this.#emit({
+          type: "warning",
+          message: `zone ${plan.zoneName} has ${found.length} workloads of this devcontainer; using the newest`,
+        });
+      current = found.sort((a, b) =>
+        Number((b.status?.createdAt?.seconds ?? 0n) - (a.status?.createdAt?.seconds ?? 0n)),
+      )[0];
+      if (current?.status?.state === WorkloadState.FAILED) {
+        this.#emit({
+          type: "warning",
+          message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it`,
+        });
+        await host.destroyWorkload(current.id, signal);
+        current = undefined;
+      }
+    }
+    const image = await this.#prepareImage(current);
+    plan = this.#plan;
+    const workloadImage = image ? { digest: image.digest, format: image.format } : {};
 
     const zoneSpec = clone(ZoneSpecSchema, plan.zoneSpec);
     await this.#step("pullKernel", async () => {
@@ -369,44 +415,16 @@ export class LaunchExecutor {
     });
 
     // --- the workload ----------------------------------------------------------------------
-    let current: Workload | undefined;
-    if (reusable) {
-      const found = workloadsOfDevcontainer(await host.listWorkloads(signal), zoneId, plan.devcontainerId);
-      if (found.length > 1)
-        this.#emit({
-          type: "warning",
-          message: `zone ${plan.zoneName} has ${found.length} workloads of this devcontainer; using the newest`,
-        });
-      current = found.sort((a, b) =>
-        Number((b.status?.createdAt?.seconds ?? 0n) - (a.status?.createdAt?.seconds ?? 0n)),
-      )[0];
-      if (current?.status?.state === WorkloadState.FAILED) {
-        this.#emit({
-          type: "warning",
-          message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it`,
-        });
-        await host.destroyWorkload(current.id, signal);
-        current = undefined;
-      }
-    }
-
     const workloadSpec = clone(WorkloadSpecSchema, plan.workloadSpec);
     workloadSpec.zoneId = zoneId;
+    workloadSpec.image = { ...workloadSpec.image!, ...workloadImage };
     if (plan.remote.user !== undefined)
       workloadSpec.annotations.push(
         create(AnnotationSpecSchema, { key: launchAnnotationKeys.remoteUser, value: plan.remote.user }),
       );
-    await this.#step("pullImage", async () => {
-      if (current) return new Skip(`the workload exists (${current.spec?.image?.digest ?? "its image"})`);
-      const image = plan.images.find((i) => i.role === "workload");
-      if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
-      const prepend = plan.compose?.devPrependImageEntrypoint ?? false;
-      const pulled = await this.#pull("workload", image.reference, image.format, prepend);
-      workloadSpec.image = { ...workloadSpec.image!, digest: pulled.digest, format: pulled.format };
-      if (prepend && workloadSpec.process)
-        workloadSpec.process.command = [...(pulled.entrypoint ?? []), ...workloadSpec.process.command];
-      return { value: undefined, detail: `${image.reference} → ${pulled.digest}` };
-    });
+    // A Compose dev service that gave only `command:` runs it after the image's Entrypoint.
+    if (plan.compose?.devPrependImageEntrypoint && workloadSpec.process && image?.entrypoint)
+      workloadSpec.process.command = [...image.entrypoint, ...workloadSpec.process.command];
 
     let knownWorkloadIds = new Set<string>();
     let workloadId = current?.id ?? "";
@@ -519,27 +537,30 @@ export class LaunchExecutor {
     if (plan.waitFor === "initializeCommand")
       this.#emit({ type: "attachable", zoneId, workloadId, after: "resolveRemoteEnv" });
     for (const name of workloadHooks) {
-      const hook = plan.hooks.find((h) => h.hook === name && h.runsOn === "workload");
+      // Features' commands for this hook run first, in install order, then devcontainer.json's.
+      const steps = plan.hooks.filter((h) => h.hook === name && h.runsOn === "workload");
       await this.#step(name, async () => {
-        if (!hook) return new Skip("not in devcontainer.json");
-        if (hook.when === "firstLaunch" && !firstLaunch)
+        const first = steps[0];
+        if (!first) return new Skip("not in devcontainer.json");
+        if (first.when === "firstLaunch" && !firstLaunch)
           return new Skip("not the first launch of this workload");
-        if (hook.when === "everyAttach" && !this.#options.attach)
+        if (first.when === "everyAttach" && !this.#options.attach)
           return new Skip("runs when a terminal attaches (up --shell, up --forward)");
-        await this.#runHook(hook, "hookFailed", (command, output) =>
-          host.exec(
-            {
-              zoneId,
-              workloadId,
-              command: command.argv,
-              env: remoteEnv,
-              workingDirectory: hook.workingDirectory,
-              ...(this.#plan.remote.user !== undefined ? { user: this.#plan.remote.user } : {}),
-            },
-            output,
-            signal,
-          ),
-        );
+        for (const hook of steps)
+          await this.#runHook(hook, "hookFailed", (command, output) =>
+            host.exec(
+              {
+                zoneId,
+                workloadId,
+                command: command.argv,
+                env: remoteEnv,
+                workingDirectory: hook.workingDirectory,
+                ...(this.#plan.remote.user !== undefined ? { user: this.#plan.remote.user } : {}),
+              },
+              output,
+              signal,
+            ),
+          );
         return undefined;
       });
       if (name === plan.waitFor) this.#emit({ type: "attachable", zoneId, workloadId, after: name });
@@ -596,6 +617,131 @@ export class LaunchExecutor {
       timings: [...this.#timings],
       totalMs: Date.now() - started,
     };
+  }
+
+  /**
+   * The workload image, before anything is created on the host: resolved, built, exported and
+   * imported when the plan has a build; pulled otherwise. Its metadata remakes the plan
+   * (`replan`). Undefined when an existing workload is reused: then its image's metadata, if the
+   * host lists it, still remakes the plan so the features' hooks and users apply.
+   */
+  async #prepareImage(
+    current: Workload | undefined,
+  ): Promise<{ digest: string; format: OciImageFormat; entrypoint?: readonly string[] } | undefined> {
+    const plan = this.#plan;
+    const build = plan.build;
+    const prep =
+      build && !current
+        ? new ImagePreparation(buildTargetOf(plan), this.#host, {
+            env: this.#options.localEnv ?? process.env,
+            ...this.#options.build,
+            ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+            logger: this.#log,
+            onOutput: (text) => this.#emit({ type: "buildOutput", text }),
+            onImportProgress: (p) => this.#emit({ type: "imageImport", name: prep?.name ?? "", ...p }),
+            onWarning: (message) => this.#emit({ type: "warning", message }),
+          })
+        : undefined;
+    const skipReason = current
+      ? `the workload exists (${current.spec?.image?.digest ?? "its image"})`
+      : "no features or Dockerfile: the host pulls the image";
+    try {
+      await this.#step("resolveImage", async () =>
+        prep
+          ? { value: undefined, detail: await this.#buildStep(() => prep.resolve()) }
+          : new Skip(skipReason),
+      );
+      await this.#step("buildImage", async () => {
+        if (!prep) return new Skip(skipReason);
+        const detail = await this.#buildStep(() => prep.build());
+        return detail === undefined
+          ? new Skip("the host has this image (same cache key)")
+          : { value: undefined, detail };
+      });
+      await this.#step("exportImage", async () => {
+        if (!prep) return new Skip(skipReason);
+        const detail = await this.#buildStep(() => prep.export());
+        return detail === undefined ? new Skip("the host has this image") : { value: undefined, detail };
+      });
+      const prepared = await this.#step("importImage", async () => {
+        if (!prep) return new Skip(skipReason);
+        const delivered = await this.#buildStep(() => prep.deliver());
+        return { value: delivered.image, detail: delivered.detail };
+      });
+      const pulled = await this.#step("pullImage", async () => {
+        if (current) {
+          await this.#replanFromHost(current.spec?.image?.digest);
+          return new Skip(skipReason);
+        }
+        if (prepared) return new Skip(`built on this machine: ${prepared.name}`);
+        const image = plan.images.find((i) => i.role === "workload");
+        if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
+        const result = await this.#pull(
+          "workload",
+          image.reference,
+          image.format,
+          plan.compose?.devPrependImageEntrypoint ?? false,
+        );
+        this.#replanWith(launchImageOf(result.config));
+        return { value: result, detail: `${image.reference} → ${result.digest}` };
+      });
+      if (prepared) {
+        this.#replanWith({ image: prepared.launch, problems: [] });
+        return { digest: prepared.digest, format: prepared.format };
+      }
+      return pulled
+        ? {
+            digest: pulled.digest,
+            format: pulled.format,
+            ...(pulled.entrypoint ? { entrypoint: pulled.entrypoint } : {}),
+          }
+        : undefined;
+    } finally {
+      await prep?.dispose();
+    }
+  }
+
+  /** Build failures become LaunchError `buildFailed` (the feature and output in the message). */
+  async #buildStep<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (err) {
+      if (BuildError.is(err, "cancelled") || this.#options.signal?.aborted) throw this.#cancelled();
+      if (BuildError.is(err))
+        throw new LaunchError(
+          "buildFailed",
+          err.message,
+          err.details.feature !== undefined ? { feature: err.details.feature } : {},
+          { cause: err },
+        );
+      if (ProtectError.is(err)) throw new LaunchError("pullFailed", err.message, {}, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Remakes the plan with the image's metadata; a plan that can no longer launch stops here. */
+  #replanWith(found: { image: LaunchImage; problems: readonly string[] }): void {
+    for (const message of found.problems)
+      this.#emit({ type: "warning", message: `image metadata: ${message}` });
+    const replan = this.#options.replan;
+    if (!replan) return;
+    const plan = replan(found.image);
+    if (!plan.launchable)
+      throw new LaunchError(
+        "notLaunchable",
+        `with its image's metadata this devcontainer cannot be launched: ${plan.refusals.join("; ")}`,
+      );
+    for (const c of plan.imageContributions)
+      this.#emit({ type: "warning", message: `from ${c.origin}: ${c.properties.join(", ")}` });
+    this.#plan = plan;
+  }
+
+  /** The metadata of an image the host already has (a reused workload's), when it lists it. */
+  async #replanFromHost(digest: string | undefined): Promise<void> {
+    if (!digest || !this.#options.replan) return;
+    const images = await this.#host.listImages(this.#options.signal);
+    const found = images.find((i) => i.digest === digest);
+    if (found?.config) this.#replanWith(launchImageOf(found.config));
   }
 
   get #zoneTimeout(): number {
@@ -759,6 +905,7 @@ export class LaunchExecutor {
         hook: hook.hook,
         label: command.label,
         command: displayCommand(command),
+        ...(hook.origin ? { origin: hook.origin } : {}),
       });
       const exitCode = await exec(command, {
         onStdout: (data) =>
@@ -797,7 +944,7 @@ export class LaunchExecutor {
       const label = failed.command.label;
       throw new LaunchError(
         reason,
-        `${hook.hook}${label ? ` (${label})` : ""} failed with exit code ${failed.exitCode}: ${displayCommand(failed.command)}${reason === "hookFailed" ? "; later hooks were not run" : ""}`,
+        `${hook.hook}${hook.origin ? ` of ${hook.origin}` : ""}${label ? ` (${label})` : ""} failed with exit code ${failed.exitCode}: ${displayCommand(failed.command)}${reason === "hookFailed" ? "; later hooks were not run" : ""}`,
         {
           hook: hook.hook,
           ...(label !== undefined ? { label } : {}),

@@ -25,6 +25,35 @@ export interface PulledImage {
   readonly format: OciImageFormat;
   /** The image config's Entrypoint, when asked for and the host sent the config. */
   readonly entrypoint?: readonly string[];
+  /** The image config (JSON bytes), when the host sent metadata (the devcontainer.metadata label). */
+  readonly config?: Uint8Array;
+}
+
+/** An image the host has. */
+export interface HostImage {
+  readonly digest: string;
+  readonly format: OciImageFormat;
+  readonly names: readonly string[];
+  /** The image config (JSON bytes), when the host sent metadata. */
+  readonly config?: Uint8Array;
+}
+
+/** An archive to send with ImportImage. */
+export interface ImageUpload {
+  /** The name the host files it under (`localhost/zones-build/app:1f2e…`). */
+  readonly name: string;
+  readonly format: OciImageFormat;
+  /** Size in bytes, for progress. */
+  readonly size: number;
+  readonly chunks: AsyncIterable<Uint8Array>;
+}
+
+/** Progress of an ImportImage: bytes sent, then the host's own phases. */
+export interface ImportProgress {
+  readonly sentBytes: number;
+  readonly totalBytes: number;
+  /** sending, then the host's phase (assemble, pack, complete…). */
+  readonly phase: string;
 }
 
 /** Options of the waits. */
@@ -64,8 +93,9 @@ export interface LaunchHost {
     options: WaitOptions<Workload>,
   ): Promise<Workload | undefined>;
   /**
-   * PullImage to completion; resolves with the image's digest and the format the host stored.
-   * With `wantEntrypoint`, also the image config's Entrypoint (a Compose `command:` follows it).
+   * PullImage to completion; resolves with the image's digest, the format the host stored, and
+   * its config when the host sends metadata (the devcontainer.metadata label; with
+   * `wantEntrypoint`, also its Entrypoint — a Compose `command:` follows it).
    */
   pullImage(
     reference: string,
@@ -74,6 +104,14 @@ export interface LaunchHost {
     signal?: AbortSignal,
     options?: { readonly wantEntrypoint?: boolean },
   ): Promise<PulledImage>;
+  /** The host's images with their names and config; empty when the daemon has no ListImages. */
+  listImages(signal?: AbortSignal): Promise<HostImage[]>;
+  /** ImportImage: streams an image archive (OCI layout or docker save tar) under `name`. */
+  importImage(
+    upload: ImageUpload,
+    onProgress: (p: ImportProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<HostImage>;
   /** Device names on the host and whether a zone holds them; empty when the daemon has no ListDevices. */
   listDevices(signal?: AbortSignal): Promise<{ name: string; claimed: boolean }[]>;
   /** ExecuteZoneCommand to completion with stdin closed; resolves with the exit code. */

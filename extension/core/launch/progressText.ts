@@ -9,6 +9,7 @@ export class LaunchProgressText {
   readonly #write: (line: string) => void;
   readonly #partial = new Map<string, string>();
   #lastPull = "";
+  #lastImport = "";
   #pullDone = 0;
 
   constructor(write: (line: string) => void) {
@@ -48,6 +49,22 @@ export class LaunchProgressText {
         );
         break;
       }
+      case "buildOutput":
+        this.#output("[build]", event.text);
+        break;
+      case "imageImport": {
+        // One line per tenth of the upload, then the host's phases.
+        const tenth = event.totalBytes ? Math.floor((event.sentBytes / event.totalBytes) * 10) : 0;
+        const key = event.phase === "sending" ? `sending ${tenth}` : event.phase;
+        if (key === this.#lastImport) break;
+        this.#lastImport = key;
+        this.#write(
+          event.phase === "sending"
+            ? `  import ${event.name}: ${formatBytes(event.sentBytes)}/${formatBytes(event.totalBytes)}`
+            : `  import ${event.name}: ${event.phase.replace(/_/g, " ")}`,
+        );
+        break;
+      }
       case "zoneState":
         this.#write(`  zone ${event.state}`);
         break;
@@ -57,7 +74,9 @@ export class LaunchProgressText {
       case "sync":
         break; // the step's summary line carries the tally
       case "hookStarted":
-        this.#write(`  ${tag(event.hook, event.label)} $ ${event.command}`);
+        this.#write(
+          `  ${tag(event.hook, event.label)}${event.origin ? ` (${event.origin})` : ""} $ ${event.command}`,
+        );
         break;
       case "hookOutput":
         this.#output(tag(event.hook, event.label), Buffer.from(event.data).toString("utf8"));

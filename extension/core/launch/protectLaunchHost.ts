@@ -21,7 +21,18 @@ import type {
 } from "../../proto/gen/protect/control/v1/common_pb";
 import type { HostFiles } from "./hostFiles";
 import { LocalHostFiles } from "./hostFiles";
-import type { ExecOutput, LaunchHost, PulledImage, PullProgress, WaitOptions } from "./launchHost";
+import type {
+  ExecOutput,
+  HostImage,
+  ImageUpload,
+  ImportProgress,
+  LaunchHost,
+  PulledImage,
+  PullProgress,
+  WaitOptions,
+} from "./launchHost";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ImportImageRequestSchema } from "../../proto/gen/protect/control/v1/control_pb";
 import { SftpHostFiles } from "./sftpFiles";
 
 /** How `dialer()` reaches a zone port: through the daemon (DialNetworkSocket) or an SSH direct-tcpip channel to the zone's IP. */
@@ -173,17 +184,20 @@ export class ProtectLaunchHost implements LaunchHost {
   ): Promise<PulledImage> {
     let result: PulledImage | undefined;
     try {
+      // Always with metadata: the config carries the devcontainer.metadata label (and Entrypoint).
       for await (const reply of this.host.client.pullImage(
-        { image: reference, format, wantMetadata: options.wantEntrypoint ?? false },
+        { image: reference, format, wantMetadata: true },
         signal ? { signal } : {},
       )) {
         if (reply.progress) onProgress(pullProgressOf(reply.progress));
         if (reply.spec?.digest) {
-          const entrypoint = reply.metadata?.config.length ? entrypointOf(reply.metadata.config) : undefined;
+          const config = reply.metadata?.config.length ? reply.metadata.config : undefined;
+          const entrypoint = config && options.wantEntrypoint ? entrypointOf(config) : undefined;
           result = {
             digest: reply.spec.digest,
             format: reply.spec.format || format,
             ...(entrypoint ? { entrypoint } : {}),
+            ...(config ? { config } : {}),
           };
         }
       }
@@ -195,6 +209,69 @@ export class ProtectLaunchHost implements LaunchHost {
         "invalidReply",
         `PullImage ${reference} on ${this.name}: the daemon sent no image digest.`,
         { host: this.name, operation: "PullImage" },
+      );
+    return result;
+  }
+
+  async listImages(signal?: AbortSignal): Promise<HostImage[]> {
+    const images: HostImage[] = [];
+    try {
+      for await (const reply of this.host.client.listImages({}, signal ? { signal } : {}))
+        for (const i of reply.images)
+          images.push({
+            digest: i.digest,
+            format: i.format,
+            names: [...i.names],
+            ...(i.metadata?.config.length ? { config: i.metadata.config } : {}),
+          });
+    } catch (err) {
+      const e = toProtectError(err, "ListImages", this.name);
+      if (ProtectError.is(e, "unimplemented")) return [];
+      throw e;
+    }
+    return images;
+  }
+
+  async importImage(
+    upload: ImageUpload,
+    onProgress: (p: ImportProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<HostImage> {
+    let sent = 0;
+    const total = upload.size;
+    async function* requests(): AsyncGenerator<MessageInitShape<typeof ImportImageRequestSchema>> {
+      yield { image: upload.name, format: upload.format, wantMetadata: true };
+      for await (const chunk of upload.chunks) {
+        sent += chunk.length;
+        onProgress({ sentBytes: sent, totalBytes: total, phase: "sending" });
+        yield { chunk };
+      }
+      yield { lastChunk: true };
+    }
+    let result: HostImage | undefined;
+    try {
+      for await (const reply of this.host.client.importImage(requests(), signal ? { signal } : {})) {
+        if (reply.progress)
+          onProgress({ sentBytes: sent, totalBytes: total, phase: pullProgressOf(reply.progress).phase });
+        if (reply.spec?.digest)
+          result = {
+            digest: reply.spec.digest,
+            format: reply.spec.format || upload.format,
+            names: [upload.name],
+            ...(reply.metadata?.config.length ? { config: reply.metadata.config } : {}),
+          };
+      }
+    } catch (err) {
+      throw toProtectError(err, `ImportImage ${upload.name}`, this.name);
+    }
+    if (!result)
+      throw new ProtectError(
+        "invalidReply",
+        `ImportImage ${upload.name} on ${this.name}: the daemon sent no image digest.`,
+        {
+          host: this.name,
+          operation: "ImportImage",
+        },
       );
     return result;
   }

@@ -29,6 +29,7 @@ const schemas = {
   "launch.workspaceRoot": z
     .union([z.literal(""), z.string().trim().startsWith("/", "must be an absolute path on the host")])
     .default(""),
+  "build.builder": z.enum(["auto", "buildah", "podman", "docker"]).default("auto"),
   "metrics.intervalSeconds": z.number().min(0.2).max(60).default(1),
   "metrics.prometheusPort": z.number().int().min(0).max(65535).default(3035),
   "sync.onSave": z.boolean().default(true),
@@ -53,6 +54,8 @@ export interface ZonesSettings {
   readonly terminalShell: string;
   /** Host folder for launched workspaces; empty means the plan's default. */
   readonly launchWorkspaceRoot: string;
+  /** Image builder for features and Dockerfiles; "auto" lets devcontainer.json or detection decide. */
+  readonly buildBuilder: "auto" | "buildah" | "podman" | "docker";
   /** Seconds between metric samples of a graphed zone. */
   readonly metricsIntervalSeconds: number;
   /** Host loopback port of Protect's Prometheus text (/metrics/resource); 0: not used. */
@@ -74,8 +77,10 @@ export const reconnectKeys: readonly SettingKey[] = [
 
 /**
  * Keys that pick hosts or run commands on this machine (a ProxyCommand in the SSH config, the
- * bridge command, where files go): a repository's .vscode/settings.json must not set them.
- * package.json gives them "machine" scope, and only the user's own value is read.
+ * bridge command, where files go): a repository's .vscode/settings.json must not set them, so
+ * only the user's own value is read. (They are not declared "machine"-scoped: a remote window —
+ * code-server is one — ignores machine-scoped values in the user settings, and the hosts would
+ * vanish.)
  */
 export const machineKeys: readonly SettingKey[] = [
   "hosts",
@@ -136,6 +141,7 @@ export function parseSettings(read: (key: SettingKey) => unknown): {
       defaultResources: { cpus: get("defaultResources.cpus"), memoryMiB: get("defaultResources.memoryMiB") },
       terminalShell: get("terminal.shell"),
       launchWorkspaceRoot: get("launch.workspaceRoot"),
+      buildBuilder: get("build.builder"),
       metricsIntervalSeconds: get("metrics.intervalSeconds"),
       metricsPrometheusPort: get("metrics.prometheusPort"),
       syncOnSave: get("sync.onSave"),

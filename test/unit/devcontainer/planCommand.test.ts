@@ -71,7 +71,9 @@ test("a config that cannot be launched exits 3 and lists the refusals", async ()
     ),
   ]);
   assert.equal(code, 3);
-  assert.match(stdout, /NOT launchable:\n {2}- build: /);
+  // A corpus test file whose Dockerfile is not beside it, with a feature in the deprecated form.
+  assert.match(stdout, /NOT launchable:\n {2}- build\.dockerfile: Dockerfile does not exist/);
+  assert.match(stdout, /deprecated GitHub-release form/);
 });
 
 test("several configs: exit 1 naming them; --config chooses", async () => {

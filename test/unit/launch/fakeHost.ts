@@ -14,6 +14,9 @@ import { LocalHostFiles } from "../../../extension/core/launch/hostFiles";
 import type { HostFiles } from "../../../extension/core/launch/hostFiles";
 import type {
   ExecOutput,
+  HostImage,
+  ImageUpload,
+  ImportProgress,
   LaunchHost,
   PullProgress,
   WaitOptions,
@@ -228,6 +231,35 @@ export class FakeHost implements LaunchHost {
     options: WaitOptions<Workload>,
   ): Promise<Workload | undefined> {
     return this.#poll(() => this.workloads.get(id), until, options);
+  }
+
+  /** Images "on the host": what listImages answers, and where importImage files uploads. */
+  readonly images: HostImage[] = [];
+
+  async listImages(): Promise<HostImage[]> {
+    this.calls.push("listImages");
+    return [...this.images];
+  }
+
+  async importImage(
+    upload: ImageUpload,
+    onProgress: (p: ImportProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<HostImage> {
+    this.calls.push(`importImage ${upload.name}`);
+    let sent = 0;
+    for await (const chunk of upload.chunks) {
+      if (signal?.aborted) throw new Error("cancelled");
+      sent += chunk.length;
+      onProgress({ sentBytes: sent, totalBytes: upload.size, phase: "sending" });
+    }
+    const image: HostImage = {
+      digest: `sha256:${sent.toString(16).padStart(64, "0")}`,
+      format: upload.format,
+      names: [upload.name],
+    };
+    this.images.push(image);
+    return image;
   }
 
   async pullImage(
