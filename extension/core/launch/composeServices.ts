@@ -30,6 +30,10 @@ export interface ServicesRun {
     reference: string,
     format: OciImageFormat,
   ): Promise<{ digest: string; format: OciImageFormat; entrypoint?: readonly string[] }>;
+  /** Builds a service's image on this machine and gets it onto the host (`build:` services). */
+  build(
+    service: ServicePlan,
+  ): Promise<{ digest: string; format: OciImageFormat; entrypoint?: readonly string[] }>;
 }
 
 /** The workloads of the services, by service name, once started. */
@@ -104,12 +108,9 @@ async function createService(run: ServicesRun, service: ServicePlan): Promise<st
   const { host, signal } = run;
   const spec: WorkloadSpec = clone(WorkloadSpecSchema, service.workloadSpec);
   spec.zoneId = run.zoneId;
-  if (service.build)
-    throw new LaunchError(
-      "pullFailed",
-      `service ${service.name} is built from ${posix.join(service.build.context, service.build.dockerfile)}; building Compose services is not available yet`,
-    );
-  const pulled = await run.pull(service.image.reference, service.image.format);
+  const pulled = service.build
+    ? await run.build(service)
+    : await run.pull(service.image.reference, service.image.format);
   spec.image = { ...spec.image!, digest: pulled.digest, format: pulled.format };
   if (service.prependImageEntrypoint && spec.process)
     spec.process.command = [...(pulled.entrypoint ?? []), ...spec.process.command];

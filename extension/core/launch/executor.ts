@@ -24,7 +24,7 @@ import {
 import type { OciImageFormat, Workload, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import { BuildError } from "../build/buildError";
 import { launchImageOf } from "../build/imageConfig";
-import { ImagePreparation, buildTargetOf } from "../build/prepare";
+import { ImagePreparation, buildTargetOf, prepareImage } from "../build/prepare";
 import type { PreparationOptions } from "../build/prepare";
 import { LaunchError } from "./errors";
 import type { LaunchErrorReason } from "./errors";
@@ -34,7 +34,8 @@ import type { HostFiles } from "./hostFiles";
 import type { LaunchHost, PulledImage } from "./launchHost";
 import { startServices, waitDependencies } from "./composeServices";
 import type { ServicesRun } from "./composeServices";
-import type { ComposePlan } from "../compose/composePlan";
+import type { ComposePlan, ServicePlan } from "../compose/composePlan";
+import { posix } from "node:path";
 import { spawnLocal } from "./localRunner";
 import type { LocalRunner } from "./localRunner";
 import { formatBytes } from "./progressText";
@@ -687,7 +688,11 @@ export class LaunchExecutor {
       });
       if (prepared) {
         this.#replanWith({ image: prepared.launch, problems: [] });
-        return { digest: prepared.digest, format: prepared.format };
+        return {
+          digest: prepared.digest,
+          format: prepared.format,
+          ...(prepared.launch.entrypoint.length ? { entrypoint: prepared.launch.entrypoint } : {}),
+        };
       }
       return pulled
         ? {
@@ -823,6 +828,62 @@ export class LaunchExecutor {
       emit: (e) => this.#emit(e),
       onCreated: (what, run) => this.#undo.push({ what, run }),
       pull: (reference, format) => this.#pull("workload", reference, format, true),
+      build: (service) => this.#buildService(service),
+    };
+  }
+
+  /** A Compose service's `build:`, as the dev container's image is built: cached by content, sent with ImportImage. */
+  async #buildService(
+    service: ServicePlan,
+  ): Promise<{ digest: string; format: OciImageFormat; entrypoint?: readonly string[] }> {
+    const b = service.build!;
+    const plan = this.#plan;
+    this.#emit({
+      type: "service",
+      service: service.name,
+      message: `building ${posix.join(b.context, b.dockerfile)}`,
+    });
+    const prepared = await this.#buildStep(() =>
+      prepareImage(
+        {
+          build: {
+            base: {
+              kind: "dockerfile",
+              dockerfile: posix.resolve(b.context, b.dockerfile),
+              context: b.context,
+              args: b.args,
+              target: b.target,
+              cacheFrom: b.cacheFrom,
+              options: [],
+            },
+            features: [],
+            overrideInstallOrder: [],
+            lockfile: posix.join(posix.dirname(plan.configFile), ".zones-unused-lock.json"),
+            repository: `localhost/zones-build/${plan.zoneName}-${service.name.toLowerCase().replace(/[^a-z0-9._-]/g, "-")}`,
+            builder: plan.build?.builder,
+            push: plan.build?.push,
+            containerUser: undefined,
+            remoteUser: undefined,
+          },
+          configFile: plan.configFile,
+          localFolder: plan.localFolder,
+          format: service.image.format,
+        },
+        this.#host,
+        {
+          env: this.#options.localEnv ?? process.env,
+          ...this.#options.build,
+          ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+          logger: this.#log,
+          onOutput: (text) => this.#emit({ type: "buildOutput", text }),
+          onWarning: (message) => this.#emit({ type: "warning", message }),
+        },
+      ),
+    );
+    return {
+      digest: prepared.digest,
+      format: prepared.format,
+      ...(prepared.launch.entrypoint.length ? { entrypoint: prepared.launch.entrypoint } : {}),
     };
   }
 
