@@ -20,7 +20,7 @@ import { startProxiedSshd } from "../test/integration/faults/faultEnv";
 const section = "terminal";
 
 /** Writes `mib` MiB of base64 text in 76-column lines (what a terminal shows); returns the line count. */
-async function writeTextFile(path: string, mib: number): Promise<number> {
+export async function writeTextFile(path: string, mib: number): Promise<number> {
   const line = Buffer.from(
     `${"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".repeat(2).slice(0, 76)}\n`,
   );

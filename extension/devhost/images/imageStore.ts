@@ -19,7 +19,8 @@ import { silentLogger, type Logger } from "../../core/log";
 import { OciImageFormat, OciImageProgressPhase } from "../../proto/gen/protect/control/v1/common_pb";
 import { ImageError } from "../../core/registry/imageError";
 import { receiveArchive, resolveArchive } from "./importArchive";
-import { applyLayerBlob } from "./layerExtract";
+import { applyLayerBlob, defaultExtractLimits, ExtractBudget } from "./layerExtract";
+import type { ExtractLimits } from "./layerExtract";
 import {
   choosePlatform,
   parseImageConfig,
@@ -119,17 +120,24 @@ export class ImageStore {
   readonly #pinned = new Map<string, number>();
   #removalGuard: ((digest: string) => string | undefined) | undefined;
 
-  private constructor(dir: string, logger: Logger) {
+  readonly #limits: ExtractLimits;
+
+  private constructor(dir: string, logger: Logger, limits: ExtractLimits) {
     this.dir = dir;
     this.#logger = logger;
+    this.#limits = limits;
   }
 
   /**
    * Opens (creating if needed) the store in `dir`. Images whose blobs or root filesystem went
    * missing are dropped with a warning rather than failing the dev host.
    */
-  static async open(dir: string, logger: Logger = silentLogger): Promise<ImageStore> {
-    const store = new ImageStore(dir, logger);
+  static async open(
+    dir: string,
+    logger: Logger = silentLogger,
+    options: { extractLimits?: ExtractLimits } = {},
+  ): Promise<ImageStore> {
+    const store = new ImageStore(dir, logger, options.extractLimits ?? defaultExtractLimits);
     await store.#load();
     return store;
   }
@@ -287,6 +295,7 @@ export class ImageStore {
       for (const d of downloads) void d.catch(() => controller.abort(new Error("another layer failed")));
 
       await mkdir(staging, { mode: 0o755 });
+      const budget = await ExtractBudget.for(staging, this.#limits);
       for (const [i, layer] of manifest.layers.entries()) {
         await downloads[i];
         progress.extracting(layer.digest, 0);
@@ -295,6 +304,7 @@ export class ImageStore {
           onProgress: (n) => progress.extracting(layer.digest, n),
           logger: this.#logger,
           signal,
+          budget,
         });
         progress.extracted(layer.digest);
       }
@@ -396,12 +406,14 @@ export class ImageStore {
       for (const layer of image.layers) progress.downloaded(layer.digest, true);
       progress.phase(OciImageProgressPhase.ASSEMBLE, { kind: "spinner", message: "extracting layers" });
       await mkdir(staging, { mode: 0o755 });
+      const budget = await ExtractBudget.for(staging, this.#limits);
       for (const [i, layer] of image.layers.entries()) {
         progress.extracting(layer.digest, 0);
         await applyLayerBlob(staging, this.#blobPath(layer.digest), {
           diffId: configFile.rootfs.diff_ids[i]!,
           onProgress: (n) => progress.extracting(layer.digest, n),
           logger: this.#logger,
+          budget,
           ...(options.signal ? { signal: options.signal } : {}),
         });
         progress.extracted(layer.digest);

@@ -38,6 +38,7 @@ import {
   webviewFrame,
 } from "./workbench";
 import type { ImageLook } from "./workbench";
+import { codeServerInZoneSpec } from "./zoneCodeServer";
 
 /** What a UI spec runs with. */
 export interface UiSpecContext {
@@ -1012,4 +1013,6 @@ export const uiSpecs: UiSpec[] = [
       );
     },
   },
+  // Last: it builds (once) and pulls a large image, and runs a second VS Code inside a zone.
+  codeServerInZoneSpec,
 ];
