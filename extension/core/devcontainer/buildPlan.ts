@@ -140,7 +140,7 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   ];
   if (images.some((i) => i.role === "workload"))
     fillAtLaunch.push({ field: "workloadSpec.image.digest", from: "PullImage(workload image)" });
-  const build = imageBuild(ctx, image.base, features, general.zoneName);
+  const build = imageBuild(ctx, compose.plan ? compose.devBase : image.base, features, general.zoneName);
   if (build)
     fillAtLaunch.push({
       field: "workloadSpec.image.digest",
@@ -332,7 +332,7 @@ function propertyTable(ctx: TranslateContext, parts: readonly Translation[]): Pr
 
 /**
  * The build before launch, when the image needs one: features on the image, or a Dockerfile (with
- * or without features). Compose projects build per service instead.
+ * or without features) — for a Compose project, the dev service's. Its siblings build at launch.
  */
 function imageBuild(
   ctx: TranslateContext,
@@ -340,7 +340,7 @@ function imageBuild(
   features: ReturnType<typeof translateFeatures>,
   zoneName: string,
 ): ImageBuild | undefined {
-  if (!base || ctx.config.dockerComposeFile !== undefined) return undefined;
+  if (!base) return undefined;
   if (base.kind === "image" && !features.features.length) return undefined;
   return {
     base,

@@ -119,9 +119,7 @@ async function exec(zone: string, script: string): Promise<string> {
 }
 
 async function hostImageNames(): Promise<string[]> {
-  const images = [];
-  for await (const reply of api.client.listImages({})) images.push(...reply.images.flatMap((i) => i.names));
-  return images;
+  return (await api.listImages()).flatMap((i) => [...i.names]);
 }
 
 // tsx keeps its own cache in TMPDIR; ours are zones-*.
@@ -347,6 +345,52 @@ describe("a Dockerfile build", () => {
       "local features are not pinned",
     );
     assert.ok(buildahImages(buildRoot).some((i) => i.includes("zones-build/dockerfile-")));
+    assert.equal((await zonectl(["down", dir], env)).code, 0);
+  });
+});
+
+describe("a Compose project with build: services", () => {
+  test("the dev service is built with a feature on top; a sibling is built from its own Dockerfile and reached by name", async () => {
+    const dir = project(
+      "composebuild",
+      {
+        dockerComposeFile: "compose.yml",
+        service: "app",
+        workspaceFolder: "/workspaces/composebuild",
+        features: { "./marker": {} },
+        postCreateCommand: "wget -q -O - http://web:8080/ > /tmp/from-web",
+      },
+      {
+        ".devcontainer/compose.yml": [
+          "services:",
+          "  app:",
+          "    build: {context: ., dockerfile: app.Dockerfile, args: {WHO: app}}",
+          '    command: ["sleep", "1000000"]',
+          "    depends_on: [web]",
+          "  web:",
+          "    build: {context: web, target: serve}",
+          '    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]',
+          "",
+        ].join("\n"),
+        ".devcontainer/app.Dockerfile": `FROM ${base}\nARG WHO=nobody\nRUN echo "$WHO" > /who\n`,
+        ".devcontainer/web/Dockerfile": `FROM ${base} AS serve\nRUN mkdir -p /www && echo built-web > /www/index.html\n`,
+        ".devcontainer/marker/devcontainer-feature.json": JSON.stringify({ id: "marker", version: "1.0.0" }),
+        ".devcontainer/marker/install.sh": "#!/bin/sh\necho feature-on-app > /marker\n",
+      },
+    );
+    const r = await zonectl(["--json", "up", dir], env, { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /service web: building/);
+    const { zoneName } = JSON.parse(r.stdout) as { zoneName: string };
+    assert.equal(
+      (await exec(zoneName, "cat /who /marker /tmp/from-web")).trim(),
+      "app\nfeature-on-app\nbuilt-web",
+    );
+    const names = await hostImageNames();
+    assert.ok(
+      names.some((n) => n.includes("zones-build/composebuild-") && n.includes("-web:")),
+      names.join(", "),
+    );
     assert.equal((await zonectl(["down", dir], env)).code, 0);
   });
 });

@@ -33,7 +33,6 @@ function configs(): string[] {
  * `devcontainer-feature-<id>.tgz`, a lockfile whose integrity contradicts its pin, a template that
  * expects the user's own Dockerfile or Compose file, a test config with no image at all.
  */
-const composeBuild = /service \w+ is built from a Dockerfile/;
 const githubForm = /deprecated GitHub-release form/;
 const expectedRefusals: Record<string, RegExp> = {
   "cli__src__test__configs__dockerfile-with-syntax/.devcontainer.json": githubForm,
@@ -51,26 +50,9 @@ const expectedRefusals: Record<string, RegExp> = {
   "cli__src__test__container-features__configs__lockfile-oci-integrity/.devcontainer.json": /integrity says/,
   "templates__src__docker-existing-dockerfile/.devcontainer/devcontainer.json": /Dockerfile does not exist/,
   "cli__src__test__configs__set-up-with-config/devcontainer.json": /no image/,
-  // Compose services with `build:`, until Compose builds go through the image builder.
-  "cli__src__test__configs__compose-Dockerfile-alpine/.devcontainer/devcontainer.json": composeBuild,
+  // Compose projects whose dev service has a feature in the deprecated form.
   "cli__src__test__configs__compose-Dockerfile-with-features/.devcontainer/devcontainer.json": githubForm,
   "cli__src__test__configs__compose-Dockerfile-with-target/.devcontainer/devcontainer.json": githubForm,
-  "cli__src__test__configs__compose-Dockerfile-without-features/.devcontainer/devcontainer.json":
-    composeBuild,
-  "templates__src__anaconda-postgres/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__cpp-mariadb/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__docker-outside-of-docker-compose/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__dotnet-mssql/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__dotnet-postgres/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__go-postgres/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__java-postgres/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__javascript-node-mongo/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__javascript-node-postgres/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__miniconda-postgres/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__php-mariadb/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__postgres/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__ruby-rails-postgres/.devcontainer/devcontainer.json": composeBuild,
-  "templates__src__rust-postgres/.devcontainer/devcontainer.json": composeBuild,
 };
 /** Configs whose plan stops at a located error: the template names a Compose file the user must bring. */
 const expectedLocatedErrors = [
