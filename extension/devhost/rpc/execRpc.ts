@@ -52,8 +52,7 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
               },
               tty,
             )
-          : undefined) ??
-        launch.sandbox.launch({ group: launch.group, final: f, tty, stdin: true });
+          : undefined) ?? launch.sandbox.launch({ group: launch.group, final: f, tty, stdin: true });
       // Output flows to the client at the client's pace; `exited` is pushed only once the
       // process's output is complete (SandboxProcess.exited waits for the PTY's last bytes), so
       // it is always the last reply, and ending the call after it loses nothing.

@@ -5,13 +5,7 @@ import type { ConsoleBuffer } from "../consoleBuffer";
 import { DevHostError } from "../errors";
 import { removeEmptyGroupsEverywhere } from "./cgroups";
 import type { CgroupLimits, CgroupNode, CgroupSystem } from "./cgroups";
-import {
-  enterNamespaces,
-  finalExec,
-  initReadyMarker,
-  withCgroups,
-  zoneInitArgv,
-} from "./launch";
+import { enterNamespaces, finalExec, initReadyMarker, withCgroups, zoneInitArgv } from "./launch";
 import type { FinalProcess, Tools } from "./launch";
 import { socatTcpAddress } from "./network";
 import type { BridgeNetwork, ZoneAddress } from "./network";
