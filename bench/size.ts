@@ -142,6 +142,10 @@ export async function benchSize(
   );
   const activation: number[] = [];
   const populated: number[] = [];
+  const servicesReady: number[] = [];
+  /** activate()'s own time, and how long before it our module had finished evaluating. */
+  const inActivate: number[] = [];
+  const beforeActivate: number[] = [];
   const workbench: number[] = [];
   const browser = await Browser.launch();
   env.cleanup.add("browser", () => browser.close());
@@ -163,6 +167,7 @@ export async function benchSize(
           let started: number | undefined;
           let activated: number | undefined;
           let tree: number | undefined;
+          let services: number | undefined;
           while (
             Date.now() < deadline &&
             (started === undefined || activated === undefined || tree === undefined)
@@ -175,9 +180,18 @@ export async function benchSize(
             }
             for (const file of findFiles(logs, (n) => /Styrolite Zones\.log$/.test(n))) {
               for (const line of readFileSync(file, "utf8").split("\n")) {
-                if (/Styrolite Zones .* activated/.test(line)) activated ??= logTime(line);
+                if (/Styrolite Zones .* activated/.test(line) && activated === undefined) {
+                  activated = logTime(line);
+                  const parts = /in (\d+) ms, (\d+) ms after our code loaded/.exec(line);
+                  if (parts) {
+                    inActivate.push(Number(parts[1]));
+                    beforeActivate.push(Number(parts[2]));
+                  }
+                }
                 const m = /tree populated (\d+) ms after activation/.exec(line);
                 if (m) tree ??= Number(m[1]);
+                const r = /services ready (\d+) ms after activation/.exec(line);
+                if (r) services ??= Number(r[1]);
               }
             }
           }
@@ -185,6 +199,7 @@ export async function benchSize(
             throw new Error(`activation not found in the logs (started ${started}, activated ${activated})`);
           activation.push(activated - started);
           if (tree !== undefined) populated.push(tree);
+          if (services !== undefined) servicesReady.push(services);
         } finally {
           await page.close();
         }
@@ -201,6 +216,7 @@ export async function benchSize(
     value: median(activation),
     unit: "ms",
     baseline: { name: "workbench load (page open → drawn)", value: median(workbench) },
-    note: `median of ${runs} fresh code-server instances; from VS Code's exthost log and ours (ms resolution); the tree listed the dev host ${populated.length ? `${median(populated)} ms` : "(not seen)"} after activation`,
+    target: { on: "value", op: "<=", limit: 100, text: "≤ 100 ms" },
+    note: `median of ${runs} fresh code-server instances (${activation.join(", ")} ms); from VS Code's exthost log and ours (ms resolution); activate() itself ${inActivate.length ? `${median(inActivate)} ms, called ${median(beforeActivate)} ms after our modules were evaluated` : "(not seen)"}; after activation the services (terminals, panels, launches) were loaded ${servicesReady.length ? `${median(servicesReady)} ms` : "(not seen)"} and the tree listed the dev host ${populated.length ? `${median(populated)} ms` : "(not seen)"} later`,
   });
 }

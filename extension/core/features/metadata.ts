@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { commandSchema } from "../devcontainer/schema";
 import type { DevcontainerConfig, LifecycleCommand } from "../devcontainer/schema";
 

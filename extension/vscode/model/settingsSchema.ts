@@ -3,7 +3,7 @@
  * schema is unit-tested and the VS Code glue (../settings.ts) only reads raw values.
  * package.json `contributes.configuration` describes the same keys to the user.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** Path of protect-daemon's socket on a real host. */
 export const defaultDaemonSocket = "/var/lib/edera/protect/daemon.socket";
