@@ -8,6 +8,7 @@
 import * as esbuild from "esbuild";
 import { chmod, cp, mkdir, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
+import { isBuiltin } from "node:module";
 
 const production = process.argv.includes("--production");
 const watch = process.argv.includes("--watch");
@@ -53,13 +54,28 @@ const nodeBundles = [
 // banner: bundled CommonJS dependencies (ssh2, …) use them.
 const esmBanner = {
   js: [
-    'import { createRequire as __zonesRequire } from "node:module";',
-    'import { dirname as __zonesDirname } from "node:path";',
-    'import { fileURLToPath as __zonesPath } from "node:url";',
-    "const require = __zonesRequire(import.meta.url);",
-    "const __filename = __zonesPath(import.meta.url);",
-    "const __dirname = __zonesDirname(__filename);",
+    'const require = process.getBuiltinModule("node:module").createRequire(import.meta.url);',
+    'const __filename = process.getBuiltinModule("node:url").fileURLToPath(import.meta.url);',
+    'const __dirname = process.getBuiltinModule("node:path").dirname(__filename);',
   ].join("\n"),
+};
+
+// Node's own modules reach ES module chunks through require(), not `import`: importing a builtin
+// as an ES module builds a facade that reads every export, and reading `http`'s lazy exports
+// loads Node's fetch (undici) — tens of milliseconds of a cold `zonectl ls` for nothing.
+const builtinsViaRequire = {
+  name: "builtins-via-require",
+  setup(build) {
+    build.onResolve({ filter: /^[a-z]/ }, (args) =>
+      args.kind === "import-statement" && isBuiltin(args.path)
+        ? { path: args.path, namespace: "node-builtin" }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "node-builtin" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+    }));
+  },
 };
 
 // The extension (dist/extension.mjs; VS Code loads .mjs mains as ES modules), split into chunks
@@ -78,6 +94,7 @@ const extensionBundle = {
   outExtension: { ".js": ".mjs" },
   chunkNames: "extension/[name]-[hash]",
   banner: esmBanner,
+  plugins: [builtinsViaRequire],
 };
 
 // The CLI proper, as ES modules split into chunks: each verb is a dynamic import in main.ts,
@@ -95,6 +112,7 @@ const cliBundle = {
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",
   banner: esmBanner,
+  plugins: [builtinsViaRequire],
 };
 
 const webviewEntries = Object.fromEntries(
