@@ -1,4 +1,4 @@
-// One build script, four kinds of bundle (STYLE.md 14):
+// One build script, four kinds of bundle:
 //   dist/extension.mjs  VS Code extension host (node, esm chunks under dist/extension/, `vscode` external)
 //   dist/zonectl.js     the CLI's launcher (node, cjs, executable), loading dist/cli/main.mjs and
 //                       its chunks (esm), including `zonectl dev-host`

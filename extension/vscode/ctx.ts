@@ -1,5 +1,5 @@
 /**
- * The composition root (STYLE.md 2): everything that lives as long as the extension is built
+ * The composition root: everything that lives as long as the extension is built
  * here and registered for disposal. What lives as long as one SSH session belongs to that
  * host's lifetime inside HostConnections and is torn down on disconnect.
  *

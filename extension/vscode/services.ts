@@ -18,7 +18,7 @@ import { listForwardsCommand } from "./commands/listForwards";
 import { openDashboardCommand } from "./commands/openDashboard";
 import { openInNewWindowCommand } from "./commands/openInNewWindow";
 import { openTerminalCommand } from "./commands/openTerminal";
-import { resizeZone, resizeZoneCommand } from "./commands/resizeZone";
+import { resizeZoneCommand } from "./commands/resizeZone";
 import { showLogsCommand } from "./commands/showLogs";
 import { showPlanCommand } from "./commands/showPlan";
 import { sortTreeCommand } from "./commands/sortTree";
@@ -140,8 +140,10 @@ export function startServices(ctx: Ctx, register: <T extends DisposableLike>(d: 
   const dashboards = register(
     new DashboardPanels(panelEnv, {
       sampler: (hostId) => samplers.sampler(hostId),
-      resize: (hostId, zoneId, cpus, memoryMiB, signal) =>
-        resizeZone(ctx, hostId, zoneId, cpus, memoryMiB, signal),
+      resize: async (hostId, zoneId, cpus, memoryMiB, signal) => {
+        const host = await ctx.hosts.wait(hostId, signal);
+        await host.resizeZone(ctx.model.zone(hostId, zoneId) ?? zoneId, cpus, memoryMiB, { signal });
+      },
       hostLabel: (hostId) => ctx.hosts.label(hostId),
     }),
   );
