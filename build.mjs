@@ -8,7 +8,7 @@
 import * as esbuild from "esbuild";
 import { chmod, cp, mkdir, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { isBuiltin } from "node:module";
+import { createRequire, isBuiltin } from "node:module";
 
 const production = process.argv.includes("--production");
 const watch = process.argv.includes("--watch");
@@ -78,6 +78,31 @@ const builtinsViaRequire = {
   },
 };
 
+// ssh2 is evaluated when first used, not when imported: our modules' `import { Client } from
+// "ssh2"` reach a stand-in whose exports are getters that load the real package on first read.
+// A listing on a local socket never dials SSH, so it never pays the ≈ 40 ms ssh2 takes to load.
+const ssh2Exports = Object.keys(createRequire(import.meta.url)("ssh2"));
+const lazySsh2 = {
+  name: "lazy-ssh2",
+  setup(build) {
+    build.onResolve({ filter: /^ssh2$/ }, (args) =>
+      args.namespace === "file" && args.importer.includes("/extension/")
+        ? { path: "ssh2", namespace: "lazy-ssh2" }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "lazy-ssh2" }, () => ({
+      contents: [
+        "let real;",
+        'const load = () => (real ??= require("ssh2"));',
+        `for (const key of ${JSON.stringify(ssh2Exports)})`,
+        "  Object.defineProperty(exports, key, { enumerable: true, get: () => load()[key] });",
+      ].join("\n"),
+      resolveDir: process.cwd(),
+      loader: "js",
+    }));
+  },
+};
+
 // The extension (dist/extension.mjs; VS Code loads .mjs mains as ES modules), split into chunks
 // under dist/extension/: activation evaluates the tree, the model and the command table only;
 // the services (terminals, launches, panels, …) and the connection stack (ssh2, HTTP/2, gRPC,
@@ -94,7 +119,7 @@ const extensionBundle = {
   outExtension: { ".js": ".mjs" },
   chunkNames: "extension/[name]-[hash]",
   banner: esmBanner,
-  plugins: [builtinsViaRequire],
+  plugins: [builtinsViaRequire, lazySsh2],
 };
 
 // The CLI proper, as ES modules split into chunks: each verb is a dynamic import in main.ts,
@@ -112,7 +137,7 @@ const cliBundle = {
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",
   banner: esmBanner,
-  plugins: [builtinsViaRequire],
+  plugins: [builtinsViaRequire, lazySsh2],
 };
 
 const webviewEntries = Object.fromEntries(
