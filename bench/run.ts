@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (node test/run.mjs bench): every figure of issue 7 that can be measured here,
+ * `npm run bench` (node test/run.mjs bench): every performance figure that can be measured here,
  * each against a baseline taken in the same run on the same machine. Prints a table and writes
  * bench/results.json. Not part of `npm test`: nothing here asserts a timing.
  *
@@ -7,13 +7,14 @@
  *   npm run bench -- --only listing,terminal   # some sections
  *   npm run bench -- --sizes 10,100            # fewer zones for the listing
  *
- * Sections: listing, tree, terminal, idle, launch, build, size.
+ * Sections: listing, tree, terminal, gateway, idle, launch, build, size.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startBenchEnv, repoRoot } from "./env";
 import { benchListing, removeAllZones } from "./listing";
 import { Report } from "./report";
+import { benchGateway } from "./gateway";
 import { benchTerminal } from "./terminal";
 import { benchTree } from "./tree";
 import { benchIdle } from "./idle";
@@ -21,7 +22,7 @@ import { benchLaunch } from "./launch";
 import { benchBuild } from "./build";
 import { benchSize } from "./size";
 
-const sections = ["listing", "tree", "terminal", "idle", "launch", "build", "size"] as const;
+const sections = ["listing", "tree", "terminal", "gateway", "idle", "launch", "build", "size"] as const;
 type Section = (typeof sections)[number];
 
 async function main(): Promise<number> {
@@ -52,6 +53,7 @@ async function main(): Promise<number> {
     if (wanted("listing")) await benchListing(env, report, sizes);
     if (wanted("tree")) await benchTree(env, report, { zones: Math.max(...sizes) });
     if (wanted("terminal")) await benchTerminal(env, report);
+    if (wanted("gateway")) await benchGateway(env, report);
     if (wanted("launch")) await benchLaunch(env, report);
     if (wanted("build")) await benchBuild(env, report);
     if (wanted("size")) await benchSize(env, report);
