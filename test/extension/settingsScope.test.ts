@@ -51,6 +51,7 @@ suite("settings a repository cannot set", () => {
 
   test("a value in the repository's settings file is not seen, and its host is not listed", async () => {
     const zones = await vscode.extensions.getExtension<ZonesApi>("styrolite.styrolite-zones")!.activate();
+    await zones.ready;
     const repoHost = "unix:///from/the/repository.socket";
     await mkdir(dir, { recursive: true });
     await writeFile(
