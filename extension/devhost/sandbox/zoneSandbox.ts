@@ -26,7 +26,7 @@ import { withTimeout } from "../timeout";
  * zone's limits, a veth on the dev host bridge (needs root). "process": a plain process group on
  * the host, no limits, no own network — what is possible without root.
  */
-export type SandboxMode = "namespaces" | "process";
+export type SandboxMode = "namespaces" | "process" | "vm";
 
 /** Host-wide facilities every zone sandbox uses. */
 export interface SandboxHost {
