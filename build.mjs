@@ -15,6 +15,14 @@ const watch = process.argv.includes("--watch");
 // and cpu-features; node-pty is a native addon only the dev host loads.
 const nodeExternals = ["cpu-features", "*.node", "node-pty"];
 
+// The CLI and the dev host need Node 24. Their bundles start with this check, before any module
+// loads, so an older Node prints one line naming the version instead of a stack trace; the
+// bundles' syntax stays parseable by Node 18 (esbuild target below) so that the check gets to run.
+// VS Code's own Electron, run as Node, is let through: the extension's ssh ProxyCommand runs the
+// bundled zonectl on it, as the extension itself runs on it.
+const nodeCheck = (name) =>
+  `#!/usr/bin/env node\n"use strict";\nif (!process.versions.electron && +process.versions.node.split(".")[0] < 24) { process.stderr.write("${name}: needs Node.js 24 or newer; this is Node " + process.version + "\\n"); process.exit(1); }`;
+
 const common = {
   bundle: true,
   sourcemap: production ? false : "linked",
@@ -28,14 +36,14 @@ const nodeBundles = [
   {
     entryPoints: { zonectl: "extension/cli/main.ts" },
     external: nodeExternals,
-    banner: { js: "#!/usr/bin/env node" },
+    banner: { js: nodeCheck("zonectl") },
   },
   {
     entryPoints: { devhost: "extension/devhost/main.ts" },
     external: nodeExternals,
-    banner: { js: "#!/usr/bin/env node" },
+    banner: { js: nodeCheck("devhost") },
   },
-].map((b) => ({ ...common, ...b, platform: "node", format: "cjs", target: "node20", outdir: "dist" }));
+].map((b) => ({ ...common, ...b, platform: "node", format: "cjs", target: "node18", outdir: "dist" }));
 
 const webviewEntries = Object.fromEntries(
   ["dashboard", "console"]

@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { Browser, openWorkbench } from "../test/harness/browser";
+import { Browser, logIn, openWorkbench } from "../test/harness/browser";
 import { startCodeServer } from "../test/harness/codeServer";
 import { isInstalled } from "../scripts/codeServer.mjs";
 import type { BenchEnv } from "./env";
@@ -156,6 +156,7 @@ export async function benchSize(
       try {
         const page = await browser.newPage();
         try {
+          await logIn(page, server);
           workbench.push(await openWorkbench(page, server.folderUrl(project), 120_000));
           // The project has a devcontainer.json: activation starts by itself (workspaceContains).
           const deadline = Date.now() + 60_000;

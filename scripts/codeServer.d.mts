@@ -1,6 +1,6 @@
 // Types for scripts/codeServer.mjs, so the TypeScript test harness can import its locator.
 
-/** A code-server install: Node 24 plus code-server's entry script, in a version-keyed cache. */
+/** A code-server install: its entry script and the Node 24 that runs it, in version-keyed caches. */
 export interface CodeServerInstall {
   root: string;
   nodeDir: string;

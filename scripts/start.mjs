@@ -12,8 +12,11 @@
 //   --ssh     the default: reach the dev host over SSH, the way a real host is reached
 //   --keep    keep the temporary directory (logs, dev host state) after Ctrl-C
 //
-// code-server listens on loopback without a password: from another machine, forward the port
-// (`ssh -L 8080:127.0.0.1:8080 this-machine`) rather than binding it wider.
+// code-server listens on loopback behind a random password, printed with the URL, and a
+// one-click login page (a local file) signs the browser in. Loopback alone would not do: any
+// web page can reach 127.0.0.1 through DNS rebinding, and code-server hands out terminals. From
+// another machine, forward the port (`ssh -L 8080:127.0.0.1:8080 this-machine`) and type the
+// password, rather than binding it wider.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -177,10 +180,14 @@ try {
   const codeServer = await startCodeServer({ dir: join(work, "code-server"), vsix: [vsix], settings, port });
   undo.push(() => codeServer.stop());
   const size = (await stat(vsix)).size;
+  const loginPage = await codeServer.writeLoginPage(codeServer.folderUrl(workspace));
   console.log(`
 Styrolite Zones is running (ready in ${((Date.now() - started) / 1000).toFixed(0)} s; .vsix ${(size / 1024).toFixed(0)} KiB)
 
-  Open:      ${codeServer.folderUrl(workspace)}
+  Open:      ${loginPage}
+             (one click: signs in to code-server and opens the sample project)
+  or:        ${codeServer.folderUrl(workspace)}
+  Password:  ${codeServer.password}
   Dev host:  ${hostLine}
              socket ${devHost.socketPath}
              metrics http://127.0.0.1:${prometheusPort}/metrics/resource

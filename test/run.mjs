@@ -1,26 +1,24 @@
-// The one test entry point: `node test/run.mjs <tier>` with tier = unit | integration | e2e |
-// static | all | bench. `npm test` runs `all`: static checks, then every tier in order, stopping
-// at the first failure. Node 20's test runner takes no globs, so files are listed here.
+// The one test entry point: `node test/run.mjs <tier> [files…]` with tier = unit | setup |
+// integration | e2e | static | all | bench. `npm test` runs `all`: static checks, then every
+// tier in order, stopping at the first failure. Without files, a tier runs every *.test.ts under
+// its folder.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const tier = process.argv[2] ?? "all";
 const extra = process.argv.slice(3);
 
-function testFiles(dir) {
-  const out = [];
-  const walk = (d) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith(".test.ts")) out.push(p);
-    }
-  };
-  walk(join(root, dir));
-  return out;
+// Everything here runs on the Node 24 that `.ci/setup` installs; npm scripts find it first on
+// PATH (node_modules/.bin/node). Started by an older Node directly, say how to get the right one.
+const nodeMajor = Number(process.versions.node.split(".")[0]);
+if (nodeMajor < 24) {
+  console.error(
+    `test/run.mjs needs Node 24 or newer, this is ${process.version}: run it as \`npm test\` ` +
+      `(or put Node 24 first: eval "$(bash .ci/setup --env)")`,
+  );
+  process.exit(1);
 }
+console.log(`node ${process.version} (${process.execPath})`);
 
 function run(label, cmd, args, env = {}) {
   const started = Date.now();
@@ -35,7 +33,8 @@ function run(label, cmd, args, env = {}) {
 }
 
 const nodeTest = (label, dir, concurrency) => {
-  const files = extra.length ? extra : testFiles(dir);
+  // The test runner expands the glob itself (quoted: no shell is involved).
+  const files = extra.length ? extra : [`${dir}/**/*.test.ts`];
   run(label, process.execPath, [
     "--import",
     "tsx",
@@ -55,13 +54,15 @@ const tiers = {
     run("format", "npx", ["prettier", "--check", "."]);
   },
   unit: () => nodeTest("unit", "test/unit", 2),
+  // A clone of this checkout installed the way `.ci/setup` does, with an empty HOME.
+  setup: () => nodeTest("setup", "test/setup", 1),
   // Integration files each start their own sshd / dev host; two at a time on a 2-core machine.
   integration: () => nodeTest("integration", "test/integration", 2),
   e2e: () => run("e2e", process.execPath, ["--import", "tsx", "test/e2e/run.ts", ...extra]),
   bench: () => run("bench", process.execPath, ["--import", "tsx", "bench/run.ts", ...extra]),
 };
 
-const order = tier === "all" ? ["static", "unit", "integration", "e2e"] : [tier];
+const order = tier === "all" ? ["static", "unit", "setup", "integration", "e2e"] : [tier];
 const startedAll = Date.now();
 for (const t of order) {
   if (!tiers[t]) {

@@ -21,6 +21,8 @@ import { downCommand } from "./commands/down";
 import { syncCommand } from "./commands/sync";
 import { sshConfigCommand } from "./commands/sshConfig";
 import { sshProxyCommand } from "./commands/sshProxy";
+import { versionCommand, versionLine } from "./commands/version";
+import { completionCommand } from "./commands/completion";
 
 // Every command, in the order `zonectl help` lists them. Add a command: one file under
 // commands/, one line here.
@@ -44,6 +46,11 @@ const commands: Command[] = [
   syncCommand,
   sshConfigCommand,
   sshProxyCommand,
+  versionCommand,
+  completionCommand(
+    () => commands,
+    () => globalOptions,
+  ),
 ];
 
 const globalOptions = {
@@ -51,6 +58,7 @@ const globalOptions = {
   json: { type: "boolean" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
 } as const;
 
 function usage(): string {
@@ -64,8 +72,13 @@ function usage(): string {
     "commands:",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
-    "zonectl <command> --help shows a command's arguments.",
+    "zonectl help <command> (or zonectl <command> --help) shows a command's arguments.",
+    "zonectl --version prints the version; zonectl completion bash|zsh a shell completion script.",
   ].join("\n");
+}
+
+function commandHelp(command: Command): string {
+  return `usage: zonectl ${command.name} ${command.usage}\n\n${command.summary}\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -81,6 +94,22 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`zonectl: ${(err as Error).message}\n${usage()}\n`);
     return 2;
+  }
+  if (globalsParsed.values.version && name === undefined) {
+    process.stdout.write(`${versionLine()}\n`);
+    return 0;
+  }
+  if (name === "help" && rest.length) {
+    // `zonectl help VERB`: the same text as `zonectl VERB --help`.
+    const about = commands.find((c) => c.name === rest[0]);
+    if (!about || rest.length > 1) {
+      process.stderr.write(
+        `zonectl help: ${about ? "takes one command" : `unknown command '${rest[0]}'`}\n${usage()}\n`,
+      );
+      return 2;
+    }
+    process.stdout.write(commandHelp(about));
+    return 0;
   }
   if (name === undefined || name === "help" || globalsParsed.values.help) {
     process.stdout.write(`${usage()}\n`);
@@ -110,7 +139,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (parsed.values.help) {
-    process.stdout.write(`usage: zonectl ${command.name} ${command.usage}\n\n${command.summary}\n`);
+    process.stdout.write(commandHelp(command));
     return 0;
   }
 

@@ -9,7 +9,7 @@ import { DevHostError } from "./errors";
 import { HostLog } from "./hostLog";
 import { wrapService } from "./rpc/wrap";
 import { zonesRpc } from "./rpc/zonesRpc";
-import { CgroupSystem } from "./sandbox/cgroups";
+import { CgroupSystem, removeEmptyGroupsEverywhere } from "./sandbox/cgroups";
 import type { CgroupNode } from "./sandbox/cgroups";
 import { succeeds } from "./sandbox/exec";
 import type { Tools } from "./sandbox/launch";
@@ -33,6 +33,8 @@ import { startEmbeddedSsh } from "./ssh/sshServer";
 import type { EmbeddedSsh } from "./ssh/sshServer";
 import { ZoneState } from "../proto/gen/protect/control/v1/common_pb";
 import { devHostVersion } from "./version";
+import { findContainerRuntime } from "./workloadContainer";
+import type { ContainerRuntime } from "./workloadContainer";
 
 /** Where `zonectl up` puts workspace copies and named volumes by default. */
 const defaultMountRoots = ["/var/lib/styrolite-zones"];
@@ -75,6 +77,7 @@ export class DevHost {
   #stopped = false;
   #hostFile!: HostFile;
   #cgroupBase: CgroupNode | undefined;
+  #containers: ContainerRuntime | undefined;
   #network: BridgeNetwork | undefined;
   #zones: ZoneManager | undefined;
   #workloads: WorkloadManager | undefined;
@@ -150,7 +153,10 @@ export class DevHost {
       this.#sandbox.mode === "namespaces" && (await overlayWorks(this.#sandbox.tools, this.#store.runDir));
     if (this.#sandbox.mode === "namespaces" && !overlay)
       this.log.warn("dev host: overlayfs is unavailable here; each workload gets a copy of its image root");
+    if (this.#containers) await removeStaleContainers(this.#containers, this.log);
     const workloads = new WorkloadManager({
+      containers: this.#containers,
+      tools: this.#sandbox.tools,
       store: this.#store,
       zones,
       images,
@@ -263,7 +269,14 @@ export class DevHost {
         ]))
       )
         why = "unshare of pid/mount/net namespaces fails here";
-      else mode = "namespaces";
+      else {
+        const found = findContainerRuntime(join(this.stateDir, "runc"), this.log);
+        if (typeof found === "string") why = found;
+        else {
+          mode = "namespaces";
+          this.#containers = found;
+        }
+      }
       if (wanted === "namespaces" && mode !== "namespaces")
         throw new DevHostError("failedPrecondition", `namespace sandboxes are unavailable: ${why}`);
       if (why) this.log.warn(`dev host: zones run as plain process groups (${why})`);
@@ -314,7 +327,10 @@ export class DevHost {
     await step("workloads", () => this.#workloads?.shutdown());
     await step("zones", () => this.#zones?.shutdown());
     await step("network", () => this.#network?.down());
-    await step("cgroups", () => this.#cgroupBase?.destroy());
+    await step("cgroups", async () => {
+      await this.#cgroupBase?.destroy();
+      if (this.#cgroupBase) await removeEmptyGroupsEverywhere([this.#cgroupBase.relativePath]);
+    });
     if (this.#hostFile) {
       this.#hostFile.lastStop = { at: new Date().toISOString(), clean: problems.length === 0 };
       await step("state", () => this.#writeHostFile());
@@ -374,4 +390,18 @@ function findTools(): Tools | undefined {
   const setsid = find("setsid");
   if (!sh || !nsenter || !unshare || !env || !setsid) return undefined;
   return { sh, nsenter, unshare, env, setsid };
+}
+
+/** Containers an earlier run of this state folder left (it was killed): nothing of them may stay. */
+async function removeStaleContainers(runtime: ContainerRuntime, log: Logger): Promise<void> {
+  try {
+    for (const c of await runtime.runc.list()) {
+      log.info(`leftovers: removing container ${c.id} (${c.status}) from an earlier run`);
+      await runtime.runc
+        .delete(c.id)
+        .catch((err: unknown) => log.warn(`leftovers: runc delete ${c.id}`, err));
+    }
+  } catch (err) {
+    log.warn("leftovers: runc list failed", err);
+  }
 }

@@ -1,5 +1,6 @@
 import { rmdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
+import { removeEmptyGroupsEverywhere } from "./sandbox/cgroups";
 import type { Logger } from "../core/log";
 import { deleteLinkIfPresent } from "./sandbox/network";
 import { isSameProcess } from "./sandbox/procfs";
@@ -27,6 +28,10 @@ export async function cleanupLeftovers(
   if (runtime.cgroupDirs.length > 0) {
     const node = host.cgroups.existing(runtime.cgroupDirs);
     await node.destroy().catch((err: unknown) => log.warn("leftovers: cgroup removal", err));
+    // What runc made for the zone's containers in the other hierarchies, and the parents.
+    const zoneDir = runtime.cgroupDirs[0]!.dir;
+    const relative = `${basename(dirname(zoneDir))}/${basename(zoneDir)}`;
+    await removeEmptyGroupsEverywhere([relative, dirname(relative)]);
     // The per-run parent folder goes too once its last zone is gone.
     for (const d of runtime.cgroupDirs) {
       try {

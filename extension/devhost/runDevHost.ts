@@ -62,7 +62,9 @@ export async function runDevHost(options: RunDevHostOptions): Promise<void> {
   if (host.prometheusUrl) options.out(`prometheus: ${host.prometheusUrl}`);
   if (host.ssh) {
     options.out(`ssh: ${host.ssh.host}:${host.ssh.port}, host key ${host.ssh.hostFingerprint}`);
-    options.out(`ssh: client key ${host.ssh.clientKeyPath} (always accepted, besides your authorized keys)`);
+    options.out(
+      `ssh: client key ${host.ssh.clientKeyPath} (always accepted; other keys only from --authorized-keys files)`,
+    );
   }
   try {
     if (!options.signal.aborted) {

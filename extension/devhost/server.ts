@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import type { Socket } from "node:net";
-import { chmodSync, existsSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
+import type { Stats } from "node:fs";
 import { dirname } from "node:path";
 import * as http2 from "node:http2";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -48,20 +49,37 @@ export class GrpcServer {
     // Remember what we created (e.g. /var/lib/edera/protect), to leave no empty folders behind.
     if (!existsSync(dir))
       this.#createdDirs = { top: mkdirSync(dir, { recursive: true, mode: 0o700 }), leaf: dir };
-    if (existsSync(socketPath)) {
+    const existing = lstatIfAny(socketPath);
+    if (existing) {
+      // Only a socket is ours to replace: --socket pointing at a file must never delete it.
+      if (!existing.isSocket())
+        throw new DevHostError(
+          "alreadyExists",
+          `${socketPath} exists and is not a socket; refusing to replace it (choose another --socket)`,
+        );
       if (await answers(socketPath))
         throw new DevHostError("alreadyExists", `another daemon is already serving ${socketPath}`);
       unlinkSync(socketPath); // stale socket of a process that is gone
     }
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen(socketPath, () => {
-        this.#server.off("error", reject);
-        resolve();
+    // The socket is created 0600 (umask for the bind), not chmodded after: no window in which
+    // anyone else could connect.
+    const previous = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#server.once("error", reject);
+        this.#server.listen(socketPath, () => {
+          this.#server.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } finally {
+      process.umask(previous);
+    }
     chmodSync(socketPath, 0o600);
+    this.#listening = true;
   }
+
+  #listening = false;
 
   /** Stops accepting, ends open streams (WatchEvents would otherwise hold the server open). */
   async close(socketPath: string | undefined): Promise<void> {
@@ -74,7 +92,7 @@ export class GrpcServer {
     }, 1000);
     await closed;
     clearTimeout(timer);
-    if (socketPath) {
+    if (socketPath && this.#listening) {
       try {
         unlinkSync(socketPath);
       } catch {
@@ -103,4 +121,12 @@ function answers(socketPath: string): Promise<boolean> {
     });
     sock.once("error", () => resolve(false));
   });
+}
+
+function lstatIfAny(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
 }

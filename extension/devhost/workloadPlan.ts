@@ -1,9 +1,14 @@
 import { lstatSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
+import { ProcessNamespace } from "../proto/gen/protect/control/v1/common_pb";
 import type { WorkloadSpec } from "../proto/gen/protect/control/v1/common_pb";
 import type { ImageRuntimeConfig } from "./images/manifest";
 import { resolveBindSource } from "./bindSource";
 import { DevHostError } from "./errors";
+import { OciConfigError, capabilitiesOfMask, ociProcess } from "./oci/ociConfig";
+
+/** Every capability name, for checking the names a spec gives. */
+const allCapabilityNames = capabilitiesOfMask((1n << 64n) - 1n);
 import type { SetupStep } from "./sandbox/launch";
 import { resolveIdentity, splitUserSpec } from "./sandbox/users";
 
@@ -30,6 +35,19 @@ export interface WorkloadPlan extends ProcessPlan {
   /** hostPath: the real path checked by resolveBindSource; requested: what the spec said. */
   mounts: { hostPath: string; targetPath: string; directory: boolean; requested: string }[];
   readOnlyRootfs: boolean;
+  security: WorkloadSecurity;
+}
+
+/** WorkloadSecuritySpec as the runtime honours it (checked here, before anything runs). */
+export interface WorkloadSecurity {
+  privileged: boolean;
+  raiseCapabilities: string[];
+  dropCapabilities: string[];
+  raiseAmbientCapabilities: string[];
+  /** Namespaces the workload shares with its zone instead of having its own. */
+  shareWithZone: Set<"uts" | "ipc">;
+  /** No cgroup namespace: the workload sees the host's cgroup paths. */
+  noCgroupNamespace: boolean;
 }
 
 export const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -114,7 +132,57 @@ export function planWorkload(
         : undefined,
     mounts,
     readOnlyRootfs: Boolean(spec.security?.readOnlyRootfs),
+    security: planSecurity(spec),
   };
+}
+
+/**
+ * What the workload's security spec asks for. By default a workload gets its own mount, UTS,
+ * IPC and cgroup namespaces and shares the zone's PID and network namespaces (one process
+ * table and one address per zone, as in a VM). `disable_namespaces` names namespaces it must
+ * not get of its own: UTS and IPC are then the zone's, CGROUP is not created; PID and NET are
+ * the zone's anyway; USER and TIME are never created. MOUNT cannot be disabled: the image root
+ * needs a mount namespace.
+ */
+function planSecurity(spec: WorkloadSpec): WorkloadSecurity {
+  const s = spec.security;
+  if (s?.strictUserNamespace)
+    throw new DevHostError(
+      "failedPrecondition",
+      "strict_user_namespace is not supported by the dev host: its image roots are owned by host uids, and runc here cannot map them",
+    );
+  const disabled = new Set(
+    s?.disableAllNamespaces
+      ? [ProcessNamespace.UTS, ProcessNamespace.IPC, ProcessNamespace.CGROUP]
+      : (s?.disableNamespaces ?? []),
+  );
+  if (disabled.has(ProcessNamespace.MOUNT) && !s?.disableAllNamespaces)
+    throw new DevHostError(
+      "invalidArgument",
+      "disable_namespaces: a workload always has its own mount namespace (its image root needs one)",
+    );
+  const security: WorkloadSecurity = {
+    privileged: Boolean(s?.privileged),
+    raiseCapabilities: [...(s?.raiseCapabilities ?? [])],
+    dropCapabilities: [...(s?.dropCapabilities ?? [])],
+    raiseAmbientCapabilities: [...(s?.raiseAmbientCapabilities ?? [])],
+    shareWithZone: new Set([
+      ...(disabled.has(ProcessNamespace.UTS) ? (["uts"] as const) : []),
+      ...(disabled.has(ProcessNamespace.IPC) ? (["ipc"] as const) : []),
+    ]),
+    noCgroupNamespace: disabled.has(ProcessNamespace.CGROUP),
+  };
+  try {
+    ociProcess(
+      { args: ["x"], env: [], cwd: "/", uid: 0, gid: 0, terminal: false },
+      security,
+      allCapabilityNames,
+    );
+  } catch (err) {
+    if (err instanceof OciConfigError) throw new DevHostError("invalidArgument", err.message);
+    throw err;
+  }
+  return security;
 }
 
 /** Image Env, then overrides by key, then PATH/HOME/TERM defaults where nothing set them. */

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { create, fromJson, toJson } from "@bufbuild/protobuf";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -13,14 +14,21 @@ import type { Workload, WorkloadSpec } from "../proto/gen/protect/control/v1/com
 import { resolveBindSource } from "./bindSource";
 import { ConsoleBuffer } from "./consoleBuffer";
 import { DevHostError } from "./errors";
+import { removeEmptyGroupsEverywhere } from "./sandbox/cgroups";
 import type { CgroupNode } from "./sandbox/cgroups";
+import { withMountSetup } from "./sandbox/launch";
+import type { Tools } from "./sandbox/launch";
+import type { ContainerProcess } from "./oci/ociConfig";
+import { Runc } from "./oci/runc";
+import { containerId, workloadContainerConfig, workloadExecProcess } from "./workloadContainer";
+import type { ContainerRuntime } from "./workloadContainer";
 import { run } from "./sandbox/exec";
-import { childrenOf } from "./sandbox/procfs";
 import { exitCodeOf } from "./sandbox/processes";
 import type { ProcessExit, SandboxProcess } from "./sandbox/processes";
+import { signalOfCode } from "./sandbox/processes";
 import type { SandboxMode, ZoneSandbox } from "./sandbox/zoneSandbox";
 import type { StateStore } from "./stateStore";
-import { planWorkload, setupSteps, workloadPaths } from "./workloadPlan";
+import { assertNoSymlinks, planWorkload, workloadPaths } from "./workloadPlan";
 import type { WorkloadImage, WorkloadPaths, WorkloadPlan } from "./workloadPlan";
 import type { ZoneManager } from "./zones";
 import { withTimeout } from "./timeout";
@@ -60,6 +68,8 @@ interface WorkloadEntry {
   starting?: Promise<void> | undefined;
   run?: Run | undefined;
   destroying?: Promise<void> | undefined;
+  /** The zone's name: the workload's hostname. */
+  hostname?: string | undefined;
 }
 
 /** What an exec into a running workload needs. */
@@ -79,6 +89,10 @@ export interface WorkloadManagerOptions {
   mode: SandboxMode;
   /** Whether overlayfs works for workload roots; otherwise the image root is copied. */
   overlay: boolean;
+  /** runc and its profile: how namespace-mode workloads run (undefined in process mode). */
+  containers: ContainerRuntime | undefined;
+  /** Host tools (the overlay's mount namespace is made with unshare). */
+  tools: Tools;
   /** Folders bind mounts may come from (see resolveBindSource). */
   mountRoots: readonly string[];
   log: Logger;
@@ -214,6 +228,7 @@ export class WorkloadManager {
       const zone = this.o.zones.get(entry.record.spec.zoneId);
       const ip = zone.status?.networkStatus?.interfaces[0]?.ips[0]?.address.split("/")[0];
       const hostname = zone.spec?.name || "zone";
+      entry.hostname = hostname;
       writeFileSync(
         paths.hosts,
         `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${ip ? `${ip}\t${hostname}\n` : ""}`,
@@ -267,22 +282,25 @@ export class WorkloadManager {
     const group = sandbox.workloadGroup(record.id);
     const oomBaseline = sandbox.cgroup?.oomKills() ?? 0;
     const output = entry.output.closed ? (entry.output = new ConsoleBuffer()) : entry.output;
-    const steps =
-      this.o.mode === "namespaces" ? setupSteps(plan, image, paths, { overlay: this.o.overlay }) : [];
-    const proc = sandbox.launch({
-      target: { kind: "newWorkload", steps },
-      group,
-      final: {
-        root: paths.root,
-        cwd: plan.cwd,
-        uid: plan.uid,
-        gid: plan.gid,
-        env: plan.env,
-        command: plan.command,
-      },
-      tty: plan.tty ? (plan.terminal ?? { columns: 80, rows: 24 }) : undefined,
-      stdin: plan.stdin,
-    });
+    const tty = plan.tty ? (plan.terminal ?? { columns: 80, rows: 24 }) : undefined;
+    const runtime = this.o.containers;
+    const pidFile = join(paths.dir, "container.pid");
+    const proc = runtime
+      ? await this.#startContainer(entry, sandbox, group, runtime, pidFile, tty)
+      : sandbox.launch({
+          target: { kind: "newWorkload", steps: [] },
+          group,
+          final: {
+            root: paths.root,
+            cwd: plan.cwd,
+            uid: plan.uid,
+            gid: plan.gid,
+            env: plan.env,
+            command: plan.command,
+          },
+          tty,
+          stdin: plan.stdin,
+        });
     proc.onStdout((d) => output.append(d, 1));
     proc.onStderr((d) => output.append(d, 2));
     let exit: ProcessExit | undefined;
@@ -297,14 +315,14 @@ export class WorkloadManager {
       finished: Promise.resolve(),
     };
     entry.run = runState;
-    if (this.o.mode === "namespaces") {
-      // RUNNING means the command itself runs: its root is the workload root, setup is done.
+    if (runtime) {
+      // RUNNING means the container exists and its command starts: runc writes the pid file
+      // once the process is in its namespaces, cgroup and root, just before it starts it.
       const deadline = Date.now() + 15_000;
       for (;;) {
         if (exit) break;
-        const main = runState.mainPid ?? childrenOf(proc.pid)[0];
-        runState.mainPid = main;
-        if (main !== undefined && rootOf(main) === paths.root) break;
+        runState.mainPid = Runc.readPid(pidFile);
+        if (runState.mainPid !== undefined) break;
         if (Date.now() > deadline) {
           proc.kill("SIGKILL");
           group?.signalAll("SIGKILL");
@@ -315,7 +333,9 @@ export class WorkloadManager {
     } else {
       runState.mainPid = proc.pid;
     }
-    runState.finished = proc.exited.then((e) => this.#exited(entry, runState, e, output));
+    runState.finished = proc.exited.then((e) =>
+      this.#exited(entry, runState, runtime ? fromRunc(e) : e, output, existsSync(pidFile)),
+    );
     if (exit) {
       await runState.finished;
       return;
@@ -328,11 +348,76 @@ export class WorkloadManager {
     );
   }
 
-  async #exited(entry: WorkloadEntry, run: Run, exit: ProcessExit, output: ConsoleBuffer): Promise<void> {
+  /** Writes the bundle and starts `runc run` (inside a mount namespace holding the overlay root). */
+  async #startContainer(
+    entry: WorkloadEntry,
+    sandbox: ZoneSandbox,
+    group: CgroupNode | undefined,
+    runtime: ContainerRuntime,
+    pidFile: string,
+    tty: { columns: number; rows: number } | undefined,
+  ): Promise<SandboxProcess> {
+    const { record, plan, image, paths } = entry;
+    const id = containerId(record.id);
+    await runtime.runc.delete(id); // a previous start's container, if its runc was killed
+    rmSync(pidFile, { force: true });
+    for (const m of plan!.mounts) assertNoSymlinks(this.#layers(entry), m.targetPath, "mount target");
+    const bundle = join(paths.dir, "bundle");
+    Runc.writeBundle(
+      bundle,
+      workloadContainerConfig({
+        plan: plan!,
+        rootfs: paths.root,
+        hostsFile: paths.hosts,
+        hostname: entry.hostname ?? "zone",
+        zoneInitPid: sandbox.initPid,
+        cgroupsPath: group?.relativePath ?? `styrolite-devhost-${process.pid}/${id}`,
+        runtime,
+      }),
+    );
+    const run = runtime.runc.runArgv(id, bundle, pidFile);
+    // The overlay is mounted in a private mount namespace that runc starts from: the host's
+    // mount table never holds it, and it goes when the container does.
+    const argv = this.o.overlay
+      ? withMountSetup(
+          this.o.tools,
+          [
+            {
+              op: "overlay",
+              lower: image!.rootfsDir,
+              upper: paths.upper,
+              work: paths.work,
+              target: paths.root,
+            },
+          ],
+          run,
+        )
+      : run;
+    return sandbox.startContainer(argv, { tty, stdin: plan!.stdin });
+  }
+
+  #layers(entry: WorkloadEntry): string[] {
+    return this.o.overlay ? [entry.paths.upper, entry.image!.rootfsDir] : [entry.paths.root];
+  }
+
+  async #exited(
+    entry: WorkloadEntry,
+    run: Run,
+    exit: ProcessExit,
+    output: ConsoleBuffer,
+    started: boolean,
+  ): Promise<void> {
     // The zone's pid namespace outlives the workload: whatever the workload left running goes too.
     run.group?.signalAll("SIGKILL");
     const sandbox = this.o.zones.maybeSandbox(entry.record.spec.zoneId);
+    // Read before the container goes: the kill is counted in the container's own memory cgroup.
     const oom = (sandbox?.cgroup?.oomKills() ?? 0) > run.oomBaseline || (run.group?.oomKills() ?? 0) > 0;
+    if (this.o.containers) {
+      await this.o.containers.runc
+        .delete(containerId(entry.record.id))
+        .catch((err: unknown) => this.o.log.warn(`workloads: runc delete of ${entry.record.id}`, err));
+      if (run.group) await removeEmptyGroupsEverywhere([run.group.relativePath]);
+    }
     await run.group
       ?.destroy()
       .catch((err: unknown) => this.o.log.warn(`workloads: cgroup of ${entry.record.id}`, err));
@@ -342,7 +427,7 @@ export class WorkloadManager {
     const { record } = entry;
     record.exitCode = exitCodeOf(exit);
     let wasRunning = record.state === WorkloadState.RUNNING;
-    if (!wasRunning && ranBeforeSeen(exit, tail(output))) {
+    if (!wasRunning && (this.o.containers ? started : ranBeforeSeen(exit, tail(output)))) {
       // The command ran and ended between two looks for its root switch (a short `sh -c`
       // takes a few ms): it did start, so watchers see RUNNING before its end.
       this.#setState(entry, WorkloadState.RUNNING);
@@ -452,6 +537,37 @@ export class WorkloadManager {
     };
   }
 
+  /**
+   * Runs a process in a running workload's container (`runc exec`): its namespaces, root,
+   * cgroup, capabilities, seccomp filter and no_new_privs. Undefined in process mode.
+   */
+  execInContainer(
+    id: string,
+    p: ContainerProcess,
+    tty: { columns: number; rows: number } | undefined,
+  ): SandboxProcess | undefined {
+    const runtime = this.o.containers;
+    if (!runtime) return undefined;
+    const ctx = this.execContext(id);
+    const entry = this.#entry(id);
+    const file = join(entry.paths.dir, `exec-${randomUUID()}.json`);
+    Runc.writeProcess(file, workloadExecProcess(ctx.plan, p, runtime));
+    try {
+      const proc = ctx.sandbox.startContainer(
+        runtime.runc.execArgv(containerId(id), file, tty !== undefined),
+        {
+          tty,
+          stdin: true,
+        },
+      );
+      void proc.exited.then(() => rmSync(file, { force: true })); // runc read it at the start
+      return proc;
+    } catch (err) {
+      rmSync(file, { force: true });
+      throw err;
+    }
+  }
+
   /** Ends every workload process; records stay as they are (they come back FAILED). */
   async shutdown(): Promise<void> {
     this.#shuttingDown = true;
@@ -533,12 +649,10 @@ export class WorkloadManager {
   }
 }
 
-function rootOf(pid: number): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/root`);
-  } catch {
-    return undefined;
-  }
+/** runc reports a process killed by signal n as exit 128 + n; the exit then says the signal. */
+function fromRunc(exit: ProcessExit): ProcessExit {
+  const signal = exit.code !== undefined && exit.code > 128 ? signalOfCode(exit.code - 128) : undefined;
+  return signal ? { code: undefined, signal } : exit;
 }
 
 function killGroup(pid: number): void {

@@ -16,6 +16,7 @@ import { groupTreeByStateCommand, ungroupTreeCommand } from "./commands/groupTre
 import { launchDevcontainerCommand } from "./commands/launchDevcontainer";
 import { listForwardsCommand } from "./commands/listForwards";
 import { openDashboardCommand } from "./commands/openDashboard";
+import { openInNewWindowCommand } from "./commands/openInNewWindow";
 import { openTerminalCommand } from "./commands/openTerminal";
 import { resizeZone, resizeZoneCommand } from "./commands/resizeZone";
 import { showLogsCommand } from "./commands/showLogs";
@@ -43,6 +44,8 @@ import { HostSamplers } from "./metrics/hostSamplers";
 import { ConsolePanel, ConsolePanels } from "./panels/consolePanel";
 import { openConsoleSource } from "./panels/consoleSources";
 import { DashboardPanel, DashboardPanels } from "./panels/dashboardPanel";
+import { ZoneWindows } from "./remote/zoneWindows";
+import { SaveSync } from "./sync/saveSync";
 import { ZoneTerminals } from "./terminal/zoneTerminals";
 import { TreeArrangement } from "./tree/treeArrangement";
 import { channelLogger } from "./log";
@@ -70,6 +73,7 @@ const commands: readonly ZonesCommand[] = [
   applyTemplateCommand,
   showPlanCommand,
   openTerminalCommand,
+  openInNewWindowCommand,
   attachConsoleCommand,
   showLogsCommand,
   forwardPortCommand,
@@ -101,6 +105,8 @@ export interface ZonesApi {
   readonly consoles: ConsolePanels;
   readonly diagnostics: DevcontainerDiagnostics;
   readonly arrangement: TreeArrangement;
+  readonly windows: ZoneWindows;
+  readonly saveSync: SaveSync;
 }
 
 export class Ctx extends Disposable implements ZonesApi {
@@ -125,6 +131,8 @@ export class Ctx extends Disposable implements ZonesApi {
   readonly consoles: ConsolePanels;
   readonly diagnostics: DevcontainerDiagnostics;
   readonly arrangement: TreeArrangement;
+  readonly windows: ZoneWindows;
+  readonly saveSync: SaveSync;
 
   constructor(
     readonly extension: vscode.ExtensionContext,
@@ -177,6 +185,20 @@ export class Ctx extends Disposable implements ZonesApi {
       settings: () => this.settings.current,
       logger: this.logger,
     });
+    this.windows = new ZoneWindows({
+      model: this.model,
+      settings: () => this.settings.current,
+      extensionPath: extension.extensionUri.fsPath,
+      log: this.logger,
+    });
+    this.saveSync = this.register(
+      new SaveSync({
+        model: this.model,
+        hosts: this.hosts,
+        settings: () => this.settings.current,
+        log: this.logger,
+      }),
+    );
     this.diagnostics = this.register(new DevcontainerDiagnostics(this.logger, planOptions));
     this.register(
       vscode.languages.registerCodeLensProvider(
@@ -243,6 +265,7 @@ export class Ctx extends Disposable implements ZonesApi {
           this.samplers.setIntervalMs(settings.metricsIntervalSeconds * 1000);
         if (keys.includes("metrics.prometheusPort"))
           this.samplers.setPrometheusPort(settings.metricsPrometheusPort);
+        if (keys.includes("sync.onSave")) this.saveSync.refresh();
       }),
     );
     this.connections.sync(this.settings.current.hosts.map(parseHostEntry));

@@ -3,7 +3,7 @@ import { Disposable } from "../core/lifecycle";
 import { Emitter } from "../core/events";
 import type { Event } from "../core/events";
 import type { Logger } from "../core/log";
-import { parseSettings, reconnectKeys, settingKeys } from "./model/settingsSchema";
+import { parseSettings, reconnectKeys, settingKeys, userChosenValue } from "./model/settingsSchema";
 import type { SettingKey, ZonesSettings } from "./model/settingsSchema";
 
 /** A settings change: the new values and which keys moved. */
@@ -47,9 +47,8 @@ export class Settings extends Disposable {
   #read(): ZonesSettings {
     const config = vscode.workspace.getConfiguration("zones");
     const { settings, problems } = parseSettings((key) => {
-      const inspected = config.inspect(key);
       // Only what the user wrote is validated; an unset key takes the schema default.
-      return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+      return userChosenValue(key, config.inspect(key));
     });
     for (const p of problems) {
       this.log.warn(`setting zones.${p.key} is invalid (${p.message}); using its default`);
@@ -74,15 +73,9 @@ export class Settings extends Disposable {
 
   /** Writes `zones.hosts` in the user settings (Add Host / Remove Host). */
   async setHosts(hosts: readonly string[]): Promise<void> {
-    const config = vscode.workspace.getConfiguration("zones");
-    const inspected = config.inspect("hosts");
-    // Write where the effective value comes from, or a user-level list would be shadowed.
-    const target =
-      inspected?.workspaceFolderValue !== undefined
-        ? vscode.ConfigurationTarget.WorkspaceFolder
-        : inspected?.workspaceValue !== undefined
-          ? vscode.ConfigurationTarget.Workspace
-          : vscode.ConfigurationTarget.Global;
-    await config.update("hosts", [...hosts], target);
+    // The user's own settings: a workspace's hosts list is never read (machineKeys).
+    await vscode.workspace
+      .getConfiguration("zones")
+      .update("hosts", [...hosts], vscode.ConfigurationTarget.Global);
   }
 }

@@ -18,12 +18,13 @@ import { cp, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { build } from "esbuild";
-import { artifactsDir, Browser, screenshot } from "../harness/browser";
+import { artifactsDir, Browser, logIn, screenshot } from "../harness/browser";
 import { startCodeServer } from "../harness/codeServer";
 import type { CodeServer } from "../harness/codeServer";
 import { startEnvironment } from "./environment";
 import type { E2eEnvironment } from "./environment";
 import { runExtensionHostTests } from "./extensionHost";
+import { checkLogin } from "./login";
 import { uiSpecs } from "./ui/specs";
 import { describeWindow, tidyWindow } from "./ui/workbench";
 
@@ -120,6 +121,17 @@ async function main(): Promise<number> {
     timings.codeServerStartMs = Date.now() - started;
     console.log(`e2e: code-server ${codeServer.url} ready in ${timings.codeServerStartMs} ms`);
     browser = await Browser.launch();
+    started = Date.now();
+    // Everything below needs the browser signed in; without a login nothing else can pass.
+    await checkLogin(codeServer);
+    const loginPage = await browser.newPage();
+    await logIn(loginPage, codeServer);
+    await loginPage.close();
+    outcomes.push({
+      name: "code-server: no session without the password; the one-click login page signs in",
+      ok: true,
+      ms: Date.now() - started,
+    });
 
     if (!flag("--only-ui")) {
       started = Date.now();

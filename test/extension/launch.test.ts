@@ -6,8 +6,9 @@
  * console panels, devcontainer.json problems and lenses, and the tree's filter and grouping.
  */
 import * as assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as vscode from "vscode";
 import { silentLogger } from "../../extension/core/log";
@@ -127,6 +128,115 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
     assert.equal(again.result.firstLaunch, false);
     const ours = (await other.listZones()).filter((z) => z.spec?.name === plan.zoneName);
     assert.equal(ours.length, 1);
+  });
+
+  /** What `cat`/`sh -c` print in the launched workload. */
+  async function inWorkload(script: string): Promise<string> {
+    const chunks: Uint8Array[] = [];
+    const session = startExec(
+      other.client,
+      { zoneId: outcome.result.zoneId, workloadId: outcome.result.workloadId, command: ["sh", "-c", script] },
+      { onStdout: (d) => chunks.push(d) },
+    );
+    session.endInput();
+    assert.equal(await session.exited, 0, `${script} failed in the workload`);
+    return Buffer.concat(chunks).toString("utf8");
+  }
+
+  test("Saves follow: a save, a new file, a rename and a delete reach the zone; a burst of 500 arrives complete and in order", async function () {
+    this.timeout(180_000);
+    const folder = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    const inZone = outcome.result.workspaceFolder;
+    await until(
+      "the folder followed",
+      () => zones.saveSync.followed().some((f) => f.localFolder === folder),
+      10_000,
+    );
+    const pushed: string[] = [];
+    const listener = zones.saveSync.onDidPush((e) => {
+      if (e.action !== "unchanged") pushed.push(`${e.action} ${e.path}`);
+    });
+    try {
+      // A real save from an editor.
+      const doc = await vscode.workspace.openTextDocument(join(folder, "README.md"));
+      const editor = await vscode.window.showTextDocument(doc);
+      await editor.edit((b) => b.insert(new vscode.Position(0, 0), "saved in VS Code\n"));
+      await doc.save();
+      await until("README.md pushed", () => pushed.includes("uploaded README.md"), 20_000);
+      assert.match(await inWorkload(`head -n 1 ${inZone}/README.md`), /^saved in VS Code$/m);
+      await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+
+      writeFileSync(join(folder, "notes.txt"), "new\n");
+      await until("notes.txt pushed", () => pushed.includes("uploaded notes.txt"), 20_000);
+      renameSync(join(folder, "notes.txt"), join(folder, "renamed.txt"));
+      await until(
+        "the rename pushed",
+        () => pushed.includes("removed notes.txt") && pushed.includes("uploaded renamed.txt"),
+        20_000,
+      );
+      rmSync(join(folder, "renamed.txt"));
+      await until("the delete pushed", () => pushed.includes("removed renamed.txt"), 20_000);
+      assert.equal(await inWorkload(`ls ${inZone} | grep -c -e notes -e renamed || true`), "0\n");
+
+      pushed.length = 0;
+      const written: string[] = [];
+      for (let d = 0; d < 5; d++) {
+        mkdirSync(join(folder, "burst", `d${d}`), { recursive: true });
+        for (let f = 0; f < 100; f++) {
+          const path = `burst/d${d}/f${String(f).padStart(3, "0")}.txt`;
+          writeFileSync(join(folder, path), `${d * 100 + f}\n`);
+          written.push(path);
+        }
+      }
+      await until(
+        "500 files pushed",
+        () => pushed.filter((p) => p.startsWith("uploaded burst/")).length >= 500,
+        150_000,
+      );
+      assert.deepEqual(
+        pushed.filter((p) => p.startsWith("uploaded burst/")).map((p) => p.slice("uploaded ".length)),
+        written,
+        "in the order written, each once",
+      );
+      const content = await inWorkload(`cd ${inZone} && for f in burst/d*/f*; do cat "$f"; done`);
+      assert.deepEqual(
+        content.trim().split("\n"),
+        written.map((_, i) => String(i)),
+        "all 500 in the zone",
+      );
+      assert.match(zones.saveSync.status?.last?.path ?? "", /^burst\//, "the status bar knows the last push");
+    } finally {
+      listener.dispose();
+      rmSync(join(folder, "burst"), { recursive: true, force: true });
+    }
+  });
+
+  test("Open in New Window without an ssh-remote extension: the alias is written, and OpenSSH reaches the workload through it", async function () {
+    this.timeout(120_000);
+    const result = await vscode.commands.executeCommand<{ kind: string; alias: string; uri: string }>(
+      "zones.workload.openInNewWindow",
+      workloadNode(),
+    );
+    assert.equal(result.kind, "needsExtension", "code-server has neither Remote - SSH nor Open Remote - SSH");
+    assert.equal(result.uri, `vscode-remote://ssh-remote+${result.alias}${outcome.result.workspaceFolder}`);
+    const userConfig = join(homedir(), ".ssh", "config");
+    assert.match(readFileSync(userConfig, "utf8"), /^Include .*styrolite-zones\/config$/m);
+    const ours = readFileSync(join(homedir(), ".ssh", "styrolite-zones", "config"), "utf8");
+    assert.match(ours, new RegExp(`^Host ${result.alias.replace(/\./g, "\\.")}$`, "m"));
+    assert.match(ours, /ProxyCommand .*dist\/zonectl\.js --host .* ssh-proxy /);
+    // The packaged zonectl, run by OpenSSH as the alias's ProxyCommand: the real gateway.
+    const ssh = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const child = execFile(
+        "ssh",
+        ["-F", userConfig, "-o", "BatchMode=yes", result.alias, 'printf "%s|%s" "$PWD" "$GREETING"'],
+        { timeout: 60_000 },
+        (err, out, errOut) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut }),
+      );
+      child.stdin?.end();
+    });
+    assert.equal(ssh.code, 0, ssh.err);
+    assert.equal(ssh.out, `${outcome.result.workspaceFolder}|hello from a zone`);
   });
 
   test("a launch cancelled mid-hook rolls back: its zone is destroyed and nothing is forwarded", async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import type { BrowserContext, Locator, Page } from "playwright-core";
+import type { CodeServer } from "./codeServer";
 
 /** Where screenshots and logs of e2e runs go (git-ignored). */
 export const artifactsDir = join(import.meta.dirname, "..", ".artifacts");
@@ -59,6 +60,15 @@ export class Browser {
   }
 }
 
+/**
+ * Signs the browser in to code-server the way `npm start` tells a user to: by opening its
+ * one-click login page. The session cookie then serves every page of the browser's context.
+ */
+export async function logIn(page: Page, codeServer: CodeServer): Promise<void> {
+  await page.goto(await codeServer.writeLoginPage("/healthz"));
+  await page.waitForURL(`${codeServer.url}/healthz`);
+}
+
 /** Opens a workbench URL and waits until the workbench is drawn; returns the time it took. */
 export async function openWorkbench(page: Page, url: string, timeoutMs = 60_000): Promise<number> {
   const started = Date.now();
@@ -72,6 +82,23 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await mkdir(artifactsDir, { recursive: true });
   const path = join(artifactsDir, `${name.replace(/[^\w.-]+/g, "-")}.png`);
   await page.screenshot({ path });
+  return path;
+}
+
+/** Where the README's pictures live (checked in). */
+export const readmeMediaDir = join(import.meta.dirname, "..", "..", "media", "screenshots");
+
+/**
+ * A screenshot the README shows: saved with the test artifacts, and with
+ * ZONES_README_SCREENSHOTS=1 also over media/screenshots/<name>.png, so the README follows
+ * the UI when it changes (run the e2e tier with it and commit the pictures).
+ */
+export async function readmeScreenshot(page: Page, name: string): Promise<string> {
+  const path = await screenshot(page, `readme-${name}`);
+  if (process.env.ZONES_README_SCREENSHOTS === "1") {
+    await mkdir(readmeMediaDir, { recursive: true });
+    await page.screenshot({ path: join(readmeMediaDir, `${name}.png`) });
+  }
   return path;
 }
 

@@ -1,12 +1,18 @@
 /**
  * A real VS Code for tests and `npm start`: code-server, isolated in a directory of its own
- * (HOME, XDG dirs, user data, extensions, config), bound to a free loopback port without auth.
- * It runs as its own process group and `stop()` ends every process it started.
+ * (HOME, XDG dirs, user data, extensions, config), bound to a loopback port behind a random
+ * password. Loopback alone is no protection: any web page the user opens can reach
+ * 127.0.0.1 through DNS rebinding, and code-server hands out terminals. The password is in no
+ * file code-server reads (its config holds a hash) and in no command line; a one-click login
+ * page (a local file, readable by the user alone) signs a browser in, the way both `npm start`'s
+ * user and the e2e tier do. It runs as its own process group and `stop()` ends every process.
  */
 import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { codeServerInstall, isInstalled } from "../../scripts/codeServer.mjs";
 import type { CodeServerInstall } from "../../scripts/codeServer.mjs";
@@ -45,6 +51,8 @@ export interface CodeServerDirs {
   extensionsDir: string;
   config: string;
   log: string;
+  /** The one-click login page (holds the password; mode 0600). */
+  loginPage: string;
 }
 
 // The workbench should open on nothing but what the test asks for: no welcome page, walkthrough,
@@ -71,6 +79,7 @@ export function codeServerDirs(dir: string): CodeServerDirs {
     extensionsDir: join(dir, "extensions"),
     config: join(dir, "config.yaml"),
     log: join(dir, "code-server.log"),
+    loginPage: join(dir, "login.html"),
   };
 }
 
@@ -170,6 +179,8 @@ export class CodeServer {
     readonly port: number,
     readonly dirs: CodeServerDirs,
     readonly process: ProcessGroup,
+    /** Typed into code-server's login page; printed by `npm start` beside the URL. */
+    readonly password: string,
   ) {}
 
   /** The workbench URL opening `folder` (absolute path on this machine). */
@@ -177,6 +188,38 @@ export class CodeServer {
     const query = new URLSearchParams({ folder });
     if (payload) query.set("payload", JSON.stringify(payload));
     return `${this.url}/?${query.toString()}`;
+  }
+
+  /**
+   * Writes the one-click login page and returns its file:// URL: opened in a browser, it posts
+   * the password to code-server's login form, which sets the session cookie and redirects to
+   * `target` (a path on this server with its query, e.g. a folderUrl). The page never leaves
+   * this machine; the session cookie is named for this port (--cookie-suffix).
+   */
+  async writeLoginPage(target = "/"): Promise<string> {
+    const to = new URL(target, this.url);
+    // code-server redirects to `to` (a path) and keeps the login request's other query
+    // parameters, so the target's query rides on the form's action URL.
+    const action = new URL("/login", this.url);
+    to.searchParams.forEach((value, key) => action.searchParams.append(key, value));
+    action.searchParams.set("to", to.pathname);
+    const field = (name: string, value: string): string =>
+      `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+    const page = [
+      "<!doctype html>",
+      '<meta charset="utf-8">',
+      "<title>Styrolite Zones: signing in to code-server…</title>",
+      `<form method="post" action="${escapeHtml(action.href)}">`,
+      field("password", this.password),
+      field("base", "/"),
+      field("href", action.href),
+      "<noscript><button>Sign in to code-server</button></noscript>",
+      "</form>",
+      "<script>document.forms[0].submit();</script>",
+      "",
+    ].join("\n");
+    await writeFile(this.dirs.loginPage, page, { mode: 0o600 });
+    return pathToFileURL(this.dirs.loginPage).href;
   }
 
   /** A `vscode-remote://` URI for a local path, as the extension host test payload wants it. */
@@ -197,11 +240,22 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
   if (options.vsix?.length) await installExtensions(options.dir, options.vsix, options.env);
   await writeUserSettings(options.dir, options.settings ?? {});
   const port = options.port ?? (await freePort());
-  await writeFile(dirs.config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+  const password = randomBytes(18).toString("base64url");
+  // code-server's "legacy" SHA-256 form: checking a cookie is a compare, not an argon2 run per
+  // request, and a 144-bit random password needs no slow hash.
+  const hashed = createHash("sha256").update(password).digest("hex");
+  await writeFile(
+    dirs.config,
+    `bind-addr: 127.0.0.1:${port}\nauth: password\nhashed-password: ${hashed}\ncert: false\n`,
+    { mode: 0o600 },
+  );
   const args = [
     install.entry,
     "--auth",
-    "none",
+    "password",
+    // Cookies are per host, not per port: two code-servers on 127.0.0.1 keep their own sessions.
+    "--cookie-suffix",
+    String(port),
     "--bind-addr",
     `127.0.0.1:${port}`,
     "--user-data-dir",
@@ -233,7 +287,11 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     await group.stop();
     throw err;
   }
-  return new CodeServer(url, port, dirs, group);
+  return new CodeServer(url, port, dirs, group, password);
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 async function waitForHealth(url: string, group: ProcessGroup, timeoutMs = 30_000): Promise<void> {

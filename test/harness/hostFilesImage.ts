@@ -9,9 +9,12 @@
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import {
+  closeSync,
   createReadStream,
   createWriteStream,
   lstatSync,
+  openSync,
+  readSync,
   readdirSync,
   readlinkSync,
   realpathSync,
@@ -25,11 +28,19 @@ import { create } from "tar";
  * Everything a set of host paths needs inside an image: the paths (directories with all they
  * hold), the libraries of every executable among them, and each symlink on the way.
  */
-export function hostClosure(paths: readonly string[]): string[] {
+export function hostClosure(
+  paths: readonly string[],
+  options: {
+    /** Paths left out (with what is below them). */
+    skip?: (path: string) => boolean;
+    /** Whether an executable's libraries are wanted (default: all). */
+    libraries?: (path: string) => boolean;
+  } = {},
+): string[] {
   const out = new Set<string>();
   const visit = (path: string, whole: boolean): void => {
     const abs = resolve(path);
-    if (abs === "/" || (out.has(abs) && !whole)) return;
+    if (abs === "/" || (out.has(abs) && !whole) || options.skip?.(abs)) return;
     // Each parent that is a symlink on the host is one in the image too.
     visit(dirname(abs), false);
     // Through a symlinked parent the file lives elsewhere: the parent's link is already in.
@@ -40,7 +51,7 @@ export function hostClosure(paths: readonly string[]): string[] {
     const st = lstatSync(abs);
     if (st.isSymbolicLink()) {
       visit(posix.resolve(dirname(abs), readlinkSync(abs)), whole);
-    } else if (st.isFile() && st.mode & 0o111 && !seen) {
+    } else if (st.isFile() && !seen && isElf(abs) && (options.libraries?.(abs) ?? true)) {
       for (const lib of sharedLibraries(abs)) visit(lib, false);
     } else if (st.isDirectory() && whole) {
       for (const name of readdirSync(abs)) visit(join(abs, name), true);
@@ -51,6 +62,19 @@ export function hostClosure(paths: readonly string[]): string[] {
 }
 
 const realDirs = new Map<string, string>();
+
+/** Whether a file is an ELF object (executables and native addons: what has libraries). */
+function isElf(path: string): boolean {
+  const fd = openSync(path, "r");
+  try {
+    const head = Buffer.alloc(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function realDir(dir: string): string {
   let real = realDirs.get(dir);
@@ -87,7 +111,12 @@ export async function addHostFilesLayer(
   fromTag: string,
   toTag: string,
   paths: readonly string[],
-  options: { env?: readonly string[]; note?: string } = {},
+  options: {
+    env?: readonly string[];
+    note?: string;
+    skip?: (path: string) => boolean;
+    libraries?: (path: string) => boolean;
+  } = {},
 ): Promise<string> {
   const blobs = join(layoutDir, "blobs", "sha256");
   const index = JSON.parse(await readFile(join(layoutDir, "index.json"), "utf8")) as {
@@ -107,7 +136,10 @@ export async function addHostFilesLayer(
 
   // A plain (uncompressed) tar: code-server is hundreds of MB and gzip would dominate the build.
   const temp = join(blobs, `layer-${process.pid}-${Date.now()}.tar`);
-  const entries = hostClosure(paths).map((p) => p.slice(1));
+  const entries = hostClosure(paths, {
+    ...(options.skip ? { skip: options.skip } : {}),
+    ...(options.libraries ? { libraries: options.libraries } : {}),
+  }).map((p) => p.slice(1));
   await pipeline(
     create({ cwd: "/", portable: true, noDirRecurse: true, follow: false, mtime: new Date(0) }, entries),
     createWriteStream(temp),

@@ -141,6 +141,13 @@ export class GatewaySshConfig {
     return removed;
   }
 
+  /** Adds entries (replacing any with the same alias) and keeps all others. */
+  add(entries: readonly GatewayEntry[], zonectl: readonly string[]): void {
+    const byAlias = new Map(this.read().map((e) => [e.alias, e]));
+    for (const e of entries) byAlias.set(e.alias, e);
+    this.write([...byAlias.values()], zonectl);
+  }
+
   #knownHosts(): Map<string, string> {
     const pinned = new Map<string, string>();
     try {

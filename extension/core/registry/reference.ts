@@ -48,7 +48,13 @@ export function parseReference(input: string): ImageReference {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!digestPattern.test(digest)) throw invalid(input, `"${digest}" is not a digest`);
-    if (digest.startsWith("sha256:") && !sha256DigestPattern.test(digest)) {
+    // Only sha256 is hashed and checked here: another algorithm would be taken on trust.
+    if (!digest.startsWith("sha256:"))
+      throw invalid(
+        input,
+        `"${digest.split(":")[0]}" digests cannot be verified here; pin the image by its sha256 digest`,
+      );
+    if (!sha256DigestPattern.test(digest)) {
       throw invalid(input, "a sha256 digest is 64 lowercase hex characters");
     }
   }

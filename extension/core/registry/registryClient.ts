@@ -123,12 +123,16 @@ export class RegistryClient {
         `manifest ${reference} is ${declared} bytes; the limit is ${maxManifestBytes}`,
       );
     }
-    const bytes = Buffer.from(await res.arrayBuffer());
-    if (bytes.length > maxManifestBytes)
-      throw new ImageError("invalidImage", `manifest ${reference} is larger than ${maxManifestBytes} bytes`);
+    // Read with the limit as it comes: a body without Content-Length must not be taken whole first.
+    const bytes = await readLimited(res, maxManifestBytes, `manifest ${reference}`);
     const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
     const expected = reference.includes(":") ? reference : res.headers.get("docker-content-digest");
-    if (expected && expected.startsWith("sha256:") && expected !== digest) {
+    if (expected && !expected.startsWith("sha256:"))
+      throw new ImageError(
+        "digestMismatch",
+        `manifest ${this.#repository}:${reference}: "${expected}" cannot be verified (sha256 only)`,
+      );
+    if (expected && expected !== digest) {
       throw new ImageError(
         "digestMismatch",
         `manifest ${this.#repository}:${reference} hashes to ${digest}, expected ${expected}`,
@@ -195,6 +199,10 @@ export class RegistryClient {
         `refusing to send credentials to a plain-HTTP token service (${realmUrl.origin})`,
       );
     }
+    if (hasCredentials && realmUrl.host !== new URL(this.baseUrl).host)
+      this.#logger.warn(
+        `registry ${this.#domain} sends credentials for a token to another host: ${realmUrl.origin}`,
+      );
     const scope = challenge.params.scope ?? `repository:${this.#repository}:pull`;
     const service = challenge.params.service;
     let res: Response;
@@ -255,11 +263,39 @@ export class RegistryClient {
     return undefined;
   }
 
+  /**
+   * One request, following redirects ourselves: fetch would follow any Location, to any scheme
+   * and host. Each hop must stay HTTPS (plain HTTP only from a loopback registry to loopback)
+   * and may not lead to a private, loopback or link-local address (a loopback registry may stay
+   * on loopback);
+   * credentials never go to another host.
+   */
   async #fetch(url: string, init: RequestInit): Promise<Response> {
+    let current = new URL(url);
+    let request = init;
+    for (let hop = 0; ; hop++) {
+      const res = await this.#fetchOnce(current.toString(), request);
+      const location = res.status >= 300 && res.status < 400 ? res.headers.get("location") : null;
+      if (location === null) return res;
+      await res.body?.cancel();
+      if (hop >= 5) throw new ImageError("registryError", `${this.#domain}: too many redirects`);
+      const next = new URL(location, current);
+      const why = redirectRefusal(this.baseUrl, next);
+      if (why) throw new ImageError("registryError", `${this.#domain} redirected to ${next.origin}: ${why}`);
+      if (next.host !== current.host) {
+        const headers = new Headers(request.headers);
+        headers.delete("authorization");
+        request = { ...request, headers };
+      }
+      current = next;
+    }
+  }
+
+  async #fetchOnce(url: string, init: RequestInit): Promise<Response> {
     try {
       return await fetch(url, {
         ...init,
-        redirect: "follow",
+        redirect: "manual",
         ...(this.#signal ? { signal: this.#signal } : {}),
       });
     } catch (err) {
@@ -308,4 +344,64 @@ async function errorDetail(res: Response): Promise<string> {
     // not JSON: fall through to the text itself
   }
   return text.replace(/\s+/g, " ").trim().slice(0, 200);
+}
+
+/** A response body, refused as soon as it passes `limit` bytes. */
+async function readLimited(res: Response, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const reader = res.body?.getReader();
+  if (!reader) return Buffer.alloc(0);
+  for (;;) {
+    const next = (await reader.read()) as { done: boolean; value?: Uint8Array };
+    if (next.done || !next.value) break;
+    const value = next.value;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel();
+      throw new ImageError("invalidImage", `${what} is larger than ${limit} bytes`);
+    }
+    chunks.push(Buffer.from(value));
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Why a redirect from the registry at `base` to `next` is refused, or undefined. */
+export function redirectRefusal(base: string, next: URL): string | undefined {
+  const fromLoopback = isLoopbackRegistry(new URL(base).host);
+  if (
+    next.protocol !== "https:" &&
+    !(next.protocol === "http:" && fromLoopback && isLoopbackRegistry(next.host))
+  )
+    return "only HTTPS redirects are followed";
+  if (isPrivateHost(next.hostname) && !(fromLoopback && isLoopbackRegistry(next.host)))
+    return "a private or local address";
+  return undefined;
+}
+
+/** Loopback, private, link-local and unspecified addresses (IP literals and localhost). */
+function isPrivateHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(h);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return (
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
+  }
+  return (
+    h === "::" ||
+    h === "::1" ||
+    h.startsWith("fe80:") ||
+    h.startsWith("fc") ||
+    h.startsWith("fd") ||
+    h.startsWith("::ffff:")
+  );
 }

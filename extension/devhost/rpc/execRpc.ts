@@ -34,15 +34,27 @@ export function execRpc(zones: ZoneManager, workloads: WorkloadManager): Impl {
         throw new DevHostError("invalidArgument", "ExecuteZoneCommand needs process.command");
 
       const launch = planExec(zones, workloads, start.zoneId, start.workloadId, spec);
-      const proc = launch.sandbox.launch({
-        target: launch.target,
-        group: launch.group,
-        final: launch.final,
-        tty: spec.tty
-          ? { columns: spec.terminalSize?.columns || 80, rows: spec.terminalSize?.rows || 24 }
-          : undefined,
-        stdin: true,
-      });
+      const tty = spec.tty
+        ? { columns: spec.terminalSize?.columns || 80, rows: spec.terminalSize?.rows || 24 }
+        : undefined;
+      const f = launch.final;
+      const proc =
+        (start.workloadId
+          ? workloads.execInContainer(
+              start.workloadId,
+              {
+                args: f.command,
+                env: f.env,
+                cwd: f.cwd,
+                uid: f.uid,
+                gid: f.gid,
+                terminal: tty !== undefined,
+                terminalSize: tty,
+              },
+              tty,
+            )
+          : undefined) ??
+        launch.sandbox.launch({ target: launch.target, group: launch.group, final: f, tty, stdin: true });
       // Output flows to the client at the client's pace; `exited` is pushed only once the
       // process's output is complete (SandboxProcess.exited waits for the PTY's last bytes), so
       // it is always the last reply, and ending the call after it loses nothing.

@@ -96,6 +96,7 @@ export class CgroupSystem {
     const node = new CgroupNode(
       this.version,
       this.hierarchies.map((h) => ({ controllers: h.controllers, dir: join(h.ownDir, name) })),
+      name,
     );
     node.create();
     return node;
@@ -114,6 +115,11 @@ export class CgroupNode {
   constructor(
     readonly version: CgroupVersion,
     readonly dirs: { controllers: string[]; dir: string }[],
+    /**
+     * The group's path below the dev host's own cgroup, the same in every hierarchy: what runc
+     * takes as a relative cgroupsPath (runc puts it under its own cgroup, which is ours).
+     */
+    readonly relativePath = "",
   ) {}
 
   create(): void {
@@ -124,6 +130,7 @@ export class CgroupNode {
     const node = new CgroupNode(
       this.version,
       this.dirs.map((d) => ({ controllers: d.controllers, dir: join(d.dir, name) })),
+      this.relativePath ? join(this.relativePath, name) : name,
     );
     node.create();
     return node;
@@ -407,4 +414,39 @@ function readNumber(file: string): number | undefined {
   if (!text) return undefined;
   const n = Number(text);
   return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * Removes the directories at each relative path below the dev host's own cgroup in every
+ * hierarchy (children first; only groups without processes can go). runc creates a container's
+ * group in every controller it knows (devices, freezer, blkio…, and the unified tree on a hybrid
+ * machine), parents included, and removes only the leaf: the parents it made in hierarchies
+ * the dev host does not manage would otherwise stay behind.
+ */
+export async function removeEmptyGroupsEverywhere(relativePaths: readonly string[]): Promise<void> {
+  let mounts: CgroupMount[];
+  let own: ReturnType<typeof parseProcCgroup>;
+  try {
+    mounts = parseCgroupMounts(readFileSync("/proc/self/mountinfo", "utf8"));
+    own = parseProcCgroup(readFileSync("/proc/self/cgroup", "utf8"));
+  } catch {
+    return;
+  }
+  for (const m of mounts) {
+    const key = m.options.find((o) => own.v1.has(o));
+    const path = m.fstype === "cgroup2" ? own.v2 : key !== undefined ? own.v1.get(key) : undefined;
+    if (path === undefined) continue;
+    for (const rel of relativePaths) {
+      // A container's last process may still be leaving its group (EBUSY): a short wait.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          removeTree(join(m.mountPoint, relativeTo(path, m.root), rel));
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EBUSY" || attempt >= 40) break;
+          await delay(50);
+        }
+      }
+    }
+  }
 }

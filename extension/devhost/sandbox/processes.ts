@@ -348,6 +348,11 @@ function clampSize(value: number, fallback: number): number {
   return Number.isInteger(value) && value > 0 && value < 10_000 ? value : fallback;
 }
 
+/** The signal with number `num`, among those exit codes are reported for. */
+export function signalOfCode(num: number): NodeJS.Signals | undefined {
+  return signalName(num);
+}
+
 function signalName(num: number): NodeJS.Signals | undefined {
   for (const [name, n] of Object.entries(signalNumbers)) if (n === num) return name as NodeJS.Signals;
   return undefined;

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DevHostError } from "../errors";
 
@@ -18,22 +18,42 @@ interface PasswdEntry {
 
 /** Reads /etc/passwd of a root filesystem (missing or unreadable: no entries). */
 export function readPasswd(root: string): PasswdEntry[] {
-  return readLines(join(root, "etc/passwd"))
+  return readLines(root, "etc/passwd")
     .map((l) => l.split(":"))
     .filter((f) => f.length >= 7 && /^\d+$/.test(f[2]!) && /^\d+$/.test(f[3]!))
     .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! }));
 }
 
 export function readGroups(root: string): { name: string; gid: number }[] {
-  return readLines(join(root, "etc/group"))
+  return readLines(root, "etc/group")
     .map((l) => l.split(":"))
     .filter((f) => f.length >= 3 && /^\d+$/.test(f[2]!))
     .map((f) => ({ name: f[0]!, gid: Number(f[2]) }));
 }
 
-function readLines(file: string): string[] {
+/** The most of an image's passwd or group file the dev host reads. */
+const maxAccountFileBytes = 1024 * 1024;
+
+/**
+ * The lines of `rel` inside an image root, read only if it is a regular file reached without
+ * symbolic links: the image is untrusted, and `etc -> /etc` would read the host's accounts,
+ * a link to /dev/zero would never end, and a FIFO would block the dev host.
+ */
+function readLines(root: string, rel: string): string[] {
+  let path = root;
   try {
-    return readFileSync(file, "utf8").split("\n");
+    for (const part of rel.split("/")) {
+      path = join(path, part);
+      if (lstatSync(path).isSymbolicLink()) return [];
+    }
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.size > maxAccountFileBytes) return [];
+      return readFileSync(fd, "utf8").split("\n");
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return [];
   }

@@ -3,6 +3,7 @@ import { delay } from "../../core/abort";
 import type { Logger } from "../../core/log";
 import type { ConsoleBuffer } from "../consoleBuffer";
 import { DevHostError } from "../errors";
+import { removeEmptyGroupsEverywhere } from "./cgroups";
 import type { CgroupLimits, CgroupNode, CgroupSystem } from "./cgroups";
 import {
   enterNamespaces,
@@ -234,6 +235,21 @@ export class ZoneSandbox {
     );
   }
 
+  /**
+   * Starts an OCI runtime command line (`runc run` / `runc exec`) for a container of this zone.
+   * runc runs on the host side and puts the container into the zone's namespaces and cgroup
+   * itself; it is tracked like any launch, so stop() ends it.
+   */
+  startContainer(
+    argv: string[],
+    options: { tty?: { columns: number; rows: number } | undefined; stdin: boolean },
+  ): SandboxProcess {
+    if (this.#stopped) throw new DevHostError("failedPrecondition", `zone ${this.zoneId} is shutting down`);
+    return this.#track(
+      startProcess(argv, { tty: options.tty, stdin: options.stdin, env: toolEnv(), cwd: "/" }),
+    );
+  }
+
   /** Processes started in this zone that still run; stop() ends them even without a pid namespace. */
   readonly #launched = new Set<SandboxProcess>();
   /** Process mode: every group a launch created — what a command leaves behind stays in it. */
@@ -308,7 +324,10 @@ async function teardown(
     if (host.mode === "process") killGroup(parts.init.pid);
   }
   const initDone = Date.now();
-  if (parts.cgroup) await parts.cgroup.destroy();
+  if (parts.cgroup) {
+    await parts.cgroup.destroy();
+    await removeEmptyGroupsEverywhere([parts.cgroup.relativePath]);
+  }
   const cgroupDone = Date.now();
   if (parts.address && host.network) await host.network.detach(parts.address);
   host.log.debug(

@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
-import { homedir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { utils } from "ssh2";
 import type { ParsedKey } from "ssh2";
@@ -41,18 +40,6 @@ function ensurePair(path: string, comment: string): { privateKey: Buffer; public
   }
 }
 
-/** The files whose keys may log in when none are named: the user's authorized_keys and id_*.pub. */
-export function defaultAuthorizedKeyFiles(): string[] {
-  const ssh = join(process.env["HOME"] ?? homedir(), ".ssh");
-  const out = [join(ssh, "authorized_keys")];
-  try {
-    for (const name of readdirSync(ssh).sort()) if (/^id_.*\.pub$/.test(name)) out.push(join(ssh, name));
-  } catch {
-    // no ~/.ssh
-  }
-  return out.filter((f) => existsSync(f));
-}
-
 /** A public key allowed to log in: its type and blob, and where it came from (for the log). */
 export interface AllowedKey {
   type: string;
@@ -65,19 +52,32 @@ const keyTypes =
   /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
 
 /**
- * Reads authorized_keys-format lines (options before the key type are allowed and ignored —
- * the embedded server honours none of them, so it also refuses no key for carrying them).
+ * Reads authorized_keys-format lines. A key with options (command=, from=, restrict,
+ * expiry-time=, …) is refused: the embedded server honours none of them, and taking such a key
+ * as an unrestricted login would give its holder more than its owner granted.
  */
-export function parseAuthorizedKeys(text: string, source: string): AllowedKey[] {
+export function parseAuthorizedKeys(
+  text: string,
+  source: string,
+  onRefused: (line: number, reason: string) => void = () => undefined,
+): AllowedKey[] {
   const out: AllowedKey[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
     if (!line || line.startsWith("#")) continue;
     const tokens = line.split(/\s+/);
     const at = tokens.findIndex((t) => keyTypes.test(t));
     const type = tokens[at];
     const data = tokens[at + 1];
     if (at < 0 || !type || !data) continue;
+    if (at > 0) {
+      onRefused(
+        i + 1,
+        `it carries options (${tokens[0]!.split(/[=,]/)[0]}…), which this server does not honour`,
+      );
+      continue;
+    }
     const parsed = utils.parseKey(`${type} ${data}`);
     if (parsed instanceof Error) continue;
     const key = firstKey(parsed);

@@ -8,7 +8,7 @@ import type { AuthContext, Connection, PseudoTtyInfo, ServerChannel } from "ssh2
 import type { Logger } from "../../core/log";
 import { parseLoopbackAddress } from "../metrics";
 import { startProcess } from "../sandbox/processes";
-import { defaultAuthorizedKeyFiles, ensureSshKeys, parseAuthorizedKeys } from "./keys";
+import { ensureSshKeys, parseAuthorizedKeys } from "./keys";
 import type { AllowedKey } from "./keys";
 import { serveLocalSftp } from "./sftpServer";
 
@@ -21,7 +21,7 @@ export interface EmbeddedSshOptions {
   stateDir: string;
   /** The dev host's gRPC socket: the only unix socket clients may open (direct-streamlocal). */
   socketPath: string;
-  /** authorized_keys-format files; default ~/.ssh/authorized_keys and ~/.ssh/id_*.pub. */
+  /** authorized_keys-format files; without them only the generated client key may log in. */
   authorizedKeyFiles?: string[] | undefined;
   log: Logger;
 }
@@ -46,11 +46,16 @@ export async function startEmbeddedSsh(options: EmbeddedSshOptions): Promise<Emb
   const { host, port } = parseLoopbackAddress(options.address, "--ssh");
   const log = options.log;
   const keys = ensureSshKeys(options.stateDir);
-  const files = options.authorizedKeyFiles ?? defaultAuthorizedKeyFiles();
+  // Sessions are root on this machine: no key is trusted that nobody named.
+  const files = options.authorizedKeyFiles ?? [];
   const allowed: AllowedKey[] = parseAuthorizedKeys(keys.clientPublicKey, keys.clientKeyPath);
   for (const file of files) {
     try {
-      allowed.push(...parseAuthorizedKeys(readFileSync(file, "utf8"), file));
+      allowed.push(
+        ...parseAuthorizedKeys(readFileSync(file, "utf8"), file, (line, reason) =>
+          log.warn(`ssh: ${file}:${line}: key refused: ${reason}`),
+        ),
+      );
     } catch (err) {
       log.warn(`ssh: cannot read authorized keys ${file}`, err);
     }

@@ -4,6 +4,7 @@ import { formatDiagnostic } from "../../core/devcontainer/diagnostics";
 import { DevcontainerError } from "../../core/devcontainer/errors";
 import { findConfigFiles } from "../../core/devcontainer/locate";
 import { annotationKeys } from "../../core/devcontainer/plan";
+import { displayCommand } from "../../core/devcontainer/hooks";
 import type { LaunchPlan } from "../../core/devcontainer/plan";
 import { LaunchError } from "../../core/launch/errors";
 import { launchSteps } from "../../core/launch/events";
@@ -15,6 +16,7 @@ import type { LaunchOutcome } from "../launch/launcher";
 import { propertyCounts } from "../launch/planMarkdown";
 import { terminalTargetFor } from "../terminal/targets";
 import type { ZonesCommand } from "./command";
+import { openInNewWindow } from "./openInNewWindow";
 import { resolveHost } from "./pick";
 
 const stepText: Record<LaunchStep, string> = {
@@ -190,6 +192,7 @@ export const launchDevcontainerCommand: ZonesCommand = {
             ? `Its zone ${existing.spec?.name ?? existing.id} exists and will be reused.`
             : `Creates zone ${plan.zoneName} and workload ${plan.workloadName}.`,
           `${counts.translated} properties translated, ${counts.ignored} ignored (see the plan beside the editor).`,
+          ...localCommands(plan),
         ].join("\n"),
       },
       launch,
@@ -207,9 +210,18 @@ export const launchDevcontainerCommand: ZonesCommand = {
       .map((f) => `${f.zonePort} → ${f.info.localAddress}:${f.info.localPort}`)
       .join(", ");
     const openTerminal = "Open Terminal";
+    const openWindow = "Open in New Window";
     const message = `Zones: ${result.zoneName} ${result.reusedZone ? "is up again" : "launched"} in ${formatMs(result.totalMs)}${forwards ? `; forwarding ${forwards}` : ""}.`;
     for (const w of outcome.warnings) void vscode.window.showWarningMessage(`Zones: could not forward ${w}`); // informational
-    void vscode.window.showInformationMessage(message, openTerminal).then((choice) => {
+    void vscode.window.showInformationMessage(message, openTerminal, openWindow).then((choice) => {
+      if (choice === openWindow) {
+        void openInNewWindow(ctx, {
+          hostId: host.entry.id,
+          zoneId: result.zoneId,
+          workloadId: result.workloadId,
+        }); // reports its own outcome
+        return;
+      }
       if (choice !== openTerminal) return;
       const where = { hostId: host.entry.id, zoneId: result.zoneId, workloadId: result.workloadId };
       const shell = ctx.settings.current.terminalShell.trim();
@@ -231,3 +243,13 @@ export const launchDevcontainerCommand: ZonesCommand = {
     return outcome;
   },
 };
+
+/** The commands the repository makes this machine run (initializeCommand), named before consent. */
+function localCommands(plan: LaunchPlan): string[] {
+  const local = plan.hooks
+    .filter((h) => h.runsOn === "local")
+    .flatMap((h) => h.commands.map((c) => displayCommand(c)));
+  return local.length
+    ? ["Runs on this machine first (initializeCommand):", ...local.map((d) => `  ${d}`)]
+    : [];
+}

@@ -31,6 +31,7 @@ const schemas = {
     .default(""),
   "metrics.intervalSeconds": z.number().min(0.2).max(60).default(1),
   "metrics.prometheusPort": z.number().int().min(0).max(65535).default(3035),
+  "sync.onSave": z.boolean().default(true),
 } as const;
 
 /** Every setting key under `zones.`. */
@@ -56,6 +57,8 @@ export interface ZonesSettings {
   readonly metricsIntervalSeconds: number;
   /** Host loopback port of Protect's Prometheus text (/metrics/resource); 0: not used. */
   readonly metricsPrometheusPort: number;
+  /** Push each saved, created, renamed or deleted file of a launched workspace to its zone. */
+  readonly syncOnSave: boolean;
 }
 
 /**
@@ -68,6 +71,28 @@ export const reconnectKeys: readonly SettingKey[] = [
   "bridgeCommand",
   "connectTimeoutSeconds",
 ];
+
+/**
+ * Keys that pick hosts or run commands on this machine (a ProxyCommand in the SSH config, the
+ * bridge command, where files go): a repository's .vscode/settings.json must not set them.
+ * package.json gives them "machine" scope, and only the user's own value is read.
+ */
+export const machineKeys: readonly SettingKey[] = [
+  "hosts",
+  "ssh.configFile",
+  "bridgeCommand",
+  "daemonSocket",
+  "launch.workspaceRoot",
+];
+
+/** The value a key takes from VS Code's layers: workspace values only for keys that allow them. */
+export function userChosenValue(
+  key: SettingKey,
+  inspected: { globalValue?: unknown; workspaceValue?: unknown; workspaceFolderValue?: unknown } | undefined,
+): unknown {
+  if (machineKeys.includes(key)) return inspected?.globalValue;
+  return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+}
 
 /** A setting that failed validation; its default is used instead. */
 export interface SettingProblem {
@@ -113,6 +138,7 @@ export function parseSettings(read: (key: SettingKey) => unknown): {
       launchWorkspaceRoot: get("launch.workspaceRoot"),
       metricsIntervalSeconds: get("metrics.intervalSeconds"),
       metricsPrometheusPort: get("metrics.prometheusPort"),
+      syncOnSave: get("sync.onSave"),
     },
     problems,
   };

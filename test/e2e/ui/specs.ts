@@ -21,6 +21,7 @@ import {
   treeItems,
   treeTexts,
   viewPane,
+  readmeScreenshot,
 } from "../../harness/browser";
 import type { CodeServer } from "../../harness/codeServer";
 import type { E2eEnvironment } from "../environment";
@@ -296,6 +297,7 @@ const zoneSpecs: UiSpec[] = [
         10_000,
       );
       await screenshot(page, "launched-tree");
+      await readmeScreenshot(page, "zones-view");
 
       // A terminal opened from the workload's node.
       await chooseContextMenu(page, rowsAt(page, 3, launched.name).first(), "Open Terminal");
@@ -478,6 +480,7 @@ const zoneSpecs: UiSpec[] = [
         ] as const) {
           await setColorTheme(page, theme);
           await page.waitForTimeout(800); // the webview re-reads the theme's colours and redraws
+          if (name === "dark") await readmeScreenshot(page, "dashboard");
           const element = await webviewElement(page, frame);
           const png = await element.screenshot();
           await mkdir(artifactsDir, { recursive: true });
@@ -733,11 +736,15 @@ const zoneSpecs: UiSpec[] = [
           30_000,
         );
         await typeInTerminal(page, "\n");
+        // The prompt must come after the reconnect notice: the old shell's prompt is still on
+        // the screen above it, and keys typed before the new shell reads are lost.
         await eventually(
           "a new shell",
-          async () =>
-            /Reconnecting to workload dropped/.test(await terminalScreen(page)) &&
-            zonePrompt.test((await terminalScreen(page)).trimEnd() + " "),
+          async () => {
+            const screen = await terminalScreen(page);
+            const notice = screen.lastIndexOf("Reconnecting to workload dropped");
+            return notice >= 0 && zonePrompt.test(screen.slice(notice).trimEnd() + " ");
+          },
           20_000,
           50,
         );

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connectUnix } from "./client";
@@ -93,6 +93,37 @@ test("zonectl dev-host refuses a second dev host on the same state directory", a
   } finally {
     first.kill("SIGTERM");
     await new Promise((r) => first.on("exit", r));
+    rmSync(state, { recursive: true, force: true });
+  }
+});
+
+test("--socket naming a regular file fails with a reason and leaves the file alone", async () => {
+  const state = mkdtempSync(join(tmpdir(), "devhost-cli-file-"));
+  const precious = join(state, "precious.txt");
+  writeFileSync(precious, "keep me\n");
+  try {
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(root, "extension/devhost/main.ts"),
+        "--socket",
+        precious,
+        "--state",
+        state,
+        "--sandbox",
+        "process",
+      ],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /exists and is not a socket; refusing to replace it/);
+    assert.equal(readFileSync(precious, "utf8"), "keep me\n");
+  } finally {
     rmSync(state, { recursive: true, force: true });
   }
 });

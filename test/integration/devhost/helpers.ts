@@ -74,7 +74,8 @@ export function cgroupDirsMatching(needle: string): string[] {
       walk(p, depth + 1);
     }
   };
-  for (const h of ["memory", "cpu", "cpuacct", "pids", "unified"])
+  // Every hierarchy: runc creates a container's group in all the controllers it knows.
+  for (const h of readdirSync("/sys/fs/cgroup"))
     if (existsSync(`/sys/fs/cgroup/${h}`)) walk(`/sys/fs/cgroup/${h}`, 0);
   return out;
 }

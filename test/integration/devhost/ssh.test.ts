@@ -16,13 +16,21 @@ let work: string;
 let port: number;
 let clientKey: string;
 let knownHosts: string;
+let listedKey: string;
+let optionedKey: string;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "devhost-ssh-"));
   port = await freePort();
-  const emptyKeys = join(work, "authorized_keys");
-  writeFileSync(emptyKeys, "");
-  host = await startDevHost({ args: ["--ssh", `127.0.0.1:${port}`, "--authorized-keys", emptyKeys] });
+  const authorized = join(work, "authorized_keys");
+  const listed = utils.generateKeyPairSync("ed25519");
+  const optioned = utils.generateKeyPairSync("ed25519");
+  listedKey = join(work, "listed_key");
+  optionedKey = join(work, "optioned_key");
+  writeFileSync(listedKey, listed.private, { mode: 0o600 });
+  writeFileSync(optionedKey, optioned.private, { mode: 0o600 });
+  writeFileSync(authorized, `${listed.public}\ncommand="echo restricted",restrict ${optioned.public}\n`);
+  host = await startDevHost({ args: ["--ssh", `127.0.0.1:${port}`, "--authorized-keys", authorized] });
   clientKey = join(host.stateDir, "ssh", "client_ed25519_key");
   knownHosts = join(work, "known_hosts");
   writeFileSync(
@@ -103,6 +111,68 @@ test("keys that are not authorized are refused", async () => {
   const r = await ssh(["root@127.0.0.1", "true"], { key: other });
   assert.equal(r.code, 255);
   assert.match(r.stderr, /Permission denied \(publickey\)/);
+});
+
+test("a key with authorized_keys options is refused, not taken as an unrestricted login", async () => {
+  assert.equal(
+    (await ssh(["root@127.0.0.1", "true"], { key: listedKey })).code,
+    0,
+    "a plain listed key logs in",
+  );
+  const r = await ssh(["root@127.0.0.1", "echo unrestricted"], { key: optionedKey });
+  assert.equal(r.code, 255, r.stdout);
+  assert.doesNotMatch(r.stdout, /unrestricted/);
+  const log = readFileSync(join(host.stateDir, "devhost.log"), "utf8");
+  assert.match(log, /authorized_keys:2: key refused: it carries options \(command/);
+});
+
+test("without --authorized-keys only the generated client key logs in, not the user's keys", async () => {
+  const home = join(work, "home");
+  mkdirSync(join(home, ".ssh"), { recursive: true });
+  const mine = utils.generateKeyPairSync("ed25519");
+  writeFileSync(join(home, ".ssh", "authorized_keys"), `${mine.public}\n`);
+  writeFileSync(join(home, ".ssh", "id_ed25519.pub"), `${mine.public}\n`);
+  const myKey = join(work, "home_key");
+  writeFileSync(myKey, mine.private, { mode: 0o600 });
+  const otherPort = await freePort();
+  const saved = process.env.HOME;
+  process.env.HOME = home;
+  let other: StartedDevHost | undefined;
+  try {
+    other = await startDevHost({ args: ["--ssh", `127.0.0.1:${otherPort}`] });
+  } finally {
+    process.env.HOME = saved;
+  }
+  try {
+    const r = await new Promise<number>((resolve) =>
+      execFile(
+        "ssh",
+        [
+          "-F",
+          "/dev/null",
+          "-i",
+          myKey,
+          "-o",
+          "IdentitiesOnly=yes",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          `UserKnownHostsFile=${join(work, "kh-other")}`,
+          "-o",
+          "BatchMode=yes",
+          "-p",
+          String(otherPort),
+          "root@127.0.0.1",
+          "true",
+        ],
+        { timeout: 20_000 },
+        (err) => resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
+      ),
+    );
+    assert.equal(r, 255, "a key from ~/.ssh was trusted without --authorized-keys");
+  } finally {
+    await other?.stop();
+  }
 });
 
 test("a PTY session sees its size and a resize", async () => {

@@ -1,7 +1,7 @@
 // The client side of the transport tests: many calls and streams through the product's
 // ProtectHost (its SSH transport, its exec sessions) against the fixture server, counting every
 // failure by message instead of stopping at the first, so a rare failure shows as a rate.
-// Runs in the test process (Node 20) and, as a script, under code-server's Node 24:
+// Runs in the test process and, as a script, under any Node binary one wants to compare:
 //
 //   node --import tsx test/integration/transport/rounds.ts '<RoundsOptions as JSON>'
 // prints one line of JSON: the RoundsReport. With `"loss": true` it runs the loss scenario

@@ -354,6 +354,8 @@ test("customizations.styrolite fills the zone spec: kernel, resources, devices, 
     "a file cannot forge the reserved annotation",
   );
   assert.equal(row(plan, "customizations.styrolite.annotations").status, "ignored");
+  // Reported as what it is: nothing applies a repository's connection overrides.
+  assert.equal(row(plan, "customizations.styrolite.host").status, "ignored");
   assert.equal(plan.sync.hostPath, `/srv/zones/workspaces/${plan.devcontainerId}`);
   assert.deepEqual(plan.connection, {
     socketPath: "/run/protect/daemon.socket",

@@ -97,8 +97,14 @@ test("host and client keys are made once and kept; fingerprints match ssh-keygen
     assert.ok(keygen.includes(first.hostFingerprint), `${keygen} vs ${first.hostFingerprint}`);
     const line = readFileSync(join(dir, "ssh", "client_ed25519_key.pub"), "utf8").trim();
     assert.equal(fingerprint(line), fingerprint(first.clientPublicKey));
-    const keys = parseAuthorizedKeys(`# comment\n\nfrom="10.0.0.1",no-pty ${line}\ngarbage line\n`, "test");
-    assert.equal(keys.length, 1, "options before the key are skipped, junk ignored");
+    const refused: number[] = [];
+    const keys = parseAuthorizedKeys(
+      `# comment\n\nfrom="10.0.0.1",no-pty ${line}\ngarbage line\n${line}\n`,
+      "test",
+      (n) => refused.push(n),
+    );
+    assert.equal(keys.length, 1, "a key with options is refused, junk ignored, the plain key taken");
+    assert.deepEqual(refused, [3]);
     assert.equal(keys[0]!.type, "ssh-ed25519");
   } finally {
     rmSync(dir, { recursive: true, force: true });

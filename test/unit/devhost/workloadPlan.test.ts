@@ -17,6 +17,7 @@ import {
   workloadPaths,
 } from "../../../extension/devhost/workloadPlan";
 import type { WorkloadImage } from "../../../extension/devhost/workloadPlan";
+import { resolveIdentity } from "../../../extension/devhost/sandbox/users";
 
 let root: string;
 let image: WorkloadImage;
@@ -180,4 +181,19 @@ test("a bind source with a symbolic link on the way, or outside the mount roots,
   );
   const plan = planWorkload(spec({ mounts: [{ hostPath: join(dir, "real"), targetPath: "/m" }] }), image);
   assert.equal(plan.mounts[0]?.requested, join(dir, "real"));
+});
+
+test("an image's /etc/passwd is read only as a regular file inside the image, never through links", () => {
+  const hostile = mkdtempSync(join(tmpdir(), "devhost-passwd-"));
+  try {
+    symlinkSync("/etc", join(hostile, "etc"));
+    // Through the link the host's own root account would be found.
+    assert.throws(() => resolveIdentity(hostile, "root", undefined), refused);
+    rmSync(join(hostile, "etc"));
+    mkdirSync(join(hostile, "etc"));
+    symlinkSync("/dev/zero", join(hostile, "etc/passwd"));
+    assert.throws(() => resolveIdentity(hostile, "root", undefined), refused);
+  } finally {
+    rmSync(hostile, { recursive: true, force: true });
+  }
 });

@@ -76,3 +76,25 @@ test("metrics Prometheus port: 3035 by default, 0 turns it off, anything else ou
     ["metrics.prometheusPort"],
   );
 });
+
+test("settings that pick hosts or run commands here are machine-scoped and take no workspace value", async () => {
+  const { machineKeys, userChosenValue } = await import("../../../extension/vscode/model/settingsSchema");
+  const { readFileSync } = await import("node:fs");
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+    contributes: { configuration: { properties: Record<string, { scope?: string }> } };
+  };
+  for (const key of [
+    "hosts",
+    "ssh.configFile",
+    "bridgeCommand",
+    "daemonSocket",
+    "launch.workspaceRoot",
+  ] as const) {
+    assert.equal(pkg.contributes.configuration.properties[`zones.${key}`]?.scope, "machine", key);
+    assert.ok(machineKeys.includes(key), key);
+    const hostile = { workspaceValue: "evil", workspaceFolderValue: "evil", globalValue: "mine" };
+    assert.equal(userChosenValue(key, hostile), "mine");
+    assert.equal(userChosenValue(key, { workspaceValue: "evil" }), undefined);
+  }
+  assert.equal(userChosenValue("terminal.shell", { workspaceValue: "zsh", globalValue: "sh" }), "zsh");
+});

@@ -199,9 +199,11 @@ function styroliteRows(
         row("translated", `workspace copy under ${ctx.workspaceRoot} on the host`);
         break;
       case "host":
+        // Nothing applies it, and nothing should: a repository may not pick the host or the
+        // command that reaches it (its bridge would run on the host).
         row(
-          "translated",
-          "connection overrides (used only when you trust this workspace: the bridge runs a command on the host)",
+          "ignored",
+          "not applied: a repository cannot choose the host connection; set zones.daemonSocket / zones.bridgeCommand in your user settings",
         );
         break;
       default:

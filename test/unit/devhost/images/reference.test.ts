@@ -8,8 +8,10 @@ import {
   storedName,
 } from "../../../../extension/core/registry/reference";
 import {
+  RegistryClient,
   isLoopbackRegistry,
   parseChallenge,
+  redirectRefusal,
   registryBaseUrl,
 } from "../../../../extension/core/registry/registryClient";
 
@@ -124,4 +126,55 @@ describe("registry endpoints", () => {
     assert.equal(parseChallenge(""), undefined);
     assert.equal(parseChallenge(null), undefined);
   });
+});
+
+test("a digest of another algorithm is refused: it would be taken on trust, never hashed", () => {
+  assert.throws(
+    () => parseReference(`busybox@sha512:${"ab".repeat(64)}`),
+    (err) =>
+      ImageError.is(err, "invalidReference") && /"sha512" digests cannot be verified/.test(err.message),
+  );
+});
+
+test("a registry's redirects are followed only over HTTPS, never to private addresses; credentials stay home", async () => {
+  const { createServer } = await import("node:http");
+  const seen: { url: string; auth?: string | undefined }[] = [];
+  let target = "";
+  const server = createServer((req, res) => {
+    seen.push({ url: req.url ?? "", auth: req.headers.authorization });
+    if (req.url?.startsWith("/v2/x/manifests/")) {
+      res.writeHead(307, { location: target });
+      res.end();
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const client = new RegistryClient(`127.0.0.1:${port}`, "x", {
+      auth: { kind: "registryToken", token: "secret" },
+    });
+    for (const [to, why] of [
+      ["http://example.com/steal", /only HTTPS redirects/],
+      ["https://169.254.169.254/latest/meta-data", /private or local address/],
+      ["file:///etc/passwd", /only HTTPS redirects/],
+    ] as const) {
+      target = to;
+      await assert.rejects(client.getManifest("1"), (err: Error) => why.test(err.message), to);
+    }
+    // Loopback to loopback over HTTP is a local test registry: followed, but another host gets no token.
+    target = `http://localhost:${port}/elsewhere`;
+    await assert.rejects(client.getManifest("1"));
+    assert.equal(seen.at(-1)?.url, "/elsewhere");
+    assert.equal(seen.at(-1)?.auth, undefined, "the token went to another host");
+  } finally {
+    server.close();
+  }
+  assert.equal(
+    redirectRefusal("https://registry.example", new URL("https://10.1.2.3/x")),
+    "a private or local address",
+  );
+  assert.equal(redirectRefusal("https://registry.example", new URL("https://cdn.example/blob")), undefined);
 });
