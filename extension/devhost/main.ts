@@ -3,11 +3,12 @@
 import { parseArgs } from "node:util";
 import { loggerFrom } from "../core/log";
 import { messageOf } from "../core/errors";
-import { runDevHost } from "./runDevHost";
+import { acceleratorChoices, choiceOf, runDevHost, sandboxChoices } from "./runDevHost";
 
 const usage =
   "usage: devhost [--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT]\n" +
-  "               [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process] [-v]";
+  "               [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process|vm]\n" +
+  "               [--vm-accel auto|kvm|tcg] [-v]";
 
 async function main(argv: string[]): Promise<number> {
   let values;
@@ -22,6 +23,7 @@ async function main(argv: string[]): Promise<number> {
         "authorized-keys": { type: "string", multiple: true },
         "mount-root": { type: "string", multiple: true },
         sandbox: { type: "string" },
+        "vm-accel": { type: "string" },
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
       },
@@ -36,9 +38,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const sandbox = values.sandbox;
-  if (sandbox !== undefined && sandbox !== "auto" && sandbox !== "namespaces" && sandbox !== "process") {
-    process.stderr.write(`devhost: --sandbox must be auto, namespaces or process\n`);
+  const sandbox = choiceOf(sandboxChoices, values.sandbox);
+  if (values.sandbox !== undefined && !sandbox) {
+    process.stderr.write(`devhost: --sandbox must be ${sandboxChoices.join(", ")}\n`);
+    return 2;
+  }
+  const vmAccelerator = choiceOf(acceleratorChoices, values["vm-accel"]);
+  if (values["vm-accel"] !== undefined && !vmAccelerator) {
+    process.stderr.write(`devhost: --vm-accel must be ${acceleratorChoices.join(", ")}\n`);
     return 2;
   }
   const controller = new AbortController();
@@ -57,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
       authorizedKeys: values["authorized-keys"],
       mountRoots: values["mount-root"],
       sandbox,
+      vmAccelerator,
       log: loggerFrom(
         (level, line) => process.stderr.write(`${new Date().toISOString()} ${level}: ${line}\n`),
         values.verbose ? "debug" : "info",

@@ -4,6 +4,18 @@ import type { Logger } from "../core/log";
 import { DevHost } from "./devHost";
 import { protectSocketPath } from "./ssh/sshServer";
 import type { SandboxMode } from "./sandbox/zoneSandbox";
+import type { AcceleratorChoice } from "./vm/accel";
+
+/** The sandbox kinds `--sandbox` accepts. */
+export const sandboxChoices = ["auto", "namespaces", "process", "vm"] as const;
+
+/** The accelerators `--vm-accel` accepts. */
+export const acceleratorChoices = ["auto", "kvm", "tcg"] as const;
+
+/** The value of a choice flag, or undefined when it is not one of `choices`. */
+export function choiceOf<T extends string>(choices: readonly T[], value: string | undefined): T | undefined {
+  return choices.find((c) => c === value);
+}
 
 /** What both entry points (`zonectl dev-host` and dist/devhost.js) accept. */
 export interface RunDevHostOptions {
@@ -18,6 +30,8 @@ export interface RunDevHostOptions {
   /** Extra folders workload bind mounts may come from. */
   mountRoots?: string[] | undefined;
   sandbox?: "auto" | SandboxMode | undefined;
+  /** How VM zones run (with sandbox "vm"): auto, kvm or tcg. */
+  vmAccelerator?: AcceleratorChoice | undefined;
   log: Logger;
   /** Where the startup summary goes (the socket, fingerprints, key paths). */
   out: (line: string) => void;
@@ -50,6 +64,7 @@ export async function runDevHost(options: RunDevHostOptions): Promise<void> {
     stateDir,
     socketPath: options.socketPath ?? defaultSocketPath(stateDir),
     sandbox: options.sandbox,
+    vmAccelerator: options.vmAccelerator,
     prometheus: options.prometheus,
     ssh: options.ssh,
     authorizedKeys: options.authorizedKeys,

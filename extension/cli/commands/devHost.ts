@@ -1,13 +1,14 @@
 import { loggerFrom } from "../../core/log";
-import { runDevHost } from "../../devhost/runDevHost";
+import { acceleratorChoices, choiceOf, runDevHost, sandboxChoices } from "../../devhost/runDevHost";
 import type { Command } from "../command";
 
 /** `zonectl dev-host`: a local Protect-compatible host with real sandboxes, until Ctrl-C. */
 export const devHostCommand: Command = {
   name: "dev-host",
-  summary: "Run a local Protect-compatible host (real Linux sandboxes sharing this kernel) until Ctrl-C",
+  summary:
+    "Run a local Protect-compatible host until Ctrl-C: zones are Linux sandboxes sharing this kernel, or QEMU VMs (--sandbox vm)",
   usage:
-    "[--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT] [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process]",
+    "[--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT] [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process|vm] [--vm-accel auto|kvm|tcg]",
   options: {
     socket: { type: "string" },
     state: { type: "string" },
@@ -16,13 +17,19 @@ export const devHostCommand: Command = {
     "authorized-keys": { type: "string", multiple: true },
     "mount-root": { type: "string", multiple: true },
     sandbox: { type: "string" },
+    "vm-accel": { type: "string" },
   },
   async run(ctx, { values }) {
     const str = (key: string): string | undefined =>
       typeof values[key] === "string" ? values[key] : undefined;
-    const sandbox = str("sandbox");
-    if (sandbox !== undefined && sandbox !== "auto" && sandbox !== "namespaces" && sandbox !== "process") {
-      ctx.stderr.write("zonectl dev-host: --sandbox must be auto, namespaces or process\n");
+    const sandbox = choiceOf(sandboxChoices, str("sandbox"));
+    if (str("sandbox") !== undefined && !sandbox) {
+      ctx.stderr.write(`zonectl dev-host: --sandbox must be ${sandboxChoices.join(", ")}\n`);
+      return 2;
+    }
+    const vmAccelerator = choiceOf(acceleratorChoices, str("vm-accel"));
+    if (str("vm-accel") !== undefined && !vmAccelerator) {
+      ctx.stderr.write(`zonectl dev-host: --vm-accel must be ${acceleratorChoices.join(", ")}\n`);
       return 2;
     }
     const keys = values["authorized-keys"];
@@ -34,6 +41,7 @@ export const devHostCommand: Command = {
       authorizedKeys: Array.isArray(keys) ? keys.map(String) : undefined,
       mountRoots: Array.isArray(values["mount-root"]) ? values["mount-root"].map(String) : undefined,
       sandbox,
+      vmAccelerator,
       // A daemon's progress is worth seeing without -v: info and above go to stderr.
       log: loggerFrom(
         (level, line) => ctx.stderr.write(`${new Date().toISOString()} ${level}: ${line}\n`),

@@ -37,7 +37,7 @@ export async function chooseAccelerator(
     accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
   } catch (err) {
     const why = `/dev/kvm is not usable (${(err as NodeJS.ErrnoException).code ?? messageOf(err)})`;
-    if (choice === "kvm") throw new Error(why);
+    if (choice === "kvm") throw new Error(why, { cause: err });
     return { accelerator: "tcg", reason: `${why}: TCG emulation` };
   }
   const probe = await probeKvm(boot, timeoutMs);
@@ -76,7 +76,11 @@ async function probeKvm(
       resolve(result);
     };
     const timer = setTimeout(
-      () => settle({ ok: false, why: `a probe boot did not reach init within ${Math.round(timeoutMs / 1000)} s` }),
+      () =>
+        settle({
+          ok: false,
+          why: `a probe boot did not reach init within ${Math.round(timeoutMs / 1000)} s`,
+        }),
       timeoutMs,
     );
     child.stdout.on("data", (d: Buffer) => {
@@ -86,7 +90,11 @@ async function probeKvm(
     child.stderr.on("data", (d: Buffer) => (errors = (errors + d.toString("utf8")).slice(-4096)));
     child.on("error", (err) => settle({ ok: false, why: err.message }));
     child.on("exit", (code, signal) => {
-      const last = errors.trim().split("\n").pop()?.replace(/^qemu-system-x86_64: /, "");
+      const last = errors
+        .trim()
+        .split("\n")
+        .pop()
+        ?.replace(/^qemu-system-x86_64: /, "");
       settle({ ok: false, why: last || `QEMU exited (${signal ?? `code ${code}`}) before init` });
     });
   });

@@ -19,7 +19,9 @@ export async function prepareAgentDir(dir: string): Promise<void> {
   } else {
     const source = join(__dirname, "agent", "main.ts");
     if (!existsSync(source))
-      throw new Error(`the VM guest agent is missing: neither ${built} nor ${source} exists (run npm run build)`);
+      throw new Error(
+        `the VM guest agent is missing: neither ${built} nor ${source} exists (run npm run build)`,
+      );
     // Only ever reached from a source checkout, where esbuild is a dev dependency.
     const esbuild = await import("esbuild");
     await esbuild.build({

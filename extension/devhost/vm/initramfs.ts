@@ -1,5 +1,14 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { cpioArchive } from "./cpio";
@@ -45,9 +54,11 @@ export function initramfsEntries(busybox: Buffer, modules: { name: string; data:
     { kind: "file", path: "init", data: Buffer.from(stage1Init), mode: 0o755 },
     { kind: "dir", path: "etc" },
     { kind: "file", path: "etc/inittab", data: Buffer.from(inittab) },
-    ...Object.entries(etcFiles).map(
-      ([path, text]): CpioEntry => ({ kind: "file", path, data: Buffer.from(text) }),
-    ),
+    ...Object.entries(etcFiles).map(([path, text]): CpioEntry => ({
+      kind: "file",
+      path,
+      data: Buffer.from(text),
+    })),
     { kind: "dir", path: "styrolite" },
     { kind: "file", path: "styrolite/boot.sh", data: Buffer.from(bootScript), mode: 0o755 },
     { kind: "file", path: "styrolite/agent.sh", data: Buffer.from(agentScript), mode: 0o755 },
@@ -60,7 +71,8 @@ export function initramfsEntries(busybox: Buffer, modules: { name: string; data:
       data: Buffer.from(modules.map((m) => `${m.name}\n`).join("")),
     },
   ];
-  for (const dir of ["proc", "sys", "dev", "newroot", "usr", "run", "tmp"]) entries.push({ kind: "dir", path: dir });
+  for (const dir of ["proc", "sys", "dev", "newroot", "usr", "run", "tmp"])
+    entries.push({ kind: "dir", path: dir });
   return entries;
 }
 

@@ -50,13 +50,23 @@ export function findGuestKernel(bootDir = "/boot", modulesRoot = "/lib/modules")
   if (candidates.length === 0)
     return `no kernel with modules in ${bootDir} (apt-get install linux-image-amd64)`;
   const chosen = candidates.includes(release()) ? release() : candidates[candidates.length - 1]!;
-  return { release: chosen, image: join(bootDir, `vmlinuz-${chosen}`), modulesDir: join(modulesRoot, chosen) };
+  return {
+    release: chosen,
+    image: join(bootDir, `vmlinuz-${chosen}`),
+    modulesDir: join(modulesRoot, chosen),
+  };
 }
 
 /** Orders kernel releases by their numeric parts ("6.1.0-57" after "6.1.0-9"). */
 export function compareReleases(a: string, b: string): number {
-  const pa = a.split(/[^0-9]+/).filter(Boolean).map(Number);
-  const pb = b.split(/[^0-9]+/).filter(Boolean).map(Number);
+  const pa = a
+    .split(/[^0-9]+/)
+    .filter(Boolean)
+    .map(Number);
+  const pb = b
+    .split(/[^0-9]+/)
+    .filter(Boolean)
+    .map(Number);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
     const d = (pa[i] ?? -1) - (pb[i] ?? -1);
     if (d !== 0) return d;

@@ -39,7 +39,9 @@ export interface QemuConfig {
 /** The emulator for x86-64 guests (Debian's qemu-system-x86). */
 export function findQemu(): string | { error: string } {
   if (process.arch !== "x64") return { error: `VM zones need an x86-64 host (this is ${process.arch})` };
-  const path = ["/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64"].find((p) => existsSync(p));
+  const path = ["/usr/bin/qemu-system-x86_64", "/usr/local/bin/qemu-system-x86_64"].find((p) =>
+    existsSync(p),
+  );
   return path ?? { error: "qemu-system-x86_64 not found (apt-get install qemu-system-x86)" };
 }
 
@@ -151,7 +153,10 @@ export function guestCmdline(p: GuestParameters): string {
     words.push(`styrolite.ip=${p.ip.cidr}`, `styrolite.gw=${p.ip.gateway}`);
   }
   if (!/^\/[A-Za-z0-9._/+-]+$/.test(p.node))
-    throw new DevHostError("failedPrecondition", `Node's path ${JSON.stringify(p.node)} cannot go on a kernel command line`);
+    throw new DevHostError(
+      "failedPrecondition",
+      `Node's path ${JSON.stringify(p.node)} cannot go on a kernel command line`,
+    );
   words.push(`styrolite.node=${p.node}`);
   if (p.nodeShare) words.push("styrolite.nodeshare=1");
   return words.join(" ");

@@ -38,7 +38,10 @@ export class QmpClient {
         return client;
       } catch (err) {
         if (Date.now() > deadline)
-          throw new DevHostError("unavailable", `QEMU's monitor did not answer on ${path}: ${(err as Error).message}`);
+          throw new DevHostError(
+            "unavailable",
+            `QEMU's monitor did not answer on ${path}: ${(err as Error).message}`,
+          );
         await delay(50);
       }
     }
@@ -50,7 +53,9 @@ export class QmpClient {
     const id = String(this.#nextId++);
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.socket.write(`${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}), id })}\n`);
+      this.socket.write(
+        `${JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}), id })}\n`,
+      );
     });
   }
 
@@ -76,7 +81,10 @@ export class QmpClient {
       this.#pending.delete(id);
       if (message.error)
         pending.reject(
-          new DevHostError("failedPrecondition", `QEMU: ${message.error.desc ?? message.error.class ?? "error"}`),
+          new DevHostError(
+            "failedPrecondition",
+            `QEMU: ${message.error.desc ?? message.error.class ?? "error"}`,
+          ),
         );
       else pending.resolve(message.return);
     }

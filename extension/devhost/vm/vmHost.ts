@@ -11,6 +11,8 @@ import { cachedInitramfs, findStaticBusybox } from "./initramfs";
 import { findGuestKernel } from "./kernel";
 import type { GuestKernel } from "./kernel";
 import { findQemu } from "./qemu";
+import { loadSeccompProfile } from "../oci/seccompProfile";
+import type { SeccompProfile } from "../oci/seccompProfile";
 
 /** Where the guest finds Node: the host's own binary, through /usr or a share of its folder. */
 export interface GuestNode {
@@ -27,6 +29,7 @@ export interface GuestNode {
  */
 export class VmHost {
   #verdict: Promise<AcceleratorVerdict>;
+  #decided: AcceleratorVerdict | undefined;
 
   private constructor(
     readonly qemu: string,
@@ -37,13 +40,18 @@ export class VmHost {
     /** Per-zone folders (sockets, the zone share); a VM never outlives its dev host. */
     readonly zonesDir: string,
     readonly network: BridgeNetwork | undefined,
+    /** The container seccomp profile (the guest reads the same file through /usr). */
+    readonly seccomp: SeccompProfile | undefined,
     readonly log: Logger,
     choice: AcceleratorChoice,
   ) {
     this.#verdict = chooseAccelerator(choice, { qemu, kernel: kernel.image, initrd });
     // Decided in the background while the dev host starts; the first zone waits for it.
     void this.#verdict.then(
-      (v) => log.info(`vm: zones run under ${v.accelerator.toUpperCase()}: ${v.reason}`),
+      (v) => {
+        this.#decided = v;
+        log.info(`vm: zones run under ${v.accelerator.toUpperCase()}: ${v.reason}`);
+      },
       (err: unknown) => log.warn(`vm: ${messageOf(err)}`),
     );
   }
@@ -84,6 +92,7 @@ export class VmHost {
       guestNode(process.execPath),
       zonesDir,
       options.network,
+      loadSeccompProfile(),
       options.log,
       options.accelerator,
     );
@@ -93,6 +102,11 @@ export class VmHost {
   verdict(): Promise<AcceleratorVerdict> {
     return this.#verdict;
   }
+
+  /** The verdict if the probe is done. */
+  get decided(): AcceleratorVerdict | undefined {
+    return this.#decided;
+  }
 }
 
 /** How the guest runs the Node binary the dev host itself runs on. */
@@ -100,6 +114,9 @@ export function guestNode(execPath: string): GuestNode {
   if (execPath.startsWith("/usr/")) return { path: execPath, share: undefined };
   const prefix = dirname(dirname(execPath));
   if (basename(dirname(execPath)) !== "bin" || prefix === "/")
-    throw new DevHostError("failedPrecondition", `cannot share Node (${execPath}) into VM zones: it is not in a bin/ folder`);
+    throw new DevHostError(
+      "failedPrecondition",
+      `cannot share Node (${execPath}) into VM zones: it is not in a bin/ folder`,
+    );
   return { path: `/styrolite/node/bin/${basename(execPath)}`, share: prefix };
 }

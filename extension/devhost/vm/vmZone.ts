@@ -2,7 +2,10 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { delay } from "../../core/abort";
 import { messageOf } from "../../core/errors";
+import type { Logger } from "../../core/log";
 import type { ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import { capabilitiesOfMask } from "../oci/ociConfig";
+import type { SeccompProfile } from "../oci/seccompProfile";
 import type { HelloReply } from "../../proto/gen/styrolite/guest/v1/agent_pb";
 import type { ConsoleBuffer } from "../consoleBuffer";
 import { DevHostError } from "../errors";
@@ -37,6 +40,8 @@ export interface GuestFacts {
   bootId: string;
   memTotalBytes: number;
   accelerator: Accelerator;
+  /** The capabilities root holds in the guest: what a privileged workload may get there. */
+  capabilities: string[];
 }
 
 /** Guest readings for metrics: memory, CPU use since the last reading, processes. */
@@ -115,6 +120,15 @@ export class VmZone implements ZoneRuntime {
     return `/run/zone/${hostPath.slice(this.shareDir.length + 1)}`;
   }
 
+  /** What generating a workload's OCI config needs of the guest: its capabilities, the profile. */
+  get containerRuntime(): { seccomp: SeccompProfile | undefined; capabilities: readonly string[] } {
+    return { seccomp: this.host.seccomp, capabilities: this.facts.capabilities };
+  }
+
+  get log(): Logger {
+    return this.host.log;
+  }
+
   /** QEMU's pid: its mount namespace is where workload roots are mounted. */
   get qemuPid(): number {
     return this.qemu.pid;
@@ -130,7 +144,10 @@ export class VmZone implements ZoneRuntime {
     const qmpSocket = join(dir, "qmp.sock");
     const agentSocket = join(dir, "agent.sock");
     if (Buffer.byteLength(agentSocket) > 100)
-      throw new DevHostError("failedPrecondition", `the state folder's path is too long for VM sockets: ${agentSocket}`);
+      throw new DevHostError(
+        "failedPrecondition",
+        `the state folder's path is too long for VM sockets: ${agentSocket}`,
+      );
     const targetCpus = Math.max(1, o.resources.targetCpus);
     const maxCpus = Math.max(targetCpus, o.resources.maxCpus);
     const targetMiB = Number(o.resources.targetMemory);
@@ -146,7 +163,9 @@ export class VmZone implements ZoneRuntime {
         address = await host.network.reserve(o.zoneId, "szt");
         const ifup = join(dir, "ifup");
         // QEMU runs it with the tap's name once it created the device, before the guest starts.
-        writeFileSync(ifup, `#!/bin/sh\nexec ip link set "$1" master ${host.network.bridge} up\n`, { mode: 0o700 });
+        writeFileSync(ifup, `#!/bin/sh\nexec ip link set "$1" master ${host.network.bridge} up\n`, {
+          mode: 0o700,
+        });
         net = { tap: address.hostInterface, mac: address.mac, ifup };
       }
       const shares: QemuShare[] = [
@@ -154,7 +173,8 @@ export class VmZone implements ZoneRuntime {
         { tag: "agent", path: host.agentDir, readOnly: true, passthrough: false },
         { tag: "zone", path: join(dir, "share"), readOnly: false, passthrough: true },
       ];
-      if (host.node.share) shares.push({ tag: "node", path: host.node.share, readOnly: true, passthrough: false });
+      if (host.node.share)
+        shares.push({ tag: "node", path: host.node.share, readOnly: true, passthrough: false });
       const argv = qemuArgv(host.qemu, {
         name: `zone-${short}`,
         accelerator: verdict.accelerator,
@@ -167,7 +187,9 @@ export class VmZone implements ZoneRuntime {
         initrd: host.initrd,
         cmdline: guestCmdline({
           hostname: o.hostname,
-          ip: address ? { cidr: `${address.ip}/${address.prefixLength}`, gateway: address.gateway } : undefined,
+          ip: address
+            ? { cidr: `${address.ip}/${address.prefixLength}`, gateway: address.gateway }
+            : undefined,
           node: host.node.path,
           nodeShare: host.node.share !== undefined,
         }),
@@ -218,6 +240,9 @@ export class VmZone implements ZoneRuntime {
       link = new GuestLink(agentSocket);
       const hello = await helloUntil(link, deadline, () => gone !== undefined);
       failIfGone();
+      const status = await link.client.readFile({ path: "/proc/self/status" }, { timeoutMs: 30_000 });
+      const capBnd =
+        /^CapBnd:\s*([0-9a-f]+)$/m.exec(Buffer.from(status.content).toString("utf8"))?.[1] ?? "0";
       if (bootMemoryMiB > targetMiB) await qmp.execute("balloon", { value: targetMiB * mib });
       const zone = new VmZone(
         host,
@@ -232,6 +257,7 @@ export class VmZone implements ZoneRuntime {
           bootId: hello.bootId,
           memTotalBytes: Number(hello.memTotalBytes),
           accelerator: verdict.accelerator,
+          capabilities: capabilitiesOfMask(BigInt(`0x${capBnd}`)),
         },
         o.tools,
         bootMemoryMiB,
@@ -294,7 +320,10 @@ export class VmZone implements ZoneRuntime {
   launch(request: LaunchRequest): SandboxProcess {
     if (this.#stopped) throw new DevHostError("failedPrecondition", `zone ${this.zoneId} is shutting down`);
     if (request.target.kind !== "zone")
-      throw new DevHostError("internal", "workload processes of a VM zone start through its container runtime");
+      throw new DevHostError(
+        "internal",
+        "workload processes of a VM zone start through its container runtime",
+      );
     return this.spawn({
       argv: finalExec(this.tools, { ...request.final, root: "/" }),
       env: guestToolEnv,
@@ -322,7 +351,10 @@ export class VmZone implements ZoneRuntime {
     const exit = await withTimeout(proc.exited, timeoutMs);
     if (exit === "timeout") {
       proc.kill("SIGKILL");
-      throw new DevHostError("unavailable", `${argv[0]} did not finish within ${timeoutMs / 1000} s in zone ${this.zoneId}`);
+      throw new DevHostError(
+        "unavailable",
+        `${argv[0]} did not finish within ${timeoutMs / 1000} s in zone ${this.zoneId}`,
+      );
     }
     if (exitCodeOf(exit) !== 0)
       throw new DevHostError(

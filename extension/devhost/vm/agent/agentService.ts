@@ -24,6 +24,15 @@ import type { SandboxProcess } from "../../sandbox/processes";
 
 type Reply<T extends { reply: unknown }> = Pick<T, "reply">;
 
+/**
+ * What every spawned process runs first. The agent itself is exempt from the OOM killer
+ * (oom_score_adj -1000) and children inherit that: without the reset a workload that exceeds
+ * its memory limit could not be killed and would hang at the limit instead.
+ */
+function spawnWrapper(shell: string): string[] {
+  return [shell, "-c", 'echo 0 > /proc/self/oom_score_adj; exec "$@"', "spawn"];
+}
+
 /** Largest file ReadFile returns: cgroup counters and /sys entries are a few hundred bytes. */
 const readLimit = 1024 * 1024;
 
@@ -32,7 +41,11 @@ const readLimit = 1024 * 1024;
  * (pipes or a node-pty PTY, output held back while the host reads slowly, `exited` only after
  * the last byte), so exec inside a VM behaves as exec in a namespace zone does.
  */
-export function guestAgentService(version: string): Partial<ServiceImpl<typeof GuestAgent>> {
+export function guestAgentService(
+  version: string,
+  options: { shell?: string } = {},
+): Partial<ServiceImpl<typeof GuestAgent>> {
+  const wrapper = spawnWrapper(options.shell ?? "/bb/sh");
   return {
     hello() {
       return create(HelloReplySchema, {
@@ -53,7 +66,7 @@ export function guestAgentService(version: string): Partial<ServiceImpl<typeof G
         throw new ConnectError("the first Spawn request must be start", Code.InvalidArgument);
       const start = first.value.request.value;
       if (start.argv.length === 0) throw new ConnectError("Spawn needs argv", Code.InvalidArgument);
-      const proc = startProcess([...start.argv], {
+      const proc = startProcess([...wrapper, ...start.argv], {
         tty: start.tty ? { columns: start.tty.columns, rows: start.tty.rows } : undefined,
         stdin: start.stdin,
         env: envObject(start.env),
@@ -193,9 +206,7 @@ const outputBatch = {
     (first.reply.case === "stdout" || first.reply.case === "stderr") && first.reply.case === next.reply.case,
   join: (items: Reply<SpawnReply>[]): Reply<SpawnReply> => {
     const kind = items[0]!.reply.case as "stdout" | "stderr";
-    const data = Buffer.concat(
-      items.map((r) => (r.reply.case === kind ? r.reply.value : new Uint8Array())),
-    );
+    const data = Buffer.concat(items.map((r) => (r.reply.case === kind ? r.reply.value : new Uint8Array())));
     return { reply: { case: kind, value: data } };
   },
 };
