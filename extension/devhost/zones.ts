@@ -25,6 +25,7 @@ import type { SandboxHost, ZoneRuntimeRecord } from "./sandbox/zoneSandbox";
 import { VmZone } from "./vm/vmZone";
 import type { ZoneRuntime } from "./zoneRuntime";
 import { cleanupLeftovers } from "./leftovers";
+import { devHostZoneAnnotations } from "../core/protect/zoneIsolation";
 
 /** Zone sizes when a spec asks for nothing: what `protect zone launch` gives by default. */
 export const defaultZoneCpus = 1;
@@ -35,13 +36,7 @@ export const defaultZoneMemoryMiB = 1024;
  * VM: `isolation` is the machine-readable kind (the extension shows it), the others say it in
  * words.
  */
-export const annotationKeys = {
-  devhost: "dev.styrolite.devhost",
-  isolation: "dev.styrolite.devhost/isolation",
-  sandbox: "dev.styrolite.devhost/sandbox",
-  kernel: "dev.styrolite.devhost/kernel",
-  limits: "dev.styrolite.devhost/limits",
-} as const;
+export const annotationKeys = devHostZoneAnnotations;
 
 interface ZoneRecord {
   id: string;

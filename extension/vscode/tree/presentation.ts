@@ -7,6 +7,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { WorkloadState, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone, ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import { composeServiceAnnotation } from "../../core/compose/composePlan";
+import { zoneIsolation } from "../../core/protect/zoneIsolation";
 import { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName } from "../model/zoneFacts";
 
 export { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName };
@@ -62,11 +63,13 @@ export function formatMiB(mib: bigint): string {
   return `${n} MiB`;
 }
 
-/** "10.75.0.2 · 2 vCPU · 1 GiB". */
+/** "10.75.0.2 · 2 vCPU · 1 GiB"; a dev host's zone says what isolates it: "… · VM · TCG · …". */
 export function zoneDescription(zone: Zone): string {
   const parts: string[] = [];
   const ip = zoneIp(zone);
   if (ip) parts.push(ip);
+  const isolation = zoneIsolation(zone);
+  if (isolation) parts.push(isolation.label);
   const r = zoneResources(zone);
   if (r?.targetCpus) parts.push(`${r.targetCpus} vCPU`);
   if (r && r.targetMemory > 0n) parts.push(formatMiB(r.targetMemory));
@@ -125,6 +128,8 @@ export function zoneTooltip(zone: Zone, hostLabel: string): vscode.MarkdownStrin
   }
   const kernel = zone.spec?.kernel?.digest;
   if (kernel) rows.push(["Kernel", `\`${shortDigest(kernel)}\``]);
+  const isolation = zoneIsolation(zone);
+  if (isolation) rows.push(["Isolation", md(`${isolation.label}: ${isolation.detail}`)]);
   for (const iface of zone.status?.networkStatus?.interfaces ?? []) {
     const ips = iface.ips.map((ip) => ip.address + (ip.gateway ? ` via ${ip.gateway}` : "")).join(", ");
     rows.push([
