@@ -7,7 +7,7 @@
  *   npm run bench -- --only listing,terminal   # some sections
  *   npm run bench -- --sizes 10,100            # fewer zones for the listing
  *
- * Sections: listing, tree, terminal, idle, launch, size.
+ * Sections: listing, tree, terminal, idle, launch, size, vm.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -19,8 +19,9 @@ import { benchTree } from "./tree";
 import { benchIdle } from "./idle";
 import { benchLaunch } from "./launch";
 import { benchSize } from "./size";
+import { benchVm } from "./vm";
 
-const sections = ["listing", "tree", "terminal", "idle", "launch", "size"] as const;
+const sections = ["listing", "tree", "terminal", "idle", "launch", "size", "vm"] as const;
 type Section = (typeof sections)[number];
 
 async function main(): Promise<number> {
@@ -53,6 +54,7 @@ async function main(): Promise<number> {
     if (wanted("terminal")) await benchTerminal(env, report);
     if (wanted("launch")) await benchLaunch(env, report);
     if (wanted("size")) await benchSize(env, report);
+    if (wanted("vm")) await benchVm(env, report);
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) =>
       console.error(`bench: removing zones: ${(err as Error).message}`),
