@@ -30,13 +30,15 @@ export const kvmProbeTimeoutMs = 20_000;
 export async function chooseAccelerator(
   choice: AcceleratorChoice,
   boot: { qemu: string; kernel: string; initrd: string },
-  timeoutMs = kvmProbeTimeoutMs,
+  options: { timeoutMs?: number; kvmDevice?: string } = {},
 ): Promise<AcceleratorVerdict> {
+  const timeoutMs = options.timeoutMs ?? kvmProbeTimeoutMs;
+  const device = options.kvmDevice ?? "/dev/kvm";
   if (choice === "tcg") return { accelerator: "tcg", reason: "TCG as configured" };
   try {
-    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+    accessSync(device, constants.R_OK | constants.W_OK);
   } catch (err) {
-    const why = `/dev/kvm is not usable (${(err as NodeJS.ErrnoException).code ?? messageOf(err)})`;
+    const why = `${device} is not usable (${(err as NodeJS.ErrnoException).code ?? messageOf(err)})`;
     if (choice === "kvm") throw new Error(why, { cause: err });
     return { accelerator: "tcg", reason: `${why}: TCG emulation` };
   }
@@ -63,7 +65,11 @@ async function probeKvm(
     balloon: false,
   });
   const started = Date.now();
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: toolEnv() });
+  // Killed with the dev host too: a probe stuck in KVM must not outlive it.
+  const child = spawn("/usr/bin/setpriv", ["--pdeathsig", "SIGKILL", "--", ...argv], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: toolEnv(),
+  });
   let output = "";
   let errors = "";
   return await new Promise((resolve) => {
