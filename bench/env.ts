@@ -103,7 +103,7 @@ export async function startBenchEnv(
       target: "node20",
       minify: true,
       logLevel: "warning",
-      external: ["cpu-features", "*.node", "node-pty"],
+      external: ["cpu-features", "*.node", "node-pty", "esbuild"],
     });
     const devHost = await startDevHost({ args: ["--sandbox", options.sandbox ?? "process"] });
     cleanup.add("dev host", () => devHost.stop());
@@ -135,7 +135,7 @@ export async function bundleExtensionModel(): Promise<string> {
     format: "cjs",
     target: "node20",
     logLevel: "warning",
-    external: ["cpu-features", "*.node", "node-pty"],
+    external: ["cpu-features", "*.node", "node-pty", "esbuild"],
     plugins: [
       {
         name: "vscode-stub",
