@@ -243,7 +243,7 @@ export class VmZone implements ZoneRuntime {
       const status = await link.client.readFile({ path: "/proc/self/status" }, { timeoutMs: 30_000 });
       const capBnd =
         /^CapBnd:\s*([0-9a-f]+)$/m.exec(Buffer.from(status.content).toString("utf8"))?.[1] ?? "0";
-      if (bootMemoryMiB > targetMiB) await qmp.execute("balloon", { value: targetMiB * mib });
+      if (bootMemoryMiB > targetMiB) await balloonTo(qmp, targetMiB, balloonTimeoutMs);
       const zone = new VmZone(
         host,
         o.zoneId,
@@ -300,9 +300,10 @@ export class VmZone implements ZoneRuntime {
         "failedPrecondition",
         `a VM zone's vCPUs can change live only up to the ${this.maxCpus} it booted with (asked ${cpus}); set max_cpus when creating it`,
       );
-    await this.qmp.execute("balloon", { value: memory * mib });
+    const actual = await balloonTo(this.qmp, memory, balloonTimeoutMs);
     const online = await this.#setOnlineCpus(cpus);
-    return `balloon target ${memory} MiB of ${this.bootMemoryMiB}, ${online} of ${this.maxCpus} vCPUs online`;
+    const short = actual === memory ? "" : ` (the guest gave up ${this.bootMemoryMiB - actual} MiB so far)`;
+    return `balloon target ${memory} MiB of ${this.bootMemoryMiB}${short}, ${online} of ${this.maxCpus} vCPUs online`;
   }
 
   /** Brings vCPUs 1…n-1 online and the rest offline (vCPU 0 always stays); returns the count. */
@@ -437,6 +438,30 @@ function runtimeRecordOf(pid: number, address: ZoneAddress | undefined): ZoneRun
     cgroupDirs: [],
     hostInterface: address?.hostInterface,
   };
+}
+
+/**
+ * How long a resize waits for the guest to inflate or deflate its balloon: the guest hands pages
+ * over at its own pace (seconds for hundreds of MiB under TCG), and a guest that cannot free
+ * enough memory never reaches the target.
+ */
+const balloonTimeoutMs = 60_000;
+
+/**
+ * Sets the balloon's target and waits until the guest's memory is there (QEMU's `actual`
+ * within 1 MiB of it), so that a resize is visible in the guest once it returns. Returns the
+ * memory the guest has in MiB, which stays off the target when the deadline passes.
+ */
+async function balloonTo(qmp: QmpClient, targetMiB: number, timeoutMs: number): Promise<number> {
+  await qmp.execute("balloon", { value: targetMiB * mib });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { actual } = (await qmp.execute("query-balloon")) as { actual: number };
+    const actualMiB = Math.round(actual / mib);
+    if (Math.abs(actualMiB - targetMiB) <= 1) return targetMiB;
+    if (Date.now() > deadline) return actualMiB;
+    await delay(200);
+  }
 }
 
 /** Busy share of one CPU between two /proc/stat readings (idle and iowait count as idle). */
