@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (node test/run.mjs bench): every figure of issue 7 that can be measured here,
+ * `npm run bench` (node test/run.mjs bench): every performance figure that can be measured here,
  * each against a baseline taken in the same run on the same machine. Prints a table and writes
  * bench/results.json. Not part of `npm test`: nothing here asserts a timing.
  *
@@ -7,21 +7,23 @@
  *   npm run bench -- --only listing,terminal   # some sections
  *   npm run bench -- --sizes 10,100            # fewer zones for the listing
  *
- * Sections: listing, tree, terminal, idle, launch, size, vm.
+ * Sections: listing, tree, terminal, gateway, idle, launch, build, size, vm.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startBenchEnv, repoRoot } from "./env";
 import { benchListing, removeAllZones } from "./listing";
 import { Report } from "./report";
+import { benchGateway } from "./gateway";
 import { benchTerminal } from "./terminal";
 import { benchTree } from "./tree";
 import { benchIdle } from "./idle";
 import { benchLaunch } from "./launch";
+import { benchBuild } from "./build";
 import { benchSize } from "./size";
 import { benchVm } from "./vm";
 
-const sections = ["listing", "tree", "terminal", "idle", "launch", "size", "vm"] as const;
+const sections = ["listing", "tree", "terminal", "gateway", "idle", "launch", "build", "size", "vm"] as const;
 type Section = (typeof sections)[number];
 
 async function main(): Promise<number> {
@@ -52,7 +54,9 @@ async function main(): Promise<number> {
     if (wanted("listing")) await benchListing(env, report, sizes);
     if (wanted("tree")) await benchTree(env, report, { zones: Math.max(...sizes) });
     if (wanted("terminal")) await benchTerminal(env, report);
+    if (wanted("gateway")) await benchGateway(env, report);
     if (wanted("launch")) await benchLaunch(env, report);
+    if (wanted("build")) await benchBuild(env, report);
     if (wanted("size")) await benchSize(env, report);
     if (wanted("vm")) await benchVm(env, report);
   } finally {

@@ -20,7 +20,7 @@ import { startProxiedSshd } from "../test/integration/faults/faultEnv";
 const section = "terminal";
 
 /** Writes `mib` MiB of base64 text in 76-column lines (what a terminal shows); returns the line count. */
-async function writeTextFile(path: string, mib: number): Promise<number> {
+export async function writeTextFile(path: string, mib: number): Promise<number> {
   const line = Buffer.from(
     `${"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".repeat(2).slice(0, 76)}\n`,
   );
@@ -50,7 +50,7 @@ async function catThroughExec(host: ProtectHost, zoneId: string, file: string): 
   let bytes = 0;
   const t0 = performance.now();
   const session = startExec(
-    host.client,
+    host,
     { zoneId, command: ["cat", file], tty: { rows: 50, columns: 200 } },
     { onStdout: (d) => (bytes += d.length), onStderr: (d) => (bytes += d.length) },
   );
@@ -92,7 +92,7 @@ interface Echoer {
 function execEchoer(host: ProtectHost, zoneId: string): Echoer {
   let n = 0;
   const session: ExecSession = startExec(
-    host.client,
+    host,
     { zoneId, command: ["cat"], tty: { rows: 24, columns: 80 } },
     { onStdout: (d) => (n += d.length) },
   );

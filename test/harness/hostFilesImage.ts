@@ -10,8 +10,8 @@ import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import {
   closeSync,
+  existsSync,
   createReadStream,
-  createWriteStream,
   lstatSync,
   openSync,
   readSync,
@@ -19,10 +19,8 @@ import {
   readlinkSync,
   realpathSync,
 } from "node:fs";
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, posix, resolve } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { create } from "tar";
 
 /**
  * Everything a set of host paths needs inside an image: the paths (directories with all they
@@ -50,7 +48,9 @@ export function hostClosure(
     out.add(abs);
     const st = lstatSync(abs);
     if (st.isSymbolicLink()) {
-      visit(posix.resolve(dirname(abs), readlinkSync(abs)), whole);
+      // A dangling link (packages ship some) goes in as it is: there is nothing to follow.
+      const target = posix.resolve(dirname(abs), readlinkSync(abs));
+      if (existsSync(target)) visit(target, whole);
     } else if (st.isFile() && !seen && isElf(abs) && (options.libraries?.(abs) ?? true)) {
       for (const lib of sharedLibraries(abs)) visit(lib, false);
     } else if (st.isDirectory() && whole) {
@@ -135,15 +135,30 @@ export async function addHostFilesLayer(
   };
 
   // A plain (uncompressed) tar: code-server is hundreds of MB and gzip would dominate the build.
+  // GNU tar writes it: with tens of thousands of entries the tar package's writer stalled.
   const temp = join(blobs, `layer-${process.pid}-${Date.now()}.tar`);
+  const list = `${temp}.list`;
   const entries = hostClosure(paths, {
     ...(options.skip ? { skip: options.skip } : {}),
     ...(options.libraries ? { libraries: options.libraries } : {}),
   }).map((p) => p.slice(1));
-  await pipeline(
-    create({ cwd: "/", portable: true, noDirRecurse: true, follow: false, mtime: new Date(0) }, entries),
-    createWriteStream(temp),
-  );
+  await writeFile(list, entries.map((e) => `${e}\0`).join(""));
+  execFileSync("tar", [
+    "--create",
+    "--file",
+    temp,
+    "--directory",
+    "/",
+    "--no-recursion",
+    "--null",
+    "--files-from",
+    list,
+    "--format=pax",
+    "--numeric-owner",
+    "--owner=0",
+    "--group=0",
+  ]);
+  await rm(list);
   const digest = await fileDigest(temp);
   const size = (await stat(temp)).size;
   await rename(temp, join(blobs, hex(digest)));

@@ -25,6 +25,7 @@ import { startSshd } from "../harness/sshd";
 import type { Sshd } from "../harness/sshd";
 import { buildTestImage } from "../harness/testImage";
 import { CliRun, PtyRun, repoRoot, zonectl } from "../integration/launch/cli";
+import { connectUnix } from "../integration/devhost/client";
 import { linksWithPrefix, runExec } from "../integration/devhost/helpers";
 
 const minute = 60_000;
@@ -172,19 +173,17 @@ describe("a devcontainer in a VM zone, over SSH", { timeout: 15 * minute }, () =
     const [qemu] = qemuOf(zone.id);
     assert.ok(qemu, "the zone's QEMU runs");
     const digest = (await api.getWorkload(workloadId)).spec?.image?.digest ?? "";
-    const { workloadId: hog } = await api.client.createWorkload({
-      spec: {
-        name: "hog",
-        zoneId: zone.id,
-        image: { digest },
-        process: { command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"] },
-        cgroupLimits: [{ limitName: "memory.max", value: "64M" }],
-      },
+    const hog = await api.createWorkload({
+      name: "hog",
+      zoneId: zone.id,
+      image: { digest },
+      process: { command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"] },
+      cgroupLimits: [{ limitName: "memory.max", value: "64M" }],
     });
     const deadline = Date.now() + 5 * minute;
     let w = await api.getWorkload(hog);
     while (w.status?.state !== WorkloadState.CREATED && Date.now() < deadline) w = await api.getWorkload(hog);
-    await api.client.startWorkload({ workloadId: hog });
+    await api.startWorkload(hog);
     for (;;) {
       w = await api.getWorkload(hog);
       const state = w.status?.state;
@@ -201,7 +200,8 @@ describe("a devcontainer in a VM zone, over SSH", { timeout: 15 * minute }, () =
     assert.match(w.status?.errorStatus?.message ?? "", /the VM's own kernel/);
     // The kill happened in the guest: its kernel log says so (read from the zone's own system,
     // not the workload); the VM, its QEMU and the devcontainer's workload are as they were.
-    const dmesg = await runExec(api.client, zone.id, { command: ["dmesg"] });
+    const raw = connectUnix(devHost.socketPath);
+    const dmesg = await runExec(raw.client, zone.id, { command: ["dmesg"] }).finally(() => raw.close());
     assert.match(dmesg.stdout, /Memory cgroup out of memory: Killed process \d+ \(dd\)/);
     assert.equal((await api.getZone(zone.id)).status?.state, ZoneState.READY);
     assert.deepEqual(qemuOf(zone.id), [qemu]);
@@ -209,12 +209,12 @@ describe("a devcontainer in a VM zone, over SSH", { timeout: 15 * minute }, () =
     // The host gave the VM its memory and no more: QEMU holds at most the guest's RAM and its own.
     const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${qemu}/status`, "utf8"))?.[1]);
     assert.ok(rssKb < (512 + 384) * 1024, `QEMU's resident memory ${rssKb} kB`);
-    await api.client.destroyWorkload({ workloadId: hog });
+    await api.destroyWorkload(hog);
   });
 
   test("metrics come from the guest; memory shrinks by the balloon, vCPUs come online up to max", async () => {
-    const metrics = await api.client.readZoneMetrics({ zoneId: zone.id });
-    const system = metrics.root?.children.find((c) => c.name === "system");
+    const root = await api.readZoneMetrics(zone.id);
+    const system = root?.children.find((c) => c.name === "system");
     const total = system?.children.find((c) => c.name === "memory")?.children.find((c) => c.name === "total")
       ?.value?.kind.value as number | undefined;
     assert.ok(total && total <= 512 * 1024 * 1024 && total > 400 * 1024 * 1024, `memory total ${total}`);

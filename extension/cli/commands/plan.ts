@@ -4,6 +4,9 @@ import { planFromPath } from "../../core/devcontainer/load";
 import { planToJson } from "../../core/devcontainer/planJson";
 import { renderPlan } from "../../core/devcontainer/renderPlan";
 import type { Command } from "../command";
+import { BuildError } from "../../core/build/buildError";
+import { findBuilder } from "../../core/build/builder";
+import type { BuilderName } from "../../core/build/builder";
 
 /**
  * `zonectl plan [PATH] [--config FILE] [--json]`: what `up` would do, computed locally; never
@@ -29,7 +32,10 @@ export const planCommand: Command = {
     try {
       const { plan } = await planFromPath(positionals[0], { config, cwd: process.cwd(), env: ctx.env });
       if (ctx.globals.json) ctx.stdout.write(`${JSON.stringify(planToJson(plan), null, 2)}\n`);
-      else ctx.stdout.write(renderPlan(plan));
+      else {
+        ctx.stdout.write(renderPlan(plan));
+        if (plan.build) ctx.stdout.write(`${await builderNote(plan.build.builder, ctx.env)}\n`);
+      }
       return plan.launchable ? 0 : 3;
     } catch (err) {
       if (!DevcontainerError.is(err)) throw err;
@@ -54,3 +60,20 @@ export const planCommand: Command = {
     }
   },
 };
+
+/**
+ * Which builder `up` would use here, or that there is none and what to install. A note, not a
+ * refusal: a host that already has the image (same cache key) needs no build.
+ */
+async function builderNote(
+  choice: BuilderName | "auto" | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<string> {
+  try {
+    const builder = await findBuilder({ choice: choice ?? "auto", env });
+    return `Builder here: ${builder.version}.`;
+  } catch (err) {
+    if (!BuildError.is(err, "noBuilder")) throw err;
+    return `Note: ${err.message} (needed unless the host already has this image).`;
+  }
+}

@@ -1,81 +1,17 @@
-import { formatDiagnostic, sortDiagnostics } from "../../core/devcontainer/diagnostics";
-import { DevcontainerError } from "../../core/devcontainer/errors";
-import { planFromPath } from "../../core/devcontainer/load";
+import { buildLaunchPlan } from "../../core/devcontainer/buildPlan";
+import { builderNames } from "../../core/build/builder";
+import type { BuilderName } from "../../core/build/builder";
 import type { LaunchPlan } from "../../core/devcontainer/plan";
-import { LaunchError } from "../../core/launch/errors";
-import type { LaunchErrorReason } from "../../core/launch/errors";
 import { LaunchExecutor } from "../../core/launch/executor";
 import type { LaunchResult } from "../../core/launch/executor";
-import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
+import { LaunchError } from "../../core/launch/errors";
 import { LaunchProgressText, formatMs, timingTable } from "../../core/launch/progressText";
 import type { ProtectHost } from "../../core/protect/host";
 import { pickShell, runTerminalSession } from "../../core/terminal/terminalSession";
-import type { CliContext, Command } from "../command";
-import { describeCliError, exitCodes } from "../errorReport";
+import type { Command } from "../command";
+import { describeLaunchError, launchExitCodes } from "../errorReport";
 import { openHost } from "../hostTarget";
-
-/** Exit codes of launch failures (stable; 3 and 40 as `zonectl plan` uses them). */
-export const launchExitCodes: Record<LaunchErrorReason, number> = {
-  notLaunchable: 3,
-  initializeFailed: 41,
-  hookFailed: 42,
-  zoneFailed: 43,
-  workloadFailed: 44,
-  timeout: 45,
-  syncFailed: 46,
-  pullFailed: 47,
-  device: 48,
-  unsafePath: 49,
-  ambiguous: exitCodes.ambiguous,
-  cancelled: exitCodes.cancelled,
-};
-
-/** One line and an exit code for anything a launch-related command throws. */
-export function describeLaunchError(err: unknown): { message: string; exitCode: number } {
-  if (LaunchError.is(err)) return { message: err.message, exitCode: launchExitCodes[err.reason] };
-  return describeCliError(err);
-}
-
-/** The plan for PATH, or undefined after printing why there is none (located errors, refusals). */
-export async function loadPlan(
-  ctx: CliContext,
-  command: string,
-  path: string | undefined,
-  values: Record<string, unknown>,
-): Promise<{ plan: LaunchPlan } | { exitCode: number }> {
-  const config = typeof values["config"] === "string" ? values["config"] : undefined;
-  const workspaceRoot =
-    typeof values["workspace-root"] === "string"
-      ? values["workspace-root"]
-      : ctx.env["ZONECTL_WORKSPACE_ROOT"];
-  try {
-    const { plan } = await planFromPath(path, {
-      config,
-      cwd: process.cwd(),
-      env: ctx.env,
-      ...(workspaceRoot ? { planOptions: { workspaceRoot } } : {}),
-    });
-    return { plan };
-  } catch (err) {
-    if (!DevcontainerError.is(err)) throw err;
-    if (err.diagnostics.length) {
-      for (const d of sortDiagnostics(err.diagnostics)) ctx.stderr.write(`${formatDiagnostic(d)}\n`);
-      const errors = err.diagnostics.filter((d) => d.severity === "error").length;
-      ctx.stderr.write(
-        `zonectl ${command}: ${errors} error(s) in ${err.diagnostics[0]?.file ?? "devcontainer.json"}; nothing was created\n`,
-      );
-    } else {
-      ctx.stderr.write(`zonectl ${command}: ${err.message}\n`);
-    }
-    return { exitCode: exitCodes.devcontainer };
-  }
-}
-
-/** `PATH` options shared by up, down, stop and sync. */
-export const planOptions = {
-  config: { type: "string", short: "c" },
-  "workspace-root": { type: "string" },
-} as const;
+import { loadPlan, planOptions } from "../project";
 
 /**
  * `zonectl up [PATH]`: launches the project's devcontainer into a zone — or reuses the zone it
@@ -89,15 +25,18 @@ export const upCommand: Command = {
   name: "up",
   summary: "launch a devcontainer into a zone (or reuse the one launched before)",
   usage:
-    "[PATH] [--config FILE] [--recreate] [--keep-on-failure] [--forward] [--shell] [--timeout SECONDS] [--workspace-root DIR] [--forward-via dial|ssh]\n\n" +
+    "[PATH] [--config FILE] [--recreate] [--keep-on-failure] [--forward] [--shell] [--timeout SECONDS] [--workspace-root DIR] [--forward-via dial|ssh] [--builder auto|buildah|podman|docker] [--push REGISTRY] [--frozen-lockfile]\n\n" +
     "PATH: the project folder (default: current directory) or a devcontainer.json.\n" +
     "--recreate          destroy this project's zone and create a new one\n" +
     "--keep-on-failure   leave what was created in place when the launch fails\n" +
     "--forward           open the configured port forwards and keep running until Ctrl-C\n" +
     "--shell             open an interactive shell in the workload when it is up\n" +
     "--workspace-root    host folder for workspace copies (also $ZONECTL_WORKSPACE_ROOT)\n" +
+    "--builder           image builder for features and Dockerfiles (default auto: buildah, podman, docker)\n" +
+    "--push REGISTRY     push the built image there and let the host pull it, instead of ImportImage\n" +
+    "--frozen-lockfile   refuse to launch when devcontainer-lock.json does not pin exactly what resolves\n" +
     "Exit: 0 up, 3 not launchable, 40 invalid devcontainer.json, 41 initializeCommand failed, 42 a hook failed,\n" +
-    "43 zone failed, 44 workload failed, 45 timeout, 46 sync failed, 47 pull failed, 130 cancelled (rolled back).",
+    "43 zone failed, 44 workload failed, 45 timeout, 46 sync failed, 47 pull failed, 50 build failed, 130 cancelled (rolled back).",
   options: {
     ...planOptions,
     recreate: { type: "boolean" },
@@ -106,6 +45,9 @@ export const upCommand: Command = {
     shell: { type: "boolean" },
     timeout: { type: "string" },
     "forward-via": { type: "string" },
+    builder: { type: "string" },
+    push: { type: "string" },
+    "frozen-lockfile": { type: "boolean" },
   },
   async run(ctx, { values, positionals }) {
     if (positionals.length > 1) {
@@ -118,9 +60,15 @@ export const upCommand: Command = {
       ctx.stderr.write(`zonectl up: --timeout takes whole seconds and --forward-via dial or ssh\n`);
       return 2;
     }
+    const builder = typeof values["builder"] === "string" ? values["builder"] : undefined;
+    if (builder !== undefined && !["auto", ...builderNames].includes(builder)) {
+      ctx.stderr.write(`zonectl up: --builder takes auto, ${builderNames.join(", ")}\n`);
+      return 2;
+    }
+    const push = typeof values["push"] === "string" ? values["push"] : undefined;
     const loaded = await loadPlan(ctx, "up", positionals[0], values);
     if ("exitCode" in loaded) return loaded.exitCode;
-    const { plan } = loaded;
+    const { plan, input } = loaded;
     if (!plan.launchable) {
       ctx.stderr.write(
         `zonectl up: ${plan.configFile} cannot be launched; nothing was created:\n${plan.refusals.map((r) => `  - ${r}`).join("\n")}\n`,
@@ -132,8 +80,9 @@ export const upCommand: Command = {
     const shell = values["shell"] === true;
     const host = await openHost(ctx);
     try {
-      const executor = new LaunchExecutor(plan, new ProtectLaunchHost(host, via), {
+      const executor = new LaunchExecutor(plan, host, {
         signal: ctx.signal,
+        forwardRoute: via,
         recreate: values["recreate"] === true,
         keepOnFailure: values["keep-on-failure"] === true,
         attach: forward || shell,
@@ -141,6 +90,13 @@ export const upCommand: Command = {
         zoneTimeoutMs: Number(timeoutText) * 1000,
         localEnv: ctx.env,
         logger: ctx.log,
+        build: {
+          env: ctx.env,
+          ...(builder !== undefined ? { builder: builder as BuilderName | "auto" } : {}),
+          ...(push !== undefined ? { push } : {}),
+          frozenLockfile: values["frozen-lockfile"] === true,
+        },
+        replan: (image) => buildLaunchPlan({ ...input, image }),
       });
       const printer = new LaunchProgressText((line) => ctx.stderr.write(`${line}\n`));
       executor.onEvent((e) => printer.handle(e));
@@ -163,7 +119,7 @@ export const upCommand: Command = {
       try {
         if (shell) {
           const command = await pickShell(
-            host.client,
+            host,
             {
               zoneId: result.zoneId,
               workloadId: result.workloadId,
@@ -172,7 +128,7 @@ export const upCommand: Command = {
             ctx.signal,
           );
           return await runTerminalSession(
-            host.client,
+            host,
             {
               zoneId: result.zoneId,
               workloadId: result.workloadId,
@@ -182,7 +138,7 @@ export const upCommand: Command = {
               ...(result.remoteUser ? { user: result.remoteUser } : {}),
             },
             { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr },
-            { tty: true, stdin: true, signal: ctx.signal, hostName: host.name },
+            { tty: true, stdin: true, signal: ctx.signal },
           );
         }
         if (forward && result.forwards) {

@@ -192,7 +192,7 @@ class CliBuilder implements ImageBuilder {
       this.name === "docker" ? ["version", "--format", "{{.Server.Version}}"] : ["version", "--json"];
     let result: ToolResult;
     try {
-      result = await runTool(this.name, this.name === "buildah" ? ["version"] : args, {
+      result = await runTool(this.name, this.name === "buildah" ? ["--version"] : args, {
         env: this.#env(),
         captureStdout: true,
       });

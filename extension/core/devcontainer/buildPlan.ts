@@ -7,15 +7,24 @@ import { devcontainerIdForLabels, idLabelsFor } from "./devcontainerId";
 import { diagnosticAtPath, positionOfPath } from "./jsonc";
 import type { ParsedDocument } from "./jsonc";
 import { defaultVolumeRoot, defaultWorkspaceRoot } from "./plan";
-import type { LaunchPlan, LaunchTimeField, PropertyVerdict } from "./plan";
+import type { ImageBuild, LaunchImage, LaunchPlan, LaunchTimeField, PropertyVerdict } from "./plan";
 import { interpretRunArgs } from "./runArgs";
 import { legacyProperties } from "./schema";
 import type { DevcontainerConfig } from "./schema";
 import { substituteDeep, substituteString } from "./variables";
+import { mergeMetadata } from "../features/metadata";
+import type { MetadataEntry } from "../features/metadata";
 import { translateCompose } from "./translate/compose";
 import type { ComposeInput } from "./translate/compose";
 import { unique } from "./translate/context";
-import type { PlanOptions, Row, RunArgClaims, TranslateContext, Translation } from "./translate/context";
+import type {
+  ImageFacts,
+  PlanOptions,
+  Row,
+  RunArgClaims,
+  TranslateContext,
+  Translation,
+} from "./translate/context";
 import { translateCustomizations } from "./translate/customizations";
 import { translateFeatures } from "./translate/features";
 import { translateGeneral } from "./translate/general";
@@ -43,6 +52,16 @@ export interface PlanInput {
   readonly gitignore?: readonly string[];
   /** Resolves symbolic links on this machine (see MountContext.realPath); the launch paths pass one. */
   readonly realPath?: (path: string) => string | undefined;
+  /**
+   * Reads a small file on this machine, undefined when absent: local features' metadata, the
+   * lockfile, whether a Dockerfile exists. Without it those are checked at launch.
+   */
+  readonly readLocalFile?: (path: string) => string | undefined;
+  /**
+   * The image the workload runs, once known (pulled, found on the host, or built): its
+   * `devcontainer.metadata` entries are merged with the file as the spec says.
+   */
+  readonly image?: LaunchImage;
   /** The option defaults of the template this folder is the source of (devcontainer-template.json). */
   readonly templateOptions?: ReadonlyMap<string, string>;
   /** The Compose project dockerComposeFile names, read by the caller (loadComposeProject). */
@@ -121,6 +140,14 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
   ];
   if (images.some((i) => i.role === "workload"))
     fillAtLaunch.push({ field: "workloadSpec.image.digest", from: "PullImage(workload image)" });
+  const build = imageBuild(ctx, compose.plan ? compose.devBase : image.base, features, general.zoneName);
+  if (build)
+    fillAtLaunch.push({
+      field: "workloadSpec.image.digest",
+      from: build.push
+        ? `PullImage of the image built on this machine and pushed to ${build.push}`
+        : "ImportImage of the image built on this machine",
+    });
 
   const properties = propertyTable(ctx, parts);
   const refusals = [
@@ -141,6 +168,8 @@ export function buildLaunchPlan(input: PlanInput): LaunchPlan {
     launchable: refusals.length === 0,
     refusals: unique(refusals),
     images,
+    build,
+    imageContributions: ctx.image?.contributions ?? [],
     zoneSpec,
     workloadSpec,
     fillAtLaunch,
@@ -195,6 +224,32 @@ function prepare(input: PlanInput): {
     if (problem.severity === "error") refusals.push(message);
   }
   const config = substituted.value;
+  const deferred = new Set(substituted.deferredPaths.map((p) => JSON.stringify(p)));
+  let image: ImageFacts | undefined;
+  let merged = config;
+  if (input.image) {
+    const entries: MetadataEntry[] = [];
+    for (const entry of input.image.entries) {
+      const done = substituteDeep(entry, { ...preliminary, containerWorkspaceFolder: workspaceFolder });
+      entries.push(done.value);
+      for (const p of done.deferredPaths)
+        if (p[0] === "remoteEnv") deferred.add(JSON.stringify(p.slice(0, 2)));
+    }
+    const result = mergeMetadata(config, entries);
+    merged = result.config;
+    image = {
+      hooks: result.hooks,
+      entrypoints: result.entrypoints,
+      contributions: result.contributions.map((c) => ({
+        origin: c.origin,
+        properties: c.properties.map((p) => contributionNotes[p] ?? p),
+      })),
+      mounts: entries.flatMap((e) =>
+        (e.mounts ?? []).map((mount) => ({ origin: e.id ? `feature ${e.id}` : "the base image", mount })),
+      ),
+      launch: input.image,
+    };
+  }
   const styrolite = config.customizations?.styrolite ?? {};
   const workspaceRoot = styrolite.workspaceRoot ?? options.workspaceRoot ?? defaultWorkspaceRoot;
   if (posix.normalize(workspaceRoot).split("/").includes("..") || !workspaceRoot.startsWith("/")) {
@@ -214,13 +269,16 @@ function prepare(input: PlanInput): {
     devcontainerId,
     folderName,
     workspaceFolder,
-    deferred: new Set(substituted.deferredPaths.map((p) => JSON.stringify(p))),
+    merged,
+    deferred,
     runArgs: interpretRunArgs(config.runArgs ?? [], env),
     workspaceRoot,
     volumeRoot: options.volumeRoot ?? defaultVolumeRoot,
     hostWorkspacePath: posix.join(workspaceRoot, devcontainerId),
     gitignore: input.gitignore,
     realPath: input.realPath,
+    readLocalFile: input.readLocalFile,
+    image,
     compose: input.compose,
   };
   return { ctx, diagnostics, refusals, idLabels };
@@ -271,6 +329,40 @@ function propertyTable(ctx: TranslateContext, parts: readonly Translation[]): Pr
     };
   });
 }
+
+/**
+ * The build before launch, when the image needs one: features on the image, or a Dockerfile (with
+ * or without features) — for a Compose project, the dev service's. Its siblings build at launch.
+ */
+function imageBuild(
+  ctx: TranslateContext,
+  base: ImageBuild["base"] | undefined,
+  features: ReturnType<typeof translateFeatures>,
+  zoneName: string,
+): ImageBuild | undefined {
+  if (!base) return undefined;
+  if (base.kind === "image" && !features.features.length) return undefined;
+  return {
+    base,
+    features: features.features,
+    overrideInstallOrder: features.overrideInstallOrder,
+    lockfile: features.lockfile,
+    repository: `localhost/zones-build/${zoneName}`,
+    builder: ctx.styrolite.build?.builder,
+    push: ctx.styrolite.build?.push,
+    containerUser: ctx.config.containerUser,
+    remoteUser: ctx.config.remoteUser,
+  };
+}
+
+// What becomes of image-metadata properties a zone does not apply as such.
+const contributionNotes: Readonly<Record<string, string>> = {
+  securityOpt:
+    "securityOpt (ignored: seccomp/AppArmor options configure Docker's host; the zone's kernel is the boundary)",
+  init: "init (ignored: the zone's init already reaps processes)",
+  hostRequirements: "hostRequirements (ignored: devcontainer.json's own decide the zone's size)",
+  customizations: "customizations (for the tools that read them)",
+};
 
 // Keys a translator answers for even when it writes no row (an empty workspaceMount value, say).
 const translatedKeys = new Set(["workspaceMount"]);

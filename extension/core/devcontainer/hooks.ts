@@ -42,6 +42,8 @@ export interface HookStep {
   readonly parallel: boolean;
   readonly commands: readonly HookCommand[];
   readonly workingDirectory: string;
+  /** Who asked for it when it comes from image metadata: `feature <id>`, `the base image`; undefined for devcontainer.json. */
+  readonly origin?: string;
 }
 
 const whenOf: Record<HookName, HookWhen> = {

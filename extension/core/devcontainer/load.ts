@@ -1,9 +1,10 @@
 import { readFile, stat } from "node:fs/promises";
-import { lstatSync, realpathSync } from "node:fs";
+import { lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { loadComposeProject } from "../compose/load";
 import { parseTemplateDefinition, substituteTemplateOptions, templateFileName } from "../templates/template";
 import { buildLaunchPlan } from "./buildPlan";
+import type { PlanInput } from "./buildPlan";
 import { composeFilesOf } from "./translate/compose";
 import type { ComposeInput } from "./translate/compose";
 import type { PlanOptions } from "./translate/context";
@@ -86,7 +87,7 @@ export interface PlanFromPathOptions {
 export async function planFromPath(
   path: string | undefined,
   options: PlanFromPathOptions,
-): Promise<{ plan: LaunchPlan; location: ConfigLocation }> {
+): Promise<{ plan: LaunchPlan; location: ConfigLocation; input: PlanInput }> {
   const location = await locateConfig(path, { config: options.config, cwd: options.cwd });
   const checked = await checkConfigFile(location.configFile);
   if (!checked.config || hasErrors(checked.diagnostics)) {
@@ -103,7 +104,7 @@ export async function planFromPath(
   const gitignore = await readGitignore(location.localFolder);
   const templateOptions = await readTemplateDefaults(location.localFolder);
   const compose = await readCompose(checked, location, options.env, templateOptions);
-  const plan = buildLaunchPlan({
+  const input: PlanInput = {
     doc: checked.doc,
     config: checked.config,
     diagnostics: [...checked.diagnostics, ...(compose?.project?.diagnostics ?? [])],
@@ -112,11 +113,28 @@ export async function planFromPath(
     env: options.env,
     ...(gitignore ? { gitignore } : {}),
     realPath: realPathOnThisMachine,
+    readLocalFile: readSmallFile,
     ...(compose ? { compose } : {}),
     ...(templateOptions ? { templateOptions } : {}),
     ...(options.planOptions ? { options: options.planOptions } : {}),
-  });
-  return { plan, location };
+  };
+  return { plan: buildLaunchPlan(input), location, input };
+}
+
+const smallFileBytes = 1024 * 1024;
+
+/**
+ * A small regular file's text, or undefined when it is missing, not a regular file, or over
+ * 1 MiB: what the planner reads of local features, lockfiles and Dockerfiles.
+ */
+export function readSmallFile(path: string): string | undefined {
+  try {
+    const info = statSync(path);
+    if (!info.isFile() || info.size > smallFileBytes) return undefined;
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /**

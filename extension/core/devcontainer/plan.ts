@@ -1,10 +1,12 @@
 import type { OciImageFormat, WorkloadSpec, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Diagnostic, JsonPathSegment } from "./diagnostics";
 import type { ComposePlan } from "../compose/composePlan";
+import type { FeatureValue } from "../features/featureJson";
+import type { MetadataEntry } from "../features/metadata";
 import type { HookName, HookStep } from "./hooks";
 
 /**
- * A LaunchPlan is everything `up` will do for a devcontainer.json, as data (STYLE.md 6): built
+ * A LaunchPlan is everything `up` will do for a devcontainer.json, as data: built
  * without touching any host, printable (`zonectl plan`), comparable, and the exact input of the
  * step-by-step executor in core/launch. The order an executor follows:
  *
@@ -46,6 +48,16 @@ export interface LaunchPlan {
   readonly refusals: readonly string[];
   /** Images to pull, in order, and where each pulled digest goes. */
   readonly images: readonly ImagePull[];
+  /**
+   * The workload image is built on this machine first (features, a Dockerfile, or both) and sent
+   * to the host; then `images` has no workload entry.
+   */
+  readonly build: ImageBuild | undefined;
+  /**
+   * What the image's `devcontainer.metadata` entries (its base image's, its features') added to
+   * the file, when the plan was made knowing the image; empty before.
+   */
+  readonly imageContributions: readonly ImageContribution[];
   /** The CreateZone spec. Empty digests in kernel/initrd are filled from `images`; `devices` grows by `deviceRequests`. */
   readonly zoneSpec: ZoneSpec;
   /** The CreateWorkload spec. `zoneId` and `image.digest` are filled at launch (see `fillAtLaunch`). */
@@ -86,6 +98,61 @@ export interface ImagePull {
   readonly format: OciImageFormat;
   /** Where the reply's `spec` (digest + format) goes. */
   readonly fills: "workloadSpec.image" | "zoneSpec.kernel" | "zoneSpec.initrd";
+}
+
+/** An image built before launch: the features installed on a base image or on a Dockerfile's result. */
+export interface ImageBuild {
+  readonly base: BuildBase;
+  /** devcontainer.json's `features`, as written and in file order (dependencies are found at launch). */
+  readonly features: ReadonlyArray<{ readonly userId: string; readonly value: FeatureValue }>;
+  /** overrideFeatureInstallOrder. */
+  readonly overrideInstallOrder: readonly string[];
+  /** devcontainer-lock.json (or .devcontainer-lock.json) next to the config: read, and written after a build. */
+  readonly lockfile: string;
+  /** The built image's name without tag (`localhost/zones-build/<zone>`); the tag is the build's cache key. */
+  readonly repository: string;
+  /** customizations.styrolite.build.builder; settings and --builder override it. */
+  readonly builder: "auto" | "buildah" | "podman" | "docker" | undefined;
+  /** customizations.styrolite.build.push: push there and let the host pull, instead of ImportImage. */
+  readonly push: string | undefined;
+  /** The file's containerUser and remoteUser: they decide _CONTAINER_USER and _REMOTE_USER for features. */
+  readonly containerUser: string | undefined;
+  readonly remoteUser: string | undefined;
+}
+
+/** What the features go on. Paths are absolute on this machine. */
+export type BuildBase =
+  | { readonly kind: "image"; readonly reference: string }
+  | {
+      readonly kind: "dockerfile";
+      readonly dockerfile: string;
+      readonly context: string;
+      readonly args: Readonly<Record<string, string>>;
+      readonly target: string | undefined;
+      readonly cacheFrom: readonly string[];
+      /** build.options, allow-listed. */
+      readonly options: readonly string[];
+    };
+
+/** One origin's additions from image metadata (a feature, the base image). */
+export interface ImageContribution {
+  /** `feature ghcr.io/…/node:1`, or `the base image`. */
+  readonly origin: string;
+  /** The properties it set: privileged, mounts, entrypoint, postCreateCommand, … */
+  readonly properties: readonly string[];
+}
+
+/**
+ * The image a launch runs, once known (pulled, found or built): its metadata entries and
+ * the parts of its config that launching needs. The planner merges the entries with the file.
+ */
+export interface LaunchImage {
+  /** The image's `devcontainer.metadata` entries (base image's, then features'), devcontainer.json's own left out. */
+  readonly entries: readonly MetadataEntry[];
+  readonly entrypoint: readonly string[];
+  readonly cmd: readonly string[];
+  /** The image's `User` ("" for root). */
+  readonly user: string;
 }
 
 /** A spec field filled during launch. */

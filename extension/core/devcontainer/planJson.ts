@@ -9,7 +9,7 @@ import type { ComposePlan, ServiceBuild } from "../compose/composePlan";
 import type { Diagnostic } from "./diagnostics";
 import { displayCommand } from "./hooks";
 import type { HookName, HookWhen } from "./hooks";
-import type { LaunchPlan, PortForward, PropertyVerdict, RemoteEnvVar } from "./plan";
+import type { ImageBuild, LaunchPlan, PortForward, PropertyVerdict, RemoteEnvVar } from "./plan";
 
 /**
  * The stable JSON form of a LaunchPlan: what `zonectl plan --json` prints. Keys always appear
@@ -32,6 +32,28 @@ export interface LaunchPlanJson {
   zoneName: string;
   workloadName: string;
   images: Array<{ role: "workload" | "kernel" | "initrd"; reference: string; format: string; fills: string }>;
+  /** The image built before launch, when there is one (features, a Dockerfile). */
+  build?: {
+    base:
+      | { kind: "image"; reference: string }
+      | {
+          kind: "dockerfile";
+          dockerfile: string;
+          context: string;
+          args: Record<string, string>;
+          target?: string;
+          cacheFrom: string[];
+          options: string[];
+        };
+    features: Array<{ userId: string; value: unknown }>;
+    overrideInstallOrder: string[];
+    lockfile: string;
+    repository: string;
+    builder?: string;
+    push?: string;
+  };
+  /** What the image's metadata added (known once the image is). */
+  imageContributions: Array<{ origin: string; properties: string[] }>;
   /** protect.control.v1.ZoneSpec, proto3 JSON. */
   zoneSpec: JsonObject;
   /** protect.control.v1.WorkloadSpec, proto3 JSON. */
@@ -58,6 +80,8 @@ export interface LaunchPlanJson {
     when: HookWhen;
     parallel: boolean;
     workingDirectory: string;
+    /** Set for hooks from image metadata: `feature <id>`, `the base image`. */
+    origin?: string;
     commands: Array<{ label?: string; argv: string[]; shell: boolean; display: string }>;
   }>;
   waitFor: HookName;
@@ -94,6 +118,11 @@ export function planToJson(plan: LaunchPlan): LaunchPlanJson {
       format: `OCI_IMAGE_FORMAT_${OciImageFormat[i.format]}`,
       fills: i.fills,
     })),
+    ...(plan.build ? { build: imageBuildJson(plan.build) } : {}),
+    imageContributions: plan.imageContributions.map((c) => ({
+      origin: c.origin,
+      properties: [...c.properties],
+    })),
     zoneSpec: toJson(ZoneSpecSchema, plan.zoneSpec) as JsonObject,
     workloadSpec: toJson(WorkloadSpecSchema, plan.workloadSpec) as JsonObject,
     fillAtLaunch: plan.fillAtLaunch.map((f) => ({ field: f.field, from: f.from })),
@@ -118,6 +147,7 @@ export function planToJson(plan: LaunchPlan): LaunchPlanJson {
       when: h.when,
       parallel: h.parallel,
       workingDirectory: h.workingDirectory,
+      ...(h.origin !== undefined ? { origin: h.origin } : {}),
       commands: h.commands.map((c) => ({
         ...(c.label !== undefined ? { label: c.label } : {}),
         argv: [...c.argv],
@@ -161,6 +191,30 @@ export function planToJson(plan: LaunchPlan): LaunchPlanJson {
       column: p.column,
     })),
     diagnostics: plan.diagnostics.map((d) => ({ ...d, path: [...d.path] })),
+  };
+}
+
+function imageBuildJson(build: ImageBuild): NonNullable<LaunchPlanJson["build"]> {
+  const b = build.base;
+  return {
+    base:
+      b.kind === "image"
+        ? { kind: "image", reference: b.reference }
+        : {
+            kind: "dockerfile",
+            dockerfile: b.dockerfile,
+            context: b.context,
+            args: { ...b.args },
+            ...(b.target !== undefined ? { target: b.target } : {}),
+            cacheFrom: [...b.cacheFrom],
+            options: [...b.options],
+          },
+    features: build.features.map((f) => ({ userId: f.userId, value: f.value })),
+    overrideInstallOrder: [...build.overrideInstallOrder],
+    lockfile: build.lockfile,
+    repository: build.repository,
+    ...(build.builder !== undefined ? { builder: build.builder } : {}),
+    ...(build.push !== undefined ? { push: build.push } : {}),
   };
 }
 

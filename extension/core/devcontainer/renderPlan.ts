@@ -48,7 +48,23 @@ export function renderPlan(plan: LaunchPlan): string {
   const w = plan.workloadSpec;
   const image = plan.images.find((i) => i.role === "workload");
   row("workload", plan.workloadName);
-  more(`image ${image ? `${image.reference} (${OciImageFormat[image.format].toLowerCase()})` : "(none)"}`);
+  const build = plan.build;
+  if (build) {
+    const base =
+      build.base.kind === "image"
+        ? `on ${build.base.reference}`
+        : `from ${build.base.dockerfile}${build.base.target ? ` (stage ${build.base.target})` : ""}`;
+    more(`image built on this machine ${base}, as ${build.repository}:<cache key>`);
+    if (build.features.length)
+      more(`features: ${build.features.map((f) => f.userId).join(", ")} (+ their dependsOn)`);
+    more(
+      build.push
+        ? `pushed to ${build.push}, pulled by the host`
+        : "sent to the host with ImportImage (cached by content)",
+    );
+  } else
+    more(`image ${image ? `${image.reference} (${OciImageFormat[image.format].toLowerCase()})` : "(none)"}`);
+  for (const c of plan.imageContributions) more(`from ${c.origin}: ${c.properties.join(", ")}`);
   const command = w.process?.command ?? [];
   more(
     `command: ${command.length === 0 ? "the image's own" : command.join(" ") === keepAliveCommand.join(" ") ? "keep-alive loop (overrideCommand)" : command.join(" ")}`,
@@ -113,7 +129,7 @@ export function renderPlan(plan: LaunchPlan): string {
 
   if (plan.hooks.length) {
     plan.hooks.forEach((h, i) => {
-      const head = `${i + 1}. ${h.hook} — ${h.runsOn === "local" ? "on this machine" : "in the workload"}, ${whenText[h.when]}${h.parallel ? ", in parallel" : ""}`;
+      const head = `${i + 1}. ${h.hook}${h.origin ? ` (${h.origin})` : ""} — ${h.runsOn === "local" ? "on this machine" : "in the workload"}, ${whenText[h.when]}${h.parallel ? ", in parallel" : ""}`;
       if (i === 0) row("hooks", head);
       else more(head);
       for (const c of h.commands)

@@ -119,6 +119,27 @@ const hostSchema = z
   })
   .describe("How to reach the host's control API.");
 
+const buildSchema = z
+  .strictObject({
+    builder: z
+      .enum(["auto", "buildah", "podman", "docker"])
+      .optional()
+      .describe(
+        "Builder for features and Dockerfiles on this machine. Default: auto (buildah, then podman, then docker); the zones.build.builder setting and zonectl up --builder override it.",
+      ),
+    push: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/, {
+        error: "expected a registry (host[:port][/path])",
+      })
+      .optional()
+      .describe(
+        "Registry the built image is pushed to and the host pulls from (layers it has are not sent again), instead of sending the whole image with ImportImage. zonectl up --push overrides it.",
+      ),
+  })
+  .describe("How images with features or from a Dockerfile are built and reach the host.");
+
 /** The zod schema of `customizations.styrolite`. */
 export const styroliteSchema = z
   .strictObject({
@@ -150,6 +171,7 @@ export const styroliteSchema = z
         "Folder on the host under which synced workspaces live (one subfolder per devcontainer id). Default: /var/lib/styrolite-zones/workspaces.",
       ),
     host: hostSchema.optional(),
+    build: buildSchema.optional(),
   })
   .describe("Styrolite Zones: settings for the Edera zone a devcontainer runs in.");
 

@@ -10,6 +10,8 @@ import { DetailedError } from "../errors";
  * - `timeout`: a zone or workload did not get where it should within the time allowed
  * - `syncFailed`: copying the workspace to or from the host failed
  * - `pullFailed`: PullImage failed or returned no digest
+ * - `buildFailed`: building the image on this machine failed: no builder, a feature that could
+ *   not be fetched or failed to install (`details.feature`), a Dockerfile step, the export
  * - `device`: a device the plan asks for is not available
  * - `hookFailed`: a lifecycle hook exited non-zero (`details.hook`, `details.exitCode`)
  * - `cancelled`: the caller aborted (Ctrl-C)
@@ -24,6 +26,7 @@ export type LaunchErrorReason =
   | "timeout"
   | "syncFailed"
   | "pullFailed"
+  | "buildFailed"
   | "device"
   | "hookFailed"
   | "cancelled"
@@ -37,6 +40,8 @@ export interface LaunchErrorDetails {
   readonly hook?: string;
   readonly label?: string;
   readonly exitCode?: number;
+  /** buildFailed: the feature whose fetch or install failed, as written in devcontainer.json. */
+  readonly feature?: string;
   /** ambiguous: the zone ids. */
   readonly candidates?: readonly string[];
 }

@@ -1,5 +1,5 @@
 import type { HookName } from "../devcontainer/hooks";
-import type { WorkloadStateName, ZoneStateName } from "../protect/views";
+import type { WorkloadStateName, ZoneStateName } from "../protect/zoneFacts";
 
 /**
  * The steps of a launch, in the order they run. Each reports started/finished with its duration;
@@ -9,12 +9,16 @@ export const launchSteps = [
   "initializeCommand",
   "findExisting",
   "destroyExisting",
+  "resolveImage",
+  "buildImage",
+  "exportImage",
+  "importImage",
+  "pullImage",
   "pullKernel",
   "createZone",
   "waitZoneReady",
   "syncWorkspace",
   "startServices",
-  "pullImage",
   "createWorkload",
   "waitWorkloadRunning",
   "resolveRemoteEnv",
@@ -78,6 +82,16 @@ export type LaunchEvent =
       readonly total?: number;
       readonly isBytes?: boolean;
     }
+  /** Output of the image builder (buildah, podman, docker) while it builds, as it comes. */
+  | { readonly type: "buildOutput"; readonly text: string }
+  /** ImportImage: bytes sent of the archive, then the host's phase. */
+  | {
+      readonly type: "imageImport";
+      readonly name: string;
+      readonly sentBytes: number;
+      readonly totalBytes: number;
+      readonly phase: string;
+    }
   | { readonly type: "zoneState"; readonly zoneId: string; readonly state: ZoneStateName }
   | { readonly type: "workloadState"; readonly workloadId: string; readonly state: WorkloadStateName }
   | { readonly type: "sync"; readonly progress: SyncProgress }
@@ -86,6 +100,8 @@ export type LaunchEvent =
       readonly hook: HookName;
       readonly label: string | undefined;
       readonly command: string;
+      /** Set for a feature's (or the base image's) hook: `feature <id>`. */
+      readonly origin?: string;
     }
   | {
       readonly type: "hookOutput";

@@ -1,4 +1,5 @@
 import type { LaunchEvent, StepTiming } from "./events";
+import { formatBytes } from "../format";
 
 /**
  * Turns launch events into readable lines: one per step (with its duration), the pull's phase
@@ -9,6 +10,7 @@ export class LaunchProgressText {
   readonly #write: (line: string) => void;
   readonly #partial = new Map<string, string>();
   #lastPull = "";
+  #lastImport = "";
   #pullDone = 0;
 
   constructor(write: (line: string) => void) {
@@ -48,6 +50,22 @@ export class LaunchProgressText {
         );
         break;
       }
+      case "buildOutput":
+        this.#output("[build]", event.text);
+        break;
+      case "imageImport": {
+        // One line per tenth of the upload, then the host's phases.
+        const tenth = event.totalBytes ? Math.floor((event.sentBytes / event.totalBytes) * 10) : 0;
+        const key = event.phase === "sending" ? `sending ${tenth}` : event.phase;
+        if (key === this.#lastImport) break;
+        this.#lastImport = key;
+        this.#write(
+          event.phase === "sending"
+            ? `  import ${event.name}: ${formatBytes(event.sentBytes)}/${formatBytes(event.totalBytes)}`
+            : `  import ${event.name}: ${event.phase.replace(/_/g, " ")}`,
+        );
+        break;
+      }
       case "zoneState":
         this.#write(`  zone ${event.state}`);
         break;
@@ -57,7 +75,9 @@ export class LaunchProgressText {
       case "sync":
         break; // the step's summary line carries the tally
       case "hookStarted":
-        this.#write(`  ${tag(event.hook, event.label)} $ ${event.command}`);
+        this.#write(
+          `  ${tag(event.hook, event.label)}${event.origin ? ` (${event.origin})` : ""} $ ${event.command}`,
+        );
         break;
       case "hookOutput":
         this.#output(tag(event.hook, event.label), Buffer.from(event.data).toString("utf8"));
@@ -106,13 +126,6 @@ function tag(hook: string, label: string | undefined): string {
 /** "840 ms", "2.4 s". */
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 /** The timing table `up` prints at the end: each step that ran, and the total. */

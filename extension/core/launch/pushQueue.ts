@@ -140,7 +140,8 @@ export class WorkspacePushQueue extends Disposable {
   }
 
   async #hostFiles(): Promise<HostFiles> {
-    this.#files ??= await this.#options.files();
+    // Everything below the host folder is the zone's to change: no link in it is ever followed.
+    this.#files ??= (await this.#options.files()).beneath(this.#options.sync.hostPath);
     return this.#files;
   }
 

@@ -170,20 +170,32 @@ export async function ensureHostDirectory(
   return missing[0];
 }
 
-/** Removes a host directory tree without following symlinks. Missing is fine. */
+/**
+ * Removes a host directory tree without following symlinks, in it or below it: the zone may
+ * swap any of its directories for a link while this runs (`path` itself is trusted). Missing is fine.
+ */
 export async function removeHostTree(files: HostFiles, path: string): Promise<void> {
-  const info = await files.lstat(path);
-  if (!info) return;
-  if (info.kind !== "directory") {
-    await files.removeFile(path);
-    return;
-  }
-  for (const entry of await files.list(path)) {
-    const child = posix.join(path, entry.name);
-    if (entry.info.kind === "directory") await removeHostTree(files, child);
-    else await files.removeFile(child);
-  }
-  await files.removeDirectory(path);
+  const inside = files.beneath(path);
+  const remove = async (at: string): Promise<void> => {
+    const info = await inside.lstat(at);
+    if (!info) return;
+    if (info.kind !== "directory") return inside.removeFile(at);
+    let entries: { name: string; info: HostFileInfo }[];
+    try {
+      entries = await inside.list(at);
+    } catch (err) {
+      // A directory a moment ago, a link now: the link goes, what it points to stays.
+      if ((err as NodeJS.ErrnoException).code === "ELOOP") return inside.removeFile(at);
+      throw err;
+    }
+    for (const entry of entries) {
+      const child = posix.join(at, entry.name);
+      if (entry.info.kind === "directory") await remove(child);
+      else await inside.removeFile(child);
+    }
+    await inside.removeDirectory(at);
+  };
+  await remove(path);
 }
 
 /**
@@ -203,13 +215,15 @@ export async function pushWorkspace(options: SyncOptions): Promise<SyncResult> {
     for (const e of entries) if (e.info.kind === "file") tally.filesTotal++;
   tally.progress(undefined, true);
   const createdTop = await ensureHostDirectory(files, sync.hostPath);
+  // Everything below the host folder is the zone's to change: no link in it is ever followed.
+  const inside = files.beneath(sync.hostPath);
 
   const syncDir = async (rel: string, fresh: boolean): Promise<void> => {
     checkAbort(signal);
     const entries = tree.get(rel) ?? [];
     const hostDir = rel ? posix.join(sync.hostPath, rel) : sync.hostPath;
     const remote = new Map<string, HostFileInfo>();
-    if (!fresh) for (const e of await files.list(hostDir)) remote.set(e.name, e.info);
+    if (!fresh) for (const e of await inside.list(hostDir)) remote.set(e.name, e.info);
     const copies: Promise<void>[] = [];
     const subdirs: { rel: string; fresh: boolean }[] = [];
     for (const entry of entries) {
@@ -217,21 +231,21 @@ export async function pushWorkspace(options: SyncOptions): Promise<SyncResult> {
       const hostChild = posix.join(hostDir, entry.name);
       const there = remote.get(entry.name);
       const kindChanged = there !== undefined && there.kind !== entry.info.kind;
-      if (kindChanged && there.kind === "directory") await removeHostTree(files, hostChild);
-      else if (kindChanged && entry.info.kind !== "file") await files.removeFile(hostChild);
+      if (kindChanged && there.kind === "directory") await removeHostTree(inside, hostChild);
+      else if (kindChanged && entry.info.kind !== "file") await inside.removeFile(hostChild);
       const existing = kindChanged ? undefined : there;
       switch (entry.info.kind) {
         case "directory":
           if (!existing) {
-            await files.mkdir(hostChild, entry.info.mode | 0o700);
+            await inside.mkdir(hostChild, entry.info.mode | 0o700);
             tally.directoriesCreated++;
           }
           subdirs.push({ rel: childRel, fresh: !existing });
           break;
         case "symlink":
-          if (existing && (await files.readlink(hostChild)) === entry.target) break;
-          if (existing) await files.removeFile(hostChild);
-          await files.symlink(entry.target ?? "", hostChild);
+          if (existing && (await inside.readlink(hostChild)) === entry.target) break;
+          if (existing) await inside.removeFile(hostChild);
+          await inside.symlink(entry.target ?? "", hostChild);
           tally.symlinksWritten++;
           break;
         case "file": {
@@ -250,7 +264,7 @@ export async function pushWorkspace(options: SyncOptions): Promise<SyncResult> {
             limiter.run(async () => {
               checkAbort(signal);
               // An upload renames a temp file over the destination: a symlink there is replaced, not followed.
-              await files.upload(local, hostChild, { mode: entry.info.mode, mtime: entry.info.mtime });
+              await inside.upload(local, hostChild, { mode: entry.info.mode, mtime: entry.info.mtime });
               tally.filesCopied++;
               tally.bytesCopied += entry.info.size;
               tally.progress(childRel);
@@ -290,7 +304,9 @@ export async function pushWorkspace(options: SyncOptions): Promise<SyncResult> {
  */
 export async function pullWorkspace(options: SyncOptions): Promise<SyncResult> {
   const started = Date.now();
-  const { files, sync, signal } = options;
+  const { sync, signal } = options;
+  // Everything below the host folder is the zone's to change: no link in it is ever followed.
+  const files = options.files.beneath(sync.hostPath);
   const filter = filterFor(sync);
   const tally = new Tally(options.onProgress);
   const limiter = new Limiter(options.concurrency ?? 8);

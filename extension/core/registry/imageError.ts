@@ -30,7 +30,9 @@ export type ImageErrorReason =
   /** A manifest list / index without an entry for this platform. */
   | "noMatchingPlatform"
   /** The image cannot be removed: a workload runs from it. */
-  | "inUse";
+  | "inUse"
+  /** Unpacking would pass the dev host's limits (uncompressed bytes, entries, free disk space). */
+  | "tooLarge";
 
 /** A failed pull, import, extraction or store operation, with its reason. */
 export class ImageError extends ReasonedError<ImageErrorReason> {

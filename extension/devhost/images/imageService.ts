@@ -196,13 +196,14 @@ const codeFor: Record<ImageErrorReason, Code> = {
   digestMismatch: Code.DataLoss,
   unsupported: Code.Unimplemented,
   inUse: Code.FailedPrecondition,
+  tooLarge: Code.ResourceExhausted,
 };
 
 /**
  * Maps a failure onto gRPC: ImageError reasons to their codes (bad reference or archive →
  * InvalidArgument, unknown image/manifest → NotFound, registry auth → Unauthenticated /
  * PermissionDenied, registry down → Unavailable, corrupt content → DataLoss, unsupported →
- * Unimplemented, in use → FailedPrecondition), cancellation to Canceled, anything else to Internal.
+ * Unimplemented, in use → FailedPrecondition, too large → ResourceExhausted), cancellation to Canceled, anything else to Internal.
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;

@@ -14,11 +14,13 @@ import { join } from "node:path";
 import { z } from "zod";
 import { abortReason, anySignal } from "../../core/abort";
 import { messageOf } from "../../core/errors";
+import { formatBytes } from "../../core/format";
 import { silentLogger, type Logger } from "../../core/log";
 import { OciImageFormat, OciImageProgressPhase } from "../../proto/gen/protect/control/v1/common_pb";
 import { ImageError } from "../../core/registry/imageError";
 import { receiveArchive, resolveArchive } from "./importArchive";
-import { applyLayerBlob } from "./layerExtract";
+import { applyLayerBlob, defaultExtractLimits, ExtractBudget } from "./layerExtract";
+import type { ExtractLimits } from "./layerExtract";
 import {
   choosePlatform,
   parseImageConfig,
@@ -118,17 +120,24 @@ export class ImageStore {
   readonly #pinned = new Map<string, number>();
   #removalGuard: ((digest: string) => string | undefined) | undefined;
 
-  private constructor(dir: string, logger: Logger) {
+  readonly #limits: ExtractLimits;
+
+  private constructor(dir: string, logger: Logger, limits: ExtractLimits) {
     this.dir = dir;
     this.#logger = logger;
+    this.#limits = limits;
   }
 
   /**
    * Opens (creating if needed) the store in `dir`. Images whose blobs or root filesystem went
    * missing are dropped with a warning rather than failing the dev host.
    */
-  static async open(dir: string, logger: Logger = silentLogger): Promise<ImageStore> {
-    const store = new ImageStore(dir, logger);
+  static async open(
+    dir: string,
+    logger: Logger = silentLogger,
+    options: { extractLimits?: ExtractLimits } = {},
+  ): Promise<ImageStore> {
+    const store = new ImageStore(dir, logger, options.extractLimits ?? defaultExtractLimits);
     await store.#load();
     return store;
   }
@@ -286,6 +295,7 @@ export class ImageStore {
       for (const d of downloads) void d.catch(() => controller.abort(new Error("another layer failed")));
 
       await mkdir(staging, { mode: 0o755 });
+      const budget = await ExtractBudget.for(staging, this.#limits);
       for (const [i, layer] of manifest.layers.entries()) {
         await downloads[i];
         progress.extracting(layer.digest, 0);
@@ -294,6 +304,7 @@ export class ImageStore {
           onProgress: (n) => progress.extracting(layer.digest, n),
           logger: this.#logger,
           signal,
+          budget,
         });
         progress.extracted(layer.digest);
       }
@@ -395,12 +406,14 @@ export class ImageStore {
       for (const layer of image.layers) progress.downloaded(layer.digest, true);
       progress.phase(OciImageProgressPhase.ASSEMBLE, { kind: "spinner", message: "extracting layers" });
       await mkdir(staging, { mode: 0o755 });
+      const budget = await ExtractBudget.for(staging, this.#limits);
       for (const [i, layer] of image.layers.entries()) {
         progress.extracting(layer.digest, 0);
         await applyLayerBlob(staging, this.#blobPath(layer.digest), {
           diffId: configFile.rootfs.diff_ids[i]!,
           onProgress: (n) => progress.extracting(layer.digest, n),
           logger: this.#logger,
+          budget,
           ...(options.signal ? { signal: options.signal } : {}),
         });
         progress.extracted(layer.digest);
@@ -734,17 +747,4 @@ function semaphore(n: number): <T>(task: () => Promise<T>) => Promise<T> {
       waiting.shift()?.();
     }
   };
-}
-
-/** `1.2 MiB` style, for progress messages and logs. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = -1;
-  do {
-    value /= 1024;
-    unit++;
-  } while (value >= 1024 && unit < units.length - 1);
-  return `${value.toFixed(1)} ${units[unit]!}`;
 }

@@ -172,8 +172,30 @@ export async function resolveArchive(
 
 type Lookup = (path: string) => ReceivedFile | undefined;
 
-async function readJson(file: ReceivedFile, what: string): Promise<{ bytes: Buffer; json: unknown }> {
+/** Index, manifest and docker-save manifest.json: what a registry would send is at most 4 MiB. */
+const maxManifestBytes = 4 * 1024 * 1024;
+/** An image config (Env, history, labels). */
+const maxConfigBytes = 8 * 1024 * 1024;
+
+/**
+ * Reads an archive member that is parsed in memory, refusing one past `limit` before reading it
+ * (the upload's metadata files are the uploader's to make as large as they like).
+ */
+async function readSmall(file: ReceivedFile, what: string, limit: number): Promise<Buffer> {
+  if (file.size > limit)
+    throw new ImageError(
+      "invalidArchive",
+      `${what} in the archive is ${file.size} bytes; the limit is ${limit}`,
+    );
   const bytes = await readFile(file.path);
+  // The file is ours (a flat name in the upload folder), but a length check costs nothing.
+  if (bytes.length > limit)
+    throw new ImageError("invalidArchive", `${what} in the archive is over the limit of ${limit} bytes`);
+  return bytes;
+}
+
+async function readJson(file: ReceivedFile, what: string): Promise<{ bytes: Buffer; json: unknown }> {
+  const bytes = await readSmall(file, what, maxManifestBytes);
   try {
     return { bytes, json: JSON.parse(bytes.toString("utf8")) };
   } catch {
@@ -235,12 +257,12 @@ async function resolveOciLayout(
   }
 
   let manifestFile = blobFile(lookup, chosen.digest, "manifest");
-  let manifestBytes = await readFile(manifestFile.path);
+  let manifestBytes = await readSmall(manifestFile, "the manifest", maxManifestBytes);
   let manifest = parseManifest(manifestBytes, chosen.mediaType || undefined);
   if (manifest.kind === "index") {
     const platformEntry = choosePlatform(manifest.index);
     manifestFile = blobFile(lookup, platformEntry.digest, "manifest");
-    manifestBytes = await readFile(manifestFile.path);
+    manifestBytes = await readSmall(manifestFile, "the manifest", maxManifestBytes);
     manifest = parseManifest(manifestBytes, platformEntry.mediaType);
     if (manifest.kind !== "image")
       throw new ImageError("invalidImage", "an image index points at another index");
@@ -271,7 +293,7 @@ async function resolveOciLayout(
     manifestBytes,
     manifestDigest: manifestFile.digest,
     manifest: image,
-    configBytes: await readFile(configFile.path),
+    configBytes: await readSmall(configFile, "the image config", maxConfigBytes),
     configDigest: configFile.digest,
     layers,
     names: [...names],
@@ -353,7 +375,7 @@ async function resolveDockerSave(
     manifestBytes,
     manifestDigest,
     manifest,
-    configBytes: await readFile(configFile.path),
+    configBytes: await readSmall(configFile, "the image config", maxConfigBytes),
     configDigest: configFile.digest,
     layers,
     names: options.name !== undefined ? [options.name] : tagsOf(chosen),

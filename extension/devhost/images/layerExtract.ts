@@ -17,7 +17,7 @@ import {
   writeSync,
   type Stats,
 } from "node:fs";
-import { open, readdir, rm } from "node:fs/promises";
+import { open, readdir, rm, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline, type Readable, type Transform } from "node:stream";
 import * as zlib from "node:zlib";
@@ -28,8 +28,90 @@ import { ImageError } from "../../core/registry/imageError";
 import { cleanArchivePath, ensureDirectories, resolveInRoot } from "./safePath";
 import { readTarStream } from "./tarStream";
 
+/** What unpacking one image may take at most, over all its layers. */
+export interface ExtractLimits {
+  /** Uncompressed tar bytes (headers included): a small gzip layer can inflate a thousandfold. */
+  readonly maxBytes: number;
+  /** Tar entries, whiteouts and skipped ones included: each costs an inode. */
+  readonly maxEntries: number;
+  /** Free space the unpacking must leave on the store's file system. */
+  readonly reserveBytes: number;
+}
+
+/** Defaults: far above real development images (a few GiB, a few hundred thousand files). */
+export const defaultExtractLimits: ExtractLimits = {
+  maxBytes: 64 * 1024 ** 3,
+  maxEntries: 4_000_000,
+  reserveBytes: 1024 ** 3,
+};
+
+/**
+ * What is left of an image's {@link ExtractLimits} while its layers are applied, one budget per
+ * image. The byte allowance is also capped by the free space on the staging file system when
+ * the budget is made, less the reserve, so a bomb fails before the disk is full.
+ */
+export class ExtractBudget {
+  #bytes: number;
+  #entries: number;
+  readonly #bytesLimit: string;
+  readonly #entriesLimit: number;
+
+  private constructor(bytes: number, entries: number, bytesLimit: string) {
+    this.#bytes = bytes;
+    this.#entries = entries;
+    this.#bytesLimit = bytesLimit;
+    this.#entriesLimit = entries;
+  }
+
+  static async for(staging: string, limits: ExtractLimits = defaultExtractLimits): Promise<ExtractBudget> {
+    const fs = await statfs(staging);
+    const free = Math.max(0, Number(fs.bavail) * Number(fs.bsize) - limits.reserveBytes);
+    if (free < limits.maxBytes)
+      return new ExtractBudget(
+        free,
+        limits.maxEntries,
+        `the ${formatSize(free)} free on the image store's disk (${formatSize(limits.reserveBytes)} kept free)`,
+      );
+    return new ExtractBudget(
+      limits.maxBytes,
+      limits.maxEntries,
+      `the limit of ${formatSize(limits.maxBytes)}`,
+    );
+  }
+
+  /** Counts uncompressed bytes of `layer`; throws ImageError `tooLarge` past the allowance. */
+  spendBytes(n: number, layer: string): void {
+    this.#bytes -= n;
+    if (this.#bytes < 0)
+      throw new ImageError(
+        "tooLarge",
+        `the image unpacks to more than ${this.#bytesLimit} (stopped in layer ${layer})`,
+      );
+  }
+
+  /** Counts one tar entry; throws ImageError `tooLarge` past the allowance. */
+  spendEntry(): void {
+    if (--this.#entries < 0)
+      throw new ImageError("tooLarge", `the image has more than ${this.#entriesLimit} entries (the limit)`);
+  }
+}
+
+/** `1.5 GiB` style for messages. */
+function formatSize(bytes: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
 /** How a layer is applied. */
 export interface ApplyLayerOptions {
+  /** The image's remaining allowance; none: unlimited (tests, trusted callers). */
+  readonly budget?: ExtractBudget;
   /** Apply the owners recorded in the tar. Needs root; defaults to whether we are root. */
   readonly preserveOwners?: boolean;
   readonly logger?: Logger;
@@ -107,6 +189,7 @@ export async function applyLayerBlob(
     decompressor = zstd();
   }
 
+  const layerName = blobPath.split("/").pop() ?? blobPath;
   let read = 0;
   const source = createReadStream(blobPath, { highWaterMark: 256 * 1024 });
   source.on("data", (chunk) => {
@@ -118,6 +201,7 @@ export async function applyLayerBlob(
   async function* hashed(): AsyncGenerator<Uint8Array> {
     try {
       for await (const chunk of plain as AsyncIterable<Buffer>) {
+        options.budget?.spendBytes(chunk.length, layerName);
         hash.update(chunk);
         yield chunk;
       }
@@ -125,7 +209,7 @@ export async function applyLayerBlob(
       if (err instanceof ImageError) throw err;
       throw new ImageError(
         "invalidImage",
-        `layer ${blobPath.split("/").pop()} cannot be decompressed: ${(err as Error).message}`,
+        `layer ${layerName} cannot be decompressed: ${(err as Error).message}`,
         {
           cause: err,
         },
@@ -158,6 +242,7 @@ class LayerApplier {
   readonly #preserveOwners: boolean;
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
+  readonly #budget: ExtractBudget | undefined;
   /** Paths this layer wrote, with their ancestors: whiteouts only hide what lower layers made. */
   readonly #written = new Set<string>();
   readonly #stats: LayerStats = { entries: 0, whiteouts: 0, skipped: 0 };
@@ -171,6 +256,7 @@ class LayerApplier {
     this.#preserveOwners = options.preserveOwners ?? process.getuid?.() === 0;
     this.#logger = options.logger ?? silentLogger;
     this.#signal = options.signal;
+    this.#budget = options.budget;
   }
 
   async run(input: AsyncIterable<Uint8Array>): Promise<LayerStats> {
@@ -185,6 +271,7 @@ class LayerApplier {
 
   async #entry(entry: ReadEntry): Promise<void> {
     if (this.#signal?.aborted) throw abortReason(this.#signal);
+    this.#budget?.spendEntry();
     const components = cleanArchivePath(entry.path);
     const name = components.at(-1);
     if (name === undefined) {

@@ -10,7 +10,7 @@ import { GuestAgent } from "../../proto/gen/styrolite/guest/v1/agent_pb";
 import type { SpawnRequest } from "../../proto/gen/styrolite/guest/v1/agent_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { DialRequestSchema, SpawnRequestSchema } from "../../proto/gen/styrolite/guest/v1/agent_pb";
-import { AsyncQueue } from "../asyncQueue";
+import { AsyncQueue } from "../../core/asyncQueue";
 import type { ProcessExit, SandboxProcess } from "../sandbox/processes";
 
 export type GuestClient = Client<typeof GuestAgent>;

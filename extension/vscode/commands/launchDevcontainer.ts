@@ -23,12 +23,16 @@ const stepText: Record<LaunchStep, string> = {
   initializeCommand: "running initializeCommand",
   findExisting: "looking for this project's zone",
   destroyExisting: "replacing the old zone",
+  resolveImage: "resolving features and the base image",
+  buildImage: "building the image on this machine",
+  exportImage: "exporting the built image",
+  importImage: "sending the image to the host",
+  pullImage: "pulling the image",
   pullKernel: "pulling the kernel",
   createZone: "creating the zone",
   waitZoneReady: "waiting for the zone to boot",
   syncWorkspace: "copying the workspace",
   startServices: "starting the Compose services",
-  pullImage: "pulling the image",
   createWorkload: "creating the workload",
   waitWorkloadRunning: "starting the workload",
   resolveRemoteEnv: "reading the workload's environment",
@@ -109,6 +113,10 @@ async function runWithProgress(
         printer.handle(event);
         if (event.type === "stepStarted") progress.report({ message: stepText[event.step] });
         else if (event.type === "stepFinished") progress.report({ increment: share });
+        else if (event.type === "imageImport" && event.phase === "sending" && event.totalBytes)
+          progress.report({
+            message: `sending the image to the host: ${Math.round((event.sentBytes / event.totalBytes) * 100)} %`,
+          });
         else if (event.type === "imagePull" && event.isBytes && event.total)
           progress.report({
             message: `pulling ${event.reference}: ${Math.round(((event.current ?? 0) / event.total) * 100)} %`,

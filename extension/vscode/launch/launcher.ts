@@ -8,15 +8,16 @@
 import { messageOf, ReasonedError } from "../../core/errors";
 import type { Event } from "../../core/events";
 import type { Logger } from "../../core/log";
+import { buildLaunchPlan } from "../../core/devcontainer/buildPlan";
+import type { PlanInput } from "../../core/devcontainer/buildPlan";
 import { planFromPath } from "../../core/devcontainer/load";
-import type { LaunchPlan } from "../../core/devcontainer/plan";
+import type { LaunchImage, LaunchPlan } from "../../core/devcontainer/plan";
 import type { LaunchEvent } from "../../core/launch/events";
 import { LaunchExecutor } from "../../core/launch/executor";
 import type { LaunchResult } from "../../core/launch/executor";
-import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
 import type { ZoneForward, ZoneForwards } from "../forwards";
 import type { HostAccess } from "../hostAccess";
-import type { ZonesSettings } from "../model/settingsSchema";
+import type { ZonesSettings } from "../settingsSchema";
 
 /** A launch of the same project is already under way. */
 export class LaunchBusyError extends ReasonedError<"busy"> {
@@ -51,13 +52,15 @@ export interface LauncherDependencies {
 
 export class Launcher {
   readonly #running = new Set<string>();
+  // What each plan was made from, to make it again once its image (and metadata) is known.
+  readonly #inputs = new WeakMap<LaunchPlan, PlanInput>();
 
   constructor(private readonly deps: LauncherDependencies) {}
 
   /** The plan for a devcontainer.json (or a project folder holding one). Throws DevcontainerError. */
   async plan(path: string): Promise<LaunchPlan> {
     const settings = this.deps.settings();
-    const { plan } = await planFromPath(path, {
+    const { plan, input } = await planFromPath(path, {
       cwd: "/",
       env: this.deps.env ?? process.env,
       planOptions: {
@@ -66,6 +69,7 @@ export class Launcher {
         ...(settings.launchWorkspaceRoot ? { workspaceRoot: settings.launchWorkspaceRoot } : {}),
       },
     });
+    this.#inputs.set(plan, input);
     return plan;
   }
 
@@ -85,7 +89,8 @@ export class Launcher {
     const log = this.deps.logger;
     try {
       const host = await this.deps.hosts.wait(hostId, run.signal);
-      const executor = new LaunchExecutor(plan, new ProtectLaunchHost(host), {
+      const input = this.#inputs.get(plan);
+      const executor = new LaunchExecutor(plan, host, {
         ...(run.signal ? { signal: run.signal } : {}),
         ...(run.recreate ? { recreate: true } : {}),
         // The window attaches once the zone is up, as VS Code's Dev Containers do: postAttachCommand runs.
@@ -93,6 +98,13 @@ export class Launcher {
         forwardPorts: false,
         localEnv: this.deps.env ?? process.env,
         logger: log,
+        build: {
+          env: this.deps.env ?? process.env,
+          ...(this.deps.settings().buildBuilder !== "auto"
+            ? { builder: this.deps.settings().buildBuilder }
+            : {}),
+        },
+        ...(input ? { replan: (image: LaunchImage) => buildLaunchPlan({ ...input, image }) } : {}),
       });
       const listening: Event<LaunchEvent> = executor.onEvent;
       if (run.onEvent) listening(run.onEvent);

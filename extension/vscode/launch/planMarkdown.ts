@@ -45,7 +45,11 @@ export function planMarkdown(plan: LaunchPlan, hostLabel?: string): string {
   out.push(
     `| Zone | ${cell(plan.zoneName)}${r ? ` — ${r.targetCpus} vCPU, ${r.targetMemory} MiB (max ${r.maxCpus} vCPU, ${r.maxMemory} MiB)` : ""} |`,
   );
-  out.push(`| Workload | ${cell(plan.workloadName)}${image ? ` — image ${cell(image.reference)}` : ""} |`);
+  const build = plan.build;
+  const built = build
+    ? ` — image built on this machine ${build.base.kind === "image" ? `on ${cell(build.base.reference)}` : `from ${cell(build.base.dockerfile)}`}${build.features.length ? ` with ${build.features.map((f) => cell(f.userId)).join(", ")}` : ""}`
+    : "";
+  out.push(`| Workload | ${cell(plan.workloadName)}${image ? ` — image ${cell(image.reference)}` : built} |`);
   out.push(
     `| Workspace | ${cell(plan.sync.localFolder)} → host ${cell(plan.sync.hostPath)} → ${cell(plan.sync.targetPath)} |`,
   );

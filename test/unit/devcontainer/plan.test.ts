@@ -16,7 +16,7 @@ import { devcontainerIdFor } from "../../../extension/core/devcontainer/devconta
 import { annotationKeys, keepAliveCommand } from "../../../extension/core/devcontainer/plan";
 import { planToJson } from "../../../extension/core/devcontainer/planJson";
 import { renderPlan } from "../../../extension/core/devcontainer/renderPlan";
-import { configFile, localFolder, planOf, row } from "./planHelpers";
+import { buildWith, configFile, localFolder, planOf, row } from "./planHelpers";
 
 const fixtures = join(import.meta.dirname, "../../fixtures/devcontainer");
 const id = devcontainerIdFor(localFolder, configFile);
@@ -272,24 +272,166 @@ test("forwardPorts, appPort and -p become forwards with portsAttributes labels",
   assert.equal(row(plan, 'portsAttributes[".+/server.js"]').status, "ignored");
 });
 
-test("build and non-empty features are refused with reasons; Compose needs its files read; empty features are fine", () => {
-  const build = planOf({ build: { dockerfile: "Dockerfile" } });
-  assert.equal(build.launchable, false);
-  assert.match(build.refusals.join("\n"), /^build: needs an image built from a Dockerfile/m);
+test("features on an image become a build; a Dockerfile is built; the host no longer pulls the image", () => {
+  const features = planOf({
+    image: "mcr.microsoft.com/devcontainers/base:debian",
+    features: { "ghcr.io/devcontainers/features/node:1": { version: "20" }, node: {} },
+    overrideFeatureInstallOrder: ["ghcr.io/devcontainers/features/node"],
+  });
+  assert.equal(features.launchable, true, features.refusals.join("\n"));
+  assert.equal(
+    features.images.filter((i) => i.role === "workload").length,
+    0,
+    "nothing for the host to pull",
+  );
+  assert.deepEqual(features.build?.base, {
+    kind: "image",
+    reference: "mcr.microsoft.com/devcontainers/base:debian",
+  });
+  assert.deepEqual(
+    features.build?.features.map((f) => f.userId),
+    ["ghcr.io/devcontainers/features/node:1", "node"],
+  );
+  assert.equal(features.build?.lockfile, "/home/dev/My Project/.devcontainer/devcontainer-lock.json");
+  assert.match(features.build?.repository ?? "", /^localhost\/zones-build\/my-project-/);
+  assert.match(row(features, "features").detail, /2 feature\(s\) installed/);
+  assert.match(
+    row(features, "features.node").detail,
+    /legacy id "node" → OCI feature ghcr.io\/devcontainers\/features\/node:1/,
+  );
+  assert.equal(row(features, "overrideFeatureInstallOrder").status, "translated");
+  assert.match(row(features, "image").detail, /base image of the features build/);
+
+  const build = planOf({
+    build: {
+      dockerfile: "Dockerfile",
+      context: "..",
+      args: { VARIANT: "bookworm" },
+      target: "dev",
+      cacheFrom: "ghcr.io/x/cache:1",
+      options: ["--pull"],
+    },
+  });
+  assert.equal(build.launchable, true, build.refusals.join("\n"));
+  assert.deepEqual(build.build?.base, {
+    kind: "dockerfile",
+    dockerfile: "/home/dev/My Project/.devcontainer/Dockerfile",
+    context: "/home/dev/My Project",
+    args: { VARIANT: "bookworm" },
+    target: "dev",
+    cacheFrom: ["ghcr.io/x/cache:1"],
+    options: ["--pull"],
+  });
+  assert.deepEqual(build.build?.features, []);
+  // The legacy form: the context defaults to the Dockerfile's folder.
+  const legacy = planOf({ dockerFile: "../docker/Dockerfile" });
+  assert.deepEqual(
+    legacy.build?.base.kind === "dockerfile" && legacy.build.base.context,
+    "/home/dev/My Project/docker",
+  );
+
+  const plain = planOf({ image: "x", features: {} });
+  assert.equal(plain.build, undefined);
+  assert.equal(row(plain, "features").status, "ignored");
+  assert.equal(plain.images[0]?.reference, "x");
   const compose = planOf({ dockerComposeFile: "compose.yml", service: "app", workspaceFolder: "/workspace" });
   // Without the Compose files (planFromPath reads them) there is nothing to launch.
   assert.equal(compose.launchable, false);
   assert.match(compose.refusals.join("\n"), /dockerComposeFile: the Compose files were not read/);
-  const features = planOf({ image: "x", features: { "ghcr.io/devcontainers/features/node:1": {} } });
-  assert.equal(features.launchable, false);
-  assert.match(row(features, "features").detail, /ghcr.io\/devcontainers\/features\/node:1/);
-  const empty = planOf({ image: "x", features: {} });
-  assert.equal(empty.launchable, true);
-  assert.equal(row(empty, "features").status, "ignored");
-  const legacy = planOf({ dockerFile: "Dockerfile", context: ".." });
-  assert.equal(row(legacy, "dockerFile").status, "refused");
   const none = planOf({ name: "no image" });
   assert.deepEqual(none.refusals, ['no image: set "image" to the container image to run in the zone']);
+});
+
+test("features the reference tools reject are refused, each saying what to write instead", () => {
+  const plan = planOf({
+    image: "x",
+    features: {
+      "codspace/myfeatures/helloworld": {},
+      myfeature: {},
+      "https://example.com/features.tgz": {},
+      "http://example.com/devcontainer-feature-a.tgz": {},
+      "/abs/feature": {},
+      "../outside": {},
+      "ghcr.io/devcontainers/features/node:1": 3,
+    },
+  });
+  assert.equal(plan.launchable, false);
+  assert.match(
+    row(plan, 'features["codspace/myfeatures/helloworld"]').detail,
+    /deprecated GitHub-release form.*ghcr\.io\/codspace\/myfeatures\/helloworld/,
+  );
+  assert.match(
+    row(plan, "features.myfeature").detail,
+    /legacy feature id that is no longer supported.*"\.\/myfeature"/,
+  );
+  assert.match(
+    row(plan, 'features["https://example.com/features.tgz"]').detail,
+    /devcontainer-feature-<id>\.tgz/,
+  );
+  assert.match(row(plan, 'features["http://example.com/devcontainer-feature-a.tgz"]').detail, /https only/);
+  assert.match(row(plan, 'features["/abs/feature"]').detail, /never by absolute path/);
+  assert.match(row(plan, 'features["../outside"]').detail, /inside \.devcontainer\//);
+  assert.match(row(plan, 'features["ghcr.io/devcontainers/features/node:1"]').detail, /options must be/);
+  assert.equal(plan.refusals.length, 7);
+});
+
+test("a Dockerfile build with an option off the allow-list is refused, naming it", () => {
+  const plan = planOf({ build: { dockerfile: "Dockerfile", options: ["--privileged"] } });
+  assert.equal(plan.launchable, false);
+  assert.match(row(plan, "build.options").detail, /"--privileged" is not an allowed build option/);
+});
+
+test("with the image's metadata: features' privileges, mounts, entrypoint, env and hooks apply, features first", () => {
+  const entries = [
+    { remoteUser: "vscode", containerEnv: { FROM_BASE: "1" } },
+    {
+      id: "ghcr.io/devcontainers/features/docker-in-docker:2",
+      privileged: true,
+      init: true,
+      entrypoint: "/usr/local/share/docker-init.sh",
+      mounts: [
+        {
+          source: "dind-var-lib-docker-${devcontainerId}",
+          target: "/var/lib/docker",
+          type: "volume" as const,
+        },
+      ],
+      capAdd: ["NET_ADMIN"],
+      securityOpt: ["seccomp=unconfined"],
+      postStartCommand: "echo dind started",
+    },
+  ];
+  const plan = buildWith(
+    {
+      image: "x",
+      features: { "ghcr.io/devcontainers/features/docker-in-docker:2": {} },
+      postStartCommand: "echo mine",
+    },
+    { entries, entrypoint: [], cmd: ["bash"], user: "" },
+  );
+  assert.equal(plan.launchable, true, plan.refusals.join("\n"));
+  const process = plan.workloadSpec.process!;
+  assert.equal(process.command[0], "/bin/sh");
+  assert.match(process.command[2] ?? "", /^\/usr\/local\/share\/docker-init\.sh\ntrap "exit 0" TERM/);
+  assert.ok(process.environment.some((e) => e.key === "FROM_BASE"));
+  assert.equal(plan.workloadSpec.security?.privileged, true);
+  assert.deepEqual(plan.workloadSpec.security?.raiseCapabilities, ["CAP_NET_ADMIN"]);
+  assert.equal(plan.remote.user, "vscode");
+  const volume = plan.volumes.find((v) => v.target === "/var/lib/docker");
+  assert.ok(volume, "the feature's volume is a host folder");
+  assert.match(volume.name, new RegExp(`^dind-var-lib-docker-${plan.devcontainerId}$`));
+  const starts = plan.hooks.filter((h) => h.hook === "postStartCommand");
+  assert.deepEqual(
+    starts.map((h) => [h.origin, h.commands[0]?.argv.at(-1)]),
+    [
+      ["feature ghcr.io/devcontainers/features/docker-in-docker:2", "echo dind started"],
+      [undefined, "echo mine"],
+    ],
+  );
+  assert.deepEqual(
+    plan.imageContributions.map((c) => c.origin),
+    ["the base image", "feature ghcr.io/devcontainers/features/docker-in-docker:2"],
+  );
 });
 
 test("an image that still holds a placeholder, or is not a reference, is refused", () => {
@@ -457,6 +599,7 @@ test("planToJson: stable, JSON-safe (bigint as strings, enums by name), and the 
     "zoneName",
     "workloadName",
     "images",
+    "imageContributions",
     "zoneSpec",
     "workloadSpec",
     "fillAtLaunch",
@@ -501,6 +644,6 @@ test("renderPlan: zone, workload, image, sync, hooks in order, forwards, then th
     at = next;
   }
   assert.match(text, /ignored\s+securityOpt\s+seccomp/);
-  const refused = renderPlan(planOf({ build: { dockerfile: "Dockerfile" } }));
-  assert.match(refused, /NOT launchable:\n {2}- build: needs an image built/);
+  const refused = renderPlan(planOf({ image: "x", features: { myfeature: {} } }));
+  assert.match(refused, /NOT launchable:\n {2}- features\.myfeature: "myfeature" is a legacy feature id/);
 });

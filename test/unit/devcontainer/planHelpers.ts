@@ -3,7 +3,7 @@ import { buildLaunchPlan } from "../../../extension/core/devcontainer/buildPlan"
 import type { PlanOptions } from "../../../extension/core/devcontainer/translate/context";
 import { formatDiagnostic } from "../../../extension/core/devcontainer/diagnostics";
 import { parseDevcontainerText } from "../../../extension/core/devcontainer/jsonc";
-import type { LaunchPlan } from "../../../extension/core/devcontainer/plan";
+import type { LaunchImage, LaunchPlan } from "../../../extension/core/devcontainer/plan";
 import { validateDevcontainer } from "../../../extension/core/devcontainer/validate";
 
 /** The project every plan test pretends to open. */
@@ -39,4 +39,20 @@ export function row(plan: LaunchPlan, property: string): { status: string; detai
   const found = plan.properties.find((p) => p.property === property);
   assert.ok(found, `no row for ${property}; rows: ${plan.properties.map((p) => p.property).join(", ")}`);
   return found;
+}
+
+/** Like planOf, with the launch image known (its devcontainer.metadata entries merged). */
+export function buildWith(config: Record<string, unknown>, image: LaunchImage): LaunchPlan {
+  const text = JSON.stringify(config, null, 2);
+  const doc = parseDevcontainerText(text, configFile);
+  const validation = validateDevcontainer(doc);
+  assert.ok(validation.config, "test config must be valid");
+  return buildLaunchPlan({
+    doc,
+    config: validation.config,
+    localFolder,
+    configFile,
+    env: { HOME: "/home/dev" },
+    image,
+  });
 }

@@ -54,6 +54,7 @@ async function setup(yaml: string, devService = "app") {
       format: OciImageFormat.SQUASHFS,
       entrypoint: ["/entry.sh"],
     }),
+    build: async (service) => ({ digest: `sha256:built-${service.name}`, format: OciImageFormat.SQUASHFS }),
   };
   return { host, run, plan: t.plan!, events, created };
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { LaunchError } from "../../../extension/core/launch/errors";
+import { launchSteps } from "../../../extension/core/launch/events";
 import type { LaunchEvent } from "../../../extension/core/launch/events";
 import { LaunchExecutor } from "../../../extension/core/launch/executor";
 import type { LaunchOptions } from "../../../extension/core/launch/executor";
@@ -59,10 +60,10 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
   assert.deepEqual(stepsOf(events, "done"), [
     "initializeCommand",
     "findExisting",
+    "pullImage",
     "createZone",
     "waitZoneReady",
     "syncWorkspace",
-    "pullImage",
     "createWorkload",
     "waitWorkloadRunning",
     "resolveRemoteEnv",
@@ -73,6 +74,10 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
   ]);
   assert.deepEqual(stepsOf(events, "skipped"), [
     "destroyExisting",
+    "resolveImage",
+    "buildImage",
+    "exportImage",
+    "importImage",
     "pullKernel",
     "startServices",
     "postAttachCommand",
@@ -88,7 +93,7 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
   const order = host.calls.filter((c) => !c.startsWith("exec"));
   assert.deepEqual(
     order.map((c) => c.split(" ")[0]),
-    ["listZones", "createZone", "pullImage", "createWorkload", "startWorkload"],
+    ["listZones", "pullImage", "createZone", "createWorkload", "startWorkload"],
   );
   assert.match(
     host.calls.find((c) => c.startsWith("createWorkload"))!,
@@ -122,7 +127,7 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
   assert.equal(result.sync?.filesCopied, 3, "README, src/a.ts and devcontainer.json");
   assert.equal(readFileSync(join(workspaceRoot, plan.devcontainerId, "src/a.ts"), "utf8"), "export {};\n");
   assert.ok(result.timings.every((t) => t.ms >= 0));
-  assert.equal(result.timings.length, 18, "every step has a timing, skipped ones included");
+  assert.equal(result.timings.length, launchSteps.length, "every step has a timing, skipped ones included");
   assert.ok(events.some((e) => e.type === "imagePull" && e.phase === "layer_download" && e.total === 20));
   assert.ok(events.some((e) => e.type === "zoneState" && e.state === "ready"));
   // waitFor defaults to updateContentCommand: terminals may attach before postCreateCommand runs.
@@ -195,9 +200,10 @@ test("a stopped workload is started again on reuse; --recreate replaces the zone
   host.calls.length = 0;
   const fresh = await launch(host, plan, { recreate: true }).run;
   assert.notEqual(fresh.zoneId, zoneId);
-  assert.deepEqual(host.calls.map((c) => c.split(" ")[0]).slice(0, 3), [
+  assert.deepEqual(host.calls.map((c) => c.split(" ")[0]).slice(0, 4), [
     "listZones",
     "destroyZone",
+    "pullImage",
     "createZone",
   ]);
   assert.equal(fresh.firstLaunch, true);
@@ -280,7 +286,7 @@ test("a failed initializeCommand stops before anything is created", async () => 
 });
 
 test("an unlaunchable plan is refused before any host call", async () => {
-  const { plan } = projectPlan({ build: { dockerfile: "Dockerfile" } });
+  const { plan } = projectPlan({ image: "busybox", features: { myfeature: {} } });
   const host = new FakeHost();
   await assert.rejects(new LaunchExecutor(plan, host).run(), (err: unknown) =>
     LaunchError.is(err, "notLaunchable"),

@@ -5,7 +5,7 @@ import type { MountSpecSchema, WorkloadSpecSchema } from "../../../proto/gen/pro
 import type { ComposePlan } from "../../compose/composePlan";
 import type { ComposeProject } from "../../compose/model";
 import { composeToPlan } from "../../compose/toPlan";
-import type { HostVolume, ImagePull, PortForward } from "../plan";
+import type { BuildBase, HostVolume, ImagePull, PortForward } from "../plan";
 import { has } from "./context";
 import type { Row, TranslateContext, Translation } from "./context";
 import type { ImagePart } from "./image";
@@ -38,6 +38,8 @@ export interface ComposePart extends Translation {
         readonly forwards: readonly PortForward[];
       }
     | undefined;
+  /** What the dev service's image is built from when it has build: or features: its Dockerfile, or its image. */
+  readonly devBase: BuildBase | undefined;
 }
 
 /**
@@ -65,7 +67,7 @@ export function translateCompose(
     for (const key of ["service", "runServices"])
       if (has(ctx, key))
         rows.push({ path: [key], status: "ignored", detail: "only meaningful with dockerComposeFile" });
-    return { rows, refusals, plan: undefined, overrides: undefined };
+    return { rows, refusals, plan: undefined, overrides: undefined, devBase: undefined };
   }
   const service = c.service;
   if (ctx.compose === undefined && service !== undefined) {
@@ -79,7 +81,7 @@ export function translateCompose(
       if (has(ctx, key))
         rows.push({ path: [key], status: "translated", detail: "a Compose service to start" });
     refusals.push("dockerComposeFile: the Compose files were not read, so there is nothing to launch yet");
-    return { rows, refusals, plan: undefined, overrides: undefined };
+    return { rows, refusals, plan: undefined, overrides: undefined, devBase: undefined };
   }
   const project = ctx.compose?.project;
   if (!project || service === undefined) {
@@ -91,7 +93,7 @@ export function translateCompose(
           ? '"service" names the dev service and is required with dockerComposeFile'
           : "the Compose files could not be read",
     });
-    return { rows, refusals, plan: undefined, overrides: undefined };
+    return { rows, refusals, plan: undefined, overrides: undefined, devBase: undefined };
   }
   const t = composeToPlan({
     project,
@@ -126,15 +128,23 @@ export function translateCompose(
       detail: `started: ${[service, ...(c.runServices ?? [])].join(", ")} and their dependencies`,
     });
   const dev = t.dev;
-  if (!dev || !t.plan) return { rows, refusals, plan: undefined, overrides: undefined };
-  const built = [
-    ...(dev.build ? [service] : []),
-    ...t.plan.services.filter((s) => s.build).map((s) => s.name),
-  ];
-  if (built.length)
-    refusals.push(
-      `dockerComposeFile: service${built.length > 1 ? "s" : ""} ${built.join(", ")} ${built.length > 1 ? "are" : "is"} built from a Dockerfile, which zone hosts cannot build yet: build and push the image, then set "image" in the Compose file`,
-    );
+  if (!dev || !t.plan) return { rows, refusals, plan: undefined, overrides: undefined, devBase: undefined };
+  // A dev service with build: is built here like a devcontainer.json Dockerfile (the features go
+  // on top); one with features on its image too. Sibling services' build: happen at launch.
+  const devBase: BuildBase | undefined = dev.build
+    ? {
+        kind: "dockerfile",
+        dockerfile: posix.resolve(dev.build.context, dev.build.dockerfile),
+        context: dev.build.context,
+        args: dev.build.args,
+        target: dev.build.target,
+        cacheFrom: dev.build.cacheFrom,
+        options: [],
+      }
+    : dev.image !== undefined
+      ? { kind: "image", reference: dev.image }
+      : undefined;
+  const devBuilt = dev.build !== undefined || Object.keys(c.features ?? {}).length > 0;
 
   // The devcontainer.json applies on top of the dev service, as the reference tool's override file does.
   const w = parts.workload;
@@ -148,16 +158,17 @@ export function translateCompose(
     dev.projectTarget === undefined && ctx.workspaceFolder !== "/"
       ? [{ hostPath: ctx.hostWorkspacePath, targetPath: ctx.workspaceFolder }]
       : [];
-  const images: ImagePull[] = dev.image
-    ? [
-        {
-          role: "workload",
-          reference: dev.image,
-          format: parts.image.workloadFormat,
-          fills: "workloadSpec.image",
-        },
-      ]
-    : [];
+  const images: ImagePull[] =
+    dev.image && !devBuilt
+      ? [
+          {
+            role: "workload",
+            reference: dev.image,
+            format: parts.image.workloadFormat,
+            fills: "workloadSpec.image",
+          },
+        ]
+      : [];
   const workload: WorkloadFields = {
     image: { digest: "", format: parts.image.workloadFormat },
     process: {
@@ -187,7 +198,7 @@ export function translateCompose(
     devPrependImageEntrypoint: !overrideCommand && dev.prependImageEntrypoint,
   };
   const volumes = [...parts.storage.volumes, ...dev.volumes];
-  return { rows, refusals, plan, overrides: { images, workload, volumes, forwards } };
+  return { rows, refusals, plan, overrides: { images, workload, volumes, forwards }, devBase };
 }
 
 /** The Compose files a devcontainer.json names, absolute, in order (relative to the file's folder). */

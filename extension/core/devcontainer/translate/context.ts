@@ -1,6 +1,7 @@
 import type { JsonPathSegment } from "../diagnostics";
 import type { ParsedDocument } from "../jsonc";
-import type { LaunchTimeField, PropertyStatus } from "../plan";
+import type { MergedMetadata, MetadataEntry } from "../../features/metadata";
+import type { LaunchImage, LaunchTimeField, PropertyStatus } from "../plan";
 import type { RunArgVerdict, interpretRunArgs } from "../runArgs";
 import type { DevcontainerConfig } from "../schema";
 import type { StyroliteCustomizations } from "../styrolite";
@@ -26,8 +27,14 @@ export interface TranslateContext {
   readonly doc: ParsedDocument;
   /** The file's top-level object as parsed (keys in file order). */
   readonly raw: Readonly<Record<string, unknown>>;
-  /** The validated config after variable substitution. */
+  /** The validated config after variable substitution: the file's own values (rows are about these). */
   readonly config: DevcontainerConfig;
+  /**
+   * The config merged with the image's metadata entries (ImageFacts), for the values launching
+   * uses: environments, users, privileges, capabilities. The same object as `config` until the
+   * image is known.
+   */
+  readonly merged: DevcontainerConfig;
   /** `customizations.styrolite`, substituted ({} when absent). */
   readonly styrolite: StyroliteCustomizations;
   readonly options: PlanOptions;
@@ -51,8 +58,27 @@ export interface TranslateContext {
   readonly gitignore: readonly string[] | undefined;
   /** Resolves symbolic links on this machine, when the caller may look (see MountContext.realPath). */
   readonly realPath: ((path: string) => string | undefined) | undefined;
+  /** Reads a small file on this machine (local features, the lockfile, Dockerfiles); undefined when absent. */
+  readonly readLocalFile: ((path: string) => string | undefined) | undefined;
+  /** The launch image's metadata merged in, once the image is known (see PlanInput.image). */
+  readonly image: ImageFacts | undefined;
   /** The Compose project of dockerComposeFile, as the caller read it. */
   readonly compose: ComposeInput | undefined;
+}
+
+/** What the image's metadata adds beyond the merged config. */
+export interface ImageFacts {
+  /** Every lifecycle hook in order: image entries first (features in install order), devcontainer.json last. */
+  readonly hooks: MergedMetadata["hooks"];
+  /** Feature and base-image entrypoints, run before the workload's command. */
+  readonly entrypoints: readonly string[];
+  readonly contributions: MergedMetadata["contributions"];
+  /** Mounts the image's entries ask for, with who asked (substituted). */
+  readonly mounts: ReadonlyArray<{
+    readonly origin: string;
+    readonly mount: NonNullable<MetadataEntry["mounts"]>[number];
+  }>;
+  readonly launch: LaunchImage;
 }
 
 /** One property-table row before it is located in the file. */

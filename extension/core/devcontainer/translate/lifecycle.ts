@@ -1,4 +1,5 @@
-import { displayCommand, hookNames, hookSteps } from "../hooks";
+import { metadataHooks } from "../../features/metadata";
+import { displayCommand, hookCommands, hookNames, hookSteps } from "../hooks";
 import type { HookName, HookStep } from "../hooks";
 import { has } from "./context";
 import type { Row, TranslateContext, Translation } from "./context";
@@ -19,11 +20,11 @@ const whenText = {
 /** The six lifecycle commands and `waitFor`. */
 export function translateLifecycle(ctx: TranslateContext): LifecyclePart {
   const c = ctx.config;
-  const hooks = hookSteps(c, ctx.localFolder, ctx.workspaceFolder);
+  const hooks = ctx.image ? withImageHooks(ctx) : hookSteps(c, ctx.localFolder, ctx.workspaceFolder);
   const rows: Row[] = [];
   for (const key of hookNames) {
     if (!has(ctx, key)) continue;
-    const step = hooks.find((h) => h.hook === key);
+    const step = hooks.find((h) => h.hook === key && h.origin === undefined);
     if (!step) {
       rows.push({ path: [key], status: "ignored", detail: "empty command" });
       continue;
@@ -40,8 +41,30 @@ export function translateLifecycle(ctx: TranslateContext): LifecyclePart {
       detail: `runs ${where}, ${whenText[step.when]}, ${form}: ${step.commands.map(displayCommand).join(" | ")}`,
     });
   }
-  const waitFor = c.waitFor ?? "updateContentCommand";
+  const waitFor = ctx.merged.waitFor ?? "updateContentCommand";
   if (has(ctx, "waitFor"))
     rows.push({ path: ["waitFor"], status: "translated", detail: `tools may connect after ${waitFor}` });
   return { rows, refusals: [], hooks, waitFor };
+}
+
+/**
+ * Hooks with the image's: for each hook, the features' commands in install order (and the base
+ * image's before them), then devcontainer.json's — each its own step, labelled with its origin.
+ */
+function withImageHooks(ctx: TranslateContext): HookStep[] {
+  const own = hookSteps(ctx.config, ctx.localFolder, ctx.workspaceFolder);
+  const steps: HookStep[] = own.filter((h) => h.hook === "initializeCommand");
+  for (const hook of metadataHooks) {
+    for (const { origin, command } of ctx.image?.hooks[hook] ?? []) {
+      if (origin === "devcontainer.json") {
+        steps.push(...own.filter((h) => h.hook === hook));
+        continue;
+      }
+      const { commands, parallel } = hookCommands(command);
+      if (!commands.length) continue;
+      const template = hookSteps({ [hook]: command }, ctx.localFolder, ctx.workspaceFolder)[0];
+      if (template) steps.push({ ...template, commands, parallel, origin });
+    }
+  }
+  return steps;
 }

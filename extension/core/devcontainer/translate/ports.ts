@@ -23,8 +23,8 @@ export function translatePorts(ctx: TranslateContext): PortsPart {
       return;
     const { attributes, key } = attributesFor(
       publish.containerPort,
-      c.portsAttributes,
-      c.otherPortsAttributes,
+      ctx.merged.portsAttributes,
+      ctx.merged.otherPortsAttributes,
     );
     if (key) usedAttributeKeys.add(key);
     forwards.push({ ...publish, ...attributeFields(attributes), source });
@@ -60,6 +60,12 @@ export function translatePorts(ctx: TranslateContext): PortsPart {
   });
   for (const p of ctx.runArgs.effects.publish)
     for (const port of p.ports) add(port, formatJsonPath(["runArgs", p.index]));
+  // Ports the image's metadata asks for (numbers or localhost:N) beyond the file's own.
+  for (const entry of ctx.image ? (ctx.merged.forwardPorts ?? []) : []) {
+    const port = typeof entry === "number" ? entry : /^localhost:(\d+)$/.exec(entry)?.[1];
+    if (port !== undefined && Number(port) > 0)
+      add({ containerPort: Number(port), localPort: Number(port) }, "image metadata");
+  }
 
   const rows: Row[] = [];
   for (const key of ["appPort", "forwardPorts"]) {

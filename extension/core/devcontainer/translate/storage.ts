@@ -116,6 +116,14 @@ export function translateStorage(ctx: TranslateContext): StoragePart {
     }
   });
   for (const m of ctx.runArgs.effects.mounts) take(m.request, ["runArgs", m.index]);
+  const refusals: string[] = [];
+  imageMounts(ctx, c.mounts ?? []).forEach(({ origin, request, error }, i) => {
+    if (error) refusals.push(`${origin}: mount: ${error}`);
+    else take(request!, ["(image)", i]);
+    const row = mountRows.at(-1);
+    if (!error && row?.path[0] === "(image)" && row.status === "refused")
+      refusals.push(`${origin}: ${row.detail}`);
+  });
 
   if (has(ctx, "mounts")) {
     if (!(c.mounts ?? []).length) rows.push({ path: ["mounts"], status: "ignored", detail: "empty" });
@@ -136,8 +144,44 @@ export function translateStorage(ctx: TranslateContext): StoragePart {
     const verdict = ctx.runArgs.verdicts.find((v) => v.index === index);
     runArgClaims.set(index, { status: r.status, detail: `${verdict?.text ?? ""}: ${r.detail}` });
   }
-  const refusals: string[] = [];
   if (!workspaceFolder.startsWith("/"))
     refusals.push(`workspaceFolder: "${workspaceFolder}" is not an absolute path`);
   return { rows, refusals, runArgClaims, sync, mounts, volumes, scratch: unique(scratch) };
+}
+
+/**
+ * The image metadata's mounts not overridden by devcontainer.json (a mount of the file with the
+ * same target wins; among the image's, the later one), as mount requests.
+ */
+function imageMounts(
+  ctx: TranslateContext,
+  fileMounts: NonNullable<TranslateContext["config"]["mounts"]>,
+): Array<{ origin: string; request?: MountRequest; error?: string }> {
+  const requests = (ctx.image?.mounts ?? []).map(({ origin, mount }) => {
+    if (typeof mount !== "string")
+      return {
+        origin,
+        request: { type: mount.type, source: mount.source, target: mount.target, readOnly: false },
+      };
+    const parsed = parseMountString(mount);
+    return "error" in parsed ? { origin, error: parsed.error } : { origin, request: parsed };
+  });
+  const fileTargets = new Set(
+    fileMounts.map((m) => {
+      if (typeof m !== "string") return m.target;
+      const parsed = parseMountString(m);
+      return "error" in parsed ? "" : parsed.target;
+    }),
+  );
+  const seen = new Set<string>(fileTargets);
+  return requests
+    .reverse()
+    .filter((r) => {
+      const target = r.request?.target;
+      if (target === undefined) return true;
+      if (seen.has(target)) return false;
+      seen.add(target);
+      return true;
+    })
+    .reverse();
 }

@@ -1,7 +1,7 @@
 import type { IdOrNameValueSchema } from "../../../proto/gen/protect/control/v1/common_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { keepAliveCommand } from "../plan";
-import type { PropertyStatus, RemoteEnvVar } from "../plan";
+import type { LaunchImage, PropertyStatus, RemoteEnvVar } from "../plan";
 import { claim, has, unique } from "./context";
 import type { Row, TranslateContext, Translation } from "./context";
 
@@ -43,20 +43,23 @@ export interface WorkloadPart extends Translation {
  */
 export function translateWorkload(ctx: TranslateContext): WorkloadPart {
   const c = ctx.config;
+  // Values the image's metadata may add to (features' privileges, users, environments).
+  const m = ctx.merged;
   const effects = ctx.runArgs.effects;
   const imageBased = c.dockerComposeFile === undefined;
-  const overrideCommand = c.overrideCommand ?? imageBased;
+  const overrideCommand = m.overrideCommand ?? imageBased;
   const env = new Map<string, string>();
-  for (const [name, value] of Object.entries(c.containerEnv ?? {})) env.set(name, value);
+  for (const [name, value] of Object.entries(m.containerEnv ?? {})) env.set(name, value);
   for (const [name, value] of effects.env) env.set(name, value);
-  const containerUser = c.containerUser ?? effects.user;
+  const containerUser = c.containerUser ?? effects.user ?? m.containerUser;
   const user = containerUser !== undefined ? userSpec(containerUser) : undefined;
-  const remoteEnv: RemoteEnvVar[] = Object.entries(c.remoteEnv ?? {}).map(([name, value]) => ({
+  const remoteEnv: RemoteEnvVar[] = Object.entries(m.remoteEnv ?? {}).map(([name, value]) => ({
     name,
     value,
     deferred: ctx.deferred.has(JSON.stringify(["remoteEnv", name])),
   }));
-  const capAdd = unique([...(c.capAdd ?? []), ...effects.capAdd].map(capabilityName));
+  const capAdd = unique([...(m.capAdd ?? []), ...effects.capAdd].map(capabilityName));
+  const command = workloadCommand(overrideCommand, ctx.image?.entrypoints ?? [], ctx.image?.launch);
 
   const rows: Row[] = [];
   const row = (key: string, status: Row["status"], detail: string): void => {
@@ -131,7 +134,7 @@ export function translateWorkload(ctx: TranslateContext): WorkloadPart {
     runArgClaims,
     process: {
       environment: [...env].map(([key, value]) => ({ key, value })),
-      command: overrideCommand ? [...keepAliveCommand] : [],
+      command,
       tty: false,
       stdin: false,
       stdout: true,
@@ -139,14 +142,30 @@ export function translateWorkload(ctx: TranslateContext): WorkloadPart {
       ...(user ? { user: user.user, ...(user.group ? { group: user.group } : {}) } : {}),
     },
     security: {
-      privileged: (c.privileged ?? false) || effects.privileged,
+      privileged: (m.privileged ?? false) || effects.privileged,
       raiseCapabilities: capAdd,
       dropCapabilities: unique(effects.capDrop.map(capabilityName)),
     },
-    remoteUser: c.remoteUser ?? containerUser,
+    remoteUser: c.remoteUser ?? m.remoteUser ?? containerUser,
     remoteEnv,
-    shutdownAction: c.shutdownAction === "none" ? "none" : "stopWorkload",
+    shutdownAction: m.shutdownAction === "none" ? "none" : "stopWorkload",
   };
+}
+
+/**
+ * The workload's argv. Features' entrypoints (docker-in-docker starts dockerd in one) run first,
+ * in install order, in one shell; then either the keep-alive loop (overrideCommand) or the image's
+ * own entrypoint and command, exec'd. Empty: the image's own, unchanged.
+ */
+function workloadCommand(
+  overrideCommand: boolean,
+  entrypoints: readonly string[],
+  image: LaunchImage | undefined,
+): string[] {
+  if (!entrypoints.length) return overrideCommand ? [...keepAliveCommand] : [];
+  const prelude = entrypoints.join("\n");
+  if (overrideCommand) return ["/bin/sh", "-c", `${prelude}\n${keepAliveCommand[2]}`];
+  return ["/bin/sh", "-c", `${prelude}\nexec "$@"`, "-", ...(image?.entrypoint ?? []), ...(image?.cmd ?? [])];
 }
 
 /** "SYS_PTRACE", "cap_sys_ptrace" → "CAP_SYS_PTRACE": the kernel's own spelling. "ALL" stays. */

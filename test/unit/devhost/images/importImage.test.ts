@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ImageError } from "../../../../extension/core/registry/imageError";
 import { ImageStore } from "../../../../extension/devhost/images/imageStore";
-import { importImage, removeImage } from "../../../../extension/devhost/images/imageService";
+import { importImage, removeImage, toConnectError } from "../../../../extension/devhost/images/imageService";
 import { mediaTypes } from "../../../../extension/core/registry/mediaTypes";
 import {
   OciImageFormat,
@@ -21,7 +21,16 @@ import {
   type ImportImageReply,
   type ImportImageRequest,
 } from "../../../../extension/proto/gen/protect/control/v1/control_pb";
-import { buildTar, buildTestImage, type TarEntrySpec, type TestImage } from "../../../harness/testImage";
+import { gzipSync } from "node:zlib";
+import { hostPlatform } from "../../../../extension/devhost/images/manifest";
+import type { ExtractLimits } from "../../../../extension/devhost/images/layerExtract";
+import {
+  buildTar,
+  buildTestImage,
+  sha256,
+  type TarEntrySpec,
+  type TestImage,
+} from "../../../harness/testImage";
 
 let work: string;
 let image: TestImage;
@@ -33,9 +42,54 @@ before(async () => {
 after(() => rmSync(work, { recursive: true, force: true }));
 
 let n = 0;
-async function freshStore(): Promise<ImageStore> {
-  return ImageStore.open(join(work, `store-${++n}`));
+async function freshStore(extractLimits?: ExtractLimits): Promise<ImageStore> {
+  return ImageStore.open(join(work, `store-${++n}`), undefined, extractLimits ? { extractLimits } : {});
 }
+
+/** An OCI layout tarball of a one-layer image whose layer is `layerTar`, gzipped. */
+function oneLayerArchive(layerTar: Buffer, options: { indexPadding?: number } = {}): Buffer {
+  const layer = gzipSync(layerTar);
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: hostPlatform().architecture,
+      os: "linux",
+      config: { Cmd: ["sh"] },
+      rootfs: { type: "layers", diff_ids: [sha256(layerTar)] },
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: mediaTypes.ociManifest,
+      config: { mediaType: mediaTypes.ociConfig, digest: sha256(config), size: config.length },
+      layers: [
+        {
+          mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+          digest: sha256(layer),
+          size: layer.length,
+        },
+      ],
+    }),
+  );
+  const index =
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: mediaTypes.ociManifest, digest: sha256(manifest), size: manifest.length }],
+    }) + " ".repeat(options.indexPadding ?? 0);
+  const blob = (bytes: Buffer): TarEntrySpec => ({
+    path: `blobs/sha256/${sha256(bytes).slice(7)}`,
+    data: bytes,
+  });
+  return buildTar([
+    { path: "oci-layout", data: '{"imageLayoutVersion":"1.0.0"}' },
+    { path: "index.json", data: index },
+    blob(config),
+    blob(manifest),
+    blob(layer),
+  ]);
+}
+
+const generous: ExtractLimits = { maxBytes: 1024 ** 4, maxEntries: 1_000_000, reserveBytes: 0 };
 
 async function* chunked(buf: Buffer, size = 64 * 1024): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
@@ -216,6 +270,57 @@ describe("ImageStore.import", () => {
     );
     assert.deepEqual(readdirSync(join(store.dir, "tmp")), []);
     assert.deepEqual(store.list(), []);
+  });
+});
+
+describe("limits on what an image may unpack to", () => {
+  // 64 MiB of zeros gzip to about 64 KiB: the shape of a layer that fills the disk.
+  const bombTar = buildTar([{ path: "zeros", data: Buffer.alloc(64 * 1024 * 1024) }]);
+
+  test("a layer inflating past the byte limit is refused, and nothing is left behind", async () => {
+    const archive = oneLayerArchive(bombTar);
+    assert.ok(archive.length < 1024 * 1024, "the archive itself is small");
+    const store = await freshStore({ ...generous, maxBytes: 16 * 1024 * 1024 });
+    await assert.rejects(
+      store.import(chunked(archive)),
+      (err) => ImageError.is(err, "tooLarge") && /more than the limit of 16 MiB/.test(err.message),
+    );
+    assert.deepEqual(readdirSync(join(store.dir, "tmp")), []);
+    assert.deepEqual(store.list(), []);
+    await (await freshStore(generous)).import(chunked(archive)); // within the limit it imports
+  });
+
+  test("the byte allowance never exceeds the free disk space less the reserve", async () => {
+    const store = await freshStore({ ...generous, reserveBytes: 1024 ** 5 * 1024 });
+    await assert.rejects(
+      store.import(chunked(oneLayerArchive(buildTar([{ path: "a", data: "x" }])))),
+      (err) => ImageError.is(err, "tooLarge") && /free on the image store's disk/.test(err.message),
+    );
+    assert.deepEqual(readdirSync(join(store.dir, "tmp")), []);
+  });
+
+  test("a layer with more entries than the limit is refused", async () => {
+    const many = buildTar(Array.from({ length: 300 }, (_, i) => ({ path: `f${i}`, data: "" })));
+    const store = await freshStore({ ...generous, maxEntries: 200 });
+    await assert.rejects(
+      store.import(chunked(oneLayerArchive(many))),
+      (err) => ImageError.is(err, "tooLarge") && /more than 200 entries/.test(err.message),
+    );
+    assert.deepEqual(readdirSync(join(store.dir, "tmp")), []);
+  });
+
+  test("the limit maps onto gRPC ResourceExhausted", () => {
+    assert.equal(toConnectError(new ImageError("tooLarge", "x")).code, Code.ResourceExhausted);
+  });
+
+  test("an archive's JSON past its limit is refused before it is read", async () => {
+    const archive = oneLayerArchive(buildTar([{ path: "a", data: "x" }]), { indexPadding: 5 * 1024 * 1024 });
+    await assert.rejects(
+      (await freshStore()).import(chunked(archive)),
+      (err) =>
+        ImageError.is(err, "invalidArchive") &&
+        /index.json in the archive is \d+ bytes; the limit/.test(err.message),
+    );
   });
 });
 
