@@ -193,6 +193,7 @@ export class ZoneManager {
             zoneId: record.id,
             hostname: hostnameFor(record),
             resources: record.resources,
+            requestedKernel: record.spec.kernel?.digest || undefined,
             console: entry.console,
             tools: this.sandboxHost.tools,
             onCreated,

@@ -59,7 +59,8 @@ class LinkSessionManager extends Http2SessionManager {
  * bytes still queued in the guest.
  */
 export class GuestLink {
-  readonly client: GuestClient;
+  /** The guest agent's gRPC client (not the Protect daemon's: this one talks to the VM). */
+  readonly agent: GuestClient;
   readonly #manager: LinkSessionManager;
 
   constructor(socketPath: string) {
@@ -68,7 +69,7 @@ export class GuestLink {
       { idleConnectionTimeoutMs: 2 ** 31 - 1 },
       { createConnection: () => connect({ path: socketPath }), settings: { initialWindowSize: 1024 * 1024 } },
     );
-    this.client = createClient(
+    this.agent = createClient(
       GuestAgent,
       createGrpcTransport({ baseUrl: "http://guest", sessionManager: this.#manager }),
     );
@@ -80,7 +81,7 @@ export class GuestLink {
 
   /** Starts a process in the guest; the result behaves as a local SandboxProcess does. */
   spawn(spec: GuestSpawn): SandboxProcess {
-    return spawnInGuest(this.client, spec);
+    return spawnInGuest(this.agent, spec);
   }
 }
 

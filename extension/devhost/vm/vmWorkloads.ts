@@ -177,7 +177,7 @@ export async function signalVmWorkload(
 export async function finishVmWorkload(vm: VmZone, workloadId: string, tools: Tools): Promise<boolean> {
   let oom = false;
   try {
-    const events = await vm.link.client.readFile(
+    const events = await vm.link.agent.readFile(
       { path: `/sys/fs/cgroup${guestCgroup(workloadId)}/memory.events` },
       { timeoutMs: 15_000 },
     );

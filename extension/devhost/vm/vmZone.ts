@@ -72,6 +72,8 @@ export interface VmZoneOptions {
   tools: Tools;
   onCreated: (runtime: ZoneRuntimeRecord) => void;
   readyTimeoutMs?: number;
+  /** The kernel image the zone's spec names (ZoneSpec.kernel), which this dev host cannot boot yet. */
+  requestedKernel?: string | undefined;
 }
 
 /**
@@ -202,6 +204,10 @@ export class VmZone implements ZoneRuntime {
       o.console.append(
         `styrolite dev host: zone ${o.zoneId} is a ${verdict.accelerator.toUpperCase()} virtual machine: ${maxCpus} vCPU, ${bootMemoryMiB} MiB, kernel ${host.kernel.release}\r\n`,
       );
+      if (o.requestedKernel)
+        o.console.append(
+          `styrolite dev host: the zone's kernel image ${o.requestedKernel.slice(0, 19)} is not booted: VM zones run the dev host's kernel package\r\n`,
+        );
       const started = startProcess(
         [
           "/usr/bin/setpriv",
@@ -240,7 +246,7 @@ export class VmZone implements ZoneRuntime {
       link = new GuestLink(agentSocket);
       const hello = await helloUntil(link, deadline, () => gone !== undefined);
       failIfGone();
-      const status = await link.client.readFile({ path: "/proc/self/status" }, { timeoutMs: 30_000 });
+      const status = await link.agent.readFile({ path: "/proc/self/status" }, { timeoutMs: 30_000 });
       const capBnd =
         /^CapBnd:\s*([0-9a-f]+)$/m.exec(Buffer.from(status.content).toString("utf8"))?.[1] ?? "0";
       if (bootMemoryMiB > targetMiB) await balloonTo(qmp, targetMiB, balloonTimeoutMs);
@@ -309,7 +315,7 @@ export class VmZone implements ZoneRuntime {
   /** Brings vCPUs 1…n-1 online and the rest offline (vCPU 0 always stays); returns the count. */
   async #setOnlineCpus(count: number): Promise<number> {
     for (let cpu = 1; cpu < this.maxCpus; cpu++) {
-      await this.link.client.writeFile({
+      await this.link.agent.writeFile({
         path: `/sys/devices/system/cpu/cpu${cpu}/online`,
         content: Buffer.from(cpu < count ? "1" : "0"),
       });
@@ -368,7 +374,7 @@ export class VmZone implements ZoneRuntime {
   dial(address: string, port: number): SandboxProcess {
     if (this.#stopped) throw new DevHostError("failedPrecondition", `zone ${this.zoneId} is shutting down`);
     socatTcpAddress(address, port); // the same checks as for a namespace zone
-    const proc = dialInGuest(this.link.client, address === "localhost" ? "127.0.0.1" : address, port);
+    const proc = dialInGuest(this.link.agent, address === "localhost" ? "127.0.0.1" : address, port);
     this.#launched.add(proc);
     void proc.exited.then(() => this.#launched.delete(proc)); // forget it once it is gone
     return proc;
@@ -376,7 +382,7 @@ export class VmZone implements ZoneRuntime {
 
   /** Memory and CPU as the guest's own /proc shows them; CPU use since the previous call. */
   async readings(processes: boolean): Promise<GuestReadings> {
-    const stats = await this.link.client.readStats({ processes }, { timeoutMs: 15_000 });
+    const stats = await this.link.agent.readStats({ processes }, { timeoutMs: 15_000 });
     const total = Number(stats.memTotalBytes);
     const available = Number(stats.memAvailableBytes);
     const ticks = stats.cpus.map((c) => c.ticks.map(Number));
@@ -525,7 +531,7 @@ async function helloUntil(link: GuestLink, deadline: number, gone: () => boolean
   let last: unknown;
   while (Date.now() < deadline && !gone()) {
     try {
-      return await link.client.hello({}, { timeoutMs: 30_000 });
+      return await link.agent.hello({}, { timeoutMs: 30_000 });
     } catch (err) {
       last = err;
       await delay(500);

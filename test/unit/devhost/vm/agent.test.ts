@@ -126,13 +126,13 @@ test("Dial relays a TCP connection both ways and half-closes it", async () => {
   await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
   const port = (echo.address() as { port: number }).port;
   try {
-    const conn = dialInGuest(link.client, "127.0.0.1", port);
+    const conn = dialInGuest(link.agent, "127.0.0.1", port);
     const io = collect(conn);
     conn.write(Buffer.from("ping"));
     await until(() => io.out() === "ping", "the echo");
     conn.endInput();
     assert.equal((await conn.exited).code, 0);
-    const refused = dialInGuest(link.client, "127.0.0.1", 1);
+    const refused = dialInGuest(link.agent, "127.0.0.1", 1);
     const rio = collect(refused);
     assert.equal((await refused.exited).code, 1);
     assert.match(rio.err(), /^E .*ECONNREFUSED/);
@@ -142,11 +142,11 @@ test("Dial relays a TCP connection both ways and half-closes it", async () => {
 });
 
 test("the guest's stats, files and hello come from its own /proc and /sys", async () => {
-  const hello = await link.client.hello({});
+  const hello = await link.agent.hello({});
   assert.equal(hello.agentVersion, "test");
   assert.ok(hello.onlineCpus >= 1);
   assert.match(hello.bootId, /^[0-9a-f-]{36}$/);
-  const stats = await link.client.readStats({ processes: true });
+  const stats = await link.agent.readStats({ processes: true });
   assert.ok(stats.memTotalBytes > stats.memAvailableBytes && stats.memAvailableBytes > 0n);
   assert.ok(stats.cpus.length >= 1 && stats.cpus[0]!.ticks.length === 8);
   assert.ok(
@@ -154,10 +154,10 @@ test("the guest's stats, files and hello come from its own /proc and /sys", asyn
     "this process is listed",
   );
   const file = join(dir, "a", "b", "limit");
-  await link.client.writeFile({ path: file, content: Buffer.from("64M"), makeParents: true });
+  await link.agent.writeFile({ path: file, content: Buffer.from("64M"), makeParents: true });
   assert.equal(readFileSync(file, "utf8"), "64M");
   writeFileSync(join(dir, "events"), "oom_kill 2\n");
-  const read = await link.client.readFile({ path: join(dir, "events") });
+  const read = await link.agent.readFile({ path: join(dir, "events") });
   assert.equal(Buffer.from(read.content).toString(), "oom_kill 2\n");
-  await assert.rejects(link.client.readFile({ path: join(dir, "missing") }), /ENOENT/);
+  await assert.rejects(link.agent.readFile({ path: join(dir, "missing") }), /ENOENT/);
 });
