@@ -56,16 +56,16 @@ export function workloadIcon(workload: Workload): vscode.ThemeIcon {
   }
 }
 
-/** "10.75.0.2 · 2 vCPU · 1 GiB"; a dev host's zone says what isolates it: "… · VM · TCG · …". */
+/** "10.75.0.2 · 2 vCPU · 1 GiB"; a dev host's zone adds what isolates it: "… · 1 GiB · VM · TCG". */
 export function zoneDescription(zone: Zone): string {
   const parts: string[] = [];
   const ip = zoneIp(zone);
   if (ip) parts.push(ip);
-  const isolation = zoneIsolation(zone);
-  if (isolation) parts.push(isolation.label);
   const r = resourcesInForce(zone);
   if (r?.targetCpus) parts.push(`${r.targetCpus} vCPU`);
   if (r && r.targetMemory > 0n) parts.push(formatMiB(r.targetMemory));
+  const isolation = zoneIsolation(zone);
+  if (isolation) parts.push(isolation.label);
   const state = zone.status?.state;
   if (state !== ZoneState.READY) parts.push(zoneStateName(zone.status?.state));
   if (state === ZoneState.EXITED && zone.status?.exitStatus)
