@@ -7,7 +7,8 @@
  *   npm run bench -- --only listing,terminal   # some sections
  *   npm run bench -- --sizes 10,100            # fewer zones for the listing
  *
- * Sections: listing, tree, terminal, gateway, idle, launch, build, size, vm.
+ * Sections: listing, tree, terminal, gateway, idle, launch, build, size, memory, vm
+ * (`--memory-minutes 60` for the hour the issue asks; default 5).
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,14 +23,26 @@ import { benchLaunch } from "./launch";
 import { benchBuild } from "./build";
 import { benchSize } from "./size";
 import { benchVm } from "./vm";
+import { benchMemory } from "./memory";
 
-const sections = ["listing", "tree", "terminal", "gateway", "idle", "launch", "build", "size", "vm"] as const;
+const sections = [
+  "listing",
+  "tree",
+  "terminal",
+  "gateway",
+  "idle",
+  "launch",
+  "build",
+  "size",
+  "memory",
+  "vm",
+] as const;
 type Section = (typeof sections)[number];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { only: { type: "string" }, sizes: { type: "string" } },
+    options: { only: { type: "string" }, sizes: { type: "string" }, "memory-minutes": { type: "string" } },
     strict: true,
   });
   const only = values.only ? values.only.split(",").map((s) => s.trim()) : [...sections];
@@ -58,6 +71,10 @@ async function main(): Promise<number> {
     if (wanted("launch")) await benchLaunch(env, report);
     if (wanted("build")) await benchBuild(env, report);
     if (wanted("size")) await benchSize(env, report);
+    if (wanted("memory")) {
+      await removeAllZones(env.devHost.socketPath); // exactly 100 zones on the host
+      await benchMemory(env, report, { minutes: Number(values["memory-minutes"] ?? 5) });
+    }
     if (wanted("vm")) await benchVm(env, report);
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) =>

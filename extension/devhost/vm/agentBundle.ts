@@ -13,7 +13,11 @@ export const agentBundleName = "vmAgent.js";
 export async function prepareAgentDir(dir: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const built = join(__dirname, agentBundleName);
+  // dist/devhost.js sits beside it; zonectl's chunks (dist/cli/chunks/) two folders below.
+  const candidates = [__dirname, join(__dirname, ".."), join(__dirname, "..", "..")].map((d) =>
+    join(d, agentBundleName),
+  );
+  const built = candidates.find((c) => existsSync(c)) ?? candidates[0]!;
   if (existsSync(built)) {
     cpSync(built, join(dir, agentBundleName));
   } else {
