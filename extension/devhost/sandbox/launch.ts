@@ -22,8 +22,10 @@ export const joinScript =
   'while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do echo "$$" > "$1" || exit 125; shift; done; shift; exec "$@"';
 
 /**
- * Runs as root in a fresh private mount namespace: performs the mount steps, then execs the
- * rest (runc, which starts the container from this namespace). Steps arrive as argv words.
+ * Runs as root in a mount namespace: performs the mount steps, then execs the rest. A container
+ * on the dev host gets its root this way in a fresh private namespace runc then starts from; a
+ * VM workload's root and bind sources are mounted in QEMU's namespace, where the guest's 9p
+ * share sees them. Steps arrive as argv words.
  */
 export const setupScript = [
   'fail() { echo "dev host: workload setup failed: $*" >&2; exit 125; }',
@@ -31,7 +33,10 @@ export const setupScript = [
   '  op="$1"; shift',
   '  case "$op" in',
   "    --) break ;;",
+  '    mkdir) mkdir -p -- "$1" || fail "mkdir $1"; shift ;;',
+  '    touch) [ -e "$1" ] || : > "$1" || fail "create $1"; shift ;;',
   '    overlay) mount -t overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" overlay "$4" || fail "overlay on $4"; shift 4 ;;',
+  '    bind) mount --rbind -- "$1" "$2" || fail "bind $1 on $2"; shift 2 ;;',
   '    *) fail "unknown step $op" ;;',
   "  esac",
   "done",
@@ -103,13 +108,26 @@ export function enterNamespaces(tools: Tools, pid: number, argv: string[]): stri
 }
 
 /**
- * One mount step before a container starts: its root, an overlay of the image under the
- * workload's own upper layer. (runc mounts everything else inside that root itself.)
+ * One mount step before a container starts: its root (an overlay of the image under the
+ * workload's own upper layer, or a bind of a copied root) and, for a VM, the bind sources it
+ * shares with the guest. runc mounts everything inside the root itself.
  */
-export type SetupStep = { op: "overlay"; lower: string; upper: string; work: string; target: string };
+export type SetupStep =
+  | { op: "mkdir"; path: string }
+  | { op: "touch"; path: string }
+  | { op: "overlay"; lower: string; upper: string; work: string; target: string }
+  | { op: "bind"; source: string; target: string };
 
 export function stepWords(step: SetupStep): string[] {
-  return ["overlay", step.lower, step.upper, step.work, step.target];
+  switch (step.op) {
+    case "mkdir":
+    case "touch":
+      return [step.op, step.path];
+    case "overlay":
+      return ["overlay", step.lower, step.upper, step.work, step.target];
+    case "bind":
+      return ["bind", step.source, step.target];
+  }
 }
 
 /** A new private mount namespace in which `steps` build the root, then argv runs. */
