@@ -1,6 +1,6 @@
 import { parse as jsoncParse } from "jsonc-parser/lib/esm/main.js";
 import type { ParseError } from "jsonc-parser/lib/esm/main.js";
-import { z } from "zod";
+import * as z from "zod";
 import { contributionFields, stringArray } from "./metadata";
 
 const optionSchema = z.looseObject({

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { workloadHookNames } from "../devcontainer/hooks";
 import type { WorkloadHookName } from "../devcontainer/hooks";
 import { commandSchema } from "../devcontainer/schema";
