@@ -48,7 +48,7 @@ import { spawnLocal } from "./localRunner";
 import type { LocalRunner } from "./localRunner";
 import { formatBytes } from "../format";
 import { readWorkloadEnv, resolveRemoteEnv } from "./remoteEnv";
-import type { ForwardRoute } from "../protect/host";
+import type { ForwardRoute } from "../protect/callOptions";
 import { ensureHostDirectory, pushWorkspace, removeHostTree } from "./workspaceSync";
 import type { SyncResult } from "./workspaceSync";
 
