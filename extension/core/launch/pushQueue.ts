@@ -45,10 +45,11 @@ export interface PushQueueOptions {
  * is looked at again when its turn comes, so the host gets the latest state, never a stale one.
  *
  * Paths are pushed one at a time, in the order they were first noticed (a path noticed again
- * while waiting keeps its place): a burst arrives complete and in order. The same exclusions as
- * the full sync apply (.gitignore, excludes); a changed .gitignore is read again. Like the full
- * sync it never follows a symlink — local ones are recreated as links — and it leaves a file that
- * changed on the host after this machine's copy alone (a `conflict`).
+ * while waiting keeps its place; a folder's entries follow the folder, by name): a burst
+ * arrives complete and in order. The same exclusions as the full sync apply (.gitignore,
+ * excludes); a changed .gitignore is read again. Like the full sync it never follows a symlink —
+ * local ones are recreated as links — and it leaves a file that changed on the host after this
+ * machine's copy alone (a `conflict`).
  */
 export class WorkspacePushQueue extends Disposable {
   readonly #options: PushQueueOptions;
@@ -193,20 +194,36 @@ export class WorkspacePushQueue extends Disposable {
 
   /**
    * A directory event can stand for anything inside it (a folder moved in, or removed and made
-   * again: file watchers report only the folder): its entries are queued, and host entries it no
-   * longer has are removed.
+   * again: file watchers report only the folder, and a recursive watcher misses what was written
+   * into a new folder before it watched it): its entries, and host entries it no longer has, are
+   * pushed next, by name, ahead of anything noticed later.
    */
   async #mirror(path: string, files: HostFiles): Promise<void> {
     const { localFolder, hostPath } = this.#options.sync;
     const names = new Set(await readdir(posix.join(localFolder, path)));
-    for (const name of [...names].sort()) this.notify(path ? `${path}/${name}` : name);
+    const inside: string[] = [];
+    for (const name of [...names].sort()) {
+      const rel = path ? `${path}/${name}` : name;
+      if (!this.#filter.isExcluded(rel, false)) inside.push(rel);
+    }
     const hostDir = path ? posix.join(hostPath, path) : hostPath;
     for (const entry of await files.list(hostDir)) {
       if (names.has(entry.name) || /^\..*\.zsync-[0-9a-f]{12}$/.test(entry.name)) continue;
       const rel = path ? `${path}/${entry.name}` : entry.name;
       if (this.#filter.isExcluded(rel, entry.info.kind === "directory")) continue; // not ours to remove
-      this.notify(rel);
+      inside.push(rel);
     }
+    this.#queueFirst(inside);
+  }
+
+  /** Puts `paths` at the head of the queue, in this order (one already waiting keeps its time). */
+  #queueFirst(paths: readonly string[]): void {
+    if (this.#disposed || !paths.length) return;
+    const now = Date.now();
+    const waiting = new Map(this.#pending);
+    this.#pending.clear();
+    for (const p of paths) this.#pending.set(p, waiting.get(p) ?? now);
+    for (const [p, noticed] of waiting) if (!this.#pending.has(p)) this.#pending.set(p, noticed);
   }
 
   #newFilter(): SyncFilter {

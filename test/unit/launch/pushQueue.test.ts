@@ -63,6 +63,23 @@ test("changes are pushed in the order first noticed, each once, with the latest 
   assert.equal(readFileSync(join(host, "b.txt"), "utf8"), "b2");
 });
 
+test("a new folder's files follow the folder, by name, even when the watcher reported only some", async () => {
+  // A recursive watcher misses what was written into a new folder before it watched it, then
+  // reports the rest: the folder's event stands for all of it, pushed before anything later.
+  for (const d of ["d1", "d2"]) {
+    mkdirSync(join(local, d));
+    for (const f of ["f0", "f1", "f2", "f3"]) writeFileSync(join(local, d, f), `${d}/${f}`);
+  }
+  for (const path of ["d1", "d1/f3", "d2", "d2/f2", "d2/f3"]) queue.notify(path);
+  await queue.idle();
+  assert.deepEqual(pushedPaths(), [
+    "created d1",
+    ...["f0", "f1", "f2", "f3"].map((f) => `uploaded d1/${f}`),
+    "created d2",
+    ...["f0", "f1", "f2", "f3"].map((f) => `uploaded d2/${f}`),
+  ]);
+});
+
 test("a rename removes the old path and uploads the new; a removed folder goes with its files", async () => {
   mkdirSync(join(local, "src"));
   writeFileSync(join(local, "src/x.ts"), "x");
