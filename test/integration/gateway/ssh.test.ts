@@ -327,4 +327,26 @@ describe("ssh through the zone gateway", () => {
     assert.equal(r.code, 255);
     assert.match(r.stderr, /zonectl ssh-proxy: lost the connection to devhost-faulty/);
   });
+
+  test("ssh-config --write again: an alias keeps its pinned key; a zone that is gone loses its alias", async () => {
+    const dir = join(g.home, ".ssh/styrolite-zones");
+    const pinned = (a: string): string | undefined =>
+      readFileSync(join(dir, "known_hosts"), "utf8")
+        .split("\n")
+        .find((l) => l.startsWith(`${a} `));
+    const before = pinned(alias);
+    assert.ok(before && pinned(sftpAlias), "both aliases pinned");
+    const rm = await g.zonectl(["rm", "--wait", sftpZone]);
+    assert.equal(rm.code, 0, rm.stderr);
+    const again = await g.zonectl(["ssh-config", "--write"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(again.stderr.includes(`removed (zone gone): ${sftpAlias}`), again.stderr);
+    assert.equal(pinned(alias), before, "the gateway key of a zone stays the same");
+    assert.equal(pinned(sftpAlias), undefined, "the gone zone's key is unpinned");
+    const config = readFileSync(join(dir, "config"), "utf8");
+    assert.match(config, new RegExp(`^Host ${alias.replace(/\./g, "\\.")}$`, "m"));
+    assert.doesNotMatch(config, new RegExp(`^Host ${sftpAlias.replace(/\./g, "\\.")}$`, "m"));
+    const still = await g.ssh("ssh", [alias, "echo still here"]);
+    assert.equal(still.stdout, "still here\n", still.stderr);
+  });
 });
