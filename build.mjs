@@ -1,4 +1,4 @@
-// One build script, four kinds of bundle (STYLE.md 14):
+// One build script, four kinds of bundle:
 //   dist/extension.js   VS Code extension host (node, cjs, `vscode` external)
 //   dist/zonectl.js     the CLI, including `zonectl dev-host` (node, cjs, executable)
 //   dist/devhost.js     the dev host alone, for scripts and tests that start it directly

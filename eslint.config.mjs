@@ -1,7 +1,18 @@
-// Lint rules that carry the house style (STYLE.md): core never imports vscode, no floating
-// promises, type imports spelled as such.
+// Lint rules that carry the house style: core never imports vscode, the raw gRPC client stays
+// inside core/protect, no default exports, no floating promises, type imports spelled as such.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+
+const noDefaultExport = {
+  selector: "ExportDefaultDeclaration",
+  message: "No default exports: a named export reads the same at every import.",
+};
+
+const noRawClient = {
+  selector:
+    "MemberExpression[object.type='MemberExpression'][object.property.type='Identifier'][object.property.name='client']",
+  message: "Call the host's typed method (ProtectHost in core/protect) instead of its raw gRPC client.",
+};
 
 export default tseslint.config(
   {
@@ -41,11 +52,14 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/require-await": "off",
       "@typescript-eslint/no-unsafe-enum-comparison": "off",
-      "no-restricted-syntax": [
-        "error",
-        { selector: "ExportDefaultDeclaration", message: "No default exports (STYLE.md 17)." },
-      ],
+      "no-restricted-syntax": ["error", noDefaultExport],
     },
+  },
+  {
+    // ProtectHost is the one door to the daemon: its typed methods map errors and set deadlines.
+    files: ["extension/**/*.ts"],
+    ignores: ["extension/core/protect/**"],
+    rules: { "no-restricted-syntax": ["error", noDefaultExport, noRawClient] },
   },
   {
     files: ["extension/core/**/*.ts", "extension/cli/**/*.ts", "extension/devhost/**/*.ts"],
@@ -53,9 +67,7 @@ export default tseslint.config(
       "no-restricted-imports": [
         "error",
         {
-          paths: [
-            { name: "vscode", message: "core/, cli/ and devhost/ must not know VS Code (STYLE.md 1)." },
-          ],
+          paths: [{ name: "vscode", message: "core/, cli/ and devhost/ must not know VS Code." }],
         },
       ],
     },

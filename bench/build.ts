@@ -3,7 +3,7 @@
  * (resolve, build, export, import) and the launch that follows — against `buildah build` of the
  * same generated Dockerfile alone, from equally empty storage. Then the second `up` of the
  * unchanged project (the cache key matches: no build, no upload) against an `up` of a project
- * that only names an image (target ≤ 1.3×). In process, through ProtectLaunchHost on the dev
+ * that only names an image (target ≤ 1.3×). In process, through ProtectHost on the dev
  * host's local socket; features come from a loopback registry as OCI artifacts.
  */
 import { cp, mkdir, mkdtemp, writeFile } from "node:fs/promises";
@@ -15,7 +15,6 @@ import { featuresStage } from "../extension/core/build/featuresDockerfile";
 import { fetchContent, resolveFeatures } from "../extension/core/features/resolve";
 import { LaunchExecutor } from "../extension/core/launch/executor";
 import type { LaunchResult } from "../extension/core/launch/executor";
-import { ProtectLaunchHost } from "../extension/core/launch/protectLaunchHost";
 import { ProtectHost } from "../extension/core/protect/host";
 import { buildahArgs, removeBuildStorage } from "../test/harness/buildStorage";
 import { startDevHost } from "../test/harness/devHost";
@@ -40,7 +39,7 @@ function project(root: string, name: string, config: Record<string, unknown>): s
 
 async function up(
   dir: string,
-  host: ProtectLaunchHost,
+  host: ProtectHost,
   work: string,
   buildRoot: string,
 ): Promise<{ result: LaunchResult; ms: number }> {
@@ -92,7 +91,7 @@ export async function benchBuild(
   const buildRoot = join(env.work, "build-root");
   env.cleanup.add("build storage", () => removeBuildStorage(buildRoot));
   const api = await ProtectHost.open(`unix://${devHost.socketPath}`);
-  const host = new ProtectLaunchHost(api);
+  const host = api;
   const projects = join(env.work, "build-projects");
   const featuresDir = project(projects, "features", {
     image: base,

@@ -194,7 +194,7 @@ async function saveToZone(
     if (!hostPath) throw new Error(`sync --watch did not start:\n${watchOut}`);
     let buffered = "";
     poller = startExec(
-      host.client,
+      host,
       {
         zoneId,
         command: [

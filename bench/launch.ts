@@ -9,10 +9,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { planFromPath } from "../extension/core/devcontainer/load";
 import { LaunchExecutor } from "../extension/core/launch/executor";
-import { ProtectLaunchHost } from "../extension/core/launch/protectLaunchHost";
 import { ProtectHost } from "../extension/core/protect/host";
 import { startExec } from "../extension/core/terminal/execSession";
-import type { ControlClient } from "../extension/core/protect/host";
+import type { ExecRpc } from "../extension/core/terminal/execSession";
 import {
   OciImageFormat,
   WorkloadState,
@@ -54,11 +53,11 @@ function makeProject(root: string, name: string, image: string): string {
 }
 
 /** Waits for a shell prompt (`# ` or `$ `) in a TTY shell of the workload; resolves with the ms it took. */
-async function shellPrompt(client: ControlClient, zoneId: string, workloadId: string): Promise<number> {
+async function shellPrompt(host: ExecRpc, zoneId: string, workloadId: string): Promise<number> {
   const t0 = performance.now();
   let out = "";
   const session = startExec(
-    client,
+    host,
     { zoneId, workloadId, command: ["/bin/sh", "-i"], tty: { rows: 24, columns: 80 } },
     { onStdout: (d) => (out += Buffer.from(d).toString("utf8")) },
   );
@@ -92,22 +91,16 @@ async function bareLaunch(
   const zoneId = await local.createZone({ name: `bare-${Date.now()}` });
   await local.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 120_000 });
   const t1 = performance.now();
-  let digest = "";
-  let format = OciImageFormat.TAR;
-  for await (const reply of local.client.pullImage({ image, format })) {
-    if (reply.spec?.digest) ({ digest, format } = reply.spec);
-  }
+  const { digest, format } = await local.pullImage(image, OciImageFormat.TAR, () => {});
   const t2 = performance.now();
-  const { workloadId } = await local.client.createWorkload({
-    spec: {
-      name: `bare-${Date.now()}`,
-      zoneId,
-      image: { digest, format },
-      process: { command: ["sleep", "3600"] },
-      mounts: [{ hostPath, targetPath: "/workspaces/bare" }],
-    },
+  const workloadId = await local.createWorkload({
+    name: `bare-${Date.now()}`,
+    zoneId,
+    image: { digest, format },
+    process: { command: ["sleep", "3600"] },
+    mounts: [{ hostPath, targetPath: "/workspaces/bare" }],
   });
-  await local.client.startWorkload({ workloadId });
+  await local.startWorkload(workloadId);
   for (;;) {
     const state = (await local.getWorkload(workloadId)).status?.state;
     if (state === WorkloadState.RUNNING) break;
@@ -115,7 +108,7 @@ async function bareLaunch(
     await new Promise((r) => setTimeout(r, 10));
   }
   const t3 = performance.now();
-  const promptMs = await shellPrompt(local.client, zoneId, workloadId);
+  const promptMs = await shellPrompt(local, zoneId, workloadId);
   return {
     zoneMs: t1 - t0,
     pullMs: t2 - t1,
@@ -162,11 +155,11 @@ export async function benchLaunch(
         planOptions: { workspaceRoot: join(env.work, "host-workspaces") },
       });
       const t0 = performance.now();
-      const result = await new LaunchExecutor(plan, new ProtectLaunchHost(host), {
+      const result = await new LaunchExecutor(plan, host, {
         zoneTimeoutMs: 180_000,
       }).run();
       created.push(result.zoneId);
-      const promptMs = await shellPrompt(host.client, result.zoneId, result.workloadId);
+      const promptMs = await shellPrompt(host, result.zoneId, result.workloadId);
       ours.push({ totalMs: performance.now() - t0, promptMs });
       for (const t of result.timings)
         if (t.outcome === "done") steps.set(t.step, [...(steps.get(t.step) ?? []), t.ms]);

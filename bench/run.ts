@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (node test/run.mjs bench): every figure of issue 7 that can be measured here,
+ * `npm run bench` (node test/run.mjs bench): every performance figure that can be measured here,
  * each against a baseline taken in the same run on the same machine. Prints a table and writes
  * bench/results.json. Not part of `npm test`: nothing here asserts a timing.
  *

@@ -50,7 +50,7 @@ async function catThroughExec(host: ProtectHost, zoneId: string, file: string): 
   let bytes = 0;
   const t0 = performance.now();
   const session = startExec(
-    host.client,
+    host,
     { zoneId, command: ["cat", file], tty: { rows: 50, columns: 200 } },
     { onStdout: (d) => (bytes += d.length), onStderr: (d) => (bytes += d.length) },
   );
@@ -92,7 +92,7 @@ interface Echoer {
 function execEchoer(host: ProtectHost, zoneId: string): Echoer {
   let n = 0;
   const session: ExecSession = startExec(
-    host.client,
+    host,
     { zoneId, command: ["cat"], tty: { rows: 24, columns: 80 } },
     { onStdout: (d) => (n += d.length) },
   );

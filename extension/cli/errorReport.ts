@@ -1,5 +1,7 @@
 import { messageOf } from "../core/errors";
 import { DevcontainerError } from "../core/devcontainer/errors";
+import { LaunchError } from "../core/launch/errors";
+import type { LaunchErrorReason } from "../core/launch/errors";
 import { ProtectError } from "../core/protect/errors";
 import { SshError } from "../core/ssh/errors";
 import { printable } from "../core/ssh/printable";
@@ -115,4 +117,27 @@ function protectCode(err: ProtectError): number {
     case "server":
       return exitCodes.daemonError;
   }
+}
+
+/** Exit codes of launch failures (stable; 3 and 40 as `zonectl plan` uses them). */
+export const launchExitCodes: Record<LaunchErrorReason, number> = {
+  notLaunchable: 3,
+  initializeFailed: 41,
+  hookFailed: 42,
+  zoneFailed: 43,
+  workloadFailed: 44,
+  timeout: 45,
+  syncFailed: 46,
+  pullFailed: 47,
+  device: 48,
+  buildFailed: 50,
+  unsafePath: 49,
+  ambiguous: exitCodes.ambiguous,
+  cancelled: exitCodes.cancelled,
+};
+
+/** One line and an exit code for anything a launch-related command throws. */
+export function describeLaunchError(err: unknown): { message: string; exitCode: number } {
+  if (LaunchError.is(err)) return { message: err.message, exitCode: launchExitCodes[err.reason] };
+  return describeCliError(err);
 }

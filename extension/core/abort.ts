@@ -1,5 +1,6 @@
 /**
- * Cancellation helpers for core code, which speaks AbortSignal only (STYLE.md 10). The
+ * Cancellation helpers for core code, which speaks AbortSignal only (it also runs outside VS
+ * Code). The
  * conversion to and from vscode.CancellationToken lives in extension/vscode/cancellation.ts.
  */
 

@@ -1,5 +1,6 @@
 /**
- * Typed errors with a reason (STYLE.md 11). Callers branch on `reason`, never on message text.
+ * Typed errors with a reason. Callers branch on `reason`, never on message text (which may
+ * change, and quotes user values).
  * Each area declares its own subclass with a closed set of reasons, e.g.
  *
  *   export class SshError extends ReasonedError<SshErrorReason> { override readonly name = "SshError"; }

@@ -1,6 +1,6 @@
 /**
- * Ownership of things that must be released: listeners, streams, channels, panels
- * (STYLE.md 3). Whatever is registered is disposed with its owner, in reverse order;
+ * Ownership of things that must be released: listeners, streams, channels, panels.
+ * Whatever is registered is disposed with its owner, in reverse order;
  * registering after dispose disposes at once, so a late arrival cannot leak.
  */
 export interface DisposableLike {

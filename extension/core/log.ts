@@ -1,8 +1,8 @@
 /**
- * Logging for code that must not know where its log goes (STYLE.md 12). The extension passes a
- * sink writing to its LogOutputChannel, the CLI one writing to stderr, tests a collecting sink.
- * Secrets never reach a logger: callers pass redacted values, and `redact()` is the one helper
- * for values that might carry them.
+ * Logging for code that must not know where its log goes: core runs in the extension, the CLI
+ * and the dev host. The extension passes a sink writing to its LogOutputChannel, the CLI one
+ * writing to stderr, tests a collecting sink. Secrets never reach a logger: callers leave them
+ * out of what they log.
  */
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
 
@@ -60,9 +60,4 @@ function formatDetail(detail: unknown): string {
   } catch {
     return String(detail);
   }
-}
-
-/** Replaces a secret-bearing value with a marker that still says whether it was set. */
-export function redact(value: string | undefined | null): string {
-  return value ? "<redacted>" : "<none>";
 }

@@ -1,4 +1,4 @@
-import { AsyncQueue } from "./asyncQueue";
+import { AsyncQueue } from "../core/asyncQueue";
 
 /** A source that can stop and restart producing (a process's output, a socket). */
 export interface Pausable {

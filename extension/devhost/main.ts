@@ -3,11 +3,9 @@
 import { parseArgs } from "node:util";
 import { loggerFrom } from "../core/log";
 import { messageOf } from "../core/errors";
-import { runDevHost } from "./runDevHost";
+import { devHostFlags, devHostOptionsFrom, devHostUsage, runDevHost } from "./runDevHost";
 
-const usage =
-  "usage: devhost [--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT]\n" +
-  "               [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process] [-v]";
+const usage = `usage: devhost ${devHostUsage} [-v]`;
 
 async function main(argv: string[]): Promise<number> {
   let values;
@@ -15,13 +13,7 @@ async function main(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        socket: { type: "string" },
-        state: { type: "string" },
-        ssh: { type: "string" },
-        prometheus: { type: "string" },
-        "authorized-keys": { type: "string", multiple: true },
-        "mount-root": { type: "string", multiple: true },
-        sandbox: { type: "string" },
+        ...devHostFlags,
         verbose: { type: "boolean", short: "v" },
         help: { type: "boolean", short: "h" },
       },
@@ -36,9 +28,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const sandbox = values.sandbox;
-  if (sandbox !== undefined && sandbox !== "auto" && sandbox !== "namespaces" && sandbox !== "process") {
-    process.stderr.write(`devhost: --sandbox must be auto, namespaces or process\n`);
+  const options = devHostOptionsFrom(values);
+  if ("error" in options) {
+    process.stderr.write(`devhost: ${options.error}\n`);
     return 2;
   }
   const controller = new AbortController();
@@ -50,13 +42,7 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGTERM", onSignal);
   try {
     await runDevHost({
-      socketPath: values.socket,
-      stateDir: values.state,
-      ssh: values.ssh,
-      prometheus: values.prometheus,
-      authorizedKeys: values["authorized-keys"],
-      mountRoots: values["mount-root"],
-      sandbox,
+      ...options,
       log: loggerFrom(
         (level, line) => process.stderr.write(`${new Date().toISOString()} ${level}: ${line}\n`),
         values.verbose ? "debug" : "info",

@@ -2,7 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../core/log";
 import { DevHost } from "./devHost";
-import { protectSocketPath } from "./ssh/sshServer";
+import { defaultSocketPath } from "../core/protect/transport";
 import type { SandboxMode } from "./sandbox/zoneSandbox";
 
 /** What both entry points (`zonectl dev-host` and dist/devhost.js) accept. */
@@ -25,6 +25,42 @@ export interface RunDevHostOptions {
   signal: AbortSignal;
 }
 
+/** The flags of both entry points, as parseArgs options; {@link devHostOptionsFrom} reads them. */
+export const devHostFlags = {
+  socket: { type: "string" },
+  state: { type: "string" },
+  ssh: { type: "string" },
+  prometheus: { type: "string" },
+  "authorized-keys": { type: "string", multiple: true },
+  "mount-root": { type: "string", multiple: true },
+  sandbox: { type: "string" },
+} as const;
+
+export const devHostUsage =
+  "[--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT] [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process]";
+
+/** What the parsed flags ask for, or the message for a value they cannot take. */
+export function devHostOptionsFrom(
+  values: Record<string, unknown>,
+): Omit<RunDevHostOptions, "log" | "out" | "signal"> | { error: string } {
+  const str = (key: string): string | undefined =>
+    typeof values[key] === "string" ? values[key] : undefined;
+  const sandbox = str("sandbox");
+  if (sandbox !== undefined && sandbox !== "auto" && sandbox !== "namespaces" && sandbox !== "process")
+    return { error: "--sandbox must be auto, namespaces or process" };
+  const list = (key: string): string[] | undefined =>
+    Array.isArray(values[key]) ? values[key].map(String) : undefined;
+  return {
+    socketPath: str("socket"),
+    stateDir: str("state"),
+    ssh: str("ssh"),
+    prometheus: str("prometheus"),
+    authorizedKeys: list("authorized-keys"),
+    mountRoots: list("mount-root"),
+    sandbox,
+  };
+}
+
 /** The state directory when none is given: system-wide for root, per user otherwise. */
 export function defaultStateDir(): string {
   if (process.getuid?.() === 0) return "/var/lib/styrolite-devhost";
@@ -36,8 +72,8 @@ export function defaultStateDir(): string {
  * extension reach the dev host with their defaults, locally and through any sshd; otherwise a
  * socket in the state directory.
  */
-export function defaultSocketPath(stateDir: string): string {
-  return process.getuid?.() === 0 ? protectSocketPath : join(stateDir, "daemon.socket");
+export function devHostSocketPath(stateDir: string): string {
+  return process.getuid?.() === 0 ? defaultSocketPath : join(stateDir, "daemon.socket");
 }
 
 /**
@@ -48,7 +84,7 @@ export async function runDevHost(options: RunDevHostOptions): Promise<void> {
   const stateDir = options.stateDir ?? defaultStateDir();
   const host = await DevHost.start({
     stateDir,
-    socketPath: options.socketPath ?? defaultSocketPath(stateDir),
+    socketPath: options.socketPath ?? devHostSocketPath(stateDir),
     sandbox: options.sandbox,
     prometheus: options.prometheus,
     ssh: options.ssh,

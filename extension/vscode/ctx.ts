@@ -1,5 +1,5 @@
 /**
- * The composition root (STYLE.md 2): everything that lives as long as the extension is built
+ * The composition root: everything that lives as long as the extension is built
  * here and registered for disposal. What lives as long as one SSH session belongs to that
  * host's lifetime inside HostConnections and is torn down on disconnect.
  */
@@ -18,7 +18,7 @@ import { listForwardsCommand } from "./commands/listForwards";
 import { openDashboardCommand } from "./commands/openDashboard";
 import { openInNewWindowCommand } from "./commands/openInNewWindow";
 import { openTerminalCommand } from "./commands/openTerminal";
-import { resizeZone, resizeZoneCommand } from "./commands/resizeZone";
+import { resizeZoneCommand } from "./commands/resizeZone";
 import { showLogsCommand } from "./commands/showLogs";
 import { showPlanCommand } from "./commands/showPlan";
 import { sortTreeCommand } from "./commands/sortTree";
@@ -224,8 +224,10 @@ export class Ctx extends Disposable implements ZonesApi {
     this.dashboards = this.register(
       new DashboardPanels(panelEnv, {
         sampler: (hostId) => this.samplers.sampler(hostId),
-        resize: (hostId, zoneId, cpus, memoryMiB, signal) =>
-          resizeZone(this, hostId, zoneId, cpus, memoryMiB, signal),
+        resize: async (hostId, zoneId, cpus, memoryMiB, signal) => {
+          const host = await this.hosts.wait(hostId, signal);
+          await host.resizeZone(this.model.zone(hostId, zoneId) ?? zoneId, cpus, memoryMiB, { signal });
+        },
         hostLabel: (hostId) => this.hosts.label(hostId),
       }),
     );

@@ -108,16 +108,9 @@ export class ZoneForwards extends Disposable {
     if (existing) return existing;
     const zone = this.model.zone(request.hostId, request.zoneId);
     const zoneName = zone?.spec?.name || request.zoneId;
-    const hostName = this.hosts.label(request.hostId);
     // Dialled per connection on whatever ProtectHost is current, so a reconnect does not strand the forward.
     const dial = async () =>
-      protectDialer(
-        (await this.hosts.wait(request.hostId)).client,
-        request.zoneId,
-        "127.0.0.1",
-        request.zonePort,
-        hostName,
-      )();
+      protectDialer(await this.hosts.wait(request.hostId), request.zoneId, "127.0.0.1", request.zonePort)();
     const spec = {
       localAddress: request.localAddress ?? "127.0.0.1",
       localPort: request.localPort ?? request.zonePort,

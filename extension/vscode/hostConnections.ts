@@ -1,5 +1,6 @@
 /**
- * The one owner of connections and refreshes (STYLE.md 5): one lifetime per configured host,
+ * The one owner of connections and refreshes (nothing else connects or lists, so nothing
+ * polls or races it): one lifetime per configured host,
  * which connects, lists, then follows WatchEvents (no polling) and, when the connection or the
  * stream drops, reconnects with bounded backoff and reconciles by listing again. Everything a
  * session owns is torn down with it; disposing this owner aborts every lifetime.
@@ -13,7 +14,7 @@ import { ProtectError } from "../core/protect/errors";
 import { SshError } from "../core/ssh/errors";
 import type { HostEntry } from "./model/hostEntry";
 import type { ConnectPrompts, HostConnector, HostSession } from "./model/hostSession";
-import type { ZonesSettings } from "./model/settingsSchema";
+import type { ZonesSettings } from "./settingsSchema";
 import type { ZonesModel } from "./model/zonesModel";
 
 /** Why a list was requested: a manual refresh is immediate, the others follow connection events. */
@@ -118,13 +119,6 @@ export class HostConnections extends Disposable {
   /** The live session of a host, for commands that act on it. */
   session(hostId: string): HostSession | undefined {
     return this.#lifetimes.get(hostId)?.session;
-  }
-
-  /** Resolves once every host has connected or failed (tests and `npm start` wait on this). */
-  async settled(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    const busy = (): boolean => this.services.model.hosts().some((h) => h.connection.kind === "connecting");
-    while (busy() && Date.now() < deadline) await delay(50);
   }
 }
 

@@ -2,7 +2,7 @@ import type * as vscode from "vscode";
 import type { Logger } from "../core/log";
 
 /**
- * The core Logger over the extension's one LogOutputChannel (STYLE.md 12). The channel does its
+ * The core Logger over the extension's one LogOutputChannel. The channel does its
  * own level filtering (the user picks it with "Set Log Level…"), so every call is passed on.
  */
 export function channelLogger(channel: vscode.LogOutputChannel): Logger {

@@ -3,8 +3,8 @@ import { Disposable } from "../core/lifecycle";
 import { Emitter } from "../core/events";
 import type { Event } from "../core/events";
 import type { Logger } from "../core/log";
-import { parseSettings, reconnectKeys, settingKeys, userChosenValue } from "./model/settingsSchema";
-import type { SettingKey, ZonesSettings } from "./model/settingsSchema";
+import { parseSettings, reconnectKeys, settingKeys, userChosenValue } from "./settingsSchema";
+import type { SettingKey, ZonesSettings } from "./settingsSchema";
 
 /** A settings change: the new values and which keys moved. */
 export interface SettingsChange {
@@ -13,7 +13,7 @@ export interface SettingsChange {
 }
 
 /**
- * The `zones.*` settings, read once and re-read on change (STYLE.md 13). Invalid values fall
+ * The `zones.*` settings, read once and re-read on change. Invalid values fall
  * back to their defaults with a warning that names the key; keys that only affect new
  * connections offer "Reconnect now".
  */

@@ -7,6 +7,7 @@
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ProtectHost } from "../../extension/core/protect/host";
+import { OciImageFormat } from "../../extension/proto/gen/protect/control/v1/common_pb";
 import { startDevHost } from "../harness/devHost";
 import type { StartedDevHost } from "../harness/devHost";
 import { freePort, startSshd } from "../harness/sshd";
@@ -25,20 +26,12 @@ export async function seedImage(socketPath: string, dir: string, name = sampleIm
   const bytes = await readFile(image.dockerArchive);
   const host = await ProtectHost.open(`unix://${socketPath}`);
   try {
-    async function* upload() {
+    async function* chunks() {
       const size = 256 * 1024;
-      for (let i = 0; i < bytes.length; i += size) {
-        const lastChunk = i + size >= bytes.length;
-        yield i === 0
-          ? { image: name, chunk: bytes.subarray(i, i + size), lastChunk }
-          : { chunk: bytes.subarray(i, i + size), lastChunk };
-      }
+      for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
     }
-    let digest = "";
-    for await (const reply of host.client.importImage(upload()))
-      if (reply.spec?.digest) digest = reply.spec.digest;
-    if (!digest) throw new Error("ImportImage returned no digest");
-    return digest;
+    const upload = { name, format: OciImageFormat.UNKNOWN, size: bytes.length, chunks: chunks() };
+    return (await host.importImage(upload, () => {})).digest;
   } finally {
     host.close();
   }

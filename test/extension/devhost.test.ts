@@ -9,7 +9,7 @@ import { ProtectHost } from "../../extension/core/protect/host";
 import { ZoneState } from "../../extension/proto/gen/protect/control/v1/common_pb";
 import type { ZonesApi } from "../../extension/vscode/ctx";
 import type { ZonesNode } from "../../extension/vscode/tree/nodes";
-import { zoneIp } from "../../extension/vscode/tree/presentation";
+import { zoneIp } from "../../extension/core/protect/zoneFacts";
 
 // The extension's classes live in its own bundle, so nodes are recognised by their `kind`.
 const isZone = (n: ZonesNode, id: string): boolean => n.kind === "zone" && n.zoneId === id;

@@ -134,7 +134,7 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
   async function inWorkload(script: string): Promise<string> {
     const chunks: Uint8Array[] = [];
     const session = startExec(
-      other.client,
+      other,
       { zoneId: outcome.result.zoneId, workloadId: outcome.result.workloadId, command: ["sh", "-c", script] },
       { onStdout: (d) => chunks.push(d) },
     );
@@ -357,7 +357,7 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
       { shell: "/bin/sh" },
     )!;
     const pty = new ZonePty(target, {
-      client: async (signal) => (await zones.hosts.wait(alias!, signal)).client,
+      host: (signal) => zones.hosts.wait(alias!, signal),
       logger: silentLogger,
     });
     let screen = "";
@@ -402,7 +402,7 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
   });
 
   test("Forward Port: a port inside the zone answers on the local address; Stop closes it", async () => {
-    const started = startExec(other.client, {
+    const started = startExec(other, {
       zoneId: outcome.result.zoneId,
       workloadId: outcome.result.workloadId,
       command: ["httpd", "-p", "8081", "-h", outcome.result.workspaceFolder],

@@ -1,4 +1,4 @@
-import { workloadStateName } from "../../core/protect/views";
+import { workloadStateName } from "../../core/protect/zoneFacts";
 import { WorkloadConsole } from "../../core/terminal/consoleSession";
 import { LocalTerminal, localTerminalSize } from "../../core/terminal/localTerminal";
 import type { Command } from "../command";
@@ -27,9 +27,8 @@ export const attachCommand: Command = {
       const workload = await host.resolveWorkload(positionals[0]!, { signal: ctx.signal });
       const tty = workload.spec?.process?.tty === true;
       const size = tty ? localTerminalSize(ctx.stdout) : undefined;
-      const console = new WorkloadConsole(host.client, workload.id, {
+      const console = new WorkloadConsole(host, workload.id, {
         signal: ctx.signal,
-        hostName: host.name,
         ...(size ? { size } : {}),
         onStdout: (d) => ctx.stdout.write(d),
         onStderr: (d) => ctx.stderr.write(d),

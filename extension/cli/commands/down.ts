@@ -1,41 +1,8 @@
-import { existsSync } from "node:fs";
-import type { LaunchPlan } from "../../core/devcontainer/plan";
-import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
-import { findByDevcontainer, findByZone, tearDown } from "../../core/launch/teardown";
-import type { LaunchedThings } from "../../core/launch/teardown";
-import type { ProtectHost } from "../../core/protect/host";
-import type { CliContext, Command } from "../command";
+import { tearDown } from "../../core/launch/teardown";
+import type { Command } from "../command";
+import { describeLaunchError } from "../errorReport";
 import { openHost } from "../hostTarget";
-import { describeLaunchError, loadPlan, planOptions } from "./up";
-
-/** What `down`/`stop` act on: a project folder (its plan says which zone) or a zone by name/id. */
-export type DownTarget =
-  { readonly kind: "project"; readonly plan: LaunchPlan } | { readonly kind: "zone"; readonly text: string };
-
-/** PATH when it exists on this machine (or nothing given: the current folder), else ZONE. */
-export async function downTarget(
-  ctx: CliContext,
-  command: string,
-  arg: string | undefined,
-  values: Record<string, unknown>,
-): Promise<DownTarget | { exitCode: number }> {
-  if (arg !== undefined && !existsSync(arg)) return { kind: "zone", text: arg };
-  const loaded = await loadPlan(ctx, command, arg, values);
-  if ("exitCode" in loaded) return loaded;
-  return { kind: "project", plan: loaded.plan };
-}
-
-/** Finds what `up` made for the target. */
-export async function findTarget(
-  host: ProtectHost,
-  launchHost: ProtectLaunchHost,
-  target: DownTarget,
-  signal: AbortSignal,
-): Promise<LaunchedThings> {
-  if (target.kind === "project")
-    return findByDevcontainer(launchHost, target.plan.devcontainerId, target.plan.sync.hostPath, signal);
-  return findByZone(launchHost, await host.resolveZone(target.text, { signal }), signal);
-}
+import { findLaunched, launchedTarget, planOptions } from "../project";
 
 /**
  * `zonectl down [PATH|ZONE]`: destroys what `up` made — the workloads, the zone (waiting until
@@ -53,18 +20,17 @@ export const downCommand: Command = {
       ctx.stderr.write(`zonectl down: at most one PATH or ZONE\nusage: zonectl down ${downCommand.usage}\n`);
       return 2;
     }
-    const target = await downTarget(ctx, "down", positionals[0], values);
+    const target = await launchedTarget(ctx, "down", positionals[0], values);
     if ("exitCode" in target) return target.exitCode;
     const host = await openHost(ctx);
     try {
-      const launchHost = new ProtectLaunchHost(host);
-      const things = await findTarget(host, launchHost, target, ctx.signal);
+      const things = await findLaunched(host, target, ctx.signal);
       if (!things.zone && !things.hostPath) {
         ctx.stdout.write("nothing to remove: no zone of this project on the host\n");
         return 0;
       }
       try {
-        const steps = await tearDown(launchHost, things, {
+        const steps = await tearDown(host, things, {
           signal: ctx.signal,
           onStep: (s) =>
             ctx.stderr.write(`${s.ok ? "✓" : "✗"} ${s.action}${s.message ? `: ${s.message}` : ""}\n`),

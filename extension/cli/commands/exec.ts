@@ -48,7 +48,7 @@ export const execCommand: Command = {
       const workingDirectory = typeof values["workdir"] === "string" ? values["workdir"] : t.workingDirectory;
       const remoteEnv = await devcontainerRemoteEnv(host, t, ctx.env, ctx.signal);
       return await runTerminalSession(
-        host.client,
+        host,
         {
           zoneId: t.zone.id,
           ...(t.workload ? { workloadId: t.workload.id } : {}),
@@ -58,7 +58,7 @@ export const execCommand: Command = {
           ...(user ? { user } : {}),
         },
         { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr },
-        { tty, stdin: forwardStdin, signal: ctx.signal, hostName: host.name },
+        { tty, stdin: forwardStdin, signal: ctx.signal },
       );
     } finally {
       host.close();

@@ -1,4 +1,3 @@
-import { protectDialer, sshDialer } from "../../core/forward/dialers";
 import type { Dialer } from "../../core/forward/dialers";
 import { ForwardError, parseForwardArg } from "../../core/forward/errors";
 import { ForwardSet, PortForward } from "../../core/forward/portForward";
@@ -58,10 +57,7 @@ export const forwardCommand: Command = {
         );
       }
       for (const s of specs) {
-        const dial: Dialer =
-          via === "ssh"
-            ? sshDialer(() => host.ssh, ip!, s.zonePort)
-            : protectDialer(host.client, zone.id, "127.0.0.1", s.zonePort, host.name);
+        const dial: Dialer = host.dialer(zone, s.zonePort, via);
         const forward = set.add(
           await PortForward.open(
             { localAddress: address, localPort: s.localPort, remote: `${name}:${s.zonePort}` },

@@ -32,9 +32,8 @@ export const logsCommand: Command = {
         clearTimeout(timer);
         timer = setTimeout(() => zoneConsole.detach(), quietMs);
       };
-      const zoneConsole = new ZoneConsole(host.client, zone.id, {
+      const zoneConsole = new ZoneConsole(host, zone.id, {
         signal: ctx.signal,
-        hostName: host.name,
         replayHistory: true,
         onStdout: (d) => {
           ctx.stdout.write(d);

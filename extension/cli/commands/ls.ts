@@ -1,4 +1,5 @@
 import type { ProtectHost } from "../../core/protect/host";
+import { formatMiB } from "../../core/format";
 import { formatAge, zoneView } from "../../core/protect/views";
 import type { ZoneView } from "../../core/protect/views";
 import type { Command } from "../command";
@@ -47,7 +48,7 @@ export function zoneTable(zones: readonly ZoneView[], now: Date = new Date()): s
       z.error ? `${z.state} (${oneLine(z.error)})` : z.state,
       z.ipv4 ?? z.ipv6 ?? "-",
       z.vcpus === null ? "-" : String(z.vcpus),
-      z.memoryMiB === null ? "-" : formatMiB(z.memoryMiB),
+      z.memoryMiB === null ? "-" : formatMiB(z.memoryMiB).replace(" ", ""), // one word per column
       formatAge(z.createdAt, now),
     ]),
   ];
@@ -57,10 +58,6 @@ export function zoneTable(zones: readonly ZoneView[], now: Date = new Date()): s
       .map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join("  "))
       .join("\n") + "\n"
   );
-}
-
-function formatMiB(mib: number): string {
-  return mib >= 1024 && mib % 1024 === 0 ? `${mib / 1024}GiB` : `${mib}MiB`;
 }
 
 function oneLine(text: string): string {

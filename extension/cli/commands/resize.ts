@@ -1,15 +1,8 @@
-import { clone, create } from "@bufbuild/protobuf";
 import { dockerSizeToMiB } from "../../core/devcontainer/units";
-import { toProtectError } from "../../core/protect/errors";
-import { ZoneResourcesSpecSchema } from "../../proto/gen/protect/control/v1/common_pb";
-import type { Zone, ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import { resourcesInForce } from "../../core/protect/zoneFacts";
+import type { ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Command } from "../command";
 import { openHost } from "../hostTarget";
-
-function resourcesOf(zone: Zone): ZoneResourcesSpec | undefined {
-  const active = zone.status?.resourceStatus?.activeResources;
-  return active && (active.targetCpus || active.targetMemory) ? active : zone.spec?.initialResources;
-}
 
 function describe(r: ZoneResourcesSpec | undefined): string {
   if (!r) return "unknown";
@@ -58,28 +51,9 @@ export const resizeCommand: Command = {
     const host = await openHost(ctx);
     try {
       const zone = await host.resolveZone(positionals[0]!, { signal: ctx.signal });
-      const before = resourcesOf(zone);
-      const next = before ? clone(ZoneResourcesSpecSchema, before) : create(ZoneResourcesSpecSchema);
-      if (cpus !== undefined) {
-        next.targetCpus = cpus;
-        next.maxCpus = Math.max(next.maxCpus, cpus);
-        if (next.minCpus > cpus) next.minCpus = cpus;
-      }
-      if (memory !== undefined) {
-        const mib = BigInt(memory);
-        next.targetMemory = mib;
-        if (next.maxMemory < mib) next.maxMemory = mib;
-        if (next.minMemory > mib) next.minMemory = mib;
-      }
-      try {
-        await host.client.updateZoneResources(
-          { zoneId: zone.id, resources: next },
-          { signal: ctx.signal, timeoutMs: 30_000 },
-        );
-      } catch (err) {
-        throw toProtectError(err, "UpdateZoneResources", host.name);
-      }
-      const after = resourcesOf(await host.getZone(zone.id, { signal: ctx.signal }));
+      const before = resourcesInForce(zone);
+      await host.resizeZone(zone, cpus, memory, { signal: ctx.signal });
+      const after = resourcesInForce(await host.getZone(zone.id, { signal: ctx.signal }));
       const name = zone.spec?.name || zone.id;
       if (ctx.globals.json) {
         const plain = (r: ZoneResourcesSpec | undefined): unknown =>

@@ -29,10 +29,10 @@ export const shellCommand: Command = {
         ...(t.workload ? { workloadId: t.workload.id } : {}),
         ...(user ? { user } : {}),
       };
-      const command = await pickShell(host.client, target, ctx.signal);
+      const command = await pickShell(host, target, ctx.signal);
       const remoteEnv = await devcontainerRemoteEnv(host, t, ctx.env, ctx.signal);
       return await runTerminalSession(
-        host.client,
+        host,
         {
           ...target,
           command,
@@ -40,7 +40,7 @@ export const shellCommand: Command = {
           ...(t.workingDirectory ? { workingDirectory: t.workingDirectory } : {}),
         },
         { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr },
-        { tty: true, stdin: true, signal: ctx.signal, hostName: host.name },
+        { tty: true, stdin: true, signal: ctx.signal },
       );
     } finally {
       host.close();

@@ -1,3 +1,4 @@
+import { formatBytes } from "../../core/format";
 import { hostStatusView, zoneView } from "../../core/protect/views";
 import type { Command } from "../command";
 import { openHost } from "../hostTarget";
@@ -56,14 +57,3 @@ export const statusCommand: Command = {
     }
   },
 };
-
-function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
-}

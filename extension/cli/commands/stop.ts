@@ -1,9 +1,7 @@
-import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
 import { stopLaunched } from "../../core/launch/teardown";
 import type { Command } from "../command";
 import { openHost } from "../hostTarget";
-import { downTarget, findTarget } from "./down";
-import { planOptions } from "./up";
+import { findLaunched, launchedTarget, planOptions } from "../project";
 
 /**
  * `zonectl stop [PATH|ZONE] [--force]`: what ending a session does, as the project's
@@ -21,18 +19,17 @@ export const stopCommand: Command = {
       ctx.stderr.write(`zonectl stop: at most one PATH or ZONE\nusage: zonectl stop ${stopCommand.usage}\n`);
       return 2;
     }
-    const target = await downTarget(ctx, "stop", positionals[0], values);
+    const target = await launchedTarget(ctx, "stop", positionals[0], values);
     if ("exitCode" in target) return target.exitCode;
     const host = await openHost(ctx);
     try {
-      const launchHost = new ProtectLaunchHost(host);
-      const things = await findTarget(host, launchHost, target, ctx.signal);
+      const things = await findLaunched(host, target, ctx.signal);
       if (!things.zone) {
         ctx.stdout.write("nothing to stop: no zone of this project on the host\n");
         return 0;
       }
       const action = target.kind === "project" ? target.plan.shutdownAction : "stopWorkload";
-      const steps = await stopLaunched(launchHost, things, action, {
+      const steps = await stopLaunched(host, things, action, {
         signal: ctx.signal,
         force: values["force"] === true,
       });

@@ -3,14 +3,14 @@ import type { WorkspaceSync } from "../../core/devcontainer/plan";
 import { watchFolder } from "../../core/launch/folderWatcher";
 import { WorkspacePushQueue } from "../../core/launch/pushQueue";
 import type { PushEvent } from "../../core/launch/pushQueue";
-import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
 import type { ProtectHost } from "../../core/protect/host";
 import type { CliContext } from "../command";
-import { formatBytes, formatMs } from "../../core/launch/progressText";
+import { formatBytes } from "../../core/format";
+import { formatMs } from "../../core/launch/progressText";
 import { pullWorkspace, pushWorkspace } from "../../core/launch/workspaceSync";
 import type { Command } from "../command";
 import { openHost } from "../hostTarget";
-import { loadPlan, planOptions } from "./up";
+import { loadPlan, planOptions } from "../project";
 
 /**
  * `zonectl sync [PATH] [--pull] [--force]`: copies the workspace again without a full `up`,
@@ -45,7 +45,7 @@ export const syncCommand: Command = {
     }
     const host = await openHost(ctx);
     try {
-      const files = await new ProtectLaunchHost(host).openFiles();
+      const files = await host.openFiles();
       try {
         const options = {
           files,
@@ -96,7 +96,7 @@ async function watchAndPush(
   host: ProtectHost,
   sync: Pick<WorkspaceSync, "localFolder" | "hostPath" | "exclude" | "respectGitignore">,
 ): Promise<void> {
-  const queue = new WorkspacePushQueue({ files: () => new ProtectLaunchHost(host).openFiles(), sync });
+  const queue = new WorkspacePushQueue({ files: () => host.openFiles(), sync });
   queue.onDidPush((e) => {
     if (e.action === "unchanged") return;
     if (ctx.globals.json) ctx.stdout.write(`${JSON.stringify(e)}\n`);

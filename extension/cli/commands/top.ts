@@ -1,8 +1,8 @@
 import { delay } from "../../core/abort";
 import { zoneSampleFromTree } from "../../core/metrics/metricTree";
 import { limitsFromZone } from "../../core/metrics/zoneEvents";
-import { formatBytes } from "../../core/launch/progressText";
-import { toProtectError } from "../../core/protect/errors";
+import { formatBytes } from "../../core/format";
+import { messageOf } from "../../core/errors";
 import type { ProtectHost } from "../../core/protect/host";
 import { ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Zone } from "../../proto/gen/protect/control/v1/common_pb";
@@ -27,8 +27,8 @@ async function readRow(host: ProtectHost, zone: Zone, signal: AbortSignal): Prom
   const limits = limitsFromZone(zone);
   const base = { id: zone.id, name: zone.spec?.name ?? "", vcpus: limits?.targetCpus ?? null };
   try {
-    const reply = await host.client.readZoneMetrics({ zoneId: zone.id }, { signal, timeoutMs: 10_000 });
-    const sample = zoneSampleFromTree(reply.root, Date.now());
+    const root = await host.readZoneMetrics(zone.id, { signal });
+    const sample = zoneSampleFromTree(root, Date.now());
     return {
       ...base,
       cpuPercent: sample.cpuPercent,
@@ -45,7 +45,7 @@ async function readRow(host: ProtectHost, zone: Zone, signal: AbortSignal): Prom
       memoryUsedBytes: null,
       memoryLimitBytes: limits?.targetMemoryBytes ?? null,
       processes: 0,
-      error: toProtectError(err, "ReadZoneMetrics", host.name).message,
+      error: messageOf(err),
     };
   }
 }

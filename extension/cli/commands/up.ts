@@ -1,86 +1,17 @@
-import { formatDiagnostic, sortDiagnostics } from "../../core/devcontainer/diagnostics";
-import { DevcontainerError } from "../../core/devcontainer/errors";
 import { buildLaunchPlan } from "../../core/devcontainer/buildPlan";
-import type { PlanInput } from "../../core/devcontainer/buildPlan";
-import { planFromPath } from "../../core/devcontainer/load";
 import { builderNames } from "../../core/build/builder";
 import type { BuilderName } from "../../core/build/builder";
 import type { LaunchPlan } from "../../core/devcontainer/plan";
-import { LaunchError } from "../../core/launch/errors";
-import type { LaunchErrorReason } from "../../core/launch/errors";
 import { LaunchExecutor } from "../../core/launch/executor";
 import type { LaunchResult } from "../../core/launch/executor";
-import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
+import { LaunchError } from "../../core/launch/errors";
 import { LaunchProgressText, formatMs, timingTable } from "../../core/launch/progressText";
 import type { ProtectHost } from "../../core/protect/host";
 import { pickShell, runTerminalSession } from "../../core/terminal/terminalSession";
-import type { CliContext, Command } from "../command";
-import { describeCliError, exitCodes } from "../errorReport";
+import type { Command } from "../command";
+import { describeLaunchError, launchExitCodes } from "../errorReport";
 import { openHost } from "../hostTarget";
-
-/** Exit codes of launch failures (stable; 3 and 40 as `zonectl plan` uses them). */
-export const launchExitCodes: Record<LaunchErrorReason, number> = {
-  notLaunchable: 3,
-  initializeFailed: 41,
-  hookFailed: 42,
-  zoneFailed: 43,
-  workloadFailed: 44,
-  timeout: 45,
-  syncFailed: 46,
-  pullFailed: 47,
-  device: 48,
-  buildFailed: 50,
-  unsafePath: 49,
-  ambiguous: exitCodes.ambiguous,
-  cancelled: exitCodes.cancelled,
-};
-
-/** One line and an exit code for anything a launch-related command throws. */
-export function describeLaunchError(err: unknown): { message: string; exitCode: number } {
-  if (LaunchError.is(err)) return { message: err.message, exitCode: launchExitCodes[err.reason] };
-  return describeCliError(err);
-}
-
-/** The plan for PATH, or undefined after printing why there is none (located errors, refusals). */
-export async function loadPlan(
-  ctx: CliContext,
-  command: string,
-  path: string | undefined,
-  values: Record<string, unknown>,
-): Promise<{ plan: LaunchPlan; input: PlanInput } | { exitCode: number }> {
-  const config = typeof values["config"] === "string" ? values["config"] : undefined;
-  const workspaceRoot =
-    typeof values["workspace-root"] === "string"
-      ? values["workspace-root"]
-      : ctx.env["ZONECTL_WORKSPACE_ROOT"];
-  try {
-    const { plan, input } = await planFromPath(path, {
-      config,
-      cwd: process.cwd(),
-      env: ctx.env,
-      ...(workspaceRoot ? { planOptions: { workspaceRoot } } : {}),
-    });
-    return { plan, input };
-  } catch (err) {
-    if (!DevcontainerError.is(err)) throw err;
-    if (err.diagnostics.length) {
-      for (const d of sortDiagnostics(err.diagnostics)) ctx.stderr.write(`${formatDiagnostic(d)}\n`);
-      const errors = err.diagnostics.filter((d) => d.severity === "error").length;
-      ctx.stderr.write(
-        `zonectl ${command}: ${errors} error(s) in ${err.diagnostics[0]?.file ?? "devcontainer.json"}; nothing was created\n`,
-      );
-    } else {
-      ctx.stderr.write(`zonectl ${command}: ${err.message}\n`);
-    }
-    return { exitCode: exitCodes.devcontainer };
-  }
-}
-
-/** `PATH` options shared by up, down, stop and sync. */
-export const planOptions = {
-  config: { type: "string", short: "c" },
-  "workspace-root": { type: "string" },
-} as const;
+import { loadPlan, planOptions } from "../project";
 
 /**
  * `zonectl up [PATH]`: launches the project's devcontainer into a zone — or reuses the zone it
@@ -149,8 +80,9 @@ export const upCommand: Command = {
     const shell = values["shell"] === true;
     const host = await openHost(ctx);
     try {
-      const executor = new LaunchExecutor(plan, new ProtectLaunchHost(host, via), {
+      const executor = new LaunchExecutor(plan, host, {
         signal: ctx.signal,
+        forwardRoute: via,
         recreate: values["recreate"] === true,
         keepOnFailure: values["keep-on-failure"] === true,
         attach: forward || shell,
@@ -187,7 +119,7 @@ export const upCommand: Command = {
       try {
         if (shell) {
           const command = await pickShell(
-            host.client,
+            host,
             {
               zoneId: result.zoneId,
               workloadId: result.workloadId,
@@ -196,7 +128,7 @@ export const upCommand: Command = {
             ctx.signal,
           );
           return await runTerminalSession(
-            host.client,
+            host,
             {
               zoneId: result.zoneId,
               workloadId: result.workloadId,
@@ -206,7 +138,7 @@ export const upCommand: Command = {
               ...(result.remoteUser ? { user: result.remoteUser } : {}),
             },
             { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr },
-            { tty: true, stdin: true, signal: ctx.signal, hostName: host.name },
+            { tty: true, stdin: true, signal: ctx.signal },
           );
         }
         if (forward && result.forwards) {

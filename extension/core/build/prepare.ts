@@ -159,7 +159,7 @@ export class ImagePreparation {
       },
     });
     const wanted = normalizeName(this.name) ?? this.name;
-    const images = await this.#host.listImages(this.#options.signal);
+    const images = await this.#host.listImages({ signal: this.#options.signal });
     this.#cached = images.find((i) => i.names.some((n) => (normalizeName(n) ?? n) === wanted));
     const what = [
       ...(build.base.kind === "dockerfile" ? ["Dockerfile"] : []),
@@ -258,7 +258,9 @@ export class ImagePreparation {
       hostImage = this.#cached;
       detail = `${this.name} is on ${this.#host.name} already (${hostImage.digest.slice(0, 19)}…)`;
     } else if (this.#pushed) {
-      const pulled = await this.#host.pullImage(this.#pushed, format, () => {}, this.#options.signal);
+      const pulled = await this.#host.pullImage(this.#pushed, format, () => {}, {
+        signal: this.#options.signal,
+      });
       hostImage = { ...pulled, names: [this.#pushed] };
       detail = `${this.#host.name} pulled ${this.#pushed}`;
     } else {
@@ -272,7 +274,7 @@ export class ImagePreparation {
           chunks: createReadStream(archive.file, { highWaterMark: 1024 * 1024 }),
         },
         (p) => this.#options.onImportProgress?.(p),
-        this.#options.signal,
+        { signal: this.#options.signal },
       );
       detail = `imported ${formatSize(archive.size)} as ${this.name} (${hostImage.digest.slice(0, 19)}…)`;
     }

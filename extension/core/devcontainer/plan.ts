@@ -6,7 +6,7 @@ import type { MetadataEntry } from "../features/metadata";
 import type { HookName, HookStep } from "./hooks";
 
 /**
- * A LaunchPlan is everything `up` will do for a devcontainer.json, as data (STYLE.md 6): built
+ * A LaunchPlan is everything `up` will do for a devcontainer.json, as data: built
  * without touching any host, printable (`zonectl plan`), comparable, and the exact input of the
  * step-by-step executor in core/launch. The order an executor follows:
  *

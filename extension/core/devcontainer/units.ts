@@ -39,9 +39,3 @@ export function dockerSizeToMiB(size: string): number | undefined {
   if (!Number.isFinite(bytes) || bytes <= 0) return undefined;
   return Math.ceil(bytes / mib);
 }
-
-/** A MiB figure for people: "2048 MiB (2 GiB)". */
-export function formatMiB(value: number): string {
-  if (value >= 1024 && value % 1024 === 0) return `${value} MiB (${value / 1024} GiB)`;
-  return `${value} MiB`;
-}

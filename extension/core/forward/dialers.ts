@@ -1,7 +1,7 @@
 import { Duplex } from "node:stream";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { ProtectError, toProtectError } from "../protect/errors";
-import type { ControlClient } from "../protect/host";
+import { ProtectError } from "../protect/errors";
+import type { ProtectHost } from "../protect/host";
 import type { SshConnection } from "../ssh/connection";
 import type { DialNetworkSocketRequestSchema } from "../../proto/gen/protect/control/v1/control_pb";
 import { RequestQueue } from "../terminal/requestQueue";
@@ -10,6 +10,9 @@ import { RequestQueue } from "../terminal/requestQueue";
 export type Dialer = () => Promise<Duplex>;
 
 type DialRequest = MessageInitShape<typeof DialNetworkSocketRequestSchema>;
+
+/** The RPC a dial runs over: a ProtectHost (errors arrive mapped), or a test's fake. */
+export type DialRpc = Pick<ProtectHost, "name" | "dialNetworkSocket">;
 
 /**
  * A DialNetworkSocket stream as a Node Duplex: bytes written go to the TCP connection inside
@@ -32,17 +35,21 @@ class DialStream extends Duplex {
   readonly #undeliverable: { callback: (error?: Error | null) => void; bytes: number }[] = [];
   #hostEnded = false;
 
-  constructor(client: ControlClient, zoneId: string, address: string, port: number, hostName: string) {
+  constructor(rpc: DialRpc, zoneId: string, address: string, port: number) {
     super({ allowHalfOpen: true });
     this.#what = `${address}:${port} in zone ${zoneId}`;
-    this.#hostName = hostName;
+    this.#hostName = rpc.name;
     this.#requests.push({ request: { case: "start", value: { zoneId, address, port } } });
-    void this.#pump(client); // ends or destroys the stream itself
+    void this.#pump(rpc); // ends or destroys the stream itself
   }
 
-  async #pump(client: ControlClient): Promise<void> {
+  async #pump(rpc: DialRpc): Promise<void> {
     try {
-      for await (const reply of client.dialNetworkSocket(this.#requests, { signal: this.#abort.signal })) {
+      const replies = rpc.dialNetworkSocket(this.#requests, {
+        signal: this.#abort.signal,
+        about: `to ${this.#what}`,
+      });
+      for await (const reply of replies) {
         const content = reply.data?.content;
         if (!content?.length) continue;
         if (!this.push(Buffer.from(content))) await new Promise<void>((resolve) => (this.#resume = resolve));
@@ -59,8 +66,7 @@ class DialStream extends Duplex {
       else this.once("end", () => this.destroy());
     } catch (err) {
       if (this.destroyed) return;
-      const error = toProtectError(err, `DialNetworkSocket to ${this.#what}`, this.#hostName);
-      this.destroy(error);
+      this.destroy(err as Error);
     }
   }
 
@@ -117,14 +123,8 @@ class DialStream extends Duplex {
 }
 
 /** Dials address:port inside a zone through the daemon (DialNetworkSocket). Works wherever the API does. */
-export function protectDialer(
-  client: ControlClient,
-  zoneId: string,
-  address: string,
-  port: number,
-  hostName = "the host",
-): Dialer {
-  return async () => new DialStream(client, zoneId, address, port, hostName);
+export function protectDialer(rpc: DialRpc, zoneId: string, address: string, port: number): Dialer {
+  return async () => new DialStream(rpc, zoneId, address, port);
 }
 
 /**

@@ -25,7 +25,7 @@ export function protectGatewayTarget(
       description: user ? `${where} (user ${user})` : where,
       start: (command, options = {}) =>
         startExec(
-          host.client,
+          host,
           {
             zoneId: target.zone.id,
             ...(target.workload ? { workloadId: target.workload.id } : {}),
@@ -36,14 +36,13 @@ export function protectGatewayTarget(
             ...(options.tty ? { tty: options.tty } : {}),
           },
           {
-            hostName: host.name,
             ...(options.signal ? { signal: options.signal } : {}),
             ...(options.onStdout ? { onStdout: options.onStdout } : {}),
             ...(options.onStderr ? { onStderr: options.onStderr } : {}),
           },
         ),
     }),
-    dial: (address, port) => protectDialer(host.client, target.zone.id, address, port, host.name)(),
+    dial: (address, port) => protectDialer(host, target.zone.id, address, port)(),
   };
 }
 

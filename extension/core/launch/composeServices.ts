@@ -6,7 +6,7 @@ import { delay } from "../abort";
 import { composeServiceAnnotation } from "../compose/composePlan";
 import type { ComposePlan, ServiceDependency, ServiceHealthcheck, ServicePlan } from "../compose/composePlan";
 import { ProtectError } from "../protect/errors";
-import { workloadStateName } from "../protect/views";
+import { workloadStateName } from "../protect/zoneFacts";
 import { WorkloadSpecSchema, WorkloadState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { OciImageFormat, Workload, WorkloadSpec } from "../../proto/gen/protect/control/v1/common_pb";
 import { LaunchError } from "./errors";
@@ -51,7 +51,7 @@ export async function startServices(run: ServicesRun): Promise<ServiceWorkloads>
   for (const s of compose.services) for (const v of s.volumes) await ensureHostDirectory(files, v.hostPath);
 
   const existing = new Map<string, Workload>();
-  for (const w of await host.listWorkloads(signal)) {
+  for (const w of await host.listWorkloads({ signal: signal })) {
     if (w.spec?.zoneId !== run.zoneId) continue;
     const name = w.spec.annotations.find((a) => a.key === composeServiceAnnotation)?.value;
     if (name) existing.set(name, w);
@@ -70,7 +70,7 @@ export async function startServices(run: ServicesRun): Promise<ServiceWorkloads>
       });
       continue;
     }
-    if (found) await host.destroyWorkload(found.id, signal);
+    if (found) await host.destroyWorkload(found.id, { signal: signal });
     started.set(service.name, await createService(run, service));
   }
   return started;
@@ -114,18 +114,18 @@ async function createService(run: ServicesRun, service: ServicePlan): Promise<st
   spec.image = { ...spec.image!, digest: pulled.digest, format: pulled.format };
   if (service.prependImageEntrypoint && spec.process)
     spec.process.command = [...(pulled.entrypoint ?? []), ...spec.process.command];
-  const id = await host.createWorkload(spec, signal);
+  const id = await host.createWorkload(spec, { signal: signal });
   run.onCreated(`workload ${spec.name} (${id}) of service ${service.name}`, async (s) => {
-    await host.destroyWorkload(id, s).catch(() => undefined);
+    await host.destroyWorkload(id, { signal: s }).catch(() => undefined);
   });
   // A daemon that does not start workloads on create leaves them CREATED.
-  const settled = await host.waitWorkload(id, (w) => w?.status?.state !== WorkloadState.CREATING, {
+  const settled = await host.waitForWorkload(id, (w) => w?.status?.state !== WorkloadState.CREATING, {
     timeoutMs: run.workloadTimeoutMs,
     ...(signal ? { signal } : {}),
   });
   if (settled?.status?.state === WorkloadState.CREATED) {
     try {
-      await host.startWorkload(id, signal);
+      await host.startWorkload(id, { signal: signal });
     } catch (err) {
       if (!ProtectError.is(err, "failedPrecondition") && !ProtectError.is(err, "alreadyExists")) throw err;
     }
@@ -142,7 +142,7 @@ async function waitState(
   want: "running" | "completed",
 ): Promise<void> {
   const done = [WorkloadState.COMPLETED, WorkloadState.FAILED];
-  const w = await run.host.waitWorkload(
+  const w = await run.host.waitForWorkload(
     workloadId,
     (x) => {
       const s = x?.status?.state ?? WorkloadState.DESTROYED;
@@ -186,7 +186,8 @@ async function waitHealthy(run: ServicesRun, service: ServicePlan, workloadId: s
       throw new Error(
         `${service.name} is unhealthy: "${check.display}" failed ${failures} time(s) in a row${last ? `; last output: ${last.trim().slice(-300)}` : ""}`,
       );
-    const state = (await run.host.listWorkloads(run.signal)).find((w) => w.id === workloadId)?.status?.state;
+    const state = (await run.host.listWorkloads({ signal: run.signal })).find((w) => w.id === workloadId)
+      ?.status?.state;
     if (state !== undefined && state !== WorkloadState.RUNNING)
       throw new Error(
         `workload of ${service.name} ${workloadStateName(state)} while its healthcheck was failing`,
@@ -208,8 +209,11 @@ async function probe(
   try {
     const code = await run.host.exec(
       { zoneId: run.zoneId, workloadId, command: check.argv },
-      { onStdout: (d) => chunks.push(Buffer.from(d)), onStderr: (d) => chunks.push(Buffer.from(d)) },
-      timeout.signal,
+      {
+        onStdout: (d) => chunks.push(Buffer.from(d)),
+        onStderr: (d) => chunks.push(Buffer.from(d)),
+        signal: timeout.signal,
+      },
     );
     return { code, output: Buffer.concat(chunks).toString("utf8") };
   } catch (err) {

@@ -1,5 +1,5 @@
 import type { HookName } from "../devcontainer/hooks";
-import type { WorkloadStateName, ZoneStateName } from "../protect/views";
+import type { WorkloadStateName, ZoneStateName } from "../protect/zoneFacts";
 
 /**
  * The steps of a launch, in the order they run. Each reports started/finished with its duration;

@@ -11,7 +11,8 @@ import { ForwardSet, PortForward } from "../forward/portForward";
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
 import { ProtectError } from "../protect/errors";
-import { workloadStateName, zoneStateName, zoneView } from "../protect/views";
+import { zoneView } from "../protect/views";
+import { workloadStateName, zoneStateName } from "../protect/zoneFacts";
 import { SshError } from "../ssh/errors";
 import {
   AnnotationSpecSchema,
@@ -21,13 +22,20 @@ import {
   ZoneSpecSchema,
   ZoneState,
 } from "../../proto/gen/protect/control/v1/common_pb";
-import type { OciImageFormat, Workload, ZoneSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import type {
+  OciImageFormat,
+  Workload,
+  WorkloadSpec,
+  Zone,
+  ZoneSpec,
+} from "../../proto/gen/protect/control/v1/common_pb";
 import { BuildError } from "../build/buildError";
 import { launchImageOf } from "../build/imageConfig";
 import { ImagePreparation, buildTargetOf, prepareImage } from "../build/prepare";
-import type { PreparationOptions } from "../build/prepare";
+import type { PreparationOptions, PreparedImage } from "../build/prepare";
 import { LaunchError } from "./errors";
 import type { LaunchErrorReason } from "./errors";
+import { launchSteps } from "./events";
 import type { LaunchEvent, LaunchStep, StepTiming } from "./events";
 import { launchAnnotationKeys, workloadsOfDevcontainer, zonesOfDevcontainer } from "./existing";
 import type { HostFiles } from "./hostFiles";
@@ -38,8 +46,9 @@ import type { ComposePlan, ServicePlan } from "../compose/composePlan";
 import { posix } from "node:path";
 import { spawnLocal } from "./localRunner";
 import type { LocalRunner } from "./localRunner";
-import { formatBytes } from "./progressText";
+import { formatBytes } from "../format";
 import { readWorkloadEnv, resolveRemoteEnv } from "./remoteEnv";
+import type { ForwardRoute } from "../protect/host";
 import { ensureHostDirectory, pushWorkspace, removeHostTree } from "./workspaceSync";
 import type { SyncResult } from "./workspaceSync";
 
@@ -55,6 +64,8 @@ export interface LaunchOptions {
   readonly attach?: boolean;
   /** Open the plan's port forwards (the caller keeps running and closes them). */
   readonly forwardPorts?: boolean;
+  /** How the forwards reach the zone: DialNetworkSocket (default) or an SSH channel to its IP. */
+  readonly forwardRoute?: ForwardRoute;
   /** How long a zone may take to become READY. Default 180 s. */
   readonly zoneTimeoutMs?: number;
   /** How long a workload may take to run. Default 120 s. */
@@ -63,7 +74,6 @@ export interface LaunchOptions {
   readonly runLocal?: LocalRunner;
   /** The environment of initializeCommand. Default process.env. */
   readonly localEnv?: Readonly<Record<string, string | undefined>>;
-  readonly logger?: Logger;
   /**
    * How a plan's `build` is built and delivered (builder, push registry, storage, environment);
    * needed when the plan has one.
@@ -77,6 +87,7 @@ export interface LaunchOptions {
    * (features' privileges, mounts, hooks, entrypoints). Without it the plan stays as it is.
    */
   readonly replan?: (image: LaunchImage) => LaunchPlan;
+  readonly logger?: Logger;
 }
 
 /** What a finished launch made, and how long each step took. */
@@ -103,11 +114,51 @@ export interface LaunchResult {
   readonly totalMs: number;
 }
 
+/** A step that does not apply this time, and why. */
 class Skip {
-  constructor(
-    readonly reason: string,
-    readonly value?: unknown,
-  ) {}
+  constructor(readonly reason: string) {}
+}
+
+/** What a step body returns: skipped, done (with what it did), or done with nothing to say. */
+type StepOutcome = Skip | { readonly detail?: string } | undefined;
+
+/** The workload image as the workload spec takes it. */
+interface WorkloadImage {
+  readonly digest: string;
+  readonly format: OciImageFormat;
+  /** A Compose dev service that gave only `command:` runs it after this. */
+  readonly entrypoint?: readonly string[];
+}
+
+/** What the steps learn and hand on, filled in launch order. */
+interface LaunchState {
+  knownZoneIds: ReadonlySet<string>;
+  /** This devcontainer's zone as found on the host. */
+  existing: Zone | undefined;
+  /** The zone to reuse: `existing`, unless it was replaced. */
+  reusable: Zone | undefined;
+  /** Made again from the plan once the image's metadata has remade it. */
+  zoneSpec: ZoneSpec;
+  zoneId: string;
+  /** The zone once READY. */
+  zone: Zone | undefined;
+  /** The workspace copy's session; closed when the launch ends. */
+  files: HostFiles | undefined;
+  sync: SyncResult | undefined;
+  /** This devcontainer's workload in a reused zone, when it can be reused. */
+  current: Workload | undefined;
+  /** Builds the plan's image here (a plan with a build, no workload to reuse); disposed after pullImage. */
+  prep: ImagePreparation | undefined;
+  /** The image built here and sent to the host. */
+  prepared: PreparedImage | undefined;
+  /** The workload's image once built or pulled (undefined: the workload is reused). */
+  image: WorkloadImage | undefined;
+  /** Made from the plan right before createWorkload. */
+  workloadSpec: WorkloadSpec;
+  workloadId: string;
+  firstLaunch: boolean;
+  remoteEnv: Record<string, string>;
+  forwards: ForwardSet | undefined;
 }
 
 interface Undo {
@@ -117,13 +168,9 @@ interface Undo {
 
 const rollbackTimeoutMs = 120_000;
 
-const workloadHooks = [
-  "onCreateCommand",
-  "updateContentCommand",
-  "postCreateCommand",
-  "postStartCommand",
-  "postAttachCommand",
-] as const;
+/** The lifecycle hooks that run in the workload, each a step of its own. */
+type WorkloadHook =
+  "onCreateCommand" | "updateContentCommand" | "postCreateCommand" | "postStartCommand" | "postAttachCommand";
 
 /**
  * Carries out a LaunchPlan step by step (the order is in plan.ts and events.ts), reporting
@@ -132,6 +179,7 @@ const workloadHooks = [
  * the host workspace folder — unless `keepOnFailure`. Knows nothing of VS Code or terminals.
  */
 export class LaunchExecutor {
+  /** Remade by `replan` once the workload image's metadata is known. */
   #plan: LaunchPlan;
   readonly #host: LaunchHost;
   readonly #options: LaunchOptions;
@@ -163,9 +211,27 @@ export class LaunchExecutor {
         `this devcontainer cannot be launched: ${plan.refusals.join("; ")}`,
       );
     }
-    let files: HostFiles | undefined;
+    const state: LaunchState = {
+      knownZoneIds: new Set(),
+      existing: undefined,
+      reusable: undefined,
+      zoneSpec: clone(ZoneSpecSchema, plan.zoneSpec),
+      zoneId: "",
+      zone: undefined,
+      files: undefined,
+      sync: undefined,
+      current: undefined,
+      prep: undefined,
+      prepared: undefined,
+      image: undefined,
+      workloadSpec: clone(WorkloadSpecSchema, plan.workloadSpec),
+      workloadId: "",
+      firstLaunch: true,
+      remoteEnv: {},
+      forwards: undefined,
+    };
     try {
-      return await this.#launch(started, (f) => (files = f));
+      return await this.#launch(started, state);
     } catch (err) {
       const error = this.#classify(err);
       if (this.#options.keepOnFailure) {
@@ -179,78 +245,146 @@ export class LaunchExecutor {
       }
       throw error;
     } finally {
-      files?.close();
+      await state.prep?.dispose();
+      state.files?.close();
     }
   }
 
-  async #launch(started: number, setFiles: (f: HostFiles) => void): Promise<LaunchResult> {
-    let plan = this.#plan;
-    const host = this.#host;
-    const signal = this.#options.signal;
+  async #launch(started: number, s: LaunchState): Promise<LaunchResult> {
+    const bodies = this.#stepBodies(s);
+    for (const step of launchSteps) {
+      await this.#between(step, s);
+      await this.#step(step, bodies[step]);
+      this.#announceAttachable(step, s);
+    }
+    return {
+      zoneId: s.zoneId,
+      zoneName: s.zone?.spec?.name ?? this.#plan.zoneName,
+      workloadId: s.workloadId,
+      workloadName: this.#plan.workloadName,
+      reusedZone: s.reusable !== undefined,
+      firstLaunch: s.firstLaunch,
+      hostPath: this.#plan.sync.hostPath,
+      workspaceFolder: this.#plan.sync.targetPath,
+      remoteUser: this.#plan.remote.user,
+      remoteEnv: s.remoteEnv,
+      forwards: s.forwards,
+      sync: s.sync,
+      timings: [...this.#timings],
+      totalMs: Date.now() - started,
+    };
+  }
 
-    await this.#step("initializeCommand", async () => {
-      const hooks = plan.hooks.filter((h) => h.runsOn === "local");
-      if (!hooks.length) return new Skip("no initializeCommand");
-      for (const hook of hooks)
-        await this.#runHook(hook, "initializeFailed", (command, output) =>
-          this.#runLocal(command, hook, output),
-        );
-      return undefined;
-    });
+  /** The body of every step, in the table order of launchSteps (events.ts). */
+  #stepBodies(s: LaunchState): Record<LaunchStep, () => Promise<StepOutcome>> {
+    const hook = (name: WorkloadHook) => () => this.#workloadHook(name, s);
+    return {
+      initializeCommand: () => this.#initializeCommand(),
+      findExisting: () => this.#findExisting(s),
+      destroyExisting: () => this.#destroyExisting(s),
+      resolveImage: () => this.#resolveImage(s),
+      buildImage: () => this.#buildImage(s),
+      exportImage: () => this.#exportImage(s),
+      importImage: () => this.#importImage(s),
+      pullImage: () => this.#pullImage(s),
+      pullKernel: () => this.#pullKernel(s),
+      createZone: () => this.#createZone(s),
+      waitZoneReady: () => this.#waitZoneReady(s),
+      syncWorkspace: () => this.#syncWorkspace(s),
+      startServices: () => this.#startServices(s),
+      createWorkload: () => this.#createWorkload(s),
+      waitWorkloadRunning: () => this.#waitWorkloadRunning(s),
+      resolveRemoteEnv: () => this.#resolveRemoteEnv(s),
+      onCreateCommand: hook("onCreateCommand"),
+      updateContentCommand: hook("updateContentCommand"),
+      postCreateCommand: hook("postCreateCommand"),
+      postStartCommand: hook("postStartCommand"),
+      postAttachCommand: hook("postAttachCommand"),
+      forwardPorts: () => this.#forwardPorts(s),
+    };
+  }
 
-    // --- the zone: reuse, replace or create ------------------------------------------------
-    let knownZoneIds = new Set<string>();
-    const existing = await this.#step("findExisting", async () => {
-      const zones = await host.listZones(signal);
-      knownZoneIds = new Set(zones.map((z) => z.id));
-      const mine = zonesOfDevcontainer(zones, plan.devcontainerId);
-      if (mine.length > 1) {
+  /**
+   * Work between two steps that reports no timing of its own: which workload a reused zone
+   * already has (before the image steps), the plan the image's metadata makes (after them), and
+   * the workload spec from that plan (before createWorkload).
+   */
+  async #between(next: LaunchStep, s: LaunchState): Promise<void> {
+    if (next === "resolveImage") await this.#findWorkload(s);
+    if (next === "pullKernel") await this.#imageKnown(s);
+    if (next === "createWorkload") this.#makeWorkloadSpec(s);
+  }
+
+  /** A terminal may attach once the plan's waitFor hook is done (initializeCommand: at once). */
+  #announceAttachable(step: LaunchStep, s: LaunchState): void {
+    const waitFor = this.#plan.waitFor;
+    const ready = waitFor === "initializeCommand" ? step === "resolveRemoteEnv" : step === waitFor;
+    if (ready) this.#emit({ type: "attachable", zoneId: s.zoneId, workloadId: s.workloadId, after: step });
+  }
+
+  // --- the steps, in launch order ------------------------------------------------------------
+
+  async #initializeCommand(): Promise<StepOutcome> {
+    const hooks = this.#plan.hooks.filter((h) => h.runsOn === "local");
+    if (!hooks.length) return new Skip("no initializeCommand");
+    for (const hook of hooks)
+      await this.#runHook(hook, "initializeFailed", (command, output) =>
+        this.#runLocal(command, hook, output),
+      );
+    return undefined;
+  }
+
+  async #findExisting(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host } = this.#ctx;
+    const zones = await host.listZones({ signal: this.#options.signal });
+    s.knownZoneIds = new Set(zones.map((z) => z.id));
+    const mine = zonesOfDevcontainer(zones, plan.devcontainerId);
+    if (mine.length > 1) {
+      throw new LaunchError(
+        "ambiguous",
+        `${mine.length} zones on ${host.name} carry this devcontainer's id (${mine.map((z) => `${z.spec?.name ?? "?"} ${z.id}`).join(", ")}); remove the extra ones with zonectl down ZONE`,
+        {
+          candidates: mine.map((z) => z.id),
+        },
+      );
+    }
+    const zone = mine[0];
+    s.existing = s.reusable = zone;
+    s.zoneId = zone?.id ?? "";
+    return zone
+      ? { detail: `found zone ${zone.spec?.name ?? ""} (${zone.id}), ${zoneStateName(zone.status?.state)}` }
+      : { detail: "none: a new zone will be created" };
+  }
+
+  async #destroyExisting(s: LaunchState): Promise<StepOutcome> {
+    const { host, signal } = this.#ctx;
+    const existing = s.existing;
+    if (!existing) return new Skip("nothing to replace");
+    const state = existing.status?.state;
+    if (!this.#options.recreate) {
+      if (state === ZoneState.FAILED || state === ZoneState.EXITED) {
+        const why = existing.status?.errorStatus?.message;
         throw new LaunchError(
-          "ambiguous",
-          `${mine.length} zones on ${host.name} carry this devcontainer's id (${mine.map((z) => `${z.spec?.name ?? "?"} ${z.id}`).join(", ")}); remove the extra ones with zonectl down ZONE`,
-          {
-            candidates: mine.map((z) => z.id),
-          },
+          "zoneFailed",
+          `zone ${existing.spec?.name ?? ""} (${existing.id}) is ${zoneStateName(state)}${why ? `: ${why}` : ""}; run up --recreate to replace it`,
         );
       }
-      const zone = mine[0];
-      return zone
-        ? {
-            value: zone,
-            detail: `found zone ${zone.spec?.name ?? ""} (${zone.id}), ${zoneStateName(zone.status?.state ?? 0)}`,
-          }
-        : { value: undefined, detail: "none: a new zone will be created" };
-    });
+      return new Skip("reusing the existing zone");
+    }
+    await host.destroyZone(existing.id, { signal });
+    await host.waitForZone(existing.id, (z) => z === undefined, { timeoutMs: this.#zoneTimeout, signal });
+    s.reusable = undefined;
+    s.zoneId = "";
+    return { detail: `destroyed ${existing.spec?.name ?? ""} (${existing.id})` };
+  }
 
-    let reusable = existing;
-    await this.#step("destroyExisting", async () => {
-      if (!existing) return new Skip("nothing to replace");
-      const state = existing.status?.state;
-      if (!this.#options.recreate) {
-        if (state === ZoneState.FAILED || state === ZoneState.EXITED) {
-          const why = existing.status?.errorStatus?.message;
-          throw new LaunchError(
-            "zoneFailed",
-            `zone ${existing.spec?.name ?? ""} (${existing.id}) is ${zoneStateName(state)}${why ? `: ${why}` : ""}; run up --recreate to replace it`,
-          );
-        }
-        return new Skip("reusing the existing zone");
-      }
-      await host.destroyZone(existing.id, signal);
-      await host.waitZone(existing.id, (z) => z === undefined, {
-        timeoutMs: this.#zoneTimeout,
-        ...(signal ? { signal } : {}),
-      });
-      reusable = undefined;
-      return { value: undefined, detail: `destroyed ${existing.spec?.name ?? ""} (${existing.id})` };
-    });
-
-    // --- the workload's image: built here and sent, or pulled by the host ------------------
-    let current: Workload | undefined;
-    if (reusable) {
+  /** In a reused zone: this devcontainer's workload, to reuse unless it failed; a build to prepare if none. */
+  async #findWorkload(s: LaunchState): Promise<void> {
+    const { plan, host, signal } = this.#ctx;
+    if (s.reusable) {
       const found = workloadsOfDevcontainer(
-        await host.listWorkloads(signal),
-        reusable.id,
+        await host.listWorkloads({ signal }),
+        s.reusable.id,
         plan.devcontainerId,
       );
       if (found.length > 1)
@@ -258,7 +392,7 @@ export class LaunchExecutor {
           type: "warning",
           message: `zone ${plan.zoneName} has ${found.length} workloads of this devcontainer; using the newest`,
         });
-      current = found.sort((a, b) =>
+      let current = found.sort((a, b) =>
         Number((b.status?.createdAt?.seconds ?? 0n) - (a.status?.createdAt?.seconds ?? 0n)),
       )[0];
       if (current?.status?.state === WorkloadState.FAILED) {
@@ -266,444 +400,431 @@ export class LaunchExecutor {
           type: "warning",
           message: `workload ${current.spec?.name ?? ""} (${current.id}) had failed (${current.status.errorStatus?.message ?? "no message"}); replacing it`,
         });
-        await host.destroyWorkload(current.id, signal);
+        await host.destroyWorkload(current.id, { signal });
         current = undefined;
       }
+      s.current = current;
     }
-    const image = await this.#prepareImage(current);
-    plan = this.#plan;
-    const workloadImage = image ? { digest: image.digest, format: image.format } : {};
-
-    const zoneSpec = clone(ZoneSpecSchema, plan.zoneSpec);
-    await this.#step("pullKernel", async () => {
-      const images = plan.images.filter((i) => i.role !== "workload");
-      if (reusable) return new Skip("the zone exists");
-      if (!images.length) return new Skip("the host's default kernel");
-      for (const image of images) {
-        const pulled = await this.#pull(image.role, image.reference, image.format);
-        const spec = { digest: pulled.digest, format: pulled.format };
-        if (image.fills === "zoneSpec.kernel") zoneSpec.kernel = { ...zoneSpec.kernel!, ...spec };
-        if (image.fills === "zoneSpec.initrd") zoneSpec.initrd = { ...zoneSpec.initrd!, ...spec };
-      }
-      return undefined;
-    });
-
-    let zoneId = reusable?.id ?? "";
-    await this.#step("createZone", async () => {
-      if (reusable) return new Skip(`reusing ${reusable.spec?.name ?? ""} (${reusable.id})`);
-      await this.#resolveDevices(zoneSpec);
-      zoneSpec.annotations.push(
-        create(AnnotationSpecSchema, { key: launchAnnotationKeys.hostWorkspace, value: plan.sync.hostPath }),
-      );
-      try {
-        zoneId = await host.createZone(zoneSpec, signal);
-      } catch (err) {
-        // Cancelled mid-call: the daemon may have created it anyway. Find it by our annotation.
-        this.#undo.push({
-          what: "a zone created while cancelling",
-          run: (s) => this.#destroyStrayZones(knownZoneIds, s),
-        });
-        throw err;
-      }
-      const id = zoneId;
-      this.#undo.push({ what: `zone ${plan.zoneName} (${id})`, run: (s) => this.#destroyZone(id, s) });
-      return { value: undefined, detail: `${plan.zoneName} (${id})` };
-    });
-
-    const zone = await this.#step("waitZoneReady", async () => {
-      let last: number | undefined;
-      const z = await host.waitZone(
-        zoneId,
-        (z) =>
-          z === undefined ||
-          [ZoneState.READY, ZoneState.FAILED, ZoneState.EXITED].includes(
-            z.status?.state ?? ZoneState.UNKNOWN,
-          ),
-        {
-          timeoutMs: this.#zoneTimeout,
-          ...(signal ? { signal } : {}),
-          onChange: (z) => {
-            const state = z?.status?.state ?? ZoneState.DESTROYED;
-            if (state === last) return;
-            last = state;
-            this.#emit({ type: "zoneState", zoneId, state: zoneStateName(state) });
-          },
-        },
-      );
-      if (!z)
-        throw new LaunchError(
-          "zoneFailed",
-          `zone ${plan.zoneName} (${zoneId}) disappeared from ${host.name} before it was ready`,
-        );
-      if (z.status?.state !== ZoneState.READY) {
-        const why = z.status?.errorStatus?.message;
-        throw new LaunchError(
-          "zoneFailed",
-          `zone ${plan.zoneName} (${zoneId}) ${zoneStateName(z.status?.state ?? 0)} on ${host.name}${why ? `: ${why}` : ""}`,
-        );
-      }
-      const view = zoneView(z);
-      return { value: z, detail: `ready${view.ipv4 ? ` at ${view.ipv4}` : ""}` };
-    });
-
-    // --- the workspace ---------------------------------------------------------------------
-    const sync = await this.#step("syncWorkspace", async () => {
-      const f = await host.openFiles();
-      setFiles(f);
-      let result: SyncResult;
-      try {
-        for (const volume of plan.volumes) await ensureHostDirectory(f, volume.hostPath);
-        // Known before the copy starts: a copy that breaks halfway must still be undone.
-        if (!(await f.lstat(plan.sync.hostPath))) {
-          // A fresh session for the undo: the one that copied may have died with the connection.
-          this.#undo.push({
-            what: `host folder ${plan.sync.hostPath}`,
-            run: async () => {
-              const files = await host.openFiles();
-              try {
-                await removeHostTree(files, plan.sync.hostPath);
-              } finally {
-                files.close();
-              }
-            },
-          });
-        }
-        result = await pushWorkspace({
-          files: f,
-          sync: plan.sync,
-          ...(signal ? { signal } : {}),
-          onProgress: (progress) => this.#emit({ type: "sync", progress }),
-        });
-      } catch (err) {
-        if (signal?.aborted || !(err instanceof Error) || ProtectError.is(err) || SshError.is(err)) throw err;
-        const denied = /permission denied/i.test(err.message);
-        throw new LaunchError(
-          "syncFailed",
-          `copying the workspace to ${f.description}:${plan.sync.hostPath} failed: ${err.message}${denied ? " (set customizations.styrolite.workspaceRoot, or zonectl up --workspace-root, to a folder the SSH user may write)" : ""}`,
-          {},
-          { cause: err },
-        );
-      }
-      for (const path of result.conflicts)
-        this.#emit({
-          type: "warning",
-          message: `${path} changed on the host after it was copied there; not overwritten (zonectl sync --pull brings it back)`,
-        });
-      return {
-        value: result,
-        detail: `${result.filesCopied} of ${result.filesTotal} files copied (${formatBytes(result.bytesCopied)}) to ${f.description}:${plan.sync.hostPath}`,
-      };
-    });
-
-    // --- Compose: the other services of the project, as sibling workloads in the zone --------
-    await this.#step("startServices", async () => {
-      const compose = plan.compose;
-      if (!compose) return new Skip("not a Compose project");
-      const f = await host.openFiles();
-      try {
-        const run = this.#servicesRun(compose, zoneId, f);
-        const started = await startServices(run);
-        await waitDependencies(run, compose.devService, compose.devDependsOn, started);
-        return {
-          value: undefined,
-          detail: compose.services.length
-            ? `${compose.services.map((s) => s.name).join(", ")} running beside ${compose.devService}`
-            : `${compose.devService} alone`,
-        };
-      } finally {
-        f.close();
-      }
-    });
-
-    // --- the workload ----------------------------------------------------------------------
-    const workloadSpec = clone(WorkloadSpecSchema, plan.workloadSpec);
-    workloadSpec.zoneId = zoneId;
-    workloadSpec.image = { ...workloadSpec.image!, ...workloadImage };
-    if (plan.remote.user !== undefined)
-      workloadSpec.annotations.push(
-        create(AnnotationSpecSchema, { key: launchAnnotationKeys.remoteUser, value: plan.remote.user }),
-      );
-    // A Compose dev service that gave only `command:` runs it after the image's Entrypoint.
-    if (plan.compose?.devPrependImageEntrypoint && workloadSpec.process && image?.entrypoint)
-      workloadSpec.process.command = [...image.entrypoint, ...workloadSpec.process.command];
-
-    let knownWorkloadIds = new Set<string>();
-    let workloadId = current?.id ?? "";
-    await this.#step("createWorkload", async () => {
-      if (current) return new Skip(`reusing ${current.spec?.name ?? ""} (${current.id})`);
-      knownWorkloadIds = new Set((await host.listWorkloads(signal)).map((w) => w.id));
-      try {
-        workloadId = await host.createWorkload(workloadSpec, signal);
-      } catch (err) {
-        if (reusable)
-          this.#undo.push({
-            what: "a workload created while cancelling",
-            run: (s) => this.#destroyStrayWorkloads(zoneId, knownWorkloadIds, s),
-          });
-        throw err;
-      }
-      const id = workloadId;
-      // A zone this run created takes its workloads with it; destroy the workload first anyway so a half-failed zone destroy leaves nothing running.
-      this.#undo.push({
-        what: `workload ${plan.workloadName} (${id})`,
-        run: (s) => this.#destroyWorkload(id, s),
+    if (plan.build && !s.current) {
+      const prep: ImagePreparation = new ImagePreparation(buildTargetOf(plan), host, {
+        ...this.#buildOptions,
+        onImportProgress: (p) => this.#emit({ type: "imageImport", name: prep.name, ...p }),
       });
-      return { value: undefined, detail: `${plan.workloadName} (${id})` };
-    });
-    const firstLaunch = !current;
-
-    await this.#step("waitWorkloadRunning", async () => {
-      let last: number | undefined;
-      let started = false;
-      const onChange = (w: Workload | undefined): void => {
-        const state = w?.status?.state ?? WorkloadState.DESTROYED;
-        if (state === last) return;
-        last = state;
-        this.#emit({ type: "workloadState", workloadId, state: workloadStateName(state) });
-      };
-      const settled = (w: Workload | undefined): boolean =>
-        w === undefined ||
-        [
-          WorkloadState.RUNNING,
-          WorkloadState.FAILED,
-          WorkloadState.COMPLETED,
-          WorkloadState.CREATED,
-        ].includes(w.status?.state ?? WorkloadState.UNKNOWN);
-      const waitOptions = { timeoutMs: this.#workloadTimeout, ...(signal ? { signal } : {}), onChange };
-      let w = await host.waitWorkload(workloadId, settled, waitOptions);
-      // A daemon that does not start workloads on create leaves them CREATED; a stopped one is COMPLETED.
-      if (
-        w &&
-        (w.status?.state === WorkloadState.CREATED ||
-          (!firstLaunch && w.status?.state === WorkloadState.COMPLETED))
-      ) {
-        try {
-          await host.startWorkload(workloadId, signal);
-        } catch (err) {
-          // A daemon that starts workloads by itself may get there first: then it is not ours to start.
-          if (!ProtectError.is(err, "failedPrecondition") && !ProtectError.is(err, "alreadyExists"))
-            throw err;
-        }
-        started = true;
-        w = await host.waitWorkload(
-          workloadId,
-          (x) =>
-            x === undefined ||
-            (settled(x) &&
-              x.status?.state !== WorkloadState.CREATED &&
-              (x.status?.state !== WorkloadState.COMPLETED || !started)),
-          waitOptions,
-        );
-      }
-      if (!w)
-        throw new LaunchError(
-          "workloadFailed",
-          `workload ${plan.workloadName} (${workloadId}) disappeared before it ran`,
-        );
-      const state = w.status?.state;
-      if (state !== WorkloadState.RUNNING) {
-        const why = w.status?.errorStatus?.message;
-        const exit = w.status?.exitStatus ? ` with exit code ${w.status.exitStatus.code}` : "";
-        const hint =
-          state === WorkloadState.COMPLETED
-            ? " (its command ended: with overrideCommand false the image's command must keep running)"
-            : "";
-        throw new LaunchError(
-          "workloadFailed",
-          `workload ${plan.workloadName} (${workloadId}) ${workloadStateName(state ?? 0)}${exit}${why ? `: ${why}` : ""}${hint}`,
-        );
-      }
-      return { value: undefined, detail: started && !firstLaunch ? "started again" : "running" };
-    });
-
-    // --- remote environment and hooks ------------------------------------------------------
-    const remoteEnv = await this.#step("resolveRemoteEnv", async () => {
-      const deferred = plan.remote.env.filter((e) => e.deferred);
-      const containerEnv = deferred.length
-        ? await this.#readContainerEnv(zoneId, workloadId, workloadSpec.process?.environment ?? [])
-        : {};
-      const { env, unset } = resolveRemoteEnv(plan.remote.env, containerEnv);
-      if (unset.length)
-        this.#emit({
-          type: "warning",
-          message: `remoteEnv: ${unset.join(", ")} set to null cannot be unset through the exec API; they keep the workload's value`,
-        });
-      if (!plan.remote.env.length) return new Skip("no remoteEnv", env);
-      return {
-        value: env,
-        detail: `${Object.keys(env).length} variable(s)${deferred.length ? `, ${deferred.length} from \${containerEnv:…}` : ""}`,
-      };
-    });
-
-    if (plan.waitFor === "initializeCommand")
-      this.#emit({ type: "attachable", zoneId, workloadId, after: "resolveRemoteEnv" });
-    for (const name of workloadHooks) {
-      // Features' commands for this hook run first, in install order, then devcontainer.json's.
-      const steps = plan.hooks.filter((h) => h.hook === name && h.runsOn === "workload");
-      await this.#step(name, async () => {
-        const first = steps[0];
-        if (!first) return new Skip("not in devcontainer.json");
-        if (first.when === "firstLaunch" && !firstLaunch)
-          return new Skip("not the first launch of this workload");
-        if (first.when === "everyAttach" && !this.#options.attach)
-          return new Skip("runs when a terminal attaches (up --shell, up --forward)");
-        for (const hook of steps)
-          await this.#runHook(hook, "hookFailed", (command, output) =>
-            host.exec(
-              {
-                zoneId,
-                workloadId,
-                command: command.argv,
-                env: remoteEnv,
-                workingDirectory: hook.workingDirectory,
-                ...(this.#plan.remote.user !== undefined ? { user: this.#plan.remote.user } : {}),
-              },
-              output,
-              signal,
-            ),
-          );
-        return undefined;
-      });
-      if (name === plan.waitFor) this.#emit({ type: "attachable", zoneId, workloadId, after: name });
+      s.prep = prep;
     }
+  }
 
-    const openForwards = await this.#step("forwardPorts", async () => {
-      if (!plan.forwards.length) return new Skip("no ports to forward");
-      if (!this.#options.forwardPorts) return new Skip("not attached: zonectl forward ZONE PORT opens one");
-      const set = new ForwardSet();
-      this.#undo.push({ what: "port forwards", run: () => set.closeAll() });
-      for (const f of plan.forwards) {
-        const spec = {
-          localAddress: f.localAddress ?? "127.0.0.1",
-          localPort: f.localPort,
-          remote: `${plan.zoneName}:${f.containerPort}`,
-          ...(f.label !== undefined ? { label: f.label } : {}),
-        };
-        const dial = host.dialer(zone, f.containerPort);
-        try {
-          set.add(await PortForward.open(spec, dial, { logger: this.#log }));
-        } catch (err) {
-          if (!ForwardError.is(err, "portInUse") || f.requireLocalPort) throw err;
-          const forward = set.add(
-            await PortForward.open({ ...spec, localPort: 0 }, dial, { logger: this.#log }),
-          );
-          this.#emit({
-            type: "warning",
-            message: `local port ${f.localPort} is in use; forwarding ${spec.remote} from ${forward.info.localAddress}:${forward.info.localPort} instead`,
-          });
-        }
-      }
-      return {
-        value: set,
-        detail: set
-          .list()
-          .map((f) => `${f.localAddress}:${f.localPort} → ${f.remote}`)
-          .join(", "),
-      };
-    });
+  /** Why the build steps do nothing this time. */
+  #noBuild(s: LaunchState): Skip {
+    return new Skip(
+      s.current
+        ? `the workload exists (${s.current.spec?.image?.digest ?? "its image"})`
+        : "no features or Dockerfile: the host pulls the image",
+    );
+  }
 
-    return {
-      zoneId,
-      zoneName: zone.spec?.name ?? plan.zoneName,
-      workloadId,
-      workloadName: plan.workloadName,
-      reusedZone: reusable !== undefined,
-      firstLaunch,
-      hostPath: plan.sync.hostPath,
-      workspaceFolder: plan.sync.targetPath,
-      remoteUser: plan.remote.user,
-      remoteEnv,
-      forwards: openForwards,
-      sync,
-      timings: [...this.#timings],
-      totalMs: Date.now() - started,
+  async #resolveImage(s: LaunchState): Promise<StepOutcome> {
+    const prep = s.prep;
+    if (!prep) return this.#noBuild(s);
+    return { detail: await this.#buildStep(() => prep.resolve()) };
+  }
+
+  async #buildImage(s: LaunchState): Promise<StepOutcome> {
+    const prep = s.prep;
+    if (!prep) return this.#noBuild(s);
+    const detail = await this.#buildStep(() => prep.build());
+    return detail === undefined ? new Skip("the host has this image (same cache key)") : { detail };
+  }
+
+  async #exportImage(s: LaunchState): Promise<StepOutcome> {
+    const prep = s.prep;
+    if (!prep) return this.#noBuild(s);
+    const detail = await this.#buildStep(() => prep.export());
+    return detail === undefined ? new Skip("the host has this image") : { detail };
+  }
+
+  async #importImage(s: LaunchState): Promise<StepOutcome> {
+    const prep = s.prep;
+    if (!prep) return this.#noBuild(s);
+    const delivered = await this.#buildStep(() => prep.deliver());
+    s.prepared = delivered.image;
+    return { detail: delivered.detail };
+  }
+
+  async #pullImage(s: LaunchState): Promise<StepOutcome> {
+    const plan = this.#plan;
+    if (s.current) {
+      await this.#replanFromHost(s.current.spec?.image?.digest);
+      return this.#noBuild(s);
+    }
+    if (s.prepared) return new Skip(`built on this machine: ${s.prepared.name}`);
+    const image = plan.images.find((i) => i.role === "workload");
+    if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
+    const prepend = plan.compose?.devPrependImageEntrypoint ?? false;
+    const pulled = await this.#pull("workload", image.reference, image.format, prepend);
+    this.#replanWith(launchImageOf(pulled.config));
+    s.image = {
+      digest: pulled.digest,
+      format: pulled.format,
+      ...(pulled.entrypoint ? { entrypoint: pulled.entrypoint } : {}),
     };
+    return { detail: `${image.reference} → ${pulled.digest}` };
   }
 
   /**
-   * The workload image, before anything is created on the host: resolved, built, exported and
-   * imported when the plan has a build; pulled otherwise. Its metadata remakes the plan
-   * (`replan`). Undefined when an existing workload is reused: then its image's metadata, if the
-   * host lists it, still remakes the plan so the features' hooks and users apply.
+   * After the image steps: an image built here remakes the plan with its metadata, the build's
+   * temporary files go, and the zone spec is made from the plan as it now is.
    */
-  async #prepareImage(
-    current: Workload | undefined,
-  ): Promise<{ digest: string; format: OciImageFormat; entrypoint?: readonly string[] } | undefined> {
-    const plan = this.#plan;
-    const build = plan.build;
-    const prep =
-      build && !current
-        ? new ImagePreparation(buildTargetOf(plan), this.#host, {
-            env: this.#options.localEnv ?? process.env,
-            ...this.#options.build,
-            ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-            logger: this.#log,
-            onOutput: (text) => this.#emit({ type: "buildOutput", text }),
-            onImportProgress: (p) => this.#emit({ type: "imageImport", name: prep?.name ?? "", ...p }),
-            onWarning: (message) => this.#emit({ type: "warning", message }),
-          })
-        : undefined;
-    const skipReason = current
-      ? `the workload exists (${current.spec?.image?.digest ?? "its image"})`
-      : "no features or Dockerfile: the host pulls the image";
+  async #imageKnown(s: LaunchState): Promise<void> {
+    const prepared = s.prepared;
     try {
-      await this.#step("resolveImage", async () =>
-        prep
-          ? { value: undefined, detail: await this.#buildStep(() => prep.resolve()) }
-          : new Skip(skipReason),
-      );
-      await this.#step("buildImage", async () => {
-        if (!prep) return new Skip(skipReason);
-        const detail = await this.#buildStep(() => prep.build());
-        return detail === undefined
-          ? new Skip("the host has this image (same cache key)")
-          : { value: undefined, detail };
-      });
-      await this.#step("exportImage", async () => {
-        if (!prep) return new Skip(skipReason);
-        const detail = await this.#buildStep(() => prep.export());
-        return detail === undefined ? new Skip("the host has this image") : { value: undefined, detail };
-      });
-      const prepared = await this.#step("importImage", async () => {
-        if (!prep) return new Skip(skipReason);
-        const delivered = await this.#buildStep(() => prep.deliver());
-        return { value: delivered.image, detail: delivered.detail };
-      });
-      const pulled = await this.#step("pullImage", async () => {
-        if (current) {
-          await this.#replanFromHost(current.spec?.image?.digest);
-          return new Skip(skipReason);
-        }
-        if (prepared) return new Skip(`built on this machine: ${prepared.name}`);
-        const image = plan.images.find((i) => i.role === "workload");
-        if (!image) throw new LaunchError("pullFailed", "the plan names no workload image");
-        const result = await this.#pull(
-          "workload",
-          image.reference,
-          image.format,
-          plan.compose?.devPrependImageEntrypoint ?? false,
-        );
-        this.#replanWith(launchImageOf(result.config));
-        return { value: result, detail: `${image.reference} → ${result.digest}` };
-      });
       if (prepared) {
         this.#replanWith({ image: prepared.launch, problems: [] });
-        return {
+        s.image = {
           digest: prepared.digest,
           format: prepared.format,
           ...(prepared.launch.entrypoint.length ? { entrypoint: prepared.launch.entrypoint } : {}),
         };
       }
-      return pulled
-        ? {
-            digest: pulled.digest,
-            format: pulled.format,
-            ...(pulled.entrypoint ? { entrypoint: pulled.entrypoint } : {}),
-          }
-        : undefined;
     } finally {
-      await prep?.dispose();
+      await s.prep?.dispose();
+      s.prep = undefined;
     }
+    s.zoneSpec = clone(ZoneSpecSchema, this.#plan.zoneSpec);
+  }
+
+  async #pullKernel(s: LaunchState): Promise<StepOutcome> {
+    const images = this.#plan.images.filter((i) => i.role !== "workload");
+    if (s.reusable) return new Skip("the zone exists");
+    if (!images.length) return new Skip("the host's default kernel");
+    for (const image of images) {
+      const pulled = await this.#pull(image.role, image.reference, image.format);
+      const spec = { digest: pulled.digest, format: pulled.format };
+      if (image.fills === "zoneSpec.kernel") s.zoneSpec.kernel = { ...s.zoneSpec.kernel!, ...spec };
+      if (image.fills === "zoneSpec.initrd") s.zoneSpec.initrd = { ...s.zoneSpec.initrd!, ...spec };
+    }
+    return undefined;
+  }
+
+  async #createZone(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const reusable = s.reusable;
+    if (reusable) return new Skip(`reusing ${reusable.spec?.name ?? ""} (${reusable.id})`);
+    await this.#resolveDevices(s.zoneSpec);
+    s.zoneSpec.annotations.push(
+      create(AnnotationSpecSchema, { key: launchAnnotationKeys.hostWorkspace, value: plan.sync.hostPath }),
+    );
+    try {
+      s.zoneId = await host.createZone(s.zoneSpec, { signal });
+    } catch (err) {
+      // Cancelled mid-call: the daemon may have created it anyway. Find it by our annotation.
+      const known = s.knownZoneIds;
+      this.#undo.push({
+        what: "a zone created while cancelling",
+        run: (sig) => this.#destroyStrayZones(known, sig),
+      });
+      throw err;
+    }
+    const id = s.zoneId;
+    this.#undo.push({ what: `zone ${plan.zoneName} (${id})`, run: (sig) => this.#destroyZone(id, sig) });
+    return { detail: `${plan.zoneName} (${id})` };
+  }
+
+  async #waitZoneReady(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const zoneId = s.zoneId;
+    let last: number | undefined;
+    const z = await host.waitForZone(
+      zoneId,
+      (z) =>
+        z === undefined ||
+        [ZoneState.READY, ZoneState.FAILED, ZoneState.EXITED].includes(z.status?.state ?? ZoneState.UNKNOWN),
+      {
+        timeoutMs: this.#zoneTimeout,
+        signal,
+        onChange: (z) => {
+          const state = z?.status?.state ?? ZoneState.DESTROYED;
+          if (state === last) return;
+          last = state;
+          this.#emit({ type: "zoneState", zoneId, state: zoneStateName(state) });
+        },
+      },
+    );
+    if (!z)
+      throw new LaunchError(
+        "zoneFailed",
+        `zone ${plan.zoneName} (${zoneId}) disappeared from ${host.name} before it was ready`,
+      );
+    if (z.status?.state !== ZoneState.READY) {
+      const why = z.status?.errorStatus?.message;
+      throw new LaunchError(
+        "zoneFailed",
+        `zone ${plan.zoneName} (${zoneId}) ${zoneStateName(z.status?.state)} on ${host.name}${why ? `: ${why}` : ""}`,
+      );
+    }
+    s.zone = z;
+    const view = zoneView(z);
+    return { detail: `ready${view.ipv4 ? ` at ${view.ipv4}` : ""}` };
+  }
+
+  async #syncWorkspace(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const f = await host.openFiles();
+    s.files = f;
+    let result: SyncResult;
+    try {
+      for (const volume of plan.volumes) await ensureHostDirectory(f, volume.hostPath);
+      // Known before the copy starts: a copy that breaks halfway must still be undone.
+      if (!(await f.lstat(plan.sync.hostPath))) {
+        // A fresh session for the undo: the one that copied may have died with the connection.
+        this.#undo.push({
+          what: `host folder ${plan.sync.hostPath}`,
+          run: async () => {
+            const files = await host.openFiles();
+            try {
+              await removeHostTree(files, plan.sync.hostPath);
+            } finally {
+              files.close();
+            }
+          },
+        });
+      }
+      result = await pushWorkspace({
+        files: f,
+        sync: plan.sync,
+        ...(signal ? { signal } : {}),
+        onProgress: (progress) => this.#emit({ type: "sync", progress }),
+      });
+    } catch (err) {
+      if (signal?.aborted || !(err instanceof Error) || ProtectError.is(err) || SshError.is(err)) throw err;
+      const denied = /permission denied/i.test(err.message);
+      throw new LaunchError(
+        "syncFailed",
+        `copying the workspace to ${f.description}:${plan.sync.hostPath} failed: ${err.message}${denied ? " (set customizations.styrolite.workspaceRoot, or zonectl up --workspace-root, to a folder the SSH user may write)" : ""}`,
+        {},
+        { cause: err },
+      );
+    }
+    for (const path of result.conflicts)
+      this.#emit({
+        type: "warning",
+        message: `${path} changed on the host after it was copied there; not overwritten (zonectl sync --pull brings it back)`,
+      });
+    s.sync = result;
+    return {
+      detail: `${result.filesCopied} of ${result.filesTotal} files copied (${formatBytes(result.bytesCopied)}) to ${f.description}:${plan.sync.hostPath}`,
+    };
+  }
+
+  /** Compose: the other services of the project, as sibling workloads in the zone. */
+  async #startServices(s: LaunchState): Promise<StepOutcome> {
+    const compose = this.#plan.compose;
+    if (!compose) return new Skip("not a Compose project");
+    const f = await this.#host.openFiles();
+    try {
+      const run = this.#servicesRun(compose, s.zoneId, f);
+      const started = await startServices(run);
+      await waitDependencies(run, compose.devService, compose.devDependsOn, started);
+      return {
+        detail: compose.services.length
+          ? `${compose.services.map((svc) => svc.name).join(", ")} running beside ${compose.devService}`
+          : `${compose.devService} alone`,
+      };
+    } finally {
+      f.close();
+    }
+  }
+
+  /** The new workload's spec, from the plan the image's metadata made, in the zone now known. */
+  #makeWorkloadSpec(s: LaunchState): void {
+    const plan = this.#plan;
+    const spec = clone(WorkloadSpecSchema, plan.workloadSpec);
+    spec.zoneId = s.zoneId;
+    if (s.image) spec.image = { ...spec.image!, digest: s.image.digest, format: s.image.format };
+    if (plan.remote.user !== undefined)
+      spec.annotations.push(
+        create(AnnotationSpecSchema, { key: launchAnnotationKeys.remoteUser, value: plan.remote.user }),
+      );
+    // A Compose dev service that gave only `command:` runs it after the image's Entrypoint.
+    if (plan.compose?.devPrependImageEntrypoint && spec.process && s.image?.entrypoint)
+      spec.process.command = [...s.image.entrypoint, ...spec.process.command];
+    s.workloadSpec = spec;
+    s.workloadId = s.current?.id ?? "";
+    s.firstLaunch = !s.current;
+  }
+
+  async #createWorkload(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const current = s.current;
+    if (current) return new Skip(`reusing ${current.spec?.name ?? ""} (${current.id})`);
+    const known = new Set((await host.listWorkloads({ signal })).map((w) => w.id));
+    try {
+      s.workloadId = await host.createWorkload(s.workloadSpec, { signal });
+    } catch (err) {
+      const zoneId = s.zoneId;
+      if (s.reusable)
+        this.#undo.push({
+          what: "a workload created while cancelling",
+          run: (sig) => this.#destroyStrayWorkloads(zoneId, known, sig),
+        });
+      throw err;
+    }
+    const id = s.workloadId;
+    // A zone this run created takes its workloads with it; destroy the workload first anyway so a half-failed zone destroy leaves nothing running.
+    this.#undo.push({
+      what: `workload ${plan.workloadName} (${id})`,
+      run: (sig) => this.#destroyWorkload(id, sig),
+    });
+    return { detail: `${plan.workloadName} (${id})` };
+  }
+
+  async #waitWorkloadRunning(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    const { workloadId, firstLaunch } = s;
+    let last: number | undefined;
+    let started = false;
+    const onChange = (w: Workload | undefined): void => {
+      const state = w?.status?.state ?? WorkloadState.DESTROYED;
+      if (state === last) return;
+      last = state;
+      this.#emit({ type: "workloadState", workloadId, state: workloadStateName(state) });
+    };
+    const settled = (w: Workload | undefined): boolean =>
+      w === undefined ||
+      [WorkloadState.RUNNING, WorkloadState.FAILED, WorkloadState.COMPLETED, WorkloadState.CREATED].includes(
+        w.status?.state ?? WorkloadState.UNKNOWN,
+      );
+    const waitOptions = { timeoutMs: this.#workloadTimeout, signal, onChange };
+    let w = await host.waitForWorkload(workloadId, settled, waitOptions);
+    // A daemon that does not start workloads on create leaves them CREATED; a stopped one is COMPLETED.
+    if (
+      w &&
+      (w.status?.state === WorkloadState.CREATED ||
+        (!firstLaunch && w.status?.state === WorkloadState.COMPLETED))
+    ) {
+      try {
+        await host.startWorkload(workloadId, { signal });
+      } catch (err) {
+        // A daemon that starts workloads by itself may get there first: then it is not ours to start.
+        if (!ProtectError.is(err, "failedPrecondition") && !ProtectError.is(err, "alreadyExists")) throw err;
+      }
+      started = true;
+      w = await host.waitForWorkload(
+        workloadId,
+        (x) =>
+          x === undefined ||
+          (settled(x) &&
+            x.status?.state !== WorkloadState.CREATED &&
+            (x.status?.state !== WorkloadState.COMPLETED || !started)),
+        waitOptions,
+      );
+    }
+    if (!w)
+      throw new LaunchError(
+        "workloadFailed",
+        `workload ${plan.workloadName} (${workloadId}) disappeared before it ran`,
+      );
+    const state = w.status?.state;
+    if (state !== WorkloadState.RUNNING) {
+      const why = w.status?.errorStatus?.message;
+      const exit = w.status?.exitStatus ? ` with exit code ${w.status.exitStatus.code}` : "";
+      const hint =
+        state === WorkloadState.COMPLETED
+          ? " (its command ended: with overrideCommand false the image's command must keep running)"
+          : "";
+      throw new LaunchError(
+        "workloadFailed",
+        `workload ${plan.workloadName} (${workloadId}) ${workloadStateName(state)}${exit}${why ? `: ${why}` : ""}${hint}`,
+      );
+    }
+    return { detail: started && !firstLaunch ? "started again" : "running" };
+  }
+
+  async #resolveRemoteEnv(s: LaunchState): Promise<StepOutcome> {
+    const plan = this.#plan;
+    const deferred = plan.remote.env.filter((e) => e.deferred);
+    const containerEnv = deferred.length
+      ? await this.#readContainerEnv(s.zoneId, s.workloadId, s.workloadSpec.process?.environment ?? [])
+      : {};
+    const { env, unset } = resolveRemoteEnv(plan.remote.env, containerEnv);
+    if (unset.length)
+      this.#emit({
+        type: "warning",
+        message: `remoteEnv: ${unset.join(", ")} set to null cannot be unset through the exec API; they keep the workload's value`,
+      });
+    s.remoteEnv = env;
+    if (!plan.remote.env.length) return new Skip("no remoteEnv");
+    return {
+      detail: `${Object.keys(env).length} variable(s)${deferred.length ? `, ${deferred.length} from \${containerEnv:…}` : ""}`,
+    };
+  }
+
+  async #workloadHook(name: WorkloadHook, s: LaunchState): Promise<StepOutcome> {
+    const { plan, host, signal } = this.#ctx;
+    // Features' commands for this hook run first, in install order, then devcontainer.json's.
+    const hooks = plan.hooks.filter((h) => h.hook === name && h.runsOn === "workload");
+    const first = hooks[0];
+    if (!first) return new Skip("not in devcontainer.json");
+    if (first.when === "firstLaunch" && !s.firstLaunch)
+      return new Skip("not the first launch of this workload");
+    if (first.when === "everyAttach" && !this.#options.attach)
+      return new Skip("runs when a terminal attaches (up --shell, up --forward)");
+    for (const hook of hooks)
+      await this.#runHook(hook, "hookFailed", (command, output) =>
+        host.exec(
+          {
+            zoneId: s.zoneId,
+            workloadId: s.workloadId,
+            command: command.argv,
+            env: s.remoteEnv,
+            workingDirectory: hook.workingDirectory,
+            ...(plan.remote.user !== undefined ? { user: plan.remote.user } : {}),
+          },
+          { ...output, signal },
+        ),
+      );
+    return undefined;
+  }
+
+  async #forwardPorts(s: LaunchState): Promise<StepOutcome> {
+    const { plan, host } = this.#ctx;
+    if (!plan.forwards.length) return new Skip("no ports to forward");
+    if (!this.#options.forwardPorts) return new Skip("not attached: zonectl forward ZONE PORT opens one");
+    const set = new ForwardSet();
+    this.#undo.push({ what: "port forwards", run: () => set.closeAll() });
+    for (const f of plan.forwards) {
+      const spec = {
+        localAddress: f.localAddress ?? "127.0.0.1",
+        localPort: f.localPort,
+        remote: `${plan.zoneName}:${f.containerPort}`,
+        ...(f.label !== undefined ? { label: f.label } : {}),
+      };
+      const dial = host.dialer(s.zone!, f.containerPort, this.#options.forwardRoute);
+      try {
+        set.add(await PortForward.open(spec, dial, { logger: this.#log }));
+      } catch (err) {
+        if (!ForwardError.is(err, "portInUse") || f.requireLocalPort) throw err;
+        const forward = set.add(
+          await PortForward.open({ ...spec, localPort: 0 }, dial, { logger: this.#log }),
+        );
+        this.#emit({
+          type: "warning",
+          message: `local port ${f.localPort} is in use; forwarding ${spec.remote} from ${forward.info.localAddress}:${forward.info.localPort} instead`,
+        });
+      }
+    }
+    s.forwards = set;
+    return {
+      detail: set
+        .list()
+        .map((f) => `${f.localAddress}:${f.localPort} → ${f.remote}`)
+        .join(", "),
+    };
+  }
+
+  /** The launch's fixed inputs, for the step bodies. */
+  get #ctx(): { plan: LaunchPlan; host: LaunchHost; signal: AbortSignal | undefined } {
+    return { plan: this.#plan, host: this.#host, signal: this.#options.signal };
   }
 
   /** Build failures become LaunchError `buildFailed` (the feature and output in the message). */
@@ -744,9 +865,21 @@ export class LaunchExecutor {
   /** The metadata of an image the host already has (a reused workload's), when it lists it. */
   async #replanFromHost(digest: string | undefined): Promise<void> {
     if (!digest || !this.#options.replan) return;
-    const images = await this.#host.listImages(this.#options.signal);
+    const images = await this.#host.listImages({ signal: this.#options.signal });
     const found = images.find((i) => i.digest === digest);
     if (found?.config) this.#replanWith(launchImageOf(found.config));
+  }
+
+  /** How this launch builds images: the plan's workload image and Compose services' `build:`. */
+  get #buildOptions(): PreparationOptions {
+    return {
+      env: this.#options.localEnv ?? process.env,
+      ...this.#options.build,
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      logger: this.#log,
+      onOutput: (text) => this.#emit({ type: "buildOutput", text }),
+      onWarning: (message) => this.#emit({ type: "warning", message }),
+    };
   }
 
   get #zoneTimeout(): number {
@@ -761,11 +894,8 @@ export class LaunchExecutor {
     this.#onEvent.fire(event);
   }
 
-  /** Runs one step with its events and timing. The body returns a Skip, undefined, or `{ value, detail }`. */
-  async #step<T>(
-    step: LaunchStep,
-    body: () => Promise<Skip | { value: T; detail?: string } | undefined>,
-  ): Promise<T> {
+  /** Runs one step with its events and timing. */
+  async #step(step: LaunchStep, body: () => Promise<StepOutcome>): Promise<void> {
     if (this.#options.signal?.aborted) throw this.#cancelled();
     const started = Date.now();
     this.#emit({ type: "stepStarted", step });
@@ -775,7 +905,7 @@ export class LaunchExecutor {
       if (out instanceof Skip) {
         this.#timings.push({ step, ms, outcome: "skipped" });
         this.#emit({ type: "stepFinished", step, ms, outcome: "skipped", detail: out.reason });
-        return out.value as T;
+        return;
       }
       this.#timings.push({ step, ms, outcome: "done" });
       this.#emit({
@@ -785,7 +915,6 @@ export class LaunchExecutor {
         outcome: "done",
         ...(out?.detail !== undefined ? { detail: out.detail } : {}),
       });
-      return out?.value as T;
     } catch (err) {
       const ms = Date.now() - started;
       const error = this.#classify(err);
@@ -870,14 +999,7 @@ export class LaunchExecutor {
           format: service.image.format,
         },
         this.#host,
-        {
-          env: this.#options.localEnv ?? process.env,
-          ...this.#options.build,
-          ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-          logger: this.#log,
-          onOutput: (text) => this.#emit({ type: "buildOutput", text }),
-          onWarning: (message) => this.#emit({ type: "warning", message }),
-        },
+        this.#buildOptions,
       ),
     );
     return {
@@ -898,8 +1020,7 @@ export class LaunchExecutor {
         reference,
         format,
         (p) => this.#emit({ type: "imagePull", role, reference, ...p }),
-        this.#options.signal,
-        wantEntrypoint ? { wantEntrypoint } : undefined,
+        { signal: this.#options.signal, ...(wantEntrypoint ? { wantEntrypoint } : {}) },
       );
     } catch (err) {
       if (this.#options.signal?.aborted) throw err;
@@ -911,7 +1032,7 @@ export class LaunchExecutor {
   async #resolveDevices(zoneSpec: ZoneSpec): Promise<void> {
     const requests = this.#plan.deviceRequests;
     if (!requests.length) return;
-    const devices = await this.#host.listDevices(this.#options.signal);
+    const devices = await this.#host.listDevices({ signal: this.#options.signal });
     const free = devices.filter(
       (d) =>
         !d.claimed &&
@@ -1022,10 +1143,13 @@ export class LaunchExecutor {
     specEnv: readonly { key: string; value: string }[],
   ): Promise<Record<string, string>> {
     try {
-      const env = await readWorkloadEnv((req, out) => this.#host.exec(req, out, this.#options.signal), {
-        zoneId,
-        workloadId,
-      });
+      const env = await readWorkloadEnv(
+        (req, out) => this.#host.exec(req, { ...out, signal: this.#options.signal }),
+        {
+          zoneId,
+          workloadId,
+        },
+      );
       if (env) return env;
     } catch (err) {
       if (this.#options.signal?.aborted) throw err;
@@ -1040,28 +1164,29 @@ export class LaunchExecutor {
 
   async #destroyZone(id: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.#host.destroyZone(id, signal);
+      await this.#host.destroyZone(id, { signal: signal });
     } catch (err) {
       if (ProtectError.is(err, "notFound")) return;
       throw err;
     }
-    await this.#host.waitZone(id, (z) => z === undefined, { timeoutMs: rollbackTimeoutMs, signal });
+    await this.#host.waitForZone(id, (z) => z === undefined, { timeoutMs: rollbackTimeoutMs, signal });
   }
 
   async #destroyWorkload(id: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.#host.destroyWorkload(id, signal);
+      await this.#host.destroyWorkload(id, { signal: signal });
     } catch (err) {
       if (ProtectError.is(err, "notFound")) return;
       throw err;
     }
-    await this.#host.waitWorkload(id, (w) => w === undefined, { timeoutMs: rollbackTimeoutMs, signal });
+    await this.#host.waitForWorkload(id, (w) => w === undefined, { timeoutMs: rollbackTimeoutMs, signal });
   }
 
   async #destroyStrayZones(known: ReadonlySet<string>, signal: AbortSignal): Promise<void> {
-    const stray = zonesOfDevcontainer(await this.#host.listZones(signal), this.#plan.devcontainerId).filter(
-      (z) => !known.has(z.id),
-    );
+    const stray = zonesOfDevcontainer(
+      await this.#host.listZones({ signal: signal }),
+      this.#plan.devcontainerId,
+    ).filter((z) => !known.has(z.id));
     for (const z of stray) await this.#destroyZone(z.id, signal);
   }
 
@@ -1071,7 +1196,7 @@ export class LaunchExecutor {
     signal: AbortSignal,
   ): Promise<void> {
     const stray = workloadsOfDevcontainer(
-      await this.#host.listWorkloads(signal),
+      await this.#host.listWorkloads({ signal: signal }),
       zoneId,
       this.#plan.devcontainerId,
     ).filter((w) => !known.has(w.id));

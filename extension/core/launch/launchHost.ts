@@ -6,7 +6,8 @@ import type {
   ZoneSpec,
 } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Dialer } from "../forward/dialers";
-import type { ExecRequest } from "../terminal/execSession";
+import type { CallOpts, ForwardRoute } from "../protect/host";
+import type { ExecOptions, ExecRequest } from "../terminal/execSession";
 import type { LayerProgress } from "./events";
 import type { HostFiles } from "./hostFiles";
 
@@ -18,6 +19,9 @@ export interface PullProgress {
   readonly total?: number;
   readonly isBytes?: boolean;
 }
+
+/** Where an exec's output goes. */
+export type ExecOutput = Pick<ExecOptions, "onStdout" | "onStderr">;
 
 /** What PullImage left on the host. */
 export interface PulledImage {
@@ -58,39 +62,40 @@ export interface ImportProgress {
 
 /** Options of the waits. */
 export interface WaitOptions<T> {
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
+  /** Default 120 s. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal | undefined;
   /** Called with every version of the object seen while waiting (undefined: it is gone). */
   onChange?(value: T | undefined): void;
 }
 
 /**
- * Everything the launch executor asks of a host. ProtectLaunchHost implements it over a
- * ProtectHost; unit tests implement it in memory. Calls reject with ProtectError / SshError;
- * the waits reject with ProtectError `deadline` or `cancelled`.
+ * Everything the launch executor asks of a host: ProtectHost implements it, unit tests
+ * implement it in memory. Calls reject with ProtectError / SshError; the waits reject with
+ * ProtectError `deadline` or `cancelled`.
  */
 export interface LaunchHost {
   /** For messages: "unix:///…" or "user@host:22". */
   readonly name: string;
-  listZones(signal?: AbortSignal): Promise<Zone[]>;
+  listZones(opts?: CallOpts): Promise<Zone[]>;
   /** Empty when the daemon does not implement ListWorkloads. */
-  listWorkloads(signal?: AbortSignal): Promise<Workload[]>;
-  createZone(spec: ZoneSpec, signal?: AbortSignal): Promise<string>;
-  destroyZone(id: string, signal?: AbortSignal): Promise<void>;
+  listWorkloads(opts?: CallOpts): Promise<Workload[]>;
+  createZone(spec: ZoneSpec, opts?: CallOpts): Promise<string>;
+  destroyZone(id: string, opts?: CallOpts): Promise<void>;
   /** Resolves with the zone once `until` holds for it (undefined: it is gone). */
-  waitZone(
+  waitForZone(
     id: string,
     until: (zone: Zone | undefined) => boolean,
-    options: WaitOptions<Zone>,
+    options?: WaitOptions<Zone>,
   ): Promise<Zone | undefined>;
-  createWorkload(spec: WorkloadSpec, signal?: AbortSignal): Promise<string>;
-  startWorkload(id: string, signal?: AbortSignal): Promise<void>;
-  stopWorkload(id: string, timeoutSeconds: number, signal?: AbortSignal): Promise<void>;
-  destroyWorkload(id: string, signal?: AbortSignal): Promise<void>;
-  waitWorkload(
+  createWorkload(spec: WorkloadSpec, opts?: CallOpts): Promise<string>;
+  startWorkload(id: string, opts?: CallOpts): Promise<void>;
+  stopWorkload(id: string, timeoutSeconds: number, opts?: CallOpts): Promise<void>;
+  destroyWorkload(id: string, opts?: CallOpts): Promise<void>;
+  waitForWorkload(
     id: string,
     until: (workload: Workload | undefined) => boolean,
-    options: WaitOptions<Workload>,
+    options?: WaitOptions<Workload>,
   ): Promise<Workload | undefined>;
   /**
    * PullImage to completion; resolves with the image's digest, the format the host stored, and
@@ -101,29 +106,22 @@ export interface LaunchHost {
     reference: string,
     format: OciImageFormat,
     onProgress: (p: PullProgress) => void,
-    signal?: AbortSignal,
-    options?: { readonly wantEntrypoint?: boolean },
+    opts?: CallOpts & { readonly wantEntrypoint?: boolean },
   ): Promise<PulledImage>;
   /** The host's images with their names and config; empty when the daemon has no ListImages. */
-  listImages(signal?: AbortSignal): Promise<HostImage[]>;
+  listImages(opts?: CallOpts): Promise<HostImage[]>;
   /** ImportImage: streams an image archive (OCI layout or docker save tar) under `name`. */
   importImage(
     upload: ImageUpload,
     onProgress: (p: ImportProgress) => void,
-    signal?: AbortSignal,
+    opts?: CallOpts,
   ): Promise<HostImage>;
   /** Device names on the host and whether a zone holds them; empty when the daemon has no ListDevices. */
-  listDevices(signal?: AbortSignal): Promise<{ name: string; claimed: boolean }[]>;
+  listDevices(opts?: CallOpts): Promise<{ name: string; claimed: boolean }[]>;
   /** ExecuteZoneCommand to completion with stdin closed; resolves with the exit code. */
-  exec(request: ExecRequest, output: ExecOutput, signal?: AbortSignal): Promise<number>;
+  exec(request: ExecRequest, options?: ExecOptions): Promise<number>;
   /** The host's file system (SFTP, or local for a unix:// host). The caller closes it. */
   openFiles(): Promise<HostFiles>;
-  /** How to reach a port inside a zone. */
-  dialer(zone: Zone, port: number): Dialer;
-}
-
-/** Where an exec's output goes. */
-export interface ExecOutput {
-  readonly onStdout?: (data: Uint8Array) => void;
-  readonly onStderr?: (data: Uint8Array) => void;
+  /** How to reach a port inside a zone (`route` "ssh": a direct-tcpip channel where the host has one). */
+  dialer(zone: Zone, port: number, route?: ForwardRoute): Dialer;
 }

@@ -1,4 +1,5 @@
 import type { LaunchEvent, StepTiming } from "./events";
+import { formatBytes } from "../format";
 
 /**
  * Turns launch events into readable lines: one per step (with its duration), the pull's phase
@@ -125,13 +126,6 @@ function tag(hook: string, label: string | undefined): string {
 /** "840 ms", "2.4 s". */
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 /** The timing table `up` prints at the end: each step that ran, and the total. */

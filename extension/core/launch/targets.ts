@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { planFromPath } from "../devcontainer/load";
 import { annotationKeys } from "../devcontainer/plan";
-import { startExec } from "../terminal/execSession";
 import { ProtectError } from "../protect/errors";
 import type { ProtectHost } from "../protect/host";
 import { WorkloadState } from "../../proto/gen/protect/control/v1/common_pb";
@@ -120,15 +119,8 @@ export async function devcontainerRemoteEnv(
     const { plan } = await planFromPath(localFolder, { config: configFile, cwd: localFolder, env: localEnv });
     if (plan.devcontainerId !== id || !plan.remote.env.length) return {};
     const needsContainer = plan.remote.env.some((e) => e.deferred);
-    const exec: WorkloadExec = async (request, output) => {
-      const session = startExec(host.client, request, {
-        hostName: host.name,
-        ...(signal ? { signal } : {}),
-        ...(output.onStdout ? { onStdout: output.onStdout } : {}),
-      });
-      session.endInput();
-      return session.exited;
-    };
+    const exec: WorkloadExec = (request, output) =>
+      host.exec(request, { signal, ...(output.onStdout ? { onStdout: output.onStdout } : {}) });
     const containerEnv = needsContainer
       ? ((await readWorkloadEnv(exec, { zoneId: target.zone.id, workloadId: workload.id })) ?? {})
       : {};

@@ -49,7 +49,7 @@ export async function findByDevcontainer(
   hostPath: string,
   signal?: AbortSignal,
 ): Promise<LaunchedThings> {
-  const zones = zonesOfDevcontainer(await host.listZones(signal), devcontainerId);
+  const zones = zonesOfDevcontainer(await host.listZones({ signal: signal }), devcontainerId);
   if (zones.length > 1) {
     throw new LaunchError(
       "ambiguous",
@@ -58,7 +58,9 @@ export async function findByDevcontainer(
     );
   }
   const zone = zones[0];
-  const workloads = zone ? (await host.listWorkloads(signal)).filter((w) => w.spec?.zoneId === zone.id) : [];
+  const workloads = zone
+    ? (await host.listWorkloads({ signal: signal })).filter((w) => w.spec?.zoneId === zone.id)
+    : [];
   return {
     zone,
     workloads,
@@ -75,7 +77,7 @@ export async function findByZone(
 ): Promise<LaunchedThings> {
   const devcontainerId = annotationOf(zone.spec, annotationKeys.devcontainerId);
   const annotated = annotationOf(zone.spec, launchAnnotationKeys.hostWorkspace);
-  const workloads = (await host.listWorkloads(signal)).filter((w) => w.spec?.zoneId === zone.id);
+  const workloads = (await host.listWorkloads({ signal: signal })).filter((w) => w.spec?.zoneId === zone.id);
   return {
     zone,
     workloads,
@@ -113,25 +115,29 @@ export async function tearDown(
   for (const w of things.workloads) {
     await attempt(`destroyed workload ${w.spec?.name || w.id} (${w.id})`, async () => {
       try {
-        await host.destroyWorkload(w.id, options.signal);
+        await host.destroyWorkload(w.id, { signal: options.signal });
       } catch (err) {
         if (!ProtectError.is(err, "notFound")) throw err;
       }
-      await host.waitWorkload(w.id, (x) => x === undefined || x.status?.state === WorkloadState.DESTROYED, {
-        timeoutMs,
-        ...opts,
-      });
+      await host.waitForWorkload(
+        w.id,
+        (x) => x === undefined || x.status?.state === WorkloadState.DESTROYED,
+        {
+          timeoutMs,
+          ...opts,
+        },
+      );
     });
   }
   const zone = things.zone;
   if (zone) {
     await attempt(`destroyed zone ${zone.spec?.name || zone.id} (${zone.id})`, async () => {
       try {
-        await host.destroyZone(zone.id, options.signal);
+        await host.destroyZone(zone.id, { signal: options.signal });
       } catch (err) {
         if (!ProtectError.is(err, "notFound")) throw err;
       }
-      await host.waitZone(zone.id, (z) => z === undefined, { timeoutMs, ...opts });
+      await host.waitForZone(zone.id, (z) => z === undefined, { timeoutMs, ...opts });
     });
   }
   const hostPath = things.hostPath;
@@ -179,7 +185,7 @@ export async function stopLaunched(
   const steps: TeardownStep[] = [];
   for (const w of things.workloads) {
     if (w.status?.state !== WorkloadState.RUNNING) continue;
-    await host.stopWorkload(w.id, options.timeoutSeconds ?? 10, options.signal);
+    await host.stopWorkload(w.id, options.timeoutSeconds ?? 10, { signal: options.signal });
     steps.push({ action: `stopped workload ${w.spec?.name || w.id} (${w.id})`, ok: true });
   }
   if (!steps.length) steps.push({ action: "nothing was running", ok: true });

@@ -3,6 +3,7 @@
  * and state transitions (the markers).
  */
 import { ZoneState, type Zone, type ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import { resourcesInForce, zoneStateName } from "../protect/zoneFacts";
 import type { Marker, ZoneLimits } from "./types";
 
 const MiB = 1024 * 1024;
@@ -19,17 +20,9 @@ export function limitsFromResources(spec: ZoneResourcesSpec | undefined): ZoneLi
   };
 }
 
-/** The limits in force: the active resources when the host reports them, else the spec's. */
+/** The limits of the resources in force. */
 export function limitsFromZone(zone: Zone): ZoneLimits | null {
-  return (
-    limitsFromResources(zone.status?.resourceStatus?.activeResources) ??
-    limitsFromResources(zone.spec?.initialResources)
-  );
-}
-
-/** The state's name without the enum prefix: "READY". Names, not numbers (see the API notes). */
-export function zoneStateName(state: ZoneState): string {
-  return ZoneState[state] ?? `STATE_${state}`;
+  return limitsFromResources(resourcesInForce(zone));
 }
 
 /**
@@ -44,7 +37,7 @@ export function markerForTransition(
 ): Marker | null {
   const state = zone.status?.state ?? ZoneState.UNKNOWN;
   if (previous === state) return null;
-  const name = zoneStateName(state);
+  const name = zoneStateName(state).toUpperCase();
   if (state === ZoneState.EXITED) {
     const code = zone.status?.exitStatus?.code ?? 0;
     return { time, kind: "exit", label: `exit ${code}`, exitCode: code };

@@ -1,22 +1,38 @@
 /**
- * ProtectHost: the one typed facade over a Protect daemon that the CLI, the launch code and the
- * VS Code extension use. It owns the SSH connection (or shares one from a pool), the gRPC
- * transport over it, and offers typed calls with deadlines and typed errors, plus an event
- * stream that survives reconnects.
+ * ProtectHost: the one door to a Protect daemon for the CLI, the launch code and the VS Code
+ * extension. It owns the SSH connection (or shares one from a pool) and the gRPC transport over
+ * it, and offers every RPC we use as a typed method with deadlines and errors mapped once, plus
+ * an event stream that survives reconnects. The raw Connect client never leaves this class.
  *
  *   const host = await ProtectHost.open("styro-1", { logger, callbacks });
  *   try { for (const z of await host.listZones()) … } finally { host.close(); }
  *
- * Errors: calls reject with {@link ProtectError} (daemon-level) or {@link SshError} (connecting:
- * host keys, authentication, network). Streaming RPCs not wrapped here (exec, consoles, metrics,
- * dial, images) go through {@link ProtectHost.client}; wrap their errors with `toProtectError`.
+ * Errors: calls reject, and streams throw, {@link ProtectError} (daemon-level) or
+ * {@link SshError} (connecting: host keys, authentication, network). Bidirectional streams take
+ * their requests as an async iterable; sessions over them (exec, consoles, dialing) live in
+ * core/terminal and core/forward.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import type { CallOptions, Client, Interceptor } from "@connectrpc/connect";
+import type { CallOptions, Client, Interceptor, Transport } from "@connectrpc/connect";
 import { anySignal, delay, isAbortError } from "../abort";
+import { AsyncQueue } from "../asyncQueue";
 import { Emitter } from "../events";
 import type { Event } from "../events";
+import { protectDialer, sshDialer } from "../forward/dialers";
+import type { Dialer } from "../forward/dialers";
+import type { HostFiles } from "../launch/hostFiles";
+import { LocalHostFiles } from "../launch/hostFiles";
+import type {
+  HostImage,
+  ImageUpload,
+  ImportProgress,
+  LaunchHost,
+  PulledImage,
+  PullProgress,
+  WaitOptions,
+} from "../launch/launchHost";
+import { SftpHostFiles } from "../launch/sftpFiles";
 import { Disposable } from "../lifecycle";
 import type { Logger } from "../log";
 import { scopedLogger, silentLogger } from "../log";
@@ -24,18 +40,41 @@ import type { SshCallbacks, SshConnection } from "../ssh/connection";
 import { SshError } from "../ssh/errors";
 import { ManagedSshConnection, isRetryable } from "../ssh/managed";
 import type { ManagedSshOptions, SshConnectionPool, SshConnectionState } from "../ssh/managed";
-import type { Workload, Zone, ZoneSpecSchema } from "../../proto/gen/protect/control/v1/common_pb";
-import { ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
+import { startExec } from "../terminal/execSession";
+import type { ExecOptions, ExecRequest } from "../terminal/execSession";
+import type {
+  MetricNode,
+  OciImageFormat,
+  Workload,
+  WorkloadSpecSchema,
+  Zone,
+  ZoneResourcesSpec,
+  ZoneResourcesSpecSchema,
+  ZoneSpecSchema,
+} from "../../proto/gen/protect/control/v1/common_pb";
+import { WorkloadState, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
 import { ControlService } from "../../proto/gen/protect/control/v1/control_pb";
-import type { GetHostStatusReply } from "../../proto/gen/protect/control/v1/control_pb";
+import type {
+  DialNetworkSocketReply,
+  DialNetworkSocketRequestSchema,
+  ExecuteZoneCommandReply,
+  ExecuteZoneCommandRequestSchema,
+  GetHostStatusReply,
+  ImportImageRequestSchema,
+  WorkloadConsoleReply,
+  WorkloadConsoleRequestSchema,
+  ZoneConsoleReply,
+  ZoneConsoleRequestSchema,
+} from "../../proto/gen/protect/control/v1/control_pb";
 import { ProtectError, toProtectError } from "./errors";
 import { parseTarget } from "./target";
 import type { ProtectTarget } from "./target";
 import type { ChannelMode, DaemonRoute, DaemonTransport } from "./transport";
 import { createSshTransport, createUnixTransport, defaultSocketPath } from "./transport";
+import { entrypointOf, pullProgressOf, zoneView } from "./views";
+import { resizedResources } from "./zoneFacts";
 
-/** The raw Connect client of ControlService, for streaming RPCs the facade does not wrap. */
-export type ControlClient = Client<typeof ControlService>;
+type ControlClient = Client<typeof ControlService>;
 
 /** Options for {@link ProtectHost.open}. SSH config options (configFile, homedir, env…) apply to SSH targets. */
 export interface ProtectHostOptions extends ManagedSshOptions {
@@ -71,20 +110,33 @@ export type HostEvent =
   /** The stream broke and a reconnect is under way; a `resync` follows when it is back. */
   | { readonly type: "disconnected"; readonly error: ProtectError | SshError };
 
-/** Options for unary calls. */
+/** Options of a call. */
 export interface CallOpts {
-  readonly signal?: AbortSignal;
-  /** Overrides the host's deadline for this call. */
-  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Overrides the call's deadline (unary calls have one by default, streams none). */
+  readonly timeoutMs?: number | undefined;
 }
+
+/** Options of a streaming call. */
+export interface StreamOpts extends CallOpts {
+  /** What the call is about, for its error messages ("to 127.0.0.1:80 in zone …"). */
+  readonly about?: string;
+}
+
+/** How `dialer()` reaches a zone port: through the daemon (DialNetworkSocket) or an SSH direct-tcpip channel to the zone's IP. */
+export type ForwardRoute = "dial" | "ssh";
+
+/** Deadlines of workload calls: creating, starting and destroying may pull and unpack on the host. */
+const workloadCallMs = 60_000;
+/** ReadZoneMetrics answers from memory: a host that takes longer is not going to. */
+const metricsCallMs = 10_000;
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** A connection to one Protect daemon. */
-export class ProtectHost extends Disposable {
+/** A connection to one Protect daemon. It is also what the launch executor runs against. */
+export class ProtectHost extends Disposable implements LaunchHost {
   readonly target: ProtectTarget;
-  /** The raw Connect client (exec, consoles, metrics, dial, images). */
-  readonly client: ControlClient;
+  readonly #client: ControlClient;
   readonly #transport: DaemonTransport;
   readonly #ssh: ManagedSshConnection | undefined;
   readonly #log: Logger;
@@ -112,7 +164,7 @@ export class ProtectHost extends Disposable {
       this.register(ssh.onDidChangeState((s) => this.#onDidChangeState.fire(s)));
       if (ownsSsh) this.register(ssh);
     }
-    this.client = createClient(ControlService, transport.transport);
+    this.#client = createClient(ControlService, transport.transport);
     this.register({ dispose: () => transport.close() });
   }
 
@@ -162,6 +214,25 @@ export class ProtectHost extends Disposable {
     }
   }
 
+  /**
+   * A host over a Connect transport made elsewhere — an in-memory router standing in for a
+   * daemon in unit tests, say. close() leaves the transport to its maker.
+   */
+  static overTransport(
+    target: string | ProtectTarget,
+    transport: Transport,
+    options: Pick<ProtectHostOptions, "logger" | "deadlineMs"> = {},
+  ): ProtectHost {
+    const parsed = typeof target === "string" ? parseTarget(target) : target;
+    return new ProtectHost(
+      parsed,
+      { transport, route: undefined, close: () => {} },
+      undefined,
+      false,
+      options,
+    );
+  }
+
   /** "unix:///path" or "user@host:port" as typed. */
   get name(): string {
     return this.target.display;
@@ -184,7 +255,7 @@ export class ProtectHost extends Disposable {
 
   /** GetHostStatus. */
   status(opts: CallOpts = {}): Promise<GetHostStatusReply> {
-    return this.#unary("GetHostStatus", (o) => this.client.getHostStatus({}, o), opts);
+    return this.#unary("GetHostStatus", (o) => this.#client.getHostStatus({}, o), opts);
   }
 
   /** ListZones, with every streamed batch merged (a later copy of an id replaces an earlier one). */
@@ -193,7 +264,7 @@ export class ProtectHost extends Disposable {
       "ListZones",
       async (o) => {
         const byId = new Map<string, Zone>();
-        for await (const reply of this.client.listZones({}, o))
+        for await (const reply of this.#client.listZones({}, o))
           for (const zone of reply.zones) byId.set(zone.id, zone);
         return [...byId.values()];
       },
@@ -206,7 +277,7 @@ export class ProtectHost extends Disposable {
     return this.#unary(
       "GetZone",
       async (o) => {
-        const reply = await this.client.getZone({ zoneId: id }, o);
+        const reply = await this.#client.getZone({ zoneId: id }, o);
         if (!reply.zone)
           throw new ProtectError("notFound", `GetZone on ${this.name}: no zone ${id}.`, {
             host: this.name,
@@ -233,32 +304,38 @@ export class ProtectHost extends Disposable {
     const ids = await this.#resolveIds(
       "zone",
       nameOrId,
-      (o) => this.client.resolveZoneIds({ name: nameOrId }, o).then((r) => r.zoneIds),
-      (o) => this.client.resolveZoneId({ name: nameOrId }, o).then((r) => (r.zoneId ? [r.zoneId] : [])),
+      (o) => this.#client.resolveZoneIds({ name: nameOrId }, o).then((r) => r.zoneIds),
+      (o) => this.#client.resolveZoneId({ name: nameOrId }, o).then((r) => (r.zoneId ? [r.zoneId] : [])),
       opts,
     );
     return this.getZone(ids[0]!, opts);
   }
 
-  /** ListWorkloads, batches merged. */
-  listWorkloads(opts: CallOpts = {}): Promise<Workload[]> {
-    return this.#unary(
-      "ListWorkloads",
-      async (o) => {
-        const byId = new Map<string, Workload>();
-        for await (const reply of this.client.listWorkloads({}, o))
-          for (const w of reply.workloads) byId.set(w.id, w);
-        return [...byId.values()];
-      },
-      opts,
-    );
+  /** ListWorkloads, batches merged; empty from a daemon that does not implement it (it runs none). */
+  async listWorkloads(opts: CallOpts = {}): Promise<Workload[]> {
+    try {
+      return await this.#unary(
+        "ListWorkloads",
+        async (o) => {
+          const byId = new Map<string, Workload>();
+          for await (const reply of this.#client.listWorkloads({}, o))
+            for (const w of reply.workloads) byId.set(w.id, w);
+          return [...byId.values()];
+        },
+        opts,
+      );
+    } catch (err) {
+      if (!ProtectError.is(err, "unimplemented")) throw err;
+      this.#log.debug("ListWorkloads is not implemented by this daemon; it has no workloads");
+      return [];
+    }
   }
 
   getWorkload(id: string, opts: CallOpts = {}): Promise<Workload> {
     return this.#unary(
       "GetWorkload",
       async (o) => {
-        const reply = await this.client.getWorkload({ workloadId: id }, o);
+        const reply = await this.#client.getWorkload({ workloadId: id }, o);
         if (!reply.workload)
           throw new ProtectError("notFound", `GetWorkload on ${this.name}: no workload ${id}.`, {
             host: this.name,
@@ -282,9 +359,9 @@ export class ProtectHost extends Disposable {
     const ids = await this.#resolveIds(
       "workload",
       nameOrId,
-      (o) => this.client.resolveWorkloadIds({ name: nameOrId }, o).then((r) => r.workloadIds),
+      (o) => this.#client.resolveWorkloadIds({ name: nameOrId }, o).then((r) => r.workloadIds),
       (o) =>
-        this.client
+        this.#client
           .resolveWorkloadId({ name: nameOrId }, o)
           .then((r) => (r.workloadId ? [r.workloadId] : [])),
       opts,
@@ -297,7 +374,7 @@ export class ProtectHost extends Disposable {
     return this.#unary(
       "CreateZone",
       async (o) => {
-        const reply = await this.client.createZone({ spec }, o);
+        const reply = await this.#client.createZone({ spec }, o);
         if (!reply.zoneId)
           throw new ProtectError(
             "invalidReply",
@@ -312,7 +389,279 @@ export class ProtectHost extends Disposable {
 
   /** DestroyZone (asynchronous on the host: the zone goes DESTROYING, DESTROYED, then disappears). */
   async destroyZone(id: string, opts: CallOpts = {}): Promise<void> {
-    await this.#unary("DestroyZone", (o) => this.client.destroyZone({ zoneId: id }, o), opts);
+    await this.#unary("DestroyZone", (o) => this.#client.destroyZone({ zoneId: id }, o), opts);
+  }
+
+  /** UpdateZoneResources: the zone's new target, minimum and maximum. */
+  async updateZoneResources(
+    zoneId: string,
+    resources: MessageInitShape<typeof ZoneResourcesSpecSchema>,
+    opts: CallOpts = {},
+  ): Promise<void> {
+    await this.#unary(
+      "UpdateZoneResources",
+      (o) => this.#client.updateZoneResources({ zoneId, resources }, o),
+      opts,
+    );
+  }
+
+  /**
+   * Resizes a zone: the new target vCPUs and/or memory (undefined leaves one as it is), the
+   * bounds moved with it (resizedResources). `zone` as known (the model's copy) or its id.
+   * Resolves with the resources asked for.
+   */
+  async resizeZone(
+    zone: Zone | string,
+    cpus: number | undefined,
+    memoryMiB: number | undefined,
+    opts: CallOpts = {},
+  ): Promise<ZoneResourcesSpec> {
+    const known = typeof zone === "string" ? await this.getZone(zone, opts) : zone;
+    const resources = resizedResources(known, cpus, memoryMiB);
+    await this.updateZoneResources(known.id, resources, opts);
+    return resources;
+  }
+
+  /** ReadZoneMetrics: the zone's metric tree (undefined when the host sent none). */
+  async readZoneMetrics(zoneId: string, opts: CallOpts = {}): Promise<MetricNode | undefined> {
+    const reply = await this.#unary(
+      "ReadZoneMetrics",
+      (o) => this.#client.readZoneMetrics({ zoneId }, o),
+      opts,
+      metricsCallMs,
+    );
+    return reply.root;
+  }
+
+  /** CreateWorkload; resolves with the new workload's id. */
+  createWorkload(spec: MessageInitShape<typeof WorkloadSpecSchema>, opts: CallOpts = {}): Promise<string> {
+    return this.#unary(
+      "CreateWorkload",
+      async (o) => {
+        const reply = await this.#client.createWorkload({ spec }, o);
+        if (!reply.workloadId)
+          throw new ProtectError(
+            "invalidReply",
+            `CreateWorkload on ${this.name}: the daemon returned no workload id.`,
+            { host: this.name, operation: "CreateWorkload" },
+          );
+        return reply.workloadId;
+      },
+      opts,
+      workloadCallMs,
+    );
+  }
+
+  async startWorkload(id: string, opts: CallOpts = {}): Promise<void> {
+    await this.#unary(
+      "StartWorkload",
+      (o) => this.#client.startWorkload({ workloadId: id }, o),
+      opts,
+      workloadCallMs,
+    );
+  }
+
+  /** StopWorkload: the host signals the process and kills it after `timeoutSeconds`. */
+  async stopWorkload(id: string, timeoutSeconds: number, opts: CallOpts = {}): Promise<void> {
+    await this.#unary(
+      "StopWorkload",
+      (o) => this.#client.stopWorkload({ workloadId: id, timeout: BigInt(timeoutSeconds) }, o),
+      opts,
+      (timeoutSeconds + 30) * 1000,
+    );
+  }
+
+  async destroyWorkload(id: string, opts: CallOpts = {}): Promise<void> {
+    await this.#unary(
+      "DestroyWorkload",
+      (o) => this.#client.destroyWorkload({ workloadId: id }, o),
+      opts,
+      workloadCallMs,
+    );
+  }
+
+  /** Device names on the host and whether a zone holds them; empty from a daemon without ListDevices. */
+  async listDevices(opts: CallOpts = {}): Promise<{ name: string; claimed: boolean }[]> {
+    try {
+      const reply = await this.#unary("ListDevices", (o) => this.#client.listDevices({}, o), opts);
+      return reply.devices.map((d) => ({ name: d.name, claimed: d.claimed }));
+    } catch (err) {
+      if (ProtectError.is(err, "unimplemented")) return [];
+      throw err;
+    }
+  }
+
+  /**
+   * PullImage to completion; resolves with the image's digest and the format the host stored.
+   * With `wantEntrypoint`, also the image config's Entrypoint (a Compose `command:` follows it).
+   */
+  async pullImage(
+    reference: string,
+    format: OciImageFormat,
+    onProgress: (p: PullProgress) => void,
+    opts: CallOpts & { readonly wantEntrypoint?: boolean } = {},
+  ): Promise<PulledImage> {
+    let result: PulledImage | undefined;
+    // Always with metadata: the config carries the devcontainer.metadata label (and Entrypoint).
+    const replies = this.#stream(
+      `PullImage ${reference}`,
+      (o) => this.#client.pullImage({ image: reference, format, wantMetadata: true }, o),
+      opts,
+    );
+    for await (const reply of replies) {
+      if (reply.progress) onProgress(pullProgressOf(reply.progress));
+      if (reply.spec?.digest) {
+        const config = reply.metadata?.config.length ? reply.metadata.config : undefined;
+        const entrypoint = config && opts.wantEntrypoint ? entrypointOf(config) : undefined;
+        result = {
+          digest: reply.spec.digest,
+          format: reply.spec.format || format,
+          ...(entrypoint ? { entrypoint } : {}),
+          ...(config ? { config } : {}),
+        };
+      }
+    }
+    if (!result)
+      throw new ProtectError(
+        "invalidReply",
+        `PullImage ${reference} on ${this.name}: the daemon sent no image digest.`,
+        { host: this.name, operation: "PullImage" },
+      );
+    return result;
+  }
+
+  /** ListImages: the host's images with their names and config; empty from a daemon without it. */
+  async listImages(opts: CallOpts = {}): Promise<HostImage[]> {
+    try {
+      return await this.#unary(
+        "ListImages",
+        async (o) => {
+          const images: HostImage[] = [];
+          for await (const reply of this.#client.listImages({}, o))
+            for (const i of reply.images)
+              images.push({
+                digest: i.digest,
+                format: i.format,
+                names: [...i.names],
+                ...(i.metadata?.config.length ? { config: i.metadata.config } : {}),
+              });
+          return images;
+        },
+        opts,
+      );
+    } catch (err) {
+      if (ProtectError.is(err, "unimplemented")) return [];
+      throw err;
+    }
+  }
+
+  /** ImportImage: streams an image archive (OCI layout or docker save tar) under `upload.name`. */
+  async importImage(
+    upload: ImageUpload,
+    onProgress: (p: ImportProgress) => void,
+    opts: CallOpts = {},
+  ): Promise<HostImage> {
+    let sent = 0;
+    const total = upload.size;
+    async function* requests(): AsyncGenerator<MessageInitShape<typeof ImportImageRequestSchema>> {
+      yield { image: upload.name, format: upload.format, wantMetadata: true };
+      for await (const chunk of upload.chunks) {
+        sent += chunk.length;
+        onProgress({ sentBytes: sent, totalBytes: total, phase: "sending" });
+        yield { chunk };
+      }
+      yield { lastChunk: true };
+    }
+    let result: HostImage | undefined;
+    const replies = this.#stream(
+      `ImportImage ${upload.name}`,
+      (o) => this.#client.importImage(requests(), o),
+      opts,
+    );
+    for await (const reply of replies) {
+      if (reply.progress)
+        onProgress({ sentBytes: sent, totalBytes: total, phase: pullProgressOf(reply.progress).phase });
+      if (reply.spec?.digest)
+        result = {
+          digest: reply.spec.digest,
+          format: reply.spec.format || upload.format,
+          names: [upload.name],
+          ...(reply.metadata?.config.length ? { config: reply.metadata.config } : {}),
+        };
+    }
+    if (!result)
+      throw new ProtectError(
+        "invalidReply",
+        `ImportImage ${upload.name} on ${this.name}: the daemon sent no image digest.`,
+        { host: this.name, operation: "ImportImage" },
+      );
+    return result;
+  }
+
+  /** ExecuteZoneCommand; {@link startExec} runs a session over it. */
+  executeZoneCommand(
+    requests: AsyncIterable<MessageInitShape<typeof ExecuteZoneCommandRequestSchema>>,
+    opts: StreamOpts = {},
+  ): AsyncIterable<ExecuteZoneCommandReply> {
+    return this.#stream("ExecuteZoneCommand", (o) => this.#client.executeZoneCommand(requests, o), opts);
+  }
+
+  /** AttachZoneConsole: a zone's kernel console (ZoneConsole in core/terminal follows it). */
+  attachZoneConsole(
+    requests: AsyncIterable<MessageInitShape<typeof ZoneConsoleRequestSchema>>,
+    opts: StreamOpts = {},
+  ): AsyncIterable<ZoneConsoleReply> {
+    return this.#stream("AttachZoneConsole", (o) => this.#client.attachZoneConsole(requests, o), opts);
+  }
+
+  /** AttachWorkloadConsole: a workload's own stdio (WorkloadConsole in core/terminal follows it). */
+  attachWorkloadConsole(
+    requests: AsyncIterable<MessageInitShape<typeof WorkloadConsoleRequestSchema>>,
+    opts: StreamOpts = {},
+  ): AsyncIterable<WorkloadConsoleReply> {
+    return this.#stream(
+      "AttachWorkloadConsole",
+      (o) => this.#client.attachWorkloadConsole(requests, o),
+      opts,
+    );
+  }
+
+  /** DialNetworkSocket: a TCP connection inside a zone (core/forward's protectDialer wraps it). */
+  dialNetworkSocket(
+    requests: AsyncIterable<MessageInitShape<typeof DialNetworkSocketRequestSchema>>,
+    opts: StreamOpts = {},
+  ): AsyncIterable<DialNetworkSocketReply> {
+    return this.#stream("DialNetworkSocket", (o) => this.#client.dialNetworkSocket(requests, o), opts);
+  }
+
+  /** Runs a command to completion with stdin closed; resolves with its exit code. */
+  exec(request: ExecRequest, options: ExecOptions = {}): Promise<number> {
+    const session = startExec(this, request, options);
+    session.endInput();
+    return session.exited;
+  }
+
+  /** The host's file system: SFTP over the SSH connection, or this machine's for a unix:// host. The caller closes it. */
+  async openFiles(): Promise<HostFiles> {
+    if (this.target.kind === "unix") return new LocalHostFiles();
+    const ssh = this.ssh ?? (await this.sshConnection?.connection());
+    if (!ssh)
+      throw new ProtectError("lost", `${this.name}: no SSH connection for the workspace copy.`, {
+        host: this.name,
+      });
+    return SftpHostFiles.open(ssh);
+  }
+
+  /**
+   * How to reach a port inside a zone: DialNetworkSocket through the daemon, or with route
+   * `ssh` (SSH hosts, zones with an address) a direct-tcpip channel to the zone's IP.
+   */
+  dialer(zone: Zone, port: number, route: ForwardRoute = "dial"): Dialer {
+    if (route === "ssh" && this.target.kind === "ssh") {
+      const ip = zoneView(zone).ipv4 ?? zoneView(zone).ipv6;
+      if (ip) return sshDialer(() => this.ssh, ip, port);
+    }
+    return protectDialer(this, zone.id, "127.0.0.1", port);
   }
 
   /**
@@ -329,11 +678,12 @@ export class ProtectHost extends Disposable {
     while (!signal?.aborted && !this.#closed) {
       const attempt = new AbortController();
       const attemptSignal = anySignal(signal, attempt.signal);
-      const queue = new AsyncQueue<HostEvent>();
+      // Unbounded: a burst of events (a thousand zones created) must not cut the watch off.
+      const queue = new AsyncQueue<HostEvent>(Number.POSITIVE_INFINITY);
       try {
         // Subscribe first, list second: a change made while we list is then not lost (it
         // arrives as an event after the resync, and upserting it again is harmless).
-        const stream = this.client.watchEvents({}, { signal: attemptSignal });
+        const stream = this.#client.watchEvents({}, { signal: attemptSignal });
         void (async () => {
           try {
             for await (const reply of stream) {
@@ -355,11 +705,11 @@ export class ProtectHost extends Disposable {
         })(); // the pump's outcome reaches the consumer through the queue
         const [zones, workloads] = await Promise.all([
           this.listZones({ signal: attemptSignal }),
-          this.#listWorkloadsIfSupported(attemptSignal),
+          this.listWorkloads({ signal: attemptSignal }),
         ]);
         yield { type: "resync", reason, zones, workloads };
         failures = 0;
-        for (;;) yield await queue.next();
+        yield* queue;
       } catch (err) {
         if (signal?.aborted || this.#closed) return;
         const error = toProtectError(err, "WatchEvents", this.name);
@@ -384,41 +734,47 @@ export class ProtectHost extends Disposable {
   }
 
   /**
-   * Resolves with the zone once `predicate` holds for it (checked against every resync and
-   * change; `undefined` means the zone is gone: not listed, or reported DESTROYED). Rejects with
+   * Resolves with the zone once `until` holds for it (checked against every resync and change;
+   * `undefined` means the zone is gone: not listed, or reported DESTROYED). Rejects with
    * `deadline` after timeoutMs (default 120 s), `cancelled` on abort.
    */
-  async waitForZone(
+  waitForZone(
     id: string,
-    predicate: (zone: Zone | undefined) => boolean,
-    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+    until: (zone: Zone | undefined) => boolean,
+    options: WaitOptions<Zone> = {},
   ): Promise<Zone | undefined> {
-    const timeoutMs = options.timeoutMs ?? 120_000;
-    const timer = new AbortController();
-    const handle = setTimeout(() => timer.abort(), timeoutMs);
-    try {
-      for await (const ev of this.watch(anySignal(options.signal, timer.signal))) {
-        if (ev.type === "resync") {
-          const zone = ev.zones.find((z) => z.id === id);
-          if (predicate(zone)) return zone;
-        } else if (ev.type === "zone" && ev.zone.id === id) {
-          // A DESTROYED zone is about to vanish from the list: to the predicate it is gone.
-          const zone = ev.zone.status?.state === ZoneState.DESTROYED ? undefined : ev.zone;
-          if (predicate(zone)) return zone;
-        }
+    const check = (zone: Zone | undefined): { value: Zone | undefined } | undefined => {
+      options.onChange?.(zone);
+      return until(zone) ? { value: zone } : undefined;
+    };
+    return this.#watchUntil(`zone ${id}`, options, (ev) => {
+      if (ev.type === "resync") return check(ev.zones.find((z) => z.id === id));
+      if (ev.type !== "zone" || ev.zone.id !== id) return undefined;
+      // A DESTROYED zone is about to vanish from the list: to the predicate it is gone.
+      return check(ev.zone.status?.state === ZoneState.DESTROYED ? undefined : ev.zone);
+    });
+  }
+
+  /** The same for a workload: resolves once `until` holds for it (undefined: it is gone). */
+  waitForWorkload(
+    id: string,
+    until: (workload: Workload | undefined) => boolean,
+    options: WaitOptions<Workload> = {},
+  ): Promise<Workload | undefined> {
+    const check = (w: Workload | undefined): boolean => {
+      const gone = w === undefined || w.status?.state === WorkloadState.DESTROYED;
+      const value = gone ? undefined : w;
+      options.onChange?.(value);
+      return until(value);
+    };
+    return this.#watchUntil(`workload ${id}`, options, (ev) => {
+      if (ev.type === "resync") {
+        const w = ev.workloads.find((x) => x.id === id);
+        return check(w) ? { value: w } : undefined;
       }
-    } finally {
-      clearTimeout(handle);
-    }
-    if (options.signal?.aborted)
-      throw new ProtectError("cancelled", `waiting for zone ${id} on ${this.name} was cancelled.`, {
-        host: this.name,
-      });
-    throw new ProtectError(
-      "deadline",
-      `zone ${id} on ${this.name} did not reach the expected state within ${Math.round(timeoutMs / 1000)} s.`,
-      { host: this.name },
-    );
+      if (ev.type !== "workload" || ev.workload.id !== id || !check(ev.workload)) return undefined;
+      return { value: ev.workload.status?.state === WorkloadState.DESTROYED ? undefined : ev.workload };
+    });
   }
 
   /** Closes the transport and (unless pooled) the SSH connection. Idempotent. */
@@ -428,16 +784,32 @@ export class ProtectHost extends Disposable {
     this.dispose();
   }
 
-  async #listWorkloadsIfSupported(signal: AbortSignal): Promise<Workload[]> {
+  /** Follows watch() until `check` returns a value; the waits' deadline and cancel errors. */
+  async #watchUntil<T>(
+    what: string,
+    options: WaitOptions<T>,
+    check: (ev: HostEvent) => { value: T | undefined } | undefined,
+  ): Promise<T | undefined> {
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const timer = new AbortController();
+    const handle = setTimeout(() => timer.abort(), timeoutMs);
     try {
-      return await this.listWorkloads({ signal });
-    } catch (err) {
-      if (ProtectError.is(err, "unimplemented")) {
-        this.#log.debug("ListWorkloads is not implemented by this daemon; watching zones only");
-        return [];
+      for await (const ev of this.watch(anySignal(options.signal, timer.signal))) {
+        const hit = check(ev);
+        if (hit) return hit.value;
       }
-      throw err;
+    } finally {
+      clearTimeout(handle);
     }
+    if (options.signal?.aborted)
+      throw new ProtectError("cancelled", `waiting for ${what} on ${this.name} was cancelled.`, {
+        host: this.name,
+      });
+    throw new ProtectError(
+      "deadline",
+      `${what} on ${this.name} did not reach the expected state within ${Math.round(timeoutMs / 1000)} s.`,
+      { host: this.name },
+    );
   }
 
   async #resolveIds(
@@ -471,20 +843,48 @@ export class ProtectHost extends Disposable {
     return ids;
   }
 
-  async #unary<T>(operation: string, call: (o: CallOptions) => Promise<T>, opts: CallOpts): Promise<T> {
-    if (this.#closed)
-      throw new ProtectError("cancelled", `${operation} on ${this.name}: the host connection is closed.`, {
-        host: this.name,
-        operation,
-      });
+  /** One unary call (or a stream read to its end) with a deadline; errors mapped to ProtectError. */
+  async #unary<T>(
+    operation: string,
+    call: (o: CallOptions) => Promise<T>,
+    opts: CallOpts,
+    deadlineMs = this.#deadlineMs,
+  ): Promise<T> {
+    this.#assertOpen(operation);
     try {
       return await call({
-        timeoutMs: opts.timeoutMs ?? this.#deadlineMs,
+        timeoutMs: opts.timeoutMs ?? deadlineMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
     } catch (err) {
       throw toProtectError(err, operation, this.name);
     }
+  }
+
+  /** A streaming call, no deadline unless asked; whatever it throws is mapped to ProtectError. */
+  async *#stream<T>(
+    rpc: string,
+    open: (o: CallOptions) => AsyncIterable<T>,
+    opts: StreamOpts,
+  ): AsyncGenerator<T, void, undefined> {
+    const operation = opts.about ? `${rpc} ${opts.about}` : rpc;
+    this.#assertOpen(operation);
+    try {
+      yield* open({
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      throw toProtectError(err, operation, this.name);
+    }
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#closed)
+      throw new ProtectError("cancelled", `${operation} on ${this.name}: the host connection is closed.`, {
+        host: this.name,
+        operation,
+      });
   }
 }
 
@@ -500,39 +900,4 @@ function waitForSshOf(ssh: ManagedSshConnection): Interceptor {
 function isRetryableHostError(err: ProtectError | SshError): boolean {
   if (SshError.is(err)) return isRetryable(err);
   return err.reason === "lost" || err.reason === "unreachable" || err.reason === "deadline";
-}
-
-/** A single-consumer queue whose reader awaits the next item or the failure that ended it. */
-class AsyncQueue<T> {
-  #items: T[] = [];
-  #failure: { error: Error } | undefined;
-  #waiter: { resolve: (v: T) => void; reject: (e: Error) => void } | undefined;
-
-  push(item: T): void {
-    if (this.#failure) return;
-    if (this.#waiter) {
-      const w = this.#waiter;
-      this.#waiter = undefined;
-      w.resolve(item);
-    } else {
-      this.#items.push(item);
-    }
-  }
-
-  fail(cause: unknown): void {
-    if (this.#failure) return;
-    const error = cause instanceof Error ? cause : new Error(String(cause));
-    this.#failure = { error };
-    if (this.#waiter && !this.#items.length) {
-      const w = this.#waiter;
-      this.#waiter = undefined;
-      w.reject(error);
-    }
-  }
-
-  next(): Promise<T> {
-    if (this.#items.length) return Promise.resolve(this.#items.shift()!);
-    if (this.#failure) return Promise.reject(this.#failure.error);
-    return new Promise<T>((resolve, reject) => (this.#waiter = { resolve, reject }));
-  }
 }

@@ -1,26 +1,21 @@
 /**
  * Plain, stable views of zones and workloads: camelCase fields, string states ("ready"),
  * numbers instead of bigints, ISO dates — what `zonectl ls --json` prints and what UIs can rely
- * on without knowing protobuf. States are looked up by enum *name* in the descriptor, so a
- * daemon whose numbering differs still maps (see the protect-api README).
+ * on without knowing protobuf. The facts themselves (state names, addresses, resources in
+ * force) come from zoneFacts.ts.
  */
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
+import type { PullProgress } from "../launch/launchHost";
+import type { OciImageProgress, Zone } from "../../proto/gen/protect/control/v1/common_pb";
 import {
-  WorkloadStateSchema,
+  OciImageProgressLayerPhaseSchema,
+  OciImageProgressPhaseSchema,
   ZoneNetworkIpVersion,
-  ZoneStateSchema,
 } from "../../proto/gen/protect/control/v1/common_pb";
 import type { GetHostStatusReply } from "../../proto/gen/protect/control/v1/control_pb";
-
-/** Zone states as lower-case words: the enum value names without the ZONE_STATE_ prefix. */
-export type ZoneStateName =
-  "unknown" | "creating" | "created" | "ready" | "exited" | "destroying" | "destroyed" | "failed";
-
-/** Workload states as lower-case words. */
-export type WorkloadStateName =
-  "unknown" | "creating" | "created" | "running" | "completed" | "destroying" | "destroyed" | "failed";
+import { resourcesInForce, zoneAddress, zoneStateName } from "./zoneFacts";
+import type { ZoneStateName } from "./zoneFacts";
 
 /** A zone as `zonectl ls --json` prints it. Fields are stable; new ones may be added. */
 export interface ZoneView {
@@ -31,9 +26,9 @@ export interface ZoneView {
   /** First IPv4 address of the zone (without prefix length), or null. */
   readonly ipv4: string | null;
   readonly ipv6: string | null;
-  /** Active vCPUs (target), falling back to the initial spec; null if unknown. */
+  /** vCPUs of the resources in force (the target, else the maximum); null if unknown. */
   readonly vcpus: number | null;
-  /** Active target memory in MiB, falling back to the initial spec; null if unknown. */
+  /** Memory in MiB of the resources in force (the target, else the maximum); null if unknown. */
   readonly memoryMiB: number | null;
   /** ISO 8601, or null. */
   readonly createdAt: string | null;
@@ -42,18 +37,6 @@ export interface ZoneView {
   readonly error: string | null;
   readonly exitCode: number | null;
   readonly domid: number | null;
-}
-
-/** A workload as printed in JSON. */
-export interface WorkloadView {
-  readonly id: string;
-  readonly name: string;
-  readonly zoneId: string;
-  readonly state: WorkloadStateName;
-  readonly image: string | null;
-  readonly createdAt: string | null;
-  readonly error: string | null;
-  readonly exitCode: number | null;
 }
 
 /** Host status as printed in JSON. */
@@ -68,66 +51,17 @@ export interface HostStatusView {
   readonly hypervisorFreeMemory: number | null;
 }
 
-const zoneStateNames: readonly ZoneStateName[] = [
-  "unknown",
-  "creating",
-  "created",
-  "ready",
-  "exited",
-  "destroying",
-  "destroyed",
-  "failed",
-];
-const workloadStateNames: readonly WorkloadStateName[] = [
-  "unknown",
-  "creating",
-  "created",
-  "running",
-  "completed",
-  "destroying",
-  "destroyed",
-  "failed",
-];
-
-/** The lower-case name of a zone state number ("ready"); "unknown" for a number we do not know. */
-export function zoneStateName(state: number): ZoneStateName {
-  return enumWord(ZoneStateSchema.values, "ZONE_STATE_", state, zoneStateNames);
-}
-
-export function workloadStateName(state: number): WorkloadStateName {
-  return enumWord(WorkloadStateSchema.values, "WORKLOAD_STATE_", state, workloadStateNames);
-}
-
-function enumWord<N extends string>(
-  values: readonly { number: number; name: string }[],
-  prefix: string,
-  n: number,
-  names: readonly N[],
-): N {
-  const word = values
-    .find((v) => v.number === n)
-    ?.name.replace(prefix, "")
-    .toLowerCase();
-  return names.find((name) => name === word) ?? names[0]!;
-}
-
 export function zoneView(zone: Zone): ZoneView {
   const status = zone.status;
-  const ips = status?.networkStatus?.interfaces.flatMap((i) => i.ips) ?? [];
-  const ip = (version: ZoneNetworkIpVersion): string | null => {
-    const found = ips.find((i) => i.version === version && i.address);
-    return found ? found.address.replace(/\/\d+$/, "") : null;
-  };
-  const active = status?.resourceStatus?.activeResources;
-  const initial = zone.spec?.initialResources;
-  const cpus = active?.targetCpus || initial?.targetCpus || active?.maxCpus || initial?.maxCpus || 0;
-  const mem = active?.targetMemory || initial?.targetMemory || active?.maxMemory || initial?.maxMemory || 0n;
+  const r = resourcesInForce(zone);
+  const cpus = r?.targetCpus || r?.maxCpus || 0;
+  const mem = r?.targetMemory || r?.maxMemory || 0n;
   return {
     id: zone.id,
     name: zone.spec?.name ?? "",
-    state: zoneStateName(status?.state ?? 0),
-    ipv4: ip(ZoneNetworkIpVersion.V4),
-    ipv6: ip(ZoneNetworkIpVersion.V6),
+    state: zoneStateName(status?.state),
+    ipv4: zoneAddress(zone, ZoneNetworkIpVersion.V4) ?? null,
+    ipv6: zoneAddress(zone, ZoneNetworkIpVersion.V6) ?? null,
     vcpus: cpus || null,
     memoryMiB: mem ? Number(mem) : null,
     createdAt: iso(status?.createdAt),
@@ -135,20 +69,6 @@ export function zoneView(zone: Zone): ZoneView {
     error: status?.errorStatus?.message || null,
     exitCode: status?.exitStatus ? status.exitStatus.code : null,
     domid: status?.domid || null,
-  };
-}
-
-export function workloadView(workload: Workload): WorkloadView {
-  const status = workload.status;
-  return {
-    id: workload.id,
-    name: workload.spec?.name ?? "",
-    zoneId: workload.spec?.zoneId ?? "",
-    state: workloadStateName(status?.state ?? 0),
-    image: workload.spec?.image?.digest || null,
-    createdAt: iso(status?.createdAt),
-    error: status?.errorStatus?.message || null,
-    exitCode: status?.exitStatus ? status.exitStatus.code : null,
   };
 }
 
@@ -177,4 +97,50 @@ export function formatAge(fromIso: string | null, now: Date = new Date()): strin
   if (seconds < 7200) return `${Math.floor(seconds / 60)}m`;
   if (seconds < 172800) return `${Math.floor(seconds / 3600)}h`;
   return `${Math.floor(seconds / 86400)}d`;
+}
+
+function progressWord(
+  values: readonly { number: number; name: string }[],
+  prefix: string,
+  n: number,
+): string {
+  return (values.find((v) => v.number === n)?.name ?? `${prefix}UNKNOWN`).slice(prefix.length).toLowerCase();
+}
+
+/** An OciImageProgress as plain data: phase words, per-layer bars, the overall bar. */
+export function pullProgressOf(p: OciImageProgress): PullProgress {
+  const bar = (
+    ind: OciImageProgress["indication"],
+  ): { current?: number; total?: number; isBytes?: boolean } => {
+    const i = ind?.indication;
+    if (i?.case === "bar")
+      return { current: Number(i.value.current), total: Number(i.value.total), isBytes: i.value.isBytes };
+    if (i?.case === "completed")
+      return { current: Number(i.value.total), total: Number(i.value.total), isBytes: i.value.isBytes };
+    return {};
+  };
+  return {
+    phase: progressWord(OciImageProgressPhaseSchema.values, "OCI_IMAGE_PROGRESS_PHASE_", p.phase),
+    layers: p.layers.map((l) => ({
+      id: l.id,
+      phase: progressWord(
+        OciImageProgressLayerPhaseSchema.values,
+        "OCI_IMAGE_PROGRESS_LAYER_PHASE_",
+        l.phase,
+      ),
+      ...bar(l.indication),
+    })),
+    ...bar(p.indication),
+  };
+}
+
+/** `config.Entrypoint` of an OCI image config blob; undefined when absent or unreadable. */
+export function entrypointOf(config: Uint8Array): string[] | undefined {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(config)) as { config?: { Entrypoint?: unknown } };
+    const e = parsed.config?.Entrypoint;
+    return Array.isArray(e) && e.every((x) => typeof x === "string") ? e : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -60,9 +60,27 @@ export interface UserWaitTracker {
   waiting(on: boolean): void;
 }
 
+/** One authentication attempt to offer, made when ssh2 gets to it (so prompts come in order). */
+interface AuthStep {
+  readonly method: AuthenticationType;
+  make(): Promise<AnyAuthMethod | undefined>;
+}
+
+/** What every step builder needs. */
+interface AuthContext {
+  readonly config: ResolvedSshConfig;
+  readonly callbacks: AuthCallbacks;
+  readonly logger: Logger;
+  /** "user@host:port", for messages. */
+  readonly target: string;
+  /** Asks the user something, pausing the handshake timeout meanwhile. */
+  readonly ask: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
 /**
- * Builds the ssh2 authHandler for a host. `isCancelled` stops prompting once the connection
- * attempt was abandoned.
+ * Builds the ssh2 authHandler for a host: the agent, then each identity file, then
+ * keyboard-interactive and password (as OpenSSH orders them), each offered only while the
+ * server still accepts its method.
  */
 export function createAuthHandler(
   config: ResolvedSshConfig,
@@ -71,119 +89,26 @@ export function createAuthHandler(
   tracker: UserWaitTracker,
 ): AuthHandlerMiddleware {
   const target = `${config.user}@${config.hostName}:${config.port}`;
-  const username = config.user;
-  const steps: { method: AuthenticationType; make: () => Promise<AnyAuthMethod | undefined> }[] = [];
-  const ask = async <T>(fn: () => Promise<T>): Promise<T> => {
-    tracker.waiting(true);
-    try {
-      return await fn();
-    } finally {
-      tracker.waiting(false);
-    }
+  const ctx: AuthContext = {
+    config,
+    callbacks,
+    logger,
+    target,
+    ask: async (fn) => {
+      tracker.waiting(true);
+      try {
+        return await fn();
+      } finally {
+        tracker.waiting(false);
+      }
+    },
   };
-
-  if (config.pubkeyAuthentication && config.identityAgent) {
-    const socket = config.identityAgent;
-    steps.push({
-      method: "publickey",
-      make: async () => {
-        if (!existsSync(socket)) {
-          logger.debug(`ssh ${target}: agent socket ${socket} does not exist; agent skipped`);
-          return undefined;
-        }
-        logger.debug(
-          `ssh ${target}: trying keys from the agent at ${socket}${config.identitiesOnly ? " (IdentitiesOnly: only those named by IdentityFile)" : ""}`,
-        );
-        const agent = config.identitiesOnly
-          ? new FilteredAgent(socket, publicBlobsOf(config.identityFiles))
-          : socket;
-        return { type: "agent", username, agent };
-      },
-    });
-  }
-
-  if (config.pubkeyAuthentication) {
-    for (const file of config.identityFiles) {
-      steps.push({
-        method: "publickey",
-        make: async () => {
-          let text: string;
-          try {
-            text = readFileSync(file, "utf8");
-          } catch {
-            if (config.identityFilesExplicit)
-              logger.debug(`ssh ${target}: identity file ${file} not found; skipped`);
-            return undefined;
-          }
-          const key = await loadKey(file, text, target, callbacks, logger, ask);
-          if (!key) return undefined;
-          logger.debug(`ssh ${target}: trying identity file ${file}`);
-          return { type: "publickey", username, key };
-        },
-      });
-    }
-  }
-
-  if (config.kbdInteractiveAuthentication && callbacks.keyboardInteractive && !config.batchMode) {
-    const answer = callbacks.keyboardInteractive.bind(callbacks);
-    for (let i = 0; i < maxTries; i++) {
-      steps.push({
-        method: "keyboard-interactive",
-        make: async () => {
-          logger.debug(`ssh ${target}: trying keyboard-interactive`);
-          let gaveUp = false;
-          return {
-            type: "keyboard-interactive",
-            username,
-            prompt: (
-              name: string,
-              instructions: string,
-              _lang: string,
-              prompts: Prompt[],
-              finish: KeyboardInteractiveCallback,
-            ) => {
-              if (gaveUp) return finish([]);
-              void ask(() =>
-                answer({
-                  target,
-                  name,
-                  instructions,
-                  prompts: prompts.map((p) => ({ prompt: p.prompt, echo: p.echo ?? false })),
-                }),
-              ).then(
-                (answers) => {
-                  if (answers === undefined) gaveUp = true;
-                  finish(answers ?? []);
-                },
-                () => finish([]), // a failing prompt UI counts as no answer; the server then fails this method
-              );
-            },
-          };
-        },
-      });
-    }
-  }
-
-  if (config.passwordAuthentication && callbacks.password && !config.batchMode) {
-    const askPassword = callbacks.password.bind(callbacks);
-    let stopped = false;
-    for (let attempt = 1; attempt <= maxTries; attempt++) {
-      steps.push({
-        method: "password",
-        make: async () => {
-          if (stopped) return undefined;
-          const password = await ask(() => askPassword({ user: username, target, attempt }));
-          if (password === undefined) {
-            stopped = true;
-            return undefined;
-          }
-          logger.debug(`ssh ${target}: trying a password (attempt ${attempt})`);
-          return { type: "password", username, password };
-        },
-      });
-    }
-  }
-
+  const steps = [
+    ...agentSteps(ctx),
+    ...identityFileSteps(ctx),
+    ...keyboardInteractiveSteps(ctx),
+    ...passwordSteps(ctx),
+  ];
   let index = 0;
   return (methodsLeft, _partialSuccess, next) => {
     const allowed = (method: AuthenticationType): boolean => !methodsLeft || methodsLeft.includes(method);
@@ -202,6 +127,112 @@ export function createAuthHandler(
     };
     void advance().then((attempt) => next(attempt as AnyAuthMethod)); // false tells ssh2 that nothing is left
   };
+}
+
+function agentSteps({ config, logger, target }: AuthContext): AuthStep[] {
+  if (!config.pubkeyAuthentication || !config.identityAgent) return [];
+  const socket = config.identityAgent;
+  return [
+    {
+      method: "publickey",
+      make: async () => {
+        if (!existsSync(socket)) {
+          logger.debug(`ssh ${target}: agent socket ${socket} does not exist; agent skipped`);
+          return undefined;
+        }
+        logger.debug(
+          `ssh ${target}: trying keys from the agent at ${socket}${config.identitiesOnly ? " (IdentitiesOnly: only those named by IdentityFile)" : ""}`,
+        );
+        const agent = config.identitiesOnly
+          ? new FilteredAgent(socket, publicBlobsOf(config.identityFiles))
+          : socket;
+        return { type: "agent", username: config.user, agent };
+      },
+    },
+  ];
+}
+
+function identityFileSteps({ config, callbacks, logger, target, ask }: AuthContext): AuthStep[] {
+  if (!config.pubkeyAuthentication) return [];
+  return config.identityFiles.map((file) => ({
+    method: "publickey",
+    make: async () => {
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch {
+        if (config.identityFilesExplicit)
+          logger.debug(`ssh ${target}: identity file ${file} not found; skipped`);
+        return undefined;
+      }
+      const key = await loadKey(file, text, target, callbacks, logger, ask);
+      if (!key) return undefined;
+      logger.debug(`ssh ${target}: trying identity file ${file}`);
+      return { type: "publickey", username: config.user, key };
+    },
+  }));
+}
+
+function keyboardInteractiveSteps({ config, callbacks, logger, target, ask }: AuthContext): AuthStep[] {
+  if (!config.kbdInteractiveAuthentication || !callbacks.keyboardInteractive || config.batchMode) return [];
+  const answer = callbacks.keyboardInteractive.bind(callbacks);
+  const step = (): AuthStep => ({
+    method: "keyboard-interactive",
+    make: async () => {
+      logger.debug(`ssh ${target}: trying keyboard-interactive`);
+      let gaveUp = false;
+      return {
+        type: "keyboard-interactive",
+        username: config.user,
+        prompt: (
+          name: string,
+          instructions: string,
+          _lang: string,
+          prompts: Prompt[],
+          finish: KeyboardInteractiveCallback,
+        ) => {
+          if (gaveUp) return finish([]);
+          void ask(() =>
+            answer({
+              target,
+              name,
+              instructions,
+              prompts: prompts.map((p) => ({ prompt: p.prompt, echo: p.echo ?? false })),
+            }),
+          ).then(
+            (answers) => {
+              if (answers === undefined) gaveUp = true;
+              finish(answers ?? []);
+            },
+            () => finish([]), // a failing prompt UI counts as no answer; the server then fails this method
+          );
+        },
+      };
+    },
+  });
+  return Array.from({ length: maxTries }, step);
+}
+
+function passwordSteps({ config, callbacks, logger, target, ask }: AuthContext): AuthStep[] {
+  if (!config.passwordAuthentication || !callbacks.password || config.batchMode) return [];
+  const askPassword = callbacks.password.bind(callbacks);
+  let stopped = false;
+  return Array.from({ length: maxTries }, (_, i): AuthStep => {
+    const attempt = i + 1;
+    return {
+      method: "password",
+      make: async () => {
+        if (stopped) return undefined;
+        const password = await ask(() => askPassword({ user: config.user, target, attempt }));
+        if (password === undefined) {
+          stopped = true;
+          return undefined;
+        }
+        logger.debug(`ssh ${target}: trying a password (attempt ${attempt})`);
+        return { type: "password", username: config.user, password };
+      },
+    };
+  });
 }
 
 /** Parses a private key, asking for its passphrase when encrypted. Undefined: skip the key. */

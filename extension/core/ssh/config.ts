@@ -96,10 +96,10 @@ export function resolveSshConfig(
   destination: SshDestination,
   options: SshConfigOptions = {},
 ): ResolvedSshConfig {
-  const log = options.logger ?? silentLogger;
   const env = options.env ?? process.env;
   const home = options.homedir ?? osHomedir();
   const localUser = options.localUser ?? safeLocalUser();
+  const reading = new ConfigReading(destination, home, env, localUser, options.logger ?? silentLogger);
   const explicitFile = options.configFile !== undefined;
   const userFile =
     options.configFile !== undefined ? expandTilde(options.configFile, home) : join(home, ".ssh", "config");
@@ -108,35 +108,55 @@ export function resolveSshConfig(
     : options.systemConfigFile === undefined
       ? "/etc/ssh/ssh_config"
       : options.systemConfigFile;
+  const userFileExists = existsSync(userFile);
+  if (explicitFile && !userFileExists) {
+    throw new SshError("configInvalid", `ssh config file ${userFile} does not exist.`);
+  }
+  if (userFileExists) reading.readFile(userFile, join(home, ".ssh"), true, 0, explicitFile);
+  if (systemFile && existsSync(systemFile)) reading.readFile(systemFile, dirname(systemFile), true, 0, false);
+  return interpretConfig(reading, home, env, localUser);
+}
 
-  const values = new Map<string, string[]>();
-  const files: string[] = [];
-  const ctx = {
-    host: destination.host,
-    hostName: destination.host,
-    user: destination.user,
-    localUser,
-  };
-  const set = (key: string, tokens: string[]): void => {
-    if (repeatable.has(key)) {
-      values.set(key, [...(values.get(key) ?? []), ...tokens]);
-    } else if (!values.has(key)) {
-      values.set(key, tokens);
-      if (key === "hostname" && tokens[0]) ctx.hostName = expandHostName(tokens[0], destination.host);
-      if (key === "user" && tokens[0] && ctx.user === undefined) ctx.user = tokens[0];
-    }
-  };
-  // Command-line values come first, so they win over the config.
-  if (destination.user !== undefined) values.set("user", [destination.user]);
-  if (destination.port !== undefined) values.set("port", [String(destination.port)]);
+/** The keyword values that apply to one destination, gathered the way OpenSSH reads its files. */
+class ConfigReading {
+  readonly values = new Map<string, string[]>();
+  readonly files: string[] = [];
+  /** What Host and Match lines are matched against; HostName and User update it as they are read. */
+  readonly match: { host: string; hostName: string; user: string | undefined; localUser: string };
 
-  const readFile = (
-    path: string,
-    includeBase: string,
-    active: boolean,
-    depth: number,
-    required: boolean,
-  ): void => {
+  constructor(
+    readonly destination: SshDestination,
+    readonly home: string,
+    readonly env: NodeJS.ProcessEnv,
+    localUser: string,
+    readonly log: Logger,
+  ) {
+    this.match = { host: destination.host, hostName: destination.host, user: destination.user, localUser };
+    // Command-line values come first, so they win over the config.
+    if (destination.user !== undefined) this.values.set("user", [destination.user]);
+    if (destination.port !== undefined) this.values.set("port", [String(destination.port)]);
+  }
+
+  first(key: string): string | undefined {
+    return this.values.get(key)?.[0];
+  }
+
+  yes(key: string, fallback: boolean): boolean {
+    const v = this.first(key)?.toLowerCase();
+    if (v === undefined) return fallback;
+    return v === "yes" || v === "true";
+  }
+
+  /** A whole number (of seconds, or a count); `none` or unset gives the fallback. */
+  seconds(key: string, fallback: number | undefined): number | undefined {
+    const v = this.first(key);
+    if (v === undefined || v.toLowerCase() === "none") return fallback;
+    if (!/^\d+$/.test(v))
+      throw new SshError("configInvalid", `ssh config: ${key} '${v}' is not a number of seconds.`);
+    return Number(v);
+  }
+
+  readFile(path: string, includeBase: string, active: boolean, depth: number, required: boolean): void {
     if (depth > maxIncludeDepth) {
       throw new SshError(
         "configInvalid",
@@ -167,17 +187,17 @@ export function resolveSshConfig(
         { cause: err },
       );
     }
-    files.push(path);
-    walk(lines, path, includeBase, active, depth);
-  };
+    this.files.push(path);
+    this.#walk(lines, path, includeBase, active, depth);
+  }
 
-  const walk = (
+  #walk(
     lines: readonly Line[],
     file: string,
     includeBase: string,
     outerActive: boolean,
     depth: number,
-  ): void => {
+  ): void {
     // `active` changes at each Host/Match line of this file and is restored when the file ends:
     // that is what makes an Include inside a Host block conditional on it.
     let active = outerActive;
@@ -186,45 +206,49 @@ export function resolveSshConfig(
       const key = line.param.toLowerCase();
       const tokens = tokensOf(line.value);
       if (key === "host" && "config" in line) {
-        active = outerActive && matchHost(tokens, ctx.host);
-        walk(line.config, file, includeBase, active, depth);
+        active = outerActive && matchHost(tokens, this.match.host);
+        this.#walk(line.config, file, includeBase, active, depth);
         active = outerActive;
       } else if (key === "match" && "config" in line) {
-        active = outerActive && matchCriteria(tokens, ctx, file, log);
-        walk(line.config, file, includeBase, active, depth);
+        active = outerActive && matchCriteria(tokens, this.match, file, this.log);
+        this.#walk(line.config, file, includeBase, active, depth);
         active = outerActive;
       } else if (key === "include") {
         if (!active) continue; // an inactive block's Include contributes nothing (SSHCONF_NEVERMATCH)
         for (const pattern of tokens) {
-          const expanded = expandEnv(expandTilde(pattern, home), env);
-          const full = isAbsolute(expanded) ? expanded : join(includeBase, expanded);
-          const matches = expandGlob(full);
-          if (!matches.length) log.debug(`ssh config: Include ${pattern} in ${file} matched no file`);
-          for (const path of matches) readFile(path, includeBase, active, depth + 1, false);
+          const matches = includedFiles(pattern, includeBase, this.home, this.env);
+          if (!matches.length) this.log.debug(`ssh config: Include ${pattern} in ${file} matched no file`);
+          for (const path of matches) this.readFile(path, includeBase, active, depth + 1, false);
         }
       } else if (active) {
-        set(key, tokens);
+        this.#set(key, tokens);
       }
     }
-  };
-
-  const userFileExists = existsSync(userFile);
-  if (explicitFile && !userFileExists) {
-    throw new SshError("configInvalid", `ssh config file ${userFile} does not exist.`);
   }
-  if (userFileExists) readFile(userFile, join(home, ".ssh"), true, 0, explicitFile);
-  if (systemFile && existsSync(systemFile)) readFile(systemFile, dirname(systemFile), true, 0, false);
 
-  const first = (key: string): string | undefined => values.get(key)?.[0];
-  const yes = (key: string, fallback: boolean): boolean => {
-    const v = first(key)?.toLowerCase();
-    if (v === undefined) return fallback;
-    return v === "yes" || v === "true";
-  };
+  #set(key: string, tokens: string[]): void {
+    if (repeatable.has(key)) {
+      this.values.set(key, [...(this.values.get(key) ?? []), ...tokens]);
+    } else if (!this.values.has(key)) {
+      this.values.set(key, tokens);
+      if (key === "hostname" && tokens[0])
+        this.match.hostName = expandHostName(tokens[0], this.destination.host);
+      if (key === "user" && tokens[0] && this.match.user === undefined) this.match.user = tokens[0];
+    }
+  }
+}
 
-  const hostName = ctx.hostName;
-  const user = first("user") ?? localUser;
-  const portText = first("port") ?? "22";
+/** What the gathered values mean, with OpenSSH's defaults for what is not set. */
+function interpretConfig(
+  reading: ConfigReading,
+  home: string,
+  env: NodeJS.ProcessEnv,
+  localUser: string,
+): ResolvedSshConfig {
+  const { destination, values } = reading;
+  const hostName = reading.match.hostName;
+  const user = reading.first("user") ?? localUser;
+  const portText = reading.first("port") ?? "22";
   if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
     throw new SshError(
       "configInvalid",
@@ -232,59 +256,141 @@ export function resolveSshConfig(
     );
   }
   const port = Number(portText);
-  const hostKeyAlias = first("hostkeyalias");
+  const hostKeyAlias = reading.first("hostkeyalias");
   const proxyJumpText = values.get("proxyjump")?.join(" ");
-
-  const tokens: Record<string, string> = {
-    "%": "%",
-    d: home,
-    h: hostName,
-    i: String(safeUid()),
-    k: hostKeyAlias ?? destination.host,
-    L: osHostname().split(".")[0] ?? "",
-    l: osHostname(),
-    n: destination.host,
-    p: String(port),
-    r: user,
-    u: localUser,
-    j: proxyJumpText && proxyJumpText !== "none" ? proxyJumpText : "",
-  };
-  tokens["C"] = createHash("sha1")
-    .update(`${tokens["l"]}${hostName}${port}${user}${tokens["j"]}`)
-    .digest("hex");
+  const tokens = percentTokens({
+    home,
+    hostName,
+    port,
+    user,
+    localUser,
+    hostKeyAlias,
+    proxyJumpText,
+    destination,
+  });
   const expandPath = (value: string, what: string): string => {
     const out = expandEnv(expandTokens(expandTilde(value, home), tokens, what), env);
     return isAbsolute(out) ? out : join(home, out);
   };
-
   const configuredIdentities = values.get("identityfile") ?? [];
-  const identityFiles = configuredIdentities.length
-    ? configuredIdentities.filter((f) => f.toLowerCase() !== "none").map((f) => expandPath(f, "IdentityFile"))
-    : ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"].map((f) =>
-        join(home, ".ssh", f),
-      );
+  const connectTimeout = reading.seconds("connecttimeout", undefined);
+  const aliveInterval =
+    reading.seconds("serveraliveinterval", defaultServerAliveIntervalSeconds) ??
+    defaultServerAliveIntervalSeconds;
+  const knownHostsList = (key: string, defaults: string[]): string[] => {
+    const list = values.get(key);
+    if (!list?.length) return defaults;
+    if (list.length === 1 && list[0]!.toLowerCase() === "none") return [];
+    return list.map((f) =>
+      expandPath(f, key === "userknownhostsfile" ? "UserKnownHostsFile" : "GlobalKnownHostsFile"),
+    );
+  };
+  return {
+    alias: destination.host,
+    hostName,
+    port,
+    user,
+    identityFiles: configuredIdentities.length
+      ? configuredIdentities
+          .filter((f) => f.toLowerCase() !== "none")
+          .map((f) => expandPath(f, "IdentityFile"))
+      : defaultIdentityFiles.map((f) => join(home, ".ssh", f)),
+    identityFilesExplicit: configuredIdentities.length > 0,
+    identitiesOnly: reading.yes("identitiesonly", false),
+    identityAgent: identityAgentOf(reading.first("identityagent"), env, expandPath),
+    ...proxyOf(values, proxyJumpText, destination),
+    connectTimeoutMs: connectTimeout === undefined ? undefined : connectTimeout * 1000,
+    serverAliveIntervalMs: aliveInterval * 1000,
+    serverAliveCountMax:
+      reading.seconds("serveralivecountmax", defaultServerAliveCountMax) ?? defaultServerAliveCountMax,
+    userKnownHostsFiles: knownHostsList("userknownhostsfile", [
+      join(home, ".ssh", "known_hosts"),
+      join(home, ".ssh", "known_hosts2"),
+    ]),
+    globalKnownHostsFiles: knownHostsList("globalknownhostsfile", [
+      "/etc/ssh/ssh_known_hosts",
+      "/etc/ssh/ssh_known_hosts2",
+    ]),
+    strictHostKeyChecking: strictHostKeyCheckingOf(reading.first("stricthostkeychecking")),
+    hashKnownHosts: reading.yes("hashknownhosts", false),
+    hostKeyAlias,
+    batchMode: reading.yes("batchmode", false),
+    pubkeyAuthentication: reading.yes("pubkeyauthentication", true),
+    passwordAuthentication: reading.yes("passwordauthentication", true),
+    kbdInteractiveAuthentication: reading.yes(
+      "kbdinteractiveauthentication",
+      reading.yes("challengeresponseauthentication", true),
+    ),
+    files: reading.files,
+  };
+}
 
-  const agentSetting = first("identityagent");
-  let identityAgent: string | undefined;
-  if (agentSetting === undefined || agentSetting === "SSH_AUTH_SOCK") {
-    identityAgent = env["SSH_AUTH_SOCK"] || undefined;
-  } else if (agentSetting.toLowerCase() === "none") {
-    identityAgent = undefined;
-  } else if (/^\$[A-Za-z_][A-Za-z0-9_]*$/.test(agentSetting)) {
-    identityAgent = env[agentSetting.slice(1)] || undefined;
-  } else {
-    identityAgent = expandPath(agentSetting, "IdentityAgent");
-  }
+/** OpenSSH's identity files, tried in this order when the config names none. */
+const defaultIdentityFiles = [
+  "id_rsa",
+  "id_ecdsa",
+  "id_ecdsa_sk",
+  "id_ed25519",
+  "id_ed25519_sk",
+  "id_xmss",
+  "id_dsa",
+];
 
-  // ProxyJump and ProxyCommand: whichever was set first wins, as in OpenSSH.
+/** The `%` tokens of paths in the config (ssh_config TOKENS). */
+function percentTokens(c: {
+  home: string;
+  hostName: string;
+  port: number;
+  user: string;
+  localUser: string;
+  hostKeyAlias: string | undefined;
+  proxyJumpText: string | undefined;
+  destination: SshDestination;
+}): Record<string, string> {
+  const tokens: Record<string, string> = {
+    "%": "%",
+    d: c.home,
+    h: c.hostName,
+    i: String(safeUid()),
+    k: c.hostKeyAlias ?? c.destination.host,
+    L: osHostname().split(".")[0] ?? "",
+    l: osHostname(),
+    n: c.destination.host,
+    p: String(c.port),
+    r: c.user,
+    u: c.localUser,
+    j: c.proxyJumpText && c.proxyJumpText !== "none" ? c.proxyJumpText : "",
+  };
+  tokens["C"] = createHash("sha1")
+    .update(`${tokens["l"]}${c.hostName}${c.port}${c.user}${tokens["j"]}`)
+    .digest("hex");
+  return tokens;
+}
+
+/** The agent socket IdentityAgent names (SSH_AUTH_SOCK by default, `none` for no agent). */
+function identityAgentOf(
+  setting: string | undefined,
+  env: NodeJS.ProcessEnv,
+  expandPath: (value: string, what: string) => string,
+): string | undefined {
+  if (setting === undefined || setting === "SSH_AUTH_SOCK") return env["SSH_AUTH_SOCK"] || undefined;
+  if (setting.toLowerCase() === "none") return undefined;
+  if (/^\$[A-Za-z_][A-Za-z0-9_]*$/.test(setting)) return env[setting.slice(1)] || undefined;
+  return expandPath(setting, "IdentityAgent");
+}
+
+/** ProxyJump or ProxyCommand: whichever was set first wins, as in OpenSSH. */
+function proxyOf(
+  values: ReadonlyMap<string, string[]>,
+  proxyJumpText: string | undefined,
+  destination: SshDestination,
+): { proxyJump: SshDestination[]; proxyCommand: string | undefined } {
   const order = [...values.keys()];
   const jumpFirst =
     order.indexOf("proxyjump") >= 0 &&
     (order.indexOf("proxycommand") < 0 || order.indexOf("proxyjump") < order.indexOf("proxycommand"));
-  let proxyJump: SshDestination[] = [];
-  let proxyCommand: string | undefined;
   if (jumpFirst && proxyJumpText && proxyJumpText.toLowerCase() !== "none") {
-    proxyJump = proxyJumpText.split(",").map((hop) => {
+    const proxyJump = proxyJumpText.split(",").map((hop) => {
       try {
         return parseDestination(hop.trim());
       } catch (err) {
@@ -296,76 +402,18 @@ export function resolveSshConfig(
         );
       }
     });
-  } else if (!jumpFirst) {
-    const pc = values.get("proxycommand")?.join(" ");
-    if (pc && pc.toLowerCase() !== "none") proxyCommand = pc;
+    return { proxyJump, proxyCommand: undefined };
   }
+  const pc = jumpFirst ? undefined : values.get("proxycommand")?.join(" ");
+  return { proxyJump: [], proxyCommand: pc && pc.toLowerCase() !== "none" ? pc : undefined };
+}
 
-  const seconds = (key: string, fallback: number | undefined): number | undefined => {
-    const v = first(key);
-    if (v === undefined || v.toLowerCase() === "none") return fallback;
-    if (!/^\d+$/.test(v))
-      throw new SshError("configInvalid", `ssh config: ${key} '${v}' is not a number of seconds.`);
-    return Number(v);
-  };
-  const connectTimeout = seconds("connecttimeout", undefined);
-  const aliveInterval =
-    seconds("serveraliveinterval", defaultServerAliveIntervalSeconds) ?? defaultServerAliveIntervalSeconds;
-  const aliveCount = seconds("serveralivecountmax", defaultServerAliveCountMax) ?? defaultServerAliveCountMax;
-
-  const knownHostsList = (key: string, defaults: string[]): string[] => {
-    const list = values.get(key);
-    if (!list?.length) return defaults;
-    if (list.length === 1 && list[0]!.toLowerCase() === "none") return [];
-    return list.map((f) =>
-      expandPath(f, key === "userknownhostsfile" ? "UserKnownHostsFile" : "GlobalKnownHostsFile"),
-    );
-  };
-
-  const strictText = (first("stricthostkeychecking") ?? "ask").toLowerCase();
-  const strict: StrictHostKeyChecking =
-    strictText === "yes" || strictText === "true"
-      ? "yes"
-      : strictText === "no" || strictText === "off" || strictText === "false"
-        ? "no"
-        : strictText === "accept-new"
-          ? "accept-new"
-          : "ask";
-
-  return {
-    alias: destination.host,
-    hostName,
-    port,
-    user,
-    identityFiles,
-    identityFilesExplicit: configuredIdentities.length > 0,
-    identitiesOnly: yes("identitiesonly", false),
-    identityAgent,
-    proxyJump,
-    proxyCommand,
-    connectTimeoutMs: connectTimeout === undefined ? undefined : connectTimeout * 1000,
-    serverAliveIntervalMs: aliveInterval * 1000,
-    serverAliveCountMax: aliveCount,
-    userKnownHostsFiles: knownHostsList("userknownhostsfile", [
-      join(home, ".ssh", "known_hosts"),
-      join(home, ".ssh", "known_hosts2"),
-    ]),
-    globalKnownHostsFiles: knownHostsList("globalknownhostsfile", [
-      "/etc/ssh/ssh_known_hosts",
-      "/etc/ssh/ssh_known_hosts2",
-    ]),
-    strictHostKeyChecking: strict,
-    hashKnownHosts: yes("hashknownhosts", false),
-    hostKeyAlias,
-    batchMode: yes("batchmode", false),
-    pubkeyAuthentication: yes("pubkeyauthentication", true),
-    passwordAuthentication: yes("passwordauthentication", true),
-    kbdInteractiveAuthentication: yes(
-      "kbdinteractiveauthentication",
-      yes("challengeresponseauthentication", true),
-    ),
-    files,
-  };
+/** StrictHostKeyChecking as written: yes/true, no/off/false, accept-new, anything else is ask. */
+function strictHostKeyCheckingOf(text: string | undefined): StrictHostKeyChecking {
+  const t = (text ?? "ask").toLowerCase();
+  if (t === "yes" || t === "true") return "yes";
+  if (t === "no" || t === "off" || t === "false") return "no";
+  return t === "accept-new" ? "accept-new" : "ask";
 }
 
 /**
@@ -442,6 +490,60 @@ function matchCriteria(
     if (result === negated) return false;
   }
   return true;
+}
+
+/**
+ * Host aliases a user has written, for "Add Host…": every `Host` pattern without wildcards or
+ * negation, in file order without duplicates. Every Include is followed, whichever block it
+ * sits in (any alias may be picked), relative to ~/.ssh. Files that cannot be read or parsed,
+ * and Includes naming unset variables, contribute nothing.
+ */
+export function sshConfigAliases(
+  configFile?: string,
+  home: string = osHomedir(),
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
+  const seen = new Set<string>();
+  const base = join(home, ".ssh");
+  const visit = (path: string, depth: number): void => {
+    if (depth > maxIncludeDepth) return;
+    let lines: Line[];
+    try {
+      lines = parse(readFileSync(path, "utf8"));
+    } catch {
+      return;
+    }
+    const walk = (block: readonly Line[]): void => {
+      for (const line of block) {
+        if (line.type !== 1) continue;
+        const key = line.param.toLowerCase();
+        const tokens = tokensOf(line.value);
+        if (key === "host") {
+          for (const pattern of tokens) if (!/[*?!]/.test(pattern)) seen.add(pattern);
+        } else if (key === "include") {
+          for (const pattern of tokens) {
+            let files: string[] = [];
+            try {
+              files = includedFiles(pattern, base, home, env);
+            } catch {
+              // an unset ${VAR}: this Include names nothing
+            }
+            for (const file of files) visit(file, depth + 1);
+          }
+        }
+        if ("config" in line) walk(line.config);
+      }
+    };
+    walk(lines);
+  };
+  visit(configFile ?? join(base, "config"), 0);
+  return [...seen];
+}
+
+/** The files one Include argument names: `~` and `${VAR}` expanded, relative to `base`, globbed. */
+function includedFiles(pattern: string, base: string, home: string, env: NodeJS.ProcessEnv): string[] {
+  const expanded = expandEnv(expandTilde(pattern, home), env);
+  return expandGlob(isAbsolute(expanded) ? expanded : join(base, expanded));
 }
 
 function tokensOf(value: string | { val: string }[]): string[] {

@@ -8,7 +8,7 @@ import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { Client } from "ssh2";
-import type { ClientChannel, ExecOptions, PseudoTtyOptions, SFTPWrapper } from "ssh2";
+import type { ClientChannel, ConnectConfig, ExecOptions, PseudoTtyOptions, SFTPWrapper } from "ssh2";
 import { Emitter } from "../events";
 import type { Event } from "../events";
 import { Disposable } from "../lifecycle";
@@ -21,18 +21,12 @@ import { resolveSshConfig } from "./config";
 import type { SshDestination } from "./destination";
 import { formatDestination, parseDestination } from "./destination";
 import { SshError, channelOpenFailure } from "./errors";
-import type { HostKeyUnknownCause } from "./errors";
+import { hostKeyVerifier } from "./hostKeyCheck";
 import type { HostKeyInfo } from "./knownHosts";
 import { printable } from "./printable";
 import { startProxyCommand } from "./proxyCommand";
 import { SftpSession } from "./sftpSession";
-import {
-  KnownHosts,
-  fingerprintOf,
-  keyTypeOf,
-  knownHostsNameFor,
-  preferredHostKeyAlgorithms,
-} from "./knownHosts";
+import { KnownHosts, knownHostsNameFor, preferredHostKeyAlgorithms } from "./knownHosts";
 
 /** What the user is asked about a host key that is not in known_hosts. */
 export interface HostKeyQuestion extends HostKeyInfo {
@@ -670,6 +664,79 @@ class PausableTimer {
   }
 }
 
+/** The connection over a client whose handshake just succeeded. */
+function connectionOver(
+  client: Client,
+  config: ResolvedSshConfig,
+  jumps: readonly SshConnection[],
+  log: Logger,
+): SshConnection {
+  // Trap: Nagle costs 40–80 ms per round trip. Our side is a setsockopt away; sshd only sets
+  // TCP_NODELAY when a session channel starts, so open one throwaway exec (in the background:
+  // it may pay for the login shell's rc files).
+  client.setNoDelay(true);
+  const connection = SshConnection._create(client, config, jumps, log);
+  connection.exec("true").then(
+    (ch) => {
+      ch.on("error", () => {});
+      ch.resume();
+      ch.stderr.resume();
+      ch.end();
+    },
+    (err: unknown) => log.debug(`the no-delay exec failed: ${(err as Error).message}`),
+  );
+  return connection;
+}
+
+/** ssh2's settings from the config: the user, keepalive, and the host key types to prefer. */
+function clientSettings(
+  config: ResolvedSshConfig,
+  options: SshConnectOptions,
+  hostKeyTypes: string[],
+): ConnectConfig {
+  return {
+    username: config.user,
+    // Our own timer (paused while the user is asked) bounds the handshake, not ssh2's.
+    readyTimeout: 0,
+    keepaliveInterval: options.keepaliveIntervalMs ?? config.serverAliveIntervalMs,
+    keepaliveCountMax: options.keepaliveCountMax ?? config.serverAliveCountMax,
+    algorithms: { serverHostKey: hostKeyTypes as never },
+  };
+}
+
+/** What an error ssh2 reports during the handshake (or the server closing) means for the user. */
+function handshakeError(
+  err: (Error & { level?: string }) | "closed",
+  key: string,
+  methodsLeft: string[] | null,
+): SshError {
+  if (err === "closed")
+    return new SshError(
+      "connectFailed",
+      `ssh ${key}: the server closed the connection during the SSH handshake.`,
+      { host: key },
+    );
+  if (err.level === "client-authentication")
+    return new SshError(
+      "authFailed",
+      `ssh ${key}: permission denied${methodsLeft ? ` (server accepts: ${methodsLeft.join(",")})` : ""}.`,
+      { host: key },
+      { cause: err },
+    );
+  if (err.level === "client-timeout")
+    return new SshError("timeout", `ssh ${key}: ${err.message}.`, { host: key }, { cause: err });
+  return new SshError(
+    "connectFailed",
+    `ssh ${key}: SSH handshake failed: ${err.message}.`,
+    { host: key },
+    { cause: err },
+  );
+}
+
+/**
+ * The SSH handshake on an open socket: host key (hostKeyCheck.ts), authentication (auth.ts),
+ * within the connect timeout — paused while the user is asked something — or until aborted.
+ */
 function handshake(
   config: ResolvedSshConfig,
   sock: Duplex,
@@ -680,11 +747,7 @@ function handshake(
   const key = connectionKey(config);
   const log = scopedLogger(options.logger ?? silentLogger, key);
   const callbacks = options.callbacks ?? {};
-  const knownHosts = new KnownHosts(
-    config.userKnownHostsFiles,
-    config.globalKnownHostsFiles,
-    options.logger ?? silentLogger,
-  );
+  const knownHosts = new KnownHosts(config.userKnownHostsFiles, config.globalKnownHostsFiles, log);
   const khName = knownHostsNameFor(config.hostName, config.port, config.hostKeyAlias);
   const client = new Client();
   let failure: SshError | undefined;
@@ -692,22 +755,26 @@ function handshake(
   let methodsLeft: string[] | null = null;
 
   return new Promise<SshConnection>((resolve, reject) => {
-    const fail = (err: SshError): void => {
-      if (settled) return;
+    const settle = (): void => {
       settled = true;
       timer.stop();
       options.signal?.removeEventListener("abort", onAbort);
+    };
+    const fail = (err: SshError): void => {
+      if (settled) return;
+      settle();
       client.removeAllListeners("ready");
       client.on("error", () => {}); // late errors from a connection we gave up on
       client.destroy();
       sock.destroy();
       reject(err);
     };
-    const timer = new PausableTimer(timeoutMsOf(config, options), () =>
+    const timeoutMs = timeoutMsOf(config, options);
+    const timer = new PausableTimer(timeoutMs, () =>
       fail(
         new SshError(
           "timeout",
-          `ssh ${key}: the SSH handshake did not finish within ${Math.round(timeoutMsOf(config, options) / 1000)} s.`,
+          `ssh ${key}: the SSH handshake did not finish within ${Math.round(timeoutMs / 1000)} s.`,
           { host: key },
         ),
       ),
@@ -715,144 +782,25 @@ function handshake(
     const onAbort = (): void => fail(cancelled(config));
     options.signal?.addEventListener("abort", onAbort, { once: true });
 
-    const hostVerifier = (keyBlob: Buffer, verify: (ok: boolean) => void): void => {
-      const info: HostKeyInfo = {
-        knownHostsName: khName,
-        host: config.hostName,
-        port: config.port,
-        keyType: keyTypeOf(keyBlob),
-        fingerprint: fingerprintOf(keyBlob),
-      };
-      const result = knownHosts.check(khName, keyBlob);
-      const refuse = (err: SshError): void => {
-        failure = err;
-        log.debug(err.message); // the caller reports the error itself
-        verify(false);
-      };
-      const accept = (why: string): void => {
-        if (config.userKnownHostsFiles.length) {
-          try {
-            const where = knownHosts.add(khName, keyBlob, config.hashKnownHosts);
-            log.info(
-              `${why}: added ${info.keyType} ${info.fingerprint} for ${khName} to ${where.file}:${where.line}`,
-            );
-          } catch (err) {
-            log.warn(`could not record the host key for ${khName}: ${(err as Error).message}`);
-          }
-        }
-        verify(true);
-      };
-      switch (result.status) {
-        case "known":
-          log.debug(
-            `host key ${info.keyType} ${info.fingerprint} matches ${result.entry.file}:${result.entry.line}`,
-          );
-          verify(true);
-          return;
-        case "revoked":
-          refuse(
-            new SshError(
-              "hostKeyRevoked",
-              `ssh ${key}: the host key ${info.keyType} ${info.fingerprint} of ${khName} is marked @revoked in ${result.entry.file}:${result.entry.line}; refusing to connect.`,
-              {
-                host: key,
-                knownHostsFile: result.entry.file,
-                knownHostsLine: result.entry.line,
-                fingerprint: info.fingerprint,
-                keyType: info.keyType,
-              },
-            ),
-          );
-          return;
-        case "changed": {
-          const old = fingerprintOf(result.entry.keyBlob);
-          refuse(
-            new SshError(
-              "hostKeyChanged",
-              `ssh ${key}: HOST KEY CHANGED for ${khName}: ${result.entry.file}:${result.entry.line} has ${result.entry.keyType} ${old}, the server presented ${info.fingerprint}. Someone could be intercepting the connection; if the host was reinstalled, remove line ${result.entry.line} from ${result.entry.file}.`,
-              {
-                host: key,
-                knownHostsFile: result.entry.file,
-                knownHostsLine: result.entry.line,
-                oldFingerprint: old,
-                fingerprint: info.fingerprint,
-                keyType: info.keyType,
-              },
-            ),
-          );
-          return;
-        }
-        case "unknown": {
-          const unknownError = (why: string, cause: HostKeyUnknownCause): SshError =>
-            new SshError(
-              "hostKeyUnknown",
-              `ssh ${key}: the host key of ${khName} is not known (${info.keyType} ${info.fingerprint}) ${why}.`,
-              {
-                host: key,
-                fingerprint: info.fingerprint,
-                keyType: info.keyType,
-                hostKeyUnknownCause: cause,
-              },
-            );
-          if (result.otherKeyTypes.length)
-            log.warn(
-              `known_hosts holds ${result.otherKeyTypes.join(", ")} for ${khName}, but the server offered ${info.keyType}`,
-            );
-          if (config.strictHostKeyChecking === "yes") {
-            refuse(unknownError("and StrictHostKeyChecking is yes", "strictHostKeyChecking"));
-            return;
-          }
-          if (config.strictHostKeyChecking === "no" || config.strictHostKeyChecking === "accept-new") {
-            accept(`StrictHostKeyChecking ${config.strictHostKeyChecking}`);
-            return;
-          }
-          if (config.batchMode || !callbacks.confirmHostKey) {
-            refuse(unknownError("and there is no way to ask whether to trust it", "noWayToAsk"));
-            return;
-          }
-          const confirm = callbacks.confirmHostKey.bind(callbacks);
-          timer.waiting(true);
-          void confirm({
-            ...info,
-            otherKeyTypes: result.otherKeyTypes,
-            knownHostsFile: config.userKnownHostsFiles[0],
-          })
-            .catch(() => false)
-            .then((ok) => {
-              timer.waiting(false);
-              if (settled) return;
-              if (ok) accept("trusted by the user");
-              else refuse(unknownError("and was not trusted", "notTrusted"));
-            });
-          return;
-        }
-      }
-    };
+    const hostVerifier = hostKeyVerifier(config, {
+      key,
+      khName,
+      knownHosts,
+      confirmHostKey: callbacks.confirmHostKey?.bind(callbacks),
+      log,
+      timer,
+      settled: () => settled,
+      onRefused: (error) => (failure = error),
+    });
 
     const authHandler = createAuthHandler(config, callbacks, log, timer);
     client.on("ready", () => {
       if (settled) return;
-      settled = true;
-      timer.stop();
-      options.signal?.removeEventListener("abort", onAbort);
+      settle();
       client.removeAllListeners("error");
       client.removeAllListeners("close");
-      // Trap: Nagle costs 40–80 ms per round trip. Our side is a setsockopt away; sshd only sets
-      // TCP_NODELAY when a session channel starts, so open one throwaway exec (in the background:
-      // it may pay for the login shell's rc files).
-      client.setNoDelay(true);
-      const connection = SshConnection._create(client, config, jumps, log);
-      connection.exec("true").then(
-        (ch) => {
-          ch.on("error", () => {});
-          ch.resume();
-          ch.stderr.resume();
-          ch.end();
-        },
-        (err: unknown) => log.debug(`the no-delay exec failed: ${(err as Error).message}`),
-      );
       log.info(`connected${route ? ` ${route}` : ""}`);
-      resolve(connection);
+      resolve(connectionOver(client, config, jumps, log));
     });
     client.on("error", (err: Error & { level?: string }) => {
       if (settled) return;
@@ -860,58 +808,18 @@ function handshake(
         log.debug(`agent: ${err.message}; trying the next method`);
         return;
       }
-      if (failure) {
-        fail(failure);
-        return;
-      }
-      if (err.level === "client-authentication") {
-        fail(
-          new SshError(
-            "authFailed",
-            `ssh ${key}: permission denied${methodsLeft ? ` (server accepts: ${methodsLeft.join(",")})` : ""}.`,
-            { host: key },
-            { cause: err },
-          ),
-        );
-        return;
-      }
-      if (err.level === "client-timeout") {
-        fail(new SshError("timeout", `ssh ${key}: ${err.message}.`, { host: key }, { cause: err }));
-        return;
-      }
-      fail(
-        new SshError(
-          "connectFailed",
-          `ssh ${key}: SSH handshake failed: ${err.message}.`,
-          { host: key },
-          { cause: err },
-        ),
-      );
+      fail(failure ?? handshakeError(err, key, methodsLeft));
     });
-    client.on("close", () => {
-      fail(
-        failure ??
-          new SshError(
-            "connectFailed",
-            `ssh ${key}: the server closed the connection during the SSH handshake.`,
-            { host: key },
-          ),
-      );
-    });
+    client.on("close", () => fail(failure ?? handshakeError("closed", key, methodsLeft)));
 
-    const keepaliveInterval = options.keepaliveIntervalMs ?? config.serverAliveIntervalMs;
     client.connect({
+      ...clientSettings(config, options, preferredHostKeyAlgorithms(knownHosts.knownKeyTypes(khName))),
       sock,
-      username: config.user,
       hostVerifier,
       authHandler: (methods, partial, next) => {
         methodsLeft = methods;
         authHandler(methods, partial, next);
       },
-      readyTimeout: 0,
-      keepaliveInterval,
-      keepaliveCountMax: options.keepaliveCountMax ?? config.serverAliveCountMax,
-      algorithms: { serverHostKey: preferredHostKeyAlgorithms(knownHosts.knownKeyTypes(khName)) as never },
     });
   });
 }

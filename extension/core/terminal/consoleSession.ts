@@ -1,7 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { anySignal } from "../abort";
-import { toProtectError } from "../protect/errors";
-import type { ControlClient } from "../protect/host";
+import type { ProtectHost } from "../protect/host";
 import type {
   WorkloadConsoleRequestSchema,
   ZoneConsoleRequestSchema,
@@ -12,10 +11,12 @@ import { RequestQueue } from "./requestQueue";
 /** Options of the console attaches. */
 export interface ConsoleOptions {
   readonly signal?: AbortSignal;
-  readonly hostName?: string;
   onStdout?(data: Uint8Array): void;
   onStderr?(data: Uint8Array): void;
 }
+
+/** The RPCs consoles follow: a ProtectHost (errors arrive mapped), or a test's fake. */
+export type ConsoleRpc = Pick<ProtectHost, "attachZoneConsole" | "attachWorkloadConsole">;
 
 /**
  * A workload's own stdio (AttachWorkloadConsole): what its main process printed (the host
@@ -29,7 +30,7 @@ export class WorkloadConsole {
   readonly #workloadId: string;
 
   constructor(
-    client: ControlClient,
+    rpc: Pick<ConsoleRpc, "attachWorkloadConsole">,
     workloadId: string,
     options: ConsoleOptions & { readonly size?: TerminalSize } = {},
   ) {
@@ -41,13 +42,13 @@ export class WorkloadConsole {
     const signal = anySignal(options.signal, this.#cancel.signal);
     this.ended = (async () => {
       try {
-        for await (const reply of client.attachWorkloadConsole(this.#requests, { signal })) {
+        for await (const reply of rpc.attachWorkloadConsole(this.#requests, { signal })) {
           if (reply.stdout.length) options.onStdout?.(reply.stdout);
           if (reply.stderr.length) options.onStderr?.(reply.stderr);
         }
       } catch (err) {
         if (this.#cancel.signal.aborted) return;
-        throw toProtectError(err, "AttachWorkloadConsole", options.hostName ?? "the host");
+        throw err;
       } finally {
         this.#requests.end();
       }
@@ -87,7 +88,7 @@ export class ZoneConsole {
   readonly #zoneId: string;
 
   constructor(
-    client: ControlClient,
+    rpc: Pick<ConsoleRpc, "attachZoneConsole">,
     zoneId: string,
     options: ConsoleOptions & { readonly replayHistory?: boolean } = {},
   ) {
@@ -96,12 +97,12 @@ export class ZoneConsole {
     const signal = anySignal(options.signal, this.#cancel.signal);
     this.ended = (async () => {
       try {
-        for await (const reply of client.attachZoneConsole(this.#requests, { signal })) {
+        for await (const reply of rpc.attachZoneConsole(this.#requests, { signal })) {
           if (reply.data.length) options.onStdout?.(reply.data);
         }
       } catch (err) {
         if (this.#cancel.signal.aborted) return;
-        throw toProtectError(err, "AttachZoneConsole", options.hostName ?? "the host");
+        throw err;
       } finally {
         this.#requests.end();
       }

@@ -1,8 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { userSpec } from "../devcontainer/translate/workload";
 import { anySignal } from "../abort";
-import { ProtectError, toProtectError } from "../protect/errors";
-import type { ControlClient } from "../protect/host";
+import { ProtectError } from "../protect/errors";
+import type { ProtectHost } from "../protect/host";
 import type { ExecuteZoneCommandRequestSchema } from "../../proto/gen/protect/control/v1/control_pb";
 import { RequestQueue } from "./requestQueue";
 
@@ -30,13 +30,14 @@ export interface ExecRequest {
 
 /** Options of {@link startExec}. */
 export interface ExecOptions {
-  readonly signal?: AbortSignal;
-  /** For error messages: the host's display name. */
-  readonly hostName?: string;
+  readonly signal?: AbortSignal | undefined;
   /** Output; a returned promise holds further output back until it settles (back-pressure). */
   onStdout?(data: Uint8Array): unknown;
   onStderr?(data: Uint8Array): unknown;
 }
+
+/** The RPC an exec session runs over: a ProtectHost (whose errors arrive mapped), or a test's fake. */
+export type ExecRpc = Pick<ProtectHost, "name" | "executeZoneCommand">;
 
 type Request = MessageInitShape<typeof ExecuteZoneCommandRequestSchema>;
 
@@ -52,7 +53,7 @@ export class ExecSession {
   #inputClosed = false;
 
   /** @internal use {@link startExec} */
-  constructor(client: ControlClient, request: ExecRequest, options: ExecOptions) {
+  constructor(rpc: ExecRpc, request: ExecRequest, options: ExecOptions) {
     const user = request.user !== undefined && request.user !== "" ? userSpec(request.user) : undefined;
     this.#requests.push({
       request: {
@@ -76,12 +77,12 @@ export class ExecSession {
         },
       },
     });
-    const host = options.hostName ?? "the host";
+    const host = rpc.name;
     const signal = anySignal(options.signal, this.#cancel.signal);
     this.exited = (async () => {
       let exitCode: number | undefined;
       try {
-        for await (const reply of client.executeZoneCommand(this.#requests, { signal })) {
+        for await (const reply of rpc.executeZoneCommand(this.#requests, { signal })) {
           if (reply.reply.case === "output") {
             const { stdout, stderr } = reply.reply.value;
             // A slow consumer stops the loop, so HTTP/2 flow control slows the host down.
@@ -94,8 +95,6 @@ export class ExecSession {
             this.#requests.end();
           }
         }
-      } catch (err) {
-        throw toProtectError(err, "ExecuteZoneCommand", host);
       } finally {
         this.#requests.end();
       }
@@ -152,10 +151,6 @@ function paced(result: unknown): Promise<unknown> | undefined {
 }
 
 /** Starts a command in a zone or workload. */
-export function startExec(
-  client: ControlClient,
-  request: ExecRequest,
-  options: ExecOptions = {},
-): ExecSession {
-  return new ExecSession(client, request, options);
+export function startExec(rpc: ExecRpc, request: ExecRequest, options: ExecOptions = {}): ExecSession {
+  return new ExecSession(rpc, request, options);
 }

@@ -1,6 +1,5 @@
-import type { ControlClient } from "../protect/host";
 import { startExec } from "./execSession";
-import type { ExecRequest, TerminalSize } from "./execSession";
+import type { ExecRequest, ExecRpc, TerminalSize } from "./execSession";
 import { LocalTerminal, localTerminalSize } from "./localTerminal";
 import type { LocalTerminalIo } from "./localTerminal";
 
@@ -16,7 +15,6 @@ export interface TerminalSessionOptions {
   /** Forward local stdin (else the process reads EOF at once). */
   readonly stdin: boolean;
   readonly signal?: AbortSignal;
-  readonly hostName?: string;
 }
 
 const fallbackSize: TerminalSize = { rows: 24, columns: 80 };
@@ -27,17 +25,16 @@ const fallbackSize: TerminalSize = { rows: 24, columns: 80 };
  * terminal mode is restored on every way out.
  */
 export async function runTerminalSession(
-  client: ControlClient,
+  rpc: ExecRpc,
   request: Omit<ExecRequest, "tty">,
   io: SessionIo,
   options: TerminalSessionOptions,
 ): Promise<number> {
   const session = startExec(
-    client,
+    rpc,
     { ...request, ...(options.tty ? { tty: localTerminalSize(io.stdout) ?? fallbackSize } : {}) },
     {
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.hostName ? { hostName: options.hostName } : {}),
       onStdout: (d) => io.stdout.write(d),
       onStderr: (d) => io.stderr.write(d),
     },
@@ -59,13 +56,13 @@ export async function runTerminalSession(
  * Asked of the workload itself with a fixed probe (no user value in it).
  */
 export async function pickShell(
-  client: ControlClient,
+  rpc: ExecRpc,
   target: { zoneId: string; workloadId?: string; user?: string },
   signal?: AbortSignal,
 ): Promise<string[]> {
   const chunks: Uint8Array[] = [];
   const probe = startExec(
-    client,
+    rpc,
     {
       zoneId: target.zoneId,
       ...(target.workloadId ? { workloadId: target.workloadId } : {}),

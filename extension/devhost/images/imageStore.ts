@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { abortReason, anySignal } from "../../core/abort";
 import { messageOf } from "../../core/errors";
+import { formatBytes } from "../../core/format";
 import { silentLogger, type Logger } from "../../core/log";
 import { OciImageFormat, OciImageProgressPhase } from "../../proto/gen/protect/control/v1/common_pb";
 import { ImageError } from "../../core/registry/imageError";
@@ -746,17 +747,4 @@ function semaphore(n: number): <T>(task: () => Promise<T>) => Promise<T> {
       waiting.shift()?.();
     }
   };
-}
-
-/** `1.2 MiB` style, for progress messages and logs. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = -1;
-  do {
-    value /= 1024;
-    unit++;
-  } while (value >= 1024 && unit < units.length - 1);
-  return `${value.toFixed(1)} ${units[unit]!}`;
 }

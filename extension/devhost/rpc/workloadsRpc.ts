@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ControlService } from "../../proto/gen/protect/control/v1/control_pb";
-import { AsyncQueue } from "../asyncQueue";
+import { AsyncQueue } from "../../core/asyncQueue";
 import type { OutputTag } from "../consoleBuffer";
 import { DevHostError } from "../errors";
 import type { WorkloadManager } from "../workloads";

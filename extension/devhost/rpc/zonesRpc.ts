@@ -11,7 +11,7 @@ import type {
 import { ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Event } from "../../core/events";
-import { AsyncQueue } from "../asyncQueue";
+import { AsyncQueue } from "../../core/asyncQueue";
 import { DevHostError } from "../errors";
 import type { HostLog } from "../hostLog";
 import type { ZoneManager } from "../zones";

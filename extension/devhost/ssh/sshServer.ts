@@ -6,14 +6,12 @@ import { homedir, userInfo } from "node:os";
 import { Server } from "ssh2";
 import type { AuthContext, Connection, PseudoTtyInfo, ServerChannel } from "ssh2";
 import type { Logger } from "../../core/log";
+import { defaultSocketPath } from "../../core/protect/transport";
 import { parseLoopbackAddress } from "../metrics";
 import { startProcess } from "../sandbox/processes";
 import { ensureSshKeys, parseAuthorizedKeys } from "./keys";
 import type { AllowedKey } from "./keys";
 import { serveLocalSftp } from "./sftpServer";
-
-/** Where Edera Protect's daemon socket lives on a real host; clients default to it. */
-export const protectSocketPath = "/var/lib/edera/protect/daemon.socket";
 
 export interface EmbeddedSshOptions {
   /** "127.0.0.1:PORT" (loopback only). */
@@ -156,7 +154,7 @@ function serveClient(client: Connection, options: EmbeddedSshOptions, log: Logge
 
   client.on("openssh.streamlocal", (accept, reject, info) => {
     // Only the dev host's own socket (also under Protect's well-known path): not a general proxy.
-    if (info.socketPath !== options.socketPath && info.socketPath !== protectSocketPath) {
+    if (info.socketPath !== options.socketPath && info.socketPath !== defaultSocketPath) {
       log.info(`ssh: refused direct-streamlocal to ${info.socketPath}`);
       return reject();
     }

@@ -1,7 +1,7 @@
 import * as vscode from "vscode";
 import type { ZonesCommand } from "./command";
 import { parseHostEntry } from "../model/hostEntry";
-import { sshConfigAliases } from "../model/sshAliases";
+import { sshConfigAliases } from "../../core/ssh/config";
 
 interface HostPick extends vscode.QuickPickItem {
   value?: string;

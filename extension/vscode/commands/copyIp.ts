@@ -1,6 +1,6 @@
 import * as vscode from "vscode";
 import type { ZonesCommand } from "./command";
-import { zoneIp } from "../tree/presentation";
+import { zoneIp } from "../../core/protect/zoneFacts";
 import { resolveZone } from "./pick";
 
 /** Copies a zone's IP address to the clipboard. */

@@ -2,7 +2,8 @@ import * as vscode from "vscode";
 import { messageOf } from "../../core/errors";
 import type { Ctx } from "../ctx";
 import type { ZonesCommand } from "./command";
-import { zoneDescription, zoneStateName } from "../tree/presentation";
+import { zoneDescription } from "../tree/presentation";
+import { zoneStateName } from "../../core/protect/zoneFacts";
 
 interface Target {
   hostId: string;
@@ -26,7 +27,7 @@ async function pickZones(ctx: Ctx): Promise<Target[]> {
   const items = ctx.model.hosts().flatMap((h) =>
     ctx.model.zones(h.entry.id).map((z) => ({
       label: z.spec?.name || z.id,
-      description: `${zoneStateName(z)} · ${h.entry.label}`,
+      description: `${zoneStateName(z.status?.state)} · ${h.entry.label}`,
       detail: zoneDescription(z),
       target: { hostId: h.entry.id, zoneId: z.id, name: z.spec?.name || z.id },
     })),

@@ -2,7 +2,8 @@ import * as vscode from "vscode";
 import type { Ctx } from "../ctx";
 import type { HostRecord } from "../model/zonesModel";
 import { HostNode, WorkloadNode, ZoneNode } from "../tree/nodes";
-import { workloadDescription, zoneDescription, zoneStateName } from "../tree/presentation";
+import { workloadDescription, zoneDescription } from "../tree/presentation";
+import { zoneStateName } from "../../core/protect/zoneFacts";
 
 /** The host a command is about: from a node or id argument, else picked by the user. */
 export async function resolveHost(
@@ -38,7 +39,7 @@ export async function resolveZone(
   const items = ctx.model.hosts().flatMap((h) =>
     ctx.model.zones(h.entry.id).map((z) => ({
       label: z.spec?.name || z.id,
-      description: `${zoneStateName(z)} · ${h.entry.label}`,
+      description: `${zoneStateName(z.status?.state)} · ${h.entry.label}`,
       detail: zoneDescription(z),
       hostId: h.entry.id,
       zoneId: z.id,
@@ -89,7 +90,7 @@ export async function resolveZoneOrWorkload(
       if (filter.zones !== false) {
         items.push({
           label: `$(vm) ${zoneName}`,
-          description: `zone · ${zoneStateName(z)} · ${h.entry.label}`,
+          description: `zone · ${zoneStateName(z.status?.state)} · ${h.entry.label}`,
           detail: zoneDescription(z),
           target: { hostId: h.entry.id, zoneId: z.id },
         });

@@ -1,36 +1,9 @@
 import * as vscode from "vscode";
 import { messageOf } from "../../core/errors";
-import { toProtectError } from "../../core/protect/errors";
-import type { Ctx } from "../ctx";
-import { currentResources, parseMemoryMiB, resizedResources } from "../model/resources";
-import { formatMiB } from "../tree/presentation";
+import { formatMiB } from "../../core/format";
+import { parseMemoryMiB, resourcesInForce } from "../../core/protect/zoneFacts";
 import type { ZonesCommand } from "./command";
 import { resolveZone } from "./pick";
-
-/** UpdateZoneResources for a zone, keeping the bounds consistent (see model/resources.ts). */
-export async function resizeZone(
-  ctx: Ctx,
-  hostId: string,
-  zoneId: string,
-  cpus: number | undefined,
-  memoryMiB: number | undefined,
-  signal?: AbortSignal,
-): Promise<void> {
-  const host = await ctx.hosts.wait(hostId, signal);
-  const zone = ctx.model.zone(hostId, zoneId) ?? (await host.getZone(zoneId, signal ? { signal } : {}));
-  const resources = resizedResources(zone, cpus, memoryMiB);
-  ctx.logger.info(
-    `[${hostId}] resizing zone ${zone.spec?.name || zoneId} to ${resources.targetCpus} vCPU, ${resources.targetMemory} MiB`,
-  );
-  try {
-    await host.client.updateZoneResources(
-      { zoneId, resources },
-      { ...(signal ? { signal } : {}), timeoutMs: 30_000 },
-    );
-  } catch (err) {
-    throw toProtectError(err, "UpdateZoneResources", host.name);
-  }
-}
 
 /**
  * Resize Resources…: asks for vCPUs and memory with the zone's current target and maximum
@@ -45,7 +18,7 @@ export const resizeZoneCommand: ZonesCommand = {
     const zone = ctx.model.zone(target.hostId, target.zoneId);
     if (!zone) return false;
     const name = zone.spec?.name || zone.id;
-    const r = currentResources(zone);
+    const r = resourcesInForce(zone);
     const cpuText = await vscode.window.showInputBox({
       title: `Resize ${name} (1/2): vCPUs`,
       prompt: r
@@ -73,7 +46,11 @@ export const resizeZoneCommand: ZonesCommand = {
     try {
       await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Resizing ${name}` },
-        () => resizeZone(ctx, target.hostId, target.zoneId, cpus, memory),
+        async () => {
+          ctx.logger.info(`[${target.hostId}] resizing zone ${name} to ${cpus} vCPU, ${memory} MiB`);
+          const host = await ctx.hosts.wait(target.hostId);
+          await host.resizeZone(ctx.model.zone(target.hostId, target.zoneId) ?? target.zoneId, cpus, memory);
+        },
       );
       vscode.window.setStatusBarMessage(
         `Zones: ${name} resized to ${cpus} vCPU, ${formatMiB(BigInt(memory))}`,

@@ -1,6 +1,6 @@
 import * as vscode from "vscode";
-import { sortOrders } from "../model/treeOptions";
-import type { SortOrder } from "../model/treeOptions";
+import { sortOrders } from "../tree/treeOptions";
+import type { SortOrder } from "../tree/treeOptions";
 import type { ZonesCommand } from "./command";
 
 const labels: Record<SortOrder, string> = {

@@ -15,10 +15,9 @@ import type { LaunchImage, LaunchPlan } from "../../core/devcontainer/plan";
 import type { LaunchEvent } from "../../core/launch/events";
 import { LaunchExecutor } from "../../core/launch/executor";
 import type { LaunchResult } from "../../core/launch/executor";
-import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
 import type { ZoneForward, ZoneForwards } from "../forwards";
 import type { HostAccess } from "../hostAccess";
-import type { ZonesSettings } from "../model/settingsSchema";
+import type { ZonesSettings } from "../settingsSchema";
 
 /** A launch of the same project is already under way. */
 export class LaunchBusyError extends ReasonedError<"busy"> {
@@ -91,7 +90,7 @@ export class Launcher {
     try {
       const host = await this.deps.hosts.wait(hostId, run.signal);
       const input = this.#inputs.get(plan);
-      const executor = new LaunchExecutor(plan, new ProtectLaunchHost(host), {
+      const executor = new LaunchExecutor(plan, host, {
         ...(run.signal ? { signal: run.signal } : {}),
         ...(run.recreate ? { recreate: true } : {}),
         // The window attaches once the zone is up, as VS Code's Dev Containers do: postAttachCommand runs.

@@ -15,7 +15,6 @@ import type { Duplex } from "node:stream";
 import { Disposable, toDisposable } from "../../core/lifecycle";
 import type { Logger } from "../../core/log";
 import { MetricsSampler, type MetricsSamplerOptions } from "../../core/metrics/sampler";
-import { toProtectError } from "../../core/protect/errors";
 import type { ProtectHost } from "../../core/protect/host";
 import type { HostAccess } from "../hostAccess";
 import type { ZonesModel } from "../model/zonesModel";
@@ -140,11 +139,7 @@ export class HostSamplers extends Disposable {
       readZoneMetrics: async (zoneId, signal) => {
         const host = this.hosts.current(hostId);
         if (!host) throw new Error(`${this.hosts.label(hostId)} is not connected`);
-        try {
-          return (await host.client.readZoneMetrics({ zoneId }, { signal, timeoutMs: 10_000 })).root;
-        } catch (err) {
-          throw toProtectError(err, "ReadZoneMetrics", host.name);
-        }
+        return host.readZoneMetrics(zoneId, { signal });
       },
       readPrometheus: (signal) => this.#readPrometheus(hostId, signal),
       describePrometheus: () =>

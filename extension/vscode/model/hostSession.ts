@@ -10,7 +10,7 @@ import type { Event } from "../../core/events";
 import type { Logger } from "../../core/log";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
 import type { HostEntry } from "./hostEntry";
-import type { ZonesSettings } from "./settingsSchema";
+import type { ZonesSettings } from "../settingsSchema";
 
 /** What GetHostStatus told us, for the host node. */
 export interface HostInfo {

@@ -1,5 +1,6 @@
 /**
- * The hosts → zones → workloads data the tree, the status bar and the commands read (STYLE.md 4).
+ * The hosts → zones → workloads data the tree, the status bar and the commands read: one model,
+ * so every view shows the same state.
  * Fed by the connection owner (../hostConnections.ts): full lists after each (re)connect, then
  * WatchEvents. It knows nothing of VS Code; views subscribe to `onDidChange`, whose events say
  * which part changed so a view refreshes only that part.

@@ -10,9 +10,9 @@ import { messageOf } from "../../core/errors";
 import { Emitter } from "../../core/events";
 import type { Logger } from "../../core/log";
 import { ProtectError } from "../../core/protect/errors";
-import type { ControlClient } from "../../core/protect/host";
 import { SshError } from "../../core/ssh/errors";
 import { WorkloadConsole, ZoneConsole } from "../../core/terminal/consoleSession";
+import type { ConsoleRpc } from "../../core/terminal/consoleSession";
 import type { ConsoleTarget } from "../../../webview/console/protocol";
 import type { HostAccess } from "../hostAccess";
 import type { ZonesModel } from "../model/zonesModel";
@@ -69,7 +69,7 @@ abstract class FollowingSource implements ConsoleSource {
   }
 
   protected abstract attach(
-    client: ControlClient,
+    host: ConsoleRpc,
     onData: (data: Uint8Array) => void,
     signal: AbortSignal,
     size: { rows: number; columns: number } | undefined,
@@ -94,7 +94,7 @@ abstract class FollowingSource implements ConsoleSource {
       if (replaying) this.transcript.beginReplay();
       attempt++;
       const stream = this.attach(
-        host.client,
+        host,
         (data) => {
           if (this.status.state !== "connected") this.#setStatus({ state: "connected" });
           this.#emit(this.transcript.append(data));
@@ -190,10 +190,9 @@ export class ZoneConsoleSource extends FollowingSource {
     this.start();
   }
 
-  protected attach(client: ControlClient, onData: (data: Uint8Array) => void, signal: AbortSignal): Stream {
-    return new ZoneConsole(client, this.zoneId, {
+  protected attach(host: ConsoleRpc, onData: (data: Uint8Array) => void, signal: AbortSignal): Stream {
+    return new ZoneConsole(host, this.zoneId, {
       signal,
-      hostName: this.hosts.label(this.hostId),
       replayHistory: true,
       onStdout: onData,
     });
@@ -227,14 +226,13 @@ export class WorkloadConsoleSource extends FollowingSource {
   }
 
   protected attach(
-    client: ControlClient,
+    host: ConsoleRpc,
     onData: (data: Uint8Array) => void,
     signal: AbortSignal,
     size: { rows: number; columns: number } | undefined,
   ): Stream {
-    return new WorkloadConsole(client, this.workloadId, {
+    return new WorkloadConsole(host, this.workloadId, {
       signal,
-      hostName: this.hosts.label(this.hostId),
       onStdout: onData,
       onStderr: onData,
       ...(size ? { size } : {}),

@@ -13,9 +13,9 @@ import type { GatewayEntry } from "../../core/gateway/gatewaySshConfig";
 import { zonectlCommandWords } from "../../core/gateway/protectGateway";
 import type { Logger } from "../../core/log";
 import { parseTarget } from "../../core/protect/target";
+import { defaultBridgeCommand, defaultSocketPath } from "../../core/protect/transport";
 import type { ZonesModel } from "../model/zonesModel";
-import { defaultBridgeCommand, defaultDaemonSocket } from "../model/settingsSchema";
-import type { ZonesSettings } from "../model/settingsSchema";
+import type { ZonesSettings } from "../settingsSchema";
 import { terminalTargetFor } from "../terminal/targets";
 
 /** The extensions that can open an ssh-remote window, preferred first. */
@@ -105,7 +105,7 @@ export class ZoneWindows {
       electron: process.versions["electron"] !== undefined,
       env: {
         ...(s.sshConfigFile ? { ZONECTL_SSH_CONFIG: s.sshConfigFile } : {}),
-        ...(s.daemonSocket !== defaultDaemonSocket ? { ZONECTL_SOCKET: s.daemonSocket } : {}),
+        ...(s.daemonSocket !== defaultSocketPath ? { ZONECTL_SOCKET: s.daemonSocket } : {}),
         ...(s.bridgeCommand !== defaultBridgeCommand ? { ZONECTL_BRIDGE: s.bridgeCommand } : {}),
       },
     });

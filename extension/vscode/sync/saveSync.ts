@@ -10,7 +10,6 @@ import type { WorkspaceSync } from "../../core/devcontainer/plan";
 import { planFromPath } from "../../core/devcontainer/load";
 import { messageOf } from "../../core/errors";
 import { annotationOf, launchAnnotationKeys } from "../../core/launch/existing";
-import { ProtectLaunchHost } from "../../core/launch/protectLaunchHost";
 import { WorkspacePushQueue } from "../../core/launch/pushQueue";
 import type { PushEvent } from "../../core/launch/pushQueue";
 import { Emitter } from "../../core/events";
@@ -20,7 +19,7 @@ import type { Logger } from "../../core/log";
 import { ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
 import type { HostAccess } from "../hostAccess";
 import type { ZonesModel } from "../model/zonesModel";
-import type { ZonesSettings } from "../model/settingsSchema";
+import type { ZonesSettings } from "../settingsSchema";
 
 /** The launch a workspace folder belongs to, as the model knows it. */
 interface LaunchedFolder {
@@ -170,7 +169,7 @@ export class SaveSync extends Disposable {
   async #follow(launch: LaunchedFolder): Promise<FollowedFolder> {
     const sync = await this.#syncOf(launch);
     const queue = new WorkspacePushQueue({
-      files: async () => new ProtectLaunchHost(await this.deps.hosts.wait(launch.hostId)).openFiles(),
+      files: async () => (await this.deps.hosts.wait(launch.hostId)).openFiles(),
       sync,
     });
     const followed = new FollowedFolder(launch, queue);

@@ -16,11 +16,10 @@ import { messageOf } from "../../core/errors";
 import { Emitter } from "../../core/events";
 import type { Logger } from "../../core/log";
 import { ProtectError } from "../../core/protect/errors";
-import type { ControlClient } from "../../core/protect/host";
 import { SshError } from "../../core/ssh/errors";
 import { pickShell } from "../../core/terminal/terminalSession";
 import { startExec } from "../../core/terminal/execSession";
-import type { ExecOptions, ExecRequest, TerminalSize } from "../../core/terminal/execSession";
+import type { ExecOptions, ExecRequest, ExecRpc, TerminalSize } from "../../core/terminal/execSession";
 
 /** Where a terminal runs. */
 export interface TerminalTarget {
@@ -50,11 +49,11 @@ export interface PtyProcess {
 
 /** What the pty needs from the outside world; the defaults talk to the host through core. */
 export interface PtyBackend {
-  /** The host's client once it is connected (waits while it reconnects). */
-  client(signal: AbortSignal): Promise<ControlClient>;
-  readonly start?: (client: ControlClient, request: ExecRequest, options: ExecOptions) => PtyProcess;
+  /** The host once it is connected (waits while it reconnects). */
+  host(signal: AbortSignal): Promise<ExecRpc>;
+  readonly start?: (host: ExecRpc, request: ExecRequest, options: ExecOptions) => PtyProcess;
   readonly pickShell?: (
-    client: ControlClient,
+    host: ExecRpc,
     target: { zoneId: string; workloadId?: string; user?: string },
     signal: AbortSignal,
   ) => Promise<string[]>;
@@ -164,7 +163,7 @@ export class ZonePty implements vscode.Pseudoterminal {
       : `zone ${t.zoneName}`;
     if (this.#sessions > 1) this.#write(dim(`Reconnecting to ${where} on ${t.hostLabel}…\r\n`));
     try {
-      const client = await this.backend.client(abort.signal);
+      const host = await this.backend.host(abort.signal);
       if (this.#isClosed()) return;
       const ids = {
         zoneId: t.zoneId,
@@ -173,7 +172,7 @@ export class ZonePty implements vscode.Pseudoterminal {
       };
       const command = t.shell?.length
         ? [...t.shell]
-        : await (this.backend.pickShell ?? pickShell)(client, ids, abort.signal);
+        : await (this.backend.pickShell ?? pickShell)(host, ids, abort.signal);
       if (this.#isClosed()) return;
       const start = this.backend.start ?? startExec;
       this.#decoder = new TextDecoder("utf-8");
@@ -188,9 +187,8 @@ export class ZonePty implements vscode.Pseudoterminal {
       this.backend.logger.info(
         `[${t.hostId}] terminal in ${where}: ${command.join(" ")} (${this.#size.columns}x${this.#size.rows})`,
       );
-      const process = start(client, request, {
+      const process = start(host, request, {
         signal: abort.signal,
-        hostName: t.hostLabel,
         onStdout: output,
         onStderr: output,
       });

@@ -39,7 +39,7 @@ export class ZoneTerminals extends Disposable {
 
   open(target: TerminalTarget, options: { show?: boolean } = {}): ZoneTerminal {
     const pty = new ZonePty(target, {
-      client: async (signal) => (await this.hosts.wait(target.hostId, signal)).client,
+      host: (signal) => this.hosts.wait(target.hostId, signal),
       logger: this.logger,
     });
     const name = target.workloadId

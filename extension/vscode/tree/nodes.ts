@@ -1,5 +1,6 @@
 /**
- * Tree nodes: one small class per kind, each with a stable `id` (STYLE.md 4). Nodes hold ids,
+ * Tree nodes: one small class per kind, each with a stable `id` (VS Code keeps selection and
+ * expansion by it). Nodes hold ids,
  * not data: they read the model when VS Code asks for their item, so a cached node is never
  * stale. `contextValue` is `<kind>:<state>` so menus match with `viewItem =~ /^zone:ready$/`.
  */
@@ -9,13 +10,12 @@ import {
   md,
   workloadDescription,
   workloadIcon,
-  workloadStateName,
   workloadTooltip,
   zoneDescription,
   zoneIcon,
-  zoneStateName,
   zoneTooltip,
 } from "./presentation";
+import { workloadStateName, zoneStateName } from "../../core/protect/zoneFacts";
 
 /** Any node of the Zones tree. */
 export type ZonesNode = HostNode | StateGroupNode | ZoneNode | WorkloadNode | MessageNode;
@@ -150,8 +150,10 @@ export class ZoneNode {
     item.description = zoneDescription(zone);
     item.iconPath = zoneIcon(zone);
     item.tooltip = zoneTooltip(zone, this.host.record?.entry.label ?? this.hostId);
-    item.contextValue = `zone:${zoneStateName(zone)}`;
-    item.accessibilityInformation = { label: `zone ${zone.spec?.name || zone.id}, ${zoneStateName(zone)}` };
+    item.contextValue = `zone:${zoneStateName(zone.status?.state)}`;
+    item.accessibilityInformation = {
+      label: `zone ${zone.spec?.name || zone.id}, ${zoneStateName(zone.status?.state)}`,
+    };
     return item;
   }
 }
@@ -188,9 +190,9 @@ export class WorkloadNode {
     item.description = workloadDescription(workload);
     item.iconPath = workloadIcon(workload);
     item.tooltip = workloadTooltip(workload);
-    item.contextValue = `workload:${workloadStateName(workload)}`;
+    item.contextValue = `workload:${workloadStateName(workload.status?.state)}`;
     item.accessibilityInformation = {
-      label: `workload ${workload.spec?.name || workload.id}, ${workloadStateName(workload)}`,
+      label: `workload ${workload.spec?.name || workload.id}, ${workloadStateName(workload.status?.state)}`,
     };
     return item;
   }

@@ -5,11 +5,17 @@
 import * as vscode from "vscode";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { WorkloadState, ZoneState } from "../../proto/gen/protect/control/v1/common_pb";
-import type { Workload, Zone, ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
+import { formatMiB } from "../../core/format";
+import {
+  imageLabel,
+  resourcesInForce,
+  shortDigest,
+  workloadStateName,
+  zoneIp,
+  zoneStateName,
+} from "../../core/protect/zoneFacts";
 import { composeServiceAnnotation } from "../../core/compose/composePlan";
-import { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName } from "../model/zoneFacts";
-
-export { imageLabel, shortDigest, workloadStateName, zoneIp, zoneStateName };
 
 export function zoneIcon(zone: Zone): vscode.ThemeIcon {
   switch (zone.status?.state) {
@@ -49,29 +55,16 @@ export function workloadIcon(workload: Workload): vscode.ThemeIcon {
   }
 }
 
-/** Resources in force: what the host reports as active, else what the zone was created with. */
-export function zoneResources(zone: Zone): ZoneResourcesSpec | undefined {
-  return zone.status?.resourceStatus?.activeResources ?? zone.spec?.initialResources;
-}
-
-/** MiB (the API's memory unit) as a short human figure. */
-export function formatMiB(mib: bigint): string {
-  const n = Number(mib);
-  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} GiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} GiB`;
-  return `${n} MiB`;
-}
-
 /** "10.75.0.2 · 2 vCPU · 1 GiB". */
 export function zoneDescription(zone: Zone): string {
   const parts: string[] = [];
   const ip = zoneIp(zone);
   if (ip) parts.push(ip);
-  const r = zoneResources(zone);
+  const r = resourcesInForce(zone);
   if (r?.targetCpus) parts.push(`${r.targetCpus} vCPU`);
   if (r && r.targetMemory > 0n) parts.push(formatMiB(r.targetMemory));
   const state = zone.status?.state;
-  if (state !== ZoneState.READY) parts.push(zoneStateName(zone));
+  if (state !== ZoneState.READY) parts.push(zoneStateName(zone.status?.state));
   if (state === ZoneState.EXITED && zone.status?.exitStatus)
     parts.push(`exit ${zone.status.exitStatus.code}`);
   return parts.join(" · ");
@@ -84,7 +77,7 @@ export function workloadDescription(workload: Workload): string {
   if (service) parts.push(`service ${service}`);
   const image = imageLabel(workload);
   if (image) parts.push(image);
-  parts.push(workloadStateName(workload));
+  parts.push(workloadStateName(workload.status?.state));
   const exit = workload.status?.exitStatus;
   if (exit && workload.status?.state === WorkloadState.COMPLETED) parts.push(`exit ${exit.code}`);
   return parts.join(" · ");
@@ -108,14 +101,14 @@ function range(target: string, max: string): string {
 export function zoneTooltip(zone: Zone, hostLabel: string): vscode.MarkdownString {
   const t = new vscode.MarkdownString(undefined, true);
   const name = zone.spec?.name || zone.id;
-  t.appendMarkdown(`**${md(name)}** — ${md(zoneStateName(zone))}\n\n`);
+  t.appendMarkdown(`**${md(name)}** — ${md(zoneStateName(zone.status?.state))}\n\n`);
   const rows: [string, string][] = [
     ["ID", `\`${zone.id.replace(/`/g, "")}\``],
     ["Host", md(hostLabel)],
   ];
   const since = when(zone.status?.readyAt) ?? when(zone.status?.createdAt);
   if (since) rows.push([zone.status?.readyAt ? "Ready since" : "Created", md(since)]);
-  const r = zoneResources(zone);
+  const r = resourcesInForce(zone);
   if (r) {
     rows.push(["vCPUs", md(range(String(r.targetCpus), r.maxCpus ? String(r.maxCpus) : ""))]);
     rows.push([
@@ -143,7 +136,9 @@ export function zoneTooltip(zone: Zone, hostLabel: string): vscode.MarkdownStrin
 
 export function workloadTooltip(workload: Workload): vscode.MarkdownString {
   const t = new vscode.MarkdownString(undefined, true);
-  t.appendMarkdown(`**${md(workload.spec?.name || workload.id)}** — ${md(workloadStateName(workload))}\n\n`);
+  t.appendMarkdown(
+    `**${md(workload.spec?.name || workload.id)}** — ${md(workloadStateName(workload.status?.state))}\n\n`,
+  );
   const rows: [string, string][] = [["ID", `\`${workload.id.replace(/`/g, "")}\``]];
   const image = imageLabel(workload);
   if (image) rows.push(["Image", md(image)]);

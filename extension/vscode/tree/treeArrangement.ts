@@ -1,7 +1,7 @@
 import * as vscode from "vscode";
 import { Disposable } from "../../core/lifecycle";
-import { defaultTreeOptions, parseTreeOptions } from "../model/treeOptions";
-import type { TreeOptions } from "../model/treeOptions";
+import { defaultTreeOptions, parseTreeOptions } from "./treeOptions";
+import type { TreeOptions } from "./treeOptions";
 import type { ZonesNode } from "./nodes";
 import type { ZonesTreeProvider } from "./zonesTree";
 

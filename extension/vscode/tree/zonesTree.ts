@@ -1,16 +1,16 @@
 /**
  * The Zones tree: maps model changes onto targeted refreshes of the nodes that changed,
- * batched over a short window so a burst of WatchEvents redraws once (STYLE.md 4, 5).
+ * batched over a short window so a burst of WatchEvents redraws once.
  * Nodes are cached by id so the objects VS Code holds are the ones we fire changes for.
  */
 import * as vscode from "vscode";
 import { Disposable, toDisposable } from "../../core/lifecycle";
 import type { ModelChange, ZonesModel } from "../model/zonesModel";
-import { arrangeZones, defaultTreeOptions, stateOrder } from "../model/treeOptions";
-import type { TreeOptions } from "../model/treeOptions";
+import { arrangeZones, defaultTreeOptions, stateOrder } from "./treeOptions";
+import type { TreeOptions } from "./treeOptions";
 import { HostNode, MessageNode, StateGroupNode, WorkloadNode, ZoneNode } from "./nodes";
 import type { ZonesNode } from "./nodes";
-import { zoneStateName } from "./presentation";
+import { zoneStateName } from "../../core/protect/zoneFacts";
 
 /** How long changes are collected before the view is told. */
 const batchMs = 50;
@@ -65,7 +65,7 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
       return this.#zoneNodes(
         node.parent,
         this.#arranged(node.hostId)
-          .filter((z) => zoneStateName(z) === node.state)
+          .filter((z) => zoneStateName(z.status?.state) === node.state)
           .map((z) => z.id),
         node,
       );
@@ -116,7 +116,8 @@ export class ZonesTreeProvider extends Disposable implements vscode.TreeDataProv
           host,
         );
       const counts = new Map<string, number>();
-      for (const z of arranged) counts.set(zoneStateName(z), (counts.get(zoneStateName(z)) ?? 0) + 1);
+      for (const z of arranged)
+        counts.set(zoneStateName(z.status?.state), (counts.get(zoneStateName(z.status?.state)) ?? 0) + 1);
       const states = [...counts.keys()].sort((a, b) => stateOrder(a) - stateOrder(b) || a.localeCompare(b));
       this.#retain((n) => !(n instanceof StateGroupNode) || n.hostId !== hostId || counts.has(n.state));
       return states.map((state) => {

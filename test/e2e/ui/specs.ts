@@ -122,8 +122,11 @@ async function zoneWithWorkload(
     initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n },
   });
   await other.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 30_000 });
-  const { workloadId } = await other.client.createWorkload({
-    spec: { name, zoneId, image: { digest: environment.imageDigest }, process: { command } },
+  const workloadId = await other.createWorkload({
+    name,
+    zoneId,
+    image: { digest: environment.imageDigest },
+    process: { command },
   });
   const stateOf = async () => (await other.getWorkload(workloadId)).status?.state;
   const created = await eventually(
@@ -135,7 +138,7 @@ async function zoneWithWorkload(
     10_000,
     20,
   );
-  if (created === WorkloadState.CREATED) await other.client.startWorkload({ workloadId });
+  if (created === WorkloadState.CREATED) await other.startWorkload(workloadId);
   await eventually(
     "the workload running",
     async () => (await stateOf()) === WorkloadState.RUNNING,
@@ -438,13 +441,11 @@ const zoneSpecs: UiSpec[] = [
         assert.ok(firstY > 0, "the memory target line is drawn");
 
         // The burner starts only now, so the rise is timed from the moment it runs.
-        const { workloadId } = await other.client.createWorkload({
-          spec: {
-            name: "spin",
-            zoneId,
-            image: { digest: environment.imageDigest },
-            process: { command: ["sh", "-c", "while :; do :; done"] },
-          },
+        const workloadId = await other.createWorkload({
+          name: "spin",
+          zoneId,
+          image: { digest: environment.imageDigest },
+          process: { command: ["sh", "-c", "while :; do :; done"] },
         });
         const stateOf = async () => (await other.getWorkload(workloadId)).status?.state;
         const created = await eventually(
@@ -456,7 +457,7 @@ const zoneSpecs: UiSpec[] = [
           10_000,
           20,
         );
-        if (created === WorkloadState.CREATED) await other.client.startWorkload({ workloadId });
+        if (created === WorkloadState.CREATED) await other.startWorkload(workloadId);
         await eventually(
           "the burner running",
           async () => (await stateOf()) === WorkloadState.RUNNING,

@@ -119,9 +119,7 @@ async function exec(zone: string, script: string): Promise<string> {
 }
 
 async function hostImageNames(): Promise<string[]> {
-  const images = [];
-  for await (const reply of api.client.listImages({})) images.push(...reply.images.flatMap((i) => i.names));
-  return images;
+  return (await api.listImages()).flatMap((i) => [...i.names]);
 }
 
 // tsx keeps its own cache in TMPDIR; ours are zones-*.

@@ -15,7 +15,6 @@ import { annotationKeys } from "../../../extension/core/devcontainer/plan";
 import { LaunchError } from "../../../extension/core/launch/errors";
 import type { LaunchEvent, LaunchStep } from "../../../extension/core/launch/events";
 import { LaunchExecutor } from "../../../extension/core/launch/executor";
-import { ProtectLaunchHost } from "../../../extension/core/launch/protectLaunchHost";
 import { ProtectError } from "../../../extension/core/protect/errors";
 import { ProtectHost } from "../../../extension/core/protect/host";
 import { SshError } from "../../../extension/core/ssh/errors";
@@ -134,7 +133,7 @@ describe("a dropped connection during a launch", () => {
         const dir = makeProject(`drop-${step}`);
         const { plan } = await planFor(dir);
         const events: LaunchEvent[] = [];
-        const executor = new LaunchExecutor(plan, new ProtectLaunchHost(host), {
+        const executor = new LaunchExecutor(plan, host, {
           zoneTimeoutMs: 120_000,
           workloadTimeoutMs: 120_000,
         });
@@ -244,7 +243,7 @@ async function concurrentLaunches(count: number): Promise<void> {
   try {
     results = await Promise.allSettled(
       plans.map((plan) =>
-        new LaunchExecutor(plan, new ProtectLaunchHost(host), {
+        new LaunchExecutor(plan, host, {
           zoneTimeoutMs: 300_000,
           workloadTimeoutMs: 300_000,
         }).run(),

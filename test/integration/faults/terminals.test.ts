@@ -33,7 +33,7 @@ before(async () => {
   devHost = await startDevHost();
   env = await startProxiedSshd();
   host = await openThroughProxy(env, devHost.socketPath, states);
-  ({ digest } = await importTestImage(host.client, join(work, "image")));
+  ({ digest } = await importTestImage(host, join(work, "image")));
   zoneId = await host.createZone({ name: "terminals" });
   await host.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 60_000 });
 });
@@ -64,10 +64,9 @@ function terminal(
 } {
   let out = "";
   const session = startExec(
-    host.client,
+    host,
     { zoneId, command, ...(tty ? { tty: { rows: 24, columns: 100 } } : {}) },
     {
-      hostName: host.name,
       onStdout: (d) => (out += Buffer.from(d).toString("utf8")),
       onStderr: (d) => (out += Buffer.from(d).toString("utf8")),
     },
@@ -122,29 +121,22 @@ describe("a dropped connection under a terminal", () => {
   });
 
   test("a workload console re-attached after a drop replays what was printed meanwhile: no line lost or doubled", async () => {
-    const { workloadId } = await host.client.createWorkload({
-      spec: {
-        name: "ticker",
-        zoneId,
-        image: { digest },
-        process: {
-          command: [
-            "sh",
-            "-c",
-            "i=0; while [ $i -lt 100000 ]; do echo tick-$i; i=$((i+1)); sleep 0.05; done",
-          ],
-        },
+    const workloadId = await host.createWorkload({
+      name: "ticker",
+      zoneId,
+      image: { digest },
+      process: {
+        command: ["sh", "-c", "i=0; while [ $i -lt 100000 ]; do echo tick-$i; i=$((i+1)); sleep 0.05; done"],
       },
     });
-    await host.client.startWorkload({ workloadId });
+    await host.startWorkload(workloadId);
     try {
       await eventually(
         "the ticker to run",
         async () => (await host.getWorkload(workloadId)).status?.state === WorkloadState.RUNNING,
       );
       let first = "";
-      const attached = new WorkloadConsole(host.client, workloadId, {
-        hostName: host.name,
+      const attached = new WorkloadConsole(host, workloadId, {
         onStdout: (d) => (first += Buffer.from(d).toString("utf8")),
       });
       await eventually("ticks on the first attach", () => /tick-5\n/.test(first));
@@ -165,8 +157,7 @@ describe("a dropped connection under a terminal", () => {
       await connected();
 
       let second = "";
-      const again = new WorkloadConsole(host.client, workloadId, {
-        hostName: host.name,
+      const again = new WorkloadConsole(host, workloadId, {
         onStdout: (d) => (second += Buffer.from(d).toString("utf8")),
       });
       const lastBefore = Math.max(...[...first.matchAll(/tick-(\d+)\n/g)].map((m) => Number(m[1])));
@@ -182,7 +173,7 @@ describe("a dropped connection under a terminal", () => {
       assert.ok(ticks.length > lastBefore + 20, "the re-attach did not cover the time disconnected");
       tally.recovered("drop under a console");
     } finally {
-      await host.client.destroyWorkload({ workloadId }).catch(() => {});
+      await host.destroyWorkload(workloadId).catch(() => {});
     }
   });
 });
@@ -212,13 +203,13 @@ test("a TTY command's whole output arrives before its exit status (10 runs)", as
 test("20 MB of TTY output through an exec session ends with its exit code, not 'Premature close' (2 runs)", async () => {
   for (let i = 0; i < 2; i++) {
     const session = startExec(
-      host.client,
+      host,
       {
         zoneId,
         command: ["sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' y"],
         tty: { rows: 24, columns: 80 },
       },
-      { hostName: host.name, onStdout: () => undefined },
+      { onStdout: () => undefined },
     );
     assert.equal(await session.exited, 0);
   }
@@ -256,9 +247,9 @@ describe("load on one connection", () => {
           const hash = createHash("sha256");
           let received = 0;
           const session = startExec(
-            host.client,
+            host,
             { zoneId, command: ["cat"] },
-            { hostName: host.name, onStdout: (d) => (hash.update(d), (received += d.length)) },
+            { onStdout: (d) => (hash.update(d), (received += d.length)) },
           );
           for (let off = 0; off < input.length; off += 64 * 1024) {
             session.write(input.subarray(off, off + 64 * 1024));

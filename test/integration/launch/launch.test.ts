@@ -323,25 +323,23 @@ describe("zonectl up through a real sshd against the dev host", () => {
 
   test("attach shows a workload's output from the start and ends when it exits", async () => {
     const digest = (await api.getWorkload(up.workloadId)).spec?.image?.digest ?? "";
-    const { workloadId } = await api.client.createWorkload({
-      spec: {
-        name: "talker",
-        zoneId: up.zoneId,
-        image: { digest },
-        process: {
-          command: ["sh", "-c", "echo first line; sleep 1; echo second line >&2; exit 3"],
-          stdout: true,
-          stderr: true,
-        },
+    const workloadId = await api.createWorkload({
+      name: "talker",
+      zoneId: up.zoneId,
+      image: { digest },
+      process: {
+        command: ["sh", "-c", "echo first line; sleep 1; echo second line >&2; exit 3"],
+        stdout: true,
+        stderr: true,
       },
     });
-    await api.client.startWorkload({ workloadId }).catch(() => undefined); // a daemon that starts on create says so
+    await api.startWorkload(workloadId).catch(() => undefined); // a daemon that starts on create says so
     const r = await zonectl(["attach", "talker"], env, { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /first line/, "output from before the attach is replayed");
     assert.match(r.stderr, /second line/, "stderr stays stderr");
     assert.match(r.stderr, /workload talker is failed \(exit 3\)/);
-    await api.client.destroyWorkload({ workloadId });
+    await api.destroyWorkload(workloadId);
   });
 
   test("down leaves no zone, workload or host folder behind", async () => {

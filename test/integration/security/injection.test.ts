@@ -61,7 +61,7 @@ before(async () => {
     env: {},
     socketPath: devHost.socketPath,
   });
-  ({ digest } = await importTestImage(host.client, join(work, "image")));
+  ({ digest } = await importTestImage(host, join(work, "image")));
   zoneId = await host.createZone({ name: "inject" });
   await host.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 60_000 });
 });
@@ -86,8 +86,7 @@ function canariesFound(): string[] {
 async function run(request: ExecRequest): Promise<{ stdout: Buffer; stderr: string; code: number }> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const session = startExec(host.client, request, {
-    hostName: host.name,
+  const session = startExec(host, request, {
     onStdout: (d) => out.push(Buffer.from(d)),
     onStderr: (d) => err.push(Buffer.from(d)),
   });
@@ -126,18 +125,16 @@ describe("commands and environment values reach the zone byte for byte", () => {
   });
 
   test("a workload's process env and argv, and a command exec'd inside the running workload", async () => {
-    const { workloadId } = await host.client.createWorkload({
-      spec: {
-        name: "inject-workload",
-        zoneId,
-        image: { digest },
-        process: {
-          command: ["sh", "-c", `${printEnvScript}; printf '%s\\0' "$@"; sleep 600`, "argv0", ...payloads],
-          environment: Object.entries(envOf()).map(([key, value]) => ({ key, value })),
-        },
+    const workloadId = await host.createWorkload({
+      name: "inject-workload",
+      zoneId,
+      image: { digest },
+      process: {
+        command: ["sh", "-c", `${printEnvScript}; printf '%s\\0' "$@"; sleep 600`, "argv0", ...payloads],
+        environment: Object.entries(envOf()).map(([key, value]) => ({ key, value })),
       },
     });
-    await host.client.startWorkload({ workloadId });
+    await host.startWorkload(workloadId);
     try {
       let state: WorkloadState | undefined;
       const deadline = Date.now() + 60_000;
@@ -167,7 +164,7 @@ describe("commands and environment values reach the zone byte for byte", () => {
       assert.deepEqual(splitNul(argv.stdout), payloads);
       assert.deepEqual(canariesFound(), []);
     } finally {
-      await host.client.destroyWorkload({ workloadId }).catch(() => {});
+      await host.destroyWorkload(workloadId).catch(() => {});
     }
   });
 });
@@ -188,7 +185,7 @@ async function consoleHistory(workloadId: string): Promise<Buffer> {
     await new Promise<void>((r) => controller.signal.addEventListener("abort", () => r(), { once: true }));
   }
   try {
-    for await (const reply of host.client.attachWorkloadConsole(requests(), { signal: controller.signal }))
+    for await (const reply of host.attachWorkloadConsole(requests(), { signal: controller.signal }))
       chunks.push(Buffer.from(reply.stdout));
   } catch {
     // aborted after the history arrived
@@ -305,10 +302,8 @@ describe("the daemon socket path on the remote command line", () => {
     }
   });
 
-  // TODO(issue 7): error messages carry user-supplied paths raw (extension/core/protect/transport.ts
-  // and errors.ts interpolate the socket path as is), so a path with a line break or an escape
-  // sequence makes zonectl's "one clear line" two lines, or writes control characters to the
-  // terminal. Expected: such characters escaped (JSON-style) in messages.
+  // Error messages quote user-supplied paths: a line break or an escape sequence in one must
+  // neither make zonectl's one clear line two lines nor write control characters to the terminal.
   test("an error naming a path with a line break is still one line", async () => {
     const r = await zonectl(
       ["--host", sshd.alias, "ls"],

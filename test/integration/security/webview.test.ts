@@ -16,7 +16,7 @@ import { startDevHost } from "../../harness/devHost";
 import type { StartedDevHost } from "../../harness/devHost";
 import { startSshd } from "../../harness/sshd";
 import type { Sshd } from "../../harness/sshd";
-import { fakeEnvironment } from "../../unit/metrics/fakeVscode";
+import { fakeEnvironment } from "../../harness/fakeVscode";
 
 let devHost: StartedDevHost;
 let sshd: Sshd;
@@ -109,21 +109,14 @@ describe("forged webview messages", () => {
   test("no forged message reaches UpdateZoneResources; a genuine Resize changes only the panel's own zone", async () => {
     const calls: { hostId: string; zoneId: string; cpus: number; memory: number }[] = [];
     const sampler = new MetricsSampler({
-      readZoneMetrics: async (zoneId, signal) =>
-        (await host.client.readZoneMetrics({ zoneId }, { signal })).root,
+      readZoneMetrics: async (zoneId, signal) => await host.readZoneMetrics(zoneId, { signal }),
     });
-    // The extension's wiring (ctx.ts → commands/resizeZone.ts): UpdateZoneResources on the host.
+    // The extension's wiring (ctx.ts): ProtectHost.resizeZone, UpdateZoneResources on the host.
     const deps: DashboardDependencies = {
       sampler: (hostId) => (hostId === sshd.alias ? sampler : undefined),
       resize: async (hostId, zoneId, cpus, memory, signal) => {
         calls.push({ hostId, zoneId, cpus, memory });
-        await host.client.updateZoneResources(
-          {
-            zoneId,
-            resources: { targetCpus: cpus, targetMemory: BigInt(memory), maxCpus: 2, maxMemory: 512n },
-          },
-          { signal },
-        );
+        await host.resizeZone(zoneId, cpus, memory, { signal });
       },
     };
     const { env, panels } = fakeEnvironment();

@@ -150,7 +150,7 @@ export async function runRounds(options: RoundsOptions): Promise<RoundsReport> {
         let exitCode: number | undefined;
         let outputs = 0;
         try {
-          for await (const reply of host.client.executeZoneCommand(requests())) {
+          for await (const reply of host.executeZoneCommand(requests())) {
             if (reply.reply.case === "output") outputs++;
             if (reply.reply.case === "exited") exitCode = reply.reply.value.exitCode;
           }
@@ -163,7 +163,7 @@ export async function runRounds(options: RoundsOptions): Promise<RoundsReport> {
       await count(report.bidiExecSession, async () => {
         const chunks: Uint8Array[] = [];
         const session = startExec(
-          host.client,
+          host,
           { zoneId, command: ["exit", "3", "2", "1000"] },
           { onStdout: (d) => chunks.push(d) },
         );
@@ -173,7 +173,7 @@ export async function runRounds(options: RoundsOptions): Promise<RoundsReport> {
           throw new Error(`exit ${code} with ${bytes} bytes, expected exit 3 with 2000`);
       });
       await count(report.bidiWritesWhileEnding, async () => {
-        const session = startExec(host.client, { zoneId, command: ["exit", "0", "1", "16"] });
+        const session = startExec(host, { zoneId, command: ["exit", "0", "1", "16"] });
         let writing = true;
         const writer = (async () => {
           while (writing) {
@@ -195,11 +195,7 @@ export async function runRounds(options: RoundsOptions): Promise<RoundsReport> {
         const input = Buffer.alloc(256 * 1024);
         for (let k = 0; k < input.length; k++) input[k] = (k * 31 + i) & 0xff;
         const out: Uint8Array[] = [];
-        const session = startExec(
-          host.client,
-          { zoneId, command: ["echo"] },
-          { onStdout: (d) => out.push(d) },
-        );
+        const session = startExec(host, { zoneId, command: ["echo"] }, { onStdout: (d) => out.push(d) });
         for (let k = 0; k < input.length; k += 16 * 1024) session.write(input.subarray(k, k + 16 * 1024));
         session.endInput();
         const code = await session.exited;
@@ -232,7 +228,7 @@ export async function runLoss(options: RoundsOptions, onOpen: () => void): Promi
   try {
     let echoed!: () => void;
     const answering = new Promise<void>((r) => (echoed = r));
-    const session = startExec(host.client, { zoneId, command: ["echo"] }, { onStdout: () => echoed() });
+    const session = startExec(host, { zoneId, command: ["echo"] }, { onStdout: () => echoed() });
     session.write("ping");
     await answering;
     onOpen();

@@ -8,7 +8,7 @@ import { Emitter } from "../../../extension/core/events";
 import type { Logger } from "../../../extension/core/log";
 import type { PanelEnvironment } from "../../../extension/vscode/panels/panelHost";
 import type { Browser } from "../../harness/browser";
-import type { Posted } from "../../unit/metrics/fakeVscode";
+import type { Posted } from "../../harness/fakeVscode";
 import { openWebview, type ThemeName, type WebviewPage } from "./webviewPage";
 
 const origin = "https://webview.test";

@@ -10,133 +10,44 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Emitter } from "../../../extension/core/events";
 import { loggerFrom } from "../../../extension/core/log";
 import { MetricsSampler } from "../../../extension/core/metrics/sampler";
-import {
-  WorkloadState,
-  ZoneState,
-  type Zone,
-} from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import { ProtectHost } from "../../../extension/core/protect/host";
+import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import { HostAccess } from "../../../extension/vscode/hostAccess";
+import type { HostConnections } from "../../../extension/vscode/hostConnections";
+import { parseHostEntry } from "../../../extension/vscode/model/hostEntry";
+import { ZonesModel } from "../../../extension/vscode/model/zonesModel";
+import { ConsolePanel } from "../../../extension/vscode/panels/consolePanel";
+import type { ConsoleStatus } from "../../../extension/vscode/panels/consolePanel";
 import { DashboardPanel } from "../../../extension/vscode/panels/dashboardPanel";
-import {
-  ConsolePanel,
-  ConsoleTranscript,
-  type ConsoleChunk,
-  type ConsoleSource,
-  type ConsoleStatus,
-} from "../../../extension/vscode/panels/consolePanel";
+import { ZoneConsoleSource } from "../../../extension/vscode/panels/consoleSources";
 import { Browser } from "../../harness/browser";
 import { startDevHost, type StartedDevHost } from "../../harness/devHost";
 import { freePort } from "../../harness/sshd";
-import { connectUnix, type UnixClient } from "../devhost/client";
-import { waitForWorkload, waitForZone } from "../devhost/helpers";
 import { importTestImage } from "../devhost/image";
+import { openThroughProxy, startProxiedSshd } from "../faults/faultEnv";
 import { bridgeEnvironment } from "./bridge";
 import { buildWebviews, saveScreenshot } from "./webviewPage";
 
-type Client = UnixClient["client"];
-
 /**
- * A zone console source over AttachZoneConsole, the way the extension will build one: the
- * transcript numbers the bytes, and a reconnect asks for the history again and lets the
- * transcript drop what it already has.
+ * The extension's access to one connected host, as ctx.ts builds it: the model says the host is
+ * connected and HostConnections hands out its ProtectHost.
  */
-class DevHostZoneConsole implements ConsoleSource {
-  readonly title = "Console: fullstack";
-  readonly canResize = false;
-  readonly canWrite = true;
-  /** The dev host's zone console is a pipe: bare LFs. */
-  readonly isTerminal = false;
-  status: ConsoleStatus = { state: "connecting" };
-  readonly transcript = new ConsoleTranscript();
-  readonly #onOutput = new Emitter<ConsoleChunk>();
-  readonly onOutput = this.#onOutput.event;
-  readonly #onStatus = new Emitter<ConsoleStatus>();
-  readonly onStatus = this.#onStatus.event;
-  #stream: AbortController | null = null;
-  #input: ((data: Uint8Array) => void) | null = null;
-  #quiet: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(
-    readonly client: Client,
-    readonly zoneId: string,
-  ) {
-    this.#open(false);
-  }
-
-  /** Drops the stream and attaches again with history replay, as after an SSH drop. */
-  reconnect(): void {
-    this.#stream?.abort();
-    this.#setStatus({ state: "reconnecting", message: "stream reopened by the test" });
-    this.transcript.beginReplay();
-    this.#open(true);
-  }
-
-  #open(replaying: boolean): void {
-    const controller = new AbortController();
-    this.#stream = controller;
-    const pending: Uint8Array[] = [];
-    let wake: (() => void) | null = null;
-    this.#input = (data) => {
-      pending.push(data);
-      wake?.();
-    };
-    const zoneId = this.zoneId;
-    async function* requests() {
-      yield { zoneId, replayHistory: true };
-      while (!controller.signal.aborted) {
-        while (pending.length) yield { data: pending.shift()! };
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-    }
-    void (async () => {
-      try {
-        for await (const reply of this.client.attachZoneConsole(requests(), { signal: controller.signal })) {
-          if (this.status.state !== "connected") this.#setStatus({ state: "connected" });
-          this.#emit(this.transcript.append(reply.data));
-          if (replaying && this.transcript.isReplaying) {
-            // the history comes first and fast; a quiet spell means it is over
-            clearTimeout(this.#quiet);
-            this.#quiet = setTimeout(() => this.#emit(this.transcript.endReplay()), 300);
-          }
-        }
-      } catch {
-        // aborted by reconnect() or dispose()
-      }
-    })(); // the stream's end is observed through status only
-  }
-
-  #emit(chunks: ConsoleChunk[]): void {
-    for (const chunk of chunks) this.#onOutput.fire(chunk);
-  }
-
-  #setStatus(status: ConsoleStatus): void {
-    this.status = status;
-    this.#onStatus.fire(status);
-  }
-
-  replay(fromOffset: number): ConsoleChunk[] {
-    return this.transcript.replay(fromOffset);
-  }
-
-  async write(data: string): Promise<void> {
-    this.#input?.(new TextEncoder().encode(data));
-  }
-
-  async resize(): Promise<void> {
-    throw new Error("the zone console has no size");
-  }
-
-  dispose(): void {
-    clearTimeout(this.#quiet);
-    this.#stream?.abort();
-  }
+function hostAccessFor(hostId: string, protect: ProtectHost): { access: HostAccess; model: ZonesModel } {
+  const model = new ZonesModel();
+  model.setHosts([parseHostEntry(hostId)]);
+  model.setConnection(hostId, { kind: "connected", info: { version: "dev", devHost: true }, since: 0 });
+  const connections = {
+    session: (id: string) => (id === hostId ? { protect } : undefined),
+  } as unknown as HostConnections;
+  return { access: new HostAccess(model, connections), model };
 }
 
 describe("dashboard and console against a real dev host zone", () => {
   let host: StartedDevHost;
-  let conn: UnixClient;
+  /** Another client of the dev host: sets up the zone and its workloads, as a user of zonectl would. */
+  let local: ProtectHost;
   let browser: Browser;
   let bundles: Awaited<ReturnType<typeof buildWebviews>>;
   let work: string;
@@ -155,30 +66,27 @@ describe("dashboard and console against a real dev host zone", () => {
       buildWebviews(["dashboard", "console"]),
       Browser.launch(),
     ]);
-    conn = connectUnix(host.socketPath);
-    ({ digest } = await importTestImage(conn.client, join(work, "image")));
-    ({ zoneId } = await conn.client.createZone({
-      spec: {
-        name: "fullstack",
-        initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n },
-      },
-    }));
-    await waitForZone(conn.client, zoneId, [ZoneState.READY]);
+    local = await ProtectHost.open(`unix://${host.socketPath}`);
+    ({ digest } = await importTestImage(local, join(work, "image")));
+    zoneId = await local.createZone({
+      name: "fullstack",
+      initialResources: { targetCpus: 1, maxCpus: 2, targetMemory: 256n, maxMemory: 512n },
+    });
+    await local.waitForZone(zoneId, (z) => z?.status?.state === ZoneState.READY, { timeoutMs: 20_000 });
   });
 
   after(async () => {
     watch.abort();
     await browser?.close();
     await bundles?.dispose();
-    conn?.close();
+    local?.close();
     await host?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   function sampler(): MetricsSampler {
     return new MetricsSampler({
-      readZoneMetrics: async (id, signal) =>
-        (await conn.client.readZoneMetrics({ zoneId: id }, { signal })).root,
+      readZoneMetrics: (id, signal) => local.readZoneMetrics(id, { signal }),
       readPrometheus: async (signal) => {
         const response = await fetch(`http://127.0.0.1:${promPort}/metrics/resource`, { signal });
         return response.ok ? await response.text() : undefined;
@@ -188,13 +96,13 @@ describe("dashboard and console against a real dev host zone", () => {
     });
   }
 
-  /** WatchEvents → sampler.noteZone, as the extension's zones model will do. */
+  /** Zone events → sampler.noteZone, as the extension's samplers follow the model. */
   function followZones(s: MetricsSampler): void {
     void (async () => {
       try {
-        for await (const reply of conn.client.watchEvents({}, { signal: watch.signal })) {
-          if (reply.event.case === "zoneChanged" && reply.event.value.zone)
-            s.noteZone(reply.event.value.zone);
+        for await (const event of local.watch(watch.signal)) {
+          if (event.type === "zone") s.noteZone(event.zone);
+          if (event.type === "resync") for (const zone of event.zones) s.noteZone(zone);
         }
       } catch {
         // aborted at the end
@@ -202,7 +110,7 @@ describe("dashboard and console against a real dev host zone", () => {
     })(); // runs until the suite ends
   }
 
-  /** UpdateZoneResources keeping the fields the Resize control does not set. */
+  /** The Resize control's path as ctx.ts wires it: ProtectHost.resizeZone. */
   async function resize(
     _hostId: string,
     id: string,
@@ -210,23 +118,13 @@ describe("dashboard and console against a real dev host zone", () => {
     memoryMiB: number,
     signal: AbortSignal,
   ): Promise<void> {
-    const { zone } = await conn.client.getZone({ zoneId: id }, { signal });
-    const current = zone?.status?.resourceStatus?.activeResources ?? zone?.spec?.initialResources;
-    const resources = {
-      maxMemory: current?.maxMemory ?? 0n,
-      minMemory: current?.minMemory ?? 0n,
-      maxCpus: current?.maxCpus ?? 0,
-      minCpus: current?.minCpus ?? 0,
-      targetCpus: cpus,
-      targetMemory: BigInt(memoryMiB),
-    };
-    await conn.client.updateZoneResources({ zoneId: id, resources }, { signal });
+    await local.resizeZone(id, cpus, memoryMiB, { signal });
   }
 
   it("graphs a CPU burner within 3 s, draws the memory limit, and moves it on Resize", async () => {
     const s = sampler();
     followZones(s);
-    s.noteZone((await conn.client.getZone({ zoneId })).zone as Zone);
+    s.noteZone(await local.getZone(zoneId));
     const { env, panels } = bridgeEnvironment(logger);
     const panel = DashboardPanel.create(
       env,
@@ -240,17 +138,17 @@ describe("dashboard and console against a real dev host zone", () => {
     const firstY = await targetY();
     assert.ok(firstY > 0, "the target memory line is drawn");
 
-    const { workloadId } = await conn.client.createWorkload({
-      spec: {
-        name: "burner",
-        zoneId,
-        image: { digest },
-        process: { command: ["sh", "-c", "while :; do :; done"] },
-      },
+    const workloadId = await local.createWorkload({
+      name: "burner",
+      zoneId,
+      image: { digest },
+      process: { command: ["sh", "-c", "while :; do :; done"] },
     });
-    await waitForWorkload(conn.client, workloadId, [WorkloadState.CREATED]);
+    await local.waitForWorkload(workloadId, (w) => (w?.status?.state ?? 0) >= WorkloadState.CREATED, {
+      timeoutMs: 20_000,
+    });
     const started = Date.now();
-    await conn.client.startWorkload({ workloadId });
+    await local.startWorkload(workloadId);
     // the host side: a sample with clear CPU use reaches the webview
     let risenAt = 0;
     while (!risenAt && Date.now() - started < 10_000) {
@@ -289,65 +187,84 @@ describe("dashboard and console against a real dev host zone", () => {
     while ((await targetY()) === firstY && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const movedY = await targetY();
     assert.ok(movedY < firstY - 5, `the target line moved up: ${firstY} → ${movedY}`);
-    const zone = (await conn.client.getZone({ zoneId })).zone!;
+    const zone = await local.getZone(zoneId);
     assert.equal(zone.status?.resourceStatus?.activeResources?.targetMemory, 448n);
     await saveScreenshot(page.page, "fullstack-dashboard");
     assert.deepEqual(page.cspViolations, []);
     assert.deepEqual(page.pageErrors, []);
 
-    await conn.client.destroyWorkload({ workloadId });
+    await local.destroyWorkload(workloadId);
     panel.dispose();
     assert.equal(s.isSampling(zoneId), false, "closing the panel stops sampling");
     s.dispose();
     await page.page.close();
   });
 
-  it("shows the zone's boot output, accepts input, and replays after a reconnect without duplicates", async () => {
-    const source = new DevHostZoneConsole(conn.client, zoneId);
-    const { env, panels } = bridgeEnvironment(logger);
+  it("shows the zone's boot output, accepts input, and replays after a dropped connection without duplicates", async () => {
+    // The shipped source over SSH through a proxy that can drop the connection, as a network does.
+    const env = await startProxiedSshd();
+    const remote = await openThroughProxy(env, host.socketPath, []);
+    const { access, model } = hostAccessFor(env.alias, remote);
+    const source = new ZoneConsoleSource(access, model, env.alias, zoneId, logger);
+    const statuses: ConsoleStatus["state"][] = [];
+    source.onStatus((s) => statuses.push(s.state));
+    const { env: panelEnv, panels } = bridgeEnvironment(logger);
     const copied: string[] = [];
     const panel = ConsolePanel.create(
-      env,
+      panelEnv,
       { open: () => source, clipboard: { writeText: async (t) => void copied.push(t) } },
-      { target: { kind: "zone", hostId: "devhost", zoneId } },
+      { target: { kind: "zone", hostId: env.alias, zoneId } },
     );
-    const page = await panels[0]!.open(browser, bundles.dir, "console");
-    const lines = async (): Promise<string[]> => (await page.probe("terminalLines")).filter((l) => l !== "");
-    const waitForLine = async (text: string): Promise<void> => {
-      const deadline = Date.now() + 10_000;
-      while (!(await lines()).some((l) => l.includes(text))) {
-        if (Date.now() > deadline)
-          throw new Error(`no line with ${JSON.stringify(text)} in ${JSON.stringify(await lines())}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-    await waitForLine("init: zone ready");
+    try {
+      const page = await panels[0]!.open(browser, bundles.dir, "console");
+      const lines = async (): Promise<string[]> =>
+        (await page.probe("terminalLines")).filter((l) => l !== "");
+      const waitFor = async (what: string, done: () => Promise<boolean> | boolean): Promise<void> => {
+        const deadline = Date.now() + 20_000;
+        while (!(await done())) {
+          if (Date.now() > deadline) throw new Error(`${what}; lines ${JSON.stringify(await lines())}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      const waitForLine = (text: string): Promise<void> =>
+        waitFor(`no line with ${JSON.stringify(text)}`, async () =>
+          (await lines()).some((l) => l.includes(text)),
+        );
+      await waitForLine("init: zone ready");
 
-    // The dev host's console is a pipe, not a tty: Ctrl+J sends the newline its init reads lines by.
-    await page.page.click(".console-host");
-    await page.page.keyboard.type("hello from the panel");
-    await page.page.keyboard.press("Control+j");
-    await waitForLine("console: hello from the panel");
+      // The dev host's console is a pipe, not a tty: Ctrl+J sends the newline its init reads lines by.
+      await page.page.click(".console-host");
+      await page.page.keyboard.type("hello from the panel");
+      await page.page.keyboard.press("Control+j");
+      await waitForLine("console: hello from the panel");
 
-    source.reconnect();
-    await page.page.keyboard.type("after the reconnect");
-    await page.page.keyboard.press("Control+j");
-    await waitForLine("console: after the reconnect");
-    await new Promise((r) => setTimeout(r, 500)); // let a late replay land, if it were going to duplicate
-    const shown = await lines();
-    const count = (text: string): number => shown.filter((l) => l.includes(text)).length;
-    assert.equal(count("init: zone ready"), 1, `boot output once: ${JSON.stringify(shown)}`);
-    assert.equal(count("console: hello from the panel"), 1);
-    assert.equal(count("console: after the reconnect"), 1);
-    assert.equal(
-      await page.probe("consoleShownOffset"),
-      source.transcript.endOffset,
-      "the page has exactly the transcript's bytes",
-    );
-    await saveScreenshot(page.page, "fullstack-console");
-    assert.deepEqual(page.cspViolations, []);
-    panel.dispose();
-    await page.page.close();
+      // The connection drops: the source says so, waits for the host, attaches again with the history.
+      statuses.length = 0;
+      assert.ok(env.proxy.drop() > 0, "the proxy carried the connection");
+      await waitFor("the source never reconnected", () => statuses.includes("reconnecting"));
+      await waitFor("the source never came back", () => source.status.state === "connected");
+      await page.page.keyboard.type("after the reconnect");
+      await page.page.keyboard.press("Control+j");
+      await waitForLine("console: after the reconnect");
+      await new Promise((r) => setTimeout(r, 500)); // let a late replay land, if it were going to duplicate
+      const shown = await lines();
+      const count = (text: string): number => shown.filter((l) => l.includes(text)).length;
+      assert.equal(count("init: zone ready"), 1, `boot output once: ${JSON.stringify(shown)}`);
+      assert.equal(count("console: hello from the panel"), 1);
+      assert.equal(count("console: after the reconnect"), 1);
+      assert.equal(
+        await page.probe("consoleShownOffset"),
+        source.transcript.endOffset,
+        "the page has exactly the transcript's bytes",
+      );
+      await saveScreenshot(page.page, "fullstack-console");
+      assert.deepEqual(page.cspViolations, []);
+      await page.page.close();
+    } finally {
+      panel.dispose();
+      remote.close();
+      await env.stop();
+    }
   });
 
   it("measures what sampling costs the extension host for 1, 10 and 50 zones", async () => {
@@ -360,8 +277,7 @@ describe("dashboard and console against a real dev host zone", () => {
     let baseline = 0;
     for (const count of [0, 1, 10, 50]) {
       const s = new MetricsSampler({
-        readZoneMetrics: async (_id, signal) =>
-          (await conn.client.readZoneMetrics({ zoneId }, { signal })).root,
+        readZoneMetrics: (_id, signal) => local.readZoneMetrics(zoneId, { signal }),
         readPrometheus: async (signal) =>
           (await fetch(`http://127.0.0.1:${promPort}/metrics/resource`, { signal })).text(),
         intervalMs: 1000,
@@ -375,6 +291,22 @@ describe("dashboard and console against a real dev host zone", () => {
           { target: { kind: "zone", hostId: "devhost", zoneId: `zone-${i}` }, windowSeconds: 60 },
         ),
       );
+      // A failed check must not leave the sampler's timers keeping the test process alive.
+      try {
+        await measure(count, panels);
+      } finally {
+        for (const d of dashboards) d.dispose();
+        s.dispose();
+      }
+    }
+    const dir = join(import.meta.dirname, "..", "..", ".artifacts");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "metrics-sampling-cost.json"), JSON.stringify(results, null, 2));
+
+    async function measure(
+      count: number,
+      panels: ReturnType<typeof bridgeEnvironment>["panels"],
+    ): Promise<void> {
       for (const p of panels) p.webview.receive({ method: "dashboard/ready", params: {} });
       await new Promise((r) => setTimeout(r, 1500)); // first reads, warm-up
       const postedBefore = panels.reduce((n, p) => n + p.webview.posted.length, 0);
@@ -395,11 +327,6 @@ describe("dashboard and console against a real dev host zone", () => {
         `sampling ${count} zone(s) at 1 s with a dashboard each: ${percent.toFixed(2)} % of one core (${messages} panel messages in 10 s)${perZone === null ? " — idle baseline" : `, ≈ ${perZone.toFixed(2)} ms CPU per zone per second`}`,
       );
       if (count > 0) assert.ok(messages >= count * 8, `the dashboards were fed (${messages} messages)`);
-      for (const d of dashboards) d.dispose();
-      s.dispose();
     }
-    const dir = join(import.meta.dirname, "..", "..", ".artifacts");
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "metrics-sampling-cost.json"), JSON.stringify(results, null, 2));
   });
 });

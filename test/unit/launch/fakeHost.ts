@@ -13,7 +13,6 @@ import type { Dialer } from "../../../extension/core/forward/dialers";
 import { LocalHostFiles } from "../../../extension/core/launch/hostFiles";
 import type { HostFiles } from "../../../extension/core/launch/hostFiles";
 import type {
-  ExecOutput,
   HostImage,
   ImageUpload,
   ImportProgress,
@@ -22,7 +21,8 @@ import type {
   WaitOptions,
 } from "../../../extension/core/launch/launchHost";
 import { ProtectError } from "../../../extension/core/protect/errors";
-import type { ExecRequest } from "../../../extension/core/terminal/execSession";
+import type { CallOpts } from "../../../extension/core/protect/host";
+import type { ExecOptions, ExecRequest } from "../../../extension/core/terminal/execSession";
 import {
   OciImageFormat,
   WorkloadSchema,
@@ -138,9 +138,9 @@ export class FakeHost implements LaunchHost {
     });
   }
 
-  async listZones(signal?: AbortSignal): Promise<Zone[]> {
+  async listZones(opts: CallOpts = {}): Promise<Zone[]> {
     this.calls.push("listZones");
-    await this.#maybeHang("listZones", signal);
+    await this.#maybeHang("listZones", opts.signal);
     return [...this.zones.values()];
   }
 
@@ -148,7 +148,7 @@ export class FakeHost implements LaunchHost {
     return [...this.workloads.values()];
   }
 
-  async createZone(spec: ZoneSpec, signal?: AbortSignal): Promise<string> {
+  async createZone(spec: ZoneSpec, opts: CallOpts = {}): Promise<string> {
     this.calls.push(`createZone ${spec.name}`);
     const id = `zone-${this.#next++}`;
     const make = (): void => {
@@ -167,7 +167,7 @@ export class FakeHost implements LaunchHost {
       }, 5);
     };
     if (this.createBeforeHang) make();
-    await this.#maybeHang("createZone", signal);
+    await this.#maybeHang("createZone", opts.signal);
     make();
     return id;
   }
@@ -179,17 +179,17 @@ export class FakeHost implements LaunchHost {
     setTimeout(() => this.zones.delete(id), 5);
   }
 
-  async waitZone(
+  async waitForZone(
     id: string,
     until: (zone: Zone | undefined) => boolean,
-    options: WaitOptions<Zone>,
+    options: WaitOptions<Zone> = {},
   ): Promise<Zone | undefined> {
     return this.#poll(() => this.zones.get(id), until, options);
   }
 
-  async createWorkload(spec: WorkloadSpec, signal?: AbortSignal): Promise<string> {
+  async createWorkload(spec: WorkloadSpec, opts: CallOpts = {}): Promise<string> {
     this.calls.push(`createWorkload ${spec.name} in ${spec.zoneId} image ${spec.image?.digest ?? ""}`);
-    await this.#maybeHang("createWorkload", signal);
+    await this.#maybeHang("createWorkload", opts.signal);
     const id = `workload-${this.#next++}`;
     this.workloads.set(id, create(WorkloadSchema, { id, spec, status: { state: WorkloadState.CREATING } }));
     setTimeout(() => {
@@ -225,10 +225,10 @@ export class FakeHost implements LaunchHost {
     setTimeout(() => this.workloads.delete(id), 5);
   }
 
-  async waitWorkload(
+  async waitForWorkload(
     id: string,
     until: (w: Workload | undefined) => boolean,
-    options: WaitOptions<Workload>,
+    options: WaitOptions<Workload> = {},
   ): Promise<Workload | undefined> {
     return this.#poll(() => this.workloads.get(id), until, options);
   }
@@ -244,12 +244,12 @@ export class FakeHost implements LaunchHost {
   async importImage(
     upload: ImageUpload,
     onProgress: (p: ImportProgress) => void,
-    signal?: AbortSignal,
+    opts: CallOpts = {},
   ): Promise<HostImage> {
     this.calls.push(`importImage ${upload.name}`);
     let sent = 0;
     for await (const chunk of upload.chunks) {
-      if (signal?.aborted) throw new Error("cancelled");
+      if (opts.signal?.aborted) throw new Error("cancelled");
       sent += chunk.length;
       onProgress({ sentBytes: sent, totalBytes: upload.size, phase: "sending" });
     }
@@ -266,11 +266,11 @@ export class FakeHost implements LaunchHost {
     reference: string,
     format: OciImageFormat,
     onProgress: (p: PullProgress) => void,
-    signal?: AbortSignal,
+    opts: CallOpts = {},
   ): Promise<{ digest: string; format: OciImageFormat }> {
     this.calls.push(`pullImage ${reference}`);
     onProgress({ phase: "started", layers: [] });
-    await this.#maybeHang("pullImage", signal);
+    await this.#maybeHang("pullImage", opts.signal);
     onProgress({
       phase: "layer_download",
       layers: [{ id: "l1", phase: "downloading", current: 10, total: 20 }],
@@ -289,10 +289,10 @@ export class FakeHost implements LaunchHost {
     return [];
   }
 
-  async exec(request: ExecRequest, output: ExecOutput, signal?: AbortSignal): Promise<number> {
+  async exec(request: ExecRequest, output: ExecOptions = {}): Promise<number> {
     this.execs.push(request);
     this.calls.push(`exec ${request.command.join(" ")}`);
-    await this.#maybeHang("exec", signal);
+    await this.#maybeHang("exec", output.signal);
     if (request.command[0] === "cat" && request.command[1] === "/proc/self/environ") {
       const env = [...(this.workloads.get(request.workloadId ?? "")?.spec?.process?.environment ?? [])].map(
         (e) => `${e.key}=${e.value}`,
@@ -321,7 +321,7 @@ export class FakeHost implements LaunchHost {
     until: (v: T | undefined) => boolean,
     options: WaitOptions<T>,
   ): Promise<T | undefined> {
-    const deadline = Date.now() + options.timeoutMs;
+    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     for (;;) {
       const v = get();
       options.onChange?.(v);

@@ -7,7 +7,8 @@ import {
   ZoneSchema,
   ZoneState,
 } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { formatAge, zoneStateName, zoneView } from "../../../extension/core/protect/views";
+import { formatAge, zoneView } from "../../../extension/core/protect/views";
+import { zoneStateName } from "../../../extension/core/protect/zoneFacts";
 import { zoneTable } from "../../../extension/cli/commands/ls";
 import { describeCliError, exitCodes } from "../../../extension/cli/errorReport";
 import { ProtectError } from "../../../extension/core/protect/errors";

@@ -12,8 +12,8 @@ import type { Workload, Zone } from "../../../extension/proto/gen/protect/contro
 import { backoffMs, HostConnections } from "../../../extension/vscode/hostConnections";
 import { parseHostEntry } from "../../../extension/vscode/model/hostEntry";
 import type { HostConnector, HostEvent, HostSession } from "../../../extension/vscode/model/hostSession";
-import { parseSettings } from "../../../extension/vscode/model/settingsSchema";
-import type { ZonesSettings } from "../../../extension/vscode/model/settingsSchema";
+import { parseSettings } from "../../../extension/vscode/settingsSchema";
+import type { ZonesSettings } from "../../../extension/vscode/settingsSchema";
 import { ZonesModel } from "../../../extension/vscode/model/zonesModel";
 import { silentLogger } from "../../../extension/core/log";
 import { zone } from "./fixtures";

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { defaultDaemonSocket, parseSettings } from "../../../extension/vscode/model/settingsSchema";
-import type { SettingKey } from "../../../extension/vscode/model/settingsSchema";
+import { defaultSocketPath } from "../../../extension/core/protect/transport";
+import { parseSettings } from "../../../extension/vscode/settingsSchema";
+import type { SettingKey } from "../../../extension/vscode/settingsSchema";
 import { parseHostEntry } from "../../../extension/vscode/model/hostEntry";
 
 const read = (values: Partial<Record<SettingKey, unknown>>) => (key: SettingKey) => values[key];
@@ -10,7 +11,7 @@ test("unset settings take their defaults", () => {
   const { settings, problems } = parseSettings(read({}));
   assert.deepEqual(problems, []);
   assert.deepEqual(settings.hosts, []);
-  assert.equal(settings.daemonSocket, defaultDaemonSocket);
+  assert.equal(settings.daemonSocket, defaultSocketPath);
   assert.equal(settings.reconnect.maxAttempts, 8);
   assert.equal(settings.defaultResources.memoryMiB, 1024);
 });
@@ -19,7 +20,7 @@ test("a bad value falls back alone, with a problem naming the key", () => {
   const { settings, problems } = parseSettings(
     read({ daemonSocket: "relative/path", "reconnect.maxAttempts": -1, hosts: ["a", "a", "b"] }),
   );
-  assert.equal(settings.daemonSocket, defaultDaemonSocket);
+  assert.equal(settings.daemonSocket, defaultSocketPath);
   assert.equal(settings.reconnect.maxAttempts, 8);
   assert.deepEqual(settings.hosts, ["a", "b"], "duplicates collapse");
   assert.deepEqual(problems.map((p) => p.key).sort(), ["daemonSocket", "reconnect.maxAttempts"]);
@@ -78,7 +79,7 @@ test("metrics Prometheus port: 3035 by default, 0 turns it off, anything else ou
 });
 
 test("settings that pick hosts or run commands here take no workspace value", async () => {
-  const { machineKeys, userChosenValue } = await import("../../../extension/vscode/model/settingsSchema");
+  const { machineKeys, userChosenValue } = await import("../../../extension/vscode/settingsSchema");
   for (const key of [
     "hosts",
     "ssh.configFile",

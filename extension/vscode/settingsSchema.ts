@@ -1,19 +1,16 @@
 /**
- * The extension's settings, validated (STYLE.md 7, 13). Pure: no `vscode` import, so the
- * schema is unit-tested and the VS Code glue (../settings.ts) only reads raw values.
- * package.json `contributes.configuration` describes the same keys to the user.
+ * The extension's settings, validated: whatever a user wrote is checked before use, and a bad
+ * value falls back to its default with a message. Pure (no `vscode` import), so the schema is
+ * unit-tested and the VS Code glue (settings.ts) only reads raw values. package.json
+ * `contributes.configuration` describes the same keys to the user.
  */
 import { z } from "zod";
-
-/** Path of protect-daemon's socket on a real host. */
-export const defaultDaemonSocket = "/var/lib/edera/protect/daemon.socket";
-/** `{socket}` is replaced by the shell-quoted socket path. */
-export const defaultBridgeCommand = "sudo -n socat - UNIX-CONNECT:{socket}";
+import { defaultBridgeCommand, defaultSocketPath } from "../core/protect/transport";
 
 const schemas = {
   hosts: z.array(z.string().trim().min(1)).default([]),
   "ssh.configFile": z.string().default(""),
-  daemonSocket: z.string().trim().startsWith("/", "must be an absolute path").default(defaultDaemonSocket),
+  daemonSocket: z.string().trim().startsWith("/", "must be an absolute path").default(defaultSocketPath),
   bridgeCommand: z.string().trim().min(1).default(defaultBridgeCommand),
   connectTimeoutSeconds: z.number().int().min(1).max(300).default(15),
   "reconnect.maxAttempts": z.number().int().min(0).max(1000).default(8),

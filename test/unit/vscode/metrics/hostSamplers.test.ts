@@ -2,14 +2,14 @@
 // gone with its host.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { silentLogger } from "../../../extension/core/log";
-import { ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { HostAccess } from "../../../extension/vscode/hostAccess";
-import type { HostConnections } from "../../../extension/vscode/hostConnections";
-import { HostSamplers } from "../../../extension/vscode/metrics/hostSamplers";
-import { parseHostEntry } from "../../../extension/vscode/model/hostEntry";
-import { ZonesModel } from "../../../extension/vscode/model/zonesModel";
-import { zone } from "./fixtures";
+import { silentLogger } from "../../../../extension/core/log";
+import { ZoneState } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
+import { HostAccess } from "../../../../extension/vscode/hostAccess";
+import type { HostConnections } from "../../../../extension/vscode/hostConnections";
+import { HostSamplers } from "../../../../extension/vscode/metrics/hostSamplers";
+import { parseHostEntry } from "../../../../extension/vscode/model/hostEntry";
+import { ZonesModel } from "../../../../extension/vscode/model/zonesModel";
+import { zone } from "../fixtures";
 
 const a = "unix:///run/a.socket";
 const b = "unix:///run/b.socket";

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AsyncQueue } from "../../../extension/devhost/asyncQueue";
+import { AsyncQueue } from "../../extension/core/asyncQueue";
 
 test("delivers pushed items in order, before and after the consumer waits, then ends", async () => {
   const q = new AsyncQueue<number>();

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
-import { imageLabel, zoneIp, zoneStateName } from "./zoneFacts";
+import { imageLabel, zoneIp, zoneStateName } from "../../core/protect/zoneFacts";
 
 export const sortOrders = ["name", "state", "created"] as const;
 export type SortOrder = (typeof sortOrders)[number];
@@ -43,7 +43,7 @@ export function zoneMatches(zone: Zone, workloads: readonly Workload[], filter: 
     zone.spec?.name ?? "",
     zone.id,
     zoneIp(zone) ?? "",
-    zoneStateName(zone),
+    zoneStateName(zone.status?.state),
     ...workloads.flatMap((w) => [w.spec?.name ?? "", w.id, imageLabel(w) ?? ""]),
   ]
     .join("\n")
@@ -64,7 +64,9 @@ export function arrangeZones(
 ): Zone[] {
   const shown = zones.filter((z) => zoneMatches(z, options.filter ? workloadsOf(z.id) : [], options.filter));
   if (options.sort === "state")
-    return shown.sort((a, b) => stateOrder(zoneStateName(a)) - stateOrder(zoneStateName(b)));
+    return shown.sort(
+      (a, b) => stateOrder(zoneStateName(a.status?.state)) - stateOrder(zoneStateName(b.status?.state)),
+    );
   if (options.sort === "created") return shown.sort((a, b) => createdAt(b) - createdAt(a));
   return shown;
 }

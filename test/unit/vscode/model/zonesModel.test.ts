@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { WorkloadState, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { parseHostEntry } from "../../../extension/vscode/model/hostEntry";
-import { ZonesModel } from "../../../extension/vscode/model/zonesModel";
-import type { ModelChange } from "../../../extension/vscode/model/zonesModel";
-import { workload, zone } from "./fixtures";
+import { WorkloadState, ZoneState } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
+import { parseHostEntry } from "../../../../extension/vscode/model/hostEntry";
+import { ZonesModel } from "../../../../extension/vscode/model/zonesModel";
+import type { ModelChange } from "../../../../extension/vscode/model/zonesModel";
+import { workload, zone } from "../fixtures";
 
 const info = { version: "1.0.0", devHost: true };
 

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { planFromPath } from "../../../extension/core/devcontainer/load";
-import { planMarkdown, propertyCounts } from "../../../extension/vscode/launch/planMarkdown";
+import { planFromPath } from "../../../../extension/core/devcontainer/load";
+import { planMarkdown, propertyCounts } from "../../../../extension/vscode/launch/planMarkdown";
 
 async function planOf(config: string) {
   const dir = mkdtempSync(join(tmpdir(), "plan-md-"));

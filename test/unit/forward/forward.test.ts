@@ -2,45 +2,52 @@ import assert from "node:assert/strict";
 import { connect, createServer } from "node:net";
 import type { Server } from "node:net";
 import { test } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
 import { protectDialer } from "../../../extension/core/forward/dialers";
 import { ForwardError, parseForwardArg } from "../../../extension/core/forward/errors";
 import { ForwardSet, PortForward } from "../../../extension/core/forward/portForward";
 import { ProtectError } from "../../../extension/core/protect/errors";
-import type { ControlClient } from "../../../extension/core/protect/host";
+import type { DialRpc } from "../../../extension/core/forward/dialers";
+import { ProtectHost } from "../../../extension/core/protect/host";
+import { ControlService } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 import type { DialNetworkSocketRequest } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 
-/** A fake daemon's DialNetworkSocket: answers each chunk upper-cased, ends when the client half-closes. */
+/**
+ * A fake daemon's DialNetworkSocket behind a real ProtectHost (an in-memory Connect transport):
+ * answers each chunk upper-cased, ends when the client half-closes.
+ */
 function fakeClient(options: { refuse?: boolean } = {}): {
-  client: ControlClient;
+  client: DialRpc;
   starts: { zoneId: string; address: string; port: number }[];
 } {
   const starts: { zoneId: string; address: string; port: number }[] = [];
-  const client = {
-    async *dialNetworkSocket(requests: AsyncIterable<{ request: { case: string; value: unknown } }>) {
-      for await (const req of requests as AsyncIterable<DialNetworkSocketRequest>) {
-        if (req.request.case === "start") {
-          starts.push({
-            zoneId: req.request.value.zoneId,
-            address: req.request.value.address,
-            port: req.request.value.port,
-          });
-          if (options.refuse)
-            throw new ConnectError(
-              "cannot connect to 127.0.0.1:9 in zone z: Connection refused",
-              Code.Unavailable,
-            );
-        } else if (req.request.case === "data") {
-          yield {
-            data: {
-              content: Buffer.from(Buffer.from(req.request.value.content).toString("utf8").toUpperCase()),
-            },
-          };
+  const transport = createRouterTransport(({ service }) =>
+    service(ControlService, {
+      async *dialNetworkSocket(requests: AsyncIterable<DialNetworkSocketRequest>) {
+        for await (const req of requests) {
+          if (req.request.case === "start") {
+            starts.push({
+              zoneId: req.request.value.zoneId,
+              address: req.request.value.address,
+              port: req.request.value.port,
+            });
+            if (options.refuse)
+              throw new ConnectError(
+                "cannot connect to 127.0.0.1:9 in zone z: Connection refused",
+                Code.Unavailable,
+              );
+          } else if (req.request.case === "data") {
+            yield {
+              data: {
+                content: Buffer.from(Buffer.from(req.request.value.content).toString("utf8").toUpperCase()),
+              },
+            };
+          }
         }
-      }
-    },
-  } as unknown as ControlClient;
-  return { client, starts };
+      },
+    }),
+  );
+  return { client: ProtectHost.overTransport("unix:///fake/daemon.socket", transport), starts };
 }
 
 function request(port: number, payload: string, halfClose: boolean): Promise<string> {
@@ -75,7 +82,7 @@ test("a forward carries bytes both ways through DialNetworkSocket, and half-clos
   const { client, starts } = fakeClient();
   const forward = await PortForward.open(
     { localPort: 0, remote: "zone:8080" },
-    protectDialer(client, "zone-id", "127.0.0.1", 8080, "fake"),
+    protectDialer(client, "zone-id", "127.0.0.1", 8080),
   );
   try {
     const { localPort, localAddress } = forward.info;
@@ -95,7 +102,7 @@ test("a refused connection in the zone closes the local socket and is reported",
   const { client } = fakeClient({ refuse: true });
   const forward = await PortForward.open(
     { localPort: 0, remote: "zone:9" },
-    protectDialer(client, "z", "127.0.0.1", 9, "fake"),
+    protectDialer(client, "z", "127.0.0.1", 9),
   );
   const failures: Error[] = [];
   forward.onDidFail((f) => failures.push(f.error));
@@ -139,18 +146,19 @@ test("a local port in use is a typed error; closing a set stops every listener",
  * A daemon whose zone-side server says its piece and closes the connection without reading
  * what the client sends: the reply stream ends, the request stream is no longer pulled.
  */
-function closingClient(greeting: string): ControlClient {
+function closingClient(greeting: string): DialRpc {
   return {
+    name: "fake",
     async *dialNetworkSocket(requests: AsyncIterable<unknown>) {
       const it = requests[Symbol.asyncIterator]();
       await it.next(); // start
       yield { data: { content: Buffer.from(greeting) } };
     },
-  } as unknown as ControlClient;
+  } as unknown as DialRpc;
 }
 
 test("after the host ends the stream, the stream closes once read, and a later write fails instead of waiting for ever", async () => {
-  const stream = await protectDialer(closingClient("bye"), "z", "127.0.0.1", 80, "fake")();
+  const stream = await protectDialer(closingClient("bye"), "z", "127.0.0.1", 80)();
   const received: Buffer[] = [];
   stream.on("data", (d: Buffer) => received.push(d));
   const errors: Error[] = [];
@@ -171,14 +179,15 @@ test("after the host ends the stream, the stream closes once read, and a later w
 test("a write already waiting when the host ends the stream fails too", async () => {
   let end: () => void = () => undefined;
   const client = {
+    name: "fake",
     async *dialNetworkSocket(requests: AsyncIterable<unknown>) {
       const it = requests[Symbol.asyncIterator]();
       await it.next(); // start; data is never taken
       await new Promise<void>((r) => (end = r));
       yield* []; // ends without a reply
     },
-  } as unknown as ControlClient;
-  const stream = await protectDialer(client, "z", "127.0.0.1", 80, "fake")();
+  } as unknown as DialRpc;
+  const stream = await protectDialer(client, "z", "127.0.0.1", 80)();
   stream.resume();
   const written = new Promise<Error | null | undefined>((r) => stream.write(Buffer.from("never taken"), r));
   await new Promise((r) => setTimeout(r, 20));
@@ -194,7 +203,7 @@ test("a write already waiting when the host ends the stream fails too", async ()
 test("through a forward: the local client gets the host's last bytes, then its connection closes although it keeps sending", async () => {
   const forward = await PortForward.open(
     { localPort: 0, remote: "zone:80" },
-    protectDialer(closingClient("goodbye"), "z", "127.0.0.1", 80, "fake"),
+    protectDialer(closingClient("goodbye"), "z", "127.0.0.1", 80),
   );
   const failures: Error[] = [];
   forward.onDidFail((f) => failures.push(f.error));
@@ -228,7 +237,7 @@ test("through a forward: a large last reply reaches a slow local client whole be
   const size = 16 * 2 ** 20;
   const forward = await PortForward.open(
     { localPort: 0, remote: "zone:80" },
-    protectDialer(closingClient("x".repeat(size)), "z", "127.0.0.1", 80, "fake"),
+    protectDialer(closingClient("x".repeat(size)), "z", "127.0.0.1", 80),
   );
   try {
     const socket = connect({ port: forward.info.localPort, host: "127.0.0.1" });

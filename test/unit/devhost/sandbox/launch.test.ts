@@ -12,8 +12,8 @@ import {
   withCgroups,
   withMountSetup,
   zoneInitArgv,
-} from "../../../extension/devhost/sandbox/launch";
-import type { Tools } from "../../../extension/devhost/sandbox/launch";
+} from "../../../../extension/devhost/sandbox/launch";
+import type { Tools } from "../../../../extension/devhost/sandbox/launch";
 
 const tools: Tools = {
   sh: "/bin/sh",

@@ -9,29 +9,29 @@ import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { createServer, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { Logger } from "../../../extension/core/log";
-import { silentLogger } from "../../../extension/core/log";
-import type { ProtectHost } from "../../../extension/core/protect/host";
-import { MetricNodeSchema, ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { HostAccess } from "../../../extension/vscode/hostAccess";
-import type { HostConnections } from "../../../extension/vscode/hostConnections";
-import { HostSamplers } from "../../../extension/vscode/metrics/hostSamplers";
-import { parseHostEntry } from "../../../extension/vscode/model/hostEntry";
-import { ZonesModel } from "../../../extension/vscode/model/zonesModel";
-import { zone } from "../vscode/fixtures";
+import type { Logger } from "../../../../extension/core/log";
+import { silentLogger } from "../../../../extension/core/log";
+import type { ProtectHost } from "../../../../extension/core/protect/host";
+import { MetricNodeSchema, ZoneState } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
+import { HostAccess } from "../../../../extension/vscode/hostAccess";
+import type { HostConnections } from "../../../../extension/vscode/hostConnections";
+import { HostSamplers } from "../../../../extension/vscode/metrics/hostSamplers";
+import { parseHostEntry } from "../../../../extension/vscode/model/hostEntry";
+import { ZonesModel } from "../../../../extension/vscode/model/zonesModel";
+import { zone } from "../fixtures";
 
 const metricsText = readFileSync(
-  join(import.meta.dirname, "fixtures", "protect-metrics-resource.txt"),
+  join(import.meta.dirname, "../../metrics/fixtures", "protect-metrics-resource.txt"),
   "utf8",
 );
 /** A recorded ReadZoneMetrics tree (krata's shape): memory and processes, no CPU figures. */
 const zoneTree = fromJson(
   MetricNodeSchema,
   JSON.parse(
-    readFileSync(join(import.meta.dirname, "fixtures", "kratactl-zone-metrics.json"), "utf8"),
+    readFileSync(join(import.meta.dirname, "../../metrics/fixtures", "kratactl-zone-metrics.json"), "utf8"),
   ) as JsonValue,
 );
-const client = { readZoneMetrics: async () => ({ root: zoneTree }) };
+const readZoneMetrics = async (): Promise<typeof zoneTree> => zoneTree;
 /** A zone the recorded text has per-vCPU figures for (97.5 % and 12.5 %). */
 const burnerId = "3f1c2a9e-5b7d-4c11-9a0e-2d6f8b1c7e44";
 
@@ -77,7 +77,7 @@ function unixHost(): ProtectHost {
     target: { kind: "unix", socketPath: "/run/dev.socket", display: "unix:///run/dev.socket" },
     name: "unix:///run/dev.socket",
     ssh: undefined,
-    client,
+    readZoneMetrics,
   } as unknown as ProtectHost;
 }
 
@@ -94,7 +94,7 @@ function sshHost(forwards: { count: number }, refuse = false): ProtectHost {
     target: { kind: "ssh", destination: { host: "web1" }, display: "web1" },
     name: "web1",
     ssh,
-    client,
+    readZoneMetrics,
   } as unknown as ProtectHost;
 }
 

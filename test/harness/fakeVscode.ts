@@ -3,9 +3,9 @@
  * records what the host posts and lets the test play the webview's side.
  */
 import type * as vscode from "vscode";
-import { Emitter } from "../../../extension/core/events";
-import { loggerFrom, type Logger } from "../../../extension/core/log";
-import type { PanelEnvironment } from "../../../extension/vscode/panels/panelHost";
+import { Emitter } from "../../extension/core/events";
+import { loggerFrom, type Logger } from "../../extension/core/log";
+import type { PanelEnvironment } from "../../extension/vscode/panels/panelHost";
 
 export class FakeUri {
   constructor(

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { PassThrough, Writable } from "node:stream";
 import { test } from "node:test";
-import type { ControlClient } from "../../../extension/core/protect/host";
 import { ProtectError } from "../../../extension/core/protect/errors";
+import type { ExecRpc } from "../../../extension/core/terminal/execSession";
 import { runTerminalSession } from "../../../extension/core/terminal/terminalSession";
 import type { ExecuteZoneCommandRequest } from "../../../extension/proto/gen/protect/control/v1/control_pb";
 
@@ -12,9 +12,10 @@ function fakeExec(
     requests: ExecuteZoneCommandRequest[],
     next: () => Promise<ExecuteZoneCommandRequest | undefined>,
   ) => AsyncGenerator<unknown>,
-): { client: ControlClient; seen: ExecuteZoneCommandRequest[] } {
+): { client: ExecRpc; seen: ExecuteZoneCommandRequest[] } {
   const seen: ExecuteZoneCommandRequest[] = [];
   const client = {
+    name: "fake",
     executeZoneCommand(requests: AsyncIterable<ExecuteZoneCommandRequest>) {
       const it = requests[Symbol.asyncIterator]();
       const next = async (): Promise<ExecuteZoneCommandRequest | undefined> => {
@@ -25,7 +26,7 @@ function fakeExec(
       };
       return script(seen, next);
     },
-  } as unknown as ControlClient;
+  } as unknown as ExecRpc;
   return { client, seen };
 }
 

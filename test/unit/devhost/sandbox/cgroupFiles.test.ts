@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CgroupNode } from "../../../extension/devhost/sandbox/cgroups";
+import { CgroupNode } from "../../../../extension/devhost/sandbox/cgroups";
 
 function fakeTree(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "devhost-cg-"));

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Emitter } from "../../../extension/core/events";
+import { Emitter } from "../../../../extension/core/events";
 import {
   alignReplay,
   ConsolePanel,
@@ -9,10 +9,17 @@ import {
   type ConsoleChunk,
   type ConsoleSource,
   type ConsoleStatus,
-} from "../../../extension/vscode/panels/consolePanel";
-import type { ConsoleTarget } from "../../../webview/console/protocol";
-import { settle } from "./fakeClock";
-import { asPanel, FakePanel, fakeEnvironment, randomValue, seededRandom, type Posted } from "./fakeVscode";
+} from "../../../../extension/vscode/panels/consolePanel";
+import type { ConsoleTarget } from "../../../../webview/console/protocol";
+import { settle } from "../../metrics/fakeClock";
+import {
+  asPanel,
+  FakePanel,
+  fakeEnvironment,
+  randomValue,
+  seededRandom,
+  type Posted,
+} from "../../../harness/fakeVscode";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (chunks: { data: Uint8Array }[]): string =>

@@ -1,4 +1,4 @@
-import { messageOf } from "../core/errors";
+import { messageOf } from "./errors";
 
 /**
  * A push-to-pull bridge: producers push items (events, output chunks), one consumer iterates

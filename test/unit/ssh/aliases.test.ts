@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sshConfigAliases } from "../../../extension/vscode/model/sshAliases";
+import { sshConfigAliases } from "../../../extension/core/ssh/config";
 
 test("aliases come from Host lines, skip patterns, and follow Include relative to ~/.ssh", () => {
   const home = mkdtempSync(join(tmpdir(), "zones-aliases-"));

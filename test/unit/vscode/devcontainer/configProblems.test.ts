@@ -4,9 +4,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { configProblems, isDevcontainerConfig } from "../../../extension/vscode/devcontainer/configProblems";
+import {
+  configProblems,
+  isDevcontainerConfig,
+} from "../../../../extension/vscode/devcontainer/configProblems";
 
-const fixtures = join(import.meta.dirname, "../../fixtures/devcontainer");
+const fixtures = join(import.meta.dirname, "../../../fixtures/devcontainer");
 
 test("recognises the three places a devcontainer config lives", () => {
   assert.ok(isDevcontainerConfig("/p/.devcontainer/devcontainer.json"));

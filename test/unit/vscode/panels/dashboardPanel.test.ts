@@ -8,17 +8,17 @@ import {
   ZoneSchema,
   ZoneState,
   type MetricNode,
-} from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import { MetricsSampler } from "../../../extension/core/metrics/sampler";
+} from "../../../../extension/proto/gen/protect/control/v1/common_pb";
+import { MetricsSampler } from "../../../../extension/core/metrics/sampler";
 import {
   DashboardPanel,
   DashboardPanels,
   type DashboardDependencies,
-} from "../../../extension/vscode/panels/dashboardPanel";
-import { renderWebviewHtml } from "../../../extension/vscode/panels/panelHost";
-import type { DashboardState } from "../../../webview/dashboard/protocol";
-import { FakeClock, settle } from "./fakeClock";
-import { asPanel, FakePanel, fakeEnvironment, randomValue, seededRandom } from "./fakeVscode";
+} from "../../../../extension/vscode/panels/dashboardPanel";
+import { renderWebviewHtml } from "../../../../extension/vscode/panels/panelHost";
+import type { DashboardState } from "../../../../webview/dashboard/protocol";
+import { FakeClock, settle } from "../../metrics/fakeClock";
+import { asPanel, FakePanel, fakeEnvironment, randomValue, seededRandom } from "../../../harness/fakeVscode";
 
 const num = (value: number) => create(ValueSchema, { kind: { case: "numberValue", value } });
 const tree = (used: number): MetricNode =>

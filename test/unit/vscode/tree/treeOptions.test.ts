@@ -3,16 +3,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { ZoneState } from "../../../extension/proto/gen/protect/control/v1/common_pb";
-import type { Zone } from "../../../extension/proto/gen/protect/control/v1/common_pb";
+import { ZoneState } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
+import type { Zone } from "../../../../extension/proto/gen/protect/control/v1/common_pb";
 import {
   arrangeZones,
   defaultTreeOptions,
   parseTreeOptions,
   stateOrder,
   zoneMatches,
-} from "../../../extension/vscode/model/treeOptions";
-import { workload, zone } from "./fixtures";
+} from "../../../../extension/vscode/tree/treeOptions";
+import { workload, zone } from "../fixtures";
 
 function created(z: Zone, seconds: number): Zone {
   z.status!.createdAt = create(TimestampSchema, { seconds: BigInt(seconds) });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseCgroupMounts, parseProcCgroup } from "../../../extension/devhost/sandbox/cgroups";
+import { parseCgroupMounts, parseProcCgroup } from "../../../../extension/devhost/sandbox/cgroups";
 
 // Lines as /proc/self/mountinfo prints them on a Debian v1 hybrid (CI) and a pure v2 machine.
 const hybrid = [

@@ -3,12 +3,12 @@
 // and a lost connection is said in the terminal with Enter starting a new shell.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { silentLogger } from "../../../extension/core/log";
-import { ProtectError } from "../../../extension/core/protect/errors";
-import type { ControlClient } from "../../../extension/core/protect/host";
-import type { ExecOptions, ExecRequest, TerminalSize } from "../../../extension/core/terminal/execSession";
-import { ZonePty } from "../../../extension/vscode/terminal/zonePty";
-import type { PtyBackend, PtyProcess, PtyState } from "../../../extension/vscode/terminal/zonePty";
+import { silentLogger } from "../../../../extension/core/log";
+import { ProtectError } from "../../../../extension/core/protect/errors";
+import type { ExecRpc } from "../../../../extension/core/terminal/execSession";
+import type { ExecOptions, ExecRequest, TerminalSize } from "../../../../extension/core/terminal/execSession";
+import { ZonePty } from "../../../../extension/vscode/terminal/zonePty";
+import type { PtyBackend, PtyProcess, PtyState } from "../../../../extension/vscode/terminal/zonePty";
 
 class FakeProcess implements PtyProcess {
   readonly input: string[] = [];
@@ -48,7 +48,7 @@ class FakeProcess implements PtyProcess {
 function setup(shell?: string[]) {
   const processes: FakeProcess[] = [];
   const backend: PtyBackend = {
-    client: async () => ({}) as ControlClient,
+    host: async () => ({}) as ExecRpc,
     pickShell: async () => ["/bin/bash", "-l"],
     start: (_client, request, options) => {
       const p = new FakeProcess(request, options);
