@@ -56,6 +56,13 @@ export class WorkspacePushQueue extends Disposable {
   readonly #settleMs: number;
   /** Paths waiting, in first-noticed order, with when they were noticed. */
   readonly #pending = new Map<string, number>();
+  /** Paths the watcher itself reported (not only found inside a folder) since they were last pushed. */
+  readonly #reported = new Set<string>();
+  /**
+   * The local mtime (ms, full precision) of each file as this queue uploaded it. Host mtimes are
+   * whole seconds, so a save of the same size in the same second as the last looks unchanged there.
+   */
+  readonly #uploaded = new Map<string, number>();
   #filter: SyncFilter;
   #files: HostFiles | undefined;
   #running: Promise<void> | undefined;
@@ -90,6 +97,7 @@ export class WorkspacePushQueue extends Disposable {
     // Excluded trees (.git/ during a checkout, node_modules/) are dropped before they queue up.
     if (rel === undefined || (rel && this.#filter.isExcluded(rel, false))) return;
     if (!this.#pending.has(rel)) this.#pending.set(rel, Date.now());
+    this.#reported.add(rel);
     this.#running ??= this.#drain();
   }
 
@@ -114,9 +122,10 @@ export class WorkspacePushQueue extends Disposable {
     while (this.#pending.size && !this.#disposed) {
       const [path, noticed] = this.#pending.entries().next().value as [string, number];
       this.#pending.delete(path);
+      const reported = this.#reported.delete(path);
       if (path === ".gitignore" || path.endsWith("/.gitignore")) this.#filter = this.#newFilter();
       try {
-        const action = await this.#pushWithRetry(path);
+        const action = await this.#pushWithRetry(path, reported);
         if (action) this.#onDidPush.fire({ path: path || ".", action, ms: Date.now() - noticed });
       } catch (err) {
         this.#onDidFail.fire({
@@ -130,13 +139,13 @@ export class WorkspacePushQueue extends Disposable {
   }
 
   /** One retry with freshly opened host files: a dropped connection is replaced between tries. */
-  async #pushWithRetry(path: string): Promise<PushAction | undefined> {
+  async #pushWithRetry(path: string, reported: boolean): Promise<PushAction | undefined> {
     try {
-      return await this.#push(path, await this.#hostFiles());
+      return await this.#push(path, await this.#hostFiles(), reported);
     } catch {
       this.#files?.close();
       this.#files = undefined;
-      return this.#push(path, await this.#hostFiles());
+      return this.#push(path, await this.#hostFiles(), reported);
     }
   }
 
@@ -146,20 +155,27 @@ export class WorkspacePushQueue extends Disposable {
     return this.#files;
   }
 
-  /** Makes the host's copy of `path` what this machine has now. Undefined: excluded, nothing to do. */
-  async #push(path: string, files: HostFiles): Promise<PushAction | undefined> {
+  /**
+   * Makes the host's copy of `path` what this machine has now. Undefined: excluded, nothing to do.
+   * `reported`: the watcher named this path (a change, not just an entry of a folder).
+   */
+  async #push(path: string, files: HostFiles, reported: boolean): Promise<PushAction | undefined> {
     const { localFolder, hostPath } = this.#options.sync;
     const local = posix.join(localFolder, path);
     const host = path ? posix.join(hostPath, path) : hostPath;
     let here: HostFileInfo | undefined;
+    let hereMs = 0;
     try {
-      here = localInfo(await lstat(local));
+      const stats = await lstat(local);
+      here = localInfo(stats);
+      hereMs = stats.mtimeMs;
     } catch {
       here = undefined;
     }
     if (path && this.#filter.isExcluded(path, here?.kind === "directory")) return undefined;
     const there = await files.lstat(host);
     if (!here) {
+      this.#uploaded.delete(path);
       if (!there) return "unchanged";
       if (there.kind === "directory") await removeHostTree(files, host);
       else await files.removeFile(host);
@@ -173,11 +189,17 @@ export class WorkspacePushQueue extends Disposable {
     }
     const existing = there && there.kind === here.kind ? there : undefined;
     switch (here.kind) {
-      case "file":
-        if (existing && existing.size === here.size && existing.mtime === here.mtime) return "unchanged";
+      case "file": {
+        // Same size and second: unchanged if it is the version this queue uploaded; when that is
+        // not known, a path the watcher reported is sent again, a folder's entry is left.
+        const pushed = this.#uploaded.get(path);
+        const looksSame = existing && existing.size === here.size && existing.mtime === here.mtime;
+        if (looksSame && (pushed === hereMs || (pushed === undefined && !reported))) return "unchanged";
         if (existing && existing.mtime > here.mtime) return "conflict";
         await files.upload(local, host, { mode: here.mode, mtime: here.mtime });
+        this.#uploaded.set(path, hereMs);
         return "uploaded";
+      }
       case "symlink": {
         const target = await readlink(local);
         if (existing && (await files.readlink(host)) === target) return "unchanged";

@@ -63,6 +63,24 @@ test("changes are pushed in the order first noticed, each once, with the latest 
   assert.equal(readFileSync(join(host, "b.txt"), "utf8"), "b2");
 });
 
+test("two saves of the same size within one second both arrive (host mtimes are whole seconds)", async () => {
+  const file = join(local, "same.txt");
+  writeFileSync(file, "save 1");
+  utimesSync(file, 1000.25, 1000.25);
+  queue.notify("same.txt");
+  await queue.idle();
+  writeFileSync(file, "save 2");
+  utimesSync(file, 1000.75, 1000.75);
+  queue.notify("same.txt");
+  await queue.idle();
+  assert.equal(readFileSync(join(host, "same.txt"), "utf8"), "save 2");
+  assert.deepEqual(pushedPaths(), ["uploaded same.txt", "uploaded same.txt"]);
+  // Another event for the version already pushed sends nothing.
+  queue.notify("same.txt");
+  await queue.idle();
+  assert.equal(events.at(-1)?.action, "unchanged");
+});
+
 test("a new folder's files follow the folder, by name, even when the watcher reported only some", async () => {
   // A recursive watcher misses what was written into a new folder before it watched it, then
   // reports the rest: the folder's event stands for all of it, pushed before anything later.
