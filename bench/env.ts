@@ -93,18 +93,15 @@ export async function startBenchEnv(
     const work = mkdtempSync(join(tmpdir(), "zones-bench-"));
     cleanup.add("work dir", () => rmSync(work, { recursive: true, force: true }));
     // Inside the clone (out/ is git-ignored) so the bundle's external node-pty resolves.
+    // The production CLI exactly as build.mjs lays it out (launcher + ES module chunks).
     const zonectlJs = join(repoRoot, "out", "bench", "zonectl.js");
-    await build({
-      entryPoints: [join(repoRoot, "extension/cli/main.ts")],
-      outfile: zonectlJs,
-      bundle: true,
-      platform: "node",
-      format: "cjs",
-      target: "node20",
-      minify: true,
-      logLevel: "warning",
-      external: ["cpu-features", "*.node", "node-pty"],
-    });
+    const built = await runProcess(process.execPath, [
+      join(repoRoot, "build.mjs"),
+      "--production",
+      "--cli-out",
+      join(repoRoot, "out", "bench"),
+    ]);
+    if (built.code !== 0) throw new Error(`building zonectl failed: ${built.stderr}`);
     const devHost = await startDevHost({ args: ["--sandbox", options.sandbox ?? "process"] });
     cleanup.add("dev host", () => devHost.stop());
     const sshd = await startSshd(options.sshd);

@@ -143,6 +143,8 @@ export interface WindowResult {
   readonly zones: number;
   /** For `graph`: samples recorded across the graphed zones during the window. */
   readonly samples?: number;
+  /** For `memory`: heap in use (bytes, after a full GC) at the window's start, then every `heapEveryMs`. */
+  readonly heap?: number[];
 }
 
 /** Options of a measuring run. */
@@ -152,6 +154,14 @@ export interface WindowOptions extends ExtensionModelOptions {
   readonly settleMs: number;
   /** For `graph`: how many zones to graph (the first by name). Default all. */
   readonly graphLimit?: number;
+  /** For `memory`: how often to read the heap during the window. */
+  readonly heapEveryMs?: number;
+}
+
+/** Heap in use after a full collection (the process runs with --expose-gc), so garbage is not counted. */
+function heapAfterGc(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
 }
 
 /**
@@ -159,7 +169,10 @@ export interface WindowOptions extends ExtensionModelOptions {
  * `graph`: the same, plus every zone subscribed on the host's sampler (what open dashboards
  * do) at the configured 1 s interval.
  */
-async function measureWindow(mode: "idle" | "graph", options: WindowOptions): Promise<WindowResult> {
+async function measureWindow(
+  mode: "idle" | "graph" | "memory",
+  options: WindowOptions,
+): Promise<WindowResult> {
   const ext = startExtensionModel(options);
   try {
     await ext.ready();
@@ -167,9 +180,10 @@ async function measureWindow(mode: "idle" | "graph", options: WindowOptions): Pr
     const subs: DisposableLike[] = [];
     const sampler = ext.samplers.sampler(options.hostId);
     const listed = ext.model.zones(options.hostId).map((z) => z.id);
-    const zoneIds = mode === "graph" ? listed.slice(0, options.graphLimit ?? listed.length) : listed;
+    const graphing = mode === "graph" || mode === "memory";
+    const zoneIds = graphing ? listed.slice(0, options.graphLimit ?? listed.length) : listed;
     let samples = 0;
-    if (mode === "graph") {
+    if (graphing) {
       if (!sampler) throw new Error("no sampler for the host");
       for (const id of zoneIds)
         subs.push(sampler.subscribe(id, (change) => (change.kind === "sample" ? samples++ : undefined)));
@@ -180,7 +194,14 @@ async function measureWindow(mode: "idle" | "graph", options: WindowOptions): Pr
     process.stdout.write("WINDOW START\n"); // the parent starts counting bytes now
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
+    const heap = mode === "memory" ? [heapAfterGc()] : [];
+    const heapTimer =
+      mode === "memory"
+        ? setInterval(() => heap.push(heapAfterGc()), options.heapEveryMs ?? 60_000)
+        : undefined;
     await new Promise((r) => setTimeout(r, options.windowMs));
+    clearInterval(heapTimer);
+    if (mode === "memory") heap.push(heapAfterGc());
     const cpu = process.cpuUsage(cpu0);
     const windowMs = performance.now() - t0;
     const rpcs: Record<string, number> = {};
@@ -192,16 +213,17 @@ async function measureWindow(mode: "idle" | "graph", options: WindowOptions): Pr
       cpuMs: (cpu.user + cpu.system) / 1000,
       rpcs,
       zones: zoneIds.length,
-      ...(mode === "graph" ? { samples: samples - samplesBefore } : {}),
+      ...(graphing ? { samples: samples - samplesBefore } : {}),
+      ...(mode === "memory" ? { heap } : {}),
     };
   } finally {
     ext.dispose();
   }
 }
 
-// Run as a process: `node extensionModel.cjs idle|graph '<json options>'` prints `RESULT <json>`.
+// Run as a process: `node extensionModel.cjs idle|graph|memory '<json options>'` prints `RESULT <json>`.
 const [mode, json] = process.argv.slice(2);
-if ((mode === "idle" || mode === "graph") && json) {
+if ((mode === "idle" || mode === "graph" || mode === "memory") && json) {
   measureWindow(mode, JSON.parse(json) as WindowOptions).then(
     (result) => {
       process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);

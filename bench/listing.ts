@@ -73,6 +73,40 @@ async function oldWay(conn: SshConnection, env: BenchEnv): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * Cold `zonectl ls --json` on the local socket against a bare `node -e 0`, paired: each pair runs
+ * back to back, and the figure's ratio is the median of the pairs' ratios, so load from other
+ * work on the machine falls on both alike. Node's compile cache is warm (as from the second run
+ * on); the same CLI with the cache turned off is reported beside it.
+ */
+async function benchColdLocal(env: BenchEnv, report: Report, n: number): Promise<void> {
+  const args = [env.zonectlJs, "--host", `unix://${env.devHost.socketPath}`, "--json", "ls"];
+  const ls = (extraEnv: Record<string, string>) => async () => {
+    const r = await runProcess(process.execPath, args, { env: extraEnv });
+    if (r.code !== 0) throw new Error(`zonectl ls on the socket failed: ${r.stderr}`);
+  };
+  const runs = 15;
+  const t = await timeInterleaved(
+    {
+      ls: ls({}),
+      node: async () => void (await runProcess(process.execPath, ["-e", "0"])),
+      noCache: ls({ NODE_DISABLE_COMPILE_CACHE: "1" }),
+    },
+    runs,
+    2,
+  );
+  const pairRatio = median(t.ls.map((v, i) => v / t.node[i]!));
+  report.add({
+    section,
+    name: `${n} zones: zonectl ls --json on the local socket, cold (process start + connect + list)`,
+    value: median(t.ls),
+    unit: "ms",
+    baseline: { name: "node -e 0", value: median(t.node) },
+    target: { on: "ratio", op: "<=", limit: 1.6, text: "≤ 1.6× node -e 0" },
+    note: `median of ${runs} pairs; median pair ratio ${pairRatio.toFixed(2)}×; Node's compile cache warm. With it off (NODE_DISABLE_COMPILE_CACHE=1): ${median(t.noCache).toFixed(0)} ms, ${median(t.noCache.map((v, i) => v / t.node[i]!)).toFixed(2)}×`,
+  });
+}
+
 export async function benchListing(env: BenchEnv, report: Report, sizes: readonly number[]): Promise<void> {
   console.log(`\n${section}: seeding and listing ${sizes.join(" / ")} zones`);
   const bare = bareClient(env.devHost.socketPath);
@@ -150,6 +184,7 @@ export async function benchListing(env: BenchEnv, report: Report, sizes: readonl
 
       // Cold: a fresh zonectl process that connects, lists and exits, against the same CLI on
       // the local socket, and against OpenSSH's ssh running the CLI on the host (the old way, cold).
+      if (n === Math.min(...sizes)) await benchColdLocal(env, report, n);
       const coldRuns = 5;
       const cold = await timeInterleaved(
         {
@@ -190,6 +225,12 @@ export async function benchListing(env: BenchEnv, report: Report, sizes: readonl
         value: median(cold.ssh),
         unit: "ms",
         baseline: { name: "zonectl ls --json on the local socket, cold", value: median(cold.local) },
+        target: {
+          on: "ratio",
+          op: "<=",
+          limit: 1.2,
+          text: "≤ 1.2× the local socket (needs a warm shared connection)",
+        },
         note: `median of ${coldRuns}; against the bare warm call it is ${(median(cold.ssh) / bareMs).toFixed(1)}×`,
       });
       report.add({

@@ -7,7 +7,8 @@
  *   npm run bench -- --only listing,terminal   # some sections
  *   npm run bench -- --sizes 10,100            # fewer zones for the listing
  *
- * Sections: listing, tree, terminal, gateway, idle, launch, build, size.
+ * Sections: listing, tree, terminal, gateway, idle, launch, build, size, memory
+ * (`--memory-minutes 60` for the hour the issue asks; default 5).
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -21,14 +22,25 @@ import { benchIdle } from "./idle";
 import { benchLaunch } from "./launch";
 import { benchBuild } from "./build";
 import { benchSize } from "./size";
+import { benchMemory } from "./memory";
 
-const sections = ["listing", "tree", "terminal", "gateway", "idle", "launch", "build", "size"] as const;
+const sections = [
+  "listing",
+  "tree",
+  "terminal",
+  "gateway",
+  "idle",
+  "launch",
+  "build",
+  "size",
+  "memory",
+] as const;
 type Section = (typeof sections)[number];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { only: { type: "string" }, sizes: { type: "string" } },
+    options: { only: { type: "string" }, sizes: { type: "string" }, "memory-minutes": { type: "string" } },
     strict: true,
   });
   const only = values.only ? values.only.split(",").map((s) => s.trim()) : [...sections];
@@ -57,6 +69,10 @@ async function main(): Promise<number> {
     if (wanted("launch")) await benchLaunch(env, report);
     if (wanted("build")) await benchBuild(env, report);
     if (wanted("size")) await benchSize(env, report);
+    if (wanted("memory")) {
+      await removeAllZones(env.devHost.socketPath); // exactly 100 zones on the host
+      await benchMemory(env, report, { minutes: Number(values["memory-minutes"] ?? 5) });
+    }
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) =>
       console.error(`bench: removing zones: ${(err as Error).message}`),

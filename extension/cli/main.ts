@@ -1,57 +1,57 @@
 import { parseArgs } from "node:util";
 import { loggerFrom } from "../core/log";
 import type { Command, CliContext, GlobalOptions } from "./command";
-import { describeCliError } from "./errorReport";
-import { devHostCommand } from "./commands/devHost";
-import { planCommand } from "./commands/plan";
-import { initCommand } from "./commands/init";
-import { lsCommand } from "./commands/ls";
-import { rmCommand } from "./commands/rm";
-import { statusCommand } from "./commands/status";
-import { upCommand } from "./commands/up";
-import { execCommand } from "./commands/exec";
-import { shellCommand } from "./commands/shell";
-import { attachCommand } from "./commands/attach";
-import { logsCommand } from "./commands/logs";
-import { topCommand } from "./commands/top";
-import { forwardCommand } from "./commands/forward";
-import { resizeCommand } from "./commands/resize";
-import { stopCommand } from "./commands/stop";
-import { downCommand } from "./commands/down";
-import { syncCommand } from "./commands/sync";
-import { sshConfigCommand } from "./commands/sshConfig";
-import { sshProxyCommand } from "./commands/sshProxy";
-import { versionCommand, versionLine } from "./commands/version";
-import { completionCommand } from "./commands/completion";
 
-// Every command, in the order `zonectl help` lists them. Add a command: one file under
-// commands/, one line here.
-const commands: Command[] = [
-  statusCommand,
-  lsCommand,
-  rmCommand,
-  devHostCommand,
-  planCommand,
-  initCommand,
-  upCommand,
-  execCommand,
-  shellCommand,
-  attachCommand,
-  logsCommand,
-  topCommand,
-  forwardCommand,
-  resizeCommand,
-  stopCommand,
-  downCommand,
-  syncCommand,
-  sshConfigCommand,
-  sshProxyCommand,
-  versionCommand,
-  completionCommand(
-    () => commands,
-    () => globalOptions,
-  ),
-];
+// Every command, in the order `zonectl help` lists them, each loaded only when it runs: a cold
+// `zonectl ls` then evaluates the listing's code alone, not the dev host, the launch code or the
+// image builders (the CLI bundle is split into chunks along these imports). Add a command: one
+// file under commands/, one line here.
+const commandLoaders: Readonly<Record<string, () => Promise<Command>>> = {
+  status: async () => (await import("./commands/status")).statusCommand,
+  ls: async () => (await import("./commands/ls")).lsCommand,
+  rm: async () => (await import("./commands/rm")).rmCommand,
+  "dev-host": async () => (await import("./commands/devHost")).devHostCommand,
+  plan: async () => (await import("./commands/plan")).planCommand,
+  init: async () => (await import("./commands/init")).initCommand,
+  up: async () => (await import("./commands/up")).upCommand,
+  exec: async () => (await import("./commands/exec")).execCommand,
+  shell: async () => (await import("./commands/shell")).shellCommand,
+  attach: async () => (await import("./commands/attach")).attachCommand,
+  logs: async () => (await import("./commands/logs")).logsCommand,
+  top: async () => (await import("./commands/top")).topCommand,
+  forward: async () => (await import("./commands/forward")).forwardCommand,
+  resize: async () => (await import("./commands/resize")).resizeCommand,
+  stop: async () => (await import("./commands/stop")).stopCommand,
+  down: async () => (await import("./commands/down")).downCommand,
+  sync: async () => (await import("./commands/sync")).syncCommand,
+  "ssh-config": async () => (await import("./commands/sshConfig")).sshConfigCommand,
+  "ssh-proxy": async () => (await import("./commands/sshProxy")).sshProxyCommand,
+  version: async () => (await import("./commands/version")).versionCommand,
+  completion: async () => {
+    // The completion script is generated from every other command's flags.
+    const { completionCommand } = await import("./commands/completion");
+    const others = await Promise.all(
+      Object.keys(commandLoaders)
+        .filter((name) => name !== "completion")
+        .map((name) => commandLoaders[name]!()),
+    );
+    const self: Command = completionCommand(
+      () => [...others, self],
+      () => globalOptions,
+    );
+    return self;
+  },
+};
+
+/** The command named `name`, loaded; undefined when there is none. */
+async function loadCommand(name: string): Promise<Command | undefined> {
+  return Object.hasOwn(commandLoaders, name) ? commandLoaders[name]!() : undefined;
+}
+
+/** Every command in table order (for the usage text, which lists them all). */
+function loadAllCommands(): Promise<Command[]> {
+  return Promise.all(Object.values(commandLoaders).map((load) => load()));
+}
 
 const globalOptions = {
   host: { type: "string", short: "H" },
@@ -61,7 +61,8 @@ const globalOptions = {
   version: { type: "boolean", short: "V" },
 } as const;
 
-function usage(): string {
+async function usage(): Promise<string> {
+  const commands = await loadAllCommands();
   const width = Math.max(...commands.map((c) => c.name.length), 4);
   return [
     "usage: zonectl [--host DEST] [--json] [-v] <command> [args]",
@@ -92,19 +93,20 @@ export async function main(argv: string[]): Promise<number> {
   try {
     globalsParsed = parseArgs({ args: head, options: globalOptions, strict: true, allowPositionals: false });
   } catch (err) {
-    process.stderr.write(`zonectl: ${(err as Error).message}\n${usage()}\n`);
+    process.stderr.write(`zonectl: ${(err as Error).message}\n${await usage()}\n`);
     return 2;
   }
   if (globalsParsed.values.version && name === undefined) {
+    const { versionLine } = await import("./commands/version");
     process.stdout.write(`${versionLine()}\n`);
     return 0;
   }
   if (name === "help" && rest.length) {
     // `zonectl help VERB`: the same text as `zonectl VERB --help`.
-    const about = commands.find((c) => c.name === rest[0]);
+    const about = await loadCommand(rest[0]!);
     if (!about || rest.length > 1) {
       process.stderr.write(
-        `zonectl help: ${about ? "takes one command" : `unknown command '${rest[0]}'`}\n${usage()}\n`,
+        `zonectl help: ${about ? "takes one command" : `unknown command '${rest[0]}'`}\n${await usage()}\n`,
       );
       return 2;
     }
@@ -112,12 +114,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === undefined || name === "help" || globalsParsed.values.help) {
-    process.stdout.write(`${usage()}\n`);
+    process.stdout.write(`${await usage()}\n`);
     return name === undefined && !globalsParsed.values.help ? 2 : 0;
   }
-  const command = commands.find((c) => c.name === name);
+  const command = await loadCommand(name);
   if (!command) {
-    process.stderr.write(`zonectl: unknown command '${name}'\n${usage()}\n`);
+    process.stderr.write(`zonectl: unknown command '${name}'\n${await usage()}\n`);
     return 2;
   }
 
@@ -172,6 +174,7 @@ export async function main(argv: string[]): Promise<number> {
       positionals: [...parsed.positionals, ...passed],
     });
   } catch (err) {
+    const { describeCliError } = await import("./errorReport");
     const report = describeCliError(err);
     process.stderr.write(`zonectl ${command.name}: ${report.message}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);

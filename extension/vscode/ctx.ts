@@ -2,51 +2,29 @@
  * The composition root: everything that lives as long as the extension is built
  * here and registered for disposal. What lives as long as one SSH session belongs to that
  * host's lifetime inside HostConnections and is torn down on disconnect.
+ *
+ * Built in two steps so that activation is quick and the tree draws at once: the constructor
+ * makes the log, settings, model, connections, tree and status bar and registers every command
+ * of the manifest; the rest (terminals, forwards, launches, panels, metrics, sync; services.ts)
+ * is a separate chunk loaded right after, and a command that arrives before it waits for it.
  */
 import * as vscode from "vscode";
+import { messageOf } from "../core/errors";
 import { Disposable, toDisposable } from "../core/lifecycle";
 import type { Logger } from "../core/log";
-import { addHostCommand } from "./commands/addHost";
-import { applyTemplateCommand } from "./commands/applyTemplate";
-import { attachConsoleCommand } from "./commands/attachConsole";
-import { clearTreeFilterCommand } from "./commands/clearTreeFilter";
-import { filterTreeCommand } from "./commands/filterTree";
-import { forwardPortCommand } from "./commands/forwardPort";
-import { groupTreeByStateCommand, ungroupTreeCommand } from "./commands/groupTree";
-import { launchDevcontainerCommand } from "./commands/launchDevcontainer";
-import { listForwardsCommand } from "./commands/listForwards";
-import { openDashboardCommand } from "./commands/openDashboard";
-import { openInNewWindowCommand } from "./commands/openInNewWindow";
-import { openTerminalCommand } from "./commands/openTerminal";
-import { resizeZoneCommand } from "./commands/resizeZone";
-import { showLogsCommand } from "./commands/showLogs";
-import { showPlanCommand } from "./commands/showPlan";
-import { sortTreeCommand } from "./commands/sortTree";
-import { stopForwardCommand } from "./commands/stopForward";
-import type { ZonesCommand } from "./commands/command";
-import { connectHostCommand } from "./commands/connectHost";
-import { copyIdCommand } from "./commands/copyId";
-import { copyIpCommand } from "./commands/copyIp";
-import { destroyZoneCommand } from "./commands/destroyZone";
-import { disconnectHostCommand } from "./commands/disconnectHost";
-import { editSshConfigCommand } from "./commands/editSshConfig";
-import { refreshTreeCommand } from "./commands/refreshTree";
-import { removeHostCommand } from "./commands/removeHost";
-import { showLogCommand } from "./commands/showLog";
-import { DevcontainerDiagnostics } from "./devcontainer/devcontainerDiagnostics";
-import { LaunchCodeLens } from "./devcontainer/launchCodeLens";
-import { ZoneForwards } from "./forwards";
+import type { ZoneForwards } from "./forwards";
 import { HostAccess } from "./hostAccess";
 import { HostConnections } from "./hostConnections";
-import { Launcher } from "./launch/launcher";
-import { PlanDocuments } from "./launch/planDocuments";
-import { HostSamplers } from "./metrics/hostSamplers";
-import { ConsolePanel, ConsolePanels } from "./panels/consolePanel";
-import { openConsoleSource } from "./panels/consoleSources";
-import { DashboardPanel, DashboardPanels } from "./panels/dashboardPanel";
-import { ZoneWindows } from "./remote/zoneWindows";
-import { SaveSync } from "./sync/saveSync";
-import { ZoneTerminals } from "./terminal/zoneTerminals";
+import type { Launcher } from "./launch/launcher";
+import type { PlanDocuments } from "./launch/planDocuments";
+import type { HostSamplers } from "./metrics/hostSamplers";
+import type { ConsolePanels } from "./panels/consolePanel";
+import type { DashboardPanels } from "./panels/dashboardPanel";
+import type { ZoneWindows } from "./remote/zoneWindows";
+import type { Services, startServices } from "./services";
+import type { SaveSync } from "./sync/saveSync";
+import type { DevcontainerDiagnostics } from "./devcontainer/devcontainerDiagnostics";
+import type { ZoneTerminals } from "./terminal/zoneTerminals";
 import { TreeArrangement } from "./tree/treeArrangement";
 import { channelLogger } from "./log";
 import { parseHostEntry } from "./model/hostEntry";
@@ -58,38 +36,13 @@ import { ZonesStatusBar } from "./statusBar";
 import type { ZonesNode } from "./tree/nodes";
 import { ZonesTreeProvider } from "./tree/zonesTree";
 
-const commands: readonly ZonesCommand[] = [
-  showLogCommand,
-  addHostCommand,
-  connectHostCommand,
-  disconnectHostCommand,
-  removeHostCommand,
-  refreshTreeCommand,
-  editSshConfigCommand,
-  copyIdCommand,
-  copyIpCommand,
-  destroyZoneCommand,
-  launchDevcontainerCommand,
-  applyTemplateCommand,
-  showPlanCommand,
-  openTerminalCommand,
-  openInNewWindowCommand,
-  attachConsoleCommand,
-  showLogsCommand,
-  forwardPortCommand,
-  listForwardsCommand,
-  stopForwardCommand,
-  resizeZoneCommand,
-  openDashboardCommand,
-  filterTreeCommand,
-  clearTreeFilterCommand,
-  sortTreeCommand,
-  groupTreeByStateCommand,
-  ungroupTreeCommand,
-];
+/** The services chunk, as its dynamic import yields it. */
+type ServicesModule = { readonly startServices: typeof startServices };
 
 /** What activate() returns: the live parts tests and other extensions may read. */
 export interface ZonesApi {
+  /** Settles when the services below the tree (terminals … saveSync) exist; rejects if they could not load. */
+  readonly ready: Promise<void>;
   /** Milliseconds from activation until the first host was connected and listed (undefined until then). */
   readonly populatedAfterMs: number | undefined;
   readonly model: ZonesModel;
@@ -120,29 +73,20 @@ export class Ctx extends Disposable implements ZonesApi {
   readonly tree: ZonesTreeProvider;
   readonly treeView: vscode.TreeView<ZonesNode>;
   readonly hosts: HostAccess;
-  readonly terminals: ZoneTerminals;
-  readonly forwards: ZoneForwards;
-  readonly launcher: Launcher;
-  /** Where launches print their steps and hook output. */
-  readonly launchOutput: vscode.OutputChannel;
-  readonly plans: PlanDocuments;
-  readonly samplers: HostSamplers;
-  readonly dashboards: DashboardPanels;
-  readonly consoles: ConsolePanels;
-  readonly diagnostics: DevcontainerDiagnostics;
   readonly arrangement: TreeArrangement;
-  readonly windows: ZoneWindows;
-  readonly saveSync: SaveSync;
+  readonly ready: Promise<void>;
+  #services: Services | undefined;
+  readonly #registered = new Set<string>();
 
   constructor(
     readonly extension: vscode.ExtensionContext,
     connector: HostConnector,
+    timing: { readonly evaluatedAt?: number } = {},
+    loadServices: () => Promise<ServicesModule> = () => import("./services"),
   ) {
     super();
     this.log = this.register(vscode.window.createOutputChannel("Styrolite Zones", { log: true }));
     this.logger = channelLogger(this.log);
-    const manifest = extension.extension.packageJSON as { version?: string };
-    this.logger.info(`Styrolite Zones ${manifest.version ?? "?"} activated (VS Code ${vscode.version})`);
     this.settings = this.register(new Settings(this.logger, () => this.connections.reconnectAll()));
     this.model = new ZonesModel();
     this.register(toDisposable(() => this.model.dispose()));
@@ -166,83 +110,8 @@ export class Ctx extends Disposable implements ZonesApi {
     );
     this.register(new ZonesStatusBar(this.model));
     this.arrangement = this.register(new TreeArrangement(extension.workspaceState, this.tree, this.treeView));
-
     this.hosts = new HostAccess(this.model, this.connections);
-    this.terminals = this.register(new ZoneTerminals(this.hosts, this.logger));
-    this.forwards = this.register(new ZoneForwards(this.model, this.hosts, this.logger));
-    this.launchOutput = this.register(vscode.window.createOutputChannel("Styrolite Zones: Launch"));
-    this.plans = this.register(new PlanDocuments());
-    const planOptions = () => ({
-      defaultCpus: this.settings.current.defaultResources.cpus,
-      defaultMemoryMiB: this.settings.current.defaultResources.memoryMiB,
-      ...(this.settings.current.launchWorkspaceRoot
-        ? { workspaceRoot: this.settings.current.launchWorkspaceRoot }
-        : {}),
-    });
-    this.launcher = new Launcher({
-      hosts: this.hosts,
-      forwards: this.forwards,
-      settings: () => this.settings.current,
-      logger: this.logger,
-    });
-    this.windows = new ZoneWindows({
-      model: this.model,
-      settings: () => this.settings.current,
-      extensionPath: extension.extensionUri.fsPath,
-      log: this.logger,
-    });
-    this.saveSync = this.register(
-      new SaveSync({
-        model: this.model,
-        hosts: this.hosts,
-        settings: () => this.settings.current,
-        log: this.logger,
-      }),
-    );
-    this.diagnostics = this.register(new DevcontainerDiagnostics(this.logger, planOptions));
-    this.register(
-      vscode.languages.registerCodeLensProvider(
-        {
-          scheme: "file",
-          pattern:
-            "**/{.devcontainer/devcontainer.json,.devcontainer.json,.devcontainer/*/devcontainer.json}",
-        },
-        new LaunchCodeLens(),
-      ),
-    );
 
-    this.samplers = this.register(
-      new HostSamplers(
-        this.model,
-        this.hosts,
-        this.logger,
-        this.settings.current.metricsIntervalSeconds * 1000,
-        this.settings.current.metricsPrometheusPort,
-      ),
-    );
-    const panelEnv = { window: vscode.window, extensionUri: extension.extensionUri, logger: this.logger };
-    this.dashboards = this.register(
-      new DashboardPanels(panelEnv, {
-        sampler: (hostId) => this.samplers.sampler(hostId),
-        resize: async (hostId, zoneId, cpus, memoryMiB, signal) => {
-          const host = await this.hosts.wait(hostId, signal);
-          await host.resizeZone(this.model.zone(hostId, zoneId) ?? zoneId, cpus, memoryMiB, { signal });
-        },
-        hostLabel: (hostId) => this.hosts.label(hostId),
-      }),
-    );
-    this.register(
-      vscode.window.registerWebviewPanelSerializer(DashboardPanel.viewType, this.dashboards.serializer),
-    );
-    this.consoles = this.register(
-      new ConsolePanels(panelEnv, {
-        open: (target) => openConsoleSource(this.hosts, this.model, this.logger, target),
-        clipboard: vscode.env.clipboard,
-      }),
-    );
-    this.register(
-      vscode.window.registerWebviewPanelSerializer(ConsolePanel.viewType, this.consoles.serializer),
-    );
     const populated = this.register(
       this.model.onDidChange(() => {
         if (
@@ -255,21 +124,104 @@ export class Ctx extends Disposable implements ZonesApi {
         populated.dispose();
       }),
     );
-    for (const command of commands) {
-      this.register(
-        vscode.commands.registerCommand(command.id, (...args: unknown[]) => command.run(this, ...args)),
-      );
-    }
+    this.ready = this.#loadServices(loadServices);
+    this.ready.catch(() => undefined); // reported where it fails; commands awaiting it see the error
+    this.#registerCommands();
     this.register(
       this.settings.onDidChange(({ settings, keys }) => {
         if (keys.includes("hosts")) this.connections.sync(settings.hosts.map(parseHostEntry));
-        if (keys.includes("metrics.intervalSeconds"))
-          this.samplers.setIntervalMs(settings.metricsIntervalSeconds * 1000);
-        if (keys.includes("metrics.prometheusPort"))
-          this.samplers.setPrometheusPort(settings.metricsPrometheusPort);
-        if (keys.includes("sync.onSave")) this.saveSync.refresh();
       }),
     );
     this.connections.sync(this.settings.current.hosts.map(parseHostEntry));
+    const manifest = extension.extension.packageJSON as { version?: string };
+    // Where activation time goes: our module's evaluation ended `evaluatedAt`, activate() began
+    // `#activatedAt`; the rest is this constructor.
+    const waited =
+      timing.evaluatedAt === undefined
+        ? ""
+        : `, ${this.#activatedAt - timing.evaluatedAt} ms after our code loaded`;
+    this.logger.info(
+      `Styrolite Zones ${manifest.version ?? "?"} activated (VS Code ${vscode.version}) in ${Date.now() - this.#activatedAt} ms${waited}`,
+    );
+  }
+
+  /**
+   * Every command the manifest declares, registered now so that menus and the palette work
+   * from the first moment; each runs once the services exist.
+   */
+  #registerCommands(): void {
+    const manifest = this.extension.extension.packageJSON as {
+      contributes?: { commands?: readonly { command: string }[] };
+    };
+    for (const { command: id } of manifest.contributes?.commands ?? []) this.#registerCommand(id);
+  }
+
+  #registerCommand(id: string): void {
+    this.#registered.add(id);
+    this.register(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        await this.ready;
+        const command = this.#services?.commands.get(id);
+        if (!command) throw new Error(`Styrolite Zones has no command ${id}`);
+        return command.run(this, ...args);
+      }),
+    );
+  }
+
+  async #loadServices(load: () => Promise<ServicesModule>): Promise<void> {
+    try {
+      const { startServices } = await load();
+      if (this.isDisposed) return;
+      this.#services = startServices(this, (d) => this.register(d));
+      // Commands the manifest does not list (internal ones) are registered with their code.
+      for (const id of this.#services.commands.keys())
+        if (!this.#registered.has(id)) this.#registerCommand(id);
+      this.logger.info(`services ready ${Date.now() - this.#activatedAt} ms after activation`);
+    } catch (err) {
+      this.logger.error(`Styrolite Zones could not load its services: ${messageOf(err)}`);
+      void vscode.window.showErrorMessage(`Styrolite Zones could not start: ${messageOf(err)}`);
+      throw err;
+    }
+  }
+
+  /** The services; only after `ready` (commands wait for it, the tree never needs them). */
+  #svc(): Services {
+    if (!this.#services) throw new Error("Styrolite Zones is still starting");
+    return this.#services;
+  }
+
+  get terminals(): ZoneTerminals {
+    return this.#svc().terminals;
+  }
+  get forwards(): ZoneForwards {
+    return this.#svc().forwards;
+  }
+  get launcher(): Launcher {
+    return this.#svc().launcher;
+  }
+  /** Where launches print their steps and hook output. */
+  get launchOutput(): vscode.OutputChannel {
+    return this.#svc().launchOutput;
+  }
+  get plans(): PlanDocuments {
+    return this.#svc().plans;
+  }
+  get samplers(): HostSamplers {
+    return this.#svc().samplers;
+  }
+  get dashboards(): DashboardPanels {
+    return this.#svc().dashboards;
+  }
+  get consoles(): ConsolePanels {
+    return this.#svc().consoles;
+  }
+  get diagnostics(): DevcontainerDiagnostics {
+    return this.#svc().diagnostics;
+  }
+  get windows(): ZoneWindows {
+    return this.#svc().windows;
+  }
+  get saveSync(): SaveSync {
+    return this.#svc().saveSync;
   }
 }

@@ -4,7 +4,7 @@
  * watch becomes the session's event stream. No protocol code lives here.
  */
 import { Emitter } from "../core/events";
-import { ProtectHost } from "../core/protect/host";
+import type { ProtectHost } from "../core/protect/host";
 import type { HostEvent as ProtectHostEvent } from "../core/protect/host";
 import type { SshCallbacks } from "../core/ssh/connection";
 import type { SshConnectionState } from "../core/ssh/managed";
@@ -100,6 +100,9 @@ function toHostEvent(event: ProtectHostEvent): HostEvent {
 export const protectConnector: HostConnector = {
   async connect(entry: HostEntry, options: ConnectOptions): Promise<HostSession> {
     const { settings, signal, log } = options;
+    // Loaded on the first connection, not at activation: the SSH, HTTP/2 and gRPC code is the
+    // largest part of the extension, and the tree draws its hosts without it.
+    const { ProtectHost } = await import("../core/protect/host");
     const host = await ProtectHost.open(entry.id, {
       logger: log,
       callbacks: sshCallbacks(options.prompts),

@@ -4,7 +4,7 @@
  * unit-tested and the VS Code glue (settings.ts) only reads raw values. package.json
  * `contributes.configuration` describes the same keys to the user.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { defaultBridgeCommand, defaultSocketPath } from "../core/protect/transport";
 
 const schemas = {

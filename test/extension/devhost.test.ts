@@ -35,6 +35,7 @@ suite("dev host (over ssh unless ZONES_E2E_TRANSPORT=unix)", function () {
   suiteSetup(async function () {
     if (!alias || !socket) this.skip();
     zones = await vscode.extensions.getExtension<ZonesApi>("styrolite.styrolite-zones")!.activate();
+    await zones.ready; // the services (terminals, launches, panels) load just after activation
     // Another client on the same host, like zonectl in a terminal: the extension never hears of it.
     other = await ProtectHost.open(`unix://${socket}`);
   });

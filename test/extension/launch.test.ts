@@ -50,6 +50,7 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
   suiteSetup(async function () {
     if (!alias || !socket) this.skip();
     zones = await vscode.extensions.getExtension<ZonesApi>("styrolite.styrolite-zones")!.activate();
+    await zones.ready; // the services (terminals, launches, panels) load just after activation
     other = await ProtectHost.open(`unix://${socket}`);
     await until("the host connected", () => zones.model.host(alias)?.connection.kind === "connected", 30_000);
   });

@@ -34,6 +34,7 @@ suite("extension-host CPU with 1, 10 and 50 zones graphed (ZONES_E2E_MEASURE=1)"
   suiteSetup(async function () {
     if (!process.env.ZONES_E2E_MEASURE || !alias || !socket) this.skip();
     zones = await vscode.extensions.getExtension<ZonesApi>("styrolite.styrolite-zones")!.activate();
+    await zones.ready; // the services (terminals, launches, panels) load just after activation
     other = await ProtectHost.open(`unix://${socket}`);
     await until("the host connected", () => zones.model.host(alias)?.connection.kind === "connected", 30_000);
   });

@@ -12,7 +12,9 @@ const extensionId = "styrolite.styrolite-zones";
 async function api(): Promise<ZonesApi> {
   const extension = vscode.extensions.getExtension<ZonesApi>(extensionId);
   assert.ok(extension, `${extensionId} is not installed`);
-  return extension.activate();
+  const zones = await extension.activate();
+  await zones.ready; // the services (terminals, launches, panels) load just after activation
+  return zones;
 }
 
 async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {

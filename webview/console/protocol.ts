@@ -9,7 +9,7 @@
  * created again (VS Code destroys hidden ones) says in `ready` how far it got — zero when fresh
  * — and the host replays what it still holds from there.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { IpcCommand, IpcNotification } from "../shared/ipc";
 
 /** What a console panel is attached to. */

@@ -10,7 +10,7 @@
  * Samples never reach the persisted state: `DashboardState` is only which target and which
  * window, so a restored panel asks the sampler for its history again.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { IpcCommand, IpcNotification, IpcRequest } from "../shared/ipc";
 
 /** Time windows the dashboard offers, in seconds. */

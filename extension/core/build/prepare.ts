@@ -24,6 +24,7 @@ import type { BuilderName, ImageBuilder, ImageConfigView } from "./builder";
 import { cacheKey, contextDigest } from "./cacheKey";
 import { featureMarker, featuresStage, stageProblems } from "./featuresDockerfile";
 import { buildKeyLabel, launchImageOf } from "./imageConfig";
+import { formatBytes } from "../format";
 
 /** How the image is built and delivered, beyond what the plan says. */
 export interface PreparationOptions {
@@ -246,7 +247,7 @@ export class ImagePreparation {
     const kind = await this.#run(() => builder.exportArchive(this.#localTag(), file, this.#io()));
     const size = (await stat(file)).size;
     this.#archive = { file, size, format: this.#target.format };
-    return `${kind} of ${formatSize(size)}`;
+    return `${kind} of ${formatBytes(size)}`;
   }
 
   /** Gets the image onto the host (or finds it there) and writes the lockfile. */
@@ -276,7 +277,7 @@ export class ImagePreparation {
         (p) => this.#options.onImportProgress?.(p),
         { signal: this.#options.signal },
       );
-      detail = `imported ${formatSize(archive.size)} as ${this.name} (${hostImage.digest.slice(0, 19)}…)`;
+      detail = `imported ${formatBytes(archive.size)} as ${this.name} (${hostImage.digest.slice(0, 19)}…)`;
     }
     const { image, problems } = launchImageOf(hostImage.config);
     for (const p of problems) this.#options.onWarning?.(p);
@@ -454,11 +455,6 @@ function parseBaseEntries(base: ImageConfigView): MetadataEntry[] {
 export function defaultStorageRoot(env: Readonly<Record<string, string | undefined>>): string {
   const data = env["XDG_DATA_HOME"] || join(env["HOME"] || homedir(), ".local", "share");
   return join(data, "styrolite-zones", "builds");
-}
-
-function formatSize(bytes: number): string {
-  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 /**

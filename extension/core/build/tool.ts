@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { childEnded } from "../childProcess";
 
 /** Options of one builder invocation. */
 export interface ToolRunOptions {
@@ -61,8 +62,6 @@ export function runTool(
     };
     child.stdout.on("data", (d: Buffer) => take("stdout", d));
     child.stderr.on("data", (d: Buffer) => take("stderr", d));
-    let cancelled = false;
-    let killTimer: NodeJS.Timeout | undefined;
     const signalGroup = (sig: NodeJS.Signals): void => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, sig);
@@ -70,27 +69,17 @@ export function runTool(
         child.kill(sig);
       }
     };
-    const onAbort = (): void => {
-      cancelled = true;
-      signalGroup("SIGTERM");
-      killTimer = setTimeout(() => signalGroup("SIGKILL"), 5000);
-      killTimer.unref();
-    };
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    child.once("error", (err) => {
-      options.signal?.removeEventListener("abort", onAbort);
-      reject(err);
-    });
-    child.once("close", (code, signal) => {
-      options.signal?.removeEventListener("abort", onAbort);
-      clearTimeout(killTimer);
-      for (const rest of [partial.stdout, partial.stderr]) if (rest) tail.push(rest);
-      resolve({
-        exitCode: code ?? (signal === "SIGKILL" ? 137 : 143),
-        stdout,
-        tail: tail.slice(-tailLines),
-        cancelled,
-      });
-    });
+    childEnded(child, { signal: options.signal, graceMs: 5000, stop: signalGroup }).then(
+      ({ code, signal, cancelled }) => {
+        for (const rest of [partial.stdout, partial.stderr]) if (rest) tail.push(rest);
+        resolve({
+          exitCode: code ?? (signal === "SIGKILL" ? 137 : 143),
+          stdout,
+          tail: tail.slice(-tailLines),
+          cancelled,
+        });
+      },
+      reject,
+    );
   });
 }

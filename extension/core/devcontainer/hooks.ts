@@ -13,6 +13,12 @@ export const hookNames = [
 /** One lifecycle hook's name. */
 export type HookName = (typeof hookNames)[number];
 
+/** A hook that runs in the workload: all but initializeCommand (the only one images and features may carry). */
+export type WorkloadHookName = Exclude<HookName, "initializeCommand">;
+
+/** The hooks that run in the workload, in the order the spec runs them. */
+export const workloadHookNames = hookNames.filter((h): h is WorkloadHookName => h !== "initializeCommand");
+
 /**
  * When a hook runs:
  * - `everyLaunch`: each time `up` runs, before anything is created (initializeCommand);

@@ -59,9 +59,15 @@ export async function locateConfig(
     throw new DevcontainerError("notFound", `${target}: no such file or folder`);
   const candidates = await findConfigFiles(target);
   if (candidates.length === 0) {
+    // A plain devcontainer.json beside the project's files is not where the spec looks (the
+    // reference CLI's tests pass such files with --config); say so rather than "none found".
+    const topLevel = join(target, "devcontainer.json");
+    const hint = (await isFile(topLevel))
+      ? `; ${topLevel} is not one of those places: give it as PATH or with --config`
+      : "";
     throw new DevcontainerError(
       "notFound",
-      `no devcontainer.json in ${target} (looked for .devcontainer/devcontainer.json, .devcontainer.json, .devcontainer/*/devcontainer.json)`,
+      `no devcontainer.json in ${target} (looked for .devcontainer/devcontainer.json, .devcontainer.json, .devcontainer/*/devcontainer.json)${hint}`,
     );
   }
   if (candidates.length > 1) {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * `customizations.styrolite` in devcontainer.json: the zone-specific settings, kept where the

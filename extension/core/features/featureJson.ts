@@ -1,9 +1,7 @@
 import { parse as jsoncParse } from "jsonc-parser/lib/esm/main.js";
 import type { ParseError } from "jsonc-parser/lib/esm/main.js";
-import { z } from "zod";
-import { commandSchema } from "../devcontainer/schema";
-
-const stringArray = z.array(z.string(), { error: "expected an array of strings" });
+import * as z from "zod";
+import { contributionFields, stringArray } from "./metadata";
 
 const optionSchema = z.looseObject({
   type: z.enum(["boolean", "string"], { error: 'expected "boolean" or "string"' }),
@@ -12,15 +10,6 @@ const optionSchema = z.looseObject({
   proposals: z.array(z.string()).optional(),
   enum: z.array(z.string()).optional(),
 });
-
-const mountSchema = z.union([
-  z.string(),
-  z.looseObject({
-    type: z.enum(["bind", "volume"]),
-    source: z.string().optional(),
-    target: z.string().min(1),
-  }),
-]);
 
 /** An option value as devcontainer.json gives it: a string (the `version` option), a boolean, or named options. */
 export const featureValueSchema = z.union([
@@ -42,23 +31,12 @@ export const featureJsonSchema = z.looseObject({
   documentationURL: z.string().optional(),
   options: z.record(z.string(), optionSchema).optional(),
   containerEnv: z.record(z.string(), z.string()).optional(),
-  privileged: z.boolean().optional(),
-  init: z.boolean().optional(),
-  capAdd: stringArray.optional(),
-  securityOpt: stringArray.optional(),
-  entrypoint: z.string().optional(),
-  mounts: z.array(mountSchema).optional(),
-  customizations: z.record(z.string(), z.unknown()).optional(),
+  ...contributionFields,
   dependsOn: z.record(z.string(), featureValueSchema).optional(),
   installsAfter: stringArray.optional(),
   legacyIds: stringArray.optional(),
   currentId: z.string().optional(),
   deprecated: z.boolean().optional(),
-  onCreateCommand: commandSchema.optional(),
-  updateContentCommand: commandSchema.optional(),
-  postCreateCommand: commandSchema.optional(),
-  postStartCommand: commandSchema.optional(),
-  postAttachCommand: commandSchema.optional(),
 });
 export type FeatureJson = z.infer<typeof featureJsonSchema>;
 

@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { Readable, Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { extract } from "tar";
-import { z } from "zod";
+import * as z from "zod";
 import { isAbortError } from "../abort";
 import { messageOf } from "../errors";
 import { ImageError } from "../registry/imageError";

@@ -1,11 +1,14 @@
-import { z } from "zod";
+import * as z from "zod";
+import { workloadHookNames } from "../devcontainer/hooks";
+import type { WorkloadHookName } from "../devcontainer/hooks";
 import { commandSchema } from "../devcontainer/schema";
 import type { DevcontainerConfig, LifecycleCommand } from "../devcontainer/schema";
 
 /** The image label carrying what an image's features and config ask of a container. */
 export const metadataLabel = "devcontainer.metadata";
 
-const stringArray = z.array(z.string());
+/** An array of strings, with a message a feature's author can act on. */
+export const stringArray = z.array(z.string(), { error: "expected an array of strings" });
 const mountSchema = z.union([
   z.string(),
   z.looseObject({
@@ -23,11 +26,10 @@ const portAttributes = z.looseObject({
 });
 
 /**
- * One entry of the `devcontainer.metadata` label: a feature's contribution (with its `id`), a
- * base image's, or a devcontainer.json's. Unknown keys are kept; known ones must have their types.
+ * What a feature's devcontainer-feature.json contributes to a container (see
+ * featureMetadataProperties), typed the same there and in an image's metadata entries.
  */
-export const metadataEntrySchema = z.looseObject({
-  id: z.string().optional(),
+export const contributionFields = {
   init: z.boolean().optional(),
   privileged: z.boolean().optional(),
   capAdd: stringArray.optional(),
@@ -40,6 +42,15 @@ export const metadataEntrySchema = z.looseObject({
   postCreateCommand: commandSchema.optional(),
   postStartCommand: commandSchema.optional(),
   postAttachCommand: commandSchema.optional(),
+};
+
+/**
+ * One entry of the `devcontainer.metadata` label: a feature's contribution (with its `id`), a
+ * base image's, or a devcontainer.json's. Unknown keys are kept; known ones must have their types.
+ */
+export const metadataEntrySchema = z.looseObject({
+  id: z.string().optional(),
+  ...contributionFields,
   waitFor: z.string().optional(),
   remoteUser: z.string().optional(),
   containerUser: z.string().optional(),
@@ -94,16 +105,6 @@ export function parseMetadataLabel(text: string | undefined): {
   return { entries, problems };
 }
 
-/** The lifecycle hooks an image entry may carry, in the order they run. */
-export const metadataHooks = [
-  "onCreateCommand",
-  "updateContentCommand",
-  "postCreateCommand",
-  "postStartCommand",
-  "postAttachCommand",
-] as const;
-export type MetadataHook = (typeof metadataHooks)[number];
-
 /** One hook command and who asked for it: a feature id, the base image, or devcontainer.json. */
 export interface HookOrigin {
   readonly origin: string;
@@ -118,7 +119,7 @@ export interface HookOrigin {
  */
 export interface MergedMetadata {
   readonly config: DevcontainerConfig;
-  readonly hooks: Readonly<Record<MetadataHook, readonly HookOrigin[]>>;
+  readonly hooks: Readonly<Record<WorkloadHookName, readonly HookOrigin[]>>;
   /** Feature and base image entrypoints, in install order. */
   readonly entrypoints: readonly string[];
   /** Whether any entry asked for init. */
@@ -165,14 +166,14 @@ export function mergeMetadata(config: DevcontainerConfig, entries: readonly Meta
   if (hostRequirements) merged["hostRequirements"] = hostRequirements;
 
   const hooks = Object.fromEntries(
-    metadataHooks.map((hook) => [
+    workloadHookNames.map((hook) => [
       hook,
       all.flatMap((e, i) =>
         e[hook] !== undefined ? [{ origin: originOf(e, i, all.length), command: e[hook] }] : [],
       ),
     ]),
-  ) as Record<MetadataHook, HookOrigin[]>;
-  for (const hook of metadataHooks) delete merged[hook];
+  ) as Record<WorkloadHookName, HookOrigin[]>;
+  for (const hook of workloadHookNames) delete merged[hook];
 
   const contributions = entries
     .map((e, i) => ({
@@ -302,7 +303,7 @@ export const configMetadataProperties = [
 
 /** What a feature's devcontainer-feature.json contributes to image metadata. */
 export const featureMetadataProperties = [
-  ...metadataHooks,
+  ...workloadHookNames,
   "init",
   "privileged",
   "capAdd",

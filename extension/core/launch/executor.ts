@@ -4,7 +4,7 @@ import { messageOf } from "../errors";
 import { Emitter } from "../events";
 import type { Event } from "../events";
 import { displayCommand } from "../devcontainer/hooks";
-import type { HookCommand, HookStep } from "../devcontainer/hooks";
+import type { HookCommand, HookStep, WorkloadHookName } from "../devcontainer/hooks";
 import type { LaunchImage, LaunchPlan } from "../devcontainer/plan";
 import { ForwardError } from "../forward/errors";
 import { ForwardSet, PortForward } from "../forward/portForward";
@@ -168,10 +168,6 @@ interface Undo {
 
 const rollbackTimeoutMs = 120_000;
 
-/** The lifecycle hooks that run in the workload, each a step of its own. */
-type WorkloadHook =
-  "onCreateCommand" | "updateContentCommand" | "postCreateCommand" | "postStartCommand" | "postAttachCommand";
-
 /**
  * Carries out a LaunchPlan step by step (the order is in plan.ts and events.ts), reporting
  * every step, pull, state change, sync tally and hook output through `onEvent`. On failure or
@@ -277,7 +273,7 @@ export class LaunchExecutor {
 
   /** The body of every step, in the table order of launchSteps (events.ts). */
   #stepBodies(s: LaunchState): Record<LaunchStep, () => Promise<StepOutcome>> {
-    const hook = (name: WorkloadHook) => () => this.#workloadHook(name, s);
+    const hook = (name: WorkloadHookName) => () => this.#workloadHook(name, s);
     return {
       initializeCommand: () => this.#initializeCommand(),
       findExisting: () => this.#findExisting(s),
@@ -759,7 +755,7 @@ export class LaunchExecutor {
     };
   }
 
-  async #workloadHook(name: WorkloadHook, s: LaunchState): Promise<StepOutcome> {
+  async #workloadHook(name: WorkloadHookName, s: LaunchState): Promise<StepOutcome> {
     const { plan, host, signal } = this.#ctx;
     // Features' commands for this hook run first, in install order, then devcontainer.json's.
     const hooks = plan.hooks.filter((h) => h.hook === name && h.runsOn === "workload");

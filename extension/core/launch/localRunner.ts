@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { childEnded } from "../childProcess";
 
 /** Options of a local hook process. */
 export interface LocalRunOptions {
@@ -18,34 +19,16 @@ const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3
  * The real runner: spawn without a shell (the plan already turned the string form into
  * `/bin/sh -c <string>`, one argv element), stdin closed. Abort sends SIGTERM, then SIGKILL.
  */
-export const spawnLocal: LocalRunner = (argv, options) =>
-  new Promise<number>((resolve, reject) => {
-    const [file, ...args] = argv;
-    if (!file) {
-      reject(new Error("empty command"));
-      return;
-    }
-    const child = spawn(file, args, {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.on("data", (d: Buffer) => options.onStdout?.(d));
-    child.stderr.on("data", (d: Buffer) => options.onStderr?.(d));
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => {
-      child.kill("SIGTERM");
-      killTimer = setTimeout(() => child.kill("SIGKILL"), 3000);
-      killTimer.unref();
-    };
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    child.once("error", (err) => {
-      options.signal?.removeEventListener("abort", onAbort);
-      reject(err);
-    });
-    child.once("close", (code, signal) => {
-      options.signal?.removeEventListener("abort", onAbort);
-      clearTimeout(killTimer);
-      resolve(code ?? 128 + (signal ? (signalNumbers[signal] ?? 1) : 1));
-    });
+export const spawnLocal: LocalRunner = async (argv, options) => {
+  const [file, ...args] = argv;
+  if (!file) throw new Error("empty command");
+  const child = spawn(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  child.stdout.on("data", (d: Buffer) => options.onStdout?.(d));
+  child.stderr.on("data", (d: Buffer) => options.onStderr?.(d));
+  const { code, signal } = await childEnded(child, { signal: options.signal, graceMs: 3000 });
+  return code ?? 128 + (signal ? (signalNumbers[signal] ?? 1) : 1);
+};

@@ -144,7 +144,7 @@ function agentSteps({ config, logger, target }: AuthContext): AuthStep[] {
           `ssh ${target}: trying keys from the agent at ${socket}${config.identitiesOnly ? " (IdentitiesOnly: only those named by IdentityFile)" : ""}`,
         );
         const agent = config.identitiesOnly
-          ? new FilteredAgent(socket, publicBlobsOf(config.identityFiles))
+          ? filteredAgent(socket, publicBlobsOf(config.identityFiles))
           : socket;
         return { type: "agent", username: config.user, agent };
       },
@@ -306,17 +306,16 @@ function publicBlobsOf(files: readonly string[]): Buffer[] {
   return out;
 }
 
-/** An agent that offers only the keys named by IdentityFile (IdentitiesOnly yes). */
-class FilteredAgent extends OpenSSHAgent {
-  constructor(
-    socketPath: string,
-    private readonly allowed: readonly Buffer[],
-  ) {
-    super(socketPath);
-  }
-
-  override getIdentities(cb: IdentityCallback<ParsedKey>): void {
-    super.getIdentities((err, keys) => {
+/**
+ * An agent that offers only the keys named by IdentityFile (IdentitiesOnly yes). An instance
+ * with its own getIdentities rather than a subclass: a class extending ssh2's would need ssh2
+ * loaded whenever this module is, and the bundles load ssh2 only once an SSH host is dialled.
+ */
+function filteredAgent(socketPath: string, allowed: readonly Buffer[]): OpenSSHAgent {
+  const agent = new OpenSSHAgent(socketPath);
+  const all = agent.getIdentities.bind(agent);
+  agent.getIdentities = (cb: IdentityCallback<ParsedKey>): void => {
+    all((err, keys) => {
       if (err) return cb(err);
       // OpenSSHAgent answers with parsed keys; anything else cannot be compared and is dropped.
       const parsed = (keys ?? []).filter(
@@ -324,8 +323,9 @@ class FilteredAgent extends OpenSSHAgent {
       );
       cb(
         undefined,
-        parsed.filter((k) => this.allowed.some((b) => b.equals(k.getPublicSSH()))),
+        parsed.filter((k) => allowed.some((b) => b.equals(k.getPublicSSH()))),
       );
     });
-  }
+  };
+  return agent;
 }

@@ -11,12 +11,25 @@ export interface KeyPairFile {
 }
 
 /**
+ * A new ed25519 key pair in OpenSSH format that ssh2 itself can read back. ssh2's generator
+ * strips leading zero bytes from the 32-byte public key, so about one pair in 256 comes out
+ * malformed (an ssh2 bug, open upstream); such a pair is thrown away and another made.
+ */
+export function generateEd25519KeyPair(comment?: string): { private: string; public: string } {
+  for (;;) {
+    const pair = utils.generateKeyPairSync("ed25519", comment !== undefined ? { comment } : {});
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error))
+      return pair;
+  }
+}
+
+/**
  * Loads the ed25519 key pair at `path`, generating it the first time. Server keys must stay
  * the same across runs, or every client's known_hosts would flag a changed key.
  */
 export function ensureKeyPair(path: string, comment: string): KeyPairFile {
   if (!existsSync(path)) {
-    const pair = utils.generateKeyPairSync("ed25519", { comment });
+    const pair = generateEd25519KeyPair(comment);
     // "wx": two processes racing to create the key keep the first one.
     try {
       writeFileSync(path, pair.private, { mode: 0o600, flag: "wx" });

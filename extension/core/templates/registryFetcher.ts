@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import { parseReference } from "../registry/reference";
 import { RegistryClient } from "../registry/registryClient";
 import type { OciArtifactFetcher } from "./source";

@@ -11,7 +11,7 @@ import {
 } from "node:fs";
 import { mkdir, open, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { abortReason, anySignal } from "../../core/abort";
 import { messageOf } from "../../core/errors";
 import { formatBytes } from "../../core/format";

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import type { ReadEntry } from "tar";
-import { z } from "zod";
+import * as z from "zod";
 import { ImageError } from "../../core/registry/imageError";
 import {
   choosePlatform,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ImageError } from "../../core/registry/imageError";
 import { mediaTypes } from "../../core/registry/mediaTypes";
 

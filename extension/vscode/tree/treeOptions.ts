@@ -3,7 +3,7 @@
  * state. Kept in workspaceState (validated on read, since stored data crosses a trust line).
  * Pure: the tree provider and the unit tests share it.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { Workload, Zone } from "../../proto/gen/protect/control/v1/common_pb";
 import { imageLabel, zoneIp, zoneStateName } from "../../core/protect/zoneFacts";
 

@@ -394,3 +394,140 @@ describe("a Compose project with build: services", () => {
     assert.equal((await zonectl(["down", dir], env)).code, 0);
   });
 });
+
+describe("lockfile and credentials", () => {
+  test("devcontainer-lock.json: a pin is honoured after the tag moves; --frozen-lockfile refuses a missing or different one; without the pin the new version is used and written", async () => {
+    const publish = (text: string): Promise<string> =>
+      publishFeature(registry, "features/moving", ["1"], {
+        json: { id: "moving", version: text === "first" ? "1.0.0" : "1.0.1" },
+        files: { "install.sh": `#!/bin/sh\necho ${text} > /moving\n` },
+      });
+    const ref = `${registry.host}/features/moving:1`;
+    const pinOf = (path: string): { version: string; resolved: string; integrity: string } | undefined =>
+      (
+        JSON.parse(readFileSync(path, "utf8")) as {
+          features: Record<string, { version: string; resolved: string; integrity: string }>;
+        }
+      ).features[ref];
+    const first = await publish("first");
+    const dir = project("pinned", { image: base, features: { [ref]: {} } });
+    const a = await zonectl(["--json", "up", dir], env, { timeoutMs: 300_000 });
+    assert.equal(a.code, 0, a.stderr);
+    const lockPath = join(dir, ".devcontainer/devcontainer-lock.json");
+    const lock = readFileSync(lockPath, "utf8");
+    assert.deepEqual(pinOf(lockPath), {
+      version: "1.0.0",
+      resolved: `${registry.host}/features/moving@${first}`,
+      integrity: first,
+    });
+
+    // The tag now names another manifest; the lockfile still pins the first.
+    const second = await publish("second");
+    assert.notEqual(second, first);
+    const b = await zonectl(["--json", "up", "--recreate", dir], env, { timeoutMs: 300_000 });
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(
+      (await exec((JSON.parse(b.stdout) as { zoneName: string }).zoneName, "cat /moving")).trim(),
+      "first",
+    );
+    assert.equal(readFileSync(lockPath, "utf8"), lock, "the lockfile is left as it was");
+
+    // Frozen: a feature the lockfile does not pin is refused before anything is built or created.
+    assert.equal((await zonectl(["down", dir], env)).code, 0);
+    const zonesBefore = (await api.listZones()).length;
+    writeFileSync(
+      join(dir, ".devcontainer/devcontainer.json"),
+      JSON.stringify({
+        image: base,
+        features: { [ref]: {}, [`${registry.host}/features/base-tools:1`]: {} },
+      }),
+    );
+    const different = await zonectl(["up", "--frozen-lockfile", dir], env, {
+      timeoutMs: 120_000,
+    });
+    assert.equal(different.code, 50, different.stderr);
+    assert.match(different.stderr, /devcontainer-lock\.json does not match what the features resolve to/);
+    assert.equal(readFileSync(lockPath, "utf8"), lock, "a frozen lockfile is never written");
+    writeFileSync(
+      join(dir, ".devcontainer/devcontainer.json"),
+      JSON.stringify({ image: base, features: { [ref]: {} } }),
+    );
+    rmSync(lockPath);
+    const missing = await zonectl(["up", "--frozen-lockfile", dir], env, {
+      timeoutMs: 120_000,
+    });
+    assert.equal(missing.code, 50, missing.stderr);
+    assert.match(missing.stderr, /devcontainer-lock\.json does not exist \(frozen lockfile\)/);
+    assert.equal(existsSync(lockPath), false);
+    assert.equal((await api.listZones()).length, zonesBefore, "no zone created by a refusal");
+
+    // Without a pin the tag's current manifest is used, and pinned.
+    const c = await zonectl(["--json", "up", dir], env, { timeoutMs: 300_000 });
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(
+      (await exec((JSON.parse(c.stdout) as { zoneName: string }).zoneName, "cat /moving")).trim(),
+      "second",
+    );
+    assert.deepEqual(pinOf(lockPath), {
+      version: "1.0.1",
+      resolved: `${registry.host}/features/moving@${second}`,
+      integrity: second,
+    });
+    assert.equal((await zonectl(["down", dir], env)).code, 0);
+  });
+
+  test("a feature on a registry with basic auth: credentials from docker's config.json, through its credential helper", async () => {
+    const secured = await startRegistry({ auth: "basic" });
+    try {
+      await publishFeature(secured, "features/private", ["1"], {
+        json: { id: "private", version: "1.0.0" },
+        files: { "install.sh": "#!/bin/sh\necho private > /private\n" },
+      });
+      const dir = project("private", {
+        image: base,
+        features: { [`${secured.host}/features/private:1`]: {} },
+      });
+      const denied = await zonectl(
+        ["up", dir],
+        { ...env, DOCKER_CONFIG: join(work, "no-docker-config") },
+        { timeoutMs: 120_000 },
+      );
+      assert.equal(denied.code, 50, denied.stderr);
+      assert.match(
+        denied.stderr,
+        new RegExp(
+          `the registry ${secured.host.replace(/\./g, "\\.")} refused access \\(log in with docker login`,
+        ),
+      );
+
+      // A credential helper as docker login leaves one: docker-credential-<name> on PATH.
+      const bin = join(work, "helper-bin");
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(
+        join(bin, "docker-credential-zonestest"),
+        `#!/bin/sh\nread server\n[ "$server" = "${secured.host}" ] || exit 1\necho '{"ServerURL":"${secured.host}","Username":"${secured.username}","Secret":"${secured.password}"}'\n`,
+        { mode: 0o755 },
+      );
+      const dockerConfig = join(work, "docker-config");
+      mkdirSync(dockerConfig, { recursive: true });
+      writeFileSync(
+        join(dockerConfig, "config.json"),
+        JSON.stringify({ credHelpers: { [secured.host]: "zonestest" } }),
+      );
+      const r = await zonectl(
+        ["--json", "up", dir],
+        { ...env, DOCKER_CONFIG: dockerConfig, PATH: `${bin}:${process.env["PATH"] ?? ""}` },
+        { timeoutMs: 300_000 },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!r.stderr.includes(secured.password!), "the secret is never printed");
+      assert.equal(
+        (await exec((JSON.parse(r.stdout) as { zoneName: string }).zoneName, "cat /private")).trim(),
+        "private",
+      );
+      assert.equal((await zonectl(["down", dir], env)).code, 0);
+    } finally {
+      await secured.stop();
+    }
+  });
+});

@@ -5,10 +5,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "ssh2";
-import { utils } from "ssh2";
 import { startDevHost } from "../../harness/devHost";
 import type { StartedDevHost } from "../../harness/devHost";
 import { freePort } from "../../harness/sshd";
+import { generateEd25519KeyPair } from "../../../extension/core/ssh/keyPair";
 import { connectOverSsh } from "./client";
 
 let host: StartedDevHost;
@@ -23,8 +23,8 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), "devhost-ssh-"));
   port = await freePort();
   const authorized = join(work, "authorized_keys");
-  const listed = utils.generateKeyPairSync("ed25519");
-  const optioned = utils.generateKeyPairSync("ed25519");
+  const listed = generateEd25519KeyPair();
+  const optioned = generateEd25519KeyPair();
   listedKey = join(work, "listed_key");
   optionedKey = join(work, "optioned_key");
   writeFileSync(listedKey, listed.private, { mode: 0o600 });
@@ -106,7 +106,7 @@ test("the dev host prints a stable host key and OpenSSH's ssh runs commands with
 
 test("keys that are not authorized are refused", async () => {
   const other = join(work, "other_key");
-  const pair = utils.generateKeyPairSync("ed25519");
+  const pair = generateEd25519KeyPair();
   writeFileSync(other, pair.private, { mode: 0o600 });
   const r = await ssh(["root@127.0.0.1", "true"], { key: other });
   assert.equal(r.code, 255);
@@ -129,7 +129,7 @@ test("a key with authorized_keys options is refused, not taken as an unrestricte
 test("without --authorized-keys only the generated client key logs in, not the user's keys", async () => {
   const home = join(work, "home");
   mkdirSync(join(home, ".ssh"), { recursive: true });
-  const mine = utils.generateKeyPairSync("ed25519");
+  const mine = generateEd25519KeyPair();
   writeFileSync(join(home, ".ssh", "authorized_keys"), `${mine.public}\n`);
   writeFileSync(join(home, ".ssh", "id_ed25519.pub"), `${mine.public}\n`);
   const myKey = join(work, "home_key");

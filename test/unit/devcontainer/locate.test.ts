@@ -85,6 +85,24 @@ test("nothing found, or a missing --config, is notFound", async (t) => {
   );
 });
 
+test("a devcontainer.json at the folder's top is not looked for; the error says how to use it", async (t) => {
+  // As in the corpus's set-up-with-config project: the reference CLI passes such a file with --config.
+  const root = project(["devcontainer.json"]);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  await assert.rejects(
+    locateConfig(root, { cwd: "/" }),
+    (err: unknown) =>
+      DevcontainerError.is(err, "notFound") &&
+      err.message.includes(
+        `${join(root, "devcontainer.json")} is not one of those places: give it as PATH or with --config`,
+      ),
+  );
+  assert.deepEqual(await locateConfig(join(root, "devcontainer.json"), { cwd: "/" }), {
+    localFolder: root,
+    configFile: join(root, "devcontainer.json"),
+  });
+});
+
 test("projectFolderOf", () => {
   assert.equal(projectFolderOf("/p/.devcontainer/devcontainer.json"), "/p");
   assert.equal(projectFolderOf("/p/.devcontainer/go/devcontainer.json"), "/p");

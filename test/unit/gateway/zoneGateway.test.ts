@@ -16,6 +16,7 @@ import { ZoneGateway } from "../../../extension/core/gateway/zoneGateway";
 import type { GatewayTarget } from "../../../extension/core/gateway/zoneGateway";
 import type { RunningProcess, ZoneRunner } from "../../../extension/core/gateway/zoneRunner";
 import { silentLogger } from "../../../extension/core/log";
+import { generateEd25519KeyPair } from "../../../extension/core/ssh/keyPair";
 
 const sftpServer = "/usr/lib/openssh/sftp-server";
 
@@ -59,7 +60,7 @@ const notices: string[] = [];
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "gateway-unit-"));
   writeFileSync(join(dir, "hello.txt"), "hello\n");
-  const pair = utils.generateKeyPairSync("ed25519");
+  const pair = generateEd25519KeyPair();
   hostKey = pair.public.split(" ")[1]!;
   const target: GatewayTarget = {
     description: "zone/workload",

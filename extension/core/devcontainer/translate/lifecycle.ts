@@ -1,5 +1,4 @@
-import { metadataHooks } from "../../features/metadata";
-import { displayCommand, hookCommands, hookNames, hookSteps } from "../hooks";
+import { displayCommand, hookCommands, hookNames, hookSteps, workloadHookNames } from "../hooks";
 import type { HookName, HookStep } from "../hooks";
 import { has } from "./context";
 import type { Row, TranslateContext, Translation } from "./context";
@@ -54,7 +53,7 @@ export function translateLifecycle(ctx: TranslateContext): LifecyclePart {
 function withImageHooks(ctx: TranslateContext): HookStep[] {
   const own = hookSteps(ctx.config, ctx.localFolder, ctx.workspaceFolder);
   const steps: HookStep[] = own.filter((h) => h.hook === "initializeCommand");
-  for (const hook of metadataHooks) {
+  for (const hook of workloadHookNames) {
     for (const { origin, command } of ctx.image?.hooks[hook] ?? []) {
       if (origin === "devcontainer.json") {
         steps.push(...own.filter((h) => h.hook === hook));
