@@ -3,6 +3,7 @@
 //   dist/zonectl.js     the CLI's launcher (node, cjs, executable), loading dist/cli/main.mjs and
 //                       its chunks (esm), including `zonectl dev-host`
 //   dist/devhost.js     the dev host alone, for scripts and tests that start it directly
+//   dist/vmAgent.js     the guest agent the dev host shares into its VM zones
 //   dist/webview/*.js   browser bundles for the webview panels (iife)
 // Type-checking is separate: `npm run typecheck`.
 import * as esbuild from "esbuild";
@@ -17,8 +18,9 @@ const watch = process.argv.includes("--watch");
 const cliOut = process.argv.includes("--cli-out") ? process.argv[process.argv.indexOf("--cli-out") + 1] : "";
 
 // Native or optional modules that must not be bundled: ssh2 probes for optional native crypto
-// and cpu-features; node-pty is a native addon only the dev host loads.
-const nodeExternals = ["cpu-features", "*.node", "node-pty"];
+// and cpu-features; node-pty is a native addon only the dev host loads; esbuild is reached only
+// by a dev host run from its sources (which then bundles the VM guest agent itself).
+const nodeExternals = ["cpu-features", "*.node", "node-pty", "esbuild"];
 
 // The CLI and the dev host need Node 24. Their bundles start with this check, before any module
 // loads, so an older Node prints one line naming the version instead of a stack trace; the
@@ -48,6 +50,8 @@ const nodeBundles = [
     external: nodeExternals,
     banner: { js: nodeCheck("devhost") },
   },
+  // The guest agent of VM zones: runs inside each VM on the dev host's own Node (devhost/vm).
+  { entryPoints: { vmAgent: "extension/devhost/vm/agent/main.ts" }, external: nodeExternals },
 ].map((b) => ({ ...common, ...b, platform: "node", format: "cjs", target: "node18", outdir: "dist" }));
 
 // ES modules split into chunks get Node's require(), __filename and __dirname back from this

@@ -132,7 +132,7 @@ export async function bundleExtensionModel(): Promise<string> {
     format: "cjs",
     target: "node20",
     logLevel: "warning",
-    external: ["cpu-features", "*.node", "node-pty"],
+    external: ["cpu-features", "*.node", "node-pty", "esbuild"],
     plugins: [
       {
         name: "vscode-stub",

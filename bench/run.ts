@@ -7,7 +7,7 @@
  *   npm run bench -- --only listing,terminal   # some sections
  *   npm run bench -- --sizes 10,100            # fewer zones for the listing
  *
- * Sections: listing, tree, terminal, gateway, idle, launch, build, size, memory
+ * Sections: listing, tree, terminal, gateway, idle, launch, build, size, memory, vm
  * (`--memory-minutes 60` for the hour the issue asks; default 5).
  */
 import { join } from "node:path";
@@ -22,6 +22,7 @@ import { benchIdle } from "./idle";
 import { benchLaunch } from "./launch";
 import { benchBuild } from "./build";
 import { benchSize } from "./size";
+import { benchVm } from "./vm";
 import { benchMemory } from "./memory";
 
 const sections = [
@@ -34,6 +35,7 @@ const sections = [
   "build",
   "size",
   "memory",
+  "vm",
 ] as const;
 type Section = (typeof sections)[number];
 
@@ -73,6 +75,7 @@ async function main(): Promise<number> {
       await removeAllZones(env.devHost.socketPath); // exactly 100 zones on the host
       await benchMemory(env, report, { minutes: Number(values["memory-minutes"] ?? 5) });
     }
+    if (wanted("vm")) await benchVm(env, report);
   } finally {
     await removeAllZones(env.devHost.socketPath).catch((err: unknown) =>
       console.error(`bench: removing zones: ${(err as Error).message}`),

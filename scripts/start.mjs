@@ -5,11 +5,13 @@
 // dev host's generated client key), opens a copy of the sample project (it has a
 // devcontainer.json), and prints the URL. Ctrl-C stops everything and removes the temp dir.
 //
-//   npm start [-- --port 8080] [--unix] [--keep]
+//   npm start [-- --port 8080] [--unix] [--vm] [--keep]
 //
 //   --port N  bind code-server to 127.0.0.1:N (default 8080, or a free port when taken)
 //   --unix    reach the dev host through its unix socket instead of SSH
 //   --ssh     the default: reach the dev host over SSH, the way a real host is reached
+//   --vm      each zone a QEMU virtual machine with its own kernel (zonectl dev-host --sandbox vm;
+//             KVM when it works here, else TCG emulation: a zone then takes tens of seconds to boot)
 //   --keep    keep the temporary directory (logs, dev host state) after Ctrl-C
 //
 // code-server listens on loopback behind a random password, printed with the URL, and a
@@ -28,7 +30,7 @@ import { tsImport } from "tsx/esm/api";
 import { install } from "./codeServer.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
-const usage = "usage: npm start [-- --port N] [--unix | --ssh] [--keep]";
+const usage = "usage: npm start [-- --port N] [--unix | --ssh] [--vm] [--keep]";
 
 function fail(message) {
   console.error(`npm start: ${message}`);
@@ -57,6 +59,7 @@ try {
       port: { type: "string" },
       ssh: { type: "boolean" },
       unix: { type: "boolean" },
+      vm: { type: "boolean" },
       keep: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -134,6 +137,7 @@ try {
       "--prometheus",
       `127.0.0.1:${prometheusPort}`,
       ...(viaSsh ? ["--ssh", `127.0.0.1:${sshPort}`, "--authorized-keys", authorizedKeys] : []),
+      ...(options.vm ? ["--sandbox", "vm"] : []),
     ],
   });
   undo.push(() => devHost.stop());
@@ -191,6 +195,7 @@ Styrolite Zones is running (ready in ${((Date.now() - started) / 1000).toFixed(0
   Dev host:  ${hostLine}
              socket ${devHost.socketPath}
              metrics http://127.0.0.1:${prometheusPort}/metrics/resource
+  Zones:     ${options.vm ? "QEMU virtual machines, each with its own kernel (--vm)" : "namespaces sharing this machine's kernel (npm start -- --vm: virtual machines)"}
   Logs:      ${work}
 
 In the browser: the Zones view (activity bar) shows the dev host; launch the sample project with

@@ -1,5 +1,5 @@
 // The one test entry point: `node test/run.mjs <tier> [files…]` with tier = unit | setup |
-// integration | e2e | static | all | bench. `npm test` runs `all`: static checks, then every
+// integration | vm | e2e | static | all | bench. `npm test` runs `all`: static checks, then every
 // tier in order, stopping at the first failure. Without files, a tier runs every *.test.ts under
 // its folder.
 import { spawnSync } from "node:child_process";
@@ -58,11 +58,14 @@ const tiers = {
   setup: () => nodeTest("setup", "test/setup", 1),
   // Integration files each start their own sshd / dev host; two at a time on a 2-core machine.
   integration: () => nodeTest("integration", "test/integration", 2),
+  // Zones as QEMU virtual machines (the dev host's --sandbox vm); one file at a time: each VM is
+  // a CPU-heavy emulator on a 2-core machine.
+  vm: () => nodeTest("vm", "test/vm", 1),
   e2e: () => run("e2e", process.execPath, ["--import", "tsx", "test/e2e/run.ts", ...extra]),
   bench: () => run("bench", process.execPath, ["--import", "tsx", "bench/run.ts", ...extra]),
 };
 
-const order = tier === "all" ? ["static", "unit", "setup", "integration", "e2e"] : [tier];
+const order = tier === "all" ? ["static", "unit", "setup", "integration", "vm", "e2e"] : [tier];
 const startedAll = Date.now();
 for (const t of order) {
   if (!tiers[t]) {

@@ -33,6 +33,8 @@ import { startEmbeddedSsh } from "./ssh/sshServer";
 import type { EmbeddedSsh } from "./ssh/sshServer";
 import { ZoneState } from "../proto/gen/protect/control/v1/common_pb";
 import { devHostVersion } from "./version";
+import { VmHost } from "./vm/vmHost";
+import type { AcceleratorChoice } from "./vm/accel";
 import { findContainerRuntime } from "./workloadContainer";
 import type { ContainerRuntime } from "./workloadContainer";
 
@@ -45,8 +47,13 @@ export interface DevHostOptions {
   socketPath?: string | undefined;
   /** Where zones, workloads and images are kept. */
   stateDir: string;
-  /** "auto" (default): namespaces when root and the tools work, else plain process groups. */
+  /**
+   * "auto" (default): namespaces when root and the tools work, else plain process groups.
+   * "vm": every zone a QEMU virtual machine with its own kernel (root, QEMU and a kernel needed).
+   */
   sandbox?: "auto" | SandboxMode | undefined;
+  /** How VM zones run: "auto" (KVM when a probe boot works, else TCG), "kvm" or "tcg". */
+  vmAccelerator?: AcceleratorChoice | undefined;
   /** "127.0.0.1:PORT": Prometheus text at /metrics/resource. */
   prometheus?: string | undefined;
   /** "127.0.0.1:PORT": the embedded SSH server. */
@@ -150,8 +157,8 @@ export class DevHost {
 
     const images = await ImageStore.open(join(this.stateDir, "images"), this.log);
     const overlay =
-      this.#sandbox.mode === "namespaces" && (await overlayWorks(this.#sandbox.tools, this.#store.runDir));
-    if (this.#sandbox.mode === "namespaces" && !overlay)
+      this.#sandbox.mode !== "process" && (await overlayWorks(this.#sandbox.tools, this.#store.runDir));
+    if (this.#sandbox.mode !== "process" && !overlay)
       this.log.warn("dev host: overlayfs is unavailable here; each workload gets a copy of its image root");
     if (this.#containers) await removeStaleContainers(this.#containers, this.log);
     const workloads = new WorkloadManager({
@@ -251,6 +258,7 @@ export class DevHost {
   async #sandboxHost(): Promise<SandboxHost> {
     const tools = findTools();
     const wanted = this.options.sandbox ?? "auto";
+    if (wanted === "vm") return this.#vmSandboxHost(tools);
     let mode: SandboxMode = "process";
     let why = "";
     if (wanted !== "process") {
@@ -294,6 +302,34 @@ export class DevHost {
       cgroups,
       cgroupBase: this.#cgroupBase,
       network: this.#network,
+      log: this.log,
+    };
+  }
+
+  /** VM zones: QEMU, a guest kernel and its initramfs, the bridge for their tap devices. */
+  async #vmSandboxHost(tools: Tools | undefined): Promise<SandboxHost> {
+    if (process.getuid?.() !== 0)
+      throw new DevHostError("failedPrecondition", "VM zones are unavailable: not running as root");
+    if (!tools)
+      throw new DevHostError(
+        "failedPrecondition",
+        "VM zones are unavailable: nsenter/unshare/setsid not found",
+      );
+    this.#network = await BridgeNetwork.plan(this.stateDir, this.log);
+    const vm = await VmHost.prepare({
+      stateDir: this.stateDir,
+      runDir: this.#store.runDir,
+      network: this.#network,
+      accelerator: this.options.vmAccelerator ?? "auto",
+      log: this.log,
+    });
+    return {
+      mode: "vm",
+      tools,
+      cgroups: CgroupSystem.none("VM zones: each VM's own vCPUs and memory are its limits"),
+      cgroupBase: undefined,
+      network: this.#network,
+      vm,
       log: this.log,
     };
   }

@@ -13,6 +13,9 @@ import type { MetricNode } from "../proto/gen/protect/control/v1/common_pb";
 import { DevHostError } from "./errors";
 import { childrenOf, namespacePids, processInfo } from "./sandbox/procfs";
 import type { ZoneSandbox } from "./sandbox/zoneSandbox";
+import { VmZone } from "./vm/vmZone";
+import type { ZoneRuntime } from "./zoneRuntime";
+import type { GuestReadings } from "./vm/vmZone";
 
 const clockTicks = 100; // USER_HZ on Linux
 const minWindowMs = 100;
@@ -34,9 +37,10 @@ export class MetricsSampler {
 
   /** CPU use of a zone: percent of its allocated CPUs, and per host CPU (percent of that CPU). */
   async zoneCpu(
-    sandbox: ZoneSandbox,
+    sandbox: ZoneRuntime,
     allocatedCpus: number,
   ): Promise<{ percent: number; perCpu: number[] | undefined } | undefined> {
+    if (sandbox instanceof VmZone) return (await vmReadings(sandbox, false)).cpu;
     const read = (): CpuReading | undefined => {
       const total = sandbox.cgroup?.cpuUsageNs();
       return total === undefined
@@ -70,7 +74,8 @@ export class MetricsSampler {
   }
 
   /** Memory of a zone: used from its cgroup (minus reclaimable page cache), total = its limit. */
-  zoneMemory(sandbox: ZoneSandbox): { total: number; used: number; free: number } {
+  async zoneMemory(sandbox: ZoneRuntime): Promise<{ total: number; used: number; free: number }> {
+    if (sandbox instanceof VmZone) return (await vmReadings(sandbox, false)).memory;
     const hostTotal = totalmem();
     const reading = sandbox.cgroup?.memory();
     let used: number;
@@ -79,7 +84,7 @@ export class MetricsSampler {
       used = Math.max(0, reading.used - (sandbox.cgroup?.inactiveFileBytes() ?? 0));
       total = Math.min(reading.limit ?? hostTotal, hostTotal);
     } else {
-      used = zoneProcesses(sandbox).reduce((sum, p) => sum + p.residentBytes, 0);
+      used = zoneProcesses(sandbox as ZoneSandbox).reduce((sum, p) => sum + p.residentBytes, 0);
       total = hostTotal;
     }
     return { total, used, free: Math.max(0, total - used) };
@@ -140,16 +145,53 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+/**
+ * A VM's readings from its guest agent. The first call of a zone has no earlier CPU counters to
+ * compare with, so it samples twice over a short window, as the cgroup readings do.
+ */
+async function vmReadings(vm: VmZone, processes: boolean): Promise<GuestReadings> {
+  const first = await vm.readings(processes);
+  if (first.cpu) return first;
+  await delay(minWindowMs);
+  return vm.readings(processes);
+}
+
+/** One process row of the tree: its pid and parent as the zone sees them. */
+interface ZoneProcessRow {
+  zonePid: number;
+  zoneParent: number;
+  executable: string;
+  cmdline: string;
+  cwd: string;
+  residentBytes: number;
+  virtualBytes: number;
+  startTicks: number;
+  uid: number;
+  gid: number;
+}
+
 /** The ReadZoneMetrics tree: system/memory, system/cpu (percent), process/<pid>/…. */
 export async function zoneMetricTree(
   sampler: MetricsSampler,
-  sandbox: ZoneSandbox,
+  sandbox: ZoneRuntime,
   allocatedCpus: number,
 ): Promise<MetricNode> {
-  const memory = sampler.zoneMemory(sandbox);
-  const cpu = await sampler.zoneCpu(sandbox, allocatedCpus);
-  const uptimeSeconds = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
-  const processes = zoneProcesses(sandbox).map((p) =>
+  let memory: { total: number; used: number; free: number };
+  let cpu: { percent: number } | undefined;
+  let uptimeSeconds: number;
+  let rows: ZoneProcessRow[];
+  if (sandbox instanceof VmZone) {
+    // The guest's own /proc: its memory, its vCPUs, its processes and its clock.
+    const r = await vmReadings(sandbox, true);
+    ({ memory, cpu, uptimeSeconds } = r);
+    rows = r.processes.map((p) => ({ ...p, zonePid: p.pid, zoneParent: p.parent }));
+  } else {
+    memory = await sampler.zoneMemory(sandbox);
+    cpu = await sampler.zoneCpu(sandbox, allocatedCpus);
+    uptimeSeconds = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+    rows = zoneProcesses(sandbox as ZoneSandbox);
+  }
+  const processes = rows.map((p) =>
     node(String(p.zonePid), undefined, MetricFormat.UNKNOWN, [
       node("parent", p.zoneParent, MetricFormat.INTEGER),
       node("executable", p.executable, MetricFormat.UNKNOWN),
@@ -206,7 +248,7 @@ function clampPercent(n: number): number {
 /** The zones a Prometheus scrape covers, with what it needs of each. */
 export interface ScrapeZone {
   zoneId: string;
-  sandbox: ZoneSandbox;
+  sandbox: ZoneRuntime;
   cpus: number;
 }
 
@@ -225,11 +267,13 @@ export async function prometheusText(sampler: MetricsSampler, zones: ScrapeZone[
     lines.push(`host_memory_${k}_bytes ${mem[k]}`);
   }
   const readings = await Promise.all(
-    zones.map(async (z) => ({
-      z,
-      cpu: await sampler.zoneCpu(z.sandbox, z.cpus),
-      mem: sampler.zoneMemory(z.sandbox),
-    })),
+    zones.map(async (z) => {
+      if (z.sandbox instanceof VmZone) {
+        const r = await vmReadings(z.sandbox, false);
+        return { z, cpu: r.cpu, mem: r.memory };
+      }
+      return { z, cpu: await sampler.zoneCpu(z.sandbox, z.cpus), mem: await sampler.zoneMemory(z.sandbox) };
+    }),
   );
   gauge("zone_cpu_usage_percent", "CPU use of each zone per CPU in percent.");
   for (const { z, cpu } of readings) {

@@ -4,6 +4,18 @@ import type { Logger } from "../core/log";
 import { DevHost } from "./devHost";
 import { defaultSocketPath } from "../core/protect/transport";
 import type { SandboxMode } from "./sandbox/zoneSandbox";
+import type { AcceleratorChoice } from "./vm/accel";
+
+/** The sandbox kinds `--sandbox` accepts. */
+export const sandboxChoices = ["auto", "namespaces", "process", "vm"] as const;
+
+/** The accelerators `--vm-accel` accepts. */
+export const acceleratorChoices = ["auto", "kvm", "tcg"] as const;
+
+/** The value of a choice flag, or undefined when it is not one of `choices`. */
+export function choiceOf<T extends string>(choices: readonly T[], value: string | undefined): T | undefined {
+  return choices.find((c) => c === value);
+}
 
 /** What both entry points (`zonectl dev-host` and dist/devhost.js) accept. */
 export interface RunDevHostOptions {
@@ -18,6 +30,8 @@ export interface RunDevHostOptions {
   /** Extra folders workload bind mounts may come from. */
   mountRoots?: string[] | undefined;
   sandbox?: "auto" | SandboxMode | undefined;
+  /** How VM zones run (with sandbox "vm"): auto, kvm or tcg. */
+  vmAccelerator?: AcceleratorChoice | undefined;
   log: Logger;
   /** Where the startup summary goes (the socket, fingerprints, key paths). */
   out: (line: string) => void;
@@ -34,10 +48,11 @@ export const devHostFlags = {
   "authorized-keys": { type: "string", multiple: true },
   "mount-root": { type: "string", multiple: true },
   sandbox: { type: "string" },
+  "vm-accel": { type: "string" },
 } as const;
 
 export const devHostUsage =
-  "[--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT] [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process]";
+  "[--socket PATH] [--state DIR] [--ssh 127.0.0.1:PORT] [--prometheus 127.0.0.1:PORT] [--authorized-keys FILE]… [--mount-root DIR]… [--sandbox auto|namespaces|process|vm] [--vm-accel auto|kvm|tcg]";
 
 /** What the parsed flags ask for, or the message for a value they cannot take. */
 export function devHostOptionsFrom(
@@ -45,9 +60,12 @@ export function devHostOptionsFrom(
 ): Omit<RunDevHostOptions, "log" | "out" | "signal"> | { error: string } {
   const str = (key: string): string | undefined =>
     typeof values[key] === "string" ? values[key] : undefined;
-  const sandbox = str("sandbox");
-  if (sandbox !== undefined && sandbox !== "auto" && sandbox !== "namespaces" && sandbox !== "process")
-    return { error: "--sandbox must be auto, namespaces or process" };
+  const sandbox = choiceOf(sandboxChoices, str("sandbox"));
+  if (str("sandbox") !== undefined && !sandbox)
+    return { error: `--sandbox must be ${sandboxChoices.join(", ")}` };
+  const vmAccelerator = choiceOf(acceleratorChoices, str("vm-accel"));
+  if (str("vm-accel") !== undefined && !vmAccelerator)
+    return { error: `--vm-accel must be ${acceleratorChoices.join(", ")}` };
   const list = (key: string): string[] | undefined =>
     Array.isArray(values[key]) ? values[key].map(String) : undefined;
   return {
@@ -58,6 +76,7 @@ export function devHostOptionsFrom(
     authorizedKeys: list("authorized-keys"),
     mountRoots: list("mount-root"),
     sandbox,
+    vmAccelerator,
   };
 }
 
@@ -86,6 +105,7 @@ export async function runDevHost(options: RunDevHostOptions): Promise<void> {
     stateDir,
     socketPath: options.socketPath ?? devHostSocketPath(stateDir),
     sandbox: options.sandbox,
+    vmAccelerator: options.vmAccelerator,
     prometheus: options.prometheus,
     ssh: options.ssh,
     authorizedKeys: options.authorizedKeys,

@@ -62,7 +62,7 @@ export function workloadContainerConfig(args: {
   hostname: string;
   zoneInitPid: number;
   cgroupsPath: string;
-  runtime: ContainerRuntime;
+  runtime: Pick<ContainerRuntime, "seccomp" | "capabilities">;
 }): OciSpec {
   const { plan, runtime } = args;
   const caps = capabilitySet(plan.security, runtime.capabilities);
@@ -85,6 +85,7 @@ export function workloadContainerConfig(args: {
     ],
     namespaces: workloadNamespaces(plan.security, args.zoneInitPid),
     cgroupsPath: args.cgroupsPath,
+    resources: { memoryBytes: plan.memoryLimitBytes },
     security: plan.security,
     seccomp: runtime.seccomp ? resolveSeccomp(runtime.seccomp, caps) : undefined,
     available: runtime.capabilities,
@@ -95,7 +96,7 @@ export function workloadContainerConfig(args: {
 export function workloadExecProcess(
   plan: WorkloadPlan,
   process: ContainerProcess,
-  runtime: ContainerRuntime,
+  runtime: Pick<ContainerRuntime, "capabilities">,
 ): OciProcess {
   return ociProcess(process, plan.security, runtime.capabilities);
 }

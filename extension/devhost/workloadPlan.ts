@@ -36,6 +36,8 @@ export interface WorkloadPlan extends ProcessPlan {
   mounts: { hostPath: string; targetPath: string; directory: boolean; requested: string }[];
   readOnlyRootfs: boolean;
   security: WorkloadSecurity;
+  /** The workload's own memory limit in bytes (cgroup_limits), below the zone's. */
+  memoryLimitBytes: number | undefined;
 }
 
 /** WorkloadSecuritySpec as the runtime honours it (checked here, before anything runs). */
@@ -133,7 +135,36 @@ export function planWorkload(
     mounts,
     readOnlyRootfs: Boolean(spec.security?.readOnlyRootfs),
     security: planSecurity(spec),
+    memoryLimitBytes: planMemoryLimit(spec),
   };
+}
+
+/**
+ * The workload's memory limit from `cgroup_limits`: `memory.max` (cgroup v2's name) or
+ * `memory.limit_in_bytes` (v1's), in bytes or with a K, M or G suffix as the kernel reads them.
+ * Other limits are refused rather than silently ignored.
+ */
+export function planMemoryLimit(spec: WorkloadSpec): number | undefined {
+  let limit: number | undefined;
+  for (const l of spec.cgroupLimits) {
+    if (l.limitName !== "memory.max" && l.limitName !== "memory.limit_in_bytes")
+      throw new DevHostError(
+        "invalidArgument",
+        `cgroup limit ${JSON.stringify(l.limitName)} is not supported by the dev host (memory.max is)`,
+      );
+    const m = /^(\d+)([KMG]?)$/i.exec(l.value.trim());
+    const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[
+      (m?.[2] ?? "").toUpperCase() as "" | "K" | "M" | "G"
+    ];
+    const bytes = m ? Number(m[1]) * unit : NaN;
+    if (!Number.isSafeInteger(bytes) || bytes < 4 * 1024 * 1024)
+      throw new DevHostError(
+        "invalidArgument",
+        `cgroup limit ${l.limitName}=${JSON.stringify(l.value)}: give bytes (or K, M, G), at least 4M`,
+      );
+    limit = bytes;
+  }
+  return limit;
 }
 
 /**

@@ -27,6 +27,15 @@ import { exitCodeOf } from "./sandbox/processes";
 import type { ProcessExit, SandboxProcess } from "./sandbox/processes";
 import { signalOfCode } from "./sandbox/processes";
 import type { SandboxMode, ZoneSandbox } from "./sandbox/zoneSandbox";
+import { VmZone } from "./vm/vmZone";
+import {
+  execInVmWorkload,
+  finishVmWorkload,
+  removeVmWorkload,
+  signalVmWorkload,
+  startVmWorkload,
+} from "./vm/vmWorkloads";
+import type { ZoneRuntime } from "./zoneRuntime";
 import type { StateStore } from "./stateStore";
 import { assertNoSymlinks, planWorkload, workloadPaths } from "./workloadPlan";
 import type { WorkloadImage, WorkloadPaths, WorkloadPlan } from "./workloadPlan";
@@ -74,7 +83,7 @@ interface WorkloadEntry {
 
 /** What an exec into a running workload needs. */
 export interface WorkloadExecContext {
-  sandbox: ZoneSandbox;
+  sandbox: ZoneRuntime;
   mainPid: number;
   root: string;
   plan: WorkloadPlan;
@@ -221,7 +230,7 @@ export class WorkloadManager {
       if (this.o.overlay) {
         mkdirSync(paths.upper, { recursive: true });
         mkdirSync(paths.work, { recursive: true });
-      } else if (this.o.mode === "namespaces") {
+      } else if (this.o.mode !== "process") {
         // No overlay here: the workload gets its own copy of the image root.
         await run("cp", ["-a", "--", `${entry.image!.rootfsDir}/.`, paths.root], { timeoutMs: 300_000 });
       }
@@ -270,7 +279,9 @@ export class WorkloadManager {
     const { record, plan, image, paths } = entry;
     if (!plan || !image)
       throw new DevHostError("failedPrecondition", `workload ${record.id} has no launch plan`);
-    const sandbox = this.o.zones.sandbox(record.spec.zoneId);
+    const zone = this.o.zones.sandbox(record.spec.zoneId);
+    const vm = zone instanceof VmZone ? zone : undefined;
+    const sandbox = zone as ZoneSandbox;
     // Checked again at start: a zone may have swapped a folder for a link since the create.
     for (const m of plan.mounts)
       if (resolveBindSource(m.requested, this.o.mountRoots) !== m.hostPath)
@@ -279,28 +290,44 @@ export class WorkloadManager {
           `mount host_path ${m.requested} changed since the create`,
         );
     const started = Date.now();
-    const group = sandbox.workloadGroup(record.id);
-    const oomBaseline = sandbox.cgroup?.oomKills() ?? 0;
+    const group = vm ? undefined : sandbox.workloadGroup(record.id);
+    const oomBaseline = zone.cgroup?.oomKills() ?? 0;
     const output = entry.output.closed ? (entry.output = new ConsoleBuffer()) : entry.output;
     const tty = plan.tty ? (plan.terminal ?? { columns: 80, rows: 24 }) : undefined;
     const runtime = this.o.containers;
-    const pidFile = join(paths.dir, "container.pid");
-    const proc = runtime
-      ? await this.#startContainer(entry, sandbox, group, runtime, pidFile, tty)
-      : sandbox.launch({
-          target: { kind: "newWorkload", steps: [] },
-          group,
-          final: {
-            root: paths.root,
-            cwd: plan.cwd,
-            uid: plan.uid,
-            gid: plan.gid,
-            env: plan.env,
-            command: plan.command,
-          },
-          tty,
-          stdin: plan.stdin,
-        });
+    let pidFile = join(paths.dir, "container.pid");
+    let vmStart: { proc: SandboxProcess; pidFile: string } | undefined;
+    if (vm) {
+      vmStart = await startVmWorkload(vm, {
+        workloadId: record.id,
+        plan,
+        image,
+        paths,
+        overlay: this.o.overlay,
+        hostname: entry.hostname ?? "zone",
+        tools: this.o.tools,
+        tty,
+      });
+      pidFile = vmStart.pidFile;
+    }
+    const proc = vmStart
+      ? vmStart.proc
+      : runtime
+        ? await this.#startContainer(entry, sandbox, group, runtime, pidFile, tty)
+        : sandbox.launch({
+            target: { kind: "newWorkload", steps: [] },
+            group,
+            final: {
+              root: paths.root,
+              cwd: plan.cwd,
+              uid: plan.uid,
+              gid: plan.gid,
+              env: plan.env,
+              command: plan.command,
+            },
+            tty,
+            stdin: plan.stdin,
+          });
     proc.onStdout((d) => output.append(d, 1));
     proc.onStderr((d) => output.append(d, 2));
     let exit: ProcessExit | undefined;
@@ -315,10 +342,11 @@ export class WorkloadManager {
       finished: Promise.resolve(),
     };
     entry.run = runState;
-    if (runtime) {
+    if (runtime || vm) {
       // RUNNING means the container exists and its command starts: runc writes the pid file
-      // once the process is in its namespaces, cgroup and root, just before it starts it.
-      const deadline = Date.now() + 15_000;
+      // once the process is in its namespaces, cgroup and root, just before it starts it. (In
+      // a VM zone the file comes through the share; the pid is the guest's.)
+      const deadline = Date.now() + (vm ? 120_000 : 15_000);
       for (;;) {
         if (exit) break;
         runState.mainPid = Runc.readPid(pidFile);
@@ -334,7 +362,7 @@ export class WorkloadManager {
       runState.mainPid = proc.pid;
     }
     runState.finished = proc.exited.then((e) =>
-      this.#exited(entry, runState, runtime ? fromRunc(e) : e, output, existsSync(pidFile)),
+      this.#exited(entry, runState, runtime || vm ? fromRunc(e) : e, output, existsSync(pidFile), vm),
     );
     if (exit) {
       await runState.finished;
@@ -406,13 +434,16 @@ export class WorkloadManager {
     exit: ProcessExit,
     output: ConsoleBuffer,
     started: boolean,
+    vm: VmZone | undefined,
   ): Promise<void> {
     // The zone's pid namespace outlives the workload: whatever the workload left running goes too.
     run.group?.signalAll("SIGKILL");
     const sandbox = this.o.zones.maybeSandbox(entry.record.spec.zoneId);
     // Read before the container goes: the kill is counted in the container's own memory cgroup.
-    const oom = (sandbox?.cgroup?.oomKills() ?? 0) > run.oomBaseline || (run.group?.oomKills() ?? 0) > 0;
-    if (this.o.containers) {
+    const oom = vm
+      ? await finishVmWorkload(vm, entry.record.id, this.o.tools)
+      : (sandbox?.cgroup?.oomKills() ?? 0) > run.oomBaseline || (run.group?.oomKills() ?? 0) > 0;
+    if (this.o.containers && !vm) {
       await this.o.containers.runc
         .delete(containerId(entry.record.id))
         .catch((err: unknown) => this.o.log.warn(`workloads: runc delete of ${entry.record.id}`, err));
@@ -427,16 +458,21 @@ export class WorkloadManager {
     const { record } = entry;
     record.exitCode = exitCodeOf(exit);
     let wasRunning = record.state === WorkloadState.RUNNING;
-    if (!wasRunning && (this.o.containers ? started : ranBeforeSeen(exit, tail(output)))) {
+    if (!wasRunning && (this.o.containers || vm ? started : ranBeforeSeen(exit, tail(output)))) {
       // The command ran and ended between two looks for its root switch (a short `sh -c`
       // takes a few ms): it did start, so watchers see RUNNING before its end.
       this.#setState(entry, WorkloadState.RUNNING);
       wasRunning = true;
     }
     if (exit.signal === "SIGKILL" && oom) {
+      const own = entry.plan?.memoryLimitBytes;
       const limit = this.o.zones.get(record.spec.zoneId).status?.resourceStatus?.activeResources
         ?.targetMemory;
-      record.errorMessage = `out of memory: the zone's memory limit${limit ? ` (${limit} MiB)` : ""} was exceeded and the kernel OOM killer killed the workload`;
+      const which = own
+        ? `the workload's memory limit (${own / 1024 / 1024} MiB)`
+        : `the zone's memory limit${limit ? ` (${limit} MiB)` : ""}`;
+      const killer = vm ? "the OOM killer of the VM's own kernel" : "the kernel OOM killer";
+      record.errorMessage = `out of memory: ${which} was exceeded and ${killer} killed the workload`;
       this.#setState(entry, WorkloadState.FAILED);
     } else if (!wasRunning) {
       record.errorMessage = `the workload did not start (exit ${record.exitCode}): ${tail(output)}`;
@@ -460,11 +496,17 @@ export class WorkloadManager {
     const run = entry.run;
     if (!run) return;
     run.stopRequested = true;
-    const target = run.mainPid ?? run.process.pid;
-    try {
-      process.kill(this.o.mode === "process" ? -target : target, "SIGTERM");
-    } catch {
-      // already gone
+    const zone = this.o.zones.maybeSandbox(entry.record.spec.zoneId);
+    if (zone instanceof VmZone) {
+      // The pid is the guest's: the signal goes through runc in the guest.
+      await signalVmWorkload(zone, id, "TERM");
+    } else {
+      const target = run.mainPid ?? run.process.pid;
+      try {
+        process.kill(this.o.mode === "process" ? -target : target, "SIGTERM");
+      } catch {
+        // already gone
+      }
     }
     const seconds = timeoutSeconds > 0 ? timeoutSeconds : defaultStopTimeoutSeconds;
     const done = (await withTimeout(run.process.exited, seconds * 1000)) !== "timeout";
@@ -496,6 +538,8 @@ export class WorkloadManager {
         if (this.o.mode === "process") killGroup(run.process.pid);
         await run.finished;
       }
+      const zone = this.o.zones.maybeSandbox(entry.record.spec.zoneId);
+      if (zone instanceof VmZone) removeVmWorkload(zone, entry.record.id);
       rmSync(entry.paths.dir, { recursive: true, force: true });
     } catch (err) {
       this.o.log.warn(`workloads: teardown of ${entry.record.id} was incomplete`, err);
@@ -547,13 +591,14 @@ export class WorkloadManager {
     tty: { columns: number; rows: number } | undefined,
   ): SandboxProcess | undefined {
     const runtime = this.o.containers;
-    if (!runtime) return undefined;
     const ctx = this.execContext(id);
+    if (ctx.sandbox instanceof VmZone) return execInVmWorkload(ctx.sandbox, id, ctx.plan, p, tty);
+    if (!runtime) return undefined;
     const entry = this.#entry(id);
     const file = join(entry.paths.dir, `exec-${randomUUID()}.json`);
     Runc.writeProcess(file, workloadExecProcess(ctx.plan, p, runtime));
     try {
-      const proc = ctx.sandbox.startContainer(
+      const proc = (ctx.sandbox as ZoneSandbox).startContainer(
         runtime.runc.execArgv(containerId(id), file, tty !== undefined),
         {
           tty,

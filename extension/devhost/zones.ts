@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { release } from "node:os";
-import { create, fromJson, toJson } from "@bufbuild/protobuf";
+import { clone, create, fromJson, toJson } from "@bufbuild/protobuf";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Emitter } from "../core/events";
@@ -22,19 +22,21 @@ import type { CgroupLimits } from "./sandbox/cgroups";
 import type { ZoneAddress } from "./sandbox/network";
 import { ZoneSandbox } from "./sandbox/zoneSandbox";
 import type { SandboxHost, ZoneRuntimeRecord } from "./sandbox/zoneSandbox";
+import { VmZone } from "./vm/vmZone";
+import type { ZoneRuntime } from "./zoneRuntime";
 import { cleanupLeftovers } from "./leftovers";
+import { devHostZoneAnnotations } from "../core/protect/zoneIsolation";
 
 /** Zone sizes when a spec asks for nothing: what `protect zone launch` gives by default. */
 export const defaultZoneCpus = 1;
 export const defaultZoneMemoryMiB = 1024;
 
-/** Annotation keys the dev host adds to every zone so nobody mistakes it for a VM. */
-export const annotationKeys = {
-  devhost: "dev.styrolite.devhost",
-  sandbox: "dev.styrolite.devhost/sandbox",
-  kernel: "dev.styrolite.devhost/kernel",
-  limits: "dev.styrolite.devhost/limits",
-} as const;
+/**
+ * Annotation keys the dev host adds to every zone, so nobody mistakes a namespace sandbox for a
+ * VM: `isolation` is the machine-readable kind (the extension shows it), the others say it in
+ * words.
+ */
+export const annotationKeys = devHostZoneAnnotations;
 
 interface ZoneRecord {
   id: string;
@@ -52,7 +54,7 @@ interface ZoneRecord {
 interface ZoneEntry {
   record: ZoneRecord;
   console: ConsoleBuffer;
-  sandbox?: ZoneSandbox | undefined;
+  sandbox?: ZoneRuntime | undefined;
   boot?: Promise<void> | undefined;
   destroying?: Promise<void> | undefined;
 }
@@ -137,8 +139,8 @@ export class ZoneManager {
     return this.#entry(id).console;
   }
 
-  /** The running sandbox of a READY zone; refuses otherwise. */
-  sandbox(id: string): ZoneSandbox {
+  /** The running sandbox (or VM) of a READY zone; refuses otherwise. */
+  sandbox(id: string): ZoneRuntime {
     const entry = this.#entry(id);
     if (entry.record.state !== ZoneState.READY || !entry.sandbox) {
       throw new DevHostError(
@@ -150,7 +152,7 @@ export class ZoneManager {
   }
 
   /** The live sandbox if there is one, in any state. */
-  maybeSandbox(id: string): ZoneSandbox | undefined {
+  maybeSandbox(id: string): ZoneRuntime | undefined {
     return this.#zones.get(id)?.sandbox;
   }
 
@@ -181,17 +183,29 @@ export class ZoneManager {
     const { record } = entry;
     const started = Date.now();
     try {
-      const sandbox = await ZoneSandbox.boot(this.sandboxHost, {
-        zoneId: record.id,
-        hostname: hostnameFor(record),
-        banner: this.#banner(record),
-        limits: limitsOf(record.resources),
-        console: entry.console,
-        onCreated: (runtime) => {
-          record.runtime = runtime;
-          if (record.state === ZoneState.CREATING) this.#setState(entry, ZoneState.CREATED);
-        },
-      });
+      const onCreated = (runtime: ZoneRuntimeRecord): void => {
+        record.runtime = runtime;
+        if (record.state === ZoneState.CREATING) this.#setState(entry, ZoneState.CREATED);
+      };
+      const vm = this.sandboxHost.vm;
+      const sandbox: ZoneRuntime = vm
+        ? await VmZone.boot(vm, {
+            zoneId: record.id,
+            hostname: hostnameFor(record),
+            resources: record.resources,
+            requestedKernel: record.spec.kernel?.digest || undefined,
+            console: entry.console,
+            tools: this.sandboxHost.tools,
+            onCreated,
+          })
+        : await ZoneSandbox.boot(this.sandboxHost, {
+            zoneId: record.id,
+            hostname: hostnameFor(record),
+            banner: this.#banner(record),
+            limits: limitsOf(record.resources),
+            console: entry.console,
+            onCreated,
+          });
       entry.sandbox = sandbox;
       record.runtime = sandbox.runtimeRecord();
       record.address = sandbox.address;
@@ -213,12 +227,16 @@ export class ZoneManager {
 
   #initExited(
     entry: ZoneEntry,
-    sandbox: ZoneSandbox,
+    sandbox: ZoneRuntime,
     code: number | undefined,
     signal: string | undefined,
   ): void {
     if (entry.sandbox !== sandbox || entry.destroying || this.#shuttingDown) return;
-    entry.record.errorMessage = `the zone's init exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`;
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    entry.record.errorMessage =
+      sandbox.kind === "vm"
+        ? `the VM stopped unexpectedly (QEMU ${how}): ${entry.console.history().subarray(-300).toString("utf8").trim().split(/\r?\n/).pop() ?? ""}`
+        : `the zone's init exited unexpectedly (${how})`;
     this.log.warn(`zones: ${entry.record.id}: ${entry.record.errorMessage}`);
     entry.sandbox = undefined;
     entry.record.address = undefined;
@@ -258,14 +276,14 @@ export class ZoneManager {
     this.log.info(`zones: ${record.id} destroyed`);
   }
 
-  updateResources(id: string, resources: ZoneResourcesSpec): void {
+  async updateResources(id: string, resources: ZoneResourcesSpec): Promise<void> {
     const entry = this.#entry(id);
     const next = effectiveResources(resources);
-    this.sandbox(id).setLimits(limitsOf(next));
+    const how = await this.sandbox(id).applyResources(next);
     entry.record.resources = next;
     this.#save(entry.record);
     this.#onDidChange.fire(this.#toProto(entry));
-    this.log.info(`zones: ${id} resources now ${next.targetCpus} cpu, ${next.targetMemory} MiB`);
+    this.log.info(`zones: ${id} resources now ${next.targetCpus} cpu, ${next.targetMemory} MiB (${how})`);
   }
 
   /** Stops every sandbox, leaving records on disk as they are (they come back FAILED). */
@@ -327,27 +345,52 @@ export class ZoneManager {
     ];
   }
 
+  /** How the zone is isolated, in the annotations every zone carries (see annotationKeys). */
+  #isolation(entry: ZoneEntry): { isolation: string; sandbox: string; kernel: string; limits: string } {
+    const vm = this.sandboxHost.vm;
+    if (vm) {
+      const running = entry.sandbox instanceof VmZone ? entry.sandbox.facts : undefined;
+      const accelerator = running?.accelerator ?? vm.decided?.accelerator;
+      return {
+        isolation: accelerator ? `vm-${accelerator}` : "vm",
+        sandbox: `QEMU virtual machine${accelerator ? (accelerator === "kvm" ? " (KVM)" : " (TCG emulation)") : ""}: own kernel, virtio devices, tap on the dev host bridge; workloads are runc containers in the guest`,
+        kernel: `own kernel: Linux ${running?.kernelRelease ?? vm.kernel.release} (the dev host runs Linux ${release()})`,
+        limits: "the VM's own vCPUs and memory (balloon; vCPUs online or offline up to max)",
+      };
+    }
+    return this.sandboxHost.mode === "namespaces"
+      ? {
+          isolation: "namespaces",
+          sandbox: "namespaces: pid, mount, uts, ipc, net; veth on the dev host bridge",
+          kernel: `shares host kernel (Linux ${release()})`,
+          limits: this.sandboxHost.cgroups.note,
+        }
+      : {
+          isolation: "process",
+          sandbox: "process group: no isolation, no limits, host network, host filesystem",
+          kernel: `shares host kernel (Linux ${release()})`,
+          limits: this.sandboxHost.cgroups.note,
+        };
+  }
+
   #toProto(entry: ZoneEntry): Zone {
     const r = entry.record;
-    const mode =
-      this.sandboxHost.mode === "namespaces"
-        ? "namespaces: pid, mount, uts, ipc, net; veth on the dev host bridge"
-        : "process group: no isolation, no limits, host network, host filesystem";
-    const spec = create(ZoneSpecSchema, r.spec);
+    const iso = this.#isolation(entry);
+    // A copy: create() would hand back the record's own message, and the annotations below
+    // would pile up in it with every snapshot.
+    const spec = clone(ZoneSpecSchema, r.spec);
+    const note = (key: string, value: string) => ({
+      $typeName: "protect.control.v1.AnnotationSpec" as const,
+      key,
+      value,
+    });
     spec.annotations = [
-      ...r.spec.annotations,
-      { $typeName: "protect.control.v1.AnnotationSpec", key: annotationKeys.devhost, value: "true" },
-      { $typeName: "protect.control.v1.AnnotationSpec", key: annotationKeys.sandbox, value: mode },
-      {
-        $typeName: "protect.control.v1.AnnotationSpec",
-        key: annotationKeys.kernel,
-        value: `shares host kernel (Linux ${release()})`,
-      },
-      {
-        $typeName: "protect.control.v1.AnnotationSpec",
-        key: annotationKeys.limits,
-        value: this.sandboxHost.cgroups.note,
-      },
+      ...r.spec.annotations.filter((a) => !a.key.startsWith(annotationKeys.devhost)),
+      note(annotationKeys.devhost, "true"),
+      note(annotationKeys.isolation, iso.isolation),
+      note(annotationKeys.sandbox, iso.sandbox),
+      note(annotationKeys.kernel, iso.kernel),
+      note(annotationKeys.limits, iso.limits),
     ];
     const ip = r.address;
     const loopback =

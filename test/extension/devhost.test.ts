@@ -82,7 +82,7 @@ suite("dev host (over ssh unless ZONES_E2E_TRANSPORT=unix)", function () {
     const item = zones.tree.getTreeItem(zoneNode);
     assert.equal(item.label, "behind-your-back");
     assert.equal(item.contextValue, "zone:ready");
-    assert.match(String(item.description), /\d+\.\d+\.\d+\.\d+ · 1 vCPU · 128 MiB/);
+    assert.match(String(item.description), /\d+\.\d+\.\d+\.\d+ · 1 vCPU · 128 MiB · shared kernel/);
 
     await vscode.commands.executeCommand("zones.zone.copyIp", zoneNode);
     assert.equal(await vscode.env.clipboard.readText(), zoneIp(ready));

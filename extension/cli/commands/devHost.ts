@@ -5,7 +5,8 @@ import type { Command } from "../command";
 /** `zonectl dev-host`: a local Protect-compatible host with real sandboxes, until Ctrl-C. */
 export const devHostCommand: Command = {
   name: "dev-host",
-  summary: "Run a local Protect-compatible host (real Linux sandboxes sharing this kernel) until Ctrl-C",
+  summary:
+    "Run a local Protect-compatible host until Ctrl-C: zones are Linux sandboxes sharing this kernel, or QEMU VMs (--sandbox vm)",
   usage: devHostUsage,
   options: devHostFlags,
   async run(ctx, { values }) {

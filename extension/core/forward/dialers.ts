@@ -1,9 +1,12 @@
 import { Duplex } from "node:stream";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ProtectError } from "../protect/errors";
-import type { ProtectHost } from "../protect/host";
+import type { StreamOpts } from "../protect/callOptions";
 import type { SshConnection } from "../ssh/connection";
-import type { DialNetworkSocketRequestSchema } from "../../proto/gen/protect/control/v1/control_pb";
+import type {
+  DialNetworkSocketReply,
+  DialNetworkSocketRequestSchema,
+} from "../../proto/gen/protect/control/v1/control_pb";
 import { RequestQueue } from "../terminal/requestQueue";
 
 /** Opens one byte stream to the far end of a forward. */
@@ -11,8 +14,14 @@ export type Dialer = () => Promise<Duplex>;
 
 type DialRequest = MessageInitShape<typeof DialNetworkSocketRequestSchema>;
 
-/** The RPC a dial runs over: a ProtectHost (errors arrive mapped), or a test's fake. */
-export type DialRpc = Pick<ProtectHost, "name" | "dialNetworkSocket">;
+/** The RPC a dial runs over: ProtectHost's (errors arrive mapped), or a test's fake. */
+export interface DialRpc {
+  readonly name: string;
+  dialNetworkSocket(
+    requests: AsyncIterable<DialRequest>,
+    opts?: StreamOpts,
+  ): AsyncIterable<DialNetworkSocketReply>;
+}
 
 /**
  * A DialNetworkSocket stream as a Node Duplex: bytes written go to the TCP connection inside

@@ -8,12 +8,14 @@ import type { WorkloadStateName, ZoneStateName } from "../protect/zoneFacts";
 export const launchSteps = [
   "initializeCommand",
   "findExisting",
-  "destroyExisting",
+  // The image first: a build or pull that fails (or is cancelled) under --recreate leaves the
+  // old zone running instead of none at all.
   "resolveImage",
   "buildImage",
   "exportImage",
   "importImage",
   "pullImage",
+  "destroyExisting",
   "pullKernel",
   "createZone",
   "waitZoneReady",

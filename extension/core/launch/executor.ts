@@ -48,7 +48,7 @@ import { spawnLocal } from "./localRunner";
 import type { LocalRunner } from "./localRunner";
 import { formatBytes } from "../format";
 import { readWorkloadEnv, resolveRemoteEnv } from "./remoteEnv";
-import type { ForwardRoute } from "../protect/host";
+import type { ForwardRoute } from "../protect/callOptions";
 import { ensureHostDirectory, pushWorkspace, removeHostTree } from "./workspaceSync";
 import type { SyncResult } from "./workspaceSync";
 
@@ -135,7 +135,7 @@ interface LaunchState {
   knownZoneIds: ReadonlySet<string>;
   /** This devcontainer's zone as found on the host. */
   existing: Zone | undefined;
-  /** The zone to reuse: `existing`, unless it was replaced. */
+  /** The zone to reuse: `existing`, unless --recreate replaces it (after the image steps). */
   reusable: Zone | undefined;
   /** Made again from the plan once the image's metadata has remade it. */
   zoneSpec: ZoneSpec;
@@ -345,8 +345,18 @@ export class LaunchExecutor {
       );
     }
     const zone = mine[0];
-    s.existing = s.reusable = zone;
-    s.zoneId = zone?.id ?? "";
+    // A failed zone is refused here, before any image work, unless --recreate replaces it.
+    const state = zone?.status?.state;
+    if (zone && !this.#options.recreate && (state === ZoneState.FAILED || state === ZoneState.EXITED)) {
+      const why = zone.status?.errorStatus?.message;
+      throw new LaunchError(
+        "zoneFailed",
+        `zone ${zone.spec?.name ?? ""} (${zone.id}) is ${zoneStateName(state)}${why ? `: ${why}` : ""}; run up --recreate to replace it`,
+      );
+    }
+    s.existing = zone;
+    s.reusable = this.#options.recreate ? undefined : zone;
+    s.zoneId = s.reusable?.id ?? "";
     return zone
       ? { detail: `found zone ${zone.spec?.name ?? ""} (${zone.id}), ${zoneStateName(zone.status?.state)}` }
       : { detail: "none: a new zone will be created" };
@@ -356,20 +366,9 @@ export class LaunchExecutor {
     const { host, signal } = this.#ctx;
     const existing = s.existing;
     if (!existing) return new Skip("nothing to replace");
-    const state = existing.status?.state;
-    if (!this.#options.recreate) {
-      if (state === ZoneState.FAILED || state === ZoneState.EXITED) {
-        const why = existing.status?.errorStatus?.message;
-        throw new LaunchError(
-          "zoneFailed",
-          `zone ${existing.spec?.name ?? ""} (${existing.id}) is ${zoneStateName(state)}${why ? `: ${why}` : ""}; run up --recreate to replace it`,
-        );
-      }
-      return new Skip("reusing the existing zone");
-    }
+    if (!this.#options.recreate) return new Skip("reusing the existing zone");
     await host.destroyZone(existing.id, { signal });
     await host.waitForZone(existing.id, (z) => z === undefined, { timeoutMs: this.#zoneTimeout, signal });
-    s.reusable = undefined;
     s.zoneId = "";
     return { detail: `destroyed ${existing.spec?.name ?? ""} (${existing.id})` };
   }

@@ -6,7 +6,7 @@ import type {
   ZoneSpec,
 } from "../../proto/gen/protect/control/v1/common_pb";
 import type { Dialer } from "../forward/dialers";
-import type { CallOpts, ForwardRoute } from "../protect/host";
+import type { CallOpts, ForwardRoute } from "../protect/callOptions";
 import type { ExecOptions, ExecRequest } from "../terminal/execSession";
 import type { LayerProgress } from "./events";
 import type { HostFiles } from "./hostFiles";

@@ -19,6 +19,7 @@ import { parsePrometheusText, protectResourceReading, type ProtectResourceReadin
 import { BoundedList } from "./ringBuffer";
 import type { Marker, ZoneLimits } from "./types";
 import { limitsFromZone, markerForTransition } from "./zoneEvents";
+import { zoneIsolation } from "../protect/zoneIsolation";
 
 export interface MetricsSamplerOptions {
   /** One ReadZoneMetrics call; resolves undefined when the zone has no metrics (yet). */
@@ -48,6 +49,8 @@ export type HistoryListener = (change: HistoryChange) => void;
 interface ZoneEntry {
   zoneId: string;
   name: string | null;
+  /** What isolates it ("VM · TCG", "shared kernel"), for a dev host's zones. */
+  isolation: string | null;
   state: ZoneState | undefined;
   limits: ZoneLimits | null;
   /** Markers that arrived before anyone opened the zone; moved into the history on first use. */
@@ -181,6 +184,11 @@ export class MetricsSampler extends Disposable {
     return this.#zones.get(zoneId)?.name ?? null;
   }
 
+  /** What isolates the zone, as last seen ("VM · TCG"); null for a Protect host's zones. */
+  zoneIsolation(zoneId: string): string | null {
+    return this.#zones.get(zoneId)?.isolation ?? null;
+  }
+
   isSampling(zoneId: string): boolean {
     return (this.#zones.get(zoneId)?.subscribers ?? 0) > 0;
   }
@@ -198,6 +206,7 @@ export class MetricsSampler extends Disposable {
   noteZone(zone: Zone): void {
     const entry = this.#entry(zone.id);
     if (zone.spec?.name) entry.name = zone.spec.name;
+    entry.isolation = zoneIsolation(zone)?.label ?? null;
     const now = this.#clock.now();
     const limits = limitsFromZone(zone);
     if (limits) {
@@ -233,6 +242,7 @@ export class MetricsSampler extends Disposable {
       entry = {
         zoneId,
         name: null,
+        isolation: null,
         state: undefined,
         limits: null,
         pendingMarkers: new BoundedList(100),

@@ -66,6 +66,7 @@ import type {
   ZoneConsoleReply,
   ZoneConsoleRequestSchema,
 } from "../../proto/gen/protect/control/v1/control_pb";
+import type { CallOpts, ForwardRoute, StreamOpts } from "./callOptions";
 import { ProtectError, toProtectError } from "./errors";
 import { parseTarget } from "./target";
 import type { ProtectTarget } from "./target";
@@ -109,22 +110,6 @@ export type HostEvent =
   | { readonly type: "workload"; readonly workload: Workload }
   /** The stream broke and a reconnect is under way; a `resync` follows when it is back. */
   | { readonly type: "disconnected"; readonly error: ProtectError | SshError };
-
-/** Options of a call. */
-export interface CallOpts {
-  readonly signal?: AbortSignal | undefined;
-  /** Overrides the call's deadline (unary calls have one by default, streams none). */
-  readonly timeoutMs?: number | undefined;
-}
-
-/** Options of a streaming call. */
-export interface StreamOpts extends CallOpts {
-  /** What the call is about, for its error messages ("to 127.0.0.1:80 in zone …"). */
-  readonly about?: string;
-}
-
-/** How `dialer()` reaches a zone port: through the daemon (DialNetworkSocket) or an SSH direct-tcpip channel to the zone's IP. */
-export type ForwardRoute = "dial" | "ssh";
 
 /** Deadlines of workload calls: creating, starting and destroying may pull and unpack on the host. */
 const workloadCallMs = 60_000;

@@ -22,19 +22,11 @@ import type { SshDestination } from "./destination";
 import { formatDestination, parseDestination } from "./destination";
 import { SshError, channelOpenFailure } from "./errors";
 import { hostKeyVerifier } from "./hostKeyCheck";
-import type { HostKeyInfo } from "./knownHosts";
+import type { HostKeyQuestion } from "./hostKeyCheck";
 import { printable } from "./printable";
 import { startProxyCommand } from "./proxyCommand";
 import { SftpSession } from "./sftpSession";
 import { KnownHosts, knownHostsNameFor, preferredHostKeyAlgorithms } from "./knownHosts";
-
-/** What the user is asked about a host key that is not in known_hosts. */
-export interface HostKeyQuestion extends HostKeyInfo {
-  /** Key types known_hosts does hold for this host (a different type was offered), usually empty. */
-  readonly otherKeyTypes: readonly string[];
-  /** Where the key is recorded if accepted (undefined when UserKnownHostsFile is none). */
-  readonly knownHostsFile: string | undefined;
-}
 
 /** Questions a connection may ask the user. Any left out answers "no". */
 export interface SshCallbacks extends AuthCallbacks {

@@ -5,11 +5,18 @@
  */
 import type { Logger } from "../log";
 import type { ResolvedSshConfig, StrictHostKeyChecking } from "./config";
-import type { HostKeyQuestion } from "./connection";
 import { SshError } from "./errors";
 import type { HostKeyUnknownCause } from "./errors";
 import type { HostKeyInfo, HostKeyStatus, KnownHosts } from "./knownHosts";
 import { fingerprintOf, keyTypeOf } from "./knownHosts";
+
+/** What the user is asked about a host key that is not in known_hosts. */
+export interface HostKeyQuestion extends HostKeyInfo {
+  /** Key types known_hosts does hold for this host (a different type was offered), usually empty. */
+  readonly otherKeyTypes: readonly string[];
+  /** Where the key is recorded if accepted (undefined when UserKnownHostsFile is none). */
+  readonly knownHostsFile: string | undefined;
+}
 
 /** What the known_hosts lookup and the config's policy make of a presented key. */
 export type HostKeyDecision =

@@ -1,8 +1,10 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { anySignal } from "../abort";
-import type { ProtectHost } from "../protect/host";
+import type { StreamOpts } from "../protect/callOptions";
 import type {
+  WorkloadConsoleReply,
   WorkloadConsoleRequestSchema,
+  ZoneConsoleReply,
   ZoneConsoleRequestSchema,
 } from "../../proto/gen/protect/control/v1/control_pb";
 import type { TerminalSize } from "./execSession";
@@ -15,8 +17,17 @@ export interface ConsoleOptions {
   onStderr?(data: Uint8Array): void;
 }
 
-/** The RPCs consoles follow: a ProtectHost (errors arrive mapped), or a test's fake. */
-export type ConsoleRpc = Pick<ProtectHost, "attachZoneConsole" | "attachWorkloadConsole">;
+/** The RPCs consoles follow: ProtectHost's (errors arrive mapped), or a test's fake. */
+export interface ConsoleRpc {
+  attachZoneConsole(
+    requests: AsyncIterable<MessageInitShape<typeof ZoneConsoleRequestSchema>>,
+    opts?: StreamOpts,
+  ): AsyncIterable<ZoneConsoleReply>;
+  attachWorkloadConsole(
+    requests: AsyncIterable<MessageInitShape<typeof WorkloadConsoleRequestSchema>>,
+    opts?: StreamOpts,
+  ): AsyncIterable<WorkloadConsoleReply>;
+}
 
 /**
  * A workload's own stdio (AttachWorkloadConsole): what its main process printed (the host

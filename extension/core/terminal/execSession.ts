@@ -2,8 +2,11 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { userSpec } from "../devcontainer/translate/workload";
 import { anySignal } from "../abort";
 import { ProtectError } from "../protect/errors";
-import type { ProtectHost } from "../protect/host";
-import type { ExecuteZoneCommandRequestSchema } from "../../proto/gen/protect/control/v1/control_pb";
+import type { StreamOpts } from "../protect/callOptions";
+import type {
+  ExecuteZoneCommandReply,
+  ExecuteZoneCommandRequestSchema,
+} from "../../proto/gen/protect/control/v1/control_pb";
 import { RequestQueue } from "./requestQueue";
 
 /** Rows and columns of a terminal. */
@@ -36,10 +39,16 @@ export interface ExecOptions {
   onStderr?(data: Uint8Array): unknown;
 }
 
-/** The RPC an exec session runs over: a ProtectHost (whose errors arrive mapped), or a test's fake. */
-export type ExecRpc = Pick<ProtectHost, "name" | "executeZoneCommand">;
-
 type Request = MessageInitShape<typeof ExecuteZoneCommandRequestSchema>;
+
+/** The RPC an exec session runs over: ProtectHost's (whose errors arrive mapped), or a test's fake. */
+export interface ExecRpc {
+  readonly name: string;
+  executeZoneCommand(
+    requests: AsyncIterable<Request>,
+    opts?: StreamOpts,
+  ): AsyncIterable<ExecuteZoneCommandReply>;
+}
 
 /**
  * One running ExecuteZoneCommand: stdin in, output out, resizes, and the exit code. Shared by

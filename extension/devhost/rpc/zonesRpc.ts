@@ -76,9 +76,9 @@ export function zonesRpc(deps: ZonesRpcDeps): Impl {
       for (let i = 0; i < all.length; i += listBatchSize) yield { zones: all.slice(i, i + listBatchSize) };
     },
 
-    updateZoneResources(req) {
+    async updateZoneResources(req) {
       if (!req.resources) throw new DevHostError("invalidArgument", "UpdateZoneResources needs resources");
-      zones.updateResources(req.zoneId, req.resources);
+      await zones.updateResources(req.zoneId, req.resources);
       return {};
     },
 
@@ -138,7 +138,7 @@ export function zonesRpc(deps: ZonesRpcDeps): Impl {
         if (data.length === 0) return;
         const sandbox = zones.maybeSandbox(zoneId);
         if (sandbox && zones.get(zoneId).status?.state === ZoneState.READY)
-          sandbox.init.write(Buffer.from(data));
+          sandbox.writeConsole(Buffer.from(data));
       };
       sendInput(first.value.data);
       void (async () => {

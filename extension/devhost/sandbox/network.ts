@@ -88,8 +88,11 @@ export class BridgeNetwork {
     );
   }
 
-  /** Gives the zone whose init is `pid` an eth0 on the bridge. */
-  async attach(zoneId: string, pid: number): Promise<ZoneAddress> {
+  /**
+   * Takes a free address on the bridge (creating the bridge first) for a zone whose host end
+   * is named `<prefix><zone id>`: "szv" for a veth, "szt" for a VM's tap device.
+   */
+  async reserve(zoneId: string, prefix: "szv" | "szt"): Promise<ZoneAddress> {
     await this.up();
     let host = 2;
     while (this.#used.has(host) && host < 255) host++;
@@ -97,16 +100,21 @@ export class BridgeNetwork {
       throw new DevHostError("resourceExhausted", "the dev host bridge has no free address left (253 zones)");
     this.#used.add(host);
     const id = zoneId.replace(/-/g, "");
-    const hostInterface = `szv${id.slice(0, 8)}`;
-    const mac = `02:5a:${id.slice(0, 2)}:${id.slice(2, 4)}:${id.slice(4, 6)}:${host.toString(16).padStart(2, "0")}`;
-    const address: ZoneAddress = {
+    return {
       ip: `${this.prefix}.${host}`,
       prefixLength: 24,
       gateway: this.gateway,
-      mac,
-      hostInterface,
+      mac: `02:5a:${id.slice(0, 2)}:${id.slice(2, 4)}:${id.slice(4, 6)}:${host.toString(16).padStart(2, "0")}`,
+      hostInterface: `${prefix}${id.slice(0, 8)}`,
       zoneInterface: "eth0",
     };
+  }
+
+  /** Gives the zone whose init is `pid` an eth0 on the bridge. */
+  async attach(zoneId: string, pid: number): Promise<ZoneAddress> {
+    const address = await this.reserve(zoneId, "szv");
+    const { hostInterface, mac } = address;
+    const host = Number(address.ip.split(".")[3]);
     try {
       await run("ip", [
         "link",

@@ -21,13 +21,17 @@ import { exitCodeOf, startProcess } from "./processes";
 import type { ProcessExit, SandboxProcess } from "./processes";
 import { toolEnv } from "./exec";
 import { withTimeout } from "../timeout";
+import type { ZoneResourcesSpec } from "../../proto/gen/protect/control/v1/common_pb";
+import type { ZoneKind, ZoneRuntime } from "../zoneRuntime";
+import type { VmHost } from "../vm/vmHost";
 
 /**
- * How zones are isolated. "namespaces": own pid/mount/uts/ipc/net namespaces, a cgroup with the
- * zone's limits, a veth on the dev host bridge (needs root). "process": a plain process group on
- * the host, no limits, no own network — what is possible without root.
+ * How the dev host isolates its zones. "namespaces": own pid/mount/uts/ipc/net namespaces, a
+ * cgroup with the zone's limits, a veth on the dev host bridge (needs root). "process": a plain
+ * process group on the host, no limits, no own network — what is possible without root. "vm":
+ * each zone a QEMU virtual machine (vm/vmZone.ts) with its own kernel.
  */
-export type SandboxMode = "namespaces" | "process";
+export type SandboxMode = ZoneKind;
 
 /** Host-wide facilities every zone sandbox uses. */
 export interface SandboxHost {
@@ -37,6 +41,8 @@ export interface SandboxHost {
   /** The group all of this dev host's zones live under; undefined without cgroups. */
   readonly cgroupBase: CgroupNode | undefined;
   readonly network: BridgeNetwork | undefined;
+  /** QEMU, the guest kernel and agent: set when zones are VMs. */
+  readonly vm?: VmHost | undefined;
   readonly log: Logger;
 }
 
@@ -66,7 +72,7 @@ export interface LaunchRequest {
  * One zone's sandbox: its init process (whose output is the zone console), cgroup and network,
  * and the means to start processes inside it.
  */
-export class ZoneSandbox {
+export class ZoneSandbox implements ZoneRuntime {
   #stopped = false;
 
   private constructor(
@@ -84,6 +90,21 @@ export class ZoneSandbox {
 
   get mode(): SandboxMode {
     return this.host.mode;
+  }
+
+  get kind(): ZoneKind {
+    return this.host.mode;
+  }
+
+  /** Console input goes to the init, which echoes it. */
+  writeConsole(data: Buffer): void {
+    this.init.write(data);
+  }
+
+  /** The zone's cgroup takes the new limits at once. */
+  async applyResources(next: ZoneResourcesSpec): Promise<string> {
+    this.setLimits({ cpus: next.targetCpus, memoryBytes: Number(next.targetMemory) * 1024 * 1024 });
+    return `cgroup limits ${next.targetCpus} cpu, ${next.targetMemory} MiB`;
   }
 
   /**

@@ -133,7 +133,9 @@ export class DashboardPanel extends PanelHost<DashboardState, DashboardWebviewMe
     const host = this.#deps.hostLabel?.(target.hostId) ?? target.hostId;
     if (target.kind === "host") return `Resources: ${host}`;
     const name = this.#sampler?.zoneName(target.zoneId) ?? target.zoneId.slice(0, 8);
-    return `Resources: ${name} (${host})`;
+    // A dev host's zone may be a VM or share this machine's kernel: the title says which.
+    const isolation = this.#sampler?.zoneIsolation(target.zoneId);
+    return `Resources: ${name} (${host})${isolation ? ` · ${isolation}` : ""}`;
   }
 
   #onReady(): void {

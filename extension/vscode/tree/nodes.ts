@@ -58,7 +58,7 @@ export class HostNode {
         tip.appendMarkdown(`**${md(record?.entry.label ?? this.hostId)}** — connected\n\n`);
         tip.appendMarkdown(
           info.devHost
-            ? `Dev host ${md(info.version)}: zones share this machine's kernel — for development, not isolation.`
+            ? `Dev host ${md(info.version)}: each zone says what isolates it — namespaces sharing this machine's kernel, or a QEMU virtual machine with its own (\`--sandbox vm\`).`
             : `Edera Protect ${md(info.version)}`,
         );
         item.tooltip = tip;

@@ -16,6 +16,7 @@ import {
   zoneStateName,
 } from "../../core/protect/zoneFacts";
 import { composeServiceAnnotation } from "../../core/compose/composePlan";
+import { zoneIsolation } from "../../core/protect/zoneIsolation";
 
 export function zoneIcon(zone: Zone): vscode.ThemeIcon {
   switch (zone.status?.state) {
@@ -55,7 +56,7 @@ export function workloadIcon(workload: Workload): vscode.ThemeIcon {
   }
 }
 
-/** "10.75.0.2 · 2 vCPU · 1 GiB". */
+/** "10.75.0.2 · 2 vCPU · 1 GiB"; a dev host's zone adds what isolates it: "… · 1 GiB · VM · TCG". */
 export function zoneDescription(zone: Zone): string {
   const parts: string[] = [];
   const ip = zoneIp(zone);
@@ -63,6 +64,8 @@ export function zoneDescription(zone: Zone): string {
   const r = resourcesInForce(zone);
   if (r?.targetCpus) parts.push(`${r.targetCpus} vCPU`);
   if (r && r.targetMemory > 0n) parts.push(formatMiB(r.targetMemory));
+  const isolation = zoneIsolation(zone);
+  if (isolation) parts.push(isolation.label);
   const state = zone.status?.state;
   if (state !== ZoneState.READY) parts.push(zoneStateName(zone.status?.state));
   if (state === ZoneState.EXITED && zone.status?.exitStatus)
@@ -118,6 +121,8 @@ export function zoneTooltip(zone: Zone, hostLabel: string): vscode.MarkdownStrin
   }
   const kernel = zone.spec?.kernel?.digest;
   if (kernel) rows.push(["Kernel", `\`${shortDigest(kernel)}\``]);
+  const isolation = zoneIsolation(zone);
+  if (isolation) rows.push(["Isolation", md(`${isolation.label}: ${isolation.detail}`)]);
   for (const iface of zone.status?.networkStatus?.interfaces ?? []) {
     const ips = iface.ips.map((ip) => ip.address + (ip.gateway ? ` via ${ip.gateway}` : "")).join(", ");
     rows.push([

@@ -432,9 +432,9 @@ describe("lockfile and credentials", () => {
     );
     assert.equal(readFileSync(lockPath, "utf8"), lock, "the lockfile is left as it was");
 
-    // Frozen: a feature the lockfile does not pin is refused before anything is built or created.
-    assert.equal((await zonectl(["down", dir], env)).code, 0);
-    const zonesBefore = (await api.listZones()).length;
+    // Frozen: a feature the lockfile does not pin is refused before anything is built, created or
+    // replaced: with --recreate the running zone stays.
+    const zonesBefore = (await api.listZones()).map((z) => z.id).sort();
     writeFileSync(
       join(dir, ".devcontainer/devcontainer.json"),
       JSON.stringify({
@@ -442,7 +442,7 @@ describe("lockfile and credentials", () => {
         features: { [ref]: {}, [`${registry.host}/features/base-tools:1`]: {} },
       }),
     );
-    const different = await zonectl(["up", "--frozen-lockfile", dir], env, {
+    const different = await zonectl(["up", "--recreate", "--frozen-lockfile", dir], env, {
       timeoutMs: 120_000,
     });
     assert.equal(different.code, 50, different.stderr);
@@ -453,16 +453,22 @@ describe("lockfile and credentials", () => {
       JSON.stringify({ image: base, features: { [ref]: {} } }),
     );
     rmSync(lockPath);
-    const missing = await zonectl(["up", "--frozen-lockfile", dir], env, {
+    const missing = await zonectl(["up", "--recreate", "--frozen-lockfile", dir], env, {
       timeoutMs: 120_000,
     });
     assert.equal(missing.code, 50, missing.stderr);
     assert.match(missing.stderr, /devcontainer-lock\.json does not exist \(frozen lockfile\)/);
     assert.equal(existsSync(lockPath), false);
-    assert.equal((await api.listZones()).length, zonesBefore, "no zone created by a refusal");
+    assert.deepEqual(
+      (await api.listZones()).map((z) => z.id).sort(),
+      zonesBefore,
+      "no zone created or removed by a refusal",
+    );
+    const kept = (JSON.parse(b.stdout) as { zoneName: string }).zoneName;
+    assert.equal((await exec(kept, "cat /moving")).trim(), "first", "the old zone still runs");
 
     // Without a pin the tag's current manifest is used, and pinned.
-    const c = await zonectl(["--json", "up", dir], env, { timeoutMs: 300_000 });
+    const c = await zonectl(["--json", "up", "--recreate", dir], env, { timeoutMs: 300_000 });
     assert.equal(c.code, 0, c.stderr);
     assert.equal(
       (await exec((JSON.parse(c.stdout) as { zoneName: string }).zoneName, "cat /moving")).trim(),

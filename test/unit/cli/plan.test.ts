@@ -138,7 +138,7 @@ test("the esbuild bundle of zonectl plans too (the JSONC parser survives bundlin
     platform: "node",
     format: "cjs",
     target: "node20",
-    external: ["cpu-features", "*.node", "node-pty"],
+    external: ["cpu-features", "*.node", "node-pty", "esbuild"],
     outfile: join(out, "zonectl.js"),
     logLevel: "error",
   });

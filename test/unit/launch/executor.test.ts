@@ -73,11 +73,11 @@ test("a first launch runs every step in order: local init, zone, sync, pull, wor
     "postStartCommand",
   ]);
   assert.deepEqual(stepsOf(events, "skipped"), [
-    "destroyExisting",
     "resolveImage",
     "buildImage",
     "exportImage",
     "importImage",
+    "destroyExisting",
     "pullKernel",
     "startServices",
     "postAttachCommand",
@@ -200,13 +200,28 @@ test("a stopped workload is started again on reuse; --recreate replaces the zone
   host.calls.length = 0;
   const fresh = await launch(host, plan, { recreate: true }).run;
   assert.notEqual(fresh.zoneId, zoneId);
-  assert.deepEqual(host.calls.map((c) => c.split(" ")[0]).slice(0, 4), [
-    "listZones",
-    "destroyZone",
-    "pullImage",
-    "createZone",
-  ]);
+  assert.deepEqual(
+    host.calls.map((c) => c.split(" ")[0]).slice(0, 4),
+    ["listZones", "pullImage", "destroyZone", "createZone"],
+    "the new image is there before the old zone goes",
+  );
   assert.equal(fresh.firstLaunch, true);
+});
+
+test("--recreate whose image pull is cancelled leaves the old zone and its workload running", async () => {
+  const { plan } = projectPlan({ image: "busybox" });
+  const host = new FakeHost();
+  const { zoneId, workloadId } = host.addLaunched(plan);
+  const controller = new AbortController();
+  host.hang.add("pullImage");
+  host.onHang = () => setTimeout(() => controller.abort(new Error("interrupted (SIGINT)")), 10);
+  await assert.rejects(
+    launch(host, plan, { recreate: true, signal: controller.signal }).run,
+    (err: unknown) => LaunchError.is(err, "cancelled"),
+  );
+  assert.deepEqual([...host.zones.keys()], [zoneId]);
+  assert.deepEqual([...host.workloads.keys()], [workloadId]);
+  assert.ok(!host.calls.some((c) => c.startsWith("destroyZone")), host.calls.join(", "));
 });
 
 test("a failed zone is not reused silently: the host's message and a hint, nothing created", async () => {

@@ -21,7 +21,7 @@ import type {
   WaitOptions,
 } from "../../../extension/core/launch/launchHost";
 import { ProtectError } from "../../../extension/core/protect/errors";
-import type { CallOpts } from "../../../extension/core/protect/host";
+import type { CallOpts } from "../../../extension/core/protect/callOptions";
 import type { ExecOptions, ExecRequest } from "../../../extension/core/terminal/execSession";
 import {
   OciImageFormat,

@@ -320,6 +320,40 @@ describe("DashboardPanel", () => {
     sampler.dispose();
   });
 
+  it("a dev host zone's dashboard says what isolates it: a VM with its accelerator, or the shared kernel", () => {
+    const { env, panels: created } = fakeEnvironment();
+    const sampler = new MetricsSampler({ readZoneMetrics: async () => tree(1), clock: new FakeClock() });
+    const panels = new DashboardPanels(env, {
+      sampler: () => sampler,
+      resize: async () => {},
+      hostLabel: () => "dev",
+    });
+    const note = (id: string, isolation: string) =>
+      sampler.noteZone(
+        create(ZoneSchema, {
+          id,
+          spec: {
+            name: id,
+            annotations: [
+              { key: "dev.styrolite.devhost", value: "true" },
+              { key: "dev.styrolite.devhost/isolation", value: isolation },
+            ],
+          },
+          status: { state: ZoneState.READY },
+        }),
+      );
+    note("vmzone", "vm-tcg");
+    note("nszone", "namespaces");
+    panels.show({ kind: "zone", hostId: "h", zoneId: "vmzone" });
+    panels.show({ kind: "zone", hostId: "h", zoneId: "nszone" });
+    assert.deepEqual(
+      created.map((p) => p.title),
+      ["Resources: vmzone (dev) · VM · TCG", "Resources: nszone (dev) · shared kernel"],
+    );
+    panels.dispose();
+    sampler.dispose();
+  });
+
   it("a restored panel keeps its saved title until the zone's name is known, then names tab and page", async () => {
     const { env, panels: created } = fakeEnvironment();
     const clock = new FakeClock();
