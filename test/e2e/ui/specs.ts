@@ -303,6 +303,16 @@ const zoneSpecs: UiSpec[] = [
       await screenshot(page, "launched-tree");
       await readmeScreenshot(page, "zones-view");
 
+      // The launch's terminal gets a line of its own, so its prompt is not taken for the new one's:
+      // keystrokes typed into a terminal that is still connecting go nowhere.
+      await typeInTerminal(page, "echo launch-terminal\n");
+      await eventually(
+        "the launch terminal's line",
+        async () => /^launch-terminal\s*$/m.test(await terminalScreen(page)),
+        10_000,
+        50,
+      );
+
       // A terminal opened from the workload's node.
       await chooseContextMenu(page, rowsAt(page, 3, launched.name).first(), "Open Terminal");
       await page
@@ -314,7 +324,10 @@ const zoneSpecs: UiSpec[] = [
         .catch(() => undefined);
       await eventually(
         "a prompt in the new terminal",
-        async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "),
+        async () => {
+          const screen = await terminalScreen(page);
+          return !screen.includes("launch-terminal") && zonePrompt.test(screen.trimEnd() + " ");
+        },
         20_000,
         50,
       );
