@@ -212,6 +212,92 @@ suite("launch, terminals, forwards and panels on the dev host", function () {
     }
   });
 
+  test("Saves follow: a folder the zone swapped for a link is not written through; the status bar says so until a push succeeds", async function () {
+    this.timeout(120_000);
+    const folder = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    const inZone = outcome.result.workspaceFolder;
+    const pushed: string[] = [];
+    const handled = new Set<string>();
+    const listener = zones.saveSync.onDidPush((e) => {
+      handled.add(e.path);
+      if (e.action !== "unchanged") pushed.push(`${e.action} ${e.path}`);
+    });
+    try {
+      mkdirSync(join(folder, "swapped"));
+      writeFileSync(join(folder, "swapped", "a.txt"), "first\n");
+      // The watcher may report the folder and its file in either order, and late: once both
+      // were handled, no event for the folder is left to recreate it after the zone's swap.
+      await until(
+        "swapped/ and swapped/a.txt handled",
+        () => handled.has("swapped") && handled.has("swapped/a.txt"),
+      );
+      await zones.saveSync.idle();
+      assert.equal(await inWorkload(`cat ${inZone}/swapped/a.txt`), "first\n");
+      // The zone replaces the folder with a link out of its workspace.
+      await inWorkload(
+        `rm -rf ${inZone}/swapped /tmp/outside && mkdir /tmp/outside && ln -s /tmp/outside ${inZone}/swapped`,
+      );
+      writeFileSync(join(folder, "swapped", "a.txt"), "second\n");
+      const failed = await until("the push refused", () => {
+        const s = zones.saveSync.status;
+        return s?.error?.path === "swapped/a.txt" && s;
+      }).catch(async (err: unknown) => {
+        const there = await inWorkload(`ls -la ${inZone}/swapped /tmp/outside 2>&1`);
+        throw new Error(
+          `${String(err)}; pushed ${JSON.stringify(pushed)}; status ${JSON.stringify(zones.saveSync.status)}; zone: ${there}`,
+        );
+      });
+      assert.match(failed.error!.message, /not a directory/);
+      assert.equal(await inWorkload("ls -A /tmp/outside; readlink " + `${inZone}/swapped`), "/tmp/outside\n");
+      const bar = zones.saveSync.statusBar;
+      assert.ok(bar, "the status bar item shows");
+      assert.match(bar.text, /push failed/);
+      assert.match(bar.tooltip, /swapped\/a\.txt could not be pushed/);
+
+      // Once the zone's link is gone, the next save goes through and the warning goes.
+      await inWorkload(`rm ${inZone}/swapped`);
+      writeFileSync(join(folder, "swapped", "a.txt"), "third\n");
+      await until(
+        "swapped/a.txt pushed again",
+        () => zones.saveSync.status?.last?.path === "swapped/a.txt" && !zones.saveSync.status.error,
+      );
+      assert.equal(await inWorkload(`cat ${inZone}/swapped/a.txt`), "third\n");
+      assert.doesNotMatch(zones.saveSync.statusBar?.text ?? "", /push failed/);
+    } finally {
+      listener.dispose();
+      rmSync(join(folder, "swapped"), { recursive: true, force: true });
+    }
+  });
+
+  test("Saves follow is a setting: off, nothing is followed and the status bar item goes; on again, saves follow", async function () {
+    this.timeout(60_000);
+    const folder = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    const inZone = outcome.result.workspaceFolder;
+    const config = vscode.workspace.getConfiguration("zones");
+    await config.update("sync.onSave", false, vscode.ConfigurationTarget.Global);
+    try {
+      await until("no folder followed", () => zones.saveSync.followed().length === 0, 10_000);
+      assert.equal(zones.saveSync.statusBar, undefined, "no status bar item");
+    } finally {
+      await config.update("sync.onSave", undefined, vscode.ConfigurationTarget.Global);
+    }
+    await until(
+      "the folder followed again",
+      () => zones.saveSync.followed().some((f) => f.localFolder === folder),
+      10_000,
+    );
+    writeFileSync(join(folder, "after-on.txt"), "on again\n");
+    try {
+      await until(
+        "after-on.txt in the zone",
+        async () => (await inWorkload(`cat ${inZone}/after-on.txt 2>/dev/null || true`)) === "on again\n",
+      );
+      assert.ok(zones.saveSync.statusBar, "the status bar item is back");
+    } finally {
+      rmSync(join(folder, "after-on.txt"), { force: true });
+    }
+  });
+
   test("Open in New Window without an ssh-remote extension: the alias is written, and OpenSSH reaches the workload through it", async function () {
     this.timeout(120_000);
     const result = await vscode.commands.executeCommand<{ kind: string; alias: string; uri: string }>(

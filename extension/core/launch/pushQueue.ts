@@ -45,16 +45,24 @@ export interface PushQueueOptions {
  * is looked at again when its turn comes, so the host gets the latest state, never a stale one.
  *
  * Paths are pushed one at a time, in the order they were first noticed (a path noticed again
- * while waiting keeps its place): a burst arrives complete and in order. The same exclusions as
- * the full sync apply (.gitignore, excludes); a changed .gitignore is read again. Like the full
- * sync it never follows a symlink — local ones are recreated as links — and it leaves a file that
- * changed on the host after this machine's copy alone (a `conflict`).
+ * while waiting keeps its place; a folder's entries follow the folder, by name): a burst
+ * arrives complete and in order. The same exclusions as the full sync apply (.gitignore,
+ * excludes); a changed .gitignore is read again. Like the full sync it never follows a symlink —
+ * local ones are recreated as links — and it leaves a file that changed on the host after this
+ * machine's copy alone (a `conflict`).
  */
 export class WorkspacePushQueue extends Disposable {
   readonly #options: PushQueueOptions;
   readonly #settleMs: number;
   /** Paths waiting, in first-noticed order, with when they were noticed. */
   readonly #pending = new Map<string, number>();
+  /** Paths the watcher itself reported (not only found inside a folder) since they were last pushed. */
+  readonly #reported = new Set<string>();
+  /**
+   * The local mtime (ms, full precision) of each file as this queue uploaded it. Host mtimes are
+   * whole seconds, so a save of the same size in the same second as the last looks unchanged there.
+   */
+  readonly #uploaded = new Map<string, number>();
   #filter: SyncFilter;
   #files: HostFiles | undefined;
   #running: Promise<void> | undefined;
@@ -89,6 +97,7 @@ export class WorkspacePushQueue extends Disposable {
     // Excluded trees (.git/ during a checkout, node_modules/) are dropped before they queue up.
     if (rel === undefined || (rel && this.#filter.isExcluded(rel, false))) return;
     if (!this.#pending.has(rel)) this.#pending.set(rel, Date.now());
+    this.#reported.add(rel);
     this.#running ??= this.#drain();
   }
 
@@ -113,9 +122,10 @@ export class WorkspacePushQueue extends Disposable {
     while (this.#pending.size && !this.#disposed) {
       const [path, noticed] = this.#pending.entries().next().value as [string, number];
       this.#pending.delete(path);
+      const reported = this.#reported.delete(path);
       if (path === ".gitignore" || path.endsWith("/.gitignore")) this.#filter = this.#newFilter();
       try {
-        const action = await this.#pushWithRetry(path);
+        const action = await this.#pushWithRetry(path, reported);
         if (action) this.#onDidPush.fire({ path: path || ".", action, ms: Date.now() - noticed });
       } catch (err) {
         this.#onDidFail.fire({
@@ -129,13 +139,13 @@ export class WorkspacePushQueue extends Disposable {
   }
 
   /** One retry with freshly opened host files: a dropped connection is replaced between tries. */
-  async #pushWithRetry(path: string): Promise<PushAction | undefined> {
+  async #pushWithRetry(path: string, reported: boolean): Promise<PushAction | undefined> {
     try {
-      return await this.#push(path, await this.#hostFiles());
+      return await this.#push(path, await this.#hostFiles(), reported);
     } catch {
       this.#files?.close();
       this.#files = undefined;
-      return this.#push(path, await this.#hostFiles());
+      return this.#push(path, await this.#hostFiles(), reported);
     }
   }
 
@@ -145,20 +155,27 @@ export class WorkspacePushQueue extends Disposable {
     return this.#files;
   }
 
-  /** Makes the host's copy of `path` what this machine has now. Undefined: excluded, nothing to do. */
-  async #push(path: string, files: HostFiles): Promise<PushAction | undefined> {
+  /**
+   * Makes the host's copy of `path` what this machine has now. Undefined: excluded, nothing to do.
+   * `reported`: the watcher named this path (a change, not just an entry of a folder).
+   */
+  async #push(path: string, files: HostFiles, reported: boolean): Promise<PushAction | undefined> {
     const { localFolder, hostPath } = this.#options.sync;
     const local = posix.join(localFolder, path);
     const host = path ? posix.join(hostPath, path) : hostPath;
     let here: HostFileInfo | undefined;
+    let hereMs = 0;
     try {
-      here = localInfo(await lstat(local));
+      const stats = await lstat(local);
+      here = localInfo(stats);
+      hereMs = stats.mtimeMs;
     } catch {
       here = undefined;
     }
     if (path && this.#filter.isExcluded(path, here?.kind === "directory")) return undefined;
     const there = await files.lstat(host);
     if (!here) {
+      this.#uploaded.delete(path);
       if (!there) return "unchanged";
       if (there.kind === "directory") await removeHostTree(files, host);
       else await files.removeFile(host);
@@ -172,11 +189,17 @@ export class WorkspacePushQueue extends Disposable {
     }
     const existing = there && there.kind === here.kind ? there : undefined;
     switch (here.kind) {
-      case "file":
-        if (existing && existing.size === here.size && existing.mtime === here.mtime) return "unchanged";
+      case "file": {
+        // Same size and second: unchanged if it is the version this queue uploaded; when that is
+        // not known, a path the watcher reported is sent again, a folder's entry is left.
+        const pushed = this.#uploaded.get(path);
+        const looksSame = existing && existing.size === here.size && existing.mtime === here.mtime;
+        if (looksSame && (pushed === hereMs || (pushed === undefined && !reported))) return "unchanged";
         if (existing && existing.mtime > here.mtime) return "conflict";
         await files.upload(local, host, { mode: here.mode, mtime: here.mtime });
+        this.#uploaded.set(path, hereMs);
         return "uploaded";
+      }
       case "symlink": {
         const target = await readlink(local);
         if (existing && (await files.readlink(host)) === target) return "unchanged";
@@ -193,20 +216,36 @@ export class WorkspacePushQueue extends Disposable {
 
   /**
    * A directory event can stand for anything inside it (a folder moved in, or removed and made
-   * again: file watchers report only the folder): its entries are queued, and host entries it no
-   * longer has are removed.
+   * again: file watchers report only the folder, and a recursive watcher misses what was written
+   * into a new folder before it watched it): its entries, and host entries it no longer has, are
+   * pushed next, by name, ahead of anything noticed later.
    */
   async #mirror(path: string, files: HostFiles): Promise<void> {
     const { localFolder, hostPath } = this.#options.sync;
     const names = new Set(await readdir(posix.join(localFolder, path)));
-    for (const name of [...names].sort()) this.notify(path ? `${path}/${name}` : name);
+    const inside: string[] = [];
+    for (const name of [...names].sort()) {
+      const rel = path ? `${path}/${name}` : name;
+      if (!this.#filter.isExcluded(rel, false)) inside.push(rel);
+    }
     const hostDir = path ? posix.join(hostPath, path) : hostPath;
     for (const entry of await files.list(hostDir)) {
       if (names.has(entry.name) || /^\..*\.zsync-[0-9a-f]{12}$/.test(entry.name)) continue;
       const rel = path ? `${path}/${entry.name}` : entry.name;
       if (this.#filter.isExcluded(rel, entry.info.kind === "directory")) continue; // not ours to remove
-      this.notify(rel);
+      inside.push(rel);
     }
+    this.#queueFirst(inside);
+  }
+
+  /** Puts `paths` at the head of the queue, in this order (one already waiting keeps its time). */
+  #queueFirst(paths: readonly string[]): void {
+    if (this.#disposed || !paths.length) return;
+    const now = Date.now();
+    const waiting = new Map(this.#pending);
+    this.#pending.clear();
+    for (const p of paths) this.#pending.set(p, waiting.get(p) ?? now);
+    for (const [p, noticed] of waiting) if (!this.#pending.has(p)) this.#pending.set(p, noticed);
   }
 
   #newFilter(): SyncFilter {

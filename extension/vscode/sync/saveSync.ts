@@ -88,6 +88,13 @@ export class SaveSync extends Disposable {
     return this.#status;
   }
 
+  /** What the status bar item shows (hidden: undefined), as the user reads it. */
+  get statusBar(): { readonly text: string; readonly tooltip: string } | undefined {
+    if (!this.#followed.size) return undefined;
+    const tooltip = this.#item.tooltip;
+    return { text: this.#item.text, tooltip: typeof tooltip === "string" ? tooltip : (tooltip?.value ?? "") };
+  }
+
   /** Folders being followed: local folder → zone name. */
   followed(): { localFolder: string; zoneName: string; hostPath: string | undefined }[] {
     return [...this.#followed.values()].map((f) => ({

@@ -306,6 +306,16 @@ const zoneSpecs: UiSpec[] = [
       await screenshot(page, "launched-tree");
       await readmeScreenshot(page, "zones-view");
 
+      // The launch's terminal gets a line of its own, so its prompt is not taken for the new one's:
+      // keystrokes typed into a terminal that is still connecting go nowhere.
+      await typeInTerminal(page, "echo launch-terminal\n");
+      await eventually(
+        "the launch terminal's line",
+        async () => /^launch-terminal\s*$/m.test(await terminalScreen(page)),
+        10_000,
+        50,
+      );
+
       // A terminal opened from the workload's node.
       await chooseContextMenu(page, rowsAt(page, 3, launched.name).first(), "Open Terminal");
       await page
@@ -317,7 +327,10 @@ const zoneSpecs: UiSpec[] = [
         .catch(() => undefined);
       await eventually(
         "a prompt in the new terminal",
-        async () => zonePrompt.test((await terminalScreen(page)).trimEnd() + " "),
+        async () => {
+          const screen = await terminalScreen(page);
+          return !screen.includes("launch-terminal") && zonePrompt.test(screen.trimEnd() + " ");
+        },
         20_000,
         50,
       );
@@ -329,6 +342,46 @@ const zoneSpecs: UiSpec[] = [
         50,
       );
       await screenshot(page, "terminal-42");
+
+      // Saves follow: a save in the editor is pushed, and the status bar says when.
+      await runCommand(page, "Go to File...");
+      await page.locator(".quick-input-widget input.input").fill("README.md");
+      await page.locator(".quick-input-list .monaco-list-row", { hasText: "README.md" }).first().waitFor();
+      await page.keyboard.press("Enter");
+      const editor = page.locator(".editor-instance .monaco-editor .view-lines").first();
+      await editor.waitFor({ state: "visible" });
+      await editor.click();
+      await page.keyboard.press("Control+End");
+      await page.keyboard.type("saved from the UI");
+      await page.keyboard.press("Control+S");
+      const pushedItem = page
+        .locator(".statusbar-item", { has: page.locator(".codicon-cloud-upload"), hasText: launched.name })
+        .first();
+      await eventually(
+        "the last push in the status bar",
+        async () => /\d:\d\d/.test(await pushedItem.innerText().catch(() => "")),
+        30_000,
+      );
+
+      // Open in New Window from the workload's menu: code-server has no ssh-remote extension, so
+      // no window opens; the notification says why and offers the extension that works here.
+      await chooseContextMenu(page, rowsAt(page, 3, launched.name).first(), "Open in New Window");
+      await runCommand(page, "Notifications: Show Notifications");
+      const offer = page
+        .locator(".notification-list-item", { hasText: "takes the Open Remote - SSH extension" })
+        .first();
+      await offer.waitFor({ state: "visible", timeout: 20_000 });
+      assert.match(
+        await offer.innerText(),
+        new RegExp(`connects to "${launched.name}\\.[^"]+\\.zones" over SSH`),
+      );
+      await offer.hover();
+      assert.equal(
+        await offer.locator("a.monaco-button", { hasText: "Install Open Remote - SSH" }).count(),
+        1,
+      );
+      await screenshot(page, "open-in-new-window-offer");
+      await runCommand(page, "Notifications: Clear All Notifications");
       await closeEverything(page, true);
     },
   },

@@ -2,7 +2,9 @@
 // (`zonectl ssh-proxy` as ProxyCommand), with the dev host reached over its embedded SSH server.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as pty from "node-pty";
@@ -39,6 +41,36 @@ before(async () => {
 after(async () => {
   await g?.stop();
 });
+
+/**
+ * An HTTP GET through a SOCKS5 proxy (no authentication, CONNECT by name): the whole reply,
+ * headers and body, once the server closes.
+ */
+function socksGet(proxyPort: number, host: string, port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(proxyPort, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    let stage: "greeting" | "connect" | "http" = "greeting";
+    socket.on("error", reject);
+    socket.on("connect", () => socket.write(Buffer.from([5, 1, 0])));
+    socket.on("data", (d: Buffer) => {
+      if (stage === "http") return void chunks.push(d);
+      if (stage === "greeting") {
+        if (d[0] !== 5 || d[1] !== 0)
+          return reject(new Error(`SOCKS greeting refused: ${d.toString("hex")}`));
+        stage = "connect";
+        const name = Buffer.from(host);
+        const portBytes = Buffer.from([port >> 8, port & 0xff]);
+        return void socket.write(Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, portBytes]));
+      }
+      // The CONNECT reply is one segment here (loopback, 10 bytes for an IPv4 bound address).
+      if (d[1] !== 0) return reject(new Error(`SOCKS CONNECT failed with code ${d[1]}`));
+      stage = "http";
+      socket.write(`GET ${path} HTTP/1.0\r\nHost: ${host}\r\n\r\n`);
+    });
+    socket.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+  });
+}
 
 const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 
@@ -138,6 +170,37 @@ describe("ssh through the zone gateway", () => {
     }
   });
 
+  test("-D: a SOCKS proxy whose CONNECT to localhost reaches the zone", async () => {
+    const port = await freePort();
+    const done = new AbortController();
+    const proxy = runTool(
+      "ssh",
+      [
+        "-F",
+        join(g.home, ".ssh/config"),
+        "-N",
+        "-o",
+        "ExitOnForwardFailure=yes",
+        "-D",
+        `127.0.0.1:${port}`,
+        alias,
+      ],
+      { env: g.env, timeoutMs: 60_000, signal: done.signal },
+    );
+    try {
+      let reply = "";
+      for (let i = 0; i < 100 && !reply; i++) {
+        reply = await socksGet(port, "localhost", 8080, "/index.html").catch(() => "");
+        if (!reply) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.match(reply, /^HTTP\/1\.[01] 200/);
+      assert.ok(reply.endsWith("\r\n\r\n<h1>through the gateway</h1>\n"), reply);
+    } finally {
+      done.abort();
+      await proxy;
+    }
+  });
+
   for (const which of ["busybox (built-in SFTP)", "an image with sftp-server"] as const) {
     test(`scp both ways of a 10 MiB file, intact, on ${which}`, async () => {
       const target = which.startsWith("busybox") ? alias : sftpAlias;
@@ -221,12 +284,26 @@ describe("ssh through the zone gateway", () => {
     }
   });
 
-  test("refused: remote forwarding and agent forwarding, with the reason on stderr", async () => {
-    const r = await g.ssh("ssh", ["-R", "9999:localhost:22", "-o", "ForwardAgent=yes", alias, "echo ran"], {
-      env: { SSH_AUTH_SOCK: join(g.work, "no-agent.sock") },
-    });
-    assert.equal(r.stdout, "ran\n", "the session itself still runs");
-    assert.match(r.stderr, /remote forwarding \(ssh -R, port 9999\) is not supported/);
+  test("refused: remote forwarding, agent forwarding and X11, each with the reason on stderr", async () => {
+    // OpenSSH asks to forward the agent only when one answers on SSH_AUTH_SOCK: start a real one.
+    const agentSocket = join(g.work, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", agentSocket], { stdio: "ignore" });
+    try {
+      for (let i = 0; i < 200 && !existsSync(agentSocket); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(existsSync(agentSocket), "ssh-agent is listening");
+      const r = await g.ssh(
+        "ssh",
+        ["-R", "9999:localhost:22", "-o", "ForwardAgent=yes", "-X", alias, "echo ran"],
+        // Without xauth OpenSSH still asks for X11, with made-up authentication data.
+        { env: { SSH_AUTH_SOCK: agentSocket, DISPLAY: ":55" } },
+      );
+      assert.equal(r.stdout, "ran\n", "the session itself still runs");
+      assert.match(r.stderr, /remote forwarding \(ssh -R, port 9999\) is not supported/);
+      assert.match(r.stderr, /agent forwarding is not supported by the zone gateway/);
+      assert.match(r.stderr, /X11 forwarding is not supported by the zone gateway/);
+    } finally {
+      agent.kill();
+    }
   });
 
   test("a dropped host connection ends the session with a message, not a hang", async () => {
@@ -249,5 +326,27 @@ describe("ssh through the zone gateway", () => {
     assert.equal(r.stdout, "started\n");
     assert.equal(r.code, 255);
     assert.match(r.stderr, /zonectl ssh-proxy: lost the connection to devhost-faulty/);
+  });
+
+  test("ssh-config --write again: an alias keeps its pinned key; a zone that is gone loses its alias", async () => {
+    const dir = join(g.home, ".ssh/styrolite-zones");
+    const pinned = (a: string): string | undefined =>
+      readFileSync(join(dir, "known_hosts"), "utf8")
+        .split("\n")
+        .find((l) => l.startsWith(`${a} `));
+    const before = pinned(alias);
+    assert.ok(before && pinned(sftpAlias), "both aliases pinned");
+    const rm = await g.zonectl(["rm", "--wait", sftpZone]);
+    assert.equal(rm.code, 0, rm.stderr);
+    const again = await g.zonectl(["ssh-config", "--write"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(again.stderr.includes(`removed (zone gone): ${sftpAlias}`), again.stderr);
+    assert.equal(pinned(alias), before, "the gateway key of a zone stays the same");
+    assert.equal(pinned(sftpAlias), undefined, "the gone zone's key is unpinned");
+    const config = readFileSync(join(dir, "config"), "utf8");
+    assert.match(config, new RegExp(`^Host ${alias.replace(/\./g, "\\.")}$`, "m"));
+    assert.doesNotMatch(config, new RegExp(`^Host ${sftpAlias.replace(/\./g, "\\.")}$`, "m"));
+    const still = await g.ssh("ssh", [alias, "echo still here"]);
+    assert.equal(still.stdout, "still here\n", still.stderr);
   });
 });

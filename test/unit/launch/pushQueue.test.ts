@@ -63,6 +63,41 @@ test("changes are pushed in the order first noticed, each once, with the latest 
   assert.equal(readFileSync(join(host, "b.txt"), "utf8"), "b2");
 });
 
+test("two saves of the same size within one second both arrive (host mtimes are whole seconds)", async () => {
+  const file = join(local, "same.txt");
+  writeFileSync(file, "save 1");
+  utimesSync(file, 1000.25, 1000.25);
+  queue.notify("same.txt");
+  await queue.idle();
+  writeFileSync(file, "save 2");
+  utimesSync(file, 1000.75, 1000.75);
+  queue.notify("same.txt");
+  await queue.idle();
+  assert.equal(readFileSync(join(host, "same.txt"), "utf8"), "save 2");
+  assert.deepEqual(pushedPaths(), ["uploaded same.txt", "uploaded same.txt"]);
+  // Another event for the version already pushed sends nothing.
+  queue.notify("same.txt");
+  await queue.idle();
+  assert.equal(events.at(-1)?.action, "unchanged");
+});
+
+test("a new folder's files follow the folder, by name, even when the watcher reported only some", async () => {
+  // A recursive watcher misses what was written into a new folder before it watched it, then
+  // reports the rest: the folder's event stands for all of it, pushed before anything later.
+  for (const d of ["d1", "d2"]) {
+    mkdirSync(join(local, d));
+    for (const f of ["f0", "f1", "f2", "f3"]) writeFileSync(join(local, d, f), `${d}/${f}`);
+  }
+  for (const path of ["d1", "d1/f3", "d2", "d2/f2", "d2/f3"]) queue.notify(path);
+  await queue.idle();
+  assert.deepEqual(pushedPaths(), [
+    "created d1",
+    ...["f0", "f1", "f2", "f3"].map((f) => `uploaded d1/${f}`),
+    "created d2",
+    ...["f0", "f1", "f2", "f3"].map((f) => `uploaded d2/${f}`),
+  ]);
+});
+
 test("a rename removes the old path and uploads the new; a removed folder goes with its files", async () => {
   mkdirSync(join(local, "src"));
   writeFileSync(join(local, "src/x.ts"), "x");
