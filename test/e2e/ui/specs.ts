@@ -213,8 +213,9 @@ async function dashboardFrame(page: Page, title: string, timeoutMs = 20_000): Pr
           .locator("h1.title")
           .textContent({ timeout: 200 })
           .catch(() => null);
+        // A dev host's zone title also names what isolates it ("… · shared kernel", "… · VM · TCG").
         if (
-          heading === title &&
+          (heading === title || heading?.startsWith(`${title} · `)) &&
           (await frame
             .locator("[data-chart=memory]")
             .count()
