@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { once } from "node:events";
 import { ProtectHost } from "../extension/core/protect/host";
@@ -39,15 +39,38 @@ export async function writeTextFile(path: string, mib: number): Promise<number> 
   return Math.floor(total / line.length);
 }
 
-/** What one `cat` run delivered. */
+/** What one `cat` run delivered, and the CPU seconds the client and (ours only) the dev host spent. */
 interface CatRun {
   readonly seconds: number;
   readonly bytes: number;
+  readonly clientCpu: number;
+  readonly devHostCpu?: number;
+}
+
+/** User + system CPU seconds a live process has used so far (/proc/<pid>/stat, clock ticks). */
+function processCpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of stat(5); after "pid (comm) " they are 11 and 12.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** This process's user + system CPU seconds. */
+function ownCpu(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
 
 /** `cat file` through ExecuteZoneCommand with a TTY, as `zonectl exec -t` runs it (ExecSession). */
-async function catThroughExec(host: ProtectHost, zoneId: string, file: string): Promise<CatRun> {
+async function catThroughExec(
+  host: ProtectHost,
+  zoneId: string,
+  file: string,
+  devHostPid?: number,
+): Promise<CatRun> {
   let bytes = 0;
+  const cpu0 = ownCpu();
+  const host0 = devHostPid ? processCpu(devHostPid) : 0;
   const t0 = performance.now();
   const session = startExec(
     host,
@@ -58,7 +81,10 @@ async function catThroughExec(host: ProtectHost, zoneId: string, file: string): 
   const code = await session.exited;
   const seconds = (performance.now() - t0) / 1000;
   if (code !== 0) throw new Error(`exec cat: exit ${code}`);
-  return { seconds, bytes };
+  const clientCpu = ownCpu() - cpu0;
+  return devHostPid
+    ? { seconds, bytes, clientCpu, devHostCpu: processCpu(devHostPid) - host0 }
+    : { seconds, bytes, clientCpu };
 }
 
 /** Seconds for `ssh -tt host cat file` (OpenSSH's client, same sshd). */
@@ -68,18 +94,24 @@ async function catThroughOpenSsh(
   expected: number,
 ): Promise<CatRun> {
   const t0 = performance.now();
-  const child = spawn("ssh", ["-tt", "-F", ssh.configFile, ssh.alias, "cat", file], {
+  // Through sh, whose `times` (on stderr) gives the CPU its finished child, ssh, used.
+  const script = 'ssh "$@"; s=$?; times >&2; exit $s';
+  const child = spawn("sh", ["-c", script, "sh", "-tt", "-F", ssh.configFile, ssh.alias, "cat", file], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   let received = 0;
+  let errors = "";
   child.stdout.on("data", (d: Buffer) => (received += d.length));
-  child.stderr.resume();
+  child.stderr.on("data", (d: Buffer) => (errors += d.toString()));
   const [code] = (await once(child, "close")) as [number | null];
   const seconds = (performance.now() - t0) / 1000;
   // OpenSSH prints "Connection to … closed." on stderr, not stdout: stdout is the file alone.
   if (code !== 0 || received !== expected)
     throw new Error(`ssh -tt cat: exit ${code}, ${received} of ${expected} bytes`);
-  return { seconds, bytes: received };
+  // The last line of `times` is the children's user and system time, "0m1.230000s 0m0.450000s".
+  const childTimes = [...(errors.trim().split("\n").pop() ?? "").matchAll(/(\d+)m([\d.]+)s/g)];
+  const clientCpu = childTimes.reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
+  return { seconds, bytes: received, clientCpu };
 }
 
 /** Something that echoes what is typed: write one byte, learn when output arrives. */
@@ -189,7 +221,7 @@ export async function benchTerminal(
     const direct: CatRun[] = [];
     await catThroughExec(host, zoneId, file); // warm the page cache and the tunnel
     for (let i = 0; i < runs; i++) {
-      ours.push(await catThroughExec(host, zoneId, file));
+      ours.push(await catThroughExec(host, zoneId, file, env.devHost.pid));
       openssh.push(
         await catThroughOpenSsh(
           { configFile: env.sshd.sshConfigPath, alias: env.sshd.alias },
@@ -201,6 +233,13 @@ export async function benchTerminal(
     }
     // Throughput of what arrived; a short count is reported, not hidden (see the note).
     const mibps = (r: readonly CatRun[]): number => median(r.map((x) => x.bytes / 2 ** 20 / x.seconds));
+    // CPU seconds per 100 MiB delivered: what throughput follows once the cores are busy.
+    const per100 = (r: readonly CatRun[], cpu: (x: CatRun) => number): string =>
+      median(r.map((x) => (cpu(x) * 100 * 2 ** 20) / x.bytes)).toFixed(2);
+    console.log(
+      `  CPU-s per 100 MiB: our client ${per100(ours, (x) => x.clientCpu)} + dev host ${per100(ours, (x) => x.devHostCpu ?? 0)}` +
+        ` vs OpenSSH's ssh ${per100(openssh, (x) => x.clientCpu)} (sshd and cat on both)`,
+    );
     const short = [...ours, ...direct].map((r) => expected - r.bytes).filter((d) => d !== 0);
     if (short.some((d) => d < 0 || d > expected / 100))
       throw new Error(`exec cat delivered ${short.join(", ")} bytes fewer than the file`);
@@ -212,7 +251,9 @@ export async function benchTerminal(
       baseline: { name: "OpenSSH ssh -tt host cat, same sshd", value: mibps(openssh) },
       target: { on: "ratio", op: ">=", limit: 0.9, text: "≥ 0.9× OpenSSH" },
       note:
-        `median of ${runs} interleaved runs; the same TTY exec on the dev host's local socket (no SSH) gave ${mibps(direct).toFixed(1)} MiB/s` +
+        `median of ${runs} interleaved runs; CPU-s per 100 MiB: our client ${per100(ours, (x) => x.clientCpu)}, ` +
+        `dev host ${per100(ours, (x) => x.devHostCpu ?? 0)}, OpenSSH's ssh ${per100(openssh, (x) => x.clientCpu)} ` +
+        `(sshd and cat alike on both); the same TTY exec on the dev host's local socket (no SSH) gave ${mibps(direct).toFixed(1)} MiB/s` +
         (short.length
           ? `; ${short.length} of ${ours.length + direct.length} exec runs ended ${Math.max(...short)} bytes or fewer short (dev host TTY output tail lost at exit)`
           : ""),

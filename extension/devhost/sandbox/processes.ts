@@ -86,6 +86,37 @@ const exitDrainMs = 200;
 /** The most a PTY's final drain reads after the exit (its kernel buffers hold far less). */
 const finalDrainLimit = 1024 * 1024;
 
+/**
+ * A read of a PTY master returns at most 4095 bytes, and the stream behind tty.ReadStream hands
+ * each read to JavaScript on its own: 100 MiB of output is ~25 000 events, each then a queue
+ * entry and a piece of a reply, which costs the dev host more CPU than the reads. A read that came
+ * back full means more is probably waiting, so the kernel's buffer is read on at once with
+ * synchronous reads into one batch, up to `ptyBatchLimit` or EAGAIN. A short read (an echo, a
+ * prompt) is passed on as it is, without an extra read, so interactive output is never held.
+ */
+const fullPtyRead = 4095;
+const ptyBatchLimit = 256 * 1024;
+
+/** Where drainAfter reads; shared, as each batch is copied out before the handler returns. */
+let ptyScratch: Buffer | undefined;
+
+/** `first`, followed by whatever the non-blocking master `fd` yields now, as one buffer. */
+function drainAfter(fd: number, first: Buffer): Buffer {
+  const scratch = (ptyScratch ??= Buffer.allocUnsafeSlow(ptyBatchLimit));
+  let length = first.copy(scratch, 0);
+  while (scratch.length - length >= fullPtyRead) {
+    let n: number;
+    try {
+      n = readSync(fd, scratch, length, scratch.length - length, null);
+    } catch {
+      break; // EAGAIN: the kernel's buffer is empty for now (EIO/EBADF: the stream reports it)
+    }
+    if (n <= 0) break;
+    length += n;
+  }
+  return length === first.length ? first : Buffer.from(scratch.subarray(0, length));
+}
+
 /** Starts argv[0] with argv[1…]; never through a shell. */
 export function startProcess(argv: string[], options: StartOptions): SandboxProcess {
   const [file, ...args] = argv;
@@ -222,7 +253,11 @@ function startPty(
   }
   const signalChain = chainSignaller(forked.pid, () => reaped);
   const master = new tty.ReadStream(forked.fd);
-  master.on("data", (d: Buffer) => stdout.fire(d));
+  // Only with nothing queued behind `d` (after a pause the stream replays what it buffered):
+  // the kernel's bytes come after all of those, and must not overtake them.
+  const bulk = (d: Buffer): boolean =>
+    d.length >= fullPtyRead && !closed && !paused && master.readableLength === 0;
+  master.on("data", (d: Buffer) => stdout.fire(bulk(d) ? drainAfter(forked.fd, d) : d));
   // EIO (nobody holds the slave any more) or EBADF after a hang-up: no more output either way.
   master.on("error", () => undefined);
 
