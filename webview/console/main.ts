@@ -9,8 +9,8 @@ import "./console.css";
 import { Terminal, type ITheme } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { SearchAddon } from "@xterm/addon-search";
-import { onThemeChange, readTheme } from "../shared/theme";
-import { onHostMessage, vscodeApi } from "../shared/vscodeApi";
+import { onThemeChange, readTheme } from "../common/theme";
+import { onHostMessage, vscodeApi } from "../common/vscodeApi";
 import {
   ConsoleInitNotification,
   ConsoleReadyCommand,

@@ -10,7 +10,7 @@
  * — and the host replays what it still holds from there.
  */
 import * as z from "zod";
-import { IpcCommand, IpcNotification } from "../shared/ipc";
+import { IpcCommand, IpcNotification } from "../common/ipc";
 
 /** What a console panel is attached to. */
 export type ConsoleTarget =

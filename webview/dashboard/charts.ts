@@ -4,8 +4,8 @@
  * scrolling the time window only moves the x scale, which uPlot redraws from the visible range.
  */
 import uPlot from "uplot";
-import { formatBytes, formatClock, formatCount, formatPercent } from "../shared/format";
-import { withAlpha, type Theme } from "../shared/theme";
+import { formatBytes, formatClock, formatCount, formatPercent } from "../common/format";
+import { withAlpha, type Theme } from "../common/theme";
 import type { LimitsPayload, MarkerPayload } from "./protocol";
 import type { SeriesStore } from "./store";
 

@@ -7,9 +7,9 @@
  * visible frame catches up). Scrolling through history moves only the x scale.
  */
 import "./dashboard.css";
-import { formatBytes, formatClock } from "../shared/format";
-import { onThemeChange, readTheme, type Theme } from "../shared/theme";
-import { onHostMessage, vscodeApi } from "../shared/vscodeApi";
+import { formatBytes, formatClock } from "../common/format";
+import { onThemeChange, readTheme, type Theme } from "../common/theme";
+import { onHostMessage, vscodeApi } from "../common/vscodeApi";
 import { Chart, hostCharts, zoneCharts, type ChartSpec } from "./charts";
 import { ProcessTable } from "./processTable";
 import {

@@ -1,5 +1,5 @@
 /** The zone's processes as a sortable table (pid, command, resident memory, lifetime). */
-import { formatBytes, formatDuration } from "../shared/format";
+import { formatBytes, formatDuration } from "../common/format";
 import type { ProcessPayload } from "./protocol";
 
 type SortKey = "pid" | "command" | "residentBytes" | "lifetimeSeconds";

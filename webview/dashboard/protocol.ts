@@ -11,7 +11,7 @@
  * window, so a restored panel asks the sampler for its history again.
  */
 import * as z from "zod";
-import { IpcCommand, IpcNotification, IpcRequest } from "../shared/ipc";
+import { IpcCommand, IpcNotification, IpcRequest } from "../common/ipc";
 
 /** Time windows the dashboard offers, in seconds. */
 export const timeWindows = [60, 900, 3600] as const;

@@ -14,7 +14,7 @@ import { Disposable, toDisposable } from "../../core/lifecycle";
 import { Emitter, type Event } from "../../core/events";
 import { messageOf } from "../../core/errors";
 import type { Logger } from "../../core/log";
-import type { IpcMessage } from "../../../webview/shared/ipc";
+import type { IpcMessage } from "../../../webview/common/ipc";
 
 /** What panels need from VS Code. Pass `vscode.window` and `context.extensionUri`. */
 export interface PanelEnvironment {
