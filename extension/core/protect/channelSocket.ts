@@ -15,7 +15,7 @@
  * - a bridge process's stderr is drained (a full window would stall it) and its tail kept, so a
  *   non-zero exit becomes an error that says what the bridge said.
  */
-import { Duplex } from "node:stream";
+import { SocketShapedDuplex } from "../socketShapedDuplex";
 import type { ClientChannel } from "ssh2";
 import { exitOf } from "../ssh/connection";
 import { TransportFailure } from "./errors";
@@ -38,7 +38,7 @@ export interface ChannelSocketOptions {
 
 const stderrTailBytes = 4096;
 
-export class ChannelSocket extends Duplex {
+export class ChannelSocket extends SocketShapedDuplex {
   #channel: ClientChannel | undefined;
   #queue: { chunk: Buffer; callback: (err?: Error | null) => void }[] = [];
   #pendingCallbacks = new Set<(err?: Error | null) => void>();
@@ -71,23 +71,6 @@ export class ChannelSocket extends Duplex {
         );
       },
     );
-  }
-
-  // http2 and JSStreamSocket may call these socket methods; a channel has no such knobs.
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  setTimeout(): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
   }
 
   #attach(channel: ClientChannel): void {

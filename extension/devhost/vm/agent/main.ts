@@ -9,7 +9,7 @@
  */
 import { closeSync, createReadStream, createWriteStream, openSync } from "node:fs";
 import * as http2 from "node:http2";
-import { Duplex } from "node:stream";
+import { SocketShapedDuplex } from "../../../core/socketShapedDuplex";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { GuestAgent } from "../../../proto/gen/styrolite/guest/v1/agent_pb";
 import { devHostVersion } from "../../version";
@@ -17,7 +17,7 @@ import { agentServingMarker } from "../guestScripts";
 import { guestAgentService } from "./agentService";
 
 /** A file-backed byte stream with the socket methods http2 calls on its transport. */
-class PortSocket extends Duplex {
+class PortSocket extends SocketShapedDuplex {
   readonly #fd: number;
   readonly #out;
 
@@ -52,22 +52,6 @@ class PortSocket extends Duplex {
       // already closed
     }
     callback(err);
-  }
-
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  setTimeout(): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
   }
 }
 
